@@ -1,0 +1,67 @@
+package io.tempera.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.tempera.template.RequestProblem;
+import java.util.List;
+import java.util.Map;
+
+/** The API's HTTP shapes: kept apart from workflow messages; mapping lives in the controllers. */
+public final class ApiMessages {
+
+  private ApiMessages() {}
+
+  public record StartGeneration(
+      String functionId,
+      String tier,
+      Map<String, Object> parameters,
+      String projectId,
+      String nodeId,
+      String requestId) {}
+
+  public record Accepted(String id, String status) {}
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Output(String name, String url, String contentType, long sizeBytes, Integer width, Integer height) {}
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Failure(String code, String message, String suggestion, String action, boolean retryable) {}
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Generation(
+      String id,
+      String status,
+      String phase,
+      double progress,
+      String message,
+      Integer step,
+      Integer totalSteps,
+      Integer queuePosition,
+      String functionId,
+      String functionVersion,
+      String tierRequested,
+      String tierUsed,
+      List<String> warnings,
+      List<Output> outputs,
+      Failure error,
+      long eventId) {}
+
+  @JsonInclude(JsonInclude.Include.NON_EMPTY)
+  public record Error(String code, String message, List<RequestProblem> problems) {}
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Parameter(
+      String type, Object defaultValue, Double minimum, Double maximum, List<Object> enumValues, String description) {}
+
+  public record Function(
+      String id,
+      String version,
+      String displayName,
+      String category,
+      String icon,
+      String description,
+      String backend,
+      List<String> tiers,
+      Map<String, Object> parameterSchema) {}
+
+  public record Upload(String path, String contentType, long sizeBytes) {}
+}

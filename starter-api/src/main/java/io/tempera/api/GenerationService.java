@@ -1,0 +1,246 @@
+package io.tempera.api;
+
+import io.tempera.config.TemperaProperties;
+import io.tempera.generation.GenerationRequest;
+import io.tempera.generation.GenerationResult;
+import io.tempera.generation.GenerationState;
+import io.tempera.generation.GenerationWorkflow;
+import io.tempera.generation.OutputRef;
+import io.tempera.outputs.OutputStore;
+import io.tempera.progress.ProgressBus;
+import io.tempera.progress.ProgressEvent;
+import io.tempera.template.FunctionTemplate;
+import io.tempera.template.ParameterValidator;
+import io.tempera.template.RequestProblem;
+import io.tempera.template.TemplateRegistry;
+import io.temporal.api.enums.v1.WorkflowIdReusePolicy;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowExecutionAlreadyStarted;
+import io.temporal.client.WorkflowNotFoundException;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.client.WorkflowStub;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import org.springframework.http.HttpStatus;
+import org.springframework.stereotype.Service;
+
+/** Starts, follows and cancels generations: the API's only door to Temporal. Blocking calls. */
+@Service
+public class GenerationService {
+
+  private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9_-]{1,100}");
+  private static final Pattern GENERATION_ID = Pattern.compile("gen-[A-Za-z0-9_-]{1,100}");
+
+  private final WorkflowClient client;
+  private final TemplateRegistry templates;
+  private final OutputStore outputs;
+  private final ProgressBus progress;
+  private final TemperaProperties properties;
+
+  public GenerationService(
+      WorkflowClient client,
+      TemplateRegistry templates,
+      OutputStore outputs,
+      ProgressBus progress,
+      TemperaProperties properties) {
+    this.client = client;
+    this.templates = templates;
+    this.outputs = outputs;
+    this.progress = progress;
+    this.properties = properties;
+  }
+
+  /** Validates and starts a generation; a repeated requestId returns the generation it started. */
+  public ApiMessages.Accepted start(ApiMessages.StartGeneration body) {
+    if (body == null) {
+      throw ApiException.badRequest("INVALID_BODY", "Send a JSON object with functionId, projectId, nodeId and parameters");
+    }
+    List<RequestProblem> problems = new ArrayList<>();
+    if (body.functionId() == null || body.functionId().isBlank()) {
+      problems.add(new RequestProblem("functionId", "MISSING_FIELD", "functionId is required"));
+    }
+    requireSegment(body.projectId(), "projectId", problems);
+    requireSegment(body.nodeId(), "nodeId", problems);
+    if (body.requestId() != null && !REQUEST_ID.matcher(body.requestId()).matches()) {
+      problems.add(new RequestProblem("requestId", "INVALID_FIELD", "requestId must be 1-100 letters, digits, '_' or '-'"));
+    }
+    if (body.tier() != null && body.tier().length() > 32) {
+      problems.add(new RequestProblem("tier", "INVALID_FIELD", "tier must be draft, standard, high or ultra"));
+    }
+    Map<String, Object> parameters = body.parameters() == null ? Map.of() : body.parameters();
+    if (!problems.isEmpty()) {
+      throw new ApiException(HttpStatus.BAD_REQUEST, "INVALID_REQUEST", summary(problems), problems);
+    }
+    FunctionTemplate template =
+        templates
+            .find(body.functionId())
+            .orElseThrow(
+                () ->
+                    new ApiException(
+                        HttpStatus.NOT_FOUND,
+                        "UNKNOWN_FUNCTION",
+                        "There is no function '" + body.functionId() + "'; GET /api/functions lists them"));
+    problems.addAll(ParameterValidator.validate(template, parameters));
+    for (var spec : template.parameters().values()) {
+      Object value = parameters.get(spec.name());
+      if (spec.type().equals("image") && value instanceof String path && ParameterValidator.isProjectPath(path)) {
+        Path file = outputs.projectDir(body.projectId()).resolve(path).normalize();
+        if (!Files.isRegularFile(file)) {
+          problems.add(
+              new RequestProblem(
+                  "parameters." + spec.name(),
+                  "FILE_NOT_FOUND",
+                  "'" + spec.name() + "' names " + path + ", which is not in project " + body.projectId()
+                      + " (upload it first with POST /api/projects/" + body.projectId() + "/uploads)"));
+        }
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new ApiException(HttpStatus.UNPROCESSABLE_CONTENT, "INVALID_PARAMETERS", summary(problems), problems);
+    }
+
+    String id = GenerationWorkflow.workflowIdFor(body.requestId() != null ? body.requestId() : UUID.randomUUID().toString());
+    GenerationRequest request =
+        new GenerationRequest(body.functionId(), body.tier(), parameters, body.projectId(), body.nodeId(), body.requestId());
+    GenerationWorkflow workflow =
+        client.newWorkflowStub(
+            GenerationWorkflow.class,
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(properties.taskQueue())
+                .setWorkflowId(id)
+                .setWorkflowIdReusePolicy(WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
+                .build());
+    try {
+      WorkflowClient.start(workflow::run, request);
+      return new ApiMessages.Accepted(id, "QUEUED");
+    } catch (WorkflowExecutionAlreadyStarted e) {
+      GenerationState existing = state(id);
+      if (!body.functionId().equals(existing.functionId())) {
+        throw new ApiException(
+            HttpStatus.CONFLICT,
+            "REQUEST_ID_REUSED",
+            "requestId " + body.requestId() + " was already used for a generation of '" + existing.functionId() + "'");
+      }
+      return new ApiMessages.Accepted(id, existing.status().name());
+    }
+  }
+
+  /** The generation's state from its workflow, with the latest live progress laid over it. */
+  public ApiMessages.Generation view(String id) {
+    return toView(state(id), progress.latest(id));
+  }
+
+  public GenerationState state(String id) {
+    return stub(id).query("state", GenerationState.class);
+  }
+
+  /** Waits (blocking) until the generation ends. */
+  public java.util.concurrent.CompletableFuture<GenerationResult> result(String id) {
+    return stub(id).getResultAsync(GenerationResult.class);
+  }
+
+  public ApiMessages.Generation cancel(String id, String reason) {
+    GenerationState state = state(id);
+    if (!state.status().terminal()) {
+      stub(id).signal("cancel", reason == null ? "cancelled by the user" : reason);
+    }
+    return view(id);
+  }
+
+  /** The stored file of one of the generation's outputs. */
+  public Map.Entry<OutputRef, Path> output(String id, String name) {
+    GenerationState state = state(id);
+    OutputRef ref =
+        state.outputs().stream()
+            .filter(o -> o.name().equals(name))
+            .findFirst()
+            .orElseThrow(() -> ApiException.notFound("Generation " + id + " has no output named '" + name + "'"));
+    Path file = outputs.resolve(ref.path());
+    if (!Files.isRegularFile(file)) {
+      throw new ApiException(HttpStatus.GONE, "OUTPUT_GONE", "Output '" + name + "' is no longer stored");
+    }
+    return Map.entry(ref, file);
+  }
+
+  public ApiMessages.Generation toView(GenerationState state, Optional<ProgressEvent> live) {
+    double progressValue = state.progress();
+    String message = state.phase().message();
+    Integer step = null;
+    Integer totalSteps = null;
+    Integer queuePosition = state.queuePosition();
+    long eventId = live.map(ProgressEvent::seq).orElse(0L);
+    if (!state.status().terminal() && live.isPresent()) {
+      ProgressEvent event = live.get();
+      progressValue = Math.max(progressValue, event.progress());
+      if (event.message() != null) {
+        message = event.message();
+      }
+      step = event.step();
+      totalSteps = event.totalSteps();
+      queuePosition = event.queuePosition();
+    }
+    if (state.error() != null) {
+      message = state.error().message();
+    }
+    String id = state.generationId();
+    return new ApiMessages.Generation(
+        id,
+        state.status().name(),
+        state.phase().name(),
+        Math.min(1.0, progressValue),
+        message,
+        step,
+        totalSteps,
+        queuePosition,
+        state.functionId(),
+        state.functionVersion(),
+        state.tierRequested(),
+        state.tierUsed(),
+        state.warnings(),
+        state.outputs().stream()
+            .map(o -> new ApiMessages.Output(o.name(), "/api/generations/" + id + "/outputs/" + o.name(), o.contentType(), o.sizeBytes(), o.width(), o.height()))
+            .toList(),
+        state.error() == null
+            ? null
+            : new ApiMessages.Failure(state.error().code(), state.error().message(), state.error().suggestion(), state.error().action(), state.error().retryable()),
+        eventId);
+  }
+
+  private WorkflowStub stub(String id) {
+    if (id == null || !GENERATION_ID.matcher(id).matches()) {
+      throw ApiException.notFound("There is no generation '" + id + "'");
+    }
+    return client.newUntypedWorkflowStub(id);
+  }
+
+  /** Whether an exception means the generation does not exist. */
+  public static boolean isNotFound(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof WorkflowNotFoundException) {
+        return true;
+      }
+      if (t instanceof io.grpc.StatusRuntimeException s && s.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static void requireSegment(String value, String field, List<RequestProblem> problems) {
+    if (value == null || value.isBlank()) {
+      problems.add(new RequestProblem(field, "MISSING_FIELD", field + " is required"));
+    } else if (!OutputStore.safeSegment(value)) {
+      problems.add(new RequestProblem(field, "INVALID_FIELD", field + " must be 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit"));
+    }
+  }
+
+  private static String summary(List<RequestProblem> problems) {
+    return problems.size() == 1 ? problems.get(0).message() : problems.size() + " problems: " + String.join("; ", problems.stream().map(RequestProblem::message).toList());
+  }
+}

@@ -1,0 +1,45 @@
+package io.tempera.config;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tempera.outputs.OutputStore;
+import io.tempera.progress.InProcessProgressBus;
+import io.tempera.progress.ProgressBus;
+import io.tempera.template.TemplateRegistry;
+import io.tempera.template.TemplateTranslator;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/** What the API and the workers share: templates, the output store and the progress bus. */
+@Configuration(proxyBeanMethods = false)
+@EnableConfigurationProperties(TemperaProperties.class)
+public class TemperaCoreConfiguration {
+
+  /** Jackson 2 for templates and backend payloads (the web layer has its own Jackson 3). */
+  @Bean
+  public ObjectMapper templateObjectMapper() {
+    return new ObjectMapper();
+  }
+
+  @Bean
+  public TemplateRegistry templateRegistry(TemperaProperties properties, ObjectMapper templateObjectMapper) {
+    return new TemplateRegistry(properties.templatesDir(), templateObjectMapper, properties.templatesRecheckMillis());
+  }
+
+  @Bean
+  public TemplateTranslator templateTranslator(ObjectMapper templateObjectMapper) {
+    return new TemplateTranslator(templateObjectMapper);
+  }
+
+  @Bean
+  public OutputStore outputStore(TemperaProperties properties) {
+    return new OutputStore(properties.outputRoot());
+  }
+
+  @Bean
+  @ConditionalOnMissingBean
+  public ProgressBus progressBus() {
+    return new InProcessProgressBus();
+  }
+}

@@ -1,0 +1,26 @@
+package io.tempera.config;
+
+import java.nio.file.Path;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/**
+ * Tempera's own settings ({@code tempera.*}).
+ *
+ * @param outputRoot where projects' files live: {root}/{projectId}/outputs/renders/{nodeId}/
+ * @param templatesDir the function templates folder (re-read when it changes)
+ * @param templatesRecheckMillis how often, at most, the templates folder is checked for changes
+ * @param taskQueue the task queue generations are started on
+ * @param maxUploadBytes the largest file accepted by the upload endpoint
+ */
+@ConfigurationProperties("tempera")
+public record TemperaProperties(
+    Path outputRoot, Path templatesDir, Long templatesRecheckMillis, String taskQueue, Long maxUploadBytes) {
+
+  public TemperaProperties {
+    outputRoot = outputRoot == null ? Path.of(".tempera/outputs") : outputRoot;
+    templatesDir = templatesDir == null ? Path.of("templates") : templatesDir;
+    templatesRecheckMillis = templatesRecheckMillis == null ? 1000L : templatesRecheckMillis;
+    taskQueue = taskQueue == null || taskQueue.isBlank() ? "tempera-generations" : taskQueue;
+    maxUploadBytes = maxUploadBytes == null ? 50L * 1024 * 1024 : maxUploadBytes;
+  }
+}

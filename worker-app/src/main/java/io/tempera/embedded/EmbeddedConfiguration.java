@@ -1,0 +1,19 @@
+package io.tempera.embedded;
+
+import io.tempera.testkit.comfyui.ComfyUiTestServer;
+import java.nio.file.Path;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/** The embedded default backend: the testkit ComfyUI server, in process, no GPU needed. */
+@Configuration(proxyBeanMethods = false)
+public class EmbeddedConfiguration {
+
+  @Bean(destroyMethod = "close")
+  public ComfyUiTestServer embeddedComfyUi(
+      @Value("${tempera.embedded.comfyui-port:8188}") int port,
+      @Value("${tempera.embedded.comfyui-data:.tempera/comfyui}") Path dataDir) {
+    return ComfyUiTestServer.start(new ComfyUiTestServer.Config(port, dataDir, "127.0.0.1"));
+  }
+}

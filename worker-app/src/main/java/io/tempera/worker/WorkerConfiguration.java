@@ -1,0 +1,59 @@
+package io.tempera.worker;
+
+import io.tempera.backend.BackendRegistry;
+import io.tempera.backend.comfyui.ComfyUiBackend;
+import io.tempera.backend.comfyui.ComfyUiClient;
+import io.tempera.backend.comfyui.ComfyUiClientOptions;
+import io.tempera.config.TemperaCoreConfiguration;
+import io.tempera.generation.GenerationActivitiesImpl;
+import io.tempera.outputs.OutputStore;
+import io.tempera.progress.ProgressBus;
+import io.tempera.slots.LocalSlotPool;
+import io.tempera.template.TemplateRegistry;
+import io.tempera.template.TemplateTranslator;
+import io.tempera.testkit.comfyui.ComfyUiTestServer;
+import java.util.List;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Import;
+
+/** The activities a worker host serves, with the backends and slots they use. */
+@Configuration(proxyBeanMethods = false)
+@EnableConfigurationProperties(WorkerProperties.class)
+@Import(TemperaCoreConfiguration.class)
+public class WorkerConfiguration {
+
+  @Bean(destroyMethod = "close")
+  public ComfyUiClient comfyUiClient(WorkerProperties properties, ObjectProvider<ComfyUiTestServer> embedded) {
+    ComfyUiTestServer server = embedded.getIfAvailable();
+    ComfyUiClientOptions defaults = ComfyUiClientOptions.defaults();
+    ComfyUiClientOptions options =
+        new ComfyUiClientOptions(
+            defaults.connectTimeout(), defaults.requestTimeout(), defaults.wsIdlePoll(), properties.comfyuiRunTimeout());
+    return new ComfyUiClient(server != null ? server.baseUrl() : properties.comfyuiUrl(), options);
+  }
+
+  @Bean
+  public BackendRegistry backendRegistry(ComfyUiClient comfyUiClient) {
+    return new BackendRegistry(List.of(new ComfyUiBackend(comfyUiClient)));
+  }
+
+  @Bean
+  public LocalSlotPool localSlotPool(WorkerProperties properties) {
+    return new LocalSlotPool("local", properties.slots());
+  }
+
+  /** Registered with the Temporal worker by name (spring.temporal.workers[].activity-beans). */
+  @Bean
+  public GenerationActivitiesImpl generationActivities(
+      TemplateRegistry templates,
+      TemplateTranslator translator,
+      LocalSlotPool slots,
+      BackendRegistry backends,
+      OutputStore outputs,
+      ProgressBus progress) {
+    return new GenerationActivitiesImpl(templates, translator, slots, backends, outputs, progress);
+  }
+}

@@ -1,0 +1,22 @@
+package io.tempera.worker;
+
+import java.net.URI;
+import java.time.Duration;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/**
+ * A worker host's settings ({@code tempera.worker.*}).
+ *
+ * @param comfyuiUrl the ComfyUI server this host runs generations on
+ * @param slots how many generations this host runs at once
+ * @param comfyuiRunTimeout the longest one ComfyUI prompt may take
+ */
+@ConfigurationProperties("tempera.worker")
+public record WorkerProperties(URI comfyuiUrl, Integer slots, Duration comfyuiRunTimeout) {
+
+  public WorkerProperties {
+    comfyuiUrl = comfyuiUrl == null ? URI.create("http://127.0.0.1:8188") : comfyuiUrl;
+    slots = slots == null ? 2 : slots;
+    comfyuiRunTimeout = comfyuiRunTimeout == null ? Duration.ofHours(1) : comfyuiRunTimeout;
+  }
+}

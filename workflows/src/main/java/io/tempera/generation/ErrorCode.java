@@ -1,0 +1,54 @@
+package io.tempera.generation;
+
+/**
+ * The failure taxonomy shared by every backend. Each code is an {@code ApplicationFailure} type,
+ * so workflow code and callers switch on a type, never on a message.
+ */
+public enum ErrorCode {
+  INVALID_REQUEST(false, "Check the function's parameters.", "FIX_INPUT"),
+  UNKNOWN_FUNCTION(false, "Pick a function from the list.", "FIX_INPUT"),
+  BACKEND_UNREACHABLE(true, "The generator is not reachable right now; we keep trying.", "WAIT"),
+  BACKEND_BUSY(true, "The generator is busy; your generation will run soon.", "WAIT"),
+  BACKEND_VALIDATION(false, "The generator rejected this request; check the inputs.", "FIX_INPUT"),
+  OUT_OF_GPU_MEMORY(false, "Not enough GPU memory — try Standard quality.", "REDUCE_QUALITY"),
+  MODEL_UNAVAILABLE(true, "The model could not be loaded.", "RETRY_LATER"),
+  EXECUTION_ERROR(false, "The generator failed while running this request.", "RETRY"),
+  TIMEOUT(true, "Taking longer than expected.", "WAIT"),
+  CANCELLED(false, "The generation was cancelled.", "NONE"),
+  OUTPUT_MISSING(true, "The generator finished but its output could not be saved.", "RETRY"),
+  INTERNAL(true, "Something went wrong on our side.", "RETRY");
+
+  private final boolean retryable;
+  private final String suggestion;
+  private final String action;
+
+  ErrorCode(boolean retryable, String suggestion, String action) {
+    this.retryable = retryable;
+    this.suggestion = suggestion;
+    this.action = action;
+  }
+
+  public boolean retryable() {
+    return retryable;
+  }
+
+  public String suggestion() {
+    return suggestion;
+  }
+
+  public String action() {
+    return action;
+  }
+
+  /** The code for an ApplicationFailure type, INTERNAL when it is not one of ours. */
+  public static ErrorCode fromType(String type) {
+    if (type != null) {
+      for (ErrorCode code : values()) {
+        if (code.name().equals(type)) {
+          return code;
+        }
+      }
+    }
+    return INTERNAL;
+  }
+}

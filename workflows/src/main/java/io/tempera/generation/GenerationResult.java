@@ -1,0 +1,20 @@
+package io.tempera.generation;
+
+import java.util.List;
+
+/** How a generation ended. A failed generation completes its workflow with FAILED here. */
+public record GenerationResult(
+    String generationId,
+    GenerationStatus status,
+    String functionId,
+    String functionVersion,
+    String tierUsed,
+    List<OutputRef> outputs,
+    GenerationError error,
+    List<String> warnings) {
+
+  public GenerationResult {
+    outputs = outputs == null ? List.of() : List.copyOf(outputs);
+    warnings = warnings == null ? List.of() : List.copyOf(warnings);
+  }
+}

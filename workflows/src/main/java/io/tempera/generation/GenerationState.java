@@ -1,0 +1,27 @@
+package io.tempera.generation;
+
+import java.util.List;
+
+/**
+ * What the workflow's query returns. Progress here is milestone-level (the workflow does not see
+ * every backend tick); live progress travels on the progress bus.
+ */
+public record GenerationState(
+    String generationId,
+    GenerationStatus status,
+    Phase phase,
+    double progress,
+    Integer queuePosition,
+    String functionId,
+    String functionVersion,
+    String tierRequested,
+    String tierUsed,
+    List<String> warnings,
+    List<OutputRef> outputs,
+    GenerationError error) {
+
+  public GenerationState {
+    warnings = warnings == null ? List.of() : List.copyOf(warnings);
+    outputs = outputs == null ? List.of() : List.copyOf(outputs);
+  }
+}

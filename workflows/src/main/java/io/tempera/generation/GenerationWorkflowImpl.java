@@ -1,0 +1,270 @@
+package io.tempera.generation;
+
+import io.temporal.activity.ActivityOptions;
+import io.temporal.common.RetryOptions;
+import io.temporal.failure.ActivityFailure;
+import io.temporal.failure.ApplicationFailure;
+import io.temporal.failure.CanceledFailure;
+import io.temporal.failure.TemporalFailure;
+import io.temporal.failure.TimeoutFailure;
+import io.temporal.workflow.CancellationScope;
+import io.temporal.workflow.Workflow;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+
+/**
+ * The business process of one generation: resolve the template, acquire a slot, run on the
+ * backend, collect the outputs, release the slot. Failure policy sits beside each stub.
+ */
+public class GenerationWorkflowImpl implements GenerationWorkflow {
+
+  private static final Logger log = Workflow.getLogger(GenerationWorkflowImpl.class);
+
+  /** Errors no retry can fix: the request or the backend's verdict on it is wrong. */
+  private static final String[] PERMANENT = {
+    ErrorCode.INVALID_REQUEST.name(),
+    ErrorCode.UNKNOWN_FUNCTION.name(),
+    ErrorCode.BACKEND_VALIDATION.name(),
+    ErrorCode.OUT_OF_GPU_MEMORY.name(),
+    ErrorCode.EXECUTION_ERROR.name(),
+    ErrorCode.CANCELLED.name()
+  };
+
+  /** Template resolution is local and fast: a few quick tries. */
+  private final GenerationActivities resolver =
+      Workflow.newActivityStub(
+          GenerationActivities.class,
+          ActivityOptions.newBuilder()
+              .setStartToCloseTimeout(Duration.ofSeconds(10))
+              .setRetryOptions(
+                  RetryOptions.newBuilder().setMaximumAttempts(3).setDoNotRetry(PERMANENT).build())
+              .build());
+
+  /** Waiting for a slot: BACKEND_BUSY is retried with backoff for up to 30 minutes. */
+  private final GenerationActivities slots =
+      Workflow.newActivityStub(
+          GenerationActivities.class,
+          ActivityOptions.newBuilder()
+              .setStartToCloseTimeout(Duration.ofSeconds(10))
+              .setScheduleToCloseTimeout(Duration.ofMinutes(30))
+              .setRetryOptions(
+                  RetryOptions.newBuilder()
+                      .setInitialInterval(Duration.ofMillis(200))
+                      .setBackoffCoefficient(1.5)
+                      .setMaximumInterval(Duration.ofSeconds(5))
+                      .setDoNotRetry(PERMANENT)
+                      .build())
+              .build());
+
+  /** Copying outputs: a few tries, each bounded. */
+  private final GenerationActivities outputs =
+      Workflow.newActivityStub(
+          GenerationActivities.class,
+          ActivityOptions.newBuilder()
+              .setStartToCloseTimeout(Duration.ofMinutes(2))
+              .setRetryOptions(
+                  RetryOptions.newBuilder()
+                      .setInitialInterval(Duration.ofSeconds(1))
+                      .setMaximumAttempts(3)
+                      .setDoNotRetry(PERMANENT)
+                      .build())
+              .build());
+
+  /** Cleanup (release, backend cancel) must happen: retried for up to 10 minutes. */
+  private final GenerationActivities cleanup =
+      Workflow.newActivityStub(
+          GenerationActivities.class,
+          ActivityOptions.newBuilder()
+              .setStartToCloseTimeout(Duration.ofSeconds(15))
+              .setScheduleToCloseTimeout(Duration.ofMinutes(10))
+              .setRetryOptions(
+                  RetryOptions.newBuilder()
+                      .setInitialInterval(Duration.ofMillis(500))
+                      .setMaximumInterval(Duration.ofSeconds(10))
+                      .build())
+              .build());
+
+  private String generationId;
+  private GenerationRequest request;
+  private GenerationPlan plan;
+  private Phase phase = Phase.RESOLVING;
+  private double progress;
+  private final List<String> warnings = new ArrayList<>();
+  private List<OutputRef> outputRefs = List.of();
+  private GenerationError error;
+  private boolean cancelRequested;
+  private String cancelReason;
+  private CancellationScope mainScope;
+  private BackendJob job;
+  private SlotLease lease;
+
+  @Override
+  public GenerationResult run(GenerationRequest request) {
+    this.request = request;
+    this.generationId = Workflow.getInfo().getWorkflowId();
+    mainScope = Workflow.newCancellationScope(this::process);
+    try {
+      if (!cancelRequested) {
+        mainScope.run();
+      }
+      if (cancelRequested && phase != Phase.SUCCEEDED) {
+        finishCancelled();
+      }
+    } catch (CanceledFailure e) {
+      finishCancelled();
+    } catch (TemporalFailure e) {
+      if (cancelRequested && e.getCause() instanceof CanceledFailure) {
+        finishCancelled();
+      } else {
+        fail(e);
+      }
+    } finally {
+      cleanUp();
+    }
+    return result();
+  }
+
+  private void process() {
+    plan = resolver.resolveTemplate(request);
+    warnings.addAll(plan.warnings());
+
+    enter(Phase.WAITING_FOR_SLOT, 0.02);
+    lease =
+        slots.acquireSlot(
+            new SlotRequest(generationId, plan.functionId(), plan.tierUsed(), plan.backendType()));
+
+    enter(Phase.GENERATING, 0.05);
+    job =
+        new BackendJob(
+            generationId, request.projectId(), request.nodeId(), Workflow.randomUUID().toString(), plan);
+    BackendOutcome outcome = backendFor(plan).runOnBackend(job);
+    if (outcome.interrupted()) {
+      cancelRequested = true;
+      cancelReason = cancelReason == null ? "interrupted on the backend" : cancelReason;
+      return;
+    }
+
+    enter(Phase.COLLECTING_OUTPUTS, 0.95);
+    outputRefs =
+        outputs.collectOutputs(
+            new CollectRequest(
+                generationId, request.projectId(), request.nodeId(), plan.backendType(), outcome.files()));
+    if (outputRefs.isEmpty()) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "The generator finished without producing any output", ErrorCode.OUTPUT_MISSING.name());
+    }
+    enter(Phase.SUCCEEDED, 1.0);
+  }
+
+  /**
+   * Running on the backend: bounded by the template's timeout, heartbeats every few seconds so a
+   * lost worker is noticed quickly; a retried attempt re-attaches to the same run id.
+   */
+  private GenerationActivities backendFor(GenerationPlan plan) {
+    return Workflow.newActivityStub(
+        GenerationActivities.class,
+        ActivityOptions.newBuilder()
+            .setStartToCloseTimeout(Duration.ofSeconds(Math.max(10, plan.timeoutSeconds())))
+            .setHeartbeatTimeout(Duration.ofSeconds(20))
+            .setRetryOptions(
+                RetryOptions.newBuilder()
+                    .setInitialInterval(Duration.ofSeconds(1))
+                    .setMaximumInterval(Duration.ofSeconds(10))
+                    .setMaximumAttempts(4)
+                    .setDoNotRetry(PERMANENT)
+                    .build())
+            .build());
+  }
+
+  @Override
+  public GenerationState state() {
+    return new GenerationState(
+        generationId,
+        phase.status(),
+        phase,
+        progress,
+        null,
+        request == null ? null : request.functionId(),
+        plan == null ? null : plan.functionVersion(),
+        request == null ? null : request.tier(),
+        plan == null ? null : plan.tierUsed(),
+        warnings,
+        outputRefs,
+        error);
+  }
+
+  @Override
+  public void cancel(String reason) {
+    if (phase.status().terminal() || cancelRequested) {
+      return;
+    }
+    cancelRequested = true;
+    cancelReason = reason == null || reason.isBlank() ? "cancelled by the user" : reason;
+    log.info("generation {} cancel requested: {}", generationId, cancelReason);
+    if (mainScope != null) {
+      mainScope.cancel(cancelReason);
+    }
+  }
+
+  private void enter(Phase next, double progressAt) {
+    phase = next;
+    progress = Math.max(progress, progressAt);
+  }
+
+  private void finishCancelled() {
+    phase = Phase.CANCELLED;
+    error = GenerationError.of(ErrorCode.CANCELLED, "Cancelled: " + cancelReason);
+  }
+
+  private void fail(TemporalFailure failure) {
+    Throwable cause = failure.getCause();
+    ErrorCode code = ErrorCode.INTERNAL;
+    String message = failure.getMessage();
+    if (failure instanceof ApplicationFailure app) {
+      cause = app;
+    }
+    if (cause instanceof ApplicationFailure app) {
+      code = ErrorCode.fromType(app.getType());
+      message = app.getOriginalMessage();
+    } else if (cause instanceof TimeoutFailure) {
+      code = ErrorCode.TIMEOUT;
+      message = "The generation took longer than its time limit";
+    }
+    error = GenerationError.of(code, message);
+    phase = Phase.FAILED;
+    log.warn("generation {} failed: {} {}", generationId, code, message);
+  }
+
+  /** Runs whatever way the generation ended, even when the workflow itself was cancelled. */
+  private void cleanUp() {
+    Workflow.newDetachedCancellationScope(
+            () -> {
+              if (phase == Phase.CANCELLED && job != null) {
+                try {
+                  cleanup.cancelOnBackend(job);
+                } catch (ActivityFailure e) {
+                  warnings.add("The backend could not be told to stop: " + e.getMessage());
+                }
+              }
+              if (lease != null) {
+                cleanup.releaseSlot(lease);
+                lease = null;
+              }
+            })
+        .run();
+  }
+
+  private GenerationResult result() {
+    return new GenerationResult(
+        generationId,
+        phase.status(),
+        request.functionId(),
+        plan == null ? null : plan.functionVersion(),
+        plan == null ? null : plan.tierUsed(),
+        outputRefs,
+        error,
+        warnings);
+  }
+}

@@ -1,0 +1,146 @@
+package io.tempera.outputs;
+
+import io.tempera.generation.OutputRef;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+
+/**
+ * Where generations' files live: {@code {root}/{projectId}/outputs/renders/{nodeId}/}. Project and
+ * node ids are checked to be safe path segments, and every resolved path must stay under the root.
+ */
+public final class OutputStore {
+
+  public static final Pattern SEGMENT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
+
+  private final Path root;
+
+  public OutputStore(Path root) {
+    this.root = root.toAbsolutePath().normalize();
+    try {
+      Files.createDirectories(this.root);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create output root " + this.root, e);
+    }
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  public static boolean safeSegment(String s) {
+    return s != null && SEGMENT.matcher(s).matches() && !s.contains("..");
+  }
+
+  public Path projectDir(String projectId) {
+    requireSegment("projectId", projectId);
+    return inside(root.resolve(projectId));
+  }
+
+  /** The folder a node's renders go to. */
+  public Path rendersDir(String projectId, String nodeId) {
+    requireSegment("nodeId", nodeId);
+    return inside(projectDir(projectId).resolve("outputs").resolve("renders").resolve(nodeId));
+  }
+
+  /** A path relative to the root, resolved and checked to stay under it. */
+  public Path resolve(String relative) {
+    return inside(root.resolve(relative));
+  }
+
+  /** Describes a stored file as an output reference. */
+  public OutputRef describe(String name, Path file) {
+    try {
+      long size = Files.size(file);
+      String contentType = contentType(file);
+      Integer width = null;
+      Integer height = null;
+      if (contentType.startsWith("image/")) {
+        Optional<int[]> dims = dimensions(file);
+        if (dims.isPresent()) {
+          width = dims.get()[0];
+          height = dims.get()[1];
+        }
+      }
+      return new OutputRef(name, root.relativize(file).toString().replace('\\', '/'), contentType, size, width, height);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read stored output " + file, e);
+    }
+  }
+
+  /** The content type from the file's first bytes, falling back to its extension. */
+  public static String contentType(Path file) throws IOException {
+    byte[] head = new byte[12];
+    int n;
+    try (InputStream in = Files.newInputStream(file)) {
+      n = in.readNBytes(head, 0, head.length);
+    }
+    if (n >= 8 && (head[0] & 0xff) == 0x89 && head[1] == 'P' && head[2] == 'N' && head[3] == 'G') {
+      return "image/png";
+    }
+    if (n >= 3 && (head[0] & 0xff) == 0xff && (head[1] & 0xff) == 0xd8 && (head[2] & 0xff) == 0xff) {
+      return "image/jpeg";
+    }
+    if (n >= 12 && head[0] == 'R' && head[1] == 'I' && head[2] == 'F' && head[3] == 'F'
+        && head[8] == 'W' && head[9] == 'E' && head[10] == 'B' && head[11] == 'P') {
+      return "image/webp";
+    }
+    if (n >= 6 && head[0] == 'G' && head[1] == 'I' && head[2] == 'F') {
+      return "image/gif";
+    }
+    String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+    if (name.endsWith(".wav")) return "audio/wav";
+    if (name.endsWith(".mp3")) return "audio/mpeg";
+    if (name.endsWith(".flac")) return "audio/flac";
+    if (name.endsWith(".mp4")) return "video/mp4";
+    if (name.endsWith(".webm")) return "video/webm";
+    if (name.endsWith(".txt")) return "text/plain";
+    if (name.endsWith(".json")) return "application/json";
+    return "application/octet-stream";
+  }
+
+  private static Optional<int[]> dimensions(Path file) {
+    try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+      if (in == null) {
+        return Optional.empty();
+      }
+      Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+      if (!readers.hasNext()) {
+        return Optional.empty();
+      }
+      ImageReader reader = readers.next();
+      try {
+        reader.setInput(in);
+        return Optional.of(new int[] {reader.getWidth(0), reader.getHeight(0)});
+      } finally {
+        reader.dispose();
+      }
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  private Path inside(Path path) {
+    Path normalized = path.toAbsolutePath().normalize();
+    if (!normalized.startsWith(root)) {
+      throw new IllegalArgumentException("path escapes the output root: " + path);
+    }
+    return normalized;
+  }
+
+  private static void requireSegment(String what, String value) {
+    if (!safeSegment(value)) {
+      throw new IllegalArgumentException(
+          what + " must be 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit");
+    }
+  }
+}

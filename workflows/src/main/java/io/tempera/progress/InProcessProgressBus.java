@@ -1,0 +1,66 @@
+package io.tempera.progress;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The progress bus of a single process: listeners are called on the publisher's thread. */
+public final class InProcessProgressBus implements ProgressBus {
+
+  private static final Logger log = LoggerFactory.getLogger(InProcessProgressBus.class);
+  private static final int REMEMBERED_GENERATIONS = 10_000;
+
+  private final Map<String, Set<Consumer<ProgressEvent>>> listeners = new ConcurrentHashMap<>();
+  private final Map<String, ProgressEvent> latest =
+      java.util.Collections.synchronizedMap(
+          new LinkedHashMap<>(1024, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, ProgressEvent> eldest) {
+              return size() > REMEMBERED_GENERATIONS;
+            }
+          });
+
+  @Override
+  public ProgressEvent publish(ProgressEvent event) {
+    ProgressEvent numbered;
+    synchronized (latest) {
+      ProgressEvent previous = latest.get(event.generationId());
+      numbered = event.withSeq(previous == null ? 1 : previous.seq() + 1);
+      latest.put(event.generationId(), numbered);
+    }
+    Set<Consumer<ProgressEvent>> subscribers = listeners.get(event.generationId());
+    if (subscribers != null) {
+      for (Consumer<ProgressEvent> listener : subscribers) {
+        try {
+          listener.accept(numbered);
+        } catch (RuntimeException e) {
+          log.warn("progress listener for {} failed", event.generationId(), e);
+        }
+      }
+    }
+    return numbered;
+  }
+
+  @Override
+  public Optional<ProgressEvent> latest(String generationId) {
+    return Optional.ofNullable(latest.get(generationId));
+  }
+
+  @Override
+  public AutoCloseable subscribe(String generationId, Consumer<ProgressEvent> listener) {
+    listeners.computeIfAbsent(generationId, k -> new CopyOnWriteArraySet<>()).add(listener);
+    return () ->
+        listeners.computeIfPresent(
+            generationId,
+            (k, set) -> {
+              set.remove(listener);
+              return set.isEmpty() ? null : set;
+            });
+  }
+}

@@ -1,0 +1,32 @@
+package io.tempera.template;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A function as a template author wrote it: metadata, parameters, how they map into the backend
+ * graph and what each quality tier changes in it. Immutable once loaded; parameters keep the
+ * order the author declared them in.
+ */
+public record FunctionTemplate(
+    String id,
+    String version,
+    String displayName,
+    String category,
+    String icon,
+    String description,
+    String backendType,
+    ObjectNode graph,
+    int timeoutSeconds,
+    Map<String, ParameterSpec> parameters,
+    List<ParameterMapping> mappings,
+    Map<QualityTier, Map<GraphTarget, Object>> qualityParameters,
+    String sourceFile) {
+
+  public FunctionTemplate {
+    parameters = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(parameters));
+    mappings = List.copyOf(mappings);
+    qualityParameters = Map.copyOf(qualityParameters);
+  }
+}

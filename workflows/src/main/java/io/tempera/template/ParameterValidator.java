@@ -1,0 +1,114 @@
+package io.tempera.template;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/** Checks a request's parameters against a template: every problem, not just the first. */
+public final class ParameterValidator {
+
+  /** A file inside the project folder: relative, no '..', no backslashes, no empty segments. */
+  private static final Pattern PROJECT_PATH =
+      Pattern.compile("[A-Za-z0-9._-]+(/[A-Za-z0-9._ -]+)*");
+
+  private ParameterValidator() {}
+
+  public static List<RequestProblem> validate(FunctionTemplate template, Map<String, Object> parameters) {
+    List<RequestProblem> problems = new ArrayList<>();
+    Map<String, Object> given = parameters == null ? Map.of() : parameters;
+    for (String key : given.keySet()) {
+      if (!template.parameters().containsKey(key)) {
+        problems.add(
+            new RequestProblem(
+                "parameters." + key,
+                "UNKNOWN_PARAMETER",
+                "'" + key + "' is not a parameter of " + template.id() + " (parameters: "
+                    + String.join(", ", template.parameters().keySet()) + ")"));
+      }
+    }
+    for (ParameterSpec spec : template.parameters().values()) {
+      Object value = given.get(spec.name());
+      if (value == null) {
+        if (spec.required() && spec.defaultValue() == null) {
+          problems.add(
+              new RequestProblem(
+                  "parameters." + spec.name(), "MISSING_PARAMETER", "'" + spec.name() + "' is required"));
+        }
+        continue;
+      }
+      String problem = valueProblem(spec, value);
+      if (problem != null) {
+        problems.add(
+            new RequestProblem("parameters." + spec.name(), "INVALID_PARAMETER", "'" + spec.name() + "' " + problem));
+      }
+    }
+    return problems;
+  }
+
+  /** Why {@code value} is not acceptable for {@code spec}, or null. */
+  public static String valueProblem(ParameterSpec spec, Object value) {
+    String typeProblem = typeProblem(spec.type(), value);
+    if (typeProblem != null) {
+      return typeProblem;
+    }
+    if (value instanceof Number number) {
+      double d = number.doubleValue();
+      if (spec.min() != null && d < spec.min()) {
+        return "must be at least " + format(spec.min()) + ", got " + value;
+      }
+      if (spec.max() != null && d > spec.max()) {
+        return "must be at most " + format(spec.max()) + ", got " + value;
+      }
+    }
+    if (!spec.enumValues().isEmpty() && spec.enumValues().stream().noneMatch(e -> sameValue(e, value))) {
+      return "must be one of " + spec.enumValues() + ", got " + value;
+    }
+    return null;
+  }
+
+  /** Why {@code value} is not of {@code type}, or null. */
+  public static String typeProblem(String type, Object value) {
+    return switch (type) {
+      case "string" -> value instanceof String s
+          ? (s.length() > 10_000 ? "must be at most 10000 characters" : null)
+          : "must be a string";
+      case "integer" -> isWhole(value) ? null : "must be a whole number";
+      case "number" -> value instanceof Number n && Double.isFinite(n.doubleValue()) ? null : "must be a number";
+      case "boolean" -> value instanceof Boolean ? null : "must be true or false";
+      case "image" -> value instanceof String s && isProjectPath(s)
+          ? null
+          : "must be the path of an image inside the project, such as uploads/photo.png";
+      default -> "has an unknown type " + type;
+    };
+  }
+
+  public static boolean isProjectPath(String path) {
+    return path.length() <= 512
+        && PROJECT_PATH.matcher(path).matches()
+        && !path.contains("..")
+        && !path.startsWith(".");
+  }
+
+  private static boolean isWhole(Object value) {
+    if (value instanceof Integer || value instanceof Long || value instanceof Short) {
+      return true;
+    }
+    if (value instanceof Number n) {
+      double d = n.doubleValue();
+      return Double.isFinite(d) && d == Math.rint(d) && Math.abs(d) < 9.0e15;
+    }
+    return false;
+  }
+
+  private static boolean sameValue(Object a, Object b) {
+    if (a instanceof Number x && b instanceof Number y) {
+      return x.doubleValue() == y.doubleValue();
+    }
+    return a.equals(b);
+  }
+
+  private static String format(double d) {
+    return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
+  }
+}

@@ -1,0 +1,358 @@
+package io.tempera.template;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Reads one template file and its backend graph, checking everything a template author can get
+ * wrong. Never throws for bad content: it returns the problems, each with file, JSON path and reason.
+ */
+public final class TemplateParser {
+
+  private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9_-]{0,63}");
+  private static final Set<String> TOP_LEVEL =
+      Set.of(
+          "id", "version", "display_name", "category", "icon", "description", "backend",
+          "timeout_seconds", "parameters", "parameter_mapping", "quality_parameters");
+  private static final Set<String> PARAMETER_KEYS =
+      Set.of("type", "default", "min", "max", "enum", "required", "description");
+  private static final Set<String> SUPPORTED_BACKENDS = Set.of("comfyui");
+
+  private final ObjectMapper json;
+
+  public TemplateParser(ObjectMapper json) {
+    this.json = json;
+  }
+
+  /** The outcome of parsing one file: a template, or the problems that kept it out. */
+  public record Parsed(FunctionTemplate template, List<TemplateProblem> problems) {
+    public boolean ok() {
+      return template != null && problems.isEmpty();
+    }
+  }
+
+  public Parsed parse(Path file) {
+    String name = file.toString();
+    Problems problems = new Problems(name);
+    JsonNode root;
+    try {
+      root = json.readTree(Files.readString(file));
+    } catch (JsonProcessingException e) {
+      problems.add("$", "not valid JSON: " + e.getOriginalMessage());
+      return problems.result();
+    } catch (IOException e) {
+      problems.add("$", "cannot be read: " + e.getMessage());
+      return problems.result();
+    }
+    if (root == null || !root.isObject()) {
+      problems.add("$", "must be a JSON object");
+      return problems.result();
+    }
+    for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
+      String key = it.next();
+      if (!TOP_LEVEL.contains(key) && !key.startsWith("$") && !key.startsWith("_")) {
+        problems.add("$." + key, "unknown key (allowed: " + String.join(", ", TOP_LEVEL.stream().sorted().toList()) + ")");
+      }
+    }
+    String id = text(root, "id", problems, true);
+    if (id != null && !ID.matcher(id).matches()) {
+      problems.add("$.id", "must be lowercase letters, digits, '-' or '_' (at most 64), got '" + id + "'");
+    }
+    String version = text(root, "version", problems, true);
+    String displayName = text(root, "display_name", problems, true);
+    String category = text(root, "category", problems, false);
+    String icon = text(root, "icon", problems, false);
+    String description = text(root, "description", problems, false);
+    int timeout = 300;
+    JsonNode timeoutNode = root.get("timeout_seconds");
+    if (timeoutNode != null) {
+      if (!timeoutNode.canConvertToInt() || !timeoutNode.isIntegralNumber()
+          || timeoutNode.asInt() < 1 || timeoutNode.asInt() > 86_400) {
+        problems.add("$.timeout_seconds", "must be a whole number of seconds from 1 to 86400");
+      } else {
+        timeout = timeoutNode.asInt();
+      }
+    }
+
+    String backendType = null;
+    ObjectNode graph = null;
+    JsonNode backend = root.get("backend");
+    if (backend == null || !backend.isObject()) {
+      problems.add("$.backend", "required: an object {type, graph}");
+    } else {
+      backendType = backend.path("type").isTextual() ? backend.get("type").asText() : null;
+      if (backendType == null) {
+        problems.add("$.backend.type", "required: one of " + SUPPORTED_BACKENDS);
+      } else if (!SUPPORTED_BACKENDS.contains(backendType)) {
+        problems.add("$.backend.type", "backend '" + backendType + "' is not supported by this version (supported: " + SUPPORTED_BACKENDS + ")");
+      }
+      graph = readGraph(file, backend.get("graph"), problems);
+    }
+
+    Map<String, ParameterSpec> parameters = readParameters(root.get("parameters"), problems);
+    List<ParameterMapping> mappings = readMappings(root.get("parameter_mapping"), parameters, graph, problems);
+    Map<QualityTier, Map<GraphTarget, Object>> tiers = readTiers(root.get("quality_parameters"), graph, problems);
+
+    if (!problems.list.isEmpty()) {
+      return problems.result();
+    }
+    return new Parsed(
+        new FunctionTemplate(
+            id, version, displayName, category == null ? "general" : category, icon, description,
+            backendType, graph, timeout, parameters, mappings, tiers, name),
+        List.of());
+  }
+
+  private ObjectNode readGraph(Path templateFile, JsonNode ref, Problems problems) {
+    if (ref == null || !ref.isTextual() || ref.asText().isBlank()) {
+      problems.add("$.backend.graph", "required: the graph file's path, relative to the template");
+      return null;
+    }
+    String relative = ref.asText();
+    Path dir = templateFile.toAbsolutePath().getParent();
+    Path graphFile = dir.resolve(relative).normalize();
+    if (relative.startsWith("/") || !graphFile.startsWith(dir)) {
+      problems.add("$.backend.graph", "must stay inside the template's folder: '" + relative + "'");
+      return null;
+    }
+    JsonNode graph;
+    try {
+      graph = json.readTree(Files.readString(graphFile));
+    } catch (JsonProcessingException e) {
+      problems.add("$.backend.graph", "graph file '" + relative + "' is not valid JSON: " + e.getOriginalMessage());
+      return null;
+    } catch (IOException e) {
+      problems.add("$.backend.graph", "graph file '" + relative + "' cannot be read");
+      return null;
+    }
+    if (graph == null || !graph.isObject() || graph.isEmpty()) {
+      problems.add("$.backend.graph", "graph file '" + relative + "' must be a non-empty API-format graph {node_id: {class_type, inputs}}");
+      return null;
+    }
+    boolean ok = true;
+    for (Iterator<Map.Entry<String, JsonNode>> it = graph.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> node = it.next();
+      JsonNode value = node.getValue();
+      if (!value.isObject() || !value.path("class_type").isTextual() || !value.path("inputs").isObject()) {
+        problems.add("$.backend.graph", "graph node '" + node.getKey() + "' in '" + relative + "' needs a class_type string and an inputs object");
+        ok = false;
+      }
+    }
+    return ok ? (ObjectNode) graph : null;
+  }
+
+  private Map<String, ParameterSpec> readParameters(JsonNode node, Problems problems) {
+    Map<String, ParameterSpec> out = new LinkedHashMap<>();
+    if (node == null) {
+      return out;
+    }
+    if (!node.isObject()) {
+      problems.add("$.parameters", "must be an object {name: {type, …}}");
+      return out;
+    }
+    for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> entry = it.next();
+      String name = entry.getKey();
+      String path = "$.parameters." + name;
+      JsonNode spec = entry.getValue();
+      if (!spec.isObject()) {
+        problems.add(path, "must be an object {type, default, min, max, enum, required, description}");
+        continue;
+      }
+      for (Iterator<String> keys = spec.fieldNames(); keys.hasNext(); ) {
+        String key = keys.next();
+        if (!PARAMETER_KEYS.contains(key)) {
+          problems.add(path + "." + key, "unknown key (allowed: " + String.join(", ", PARAMETER_KEYS.stream().sorted().toList()) + ")");
+        }
+      }
+      String type = spec.path("type").asText(null);
+      if (type == null || !ParameterSpec.TYPES.contains(type)) {
+        problems.add(path + ".type", "must be one of " + ParameterSpec.TYPES);
+        continue;
+      }
+      Double min = number(spec, "min", path, problems);
+      Double max = number(spec, "max", path, problems);
+      if (min != null && max != null && min > max) {
+        problems.add(path, "min " + min + " is greater than max " + max);
+      }
+      if ((min != null || max != null) && !type.equals("integer") && !type.equals("number")) {
+        problems.add(path, "min and max apply to integer and number parameters only");
+      }
+      List<Object> enumValues = new ArrayList<>();
+      JsonNode enumNode = spec.get("enum");
+      if (enumNode != null) {
+        if (!enumNode.isArray() || enumNode.isEmpty()) {
+          problems.add(path + ".enum", "must be a non-empty list");
+        } else {
+          for (JsonNode value : enumNode) {
+            Object converted = json.convertValue(value, Object.class);
+            if (ParameterValidator.typeProblem(type, converted) != null) {
+              problems.add(path + ".enum", "value " + value + " is not a " + type);
+            }
+            enumValues.add(converted);
+          }
+        }
+      }
+      boolean required = spec.path("required").asBoolean(false);
+      Object defaultValue = null;
+      if (spec.has("default") && !spec.get("default").isNull()) {
+        defaultValue = json.convertValue(spec.get("default"), Object.class);
+        ParameterSpec probe = new ParameterSpec(name, type, null, min, max, enumValues, false, null);
+        String problem = ParameterValidator.valueProblem(probe, defaultValue);
+        if (problem != null) {
+          problems.add(path + ".default", problem);
+        }
+      }
+      out.put(name, new ParameterSpec(name, type, defaultValue, min, max, enumValues, required, spec.path("description").asText(null)));
+    }
+    return out;
+  }
+
+  private List<ParameterMapping> readMappings(
+      JsonNode node, Map<String, ParameterSpec> parameters, ObjectNode graph, Problems problems) {
+    List<ParameterMapping> out = new ArrayList<>();
+    if (node == null) {
+      return out;
+    }
+    if (!node.isArray()) {
+      problems.add("$.parameter_mapping", "must be a list of {parameter, type, target}");
+      return out;
+    }
+    for (int i = 0; i < node.size(); i++) {
+      JsonNode mapping = node.get(i);
+      String path = "$.parameter_mapping[" + i + "]";
+      String parameter = mapping.path("parameter").asText(null);
+      String type = mapping.path("type").asText(ParameterMapping.DIRECT);
+      GraphTarget target = GraphTarget.parse(mapping.path("target").asText(null));
+      ParameterSpec spec = parameter == null ? null : parameters.get(parameter);
+      if (spec == null) {
+        problems.add(path + ".parameter", "names no declared parameter: '" + parameter + "'");
+        continue;
+      }
+      if (!type.equals(ParameterMapping.DIRECT) && !type.equals(ParameterMapping.FILE_UPLOAD)) {
+        problems.add(path + ".type", "must be direct or file_upload, got '" + type + "'");
+        continue;
+      }
+      if (type.equals(ParameterMapping.FILE_UPLOAD) != spec.type().equals("image")) {
+        problems.add(path + ".type", "file_upload is for image parameters and image parameters need file_upload");
+        continue;
+      }
+      if (target == null) {
+        problems.add(path + ".target", "must look like '<node id>.inputs.<input name>'");
+        continue;
+      }
+      if (targetExists(graph, target, path + ".target", problems)) {
+        out.add(new ParameterMapping(parameter, type, target));
+      }
+    }
+    return out;
+  }
+
+  private Map<QualityTier, Map<GraphTarget, Object>> readTiers(JsonNode node, ObjectNode graph, Problems problems) {
+    Map<QualityTier, Map<GraphTarget, Object>> out = new EnumMap<>(QualityTier.class);
+    if (node == null || !node.isObject()) {
+      problems.add("$.quality_parameters", "required: an object with draft, standard, high and ultra");
+      return out;
+    }
+    for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+      String key = it.next();
+      if (QualityTier.fromId(key) == null) {
+        problems.add("$.quality_parameters." + key, "unknown tier (tiers: draft, standard, high, ultra)");
+      }
+    }
+    for (QualityTier tier : QualityTier.values()) {
+      String path = "$.quality_parameters." + tier.id();
+      JsonNode values = node.get(tier.id());
+      if (values == null || !values.isObject()) {
+        problems.add(path, "missing: every tier needs its settings (may be {})");
+        continue;
+      }
+      Map<GraphTarget, Object> settings = new LinkedHashMap<>();
+      for (Iterator<Map.Entry<String, JsonNode>> fields = values.fields(); fields.hasNext(); ) {
+        Map.Entry<String, JsonNode> entry = fields.next();
+        GraphTarget target = GraphTarget.parse(entry.getKey());
+        if (target == null) {
+          problems.add(path + "." + entry.getKey(), "must look like '<node id>.inputs.<input name>'");
+        } else if (targetExists(graph, target, path + "." + entry.getKey(), problems)) {
+          settings.put(target, json.convertValue(entry.getValue(), Object.class));
+        }
+      }
+      out.put(tier, settings);
+    }
+    return out;
+  }
+
+  /** True when the target exists in the graph; otherwise records why not. */
+  private static boolean targetExists(ObjectNode graph, GraphTarget target, String path, Problems problems) {
+    if (graph == null) {
+      return false;
+    }
+    JsonNode node = graph.get(target.node());
+    if (node == null) {
+      problems.add(path, "graph has no node '" + target.node() + "'");
+      return false;
+    }
+    if (!node.path("inputs").has(target.input())) {
+      problems.add(path, "graph node '" + target.node() + "' (" + node.path("class_type").asText() + ") has no input '" + target.input() + "'");
+      return false;
+    }
+    return true;
+  }
+
+  private static String text(JsonNode root, String key, Problems problems, boolean required) {
+    JsonNode node = root.get(key);
+    if (node == null || node.isNull()) {
+      if (required) {
+        problems.add("$." + key, "required");
+      }
+      return null;
+    }
+    if (!node.isTextual() || node.asText().isBlank()) {
+      problems.add("$." + key, "must be a non-empty string");
+      return null;
+    }
+    return node.asText();
+  }
+
+  private static Double number(JsonNode spec, String key, String path, Problems problems) {
+    JsonNode node = spec.get(key);
+    if (node == null || node.isNull()) {
+      return null;
+    }
+    if (!node.isNumber()) {
+      problems.add(path + "." + key, "must be a number");
+      return null;
+    }
+    return node.asDouble();
+  }
+
+  private static final class Problems {
+    final String file;
+    final List<TemplateProblem> list = new ArrayList<>();
+
+    Problems(String file) {
+      this.file = file;
+    }
+
+    void add(String path, String reason) {
+      list.add(new TemplateProblem(file, path, reason));
+    }
+
+    Parsed result() {
+      return new Parsed(null, List.copyOf(list));
+    }
+  }
+}

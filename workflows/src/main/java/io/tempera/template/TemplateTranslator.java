@@ -1,0 +1,53 @@
+package io.tempera.template;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tempera.generation.FileInput;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The pure translation from (template, tier, parameters) to the backend payload: the tier's
+ * settings first, then every parameter (or its default) through its mapping. File parameters are
+ * left for the backend activity to upload, listed as {@link FileInput}s.
+ */
+public final class TemplateTranslator {
+
+  private final ObjectMapper json;
+
+  public TemplateTranslator(ObjectMapper json) {
+    this.json = json;
+  }
+
+  public record Translation(ObjectNode payload, List<FileInput> fileInputs) {}
+
+  public Translation translate(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters) {
+    ObjectNode graph = template.graph().deepCopy();
+    template.qualityParameters().getOrDefault(tier, Map.of()).forEach((target, value) -> write(graph, target, value));
+    List<FileInput> files = new ArrayList<>();
+    for (ParameterMapping mapping : template.mappings()) {
+      ParameterSpec spec = template.parameters().get(mapping.parameter());
+      Object value = parameters.get(mapping.parameter());
+      if (value == null) {
+        value = spec.defaultValue();
+      }
+      if (value == null) {
+        continue;
+      }
+      if (mapping.type().equals(ParameterMapping.FILE_UPLOAD)) {
+        files.add(new FileInput(mapping.parameter(), value.toString(), mapping.target().node(), mapping.target().input()));
+      } else {
+        write(graph, mapping.target(), spec.type().equals("integer") && value instanceof Number n ? n.longValue() : value);
+      }
+    }
+    return new Translation(graph, files);
+  }
+
+  private void write(ObjectNode graph, GraphTarget target, Object value) {
+    ObjectNode inputs = (ObjectNode) graph.get(target.node()).get("inputs");
+    JsonNode node = json.valueToTree(value);
+    inputs.set(target.input(), node);
+  }
+}

@@ -1,0 +1,90 @@
+package io.tempera.generation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.common.WorkflowExecutionHistory;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.testing.WorkflowReplayer;
+import io.temporal.worker.Worker;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Replays recorded histories of the generation workflow against today's code: a change that would
+ * break a running generation fails here. Record new ones with
+ * {@code mvn -pl workflows test -Dtest=GenerationReplayTest -Dtempera.record-histories=true}.
+ */
+class GenerationReplayTest {
+
+  static final Path HISTORIES = Path.of("src/test/resources/histories");
+
+  @ParameterizedTest
+  @ValueSource(strings = {"generation-succeeded-v1.json", "generation-cancelled-v1.json", "generation-failed-v1.json"})
+  void recordedHistoriesStillReplay(String file) throws Exception {
+    Path path = HISTORIES.resolve(file);
+    assertThat(path).exists();
+    WorkflowExecutionHistory history = WorkflowExecutionHistory.fromJson(Files.readString(path));
+    assertThat(history.getEvents()).hasSizeGreaterThan(10);
+    WorkflowReplayer.replayWorkflowExecution(history, GenerationWorkflowImpl.class);
+  }
+
+  @Test
+  @EnabledIfSystemProperty(named = "tempera.record-histories", matches = "true")
+  void recordHistories() throws Exception {
+    try (TestWorkflowEnvironment env = TestWorkflowEnvironment.newInstance()) {
+      Worker worker = env.newWorker(GenerationWorkflow.TASK_QUEUE);
+      worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
+      FakeGenerationActivities activities = new FakeGenerationActivities();
+      activities.busyAttempts = 1;
+      worker.registerActivitiesImplementations(activities);
+      env.start();
+      WorkflowClient client = env.getWorkflowClient();
+
+      stub(client, "gen-recorded-succeeded").run(request());
+      save(client, "gen-recorded-succeeded", "generation-succeeded-v1.json");
+
+      activities.backend = job -> {
+        throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure("Node 3 failed", ErrorCode.EXECUTION_ERROR.name());
+      };
+      stub(client, "gen-recorded-failed").run(request());
+      save(client, "gen-recorded-failed", "generation-failed-v1.json");
+
+      activities.backend = job -> {
+        FakeGenerationActivities.sleep(30_000);
+        return new BackendOutcome(job.runId(), false, List.of(), true);
+      };
+      GenerationWorkflow cancelled = stub(client, "gen-recorded-cancelled");
+      WorkflowClient.start(cancelled::run, request());
+      assertThat(activities.running.await(10, TimeUnit.SECONDS)).isTrue();
+      Thread.sleep(500);
+      cancelled.cancel("recorded cancel");
+      client.newUntypedWorkflowStub("gen-recorded-cancelled").getResult(20, TimeUnit.SECONDS, GenerationResult.class);
+      save(client, "gen-recorded-cancelled", "generation-cancelled-v1.json");
+    }
+  }
+
+  private static GenerationWorkflow stub(WorkflowClient client, String id) {
+    return client.newWorkflowStub(
+        GenerationWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId(id).build());
+  }
+
+  private static GenerationRequest request() {
+    return new GenerationRequest("invert", "high", Map.of("image", "uploads/a.png"), "p1", "n1", "recorded");
+  }
+
+  private static void save(WorkflowClient client, String id, String file) throws IOException {
+    Files.createDirectories(HISTORIES);
+    Files.writeString(HISTORIES.resolve(file), client.fetchHistory(id).toJson(true));
+  }
+}

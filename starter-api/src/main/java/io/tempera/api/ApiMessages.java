@@ -38,6 +38,8 @@ public final class ApiMessages {
       Integer queuePosition,
       String functionId,
       String functionVersion,
+      String projectId,
+      String nodeId,
       String tierRequested,
       String tierUsed,
       List<String> warnings,

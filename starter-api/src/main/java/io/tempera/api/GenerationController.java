@@ -1,7 +1,5 @@
 package io.tempera.api;
 
-import io.tempera.generation.GenerationState;
-import io.tempera.progress.ProgressBus;
 import io.tempera.progress.ProgressEvent;
 import java.time.Duration;
 import java.util.Map;
@@ -21,7 +19,6 @@ import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.publisher.Sinks;
 
 /** The generation routes: start, read, follow (SSE), download outputs, cancel. */
 @RestController
@@ -29,11 +26,11 @@ import reactor.core.publisher.Sinks;
 public class GenerationController {
 
   private final GenerationService generations;
-  private final ProgressBus progress;
+  private final GenerationFeed feed;
 
-  public GenerationController(GenerationService generations, ProgressBus progress) {
+  public GenerationController(GenerationService generations, GenerationFeed feed) {
     this.generations = generations;
-    this.progress = progress;
+    this.feed = feed;
   }
 
   @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
@@ -74,48 +71,18 @@ public class GenerationController {
   @GetMapping(value = "/{id}/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
   public Flux<ServerSentEvent<Object>> events(
       @PathVariable String id, @RequestHeader(value = "Last-Event-ID", required = false) String lastEventId) {
-    long lastSeen = parseEventId(lastEventId);
-    return Flux.defer(() -> {
-      Sinks.Many<ProgressEvent> live = Sinks.many().unicast().onBackpressureBuffer();
-      AutoCloseable subscription = progress.subscribe(id, event -> {
-        synchronized (live) {
-          live.tryEmitNext(event);
-        }
-      });
-      Mono<ApiMessages.Generation> terminal =
-          Mono.fromFuture(() -> generations.result(id))
-              .onErrorResume(e -> Mono.empty())
-              .then(Blocking.call(() -> generations.view(id)))
-              .cache();
-      return Blocking.call(() -> generations.state(id))
-          .flatMapMany(state -> {
-            ApiMessages.Generation first = generations.toView(state, progress.latest(id));
-            if (state.status().terminal()) {
-              return Flux.just(terminalEvent(first));
-            }
-            long after = Math.max(lastSeen, first.eventId());
-            Flux<ServerSentEvent<Object>> updates =
-                live.asFlux()
-                    .onBackpressureLatest()
-                    .filter(e -> e.seq() > after)
-                    .map(GenerationController::progressEvent)
-                    .takeUntilOther(terminal);
-            Flux<ServerSentEvent<Object>> keepAlive =
-                Flux.interval(Duration.ofSeconds(15)).map(i -> ServerSentEvent.builder().comment("keep-alive").build())
-                    .takeUntilOther(terminal);
-            return Flux.concat(
-                Flux.just(ServerSentEvent.builder().event("state").id(Long.toString(first.eventId())).data((Object) first).build()),
-                Flux.merge(updates, keepAlive),
-                terminal.map(GenerationController::terminalEvent));
-          })
-          .doFinally(signal -> {
-            try {
-              subscription.close();
-            } catch (Exception ignored) {
-              // closing an in-memory subscription does not fail
-            }
-          });
-    });
+    Flux<ServerSentEvent<Object>> events =
+        feed.follow(id, parseEventId(lastEventId))
+            .map(event -> switch (event) {
+              case GenerationFeed.Snapshot s ->
+                  ServerSentEvent.builder().event("state").id(Long.toString(s.view().eventId())).data((Object) s.view()).build();
+              case GenerationFeed.Live l -> progressEvent(l.event());
+              case GenerationFeed.Final f -> terminalEvent(f.view());
+            })
+            .share();
+    Flux<ServerSentEvent<Object>> keepAlive =
+        GenerationFeed.keepAlive(events).map(i -> ServerSentEvent.builder().comment("keep-alive").build());
+    return Flux.merge(events, keepAlive);
   }
 
   private static ServerSentEvent<Object> progressEvent(ProgressEvent event) {

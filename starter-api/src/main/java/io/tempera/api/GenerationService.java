@@ -200,6 +200,8 @@ public class GenerationService {
         queuePosition,
         state.functionId(),
         state.functionVersion(),
+        state.projectId(),
+        state.nodeId(),
         state.tierRequested(),
         state.tierUsed(),
         state.warnings(),

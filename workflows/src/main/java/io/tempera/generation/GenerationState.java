@@ -14,6 +14,8 @@ public record GenerationState(
     Integer queuePosition,
     String functionId,
     String functionVersion,
+    String projectId,
+    String nodeId,
     String tierRequested,
     String tierUsed,
     List<String> warnings,

@@ -188,6 +188,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         null,
         request == null ? null : request.functionId(),
         plan == null ? null : plan.functionVersion(),
+        request == null ? null : request.projectId(),
+        request == null ? null : request.nodeId(),
         request == null ? null : request.tier(),
         plan == null ? null : plan.tierUsed(),
         warnings,

@@ -1,0 +1,285 @@
+package io.tempera.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tempera.progress.ProgressEvent;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Component;
+import org.springframework.web.reactive.socket.WebSocketHandler;
+import org.springframework.web.reactive.socket.WebSocketMessage;
+import org.springframework.web.reactive.socket.WebSocketSession;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+
+/**
+ * The canvas protocol on {@code /ws}. Client messages: {@code start_generation},
+ * {@code cancel_generation}, {@code subscribe}, {@code unsubscribe}, {@code ping}. Server messages:
+ * {@code task_acknowledged}, {@code task_state}, {@code task_progress}, {@code task_success},
+ * {@code task_failed}, {@code pong}, {@code error}. A bad message gets an {@code error} reply and
+ * the socket stays open; closing the socket never stops a generation.
+ */
+@Component
+public class CanvasWebSocketHandler implements WebSocketHandler {
+
+  private static final Logger log = LoggerFactory.getLogger(CanvasWebSocketHandler.class);
+  private static final int MAX_MESSAGE_CHARS = 256 * 1024;
+  private static final int MAX_FOLLOWED_TASKS = 500;
+
+  private final GenerationService generations;
+  private final GenerationFeed feed;
+  private final ObjectMapper json;
+
+  public CanvasWebSocketHandler(GenerationService generations, GenerationFeed feed, ObjectMapper templateObjectMapper) {
+    this.generations = generations;
+    this.feed = feed;
+    this.json = templateObjectMapper;
+  }
+
+  @Override
+  public Mono<Void> handle(WebSocketSession session) {
+    Connection connection = new Connection();
+    Mono<Void> input = session.receive()
+        .map(WebSocketMessage::getPayloadAsText)
+        .concatMap(text -> onMessage(connection, text).onErrorResume(e -> {
+          ApiException api = Blocking.translate(e) instanceof ApiException a ? a : null;
+          if (api == null) {
+            log.warn("websocket message failed", e);
+          }
+          connection.reply(error(
+              api == null ? "INTERNAL" : api.code(),
+              api == null ? "Something went wrong on our side; the error was logged" : api.getMessage(),
+              null, api == null ? null : api.problems()));
+          return Mono.empty();
+        }))
+        .then()
+        .doFinally(s -> connection.close());
+    Flux<String> tasks = connection.follows.asFlux()
+        .flatMap(follow -> feed.follow(follow.taskId(), follow.lastSeen())
+            .map(event -> render(follow.taskId(), event))
+            .takeUntilOther(connection.unfollows.asFlux().filter(follow.taskId()::equals))
+            .doFinally(s -> connection.followed.remove(follow.taskId()))
+            .onErrorResume(e -> {
+              ApiException api = Blocking.translate(e) instanceof ApiException a ? a : null;
+              return Mono.just(write(error(api == null ? "INTERNAL" : api.code(),
+                  api == null ? "Following the task failed" : api.getMessage(), follow.taskId(), null)));
+            }), MAX_FOLLOWED_TASKS, 1);
+    Flux<String> output = Flux.merge(connection.replies.asFlux().map(this::write), tasks);
+    return Mono.zip(input, session.send(output.map(session::textMessage))).then();
+  }
+
+  private Mono<Void> onMessage(Connection connection, String text) {
+    if (text.length() > MAX_MESSAGE_CHARS) {
+      connection.reply(error("MESSAGE_TOO_LARGE", "Messages are limited to " + MAX_MESSAGE_CHARS + " characters", null, null));
+      return Mono.empty();
+    }
+    JsonNode message;
+    try {
+      message = json.readTree(text);
+    } catch (JsonProcessingException e) {
+      connection.reply(error("INVALID_JSON", "Messages must be JSON objects with a 'type'", null, null));
+      return Mono.empty();
+    }
+    if (message == null || !message.isObject() || !message.path("type").isTextual()) {
+      connection.reply(error("INVALID_MESSAGE", "Messages must be JSON objects with a 'type'", null, null));
+      return Mono.empty();
+    }
+    String type = message.get("type").asText();
+    return switch (type) {
+      case "start_generation" -> start(connection, message);
+      case "cancel_generation" -> cancel(connection, message);
+      case "subscribe" -> subscribe(connection, message);
+      case "unsubscribe" -> {
+        for (JsonNode id : message.path("taskIds")) {
+          connection.unfollows.tryEmitNext(id.asText());
+        }
+        yield Mono.empty();
+      }
+      case "ping" -> {
+        connection.reply(Map.of("type", "pong"));
+        yield Mono.empty();
+      }
+      default -> {
+        connection.reply(error("UNKNOWN_MESSAGE_TYPE",
+            "Unknown message type '" + type + "' (known: start_generation, cancel_generation, subscribe, unsubscribe, ping)", null, null));
+        yield Mono.empty();
+      }
+    };
+  }
+
+  private Mono<Void> start(Connection connection, JsonNode message) {
+    JsonNode parameters = message.get("parameters");
+    if (parameters != null && !parameters.isNull() && !parameters.isObject()) {
+      connection.reply(error("INVALID_REQUEST", "parameters must be an object", null, null));
+      return Mono.empty();
+    }
+    String functionId = text(message, "functionId");
+    if (functionId == null) {
+      functionId = text(message, "nodeType");
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, Object> params = parameters == null || parameters.isNull()
+        ? Map.of()
+        : json.convertValue(parameters, LinkedHashMap.class);
+    ApiMessages.StartGeneration body = new ApiMessages.StartGeneration(
+        functionId, text(message, "tier"), params, text(message, "projectId"), text(message, "nodeId"), text(message, "requestId"));
+    return Blocking.call(() -> generations.start(body))
+        .doOnNext(accepted -> {
+          Map<String, Object> ack = new LinkedHashMap<>();
+          ack.put("type", "task_acknowledged");
+          ack.put("taskId", accepted.id());
+          ack.put("nodeId", body.nodeId());
+          if (body.requestId() != null) {
+            ack.put("requestId", body.requestId());
+          }
+          ack.put("status", accepted.status().toLowerCase(java.util.Locale.ROOT));
+          connection.reply(ack);
+          connection.follow(accepted.id(), 0);
+        })
+        .onErrorResume(ApiException.class, e -> {
+          Map<String, Object> reply = error(e.code(), e.getMessage(), null, e.problems());
+          reply.put("nodeId", body.nodeId());
+          if (body.requestId() != null) {
+            reply.put("requestId", body.requestId());
+          }
+          connection.reply(reply);
+          return Mono.empty();
+        })
+        .then();
+  }
+
+  private Mono<Void> cancel(Connection connection, JsonNode message) {
+    String taskId = text(message, "taskId");
+    if (taskId == null) {
+      connection.reply(error("INVALID_MESSAGE", "cancel_generation needs a taskId", null, null));
+      return Mono.empty();
+    }
+    return Blocking.call(() -> generations.cancel(taskId, "cancelled from the canvas"))
+        .doOnNext(view -> connection.follow(taskId, 0))
+        .then();
+  }
+
+  private Mono<Void> subscribe(Connection connection, JsonNode message) {
+    JsonNode ids = message.get("taskIds");
+    if (ids == null || !ids.isArray() || ids.isEmpty()) {
+      connection.reply(error("INVALID_MESSAGE", "subscribe needs a non-empty taskIds list", null, null));
+      return Mono.empty();
+    }
+    JsonNode lastEventIds = message.path("lastEventIds");
+    for (JsonNode id : ids) {
+      String taskId = id.asText();
+      connection.follow(taskId, lastEventIds.path(taskId).asLong(0));
+    }
+    return Mono.empty();
+  }
+
+  private String render(String taskId, GenerationFeed.Event event) {
+    return write(switch (event) {
+      case GenerationFeed.Snapshot s -> state(s.view());
+      case GenerationFeed.Live l -> progress(taskId, l.event());
+      case GenerationFeed.Final f -> terminal(f.view());
+    });
+  }
+
+  private Map<String, Object> state(ApiMessages.Generation view) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("type", "task_state");
+    m.put("taskId", view.id());
+    m.put("state", view);
+    return m;
+  }
+
+  private static Map<String, Object> progress(String taskId, ProgressEvent e) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("type", "task_progress");
+    m.put("taskId", taskId);
+    m.put("eventId", e.seq());
+    m.put("phase", e.phase());
+    m.put("progress", e.progress());
+    m.put("message", e.message());
+    if (e.step() != null) m.put("step", e.step());
+    if (e.totalSteps() != null) m.put("totalSteps", e.totalSteps());
+    if (e.queuePosition() != null) m.put("queuePosition", e.queuePosition());
+    m.put("timestamp", e.timestampMillis());
+    return m;
+  }
+
+  private static Map<String, Object> terminal(ApiMessages.Generation view) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("taskId", view.id());
+    m.put("nodeId", view.nodeId());
+    m.put("eventId", view.eventId());
+    if ("SUCCEEDED".equals(view.status())) {
+      m.put("type", "task_success");
+      m.put("outputs", view.outputs());
+      m.put("tierUsed", view.tierUsed());
+      m.put("warnings", view.warnings());
+    } else {
+      m.put("type", "task_failed");
+      ApiMessages.Failure error = view.error();
+      m.put("code", error == null ? "INTERNAL" : error.code());
+      m.put("message", error == null ? "The generation failed" : error.message());
+      m.put("suggestion", error == null ? null : error.suggestion());
+      m.put("action", error == null ? null : error.action());
+      m.put("outputs", view.outputs());
+    }
+    return m;
+  }
+
+  private static Map<String, Object> error(String code, String message, String taskId, Object problems) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("type", "error");
+    m.put("code", code);
+    m.put("message", message);
+    if (taskId != null) m.put("taskId", taskId);
+    if (problems instanceof java.util.List<?> list && !list.isEmpty()) m.put("problems", list);
+    return m;
+  }
+
+  private String write(Object message) {
+    try {
+      return json.writeValueAsString(message);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot write a websocket message", e);
+    }
+  }
+
+  private static String text(JsonNode message, String field) {
+    JsonNode node = message.get(field);
+    return node == null || node.isNull() ? null : node.asText();
+  }
+
+  /** One socket's state: the tasks it follows and its outgoing control replies. */
+  private static final class Connection {
+    record Follow(String taskId, long lastSeen) {}
+
+    final Sinks.Many<Object> replies = Sinks.many().unicast().onBackpressureBuffer();
+    final Sinks.Many<Follow> follows = Sinks.many().unicast().onBackpressureBuffer();
+    final Sinks.Many<String> unfollows = Sinks.many().multicast().directBestEffort();
+    final Set<String> followed = ConcurrentHashMap.newKeySet();
+
+    synchronized void reply(Object message) {
+      replies.tryEmitNext(message);
+    }
+
+    synchronized void follow(String taskId, long lastSeen) {
+      if (followed.size() >= MAX_FOLLOWED_TASKS) {
+        reply(error("TOO_MANY_TASKS", "A connection follows at most " + MAX_FOLLOWED_TASKS + " tasks", taskId, null));
+      } else if (followed.add(taskId)) {
+        follows.tryEmitNext(new Follow(taskId, lastSeen));
+      }
+    }
+
+    synchronized void close() {
+      follows.tryEmitComplete();
+      replies.tryEmitComplete();
+    }
+  }
+}

@@ -1,0 +1,86 @@
+package io.tempera.api;
+
+import io.tempera.progress.ProgressBus;
+import io.tempera.progress.ProgressEvent;
+import java.time.Duration;
+import org.springframework.stereotype.Component;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+
+/**
+ * One generation's story as a stream, for SSE and WebSocket alike: the current state first, then
+ * live progress newer than what the client saw (latest wins when a client is slow), then the final
+ * state once the workflow has ended. Completes after the final state.
+ */
+@Component
+public class GenerationFeed {
+
+  /** What a follower receives. */
+  public sealed interface Event permits Snapshot, Live, Final {}
+
+  /** The state when following began. */
+  public record Snapshot(ApiMessages.Generation view) implements Event {}
+
+  /** A progress or phase update from the worker. */
+  public record Live(ProgressEvent event) implements Event {}
+
+  /** The state once the generation ended. */
+  public record Final(ApiMessages.Generation view) implements Event {}
+
+  private final GenerationService generations;
+  private final ProgressBus progress;
+
+  public GenerationFeed(GenerationService generations, ProgressBus progress) {
+    this.generations = generations;
+    this.progress = progress;
+  }
+
+  /**
+   * Follows a generation. {@code lastSeen} is the last progress sequence number the client already
+   * has (0 for none): nothing at or before it is sent again.
+   */
+  public Flux<Event> follow(String id, long lastSeen) {
+    return Flux.defer(() -> {
+      Sinks.Many<ProgressEvent> live = Sinks.many().unicast().onBackpressureBuffer();
+      AutoCloseable subscription = progress.subscribe(id, event -> {
+        synchronized (live) {
+          live.tryEmitNext(event);
+        }
+      });
+      Mono<ApiMessages.Generation> ended =
+          Mono.fromFuture(() -> generations.result(id))
+              .onErrorResume(e -> Mono.empty())
+              .then(Blocking.call(() -> generations.view(id)))
+              .cache();
+      return Blocking.call(() -> generations.state(id))
+          .flatMapMany(state -> {
+            ApiMessages.Generation first = generations.toView(state, progress.latest(id));
+            if (state.status().terminal()) {
+              return Flux.<Event>just(new Final(first));
+            }
+            long after = Math.max(lastSeen, first.eventId());
+            Flux<Event> updates = live.asFlux()
+                .onBackpressureLatest()
+                .filter(e -> e.seq() > after)
+                .<Event>map(Live::new)
+                .takeUntilOther(ended);
+            return Flux.concat(Flux.<Event>just(new Snapshot(first)), updates, ended.map(Final::new));
+          })
+          .doFinally(signal -> close(subscription));
+    });
+  }
+
+  /** Comments to keep idle connections open through proxies, until {@code until} ends. */
+  public static Flux<Long> keepAlive(Flux<?> until) {
+    return Flux.interval(Duration.ofSeconds(15)).takeUntilOther(until.then());
+  }
+
+  private static void close(AutoCloseable subscription) {
+    try {
+      subscription.close();
+    } catch (Exception ignored) {
+      // an in-memory subscription closes without failing
+    }
+  }
+}

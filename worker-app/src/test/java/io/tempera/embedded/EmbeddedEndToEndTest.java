@@ -1,0 +1,249 @@
+package io.tempera.embedded;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tempera.testkit.comfyui.ComfyUiTestServer;
+import io.tempera.testkit.fixtures.TestFiles;
+import io.tempera.testkit.fixtures.TestImages;
+import java.io.BufferedReader;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/** The whole embedded system through HTTP, as the canvas uses it. */
+@SpringBootTest(
+    classes = EmbeddedApplication.class,
+    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+    properties = {"spring.config.name=tempera-embedded", "tempera.embedded.comfyui-port=0"})
+class EmbeddedEndToEndTest {
+
+  static final Path ROOT = createRoot();
+  static final ObjectMapper JSON = new ObjectMapper();
+  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  @LocalServerPort int port;
+  @Autowired ComfyUiTestServer comfy;
+
+  @DynamicPropertySource
+  static void properties(DynamicPropertyRegistry registry) {
+    registry.add("tempera.output-root", () -> ROOT.resolve("outputs").toString());
+    registry.add("tempera.templates-dir", () -> ROOT.resolve("templates").toString());
+    registry.add("tempera.embedded.comfyui-data", () -> ROOT.resolve("comfyui").toString());
+  }
+
+  static Path createRoot() {
+    try {
+      Path root = Files.createTempDirectory("tempera-e2e");
+      TestFiles.copyTree(Path.of("../templates/functions"), root.resolve("templates/shipped"));
+      TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/slow-invert"), root.resolve("templates/slow-invert"));
+      return root;
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Test
+  void uploadGenerateFollowAndDownloadTheInvertedImage() throws Exception {
+    String path = upload("project-e2e");
+    assertThat(path).startsWith("uploads/").endsWith(".png");
+
+    String requestId = "e2e-" + UUID.randomUUID();
+    Map<String, Object> body = Map.of(
+        "functionId", "invert", "tier", "standard", "projectId", "project-e2e", "nodeId", "node-1",
+        "requestId", requestId, "parameters", Map.of("image", path));
+    HttpResponse<String> started = post("/api/generations", body);
+    assertThat(started.statusCode()).isEqualTo(202);
+    String id = JSON.readTree(started.body()).get("id").asText();
+    assertThat(id).isEqualTo("gen-" + requestId);
+
+    // a retried POST with the same requestId finds the same generation
+    HttpResponse<String> again = post("/api/generations", body);
+    assertThat(again.statusCode()).isEqualTo(202);
+    assertThat(JSON.readTree(again.body()).get("id").asText()).isEqualTo(id);
+
+    List<Map.Entry<String, JsonNode>> events = followEvents(id);
+    assertThat(events.get(0).getKey()).isIn("state", "succeeded");
+    Map.Entry<String, JsonNode> last = events.get(events.size() - 1);
+    assertThat(last.getKey()).isEqualTo("succeeded");
+    assertThat(last.getValue().get("status").asText()).isEqualTo("SUCCEEDED");
+
+    JsonNode view = JSON.readTree(get("/api/generations/" + id).body());
+    assertThat(view.get("status").asText()).isEqualTo("SUCCEEDED");
+    assertThat(view.get("progress").asDouble()).isEqualTo(1.0);
+    JsonNode output = view.get("outputs").get(0);
+    assertThat(output.get("contentType").asText()).isEqualTo("image/png");
+
+    HttpResponse<byte[]> png = http.send(
+        HttpRequest.newBuilder(uri(output.get("url").asText())).build(), HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(png.statusCode()).isEqualTo(200);
+    assertThat(png.headers().firstValue("content-type")).hasValue("image/png");
+    assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(new ByteArrayInputStream(png.body())))).isTrue();
+    assertThat(Files.list(ROOT.resolve("outputs/project-e2e/outputs/renders/node-1")).count()).isEqualTo(1);
+    assertThat(comfy.promptPostCount()).isGreaterThanOrEqualTo(1);
+  }
+
+  @Test
+  void cancellingThroughTheApiInterruptsTheBackend() throws Exception {
+    String path = upload("project-cancel");
+    HttpResponse<String> started = post("/api/generations", Map.of(
+        "functionId", "slow-invert", "projectId", "project-cancel", "nodeId", "n",
+        "parameters", Map.of("image", path, "steps", 400)));
+    assertThat(started.statusCode()).isEqualTo(202);
+    String id = JSON.readTree(started.body()).get("id").asText();
+    int interruptsBefore = comfy.interruptCount();
+
+    long deadline = System.currentTimeMillis() + 20_000;
+    JsonNode view;
+    do {
+      Thread.sleep(100);
+      view = JSON.readTree(get("/api/generations/" + id).body());
+    } while (view.path("step").isMissingNode() && System.currentTimeMillis() < deadline);
+    assertThat(view.get("status").asText()).isEqualTo("RUNNING");
+    assertThat(view.get("message").asText()).startsWith("Generating step");
+
+    assertThat(post("/api/generations/" + id + "/cancel", Map.of()).statusCode()).isEqualTo(202);
+    List<Map.Entry<String, JsonNode>> events = followEvents(id);
+    Map.Entry<String, JsonNode> last = events.get(events.size() - 1);
+    assertThat(last.getKey()).isEqualTo("cancelled");
+    assertThat(last.getValue().get("error").get("code").asText()).isEqualTo("CANCELLED");
+    assertThat(comfy.interruptCount()).isGreaterThan(interruptsBefore);
+  }
+
+  @Test
+  void badRequestsGetClearErrorsNeverA500() throws Exception {
+    HttpResponse<String> unknown = post("/api/generations", Map.of("functionId", "nope", "projectId", "p", "nodeId", "n", "parameters", Map.of()));
+    assertThat(unknown.statusCode()).isEqualTo(404);
+    assertThat(JSON.readTree(unknown.body()).get("code").asText()).isEqualTo("UNKNOWN_FUNCTION");
+
+    HttpResponse<String> badParams = post("/api/generations", Map.of(
+        "functionId", "generate-pattern", "projectId", "p", "nodeId", "n", "parameters", Map.of("blur", 99, "shape", "star")));
+    assertThat(badParams.statusCode()).isEqualTo(422);
+    JsonNode error = JSON.readTree(badParams.body());
+    assertThat(error.get("code").asText()).isEqualTo("INVALID_PARAMETERS");
+    assertThat(error.get("problems")).hasSize(2);
+
+    HttpResponse<String> missingFile = post("/api/generations", Map.of(
+        "functionId", "invert", "projectId", "p", "nodeId", "n", "parameters", Map.of("image", "uploads/none.png")));
+    assertThat(missingFile.statusCode()).isEqualTo(422);
+    assertThat(missingFile.body()).contains("FILE_NOT_FOUND");
+
+    HttpResponse<String> badIds = post("/api/generations", Map.of(
+        "functionId", "invert", "projectId", "../etc", "nodeId", "", "requestId", "a b", "parameters", Map.of()));
+    assertThat(badIds.statusCode()).isEqualTo(400);
+    assertThat(JSON.readTree(badIds.body()).get("problems")).hasSize(3);
+
+    HttpResponse<String> malformed = http.send(
+        HttpRequest.newBuilder(uri("/api/generations")).header("content-type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString("{\"functionId\": ")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(malformed.statusCode()).isEqualTo(400);
+    assertThat(JSON.readTree(malformed.body()).get("code").asText()).isEqualTo("INVALID_BODY");
+
+    HttpResponse<String> missing = get("/api/generations/gen-does-not-exist");
+    assertThat(missing.statusCode()).isEqualTo(404);
+    assertThat(get("/api/generations/not-a-generation").statusCode()).isEqualTo(404);
+
+    HttpResponse<String> notAnImage = http.send(multipart("/api/projects/p/uploads", "x.png", "hello".getBytes()), HttpResponse.BodyHandlers.ofString());
+    assertThat(notAnImage.statusCode()).isEqualTo(415);
+    assertThat(notAnImage.body()).contains("UNSUPPORTED_FILE");
+  }
+
+  @Test
+  void listsTheFunctionsWithTheirParameterSchemas() throws Exception {
+    JsonNode functions = JSON.readTree(get("/api/functions").body());
+    List<String> ids = new ArrayList<>();
+    functions.forEach(f -> ids.add(f.get("id").asText()));
+    assertThat(ids).contains("invert", "generate-pattern");
+    JsonNode pattern = JSON.readTree(get("/api/functions/generate-pattern").body());
+    assertThat(pattern.get("displayName").asText()).isEqualTo("Generate Pattern");
+    assertThat(pattern.get("tiers")).hasSize(4);
+    assertThat(pattern.at("/parameterSchema/properties/blur/maximum").asDouble()).isEqualTo(31.0);
+    assertThat(get("/").body()).contains("<title>Tempera");
+  }
+
+  // --- helpers ---
+
+  private String upload(String project) throws Exception {
+    ByteArrayOutputStream png = new ByteArrayOutputStream();
+    ImageIO.write(TestImages.sample(), "png", png);
+    HttpResponse<String> response = http.send(multipart("/api/projects/" + project + "/uploads", "sample.png", png.toByteArray()), HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(201);
+    return JSON.readTree(response.body()).get("path").asText();
+  }
+
+  private HttpRequest multipart(String path, String filename, byte[] content) {
+    String boundary = "tempera" + UUID.randomUUID();
+    ByteArrayOutputStream body = new ByteArrayOutputStream();
+    body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename
+        + "\"\r\nContent-Type: application/octet-stream\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+    body.writeBytes(content);
+    body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+    return HttpRequest.newBuilder(uri(path))
+        .header("content-type", "multipart/form-data; boundary=" + boundary)
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray()))
+        .build();
+  }
+
+  private List<Map.Entry<String, JsonNode>> followEvents(String id) throws Exception {
+    HttpResponse<java.io.InputStream> response = http.send(
+        HttpRequest.newBuilder(uri("/api/generations/" + id + "/events")).header("accept", "text/event-stream")
+            .timeout(Duration.ofSeconds(60)).build(),
+        HttpResponse.BodyHandlers.ofInputStream());
+    assertThat(response.statusCode()).isEqualTo(200);
+    List<Map.Entry<String, JsonNode>> events = new ArrayList<>();
+    try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+      String event = "message";
+      StringBuilder data = new StringBuilder();
+      String line;
+      while ((line = reader.readLine()) != null) {
+        if (line.startsWith("event:")) {
+          event = line.substring(6).trim();
+        } else if (line.startsWith("data:")) {
+          data.append(line.substring(5).trim());
+        } else if (line.isEmpty() && !data.isEmpty()) {
+          events.add(Map.entry(event, JSON.readTree(data.toString())));
+          data.setLength(0);
+          event = "message";
+        }
+      }
+    }
+    return events;
+  }
+
+  private HttpResponse<String> post(String path, Object body) throws Exception {
+    return http.send(
+        HttpRequest.newBuilder(uri(path)).header("content-type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private HttpResponse<String> get(String path) throws Exception {
+    return http.send(HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private URI uri(String path) {
+    return URI.create("http://127.0.0.1:" + port + path);
+  }
+}

@@ -183,6 +183,75 @@ class EmbeddedEndToEndTest {
     assertThat(get("/").body()).contains("<title>Tempera");
   }
 
+  @Test
+  void theCanvasWebSocketProtocolRunsAGenerationAndSurvivesBadMessages() throws Exception {
+    String path = upload("project-ws");
+    java.util.concurrent.LinkedBlockingQueue<JsonNode> received = new java.util.concurrent.LinkedBlockingQueue<>();
+    java.net.http.WebSocket socket = http.newWebSocketBuilder()
+        .buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), new java.net.http.WebSocket.Listener() {
+          final StringBuilder buffer = new StringBuilder();
+          @Override
+          public java.util.concurrent.CompletionStage<?> onText(java.net.http.WebSocket ws, CharSequence data, boolean last) {
+            buffer.append(data);
+            if (last) {
+              try {
+                received.add(JSON.readTree(buffer.toString()));
+              } catch (IOException e) {
+                throw new IllegalStateException(e);
+              }
+              buffer.setLength(0);
+            }
+            ws.request(1);
+            return null;
+          }
+        }).get(10, java.util.concurrent.TimeUnit.SECONDS);
+
+    socket.sendText("{not json", true).get();
+    JsonNode bad = received.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(bad.get("type").asText()).isEqualTo("error");
+    assertThat(bad.get("code").asText()).isEqualTo("INVALID_JSON");
+
+    socket.sendText("{\"type\":\"launch_rocket\"}", true).get();
+    assertThat(received.poll(10, java.util.concurrent.TimeUnit.SECONDS).get("code").asText()).isEqualTo("UNKNOWN_MESSAGE_TYPE");
+
+    socket.sendText(JSON.writeValueAsString(Map.of("type", "start_generation", "nodeType", "nope", "projectId", "p", "nodeId", "n")), true).get();
+    JsonNode unknown = received.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(unknown.get("code").asText()).isEqualTo("UNKNOWN_FUNCTION");
+    assertThat(unknown.get("nodeId").asText()).isEqualTo("n");
+
+    socket.sendText(JSON.writeValueAsString(Map.of(
+        "type", "start_generation", "functionId", "invert", "projectId", "project-ws", "nodeId", "node-ws",
+        "tier", "draft", "requestId", "ws-" + UUID.randomUUID(), "parameters", Map.of("image", path))), true).get();
+    JsonNode ack = received.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(ack.get("type").asText()).isEqualTo("task_acknowledged");
+    assertThat(ack.get("nodeId").asText()).isEqualTo("node-ws");
+    String taskId = ack.get("taskId").asText();
+
+    List<JsonNode> messages = new ArrayList<>();
+    JsonNode message;
+    do {
+      message = received.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(message).as("a message before the task ended").isNotNull();
+      messages.add(message);
+    } while (!message.get("type").asText().startsWith("task_success") && !message.get("type").asText().equals("task_failed"));
+    assertThat(message.get("type").asText()).as(message.toString()).isEqualTo("task_success");
+    assertThat(message.get("taskId").asText()).isEqualTo(taskId);
+    assertThat(message.get("tierUsed").asText()).isEqualTo("draft");
+    assertThat(message.at("/outputs/0/width").asInt()).isEqualTo(2); // draft halves the 4x4 input
+    assertThat(messages.get(0).get("type").asText()).isIn("task_state", "task_progress", "task_success");
+    long[] lastId = {0};
+    messages.stream().filter(m -> m.get("type").asText().equals("task_progress")).forEach(m -> {
+      assertThat(m.get("eventId").asLong()).isGreaterThan(lastId[0]);
+      lastId[0] = m.get("eventId").asLong();
+    });
+
+    // a later subscriber (a reconnecting canvas) gets the final state at once
+    socket.sendText(JSON.writeValueAsString(Map.of("type", "subscribe", "taskIds", List.of(taskId))), true).get();
+    JsonNode replay = received.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(replay.get("type").asText()).isEqualTo("task_success");
+    socket.sendClose(java.net.http.WebSocket.NORMAL_CLOSURE, "done").get();
+  }
+
   // --- helpers ---
 
   private String upload(String project) throws Exception {

@@ -216,6 +216,9 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   }
 
   private void finishCancelled() {
+    if (cancelReason == null) {
+      cancelReason = "the workflow was cancelled";
+    }
     phase = Phase.CANCELLED;
     error = GenerationError.of(ErrorCode.CANCELLED, "Cancelled: " + cancelReason);
   }

@@ -163,4 +163,28 @@ class GenerationWorkflowTest {
     assertThat(workflow.state().phase()).isEqualTo(Phase.SUCCEEDED);
     assertThat(workflow.state().progress()).isEqualTo(1.0);
   }
+
+  @Test
+  void cancellingTheWorkflowFromTemporalCleansUpLikeAUserCancel() throws Exception {
+    activities.backend = job -> {
+      FakeGenerationActivities.sleep(60_000);
+      return new BackendOutcome(job.runId(), false, List.of(), true);
+    };
+    GenerationWorkflow workflow = newWorkflow("gen-operator-cancel");
+    WorkflowClient.start(workflow::run, request("invert"));
+    assertThat(activities.running.await(10, TimeUnit.SECONDS)).isTrue();
+
+    client.newUntypedWorkflowStub("gen-operator-cancel").cancel();
+    // an operator's cancel closes the workflow as cancelled in Temporal, after the cleanup ran
+    org.assertj.core.api.Assertions.assertThatThrownBy(() ->
+            client.newUntypedWorkflowStub("gen-operator-cancel").getResult(20, TimeUnit.SECONDS, GenerationResult.class))
+        .isInstanceOf(io.temporal.client.WorkflowFailedException.class)
+        .hasMessageContaining("cancelled");
+
+    GenerationState state = workflow.state();
+    assertThat(state.status()).isEqualTo(GenerationStatus.CANCELLED);
+    assertThat(state.error().message()).isEqualTo("Cancelled: the workflow was cancelled");
+    assertThat(activities.cancelledRuns).hasSize(1);
+    assertThat(activities.released).containsExactly("lease-gen-operator-cancel");
+  }
 }

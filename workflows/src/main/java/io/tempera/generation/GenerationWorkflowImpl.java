@@ -115,7 +115,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     } catch (CanceledFailure e) {
       finishCancelled();
     } catch (TemporalFailure e) {
-      if (cancelRequested && e.getCause() instanceof CanceledFailure) {
+      if (e.getCause() instanceof CanceledFailure) {
         finishCancelled();
       } else {
         fail(e);

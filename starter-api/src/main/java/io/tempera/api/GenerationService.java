@@ -3,6 +3,7 @@ package io.tempera.api;
 import io.tempera.config.TemperaProperties;
 import io.tempera.generation.GenerationRequest;
 import io.tempera.generation.GenerationResult;
+import io.tempera.generation.GenerationSearchAttributes;
 import io.tempera.generation.GenerationState;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.generation.OutputRef;
@@ -108,14 +109,15 @@ public class GenerationService {
     String id = GenerationWorkflow.workflowIdFor(body.requestId() != null ? body.requestId() : UUID.randomUUID().toString());
     GenerationRequest request =
         new GenerationRequest(body.functionId(), body.tier(), parameters, body.projectId(), body.nodeId(), body.requestId());
-    GenerationWorkflow workflow =
-        client.newWorkflowStub(
-            GenerationWorkflow.class,
-            WorkflowOptions.newBuilder()
-                .setTaskQueue(properties.taskQueue())
-                .setWorkflowId(id)
-                .setWorkflowIdReusePolicy(WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
-                .build());
+    WorkflowOptions.Builder options =
+        WorkflowOptions.newBuilder()
+            .setTaskQueue(properties.taskQueue())
+            .setWorkflowId(id)
+            .setWorkflowIdReusePolicy(WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE);
+    if (properties.searchAttributes()) {
+      options.setTypedSearchAttributes(GenerationSearchAttributes.of(request));
+    }
+    GenerationWorkflow workflow = client.newWorkflowStub(GenerationWorkflow.class, options.build());
     try {
       WorkflowClient.start(workflow::run, request);
       return new ApiMessages.Accepted(id, "QUEUED");

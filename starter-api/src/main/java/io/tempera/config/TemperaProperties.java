@@ -11,10 +11,12 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param templatesRecheckMillis how often, at most, the templates folder is checked for changes
  * @param taskQueue the task queue generations are started on
  * @param maxUploadBytes the largest file accepted by the upload endpoint
+ * @param searchAttributes start generations with the Tempera* search attributes (they must be
+ *     registered on the Temporal server first)
  */
 @ConfigurationProperties("tempera")
 public record TemperaProperties(
-    Path outputRoot, Path templatesDir, Long templatesRecheckMillis, String taskQueue, Long maxUploadBytes) {
+    Path outputRoot, Path templatesDir, Long templatesRecheckMillis, String taskQueue, Long maxUploadBytes, Boolean searchAttributes) {
 
   public TemperaProperties {
     outputRoot = outputRoot == null ? Path.of(".tempera/outputs") : outputRoot;
@@ -22,5 +24,6 @@ public record TemperaProperties(
     templatesRecheckMillis = templatesRecheckMillis == null ? 1000L : templatesRecheckMillis;
     taskQueue = taskQueue == null || taskQueue.isBlank() ? "tempera-generations" : taskQueue;
     maxUploadBytes = maxUploadBytes == null ? 50L * 1024 * 1024 : maxUploadBytes;
+    searchAttributes = searchAttributes != null && searchAttributes;
   }
 }

@@ -1,7 +1,11 @@
 package io.tempera.embedded;
 
+import io.tempera.generation.GenerationSearchAttributes;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
+import io.temporal.api.enums.v1.IndexedValueType;
+import io.temporal.testing.TestWorkflowEnvironment;
 import java.nio.file.Path;
+import org.springframework.beans.factory.SmartInitializingSingleton;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -15,5 +19,12 @@ public class EmbeddedConfiguration {
       @Value("${tempera.embedded.comfyui-port:8188}") int port,
       @Value("${tempera.embedded.comfyui-data:.tempera/comfyui}") Path dataDir) {
     return ComfyUiTestServer.start(new ComfyUiTestServer.Config(port, dataDir, "127.0.0.1"));
+  }
+
+  /** Registers the Tempera* search attributes on the in-process Temporal server. */
+  @Bean
+  public SmartInitializingSingleton registerSearchAttributes(TestWorkflowEnvironment temporal) {
+    return () -> GenerationSearchAttributes.ALL.forEach(
+        key -> temporal.registerSearchAttribute(key.getName(), IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD));
   }
 }

@@ -211,15 +211,27 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   }
 
   private void enter(Phase next, double progressAt) {
-    phase = next;
+    setPhase(next);
     progress = Math.max(progress, progressAt);
+  }
+
+  /**
+   * Changes the phase, and the TemperaStatus search attribute with it when the generation was
+   * started with search attributes (so they are registered on this server).
+   */
+  private void setPhase(Phase next) {
+    boolean statusChanged = next.status() != phase.status();
+    phase = next;
+    if (statusChanged && Workflow.getTypedSearchAttributes().containsKey(GenerationSearchAttributes.STATUS)) {
+      Workflow.upsertTypedSearchAttributes(GenerationSearchAttributes.STATUS.valueSet(next.status().name()));
+    }
   }
 
   private void finishCancelled() {
     if (cancelReason == null) {
       cancelReason = "the workflow was cancelled";
     }
-    phase = Phase.CANCELLED;
+    setPhase(Phase.CANCELLED);
     error = GenerationError.of(ErrorCode.CANCELLED, "Cancelled: " + cancelReason);
   }
 
@@ -238,7 +250,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       message = "The generation took longer than its time limit";
     }
     error = GenerationError.of(code, message);
-    phase = Phase.FAILED;
+    setPhase(Phase.FAILED);
     log.warn("generation {} failed: {} {}", generationId, code, message);
   }
 

@@ -187,4 +187,22 @@ class GenerationWorkflowTest {
     assertThat(activities.cancelledRuns).hasSize(1);
     assertThat(activities.released).containsExactly("lease-gen-operator-cancel");
   }
+
+  @Test
+  void searchAttributesFollowTheStatusWhenTheGenerationStartedWithThem() {
+    GenerationSearchAttributes.ALL.forEach(key ->
+        env.registerSearchAttribute(key.getName(), io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD));
+    GenerationRequest request = request("invert");
+    GenerationWorkflow workflow = client.newWorkflowStub(
+        GenerationWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId("gen-searchable")
+            .setTypedSearchAttributes(GenerationSearchAttributes.of(request)).build());
+    workflow.run(request);
+
+    io.temporal.common.SearchAttributes attributes =
+        client.newUntypedWorkflowStub("gen-searchable").describe().getTypedSearchAttributes();
+    assertThat(attributes.get(GenerationSearchAttributes.STATUS)).isEqualTo("SUCCEEDED");
+    assertThat(attributes.get(GenerationSearchAttributes.PROJECT)).isEqualTo("p1");
+    assertThat(attributes.get(GenerationSearchAttributes.FUNCTION)).isEqualTo("invert");
+  }
 }

@@ -67,7 +67,8 @@ public final class OrchestrationOverheadBench {
           new LocalSlotPool("bench", 64),
           new BackendRegistry(List.of(timed)),
           new OutputStore(tmp.resolve("outputs")),
-          new InProcessProgressBus());
+          new InProcessProgressBus(),
+          new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
       Worker worker = env.newWorker(GenerationWorkflow.TASK_QUEUE);
       worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
       worker.registerActivitiesImplementations(activities);

@@ -143,7 +143,14 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
           connection.reply(ack);
           connection.follow(accepted.id(), 0);
         })
-        .onErrorResume(ApiException.class, e -> {
+        .onErrorResume(failure -> {
+          ApiException e = Blocking.translate(failure) instanceof ApiException api
+              ? api
+              : new ApiException(org.springframework.http.HttpStatus.INTERNAL_SERVER_ERROR, "DISPATCH_FAILED",
+                  "The generation could not be started; try again");
+          if (!(Blocking.translate(failure) instanceof ApiException)) {
+            log.warn("start_generation failed", failure);
+          }
           Map<String, Object> reply = error(e.code(), e.getMessage(), null, e.problems());
           reply.put("nodeId", body.nodeId());
           if (body.requestId() != null) {

@@ -1,5 +1,6 @@
 package io.tempera.worker;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import io.tempera.backend.BackendRegistry;
 import io.tempera.backend.comfyui.ComfyUiBackend;
 import io.tempera.backend.comfyui.ComfyUiClient;
@@ -53,7 +54,8 @@ public class WorkerConfiguration {
       LocalSlotPool slots,
       BackendRegistry backends,
       OutputStore outputs,
-      ProgressBus progress) {
-    return new GenerationActivitiesImpl(templates, translator, slots, backends, outputs, progress);
+      ProgressBus progress,
+      MeterRegistry metrics) {
+    return new GenerationActivitiesImpl(templates, translator, slots, backends, outputs, progress, metrics);
   }
 }

@@ -1,0 +1,238 @@
+package io.tempera.generation;
+
+import io.tempera.backend.Backend;
+import io.tempera.backend.BackendProgress;
+import io.tempera.backend.BackendRegistry;
+import io.tempera.outputs.OutputStore;
+import io.tempera.progress.ProgressBus;
+import io.tempera.progress.ProgressEvent;
+import io.tempera.slots.LocalSlotPool;
+import io.tempera.template.FunctionTemplate;
+import io.tempera.template.ParameterValidator;
+import io.tempera.template.QualityTier;
+import io.tempera.template.RequestProblem;
+import io.tempera.template.TemplateRegistry;
+import io.tempera.template.TemplateTranslator;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.temporal.activity.Activity;
+import io.temporal.activity.ActivityExecutionContext;
+import io.temporal.client.ActivityCompletionException;
+import io.temporal.failure.ApplicationFailure;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The generation steps that touch the world: templates, slots, backends, files, progress. */
+public class GenerationActivitiesImpl implements GenerationActivities {
+
+  private static final Logger log = LoggerFactory.getLogger(GenerationActivitiesImpl.class);
+  /** How often a running backend job heartbeats even when the backend is silent. */
+  static final long HEARTBEAT_EVERY_MILLIS = 2_000;
+
+  private final TemplateRegistry templates;
+  private final TemplateTranslator translator;
+  private final LocalSlotPool slots;
+  private final BackendRegistry backends;
+  private final OutputStore outputs;
+  private final ProgressBus progress;
+  private final MeterRegistry metrics;
+  private final ScheduledExecutorService heartbeats =
+      Executors.newScheduledThreadPool(1, Thread.ofPlatform().daemon().name("tempera-heartbeat").factory());
+
+  public GenerationActivitiesImpl(
+      TemplateRegistry templates,
+      TemplateTranslator translator,
+      LocalSlotPool slots,
+      BackendRegistry backends,
+      OutputStore outputs,
+      ProgressBus progress,
+      MeterRegistry metrics) {
+    this.templates = templates;
+    this.translator = translator;
+    this.slots = slots;
+    this.backends = backends;
+    this.outputs = outputs;
+    this.progress = progress;
+    this.metrics = metrics;
+    Gauge.builder("tempera.slots.in.use", slots, LocalSlotPool::inUse)
+        .description("Generations holding a slot on this worker")
+        .register(metrics);
+    Gauge.builder("tempera.slots.capacity", slots, LocalSlotPool::capacity).register(metrics);
+  }
+
+  @Override
+  public GenerationPlan resolveTemplate(GenerationRequest request) {
+    String generationId = generationId();
+    publishPhase(generationId, Phase.RESOLVING, 0.0, Phase.RESOLVING.message());
+    FunctionTemplate template =
+        templates
+            .find(request.functionId())
+            .orElseThrow(
+                () ->
+                    ApplicationFailure.newNonRetryableFailure(
+                        "Unknown function '" + request.functionId() + "'", ErrorCode.UNKNOWN_FUNCTION.name()));
+    List<RequestProblem> problems = ParameterValidator.validate(template, request.parameters());
+    if (!problems.isEmpty()) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          problems.stream().map(RequestProblem::message).collect(Collectors.joining("; ")),
+          ErrorCode.INVALID_REQUEST.name());
+    }
+    QualityTier.Resolution tier = QualityTier.resolve(request.tier());
+    TemplateTranslator.Translation translation =
+        translator.translate(template, tier.tier(), request.parameters());
+    List<String> warnings = new ArrayList<>();
+    if (tier.warning() != null) {
+      warnings.add(tier.warning());
+    }
+    return new GenerationPlan(
+        template.id(),
+        template.version(),
+        request.tier(),
+        tier.tier().id(),
+        template.backendType(),
+        translation.payload(),
+        translation.fileInputs(),
+        template.timeoutSeconds(),
+        warnings);
+  }
+
+  @Override
+  public SlotLease acquireSlot(SlotRequest request) {
+    try {
+      return slots.acquire(request.generationId());
+    } catch (ApplicationFailure busy) {
+      publishPhase(request.generationId(), Phase.WAITING_FOR_SLOT, 0.02, "Waiting for a free GPU slot");
+      throw busy;
+    }
+  }
+
+  @Override
+  public BackendOutcome runOnBackend(BackendJob job) {
+    ActivityExecutionContext context = Activity.getExecutionContext();
+    int attempt = context.getInfo().getAttempt();
+    if (attempt > 1) {
+      log.info("generation {} run {}: attempt {} re-attaches to the same run", job.generationId(), job.runId(), attempt);
+    }
+    Backend backend = backends.get(job.plan().backendType());
+    publishPhase(job.generationId(), Phase.GENERATING, 0.05, "Starting the generator");
+    AtomicReference<RunHeartbeat> last = new AtomicReference<>(new RunHeartbeat(job.runId(), 0.0));
+    Thread worker = Thread.currentThread();
+    AtomicReference<ActivityCompletionException> stopped = new AtomicReference<>();
+    ScheduledFuture<?> ticker =
+        heartbeats.scheduleAtFixedRate(
+            () -> {
+              try {
+                context.heartbeat(last.get());
+              } catch (ActivityCompletionException e) {
+                if (stopped.compareAndSet(null, e)) {
+                  log.info("generation {} run {}: activity {}; stopping", job.generationId(), job.runId(), e.getClass().getSimpleName());
+                  worker.interrupt();
+                }
+              } catch (RuntimeException e) {
+                log.debug("heartbeat failed", e);
+              }
+            },
+            0,
+            HEARTBEAT_EVERY_MILLIS,
+            TimeUnit.MILLISECONDS);
+    Timer.Sample sample = Timer.start(metrics);
+    String outcome = "failed";
+    try {
+      BackendOutcome result = backend.run(
+          job,
+          outputs.projectDir(job.projectId()),
+          (BackendProgress p) -> {
+            double overall = 0.05 + 0.9 * Math.max(0, Math.min(1, p.fraction()));
+            last.set(new RunHeartbeat(job.runId(), overall));
+            progress.publish(
+                new ProgressEvent(
+                    job.generationId(), 0, ProgressEvent.PROGRESS, Phase.GENERATING.name(), overall,
+                    p.step(), p.totalSteps(), p.queuePosition(), p.message(), System.currentTimeMillis()));
+          });
+      outcome = result.interrupted() ? "interrupted" : "succeeded";
+      return result;
+    } catch (ApplicationFailure e) {
+      outcome = e.getType();
+      throw e;
+    } catch (RuntimeException e) {
+      ActivityCompletionException cause = stopped.get();
+      if (cause != null) {
+        throw cause;
+      }
+      throw e;
+    } finally {
+      ticker.cancel(false);
+      Thread.interrupted();
+      sample.stop(Timer.builder("tempera.backend.runs")
+          .description("Backend run attempts: submit (or re-attach) and follow to the end")
+          .tag("backend", backend.type())
+          .tag("outcome", outcome)
+          .tag("reattached", Boolean.toString(attempt > 1))
+          .register(metrics));
+    }
+  }
+
+  /** What a running backend job heartbeats: its run id and how far it got. */
+  public record RunHeartbeat(String runId, double progress) {}
+
+  @Override
+  public void cancelOnBackend(BackendJob job) {
+    backends.get(job.plan().backendType()).cancel(job);
+  }
+
+  @Override
+  public List<OutputRef> collectOutputs(CollectRequest request) {
+    publishPhase(request.generationId(), Phase.COLLECTING_OUTPUTS, 0.95, Phase.COLLECTING_OUTPUTS.message());
+    Backend backend = backends.get(request.backendType());
+    Path dir = outputs.rendersDir(request.projectId(), request.nodeId());
+    try {
+      Files.createDirectories(dir);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create " + dir, e);
+    }
+    List<OutputRef> refs = new ArrayList<>();
+    for (BackendFile file : request.files()) {
+      String name = outputName(request.generationId(), file.filename());
+      Path target = dir.resolve(name);
+      long bytes = backend.download(file, target);
+      metrics.summary("tempera.outputs.bytes", "backend", backend.type()).record(bytes);
+      refs.add(outputs.describe(name, target));
+      Activity.getExecutionContext().heartbeat(refs.size());
+    }
+    return refs;
+  }
+
+  @Override
+  public void releaseSlot(SlotLease lease) {
+    slots.release(lease);
+  }
+
+  /** A stored file's name: the generation id and the backend's base name, safe for any file system. */
+  static String outputName(String generationId, String backendName) {
+    String base = backendName.substring(backendName.lastIndexOf('/') + 1);
+    return (generationId + "_" + base).replaceAll("[^A-Za-z0-9_.-]", "_");
+  }
+
+  private String generationId() {
+    return Activity.getExecutionContext().getInfo().getWorkflowId();
+  }
+
+  private void publishPhase(String generationId, Phase phase, double at, String message) {
+    progress.publish(
+        new ProgressEvent(
+            generationId, 0, ProgressEvent.PHASE, phase.name(), at, null, null, null, message, System.currentTimeMillis()));
+  }
+}

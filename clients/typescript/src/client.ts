@@ -1,0 +1,853 @@
+import { ConnectionError, TemperaApiError, TemperaError } from "./errors.js";
+import { GenerationHandleImpl, type GenerationHandle, type HandleHost } from "./handle.js";
+import type {
+  Accepted,
+  ApiErrorBody,
+  ClientMessage,
+  ConnectionState,
+  FunctionInfo,
+  Generation,
+  GenerationEvent,
+  Output,
+  RequestProblem,
+  ServerErrorMessage,
+  StartGenerationMessage,
+  StartGenerationRequest,
+  TaskAcknowledged,
+  UploadResult,
+  WebSocketConstructor,
+  WebSocketLike,
+} from "./types.js";
+
+export interface ReconnectOptions {
+  /** Delay before the first reconnect attempt; doubles each failed attempt. Default 500 ms. */
+  initialDelayMs?: number;
+  /** Upper bound of the delay between attempts. Default 15 000 ms. */
+  maxDelayMs?: number;
+  /**
+   * Consecutive failed attempts after which pending starts and followed tasks reject with
+   * ConnectionError. Default: unlimited (keep trying).
+   */
+  maxAttempts?: number;
+}
+
+export interface TemperaClientOptions {
+  /** The server, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
+  baseUrl: string;
+  /**
+   * A WebSocket constructor. Defaults to `globalThis.WebSocket` (browsers, Node 22+); in Node 20
+   * pass the `ws` package's: `import WebSocket from "ws"`.
+   */
+  WebSocket?: WebSocketConstructor;
+  /** A fetch implementation; defaults to the global fetch. */
+  fetch?: typeof fetch;
+  reconnect?: ReconnectOptions;
+  /** The WebSocket URL; defaults to baseUrl with ws(s):// and `/ws` appended. */
+  wsUrl?: string;
+  /** How long startGeneration waits for `task_acknowledged` (reconnects included). Default 30 000 ms; 0 waits forever. */
+  requestTimeoutMs?: number;
+  /**
+   * Sends `ping` when this long passed without a ping, and drops the socket (then reconnects and
+   * resumes) when a whole interval passes after a ping with no message at all. Default 20 000 ms; 0 disables.
+   */
+  heartbeatIntervalMs?: number;
+}
+
+export interface StartOptions {
+  /** Aborting stops waiting for the ack (the generation may still start on the server). */
+  signal?: AbortSignal;
+}
+
+interface PendingStart {
+  message: StartGenerationMessage;
+  resolve(handle: GenerationHandle): void;
+  reject(error: unknown): void;
+  promise: Promise<GenerationHandle>;
+  cleanup(): void;
+}
+
+const OPEN = 1;
+const SUBSCRIBE_BATCH = 100;
+const RETRYABLE_FOLLOW_CODES = new Set(["ORCHESTRATOR_UNAVAILABLE", "INTERNAL"]);
+const MAX_FOLLOW_RETRIES = 5;
+
+/**
+ * The Tempera client: REST calls, and one lazily opened WebSocket to start generations and follow
+ * their progress. The socket reconnects with exponential backoff and resumes every followed task
+ * from the last event it saw, so no progress event is missed or delivered twice.
+ */
+export class TemperaClient {
+  /** The base URL without a trailing slash. */
+  readonly baseUrl: string;
+  readonly wsUrl: string;
+
+  private readonly fetchImpl: typeof fetch;
+  private readonly webSocketImpl: WebSocketConstructor | undefined;
+  private readonly initialDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly maxAttempts: number;
+  private readonly requestTimeoutMs: number;
+  private readonly heartbeatIntervalMs: number;
+
+  private socket: WebSocketLike | undefined;
+  private socketOpen = false;
+  private state: ConnectionState = "idle";
+  private attempts = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private pingSentAt: number | undefined;
+  private closed = false;
+  /** Received messages not handled yet; see drain(). */
+  private readonly inbox: string[] = [];
+  private inboxPaused = false;
+
+  private readonly tasks = new Map<string, GenerationHandleImpl>();
+  private readonly pending = new Map<string, PendingStart>();
+  private readonly followRetries = new Map<string, { count: number; timer: ReturnType<typeof setTimeout> | undefined }>();
+  private readonly connectionListeners = new Set<(state: ConnectionState) => void>();
+  private readonly errorListeners = new Set<(error: unknown) => void>();
+  private readonly host: HandleHost = {
+    cancelTask: (taskId) => this.cancel(taskId),
+    unfollow: (handle) => this.unfollow(handle),
+    reportListenerError: (error) => this.reportListenerError(error),
+  };
+
+  constructor(options: TemperaClientOptions) {
+    if (!options || typeof options.baseUrl !== "string") {
+      throw new TypeError("TemperaClient needs options.baseUrl, e.g. http://127.0.0.1:8080");
+    }
+    this.baseUrl = resolveBaseUrl(options.baseUrl);
+    this.wsUrl = options.wsUrl ?? toWebSocketUrl(this.baseUrl);
+    const f = options.fetch ?? (globalThis.fetch ? globalThis.fetch.bind(globalThis) : undefined);
+    this.fetchImpl =
+      f ??
+      (() => Promise.reject(new ConnectionError("No fetch implementation: pass one as the fetch option")));
+    this.webSocketImpl = options.WebSocket;
+    this.initialDelayMs = Math.max(1, options.reconnect?.initialDelayMs ?? 500);
+    this.maxDelayMs = Math.max(this.initialDelayMs, options.reconnect?.maxDelayMs ?? 15_000);
+    this.maxAttempts = options.reconnect?.maxAttempts ?? Number.POSITIVE_INFINITY;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 20_000;
+  }
+
+  // ---------------------------------------------------------------- REST
+
+  /** `GET /api/functions` */
+  listFunctions(): Promise<FunctionInfo[]> {
+    return this.request<FunctionInfo[]>("GET", "/api/functions");
+  }
+
+  /** `GET /api/functions/{id}`; rejects with TemperaApiError `NOT_FOUND` for an unknown id. */
+  getFunction(id: string): Promise<FunctionInfo> {
+    return this.request<FunctionInfo>("GET", `/api/functions/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Uploads an image (PNG, JPEG, WebP or GIF; the server checks the bytes) into a project. The
+   * returned `path` is what an image parameter takes.
+   */
+  uploadImage(projectId: string, data: Blob | Uint8Array, filename?: string): Promise<UploadResult> {
+    let blob: Blob;
+    let name = filename;
+    if (data instanceof Uint8Array) {
+      const type = sniffImageType(data);
+      blob = new Blob([new Uint8Array(data)], type ? { type } : {});
+      name ??= `upload${extensionOf(type)}`;
+    } else {
+      blob = data;
+      const fileName = (data as Blob & { name?: unknown }).name;
+      name ??= typeof fileName === "string" && fileName ? fileName : `upload${extensionOf(data.type)}`;
+    }
+    const form = new FormData();
+    form.append("file", blob, name);
+    return this.request<UploadResult>("POST", `/api/projects/${encodeURIComponent(projectId)}/uploads`, { body: form });
+  }
+
+  /** `GET /api/generations/{id}` */
+  getGeneration(id: string): Promise<Generation> {
+    return this.request<Generation>("GET", `/api/generations/${encodeURIComponent(id)}`);
+  }
+
+  /** `POST /api/generations/{id}/cancel`: resolves with the generation's state (terminal if it already ended). */
+  cancel(id: string): Promise<Generation> {
+    return this.request<Generation>("POST", `/api/generations/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /**
+   * `POST /api/generations`: starts a generation over REST without following it (use
+   * startGeneration for the WebSocket path, or follow() the returned id).
+   */
+  createGeneration(req: StartGenerationRequest): Promise<Accepted> {
+    return this.request<Accepted>("POST", "/api/generations", {
+      json: {
+        functionId: req.functionId,
+        tier: req.tier,
+        parameters: req.parameters ?? {},
+        projectId: req.projectId,
+        nodeId: req.nodeId,
+        requestId: req.requestId,
+      },
+    });
+  }
+
+  /** An output's absolute URL (outputs carry URLs relative to baseUrl). */
+  outputUrl(output: Output | string): string {
+    const url = typeof output === "string" ? output : output.url;
+    if (/^[a-z][a-z0-9+.-]*:/i.test(url)) return url;
+    return this.baseUrl + (url.startsWith("/") ? url : `/${url}`);
+  }
+
+  /** Downloads an output's bytes. */
+  async downloadOutput(output: Output | string): Promise<Uint8Array> {
+    const response = await this.send("GET", this.outputUrl(output));
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  // ---------------------------------------------------------------- WebSocket
+
+  /**
+   * Sends `start_generation` over the WebSocket and resolves with a handle once the server
+   * acknowledges it (the handle is then already following the task). Rejects with
+   * TemperaApiError when the server refuses (unknown function, bad parameters, ...), and with
+   * ConnectionError on timeout or when the client is closed. If the socket drops before the ack,
+   * the same message (same requestId) is sent again after reconnecting: the server starts one
+   * generation per requestId.
+   */
+  startGeneration(req: StartGenerationRequest, options?: StartOptions): Promise<GenerationHandle> {
+    if (this.closed) return Promise.reject(new ConnectionError("The client was closed"));
+    const requestId = req.requestId ?? randomId();
+    const existing = this.pending.get(requestId);
+    if (existing) return existing.promise;
+    const message: StartGenerationMessage = {
+      type: "start_generation",
+      functionId: req.functionId,
+      parameters: req.parameters ?? {},
+      projectId: req.projectId,
+      nodeId: req.nodeId,
+      requestId,
+    };
+    if (req.tier !== undefined) message.tier = req.tier;
+
+    let resolve!: (handle: GenerationHandle) => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<GenerationHandle>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const signal = options?.signal;
+    const onAbort = () => {
+      if (this.pending.get(requestId) !== entry) return;
+      this.pending.delete(requestId);
+      entry.cleanup();
+      reject(signal?.reason ?? new TemperaError("Aborted"));
+    };
+    const entry: PendingStart = {
+      message,
+      promise,
+      resolve,
+      reject,
+      cleanup: () => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      },
+    };
+    if (signal?.aborted) return Promise.reject(signal.reason ?? new TemperaError("Aborted"));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (this.requestTimeoutMs > 0) {
+      timer = setTimeout(() => {
+        if (this.pending.get(requestId) !== entry) return;
+        this.pending.delete(requestId);
+        entry.cleanup();
+        reject(
+          new ConnectionError(
+            `No answer to start_generation (requestId ${requestId}) within ${this.requestTimeoutMs} ms; ` +
+              "retrying with the same requestId is safe",
+          ),
+        );
+      }, this.requestTimeoutMs);
+    }
+    this.pending.set(requestId, entry);
+    if (!this.sendMessage(message)) this.ensureConnected();
+    return promise;
+  }
+
+  /**
+   * Follows an existing generation (e.g. after a page reload): sends `subscribe` and returns a
+   * handle at once. Following the same task twice gives the same handle while it is unfinished.
+   */
+  follow(taskId: string): GenerationHandle {
+    const existing = this.tasks.get(taskId);
+    if (existing && !existing.done) return existing;
+    const handle = new GenerationHandleImpl(this.host, taskId);
+    if (this.closed) {
+      handle.fail(new ConnectionError("The client was closed"), false);
+      return handle;
+    }
+    this.tasks.set(taskId, handle);
+    this.subscribe([handle]);
+    return handle;
+  }
+
+  /** The WebSocket connection's state. */
+  get connectionState(): ConnectionState {
+    return this.state;
+  }
+
+  /** Called when the connection state changes. Returns an unsubscribe function. */
+  onConnectionState(callback: (state: ConnectionState) => void): () => void {
+    this.connectionListeners.add(callback);
+    return () => this.connectionListeners.delete(callback);
+  }
+
+  /**
+   * Called for server `error` messages that answer no pending request nor followed task, and for
+   * exceptions thrown by your event callbacks. Returns an unsubscribe function.
+   */
+  onError(callback: (error: unknown) => void): () => void {
+    this.errorListeners.add(callback);
+    return () => this.errorListeners.delete(callback);
+  }
+
+  /**
+   * Closes the WebSocket and stops reconnecting. Pending startGeneration calls and result() of
+   * unfinished handles reject with ConnectionError; their iterators end. REST calls still work.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.stopHeartbeat();
+    for (const retry of this.followRetries.values()) {
+      if (retry.timer !== undefined) clearTimeout(retry.timer);
+    }
+    this.followRetries.clear();
+    const socket = this.socket;
+    this.socket = undefined;
+    this.socketOpen = false;
+    if (socket) safeClose(socket, 1000, "client closed");
+    this.inbox.length = 0;
+    this.failEverything(new ConnectionError("The client was closed"), false);
+    this.setState("closed");
+  }
+
+  // ---------------------------------------------------------------- handle support
+
+  private unfollow(handle: GenerationHandleImpl): void {
+    if (this.tasks.get(handle.taskId) !== handle) return;
+    this.tasks.delete(handle.taskId);
+    this.clearFollowRetry(handle.taskId);
+    if (handle.followedOnSocket) {
+      this.sendMessage({ type: "unsubscribe", taskIds: [handle.taskId] });
+      handle.followedOnSocket = false;
+    }
+  }
+
+  private reportListenerError(error: unknown): void {
+    if (this.errorListeners.size === 0) {
+      queueMicrotask(() => {
+        throw error;
+      });
+      return;
+    }
+    this.emitError(error);
+  }
+
+  // ---------------------------------------------------------------- REST internals
+
+  private async request<T>(method: string, path: string, init?: { json?: unknown; body?: BodyInit }): Promise<T> {
+    const response = await this.send(method, this.baseUrl + path, init);
+    const text = await response.text();
+    if (!text) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new TemperaError(`${method} ${path}: the server answered ${response.status} with a body that is not JSON`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Sends a request; resolves with an ok response, rejects with TemperaApiError or ConnectionError. */
+  private async send(method: string, url: string, init?: { json?: unknown; body?: BodyInit }): Promise<Response> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    let body: BodyInit | undefined = init?.body;
+    if (init?.json !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(init.json);
+    }
+    const fetchImpl = this.fetchImpl;
+    let response: Response;
+    try {
+      response = await fetchImpl(url, body === undefined ? { method, headers } : { method, headers, body });
+    } catch (error) {
+      if (error instanceof TemperaError) throw error;
+      throw new ConnectionError(`${method} ${url} failed: ${errorMessage(error)}`, { cause: error });
+    }
+    if (!response.ok) throw await apiErrorFrom(response, method, url);
+    return response;
+  }
+
+  // ---------------------------------------------------------------- WebSocket internals
+
+  private subscribe(handles: GenerationHandleImpl[]): void {
+    if (!this.socketOpen) {
+      this.ensureConnected();
+      return;
+    }
+    for (let i = 0; i < handles.length; i += SUBSCRIBE_BATCH) {
+      const batch = handles.slice(i, i + SUBSCRIBE_BATCH);
+      const lastEventIds: Record<string, number> = {};
+      for (const handle of batch) lastEventIds[handle.taskId] = handle.lastEventId;
+      const sent = this.sendMessage({
+        type: "subscribe",
+        taskIds: batch.map((handle) => handle.taskId),
+        lastEventIds,
+      });
+      if (!sent) return; // the drop handler resubscribes everything
+      for (const handle of batch) handle.followedOnSocket = true;
+    }
+  }
+
+  private sendMessage(message: ClientMessage): boolean {
+    const socket = this.socket;
+    if (!socket || !this.socketOpen || socket.readyState !== OPEN) return false;
+    try {
+      socket.send(JSON.stringify(message));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private ensureConnected(): void {
+    if (this.closed || this.socket || this.reconnectTimer !== undefined) return;
+    this.openSocket();
+  }
+
+  private openSocket(): void {
+    if (this.closed) return;
+    const Impl = this.webSocketImpl ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!Impl) {
+      this.failEverything(
+        new ConnectionError(
+          "No WebSocket implementation: pass one as the WebSocket option (in Node 20: import WebSocket from 'ws')",
+        ),
+      );
+      return;
+    }
+    this.setState(this.attempts === 0 ? "connecting" : "reconnecting");
+    let socket: WebSocketLike;
+    try {
+      socket = new Impl(this.wsUrl);
+    } catch (error) {
+      this.emitError(new ConnectionError(`Cannot open ${this.wsUrl}: ${errorMessage(error)}`, { cause: error }));
+      this.scheduleReconnect();
+      return;
+    }
+    this.socket = socket;
+    this.socketOpen = false;
+    socket.onopen = () => {
+      if (this.socket !== socket) return;
+      this.socketOpen = true;
+      this.attempts = 0;
+      this.setState("open");
+      this.startHeartbeat();
+      this.resume();
+    };
+    socket.onmessage = (event: { data?: unknown }) => {
+      if (this.socket !== socket) return;
+      this.pingSentAt = undefined;
+      const text = decode(event?.data);
+      if (text === undefined) return;
+      this.inbox.push(text);
+      this.drain();
+    };
+    socket.onclose = () => this.onDrop(socket);
+    socket.onerror = () => {
+      // A close event follows in every implementation we know; this is in case it does not.
+      if (this.socket !== socket) return;
+      this.onDrop(socket);
+      safeClose(socket);
+    };
+  }
+
+  /** After (re)connecting: follow every unfinished task from where it was, re-send pending starts. */
+  private resume(): void {
+    const unfinished = [...this.tasks.values()].filter((handle) => !handle.done);
+    if (unfinished.length > 0) this.subscribe(unfinished);
+    for (const entry of this.pending.values()) {
+      if (!this.sendMessage(entry.message)) break;
+    }
+  }
+
+  private onDrop(socket: WebSocketLike): void {
+    if (this.socket !== socket) return;
+    this.socket = undefined;
+    this.socketOpen = false;
+    this.stopHeartbeat();
+    // No-ops rather than null: an EventEmitter-based socket (ws) throws on an unheard 'error'.
+    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = ignore;
+    for (const handle of this.tasks.values()) handle.followedOnSocket = false;
+    if (this.closed) return;
+    this.scheduleReconnect();
+  }
+
+  private hasWork(): boolean {
+    if (this.pending.size > 0) return true;
+    for (const handle of this.tasks.values()) if (!handle.done) return true;
+    return false;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer !== undefined) return;
+    if (!this.hasWork()) {
+      // Nothing to resume: reconnect lazily on the next call.
+      this.attempts = 0;
+      this.setState("idle");
+      return;
+    }
+    this.attempts++;
+    if (this.attempts > this.maxAttempts) {
+      this.attempts = 0;
+      this.failEverything(new ConnectionError(`Could not reach ${this.wsUrl} after ${this.maxAttempts} attempts`));
+      this.setState("idle");
+      return;
+    }
+    const base = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** Math.min(this.attempts - 1, 30));
+    const delay = Math.min(this.maxDelayMs, Math.round(base * (0.8 + Math.random() * 0.4)));
+    this.setState("reconnecting");
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.openSocket();
+    }, delay);
+  }
+
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    if (this.heartbeatIntervalMs <= 0) return;
+    this.pingSentAt = undefined;
+    this.heartbeatTimer = setInterval(() => {
+      const socket = this.socket;
+      if (!socket || !this.socketOpen) return;
+      if (this.pingSentAt !== undefined) {
+        if (Date.now() - this.pingSentAt >= this.heartbeatIntervalMs) {
+          // Nothing at all came back for a whole interval: the connection is dead.
+          this.onDrop(socket);
+          safeClose(socket, 4000, "heartbeat timeout");
+        }
+        return;
+      }
+      if (this.sendMessage({ type: "ping" })) this.pingSentAt = Date.now();
+    }, this.heartbeatIntervalMs);
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    this.pingSentAt = undefined;
+  }
+
+  /**
+   * Handles queued messages in order. Some WebSocket implementations (the `ws` package) dispatch
+   * every message of one network read synchronously, so after an ack resolves a startGeneration
+   * promise the rest waits for one macrotask: code after `await startGeneration(...)` can
+   * register its callbacks before the task's first events are delivered.
+   */
+  private drain(): void {
+    while (!this.inboxPaused && !this.closed) {
+      const text = this.inbox.shift();
+      if (text === undefined) return;
+      this.onMessage(text);
+    }
+  }
+
+  private pauseInbox(): void {
+    if (this.inboxPaused) return;
+    this.inboxPaused = true;
+    setTimeout(() => {
+      this.inboxPaused = false;
+      this.drain();
+    }, 0);
+  }
+
+  private onMessage(text: string): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (!isObject(message) || typeof message.type !== "string") return;
+    switch (message.type) {
+      case "task_acknowledged":
+        this.onAcknowledged(message as unknown as TaskAcknowledged);
+        break;
+      case "task_state":
+      case "task_progress":
+      case "task_success":
+      case "task_failed": {
+        const event = message as unknown as GenerationEvent;
+        const handle = this.tasks.get(event.taskId);
+        if (!handle) return;
+        handle.deliver(event);
+        if (event.type === "task_state") this.clearFollowRetry(handle.taskId);
+        if (handle.done) {
+          this.tasks.delete(handle.taskId);
+          this.clearFollowRetry(handle.taskId);
+        }
+        break;
+      }
+      case "error":
+        this.onServerError(message as unknown as ServerErrorMessage);
+        break;
+      default:
+        // pong, and message types this client version does not know
+        break;
+    }
+  }
+
+  private onAcknowledged(ack: TaskAcknowledged): void {
+    const entry = ack.requestId === undefined ? undefined : this.pending.get(ack.requestId);
+    let handle = this.tasks.get(ack.taskId);
+    if (!entry) {
+      // An ack nobody waits for any more (aborted or timed out): don't keep the server following it.
+      if (!handle) this.sendMessage({ type: "unsubscribe", taskIds: [ack.taskId] });
+      return;
+    }
+    this.pending.delete(entry.message.requestId);
+    entry.cleanup();
+    if (!handle || handle.done) {
+      handle = new GenerationHandleImpl(this.host, ack.taskId, { nodeId: ack.nodeId, requestId: ack.requestId });
+      this.tasks.set(ack.taskId, handle);
+    }
+    handle.requestId ??= ack.requestId;
+    handle.nodeId ??= ack.nodeId;
+    // The server follows an acknowledged task on this socket by itself.
+    handle.followedOnSocket = true;
+    entry.resolve(handle);
+    this.pauseInbox();
+  }
+
+  private onServerError(message: ServerErrorMessage): void {
+    const error = new TemperaApiError({
+      code: String(message.code ?? "UNKNOWN"),
+      message: String(message.message ?? "The server reported an error"),
+      problems: Array.isArray(message.problems) ? (message.problems as RequestProblem[]) : undefined,
+      requestId: message.requestId,
+      nodeId: message.nodeId,
+      taskId: message.taskId,
+    });
+    const entry = message.requestId === undefined ? undefined : this.pending.get(message.requestId);
+    if (entry) {
+      this.pending.delete(message.requestId!);
+      entry.cleanup();
+      entry.reject(error);
+      return;
+    }
+    const handle = message.taskId === undefined ? undefined : this.tasks.get(message.taskId);
+    if (handle && !handle.done) {
+      handle.followedOnSocket = false;
+      if (RETRYABLE_FOLLOW_CODES.has(error.code) && this.retryFollow(handle)) return;
+      this.tasks.delete(handle.taskId);
+      this.clearFollowRetry(handle.taskId);
+      handle.fail(error);
+      return;
+    }
+    this.emitError(error);
+  }
+
+  /** Following failed on the server for a passing reason: subscribe again later. */
+  private retryFollow(handle: GenerationHandleImpl): boolean {
+    const retry = this.followRetries.get(handle.taskId) ?? { count: 0, timer: undefined };
+    if (retry.count >= MAX_FOLLOW_RETRIES) return false;
+    retry.count++;
+    if (retry.timer !== undefined) clearTimeout(retry.timer);
+    const delay = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** (retry.count - 1));
+    retry.timer = setTimeout(() => {
+      retry.timer = undefined;
+      if (this.tasks.get(handle.taskId) === handle && !handle.done && !handle.followedOnSocket) {
+        this.subscribe([handle]);
+      }
+    }, delay);
+    this.followRetries.set(handle.taskId, retry);
+    return true;
+  }
+
+  private clearFollowRetry(taskId: string): void {
+    const retry = this.followRetries.get(taskId);
+    if (!retry) return;
+    if (retry.timer !== undefined) clearTimeout(retry.timer);
+    this.followRetries.delete(taskId);
+  }
+
+  private failEverything(error: ConnectionError, throwInIterators = true): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const entry of pending) {
+      entry.cleanup();
+      entry.reject(error);
+    }
+    const handles = [...this.tasks.values()];
+    this.tasks.clear();
+    for (const handle of handles) handle.fail(error, throwInIterators);
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.state === state) return;
+    this.state = state;
+    for (const listener of [...this.connectionListeners]) {
+      try {
+        listener(state);
+      } catch (error) {
+        this.reportListenerError(error);
+      }
+    }
+  }
+
+  private emitError(error: unknown): void {
+    for (const listener of [...this.errorListeners]) {
+      try {
+        listener(error);
+      } catch {
+        // an error listener that throws has nowhere left to report to
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+function resolveBaseUrl(baseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    const location = (globalThis as { location?: { href?: string } }).location;
+    if (!location?.href) throw new TypeError(`baseUrl must be an absolute URL, got '${baseUrl}'`);
+    url = new URL(baseUrl, location.href);
+  }
+  url.search = "";
+  url.hash = "";
+  return url.toString().replace(/\/+$/, "");
+}
+
+function toWebSocketUrl(baseUrl: string): string {
+  const url = new URL(baseUrl);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}/ws`;
+  return url.toString();
+}
+
+async function apiErrorFrom(response: Response, method: string, url: string): Promise<TemperaApiError> {
+  let text = "";
+  try {
+    text = await response.text();
+  } catch {
+    // no body
+  }
+  let body: Partial<ApiErrorBody> | undefined;
+  try {
+    const parsed: unknown = text ? JSON.parse(text) : undefined;
+    if (isObject(parsed)) body = parsed as Partial<ApiErrorBody>;
+  } catch {
+    // not JSON
+  }
+  const code = typeof body?.code === "string" ? body.code : `HTTP_${response.status}`;
+  const message =
+    typeof body?.message === "string"
+      ? body.message
+      : `${method} ${url} answered ${response.status}${response.statusText ? ` ${response.statusText}` : ""}${
+          text ? `: ${text.slice(0, 200)}` : ""
+        }`;
+  return new TemperaApiError({
+    status: response.status,
+    code,
+    message,
+    problems: Array.isArray(body?.problems) ? body.problems : undefined,
+  });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    return cause instanceof Error && cause.message ? `${error.message} (${cause.message})` : error.message;
+  }
+  return String(error);
+}
+
+const decoder = typeof TextDecoder === "undefined" ? undefined : new TextDecoder();
+
+function decode(data: unknown): string | undefined {
+  if (typeof data === "string") return data;
+  if (!decoder) return undefined;
+  if (data instanceof ArrayBuffer) return decoder.decode(new Uint8Array(data));
+  if (ArrayBuffer.isView(data)) return decoder.decode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  if (Array.isArray(data)) {
+    // ws with binaryType "fragments"
+    return data.map((part) => decode(part) ?? "").join("");
+  }
+  return undefined;
+}
+
+function ignore(): void {
+  // detached socket
+}
+
+function safeClose(socket: WebSocketLike, code?: number, reason?: string): void {
+  try {
+    socket.close(code, reason);
+  } catch {
+    // already closed
+  }
+}
+
+/** A v4 UUID: crypto.randomUUID where there is one (it needs a secure context in browsers). */
+export function randomId(): string {
+  const c = (globalThis as { crypto?: Crypto }).crypto;
+  if (c && typeof c.randomUUID === "function") return c.randomUUID();
+  const bytes = new Uint8Array(16);
+  if (c && typeof c.getRandomValues === "function") {
+    c.getRandomValues(bytes);
+  } else {
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  }
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function sniffImageType(bytes: Uint8Array): string | undefined {
+  const at = (i: number) => bytes[i];
+  if (at(0) === 0x89 && at(1) === 0x50 && at(2) === 0x4e && at(3) === 0x47) return "image/png";
+  if (at(0) === 0xff && at(1) === 0xd8 && at(2) === 0xff) return "image/jpeg";
+  if (at(0) === 0x47 && at(1) === 0x49 && at(2) === 0x46 && at(3) === 0x38) return "image/gif";
+  if (
+    at(0) === 0x52 && at(1) === 0x49 && at(2) === 0x46 && at(3) === 0x46 &&
+    at(8) === 0x57 && at(9) === 0x45 && at(10) === 0x42 && at(11) === 0x50
+  ) {
+    return "image/webp";
+  }
+  return undefined;
+}
+
+function extensionOf(contentType: string | undefined): string {
+  switch (contentType) {
+    case "image/png":
+      return ".png";
+    case "image/jpeg":
+      return ".jpg";
+    case "image/gif":
+      return ".gif";
+    case "image/webp":
+      return ".webp";
+    default:
+      return ".bin";
+  }
+}

@@ -1,0 +1,82 @@
+import type { RequestProblem, TaskFailed } from "./types.js";
+
+/** Base class of every error this client throws or rejects with. */
+export class TemperaError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * The server refused a request: a REST call answered 4xx/5xx, or the WebSocket answered an
+ * `error` message for a `start_generation` (matched by requestId) or for a followed task.
+ */
+export class TemperaApiError extends TemperaError {
+  /** The HTTP status for REST calls; undefined for WebSocket replies. */
+  readonly status: number | undefined;
+  /** The server's stable error code, e.g. `UNKNOWN_FUNCTION`, `INVALID_PARAMETERS`, `NOT_FOUND`. */
+  readonly code: string;
+  /** One entry per problem with the request (e.g. each bad parameter); empty when none. */
+  readonly problems: RequestProblem[];
+  /** For WebSocket errors: the requestId of the `start_generation` the error answers. */
+  readonly requestId: string | undefined;
+  /** For WebSocket errors: the nodeId of the `start_generation` the error answers. */
+  readonly nodeId: string | undefined;
+  /** For WebSocket errors: the task the error is about (e.g. following it failed). */
+  readonly taskId: string | undefined;
+
+  constructor(init: {
+    code: string;
+    message: string;
+    status?: number | undefined;
+    problems?: RequestProblem[] | undefined;
+    requestId?: string | undefined;
+    nodeId?: string | undefined;
+    taskId?: string | undefined;
+  }) {
+    super(init.message);
+    this.code = init.code;
+    this.status = init.status;
+    this.problems = init.problems ?? [];
+    this.requestId = init.requestId;
+    this.nodeId = init.nodeId;
+    this.taskId = init.taskId;
+  }
+}
+
+/** A generation ended without success (`task_failed`): failed, or cancelled (code `CANCELLED`). */
+export class TaskFailedError extends TemperaError {
+  readonly taskId: string;
+  /** e.g. `CANCELLED`, `BACKEND_ERROR`, `TIMEOUT`: see the server's ErrorCode. */
+  readonly code: string;
+  /** What the person could do about it, when the server knows. */
+  readonly suggestion: string | null;
+  /** A machine-readable hint for the UI (e.g. `retry`), when the server gives one. */
+  readonly action: string | null;
+  readonly nodeId: string | undefined;
+  /** The full `task_failed` message (outputs produced before the failure included). */
+  readonly event: TaskFailed;
+
+  constructor(event: TaskFailed) {
+    super(event.message || `Generation ${event.taskId} failed (${event.code})`);
+    this.taskId = event.taskId;
+    this.code = event.code;
+    this.suggestion = event.suggestion ?? null;
+    this.action = event.action ?? null;
+    this.nodeId = event.nodeId;
+    this.event = event;
+  }
+
+  /** True when the generation was cancelled rather than failed. */
+  get cancelled(): boolean {
+    return this.code === "CANCELLED";
+  }
+}
+
+/**
+ * The server could not be reached or the connection gave up: a fetch that failed at the network
+ * level, no WebSocket implementation, a request that got no answer in time, reconnect attempts
+ * exhausted, or the client was closed while a call was pending.
+ */
+export class ConnectionError extends TemperaError {}

@@ -1,0 +1,284 @@
+/** Wire types of the Tempera API (REST and the canvas WebSocket). */
+
+/** Quality tiers; the server accepts other strings too (and runs them at `standard` with a warning). */
+export type Tier = "draft" | "standard" | "high" | "ultra" | (string & {});
+
+export type GenerationStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+
+/** Business phases, e.g. `RESOLVING`, `WAITING_FOR_SLOT`, `GENERATING`, `COLLECTING_OUTPUTS`. */
+export type Phase =
+  | "RESOLVING"
+  | "WAITING_FOR_SLOT"
+  | "GENERATING"
+  | "COLLECTING_OUTPUTS"
+  | "SUCCEEDED"
+  | "FAILED"
+  | "CANCELLED"
+  | (string & {});
+
+/** One problem with a request, e.g. a parameter out of range. */
+export interface RequestProblem {
+  field: string;
+  code: string;
+  message: string;
+}
+
+/** The JSON body of every REST error. */
+export interface ApiErrorBody {
+  code: string;
+  message: string;
+  problems?: RequestProblem[];
+}
+
+/** JSON Schema of one function parameter. Image parameters are `{type: "string", format: "project-file"}`. */
+export interface ParameterSchemaProperty {
+  type: "string" | "integer" | "number" | "boolean" | (string & {});
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  enum?: unknown[];
+  description?: string;
+  format?: "project-file" | (string & {});
+  contentMediaType?: string;
+  [extra: string]: unknown;
+}
+
+export interface ParameterSchema {
+  type: "object";
+  properties: Record<string, ParameterSchemaProperty>;
+  required: string[];
+  additionalProperties: boolean;
+}
+
+/** A function the canvas can offer (`GET /api/functions`). */
+export interface FunctionInfo {
+  id: string;
+  version: string;
+  displayName: string;
+  category: string;
+  icon: string;
+  description: string;
+  backend: string;
+  tiers: Tier[];
+  parameterSchema: ParameterSchema;
+}
+
+/** A file a generation produced. `url` is relative to the client's baseUrl. */
+export interface Output {
+  name: string;
+  url: string;
+  contentType: string;
+  sizeBytes: number;
+  width?: number;
+  height?: number;
+}
+
+export interface GenerationFailure {
+  code: string;
+  message: string;
+  suggestion?: string | null;
+  action?: string | null;
+  retryable: boolean;
+}
+
+/** A generation's state (`GET /api/generations/{id}`, and `task_state.state`). */
+export interface Generation {
+  id: string;
+  status: GenerationStatus;
+  phase: Phase;
+  /** 0..1 */
+  progress: number;
+  message: string;
+  step?: number;
+  totalSteps?: number;
+  queuePosition?: number;
+  functionId: string;
+  functionVersion: string;
+  projectId: string;
+  nodeId: string;
+  tierRequested: Tier;
+  tierUsed: Tier;
+  warnings: string[];
+  outputs: Output[];
+  error?: GenerationFailure;
+  eventId: number;
+}
+
+/** What `startGeneration` sends. */
+export interface StartGenerationRequest {
+  /** The function to run, e.g. `invert`. */
+  functionId: string;
+  tier?: Tier;
+  parameters?: Record<string, unknown>;
+  projectId: string;
+  nodeId: string;
+  /**
+   * Idempotency key: the server starts one generation per requestId. Generated with
+   * `crypto.randomUUID()` when omitted; pass your own to make your retries safe too.
+   */
+  requestId?: string;
+}
+
+/** `POST /api/projects/{projectId}/uploads` answer; `path` is what an image parameter takes. */
+export interface UploadResult {
+  path: string;
+  contentType: string;
+  sizeBytes: number;
+}
+
+/** `POST /api/generations` answer. */
+export interface Accepted {
+  id: string;
+  status: GenerationStatus;
+}
+
+// ---- WebSocket messages: server → client ----
+
+export interface TaskAcknowledged {
+  type: "task_acknowledged";
+  taskId: string;
+  nodeId: string;
+  requestId?: string;
+  /** lower case, e.g. `queued` */
+  status: string;
+}
+
+/** The state when following began (first message for a task after subscribe/ack). */
+export interface TaskState {
+  type: "task_state";
+  taskId: string;
+  state: Generation;
+}
+
+/** A live update. `eventId` increases per task. */
+export interface TaskProgress {
+  type: "task_progress";
+  taskId: string;
+  eventId: number;
+  phase: Phase;
+  /** 0..1 */
+  progress: number;
+  message: string;
+  step?: number;
+  totalSteps?: number;
+  queuePosition?: number;
+  timestamp: number;
+}
+
+export interface TaskSuccess {
+  type: "task_success";
+  taskId: string;
+  nodeId: string;
+  eventId: number;
+  outputs: Output[];
+  tierUsed: Tier;
+  warnings: string[];
+}
+
+/** The generation failed, or was cancelled (`code: "CANCELLED"`). */
+export interface TaskFailed {
+  type: "task_failed";
+  taskId: string;
+  nodeId: string;
+  eventId: number;
+  code: string;
+  message: string;
+  suggestion: string | null;
+  action: string | null;
+  outputs: Output[];
+}
+
+export interface ServerErrorMessage {
+  type: "error";
+  code: string;
+  message: string;
+  problems?: RequestProblem[];
+  nodeId?: string;
+  requestId?: string;
+  taskId?: string;
+}
+
+export interface Pong {
+  type: "pong";
+}
+
+export type ServerMessage =
+  | TaskAcknowledged
+  | TaskState
+  | TaskProgress
+  | TaskSuccess
+  | TaskFailed
+  | ServerErrorMessage
+  | Pong;
+
+/** What a GenerationHandle delivers: state snapshots, progress, and exactly one terminal event. */
+export type GenerationEvent = TaskState | TaskProgress | TaskSuccess | TaskFailed;
+
+/** The non-progress events: snapshots and the terminal event. */
+export type StateEvent = TaskState | TaskSuccess | TaskFailed;
+
+export type TerminalEvent = TaskSuccess | TaskFailed;
+
+// ---- WebSocket messages: client → server ----
+
+export interface StartGenerationMessage {
+  type: "start_generation";
+  functionId: string;
+  tier?: Tier;
+  parameters: Record<string, unknown>;
+  projectId: string;
+  nodeId: string;
+  requestId: string;
+}
+
+export interface SubscribeMessage {
+  type: "subscribe";
+  taskIds: string[];
+  lastEventIds?: Record<string, number>;
+}
+
+export interface UnsubscribeMessage {
+  type: "unsubscribe";
+  taskIds: string[];
+}
+
+export interface CancelGenerationMessage {
+  type: "cancel_generation";
+  taskId: string;
+}
+
+export interface PingMessage {
+  type: "ping";
+}
+
+export type ClientMessage =
+  | StartGenerationMessage
+  | SubscribeMessage
+  | UnsubscribeMessage
+  | CancelGenerationMessage
+  | PingMessage;
+
+// ---- Pluggable WebSocket ----
+
+/**
+ * The part of the WebSocket API the client uses: the browser's `WebSocket`, Node 22+'s global
+ * one, and the `ws` package all fit.
+ */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  onopen: ((event: any) => void) | null;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  onmessage: ((event: any) => void) | null;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  onclose: ((event: any) => void) | null;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  onerror: ((event: any) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** The client's connection, as a UI might show it. */
+export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";

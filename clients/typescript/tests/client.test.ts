@@ -1,0 +1,624 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import WebSocket from "ws";
+import {
+  ConnectionError,
+  TaskFailedError,
+  TemperaApiError,
+  TemperaClient,
+  TemperaError,
+  type ConnectionState,
+  type GenerationEvent,
+  type TaskProgress,
+  type TemperaClientOptions,
+} from "../src/index.js";
+import { FakeServer, generation, msg, type Json } from "./fake-server.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+let server: FakeServer;
+let clients: TemperaClient[] = [];
+
+function client(options: Partial<TemperaClientOptions> = {}): TemperaClient {
+  const c = new TemperaClient({
+    baseUrl: server.url,
+    WebSocket,
+    reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+    heartbeatIntervalMs: 0,
+    ...options,
+  });
+  clients.push(c);
+  return c;
+}
+
+const start = { functionId: "invert", tier: "standard", parameters: { image: "uploads/a.png" }, projectId: "p1", nodeId: "n1" };
+
+beforeEach(async () => {
+  server = await FakeServer.start();
+});
+
+afterEach(async () => {
+  for (const c of clients) c.close();
+  clients = [];
+  await server.close();
+});
+
+describe("startGeneration over the WebSocket", () => {
+  it("acknowledges, delivers progress and resolves result() on task_success", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type !== "start_generation") return;
+      conn.send(msg.ack("gen-1", m));
+      conn.send(msg.state("gen-1", 0, "QUEUED"));
+      conn.send(msg.progress("gen-1", 1, 0.25));
+      conn.send(msg.progress("gen-1", 2, 0.75));
+      conn.send(msg.success("gen-1", 3));
+    };
+    const c = client();
+    const handle = await c.startGeneration(start);
+    const progress: TaskProgress[] = [];
+    const states: string[] = [];
+    handle.onProgress((e) => progress.push(e));
+    handle.onState((e) => states.push(e.type));
+
+    const success = await handle.result();
+
+    expect(handle.taskId).toBe("gen-1");
+    expect(success.type).toBe("task_success");
+    expect(success.outputs[0]?.contentType).toBe("image/png");
+    expect(success.outputs[0]?.url).toBe("/api/generations/gen-1/outputs/gen-1_out.png");
+    expect(progress.map((p) => [p.eventId, p.progress])).toEqual([
+      [1, 0.25],
+      [2, 0.75],
+    ]);
+    expect(states).toEqual(["task_state", "task_success"]);
+    expect(handle.done).toBe(true);
+    expect(handle.status).toBe("SUCCEEDED");
+    expect(handle.lastEventId).toBe(3);
+    expect(c.outputUrl(success.outputs[0]!)).toBe(`${server.url}/api/generations/gen-1/outputs/gen-1_out.png`);
+
+    // What went over the wire: one start_generation with a generated UUID requestId.
+    expect(server.connections).toHaveLength(1);
+    const sent = server.received.map((r) => r.message);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({
+      type: "start_generation",
+      functionId: "invert",
+      tier: "standard",
+      parameters: { image: "uploads/a.png" },
+      projectId: "p1",
+      nodeId: "n1",
+    });
+    expect(sent[0].requestId).toMatch(UUID);
+    expect(handle.requestId).toBe(sent[0].requestId);
+  });
+
+  it("keeps a requestId the caller gives", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type === "start_generation") conn.send(msg.ack(`gen-${m.requestId}`, m));
+    };
+    const handle = await client().startGeneration({ ...start, requestId: "mine-1" });
+    expect(handle.taskId).toBe("gen-mine-1");
+    expect(handle.requestId).toBe("mine-1");
+    expect(server.received[0]?.message.requestId).toBe("mine-1");
+  });
+
+  it("runs concurrent starts on one socket and matches acks by requestId", async () => {
+    const starts: Json[] = [];
+    server.onMessage = (m, conn) => {
+      if (m.type !== "start_generation") return;
+      starts.push(m);
+      if (starts.length === 2) {
+        // answer in reverse order
+        conn.send(msg.ack("gen-b", starts[1]));
+        conn.send(msg.ack("gen-a", starts[0]));
+      }
+    };
+    const c = client();
+    const [a, b] = await Promise.all([
+      c.startGeneration({ ...start, nodeId: "a" }),
+      c.startGeneration({ ...start, nodeId: "b" }),
+    ]);
+    expect(a.taskId).toBe("gen-a");
+    expect(a.nodeId).toBe("a");
+    expect(b.taskId).toBe("gen-b");
+    expect(b.nodeId).toBe("b");
+    expect(server.connections).toHaveLength(1);
+  });
+
+  it("rejects with TemperaApiError on an error reply for its requestId", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type !== "start_generation") return;
+      conn.send({
+        type: "error",
+        code: "INVALID_PARAMETERS",
+        message: "2 problems with the parameters",
+        problems: [
+          { field: "parameters.image", code: "REQUIRED", message: "image is required" },
+          { field: "parameters.scale", code: "OUT_OF_RANGE", message: "scale must be <= 4" },
+        ],
+        nodeId: m.nodeId,
+        requestId: m.requestId,
+      });
+    };
+    const error = await client()
+      .startGeneration(start)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(TemperaApiError);
+    expect(error).toBeInstanceOf(TemperaError);
+    const api = error as TemperaApiError;
+    expect(api.code).toBe("INVALID_PARAMETERS");
+    expect(api.message).toBe("2 problems with the parameters");
+    expect(api.status).toBeUndefined();
+    expect(api.nodeId).toBe("n1");
+    expect(api.requestId).toBe(server.received[0]?.message.requestId);
+    expect(api.problems.map((p) => p.field)).toEqual(["parameters.image", "parameters.scale"]);
+  });
+
+  it("an error reply for another requestId does not reject this start", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type !== "start_generation") return;
+      conn.send({ type: "error", code: "UNKNOWN_FUNCTION", message: "no", requestId: "someone-else" });
+      conn.send(msg.ack("gen-ok", m));
+    };
+    const errors: unknown[] = [];
+    const c = client();
+    c.onError((e) => errors.push(e));
+    const handle = await c.startGeneration(start);
+    expect(handle.taskId).toBe("gen-ok");
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as TemperaApiError).code).toBe("UNKNOWN_FUNCTION");
+  });
+
+  it("rejects result() with TaskFailedError on task_failed", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type !== "start_generation") return;
+      conn.send(msg.ack("gen-f", m));
+      conn.send(msg.progress("gen-f", 1, 0.1));
+      conn.send(msg.failed("gen-f", 2));
+    };
+    const handle = await client().startGeneration(start);
+    const error = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TaskFailedError);
+    const failed = error as TaskFailedError;
+    expect(failed.taskId).toBe("gen-f");
+    expect(failed.code).toBe("BACKEND_ERROR");
+    expect(failed.message).toBe("The backend could not run the graph");
+    expect(failed.suggestion).toBe("Check the input image");
+    expect(failed.action).toBe("retry");
+    expect(failed.cancelled).toBe(false);
+    expect(handle.status).toBe("FAILED");
+  });
+
+  it("reports a cancellation as TaskFailedError with code CANCELLED", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type !== "start_generation") return;
+      conn.send(msg.ack("gen-c", m));
+      conn.send(msg.failed("gen-c", 4, "CANCELLED"));
+    };
+    const handle = await client().startGeneration(start);
+    await expect(handle.result()).rejects.toMatchObject({ name: "TaskFailedError", code: "CANCELLED", cancelled: true });
+    expect(handle.status).toBe("CANCELLED");
+  });
+
+  it("times out with ConnectionError when no ack comes", async () => {
+    const c = client({ requestTimeoutMs: 150 });
+    const started = Date.now();
+    await expect(c.startGeneration(start)).rejects.toBeInstanceOf(ConnectionError);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(server.received[0]?.message.type).toBe("start_generation");
+  });
+
+  it("stops waiting when the signal aborts", async () => {
+    const c = client();
+    const controller = new AbortController();
+    const promise = c.startGeneration(start, { signal: controller.signal });
+    await server.waitForMessage((m) => m.type === "start_generation");
+    controller.abort(new Error("user went away"));
+    await expect(promise).rejects.toThrow("user went away");
+  });
+
+  it("rejects with ConnectionError when there is no WebSocket implementation", async () => {
+    vi.stubGlobal("WebSocket", undefined);
+    try {
+      const c = new TemperaClient({ baseUrl: server.url });
+      clients.push(c);
+      await expect(c.startGeneration(start)).rejects.toBeInstanceOf(ConnectionError);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it("gives up after reconnect.maxAttempts when the server is unreachable", async () => {
+    const port = server.port;
+    await server.close();
+    const c = new TemperaClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      WebSocket,
+      reconnect: { initialDelayMs: 10, maxDelayMs: 20, maxAttempts: 2 },
+      heartbeatIntervalMs: 0,
+    });
+    clients.push(c);
+    const states: ConnectionState[] = [];
+    c.onConnectionState((s) => states.push(s));
+    const error = await c.startGeneration(start).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect((error as Error).message).toContain("after 2 attempts");
+    expect(states).toContain("connecting");
+    expect(states).toContain("reconnecting");
+    expect(c.connectionState).toBe("idle");
+    server = await FakeServer.start(); // for afterEach
+  });
+
+  it("close() rejects pending starts and unfinished results with ConnectionError", async () => {
+    const c = client();
+    const pending = c.startGeneration(start);
+    const followed = c.follow("gen-x");
+    await server.waitForMessage((m) => m.type === "start_generation");
+    c.close();
+    await expect(pending).rejects.toBeInstanceOf(ConnectionError);
+    await expect(followed.result()).rejects.toBeInstanceOf(ConnectionError);
+    expect(c.connectionState).toBe("closed");
+    await expect(c.startGeneration(start)).rejects.toBeInstanceOf(ConnectionError);
+  });
+});
+
+describe("reconnect and resume", () => {
+  it("resubscribes with lastEventIds after a drop, drops duplicated progress, and still resolves", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type === "start_generation") {
+        conn.send(msg.ack("gen-r", m));
+        conn.send(msg.state("gen-r", 0, "QUEUED"));
+        conn.send(msg.progress("gen-r", 1, 0.1));
+        conn.send(msg.progress("gen-r", 2, 0.2));
+        // the network fails mid-task
+        setTimeout(() => conn.socket.terminate(), 30);
+      } else if (m.type === "subscribe") {
+        // A careless server replays old events: the client must drop them.
+        conn.send(msg.state("gen-r", 2));
+        conn.send(msg.progress("gen-r", 1, 0.1));
+        conn.send(msg.progress("gen-r", 2, 0.2));
+        conn.send(msg.progress("gen-r", 3, 0.3));
+        conn.send(msg.progress("gen-r", 3, 0.3));
+        conn.send(msg.progress("gen-r", 4, 0.4));
+        conn.send(msg.success("gen-r", 5));
+      }
+    };
+    const c = client();
+    const states: ConnectionState[] = [];
+    c.onConnectionState((s) => states.push(s));
+    const handle = await c.startGeneration(start);
+    const seen: number[] = [];
+    handle.onProgress((e) => seen.push(e.eventId));
+
+    const success = await handle.result();
+
+    expect(success.taskId).toBe("gen-r");
+    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(server.connections).toHaveLength(2);
+    const subscribe = server.connections[1]!.received[0];
+    expect(subscribe).toEqual({ type: "subscribe", taskIds: ["gen-r"], lastEventIds: { "gen-r": 2 } });
+    // The start was acknowledged before the drop: it is not sent again.
+    expect(server.connections[1]!.received.filter((m: Json) => m.type === "start_generation")).toHaveLength(0);
+    expect(states).toEqual(["connecting", "open", "reconnecting", "open"]);
+  });
+
+  it("iterating across a reconnect yields every event once and ends after the terminal one", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type === "start_generation") {
+        conn.send(msg.ack("gen-i", m));
+        conn.send(msg.progress("gen-i", 1, 0.1));
+        setTimeout(() => conn.socket.terminate(), 30);
+      } else if (m.type === "subscribe") {
+        conn.send(msg.state("gen-i", 1));
+        conn.send(msg.progress("gen-i", 1, 0.1));
+        conn.send(msg.progress("gen-i", 2, 0.2));
+        conn.send(msg.success("gen-i", 3));
+      }
+    };
+    const handle = await client().startGeneration(start);
+    const events: string[] = [];
+    for await (const e of handle) {
+      events.push(e.type === "task_progress" ? `progress:${e.eventId}` : e.type);
+    }
+    expect(events).toEqual(["progress:1", "task_state", "progress:2", "task_success"]);
+  });
+
+  it("re-sends a pending start after a reconnect with the same requestId", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type !== "start_generation") return;
+      if (conn.index === 0) {
+        conn.socket.terminate(); // the ack is lost
+      } else {
+        conn.send(msg.ack("gen-once", m));
+        conn.send(msg.success("gen-once", 1));
+      }
+    };
+    const handle = await client().startGeneration(start);
+    await handle.result();
+    const starts = server.received.filter((r) => r.message.type === "start_generation");
+    expect(starts.map((s) => s.connection)).toEqual([0, 1]);
+    expect(starts[0]!.message.requestId).toMatch(UUID);
+    expect(starts[1]!.message.requestId).toBe(starts[0]!.message.requestId);
+    expect(starts[1]!.message).toEqual(starts[0]!.message);
+  });
+
+  it("resumes several followed tasks; finished ones are not resubscribed", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type !== "subscribe") return;
+      if (conn.index === 0) {
+        conn.send(msg.progress("t1", 1, 0.1));
+        conn.send(msg.progress("t2", 5, 0.5));
+        conn.send(msg.success("t3", 9));
+        setTimeout(() => conn.socket.terminate(), 30);
+      } else {
+        conn.send(msg.success("t1", 2));
+        conn.send(msg.success("t2", 6));
+      }
+    };
+    const c = client();
+    const h1 = c.follow("t1");
+    const h2 = c.follow("t2");
+    const h3 = c.follow("t3");
+    await Promise.all([h1.result(), h2.result(), h3.result()]);
+    const subscribes = server.received.filter((r) => r.message.type === "subscribe");
+    expect(subscribes[0]!.connection).toBe(0);
+    expect(subscribes[0]!.message.taskIds).toEqual(["t1", "t2", "t3"]);
+    const resume = subscribes.find((s) => s.connection === 1)!.message;
+    expect(resume.taskIds).toEqual(["t1", "t2"]);
+    expect(resume.lastEventIds).toEqual({ t1: 1, t2: 5 });
+  });
+
+  it("drops a silent connection on heartbeat timeout and resumes", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type === "subscribe" && conn.index === 0) {
+        conn.send(msg.progress("hb", 1, 0.1));
+        // then goes silent, pings included
+        conn.socket.removeAllListeners("message");
+      } else if (m.type === "subscribe") {
+        conn.send(msg.success("hb", 2));
+      }
+    };
+    const handle = client({ heartbeatIntervalMs: 60 }).follow("hb");
+    await handle.result();
+    expect(server.connections.length).toBeGreaterThanOrEqual(2);
+    const resume = server.connections[1]!.received.find((m: Json) => m.type === "subscribe");
+    expect(resume).toEqual({ type: "subscribe", taskIds: ["hb"], lastEventIds: { hb: 1 } });
+  });
+});
+
+describe("follow", () => {
+  it("subscribes lazily and resolves on a terminal message sent right away", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type === "subscribe") conn.send(msg.success("done-1", 7));
+    };
+    const c = client();
+    expect(c.connectionState).toBe("idle");
+    const handle = c.follow("done-1");
+    expect(handle.taskId).toBe("done-1");
+    expect(c.follow("done-1")).toBe(handle);
+    const success = await handle.result();
+    expect(success.eventId).toBe(7);
+    expect(server.received.map((r) => r.message)).toEqual([
+      { type: "subscribe", taskIds: ["done-1"], lastEventIds: { "done-1": 0 } },
+    ]);
+  });
+
+  it("rejects result() and throws in iterators when the server cannot follow the task", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type === "subscribe") conn.send({ type: "error", code: "NOT_FOUND", message: "There is no such generation", taskId: "nope" });
+    };
+    const handle = client().follow("nope");
+    await expect(handle.result()).rejects.toMatchObject({ name: "TemperaApiError", code: "NOT_FOUND", taskId: "nope" });
+    const iterate = async () => {
+      for await (const _ of handle) {
+        // nothing
+      }
+    };
+    await expect(iterate()).rejects.toBeInstanceOf(TemperaApiError);
+  });
+
+  it("close() on a handle sends unsubscribe and ends its iterators quietly", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type === "subscribe") conn.send(msg.progress("long", 1, 0.1));
+    };
+    const handle = client().follow("long");
+    const events: GenerationEvent[] = [];
+    const loop = (async () => {
+      for await (const e of handle) {
+        events.push(e);
+        handle.close();
+      }
+    })();
+    await loop;
+    expect(events).toHaveLength(1);
+    await server.waitForMessage((m) => m.type === "unsubscribe");
+    expect(server.received.at(-1)?.message).toEqual({ type: "unsubscribe", taskIds: ["long"] });
+    await expect(handle.result()).rejects.toBeInstanceOf(TemperaError);
+  });
+
+  it("an iterator started after the end replays everything and ends", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type !== "subscribe") return;
+      conn.send(msg.state("late", 0, "QUEUED"));
+      conn.send(msg.progress("late", 1, 0.5));
+      conn.send(msg.failed("late", 2));
+    };
+    const handle = client().follow("late");
+    await expect(handle.result()).rejects.toBeInstanceOf(TaskFailedError);
+    const types: string[] = [];
+    for await (const e of handle) types.push(e.type);
+    expect(types).toEqual(["task_state", "task_progress", "task_failed"]);
+  });
+
+  it("handle.cancel() posts to the cancel route", async () => {
+    server.route("POST", "/api/generations/gen-z/cancel", () => ({
+      status: 202,
+      json: generation("gen-z", { status: "CANCELLED", phase: "CANCELLED" }),
+    }));
+    server.onMessage = (m, conn) => {
+      if (m.type === "subscribe") conn.send(msg.state("gen-z", 3));
+    };
+    const handle = client().follow("gen-z");
+    const state = await handle.cancel();
+    expect(state.status).toBe("CANCELLED");
+    expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual(["POST /api/generations/gen-z/cancel"]);
+  });
+
+  it("reports an exception thrown by a callback to onError and keeps delivering", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type !== "subscribe") return;
+      conn.send(msg.progress("cb", 1, 0.5));
+      conn.send(msg.success("cb", 2));
+    };
+    const c = client();
+    const errors: unknown[] = [];
+    c.onError((e) => errors.push(e));
+    const handle = c.follow("cb");
+    handle.onProgress(() => {
+      throw new Error("listener bug");
+    });
+    await handle.result();
+    expect(errors.map((e) => (e as Error).message)).toEqual(["listener bug"]);
+  });
+});
+
+describe("REST", () => {
+  it("lists and reads functions", async () => {
+    const fn = {
+      id: "invert",
+      version: "1.0.0",
+      displayName: "Invert Colors",
+      category: "effects",
+      icon: "contrast",
+      description: "Inverts",
+      backend: "comfyui",
+      tiers: ["draft", "standard", "high", "ultra"],
+      parameterSchema: {
+        type: "object",
+        properties: { image: { type: "string", format: "project-file" } },
+        required: ["image"],
+        additionalProperties: false,
+      },
+    };
+    server.route("GET", "/api/functions", () => ({ status: 200, json: [fn] }));
+    server.route("GET", "/api/functions/invert", () => ({ status: 200, json: fn }));
+    const c = client();
+    const list = await c.listFunctions();
+    expect(list.map((f) => f.id)).toEqual(["invert"]);
+    expect(list[0]?.parameterSchema.properties.image?.format).toBe("project-file");
+    expect((await c.getFunction("invert")).displayName).toBe("Invert Colors");
+  });
+
+  it("maps an error body and status to TemperaApiError", async () => {
+    server.route("GET", "/api/functions/nope", () => ({
+      status: 404,
+      json: { code: "NOT_FOUND", message: "There is no function 'nope'" },
+    }));
+    server.route("POST", "/api/generations", () => ({
+      status: 422,
+      json: {
+        code: "INVALID_PARAMETERS",
+        message: "1 problem",
+        problems: [{ field: "parameters.image", code: "REQUIRED", message: "image is required" }],
+      },
+    }));
+    const c = client();
+    const notFound = await c.getFunction("nope").catch((e: unknown) => e);
+    expect(notFound).toBeInstanceOf(TemperaApiError);
+    expect(notFound).toMatchObject({ status: 404, code: "NOT_FOUND", message: "There is no function 'nope'", problems: [] });
+
+    const invalid = await c.createGeneration(start).catch((e: unknown) => e);
+    expect(invalid).toBeInstanceOf(TemperaApiError);
+    expect(invalid).toMatchObject({
+      status: 422,
+      code: "INVALID_PARAMETERS",
+      problems: [{ field: "parameters.image", code: "REQUIRED", message: "image is required" }],
+    });
+    const posted = server.requests.find((r) => r.method === "POST")!;
+    expect(posted.headers["content-type"]).toBe("application/json");
+    expect(JSON.parse(posted.body.toString())).toMatchObject({ functionId: "invert", projectId: "p1", nodeId: "n1" });
+  });
+
+  it("maps a non-JSON error to code HTTP_<status>", async () => {
+    server.route("GET", "/api/generations/x", () => ({ status: 502, text: "Bad gateway" }));
+    const error = await client().getGeneration("x").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemperaApiError);
+    expect(error).toMatchObject({ status: 502, code: "HTTP_502" });
+    expect((error as Error).message).toContain("Bad gateway");
+  });
+
+  it("maps a network failure to ConnectionError", async () => {
+    const port = server.port;
+    await server.close();
+    const c = new TemperaClient({ baseUrl: `http://127.0.0.1:${port}` });
+    await expect(c.listFunctions()).rejects.toBeInstanceOf(ConnectionError);
+    server = await FakeServer.start();
+  });
+
+  it("gets a generation and cancels one, URL-encoding the id", async () => {
+    server.route("GET", "/api/generations/gen-a%2Fb", () => ({ status: 200, json: generation("gen-a/b") }));
+    server.route("POST", "/api/generations/gen-1/cancel", () => ({
+      status: 202,
+      json: generation("gen-1", { status: "SUCCEEDED" }),
+    }));
+    const c = client();
+    expect((await c.getGeneration("gen-a/b")).id).toBe("gen-a/b");
+    expect((await c.cancel("gen-1")).status).toBe("SUCCEEDED");
+  });
+
+  it("uploads bytes as multipart field 'file' with a sniffed content type", async () => {
+    server.route("POST", "/api/projects/p1/uploads", (req) => ({
+      status: 201,
+      json: { path: "uploads/abc.png", contentType: "image/png", sizeBytes: req.body.length },
+    }));
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
+    const result = await client().uploadImage("p1", png);
+    expect(result.path).toBe("uploads/abc.png");
+    const req = server.requests[0]!;
+    expect(req.headers["content-type"]).toMatch(/^multipart\/form-data; boundary=/);
+    const body = req.body.toString("latin1");
+    expect(body).toContain('name="file"; filename="upload.png"');
+    expect(body).toContain("Content-Type: image/png");
+    expect(req.body.includes(Buffer.from(png))).toBe(true);
+  });
+
+  it("uploads a Blob with the given filename", async () => {
+    server.route("POST", "/api/projects/p2/uploads", () => ({
+      status: 201,
+      json: { path: "uploads/x.jpg", contentType: "image/jpeg", sizeBytes: 3 },
+    }));
+    await client().uploadImage("p2", new Blob([new Uint8Array([0xff, 0xd8, 0xff])], { type: "image/jpeg" }), "photo.jpg");
+    expect(server.requests[0]!.body.toString("latin1")).toContain('filename="photo.jpg"');
+  });
+
+  it("downloads an output relative to baseUrl", async () => {
+    server.route("GET", "/api/generations/g/outputs/o.png", () => ({
+      status: 200,
+      body: Buffer.from([1, 2, 3]),
+      contentType: "image/png",
+    }));
+    const bytes = await client().downloadOutput({ name: "o.png", url: "/api/generations/g/outputs/o.png", contentType: "image/png", sizeBytes: 3 });
+    expect([...bytes]).toEqual([1, 2, 3]);
+  });
+
+  it("uses an injected fetch and derives the WebSocket URL from baseUrl", async () => {
+    const calls: string[] = [];
+    const fakeFetch: typeof fetch = async (input) => {
+      calls.push(String(input));
+      return new Response("[]", { status: 200, headers: { "content-type": "application/json" } });
+    };
+    const c = new TemperaClient({ baseUrl: "https://tempera.example/prefix/", fetch: fakeFetch });
+    expect(await c.listFunctions()).toEqual([]);
+    expect(calls).toEqual(["https://tempera.example/prefix/api/functions"]);
+    expect(c.wsUrl).toBe("wss://tempera.example/prefix/ws");
+    expect(new TemperaClient({ baseUrl: "http://h:8080" }).wsUrl).toBe("ws://h:8080/ws");
+  });
+});

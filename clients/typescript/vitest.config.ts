@@ -1,0 +1,9 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["tests/**/*.test.ts"],
+    exclude: ["tests/integration.test.ts", "node_modules/**"],
+    testTimeout: 5_000,
+  },
+});

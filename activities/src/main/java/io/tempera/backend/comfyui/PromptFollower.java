@@ -1,0 +1,293 @@
+package io.tempera.backend.comfyui;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tempera.backend.comfyui.ComfyUiException.Kind;
+import java.io.ByteArrayOutputStream;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
+
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Follows one prompt on the ComfyUI WebSocket of its client_id, turning events into progress,
+ * until a terminal event; then /history gives the authoritative result. When the socket is quiet
+ * it polls /history and /queue, and when it drops it reconnects with the same client_id.
+ */
+final class PromptFollower implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(PromptFollower.class);
+  private static final int MAX_UNKNOWN_POLLS = 5;
+
+  private final ComfyUiClient client;
+  private final ObjectNode graph;
+  private final String promptId;
+  private final String clientId;
+  private final ProgressListener listener;
+  private final CompletableFuture<String> terminal = new CompletableFuture<>();
+  private volatile CompletableFuture<Void> closed = new CompletableFuture<>();
+  private volatile WebSocket socket;
+
+  // progress state, touched only by the socket's listener thread
+  private final Set<String> done = new HashSet<>();
+  private int cached;
+  private String current;
+  private double inner;
+
+  PromptFollower(ComfyUiClient client, ObjectNode graph, String promptId, String clientId, ProgressListener listener) {
+    this.client = client;
+    this.graph = graph;
+    this.promptId = promptId;
+    this.clientId = clientId;
+    this.listener = listener;
+  }
+
+  void connect() {
+    CompletableFuture<Void> closedSignal = new CompletableFuture<>();
+    try {
+      socket = client.http().newWebSocketBuilder()
+          .connectTimeout(client.options().connectTimeout())
+          .buildAsync(client.webSocketUri(clientId), new Listener(closedSignal))
+          .get(client.options().connectTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+      closed = closedSignal;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ComfyUiException(Kind.ABORTED, "interrupted while opening the ComfyUI WebSocket", null, null, e);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new ComfyUiException(Kind.UNREACHABLE, "cannot open the ComfyUI WebSocket: " + e.getMessage(), null, null, e);
+    }
+  }
+
+  /** Waits for the prompt's end (or the deadline), then reads its result from /history. */
+  PromptResult await(long deadlineNanos) {
+    int unknownPolls = 0;
+    long backoffMillis = 100;
+    while (true) {
+      long left = deadlineNanos - System.nanoTime();
+      if (left <= 0) {
+        throw new ComfyUiException(Kind.TIMEOUT, "prompt " + promptId + " did not finish within " + client.options().runTimeout());
+      }
+      long wait = Math.min(left, client.options().wsIdlePoll().toNanos());
+      try {
+        terminal.get(wait, TimeUnit.NANOSECONDS);
+        return historyAfterTerminal(deadlineNanos);
+      } catch (TimeoutException quiet) {
+        // poll below
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new ComfyUiException(Kind.ABORTED, "interrupted while following prompt " + promptId, null, null, e);
+      } catch (ExecutionException e) {
+        throw new IllegalStateException("the terminal signal never fails", e);
+      }
+      Optional<PromptResult> finished = client.history(promptId);
+      if (finished.isPresent()) {
+        return finished.get();
+      }
+      QueueStatus queue = client.queueStatus(promptId);
+      if (queue.pending()) {
+        emit(new ProgressUpdate(ProgressUpdate.Stage.QUEUED, 0, null, null, null, null, queue.position(), null, null));
+      }
+      if (queue.known()) {
+        unknownPolls = 0;
+      } else if (++unknownPolls >= MAX_UNKNOWN_POLLS) {
+        throw new ComfyUiException(Kind.PROTOCOL, "prompt " + promptId + " is neither queued, running nor in the history");
+      }
+      if (closed.isDone()) {
+        try {
+          Thread.sleep(backoffMillis);
+          backoffMillis = Math.min(backoffMillis * 2, 5_000);
+          log.info("ComfyUI WebSocket for prompt {} dropped; reconnecting", promptId);
+          connect();
+          backoffMillis = 100;
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new ComfyUiException(Kind.ABORTED, "interrupted while reconnecting", null, null, e);
+        } catch (ComfyUiException e) {
+          if (e.kind() == Kind.ABORTED) {
+            throw e;
+          }
+          log.warn("reconnecting the ComfyUI WebSocket failed: {}", e.getMessage());
+        }
+      }
+    }
+  }
+
+  /** The history is written before the terminal events; a few short retries cover any reordering. */
+  private PromptResult historyAfterTerminal(long deadlineNanos) {
+    for (int attempt = 0; ; attempt++) {
+      Optional<PromptResult> finished = client.history(promptId);
+      if (finished.isPresent()) {
+        return finished.get();
+      }
+      if (attempt >= 20 || System.nanoTime() > deadlineNanos) {
+        throw new ComfyUiException(Kind.PROTOCOL, "prompt " + promptId + " ended (" + terminal.getNow("?") + ") but /history has no entry for it");
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new ComfyUiException(Kind.ABORTED, "interrupted while reading the history", null, null, e);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    WebSocket ws = socket;
+    if (ws != null) {
+      ws.abort();
+    }
+  }
+
+  private void onText(String text) {
+    JsonNode message;
+    try {
+      message = client.json().readTree(text);
+    } catch (Exception e) {
+      log.debug("ignoring a malformed WebSocket message: {}", ComfyUiClient.abbreviate(text));
+      return;
+    }
+    String type = message.path("type").asText();
+    JsonNode data = message.path("data");
+    String forPrompt = data.path("prompt_id").asText(null);
+    if (forPrompt != null && !forPrompt.equals(promptId)) {
+      return;
+    }
+    switch (type) {
+      case "execution_start" -> emit(update(ProgressUpdate.Stage.STARTED, null, null, null));
+      case "execution_cached" -> {
+        cached = data.path("nodes").size();
+        emit(update(ProgressUpdate.Stage.STARTED, null, null, null));
+      }
+      case "executing" -> {
+        JsonNode node = data.path("node");
+        if (current != null) {
+          done.add(current);
+        }
+        inner = 0;
+        if (node.isNull() || node.isMissingNode()) {
+          if (forPrompt != null) {
+            current = null;
+            terminal.complete(type);
+          }
+        } else {
+          current = node.asText();
+          emit(update(ProgressUpdate.Stage.NODE_STARTED, current, null, null));
+        }
+      }
+      case "progress" -> {
+        int value = data.path("value").asInt();
+        int max = Math.max(1, data.path("max").asInt(1));
+        inner = Math.min(1.0, (double) value / max);
+        emit(update(ProgressUpdate.Stage.STEP, data.path("node").asText(current), value, max));
+      }
+      case "executed" -> {
+        String node = data.path("node").asText(null);
+        if (node != null) {
+          done.add(node);
+        }
+        emit(update(ProgressUpdate.Stage.NODE_FINISHED, node, null, null));
+      }
+      case "execution_success", "execution_error", "execution_interrupted" -> terminal.complete(type);
+      default -> {
+        // status, progress_state, feature_flags and unknown types carry nothing we need
+      }
+    }
+  }
+
+  private void onBinary(byte[] frame) {
+    if (frame.length < 8) {
+      return;
+    }
+    ByteBuffer buffer = ByteBuffer.wrap(frame);
+    int event = buffer.getInt();
+    if (event == 1) {
+      int format = buffer.getInt();
+      byte[] image = new byte[buffer.remaining()];
+      buffer.get(image);
+      emit(new ProgressUpdate(ProgressUpdate.Stage.PREVIEW, fraction(), current, classType(current), null, null, null,
+          format == 2 ? "image/png" : "image/jpeg", image));
+    }
+  }
+
+  private ProgressUpdate update(ProgressUpdate.Stage stage, String node, Integer step, Integer total) {
+    return new ProgressUpdate(stage, fraction(), node, classType(node), step, total, stage == ProgressUpdate.Stage.QUEUED ? null : 0, null, null);
+  }
+
+  private double fraction() {
+    int total = Math.max(1, graph.size());
+    double value = (Math.min(total, cached + done.size()) + (current == null ? 0 : inner)) / total;
+    return Math.min(0.99, value);
+  }
+
+  private String classType(String node) {
+    return node == null ? null : graph.path(node).path("class_type").asText(null);
+  }
+
+  private void emit(ProgressUpdate update) {
+    try {
+      listener.onUpdate(update);
+    } catch (RuntimeException e) {
+      log.warn("progress listener failed", e);
+    }
+  }
+
+  /** Reassembles fragmented frames and hands whole messages to the follower. */
+  private final class Listener implements WebSocket.Listener {
+    private final CompletableFuture<Void> closedSignal;
+    private final StringBuilder text = new StringBuilder();
+    private final ByteArrayOutputStream binary = new ByteArrayOutputStream();
+
+    Listener(CompletableFuture<Void> closedSignal) {
+      this.closedSignal = closedSignal;
+    }
+
+    @Override
+    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+      text.append(data);
+      if (last) {
+        String message = text.toString();
+        text.setLength(0);
+        PromptFollower.this.onText(message);
+      }
+      webSocket.request(1);
+      return null;
+    }
+
+    @Override
+    public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
+      byte[] chunk = new byte[data.remaining()];
+      data.get(chunk);
+      binary.writeBytes(chunk);
+      if (last) {
+        byte[] frame = binary.toByteArray();
+        binary.reset();
+        PromptFollower.this.onBinary(frame);
+      }
+      webSocket.request(1);
+      return null;
+    }
+
+    @Override
+    public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+      closedSignal.complete(null);
+      return null;
+    }
+
+    @Override
+    public void onError(WebSocket webSocket, Throwable error) {
+      log.debug("ComfyUI WebSocket error: {}", error.toString());
+      closedSignal.complete(null);
+    }
+  }
+
+}

@@ -1,0 +1,248 @@
+package io.tempera.generation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tempera.backend.BackendRegistry;
+import io.tempera.backend.comfyui.ComfyUiBackend;
+import io.tempera.backend.comfyui.ComfyUiClient;
+import io.tempera.backend.comfyui.ComfyUiClientOptions;
+import io.tempera.outputs.OutputStore;
+import io.tempera.progress.InProcessProgressBus;
+import io.tempera.progress.ProgressEvent;
+import io.tempera.slots.LocalSlotPool;
+import io.tempera.template.TemplateRegistry;
+import io.tempera.template.TemplateTranslator;
+import io.tempera.testkit.comfyui.ComfyUiTestServer;
+import io.tempera.testkit.fixtures.TestFiles;
+import io.tempera.testkit.fixtures.TestImages;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.failure.ApplicationFailure;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.worker.Worker;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The generation workflow with the real activities against the protocol-faithful testkit ComfyUI
+ * server, on Temporal's in-process test server.
+ */
+class GenerationOnComfyUiTest {
+
+  @TempDir Path tmp;
+  private ComfyUiTestServer comfy;
+  private ComfyUiClient client;
+  private TestWorkflowEnvironment env;
+  private WorkflowClient workflows;
+  private OutputStore outputs;
+  private InProcessProgressBus bus;
+  private LocalSlotPool slots;
+  private GenerationActivitiesImpl real;
+  private final List<ProgressEvent> events = new CopyOnWriteArrayList<>();
+
+  @BeforeEach
+  void setUp() throws IOException {
+    comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(tmp.resolve("comfyui")));
+    client = new ComfyUiClient(comfy.baseUrl(), ComfyUiClientOptions.defaults());
+    Path templates = tmp.resolve("templates");
+    TestFiles.copyTree(Path.of("../templates/functions"), templates.resolve("shipped"));
+    TestFiles.copyTree(Path.of("src/test/resources/templates"), templates.resolve("test"));
+    ObjectMapper json = new ObjectMapper();
+    TemplateRegistry registry = new TemplateRegistry(templates, json, 0);
+    assertThat(registry.problems()).isEmpty();
+    outputs = new OutputStore(tmp.resolve("outputs"));
+    bus = new InProcessProgressBus();
+    slots = new LocalSlotPool("test", 2);
+    real = new GenerationActivitiesImpl(
+        registry, new TemplateTranslator(json), slots, new BackendRegistry(List.of(new ComfyUiBackend(client))), outputs, bus, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+    env = TestWorkflowEnvironment.newInstance();
+    workflows = env.getWorkflowClient();
+  }
+
+  private void startWorker(GenerationActivities activities) {
+    Worker worker = env.newWorker(GenerationWorkflow.TASK_QUEUE);
+    worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
+    worker.registerActivitiesImplementations(activities);
+    env.start();
+  }
+
+  @AfterEach
+  void tearDown() {
+    env.close();
+    client.close();
+    comfy.close();
+  }
+
+  private GenerationWorkflow workflow(String id) {
+    return workflows.newWorkflowStub(
+        GenerationWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId(id).build());
+  }
+
+  private GenerationRequest request(String function, Map<String, Object> parameters) {
+    return new GenerationRequest(function, "standard", parameters, "project-1", "node-7", null);
+  }
+
+  private void uploadSample() throws IOException {
+    TestImages.writePng(TestImages.sample(), outputs.projectDir("project-1").resolve("uploads/sample.png"));
+  }
+
+  @Test
+  void invertsARealImageEndToEnd() throws Exception {
+    startWorker(real);
+    uploadSample();
+    bus.subscribe("gen-invert", events::add);
+
+    GenerationResult result = workflow("gen-invert").run(request("invert", Map.of("image", "uploads/sample.png")));
+
+    assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    OutputRef output = result.outputs().get(0);
+    assertThat(output.path()).startsWith("project-1/outputs/renders/node-7/");
+    assertThat(output.contentType()).isEqualTo("image/png");
+    assertThat(output.width()).isEqualTo(4);
+    BufferedImage stored = ImageIO.read(outputs.resolve(output.path()).toFile());
+    assertThat(TestImages.isInverted(TestImages.sample(), stored)).isTrue();
+    assertThat(comfy.promptPostCount()).isEqualTo(1);
+    assertThat(slots.inUse()).isZero();
+    assertThat(events).extracting(ProgressEvent::phase).contains("RESOLVING", "GENERATING", "COLLECTING_OUTPUTS");
+    assertThat(events).extracting(ProgressEvent::seq).isSorted();
+  }
+
+  @Test
+  void theTierChangesWhatTheBackendProduces() throws Exception {
+    startWorker(real);
+    uploadSample();
+    GenerationResult draft = workflow("gen-draft").run(
+        new GenerationRequest("generate-pattern", "draft", Map.of(), "project-1", "node-1", null));
+    GenerationResult high = workflow("gen-high").run(
+        new GenerationRequest("generate-pattern", "high", Map.of(), "project-1", "node-1", null));
+    // ImagePadForOutpaint adds the 32px border on each side
+    assertThat(draft.outputs().get(0).width()).isEqualTo(256 + 64);
+    assertThat(high.outputs().get(0).width()).isEqualTo(768 + 64);
+  }
+
+  @Test
+  void aBackendValidationErrorFailsWithTheNodesMessage() {
+    startWorker(real);
+    GenerationResult result = workflow("gen-invalid").run(request("invalid-graph", Map.of()));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(result.error().code()).isEqualTo("BACKEND_VALIDATION");
+    assertThat(result.error().message()).contains("ImageScaleBy").contains("scale_by");
+    assertThat(comfy.acceptedPromptCount()).isZero();
+    assertThat(slots.inUse()).isZero();
+  }
+
+  @Test
+  void outOfGpuMemoryIsTypedAndSuggestsALowerTier() {
+    startWorker(real);
+    GenerationResult result = workflow("gen-oom").run(request("oom", Map.of()));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(result.error().code()).isEqualTo("OUT_OF_GPU_MEMORY");
+    assertThat(result.error().action()).isEqualTo("REDUCE_QUALITY");
+    assertThat(comfy.promptPostCount()).isEqualTo(1);
+  }
+
+  @Test
+  void aRetriedAttemptReattachesToTheRunningPromptInsteadOfSubmittingAgain() throws Exception {
+    startWorker(new CrashFirstRunAttempt(real, comfy));
+    uploadSample();
+
+    GenerationResult result = workflow("gen-crash").run(request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 20)));
+
+    assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(comfy.promptPostCount()).isEqualTo(1);
+    BufferedImage stored = ImageIO.read(outputs.resolve(result.outputs().get(0).path()).toFile());
+    assertThat(TestImages.isInverted(TestImages.sample(), stored)).isTrue();
+  }
+
+  @Test
+  void cancellingReachesTheBackendAsAnInterrupt() throws Exception {
+    startWorker(real);
+    uploadSample();
+    bus.subscribe("gen-cancel", events::add);
+    GenerationWorkflow workflow = workflow("gen-cancel");
+    WorkflowClient.start(workflow::run, request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 300)));
+    long deadline = System.currentTimeMillis() + 15_000;
+    while (events.stream().noneMatch(e -> e.step() != null) && System.currentTimeMillis() < deadline) {
+      Thread.sleep(20);
+    }
+    assertThat(events).anySatisfy(e -> assertThat(e.step()).isNotNull());
+
+    workflow.cancel("user pressed stop");
+    GenerationResult result =
+        workflows.newUntypedWorkflowStub("gen-cancel").getResult(30, TimeUnit.SECONDS, GenerationResult.class);
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.CANCELLED);
+    assertThat(comfy.interruptCount()).isGreaterThanOrEqualTo(1);
+    assertThat(slots.inUse()).isZero();
+    // the backend really stopped: its history records the prompt as not completed
+    String promptId = comfy.acceptedPromptIds().get(0);
+    long until = System.currentTimeMillis() + 10_000;
+    while (client.history(promptId).isEmpty() && System.currentTimeMillis() < until) {
+      Thread.sleep(50);
+    }
+    assertThat(client.history(promptId)).hasValueSatisfying(r ->
+        assertThat(r.status()).isEqualTo(io.tempera.backend.comfyui.PromptResult.Status.INTERRUPTED));
+  }
+
+  /** The first runOnBackend attempt dies (like a worker crash) once its prompt is on the server. */
+  static final class CrashFirstRunAttempt implements GenerationActivities {
+    private final GenerationActivities delegate;
+    private final ComfyUiTestServer server;
+    private volatile boolean crashed;
+
+    CrashFirstRunAttempt(GenerationActivities delegate, ComfyUiTestServer server) {
+      this.delegate = delegate;
+      this.server = server;
+    }
+
+    @Override
+    public BackendOutcome runOnBackend(BackendJob job) {
+      if (crashed) {
+        return delegate.runOnBackend(job);
+      }
+      crashed = true;
+      Thread activity = Thread.currentThread();
+      Thread killer = Thread.ofPlatform().start(() -> {
+        while (server.acceptedPromptCount() == 0) {
+          Thread.onSpinWait();
+        }
+        try {
+          Thread.sleep(300);
+        } catch (InterruptedException e) {
+          return;
+        }
+        activity.interrupt();
+      });
+      try {
+        delegate.runOnBackend(job);
+      } catch (RuntimeException e) {
+        // the attempt died mid-run, as if its worker had crashed
+      } finally {
+        killer.interrupt();
+        Thread.interrupted();
+      }
+      throw ApplicationFailure.newFailure("simulated worker crash mid-run", "SIMULATED_CRASH");
+    }
+
+    @Override public GenerationPlan resolveTemplate(GenerationRequest r) { return delegate.resolveTemplate(r); }
+    @Override public SlotLease acquireSlot(SlotRequest r) { return delegate.acquireSlot(r); }
+    @Override public void cancelOnBackend(BackendJob j) { delegate.cancelOnBackend(j); }
+    @Override public List<OutputRef> collectOutputs(CollectRequest r) { return delegate.collectOutputs(r); }
+    @Override public void releaseSlot(SlotLease l) { delegate.releaseSlot(l); }
+  }
+}

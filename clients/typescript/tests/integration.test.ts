@@ -114,7 +114,8 @@ describe("Tempera server", () => {
     expect(success.outputs[0]?.contentType).toBe("image/png");
     const bytes = await client.downloadOutput(success.outputs[0]!);
     expect(isPng(bytes)).toBe(true);
-    if (success.outputs[0]?.width !== undefined) expect(success.outputs[0].width).toBe(256);
+    // draft renders 256 px; the feathered border pads 8 px on each side
+    expect(success.outputs[0]?.width).toBe(256 + 2 * 8);
   });
 
   it("starting the same requestId twice gives one generation", async () => {

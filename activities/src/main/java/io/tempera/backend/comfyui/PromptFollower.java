@@ -27,6 +27,7 @@ final class PromptFollower implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(PromptFollower.class);
   private static final int MAX_UNKNOWN_POLLS = 5;
+  private static final long QUEUED_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
 
   private final ComfyUiClient client;
   private final ObjectNode graph;
@@ -36,6 +37,8 @@ final class PromptFollower implements AutoCloseable {
   private final CompletableFuture<String> terminal = new CompletableFuture<>();
   private volatile CompletableFuture<Void> closed = new CompletableFuture<>();
   private volatile WebSocket socket;
+  /** Set once the prompt starts executing; until then the queue is polled often for its position. */
+  private volatile boolean started;
 
   // progress state, touched only by the socket's listener thread
   private final Set<String> done = new HashSet<>();
@@ -69,6 +72,10 @@ final class PromptFollower implements AutoCloseable {
 
   /** Waits for the prompt's end (or the deadline), then reads its result from /history. */
   PromptResult await(long deadlineNanos) {
+    QueueStatus initial = client.queueStatus(promptId);
+    if (initial.pending() && !started) {
+      emit(new ProgressUpdate(ProgressUpdate.Stage.QUEUED, 0, null, null, null, null, initial.position(), null, null));
+    }
     int unknownPolls = 0;
     long backoffMillis = 100;
     while (true) {
@@ -76,7 +83,8 @@ final class PromptFollower implements AutoCloseable {
       if (left <= 0) {
         throw new ComfyUiException(Kind.TIMEOUT, "prompt " + promptId + " did not finish within " + client.options().runTimeout());
       }
-      long wait = Math.min(left, client.options().wsIdlePoll().toNanos());
+      long poll = started ? client.options().wsIdlePoll().toNanos() : Math.min(client.options().wsIdlePoll().toNanos(), QUEUED_POLL_NANOS);
+      long wait = Math.min(left, poll);
       try {
         terminal.get(wait, TimeUnit.NANOSECONDS);
         return historyAfterTerminal(deadlineNanos);
@@ -93,7 +101,7 @@ final class PromptFollower implements AutoCloseable {
         return finished.get();
       }
       QueueStatus queue = client.queueStatus(promptId);
-      if (queue.pending()) {
+      if (queue.pending() && !started) {
         emit(new ProgressUpdate(ProgressUpdate.Stage.QUEUED, 0, null, null, null, null, queue.position(), null, null));
       }
       if (queue.known()) {
@@ -163,7 +171,10 @@ final class PromptFollower implements AutoCloseable {
       return;
     }
     switch (type) {
-      case "execution_start" -> emit(update(ProgressUpdate.Stage.STARTED, null, null, null));
+      case "execution_start" -> {
+        started = true;
+        emit(update(ProgressUpdate.Stage.STARTED, null, null, null));
+      }
       case "execution_cached" -> {
         cached = data.path("nodes").size();
         emit(update(ProgressUpdate.Stage.STARTED, null, null, null));
@@ -180,6 +191,7 @@ final class PromptFollower implements AutoCloseable {
             terminal.complete(type);
           }
         } else {
+          started = true;
           current = node.asText();
           emit(update(ProgressUpdate.Stage.NODE_STARTED, current, null, null));
         }

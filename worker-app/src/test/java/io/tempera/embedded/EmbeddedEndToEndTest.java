@@ -89,6 +89,10 @@ class EmbeddedEndToEndTest {
     assertThat(last.getKey()).isEqualTo("succeeded");
     assertThat(last.getValue().get("status").asText()).isEqualTo("SUCCEEDED");
 
+    // a client that connects after the end gets the final state at once
+    List<Map.Entry<String, JsonNode>> late = followEvents(id);
+    assertThat(late).singleElement().satisfies(e -> assertThat(e.getKey()).isEqualTo("succeeded"));
+
     JsonNode view = JSON.readTree(get("/api/generations/" + id).body());
     assertThat(view.get("status").asText()).isEqualTo("SUCCEEDED");
     assertThat(view.get("progress").asDouble()).isEqualTo(1.0);

@@ -4,7 +4,7 @@ package io.tempera.backend.comfyui;
  * One step of a prompt's progress.
  *
  * @param fraction overall 0..1: nodes done (cached count as done) plus the current node's share
- * @param queuePosition while pending: 1 = next; 0 when running
+ * @param queuePosition while pending: 1 = next; null once running
  */
 public record ProgressUpdate(
     Stage stage,

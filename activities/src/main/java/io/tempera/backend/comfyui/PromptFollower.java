@@ -232,7 +232,7 @@ final class PromptFollower implements AutoCloseable {
   }
 
   private ProgressUpdate update(ProgressUpdate.Stage stage, String node, Integer step, Integer total) {
-    return new ProgressUpdate(stage, fraction(), node, classType(node), step, total, stage == ProgressUpdate.Stage.QUEUED ? null : 0, null, null);
+    return new ProgressUpdate(stage, fraction(), node, classType(node), step, total, null, null, null);
   }
 
   private double fraction() {

@@ -110,6 +110,26 @@ public class GenerationActivitiesImpl implements GenerationActivities {
   }
 
   @Override
+  public GenerationPlan planAtTier(GenerationRequest request, GenerationPlan plan, String tier) {
+    FunctionTemplate template =
+        templates
+            .find(plan.functionId(), plan.functionVersion())
+            .orElseThrow(
+                () ->
+                    ApplicationFailure.newNonRetryableFailure(
+                        "Version " + plan.functionVersion() + " of '" + plan.functionId() + "' is no longer available",
+                        ErrorCode.UNKNOWN_FUNCTION.name()));
+    QualityTier target = QualityTier.fromId(tier);
+    if (target == null) {
+      throw ApplicationFailure.newNonRetryableFailure("Unknown tier " + tier, ErrorCode.INVALID_REQUEST.name());
+    }
+    TemplateTranslator.Translation translation = translator.translate(template, target, request.parameters());
+    return new GenerationPlan(
+        plan.functionId(), plan.functionVersion(), plan.tierRequested(), target.id(), plan.backendType(),
+        translation.payload(), translation.fileInputs(), template.timeoutSeconds(), List.of());
+  }
+
+  @Override
   public SlotLease acquireSlot(SlotRequest request) {
     try {
       return slots.acquire(request.generationId());

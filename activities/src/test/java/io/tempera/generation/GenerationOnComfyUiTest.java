@@ -241,6 +241,7 @@ class GenerationOnComfyUiTest {
 
     @Override public GenerationPlan resolveTemplate(GenerationRequest r) { return delegate.resolveTemplate(r); }
     @Override public SlotLease acquireSlot(SlotRequest r) { return delegate.acquireSlot(r); }
+    @Override public GenerationPlan planAtTier(GenerationRequest r, GenerationPlan p, String t) { return delegate.planAtTier(r, p, t); }
     @Override public void cancelOnBackend(BackendJob j) { delegate.cancelOnBackend(j); }
     @Override public List<OutputRef> collectOutputs(CollectRequest r) { return delegate.collectOutputs(r); }
     @Override public void releaseSlot(SlotLease l) { delegate.releaseSlot(l); }

@@ -45,6 +45,7 @@ public final class ApiMessages {
       List<String> warnings,
       List<Output> outputs,
       Failure error,
+      List<io.tempera.generation.Fallback> fallbacks,
       long eventId) {}
 
   @JsonInclude(JsonInclude.Include.NON_EMPTY)

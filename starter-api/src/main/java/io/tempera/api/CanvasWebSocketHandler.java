@@ -227,6 +227,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       m.put("type", "task_success");
       m.put("outputs", view.outputs());
       m.put("tierUsed", view.tierUsed());
+      m.put("fallbacks", view.fallbacks());
       m.put("warnings", view.warnings());
     } else {
       m.put("type", "task_failed");

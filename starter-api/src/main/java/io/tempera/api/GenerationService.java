@@ -213,6 +213,7 @@ public class GenerationService {
         state.error() == null
             ? null
             : new ApiMessages.Failure(state.error().code(), state.error().message(), state.error().suggestion(), state.error().action(), state.error().retryable()),
+        state.fallbacks(),
         eventId);
   }
 

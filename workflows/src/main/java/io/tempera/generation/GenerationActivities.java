@@ -12,6 +12,13 @@ public interface GenerationActivities {
   @ActivityMethod
   GenerationPlan resolveTemplate(GenerationRequest request);
 
+  /**
+   * Translate the request again at another tier, from the same template version as {@code plan}
+   * (for a fallback down the tier chain).
+   */
+  @ActivityMethod
+  GenerationPlan planAtTier(GenerationRequest request, GenerationPlan plan, String tier);
+
   /** Lease a slot; fails with BACKEND_BUSY (retryable) while none is free. */
   @ActivityMethod
   SlotLease acquireSlot(SlotRequest request);

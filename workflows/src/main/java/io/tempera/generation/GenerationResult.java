@@ -11,9 +11,11 @@ public record GenerationResult(
     String tierUsed,
     List<OutputRef> outputs,
     GenerationError error,
-    List<String> warnings) {
+    List<String> warnings,
+    List<Fallback> fallbacks) {
 
   public GenerationResult {
+    fallbacks = fallbacks == null ? List.of() : List.copyOf(fallbacks);
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
     warnings = warnings == null ? List.of() : List.copyOf(warnings);
   }

@@ -20,10 +20,12 @@ public record GenerationState(
     String tierUsed,
     List<String> warnings,
     List<OutputRef> outputs,
-    GenerationError error) {
+    GenerationError error,
+    List<Fallback> fallbacks) {
 
   public GenerationState {
     warnings = warnings == null ? List.of() : List.copyOf(warnings);
+    fallbacks = fallbacks == null ? List.of() : List.copyOf(fallbacks);
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
   }
 }

@@ -92,6 +92,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   private Phase phase = Phase.RESOLVING;
   private double progress;
   private final List<String> warnings = new ArrayList<>();
+  private final List<Fallback> fallbacks = new ArrayList<>();
   private List<OutputRef> outputRefs = List.of();
   private GenerationError error;
   private boolean cancelRequested;
@@ -136,10 +137,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
             new SlotRequest(generationId, plan.functionId(), plan.tierUsed(), plan.backendType()));
 
     enter(Phase.GENERATING, 0.05);
-    job =
-        new BackendJob(
-            generationId, request.projectId(), request.nodeId(), Workflow.randomUUID().toString(), plan);
-    BackendOutcome outcome = backendFor(plan).runOnBackend(job);
+    BackendOutcome outcome = runWithFallbacks();
     if (outcome.interrupted()) {
       cancelRequested = true;
       cancelReason = cancelReason == null ? "interrupted on the backend" : cancelReason;
@@ -156,6 +154,48 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
           "The generator finished without producing any output", ErrorCode.OUTPUT_MISSING.name());
     }
     enter(Phase.SUCCEEDED, 1.0);
+  }
+
+  /**
+   * Runs the plan on the backend. When the GPU runs out of memory, steps down the tier chain
+   * (ultra → high → standard → draft) and runs again at the lower tier, recording why.
+   */
+  private BackendOutcome runWithFallbacks() {
+    while (true) {
+      job = new BackendJob(generationId, request.projectId(), request.nodeId(), Workflow.randomUUID().toString(), plan);
+      try {
+        return backendFor(plan).runOnBackend(job);
+      } catch (ActivityFailure failure) {
+        String lower = lowerTier(plan.tierUsed());
+        if (!outOfMemory(failure) || lower == null
+            || Workflow.getVersion(FALLBACK_CHANGE, Workflow.DEFAULT_VERSION, 1) < 1) {
+          throw failure;
+        }
+        Fallback fallback = new Fallback(plan.tierUsed(), lower, "ran out of GPU memory");
+        fallbacks.add(fallback);
+        warnings.add(fallback.describe());
+        log.info("generation {}: {}", generationId, fallback.describe());
+        plan = resolver.planAtTier(request, plan, lower);
+      }
+    }
+  }
+
+  /** Workflow.getVersion change id: falling back to a lower tier on out-of-memory. */
+  static final String FALLBACK_CHANGE = "tier-fallback-on-oom";
+
+  private static boolean outOfMemory(ActivityFailure failure) {
+    return failure.getCause() instanceof ApplicationFailure app
+        && ErrorCode.OUT_OF_GPU_MEMORY.name().equals(app.getType());
+  }
+
+  /** The next tier down, or null at the bottom. */
+  static String lowerTier(String tier) {
+    return switch (tier == null ? "" : tier) {
+      case "ultra" -> "high";
+      case "high" -> "standard";
+      case "standard" -> "draft";
+      default -> null;
+    };
   }
 
   /**
@@ -194,7 +234,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         plan == null ? null : plan.tierUsed(),
         warnings,
         outputRefs,
-        error);
+        error,
+        fallbacks);
   }
 
   @Override
@@ -282,6 +323,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         plan == null ? null : plan.tierUsed(),
         outputRefs,
         error,
-        warnings);
+        warnings,
+        fallbacks);
   }
 }

@@ -27,8 +27,15 @@ class FakeGenerationActivities implements GenerationActivities {
       throw ApplicationFailure.newNonRetryableFailure("Unknown function 'missing'", ErrorCode.UNKNOWN_FUNCTION.name());
     }
     return new GenerationPlan(
-        request.functionId(), "1.0.0", request.tier(), "standard", "comfyui",
+        request.functionId(), "1.0.0", request.tier(), request.tier() == null ? "standard" : request.tier(), "comfyui",
         new ObjectMapper().createObjectNode(), List.of(), 60, List.of());
+  }
+
+  @Override
+  public GenerationPlan planAtTier(GenerationRequest request, GenerationPlan plan, String tier) {
+    calls.add("plan:" + tier);
+    return new GenerationPlan(plan.functionId(), plan.functionVersion(), plan.tierRequested(), tier, plan.backendType(),
+        plan.payload(), plan.fileInputs(), plan.timeoutSeconds(), List.of());
   }
 
   @Override

@@ -29,7 +29,9 @@ class GenerationReplayTest {
   static final Path HISTORIES = Path.of("src/test/resources/histories");
 
   @ParameterizedTest
-  @ValueSource(strings = {"generation-succeeded-v1.json", "generation-cancelled-v1.json", "generation-failed-v1.json"})
+  @ValueSource(strings = {
+      "generation-succeeded-v1.json", "generation-cancelled-v1.json", "generation-failed-v1.json",
+      "generation-oom-fallback-v2.json"})
   void recordedHistoriesStillReplay(String file) throws Exception {
     Path path = HISTORIES.resolve(file);
     assertThat(path).exists();
@@ -50,8 +52,23 @@ class GenerationReplayTest {
       env.start();
       WorkflowClient client = env.getWorkflowClient();
 
-      stub(client, "gen-recorded-succeeded").run(request());
-      save(client, "gen-recorded-succeeded", "generation-succeeded-v1.json");
+      if (!Files.exists(HISTORIES.resolve("generation-succeeded-v1.json"))) {
+        stub(client, "gen-recorded-succeeded").run(request());
+        save(client, "gen-recorded-succeeded", "generation-succeeded-v1.json");
+      }
+
+      // v2 (tier-fallback-on-oom): high runs out of GPU memory, standard succeeds
+      activities.backend = job -> {
+        if (job.plan().tierUsed().equals("high")) {
+          throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure("Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
+        }
+        return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output")), true);
+      };
+      stub(client, "gen-recorded-fallback").run(request());
+      save(client, "gen-recorded-fallback", "generation-oom-fallback-v2.json");
+      if (Files.exists(HISTORIES.resolve("generation-failed-v1.json"))) {
+        return; // the v1 histories are kept as recorded by the v1 code
+      }
 
       activities.backend = job -> {
         throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure("Node 3 failed", ErrorCode.EXECUTION_ERROR.name());

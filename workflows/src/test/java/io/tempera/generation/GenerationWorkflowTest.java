@@ -205,4 +205,38 @@ class GenerationWorkflowTest {
     assertThat(attributes.get(GenerationSearchAttributes.PROJECT)).isEqualTo("p1");
     assertThat(attributes.get(GenerationSearchAttributes.FUNCTION)).isEqualTo("invert");
   }
+
+  @Test
+  void outOfMemoryStepsDownTheTierChainUntilItFits() {
+    activities.backend = job -> {
+      if (!job.plan().tierUsed().equals("standard")) {
+        throw ApplicationFailure.newNonRetryableFailure("Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
+      }
+      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output")), true);
+    };
+    GenerationResult result = newWorkflow("gen-fallback").run(
+        new GenerationRequest("invert", "ultra", Map.of(), "p1", "n1", null));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(result.tierUsed()).isEqualTo("standard");
+    assertThat(result.fallbacks()).extracting(Fallback::toTier).containsExactly("high", "standard");
+    assertThat(result.warnings()).contains(
+        "Finished at high because ultra ran out of GPU memory", "Finished at standard because high ran out of GPU memory");
+    assertThat(activities.calls).containsSubsequence("run", "plan:high", "run", "plan:standard", "run", "collect");
+    assertThat(activities.runIds).doesNotHaveDuplicates().hasSize(3);
+  }
+
+  @Test
+  void outOfMemoryAtDraftFailsWithTheSuggestion() {
+    activities.backend = job -> {
+      throw ApplicationFailure.newNonRetryableFailure("Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
+    };
+    GenerationResult result = newWorkflow("gen-fallback-floor").run(
+        new GenerationRequest("invert", "standard", Map.of(), "p1", "n1", null));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(result.error().code()).isEqualTo("OUT_OF_GPU_MEMORY");
+    assertThat(result.fallbacks()).extracting(Fallback::toTier).containsExactly("draft");
+    assertThat(activities.released).hasSize(1);
+  }
 }

@@ -207,7 +207,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         GenerationActivities.class,
         ActivityOptions.newBuilder()
             .setStartToCloseTimeout(Duration.ofSeconds(Math.max(10, plan.timeoutSeconds())))
-            .setHeartbeatTimeout(Duration.ofSeconds(20))
+            .setHeartbeatTimeout(Duration.ofSeconds(10))
             .setRetryOptions(
                 RetryOptions.newBuilder()
                     .setInitialInterval(Duration.ofSeconds(1))

@@ -1,0 +1,166 @@
+package io.tempera.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tempera.generation.GenerationRequest;
+import io.tempera.generation.GenerationResult;
+import io.tempera.generation.GenerationStatus;
+import io.tempera.generation.GenerationWorkflow;
+import io.tempera.testkit.comfyui.ComfyUiTestServer;
+import io.tempera.testkit.fixtures.TestFiles;
+import io.tempera.testkit.fixtures.TestImages;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowClientOptions;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.serviceclient.WorkflowServiceStubs;
+import io.temporal.serviceclient.WorkflowServiceStubsOptions;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Durability with real processes: a real Temporal server, a worker process from the packaged
+ * app jar, and the testkit ComfyUI. The worker is killed with SIGKILL mid-generation and started
+ * again: the generation completes, re-attached to the same ComfyUI prompt (no second run).
+ */
+class WorkerCrashRecoveryIT {
+
+  private final List<Process> processes = new ArrayList<>();
+  private Path root;
+  private ComfyUiTestServer comfy;
+  private WorkflowServiceStubs service;
+  private int temporalPort;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    root = Files.createTempDirectory("tempera-crash");
+    TestFiles.copyTree(Path.of("../templates/functions"), root.resolve("templates/shipped"));
+    TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/slow-invert"), root.resolve("templates/slow-invert"));
+    TestImages.writePng(TestImages.sample(), root.resolve("outputs/crash-project/uploads/sample.png"));
+    comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(root.resolve("comfyui")));
+    temporalPort = freePort();
+    // a real Temporal server (the Temporal CLI's dev server): the Java test server never moves a
+    // dead worker's sticky workflow tasks back to the shared queue, a real one does after 5 s
+    startProcess("temporal", List.of(temporalCli(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+        "--port", Integer.toString(temporalPort), "--http-port", Integer.toString(freePort()),
+        "--metrics-port", Integer.toString(freePort()), "--log-level", "warn"), Map.of());
+    awaitPort(temporalPort);
+    service = WorkflowServiceStubs.newServiceStubs(
+        WorkflowServiceStubsOptions.newBuilder().setTarget("127.0.0.1:" + temporalPort).build());
+  }
+
+  @AfterEach
+  void tearDown() {
+    processes.forEach(Process::destroyForcibly);
+    if (service != null) {
+      service.shutdownNow();
+    }
+    comfy.close();
+  }
+
+  @Test
+  void killingTheWorkerMidGenerationLosesNothingAndRunsTheBackendOnce() throws Exception {
+    Process worker = startWorker("worker-1");
+    WorkflowClient client = WorkflowClient.newInstance(service, WorkflowClientOptions.newBuilder().build());
+    GenerationWorkflow workflow = client.newWorkflowStub(
+        GenerationWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId("gen-crash-test").build());
+    CompletableFuture<GenerationResult> result = WorkflowClient.execute(workflow::run,
+        new GenerationRequest("slow-invert", "standard", Map.of("image", "uploads/sample.png", "steps", 60), "crash-project", "node-1", null));
+
+    long deadline = System.currentTimeMillis() + 60_000;
+    while (comfy.acceptedPromptCount() == 0 && System.currentTimeMillis() < deadline) {
+      Thread.sleep(50);
+    }
+    assertThat(comfy.acceptedPromptCount()).as("the first worker submitted the prompt").isEqualTo(1);
+    Thread.sleep(500);
+    worker.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL: no shutdown hooks, no goodbye
+
+    startWorker("worker-2");
+    GenerationResult finished;
+    try {
+      finished = result.get(90, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      StringBuilder events = new StringBuilder();
+      client.fetchHistory("gen-crash-test").getEvents().forEach(ev -> events.append(ev.getEventType()).append('\n'));
+      throw new AssertionError("the generation did not finish after the worker restart; history:\n" + events, e);
+    }
+
+    assertThat(finished.status()).as("%s", finished.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(comfy.promptPostCount()).as("the restarted worker re-attached instead of submitting again").isEqualTo(1);
+    Path output = root.resolve("outputs").resolve(finished.outputs().get(0).path());
+    assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(output.toFile()))).isTrue();
+  }
+
+  private Process startWorker(String name) throws IOException {
+    return start(name, List.of("-Dloader.main=io.tempera.worker.WorkerApplication", "-jar", appJar()), Map.of(
+        "TEMPORAL_ADDRESS", "127.0.0.1:" + temporalPort,
+        "TEMPERA_COMFYUI_URL", comfy.baseUrl().toString(),
+        "TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString(),
+        "TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString(),
+        "TEMPERA_WORKER_PORT", "0"));
+  }
+
+  private Process start(String name, List<String> args, Map<String, String> env) throws IOException {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.add("-Xmx512m");
+    command.addAll(args);
+    return startProcess(name, command, env);
+  }
+
+  private Process startProcess(String name, List<String> command, Map<String, String> env) throws IOException {
+    ProcessBuilder builder = new ProcessBuilder(command)
+        .redirectErrorStream(true)
+        .redirectOutput(Path.of("target", name + "-" + System.nanoTime() + ".log").toFile());
+    builder.environment().putAll(env);
+    Process process = builder.start();
+    processes.add(process);
+    return process;
+  }
+
+  /** The Temporal CLI: TEMPERA_TEMPORAL_CLI, as ./tempera test sets it from scripts/ensure-temporal.sh. */
+  private static String temporalCli() {
+    String cli = System.getenv("TEMPERA_TEMPORAL_CLI");
+    assertThat(cli).as("TEMPERA_TEMPORAL_CLI: run the tests with ./tempera test, or set it to scripts/ensure-temporal.sh's output").isNotBlank();
+    assertThat(Path.of(cli)).isExecutable();
+    return cli;
+  }
+
+  private static String appJar() {
+    String jar = System.getProperty("tempera.app.jar");
+    assertThat(jar).as("tempera.app.jar (set by the failsafe configuration)").isNotNull();
+    assertThat(Path.of(jar)).exists();
+    return jar;
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+
+  private static void awaitPort(int port) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + Duration.ofSeconds(60).toMillis();
+    while (System.currentTimeMillis() < deadline) {
+      try (Socket ignored = new Socket("127.0.0.1", port)) {
+        return;
+      } catch (IOException notYet) {
+        Thread.sleep(100);
+      }
+    }
+    throw new AssertionError("nothing listens on port " + port);
+  }
+}

@@ -5,6 +5,7 @@ import io.tempera.testkit.comfyui.ComfyUiTestServer;
 import io.temporal.api.enums.v1.IndexedValueType;
 import io.temporal.testing.TestWorkflowEnvironment;
 import java.nio.file.Path;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.SmartInitializingSingleton;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.context.annotation.Bean;
@@ -21,10 +22,13 @@ public class EmbeddedConfiguration {
     return ComfyUiTestServer.start(new ComfyUiTestServer.Config(port, dataDir, "127.0.0.1"));
   }
 
-  /** Registers the Tempera* search attributes on the in-process Temporal server. */
+  /**
+   * Registers the Tempera* search attributes on the in-process Temporal server (with a real server,
+   * {@code ./tempera run --temporal} registers them with the Temporal CLI).
+   */
   @Bean
-  public SmartInitializingSingleton registerSearchAttributes(TestWorkflowEnvironment temporal) {
-    return () -> GenerationSearchAttributes.ALL.forEach(
-        key -> temporal.registerSearchAttribute(key.getName(), IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD));
+  public SmartInitializingSingleton registerSearchAttributes(ObjectProvider<TestWorkflowEnvironment> temporal) {
+    return () -> temporal.ifAvailable(env -> GenerationSearchAttributes.ALL.forEach(
+        key -> env.registerSearchAttribute(key.getName(), IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD)));
   }
 }

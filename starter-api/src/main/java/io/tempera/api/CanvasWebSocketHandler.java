@@ -204,18 +204,11 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   }
 
   private static Map<String, Object> progress(String taskId, ProgressEvent e) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("type", "task_progress");
-    m.put("taskId", taskId);
-    m.put("eventId", e.seq());
-    m.put("phase", e.phase());
-    m.put("progress", e.progress());
-    m.put("message", e.message());
-    if (e.step() != null) m.put("step", e.step());
-    if (e.totalSteps() != null) m.put("totalSteps", e.totalSteps());
-    if (e.queuePosition() != null) m.put("queuePosition", e.queuePosition());
-    m.put("timestamp", e.timestampMillis());
-    return m;
+    Map<String, Object> lead = new LinkedHashMap<>();
+    lead.put("type", "task_progress");
+    lead.put("taskId", taskId);
+    lead.put("eventId", e.seq());
+    return GenerationFeed.progressFields(lead, e);
   }
 
   private static Map<String, Object> terminal(ApiMessages.Generation view) {

@@ -86,15 +86,7 @@ public class GenerationController {
   }
 
   private static ServerSentEvent<Object> progressEvent(ProgressEvent event) {
-    Map<String, Object> data = new java.util.LinkedHashMap<>();
-    data.put("id", event.generationId());
-    data.put("phase", event.phase());
-    data.put("progress", event.progress());
-    data.put("message", event.message());
-    if (event.step() != null) data.put("step", event.step());
-    if (event.totalSteps() != null) data.put("totalSteps", event.totalSteps());
-    if (event.queuePosition() != null) data.put("queuePosition", event.queuePosition());
-    data.put("timestamp", event.timestampMillis());
+    Map<String, Object> data = GenerationFeed.progressFields(Map.of("id", event.generationId()), event);
     return ServerSentEvent.builder().event(event.type()).id(Long.toString(event.seq())).data((Object) data).build();
   }
 

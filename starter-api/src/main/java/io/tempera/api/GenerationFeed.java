@@ -3,6 +3,8 @@ package io.tempera.api;
 import io.tempera.progress.ProgressBus;
 import io.tempera.progress.ProgressEvent;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -69,6 +71,22 @@ public class GenerationFeed {
           })
           .doFinally(signal -> close(subscription));
     });
+  }
+
+  /**
+   * The fields of a live update as every client protocol shows them, after {@code lead} (the
+   * protocol's own identifying fields).
+   */
+  public static Map<String, Object> progressFields(Map<String, Object> lead, ProgressEvent event) {
+    Map<String, Object> fields = new LinkedHashMap<>(lead);
+    fields.put("phase", event.phase());
+    fields.put("progress", event.progress());
+    fields.put("message", event.message());
+    if (event.step() != null) fields.put("step", event.step());
+    if (event.totalSteps() != null) fields.put("totalSteps", event.totalSteps());
+    if (event.queuePosition() != null) fields.put("queuePosition", event.queuePosition());
+    fields.put("timestamp", event.timestampMillis());
+    return fields;
   }
 
   /** Comments to keep idle connections open through proxies, until {@code until} ends. */

@@ -116,6 +116,9 @@ public final class ComfyUiTestServer implements AutoCloseable {
   /** Outputs of the last prompt's nodes by cache key: identical resubmissions are fully cached. */
   private Map<String, NodeOutcome> cache = Map.of();
   private final DisposableServer server;
+  private volatile double faultRate;
+  private java.util.Random faultRandom = new java.util.Random(0);
+  private final Map<String, AtomicInteger> faults = new ConcurrentHashMap<>();
 
   private record NodeOutcome(List<Object> outputs, Map<String, Object> ui) {}
 
@@ -167,6 +170,46 @@ public final class ComfyUiTestServer implements AutoCloseable {
 
   public List<String> acceptedPromptIds() {
     return List.copyOf(accepted);
+  }
+
+  /**
+   * Makes the server misbehave like a flaky GPU host: each prompt meets, with probability
+   * {@code rate} in all, one of a 500 on POST /prompt, its WebSocket dropped mid-run, or a CUDA
+   * out-of-memory error in its first node. Deterministic for a seed.
+   */
+  public void injectFaults(double rate, long seed) {
+    synchronized (lock) {
+      faultRate = rate;
+      faultRandom = new java.util.Random(seed);
+    }
+  }
+
+  /** How many faults of each kind were injected. */
+  public Map<String, Integer> faultsInjected() {
+    Map<String, Integer> counts = new java.util.TreeMap<>();
+    faults.forEach((k, v) -> counts.put(k, v.get()));
+    return counts;
+  }
+
+  /**
+   * Draws a fault for the next prompt event: the i-th kind owns the i-th third of the rate (a null
+   * kind keeps its share for another event), so the kinds of a prompt add up to the rate.
+   */
+  private String drawFault(String... kinds) {
+    if (faultRate <= 0) {
+      return null;
+    }
+    synchronized (lock) {
+      double draw = faultRandom.nextDouble();
+      double share = faultRate / 3;
+      for (int i = 0; i < kinds.length; i++) {
+        if (kinds[i] != null && draw < share * (i + 1) && draw >= share * i) {
+          faults.computeIfAbsent(kinds[i], k -> new AtomicInteger()).incrementAndGet();
+          return kinds[i];
+        }
+      }
+      return null;
+    }
   }
 
   /** Closes every /ws connection abruptly, as a network drop would. */
@@ -227,6 +270,10 @@ public final class ComfyUiTestServer implements AutoCloseable {
   private Publisher<Void> postPrompt(HttpServerRequest req, HttpServerResponse res) {
     return body(req, (text, r) -> {
       promptPosts.incrementAndGet();
+      if ("server_error".equals(drawFault("server_error"))) {
+        return res.status(500).header("Content-Type", "text/plain; charset=utf-8")
+            .sendString(Mono.just("500 Internal Server Error\n\nServer got itself in trouble"));
+      }
       JsonNode body;
       try {
         body = json.readTree(text);
@@ -569,6 +616,7 @@ public final class ComfyUiTestServer implements AutoCloseable {
 
     Map<String, NodeOutcome> results = new HashMap<>();
     ObjectNode outputs = json.createObjectNode();
+    String fault = drawFault(null, "websocket_drop", "out_of_memory");
     List<String> executed = new ArrayList<>(cachedNodes);
     for (String id : cachedNodes) {
       NodeOutcome outcome = cache.get(keys.get(id));
@@ -594,6 +642,19 @@ public final class ComfyUiTestServer implements AutoCloseable {
       executing.put("node", id).put("display_node", id);
       executing.remove("timestamp");
       sendTo(job, message("executing", executing));
+      if ("out_of_memory".equals(fault)) {
+        failed(job, id, spec.classType(), "torch.OutOfMemoryError",
+            "Allocation on device \nThis error means you ran out of memory on your GPU.", executed, messages, outputs, inputsSummary(node));
+        return;
+      }
+      if ("websocket_drop".equals(fault)) {
+        fault = null;
+        Session session = sessionOf(job);
+        if (session != null) {
+          sessions.remove(session.clientId, session);
+          session.close();
+        }
+      }
       try {
         Map<String, Object> inputs = resolveInputs(node.path("inputs"), spec, results);
         NodeOutcome outcome = runNode(job, id, spec, inputs);

@@ -1,0 +1,120 @@
+package io.tempera.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tempera.backend.Backend;
+import io.tempera.backend.BackendProgress;
+import io.tempera.backend.BackendRegistry;
+import io.tempera.backend.comfyui.ComfyUiBackend;
+import io.tempera.backend.comfyui.ComfyUiClient;
+import io.tempera.backend.comfyui.ComfyUiClientOptions;
+import io.tempera.generation.BackendFile;
+import io.tempera.generation.BackendJob;
+import io.tempera.generation.BackendOutcome;
+import io.tempera.generation.GenerationActivitiesImpl;
+import io.tempera.generation.GenerationRequest;
+import io.tempera.generation.GenerationResult;
+import io.tempera.generation.GenerationWorkflow;
+import io.tempera.generation.GenerationWorkflowImpl;
+import io.tempera.outputs.OutputStore;
+import io.tempera.progress.InProcessProgressBus;
+import io.tempera.slots.LocalSlotPool;
+import io.tempera.template.TemplateRegistry;
+import io.tempera.template.TemplateTranslator;
+import io.tempera.testkit.comfyui.ComfyUiTestServer;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.worker.Worker;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+
+/**
+ * What a benchmark runs on: a fresh in-process Temporal test server, a worker with the real
+ * activities, and the testkit ComfyUI server; the backend call of each generation is timed.
+ */
+final class BenchSystem implements AutoCloseable {
+
+  final ComfyUiTestServer comfy;
+  final ComfyUiClient client;
+  final TestWorkflowEnvironment env;
+  final WorkflowClient workflows;
+  /** Time spent inside the backend call, by generation id. */
+  final Map<String, Long> backendNanos = new ConcurrentHashMap<>();
+
+  BenchSystem() throws IOException {
+    Path tmp = Files.createTempDirectory("tempera-bench");
+    comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(tmp.resolve("comfyui")));
+    client = new ComfyUiClient(comfy.baseUrl(), ComfyUiClientOptions.defaults());
+    env = TestWorkflowEnvironment.newInstance();
+    ObjectMapper json = new ObjectMapper();
+    GenerationActivitiesImpl activities = new GenerationActivitiesImpl(
+        new TemplateRegistry(Path.of("bench/templates"), json, 60_000),
+        new TemplateTranslator(json),
+        new LocalSlotPool("bench", 64),
+        new BackendRegistry(List.of(new TimedBackend(new ComfyUiBackend(client), backendNanos))),
+        new OutputStore(tmp.resolve("outputs")),
+        new InProcessProgressBus(),
+        new SimpleMeterRegistry());
+    Worker worker = env.newWorker(GenerationWorkflow.TASK_QUEUE);
+    worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
+    worker.registerActivitiesImplementations(activities);
+    env.start();
+    workflows = env.getWorkflowClient();
+  }
+
+  GenerationResult run(String id, String tier, int color) {
+    GenerationWorkflow workflow = workflows.newWorkflowStub(
+        GenerationWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId("gen-" + id).build());
+    return workflow.run(new GenerationRequest("instant", tier, Map.of("color", color % 16_777_215), "bench", "node", null));
+  }
+
+  static double percentile(List<Double> values, int p) {
+    List<Double> sorted = new ArrayList<>(values);
+    Collections.sort(sorted);
+    int index = (int) Math.ceil(p / 100.0 * sorted.size()) - 1;
+    return sorted.get(Math.max(0, Math.min(sorted.size() - 1, index)));
+  }
+
+  static void write(String file, String report) throws IOException {
+    System.out.println(report);
+    Path results = Path.of("bench/results");
+    Files.createDirectories(results);
+    Files.writeString(results.resolve(file), report);
+    System.out.println("written to " + results.resolve(file));
+  }
+
+  @Override
+  public void close() {
+    env.close();
+    client.close();
+    comfy.close();
+  }
+
+  /** Measures how long each backend run takes, by generation. */
+  private record TimedBackend(Backend delegate, Map<String, Long> nanos) implements Backend {
+    @Override public String type() { return delegate.type(); }
+
+    @Override
+    public BackendOutcome run(BackendJob job, Path projectDir, Consumer<BackendProgress> progress) {
+      long start = System.nanoTime();
+      try {
+        return delegate.run(job, projectDir, progress);
+      } finally {
+        nanos.merge(job.generationId(), System.nanoTime() - start, Long::sum);
+      }
+    }
+
+    @Override public void cancel(BackendJob job) { delegate.cancel(job); }
+
+    @Override public long download(BackendFile file, Path target) { return delegate.download(file, target); }
+  }
+}

@@ -4,6 +4,8 @@ package io.tempera.backend;
  * Progress a backend reports while it runs a job, in the product's terms.
  *
  * @param fraction overall 0..1 of the backend run
- * @param queuePosition position in the backend's own queue while waiting (0 = next), else null
+ * @param queuePosition position in the backend's own queue while waiting (1 = next), else null
+ * @param previewImage an intermediate image (PNG or JPEG bytes) when the backend sent one, else null
  */
-public record BackendProgress(double fraction, Integer step, Integer totalSteps, Integer queuePosition, String message) {}
+public record BackendProgress(
+    double fraction, Integer step, Integer totalSteps, Integer queuePosition, String message, byte[] previewImage) {}

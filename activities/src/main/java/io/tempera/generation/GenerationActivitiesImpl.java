@@ -170,18 +170,9 @@ public class GenerationActivitiesImpl implements GenerationActivities {
             TimeUnit.MILLISECONDS);
     Timer.Sample sample = Timer.start(metrics);
     String outcome = "failed";
+    LiveProgress live = new LiveProgress(job, last);
     try {
-      BackendOutcome result = backend.run(
-          job,
-          outputs.projectDir(job.projectId()),
-          (BackendProgress p) -> {
-            double overall = 0.05 + 0.9 * Math.max(0, Math.min(1, p.fraction()));
-            last.set(new RunHeartbeat(job.runId(), overall));
-            progress.publish(
-                new ProgressEvent(
-                    job.generationId(), 0, ProgressEvent.PROGRESS, Phase.GENERATING.name(), overall,
-                    p.step(), p.totalSteps(), p.queuePosition(), p.message(), System.currentTimeMillis()));
-          });
+      BackendOutcome result = backend.run(job, outputs.projectDir(job.projectId()), live::accept);
       outcome = result.interrupted() ? "interrupted" : "succeeded";
       return result;
     } catch (ApplicationFailure e) {
@@ -202,6 +193,55 @@ public class GenerationActivitiesImpl implements GenerationActivities {
           .tag("outcome", outcome)
           .tag("reattached", Boolean.toString(attempt > 1))
           .register(metrics));
+    }
+  }
+
+  /**
+   * Turns a backend's progress into live events: overall progress, an ETA from the speed so far,
+   * and the latest preview image written next to the outputs (at most four times a second).
+   */
+  private final class LiveProgress {
+    private static final long PREVIEW_EVERY_MILLIS = 250;
+    private final BackendJob job;
+    private final AtomicReference<RunHeartbeat> last;
+    private final long startedAt = System.currentTimeMillis();
+    private volatile long previewWrittenAt;
+    private volatile String previewUrl;
+
+    LiveProgress(BackendJob job, AtomicReference<RunHeartbeat> last) {
+      this.job = job;
+      this.last = last;
+    }
+
+    void accept(BackendProgress p) {
+      double fraction = Math.max(0, Math.min(1, p.fraction()));
+      double overall = 0.05 + 0.9 * fraction;
+      last.set(new RunHeartbeat(job.runId(), overall));
+      long now = System.currentTimeMillis();
+      if (p.previewImage() != null && now - previewWrittenAt >= PREVIEW_EVERY_MILLIS) {
+        previewWrittenAt = now;
+        writePreview(p.previewImage());
+      }
+      Integer eta = fraction >= 0.05 && fraction < 1
+          ? (int) Math.ceil((now - startedAt) / 1000.0 * (1 - fraction) / fraction)
+          : null;
+      progress.publish(
+          new ProgressEvent(
+              job.generationId(), 0, ProgressEvent.PROGRESS, Phase.GENERATING.name(), overall,
+              p.step(), p.totalSteps(), p.queuePosition(), p.message(), now, eta, previewUrl));
+    }
+
+    private void writePreview(byte[] image) {
+      try {
+        Path file = outputs.previewFile(job.projectId(), job.generationId());
+        Files.createDirectories(file.getParent());
+        Path temp = Files.createTempFile(file.getParent(), ".preview-", ".part");
+        Files.write(temp, image);
+        Files.move(temp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        previewUrl = "/api/generations/" + job.generationId() + "/preview";
+      } catch (IOException | RuntimeException e) {
+        log.debug("could not store a preview of {}", job.generationId(), e);
+      }
     }
   }
 
@@ -253,6 +293,6 @@ public class GenerationActivitiesImpl implements GenerationActivities {
   private void publishPhase(String generationId, Phase phase, double at, String message) {
     progress.publish(
         new ProgressEvent(
-            generationId, 0, ProgressEvent.PHASE, phase.name(), at, null, null, null, message, System.currentTimeMillis()));
+            generationId, 0, ProgressEvent.PHASE, phase.name(), at, null, null, null, message, System.currentTimeMillis(), null, null));
   }
 }

@@ -121,6 +121,27 @@ class GenerationOnComfyUiTest {
   }
 
   @Test
+  void aSlowGenerationReportsStepsAnEtaAndLivePreviews() throws Exception {
+    startWorker(real);
+    uploadSample();
+    bus.subscribe("gen-live", events::add);
+
+    GenerationResult result = workflow("gen-live").run(request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 12)));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(events).anySatisfy(e -> {
+      assertThat(e.step()).isNotNull();
+      assertThat(e.totalSteps()).isEqualTo(12);
+      assertThat(e.message()).startsWith("Generating step");
+    });
+    assertThat(events).anySatisfy(e -> assertThat(e.etaSeconds()).isNotNull().isPositive());
+    assertThat(events).anySatisfy(e -> assertThat(e.previewUrl()).isEqualTo("/api/generations/gen-live/preview"));
+    Path preview = outputs.previewFile("project-1", "gen-live");
+    assertThat(OutputStore.contentType(preview)).isEqualTo("image/png");
+    assertThat(ImageIO.read(preview.toFile()).getWidth()).isEqualTo(4);
+  }
+
+  @Test
   void theTierChangesWhatTheBackendProduces() throws Exception {
     startWorker(real);
     uploadSample();
@@ -153,7 +174,9 @@ class GenerationOnComfyUiTest {
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("OUT_OF_GPU_MEMORY");
     assertThat(result.error().action()).isEqualTo("REDUCE_QUALITY");
-    assertThat(comfy.promptPostCount()).isEqualTo(1);
+    // standard ran out of memory, so did the draft it fell back to: two real runs, then the verdict
+    assertThat(result.fallbacks()).extracting(Fallback::toTier).containsExactly("draft");
+    assertThat(comfy.promptPostCount()).isEqualTo(2);
   }
 
   @Test

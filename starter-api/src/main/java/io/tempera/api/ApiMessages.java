@@ -36,6 +36,8 @@ public final class ApiMessages {
       Integer step,
       Integer totalSteps,
       Integer queuePosition,
+      Integer etaSeconds,
+      String previewUrl,
       String functionId,
       String functionVersion,
       String projectId,

@@ -62,6 +62,19 @@ public class GenerationController {
             .body((Resource) new FileSystemResource(entry.getValue())));
   }
 
+  /** The latest preview image of a running generation (404 when the backend sent none). */
+  @GetMapping("/{id}/preview")
+  public Mono<ResponseEntity<Resource>> preview(@PathVariable String id) {
+    return Blocking.call(() -> {
+          java.nio.file.Path file = generations.preview(id);
+          byte[] bytes = java.nio.file.Files.readAllBytes(file);
+          return ResponseEntity.ok()
+              .contentType(MediaType.parseMediaType(io.tempera.outputs.OutputStore.contentType(file)))
+              .cacheControl(CacheControl.noStore())
+              .body((Resource) new org.springframework.core.io.ByteArrayResource(bytes));
+        });
+  }
+
   /**
    * Server-sent events: first the current state ({@code state}), then live {@code progress} and
    * {@code phase} events, then one terminal event ({@code succeeded}, {@code failed} or

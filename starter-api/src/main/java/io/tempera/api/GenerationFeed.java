@@ -85,6 +85,8 @@ public class GenerationFeed {
     if (event.step() != null) fields.put("step", event.step());
     if (event.totalSteps() != null) fields.put("totalSteps", event.totalSteps());
     if (event.queuePosition() != null) fields.put("queuePosition", event.queuePosition());
+    if (event.etaSeconds() != null) fields.put("etaSeconds", event.etaSeconds());
+    if (event.previewUrl() != null) fields.put("previewUrl", event.previewUrl());
     fields.put("timestamp", event.timestampMillis());
     return fields;
   }

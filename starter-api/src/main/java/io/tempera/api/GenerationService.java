@@ -170,12 +170,24 @@ public class GenerationService {
     return Map.entry(ref, file);
   }
 
+  /** The latest preview image of a running generation. */
+  public Path preview(String id) {
+    GenerationState state = state(id);
+    Path file = outputs.previewFile(state.projectId(), id);
+    if (!Files.isRegularFile(file)) {
+      throw ApiException.notFound("Generation " + id + " has no preview (yet)");
+    }
+    return file;
+  }
+
   public ApiMessages.Generation toView(GenerationState state, Optional<ProgressEvent> live) {
     double progressValue = state.progress();
     String message = state.phase().message();
     Integer step = null;
     Integer totalSteps = null;
     Integer queuePosition = state.queuePosition();
+    Integer etaSeconds = null;
+    String previewUrl = null;
     long eventId = live.map(ProgressEvent::seq).orElse(0L);
     if (!state.status().terminal() && live.isPresent()) {
       ProgressEvent event = live.get();
@@ -186,6 +198,8 @@ public class GenerationService {
       step = event.step();
       totalSteps = event.totalSteps();
       queuePosition = event.queuePosition();
+      etaSeconds = event.etaSeconds();
+      previewUrl = event.previewUrl();
     }
     if (state.error() != null) {
       message = state.error().message();
@@ -200,6 +214,8 @@ public class GenerationService {
         step,
         totalSteps,
         queuePosition,
+        etaSeconds,
+        previewUrl,
         state.functionId(),
         state.functionVersion(),
         state.projectId(),

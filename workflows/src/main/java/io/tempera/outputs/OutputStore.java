@@ -52,6 +52,12 @@ public final class OutputStore {
     return inside(projectDir(projectId).resolve("outputs").resolve("renders").resolve(nodeId));
   }
 
+  /** Where the latest preview image of a generation is kept while it runs. */
+  public Path previewFile(String projectId, String generationId) {
+    requireSegment("generationId", generationId);
+    return inside(projectDir(projectId).resolve("outputs").resolve("previews").resolve(generationId + ".preview"));
+  }
+
   /** A path relative to the root, resolved and checked to stay under it. */
   public Path resolve(String relative) {
     return inside(root.resolve(relative));

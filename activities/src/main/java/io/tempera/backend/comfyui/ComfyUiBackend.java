@@ -90,12 +90,14 @@ public final class ComfyUiBackend implements Backend {
         switch (update.stage()) {
           case QUEUED -> "Waiting in the generator's queue";
           case STARTED -> "Starting";
-          case NODE_STARTED, NODE_FINISHED, PREVIEW -> "Generating";
+          case NODE_STARTED, NODE_FINISHED -> "Generating";
+          case PREVIEW -> "Generating (preview)";
           case STEP -> update.step() != null && update.totalSteps() != null
               ? "Generating step " + update.step() + " of " + update.totalSteps()
               : "Generating";
         };
-    return new BackendProgress(update.fraction(), update.step(), update.totalSteps(), update.queuePosition(), message);
+    return new BackendProgress(
+        update.fraction(), update.step(), update.totalSteps(), update.queuePosition(), message, update.previewBytes());
   }
 
   static ApplicationFailure executionFailure(ExecutionError error) {

@@ -222,12 +222,34 @@ final class PromptFollower implements AutoCloseable {
     }
     ByteBuffer buffer = ByteBuffer.wrap(frame);
     int event = buffer.getInt();
+    String contentType;
     if (event == 1) {
-      int format = buffer.getInt();
-      byte[] image = new byte[buffer.remaining()];
-      buffer.get(image);
-      emit(new ProgressUpdate(ProgressUpdate.Stage.PREVIEW, fraction(), current, classType(current), null, null, null,
-          format == 2 ? "image/png" : "image/jpeg", image));
+      contentType = buffer.getInt() == 2 ? "image/png" : "image/jpeg";
+    } else if (event == 4) {
+      int metadataLength = buffer.getInt();
+      if (metadataLength < 0 || metadataLength > buffer.remaining()) {
+        return;
+      }
+      byte[] metadata = new byte[metadataLength];
+      buffer.get(metadata);
+      String forPrompt = readOrNull(metadata).path("prompt_id").asText(promptId);
+      if (!forPrompt.equals(promptId)) {
+        return;
+      }
+      contentType = readOrNull(metadata).path("image_type").asText("image/png");
+    } else {
+      return;
+    }
+    byte[] image = new byte[buffer.remaining()];
+    buffer.get(image);
+    emit(new ProgressUpdate(ProgressUpdate.Stage.PREVIEW, fraction(), current, classType(current), null, null, null, contentType, image));
+  }
+
+  private JsonNode readOrNull(byte[] json) {
+    try {
+      return client.json().readTree(json);
+    } catch (java.io.IOException e) {
+      return client.json().createObjectNode();
     }
   }
 

@@ -198,6 +198,9 @@ final class NodeLibrary {
             ctx.checkInterrupted();
             Thread.sleep(integer(in, "step_ms"));
             ctx.progress(step, steps);
+            for (BufferedImage image : images(in, "image")) {
+              ctx.sendImage(image); // a live preview per step, as samplers send
+            }
           }
           return new Result(List.of(images(in, "image")), null);
         }));

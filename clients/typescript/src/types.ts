@@ -92,6 +92,10 @@ export interface Generation {
   step?: number;
   totalSteps?: number;
   queuePosition?: number;
+  /** Estimated seconds left, from the speed so far. */
+  etaSeconds?: number;
+  /** Relative URL of the latest preview image, while the backend sends previews. */
+  previewUrl?: string;
   functionId: string;
   functionVersion: string;
   projectId: string;
@@ -101,7 +105,16 @@ export interface Generation {
   warnings: string[];
   outputs: Output[];
   error?: GenerationFailure;
+  /** Steps down the tier chain, e.g. high → standard after running out of GPU memory. */
+  fallbacks: Fallback[];
   eventId: number;
+}
+
+/** A step down the tier chain and why. */
+export interface Fallback {
+  fromTier: Tier;
+  toTier: Tier;
+  reason: string;
 }
 
 /** What `startGeneration` sends. */
@@ -162,6 +175,8 @@ export interface TaskProgress {
   step?: number;
   totalSteps?: number;
   queuePosition?: number;
+  etaSeconds?: number;
+  previewUrl?: string;
   timestamp: number;
 }
 
@@ -172,6 +187,7 @@ export interface TaskSuccess {
   eventId: number;
   outputs: Output[];
   tierUsed: Tier;
+  fallbacks: Fallback[];
   warnings: string[];
 }
 

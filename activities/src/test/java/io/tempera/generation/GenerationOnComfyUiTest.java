@@ -66,7 +66,7 @@ class GenerationOnComfyUiTest {
     bus = new InProcessProgressBus();
     slots = new LocalSlotPool("test", 2);
     real = new GenerationActivitiesImpl(
-        registry, new TemplateTranslator(json), slots, new BackendRegistry(List.of(new ComfyUiBackend(client))), outputs, bus, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+        registry, new TemplateTranslator(json), slots, new BackendRegistry(List.of(ComfyUiBackend.single(client))), outputs, bus, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
     env = TestWorkflowEnvironment.newInstance();
     workflows = env.getWorkflowClient();
   }

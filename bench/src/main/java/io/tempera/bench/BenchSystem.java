@@ -59,7 +59,7 @@ final class BenchSystem implements AutoCloseable {
         new TemplateRegistry(Path.of("bench/templates"), json, 60_000),
         new TemplateTranslator(json),
         new LocalSlotPool("bench", 64),
-        new BackendRegistry(List.of(new TimedBackend(new ComfyUiBackend(client), backendNanos))),
+        new BackendRegistry(List.of(new TimedBackend(ComfyUiBackend.single(client), backendNanos))),
         new OutputStore(tmp.resolve("outputs")),
         new InProcessProgressBus(),
         new SimpleMeterRegistry());

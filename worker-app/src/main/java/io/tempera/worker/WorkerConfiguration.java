@@ -13,6 +13,7 @@ import io.tempera.slots.LocalSlotPool;
 import io.tempera.template.TemplateRegistry;
 import io.tempera.template.TemplateTranslator;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
+import java.net.URI;
 import java.util.List;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
@@ -26,19 +27,34 @@ import org.springframework.context.annotation.Import;
 @Import(TemperaCoreConfiguration.class)
 public class WorkerConfiguration {
 
-  @Bean(destroyMethod = "close")
-  public ComfyUiClient comfyUiClient(WorkerProperties properties, ObjectProvider<ComfyUiTestServer> embedded) {
+  /** The ComfyUI backend: the embedded testkit server, or the configured endpoints. */
+  @Bean
+  public ComfyUiBackend comfyUiBackend(WorkerProperties properties, ObjectProvider<ComfyUiTestServer> embedded) {
     ComfyUiTestServer server = embedded.getIfAvailable();
     ComfyUiClientOptions defaults = ComfyUiClientOptions.defaults();
     ComfyUiClientOptions options =
         new ComfyUiClientOptions(
             defaults.connectTimeout(), defaults.requestTimeout(), defaults.wsIdlePoll(), properties.comfyuiRunTimeout());
-    return new ComfyUiClient(server != null ? server.baseUrl() : properties.comfyuiUrl(), options);
+    List<URI> urls = server != null ? List.of(server.baseUrl()) : properties.comfyuiUrls();
+    return new ComfyUiBackend(urls.stream().map(url -> ComfyUiBackend.endpoint(new ComfyUiClient(url, options))).toList());
   }
 
   @Bean
-  public BackendRegistry backendRegistry(ComfyUiClient comfyUiClient) {
-    return new BackendRegistry(List.of(new ComfyUiBackend(comfyUiClient)));
+  public BackendRegistry backendRegistry(ComfyUiBackend comfyUiBackend, MeterRegistry metrics) {
+    comfyUiBackend.endpoints().forEach(endpoint ->
+        io.micrometer.core.instrument.Gauge.builder("tempera.backend.breaker.open", endpoint.breaker(),
+                breaker -> breaker.state() == io.tempera.backend.CircuitBreaker.State.CLOSED ? 0 : 1)
+            .description("1 while the endpoint's circuit breaker keeps it out of use")
+            .tag("backend", ComfyUiBackend.TYPE)
+            .tag("endpoint", endpoint.name())
+            .register(metrics));
+    return new BackendRegistry(List.of(comfyUiBackend));
+  }
+
+  /** Closes the ComfyUI clients when the worker stops. */
+  @Bean
+  public org.springframework.beans.factory.DisposableBean closeComfyUiClients(ComfyUiBackend comfyUiBackend) {
+    return () -> comfyUiBackend.endpoints().forEach(e -> e.client().close());
   }
 
   @Bean

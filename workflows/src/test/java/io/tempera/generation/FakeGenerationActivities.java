@@ -17,7 +17,7 @@ class FakeGenerationActivities implements GenerationActivities {
   final List<String> cancelledRuns = new CopyOnWriteArrayList<>();
   final CountDownLatch running = new CountDownLatch(1);
   volatile Function<BackendJob, BackendOutcome> backend =
-      job -> new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "out_00001_.png", "", "output")), true);
+      job -> new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "out_00001_.png", "", "output", null)), true);
   volatile int busyAttempts;
 
   @Override

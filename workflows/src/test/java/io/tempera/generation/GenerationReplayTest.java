@@ -62,7 +62,7 @@ class GenerationReplayTest {
         if (job.plan().tierUsed().equals("high")) {
           throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure("Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
         }
-        return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output")), true);
+        return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
       };
       stub(client, "gen-recorded-fallback").run(request());
       save(client, "gen-recorded-fallback", "generation-oom-fallback-v2.json");

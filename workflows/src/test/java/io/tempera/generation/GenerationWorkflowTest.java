@@ -104,7 +104,7 @@ class GenerationWorkflowTest {
       if (attempts[0]++ == 0) {
         throw ApplicationFailure.newFailure("connection reset", ErrorCode.BACKEND_UNREACHABLE.name());
       }
-      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output")), false);
+      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), false);
     };
     GenerationResult result = newWorkflow("gen-retry").run(request("invert"));
 
@@ -148,7 +148,7 @@ class GenerationWorkflowTest {
   void theQueryShowsThePhaseWhileRunning() throws Exception {
     activities.backend = job -> {
       FakeGenerationActivities.sleep(1_500);
-      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output")), true);
+      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
     };
     GenerationWorkflow workflow = newWorkflow("gen-query");
     WorkflowClient.start(workflow::run, request("invert"));
@@ -212,7 +212,7 @@ class GenerationWorkflowTest {
       if (!job.plan().tierUsed().equals("standard")) {
         throw ApplicationFailure.newNonRetryableFailure("Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
       }
-      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output")), true);
+      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
     };
     GenerationResult result = newWorkflow("gen-fallback").run(
         new GenerationRequest("invert", "ultra", Map.of(), "p1", "n1", null));

@@ -11,22 +11,49 @@ import io.tempera.generation.FileInput;
 import io.temporal.failure.ApplicationFailure;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** Runs generation jobs on a ComfyUI server: uploads file inputs, runs the graph, maps failures. */
+/**
+ * Runs generation jobs on ComfyUI: uploads file inputs, runs the graph, maps failures. With
+ * several endpoints, a job goes to the first whose circuit breaker is closed; a job already on an
+ * endpoint (an earlier attempt submitted it) is always followed there, so no prompt runs twice.
+ */
 public final class ComfyUiBackend implements Backend {
 
   public static final String TYPE = "comfyui";
+  private static final Logger log = LoggerFactory.getLogger(ComfyUiBackend.class);
 
-  private final ComfyUiClient client;
+  private final List<ComfyUiEndpoint> endpoints;
 
-  public ComfyUiBackend(ComfyUiClient client) {
-    this.client = client;
+  public ComfyUiBackend(List<ComfyUiEndpoint> endpoints) {
+    if (endpoints.isEmpty()) {
+      throw new IllegalArgumentException("at least one ComfyUI endpoint is needed");
+    }
+    this.endpoints = List.copyOf(endpoints);
+  }
+
+  /** One endpoint with a default breaker (3 failures in a row open it for 30 s). */
+  public static ComfyUiBackend single(ComfyUiClient client) {
+    return new ComfyUiBackend(List.of(endpoint(client)));
+  }
+
+  /** An endpoint named after its URL, with a default breaker. */
+  public static ComfyUiEndpoint endpoint(ComfyUiClient client) {
+    return new ComfyUiEndpoint(client.baseUrl().toString(), client,
+        new io.tempera.backend.CircuitBreaker(3, java.time.Duration.ofSeconds(30), java.time.Clock.systemUTC()));
   }
 
   @Override
   public String type() {
     return TYPE;
+  }
+
+  public List<ComfyUiEndpoint> endpoints() {
+    return endpoints;
   }
 
   /** The ComfyUI client_id of a run: stable across attempts so a re-attached socket gets its events. */
@@ -36,6 +63,7 @@ public final class ComfyUiBackend implements Backend {
 
   @Override
   public BackendOutcome run(BackendJob job, Path projectDir, Consumer<BackendProgress> progress) {
+    ComfyUiEndpoint endpoint = endpointHolding(job.runId()).orElseGet(this::healthyEndpoint);
     try {
       ObjectNode graph = job.plan().payload().deepCopy();
       for (FileInput input : job.plan().fileInputs()) {
@@ -45,43 +73,88 @@ public final class ComfyUiBackend implements Backend {
               "Input '" + input.parameter() + "' names a file that does not exist in the project: " + input.projectPath(),
               ErrorCode.INVALID_REQUEST.name());
         }
-        UploadedImage uploaded = client.uploadImage(file, file.getFileName().toString());
+        UploadedImage uploaded = endpoint.client().uploadImage(file, file.getFileName().toString());
         ((ObjectNode) graph.get(input.node()).get("inputs")).put(input.input(), uploaded.loadImageValue());
       }
       PromptResult result =
-          client.run(graph, job.runId(), clientIdFor(job), update -> progress.accept(toProgress(update)));
+          endpoint.client().run(graph, job.runId(), clientIdFor(job), update -> progress.accept(toProgress(update)));
+      endpoint.breaker().onSuccess();
       return switch (result.status()) {
-        case SUCCESS -> new BackendOutcome(job.runId(), false, files(result), result.submitted());
-        case INTERRUPTED -> new BackendOutcome(job.runId(), true, files(result), result.submitted());
+        case SUCCESS -> new BackendOutcome(job.runId(), false, files(result, endpoint), result.submitted());
+        case INTERRUPTED -> new BackendOutcome(job.runId(), true, files(result, endpoint), result.submitted());
         case ERROR -> throw executionFailure(result.error());
       };
     } catch (ComfyUiException e) {
-      throw toFailure(e);
+      if (e.kind() != ComfyUiException.Kind.VALIDATION && e.kind() != ComfyUiException.Kind.ABORTED) {
+        endpoint.breaker().onFailure();
+      }
+      throw toFailure(e, endpoint);
     }
   }
 
   @Override
   public void cancel(BackendJob job) {
-    try {
-      client.cancel(job.runId());
-    } catch (ComfyUiException e) {
-      throw toFailure(e);
+    ComfyUiException last = null;
+    for (ComfyUiEndpoint endpoint : endpoints) {
+      try {
+        endpoint.client().cancel(job.runId()); // targeted by prompt id: a no-op where it is not running
+      } catch (ComfyUiException e) {
+        last = e;
+        log.warn("cancelling run {} on {} failed: {}", job.runId(), endpoint.name(), e.getMessage());
+      }
+    }
+    if (last != null && endpoints.size() == 1) {
+      throw toFailure(last, endpoints.get(0));
     }
   }
 
   @Override
   public long download(BackendFile file, Path target) {
+    ComfyUiEndpoint endpoint = endpoints.stream()
+        .filter(e -> e.name().equals(file.origin()))
+        .findFirst()
+        .orElse(endpoints.get(0));
     try {
-      return client.download(
+      return endpoint.client().download(
           new OutputFile(file.producer(), file.kind(), file.filename(), file.subfolder(), file.type()), target);
     } catch (ComfyUiException e) {
-      throw toFailure(e);
+      throw toFailure(e, endpoint);
     }
   }
 
-  private static java.util.List<BackendFile> files(PromptResult result) {
+  /** The endpoint where an earlier attempt already submitted this run, if any answers. */
+  private Optional<ComfyUiEndpoint> endpointHolding(String runId) {
+    if (endpoints.size() == 1) {
+      return Optional.of(endpoints.get(0));
+    }
+    for (ComfyUiEndpoint endpoint : endpoints) {
+      try {
+        if (endpoint.client().history(runId).isPresent() || endpoint.client().queueStatus(runId).known()) {
+          return Optional.of(endpoint);
+        }
+      } catch (ComfyUiException e) {
+        log.debug("endpoint {} did not answer whether it holds run {}: {}", endpoint.name(), runId, e.getMessage());
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** The first endpoint whose breaker lets a call through; fails retryably when none does. */
+  private ComfyUiEndpoint healthyEndpoint() {
+    for (ComfyUiEndpoint endpoint : endpoints) {
+      if (endpoint.breaker().allow()) {
+        return endpoint;
+      }
+    }
+    long wait = endpoints.stream().mapToLong(e -> e.breaker().millisUntilProbe()).min().orElse(0);
+    throw ApplicationFailure.newFailure(
+        "All " + endpoints.size() + " ComfyUI endpoints are failing; the next is tried again in " + (wait / 1000 + 1) + " s",
+        ErrorCode.BACKEND_UNREACHABLE.name());
+  }
+
+  private static List<BackendFile> files(PromptResult result, ComfyUiEndpoint endpoint) {
     return result.outputs().stream()
-        .map(o -> new BackendFile(o.nodeId(), o.kind(), o.filename(), o.subfolder(), o.type()))
+        .map(o -> new BackendFile(o.nodeId(), o.kind(), o.filename(), o.subfolder(), o.type(), endpoint.name()))
         .toList();
   }
 
@@ -115,15 +188,16 @@ public final class ComfyUiBackend implements Backend {
         ErrorCode.EXECUTION_ERROR.name(), error.exceptionType());
   }
 
-  static ApplicationFailure toFailure(ComfyUiException e) {
+  static ApplicationFailure toFailure(ComfyUiException e, ComfyUiEndpoint endpoint) {
+    String where = "ComfyUI (" + endpoint.name() + ")";
     return switch (e.kind()) {
       case VALIDATION -> ApplicationFailure.newNonRetryableFailure(e.userMessage(), ErrorCode.BACKEND_VALIDATION.name());
-      case UNREACHABLE -> ApplicationFailure.newFailure("ComfyUI is unreachable: " + e.getMessage(), ErrorCode.BACKEND_UNREACHABLE.name());
-      case SERVER_ERROR -> ApplicationFailure.newFailure("ComfyUI answered with an error: " + e.getMessage(), ErrorCode.BACKEND_UNREACHABLE.name());
-      case TIMEOUT -> ApplicationFailure.newFailure("ComfyUI did not answer in time: " + e.getMessage(), ErrorCode.TIMEOUT.name());
-      case PROTOCOL -> ApplicationFailure.newFailure("ComfyUI sent a reply we do not understand: " + e.getMessage(), ErrorCode.INTERNAL.name());
-      case NOT_FOUND -> ApplicationFailure.newFailure("An output file is missing on ComfyUI: " + e.getMessage(), ErrorCode.OUTPUT_MISSING.name());
-      case ABORTED -> ApplicationFailure.newFailure("The run was stopped while waiting for ComfyUI", ErrorCode.INTERNAL.name());
+      case UNREACHABLE -> ApplicationFailure.newFailure(where + " is unreachable: " + e.getMessage(), ErrorCode.BACKEND_UNREACHABLE.name());
+      case SERVER_ERROR -> ApplicationFailure.newFailure(where + " answered with an error: " + e.getMessage(), ErrorCode.BACKEND_UNREACHABLE.name());
+      case TIMEOUT -> ApplicationFailure.newFailure(where + " did not answer in time: " + e.getMessage(), ErrorCode.TIMEOUT.name());
+      case PROTOCOL -> ApplicationFailure.newFailure(where + " sent a reply we do not understand: " + e.getMessage(), ErrorCode.INTERNAL.name());
+      case NOT_FOUND -> ApplicationFailure.newFailure("An output file is missing on " + where + ": " + e.getMessage(), ErrorCode.OUTPUT_MISSING.name());
+      case ABORTED -> ApplicationFailure.newFailure("The run was stopped while waiting for " + where, ErrorCode.INTERNAL.name());
     };
   }
 

@@ -1,0 +1,74 @@
+package io.tempera.backend;
+
+import java.time.Clock;
+import java.time.Duration;
+
+/**
+ * A circuit breaker for one backend endpoint: after {@code threshold} failures in a row it opens
+ * and the endpoint is skipped for {@code coolDown}; then one call is let through as a probe
+ * (half-open): success closes it, failure opens it again.
+ */
+public final class CircuitBreaker {
+
+  public enum State { CLOSED, OPEN, HALF_OPEN }
+
+  private final int threshold;
+  private final Duration coolDown;
+  private final Clock clock;
+  private State state = State.CLOSED;
+  private int failures;
+  private long openedAt;
+  private boolean probing;
+
+  public CircuitBreaker(int threshold, Duration coolDown, Clock clock) {
+    this.threshold = threshold;
+    this.coolDown = coolDown;
+    this.clock = clock;
+  }
+
+  /** Whether a call may go to the endpoint now (a half-open breaker lets one probe through). */
+  public synchronized boolean allow() {
+    if (state == State.OPEN && clock.millis() - openedAt >= coolDown.toMillis()) {
+      state = State.HALF_OPEN;
+      probing = false;
+    }
+    return switch (state) {
+      case CLOSED -> true;
+      case OPEN -> false;
+      case HALF_OPEN -> {
+        if (probing) {
+          yield false;
+        }
+        probing = true;
+        yield true;
+      }
+    };
+  }
+
+  public synchronized void onSuccess() {
+    state = State.CLOSED;
+    failures = 0;
+    probing = false;
+  }
+
+  public synchronized void onFailure() {
+    failures++;
+    if (state == State.HALF_OPEN || failures >= threshold) {
+      state = State.OPEN;
+      openedAt = clock.millis();
+      probing = false;
+    }
+  }
+
+  public synchronized State state() {
+    if (state == State.OPEN && clock.millis() - openedAt >= coolDown.toMillis()) {
+      return State.HALF_OPEN;
+    }
+    return state;
+  }
+
+  /** Milliseconds until an open breaker lets a probe through (0 when it would now). */
+  public synchronized long millisUntilProbe() {
+    return state == State.OPEN ? Math.max(0, coolDown.toMillis() - (clock.millis() - openedAt)) : 0;
+  }
+}

@@ -66,7 +66,7 @@ class GenerationOnComfyUiTest {
     bus = new InProcessProgressBus();
     slots = new LocalSlotPool("test", 2);
     real = new GenerationActivitiesImpl(
-        registry, new TemplateTranslator(json), slots, new BackendRegistry(List.of(ComfyUiBackend.single(client))), outputs, bus, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+        registry, new TemplateTranslator(json), slots, new BackendRegistry(List.of(ComfyUiBackend.single(client), new io.tempera.backend.script.ScriptBackend(tmp.resolve("script-runs")))), outputs, bus, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
     env = TestWorkflowEnvironment.newInstance();
     workflows = env.getWorkflowClient();
   }
@@ -139,6 +139,24 @@ class GenerationOnComfyUiTest {
     Path preview = outputs.previewFile("project-1", "gen-live");
     assertThat(OutputStore.contentType(preview)).isEqualTo("image/png");
     assertThat(ImageIO.read(preview.toFile()).getWidth()).isEqualTo(4);
+  }
+
+  @Test
+  void aScriptFunctionRunsThroughTheSameWorkflow() throws Exception {
+    startWorker(real);
+    bus.subscribe("gen-script", events::add);
+    GenerationResult result = workflow("gen-script").run(
+        new GenerationRequest("gradient", "draft", Map.of("top", 0xff0000, "bottom", 0x0000ff), "project-1", "node-9", null));
+
+    assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    OutputRef output = result.outputs().get(0);
+    assertThat(output.contentType()).isEqualTo("image/png");
+    assertThat(output.width()).isEqualTo(128);
+    BufferedImage image = ImageIO.read(outputs.resolve(output.path()).toFile());
+    assertThat(image.getRGB(0, 0) & 0xffffff).isEqualTo(0xff0000);
+    assertThat(image.getRGB(0, 127) & 0xffffff).isEqualTo(0x0000ff);
+    assertThat(events).anySatisfy(e -> assertThat(e.step()).isNotNull());
+    assertThat(comfy.promptPostCount()).isZero();
   }
 
   @Test

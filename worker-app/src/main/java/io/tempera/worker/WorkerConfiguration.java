@@ -2,6 +2,7 @@ package io.tempera.worker;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tempera.backend.BackendRegistry;
+import io.tempera.backend.script.ScriptBackend;
 import io.tempera.backend.comfyui.ComfyUiBackend;
 import io.tempera.backend.comfyui.ComfyUiClient;
 import io.tempera.backend.comfyui.ComfyUiClientOptions;
@@ -40,7 +41,7 @@ public class WorkerConfiguration {
   }
 
   @Bean
-  public BackendRegistry backendRegistry(ComfyUiBackend comfyUiBackend, MeterRegistry metrics) {
+  public BackendRegistry backendRegistry(ComfyUiBackend comfyUiBackend, WorkerProperties properties, MeterRegistry metrics) {
     comfyUiBackend.endpoints().forEach(endpoint ->
         io.micrometer.core.instrument.Gauge.builder("tempera.backend.breaker.open", endpoint.breaker(),
                 breaker -> breaker.state() == io.tempera.backend.CircuitBreaker.State.CLOSED ? 0 : 1)
@@ -48,7 +49,7 @@ public class WorkerConfiguration {
             .tag("backend", ComfyUiBackend.TYPE)
             .tag("endpoint", endpoint.name())
             .register(metrics));
-    return new BackendRegistry(List.of(comfyUiBackend));
+    return new BackendRegistry(List.of(comfyUiBackend, new ScriptBackend(properties.scriptRuns())));
   }
 
   /** Closes the ComfyUI clients when the worker stops. */

@@ -12,14 +12,16 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  *     failing one is skipped by its circuit breaker
  * @param slots how many generations this host runs at once
  * @param comfyuiRunTimeout the longest one ComfyUI prompt may take
+ * @param scriptRuns where script-backend runs keep their working folders
  */
 @ConfigurationProperties("tempera.worker")
-public record WorkerProperties(URI comfyuiUrl, java.util.List<URI> comfyuiUrls, Integer slots, Duration comfyuiRunTimeout) {
+public record WorkerProperties(URI comfyuiUrl, java.util.List<URI> comfyuiUrls, Integer slots, Duration comfyuiRunTimeout, java.nio.file.Path scriptRuns) {
 
   public WorkerProperties {
     comfyuiUrl = comfyuiUrl == null ? URI.create("http://127.0.0.1:8188") : comfyuiUrl;
     comfyuiUrls = comfyuiUrls == null || comfyuiUrls.isEmpty() ? java.util.List.of(comfyuiUrl) : java.util.List.copyOf(comfyuiUrls);
     slots = slots == null ? 2 : slots;
     comfyuiRunTimeout = comfyuiRunTimeout == null ? Duration.ofHours(1) : comfyuiRunTimeout;
+    scriptRuns = scriptRuns == null ? java.nio.file.Path.of(".tempera/script-runs") : scriptRuns;
   }
 }

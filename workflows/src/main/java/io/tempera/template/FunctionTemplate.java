@@ -7,7 +7,8 @@ import java.util.Map;
 /**
  * A function as a template author wrote it: metadata, parameters, how they map into the backend
  * graph and what each quality tier changes in it. Immutable once loaded; parameters keep the
- * order the author declared them in.
+ * order the author declared them in. {@code graph} is the backend payload template: a ComfyUI
+ * graph, or for a script its {@code command} and {@code workingDir}.
  */
 public record FunctionTemplate(
     String id,

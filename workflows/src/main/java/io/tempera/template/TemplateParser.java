@@ -29,9 +29,12 @@ public final class TemplateParser {
           "timeout_seconds", "parameters", "parameter_mapping", "quality_parameters");
   private static final Set<String> PARAMETER_KEYS =
       Set.of("type", "default", "min", "max", "enum", "required", "description");
-  private static final Set<String> SUPPORTED_BACKENDS = Set.of("comfyui");
+  private static final Set<String> SUPPORTED_BACKENDS = Set.of("comfyui", "script");
 
   private final ObjectMapper json;
+
+  /** Script tiers hold named values (passed to the script as {@code tier}), not graph targets. */
+  public static final String SCRIPT_TIER_NODE = "$tier";
 
   public TemplateParser(ObjectMapper json) {
     this.json = json;
@@ -99,12 +102,18 @@ public final class TemplateParser {
       } else if (!SUPPORTED_BACKENDS.contains(backendType)) {
         problems.add("$.backend.type", "backend '" + backendType + "' is not supported by this version (supported: " + SUPPORTED_BACKENDS + ")");
       }
-      graph = readGraph(file, backend.get("graph"), problems);
+      graph = "script".equals(backendType)
+          ? readScript(file, backend.get("command"), problems)
+          : readGraph(file, backend.get("graph"), problems);
+    }
+    boolean script = "script".equals(backendType);
+    if (script && root.has("parameter_mapping")) {
+      problems.add("$.parameter_mapping", "script templates take no parameter_mapping: the script receives all parameters as JSON");
     }
 
     Map<String, ParameterSpec> parameters = readParameters(root.get("parameters"), problems);
     List<ParameterMapping> mappings = readMappings(root.get("parameter_mapping"), parameters, graph, problems);
-    Map<QualityTier, Map<GraphTarget, Object>> tiers = readTiers(root.get("quality_parameters"), graph, problems);
+    Map<QualityTier, Map<GraphTarget, Object>> tiers = readTiers(root.get("quality_parameters"), graph, script, problems);
 
     if (!problems.list.isEmpty()) {
       return problems.result();
@@ -261,7 +270,25 @@ public final class TemplateParser {
     return out;
   }
 
-  private Map<QualityTier, Map<GraphTarget, Object>> readTiers(JsonNode node, ObjectNode graph, Problems problems) {
+  /** A script backend's payload template: its command, run in the template's folder. */
+  private ObjectNode readScript(Path templateFile, JsonNode command, Problems problems) {
+    if (command == null || !command.isArray() || command.isEmpty()) {
+      problems.add("$.backend.command", "required for a script: the program and its fixed arguments, e.g. [\"python3\", \"make.py\"]");
+      return null;
+    }
+    for (JsonNode arg : command) {
+      if (!arg.isTextual() || arg.asText().isEmpty()) {
+        problems.add("$.backend.command", "every element must be a non-empty string");
+        return null;
+      }
+    }
+    ObjectNode payload = json.createObjectNode();
+    payload.set("command", command.deepCopy());
+    payload.put("workingDir", templateFile.toAbsolutePath().getParent().toString());
+    return payload;
+  }
+
+  private Map<QualityTier, Map<GraphTarget, Object>> readTiers(JsonNode node, ObjectNode graph, boolean script, Problems problems) {
     Map<QualityTier, Map<GraphTarget, Object>> out = new EnumMap<>(QualityTier.class);
     if (node == null || !node.isObject()) {
       problems.add("$.quality_parameters", "required: an object with draft, standard, high and ultra");
@@ -283,8 +310,10 @@ public final class TemplateParser {
       Map<GraphTarget, Object> settings = new LinkedHashMap<>();
       for (Iterator<Map.Entry<String, JsonNode>> fields = values.fields(); fields.hasNext(); ) {
         Map.Entry<String, JsonNode> entry = fields.next();
-        GraphTarget target = GraphTarget.parse(entry.getKey());
-        if (target == null) {
+        GraphTarget target = script ? new GraphTarget(SCRIPT_TIER_NODE, entry.getKey()) : GraphTarget.parse(entry.getKey());
+        if (script) {
+          settings.put(target, json.convertValue(entry.getValue(), Object.class));
+        } else if (target == null) {
           problems.add(path + "." + entry.getKey(), "must look like '<node id>.inputs.<input name>'");
         } else if (targetExists(graph, target, path + "." + entry.getKey(), problems)) {
           settings.put(target, json.convertValue(entry.getValue(), Object.class));

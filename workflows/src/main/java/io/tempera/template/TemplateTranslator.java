@@ -24,6 +24,9 @@ public final class TemplateTranslator {
   public record Translation(ObjectNode payload, List<FileInput> fileInputs) {}
 
   public Translation translate(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters) {
+    if ("script".equals(template.backendType())) {
+      return translateScript(template, tier, parameters);
+    }
     ObjectNode graph = template.graph().deepCopy();
     template.qualityParameters().getOrDefault(tier, Map.of()).forEach((target, value) -> write(graph, target, value));
     List<FileInput> files = new ArrayList<>();
@@ -43,6 +46,30 @@ public final class TemplateTranslator {
       }
     }
     return new Translation(graph, files);
+  }
+
+  /** A script gets every parameter (defaults filled in) and its tier's values as JSON; images become file inputs. */
+  private Translation translateScript(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters) {
+    ObjectNode payload = template.graph().deepCopy();
+    payload.put("timeoutSeconds", template.timeoutSeconds());
+    ObjectNode values = payload.putObject("parameters");
+    List<FileInput> files = new ArrayList<>();
+    for (ParameterSpec spec : template.parameters().values()) {
+      Object value = parameters.getOrDefault(spec.name(), spec.defaultValue());
+      if (value == null) {
+        continue;
+      }
+      if (spec.type().equals("image")) {
+        files.add(new FileInput(spec.name(), value.toString(), null, null));
+      } else {
+        values.set(spec.name(), json.valueToTree(value));
+      }
+    }
+    ObjectNode tierValues = payload.putObject("tier");
+    tierValues.put("name", tier.id());
+    template.qualityParameters().getOrDefault(tier, Map.of())
+        .forEach((target, value) -> tierValues.set(target.input(), json.valueToTree(value)));
+    return new Translation(payload, files);
   }
 
   private void write(ObjectNode graph, GraphTarget target, Object value) {

@@ -160,6 +160,30 @@ class GenerationOnComfyUiTest {
   }
 
   @Test
+  void aBackendRestartMidRunFailsThatAttemptClearlyAndTheRetryRunsAgain() throws Exception {
+    startWorker(real);
+    uploadSample();
+    bus.subscribe("gen-restart", events::add);
+    GenerationWorkflow workflow = workflow("gen-restart");
+    WorkflowClient.start(workflow::run, request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 40)));
+    long deadline = System.currentTimeMillis() + 15_000;
+    while (events.stream().noneMatch(e -> e.step() != null) && System.currentTimeMillis() < deadline) {
+      Thread.sleep(20);
+    }
+    int port = comfy.port();
+    comfy.close(); // the backend dies mid-run and comes back empty, as a restarted ComfyUI does
+    comfy = ComfyUiTestServer.start(new ComfyUiTestServer.Config(port, tmp.resolve("comfyui"), "127.0.0.1"));
+
+    GenerationResult result =
+        workflows.newUntypedWorkflowStub("gen-restart").getResult(60, TimeUnit.SECONDS, GenerationResult.class);
+
+    assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(comfy.promptPostCount()).as("the restarted backend had lost the run: it was submitted again").isEqualTo(1);
+    BufferedImage stored = ImageIO.read(outputs.resolve(result.outputs().get(0).path()).toFile());
+    assertThat(TestImages.isInverted(TestImages.sample(), stored)).isTrue();
+  }
+
+  @Test
   void theTierChangesWhatTheBackendProduces() throws Exception {
     startWorker(real);
     uploadSample();

@@ -107,7 +107,8 @@ final class PromptFollower implements AutoCloseable {
       if (queue.known()) {
         unknownPolls = 0;
       } else if (++unknownPolls >= MAX_UNKNOWN_POLLS) {
-        throw new ComfyUiException(Kind.PROTOCOL, "prompt " + promptId + " is neither queued, running nor in the history");
+        throw new ComfyUiException(Kind.SERVER_ERROR,
+            "ComfyUI lost prompt " + promptId + ": it is neither queued, running nor in the history (did the server restart?)");
       }
       if (closed.isDone()) {
         try {

@@ -218,13 +218,14 @@ public final class ComfyUiTestServer implements AutoCloseable {
     sessions.clear();
   }
 
+  /** Stops like a killed process: connections drop, the running prompt is lost, nothing more is sent. */
   @Override
   public void close() {
     stopped = true;
-    interruptRequested = true;
-    executor.interrupt();
     dropWebSockets();
     server.disposeNow();
+    interruptRequested = true;
+    executor.interrupt();
   }
 
   public static void main(String[] args) {
@@ -594,6 +595,9 @@ public final class ComfyUiTestServer implements AutoCloseable {
           running = null;
           runningNode = null;
         }
+        if (stopped) {
+          return;
+        }
         broadcastStatus();
         ObjectNode done = json.createObjectNode();
         done.put("type", "executing");
@@ -736,6 +740,9 @@ public final class ComfyUiTestServer implements AutoCloseable {
   }
 
   private void interrupted(Job job, String nodeId, List<String> executed, List<ArrayNode> messages, ObjectNode outputs) {
+    if (stopped) {
+      return; // the process is going away: it records and sends nothing more
+    }
     ObjectNode data = data(job.promptId());
     data.put("node_id", nodeId);
     data.put("node_type", job.prompt().path(nodeId).path("class_type").asText());

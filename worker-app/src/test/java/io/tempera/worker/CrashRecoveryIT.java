@@ -33,9 +33,10 @@ import org.junit.jupiter.api.Test;
 /**
  * Durability with real processes: a real Temporal server, a worker process from the packaged
  * app jar, and the testkit ComfyUI. The worker is killed with SIGKILL mid-generation and started
- * again: the generation completes, re-attached to the same ComfyUI prompt (no second run).
+ * again: the generation completes, re-attached to the same ComfyUI prompt (no second run). The
+ * API is killed after accepting a generation: another API instance finds it by its requestId.
  */
-class WorkerCrashRecoveryIT {
+class CrashRecoveryIT {
 
   private final List<Process> processes = new ArrayList<>();
   private Path root;
@@ -102,6 +103,65 @@ class WorkerCrashRecoveryIT {
     assertThat(comfy.promptPostCount()).as("the restarted worker re-attached instead of submitting again").isEqualTo(1);
     Path output = root.resolve("outputs").resolve(finished.outputs().get(0).path());
     assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(output.toFile()))).isTrue();
+  }
+
+  @Test
+  void killingTheApiLosesNothingAndARetriedPostFindsTheSameGeneration() throws Exception {
+    startWorker("worker-api-test");
+    int firstPort = freePort();
+    Process firstApi = startApi("api-1", firstPort);
+    awaitPort(firstPort);
+    String body = "{\"functionId\":\"slow-invert\",\"projectId\":\"crash-project\",\"nodeId\":\"node-2\","
+        + "\"requestId\":\"api-crash-1\",\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":30}}";
+    java.net.http.HttpResponse<String> accepted = post(firstPort, "/api/generations", body);
+    assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+    firstApi.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+
+    int secondPort = freePort();
+    startApi("api-2", secondPort);
+    awaitPort(secondPort);
+    java.net.http.HttpResponse<String> again = post(secondPort, "/api/generations", body);
+    assertThat(again.statusCode()).isEqualTo(202);
+    assertThat(again.body()).contains("\"id\":\"gen-api-crash-1\"");
+
+    String state = "";
+    long deadline = System.currentTimeMillis() + 60_000;
+    while (!state.contains("\"status\":\"SUCCEEDED\"") && System.currentTimeMillis() < deadline) {
+      Thread.sleep(250);
+      state = get(secondPort, "/api/generations/gen-api-crash-1").body();
+    }
+    assertThat(state).contains("\"status\":\"SUCCEEDED\"");
+    assertThat(comfy.promptPostCount()).as("one generation, one backend run").isEqualTo(1);
+    String url = state.replaceAll("(?s).*\"url\":\"([^\"]+)\".*", "$1");
+    java.net.http.HttpResponse<byte[]> png = http.send(
+        java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + secondPort + url)).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(png.statusCode()).isEqualTo(200);
+    assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(new java.io.ByteArrayInputStream(png.body())))).isTrue();
+  }
+
+  private final java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+
+  private java.net.http.HttpResponse<String> post(int port, String path, String json) throws Exception {
+    return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + path))
+        .header("content-type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(json)).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+  }
+
+  private java.net.http.HttpResponse<String> get(int port, String path) throws Exception {
+    return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + path)).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+  }
+
+  private Process startApi(String name, int port) throws IOException {
+    Path jar = Path.of(appJar()).getParent().resolve("../../starter-api/target").normalize()
+        .resolve(Path.of(appJar()).getFileName().toString().replace("worker-app", "starter-api"));
+    assertThat(jar).exists();
+    return start(name, List.of("-jar", jar.toString()), Map.of(
+        "TEMPORAL_ADDRESS", "127.0.0.1:" + temporalPort,
+        "TEMPERA_PORT", Integer.toString(port),
+        "TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString(),
+        "TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString()));
   }
 
   private Process startWorker(String name) throws IOException {

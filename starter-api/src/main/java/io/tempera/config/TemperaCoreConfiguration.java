@@ -6,6 +6,7 @@ import io.tempera.progress.InProcessProgressBus;
 import io.tempera.progress.ProgressBus;
 import io.tempera.template.TemplateRegistry;
 import io.tempera.template.TemplateTranslator;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
@@ -37,9 +38,19 @@ public class TemperaCoreConfiguration {
     return new OutputStore(properties.outputRoot());
   }
 
+  /** Progress within one process: the embedded default and single-host setups. */
   @Bean
   @ConditionalOnMissingBean
+  @ConditionalOnExpression("'${tempera.progress.redis-url:}'.isEmpty()")
   public ProgressBus progressBus() {
     return new InProcessProgressBus();
+  }
+
+  /** Progress across hosts through Redis, when {@code tempera.progress.redis-url} is set. */
+  @Bean(destroyMethod = "close")
+  @ConditionalOnMissingBean
+  @ConditionalOnExpression("!'${tempera.progress.redis-url:}'.isEmpty()")
+  public ProgressBus redisProgressBus(@org.springframework.beans.factory.annotation.Value("${tempera.progress.redis-url}") String url) {
+    return new io.tempera.progress.redis.RedisProgressBus(url, java.time.Duration.ofHours(24));
   }
 }

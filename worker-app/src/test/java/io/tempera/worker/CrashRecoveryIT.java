@@ -140,6 +140,32 @@ class CrashRecoveryIT {
     assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(new java.io.ByteArrayInputStream(png.body())))).isTrue();
   }
 
+  @Test
+  void progressFromAWorkerProcessReachesAnApiProcessThroughRedis() throws Exception {
+    int redisPort = freePort();
+    startProcess("redis", List.of(io.tempera.testkit.fixtures.TestProcesses.redisServer(), "--port", Integer.toString(redisPort),
+        "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"), Map.of());
+    awaitPort(redisPort);
+    String redisUrl = "redis://127.0.0.1:" + redisPort;
+    start("worker-redis", List.of("-Dloader.main=io.tempera.worker.WorkerApplication", "-jar", appJar(),
+        "--tempera.progress.redis-url=" + redisUrl), workerEnvironment());
+    int apiPort = freePort();
+    startApi("api-redis", apiPort, "--tempera.progress.redis-url=" + redisUrl);
+    awaitPort(apiPort);
+
+    java.net.http.HttpResponse<String> accepted = post(apiPort, "/api/generations",
+        "{\"functionId\":\"slow-invert\",\"projectId\":\"crash-project\",\"nodeId\":\"node-3\",\"requestId\":\"redis-1\","
+            + "\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":20}}");
+    assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+    java.net.http.HttpResponse<java.util.stream.Stream<String>> events = http.send(
+        java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + apiPort + "/api/generations/gen-redis-1/events")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofLines());
+    List<String> lines = events.body().takeWhile(line -> !line.startsWith("event:succeeded") && !line.startsWith("event:failed"))
+        .filter(line -> line.startsWith("data:")).toList();
+    assertThat(lines).as("step progress from the worker process, carried by Redis")
+        .anySatisfy(line -> assertThat(line).contains("\"step\":").contains("\"totalSteps\":20"));
+  }
+
   private final java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
 
   private java.net.http.HttpResponse<String> post(int port, String path, String json) throws Exception {
@@ -153,11 +179,13 @@ class CrashRecoveryIT {
         java.net.http.HttpResponse.BodyHandlers.ofString());
   }
 
-  private Process startApi(String name, int port) throws IOException {
+  private Process startApi(String name, int port, String... args) throws IOException {
     Path jar = Path.of(appJar()).getParent().resolve("../../starter-api/target").normalize()
         .resolve(Path.of(appJar()).getFileName().toString().replace("worker-app", "starter-api"));
     assertThat(jar).exists();
-    return start(name, List.of("-jar", jar.toString()), Map.of(
+    List<String> command = new ArrayList<>(List.of("-jar", jar.toString()));
+    command.addAll(List.of(args));
+    return start(name, command, Map.of(
         "TEMPORAL_ADDRESS", "127.0.0.1:" + temporalPort,
         "TEMPERA_PORT", Integer.toString(port),
         "TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString(),
@@ -165,12 +193,16 @@ class CrashRecoveryIT {
   }
 
   private Process startWorker(String name) throws IOException {
-    return start(name, List.of("-Dloader.main=io.tempera.worker.WorkerApplication", "-jar", appJar()), Map.of(
+    return start(name, List.of("-Dloader.main=io.tempera.worker.WorkerApplication", "-jar", appJar()), workerEnvironment());
+  }
+
+  private Map<String, String> workerEnvironment() {
+    return Map.of(
         "TEMPORAL_ADDRESS", "127.0.0.1:" + temporalPort,
         "TEMPERA_COMFYUI_URL", comfy.baseUrl().toString(),
         "TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString(),
         "TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString(),
-        "TEMPERA_WORKER_PORT", "0"));
+        "TEMPERA_WORKER_PORT", "0");
   }
 
   private Process start(String name, List<String> args, Map<String, String> env) throws IOException {

@@ -1,0 +1,149 @@
+package io.tempera.progress.redis;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.pubsub.RedisPubSubAdapter;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import io.tempera.progress.ProgressBus;
+import io.tempera.progress.ProgressEvent;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The progress bus across hosts: workers publish on the Redis channel {@code task:progress:{id}},
+ * every API instance subscribes to the channels its clients follow. One round trip per event: a
+ * script numbers it ({@code task:seq:{id}}), keeps it as the latest ({@code task:latest:{id}}) and
+ * publishes it. A Redis outage never fails a generation: publishing then logs and goes on.
+ */
+public final class RedisProgressBus implements ProgressBus, AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(RedisProgressBus.class);
+  private static final String PUBLISH_SCRIPT = """
+      local seq = redis.call('INCR', KEYS[1])
+      redis.call('EXPIRE', KEYS[1], ARGV[2])
+      local event = string.gsub(ARGV[1], '"seq":0,', '"seq":' .. seq .. ',', 1)
+      redis.call('SET', KEYS[2], event, 'EX', ARGV[2])
+      redis.call('PUBLISH', KEYS[3], event)
+      return seq""";
+
+  private final RedisClient client;
+  private final StatefulRedisConnection<String, String> commands;
+  private final StatefulRedisPubSubConnection<String, String> pubsub;
+  private final Map<String, Set<Consumer<ProgressEvent>>> listeners = new ConcurrentHashMap<>();
+  private final ObjectMapper json = new ObjectMapper();
+  private final long ttlSeconds;
+
+  public RedisProgressBus(String redisUrl, Duration ttl) {
+    RedisURI uri = RedisURI.create(redisUrl);
+    uri.setTimeout(Duration.ofSeconds(1));
+    this.client = RedisClient.create(uri);
+    this.commands = client.connect();
+    this.pubsub = client.connectPubSub();
+    this.ttlSeconds = Math.max(1, ttl.toSeconds());
+    pubsub.addListener(new RedisPubSubAdapter<>() {
+      @Override
+      public void message(String channel, String message) {
+        dispatch(channel, message);
+      }
+    });
+  }
+
+  static String sequenceKey(String generationId) {
+    return "task:seq:" + generationId;
+  }
+
+  static String latestKey(String generationId) {
+    return "task:latest:" + generationId;
+  }
+
+  @Override
+  public ProgressEvent publish(ProgressEvent event) {
+    String id = event.generationId();
+    try {
+      String unnumbered = json.writeValueAsString(event.withSeq(0));
+      Long seq = commands.sync().eval(PUBLISH_SCRIPT, ScriptOutputType.INTEGER,
+          new String[] {sequenceKey(id), latestKey(id), ProgressBus.channel(id)}, unnumbered, Long.toString(ttlSeconds));
+      return event.withSeq(seq);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a progress event could not be written as JSON", e);
+    } catch (RuntimeException e) {
+      log.warn("progress of {} not published: Redis is unavailable ({})", id, e.getMessage());
+      return event.withSeq(0);
+    }
+  }
+
+  @Override
+  public Optional<ProgressEvent> latest(String generationId) {
+    try {
+      String value = commands.sync().get(latestKey(generationId));
+      return value == null ? Optional.empty() : Optional.of(json.readValue(value, ProgressEvent.class));
+    } catch (JsonProcessingException e) {
+      log.warn("unreadable latest progress of {}", generationId, e);
+      return Optional.empty();
+    } catch (RuntimeException e) {
+      log.warn("latest progress of {} unavailable: {}", generationId, e.getMessage());
+      return Optional.empty();
+    }
+  }
+
+  @Override
+  public AutoCloseable subscribe(String generationId, Consumer<ProgressEvent> listener) {
+    String channel = ProgressBus.channel(generationId);
+    synchronized (listeners) {
+      Set<Consumer<ProgressEvent>> set = listeners.computeIfAbsent(channel, k -> new CopyOnWriteArraySet<>());
+      boolean first = set.isEmpty();
+      set.add(listener);
+      if (first) {
+        pubsub.sync().subscribe(channel);
+      }
+    }
+    return () -> {
+      synchronized (listeners) {
+        Set<Consumer<ProgressEvent>> set = listeners.get(channel);
+        if (set != null && set.remove(listener) && set.isEmpty()) {
+          listeners.remove(channel);
+          pubsub.async().unsubscribe(channel);
+        }
+      }
+    };
+  }
+
+  private void dispatch(String channel, String message) {
+    Set<Consumer<ProgressEvent>> set = listeners.get(channel);
+    if (set == null) {
+      return;
+    }
+    ProgressEvent event;
+    try {
+      event = json.readValue(message, ProgressEvent.class);
+    } catch (JsonProcessingException e) {
+      log.warn("unreadable progress message on {}", channel, e);
+      return;
+    }
+    for (Consumer<ProgressEvent> listener : set) {
+      try {
+        listener.accept(event);
+      } catch (RuntimeException e) {
+        log.warn("progress listener for {} failed", channel, e);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    pubsub.close();
+    commands.close();
+    client.shutdown();
+  }
+}

@@ -1,0 +1,140 @@
+package io.tempera.progress.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tempera.progress.ProgressEvent;
+import java.io.File;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Progress across hosts on a real redis-server (Debian's package; ./tempera test installs it): a
+ * worker's bus publishes, API instances' buses follow.
+ */
+class RedisProgressBusTest {
+
+  private Process redis;
+  private int port;
+  private final List<RedisProgressBus> buses = new ArrayList<>();
+
+  @BeforeEach
+  void startRedis() throws Exception {
+    String server = io.tempera.testkit.fixtures.TestProcesses.redisServer();
+    try (ServerSocket socket = new ServerSocket(0)) {
+      port = socket.getLocalPort();
+    }
+    redis = new ProcessBuilder(server, "--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+        .redirectErrorStream(true).redirectOutput(new File("target/redis-" + port + ".log")).start();
+    long deadline = System.currentTimeMillis() + 10_000;
+    while (System.currentTimeMillis() < deadline) {
+      try (Socket ignored = new Socket("127.0.0.1", port)) {
+        return;
+      } catch (java.io.IOException notYet) {
+        Thread.sleep(50);
+      }
+    }
+    throw new AssertionError("redis-server did not start on port " + port);
+  }
+
+  @AfterEach
+  void stop() {
+    buses.forEach(RedisProgressBus::close);
+    redis.destroyForcibly();
+  }
+
+  RedisProgressBus bus() {
+    RedisProgressBus bus = new RedisProgressBus("redis://127.0.0.1:" + port, Duration.ofMinutes(5));
+    buses.add(bus);
+    return bus;
+  }
+
+  static ProgressEvent event(String id, double progress, String message) {
+    return new ProgressEvent(id, 0, ProgressEvent.PROGRESS, "GENERATING", progress, 1, 10, null, message, System.currentTimeMillis(), 3, null);
+  }
+
+  @Test
+  void eventsPublishedOnOneHostReachSubscribersOnAnotherInOrder() throws Exception {
+    RedisProgressBus worker = bus();
+    RedisProgressBus apiA = bus();
+    RedisProgressBus apiB = bus();
+    LinkedBlockingQueue<ProgressEvent> onA = new LinkedBlockingQueue<>();
+    List<ProgressEvent> onB = new CopyOnWriteArrayList<>();
+    apiA.subscribe("gen-1", onA::add);
+    AutoCloseable bSubscription = apiB.subscribe("gen-1", onB::add);
+    apiA.subscribe("gen-2", e -> onA.add(e));
+
+    for (int i = 1; i <= 5; i++) {
+      ProgressEvent published = worker.publish(event("gen-1", i / 10.0, "step \"" + i + "\" {\"seq\":0,}"));
+      assertThat(published.seq()).isEqualTo(i);
+    }
+    List<ProgressEvent> received = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      received.add(onA.poll(5, TimeUnit.SECONDS));
+    }
+    assertThat(received).extracting(ProgressEvent::seq).containsExactly(1L, 2L, 3L, 4L, 5L);
+    assertThat(received.get(2).message()).as("quotes in messages survive").isEqualTo("step \"3\" {\"seq\":0,}");
+    assertThat(received.get(0).etaSeconds()).isEqualTo(3);
+
+    assertThat(apiB.latest("gen-1")).hasValueSatisfying(e -> assertThat(e.seq()).isEqualTo(5));
+    long deadline = System.currentTimeMillis() + 5_000;
+    while (onB.size() < 5 && System.currentTimeMillis() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(onB).hasSize(5);
+
+    bSubscription.close();
+    worker.publish(event("gen-1", 0.9, "after unsubscribe"));
+    assertThat(onA.poll(5, TimeUnit.SECONDS).seq()).isEqualTo(6);
+    Thread.sleep(200);
+    assertThat(onB).as("no delivery after unsubscribe").hasSize(5);
+
+    worker.publish(event("gen-2", 0.5, "other generation"));
+    ProgressEvent other = onA.poll(5, TimeUnit.SECONDS);
+    assertThat(other.generationId()).isEqualTo("gen-2");
+    assertThat(other.seq()).as("each generation counts on its own").isEqualTo(1);
+  }
+
+  @Test
+  void aRedisOutageNeverFailsOrBlocksThePublisher() {
+    RedisProgressBus worker = bus();
+    redis.destroyForcibly();
+    long start = System.nanoTime();
+    ProgressEvent published = worker.publish(event("gen-down", 0.5, "while Redis is down"));
+    long millis = (System.nanoTime() - start) / 1_000_000;
+    assertThat(published.seq()).isZero();
+    assertThat(millis).as("bounded by the 1 s command timeout").isLessThan(5_000);
+    assertThat(worker.latest("gen-down")).isEmpty();
+  }
+
+  @Test
+  void publishToDeliverLatencyIsMeasured() throws Exception {
+    RedisProgressBus worker = bus();
+    RedisProgressBus api = bus();
+    LinkedBlockingQueue<Long> latencies = new LinkedBlockingQueue<>();
+    api.subscribe("gen-latency", e -> latencies.add(System.nanoTime() - Long.parseLong(e.message())));
+    for (int i = 0; i < 1000; i++) {
+      worker.publish(new ProgressEvent("gen-latency", 0, ProgressEvent.PROGRESS, "GENERATING", i / 1000.0, null, null, null,
+          Long.toString(System.nanoTime()), System.currentTimeMillis(), null, null));
+    }
+    List<Long> all = new ArrayList<>();
+    for (int i = 0; i < 1000; i++) {
+      Long latency = latencies.poll(5, TimeUnit.SECONDS);
+      assertThat(latency).as("event %d delivered", i).isNotNull();
+      all.add(latency);
+    }
+    Collections.sort(all);
+    System.out.printf("redis progress bus publish->deliver: p50 %.2f ms, p99 %.2f ms over %d events%n",
+        all.get(500) / 1e6, all.get(989) / 1e6, all.size());
+    assertThat(all).hasSize(1000);
+  }
+}

@@ -106,7 +106,8 @@ public class GenerationActivitiesImpl implements GenerationActivities {
         translation.payload(),
         translation.fileInputs(),
         template.timeoutSeconds(),
-        warnings);
+        warnings,
+        template.progressMessages());
   }
 
   @Override
@@ -126,7 +127,7 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     TemplateTranslator.Translation translation = translator.translate(template, target, request.parameters());
     return new GenerationPlan(
         plan.functionId(), plan.functionVersion(), plan.tierRequested(), target.id(), plan.backendType(),
-        translation.payload(), translation.fileInputs(), template.timeoutSeconds(), List.of());
+        translation.payload(), translation.fileInputs(), template.timeoutSeconds(), List.of(), template.progressMessages());
   }
 
   @Override
@@ -147,7 +148,7 @@ public class GenerationActivitiesImpl implements GenerationActivities {
       log.info("generation {} run {}: attempt {} re-attaches to the same run", job.generationId(), job.runId(), attempt);
     }
     Backend backend = backends.get(job.plan().backendType());
-    publishPhase(job.generationId(), Phase.GENERATING, 0.05, "Starting the generator");
+    publishPhase(job.generationId(), Phase.GENERATING, 0.05, job.plan().progressMessages().getOrDefault(Phase.GENERATING.name(), "Starting the generator"));
     AtomicReference<RunHeartbeat> last = new AtomicReference<>(new RunHeartbeat(job.runId(), 0.0));
     Thread worker = Thread.currentThread();
     AtomicReference<ActivityCompletionException> stopped = new AtomicReference<>();
@@ -222,13 +223,16 @@ public class GenerationActivitiesImpl implements GenerationActivities {
         previewWrittenAt = now;
         writePreview(p.previewImage());
       }
+      String creative = job.plan().progressMessages().get(Phase.GENERATING.name());
+      String message = creative == null ? p.message()
+          : p.step() != null && p.totalSteps() != null ? creative + " (step " + p.step() + " of " + p.totalSteps() + ")" : creative;
       Integer eta = fraction >= 0.05 && fraction < 1
           ? (int) Math.ceil((now - startedAt) / 1000.0 * (1 - fraction) / fraction)
           : null;
       progress.publish(
           new ProgressEvent(
               job.generationId(), 0, ProgressEvent.PROGRESS, Phase.GENERATING.name(), overall,
-              p.step(), p.totalSteps(), p.queuePosition(), p.message(), now, eta, previewUrl));
+              p.step(), p.totalSteps(), p.queuePosition(), p.queuePosition() != null ? p.message() : message, now, eta, previewUrl));
     }
 
     private void writePreview(byte[] image) {

@@ -132,7 +132,8 @@ class GenerationOnComfyUiTest {
     assertThat(events).anySatisfy(e -> {
       assertThat(e.step()).isNotNull();
       assertThat(e.totalSteps()).isEqualTo(12);
-      assertThat(e.message()).startsWith("Generating step");
+      // the template's own words for the phase, with the backend's step count
+      assertThat(e.message()).matches("Slowly inverting your image \\(step \\d+ of 12\\)");
     });
     assertThat(events).anySatisfy(e -> assertThat(e.etaSeconds()).isNotNull().isPositive());
     assertThat(events).anySatisfy(e -> assertThat(e.previewUrl()).isEqualTo("/api/generations/gen-live/preview"));

@@ -125,7 +125,7 @@ class EmbeddedEndToEndTest {
       view = JSON.readTree(get("/api/generations/" + id).body());
     } while (view.path("step").isMissingNode() && System.currentTimeMillis() < deadline);
     assertThat(view.get("status").asText()).isEqualTo("RUNNING");
-    assertThat(view.get("message").asText()).startsWith("Generating step");
+    assertThat(view.get("message").asText()).startsWith("Slowly inverting your image (step ");
 
     assertThat(post("/api/generations/" + id + "/cancel", Map.of()).statusCode()).isEqualTo(202);
     List<Map.Entry<String, JsonNode>> events = followEvents(id);

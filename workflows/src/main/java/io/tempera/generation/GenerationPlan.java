@@ -9,6 +9,7 @@ import java.util.List;
  *
  * @param payload the backend payload (for ComfyUI the API-format graph) with every parameter
  *     except file inputs already mapped in
+ * @param progressMessages the template's words for each phase, by phase name
  */
 public record GenerationPlan(
     String functionId,
@@ -19,9 +20,11 @@ public record GenerationPlan(
     ObjectNode payload,
     List<FileInput> fileInputs,
     int timeoutSeconds,
-    List<String> warnings) {
+    List<String> warnings,
+    java.util.Map<String, String> progressMessages) {
 
   public GenerationPlan {
+    progressMessages = progressMessages == null ? java.util.Map.of() : java.util.Map.copyOf(progressMessages);
     fileInputs = fileInputs == null ? List.of() : List.copyOf(fileInputs);
     warnings = warnings == null ? List.of() : List.copyOf(warnings);
   }

@@ -23,11 +23,13 @@ public record FunctionTemplate(
     Map<String, ParameterSpec> parameters,
     List<ParameterMapping> mappings,
     Map<QualityTier, Map<GraphTarget, Object>> qualityParameters,
-    String sourceFile) {
+    String sourceFile,
+    Map<String, String> progressMessages) {
 
   public FunctionTemplate {
     parameters = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(parameters));
     mappings = List.copyOf(mappings);
     qualityParameters = Map.copyOf(qualityParameters);
+    progressMessages = progressMessages == null ? Map.of() : Map.copyOf(progressMessages);
   }
 }

@@ -26,7 +26,7 @@ public final class TemplateParser {
   private static final Set<String> TOP_LEVEL =
       Set.of(
           "id", "version", "display_name", "category", "icon", "description", "backend",
-          "timeout_seconds", "parameters", "parameter_mapping", "quality_parameters");
+          "timeout_seconds", "parameters", "parameter_mapping", "quality_parameters", "progress_messages");
   private static final Set<String> PARAMETER_KEYS =
       Set.of("type", "default", "min", "max", "enum", "required", "description");
   private static final Set<String> SUPPORTED_BACKENDS = Set.of("comfyui", "script");
@@ -115,13 +115,14 @@ public final class TemplateParser {
     List<ParameterMapping> mappings = readMappings(root.get("parameter_mapping"), parameters, graph, problems);
     Map<QualityTier, Map<GraphTarget, Object>> tiers = readTiers(root.get("quality_parameters"), graph, script, problems);
 
+    Map<String, String> messages = readMessages(root.get("progress_messages"), problems);
     if (!problems.list.isEmpty()) {
       return problems.result();
     }
     return new Parsed(
         new FunctionTemplate(
             id, version, displayName, category == null ? "general" : category, icon, description,
-            backendType, graph, timeout, parameters, mappings, tiers, name),
+            backendType, graph, timeout, parameters, mappings, tiers, name, messages),
         List.of());
   }
 
@@ -268,6 +269,30 @@ public final class TemplateParser {
       }
     }
     return out;
+  }
+
+  /** What the user reads in each phase, e.g. {"GENERATING": "Inverting your colours"}. */
+  private static Map<String, String> readMessages(JsonNode node, Problems problems) {
+    Map<String, String> messages = new LinkedHashMap<>();
+    if (node == null) {
+      return messages;
+    }
+    if (!node.isObject()) {
+      problems.add("$.progress_messages", "must be an object {phase: message}");
+      return messages;
+    }
+    Set<String> phases = java.util.Arrays.stream(io.tempera.generation.Phase.values()).map(Enum::name)
+        .collect(java.util.stream.Collectors.toCollection(java.util.TreeSet::new));
+    node.fields().forEachRemaining(entry -> {
+      if (!phases.contains(entry.getKey())) {
+        problems.add("$.progress_messages." + entry.getKey(), "unknown phase (phases: " + String.join(", ", phases) + ")");
+      } else if (!entry.getValue().isTextual() || entry.getValue().asText().isBlank()) {
+        problems.add("$.progress_messages." + entry.getKey(), "must be a non-empty string");
+      } else {
+        messages.put(entry.getKey(), entry.getValue().asText());
+      }
+    });
+    return messages;
   }
 
   /** A script backend's payload template: its command, run in the template's folder. */

@@ -28,14 +28,14 @@ class FakeGenerationActivities implements GenerationActivities {
     }
     return new GenerationPlan(
         request.functionId(), "1.0.0", request.tier(), request.tier() == null ? "standard" : request.tier(), "comfyui",
-        new ObjectMapper().createObjectNode(), List.of(), 60, List.of());
+        new ObjectMapper().createObjectNode(), List.of(), 60, List.of(), null);
   }
 
   @Override
   public GenerationPlan planAtTier(GenerationRequest request, GenerationPlan plan, String tier) {
     calls.add("plan:" + tier);
     return new GenerationPlan(plan.functionId(), plan.functionVersion(), plan.tierRequested(), tier, plan.backendType(),
-        plan.payload(), plan.fileInputs(), plan.timeoutSeconds(), List.of());
+        plan.payload(), plan.fileInputs(), plan.timeoutSeconds(), List.of(), plan.progressMessages());
   }
 
   @Override

@@ -36,7 +36,7 @@ class ScriptBackendTest {
     payload.put("workingDir", SCRIPTS.toString());
     payload.put("timeoutSeconds", timeoutSeconds);
     payload.set("parameters", json.valueToTree(parameters));
-    GenerationPlan plan = new GenerationPlan("s", "1", "standard", "standard", "script", payload, inputs, timeoutSeconds, List.of());
+    GenerationPlan plan = new GenerationPlan("s", "1", "standard", "standard", "script", payload, inputs, timeoutSeconds, List.of(), null);
     return new BackendJob("gen-s", "p", "n", UUID.randomUUID().toString(), plan);
   }
 

@@ -136,6 +136,57 @@ class EmbeddedEndToEndTest {
   }
 
   @Test
+  void aReconnectingSseClientResumesAfterItsLastEventIdWithoutDuplicates() throws Exception {
+    String path = upload("project-resume");
+    HttpResponse<String> started = post("/api/generations", Map.of(
+        "functionId", "slow-invert", "projectId", "project-resume", "nodeId", "n",
+        "parameters", Map.of("image", path, "steps", 30)));
+    String id = JSON.readTree(started.body()).get("id").asText();
+
+    // first connection: read until a few step events arrived, then drop it
+    long lastSeen = 0;
+    HttpResponse<java.io.InputStream> first = http.send(
+        HttpRequest.newBuilder(uri("/api/generations/" + id + "/events")).build(), HttpResponse.BodyHandlers.ofInputStream());
+    try (BufferedReader reader = new BufferedReader(new InputStreamReader(first.body(), StandardCharsets.UTF_8))) {
+      int steps = 0;
+      String line;
+      while (steps < 3 && (line = reader.readLine()) != null) {
+        if (line.startsWith("id:")) {
+          lastSeen = Long.parseLong(line.substring(3).trim());
+        } else if (line.startsWith("data:") && line.contains("\"step\"")) {
+          steps++;
+        }
+      }
+    }
+    assertThat(lastSeen).isPositive();
+
+    HttpResponse<java.io.InputStream> resumed = http.send(
+        HttpRequest.newBuilder(uri("/api/generations/" + id + "/events")).header("Last-Event-ID", Long.toString(lastSeen)).build(),
+        HttpResponse.BodyHandlers.ofInputStream());
+    List<String> eventNames = new ArrayList<>();
+    List<Long> ids = new ArrayList<>();
+    try (BufferedReader reader = new BufferedReader(new InputStreamReader(resumed.body(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = reader.readLine()) != null) {
+        if (line.startsWith("event:")) {
+          eventNames.add(line.substring(6).trim());
+        } else if (line.startsWith("id:")) {
+          ids.add(Long.parseLong(line.substring(3).trim()));
+        }
+        if (line.startsWith("event:succeeded")) {
+          break;
+        }
+      }
+    }
+    assertThat(eventNames.get(0)).as("the current state comes first").isEqualTo("state");
+    assertThat(eventNames.get(eventNames.size() - 1)).isEqualTo("succeeded");
+    List<Long> liveIds = ids.subList(1, ids.size() - 1);
+    final long seen = lastSeen;
+    assertThat(liveIds).as("nothing at or before Last-Event-ID again").allSatisfy(i -> assertThat(i).isGreaterThan(seen));
+    assertThat(liveIds).as("no duplicates, in order").doesNotHaveDuplicates().isSorted();
+  }
+
+  @Test
   void badRequestsGetClearErrorsNeverA500() throws Exception {
     HttpResponse<String> unknown = post("/api/generations", Map.of("functionId", "nope", "projectId", "p", "nodeId", "n", "parameters", Map.of()));
     assertThat(unknown.statusCode()).isEqualTo(404);

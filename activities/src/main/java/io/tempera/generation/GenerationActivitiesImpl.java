@@ -49,6 +49,7 @@ public class GenerationActivitiesImpl implements GenerationActivities {
   private final OutputStore outputs;
   private final ProgressBus progress;
   private final MeterRegistry metrics;
+  private final DurationHistory durations = new DurationHistory();
   private final ScheduledExecutorService heartbeats =
       Executors.newScheduledThreadPool(1, Thread.ofPlatform().daemon().name("tempera-heartbeat").factory());
 
@@ -175,6 +176,9 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     try {
       BackendOutcome result = backend.run(job, outputs.projectDir(job.projectId()), live::accept);
       outcome = result.interrupted() ? "interrupted" : "succeeded";
+      if (!result.interrupted()) {
+        durations.record(job.plan().functionId(), job.plan().tierUsed(), (System.currentTimeMillis() - live.startedAt) / 1000.0);
+      }
       return result;
     } catch (ApplicationFailure e) {
       outcome = e.getType();
@@ -205,7 +209,7 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     private static final long PREVIEW_EVERY_MILLIS = 250;
     private final BackendJob job;
     private final AtomicReference<RunHeartbeat> last;
-    private final long startedAt = System.currentTimeMillis();
+    final long startedAt = System.currentTimeMillis();
     private volatile long previewWrittenAt;
     private volatile String previewUrl;
 
@@ -226,13 +230,29 @@ public class GenerationActivitiesImpl implements GenerationActivities {
       String creative = job.plan().progressMessages().get(Phase.GENERATING.name());
       String message = creative == null ? p.message()
           : p.step() != null && p.totalSteps() != null ? creative + " (step " + p.step() + " of " + p.totalSteps() + ")" : creative;
-      Integer eta = fraction >= 0.05 && fraction < 1
-          ? (int) Math.ceil((now - startedAt) / 1000.0 * (1 - fraction) / fraction)
-          : null;
+      Integer eta = eta(fraction, now);
       progress.publish(
           new ProgressEvent(
               job.generationId(), 0, ProgressEvent.PROGRESS, Phase.GENERATING.name(), overall,
               p.step(), p.totalSteps(), p.queuePosition(), p.queuePosition() != null ? p.message() : message, now, eta, previewUrl));
+    }
+
+    /**
+     * Seconds left: from the speed so far once the run has made some progress, before that from how
+     * long this function took at this tier recently.
+     */
+    private Integer eta(double fraction, long now) {
+      double elapsed = (now - startedAt) / 1000.0;
+      if (fraction >= 0.05 && fraction < 1) {
+        return (int) Math.ceil(elapsed * (1 - fraction) / fraction);
+      }
+      if (fraction < 0.05) {
+        java.util.OptionalDouble typical = durations.averageSeconds(job.plan().functionId(), job.plan().tierUsed());
+        if (typical.isPresent()) {
+          return (int) Math.max(1, Math.ceil(typical.getAsDouble() - elapsed));
+        }
+      }
+      return null;
     }
 
     private void writePreview(byte[] image) {

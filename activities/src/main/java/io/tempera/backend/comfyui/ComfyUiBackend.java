@@ -67,12 +67,7 @@ public final class ComfyUiBackend implements Backend {
     try {
       ObjectNode graph = job.plan().payload().deepCopy();
       for (FileInput input : job.plan().fileInputs()) {
-        Path file = projectDir.resolve(input.projectPath()).normalize();
-        if (!file.startsWith(projectDir) || !Files.isRegularFile(file)) {
-          throw ApplicationFailure.newNonRetryableFailure(
-              "Input '" + input.parameter() + "' names a file that does not exist in the project: " + input.projectPath(),
-              ErrorCode.INVALID_REQUEST.name());
-        }
+        Path file = Backend.inputFile(projectDir, input);
         UploadedImage uploaded = endpoint.client().uploadImage(file, file.getFileName().toString());
         ((ObjectNode) graph.get(input.node()).get("inputs")).put(input.input(), uploaded.loadImageValue());
       }

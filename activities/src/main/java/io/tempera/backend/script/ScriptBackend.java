@@ -88,12 +88,7 @@ public final class ScriptBackend implements Backend {
       stdin.set("tier", payload.path("tier"));
       ObjectNode inputs = stdin.putObject("inputs");
       for (FileInput input : job.plan().fileInputs()) {
-        Path file = projectDir.resolve(input.projectPath()).normalize();
-        if (!file.startsWith(projectDir) || !Files.isRegularFile(file)) {
-          throw ApplicationFailure.newNonRetryableFailure(
-              "Input '" + input.parameter() + "' names a file that does not exist in the project: " + input.projectPath(),
-              ErrorCode.INVALID_REQUEST.name());
-        }
+        Path file = Backend.inputFile(projectDir, input);
         inputs.put(input.parameter(), file.toString());
       }
       stdin.put("outputDir", outputDir.toString());

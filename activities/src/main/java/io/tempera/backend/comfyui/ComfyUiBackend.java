@@ -9,7 +9,6 @@ import io.tempera.generation.BackendOutcome;
 import io.tempera.generation.ErrorCode;
 import io.tempera.generation.FileInput;
 import io.temporal.failure.ApplicationFailure;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;

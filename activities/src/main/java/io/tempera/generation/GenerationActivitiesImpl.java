@@ -92,8 +92,7 @@ public class GenerationActivitiesImpl implements GenerationActivities {
           ErrorCode.INVALID_REQUEST.name());
     }
     QualityTier.Resolution tier = QualityTier.resolve(request.tier());
-    TemplateTranslator.Translation translation =
-        translator.translate(template, tier.tier(), request.parameters());
+    TemplateTranslator.Translation translation = translate(template, tier.tier(), request.parameters());
     List<String> warnings = new ArrayList<>();
     if (tier.warning() != null) {
       warnings.add(tier.warning());
@@ -125,10 +124,21 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     if (target == null) {
       throw ApplicationFailure.newNonRetryableFailure("Unknown tier " + tier, ErrorCode.INVALID_REQUEST.name());
     }
-    TemplateTranslator.Translation translation = translator.translate(template, target, request.parameters());
+    TemplateTranslator.Translation translation = translate(template, target, request.parameters());
     return new GenerationPlan(
         plan.functionId(), plan.functionVersion(), plan.tierRequested(), target.id(), plan.backendType(),
         translation.payload(), translation.fileInputs(), template.timeoutSeconds(), List.of(), template.progressMessages());
+  }
+
+  /** Translates; an expression that cannot be evaluated for these values is the request's fault. */
+  private TemplateTranslator.Translation translate(FunctionTemplate template, QualityTier tier, java.util.Map<String, Object> parameters) {
+    try {
+      return translator.translate(template, tier, parameters);
+    } catch (io.tempera.template.Expression.ExpressionException e) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "The template " + template.id() + " cannot be applied to these parameters: " + e.getMessage(),
+          ErrorCode.INVALID_REQUEST.name());
+    }
   }
 
   @Override

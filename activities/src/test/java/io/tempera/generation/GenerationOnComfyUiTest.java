@@ -195,6 +195,12 @@ class GenerationOnComfyUiTest {
     // ImagePadForOutpaint adds the 32px border on each side
     assertThat(draft.outputs().get(0).width()).isEqualTo(256 + 64);
     assertThat(high.outputs().get(0).width()).isEqualTo(768 + 64);
+
+    // computed sizes: the tier's base width times the scale parameter, plus the tier's frame
+    GenerationResult framed = workflow("gen-framed").run(
+        new GenerationRequest("framed-color", "standard", Map.of("mood", "warm", "scale", 0.5, "soft", true), "project-1", "node-1", null));
+    assertThat(framed.outputs().get(0).width()).isEqualTo(128 + 32);
+    assertThat(framed.outputs().get(0).height()).isEqualTo(96 + 32);
   }
 
   @Test

@@ -244,31 +244,100 @@ public final class TemplateParser {
     for (int i = 0; i < node.size(); i++) {
       JsonNode mapping = node.get(i);
       String path = "$.parameter_mapping[" + i + "]";
-      String parameter = mapping.path("parameter").asText(null);
+      if (!mapping.isObject()) {
+        problems.add(path, "must be an object {parameter, type, target}");
+        continue;
+      }
       String type = mapping.path("type").asText(ParameterMapping.DIRECT);
-      GraphTarget target = GraphTarget.parse(mapping.path("target").asText(null));
+      if (!List.of(ParameterMapping.DIRECT, ParameterMapping.FILE_UPLOAD, ParameterMapping.LOOKUP, ParameterMapping.COMPUTED).contains(type)) {
+        problems.add(path + ".type", "must be direct, file_upload, lookup or computed, got '" + type + "'");
+        continue;
+      }
+      boolean computed = type.equals(ParameterMapping.COMPUTED);
+      String parameter = mapping.path("parameter").asText(null);
       ParameterSpec spec = parameter == null ? null : parameters.get(parameter);
-      if (spec == null) {
+      if (!computed && spec == null) {
         problems.add(path + ".parameter", "names no declared parameter: '" + parameter + "'");
         continue;
       }
-      if (!type.equals(ParameterMapping.DIRECT) && !type.equals(ParameterMapping.FILE_UPLOAD)) {
-        problems.add(path + ".type", "must be direct or file_upload, got '" + type + "'");
-        continue;
-      }
-      if (type.equals(ParameterMapping.FILE_UPLOAD) != spec.type().equals("image")) {
+      if (!computed && type.equals(ParameterMapping.FILE_UPLOAD) != spec.type().equals("image")) {
         problems.add(path + ".type", "file_upload is for image parameters and image parameters need file_upload");
         continue;
       }
+      GraphTarget target = GraphTarget.parse(mapping.path("target").asText(null));
       if (target == null) {
         problems.add(path + ".target", "must look like '<node id>.inputs.<input name>'");
         continue;
       }
-      if (targetExists(graph, target, path + ".target", problems)) {
-        out.add(new ParameterMapping(parameter, type, target));
+      if (!targetExists(graph, target, path + ".target", problems)) {
+        continue;
       }
+      Expression when = expression(mapping.get("when"), path + ".when", parameters, problems, false);
+      Expression expression = expression(mapping.get("expression"), path + ".expression", parameters, problems, computed);
+      if (computed && expression == null) {
+        continue;
+      }
+      Map<String, Object> table = null;
+      if (type.equals(ParameterMapping.LOOKUP)) {
+        table = lookupTable(mapping.get("table"), spec, path + ".table", problems);
+        if (table == null) {
+          continue;
+        }
+      }
+      if (mapping.has("when") && when == null) {
+        continue;
+      }
+      out.add(new ParameterMapping(parameter, type, target, table, expression, when));
     }
     return out;
+  }
+
+  /** An expression over the parameters and {@code tier}: parsed, its names checked. */
+  private static Expression expression(
+      JsonNode node, String path, Map<String, ParameterSpec> parameters, Problems problems, boolean required) {
+    if (node == null || node.isNull()) {
+      if (required) {
+        problems.add(path, "required: an expression such as 'size * 2'");
+      }
+      return null;
+    }
+    if (!node.isTextual() || node.asText().isBlank()) {
+      problems.add(path, "must be an expression string");
+      return null;
+    }
+    try {
+      Expression expression = Expression.parse(node.asText());
+      for (String name : expression.names()) {
+        if (!parameters.containsKey(name) && !name.equals("tier")) {
+          problems.add(path, "names '" + name + "', which is neither a parameter nor 'tier'");
+          return null;
+        }
+      }
+      return expression;
+    } catch (Expression.ExpressionException e) {
+      problems.add(path, e.getMessage());
+      return null;
+    }
+  }
+
+  /** A lookup table that covers every value the parameter's enum allows. */
+  private Map<String, Object> lookupTable(JsonNode node, ParameterSpec spec, String path, Problems problems) {
+    if (node == null || !node.isObject() || node.isEmpty()) {
+      problems.add(path, "required for a lookup: an object {value: replacement}");
+      return null;
+    }
+    if (spec.enumValues().isEmpty()) {
+      problems.add(path, "a lookup needs its parameter '" + spec.name() + "' to declare an enum");
+      return null;
+    }
+    Map<String, Object> table = new LinkedHashMap<>();
+    node.fields().forEachRemaining(e -> table.put(e.getKey(), json.convertValue(e.getValue(), Object.class)));
+    List<String> missing = spec.enumValues().stream().map(String::valueOf).filter(v -> !table.containsKey(v)).toList();
+    if (!missing.isEmpty()) {
+      problems.add(path, "does not cover the enum values " + missing);
+      return null;
+    }
+    return table;
   }
 
   /** What the user reads in each phase, e.g. {"GENERATING": "Inverting your colours"}. */

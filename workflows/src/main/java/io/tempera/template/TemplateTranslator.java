@@ -29,20 +29,33 @@ public final class TemplateTranslator {
     }
     ObjectNode graph = template.graph().deepCopy();
     template.qualityParameters().getOrDefault(tier, Map.of()).forEach((target, value) -> write(graph, target, value));
+    Map<String, Object> values = new java.util.HashMap<>();
+    template.parameters().values().forEach(spec -> {
+      Object value = parameters.getOrDefault(spec.name(), spec.defaultValue());
+      if (value != null) {
+        values.put(spec.name(), value);
+      }
+    });
+    values.put("tier", tier.id());
     List<FileInput> files = new ArrayList<>();
     for (ParameterMapping mapping : template.mappings()) {
-      ParameterSpec spec = template.parameters().get(mapping.parameter());
-      Object value = parameters.get(mapping.parameter());
-      if (value == null) {
-        value = spec.defaultValue();
+      if (mapping.when() != null && !mapping.when().test(values)) {
+        continue;
       }
+      if (mapping.type().equals(ParameterMapping.COMPUTED)) {
+        write(graph, mapping.target(), mapping.expression().evaluate(values));
+        continue;
+      }
+      ParameterSpec spec = template.parameters().get(mapping.parameter());
+      Object value = values.get(mapping.parameter());
       if (value == null) {
         continue;
       }
-      if (mapping.type().equals(ParameterMapping.FILE_UPLOAD)) {
-        files.add(new FileInput(mapping.parameter(), value.toString(), mapping.target().node(), mapping.target().input()));
-      } else {
-        write(graph, mapping.target(), spec.type().equals("integer") && value instanceof Number n ? n.longValue() : value);
+      switch (mapping.type()) {
+        case ParameterMapping.FILE_UPLOAD ->
+            files.add(new FileInput(mapping.parameter(), value.toString(), mapping.target().node(), mapping.target().input()));
+        case ParameterMapping.LOOKUP -> write(graph, mapping.target(), mapping.table().get(String.valueOf(value)));
+        default -> write(graph, mapping.target(), spec.type().equals("integer") && value instanceof Number n ? n.longValue() : value);
       }
     }
     return new Translation(graph, files);

@@ -80,11 +80,13 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     publishPhase(generationId, Phase.RESOLVING, 0.0, Phase.RESOLVING.message());
     FunctionTemplate template =
         templates
-            .find(request.functionId())
+            .find(request.functionId(), request.functionVersion())
             .orElseThrow(
                 () ->
                     ApplicationFailure.newNonRetryableFailure(
-                        "Unknown function '" + request.functionId() + "'", ErrorCode.UNKNOWN_FUNCTION.name()));
+                        "Unknown function '" + request.functionId() + "'"
+                            + (request.functionVersion() == null ? "" : " version " + request.functionVersion()),
+                        ErrorCode.UNKNOWN_FUNCTION.name()));
     List<RequestProblem> problems = ParameterValidator.validate(template, request.parameters());
     if (!problems.isEmpty()) {
       throw ApplicationFailure.newNonRetryableFailure(

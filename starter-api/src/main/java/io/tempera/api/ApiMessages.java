@@ -16,7 +16,8 @@ public final class ApiMessages {
       Map<String, Object> parameters,
       String projectId,
       String nodeId,
-      String requestId) {}
+      String requestId,
+      String functionVersion) {}
 
   public record Accepted(String id, String status) {}
 

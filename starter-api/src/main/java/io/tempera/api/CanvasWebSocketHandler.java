@@ -129,7 +129,8 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
         ? Map.of()
         : json.convertValue(parameters, LinkedHashMap.class);
     ApiMessages.StartGeneration body = new ApiMessages.StartGeneration(
-        functionId, text(message, "tier"), params, text(message, "projectId"), text(message, "nodeId"), text(message, "requestId"));
+        functionId, text(message, "tier"), params, text(message, "projectId"), text(message, "nodeId"), text(message, "requestId"),
+        text(message, "functionVersion"));
     return Blocking.call(() -> generations.start(body))
         .doOnNext(accepted -> {
           Map<String, Object> ack = new LinkedHashMap<>();

@@ -80,10 +80,15 @@ public class GenerationService {
     }
     FunctionTemplate template =
         templates
-            .find(body.functionId())
+            .find(body.functionId(), body.functionVersion())
             .orElseThrow(
-                () ->
-                    new ApiException(
+                () -> body.functionVersion() != null && templates.find(body.functionId()).isPresent()
+                    ? new ApiException(
+                        HttpStatus.NOT_FOUND,
+                        "UNKNOWN_FUNCTION_VERSION",
+                        "Function '" + body.functionId() + "' has no version " + body.functionVersion()
+                            + " (the newest is " + templates.find(body.functionId()).get().version() + ")")
+                    : new ApiException(
                         HttpStatus.NOT_FOUND,
                         "UNKNOWN_FUNCTION",
                         "There is no function '" + body.functionId() + "'; GET /api/functions lists them"));
@@ -108,7 +113,8 @@ public class GenerationService {
 
     String id = GenerationWorkflow.workflowIdFor(body.requestId() != null ? body.requestId() : UUID.randomUUID().toString());
     GenerationRequest request =
-        new GenerationRequest(body.functionId(), body.tier(), parameters, body.projectId(), body.nodeId(), body.requestId());
+        new GenerationRequest(body.functionId(), body.tier(), parameters, body.projectId(), body.nodeId(), body.requestId(),
+            body.functionVersion());
     WorkflowOptions.Builder options =
         WorkflowOptions.newBuilder()
             .setTaskQueue(properties.taskQueue())

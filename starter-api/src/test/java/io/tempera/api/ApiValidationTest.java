@@ -51,6 +51,7 @@ class ApiValidationTest {
         new Case("bad requestId", "{\"functionId\":\"invert\",\"projectId\":\"p\",\"nodeId\":\"n\",\"requestId\":\"a/b\"}", 400, "INVALID_REQUEST", 1),
         new Case("huge tier", "{\"functionId\":\"invert\",\"projectId\":\"p\",\"nodeId\":\"n\",\"tier\":\"" + "x".repeat(40) + "\"}", 400, "INVALID_REQUEST", 1),
         new Case("unknown function", "{\"functionId\":\"nope\",\"projectId\":\"p\",\"nodeId\":\"n\"}", 404, "UNKNOWN_FUNCTION", 0),
+        new Case("unknown version", "{\"functionId\":\"invert\",\"functionVersion\":\"9.9\",\"projectId\":\"p\",\"nodeId\":\"n\"}", 404, "UNKNOWN_FUNCTION_VERSION", 0),
         new Case("missing image", "{\"functionId\":\"invert\",\"projectId\":\"p\",\"nodeId\":\"n\",\"parameters\":{}}", 422, "INVALID_PARAMETERS", 1),
         new Case("image outside project", "{\"functionId\":\"invert\",\"projectId\":\"p\",\"nodeId\":\"n\",\"parameters\":{\"image\":\"../../etc/passwd\"}}", 422, "INVALID_PARAMETERS", 1),
         new Case("image not uploaded", "{\"functionId\":\"invert\",\"projectId\":\"p\",\"nodeId\":\"n\",\"parameters\":{\"image\":\"uploads/x.png\"}}", 422, "INVALID_PARAMETERS", 1),

@@ -7,6 +7,7 @@ import java.util.Map;
  * parameters, for node {@code nodeId} of project {@code projectId}.
  *
  * @param requestId optional client-chosen idempotency key; the workflow id is derived from it
+ * @param functionVersion optional: pin this version of the function (default: the newest)
  */
 public record GenerationRequest(
     String functionId,
@@ -14,9 +15,16 @@ public record GenerationRequest(
     Map<String, Object> parameters,
     String projectId,
     String nodeId,
-    String requestId) {
+    String requestId,
+    String functionVersion) {
 
   public GenerationRequest {
     parameters = parameters == null ? Map.of() : Map.copyOf(parameters);
+  }
+
+  /** A request for the newest version of the function. */
+  public GenerationRequest(
+      String functionId, String tier, Map<String, Object> parameters, String projectId, String nodeId, String requestId) {
+    this(functionId, tier, parameters, projectId, nodeId, requestId, null);
   }
 }

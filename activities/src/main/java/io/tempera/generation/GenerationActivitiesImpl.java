@@ -94,7 +94,7 @@ public class GenerationActivitiesImpl implements GenerationActivities {
           ErrorCode.INVALID_REQUEST.name());
     }
     QualityTier.Resolution tier = QualityTier.resolve(request.tier());
-    TemplateTranslator.Translation translation = translate(template, tier.tier(), request.parameters());
+    TemplateTranslator.Translation translation = translate(template, tier.tier(), request.parameters(), request.projectId());
     List<String> warnings = new ArrayList<>();
     if (tier.warning() != null) {
       warnings.add(tier.warning());
@@ -107,9 +107,10 @@ public class GenerationActivitiesImpl implements GenerationActivities {
         template.backendType(),
         translation.payload(),
         translation.fileInputs(),
-        template.timeoutSeconds(),
+        template.timeoutSeconds(tier.tier()),
         warnings,
-        template.progressMessages());
+        template.progressMessages(),
+        translation.variant());
   }
 
   @Override
@@ -126,16 +127,18 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     if (target == null) {
       throw ApplicationFailure.newNonRetryableFailure("Unknown tier " + tier, ErrorCode.INVALID_REQUEST.name());
     }
-    TemplateTranslator.Translation translation = translate(template, target, request.parameters());
+    TemplateTranslator.Translation translation = translate(template, target, request.parameters(), request.projectId());
     return new GenerationPlan(
         plan.functionId(), plan.functionVersion(), plan.tierRequested(), target.id(), plan.backendType(),
-        translation.payload(), translation.fileInputs(), template.timeoutSeconds(), List.of(), template.progressMessages());
+        translation.payload(), translation.fileInputs(), template.timeoutSeconds(target), List.of(), template.progressMessages(),
+        translation.variant());
   }
 
   /** Translates; an expression that cannot be evaluated for these values is the request's fault. */
-  private TemplateTranslator.Translation translate(FunctionTemplate template, QualityTier tier, java.util.Map<String, Object> parameters) {
+  private TemplateTranslator.Translation translate(
+      FunctionTemplate template, QualityTier tier, java.util.Map<String, Object> parameters, String projectId) {
     try {
-      return translator.translate(template, tier, parameters);
+      return translator.translate(template, tier, parameters, projectId);
     } catch (io.tempera.template.Expression.ExpressionException e) {
       throw ApplicationFailure.newNonRetryableFailure(
           "The template " + template.id() + " cannot be applied to these parameters: " + e.getMessage(),

@@ -49,6 +49,7 @@ public final class ApiMessages {
       List<Output> outputs,
       Failure error,
       List<io.tempera.generation.Fallback> fallbacks,
+      String variant,
       long eventId) {}
 
   @JsonInclude(JsonInclude.Include.NON_EMPTY)
@@ -67,7 +68,8 @@ public final class ApiMessages {
       String description,
       String backend,
       List<String> tiers,
-      Map<String, Object> parameterSchema) {}
+      Map<String, Object> parameterSchema,
+      Map<String, io.tempera.template.TierConfig> tierDetails) {}
 
   public record Upload(String path, String contentType, long sizeBytes) {}
 }

@@ -222,6 +222,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       m.put("outputs", view.outputs());
       m.put("tierUsed", view.tierUsed());
       m.put("fallbacks", view.fallbacks());
+      if (view.variant() != null) m.put("variant", view.variant());
       m.put("warnings", view.warnings());
     } else {
       m.put("type", "task_failed");

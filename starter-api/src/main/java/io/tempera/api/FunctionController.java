@@ -70,6 +70,8 @@ public class FunctionController {
     schema.put("additionalProperties", false);
     return new ApiMessages.Function(
         t.id(), t.version(), t.displayName(), t.category(), t.icon(), t.description(), t.backendType(),
-        Arrays.stream(QualityTier.values()).map(QualityTier::id).toList(), schema);
+        Arrays.stream(QualityTier.values()).map(QualityTier::id).toList(), schema,
+        t.tierConfigs().entrySet().stream().collect(java.util.stream.Collectors.toMap(
+            e -> e.getKey().id(), Map.Entry::getValue, (a, b) -> a, java.util.TreeMap::new)));
   }
 }

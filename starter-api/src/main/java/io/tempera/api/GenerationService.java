@@ -236,6 +236,7 @@ public class GenerationService {
             ? null
             : new ApiMessages.Failure(state.error().code(), state.error().message(), state.error().suggestion(), state.error().action(), state.error().retryable()),
         state.fallbacks(),
+        state.variant(),
         eventId);
   }
 

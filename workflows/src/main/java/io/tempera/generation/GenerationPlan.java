@@ -10,6 +10,7 @@ import java.util.List;
  * @param payload the backend payload (for ComfyUI the API-format graph) with every parameter
  *     except file inputs already mapped in
  * @param progressMessages the template's words for each phase, by phase name
+ * @param variant the template's A/B variant this generation got (null without variants)
  */
 public record GenerationPlan(
     String functionId,
@@ -21,11 +22,20 @@ public record GenerationPlan(
     List<FileInput> fileInputs,
     int timeoutSeconds,
     List<String> warnings,
-    java.util.Map<String, String> progressMessages) {
+    java.util.Map<String, String> progressMessages,
+    String variant) {
 
   public GenerationPlan {
     progressMessages = progressMessages == null ? java.util.Map.of() : java.util.Map.copyOf(progressMessages);
     fileInputs = fileInputs == null ? List.of() : List.copyOf(fileInputs);
     warnings = warnings == null ? List.of() : List.copyOf(warnings);
+  }
+
+  public GenerationPlan(
+      String functionId, String functionVersion, String tierRequested, String tierUsed, String backendType,
+      ObjectNode payload, List<FileInput> fileInputs, int timeoutSeconds, List<String> warnings,
+      java.util.Map<String, String> progressMessages) {
+    this(functionId, functionVersion, tierRequested, tierUsed, backendType, payload, fileInputs, timeoutSeconds, warnings,
+        progressMessages, null);
   }
 }

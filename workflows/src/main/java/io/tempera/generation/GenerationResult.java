@@ -12,7 +12,8 @@ public record GenerationResult(
     List<OutputRef> outputs,
     GenerationError error,
     List<String> warnings,
-    List<Fallback> fallbacks) {
+    List<Fallback> fallbacks,
+    String variant) {
 
   public GenerationResult {
     fallbacks = fallbacks == null ? List.of() : List.copyOf(fallbacks);

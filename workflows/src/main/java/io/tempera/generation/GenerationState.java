@@ -21,7 +21,8 @@ public record GenerationState(
     List<String> warnings,
     List<OutputRef> outputs,
     GenerationError error,
-    List<Fallback> fallbacks) {
+    List<Fallback> fallbacks,
+    String variant) {
 
   public GenerationState {
     warnings = warnings == null ? List.of() : List.copyOf(warnings);

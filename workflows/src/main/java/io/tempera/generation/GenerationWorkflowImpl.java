@@ -235,7 +235,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         warnings,
         outputRefs,
         error,
-        fallbacks);
+        fallbacks,
+        plan == null ? null : plan.variant());
   }
 
   @Override
@@ -324,6 +325,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         outputRefs,
         error,
         warnings,
-        fallbacks);
+        fallbacks,
+        plan == null ? null : plan.variant());
   }
 }

@@ -24,12 +24,22 @@ public record FunctionTemplate(
     List<ParameterMapping> mappings,
     Map<QualityTier, Map<GraphTarget, Object>> qualityParameters,
     String sourceFile,
-    Map<String, String> progressMessages) {
+    Map<String, String> progressMessages,
+    Map<QualityTier, TierConfig> tierConfigs,
+    List<Variant> variants) {
 
   public FunctionTemplate {
     parameters = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(parameters));
     mappings = List.copyOf(mappings);
     qualityParameters = Map.copyOf(qualityParameters);
     progressMessages = progressMessages == null ? Map.of() : Map.copyOf(progressMessages);
+    tierConfigs = tierConfigs == null ? Map.of() : Map.copyOf(tierConfigs);
+    variants = variants == null ? List.of() : List.copyOf(variants);
+  }
+
+  /** The time limit of one backend run at this tier. */
+  public int timeoutSeconds(QualityTier tier) {
+    TierConfig config = tierConfigs.get(tier);
+    return config != null && config.timeoutSeconds() != null ? config.timeoutSeconds() : timeoutSeconds;
   }
 }

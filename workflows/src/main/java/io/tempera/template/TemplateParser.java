@@ -26,7 +26,8 @@ public final class TemplateParser {
   private static final Set<String> TOP_LEVEL =
       Set.of(
           "id", "version", "display_name", "category", "icon", "description", "backend",
-          "timeout_seconds", "parameters", "parameter_mapping", "quality_parameters", "progress_messages");
+          "timeout_seconds", "parameters", "parameter_mapping", "quality_parameters", "progress_messages",
+          "tiers", "variants");
   private static final Set<String> PARAMETER_KEYS =
       Set.of("type", "default", "min", "max", "enum", "required", "description");
   private static final Set<String> SUPPORTED_BACKENDS = Set.of("comfyui", "script");
@@ -116,13 +117,15 @@ public final class TemplateParser {
     Map<QualityTier, Map<GraphTarget, Object>> tiers = readTiers(root.get("quality_parameters"), graph, script, problems);
 
     Map<String, String> messages = readMessages(root.get("progress_messages"), problems);
+    Map<QualityTier, TierConfig> tierConfigs = readTierConfigs(root.get("tiers"), problems);
+    List<Variant> variants = readVariants(root.get("variants"), graph, script, problems);
     if (!problems.list.isEmpty()) {
       return problems.result();
     }
     return new Parsed(
         new FunctionTemplate(
             id, version, displayName, category == null ? "general" : category, icon, description,
-            backendType, graph, timeout, parameters, mappings, tiers, name, messages),
+            backendType, graph, timeout, parameters, mappings, tiers, name, messages, tierConfigs, variants),
         List.of());
   }
 
@@ -338,6 +341,124 @@ public final class TemplateParser {
       return null;
     }
     return table;
+  }
+
+  private static final Set<String> TIER_KEYS =
+      Set.of("steps", "resolution", "sampler", "vram_mb", "optimizations", "max_concurrent", "timeout_seconds");
+
+  /** Per-tier pipeline configuration: {"draft": {"steps": 8, "vram_mb": 4000, …}, …}. */
+  private Map<QualityTier, TierConfig> readTierConfigs(JsonNode node, Problems problems) {
+    Map<QualityTier, TierConfig> out = new EnumMap<>(QualityTier.class);
+    if (node == null) {
+      return out;
+    }
+    if (!node.isObject()) {
+      problems.add("$.tiers", "must be an object {tier: {steps, resolution, sampler, vram_mb, optimizations, max_concurrent, timeout_seconds}}");
+      return out;
+    }
+    node.fields().forEachRemaining(entry -> {
+      String path = "$.tiers." + entry.getKey();
+      QualityTier tier = QualityTier.fromId(entry.getKey());
+      JsonNode c = entry.getValue();
+      if (tier == null) {
+        problems.add(path, "unknown tier (tiers: draft, standard, high, ultra)");
+        return;
+      }
+      if (!c.isObject()) {
+        problems.add(path, "must be an object");
+        return;
+      }
+      c.fieldNames().forEachRemaining(key -> {
+        if (!TIER_KEYS.contains(key)) {
+          problems.add(path + "." + key, "unknown key (allowed: " + String.join(", ", TIER_KEYS.stream().sorted().toList()) + ")");
+        }
+      });
+      Integer steps = positive(c, "steps", path, problems, 100_000);
+      Integer resolution = positive(c, "resolution", path, problems, 16_384);
+      Integer vram = positive(c, "vram_mb", path, problems, 1_048_576);
+      Integer maxConcurrent = positive(c, "max_concurrent", path, problems, 10_000);
+      Integer timeout = positive(c, "timeout_seconds", path, problems, 86_400);
+      String sampler = c.has("sampler") ? c.get("sampler").asText(null) : null;
+      List<String> optimizations = new ArrayList<>();
+      if (c.has("optimizations")) {
+        if (!c.get("optimizations").isArray()) {
+          problems.add(path + ".optimizations", "must be a list of names");
+        } else {
+          c.get("optimizations").forEach(o -> optimizations.add(o.asText()));
+        }
+      }
+      out.put(tier, new TierConfig(steps, resolution, sampler, vram, optimizations, maxConcurrent, timeout));
+    });
+    return out;
+  }
+
+  private static Integer positive(JsonNode config, String key, String path, Problems problems, int max) {
+    JsonNode value = config.get(key);
+    if (value == null || value.isNull()) {
+      return null;
+    }
+    if (!value.isIntegralNumber() || value.asLong() < 1 || value.asLong() > max) {
+      problems.add(path + "." + key, "must be a whole number from 1 to " + max);
+      return null;
+    }
+    return value.asInt();
+  }
+
+  /** A/B variants: [{name, weight, quality_parameters?}], names unique, weights positive. */
+  private List<Variant> readVariants(JsonNode node, ObjectNode graph, boolean script, Problems problems) {
+    List<Variant> out = new ArrayList<>();
+    if (node == null) {
+      return out;
+    }
+    if (!node.isArray() || node.size() < 2) {
+      problems.add("$.variants", "must be a list of at least two {name, weight, quality_parameters?}");
+      return out;
+    }
+    Set<String> names = new java.util.HashSet<>();
+    for (int i = 0; i < node.size(); i++) {
+      JsonNode v = node.get(i);
+      String path = "$.variants[" + i + "]";
+      String name = v.path("name").asText(null);
+      if (name == null || name.isBlank() || !names.add(name)) {
+        problems.add(path + ".name", name == null || name.isBlank() ? "required" : "variant '" + name + "' is named twice");
+        continue;
+      }
+      JsonNode weight = v.get("weight");
+      if (weight == null || !weight.isIntegralNumber() || weight.asInt() < 1 || weight.asInt() > 1_000_000) {
+        problems.add(path + ".weight", "must be a whole number from 1 to 1000000");
+        continue;
+      }
+      Map<QualityTier, Map<GraphTarget, Object>> overrides = new EnumMap<>(QualityTier.class);
+      JsonNode qp = v.get("quality_parameters");
+      if (qp != null) {
+        if (!qp.isObject()) {
+          problems.add(path + ".quality_parameters", "must be an object {tier: {target: value}}");
+          continue;
+        }
+        for (java.util.Iterator<Map.Entry<String, JsonNode>> it = qp.fields(); it.hasNext(); ) {
+          Map.Entry<String, JsonNode> tierEntry = it.next();
+          QualityTier tier = QualityTier.fromId(tierEntry.getKey());
+          if (tier == null || !tierEntry.getValue().isObject()) {
+            problems.add(path + ".quality_parameters." + tierEntry.getKey(), "must be a tier (draft, standard, high, ultra) with an object of settings");
+            continue;
+          }
+          Map<GraphTarget, Object> settings = new LinkedHashMap<>();
+          for (java.util.Iterator<Map.Entry<String, JsonNode>> f = tierEntry.getValue().fields(); f.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = f.next();
+            String settingPath = path + ".quality_parameters." + tierEntry.getKey() + "." + e.getKey();
+            GraphTarget target = script ? new GraphTarget(SCRIPT_TIER_NODE, e.getKey()) : GraphTarget.parse(e.getKey());
+            if (target == null) {
+              problems.add(settingPath, "must look like '<node id>.inputs.<input name>'");
+            } else if (script || targetExists(graph, target, settingPath, problems)) {
+              settings.put(target, json.convertValue(e.getValue(), Object.class));
+            }
+          }
+          overrides.put(tier, settings);
+        }
+      }
+      out.add(new Variant(name, weight.asInt(), overrides));
+    }
+    return out;
   }
 
   /** What the user reads in each phase, e.g. {"GENERATING": "Inverting your colours"}. */

@@ -21,14 +21,51 @@ public final class TemplateTranslator {
     this.json = json;
   }
 
-  public record Translation(ObjectNode payload, List<FileInput> fileInputs) {}
+  /** The backend payload, the files it needs uploaded, and the A/B variant applied (null without variants). */
+  public record Translation(ObjectNode payload, List<FileInput> fileInputs, String variant) {}
+
+  /**
+   * The project's variant of a template: a stable hash of project and function picks a weighted
+   * bucket, so a project always gets the same variant and the shares follow the weights.
+   */
+  public static Variant variantFor(FunctionTemplate template, String projectId) {
+    if (template.variants().isEmpty()) {
+      return null;
+    }
+    int total = template.variants().stream().mapToInt(Variant::weight).sum();
+    long hash = Integer.toUnsignedLong(java.util.Arrays.hashCode(
+        (projectId + "\u0000" + template.id()).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    hash = (hash * 0x9E3779B97F4A7C15L) >>> 1; // spread the bits before taking the bucket
+    long bucket = hash % total;
+    for (Variant variant : template.variants()) {
+      bucket -= variant.weight();
+      if (bucket < 0) {
+        return variant;
+      }
+    }
+    return template.variants().get(template.variants().size() - 1);
+  }
+
+  /** Translation for a project: applies the project's A/B variant, if the template has variants. */
+  public Translation translate(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters, String projectId) {
+    Variant variant = variantFor(template, projectId);
+    return translate(template, tier, parameters, variant);
+  }
 
   public Translation translate(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters) {
+    return translate(template, tier, parameters, (Variant) null);
+  }
+
+
+  private Translation translate(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters, Variant variant) {
     if ("script".equals(template.backendType())) {
-      return translateScript(template, tier, parameters);
+      return translateScript(template, tier, parameters, variant);
     }
     ObjectNode graph = template.graph().deepCopy();
     template.qualityParameters().getOrDefault(tier, Map.of()).forEach((target, value) -> write(graph, target, value));
+    if (variant != null) {
+      variant.qualityParameters().getOrDefault(tier, Map.of()).forEach((target, value) -> write(graph, target, value));
+    }
     Map<String, Object> values = new java.util.HashMap<>();
     template.parameters().values().forEach(spec -> {
       Object value = parameters.getOrDefault(spec.name(), spec.defaultValue());
@@ -58,11 +95,11 @@ public final class TemplateTranslator {
         default -> write(graph, mapping.target(), spec.type().equals("integer") && value instanceof Number n ? n.longValue() : value);
       }
     }
-    return new Translation(graph, files);
+    return new Translation(graph, files, variant == null ? null : variant.name());
   }
 
   /** A script gets every parameter (defaults filled in) and its tier's values as JSON; images become file inputs. */
-  private Translation translateScript(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters) {
+  private Translation translateScript(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters, Variant variant) {
     ObjectNode payload = template.graph().deepCopy();
     payload.put("timeoutSeconds", template.timeoutSeconds());
     ObjectNode values = payload.putObject("parameters");
@@ -82,7 +119,12 @@ public final class TemplateTranslator {
     tierValues.put("name", tier.id());
     template.qualityParameters().getOrDefault(tier, Map.of())
         .forEach((target, value) -> tierValues.set(target.input(), json.valueToTree(value)));
-    return new Translation(payload, files);
+    if (variant != null) {
+      variant.qualityParameters().getOrDefault(tier, Map.of())
+          .forEach((target, value) -> tierValues.set(target.input(), json.valueToTree(value)));
+      payload.put("variant", variant.name());
+    }
+    return new Translation(payload, files, variant == null ? null : variant.name());
   }
 
   private void write(ObjectNode graph, GraphTarget target, Object value) {

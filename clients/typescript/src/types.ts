@@ -61,6 +61,19 @@ export interface FunctionInfo {
   backend: string;
   tiers: Tier[];
   parameterSchema: ParameterSchema;
+  /** What each tier means for the pipeline, where the template says. */
+  tierDetails: Partial<Record<Tier, TierDetails>>;
+}
+
+/** A tier's pipeline configuration (every field optional). */
+export interface TierDetails {
+  steps?: number | null;
+  resolution?: number | null;
+  sampler?: string | null;
+  vramMb?: number | null;
+  optimizations?: string[];
+  maxConcurrent?: number | null;
+  timeoutSeconds?: number | null;
 }
 
 /** A file a generation produced. `url` is relative to the client's baseUrl. */
@@ -107,6 +120,8 @@ export interface Generation {
   error?: GenerationFailure;
   /** Steps down the tier chain, e.g. high → standard after running out of GPU memory. */
   fallbacks: Fallback[];
+  /** The template's A/B variant this generation got, when the function runs an A/B test. */
+  variant?: string;
   eventId: number;
 }
 
@@ -188,6 +203,7 @@ export interface TaskSuccess {
   outputs: Output[];
   tierUsed: Tier;
   fallbacks: Fallback[];
+  variant?: string;
   warnings: string[];
 }
 

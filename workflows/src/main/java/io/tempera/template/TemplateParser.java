@@ -23,12 +23,12 @@ import java.util.regex.Pattern;
 public final class TemplateParser {
 
   private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9_-]{0,63}");
-  private static final Set<String> TOP_LEVEL =
+  static final Set<String> TOP_LEVEL =
       Set.of(
           "id", "version", "display_name", "category", "icon", "description", "backend",
           "timeout_seconds", "parameters", "parameter_mapping", "quality_parameters", "progress_messages",
           "tiers", "variants");
-  private static final Set<String> PARAMETER_KEYS =
+  static final Set<String> PARAMETER_KEYS =
       Set.of("type", "default", "min", "max", "enum", "required", "description");
   private static final Set<String> SUPPORTED_BACKENDS = Set.of("comfyui", "script");
 
@@ -343,7 +343,7 @@ public final class TemplateParser {
     return table;
   }
 
-  private static final Set<String> TIER_KEYS =
+  static final Set<String> TIER_KEYS =
       Set.of("steps", "resolution", "sampler", "vram_mb", "optimizations", "max_concurrent", "timeout_seconds");
 
   /** Per-tier pipeline configuration: {"draft": {"steps": 8, "vram_mb": 4000, …}, …}. */

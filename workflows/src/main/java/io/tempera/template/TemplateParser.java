@@ -135,7 +135,7 @@ public final class TemplateParser {
       return null;
     }
     String relative = ref.asText();
-    Path dir = templateFile.toAbsolutePath().getParent();
+    Path dir = templateFile.toAbsolutePath().normalize().getParent();
     Path graphFile = dir.resolve(relative).normalize();
     if (relative.startsWith("/") || !graphFile.startsWith(dir)) {
       problems.add("$.backend.graph", "must stay inside the template's folder: '" + relative + "'");
@@ -499,7 +499,7 @@ public final class TemplateParser {
     }
     ObjectNode payload = json.createObjectNode();
     payload.set("command", command.deepCopy());
-    payload.put("workingDir", templateFile.toAbsolutePath().getParent().toString());
+    payload.put("workingDir", templateFile.toAbsolutePath().normalize().getParent().toString());
     return payload;
   }
 

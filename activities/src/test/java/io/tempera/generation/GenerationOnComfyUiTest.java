@@ -185,6 +185,33 @@ class GenerationOnComfyUiTest {
   }
 
   @Test
+  void anEditedTemplateChangesNewGenerationsButNotOneAlreadyRunning() throws Exception {
+    startWorker(real);
+    uploadSample();
+    bus.subscribe("gen-before-edit", events::add);
+    GenerationWorkflow running = workflow("gen-before-edit");
+    WorkflowClient.start(running::run, request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 25)));
+    long deadline = System.currentTimeMillis() + 15_000;
+    while (events.stream().noneMatch(e -> e.step() != null) && System.currentTimeMillis() < deadline) {
+      Thread.sleep(20);
+    }
+
+    // the author edits the function while it runs: a new output prefix and a new version
+    Path template = tmp.resolve("templates/test/slow-invert/template.json");
+    Path graph = tmp.resolve("templates/test/slow-invert/graph.json");
+    Files.writeString(graph, Files.readString(graph).replace("\"filename_prefix\": \"slow\"", "\"filename_prefix\": \"edited\""));
+    Files.writeString(template, Files.readString(template).replace("\"version\": \"1.0.0\"", "\"version\": \"1.1.0\""));
+
+    GenerationResult before = workflows.newUntypedWorkflowStub("gen-before-edit").getResult(30, TimeUnit.SECONDS, GenerationResult.class);
+    GenerationResult after = workflow("gen-after-edit").run(request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 2)));
+
+    assertThat(before.functionVersion()).isEqualTo("1.0.0");
+    assertThat(before.outputs().get(0).name()).contains("_slow_");
+    assertThat(after.functionVersion()).isEqualTo("1.1.0");
+    assertThat(after.outputs().get(0).name()).contains("_edited_");
+  }
+
+  @Test
   void theTierChangesWhatTheBackendProduces() throws Exception {
     startWorker(real);
     uploadSample();

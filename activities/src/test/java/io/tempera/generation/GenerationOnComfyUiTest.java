@@ -212,6 +212,21 @@ class GenerationOnComfyUiTest {
   }
 
   @Test
+  void outputsProducedBeforeAFailureAreKeptAndReported() {
+    startWorker(real);
+    GenerationResult result = workflow("gen-partial").run(request("partial", Map.of()));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(result.error().code()).isEqualTo("EXECUTION_ERROR");
+    assertThat(result.error().message()).contains("the decoder exploded").contains("TemperaFault");
+    assertThat(result.outputs()).singleElement().satisfies(o -> {
+      assertThat(o.name()).contains("partial_ok");
+      assertThat(outputs.resolve(o.path())).exists();
+    });
+    assertThat(result.warnings()).contains("Kept 1 output(s) produced before the failure");
+  }
+
+  @Test
   void theTierChangesWhatTheBackendProduces() throws Exception {
     startWorker(real);
     uploadSample();

@@ -137,7 +137,13 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
             new SlotRequest(generationId, plan.functionId(), plan.tierUsed(), plan.backendType()));
 
     enter(Phase.GENERATING, 0.05);
-    BackendOutcome outcome = runWithFallbacks();
+    BackendOutcome outcome;
+    try {
+      outcome = runWithFallbacks();
+    } catch (ActivityFailure failure) {
+      keepPartialOutputs(failure);
+      throw failure;
+    }
     if (outcome.interrupted()) {
       cancelRequested = true;
       cancelReason = cancelReason == null ? "interrupted on the backend" : cancelReason;
@@ -177,6 +183,34 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         log.info("generation {}: {}", generationId, fallback.describe());
         plan = resolver.planAtTier(request, plan, lower);
       }
+    }
+  }
+
+  /** Workflow.getVersion change id: keeping the files a failed run produced before it failed. */
+  static final String PARTIAL_OUTPUTS_CHANGE = "partial-outputs-on-failure";
+
+  /** Stores what a failed run produced before failing, so the failure shows it; best effort. */
+  private void keepPartialOutputs(ActivityFailure failure) {
+    if (!(failure.getCause() instanceof ApplicationFailure app)
+        || !app.isNonRetryable()
+        || Workflow.getVersion(PARTIAL_OUTPUTS_CHANGE, Workflow.DEFAULT_VERSION, 1) < 1) {
+      return;
+    }
+    PartialFiles partial;
+    try {
+      partial = app.getDetails().get(PartialFiles.class);
+    } catch (RuntimeException notPartialFiles) {
+      return;
+    }
+    if (partial == null || partial.files().isEmpty()) {
+      return;
+    }
+    try {
+      outputRefs = outputs.collectOutputs(
+          new CollectRequest(generationId, request.projectId(), request.nodeId(), plan.backendType(), partial.files()));
+      warnings.add("Kept " + outputRefs.size() + " output(s) produced before the failure");
+    } catch (ActivityFailure collectFailed) {
+      warnings.add("The outputs produced before the failure could not be kept: " + collectFailed.getMessage());
     }
   }
 

@@ -31,7 +31,7 @@ class GenerationReplayTest {
   @ParameterizedTest
   @ValueSource(strings = {
       "generation-succeeded-v1.json", "generation-cancelled-v1.json", "generation-failed-v1.json",
-      "generation-oom-fallback-v2.json"})
+      "generation-oom-fallback-v2.json", "generation-partial-outputs-v3.json"})
   void recordedHistoriesStillReplay(String file) throws Exception {
     Path path = HISTORIES.resolve(file);
     assertThat(path).exists();
@@ -64,8 +64,18 @@ class GenerationReplayTest {
         }
         return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
       };
-      stub(client, "gen-recorded-fallback").run(request());
-      save(client, "gen-recorded-fallback", "generation-oom-fallback-v2.json");
+      if (!Files.exists(HISTORIES.resolve("generation-oom-fallback-v2.json"))) {
+        stub(client, "gen-recorded-fallback").run(request());
+        save(client, "gen-recorded-fallback", "generation-oom-fallback-v2.json");
+      }
+
+      // v3 (partial-outputs-on-failure): the run fails after producing a file, which is kept
+      activities.backend = job -> {
+        throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure("Node 4 failed", ErrorCode.EXECUTION_ERROR.name(),
+            new PartialFiles(List.of(new BackendFile("2", "images", "partial_ok_00001_.png", "", "output", null))));
+      };
+      stub(client, "gen-recorded-partial").run(request());
+      save(client, "gen-recorded-partial", "generation-partial-outputs-v3.json");
       if (Files.exists(HISTORIES.resolve("generation-failed-v1.json"))) {
         return; // the v1 histories are kept as recorded by the v1 code
       }

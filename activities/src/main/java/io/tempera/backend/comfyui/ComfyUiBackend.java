@@ -8,6 +8,7 @@ import io.tempera.generation.BackendJob;
 import io.tempera.generation.BackendOutcome;
 import io.tempera.generation.ErrorCode;
 import io.tempera.generation.FileInput;
+import io.tempera.generation.PartialFiles;
 import io.temporal.failure.ApplicationFailure;
 import java.nio.file.Path;
 import java.util.List;
@@ -76,7 +77,7 @@ public final class ComfyUiBackend implements Backend {
       return switch (result.status()) {
         case SUCCESS -> new BackendOutcome(job.runId(), false, files(result, endpoint), result.submitted());
         case INTERRUPTED -> new BackendOutcome(job.runId(), true, files(result, endpoint), result.submitted());
-        case ERROR -> throw executionFailure(result.error());
+        case ERROR -> throw executionFailure(result.error(), files(result, endpoint));
       };
     } catch (ComfyUiException e) {
       if (e.kind() != ComfyUiException.Kind.VALIDATION && e.kind() != ComfyUiException.Kind.ABORTED) {
@@ -167,19 +168,22 @@ public final class ComfyUiBackend implements Backend {
         update.fraction(), update.step(), update.totalSteps(), update.queuePosition(), message, update.previewBytes());
   }
 
-  static ApplicationFailure executionFailure(ExecutionError error) {
+  /** A failed run, carrying the files it produced before failing ({@link PartialFiles}). */
+  static ApplicationFailure executionFailure(ExecutionError error, List<BackendFile> partial) {
+    PartialFiles details = new PartialFiles(partial);
     if (error == null) {
       return ApplicationFailure.newNonRetryableFailure(
-          "The generator reported an error without details", ErrorCode.EXECUTION_ERROR.name());
+          "The generator reported an error without details", ErrorCode.EXECUTION_ERROR.name(), details);
     }
     if (error.outOfMemory()) {
       return ApplicationFailure.newNonRetryableFailure(
           "Not enough GPU memory at node " + error.nodeId() + " (" + error.nodeType() + ")",
-          ErrorCode.OUT_OF_GPU_MEMORY.name(), error.exceptionType(), firstLine(error.exceptionMessage()));
+          ErrorCode.OUT_OF_GPU_MEMORY.name(), details);
     }
     return ApplicationFailure.newNonRetryableFailure(
-        "Node " + error.nodeId() + " (" + error.nodeType() + ") failed: " + firstLine(error.exceptionMessage()),
-        ErrorCode.EXECUTION_ERROR.name(), error.exceptionType());
+        "Node " + error.nodeId() + " (" + error.nodeType() + ") failed: " + firstLine(error.exceptionMessage())
+            + " [" + error.exceptionType() + "]",
+        ErrorCode.EXECUTION_ERROR.name(), details);
   }
 
   static ApplicationFailure toFailure(ComfyUiException e, ComfyUiEndpoint endpoint) {

@@ -12,6 +12,7 @@ public enum ErrorCode {
   BACKEND_VALIDATION(false, "The generator rejected this request; check the inputs.", "FIX_INPUT"),
   OUT_OF_GPU_MEMORY(false, "Not enough GPU memory — try Standard quality.", "REDUCE_QUALITY"),
   MODEL_UNAVAILABLE(true, "The model could not be loaded.", "RETRY_LATER"),
+  CONTAINER_CRASHED(true, "The generator stopped unexpectedly; we are restarting it.", "WAIT"),
   EXECUTION_ERROR(false, "The generator failed while running this request.", "RETRY"),
   TIMEOUT(true, "Taking longer than expected.", "WAIT"),
   CANCELLED(false, "The generation was cancelled.", "NONE"),

@@ -11,6 +11,7 @@ import java.util.List;
  *     except file inputs already mapped in
  * @param progressMessages the template's words for each phase, by phase name
  * @param variant the template's A/B variant this generation got (null without variants)
+ * @param model the model registry entry this tier runs on (null: the worker's configured backend)
  */
 public record GenerationPlan(
     String functionId,
@@ -23,7 +24,8 @@ public record GenerationPlan(
     int timeoutSeconds,
     List<String> warnings,
     java.util.Map<String, String> progressMessages,
-    String variant) {
+    String variant,
+    io.tempera.models.ModelSpec model) {
 
   public GenerationPlan {
     progressMessages = progressMessages == null ? java.util.Map.of() : java.util.Map.copyOf(progressMessages);
@@ -36,6 +38,14 @@ public record GenerationPlan(
       ObjectNode payload, List<FileInput> fileInputs, int timeoutSeconds, List<String> warnings,
       java.util.Map<String, String> progressMessages) {
     this(functionId, functionVersion, tierRequested, tierUsed, backendType, payload, fileInputs, timeoutSeconds, warnings,
-        progressMessages, null);
+        progressMessages, null, null);
+  }
+
+  public GenerationPlan(
+      String functionId, String functionVersion, String tierRequested, String tierUsed, String backendType,
+      ObjectNode payload, List<FileInput> fileInputs, int timeoutSeconds, List<String> warnings,
+      java.util.Map<String, String> progressMessages, String variant) {
+    this(functionId, functionVersion, tierRequested, tierUsed, backendType, payload, fileInputs, timeoutSeconds, warnings,
+        progressMessages, variant, null);
   }
 }

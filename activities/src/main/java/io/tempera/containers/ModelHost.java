@@ -1,0 +1,24 @@
+package io.tempera.containers;
+
+import io.tempera.models.ModelSpec;
+
+/**
+ * The model services of one worker host: starts (or reuses) the container of a model for a holder
+ * (a generation), and is told when the holder no longer needs it. Implementations keep a model's
+ * container running while any holder has it; idle ones may be stopped or evicted.
+ */
+public interface ModelHost {
+
+  /**
+   * The running, healthy service of {@code model} for {@code holder}: reuses a running healthy
+   * container, else starts one (evicting least recently used idle containers when the host's GPU
+   * memory is needed) and waits for its health check. Asking again for the same holder and model
+   * returns the same service. Fails with {@link ModelHostException}.
+   *
+   * @param gpuIndex the GPU the holder's lease is on (null: none / CPU)
+   */
+  RunningModel acquire(String holder, ModelSpec model, Integer gpuIndex);
+
+  /** The holder no longer needs the model. Idempotent. */
+  void release(String holder, String modelId);
+}

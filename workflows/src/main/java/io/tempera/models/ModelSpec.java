@@ -1,0 +1,43 @@
+package io.tempera.models;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One entry of the model registry ({@code templates/models/}): a model service a tier of a function
+ * runs on. When {@code image} is set the model runs in its own container, started on the leased
+ * host from this entry; otherwise it is served by the worker's configured backend endpoints.
+ *
+ * @param id the registry id, e.g. {@code invert-cpu}
+ * @param backendType the protocol the service speaks: comfyui, gradio
+ * @param image the container image (null: no container, use the configured endpoints)
+ * @param command the container command (empty: the image's default)
+ * @param env environment variables for the container
+ * @param port the port the service listens on inside the container
+ * @param healthPath an HTTP path that answers 2xx once the service is ready
+ * @param vramMb GPU memory the service needs, what a slot for it must offer
+ * @param startTimeoutSeconds how long starting and becoming healthy may take
+ * @param fallback the registry id to use when this model fails to load (null: none)
+ */
+public record ModelSpec(
+    String id,
+    String backendType,
+    String image,
+    List<String> command,
+    Map<String, String> env,
+    int port,
+    String healthPath,
+    int vramMb,
+    int startTimeoutSeconds,
+    String fallback) {
+
+  public ModelSpec {
+    command = command == null ? List.of() : List.copyOf(command);
+    env = env == null ? Map.of() : Map.copyOf(env);
+  }
+
+  /** True when this model runs in a container the worker host starts. */
+  public boolean containerised() {
+    return image != null && !image.isBlank();
+  }
+}

@@ -71,6 +71,8 @@ public final class ComfyUiTestServer implements AutoCloseable {
     }
   }
 
+  private final List<Execution> executions = new ArrayList<>();
+
   private record Job(double number, String promptId, ObjectNode prompt, ObjectNode extraData, List<String> outputs) {}
 
   /** A /ws connection. */
@@ -170,6 +172,19 @@ public final class ComfyUiTestServer implements AutoCloseable {
 
   public List<String> acceptedPromptIds() {
     return List.copyOf(accepted);
+  }
+
+  /** A prompt the server started executing: its id and its graph (as submitted). */
+  public record Execution(String promptId, ObjectNode prompt) {}
+
+  /**
+   * Every execution the server started, in order (a cached resubmission counts: ComfyUI runs it
+   * through the executor too). Tests use it to check that a generation ran exactly once.
+   */
+  public List<Execution> executions() {
+    synchronized (executions) {
+      return List.copyOf(executions);
+    }
   }
 
   /**
@@ -609,6 +624,9 @@ public final class ComfyUiTestServer implements AutoCloseable {
 
   private void execute(Job job) {
     String promptId = job.promptId();
+    synchronized (executions) {
+      executions.add(new Execution(promptId, job.prompt().deepCopy()));
+    }
     List<ArrayNode> messages = new ArrayList<>();
     sendEvent(job, "execution_start", data(promptId), messages);
     List<String> order = executionOrder(job);

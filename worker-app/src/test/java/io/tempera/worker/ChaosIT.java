@@ -1,0 +1,148 @@
+package io.tempera.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tempera.testkit.comfyui.ComfyUiTestServer;
+import io.tempera.testkit.fixtures.TestFiles;
+import io.tempera.testkit.fixtures.TestImages;
+import java.io.ByteArrayInputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Process-level chaos (its own CI stage: {@code -Pchaos}): an API process and a worker process
+ * against a Temporal server that outlives them. 50 generations are started over HTTP, the worker
+ * is killed with SIGKILL at two random points and started again each time. Every generation must
+ * reach a terminal state (none lost), and the backend must have executed each successful
+ * generation exactly once (the testkit ComfyUI records every execution it starts; each generation
+ * has its own step count, so its executions can be told apart).
+ */
+class ChaosIT {
+
+  private static final int GENERATIONS = 50;
+  private static final long SEED = Long.getLong("tempera.chaos.seed", 20261202L);
+
+  private final ObjectMapper json = new ObjectMapper();
+  private final RealProcesses processes = new RealProcesses();
+  private Path root;
+  private ComfyUiTestServer comfy;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    root = Files.createTempDirectory("tempera-chaos");
+    TestFiles.copyTree(Path.of("src/test/resources/templates/chaos-invert"), root.resolve("templates/chaos-invert"));
+    TestImages.writePng(TestImages.sample(), root.resolve("outputs/chaos/uploads/sample.png"));
+    comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(root.resolve("comfyui")));
+  }
+
+  @AfterEach
+  void tearDown() {
+    processes.close();
+    comfy.close();
+  }
+
+  @Test
+  void fiftyGenerationsSurviveTwoWorkerKillsWithNoneLostAndOneBackendRunEach() throws Exception {
+    int temporalPort = processes.startTemporal();
+    Map<String, String> env = Map.of(
+        "TEMPORAL_ADDRESS", "127.0.0.1:" + temporalPort,
+        "TEMPERA_COMFYUI_URL", comfy.baseUrl().toString(),
+        "TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString(),
+        "TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString(),
+        "TEMPERA_WORKER_PORT", "0",
+        "TEMPERA_SLOTS", "4");
+    Process worker = processes.startWorker("chaos-worker-0", env);
+    int apiPort = RealProcesses.freePort();
+    processes.startApi("chaos-api", apiPort, env);
+    RealProcesses.awaitPort(apiPort);
+
+    // each generation its own step count (3..52 steps of 30 ms): distinct graphs, no cache hits
+    Map<String, Integer> stepsById = new LinkedHashMap<>();
+    for (int i = 0; i < GENERATIONS; i++) {
+      int steps = 3 + i;
+      String body = "{\"functionId\":\"chaos-invert\",\"projectId\":\"chaos\",\"nodeId\":\"node-" + i + "\","
+          + "\"requestId\":\"chaos-" + i + "\",\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":" + steps + "}}";
+      var accepted = processes.post(apiPort, "/api/generations", body);
+      assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+      stepsById.put(json.readTree(accepted.body()).path("id").asText(), steps);
+    }
+
+    Random random = new Random(SEED);
+    List<String> kills = new ArrayList<>();
+    for (int kill = 1; kill <= 2; kill++) {
+      long waitMs = 2_000 + random.nextInt(6_000);
+      Thread.sleep(waitMs);
+      Map<String, String> before = statuses(apiPort, stepsById.keySet());
+      long inFlight = before.values().stream().filter(s -> !terminal(s)).count();
+      worker.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL: no shutdown hooks
+      kills.add("kill " + kill + " after " + waitMs + " ms with " + inFlight + " generations in flight, "
+          + comfy.executions().size() + " backend executions so far");
+      assertThat(inFlight).as("kill %d must hit generations in flight to mean anything", kill).isPositive();
+      Thread.sleep(random.nextInt(2_000));
+      worker = processes.startWorker("chaos-worker-" + kill, env);
+    }
+
+    Map<String, String> statuses = Map.of();
+    long deadline = System.currentTimeMillis() + 240_000;
+    while (System.currentTimeMillis() < deadline) {
+      statuses = statuses(apiPort, stepsById.keySet());
+      if (statuses.values().stream().allMatch(ChaosIT::terminal)) {
+        break;
+      }
+      Thread.sleep(500);
+    }
+
+    Map<String, Long> byStatus = statuses.values().stream().collect(Collectors.groupingBy(s -> s, TreeMap::new, Collectors.counting()));
+    Map<Integer, Long> executionsBySteps = comfy.executions().stream()
+        .collect(Collectors.groupingBy(e -> e.prompt().path("2").path("inputs").path("steps").asInt(), Collectors.counting()));
+    String summary = "seed " + SEED + "; " + String.join("; ", kills) + "; final statuses " + byStatus
+        + "; backend executions " + comfy.executions().size() + ", POST /prompt " + comfy.promptPostCount();
+    Files.writeString(Path.of("target", "chaos-summary.txt"), summary + System.lineSeparator());
+    System.out.println("[chaos] " + summary);
+
+    assertThat(statuses).as("every generation is found (none lost): %s", summary)
+        .hasSize(GENERATIONS).doesNotContainValue("MISSING");
+    assertThat(statuses.values()).as("every generation reached a terminal state: %s", summary).allMatch(ChaosIT::terminal);
+    assertThat(byStatus).as("no injected backend faults, so every generation succeeds: %s", summary)
+        .containsOnlyKeys("SUCCEEDED");
+    for (Map.Entry<String, Integer> generation : stepsById.entrySet()) {
+      assertThat(executionsBySteps.getOrDefault(generation.getValue(), 0L))
+          .as("backend executions of %s (%d steps): %s", generation.getKey(), generation.getValue(), summary)
+          .isEqualTo(1L);
+      JsonNode state = json.readTree(processes.get(apiPort, "/api/generations/" + generation.getKey()).body());
+      String url = state.path("outputs").path(0).path("url").asText();
+      var png = processes.getBytes(apiPort, url);
+      assertThat(png.statusCode()).as("output of %s", generation.getKey()).isEqualTo(200);
+      assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(new ByteArrayInputStream(png.body()))))
+          .as("output of %s is the inverted input", generation.getKey()).isTrue();
+    }
+  }
+
+  /** The status of each generation by id ("MISSING" when the API does not know it). */
+  private Map<String, String> statuses(int apiPort, Iterable<String> ids) throws Exception {
+    Map<String, String> statuses = new LinkedHashMap<>();
+    for (String id : ids) {
+      var response = processes.get(apiPort, "/api/generations/" + id);
+      statuses.put(id, response.statusCode() == 200 ? json.readTree(response.body()).path("status").asText() : "MISSING");
+    }
+    return statuses;
+  }
+
+  private static boolean terminal(String status) {
+    return status.equals("SUCCEEDED") || status.equals("FAILED") || status.equals("CANCELLED");
+  }
+}

@@ -1,0 +1,134 @@
+package io.tempera.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Real processes for process-level tests: a Temporal dev server, worker and API processes from the
+ * packaged jars, each logging to {@code target/<name>-<n>.log}. Closing it kills whatever is left.
+ */
+final class RealProcesses implements AutoCloseable {
+
+  private final List<Process> processes = new ArrayList<>();
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  /** Starts a Temporal dev server (in memory) and returns its frontend port once it listens. */
+  int startTemporal() throws IOException, InterruptedException {
+    int port = freePort();
+    // a real Temporal server (the Temporal CLI's dev server): the Java test server never moves a
+    // dead worker's sticky workflow tasks back to the shared queue, a real one does after 5 s
+    startProcess("temporal", List.of(temporalCli(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+        "--port", Integer.toString(port), "--http-port", Integer.toString(freePort()),
+        "--metrics-port", Integer.toString(freePort()), "--log-level", "warn"), Map.of());
+    awaitPort(port);
+    return port;
+  }
+
+  /** A worker host process from the app jar. */
+  Process startWorker(String name, Map<String, String> env, String... args) throws IOException {
+    List<String> command = new ArrayList<>(List.of("-Dloader.main=io.tempera.worker.WorkerApplication", "-jar", appJar()));
+    command.addAll(List.of(args));
+    return startJava(name, command, env);
+  }
+
+  /** An API process from the starter-api jar, listening on {@code port}. */
+  Process startApi(String name, int port, Map<String, String> env, String... args) throws IOException {
+    Path jar = Path.of(appJar()).getParent().resolve("../../starter-api/target").normalize()
+        .resolve(Path.of(appJar()).getFileName().toString().replace("worker-app", "starter-api"));
+    assertThat(jar).exists();
+    List<String> command = new ArrayList<>(List.of("-jar", jar.toString()));
+    command.addAll(List.of(args));
+    Map<String, String> all = new java.util.HashMap<>(env);
+    all.put("TEMPERA_PORT", Integer.toString(port));
+    return startJava(name, command, all);
+  }
+
+  Process startJava(String name, List<String> args, Map<String, String> env) throws IOException {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.add("-Xmx512m");
+    command.addAll(args);
+    return startProcess(name, command, env);
+  }
+
+  Process startProcess(String name, List<String> command, Map<String, String> env) throws IOException {
+    ProcessBuilder builder = new ProcessBuilder(command)
+        .redirectErrorStream(true)
+        .redirectOutput(Path.of("target", name + "-" + System.nanoTime() + ".log").toFile());
+    builder.environment().putAll(env);
+    Process process = builder.start();
+    processes.add(process);
+    return process;
+  }
+
+  HttpResponse<String> post(int port, String path, String json) throws IOException, InterruptedException {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+            .timeout(Duration.ofSeconds(30))
+            .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(30)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  HttpResponse<byte[]> getBytes(int port, String path) throws IOException, InterruptedException {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(30)).build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  HttpClient http() {
+    return http;
+  }
+
+  @Override
+  public void close() {
+    processes.forEach(Process::destroyForcibly);
+  }
+
+  /** The Temporal CLI: TEMPERA_TEMPORAL_CLI, as ./tempera test sets it from scripts/ensure-temporal.sh. */
+  static String temporalCli() {
+    String cli = System.getenv("TEMPERA_TEMPORAL_CLI");
+    assertThat(cli).as("TEMPERA_TEMPORAL_CLI: run the tests with ./tempera test, or set it to scripts/ensure-temporal.sh's output").isNotBlank();
+    assertThat(Path.of(cli)).isExecutable();
+    return cli;
+  }
+
+  static String appJar() {
+    String jar = System.getProperty("tempera.app.jar");
+    assertThat(jar).as("tempera.app.jar (set by the failsafe configuration)").isNotNull();
+    assertThat(Path.of(jar)).exists();
+    return jar;
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+
+  static void awaitPort(int port) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + Duration.ofSeconds(60).toMillis();
+    while (System.currentTimeMillis() < deadline) {
+      try (Socket ignored = new Socket("127.0.0.1", port)) {
+        return;
+      } catch (IOException notYet) {
+        Thread.sleep(100);
+      }
+    }
+    throw new AssertionError("nothing listens on port " + port);
+  }
+}

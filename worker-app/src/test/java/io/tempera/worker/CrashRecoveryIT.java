@@ -15,12 +15,8 @@ import io.temporal.client.WorkflowOptions;
 import io.temporal.serviceclient.WorkflowServiceStubs;
 import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -38,7 +34,7 @@ import org.junit.jupiter.api.Test;
  */
 class CrashRecoveryIT {
 
-  private final List<Process> processes = new ArrayList<>();
+  private final RealProcesses processes = new RealProcesses();
   private Path root;
   private ComfyUiTestServer comfy;
   private WorkflowServiceStubs service;
@@ -51,20 +47,14 @@ class CrashRecoveryIT {
     TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/slow-invert"), root.resolve("templates/slow-invert"));
     TestImages.writePng(TestImages.sample(), root.resolve("outputs/crash-project/uploads/sample.png"));
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(root.resolve("comfyui")));
-    temporalPort = freePort();
-    // a real Temporal server (the Temporal CLI's dev server): the Java test server never moves a
-    // dead worker's sticky workflow tasks back to the shared queue, a real one does after 5 s
-    startProcess("temporal", List.of(temporalCli(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-        "--port", Integer.toString(temporalPort), "--http-port", Integer.toString(freePort()),
-        "--metrics-port", Integer.toString(freePort()), "--log-level", "warn"), Map.of());
-    awaitPort(temporalPort);
+    temporalPort = processes.startTemporal();
     service = WorkflowServiceStubs.newServiceStubs(
         WorkflowServiceStubsOptions.newBuilder().setTarget("127.0.0.1:" + temporalPort).build());
   }
 
   @AfterEach
   void tearDown() {
-    processes.forEach(Process::destroyForcibly);
+    processes.close();
     if (service != null) {
       service.shutdownNow();
     }
@@ -108,18 +98,18 @@ class CrashRecoveryIT {
   @Test
   void killingTheApiLosesNothingAndARetriedPostFindsTheSameGeneration() throws Exception {
     startWorker("worker-api-test");
-    int firstPort = freePort();
+    int firstPort = RealProcesses.freePort();
     Process firstApi = startApi("api-1", firstPort);
-    awaitPort(firstPort);
+    RealProcesses.awaitPort(firstPort);
     String body = "{\"functionId\":\"slow-invert\",\"projectId\":\"crash-project\",\"nodeId\":\"node-2\","
         + "\"requestId\":\"api-crash-1\",\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":30}}";
     java.net.http.HttpResponse<String> accepted = post(firstPort, "/api/generations", body);
     assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
     firstApi.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
 
-    int secondPort = freePort();
+    int secondPort = RealProcesses.freePort();
     startApi("api-2", secondPort);
-    awaitPort(secondPort);
+    RealProcesses.awaitPort(secondPort);
     java.net.http.HttpResponse<String> again = post(secondPort, "/api/generations", body);
     assertThat(again.statusCode()).isEqualTo(202);
     assertThat(again.body()).contains("\"id\":\"gen-api-crash-1\"");
@@ -133,31 +123,28 @@ class CrashRecoveryIT {
     assertThat(state).contains("\"status\":\"SUCCEEDED\"");
     assertThat(comfy.promptPostCount()).as("one generation, one backend run").isEqualTo(1);
     String url = state.replaceAll("(?s).*\"url\":\"([^\"]+)\".*", "$1");
-    java.net.http.HttpResponse<byte[]> png = http.send(
-        java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + secondPort + url)).build(),
-        java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+    java.net.http.HttpResponse<byte[]> png = processes.getBytes(secondPort, url);
     assertThat(png.statusCode()).isEqualTo(200);
     assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(new java.io.ByteArrayInputStream(png.body())))).isTrue();
   }
 
   @Test
   void progressFromAWorkerProcessReachesAnApiProcessThroughRedis() throws Exception {
-    int redisPort = freePort();
-    startProcess("redis", List.of(io.tempera.testkit.fixtures.TestProcesses.redisServer(), "--port", Integer.toString(redisPort),
+    int redisPort = RealProcesses.freePort();
+    processes.startProcess("redis", List.of(io.tempera.testkit.fixtures.TestProcesses.redisServer(), "--port", Integer.toString(redisPort),
         "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"), Map.of());
-    awaitPort(redisPort);
+    RealProcesses.awaitPort(redisPort);
     String redisUrl = "redis://127.0.0.1:" + redisPort;
-    start("worker-redis", List.of("-Dloader.main=io.tempera.worker.WorkerApplication", "-jar", appJar(),
-        "--tempera.progress.redis-url=" + redisUrl), workerEnvironment());
-    int apiPort = freePort();
+    processes.startWorker("worker-redis", workerEnvironment(), "--tempera.progress.redis-url=" + redisUrl);
+    int apiPort = RealProcesses.freePort();
     startApi("api-redis", apiPort, "--tempera.progress.redis-url=" + redisUrl);
-    awaitPort(apiPort);
+    RealProcesses.awaitPort(apiPort);
 
     java.net.http.HttpResponse<String> accepted = post(apiPort, "/api/generations",
         "{\"functionId\":\"slow-invert\",\"projectId\":\"crash-project\",\"nodeId\":\"node-3\",\"requestId\":\"redis-1\","
             + "\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":20}}");
     assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
-    java.net.http.HttpResponse<java.util.stream.Stream<String>> events = http.send(
+    java.net.http.HttpResponse<java.util.stream.Stream<String>> events = processes.http().send(
         java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + apiPort + "/api/generations/gen-redis-1/events")).build(),
         java.net.http.HttpResponse.BodyHandlers.ofLines());
     List<String> lines = events.body().takeWhile(line -> !line.startsWith("event:succeeded") && !line.startsWith("event:failed"))
@@ -166,34 +153,23 @@ class CrashRecoveryIT {
         .anySatisfy(line -> assertThat(line).contains("\"step\":").contains("\"totalSteps\":20"));
   }
 
-  private final java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
-
   private java.net.http.HttpResponse<String> post(int port, String path, String json) throws Exception {
-    return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + path))
-        .header("content-type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(json)).build(),
-        java.net.http.HttpResponse.BodyHandlers.ofString());
+    return processes.post(port, path, json);
   }
 
   private java.net.http.HttpResponse<String> get(int port, String path) throws Exception {
-    return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + path)).build(),
-        java.net.http.HttpResponse.BodyHandlers.ofString());
+    return processes.get(port, path);
   }
 
   private Process startApi(String name, int port, String... args) throws IOException {
-    Path jar = Path.of(appJar()).getParent().resolve("../../starter-api/target").normalize()
-        .resolve(Path.of(appJar()).getFileName().toString().replace("worker-app", "starter-api"));
-    assertThat(jar).exists();
-    List<String> command = new ArrayList<>(List.of("-jar", jar.toString()));
-    command.addAll(List.of(args));
-    return start(name, command, Map.of(
+    return processes.startApi(name, port, Map.of(
         "TEMPORAL_ADDRESS", "127.0.0.1:" + temporalPort,
-        "TEMPERA_PORT", Integer.toString(port),
         "TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString(),
-        "TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString()));
+        "TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString()), args);
   }
 
   private Process startWorker(String name) throws IOException {
-    return start(name, List.of("-Dloader.main=io.tempera.worker.WorkerApplication", "-jar", appJar()), workerEnvironment());
+    return processes.startWorker(name, workerEnvironment());
   }
 
   private Map<String, String> workerEnvironment() {
@@ -203,56 +179,5 @@ class CrashRecoveryIT {
         "TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString(),
         "TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString(),
         "TEMPERA_WORKER_PORT", "0");
-  }
-
-  private Process start(String name, List<String> args, Map<String, String> env) throws IOException {
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-Xmx512m");
-    command.addAll(args);
-    return startProcess(name, command, env);
-  }
-
-  private Process startProcess(String name, List<String> command, Map<String, String> env) throws IOException {
-    ProcessBuilder builder = new ProcessBuilder(command)
-        .redirectErrorStream(true)
-        .redirectOutput(Path.of("target", name + "-" + System.nanoTime() + ".log").toFile());
-    builder.environment().putAll(env);
-    Process process = builder.start();
-    processes.add(process);
-    return process;
-  }
-
-  /** The Temporal CLI: TEMPERA_TEMPORAL_CLI, as ./tempera test sets it from scripts/ensure-temporal.sh. */
-  private static String temporalCli() {
-    String cli = System.getenv("TEMPERA_TEMPORAL_CLI");
-    assertThat(cli).as("TEMPERA_TEMPORAL_CLI: run the tests with ./tempera test, or set it to scripts/ensure-temporal.sh's output").isNotBlank();
-    assertThat(Path.of(cli)).isExecutable();
-    return cli;
-  }
-
-  private static String appJar() {
-    String jar = System.getProperty("tempera.app.jar");
-    assertThat(jar).as("tempera.app.jar (set by the failsafe configuration)").isNotNull();
-    assertThat(Path.of(jar)).exists();
-    return jar;
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    }
-  }
-
-  private static void awaitPort(int port) throws InterruptedException {
-    long deadline = System.currentTimeMillis() + Duration.ofSeconds(60).toMillis();
-    while (System.currentTimeMillis() < deadline) {
-      try (Socket ignored = new Socket("127.0.0.1", port)) {
-        return;
-      } catch (IOException notYet) {
-        Thread.sleep(100);
-      }
-    }
-    throw new AssertionError("nothing listens on port " + port);
   }
 }

@@ -121,7 +121,7 @@ final class RealProcesses implements AutoCloseable {
   }
 
   static void awaitPort(int port) throws InterruptedException {
-    long deadline = System.currentTimeMillis() + Duration.ofSeconds(60).toMillis();
+    long deadline = System.currentTimeMillis() + Duration.ofSeconds(180).toMillis(); // a JVM starting on a busy 2-core machine
     while (System.currentTimeMillis() < deadline) {
       try (Socket ignored = new Socket("127.0.0.1", port)) {
         return;

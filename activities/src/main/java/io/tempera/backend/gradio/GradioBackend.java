@@ -122,6 +122,7 @@ public final class GradioBackend implements Backend {
       }
       if (e.kind() != GradioException.Kind.VALIDATION && e.kind() != GradioException.Kind.EXECUTION) {
         endpoint.breaker().onFailure();
+        client.forget(); // a restarted app may number its functions differently: the retry discovers it again
       }
       throw toFailure(e, endpoint);
     } finally {

@@ -79,6 +79,11 @@ public final class GradioClient implements AutoCloseable {
     return known != null ? known : discover();
   }
 
+  /** Forgets the discovered API, so the next call reads it again (after the server may have restarted). */
+  public void forget() {
+    api = null;
+  }
+
   /** GET /config then GET {prefix}/info, logging in first when the app needs it. */
   public GradioApi discover() {
     HttpResponse<String> config = sendAuthenticated(() -> get("/config"));

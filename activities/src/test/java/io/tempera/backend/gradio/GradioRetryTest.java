@@ -17,7 +17,6 @@ import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.tempera.backend.BackendRegistry;
-import io.tempera.generation.ErrorCode;
 import io.tempera.generation.GenerationActivitiesImpl;
 import io.tempera.generation.GenerationRequest;
 import io.tempera.generation.GenerationResult;

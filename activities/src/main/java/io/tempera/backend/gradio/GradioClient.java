@@ -343,7 +343,11 @@ public final class GradioClient implements AutoCloseable {
                 + (eta != null && eta.isNumber() ? ", about " + Math.max(1, Math.round(eta.asDouble())) + " s" : "");
             progress.accept(new BackendProgress(0, null, null, rank + 1, text, null));
           }
-          case "process_starts" -> progress.accept(new BackendProgress(0, null, null, null, "Starting", null));
+          case "process_starts" -> {
+            JsonNode eta = message.get("eta");
+            progress.accept(new BackendProgress(0, null, null, null,
+                eta != null && eta.isNumber() ? "Starting (about " + Math.max(1, Math.round(eta.asDouble())) + " s)" : "Starting", null));
+          }
           case "progress" -> progress.accept(progressOf(message.path("progress_data")));
           case "log" -> {
             if (message.path("log").isTextual()) {

@@ -92,6 +92,7 @@ class GradioClientFaultsTest {
       assertThat(p.message()).isEqualTo("Denoising: step 3 of 10");
     });
     assertThat(progress).anySatisfy(p -> assertThat(p.fraction()).isEqualTo(0.9));
+    assertThat(progress).anySatisfy(p -> assertThat(p.message()).isEqualTo("Starting (about 3 s)"));
   }
 
   @Test

@@ -253,6 +253,24 @@ class GenerationOnGradioTest {
   }
 
   @Test
+  void theTwoStepCallProtocolWorksOnTheRealServerToo(@TempDir Path files) {
+    GradioApi.Endpoint queued = client.api().endpoints().get("/generate");
+    GradioApi.Endpoint viaCall = new GradioApi.Endpoint(
+        queued.apiName(), queued.fnIndex(), queued.parameters(), queued.inputs(), false, queued.generator());
+    GradioResult result = client.predict(viaCall, new ObjectMapper().createArrayNode().add("called").add(1).add(12),
+        "unused", p -> { }, id -> { });
+    assertThat(result.files()).singleElement().satisfies(f -> {
+      assertThat(f.url()).contains("/gradio_api/file=");
+      assertThat(client.download(f, files.resolve("called.png"))).isPositive();
+    });
+
+    GradioApi.Endpoint fail = client.api().endpoints().get("/fail");
+    GradioApi.Endpoint failViaCall = new GradioApi.Endpoint(fail.apiName(), fail.fnIndex(), fail.parameters(), fail.inputs(), false, false);
+    assertThatThrownBy(() -> client.predict(failViaCall, new ObjectMapper().createArrayNode().add("x"), "unused", p -> { }, id -> { }))
+        .isInstanceOfSatisfying(GradioException.class, e -> assertThat(e.kind()).isEqualTo(GradioException.Kind.EXECUTION));
+  }
+
+  @Test
   void aMissingRequiredInputOrAnUnknownOneIsABackendValidationFailureNamingIt() {
     GradioBackend backend = GradioBackend.single(client);
     assertThatThrownBy(() -> backend.run(job("/generate", Map.of("steps", 2)), tmp, p -> { }))

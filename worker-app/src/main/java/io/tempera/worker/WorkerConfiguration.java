@@ -6,6 +6,9 @@ import io.tempera.backend.script.ScriptBackend;
 import io.tempera.backend.comfyui.ComfyUiBackend;
 import io.tempera.backend.comfyui.ComfyUiClient;
 import io.tempera.backend.comfyui.ComfyUiClientOptions;
+import io.tempera.backend.gradio.GradioBackend;
+import io.tempera.backend.gradio.GradioClient;
+import io.tempera.backend.gradio.GradioClientOptions;
 import io.tempera.config.TemperaCoreConfiguration;
 import io.tempera.generation.GenerationActivitiesImpl;
 import io.tempera.outputs.OutputStore;
@@ -40,8 +43,29 @@ public class WorkerConfiguration {
     return new ComfyUiBackend(urls.stream().map(url -> ComfyUiBackend.endpoint(new ComfyUiClient(url, options))).toList());
   }
 
+  /** The Gradio backend: the configured servers (tempera.worker.gradio-urls); none is allowed. */
   @Bean
-  public BackendRegistry backendRegistry(ComfyUiBackend comfyUiBackend, WorkerProperties properties, MeterRegistry metrics) {
+  public GradioBackend gradioBackend(WorkerProperties properties) {
+    GradioClientOptions options = GradioClientOptions.defaults().withCredentials(properties.gradioUsername(), properties.gradioPassword());
+    return new GradioBackend(properties.gradioUrls().stream().map(url -> GradioBackend.endpoint(new GradioClient(url, options))).toList());
+  }
+
+  /** Closes the Gradio clients when the worker stops. */
+  @Bean
+  public org.springframework.beans.factory.DisposableBean closeGradioClients(GradioBackend gradioBackend) {
+    return () -> gradioBackend.endpoints().forEach(e -> e.client().close());
+  }
+
+  @Bean
+  public BackendRegistry backendRegistry(
+      ComfyUiBackend comfyUiBackend, GradioBackend gradioBackend, WorkerProperties properties, MeterRegistry metrics) {
+    gradioBackend.endpoints().forEach(endpoint ->
+        io.micrometer.core.instrument.Gauge.builder("tempera.backend.breaker.open", endpoint.breaker(),
+                breaker -> breaker.state() == io.tempera.backend.CircuitBreaker.State.CLOSED ? 0 : 1)
+            .description("1 while the endpoint's circuit breaker keeps it out of use")
+            .tag("backend", GradioBackend.TYPE)
+            .tag("endpoint", endpoint.name())
+            .register(metrics));
     comfyUiBackend.endpoints().forEach(endpoint ->
         io.micrometer.core.instrument.Gauge.builder("tempera.backend.breaker.open", endpoint.breaker(),
                 breaker -> breaker.state() == io.tempera.backend.CircuitBreaker.State.CLOSED ? 0 : 1)
@@ -49,7 +73,7 @@ public class WorkerConfiguration {
             .tag("backend", ComfyUiBackend.TYPE)
             .tag("endpoint", endpoint.name())
             .register(metrics));
-    return new BackendRegistry(List.of(comfyUiBackend, new ScriptBackend(properties.scriptRuns())));
+    return new BackendRegistry(List.of(comfyUiBackend, gradioBackend, new ScriptBackend(properties.scriptRuns())));
   }
 
   /** Closes the ComfyUI clients when the worker stops. */

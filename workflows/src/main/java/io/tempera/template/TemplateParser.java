@@ -30,12 +30,16 @@ public final class TemplateParser {
           "tiers", "variants");
   static final Set<String> PARAMETER_KEYS =
       Set.of("type", "default", "min", "max", "enum", "required", "description");
-  private static final Set<String> SUPPORTED_BACKENDS = Set.of("comfyui", "script");
+  private static final Set<String> SUPPORTED_BACKENDS = Set.of("comfyui", "gradio", "script");
 
   private final ObjectMapper json;
 
   /** Script tiers hold named values (passed to the script as {@code tier}), not graph targets. */
   public static final String SCRIPT_TIER_NODE = "$tier";
+
+  /** Gradio targets are the endpoint's parameter names or positions, not graph inputs. */
+  public static final String GRADIO_NODE = "$gradio";
+  private static final Pattern GRADIO_TARGET = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*|[0-9]{1,3}");
 
   public TemplateParser(ObjectMapper json) {
     this.json = json;
@@ -105,20 +109,23 @@ public final class TemplateParser {
       }
       graph = "script".equals(backendType)
           ? readScript(file, backend.get("command"), problems)
-          : readGraph(file, backend.get("graph"), problems);
+          : "gradio".equals(backendType)
+              ? readGradio(backend, problems)
+              : readGraph(file, backend.get("graph"), problems);
     }
     boolean script = "script".equals(backendType);
+    boolean gradio = "gradio".equals(backendType);
     if (script && root.has("parameter_mapping")) {
       problems.add("$.parameter_mapping", "script templates take no parameter_mapping: the script receives all parameters as JSON");
     }
 
     Map<String, ParameterSpec> parameters = readParameters(root.get("parameters"), problems);
-    List<ParameterMapping> mappings = readMappings(root.get("parameter_mapping"), parameters, graph, problems);
-    Map<QualityTier, Map<GraphTarget, Object>> tiers = readTiers(root.get("quality_parameters"), graph, script, problems);
+    List<ParameterMapping> mappings = readMappings(root.get("parameter_mapping"), parameters, graph, gradio, problems);
+    Map<QualityTier, Map<GraphTarget, Object>> tiers = readTiers(root.get("quality_parameters"), graph, script, gradio, problems);
 
     Map<String, String> messages = readMessages(root.get("progress_messages"), problems);
     Map<QualityTier, TierConfig> tierConfigs = readTierConfigs(root.get("tiers"), problems);
-    List<Variant> variants = readVariants(root.get("variants"), graph, script, problems);
+    List<Variant> variants = readVariants(root.get("variants"), graph, script, gradio, problems);
     if (!problems.list.isEmpty()) {
       return problems.result();
     }
@@ -235,7 +242,7 @@ public final class TemplateParser {
   }
 
   private List<ParameterMapping> readMappings(
-      JsonNode node, Map<String, ParameterSpec> parameters, ObjectNode graph, Problems problems) {
+      JsonNode node, Map<String, ParameterSpec> parameters, ObjectNode graph, boolean gradio, Problems problems) {
     List<ParameterMapping> out = new ArrayList<>();
     if (node == null) {
       return out;
@@ -267,12 +274,14 @@ public final class TemplateParser {
         problems.add(path + ".type", "file_upload is for image parameters and image parameters need file_upload");
         continue;
       }
-      GraphTarget target = GraphTarget.parse(mapping.path("target").asText(null));
+      GraphTarget target = gradio ? gradioTarget(mapping.path("target").asText(null)) : GraphTarget.parse(mapping.path("target").asText(null));
       if (target == null) {
-        problems.add(path + ".target", "must look like '<node id>.inputs.<input name>'");
+        problems.add(path + ".target", gradio
+            ? "must be a parameter name of the Gradio endpoint (as its /info lists it) or a position 0, 1, …"
+            : "must look like '<node id>.inputs.<input name>'");
         continue;
       }
-      if (!targetExists(graph, target, path + ".target", problems)) {
+      if (!gradio && !targetExists(graph, target, path + ".target", problems)) {
         continue;
       }
       Expression when = expression(mapping.get("when"), path + ".when", parameters, problems, false);
@@ -405,7 +414,7 @@ public final class TemplateParser {
   }
 
   /** A/B variants: [{name, weight, quality_parameters?}], names unique, weights positive. */
-  private List<Variant> readVariants(JsonNode node, ObjectNode graph, boolean script, Problems problems) {
+  private List<Variant> readVariants(JsonNode node, ObjectNode graph, boolean script, boolean gradio, Problems problems) {
     List<Variant> out = new ArrayList<>();
     if (node == null) {
       return out;
@@ -446,10 +455,11 @@ public final class TemplateParser {
           for (java.util.Iterator<Map.Entry<String, JsonNode>> f = tierEntry.getValue().fields(); f.hasNext(); ) {
             Map.Entry<String, JsonNode> e = f.next();
             String settingPath = path + ".quality_parameters." + tierEntry.getKey() + "." + e.getKey();
-            GraphTarget target = script ? new GraphTarget(SCRIPT_TIER_NODE, e.getKey()) : GraphTarget.parse(e.getKey());
+            GraphTarget target = script ? new GraphTarget(SCRIPT_TIER_NODE, e.getKey())
+                : gradio ? gradioTarget(e.getKey()) : GraphTarget.parse(e.getKey());
             if (target == null) {
-              problems.add(settingPath, "must look like '<node id>.inputs.<input name>'");
-            } else if (script || targetExists(graph, target, settingPath, problems)) {
+              problems.add(settingPath, gradio ? "must be a Gradio parameter name or position" : "must look like '<node id>.inputs.<input name>'");
+            } else if (script || gradio || targetExists(graph, target, settingPath, problems)) {
               settings.put(target, json.convertValue(e.getValue(), Object.class));
             }
           }
@@ -485,6 +495,30 @@ public final class TemplateParser {
     return messages;
   }
 
+  /** A Gradio endpoint parameter, by name or zero-based position; null when neither. */
+  static GraphTarget gradioTarget(String text) {
+    return text != null && GRADIO_TARGET.matcher(text).matches() ? new GraphTarget(GRADIO_NODE, text) : null;
+  }
+
+  /** A Gradio backend's payload template: the endpoint, and the inputs the translation fills. */
+  private ObjectNode readGradio(JsonNode backend, Problems problems) {
+    for (Iterator<String> it = backend.fieldNames(); it.hasNext(); ) {
+      String key = it.next();
+      if (!key.equals("type") && !key.equals("api_name")) {
+        problems.add("$.backend." + key, "unknown key for a gradio backend (allowed: type, api_name)");
+      }
+    }
+    JsonNode apiName = backend.get("api_name");
+    if (apiName == null || !apiName.isTextual() || !apiName.asText().matches("/?[A-Za-z0-9_][A-Za-z0-9_./-]{0,127}")) {
+      problems.add("$.backend.api_name", "required for gradio: the endpoint's api_name, e.g. \"/generate\" (see the app's \"Use via API\" page)");
+      return null;
+    }
+    ObjectNode payload = json.createObjectNode();
+    payload.put("api_name", apiName.asText().startsWith("/") ? apiName.asText() : "/" + apiName.asText());
+    payload.putObject("inputs");
+    return payload;
+  }
+
   /** A script backend's payload template: its command, run in the template's folder. */
   private ObjectNode readScript(Path templateFile, JsonNode command, Problems problems) {
     if (command == null || !command.isArray() || command.isEmpty()) {
@@ -503,7 +537,8 @@ public final class TemplateParser {
     return payload;
   }
 
-  private Map<QualityTier, Map<GraphTarget, Object>> readTiers(JsonNode node, ObjectNode graph, boolean script, Problems problems) {
+  private Map<QualityTier, Map<GraphTarget, Object>> readTiers(
+      JsonNode node, ObjectNode graph, boolean script, boolean gradio, Problems problems) {
     Map<QualityTier, Map<GraphTarget, Object>> out = new EnumMap<>(QualityTier.class);
     if (node == null || !node.isObject()) {
       problems.add("$.quality_parameters", "required: an object with draft, standard, high and ultra");
@@ -525,11 +560,14 @@ public final class TemplateParser {
       Map<GraphTarget, Object> settings = new LinkedHashMap<>();
       for (Iterator<Map.Entry<String, JsonNode>> fields = values.fields(); fields.hasNext(); ) {
         Map.Entry<String, JsonNode> entry = fields.next();
-        GraphTarget target = script ? new GraphTarget(SCRIPT_TIER_NODE, entry.getKey()) : GraphTarget.parse(entry.getKey());
-        if (script) {
+        GraphTarget target = script ? new GraphTarget(SCRIPT_TIER_NODE, entry.getKey())
+            : gradio ? gradioTarget(entry.getKey()) : GraphTarget.parse(entry.getKey());
+        if (script || (gradio && target != null)) {
           settings.put(target, json.convertValue(entry.getValue(), Object.class));
         } else if (target == null) {
-          problems.add(path + "." + entry.getKey(), "must look like '<node id>.inputs.<input name>'");
+          problems.add(path + "." + entry.getKey(), gradio
+              ? "must be a parameter name of the Gradio endpoint or a position 0, 1, …"
+              : "must look like '<node id>.inputs.<input name>'");
         } else if (targetExists(graph, target, path + "." + entry.getKey(), problems)) {
           settings.put(target, json.convertValue(entry.getValue(), Object.class));
         }

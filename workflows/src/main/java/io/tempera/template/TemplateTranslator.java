@@ -61,6 +61,9 @@ public final class TemplateTranslator {
     if ("script".equals(template.backendType())) {
       return translateScript(template, tier, parameters, variant);
     }
+    if ("gradio".equals(template.backendType())) {
+      return translateGradio(template, tier, parameters, variant);
+    }
     ObjectNode graph = template.graph().deepCopy();
     template.qualityParameters().getOrDefault(tier, Map.of()).forEach((target, value) -> write(graph, target, value));
     if (variant != null) {
@@ -122,6 +125,68 @@ public final class TemplateTranslator {
     if (variant != null) {
       variant.qualityParameters().getOrDefault(tier, Map.of())
           .forEach((target, value) -> tierValues.set(target.input(), json.valueToTree(value)));
+      payload.put("variant", variant.name());
+    }
+    return new Translation(payload, files, variant == null ? null : variant.name());
+  }
+
+  /**
+   * A Gradio call's inputs, by the endpoint's parameter names or positions: the tier's values, then
+   * each mapped parameter, then every parameter without a mapping under its own name (as Gradio's
+   * clients call {@code predict(prompt=…)}). Images become file inputs, uploaded by the backend.
+   */
+  private Translation translateGradio(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters, Variant variant) {
+    ObjectNode payload = template.graph().deepCopy();
+    ObjectNode inputs = payload.withObjectProperty("inputs");
+    template.qualityParameters().getOrDefault(tier, Map.of()).forEach((target, value) -> inputs.set(target.input(), json.valueToTree(value)));
+    if (variant != null) {
+      variant.qualityParameters().getOrDefault(tier, Map.of()).forEach((target, value) -> inputs.set(target.input(), json.valueToTree(value)));
+    }
+    Map<String, Object> values = new java.util.HashMap<>();
+    template.parameters().values().forEach(spec -> {
+      Object value = parameters.getOrDefault(spec.name(), spec.defaultValue());
+      if (value != null) {
+        values.put(spec.name(), value);
+      }
+    });
+    values.put("tier", tier.id());
+    List<FileInput> files = new ArrayList<>();
+    java.util.Set<String> mapped = new java.util.HashSet<>();
+    for (ParameterMapping mapping : template.mappings()) {
+      if (mapping.parameter() != null) {
+        mapped.add(mapping.parameter());
+      }
+      if (mapping.when() != null && !mapping.when().test(values)) {
+        continue;
+      }
+      String target = mapping.target().input();
+      if (mapping.type().equals(ParameterMapping.COMPUTED)) {
+        inputs.set(target, json.valueToTree(mapping.expression().evaluate(values)));
+        continue;
+      }
+      Object value = values.get(mapping.parameter());
+      if (value == null) {
+        continue;
+      }
+      ParameterSpec spec = template.parameters().get(mapping.parameter());
+      switch (mapping.type()) {
+        case ParameterMapping.FILE_UPLOAD -> files.add(new FileInput(mapping.parameter(), value.toString(), TemplateParser.GRADIO_NODE, target));
+        case ParameterMapping.LOOKUP -> inputs.set(target, json.valueToTree(mapping.table().get(String.valueOf(value))));
+        default -> inputs.set(target, json.valueToTree(spec.type().equals("integer") && value instanceof Number n ? n.longValue() : value));
+      }
+    }
+    for (ParameterSpec spec : template.parameters().values()) {
+      Object value = values.get(spec.name());
+      if (mapped.contains(spec.name()) || value == null) {
+        continue;
+      }
+      if (spec.type().equals("image")) {
+        files.add(new FileInput(spec.name(), value.toString(), TemplateParser.GRADIO_NODE, spec.name()));
+      } else {
+        inputs.set(spec.name(), json.valueToTree(spec.type().equals("integer") && value instanceof Number n ? n.longValue() : value));
+      }
+    }
+    if (variant != null) {
       payload.put("variant", variant.name());
     }
     return new Translation(payload, files, variant == null ? null : variant.name());

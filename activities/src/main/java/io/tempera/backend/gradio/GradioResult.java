@@ -1,0 +1,22 @@
+package io.tempera.backend.gradio;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.List;
+
+/**
+ * A finished prediction: its output values (full, diffs applied), or cancelled ({@code output:{}}
+ * after {@code /cancel}, or a null completion on {@code /call}).
+ */
+public record GradioResult(List<JsonNode> data, boolean cancelled, String eventId) {
+
+  public GradioResult {
+    data = data == null ? List.of() : List.copyOf(data);
+  }
+
+  /** Every FileData in the outputs, in order (galleries and nested values included). */
+  public List<GradioFile> files() {
+    List<GradioFile> files = new java.util.ArrayList<>();
+    data.forEach(value -> GradioClient.collectFiles(value, files));
+    return files;
+  }
+}

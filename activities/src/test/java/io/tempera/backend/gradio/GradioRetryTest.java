@@ -1,0 +1,138 @@
+package io.tempera.backend.gradio;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.matchingJsonPath;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.wireMockConfig;
+import static com.github.tomakehurst.wiremock.stubbing.Scenario.STARTED;
+import static io.tempera.backend.gradio.GradioStubs.event;
+import static io.tempera.backend.gradio.GradioStubs.sse;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.verification.LoggedRequest;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tempera.backend.BackendRegistry;
+import io.tempera.generation.GenerationActivitiesImpl;
+import io.tempera.generation.GenerationRequest;
+import io.tempera.generation.GenerationResult;
+import io.tempera.generation.GenerationStatus;
+import io.tempera.generation.GenerationWorkflow;
+import io.tempera.generation.GenerationWorkflowImpl;
+import io.tempera.outputs.OutputStore;
+import io.tempera.progress.InProcessProgressBus;
+import io.tempera.slots.LocalSlotPool;
+import io.tempera.template.TemplateRegistry;
+import io.tempera.template.TemplateTranslator;
+import io.tempera.testkit.fixtures.TestFiles;
+import io.tempera.testkit.fixtures.TestImages;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.worker.Worker;
+import java.io.ByteArrayOutputStream;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Exactly-once on Gradio through the workflow: a prediction whose event stream is lost (as when the
+ * worker following it dies: Gradio drops a disconnected session's jobs) cannot be re-attached, so that
+ * attempt cancels its job and fails retryably, and the retry joins a fresh session and predicts afresh.
+ */
+class GradioRetryTest {
+
+  @TempDir Path tmp;
+  WireMockServer wiremock;
+  GradioClient client;
+  TestWorkflowEnvironment env;
+  OutputStore outputs;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    wiremock = new WireMockServer(wireMockConfig().dynamicPort());
+    wiremock.start();
+    client = new GradioClient(URI.create(wiremock.baseUrl()), GradioClientOptions.defaults());
+    Path templates = tmp.resolve("templates");
+    TestFiles.copyTree(Path.of("src/test/resources/templates/gradio-paint"), templates.resolve("gradio-paint"));
+    ObjectMapper json = new ObjectMapper();
+    outputs = new OutputStore(tmp.resolve("outputs"));
+    GenerationActivitiesImpl activities = new GenerationActivitiesImpl(
+        new TemplateRegistry(templates, json, 0), new TemplateTranslator(json), new LocalSlotPool("t", 2),
+        new BackendRegistry(List.of(GradioBackend.single(client))), outputs, new InProcessProgressBus(), new SimpleMeterRegistry());
+    env = TestWorkflowEnvironment.newInstance();
+    Worker worker = env.newWorker(GenerationWorkflow.TASK_QUEUE);
+    worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
+    worker.registerActivitiesImplementations(activities);
+    env.start();
+  }
+
+  @AfterEach
+  void tearDown() {
+    env.close();
+    client.close();
+    wiremock.stop();
+  }
+
+  /** The /generate endpoint of tempera_app.py as /config and /info describe it. */
+  void paintServer() {
+    wiremock.stubFor(get("/config").willReturn(aResponse().withHeader("Content-Type", "application/json").withBody("""
+        {"version":"5.50.0","api_prefix":"/gradio_api","protocol":"sse_v3","enable_queue":true,
+         "components":[{"id":1,"type":"textbox"},{"id":2,"type":"number"},{"id":3,"type":"number"},{"id":8,"type":"image"}],
+         "dependencies":[{"id":0,"api_name":"generate","inputs":[1,2,3],"outputs":[8],"queue":true,"types":{"generator":false}}]}""")));
+    wiremock.stubFor(get("/gradio_api/info").willReturn(aResponse().withHeader("Content-Type", "application/json").withBody("""
+        {"named_endpoints":{"/generate":{"parameters":[
+          {"label":"Prompt","parameter_name":"prompt","parameter_has_default":false,"parameter_default":null,"component":"Textbox"},
+          {"label":"Steps","parameter_name":"steps","parameter_has_default":true,"parameter_default":5,"component":"Number"},
+          {"label":"Size","parameter_name":"size","parameter_has_default":true,"parameter_default":32,"component":"Number"}]}}}""")));
+    wiremock.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post("/gradio_api/queue/join")
+        .willReturn(aResponse().withHeader("Content-Type", "application/json").withBody("{\"event_id\":\"" + GradioStubs.EVENT + "\"}")));
+    wiremock.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post("/gradio_api/cancel")
+        .willReturn(aResponse().withHeader("Content-Type", "application/json").withBody("{\"success\":true}")));
+  }
+
+  @Test
+  void aLostStreamFailsThatAttemptAndTheRetryStartsAFreshPrediction() throws Exception {
+    paintServer();
+    wiremock.stubFor(get(urlPathEqualTo("/gradio_api/queue/data")).inScenario("crash").whenScenarioStateIs(STARTED)
+        .willSetStateTo("lost")
+        .willReturn(sse(event("estimation", "\"rank\":0,\"queue_size\":1,\"rank_eta\":null"), event("process_starts", "\"eta\":null"),
+            event("progress", "\"progress_data\":[{\"index\":1,\"length\":4,\"unit\":\"steps\",\"progress\":null,\"desc\":\"Painting\"}]"))));
+    wiremock.stubFor(get(urlPathEqualTo("/gradio_api/queue/data")).inScenario("crash").whenScenarioStateIs("lost")
+        .willReturn(sse(event("process_starts", "\"eta\":null"),
+            GradioStubs.completed("[" + GradioStubs.fileData(wiremock.baseUrl(), "/gradio_api", "/tmp/gradio/r/image.png") + "]"),
+            "{\"msg\":\"close_stream\",\"event_id\":null}")));
+    ByteArrayOutputStream png = new ByteArrayOutputStream();
+    ImageIO.write(TestImages.sample(), "png", png);
+    wiremock.stubFor(get("/gradio_api/file=/tmp/gradio/r/image.png").willReturn(aResponse().withBody(png.toByteArray())));
+
+    GenerationResult result = env.getWorkflowClient().newWorkflowStub(GenerationWorkflow.class,
+            WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId("gen-retry")
+                .setWorkflowRunTimeout(Duration.ofMinutes(2)).build())
+        .run(new GenerationRequest("gradio-paint", "standard", Map.of("prompt", "fox"), "p", "n", null));
+
+    assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(result.outputs()).singleElement().satisfies(o -> assertThat(o.contentType()).isEqualTo("image/png"));
+    List<LoggedRequest> joins = wiremock.findAll(postRequestedFor(urlPathEqualTo("/gradio_api/queue/join")));
+    assertThat(joins).as("one prediction per attempt").hasSize(2);
+    Set<String> sessions = joins.stream()
+        .map(r -> { try { return new ObjectMapper().readTree(r.getBodyAsString()).get("session_hash").asText(); } catch (Exception e) { throw new AssertionError(e); } })
+        .collect(Collectors.toSet());
+    assertThat(sessions).as("each attempt joins its own session").hasSize(2);
+    assertThat(joins.get(0).getBodyAsString()).contains("\"data\":[\"fox\",4,32]"); // the standard tier's steps, the size default
+    wiremock.verify(1, postRequestedFor(urlPathEqualTo("/gradio_api/cancel"))
+        .withRequestBody(matchingJsonPath("$.event_id", equalTo(GradioStubs.EVENT))));
+  }
+}

@@ -1,0 +1,184 @@
+package io.tempera.embedded;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tempera.testkit.fixtures.TestFiles;
+import io.tempera.testkit.fixtures.TestImages;
+import io.tempera.testkit.gradio.GradioApp;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/**
+ * A function of each backend kind through {@code POST /api/generations} on the embedded system:
+ * gradio (a real Gradio running testkit/gradio/tempera_app.py, given as tempera.worker.gradio-urls,
+ * with an image input and output), script (the shipped gradient) and comfyui (the shipped invert).
+ */
+@SpringBootTest(
+    classes = EmbeddedApplication.class,
+    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+    properties = {"spring.config.name=tempera-embedded", "tempera.embedded.comfyui-port=0"})
+class EmbeddedBackendsEndToEndTest {
+
+  static final ObjectMapper JSON = new ObjectMapper();
+  static final Path ROOT = createRoot();
+  static GradioApp gradio;
+  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  @LocalServerPort int port;
+
+  @BeforeAll
+  static void startGradio() throws IOException {
+    var python = GradioApp.findPython();
+    if (python.isEmpty()) {
+      String why = "No Python with gradio: run scripts/ensure-gradio.sh (./tempera test does) or set TEMPERA_GRADIO_PYTHON";
+      if (GradioApp.ci()) {
+        throw new IllegalStateException(why);
+      }
+      Assumptions.abort(why);
+    }
+    gradio = GradioApp.start(python.get(), GradioApp.script("tempera_app.py"), Map.of(), Duration.ofSeconds(180));
+  }
+
+  @AfterAll
+  static void stopGradio() {
+    if (gradio != null) {
+      gradio.close();
+    }
+  }
+
+  @DynamicPropertySource
+  static void properties(DynamicPropertyRegistry registry) {
+    registry.add("tempera.output-root", () -> ROOT.resolve("outputs").toString());
+    registry.add("tempera.templates-dir", () -> ROOT.resolve("templates").toString());
+    registry.add("tempera.embedded.comfyui-data", () -> ROOT.resolve("comfyui").toString());
+    registry.add("tempera.worker.gradio-urls", () -> gradio.baseUrl().toString());
+  }
+
+  static Path createRoot() {
+    try {
+      Path root = Files.createTempDirectory("tempera-e2e-backends");
+      TestFiles.copyTree(Path.of("../templates/functions"), root.resolve("templates/shipped"));
+      for (String name : new String[] {"gradio-paint", "gradio-invert", "gradio-fail"}) {
+        TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/" + name), root.resolve("templates/" + name));
+      }
+      return root;
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Test
+  void aGradioFunctionWithAnImageInAndOutRunsThroughTheApi() throws Exception {
+    String path = upload("project-gradio");
+    JsonNode view = generate("gradio-invert", "project-gradio", Map.of("picture", path));
+
+    assertThat(view.get("status").asText()).as("%s", view).isEqualTo("SUCCEEDED");
+    JsonNode output = view.get("outputs").get(0);
+    assertThat(output.get("contentType").asText()).isEqualTo("image/png");
+    HttpResponse<byte[]> png = http.send(HttpRequest.newBuilder(uri(output.get("url").asText())).build(), HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(png.statusCode()).isEqualTo(200);
+    assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(new ByteArrayInputStream(png.body())))).isTrue();
+  }
+
+  @Test
+  void aGradioFunctionWithProgressRunsAndItsListedWithItsParameters() throws Exception {
+    JsonNode view = generate("gradio-paint", "project-gradio", Map.of("prompt", "a blue whale", "size", 16));
+    assertThat(view.get("status").asText()).as("%s", view).isEqualTo("SUCCEEDED");
+    assertThat(view.get("outputs").get(0).get("width").asInt()).isEqualTo(16);
+
+    JsonNode functions = JSON.readTree(get("/api/functions").body());
+    assertThat(functions.toString()).contains("gradio-paint").contains("gradio-invert");
+  }
+
+  @Test
+  void aGradioErrorReachesTheApiAsATypedFailure() throws Exception {
+    JsonNode view = generate("gradio-fail", "project-gradio", Map.of("prompt", "a dragon"));
+    assertThat(view.get("status").asText()).isEqualTo("FAILED");
+    assertThat(view.toString()).contains("EXECUTION_ERROR").contains("The model refused the prompt: a dragon");
+  }
+
+  @Test
+  void aScriptFunctionRunsThroughTheApi() throws Exception {
+    JsonNode view = generate("gradient", "project-script", Map.of("top", 0xff0000, "bottom", 0x0000ff));
+    assertThat(view.get("status").asText()).as("%s", view).isEqualTo("SUCCEEDED");
+    assertThat(view.get("outputs").get(0).get("contentType").asText()).isEqualTo("image/png");
+  }
+
+  @Test
+  void aComfyUiFunctionRunsThroughTheApi() throws Exception {
+    String path = upload("project-comfy");
+    JsonNode view = generate("invert", "project-comfy", Map.of("image", path));
+    assertThat(view.get("status").asText()).as("%s", view).isEqualTo("SUCCEEDED");
+  }
+
+  // --- helpers ---
+
+  private JsonNode generate(String function, String project, Map<String, Object> parameters) throws Exception {
+    Map<String, Object> body = Map.of("functionId", function, "tier", "draft", "projectId", project, "nodeId", "node-1",
+        "requestId", "e2e-" + UUID.randomUUID(), "parameters", parameters);
+    HttpResponse<String> started = post("/api/generations", body);
+    assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
+    String id = JSON.readTree(started.body()).get("id").asText();
+    long deadline = System.currentTimeMillis() + 120_000;
+    while (System.currentTimeMillis() < deadline) {
+      JsonNode view = JSON.readTree(get("/api/generations/" + id).body());
+      String status = view.path("status").asText();
+      if (status.equals("SUCCEEDED") || status.equals("FAILED") || status.equals("CANCELLED")) {
+        return view;
+      }
+      Thread.sleep(200);
+    }
+    throw new AssertionError("generation " + id + " did not finish");
+  }
+
+  private String upload(String project) throws Exception {
+    ByteArrayOutputStream png = new ByteArrayOutputStream();
+    ImageIO.write(TestImages.sample(), "png", png);
+    String boundary = "tempera" + UUID.randomUUID();
+    ByteArrayOutputStream body = new ByteArrayOutputStream();
+    body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"sample.png\""
+        + "\r\nContent-Type: application/octet-stream\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+    body.writeBytes(png.toByteArray());
+    body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+    HttpResponse<String> response = http.send(HttpRequest.newBuilder(uri("/api/projects/" + project + "/uploads"))
+        .header("content-type", "multipart/form-data; boundary=" + boundary)
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(201);
+    return JSON.readTree(response.body()).get("path").asText();
+  }
+
+  private HttpResponse<String> post(String path, Object body) throws Exception {
+    return http.send(HttpRequest.newBuilder(uri(path)).header("content-type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private HttpResponse<String> get(String path) throws Exception {
+    return http.send(HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private URI uri(String path) {
+    return URI.create("http://127.0.0.1:" + port + path);
+  }
+}

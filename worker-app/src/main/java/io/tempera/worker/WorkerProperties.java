@@ -13,9 +13,29 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param slots how many generations this host runs at once
  * @param comfyuiRunTimeout the longest one ComfyUI prompt may take
  * @param scriptRuns where script-backend runs keep their working folders
+ * @param docker model containers on this host ({@code tempera.worker.docker.*}); off by default
  */
 @ConfigurationProperties("tempera.worker")
-public record WorkerProperties(URI comfyuiUrl, java.util.List<URI> comfyuiUrls, Integer slots, Duration comfyuiRunTimeout, java.nio.file.Path scriptRuns) {
+public record WorkerProperties(URI comfyuiUrl, java.util.List<URI> comfyuiUrls, Integer slots, Duration comfyuiRunTimeout, java.nio.file.Path scriptRuns,
+    Docker docker) {
+
+  /**
+   * Model containers ({@code tempera.worker.docker.*}).
+   *
+   * @param enabled start the containers of containerised models on this host (else every model is
+   *     served by the configured endpoints)
+   * @param host the Docker engine (null: DOCKER_HOST, else unix:///var/run/docker.sock)
+   * @param hostId this host's name on its containers' labels (null: the machine's host name)
+   * @param gpuVramMb the GPU memory models may use, per GPU index, e.g. {@code {0: 24000}}
+   * @param gpus give containers their GPU (needs the NVIDIA container toolkit)
+   * @param idleTimeout stop containers idle this long
+   * @param healthPoll how often running containers are checked
+   * @param shutdownGrace how long a stopping worker waits for running generations before it stops its containers
+   * @param logTailLines how many log lines of a failed container a failure carries
+   */
+  public record Docker(
+      boolean enabled, String host, String hostId, java.util.Map<Integer, Integer> gpuVramMb, boolean gpus,
+      Duration idleTimeout, Duration healthPoll, Duration shutdownGrace, Integer logTailLines) {}
 
   public WorkerProperties {
     comfyuiUrl = comfyuiUrl == null ? URI.create("http://127.0.0.1:8188") : comfyuiUrl;
@@ -23,5 +43,6 @@ public record WorkerProperties(URI comfyuiUrl, java.util.List<URI> comfyuiUrls, 
     slots = slots == null ? 2 : slots;
     comfyuiRunTimeout = comfyuiRunTimeout == null ? Duration.ofHours(1) : comfyuiRunTimeout;
     scriptRuns = scriptRuns == null ? java.nio.file.Path.of(".tempera/script-runs") : scriptRuns;
+    docker = docker == null ? new Docker(false, null, null, null, false, null, null, null, null) : docker;
   }
 }

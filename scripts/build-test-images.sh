@@ -49,7 +49,7 @@ rootfs="$WORK/rootfs"
 rm -rf "$rootfs"
 mkdir -p "$rootfs/app/lib" "$rootfs/data" "$rootfs/tmp" "$rootfs/etc" "$rootfs/opt"
 chmod 1777 "$rootfs/tmp"
-"$jdk/bin/jlink" --add-modules "$MODULES" --strip-debug --no-header-files --no-man-pages \
+"$jdk/bin/jlink" --add-modules "$MODULES" --strip-debug --no-header-files --no-man-pages --generate-cds-archive \
   --output "$rootfs/opt/java"
 cp "$jar" "$rootfs/app/lib/"
 cp "$WORK"/deps/*.jar "$rootfs/app/lib/"
@@ -78,12 +78,42 @@ echo 'root:x:0:0:root:/root:/bin/false' >"$rootfs/etc/passwd"
 echo 'root:x:0:' >"$rootfs/etc/group"
 echo 'hosts: files dns' >"$rootfs/etc/nsswitch.conf"
 
+JAVA_CMD='"/opt/java/bin/java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true", "-Dlogback.configurationFile=/app/conf/logback.xml"'
+SERVER_ARGS='"-cp", "/app/lib/*", "io.tempera.testkit.comfyui.ComfyUiTestServer", "--host", "0.0.0.0", "--port", "8188", "--data-dir", "/data"'
 tar -C "$rootfs" --numeric-owner -cf - . | docker import \
   --change 'ENV TEMPERA_MODEL=testkit-comfyui' \
   --change 'EXPOSE 8188' \
   --change 'WORKDIR /app' \
-  --change 'CMD ["/opt/java/bin/java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true", "-Dlogback.configurationFile=/app/conf/logback.xml", "-cp", "/app/lib/*", "io.tempera.testkit.comfyui.ComfyUiTestServer", "--host", "0.0.0.0", "--port", "8188", "--data-dir", "/data"]' \
-  - "$REPO:$hash" >/dev/null
+  --change "CMD [$JAVA_CMD, $SERVER_ARGS]" \
+  - "$REPO:$hash-base" >/dev/null
+
+# A class-data sharing archive from one training start (what the server loads to answer its first
+# requests) makes every container start faster; the image works without it when this step fails.
+cds=tempera-cds-$hash
+docker rm -f "$cds" >/dev/null 2>&1 || true
+if docker run -d --name "$cds" -p 127.0.0.1::8188 "$REPO:$hash-base" \
+    /opt/java/bin/java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+    -Dlogback.configurationFile=/app/conf/logback.xml -XX:ArchiveClassesAtExit=/app/app.jsa \
+    -cp '/app/lib/*' io.tempera.testkit.comfyui.ComfyUiTestServer --host 0.0.0.0 --port 8188 --data-dir /data >/dev/null; then
+  port=$(docker port "$cds" 8188/tcp | head -1 | sed 's/.*://')
+  for _ in $(seq 1 120); do
+    if ! command -v curl >/dev/null 2>&1; then sleep 8; break; fi
+    if curl -fsS "http://127.0.0.1:$port/system_stats" >/dev/null 2>&1; then break; fi
+    sleep 0.5
+  done
+  curl -fsS "http://127.0.0.1:$port/object_info" >/dev/null 2>&1 || true
+  curl -fsS "http://127.0.0.1:$port/queue" >/dev/null 2>&1 || true
+  docker stop -t 60 "$cds" >/dev/null
+  if docker cp "$cds:/app/app.jsa" "$WORK/app.jsa" >/dev/null 2>&1; then
+    docker commit --change "CMD [$JAVA_CMD, \"-XX:SharedArchiveFile=/app/app.jsa\", $SERVER_ARGS]" "$cds" "$REPO:$hash" >/dev/null
+  fi
+  docker rm -f "$cds" >/dev/null
+fi
+if ! docker image inspect "$REPO:$hash" >/dev/null 2>&1; then
+  say "no class-data sharing archive; the image starts without one"
+  docker tag "$REPO:$hash-base" "$REPO:$hash"
+fi
+docker rmi "$REPO:$hash-base" >/dev/null 2>&1 || true
 docker tag "$REPO:$hash" "$REPO:test"
 rm -rf "$rootfs"
 say "built $REPO:$hash (also tagged :test), $(docker image inspect -f '{{.Size}}' "$REPO:$hash" | awk '{printf "%.0f MB", $1/1e6}')"

@@ -177,6 +177,10 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
 
   @Override
   public RunningModel acquire(String holder, ModelSpec model, Integer gpuIndex) {
+    return acquire(holder, model, gpuIndex, true);
+  }
+
+  private RunningModel acquire(String holder, ModelSpec model, Integer gpuIndex, boolean checkReused) {
     if (!model.containerised()) {
       throw new IllegalArgumentException("model '" + model.id() + "' has no container image: it is served by the configured endpoints");
     }
@@ -187,6 +191,7 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
     Entry entry;
     List<Entry> evicted = new ArrayList<>();
     String replacedContainer = null;
+    RunningModel reused = null;
     synchronized (this) {
       if (closed) {
         throw new ModelHostException(ErrorCode.MODEL_UNAVAILABLE, "This worker host is shutting down", "", null);
@@ -219,11 +224,23 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
       }
       entry.holders.add(holder);
       entry.lastUsedNanos = System.nanoTime();
+      if (entry.specHash.equals(hash)) {
+        entry.spec = model; // an adopted container learns its full entry (command, env) for restarts
+      }
       ready = entry.ready;
       if (entry.state == State.RUNNING) {
         given.computeIfAbsent(holder, h -> new HashMap<>()).put(key, entry.containerId);
-        return new RunningModel(model.id(), entry.containerId, entry.baseUrl.toString(), true, 0);
+        reused = new RunningModel(model.id(), entry.containerId, entry.baseUrl.toString(), true, 0);
       }
+    }
+    if (reused != null) {
+      // reuse only a container that still runs; a dead one is a crash, restarted for its holders
+      Optional<InspectContainerResponse.ContainerState> state = checkReused ? state(reused.containerId()) : Optional.empty();
+      if (!checkReused || (state.isPresent() && Boolean.TRUE.equals(state.get().getRunning()))) {
+        return reused;
+      }
+      crashed(entry, state.orElse(null));
+      return acquire(holder, model, gpuIndex, false);
     }
     if (replacedContainer != null) {
       remove(replacedContainer, options.stopTimeout());
@@ -257,6 +274,8 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
           e.lastUsedNanos = System.nanoTime();
         }
       }
+      // a model given up on (crash loop) frees its GPU memory once nobody holds it
+      entries.values().removeIf(e -> e.state == State.FAILED && e.holders.isEmpty());
       mine.keySet().removeIf(k -> k.startsWith(modelId + "@"));
       if (mine.isEmpty()) {
         given.remove(holder);

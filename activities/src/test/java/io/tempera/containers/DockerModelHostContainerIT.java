@@ -289,6 +289,25 @@ class DockerModelHostContainerIT {
     assertThat(containersOfHost()).hasSize(1);
   }
 
+  @Test
+  void aContainerThatStopsAnsweringItsHealthCheckIsACrashAndIsRestarted() throws Exception {
+    DockerModelHost host = host(options(2000));
+    RunningModel first = host.acquire("gen-1", testkit, 0);
+    docker.pauseContainerCmd(first.containerId()).exec(); // still "running", answers nothing
+
+    await("the hung container is replaced", () -> containersOfHost().stream()
+        .anyMatch(c -> !c.getId().equals(first.containerId()) && "running".equals(c.getState())));
+    assertThatThrownBy(() -> host.verify("gen-1", "testkit-comfyui"))
+        .isInstanceOfSatisfying(ModelHostException.class, e -> {
+          assertThat(e.code()).isEqualTo(ErrorCode.CONTAINER_CRASHED);
+          assertThat(e.getMessage()).contains("stopped answering its health check");
+        });
+    RunningModel again = host.acquire("gen-1", testkit, 0);
+    assertThat(again.containerId()).isNotEqualTo(first.containerId());
+    assertThat(metrics.get("tempera.model.crashes").counter().count()).isEqualTo(1);
+    await("the hung container is removed", () -> containersOfHost().size() == 1);
+  }
+
   boolean queueRunning(ComfyUiClient client) {
     try {
       return new ObjectMapper().readTree(new java.net.URI(client.baseUrl() + "/queue").toURL()).path("queue_running").size() > 0;

@@ -21,4 +21,11 @@ public interface ModelHost {
 
   /** The holder no longer needs the model. Idempotent. */
   void release(String holder, String modelId);
+
+  /**
+   * Throws {@link ModelHostException} CONTAINER_CRASHED, with the dead container's last log lines,
+   * when the service {@code holder} was given has died since (call it when a backend call on it
+   * failed, to tell a crash from a backend error). The next {@link #acquire} gets a restarted one.
+   */
+  default void verify(String holder, String modelId) {}
 }

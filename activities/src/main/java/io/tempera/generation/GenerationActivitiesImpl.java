@@ -110,7 +110,8 @@ public class GenerationActivitiesImpl implements GenerationActivities {
         template.timeoutSeconds(tier.tier()),
         warnings,
         template.progressMessages(),
-        translation.variant());
+        translation.variant(),
+        model(template, tier.tier()));
   }
 
   @Override
@@ -131,7 +132,19 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     return new GenerationPlan(
         plan.functionId(), plan.functionVersion(), plan.tierRequested(), target.id(), plan.backendType(),
         translation.payload(), translation.fileInputs(), template.timeoutSeconds(target), List.of(), template.progressMessages(),
-        translation.variant());
+        translation.variant(), model(template, target));
+  }
+
+  private volatile boolean containers;
+
+  /** Whether this host starts model containers; without, every model is served by the configured endpoints. */
+  public void containersEnabled(boolean enabled) {
+    this.containers = enabled;
+  }
+
+  /** The model registry entry the tier runs on (null: the configured backend). */
+  private io.tempera.models.ModelSpec model(FunctionTemplate template, QualityTier tier) {
+    return templates.model(template, tier).map(m -> containers || !m.containerised() ? m : m.withoutContainer()).orElse(null);
   }
 
   /** Translates; an expression that cannot be evaluated for these values is the request's fault. */

@@ -93,6 +93,9 @@ class ApiValidationTest {
     JsonNode invert = JSON.readTree(response.body());
     assertThat(invert.at("/parameterSchema/required")).hasSize(1);
     assertThat(invert.at("/parameterSchema/properties/image/format").asText()).isEqualTo("project-file");
+    // a tier shows what its model needs, never which model it is
+    assertThat(invert.at("/tierDetails/ultra/vramMb").asInt()).isEqualTo(512);
+    assertThat(response.body()).doesNotContain("testkit-comfyui").doesNotContain("\"model\"");
     assertThat(JSON.readTree(http.send(
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/functions/problems")).build(),
         HttpResponse.BodyHandlers.ofString()).body())).isEmpty();

@@ -90,6 +90,7 @@ public class WorkerConfiguration {
   /** Registered with the Temporal worker by name (spring.temporal.workers[].activity-beans). */
   @Bean
   public GenerationActivitiesImpl generationActivities(
+      WorkerProperties properties,
       TemplateRegistry templates,
       TemplateTranslator translator,
       LocalSlotPool slots,
@@ -97,6 +98,25 @@ public class WorkerConfiguration {
       OutputStore outputs,
       ProgressBus progress,
       MeterRegistry metrics) {
-    return new GenerationActivitiesImpl(templates, translator, slots, backends, outputs, progress, metrics);
+    GenerationActivitiesImpl activities = new GenerationActivitiesImpl(templates, translator, slots, backends, outputs, progress, metrics);
+    activities.containersEnabled(properties.docker().enabled());
+    return activities;
+  }
+
+  /** This host's model containers on the Docker engine (tempera.worker.docker.enabled=true). */
+  @Bean(destroyMethod = "close")
+  @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(name = "tempera.worker.docker.enabled", havingValue = "true")
+  public io.tempera.containers.DockerModelHost dockerModelHost(WorkerProperties properties, MeterRegistry metrics) {
+    return DockerModelHosts.create(properties.docker(), metrics);
+  }
+
+  /** /actuator/health shows whether the Docker engine answers and what this host runs on it. */
+  @Bean
+  @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(name = "tempera.worker.docker.enabled", havingValue = "true")
+  public org.springframework.boot.health.contributor.HealthIndicator dockerHealthIndicator(io.tempera.containers.DockerModelHost host) {
+    return () -> host.engineAvailable()
+        ? org.springframework.boot.health.contributor.Health.up().withDetail("hostId", host.options().hostId())
+            .withDetail("containers", host.containers()).build()
+        : org.springframework.boot.health.contributor.Health.down().withDetail("reason", "the Docker engine does not answer").build();
   }
 }

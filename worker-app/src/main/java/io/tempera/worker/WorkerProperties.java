@@ -16,10 +16,29 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param gradioUrls the Gradio servers this host runs gradio functions on (none: they fail clearly)
  * @param gradioUsername login for Gradio apps started with {@code auth=...} (never logged)
  * @param gradioPassword its password (never logged)
+ * @param docker model containers on this host ({@code tempera.worker.docker.*}); off by default
  */
 @ConfigurationProperties("tempera.worker")
 public record WorkerProperties(URI comfyuiUrl, java.util.List<URI> comfyuiUrls, Integer slots, Duration comfyuiRunTimeout, java.nio.file.Path scriptRuns,
-    java.util.List<URI> gradioUrls, String gradioUsername, String gradioPassword) {
+    java.util.List<URI> gradioUrls, String gradioUsername, String gradioPassword, Docker docker) {
+
+  /**
+   * Model containers ({@code tempera.worker.docker.*}).
+   *
+   * @param enabled start the containers of containerised models on this host (else every model is
+   *     served by the configured endpoints)
+   * @param host the Docker engine (null: DOCKER_HOST, else unix:///var/run/docker.sock)
+   * @param hostId this host's name on its containers' labels (null: the machine's host name)
+   * @param gpuVramMb the GPU memory models may use, per GPU index, e.g. {@code {0: 24000}}
+   * @param gpus give containers their GPU (needs the NVIDIA container toolkit)
+   * @param idleTimeout stop containers idle this long
+   * @param healthPoll how often running containers are checked
+   * @param shutdownGrace how long a stopping worker waits for running generations before it stops its containers
+   * @param logTailLines how many log lines of a failed container a failure carries
+   */
+  public record Docker(
+      boolean enabled, String host, String hostId, java.util.Map<Integer, Integer> gpuVramMb, boolean gpus,
+      Duration idleTimeout, Duration healthPoll, Duration shutdownGrace, Integer logTailLines) {}
 
   public WorkerProperties {
     comfyuiUrl = comfyuiUrl == null ? URI.create("http://127.0.0.1:8188") : comfyuiUrl;
@@ -31,6 +50,7 @@ public record WorkerProperties(URI comfyuiUrl, java.util.List<URI> comfyuiUrls, 
         : gradioUrls.stream().filter(u -> u != null && !u.toString().isBlank()).toList();
     gradioUsername = gradioUsername == null || gradioUsername.isBlank() ? null : gradioUsername;
     gradioPassword = gradioPassword == null || gradioPassword.isEmpty() ? null : gradioPassword;
+    docker = docker == null ? new Docker(false, null, null, null, false, null, null, null, null) : docker;
   }
 
   @Override

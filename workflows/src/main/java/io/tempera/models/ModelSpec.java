@@ -36,6 +36,16 @@ public record ModelSpec(
     env = env == null ? Map.of() : Map.copyOf(env);
   }
 
+  /** True when {@code id} can name a model registry entry. */
+  public static boolean validId(String id) {
+    return id != null && ModelParser.ID.matcher(id).matches();
+  }
+
+  /** This entry served by the worker's configured endpoints instead of its own container. */
+  public ModelSpec withoutContainer() {
+    return new ModelSpec(id, backendType, null, List.of(), Map.of(), port, healthPath, vramMb, startTimeoutSeconds, fallback);
+  }
+
   /** True when this model runs in a container the worker host starts. */
   public boolean containerised() {
     return image != null && !image.isBlank();

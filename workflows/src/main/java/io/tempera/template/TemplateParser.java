@@ -353,7 +353,7 @@ public final class TemplateParser {
   }
 
   static final Set<String> TIER_KEYS =
-      Set.of("steps", "resolution", "sampler", "vram_mb", "optimizations", "max_concurrent", "timeout_seconds");
+      Set.of("steps", "resolution", "sampler", "vram_mb", "optimizations", "max_concurrent", "timeout_seconds", "model");
 
   /** Per-tier pipeline configuration: {"draft": {"steps": 8, "vram_mb": 4000, …}, …}. */
   private Map<QualityTier, TierConfig> readTierConfigs(JsonNode node, Problems problems) {
@@ -362,7 +362,7 @@ public final class TemplateParser {
       return out;
     }
     if (!node.isObject()) {
-      problems.add("$.tiers", "must be an object {tier: {steps, resolution, sampler, vram_mb, optimizations, max_concurrent, timeout_seconds}}");
+      problems.add("$.tiers", "must be an object {tier: {steps, resolution, sampler, vram_mb, optimizations, max_concurrent, timeout_seconds, model}}");
       return out;
     }
     node.fields().forEachRemaining(entry -> {
@@ -388,6 +388,15 @@ public final class TemplateParser {
       Integer maxConcurrent = positive(c, "max_concurrent", path, problems, 10_000);
       Integer timeout = positive(c, "timeout_seconds", path, problems, 86_400);
       String sampler = c.has("sampler") ? c.get("sampler").asText(null) : null;
+      String model = null;
+      if (c.has("model")) {
+        JsonNode m = c.get("model");
+        if (!m.isTextual() || !io.tempera.models.ModelSpec.validId(m.asText())) {
+          problems.add(path + ".model", "must be a model registry id (a file models/<id>.json), got " + m);
+        } else {
+          model = m.asText();
+        }
+      }
       List<String> optimizations = new ArrayList<>();
       if (c.has("optimizations")) {
         if (!c.get("optimizations").isArray()) {
@@ -396,7 +405,7 @@ public final class TemplateParser {
           c.get("optimizations").forEach(o -> optimizations.add(o.asText()));
         }
       }
-      out.put(tier, new TierConfig(steps, resolution, sampler, vram, optimizations, maxConcurrent, timeout));
+      out.put(tier, new TierConfig(steps, resolution, sampler, vram, optimizations, maxConcurrent, timeout, model));
     });
     return out;
   }

@@ -1,6 +1,8 @@
 package io.tempera.template;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tempera.models.ModelCatalog;
+import io.tempera.models.ModelSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -19,7 +21,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The functions a template folder defines. Every {@code template.json} below the folder is one
- * function version; a bad file is reported and skipped and never hides the others. The folder is
+ * function version; a bad file is reported and skipped and never hides the others. The models the
+ * tiers run on are the entries of {@code models/<id>.json} ({@link ModelCatalog}); a template whose
+ * tier names a model that is not loaded, or speaks another backend, is skipped. The folder is
  * re-read when any file in it changes (checked at most once per {@code recheckMillis}), so new
  * generations see edits within seconds without a restart.
  */
@@ -27,9 +31,12 @@ public final class TemplateRegistry {
 
   private static final Logger log = LoggerFactory.getLogger(TemplateRegistry.class);
   public static final String TEMPLATE_FILE = "template.json";
+  /** The model registry's folder below the template root. */
+  public static final String MODELS_DIR = "models";
 
   private final Path root;
   private final TemplateParser parser;
+  private final ObjectMapper json;
   private final long recheckMillis;
   private final Clock clock;
   private volatile Snapshot snapshot;
@@ -37,7 +44,10 @@ public final class TemplateRegistry {
 
   /** What the folder held at one moment. */
   public record Snapshot(
-      Map<String, List<FunctionTemplate>> versionsById, List<TemplateProblem> problems, String fingerprint) {}
+      Map<String, List<FunctionTemplate>> versionsById,
+      List<TemplateProblem> problems,
+      String fingerprint,
+      Map<String, ModelSpec> models) {}
 
   public TemplateRegistry(Path root, ObjectMapper json, long recheckMillis) {
     this(root, json, recheckMillis, Clock.systemUTC());
@@ -46,6 +56,7 @@ public final class TemplateRegistry {
   TemplateRegistry(Path root, ObjectMapper json, long recheckMillis, Clock clock) {
     this.root = root.toAbsolutePath().normalize();
     this.parser = new TemplateParser(json);
+    this.json = json;
     this.recheckMillis = recheckMillis;
     this.clock = clock;
     this.snapshot = load(fingerprint());
@@ -99,11 +110,33 @@ public final class TemplateRegistry {
     return snapshot().problems();
   }
 
+  /** A model registry entry by id (e.g. a fallback's). */
+  public Optional<ModelSpec> model(String id) {
+    return id == null ? Optional.empty() : Optional.ofNullable(snapshot().models().get(id));
+  }
+
+  /** The model a function's tier runs on (empty: the worker's configured backend). */
+  public Optional<ModelSpec> model(FunctionTemplate template, QualityTier tier) {
+    TierConfig config = template.tierConfigs().get(tier);
+    return config == null ? Optional.empty() : model(config.model());
+  }
+
+  /** Every loaded model registry entry, by id. */
+  public Map<String, ModelSpec> models() {
+    return snapshot().models();
+  }
+
   private Snapshot load(String fingerprint) {
     Map<String, List<FunctionTemplate>> byId = new TreeMap<>();
     List<TemplateProblem> problems = new ArrayList<>();
+    ModelCatalog catalog = ModelCatalog.load(root.resolve(MODELS_DIR), json);
+    problems.addAll(catalog.problems());
+    catalog.problems().forEach(p -> log.warn("model skipped: {}", p));
     for (Path file : templateFiles()) {
       TemplateParser.Parsed parsed = parser.parse(file);
+      if (parsed.ok()) {
+        parsed = withModels(parsed.template(), catalog.models());
+      }
       if (!parsed.ok()) {
         problems.addAll(parsed.problems());
         parsed.problems().forEach(p -> log.warn("template skipped: {}", p));
@@ -122,8 +155,51 @@ public final class TemplateRegistry {
       versions.sort(Comparator.comparing(FunctionTemplate::version, TemplateRegistry::compareVersions));
     }
     byId.replaceAll((k, v) -> List.copyOf(v));
-    log.info("templates loaded from {}: {} functions, {} problems", root, byId.size(), problems.size());
-    return new Snapshot(Map.copyOf(byId), List.copyOf(problems), fingerprint);
+    log.info("templates loaded from {}: {} functions, {} models, {} problems", root, byId.size(), catalog.models().size(), problems.size());
+    return new Snapshot(Map.copyOf(byId), List.copyOf(problems), fingerprint, catalog.models());
+  }
+
+  /**
+   * Checks the models the template's tiers name (loaded, same backend, the tier's VRAM enough for
+   * the model) and makes a tier without its own {@code vram_mb} need what its model needs.
+   */
+  private static TemplateParser.Parsed withModels(FunctionTemplate template, Map<String, ModelSpec> models) {
+    List<TemplateProblem> problems = new ArrayList<>();
+    Map<QualityTier, TierConfig> tiers = new java.util.EnumMap<>(QualityTier.class);
+    for (Map.Entry<QualityTier, TierConfig> e : template.tierConfigs().entrySet()) {
+      TierConfig config = e.getValue();
+      String path = "$.tiers." + e.getKey().id() + ".model";
+      if (config.model() != null) {
+        ModelSpec model = models.get(config.model());
+        if (model == null) {
+          problems.add(new TemplateProblem(template.sourceFile(), path,
+              "names no loaded model: '" + config.model() + "' (models are the files " + MODELS_DIR + "/<id>.json)"));
+          continue;
+        }
+        if (!model.backendType().equals(template.backendType())) {
+          problems.add(new TemplateProblem(template.sourceFile(), path,
+              "model '" + model.id() + "' speaks " + model.backendType() + ", but this template's backend is " + template.backendType()));
+          continue;
+        }
+        if (config.vramMb() == null && model.vramMb() > 0) {
+          config = config.withVramMb(model.vramMb());
+        } else if (config.vramMb() != null && config.vramMb() < model.vramMb()) {
+          problems.add(new TemplateProblem(template.sourceFile(), "$.tiers." + e.getKey().id() + ".vram_mb",
+              config.vramMb() + " MB is less than model '" + model.id() + "' needs (" + model.vramMb() + " MB)"));
+          continue;
+        }
+      }
+      tiers.put(e.getKey(), config);
+    }
+    if (!problems.isEmpty()) {
+      return new TemplateParser.Parsed(null, List.copyOf(problems));
+    }
+    FunctionTemplate t = template;
+    return new TemplateParser.Parsed(
+        new FunctionTemplate(t.id(), t.version(), t.displayName(), t.category(), t.icon(), t.description(), t.backendType(),
+            t.graph(), t.timeoutSeconds(), t.parameters(), t.mappings(), t.qualityParameters(), t.sourceFile(),
+            t.progressMessages(), tiers, t.variants()),
+        List.of());
   }
 
   private List<Path> templateFiles() {

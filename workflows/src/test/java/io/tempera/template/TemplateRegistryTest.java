@@ -145,7 +145,15 @@ class TemplateRegistryTest {
     assertThat(registry.find("invert", "1.0.0")).isPresent();
   }
 
+  /** Copies a function folder, and the model registry its tiers refer to beside it. */
   static void copy(Path from, Path to) throws IOException {
+    if (from.getParent().getFileName().toString().equals("functions")) {
+      copyFiles(SHIPPED.resolve("models"), to.getParent().resolve("models"));
+    }
+    copyFiles(from, to);
+  }
+
+  static void copyFiles(Path from, Path to) throws IOException {
     Files.createDirectories(to);
     try (var files = Files.list(from)) {
       for (Path f : files.toList()) {

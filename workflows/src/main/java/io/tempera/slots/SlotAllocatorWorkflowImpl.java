@@ -118,26 +118,26 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     seq++;
     Lease held = leaseOf(request.holder());
     if (held != null) {
-      return new LeaseAnswer(held, 0, seq, null);
+      return new LeaseAnswer(pool, held, 0, seq, null);
     }
     int place = placeOf(request.holder());
     if (place > 0) {
-      return new LeaseAnswer(null, place, seq, null);
+      return new LeaseAnswer(pool, null, place, seq, null);
     }
     String rejection = neverFits(request.vramMb());
     if (rejection != null) {
-      return new LeaseAnswer(null, 0, seq, rejection);
+      return new LeaseAnswer(pool, null, 0, seq, rejection);
     }
     if (waiters.isEmpty()) {
       Lease lease = fit(request);
       if (lease != null) {
         leases.add(lease);
         log.info("slot pool {}: granted {} to {}", pool, lease.leaseId(), request.holder());
-        return new LeaseAnswer(lease, 0, seq, null);
+        return new LeaseAnswer(pool, lease, 0, seq, null);
       }
     }
     waiters.add(new Waiter(request, waiters.size() + 1));
-    return new LeaseAnswer(null, waiters.size(), seq, null);
+    return new LeaseAnswer(pool, null, waiters.size(), seq, null);
   }
 
   @Override

@@ -1,7 +1,9 @@
 package io.tempera.worker;
 
+import io.tempera.slots.Gpu;
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
 /**
@@ -13,15 +15,69 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param slots how many generations this host runs at once
  * @param comfyuiRunTimeout the longest one ComfyUI prompt may take
  * @param scriptRuns where script-backend runs keep their working folders
+ * @param hostId this host's id in its slot pool; its own task queue is {@code tempera-host-<hostId>}
+ *     (default: the machine's host name)
+ * @param gpus the GPUs this host offers (default: those {@code nvidia-smi} reports, else one virtual
+ *     GPU of {@code virtualGpuVramMb})
+ * @param virtualGpuVramMb the memory of the virtual GPU a host without declared or discovered GPUs offers
+ * @param tiers the tiers whose generations this host runs workflows for (default: all four)
+ * @param slotPool the slot pool this host belongs to (its allocator is workflow {@code tempera-slots-<pool>})
+ * @param defaultVramMb the VRAM a generation asks for when neither its model nor its tier declares one
+ * @param slotAllocator lease slots from the pool's allocator (false: this process's own slot pool, no
+ *     cross-host leases)
+ * @param reclaimEverySeconds how often the allocator checks that lease holders still run
  */
 @ConfigurationProperties("tempera.worker")
-public record WorkerProperties(URI comfyuiUrl, java.util.List<URI> comfyuiUrls, Integer slots, Duration comfyuiRunTimeout, java.nio.file.Path scriptRuns) {
+public record WorkerProperties(
+    URI comfyuiUrl,
+    List<URI> comfyuiUrls,
+    Integer slots,
+    Duration comfyuiRunTimeout,
+    java.nio.file.Path scriptRuns,
+    String hostId,
+    List<Gpu> gpus,
+    Integer virtualGpuVramMb,
+    List<String> tiers,
+    String slotPool,
+    Integer defaultVramMb,
+    Boolean slotAllocator,
+    Integer reclaimEverySeconds) {
+
+  public static final List<String> ALL_TIERS = List.of("draft", "standard", "high", "ultra");
 
   public WorkerProperties {
     comfyuiUrl = comfyuiUrl == null ? URI.create("http://127.0.0.1:8188") : comfyuiUrl;
-    comfyuiUrls = comfyuiUrls == null || comfyuiUrls.isEmpty() ? java.util.List.of(comfyuiUrl) : java.util.List.copyOf(comfyuiUrls);
+    comfyuiUrls = comfyuiUrls == null || comfyuiUrls.isEmpty() ? List.of(comfyuiUrl) : List.copyOf(comfyuiUrls);
     slots = slots == null ? 2 : slots;
     comfyuiRunTimeout = comfyuiRunTimeout == null ? Duration.ofHours(1) : comfyuiRunTimeout;
     scriptRuns = scriptRuns == null ? java.nio.file.Path.of(".tempera/script-runs") : scriptRuns;
+    hostId = hostId == null || hostId.isBlank() ? localHostName() : hostId.strip();
+    if (!hostId.matches("[A-Za-z0-9_.-]{1,100}")) {
+      throw new IllegalArgumentException("tempera.worker.host-id must be 1-100 letters, digits, '_', '-' or '.', got '" + hostId + "'");
+    }
+    gpus = gpus == null ? List.of() : List.copyOf(gpus);
+    virtualGpuVramMb = virtualGpuVramMb == null ? 24_576 : virtualGpuVramMb;
+    tiers = tiers == null || tiers.isEmpty() ? ALL_TIERS : List.copyOf(tiers);
+    for (String tier : tiers) {
+      if (!ALL_TIERS.contains(tier)) {
+        throw new IllegalArgumentException("tempera.worker.tiers: unknown tier '" + tier + "' (known: " + ALL_TIERS + ")");
+      }
+    }
+    slotPool = slotPool == null || slotPool.isBlank() ? "default" : slotPool.strip();
+    defaultVramMb = defaultVramMb == null ? 0 : defaultVramMb;
+    slotAllocator = slotAllocator == null || slotAllocator;
+    reclaimEverySeconds = reclaimEverySeconds == null ? 30 : reclaimEverySeconds;
+    if (slots < 1) {
+      throw new IllegalArgumentException("tempera.worker.slots must be at least 1, got " + slots);
+    }
+  }
+
+  private static String localHostName() {
+    try {
+      String name = java.net.InetAddress.getLocalHost().getHostName().replaceAll("[^A-Za-z0-9_.-]", "-");
+      return name.isBlank() ? "local" : name.length() > 100 ? name.substring(0, 100) : name;
+    } catch (java.net.UnknownHostException e) {
+      return "local";
+    }
   }
 }

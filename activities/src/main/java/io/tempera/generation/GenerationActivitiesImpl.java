@@ -213,8 +213,12 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     try {
       answer = client.requestLease(pool, new LeaseRequest(request.generationId(), vramMb, plan.functionId(), plan.tierUsed()));
     } catch (io.temporal.client.WorkflowUpdateException e) {
-      throw ApplicationFailure.newNonRetryableFailure(
-          "The slot allocator refused the lease request: " + rootMessage(e), ErrorCode.INVALID_REQUEST.name());
+      if (e.getCause() instanceof ApplicationFailure app && IllegalArgumentException.class.getName().equals(app.getType())) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            "The slot allocator refused the lease request: " + app.getOriginalMessage(), ErrorCode.INVALID_REQUEST.name());
+      }
+      // e.g. the allocator's run closed while continuing as new: asking again reaches the new run
+      throw ApplicationFailure.newFailure("The slot allocator did not answer: " + rootMessage(e), ErrorCode.BACKEND_BUSY.name());
     }
     if (!answer.granted() && answer.rejection() == null) {
       progress.publish(

@@ -138,6 +138,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   /** Since {@link #ALLOCATOR_CHANGE}: the allocator's lease, its pool, the place in line, the model. */
   private Lease hostLease;
   private Lease grantedBySignal;
+  private String rejectedBySignal;
   private String slotPool;
   private Integer queuePosition;
   private long queueSeq = -1;
@@ -349,9 +350,24 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   /** Asks for a lease and waits for it; leaves {@link #hostLease} null after stepping down a tier. */
   private void acquireLease() {
     grantedBySignal = null;
+    rejectedBySignal = null;
     LeaseAnswer answer =
         leases.requestLease(new SlotRequest(generationId, plan.functionId(), plan.tierUsed(), plan.backendType()), plan);
     slotPool = answer.pool();
+    if (!answer.granted() && answer.rejection() == null) {
+      slotQueuePosition(new QueuePosition(answer.queuePosition(), answer.seq()));
+      if (!Workflow.await(SLOT_WAIT, () -> grantedBySignal != null || rejectedBySignal != null)) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            "No GPU became free within " + SLOT_WAIT.toMinutes() + " minutes (place in line: " + queuePosition + ")",
+            ErrorCode.TIMEOUT.name());
+      }
+      if (grantedBySignal == null) {
+        answer = new LeaseAnswer(answer.pool(), null, 0, answer.seq(), rejectedBySignal);
+      } else {
+        answer = new LeaseAnswer(answer.pool(), grantedBySignal, 0, answer.seq(), null);
+      }
+      queuePosition = null;
+    }
     if (answer.rejection() != null) {
       String lower = lowerTier(plan.tierUsed());
       if (lower == null) {
@@ -363,17 +379,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       plan = resolver.planAtTier(request, plan, lower);
       return;
     }
-    if (answer.granted()) {
-      hostLease = answer.lease();
-    } else {
-      slotQueuePosition(new QueuePosition(answer.queuePosition(), answer.seq()));
-      if (!Workflow.await(SLOT_WAIT, () -> grantedBySignal != null)) {
-        throw ApplicationFailure.newNonRetryableFailure(
-            "No GPU became free within " + SLOT_WAIT.toMinutes() + " minutes (place in line: " + queuePosition + ")",
-            ErrorCode.TIMEOUT.name());
-      }
-      hostLease = grantedBySignal;
-    }
+    hostLease = answer.lease();
     queuePosition = null;
     log.info("generation {}: leased {} on host {}", generationId, hostLease.leaseId(), hostLease.hostId());
   }
@@ -495,6 +501,13 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   public void slotGranted(Lease granted) {
     if (hostLease == null && granted != null) {
       grantedBySignal = granted;
+    }
+  }
+
+  @Override
+  public void slotRejected(String reason) {
+    if (hostLease == null && reason != null) {
+      rejectedBySignal = reason;
     }
   }
 

@@ -38,6 +38,7 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   private final List<Waiter> waiters = new ArrayList<>();
   private long seq;
   private boolean dirty;
+  private boolean initialized;
   private long lastReclaimMillis;
 
   @Override
@@ -51,6 +52,7 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     seq = start.seq();
     dirty = true;
     lastReclaimMillis = Workflow.currentTimeMillis();
+    initialized = true;
 
     while (true) {
       if (leases.isEmpty() && waiters.isEmpty()) {
@@ -115,6 +117,7 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
 
   @Override
   public LeaseAnswer requestLease(LeaseRequest request) {
+    Workflow.await(() -> initialized); // an Update may arrive before the run has loaded its state
     seq++;
     Lease held = leaseOf(request.holder());
     if (held != null) {
@@ -164,6 +167,7 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
 
   /** Grants to the head of the queue while it fits; then tells every waiter its new place. */
   private void grantWaiters() {
+    rejectWaitersThatNeverFit();
     List<Lease> granted = new ArrayList<>();
     while (!waiters.isEmpty()) {
       Lease lease = fit(waiters.get(0).request());
@@ -204,6 +208,27 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
         String holder = i < grantSignals.size() ? grantSignals.get(i).holder() : positionSignals.get(i - grantSignals.size());
         log.warn("slot pool {}: holder {} cannot be signalled ({}); releasing what it held", pool, holder, gone.getMessage());
         release(new LeaseRelease(holder, null, "holder gone"));
+      }
+    }
+  }
+
+  /** Waiters no GPU of the pool can ever hold (hosts registered since, or re-registered smaller) leave the queue. */
+  private void rejectWaitersThatNeverFit() {
+    List<Waiter> rejected = waiters.stream().filter(w -> neverFits(w.request().vramMb()) != null).toList();
+    if (rejected.isEmpty()) {
+      return;
+    }
+    List<Promise<Void>> sent = new ArrayList<>();
+    for (Waiter waiter : rejected) {
+      waiters.remove(waiter);
+      SlotHolder holder = Workflow.newExternalWorkflowStub(SlotHolder.class, waiter.request().holder());
+      sent.add(Async.procedure(holder::slotRejected, neverFits(waiter.request().vramMb())));
+    }
+    for (Promise<Void> promise : sent) {
+      try {
+        promise.get();
+      } catch (RuntimeException gone) {
+        log.warn("slot pool {}: a rejected holder cannot be signalled: {}", pool, gone.getMessage());
       }
     }
   }

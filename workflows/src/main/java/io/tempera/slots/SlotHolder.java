@@ -11,6 +11,10 @@ public interface SlotHolder {
   @SignalMethod
   void slotGranted(Lease lease);
 
+  /** The holder's request can never be granted (no GPU of the pool is big enough); it left the queue. */
+  @SignalMethod
+  void slotRejected(String reason);
+
   /** The holder's new place in the queue. */
   @SignalMethod
   void slotQueuePosition(QueuePosition position);

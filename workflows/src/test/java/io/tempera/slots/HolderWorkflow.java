@@ -37,6 +37,7 @@ public interface HolderWorkflow extends SlotHolder {
     private int position;
     private long seq = -1;
     private boolean finished;
+    private String rejected;
 
     @Override
     public String hold(String pool, int vramMb) {
@@ -52,7 +53,10 @@ public interface HolderWorkflow extends SlotHolder {
           position = answer.queuePosition();
           seq = answer.seq();
         }
-        Workflow.await(() -> lease != null);
+        Workflow.await(() -> lease != null || rejected != null);
+        if (lease == null) {
+          return "rejected: " + rejected;
+        }
         position = 0;
         Workflow.await(() -> finished);
         return lease.leaseId();
@@ -74,6 +78,11 @@ public interface HolderWorkflow extends SlotHolder {
         position = p.position();
         seq = p.seq();
       }
+    }
+
+    @Override
+    public void slotRejected(String reason) {
+      rejected = reason;
     }
 
     @Override

@@ -141,12 +141,44 @@ class SlotAllocatorWorkflowTest {
   }
 
   @Test
+  void aMalformedRequestIsRejectedByTheValidatorAndChangesNothing() {
+    host("h1", 1, new Gpu(0, 8_000));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> slots.requestLease(POOL, new LeaseRequest(" ", 10, "f", "standard")))
+        .isInstanceOf(io.temporal.client.WorkflowUpdateException.class)
+        .cause()
+        .isInstanceOfSatisfying(io.temporal.failure.ApplicationFailure.class, app -> {
+          assertThat(app.getType()).isEqualTo(IllegalArgumentException.class.getName());
+          assertThat(app.getOriginalMessage()).contains("needs a holder");
+        });
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> slots.requestLease(POOL, new LeaseRequest("gen-neg", -1, "f", "standard")))
+        .isInstanceOf(io.temporal.client.WorkflowUpdateException.class);
+    assertThat(slots.state(POOL).leases()).isEmpty();
+    assertThat(slots.state(POOL).waiters()).isEmpty();
+  }
+
+  @Test
   void aRequestNoGpuOfThePoolCanHoldIsRejected() {
     host("h1", 1, new Gpu(0, 8_000));
     LeaseAnswer answer = slots.requestLease(POOL, new LeaseRequest("gen-huge", 40_000, "f", "ultra"));
     assertThat(answer.granted()).isFalse();
     assertThat(answer.rejection()).contains("40000 MB").contains("8000 MB");
     assertThat(slots.state(POOL).waiters()).isEmpty();
+  }
+
+  @Test
+  void aWaiterNoGpuCanHoldAnyMoreIsToldSoAndLeavesTheQueue() throws Exception {
+    host("h1", 4, new Gpu(0, 16_000));
+    HolderWorkflow a = hold("gen-a", 10_000);
+    eventually("a holds", () -> a.lease() != null);
+    hold("gen-b", 12_000);
+    eventually("b waits", () -> slots.state(POOL).waiters().size() == 1);
+
+    host("h1", 4, new Gpu(0, 8_000)); // the host came back with a smaller GPU
+    String b = client.newUntypedWorkflowStub("gen-b").getResult(String.class);
+    assertThat(b).isEqualTo("rejected: This generation needs 12000 MB of GPU memory; the largest GPU of pool test has 8000 MB");
+    assertThat(slots.state(POOL).waiters()).isEmpty();
+    finish("gen-a");
+    assertNothingHeld();
   }
 
   @Test

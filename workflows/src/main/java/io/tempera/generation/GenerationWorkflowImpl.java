@@ -385,7 +385,9 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   }
 
   private static boolean failedToLoad(ActivityFailure failure) {
-    return failure.getCause() instanceof TimeoutFailure
+    // a start that ran out of time failed to load; a host nobody serves (schedule-to-start) is not the model's fault
+    return failure.getCause() instanceof TimeoutFailure timeout
+            && timeout.getTimeoutType() != io.temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START
         || failure.getCause() instanceof ApplicationFailure app && ErrorCode.MODEL_UNAVAILABLE.name().equals(app.getType());
   }
 

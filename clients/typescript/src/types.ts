@@ -9,6 +9,7 @@ export type GenerationStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "
 export type Phase =
   | "RESOLVING"
   | "WAITING_FOR_SLOT"
+  | "STARTING_MODEL"
   | "GENERATING"
   | "COLLECTING_OUTPUTS"
   | "SUCCEEDED"
@@ -125,11 +126,13 @@ export interface Generation {
   eventId: number;
 }
 
-/** A step down the tier chain and why. */
+/** A step down the tier chain, or (with `fromModel`/`toModel`) a model that failed to load replaced by its fallback, and why. */
 export interface Fallback {
   fromTier: Tier;
   toTier: Tier;
   reason: string;
+  fromModel?: string;
+  toModel?: string;
 }
 
 /** What `startGeneration` sends. */

@@ -3,6 +3,15 @@ package io.tempera.generation;
 import io.tempera.backend.Backend;
 import io.tempera.backend.BackendProgress;
 import io.tempera.backend.BackendRegistry;
+import io.tempera.containers.ModelHost;
+import io.tempera.containers.ModelHostException;
+import io.tempera.containers.ModelLookup;
+import io.tempera.containers.RunningModel;
+import io.tempera.models.ModelSpec;
+import io.tempera.slots.Lease;
+import io.tempera.slots.LeaseAnswer;
+import io.tempera.slots.LeaseRequest;
+import io.tempera.slots.SlotAllocatorClient;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.ProgressBus;
 import io.tempera.progress.ProgressEvent;
@@ -35,7 +44,11 @@ import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The generation steps that touch the world: templates, slots, backends, files, progress. */
+/**
+ * The generation steps that touch the world: templates, slots, model containers, backends, files,
+ * progress. Slots come from the pool's slot allocator when one is set ({@link #useSlotAllocator}),
+ * else from this process's local slot pool; model containers from the host's {@link ModelHost}.
+ */
 public class GenerationActivitiesImpl implements GenerationActivities {
 
   private static final Logger log = LoggerFactory.getLogger(GenerationActivitiesImpl.class);
@@ -50,6 +63,12 @@ public class GenerationActivitiesImpl implements GenerationActivities {
   private final ProgressBus progress;
   private final MeterRegistry metrics;
   private final DurationHistory durations = new DurationHistory();
+  private volatile SlotAllocatorClient allocator;
+  private volatile String pool;
+  private volatile int defaultVramMb;
+  private volatile ModelHost modelHost;
+  private volatile String hostId = "this host";
+  private volatile ModelLookup models = ModelLookup.none();
   private final ScheduledExecutorService heartbeats =
       Executors.newScheduledThreadPool(1, Thread.ofPlatform().daemon().name("tempera-heartbeat").factory());
 
@@ -72,6 +91,30 @@ public class GenerationActivitiesImpl implements GenerationActivities {
         .description("Generations holding a slot on this worker")
         .register(metrics);
     Gauge.builder("tempera.slots.capacity", slots, LocalSlotPool::capacity).register(metrics);
+  }
+
+  /**
+   * Leases slots from pool {@code pool}'s allocator; a generation whose model and tier declare no
+   * VRAM asks for {@code defaultVramMb}.
+   */
+  public GenerationActivitiesImpl useSlotAllocator(SlotAllocatorClient allocator, String pool, int defaultVramMb) {
+    this.allocator = allocator;
+    this.pool = pool;
+    this.defaultVramMb = Math.max(0, defaultVramMb);
+    return this;
+  }
+
+  /** The host's container engine for containerised models (null: this host runs none). */
+  public GenerationActivitiesImpl useModelHost(ModelHost modelHost, String hostId) {
+    this.modelHost = modelHost;
+    this.hostId = hostId == null ? "this host" : hostId;
+    return this;
+  }
+
+  /** The model registry, for model fallbacks. */
+  public GenerationActivitiesImpl useModelLookup(ModelLookup models) {
+    this.models = models == null ? ModelLookup.none() : models;
+    return this;
   }
 
   @Override
@@ -167,6 +210,119 @@ public class GenerationActivitiesImpl implements GenerationActivities {
       publishPhase(request.generationId(), Phase.WAITING_FOR_SLOT, 0.02, "Waiting for a free GPU slot");
       throw busy;
     }
+  }
+
+  @Override
+  public LeaseAnswer requestLease(SlotRequest request, GenerationPlan plan) {
+    int vramMb = vramFor(plan);
+    SlotAllocatorClient client = allocator;
+    if (client == null) {
+      // no allocator (a single process): the local pool, the later steps on this same task queue
+      SlotLease local = acquireSlot(request);
+      String queue = Activity.getExecutionContext().getInfo().getActivityTaskQueue();
+      return new LeaseAnswer(null, new Lease(local.leaseId(), local.slotPool(), request.generationId(), "local", queue, 0, vramMb), 0, 0, null);
+    }
+    LeaseAnswer answer;
+    try {
+      answer = client.requestLease(pool, new LeaseRequest(request.generationId(), vramMb, plan.functionId(), plan.tierUsed()));
+    } catch (io.temporal.client.WorkflowUpdateException e) {
+      if (e.getCause() instanceof ApplicationFailure app && IllegalArgumentException.class.getName().equals(app.getType())) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            "The slot allocator refused the lease request: " + app.getOriginalMessage(), ErrorCode.INVALID_REQUEST.name());
+      }
+      // e.g. the allocator's run closed while continuing as new: asking again reaches the new run
+      throw ApplicationFailure.newFailure("The slot allocator did not answer: " + rootMessage(e), ErrorCode.BACKEND_BUSY.name());
+    }
+    if (!answer.granted() && answer.rejection() == null) {
+      progress.publish(
+          new ProgressEvent(
+              request.generationId(), 0, ProgressEvent.PHASE, Phase.WAITING_FOR_SLOT.name(), 0.02, null, null, answer.queuePosition(),
+              "Waiting for a GPU (" + answer.queuePosition() + " in line)", System.currentTimeMillis(), null, null));
+    }
+    return answer;
+  }
+
+  /** The VRAM a slot for this plan must offer: the model's, else the tier's, else the default. */
+  int vramFor(GenerationPlan plan) {
+    if (plan.model() != null && plan.model().vramMb() > 0) {
+      return plan.model().vramMb();
+    }
+    QualityTier tier = QualityTier.fromId(plan.tierUsed());
+    Integer tierVram =
+        templates
+            .find(plan.functionId(), plan.functionVersion())
+            .map(t -> tier == null ? null : t.tierConfigs().get(tier))
+            .map(io.tempera.template.TierConfig::vramMb)
+            .orElse(null);
+    return tierVram != null && tierVram > 0 ? tierVram : defaultVramMb;
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t instanceof ApplicationFailure app ? app.getOriginalMessage() : t.getMessage();
+  }
+
+  @Override
+  public ModelEndpoint startModel(ModelStart start) {
+    ModelSpec model = start.model();
+    if (model == null || !model.containerised()) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "Model " + (model == null ? "(none)" : model.id()) + " does not run in a container", ErrorCode.INTERNAL.name());
+    }
+    ModelHost host = modelHost;
+    if (host == null) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "Model " + model.id() + " runs in a container, but this worker host (" + hostId + ") runs no container engine",
+          ErrorCode.MODEL_UNAVAILABLE.name());
+    }
+    publishPhase(start.holder(), Phase.STARTING_MODEL, 0.03, "Loading the model " + model.id());
+    try {
+      RunningModel running = host.acquire(start.holder(), model, start.gpuIndex());
+      log.info("generation {}: model {} at {} ({})", start.holder(), model.id(), running.baseUrl(),
+          running.reused() ? "reused" : "started in " + running.coldStartMillis() + " ms");
+      return new ModelEndpoint(running.modelId(), running.containerId(), running.baseUrl(), running.reused(), running.coldStartMillis());
+    } catch (ModelHostException e) {
+      String message = "Model " + model.id() + ": " + e.getMessage()
+          + (e.logTail().isBlank() ? "" : "\n" + tail(e.logTail(), 2_000));
+      throw e.code().retryable()
+          ? ApplicationFailure.newFailure(message, e.code().name())
+          : ApplicationFailure.newNonRetryableFailure(message, e.code().name());
+    }
+  }
+
+  private static String tail(String text, int max) {
+    return text.length() <= max ? text : "…" + text.substring(text.length() - max);
+  }
+
+  @Override
+  public void releaseModel(ModelStart start) {
+    ModelHost host = modelHost;
+    if (host != null && start.model() != null) {
+      host.release(start.holder(), start.model().id());
+    }
+  }
+
+  @Override
+  public GenerationPlan planOnModel(GenerationRequest request, GenerationPlan plan, String modelId) {
+    ModelSpec model =
+        models
+            .find(modelId)
+            .orElseThrow(
+                () ->
+                    ApplicationFailure.newNonRetryableFailure(
+                        "The model registry has no model '" + modelId + "'" + (plan.model() == null ? "" : " (the fallback of " + plan.model().id() + ")"),
+                        ErrorCode.MODEL_UNAVAILABLE.name()));
+    if (model.backendType() != null && !model.backendType().equals(plan.backendType())) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "The fallback model " + modelId + " speaks " + model.backendType() + ", but " + plan.functionId() + " runs on " + plan.backendType(),
+          ErrorCode.MODEL_UNAVAILABLE.name());
+    }
+    return new GenerationPlan(
+        plan.functionId(), plan.functionVersion(), plan.tierRequested(), plan.tierUsed(), plan.backendType(), plan.payload(),
+        plan.fileInputs(), plan.timeoutSeconds(), List.of(), plan.progressMessages(), plan.variant(), model);
   }
 
   @Override

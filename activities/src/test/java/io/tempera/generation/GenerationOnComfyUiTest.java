@@ -360,5 +360,9 @@ class GenerationOnComfyUiTest {
     @Override public void cancelOnBackend(BackendJob j) { delegate.cancelOnBackend(j); }
     @Override public List<OutputRef> collectOutputs(CollectRequest r) { return delegate.collectOutputs(r); }
     @Override public void releaseSlot(SlotLease l) { delegate.releaseSlot(l); }
+    @Override public io.tempera.slots.LeaseAnswer requestLease(SlotRequest r, GenerationPlan p) { return delegate.requestLease(r, p); }
+    @Override public ModelEndpoint startModel(ModelStart s) { return delegate.startModel(s); }
+    @Override public void releaseModel(ModelStart s) { delegate.releaseModel(s); }
+    @Override public GenerationPlan planOnModel(GenerationRequest r, GenerationPlan p, String m) { return delegate.planOnModel(r, p, m); }
   }
 }

@@ -117,7 +117,7 @@ public class GenerationService {
             body.functionVersion());
     WorkflowOptions.Builder options =
         WorkflowOptions.newBuilder()
-            .setTaskQueue(properties.taskQueue())
+            .setTaskQueue(taskQueueFor(request))
             .setWorkflowId(id)
             .setWorkflowIdReusePolicy(WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE);
     if (properties.searchAttributes()) {
@@ -137,6 +137,17 @@ public class GenerationService {
       }
       return new ApiMessages.Accepted(id, existing.status().name());
     }
+  }
+
+  /**
+   * The queue a generation starts on: its tier's ({@code tempera-generations-<tier>}, served by the
+   * workers running that tier), or {@code tempera.task-queue} when set.
+   */
+  String taskQueueFor(GenerationRequest request) {
+    if (properties.taskQueue() != null) {
+      return properties.taskQueue();
+    }
+    return GenerationWorkflow.taskQueueFor(io.tempera.template.QualityTier.resolve(request.tier()).tier().id());
   }
 
   /** The generation's state from its workflow, with the latest live progress laid over it. */
@@ -203,7 +214,9 @@ public class GenerationService {
       }
       step = event.step();
       totalSteps = event.totalSteps();
-      queuePosition = event.queuePosition();
+      // waiting for a GPU, the workflow's place in line (told by the slot allocator) is the newest
+      queuePosition = state.phase() == io.tempera.generation.Phase.WAITING_FOR_SLOT && state.queuePosition() != null
+          ? state.queuePosition() : event.queuePosition();
       etaSeconds = event.etaSeconds();
       previewUrl = event.previewUrl();
     }

@@ -9,7 +9,8 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param outputRoot where projects' files live: {root}/{projectId}/outputs/renders/{nodeId}/
  * @param templatesDir the function templates folder (re-read when it changes)
  * @param templatesRecheckMillis how often, at most, the templates folder is checked for changes
- * @param taskQueue the task queue generations are started on
+ * @param taskQueue the one task queue all generations start on (default: none, each starts on its
+ *     tier's queue {@code tempera-generations-<tier>})
  * @param maxUploadBytes the largest file accepted by the upload endpoint
  * @param searchAttributes start generations with the Tempera* search attributes (they must be
  *     registered on the Temporal server first)
@@ -22,7 +23,7 @@ public record TemperaProperties(
     outputRoot = outputRoot == null ? Path.of(".tempera/outputs") : outputRoot;
     templatesDir = templatesDir == null ? Path.of("templates") : templatesDir;
     templatesRecheckMillis = templatesRecheckMillis == null ? 1000L : templatesRecheckMillis;
-    taskQueue = taskQueue == null || taskQueue.isBlank() ? "tempera-generations" : taskQueue;
+    taskQueue = taskQueue == null || taskQueue.isBlank() ? null : taskQueue;
     maxUploadBytes = maxUploadBytes == null ? 50L * 1024 * 1024 : maxUploadBytes;
     searchAttributes = searchAttributes != null && searchAttributes;
   }

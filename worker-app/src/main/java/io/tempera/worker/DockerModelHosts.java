@@ -3,26 +3,32 @@ package io.tempera.worker;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tempera.containers.DockerModelHost;
 import io.tempera.containers.DockerModelHostOptions;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
+import io.tempera.slots.Gpu;
+import io.tempera.slots.HostRegistration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
-/** Builds the worker's {@link DockerModelHost} from {@code tempera.worker.docker.*}. */
+/**
+ * Builds the worker's {@link DockerModelHost} from {@code tempera.worker.docker.*}. By default its
+ * containers carry the host's slot-pool id and share the memory of the GPUs the host offers its
+ * pool, so the allocator's leases and the containers' budget agree.
+ */
 final class DockerModelHosts {
 
   private DockerModelHosts() {}
 
-  static DockerModelHost create(WorkerProperties.Docker docker, MeterRegistry metrics) {
-    String hostId = docker.hostId();
-    if (hostId == null || hostId.isBlank()) {
-      try {
-        hostId = InetAddress.getLocalHost().getHostName();
-      } catch (UnknownHostException e) {
-        hostId = "worker";
+  static DockerModelHost create(WorkerProperties properties, HostRegistration host, MeterRegistry metrics) {
+    WorkerProperties.Docker docker = properties.docker();
+    String hostId = docker.hostId() == null || docker.hostId().isBlank() ? host.hostId() : docker.hostId();
+    Map<Integer, Integer> budget = docker.gpuVramMb();
+    if (budget == null || budget.isEmpty()) {
+      budget = new LinkedHashMap<>();
+      for (Gpu gpu : host.gpus()) {
+        budget.put(gpu.index(), gpu.vramMb());
       }
-      hostId = hostId.replaceAll("[^A-Za-z0-9_.-]", "-");
     }
     DockerModelHostOptions options = new DockerModelHostOptions(
-        hostId, docker.gpuVramMb(), docker.gpus(), docker.idleTimeout(), docker.healthPoll(), docker.shutdownGrace(), null,
+        hostId, budget, docker.gpus(), docker.idleTimeout(), docker.healthPoll(), docker.shutdownGrace(), null,
         docker.logTailLines() == null ? 0 : docker.logTailLines(), null);
     String engine = docker.host() != null && !docker.host().isBlank() ? docker.host() : System.getenv("DOCKER_HOST");
     return new DockerModelHost(DockerModelHost.connect(engine == null ? "unix:///var/run/docker.sock" : engine), options, metrics);

@@ -13,7 +13,25 @@ import io.tempera.config.TemperaCoreConfiguration;
 import io.tempera.generation.GenerationActivitiesImpl;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.ProgressBus;
+import io.tempera.generation.GenerationWorkflow;
+import io.tempera.generation.GenerationWorkflowImpl;
+import io.tempera.slots.AllocatorSettings;
+import io.tempera.slots.Gpu;
+import io.tempera.slots.GpuDiscovery;
+import io.tempera.slots.HostRegistration;
 import io.tempera.slots.LocalSlotPool;
+import io.tempera.slots.SlotAllocatorActivitiesImpl;
+import io.tempera.slots.SlotAllocatorClient;
+import io.tempera.slots.SlotAllocatorWorkflow;
+import io.tempera.slots.SlotAllocatorWorkflowImpl;
+import io.temporal.client.WorkflowClient;
+import io.temporal.worker.Worker;
+import io.temporal.worker.WorkerFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.SmartInitializingSingleton;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.context.ApplicationListener;
 import io.tempera.template.TemplateRegistry;
 import io.tempera.template.TemplateTranslator;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
@@ -31,6 +49,8 @@ import org.springframework.context.annotation.Import;
 @Import(TemperaCoreConfiguration.class)
 public class WorkerConfiguration {
 
+  private static final Logger log = LoggerFactory.getLogger(WorkerConfiguration.class);
+
   /** The ComfyUI backend: the embedded testkit server, or the configured endpoints. */
   @Bean
   public ComfyUiBackend comfyUiBackend(WorkerProperties properties, ObjectProvider<ComfyUiTestServer> embedded) {
@@ -40,7 +60,7 @@ public class WorkerConfiguration {
         new ComfyUiClientOptions(
             defaults.connectTimeout(), defaults.requestTimeout(), defaults.wsIdlePoll(), properties.comfyuiRunTimeout());
     List<URI> urls = server != null ? List.of(server.baseUrl()) : properties.comfyuiUrls();
-    return new ComfyUiBackend(urls.stream().map(url -> ComfyUiBackend.endpoint(new ComfyUiClient(url, options))).toList());
+    return new ComfyUiBackend(urls.stream().map(url -> ComfyUiBackend.endpoint(new ComfyUiClient(url, options))).toList(), options);
   }
 
   /** The Gradio backend: the configured servers (tempera.worker.gradio-urls); none is allowed. */
@@ -79,7 +99,10 @@ public class WorkerConfiguration {
   /** Closes the ComfyUI clients when the worker stops. */
   @Bean
   public org.springframework.beans.factory.DisposableBean closeComfyUiClients(ComfyUiBackend comfyUiBackend) {
-    return () -> comfyUiBackend.endpoints().forEach(e -> e.client().close());
+    return () -> {
+      comfyUiBackend.endpoints().forEach(e -> e.client().close());
+      comfyUiBackend.closeModelClients();
+    };
   }
 
   @Bean
@@ -97,17 +120,114 @@ public class WorkerConfiguration {
       BackendRegistry backends,
       OutputStore outputs,
       ProgressBus progress,
-      MeterRegistry metrics) {
-    GenerationActivitiesImpl activities = new GenerationActivitiesImpl(templates, translator, slots, backends, outputs, progress, metrics);
+      MeterRegistry metrics,
+      ObjectProvider<SlotAllocatorClient> allocator,
+      ObjectProvider<io.tempera.containers.ModelHost> modelHost,
+      ObjectProvider<io.tempera.containers.ModelLookup> modelLookup) {
+    GenerationActivitiesImpl activities =
+        new GenerationActivitiesImpl(templates, translator, slots, backends, outputs, progress, metrics)
+            .useModelHost(modelHost.getIfAvailable(), properties.hostId())
+            .useModelLookup(modelLookup.getIfAvailable(io.tempera.containers.ModelLookup::none));
     activities.containersEnabled(properties.docker().enabled());
+    SlotAllocatorClient client = allocator.getIfAvailable();
+    if (client != null) {
+      activities.useSlotAllocator(client, properties.slotPool(), properties.defaultVramMb());
+    }
     return activities;
+  }
+
+  /**
+   * Model registry lookups for a model fallback: the template registry's entries, without their
+   * container while this host runs none (like the plans).
+   */
+  @Bean
+  public io.tempera.containers.ModelLookup modelLookup(TemplateRegistry templates, WorkerProperties properties) {
+    boolean containers = properties.docker().enabled();
+    return id -> templates.model(id).map(m -> containers || !m.containerised() ? m : m.withoutContainer());
+  }
+
+  /** Talks to the pool's slot allocator workflow (unless tempera.worker.slot-allocator=false). */
+  @Bean
+  @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(
+      name = "tempera.worker.slot-allocator", havingValue = "true", matchIfMissing = true)
+  public SlotAllocatorClient slotAllocatorClient(WorkflowClient client, WorkerProperties properties) {
+    return new SlotAllocatorClient(client, new AllocatorSettings(properties.reclaimEverySeconds(), 2_000));
+  }
+
+  /** What this host offers its pool: declared GPUs, else discovered ones, else one virtual GPU. */
+  @Bean
+  public HostRegistration hostRegistration(WorkerProperties properties) {
+    List<Gpu> gpus = properties.gpus();
+    if (gpus.isEmpty()) {
+      gpus = GpuDiscovery.discover();
+    }
+    if (gpus.isEmpty()) {
+      gpus = List.of(new Gpu(0, properties.virtualGpuVramMb()));
+    }
+    return new HostRegistration(properties.hostId(), HostRegistration.taskQueueFor(properties.hostId()), gpus, properties.slots());
+  }
+
+  /**
+   * The task queues this host serves beside the configured ones: its tiers' generation queues
+   * (workflows and their first activities), its own host queue (the steps after a lease), and the
+   * slot allocators' queue. Added before the worker factory starts (on ApplicationReadyEvent).
+   */
+  @Bean
+  public SmartInitializingSingleton temperaTaskQueues(
+      WorkerFactory factory, WorkerProperties properties, HostRegistration host, GenerationActivitiesImpl generationActivities,
+      WorkflowClient client) {
+    return () -> {
+      for (String tier : properties.tiers()) {
+        Worker worker = factory.newWorker(GenerationWorkflow.taskQueueFor(tier));
+        worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
+        worker.registerActivitiesImplementations(generationActivities);
+      }
+      factory.newWorker(host.taskQueue()).registerActivitiesImplementations(generationActivities);
+      if (properties.slotAllocator()) {
+        Worker slots = factory.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
+        slots.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
+        slots.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(client));
+      }
+      log.info("host {} serves tiers {} and {}, GPUs {}", host.hostId(), properties.tiers(), host.taskQueue(), host.gpus());
+    };
+  }
+
+  /**
+   * Registers this host with its pool's allocator once the application is ready (again on every
+   * start: a re-registration replaces the host's GPUs and keeps its leases); retried until Temporal
+   * answers.
+   */
+  @Bean
+  @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(
+      name = "tempera.worker.slot-allocator", havingValue = "true", matchIfMissing = true)
+  public ApplicationListener<ApplicationReadyEvent> registerWithSlotPool(
+      SlotAllocatorClient allocator, WorkerProperties properties, HostRegistration host) {
+    return event -> Thread.ofVirtual().name("tempera-host-registration").start(() -> {
+      long backoff = 500;
+      while (true) {
+        try {
+          allocator.registerHost(properties.slotPool(), host);
+          log.info("host {} registered with slot pool {}", host.hostId(), properties.slotPool());
+          return;
+        } catch (RuntimeException e) {
+          log.warn("registering host {} with slot pool {} failed ({}); retrying", host.hostId(), properties.slotPool(), e.getMessage());
+          try {
+            Thread.sleep(backoff);
+          } catch (InterruptedException stop) {
+            return;
+          }
+          backoff = Math.min(backoff * 2, 10_000);
+        }
+      }
+    });
   }
 
   /** This host's model containers on the Docker engine (tempera.worker.docker.enabled=true). */
   @Bean(destroyMethod = "close")
   @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(name = "tempera.worker.docker.enabled", havingValue = "true")
-  public io.tempera.containers.DockerModelHost dockerModelHost(WorkerProperties properties, MeterRegistry metrics) {
-    return DockerModelHosts.create(properties.docker(), metrics);
+  public io.tempera.containers.DockerModelHost dockerModelHost(
+      WorkerProperties properties, HostRegistration host, MeterRegistry metrics) {
+    return DockerModelHosts.create(properties, host, metrics);
   }
 
   /** /actuator/health shows whether the Docker engine answers and what this host runs on it. */

@@ -94,6 +94,53 @@ class CrashRecoveryIT {
     assertThat(comfy.promptPostCount()).as("the restarted worker re-attached instead of submitting again").isEqualTo(1);
     Path output = root.resolve("outputs").resolve(finished.outputs().get(0).path());
     assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(output.toFile()))).isTrue();
+    assertNoLeaseLeft(client);
+  }
+
+  /** The slot pool's allocator holds no lease and no waiter once every generation ended. */
+  private static void assertNoLeaseLeft(WorkflowClient client) throws InterruptedException {
+    io.tempera.slots.SlotAllocatorClient slots = new io.tempera.slots.SlotAllocatorClient(client, null);
+    long deadline = System.currentTimeMillis() + 30_000;
+    io.tempera.slots.AllocatorState state = slots.state("default");
+    while ((!state.leases().isEmpty() || !state.waiters().isEmpty()) && System.currentTimeMillis() < deadline) {
+      Thread.sleep(200);
+      state = slots.state("default");
+    }
+    assertThat(state.leases()).as("leases left behind").isEmpty();
+    assertThat(state.waiters()).as("waiters left behind").isEmpty();
+  }
+
+  @Test
+  void theLeaseOfATerminatedGenerationIsReclaimedAndTheNextInLineRuns() throws Exception {
+    processes.startWorker("worker-reclaim", workerEnvironment(),
+        "--tempera.worker.slots=1", "--tempera.worker.reclaim-every-seconds=2");
+    WorkflowClient client = WorkflowClient.newInstance(service, WorkflowClientOptions.newBuilder().build());
+    String queue = GenerationWorkflow.taskQueueFor("standard");
+    GenerationWorkflow holding = client.newWorkflowStub(GenerationWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(queue).setWorkflowId("gen-holding").build());
+    WorkflowClient.start(holding::run,
+        new GenerationRequest("slow-invert", "standard", Map.of("image", "uploads/sample.png", "steps", 30), "crash-project", "node-4", null));
+    long deadline = System.currentTimeMillis() + 60_000;
+    while (comfy.acceptedPromptCount() == 0 && System.currentTimeMillis() < deadline) {
+      Thread.sleep(50);
+    }
+    assertThat(comfy.acceptedPromptCount()).as("the first generation holds the only slot and runs").isEqualTo(1);
+    GenerationWorkflow waiting = client.newWorkflowStub(GenerationWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(queue).setWorkflowId("gen-next-in-line").build());
+    CompletableFuture<GenerationResult> next = WorkflowClient.execute(waiting::run,
+        new GenerationRequest("invert", "standard", Map.of("image", "uploads/sample.png"), "crash-project", "node-5", null));
+    deadline = System.currentTimeMillis() + 30_000;
+    while (!Integer.valueOf(1).equals(waiting.state().queuePosition()) && System.currentTimeMillis() < deadline) {
+      Thread.sleep(100);
+    }
+    assertThat(waiting.state().queuePosition()).as("the second waits first in line").isEqualTo(1);
+
+    // terminated: the generation's own cleanup never runs, so only the allocator can give the slot back
+    client.newUntypedWorkflowStub("gen-holding").terminate("operator terminated it");
+
+    GenerationResult finished = next.get(90, TimeUnit.SECONDS);
+    assertThat(finished.status()).as("%s", finished.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertNoLeaseLeft(client);
   }
 
   @Test

@@ -1,9 +1,28 @@
 package io.tempera.generation;
 
-/** A step down the fallback chain, as the user is told: "finished at standard because high ran out of GPU memory". */
-public record Fallback(String fromTier, String toTier, String reason) {
+/**
+ * A step down a fallback chain, as the user is told: "Finished at standard because high ran out of
+ * GPU memory" (a tier fallback), or "Finished on invert-cpu because invert-gpu failed to load" (a
+ * model fallback: same tier, another model from the registry's fallback).
+ *
+ * @param fromModel the model that failed (null for a tier fallback)
+ * @param toModel the registry's fallback model it finished on (null for a tier fallback)
+ */
+public record Fallback(String fromTier, String toTier, String reason, String fromModel, String toModel) {
+
+  public Fallback(String fromTier, String toTier, String reason) {
+    this(fromTier, toTier, reason, null, null);
+  }
+
+  /** A model that failed to load replaced by its fallback, at the same tier. */
+  public static Fallback ofModel(String tier, String fromModel, String toModel, String reason) {
+    return new Fallback(tier, tier, reason, fromModel, toModel);
+  }
 
   public String describe() {
+    if (fromModel != null) {
+      return "Finished on " + toModel + " because " + fromModel + " " + reason;
+    }
     return "Finished at " + toTier + " because " + fromTier + " " + reason;
   }
 }

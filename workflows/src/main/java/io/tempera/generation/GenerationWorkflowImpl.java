@@ -1,5 +1,11 @@
 package io.tempera.generation;
 
+import io.tempera.slots.Lease;
+import io.tempera.slots.LeaseAnswer;
+import io.tempera.slots.LeaseRelease;
+import io.tempera.slots.QueuePosition;
+import io.tempera.slots.SlotAllocatorWorkflow;
+import io.temporal.activity.ActivityCancellationType;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.common.RetryOptions;
 import io.temporal.failure.ActivityFailure;
@@ -11,12 +17,16 @@ import io.temporal.workflow.CancellationScope;
 import io.temporal.workflow.Workflow;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import org.slf4j.Logger;
 
 /**
- * The business process of one generation: resolve the template, acquire a slot, run on the
- * backend, collect the outputs, release the slot. Failure policy sits beside each stub.
+ * The business process of one generation: resolve the template, lease a GPU slot from the pool's
+ * allocator (waiting in line, its place visible), start the model on the leased host, run on the
+ * backend and collect the outputs there (the host's own task queue), release the model and the
+ * lease. Failure policy sits beside each stub.
  */
 public class GenerationWorkflowImpl implements GenerationWorkflow {
 
@@ -31,6 +41,9 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     ErrorCode.EXECUTION_ERROR.name(),
     ErrorCode.CANCELLED.name()
   };
+
+  /** How long a generation waits in line for a GPU before it fails with TIMEOUT. */
+  static final Duration SLOT_WAIT = Duration.ofMinutes(30);
 
   /** Template resolution is local and fast: a few quick tries. */
   private final GenerationActivities resolver =
@@ -57,6 +70,28 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
                       .setDoNotRetry(PERMANENT)
                       .build())
               .build());
+
+  /**
+   * Asking the allocator for a lease: a quick call (the lease follows by signal when it has to
+   * wait). A cancel waits for the call to finish, so the release that follows always comes after it.
+   */
+  private final GenerationActivities leases =
+      Workflow.newActivityStub(
+          GenerationActivities.class,
+          ActivityOptions.newBuilder()
+              .setStartToCloseTimeout(Duration.ofSeconds(30))
+              .setScheduleToCloseTimeout(SLOT_WAIT)
+              .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
+              .setRetryOptions(
+                  RetryOptions.newBuilder()
+                      .setInitialInterval(Duration.ofMillis(500))
+                      .setMaximumInterval(Duration.ofSeconds(10))
+                      .setDoNotRetry(PERMANENT)
+                      .build())
+              .build());
+
+  /** A host queue nobody serves for this long means the leased host is gone. */
+  static final Duration HOST_SCHEDULE_TO_START = Duration.ofMinutes(5);
 
   /** Copying outputs: a few tries, each bounded. */
   private final GenerationActivities outputs =
@@ -100,6 +135,15 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   private CancellationScope mainScope;
   private BackendJob job;
   private SlotLease lease;
+  /** Since {@link #ALLOCATOR_CHANGE}: the allocator's lease, its pool, the place in line, the model. */
+  private Lease hostLease;
+  private Lease grantedBySignal;
+  private String rejectedBySignal;
+  private String slotPool;
+  private Integer queuePosition;
+  private long queueSeq = -1;
+  private ModelStart modelStarted;
+  private ModelEndpoint modelEndpoint;
 
   @Override
   public GenerationResult run(GenerationRequest request) {
@@ -132,9 +176,13 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     warnings.addAll(plan.warnings());
 
     enter(Phase.WAITING_FOR_SLOT, 0.02);
-    lease =
-        slots.acquireSlot(
-            new SlotRequest(generationId, plan.functionId(), plan.tierUsed(), plan.backendType()));
+    if (Workflow.getVersion(ALLOCATOR_CHANGE, Workflow.DEFAULT_VERSION, 1) < 1) {
+      lease =
+          slots.acquireSlot(
+              new SlotRequest(generationId, plan.functionId(), plan.tierUsed(), plan.backendType()));
+    } else {
+      leaseAndStartModel();
+    }
 
     enter(Phase.GENERATING, 0.05);
     BackendOutcome outcome;
@@ -152,7 +200,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
 
     enter(Phase.COLLECTING_OUTPUTS, 0.95);
     outputRefs =
-        outputs.collectOutputs(
+        outputsStub().collectOutputs(
             new CollectRequest(
                 generationId, request.projectId(), request.nodeId(), plan.backendType(), outcome.files()));
     if (outputRefs.isEmpty()) {
@@ -168,7 +216,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
    */
   private BackendOutcome runWithFallbacks() {
     while (true) {
-      job = new BackendJob(generationId, request.projectId(), request.nodeId(), Workflow.randomUUID().toString(), plan);
+      job = new BackendJob(generationId, request.projectId(), request.nodeId(), Workflow.randomUUID().toString(), plan,
+          modelEndpoint == null ? null : modelEndpoint.baseUrl());
       try {
         return backendFor(plan).runOnBackend(job);
       } catch (ActivityFailure failure) {
@@ -206,7 +255,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       return;
     }
     try {
-      outputRefs = outputs.collectOutputs(
+      outputRefs = outputsStub().collectOutputs(
           new CollectRequest(generationId, request.projectId(), request.nodeId(), plan.backendType(), partial.files()));
       warnings.add("Kept " + outputRefs.size() + " output(s) produced before the failure");
     } catch (ActivityFailure collectFailed) {
@@ -239,7 +288,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   private GenerationActivities backendFor(GenerationPlan plan) {
     return Workflow.newActivityStub(
         GenerationActivities.class,
-        ActivityOptions.newBuilder()
+        onHost(ActivityOptions.newBuilder())
             .setStartToCloseTimeout(Duration.ofSeconds(Math.max(10, plan.timeoutSeconds())))
             .setHeartbeatTimeout(Duration.ofSeconds(10))
             .setRetryOptions(
@@ -252,6 +301,226 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
             .build());
   }
 
+  /** Workflow.getVersion change id: leases from the pool's slot allocator, work on the leased host, models. */
+  static final String ALLOCATOR_CHANGE = "slot-allocator-leases";
+
+  /**
+   * Leases a slot sized for the plan's model, waiting in line when none is free, then starts the
+   * model's container on the leased host. A model that fails to load is replaced by the registry's
+   * fallback model (recorded like a tier fallback); a plan no GPU of the pool can hold steps down
+   * the tier chain.
+   */
+  private void leaseAndStartModel() {
+    Set<String> triedModels = new LinkedHashSet<>();
+    while (true) {
+      if (hostLease == null) {
+        acquireLease();
+        if (hostLease == null) {
+          continue; // stepped down a tier: ask again
+        }
+      }
+      if (plan.model() == null || !plan.model().containerised()) {
+        return;
+      }
+      enter(Phase.STARTING_MODEL, 0.03);
+      triedModels.add(plan.model().id());
+      modelStarted = new ModelStart(generationId, plan.model(), hostLease.gpuIndex());
+      try {
+        modelEndpoint = modelStub(plan).startModel(modelStarted);
+        return;
+      } catch (ActivityFailure failure) {
+        String fallback = plan.model().fallback();
+        if (!failedToLoad(failure) || fallback == null || triedModels.contains(fallback)) {
+          throw failure;
+        }
+        releaseModel();
+        Fallback step = Fallback.ofModel(plan.tierUsed(), plan.model().id(), fallback, "failed to load");
+        fallbacks.add(step);
+        warnings.add(step.describe());
+        log.info("generation {}: {}", generationId, step.describe());
+        plan = resolver.planOnModel(request, plan, fallback);
+        if (plan.model() != null && plan.model().vramMb() > hostLease.vramMb()) {
+          releaseLease("the fallback model needs more GPU memory");
+          enter(Phase.WAITING_FOR_SLOT, 0.02);
+        }
+      }
+    }
+  }
+
+  /** Asks for a lease and waits for it; leaves {@link #hostLease} null after stepping down a tier. */
+  private void acquireLease() {
+    grantedBySignal = null;
+    rejectedBySignal = null;
+    LeaseAnswer answer =
+        leases.requestLease(new SlotRequest(generationId, plan.functionId(), plan.tierUsed(), plan.backendType()), plan);
+    slotPool = answer.pool();
+    if (!answer.granted() && answer.rejection() == null) {
+      slotQueuePosition(new QueuePosition(answer.queuePosition(), answer.seq()));
+      if (!Workflow.await(SLOT_WAIT, () -> grantedBySignal != null || rejectedBySignal != null)) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            "No GPU became free within " + SLOT_WAIT.toMinutes() + " minutes (place in line: " + queuePosition + ")",
+            ErrorCode.TIMEOUT.name());
+      }
+      if (grantedBySignal == null) {
+        answer = new LeaseAnswer(answer.pool(), null, 0, answer.seq(), rejectedBySignal);
+      } else {
+        answer = new LeaseAnswer(answer.pool(), grantedBySignal, 0, answer.seq(), null);
+      }
+      queuePosition = null;
+    }
+    if (answer.rejection() != null) {
+      String lower = lowerTier(plan.tierUsed());
+      if (lower == null) {
+        throw ApplicationFailure.newNonRetryableFailure(answer.rejection(), ErrorCode.OUT_OF_GPU_MEMORY.name());
+      }
+      Fallback step = new Fallback(plan.tierUsed(), lower, "needs more GPU memory than any host has");
+      fallbacks.add(step);
+      warnings.add(step.describe());
+      plan = resolver.planAtTier(request, plan, lower);
+      return;
+    }
+    hostLease = answer.lease();
+    queuePosition = null;
+    log.info("generation {}: leased {} on host {}", generationId, hostLease.leaseId(), hostLease.hostId());
+  }
+
+  private static boolean failedToLoad(ActivityFailure failure) {
+    // a start that ran out of time failed to load; a host nobody serves (schedule-to-start) is not the model's fault
+    return failure.getCause() instanceof TimeoutFailure timeout
+            && timeout.getTimeoutType() != io.temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START
+        || failure.getCause() instanceof ApplicationFailure app && ErrorCode.MODEL_UNAVAILABLE.name().equals(app.getType());
+  }
+
+  /** Activity options on the leased host's own queue (since {@link #ALLOCATOR_CHANGE}). */
+  private ActivityOptions.Builder onHost(ActivityOptions.Builder options) {
+    if (hostLease != null) {
+      options.setTaskQueue(hostLease.taskQueue()).setScheduleToStartTimeout(HOST_SCHEDULE_TO_START);
+    }
+    return options;
+  }
+
+  /** Starting the model: bounded by the model's start timeout, a few tries. */
+  private GenerationActivities modelStub(GenerationPlan plan) {
+    int startSeconds = plan.model().startTimeoutSeconds() > 0 ? plan.model().startTimeoutSeconds() : 300;
+    return Workflow.newActivityStub(
+        GenerationActivities.class,
+        onHost(ActivityOptions.newBuilder())
+            .setStartToCloseTimeout(Duration.ofSeconds(startSeconds + 10))
+            .setRetryOptions(
+                RetryOptions.newBuilder()
+                    .setInitialInterval(Duration.ofSeconds(2))
+                    .setMaximumAttempts(3)
+                    .setDoNotRetry(PERMANENT)
+                    .build())
+            .build());
+  }
+
+  /** Collecting outputs, on the leased host when there is one. */
+  private GenerationActivities outputsStub() {
+    if (hostLease == null) {
+      return outputs;
+    }
+    return Workflow.newActivityStub(
+        GenerationActivities.class,
+        onHost(ActivityOptions.newBuilder())
+            .setStartToCloseTimeout(Duration.ofMinutes(2))
+            .setRetryOptions(
+                RetryOptions.newBuilder()
+                    .setInitialInterval(Duration.ofSeconds(1))
+                    .setMaximumAttempts(3)
+                    .setDoNotRetry(PERMANENT)
+                    .build())
+            .build());
+  }
+
+  /** Cleanup on the leased host when there is one. */
+  private GenerationActivities cleanupStub() {
+    if (hostLease == null) {
+      return cleanup;
+    }
+    return Workflow.newActivityStub(
+        GenerationActivities.class,
+        onHost(ActivityOptions.newBuilder())
+            .setStartToCloseTimeout(Duration.ofSeconds(15))
+            .setScheduleToCloseTimeout(Duration.ofMinutes(10))
+            .setRetryOptions(
+                RetryOptions.newBuilder()
+                    .setInitialInterval(Duration.ofMillis(500))
+                    .setMaximumInterval(Duration.ofSeconds(10))
+                    .build())
+            .build());
+  }
+
+  /** Lets the model's container go on the leased host; best effort, bounded. */
+  private void releaseModel() {
+    if (modelStarted == null || hostLease == null) {
+      return;
+    }
+    GenerationActivities host =
+        Workflow.newActivityStub(
+            GenerationActivities.class,
+            onHost(ActivityOptions.newBuilder())
+                .setStartToCloseTimeout(Duration.ofSeconds(30))
+                .setScheduleToCloseTimeout(Duration.ofMinutes(2))
+                .setRetryOptions(RetryOptions.newBuilder().setInitialInterval(Duration.ofSeconds(1)).build())
+                .build());
+    try {
+      host.releaseModel(modelStarted);
+    } catch (ActivityFailure e) {
+      warnings.add("The model's container could not be released: " + e.getMessage());
+    }
+    modelStarted = null;
+    modelEndpoint = null;
+  }
+
+  /**
+   * Gives back the lease (or the place in line) to the pool's allocator, by signal; a lease from a
+   * worker's local slot pool (a worker without an allocator) goes back by activity.
+   */
+  private void releaseLease(String reason) {
+    if (slotPool == null) {
+      if (hostLease != null) {
+        try {
+          cleanupStub().releaseSlot(new SlotLease(hostLease.leaseId(), hostLease.pool(), generationId));
+        } catch (ActivityFailure e) {
+          warnings.add("The slot could not be released: " + e.getMessage());
+        }
+      }
+      hostLease = null;
+      return;
+    }
+    try {
+      Workflow.newExternalWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(slotPool))
+          .release(new LeaseRelease(generationId, null, reason));
+    } catch (RuntimeException e) {
+      warnings.add("The slot allocator could not be told of the release: " + e.getMessage());
+    }
+    hostLease = null;
+    queuePosition = null;
+  }
+
+  @Override
+  public void slotGranted(Lease granted) {
+    if (hostLease == null && granted != null) {
+      grantedBySignal = granted;
+    }
+  }
+
+  @Override
+  public void slotRejected(String reason) {
+    if (hostLease == null && reason != null) {
+      rejectedBySignal = reason;
+    }
+  }
+
+  @Override
+  public void slotQueuePosition(QueuePosition position) {
+    if (position != null && position.seq() > queueSeq && hostLease == null) {
+      queueSeq = position.seq();
+      queuePosition = position.position();
+    }
+  }
+
   @Override
   public GenerationState state() {
     return new GenerationState(
@@ -259,7 +528,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         phase.status(),
         phase,
         progress,
-        null,
+        queuePosition,
         request == null ? null : request.functionId(),
         plan == null ? null : plan.functionVersion(),
         request == null ? null : request.projectId(),
@@ -321,6 +590,10 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     if (cause instanceof ApplicationFailure app) {
       code = ErrorCode.fromType(app.getType());
       message = app.getOriginalMessage();
+    } else if (cause instanceof TimeoutFailure timeout
+        && timeout.getTimeoutType() == io.temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START) {
+      code = ErrorCode.BACKEND_UNREACHABLE;
+      message = "The GPU host " + (hostLease == null ? "" : hostLease.hostId() + " ") + "running this generation stopped answering";
     } else if (cause instanceof TimeoutFailure) {
       code = ErrorCode.TIMEOUT;
       message = "The generation took longer than its time limit";
@@ -336,7 +609,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
             () -> {
               if (phase == Phase.CANCELLED && job != null) {
                 try {
-                  cleanup.cancelOnBackend(job);
+                  cleanupStub().cancelOnBackend(job);
                 } catch (ActivityFailure e) {
                   warnings.add("The backend could not be told to stop: " + e.getMessage());
                 }
@@ -345,6 +618,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
                 cleanup.releaseSlot(lease);
                 lease = null;
               }
+              releaseModel();
+              releaseLease("the generation ended " + phase.status());
             })
         .run();
   }

@@ -4,6 +4,7 @@ package io.tempera.generation;
 public enum Phase {
   RESOLVING("Preparing your request", GenerationStatus.QUEUED),
   WAITING_FOR_SLOT("Waiting for a GPU", GenerationStatus.QUEUED),
+  STARTING_MODEL("Loading the model", GenerationStatus.RUNNING),
   GENERATING("Generating", GenerationStatus.RUNNING),
   COLLECTING_OUTPUTS("Saving your results", GenerationStatus.RUNNING),
   SUCCEEDED("Done", GenerationStatus.SUCCEEDED),

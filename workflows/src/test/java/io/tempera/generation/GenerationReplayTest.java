@@ -31,7 +31,8 @@ class GenerationReplayTest {
   @ParameterizedTest
   @ValueSource(strings = {
       "generation-succeeded-v1.json", "generation-cancelled-v1.json", "generation-failed-v1.json",
-      "generation-oom-fallback-v2.json", "generation-partial-outputs-v3.json"})
+      "generation-oom-fallback-v2.json", "generation-partial-outputs-v3.json",
+      "generation-model-fallback-on-host-v4.json", "generation-waited-in-line-v4.json"})
   void recordedHistoriesStillReplay(String file) throws Exception {
     Path path = HISTORIES.resolve(file);
     assertThat(path).exists();
@@ -49,8 +50,60 @@ class GenerationReplayTest {
       FakeGenerationActivities activities = new FakeGenerationActivities();
       activities.busyAttempts = 1;
       worker.registerActivitiesImplementations(activities);
-      env.start();
       WorkflowClient client = env.getWorkflowClient();
+      activities.allocator = new io.tempera.slots.SlotAllocatorClient(client, io.tempera.slots.AllocatorSettings.defaults());
+      String hostQueue = io.tempera.slots.HostRegistration.taskQueueFor("h1");
+      env.newWorker(hostQueue).registerActivitiesImplementations(activities);
+      Worker slots = env.newWorker(io.tempera.slots.SlotAllocatorWorkflow.TASK_QUEUE);
+      slots.registerWorkflowImplementationTypes(io.tempera.slots.SlotAllocatorWorkflowImpl.class);
+      slots.registerActivitiesImplementations(new io.tempera.slots.SlotAllocatorActivitiesImpl(client));
+      env.start();
+      activities.allocator.registerHost(activities.pool,
+          new io.tempera.slots.HostRegistration("h1", hostQueue, List.of(new io.tempera.slots.Gpu(0, 24_000)), 1));
+
+      // v4 (slot-allocator-leases): lease from the allocator, the model fails to load, its fallback
+      // runs, every later step on the host's queue
+      if (!Files.exists(HISTORIES.resolve("generation-model-fallback-on-host-v4.json"))) {
+        activities.models = start -> {
+          if (start.model().id().equals("gpu-model")) {
+            throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure("no container engine", ErrorCode.MODEL_UNAVAILABLE.name());
+          }
+          return new ModelEndpoint(start.model().id(), "c1", "http://127.0.0.1:9/cpu", false, 1);
+        };
+        stub(client, "gen-recorded-model-fallback").run(
+            new GenerationRequest("containerised", "high", Map.of(), "p1", "n1", "recorded"));
+        save(client, "gen-recorded-model-fallback", "generation-model-fallback-on-host-v4.json");
+      }
+      // v4: a generation that waited in line (place by signal, lease by signal)
+      if (!Files.exists(HISTORIES.resolve("generation-waited-in-line-v4.json"))) {
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch holdingRuns = new java.util.concurrent.CountDownLatch(1);
+        activities.backend = job -> {
+          if (job.generationId().equals("gen-recorded-holding")) {
+            holdingRuns.countDown();
+            try {
+              release.await(20, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+          return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
+        };
+        GenerationWorkflow holding = stub(client, "gen-recorded-holding");
+        WorkflowClient.start(holding::run, request());
+        assertThat(holdingRuns.await(10, TimeUnit.SECONDS)).isTrue();
+        GenerationWorkflow waiting = stub(client, "gen-recorded-waiting");
+        WorkflowClient.start(waiting::run, request());
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (waiting.state().queuePosition() == null && System.currentTimeMillis() < deadline) {
+          Thread.sleep(20);
+        }
+        assertThat(waiting.state().queuePosition()).isEqualTo(1);
+        release.countDown();
+        client.newUntypedWorkflowStub("gen-recorded-waiting").getResult(20, TimeUnit.SECONDS, GenerationResult.class);
+        save(client, "gen-recorded-waiting", "generation-waited-in-line-v4.json");
+      }
+      activities.models = start -> new ModelEndpoint(start.model().id(), "c", "http://127.0.0.1:9/", false, 1);
 
       if (!Files.exists(HISTORIES.resolve("generation-succeeded-v1.json"))) {
         stub(client, "gen-recorded-succeeded").run(request());
@@ -74,8 +127,10 @@ class GenerationReplayTest {
         throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure("Node 4 failed", ErrorCode.EXECUTION_ERROR.name(),
             new PartialFiles(List.of(new BackendFile("2", "images", "partial_ok_00001_.png", "", "output", null))));
       };
-      stub(client, "gen-recorded-partial").run(request());
-      save(client, "gen-recorded-partial", "generation-partial-outputs-v3.json");
+      if (!Files.exists(HISTORIES.resolve("generation-partial-outputs-v3.json"))) {
+        stub(client, "gen-recorded-partial").run(request());
+        save(client, "gen-recorded-partial", "generation-partial-outputs-v3.json");
+      }
       if (Files.exists(HISTORIES.resolve("generation-failed-v1.json"))) {
         return; // the v1 histories are kept as recorded by the v1 code
       }

@@ -21,20 +21,46 @@ class GenerationWorkflowTest {
   private FakeGenerationActivities activities;
   private WorkflowClient client;
 
+  static final String HOST_QUEUE = io.tempera.slots.HostRegistration.taskQueueFor("h1");
+
   @BeforeEach
   void setUp() {
     env = TestWorkflowEnvironment.newInstance();
+    client = env.getWorkflowClient();
     Worker worker = env.newWorker(GenerationWorkflow.TASK_QUEUE);
     worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
     activities = new FakeGenerationActivities();
+    activities.allocator = new io.tempera.slots.SlotAllocatorClient(client, io.tempera.slots.AllocatorSettings.defaults());
     worker.registerActivitiesImplementations(activities);
+    // the leased host's own queue: the steps after the lease run here
+    env.newWorker(HOST_QUEUE).registerActivitiesImplementations(activities);
+    Worker slots = env.newWorker(io.tempera.slots.SlotAllocatorWorkflow.TASK_QUEUE);
+    slots.registerWorkflowImplementationTypes(io.tempera.slots.SlotAllocatorWorkflowImpl.class);
+    slots.registerActivitiesImplementations(new io.tempera.slots.SlotAllocatorActivitiesImpl(client));
     env.start();
-    client = env.getWorkflowClient();
+    activities.allocator.registerHost(activities.pool,
+        new io.tempera.slots.HostRegistration("h1", HOST_QUEUE, List.of(new io.tempera.slots.Gpu(0, 24_000)), 1));
   }
 
   @AfterEach
-  void tearDown() {
-    env.close();
+  void tearDown() throws Exception {
+    try {
+      assertNoLeaseLeft();
+    } finally {
+      env.close();
+    }
+  }
+
+  /** Every way a generation ends gives its lease back: nothing is held once the test's generations ended. */
+  private void assertNoLeaseLeft() throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 10_000;
+    io.tempera.slots.AllocatorState state = activities.allocator.state(activities.pool);
+    while ((!state.leases().isEmpty() || !state.waiters().isEmpty()) && System.currentTimeMillis() < deadline) {
+      Thread.sleep(20);
+      state = activities.allocator.state(activities.pool);
+    }
+    assertThat(state.leases()).as("leases left behind").isEmpty();
+    assertThat(state.waiters()).as("waiters left behind").isEmpty();
   }
 
   private GenerationWorkflow newWorkflow(String id) {
@@ -52,7 +78,10 @@ class GenerationWorkflowTest {
     GenerationResult result = newWorkflow("gen-happy").run(request("invert"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
-    assertThat(activities.calls).containsExactly("resolve", "acquire", "run", "collect", "release");
+    assertThat(activities.calls).containsExactly("resolve", "lease", "run", "collect");
+    assertThat(activities.queues).containsExactly(
+        "resolve@tempera-generations", "lease@tempera-generations", "run@" + HOST_QUEUE, "collect@" + HOST_QUEUE);
+    assertThat(activities.jobs.get(0).baseUrl()).as("no model container: the configured endpoints").isNull();
     assertThat(result.outputs()).singleElement().satisfies(o -> assertThat(o.name()).isEqualTo("gen-happy_out_00001_.png"));
     assertThat(result.tierUsed()).isEqualTo("standard");
     assertThat(result.error()).isNull();
@@ -61,16 +90,136 @@ class GenerationWorkflowTest {
   }
 
   @Test
-  void waitsForASlotWhileTheHostIsBusy() {
-    activities.busyAttempts = 3;
-    GenerationResult result = newWorkflow("gen-busy").run(request("invert"));
+  void twoGenerationsCompetingForOneSlotWaitInOrderWithTheirPlaceVisible() throws Exception {
+    java.util.concurrent.CountDownLatch releaseFirst = new java.util.concurrent.CountDownLatch(1);
+    List<String> ran = new java.util.concurrent.CopyOnWriteArrayList<>();
+    activities.backend = job -> {
+      ran.add(job.generationId());
+      if (job.generationId().equals("gen-first")) {
+        try {
+          releaseFirst.await(20, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
+    };
+    GenerationWorkflow first = newWorkflow("gen-first");
+    WorkflowClient.start(first::run, request("invert"));
+    assertThat(activities.running.await(10, TimeUnit.SECONDS)).isTrue();
+    GenerationWorkflow second = newWorkflow("gen-second");
+    WorkflowClient.start(second::run, request("invert"));
+    eventually("the second waits first in line", () -> Integer.valueOf(1).equals(second.state().queuePosition()));
+    // started once the second is in line, so their lease requests reach the allocator in this order
+    GenerationWorkflow third = newWorkflow("gen-third");
+    WorkflowClient.start(third::run, request("invert"));
+    eventually("the third waits second in line", () -> Integer.valueOf(2).equals(third.state().queuePosition()));
+    assertThat(second.state().phase()).isEqualTo(Phase.WAITING_FOR_SLOT);
+    assertThat(ran).containsExactly("gen-first");
 
-    assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
-    assertThat(activities.calls.stream().filter("acquire"::equals).count()).isEqualTo(4);
+    releaseFirst.countDown();
+    for (String id : List.of("gen-first", "gen-second", "gen-third")) {
+      assertThat(client.newUntypedWorkflowStub(id).getResult(20, TimeUnit.SECONDS, GenerationResult.class).status())
+          .isEqualTo(GenerationStatus.SUCCEEDED);
+    }
+    assertThat(ran).containsExactly("gen-first", "gen-second", "gen-third");
+    assertThat(second.state().queuePosition()).isNull();
   }
 
   @Test
-  void aBackendValidationErrorFailsWithoutRetryAndReleasesTheSlot() {
+  void aContainerisedModelIsStartedOnTheLeasedHostAndReleasedAfterwards() {
+    GenerationResult result = newWorkflow("gen-model").run(request("containerised"));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(activities.calls).containsExactly("resolve", "lease", "start:gpu-model", "run", "collect", "releaseModel:gpu-model");
+    assertThat(activities.queues).contains("start@" + HOST_QUEUE, "run@" + HOST_QUEUE, "releaseModel@" + HOST_QUEUE);
+    assertThat(activities.jobs.get(0).baseUrl()).isEqualTo("http://127.0.0.1:9/gpu-model");
+  }
+
+  @Test
+  void aModelThatFailsToLoadIsReplacedByItsFallbackModel() {
+    activities.models = start -> {
+      if (start.model().id().equals("gpu-model")) {
+        throw ApplicationFailure.newFailure("gpu-model did not become healthy", ErrorCode.MODEL_UNAVAILABLE.name());
+      }
+      return new ModelEndpoint(start.model().id(), "c2", "http://127.0.0.1:9/cpu", false, 1);
+    };
+    GenerationWorkflow workflow = newWorkflow("gen-model-fallback");
+    GenerationResult result = workflow.run(request("containerised"));
+
+    assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(result.fallbacks()).singleElement().satisfies(f -> {
+      assertThat(f.fromModel()).isEqualTo("gpu-model");
+      assertThat(f.toModel()).isEqualTo("cpu-model");
+    });
+    assertThat(result.warnings()).contains("Finished on cpu-model because gpu-model failed to load");
+    assertThat(workflow.state().fallbacks()).hasSize(1);
+    assertThat(activities.calls.stream().filter("start:gpu-model"::equals).count()).as("retried before falling back").isEqualTo(3);
+    assertThat(activities.calls).containsSubsequence(
+        "start:gpu-model", "releaseModel:gpu-model", "planOnModel:cpu-model", "start:cpu-model", "run", "collect", "releaseModel:cpu-model");
+    assertThat(activities.jobs.get(0).baseUrl()).isEqualTo("http://127.0.0.1:9/cpu");
+  }
+
+  @Test
+  void aModelAndItsFallbackBothFailingToLoadFailTheGenerationAndReleaseEverything() {
+    activities.models = start -> {
+      throw ApplicationFailure.newNonRetryableFailure("This worker host runs no container engine", ErrorCode.MODEL_UNAVAILABLE.name());
+    };
+    GenerationResult result = newWorkflow("gen-model-broken").run(request("containerised"));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(result.error().code()).isEqualTo("MODEL_UNAVAILABLE");
+    assertThat(activities.modelsReleased).containsExactly("gpu-model", "cpu-model");
+  }
+
+  @Test
+  void cancellingWhileWaitingInLineLeavesTheQueue() throws Exception {
+    java.util.concurrent.CountDownLatch releaseFirst = new java.util.concurrent.CountDownLatch(1);
+    activities.backend = job -> {
+      try {
+        releaseFirst.await(20, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
+    };
+    GenerationWorkflow first = newWorkflow("gen-holding");
+    WorkflowClient.start(first::run, request("invert"));
+    assertThat(activities.running.await(10, TimeUnit.SECONDS)).isTrue();
+    GenerationWorkflow waiting = newWorkflow("gen-waiting");
+    WorkflowClient.start(waiting::run, request("invert"));
+    eventually("it waits in line", () -> Integer.valueOf(1).equals(waiting.state().queuePosition()));
+
+    waiting.cancel("not needed any more");
+    GenerationResult cancelled = client.newUntypedWorkflowStub("gen-waiting").getResult(20, TimeUnit.SECONDS, GenerationResult.class);
+    assertThat(cancelled.status()).isEqualTo(GenerationStatus.CANCELLED);
+    eventually("its place is given up", () -> activities.allocator.state(activities.pool).waiters().isEmpty());
+    releaseFirst.countDown();
+    client.newUntypedWorkflowStub("gen-holding").getResult(20, TimeUnit.SECONDS, GenerationResult.class);
+    assertThat(activities.calls.stream().filter("run"::equals).count()).isEqualTo(1);
+  }
+
+  @Test
+  void aGenerationNoGpuCanHoldStepsDownATier() {
+    GenerationResult result = newWorkflow("gen-too-big").run(new GenerationRequest("huge", "ultra", Map.of(), "p1", "n1", null));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(result.tierUsed()).isEqualTo("high");
+    assertThat(result.warnings()).contains("Finished at high because ultra needs more GPU memory than any host has");
+  }
+
+  private static void eventually(String what, java.util.function.Supplier<Boolean> condition) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 20_000;
+    while (!condition.get()) {
+      if (System.currentTimeMillis() > deadline) {
+        throw new AssertionError("timed out waiting until " + what);
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  @Test
+  void aBackendValidationErrorFailsWithoutRetryAndReleasesTheSlot() throws Exception {
     activities.backend = job -> {
       throw ApplicationFailure.newNonRetryableFailure(
           "Node 3 (ImageScaleBy): Value 9.0 bigger than max of 8.0 (scale_by)", ErrorCode.BACKEND_VALIDATION.name());
@@ -82,7 +231,7 @@ class GenerationWorkflowTest {
     assertThat(result.error().message()).contains("Node 3 (ImageScaleBy)");
     assertThat(result.error().retryable()).isFalse();
     assertThat(activities.calls.stream().filter("run"::equals).count()).isEqualTo(1);
-    assertThat(activities.released).containsExactly("lease-gen-invalid");
+    assertNoLeaseLeft();
   }
 
   @Test
@@ -120,6 +269,7 @@ class GenerationWorkflowTest {
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("UNKNOWN_FUNCTION");
     assertThat(activities.calls).containsExactly("resolve");
+    assertThat(activities.allocator.state(activities.pool).leases()).isEmpty();
   }
 
   @Test
@@ -140,7 +290,8 @@ class GenerationWorkflowTest {
     assertThat(result.error().code()).isEqualTo("CANCELLED");
     assertThat(result.error().message()).contains("changed my mind");
     assertThat(activities.cancelledRuns).containsExactly(activities.runIds.get(0));
-    assertThat(activities.released).containsExactly("lease-gen-cancel");
+    assertThat(activities.queues).contains("cancel@" + HOST_QUEUE);
+    assertNoLeaseLeft();
     assertThat(workflow.state().status()).isEqualTo(GenerationStatus.CANCELLED);
   }
 
@@ -185,7 +336,7 @@ class GenerationWorkflowTest {
     assertThat(state.status()).isEqualTo(GenerationStatus.CANCELLED);
     assertThat(state.error().message()).isEqualTo("Cancelled: the workflow was cancelled");
     assertThat(activities.cancelledRuns).hasSize(1);
-    assertThat(activities.released).containsExactly("lease-gen-operator-cancel");
+    assertNoLeaseLeft();
   }
 
   @Test
@@ -227,7 +378,7 @@ class GenerationWorkflowTest {
   }
 
   @Test
-  void outOfMemoryAtDraftFailsWithTheSuggestion() {
+  void outOfMemoryAtDraftFailsWithTheSuggestion() throws Exception {
     activities.backend = job -> {
       throw ApplicationFailure.newNonRetryableFailure("Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
     };
@@ -237,6 +388,6 @@ class GenerationWorkflowTest {
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("OUT_OF_GPU_MEMORY");
     assertThat(result.fallbacks()).extracting(Fallback::toTier).containsExactly("draft");
-    assertThat(activities.released).hasSize(1);
+    assertNoLeaseLeft();
   }
 }

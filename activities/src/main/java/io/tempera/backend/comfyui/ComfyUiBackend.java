@@ -28,12 +28,32 @@ public final class ComfyUiBackend implements Backend {
   private static final Logger log = LoggerFactory.getLogger(ComfyUiBackend.class);
 
   private final List<ComfyUiEndpoint> endpoints;
+  /** Clients of model services started on this host (a job's {@code baseUrl}), by URL. */
+  private final java.util.Map<String, ComfyUiEndpoint> modelEndpoints = new java.util.concurrent.ConcurrentHashMap<>();
+  private final ComfyUiClientOptions modelClientOptions;
 
   public ComfyUiBackend(List<ComfyUiEndpoint> endpoints) {
+    this(endpoints, ComfyUiClientOptions.defaults());
+  }
+
+  /** @param modelClientOptions options of the clients made for jobs that name their own base URL */
+  public ComfyUiBackend(List<ComfyUiEndpoint> endpoints, ComfyUiClientOptions modelClientOptions) {
     if (endpoints.isEmpty()) {
       throw new IllegalArgumentException("at least one ComfyUI endpoint is needed");
     }
     this.endpoints = List.copyOf(endpoints);
+    this.modelClientOptions = modelClientOptions;
+  }
+
+  /** The endpoint of a model service at this base URL (a container started for the job). */
+  private ComfyUiEndpoint modelEndpoint(String baseUrl) {
+    return modelEndpoints.computeIfAbsent(baseUrl, url -> endpoint(new ComfyUiClient(java.net.URI.create(url), modelClientOptions)));
+  }
+
+  /** Closes the clients made for model services. */
+  public void closeModelClients() {
+    modelEndpoints.values().forEach(e -> e.client().close());
+    modelEndpoints.clear();
   }
 
   /** One endpoint with a default breaker (3 failures in a row open it for 30 s). */
@@ -63,7 +83,8 @@ public final class ComfyUiBackend implements Backend {
 
   @Override
   public BackendOutcome run(BackendJob job, Path projectDir, Consumer<BackendProgress> progress) {
-    ComfyUiEndpoint endpoint = endpointHolding(job.runId()).orElseGet(this::healthyEndpoint);
+    ComfyUiEndpoint endpoint =
+        job.baseUrl() != null ? modelEndpoint(job.baseUrl()) : endpointHolding(job.runId()).orElseGet(this::healthyEndpoint);
     try {
       ObjectNode graph = job.plan().payload().deepCopy();
       for (FileInput input : job.plan().fileInputs()) {
@@ -89,6 +110,15 @@ public final class ComfyUiBackend implements Backend {
 
   @Override
   public void cancel(BackendJob job) {
+    if (job.baseUrl() != null) {
+      ComfyUiEndpoint endpoint = modelEndpoint(job.baseUrl());
+      try {
+        endpoint.client().cancel(job.runId());
+      } catch (ComfyUiException e) {
+        throw toFailure(e, endpoint);
+      }
+      return;
+    }
     ComfyUiException last = null;
     for (ComfyUiEndpoint endpoint : endpoints) {
       try {
@@ -108,7 +138,7 @@ public final class ComfyUiBackend implements Backend {
     ComfyUiEndpoint endpoint = endpoints.stream()
         .filter(e -> e.name().equals(file.origin()))
         .findFirst()
-        .orElse(endpoints.get(0));
+        .orElseGet(() -> file.origin() != null && file.origin().startsWith("http") ? modelEndpoint(file.origin()) : endpoints.get(0));
     try {
       return endpoint.client().download(
           new OutputFile(file.producer(), file.kind(), file.filename(), file.subfolder(), file.type()), target);

@@ -1,0 +1,245 @@
+package io.tempera.generation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tempera.backend.BackendRegistry;
+import io.tempera.backend.comfyui.ComfyUiBackend;
+import io.tempera.backend.comfyui.ComfyUiClient;
+import io.tempera.backend.comfyui.ComfyUiClientOptions;
+import io.tempera.containers.ModelHost;
+import io.tempera.containers.ModelHostException;
+import io.tempera.containers.RunningModel;
+import io.tempera.models.ModelSpec;
+import io.tempera.outputs.OutputStore;
+import io.tempera.progress.InProcessProgressBus;
+import io.tempera.slots.AllocatorSettings;
+import io.tempera.slots.AllocatorState;
+import io.tempera.slots.Gpu;
+import io.tempera.slots.HostRegistration;
+import io.tempera.slots.SlotAllocatorActivitiesImpl;
+import io.tempera.slots.SlotAllocatorClient;
+import io.tempera.slots.SlotAllocatorWorkflow;
+import io.tempera.slots.SlotAllocatorWorkflowImpl;
+import io.tempera.slots.LocalSlotPool;
+import io.tempera.template.TemplateRegistry;
+import io.tempera.template.TemplateTranslator;
+import io.tempera.testkit.comfyui.ComfyUiTestServer;
+import io.tempera.testkit.fixtures.TestFiles;
+import io.tempera.testkit.fixtures.TestImages;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.worker.Worker;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The real activities with the slot allocator, as a worker host runs them: the generation starts on
+ * its tier's queue, leases a slot, and every later step runs on the host's own queue against the
+ * testkit ComfyUI; a containerised model's service (here a second testkit ComfyUI the model host
+ * starts) is where the run goes.
+ */
+class GenerationOnSlotsAndModelsTest {
+
+  private static final String POOL = "gpus";
+  private static final String HOST_QUEUE = HostRegistration.taskQueueFor("box-1");
+  private static final String TIER_QUEUE = GenerationWorkflow.taskQueueFor("standard");
+
+  @TempDir Path tmp;
+  private ComfyUiTestServer comfy;
+  private ComfyUiClient client;
+  private TestWorkflowEnvironment env;
+  private WorkflowClient workflows;
+  private OutputStore outputs;
+  private TemplateRegistry registry;
+  private SlotAllocatorClient slots;
+  private GenerationActivitiesImpl onHost;
+  private final TestModelHost models = new TestModelHost();
+
+  @BeforeEach
+  void setUp() throws IOException {
+    comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(tmp.resolve("comfyui")));
+    client = new ComfyUiClient(comfy.baseUrl(), ComfyUiClientOptions.defaults());
+    Path templates = tmp.resolve("templates");
+    TestFiles.copyTree(Path.of("../templates/functions"), templates.resolve("shipped"));
+    ObjectMapper json = new ObjectMapper();
+    registry = new TemplateRegistry(templates, json, 0);
+    outputs = new OutputStore(tmp.resolve("outputs"));
+    TestImages.writePng(TestImages.sample(), outputs.projectDir("p1").resolve("uploads/sample.png"));
+    env = TestWorkflowEnvironment.newInstance();
+    workflows = env.getWorkflowClient();
+    slots = new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
+  }
+
+  @AfterEach
+  void tearDown() {
+    env.close();
+    client.close();
+    models.stopAll();
+    comfy.close();
+  }
+
+  /**
+   * The tier queue's activities have no ComfyUI backend at all: a step that ran there instead of on
+   * the host's queue would fail.
+   */
+  private void startWorkers(ModelHost modelHost, Map<String, ModelSpec> registryModels, ModelSpec planModel) {
+    ObjectMapper json = new ObjectMapper();
+    InProcessProgressBus bus = new InProcessProgressBus();
+    GenerationActivitiesImpl onTierQueue = new GenerationActivitiesImpl(
+        registry, new TemplateTranslator(json), new LocalSlotPool("unused", 1), new BackendRegistry(List.of()), outputs, bus,
+        new SimpleMeterRegistry()).useSlotAllocator(slots, POOL, 0)
+        .useModelLookup(id -> Optional.ofNullable(registryModels.get(id)));
+    onHost = new GenerationActivitiesImpl(
+        registry, new TemplateTranslator(json), new LocalSlotPool("unused", 1),
+        new BackendRegistry(List.of(ComfyUiBackend.single(client))), outputs, bus, new SimpleMeterRegistry())
+        .useSlotAllocator(slots, POOL, 0)
+        .useModelHost(modelHost, "box-1")
+        .useModelLookup(id -> Optional.ofNullable(registryModels.get(id)));
+    Worker tier = env.newWorker(TIER_QUEUE);
+    tier.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
+    tier.registerActivitiesImplementations(planModel == null ? onTierQueue : new WithModel(onTierQueue, planModel));
+    env.newWorker(HOST_QUEUE).registerActivitiesImplementations(onHost);
+    Worker allocator = env.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
+    allocator.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
+    allocator.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(workflows));
+    env.start();
+    slots.registerHost(POOL, new HostRegistration("box-1", HOST_QUEUE, List.of(new Gpu(0, 24_000)), 2));
+  }
+
+  private GenerationResult invert(String id) {
+    GenerationWorkflow workflow = workflows.newWorkflowStub(GenerationWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(TIER_QUEUE).setWorkflowId(id).build());
+    return workflow.run(new GenerationRequest("invert", "standard", Map.of("image", "uploads/sample.png"), "p1", "n1", null));
+  }
+
+  private void assertNothingHeld() {
+    AllocatorState state = slots.state(POOL);
+    assertThat(state.leases()).isEmpty();
+    assertThat(state.waiters()).isEmpty();
+  }
+
+  @Test
+  void aGenerationLeasesASlotAndRunsOnTheHostQueueEndToEnd() throws Exception {
+    startWorkers(null, Map.of(), null);
+
+    GenerationResult result = invert("gen-on-host");
+
+    assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(outputs.resolve(result.outputs().get(0).path()).toFile()))).isTrue();
+    assertThat(comfy.promptPostCount()).isEqualTo(1);
+    assertNothingHeld();
+  }
+
+  @Test
+  void aContainerisedModelRunsOnTheServiceTheHostStartedAndIsReleased() throws Exception {
+    ModelSpec model = new ModelSpec("invert-gpu", "comfyui", "tempera/comfyui-test:1", List.of(), Map.of(), 8188, "/system_stats", 4_000, 60, null);
+    startWorkers(models, Map.of(), model);
+
+    GenerationResult result = invert("gen-on-model");
+
+    assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(models.acquired).containsExactly("gen-on-model:invert-gpu:0");
+    assertThat(models.released).containsExactly("gen-on-model:invert-gpu");
+    assertThat(models.promptsOn("invert-gpu")).as("the run went to the model's own service").isEqualTo(1);
+    assertThat(comfy.promptPostCount()).as("not to the configured endpoint").isZero();
+    assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(outputs.resolve(result.outputs().get(0).path()).toFile()))).isTrue();
+    assertNothingHeld();
+  }
+
+  @Test
+  void withoutAContainerEngineAContainerisedModelFailsAsUnavailable() {
+    ModelSpec model = new ModelSpec("invert-gpu", "comfyui", "tempera/comfyui-test:1", List.of(), Map.of(), 8188, "/system_stats", 4_000, 60, null);
+    startWorkers(null, Map.of(), model);
+
+    GenerationResult result = invert("gen-no-engine");
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(result.error().code()).isEqualTo("MODEL_UNAVAILABLE");
+    assertThat(result.error().message()).contains("invert-gpu").contains("box-1").contains("runs no container engine");
+    assertNothingHeld();
+  }
+
+  @Test
+  void aModelThatFailsToLoadFallsBackToTheRegistrysFallbackModel() throws Exception {
+    ModelSpec broken = new ModelSpec("invert-broken", "comfyui", "tempera/broken:1", List.of(), Map.of(), 8188, "/system_stats", 4_000, 60, "invert-cpu");
+    ModelSpec cpu = new ModelSpec("invert-cpu", "comfyui", null, List.of(), Map.of(), 0, null, 0, 0, null);
+    models.failing.add("invert-broken");
+    startWorkers(models, Map.of("invert-cpu", cpu), broken);
+
+    GenerationResult result = invert("gen-model-fallback");
+
+    assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(result.warnings()).contains("Finished on invert-cpu because invert-broken failed to load");
+    assertThat(comfy.promptPostCount()).as("the fallback is served by the configured endpoint").isEqualTo(1);
+    assertThat(models.released).contains("gen-model-fallback:invert-broken");
+    assertNothingHeld();
+  }
+
+  /** Gives the plan a model, as the model registry will. */
+  private record WithModel(GenerationActivitiesImpl delegate, ModelSpec model) implements GenerationActivities {
+    @Override
+    public GenerationPlan resolveTemplate(GenerationRequest r) {
+      GenerationPlan p = delegate.resolveTemplate(r);
+      return new GenerationPlan(p.functionId(), p.functionVersion(), p.tierRequested(), p.tierUsed(), p.backendType(), p.payload(),
+          p.fileInputs(), p.timeoutSeconds(), p.warnings(), p.progressMessages(), p.variant(), model);
+    }
+    @Override public GenerationPlan planAtTier(GenerationRequest r, GenerationPlan p, String t) { return delegate.planAtTier(r, p, t); }
+    @Override public SlotLease acquireSlot(SlotRequest r) { return delegate.acquireSlot(r); }
+    @Override public io.tempera.slots.LeaseAnswer requestLease(SlotRequest r, GenerationPlan p) { return delegate.requestLease(r, p); }
+    @Override public ModelEndpoint startModel(ModelStart s) { return delegate.startModel(s); }
+    @Override public void releaseModel(ModelStart s) { delegate.releaseModel(s); }
+    @Override public GenerationPlan planOnModel(GenerationRequest r, GenerationPlan p, String m) { return delegate.planOnModel(r, p, m); }
+    @Override public BackendOutcome runOnBackend(BackendJob j) { return delegate.runOnBackend(j); }
+    @Override public void cancelOnBackend(BackendJob j) { delegate.cancelOnBackend(j); }
+    @Override public List<OutputRef> collectOutputs(CollectRequest r) { return delegate.collectOutputs(r); }
+    @Override public void releaseSlot(SlotLease l) { delegate.releaseSlot(l); }
+  }
+
+  /**
+   * A model host whose "containers" are testkit ComfyUI servers in this process (the docker-java
+   * host is tested on its own): a real service at a new URL per model.
+   */
+  private final class TestModelHost implements ModelHost {
+    final List<String> acquired = new CopyOnWriteArrayList<>();
+    final List<String> released = new CopyOnWriteArrayList<>();
+    final List<String> failing = new CopyOnWriteArrayList<>();
+    private final Map<String, ComfyUiTestServer> running = new ConcurrentHashMap<>();
+
+    @Override
+    public RunningModel acquire(String holder, ModelSpec model, Integer gpuIndex) {
+      acquired.add(holder + ":" + model.id() + ":" + gpuIndex);
+      if (failing.contains(model.id())) {
+        throw new ModelHostException(ErrorCode.MODEL_UNAVAILABLE, "the container exited with code 1", "ImportError: no module named torch", null);
+      }
+      ComfyUiTestServer server = running.computeIfAbsent(model.id(),
+          id -> ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(tmp.resolve("model-" + id))));
+      return new RunningModel(model.id(), "container-" + model.id(), server.baseUrl().toString(), false, 1);
+    }
+
+    @Override
+    public void release(String holder, String modelId) {
+      released.add(holder + ":" + modelId);
+    }
+
+    int promptsOn(String modelId) {
+      return running.get(modelId).promptPostCount();
+    }
+
+    void stopAll() {
+      running.values().forEach(ComfyUiTestServer::close);
+    }
+  }
+}

@@ -1,0 +1,22 @@
+package io.tempera.slots;
+
+import java.util.List;
+
+/**
+ * Everything an allocator knows, carried across continue-as-new: hosts, granted leases, the FIFO
+ * queue of waiting requests, and its sequence number. Also what its query returns.
+ */
+public record AllocatorState(
+    String pool, List<HostRegistration> hosts, List<Lease> leases, List<Waiter> waiters, long seq, AllocatorSettings settings) {
+
+  public AllocatorState {
+    hosts = hosts == null ? List.of() : List.copyOf(hosts);
+    leases = leases == null ? List.of() : List.copyOf(leases);
+    waiters = waiters == null ? List.of() : List.copyOf(waiters);
+    settings = settings == null ? AllocatorSettings.defaults() : settings;
+  }
+
+  public static AllocatorState empty(String pool, AllocatorSettings settings) {
+    return new AllocatorState(pool, List.of(), List.of(), List.of(), 0, settings);
+  }
+}

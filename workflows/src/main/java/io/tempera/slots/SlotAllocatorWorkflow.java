@@ -1,0 +1,49 @@
+package io.tempera.slots;
+
+import io.temporal.workflow.QueryMethod;
+import io.temporal.workflow.SignalMethod;
+import io.temporal.workflow.UpdateMethod;
+import io.temporal.workflow.UpdateValidatorMethod;
+import io.temporal.workflow.WorkflowInterface;
+import io.temporal.workflow.WorkflowMethod;
+
+/**
+ * The GPU slots of one pool of worker hosts: a long-lived workflow (id {@link #idFor}) that grants
+ * leases in FIFO order through an Update, is told of releases and hosts by signals, reclaims the
+ * leases of holders that closed without releasing, and continues as new to keep its history small.
+ */
+@WorkflowInterface
+public interface SlotAllocatorWorkflow {
+
+  String TASK_QUEUE = "tempera-slots";
+
+  static String idFor(String pool) {
+    return "tempera-slots-" + pool;
+  }
+
+  /** Runs forever; {@code state} carries what an earlier run knew (an empty state on first start). */
+  @WorkflowMethod
+  void run(AllocatorState state);
+
+  /** A worker host offers its GPUs (again). */
+  @SignalMethod
+  void registerHost(HostRegistration host);
+
+  /** Wakes the allocator (used to start it with signal-with-start). */
+  @SignalMethod
+  void ping();
+
+  /** Lease a slot, or take (or keep) a place in the queue. Asking again gives the same answer. */
+  @UpdateMethod
+  LeaseAnswer requestLease(LeaseRequest request);
+
+  @UpdateValidatorMethod(updateName = "requestLease")
+  void validateRequestLease(LeaseRequest request);
+
+  /** Give back a lease or a place in the queue. Idempotent. */
+  @SignalMethod
+  void release(LeaseRelease release);
+
+  @QueryMethod
+  AllocatorState state();
+}

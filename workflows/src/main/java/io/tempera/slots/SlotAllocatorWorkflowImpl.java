@@ -1,0 +1,300 @@
+package io.tempera.slots;
+
+import io.temporal.activity.ActivityOptions;
+import io.temporal.common.RetryOptions;
+import io.temporal.workflow.Async;
+import io.temporal.workflow.Promise;
+import io.temporal.workflow.Workflow;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+
+/**
+ * One pool's slots. Handlers only change state (an Update answers at once: granted, or a place in
+ * the queue); the main loop grants to waiters in FIFO order, tells holders their lease or new place
+ * by signal, reclaims leases of closed holders on a timer that runs only while something is held,
+ * and continues as new once every handler has finished.
+ */
+public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
+
+  private static final Logger log = Workflow.getLogger(SlotAllocatorWorkflowImpl.class);
+
+  private final SlotAllocatorActivities activities =
+      Workflow.newActivityStub(
+          SlotAllocatorActivities.class,
+          ActivityOptions.newBuilder()
+              .setStartToCloseTimeout(Duration.ofSeconds(30))
+              .setRetryOptions(RetryOptions.newBuilder().setMaximumAttempts(3).build())
+              .build());
+
+  private String pool;
+  private AllocatorSettings settings;
+  private final Map<String, HostRegistration> hosts = new LinkedHashMap<>();
+  private final List<Lease> leases = new ArrayList<>();
+  private final List<Waiter> waiters = new ArrayList<>();
+  private long seq;
+  private boolean dirty;
+  private boolean initialized;
+  private long lastReclaimMillis;
+
+  @Override
+  public void run(AllocatorState state) {
+    AllocatorState start = state == null ? AllocatorState.empty(poolFromId(), AllocatorSettings.defaults()) : state;
+    pool = start.pool() == null ? poolFromId() : start.pool();
+    settings = start.settings();
+    start.hosts().forEach(h -> hosts.put(h.hostId(), h));
+    leases.addAll(start.leases());
+    waiters.addAll(start.waiters());
+    seq = start.seq();
+    dirty = true;
+    lastReclaimMillis = Workflow.currentTimeMillis();
+    initialized = true;
+
+    while (true) {
+      if (leases.isEmpty() && waiters.isEmpty()) {
+        Workflow.await(() -> dirty || continueAsNewDue());
+      } else {
+        long reclaimAt = lastReclaimMillis + settings.reclaimEverySeconds() * 1000L;
+        long wait = Math.max(1, reclaimAt - Workflow.currentTimeMillis());
+        Workflow.await(Duration.ofMillis(wait), () -> dirty || continueAsNewDue());
+      }
+      dirty = false;
+      grantWaiters();
+      if (Workflow.currentTimeMillis() - lastReclaimMillis >= settings.reclaimEverySeconds() * 1000L) {
+        lastReclaimMillis = Workflow.currentTimeMillis();
+        if (!leases.isEmpty() || !waiters.isEmpty()) {
+          reclaim();
+        }
+      }
+      if (continueAsNewDue() && !dirty) {
+        Workflow.await(Workflow::isEveryHandlerFinished);
+        if (!dirty) {
+          log.info("slot pool {}: continuing as new with {} leases and {} waiters", pool, leases.size(), waiters.size());
+          Workflow.continueAsNew(state());
+        }
+      }
+    }
+  }
+
+  private boolean continueAsNewDue() {
+    return Workflow.getInfo().isContinueAsNewSuggested()
+        || Workflow.getInfo().getHistoryLength() >= settings.maxHistoryEvents();
+  }
+
+  private String poolFromId() {
+    String id = Workflow.getInfo().getWorkflowId();
+    return id.startsWith("tempera-slots-") ? id.substring("tempera-slots-".length()) : id;
+  }
+
+  @Override
+  public void registerHost(HostRegistration host) {
+    if (host == null || host.hostId() == null || host.hostId().isBlank()) {
+      log.warn("slot pool {}: ignoring a host registration without a host id", pool);
+      return;
+    }
+    hosts.put(host.hostId(), host);
+    dirty = true;
+  }
+
+  @Override
+  public void ping() {
+    dirty = true;
+  }
+
+  @Override
+  public void validateRequestLease(LeaseRequest request) {
+    if (request == null || request.holder() == null || request.holder().isBlank()) {
+      throw new IllegalArgumentException("a lease request needs a holder (the generation's workflow id)");
+    }
+    if (request.vramMb() < 0) {
+      throw new IllegalArgumentException("vramMb must be 0 or more, got " + request.vramMb());
+    }
+  }
+
+  @Override
+  public LeaseAnswer requestLease(LeaseRequest request) {
+    Workflow.await(() -> initialized); // an Update may arrive before the run has loaded its state
+    seq++;
+    Lease held = leaseOf(request.holder());
+    if (held != null) {
+      return new LeaseAnswer(pool, held, 0, seq, null);
+    }
+    int place = placeOf(request.holder());
+    if (place > 0) {
+      return new LeaseAnswer(pool, null, place, seq, null);
+    }
+    String rejection = neverFits(request.vramMb());
+    if (rejection != null) {
+      return new LeaseAnswer(pool, null, 0, seq, rejection);
+    }
+    if (waiters.isEmpty()) {
+      Lease lease = fit(request);
+      if (lease != null) {
+        leases.add(lease);
+        log.info("slot pool {}: granted {} to {}", pool, lease.leaseId(), request.holder());
+        return new LeaseAnswer(pool, lease, 0, seq, null);
+      }
+    }
+    waiters.add(new Waiter(request, waiters.size() + 1));
+    return new LeaseAnswer(pool, null, waiters.size(), seq, null);
+  }
+
+  @Override
+  public void release(LeaseRelease release) {
+    if (release == null || release.holder() == null) {
+      return;
+    }
+    boolean changed =
+        leases.removeIf(
+            l -> l.holder().equals(release.holder()) && (release.leaseId() == null || l.leaseId().equals(release.leaseId())));
+    if (release.leaseId() == null) {
+      changed |= waiters.removeIf(w -> w.request().holder().equals(release.holder()));
+    }
+    if (changed) {
+      log.info("slot pool {}: released what {} held ({})", pool, release.holder(), release.reason());
+      dirty = true;
+    }
+  }
+
+  @Override
+  public AllocatorState state() {
+    return new AllocatorState(pool, List.copyOf(hosts.values()), leases, waiters, seq, settings);
+  }
+
+  /** Grants to the head of the queue while it fits; then tells every waiter its new place. */
+  private void grantWaiters() {
+    rejectWaitersThatNeverFit();
+    List<Lease> granted = new ArrayList<>();
+    while (!waiters.isEmpty()) {
+      Lease lease = fit(waiters.get(0).request());
+      if (lease == null) {
+        break;
+      }
+      waiters.remove(0);
+      leases.add(lease);
+      granted.add(lease);
+    }
+    if (granted.isEmpty() && waiters.stream().allMatch(w -> w.notifiedPosition() == waiters.indexOf(w) + 1)) {
+      return;
+    }
+    seq++;
+    List<Promise<Void>> sent = new ArrayList<>();
+    List<Lease> grantSignals = new ArrayList<>();
+    for (Lease lease : granted) {
+      log.info("slot pool {}: granted {} to waiting {}", pool, lease.leaseId(), lease.holder());
+      SlotHolder holder = Workflow.newExternalWorkflowStub(SlotHolder.class, lease.holder());
+      sent.add(Async.procedure(holder::slotGranted, lease));
+      grantSignals.add(lease);
+    }
+    List<String> positionSignals = new ArrayList<>();
+    for (int i = 0; i < waiters.size(); i++) {
+      Waiter waiter = waiters.get(i);
+      if (waiter.notifiedPosition() != i + 1) {
+        waiters.set(i, new Waiter(waiter.request(), i + 1));
+        SlotHolder holder = Workflow.newExternalWorkflowStub(SlotHolder.class, waiter.request().holder());
+        sent.add(Async.procedure(holder::slotQueuePosition, new QueuePosition(i + 1, seq)));
+        positionSignals.add(waiter.request().holder());
+      }
+    }
+    // a holder that cannot be signalled is gone: its lease or place goes back to the pool
+    for (int i = 0; i < sent.size(); i++) {
+      try {
+        sent.get(i).get();
+      } catch (RuntimeException gone) {
+        String holder = i < grantSignals.size() ? grantSignals.get(i).holder() : positionSignals.get(i - grantSignals.size());
+        log.warn("slot pool {}: holder {} cannot be signalled ({}); releasing what it held", pool, holder, gone.getMessage());
+        release(new LeaseRelease(holder, null, "holder gone"));
+      }
+    }
+  }
+
+  /** Waiters no GPU of the pool can ever hold (hosts registered since, or re-registered smaller) leave the queue. */
+  private void rejectWaitersThatNeverFit() {
+    List<Waiter> rejected = waiters.stream().filter(w -> neverFits(w.request().vramMb()) != null).toList();
+    if (rejected.isEmpty()) {
+      return;
+    }
+    List<Promise<Void>> sent = new ArrayList<>();
+    for (Waiter waiter : rejected) {
+      waiters.remove(waiter);
+      SlotHolder holder = Workflow.newExternalWorkflowStub(SlotHolder.class, waiter.request().holder());
+      sent.add(Async.procedure(holder::slotRejected, neverFits(waiter.request().vramMb())));
+    }
+    for (Promise<Void> promise : sent) {
+      try {
+        promise.get();
+      } catch (RuntimeException gone) {
+        log.warn("slot pool {}: a rejected holder cannot be signalled: {}", pool, gone.getMessage());
+      }
+    }
+  }
+
+  /** Checks the holders of leases and places; releases what closed ones held. */
+  private void reclaim() {
+    List<String> holders = new ArrayList<>();
+    leases.forEach(l -> holders.add(l.holder()));
+    waiters.forEach(w -> holders.add(w.request().holder()));
+    List<String> closed;
+    try {
+      closed = activities.closedHolders(List.copyOf(Set.copyOf(holders)).stream().sorted().toList());
+    } catch (RuntimeException e) {
+      log.warn("slot pool {}: could not check holders: {}", pool, e.getMessage());
+      return;
+    }
+    for (String holder : closed) {
+      log.warn("slot pool {}: reclaiming what closed holder {} held", pool, holder);
+      release(new LeaseRelease(holder, null, "holder closed without releasing"));
+    }
+  }
+
+  private Lease leaseOf(String holder) {
+    return leases.stream().filter(l -> l.holder().equals(holder)).findFirst().orElse(null);
+  }
+
+  private int placeOf(String holder) {
+    for (int i = 0; i < waiters.size(); i++) {
+      if (waiters.get(i).request().holder().equals(holder)) {
+        return i + 1;
+      }
+    }
+    return 0;
+  }
+
+  /** Why a request can never be granted here: hosts are registered, none has a GPU big enough. */
+  private String neverFits(int vramMb) {
+    if (hosts.isEmpty()) {
+      return null;
+    }
+    int largest = hosts.values().stream().flatMap(h -> h.gpus().stream()).mapToInt(Gpu::vramMb).max().orElse(0);
+    return vramMb > largest
+        ? "This generation needs " + vramMb + " MB of GPU memory; the largest GPU of pool " + pool + " has " + largest + " MB"
+        : null;
+  }
+
+  /** A lease on the first host (in registration order) and GPU with room, or null. */
+  private Lease fit(LeaseRequest request) {
+    for (HostRegistration host : hosts.values()) {
+      long onHost = leases.stream().filter(l -> l.hostId().equals(host.hostId())).count();
+      if (onHost >= host.maxLeases()) {
+        continue;
+      }
+      for (Gpu gpu : host.gpus()) {
+        int used =
+            leases.stream()
+                .filter(l -> l.hostId().equals(host.hostId()) && l.gpuIndex() == gpu.index())
+                .mapToInt(Lease::vramMb)
+                .sum();
+        if (gpu.vramMb() - used >= request.vramMb()) {
+          String id = pool + "/" + host.hostId() + "/gpu" + gpu.index() + "/" + request.holder() + "#" + (seq + 1);
+          seq++;
+          return new Lease(id, pool, request.holder(), host.hostId(), host.taskQueue(), gpu.index(), request.vramMb());
+        }
+      }
+    }
+    return null;
+  }
+}

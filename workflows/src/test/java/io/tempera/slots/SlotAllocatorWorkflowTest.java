@@ -1,0 +1,259 @@
+package io.tempera.slots;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.client.WorkflowStub;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.worker.Worker;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The slot allocator against real holder workflows, on the in-process test server. */
+class SlotAllocatorWorkflowTest {
+
+  private static final String POOL = "test";
+  private TestWorkflowEnvironment env;
+  private WorkflowClient client;
+  private SlotAllocatorClient slots;
+
+  @BeforeEach
+  void setUp() {
+    env = TestWorkflowEnvironment.newInstance();
+    client = env.getWorkflowClient();
+    Worker allocator = env.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
+    allocator.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
+    allocator.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(client));
+    Worker holders = env.newWorker("holders");
+    holders.registerWorkflowImplementationTypes(HolderWorkflow.Impl.class);
+    slots = new SlotAllocatorClient(client, new AllocatorSettings(30, 2_000));
+    holders.registerActivitiesImplementations((HolderWorkflow.Requests) slots::requestLease);
+    env.start();
+  }
+
+  @AfterEach
+  void tearDown() {
+    env.close();
+  }
+
+  private void host(String id, int maxLeases, Gpu... gpus) {
+    slots.registerHost(POOL, new HostRegistration(id, HostRegistration.taskQueueFor(id), List.of(gpus), maxLeases));
+  }
+
+  private HolderWorkflow hold(String id, int vramMb) {
+    HolderWorkflow holder = client.newWorkflowStub(HolderWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue("holders").setWorkflowId(id).build());
+    WorkflowClient.start(holder::hold, POOL, vramMb);
+    return holder;
+  }
+
+  private static void eventually(String what, Supplier<Boolean> condition) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 20_000;
+    while (!condition.get()) {
+      if (System.currentTimeMillis() > deadline) {
+        throw new AssertionError("timed out waiting until " + what);
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  private void finish(String id) {
+    client.newWorkflowStub(HolderWorkflow.class, id).finish();
+    client.newUntypedWorkflowStub(id).getResult(String.class);
+  }
+
+  private void assertNothingHeld() throws InterruptedException {
+    eventually("no lease and no waiter is left", () -> slots.state(POOL).leases().isEmpty() && slots.state(POOL).waiters().isEmpty());
+  }
+
+  @Test
+  void holdersCompetingForOneSlotWaitInOrderAndSeeTheirPlace() throws Exception {
+    host("h1", 1, new Gpu(0, 8_000));
+    HolderWorkflow a = hold("gen-a", 1_000);
+    eventually("a holds the slot", () -> a.lease() != null);
+    HolderWorkflow b = hold("gen-b", 1_000);
+    eventually("b waits first", () -> b.position() == 1);
+    HolderWorkflow c = hold("gen-c", 1_000);
+    eventually("c waits second", () -> c.position() == 2);
+    assertThat(b.lease()).isNull();
+    assertThat(slots.state(POOL).waiters()).extracting(w -> w.request().holder()).containsExactly("gen-b", "gen-c");
+
+    finish("gen-a");
+    eventually("b gets the slot", () -> b.lease() != null);
+    eventually("c moves up", () -> c.position() == 1);
+    assertThat(c.lease()).isNull();
+    assertThat(b.lease().taskQueue()).isEqualTo("tempera-host-h1");
+
+    finish("gen-b");
+    eventually("c gets the slot", () -> c.lease() != null);
+    finish("gen-c");
+    assertNothingHeld();
+  }
+
+  @Test
+  void askingAgainGivesTheSameLeaseNeverASecondOne() {
+    host("h1", 2, new Gpu(0, 8_000));
+    LeaseAnswer first = slots.requestLease(POOL, new LeaseRequest("gen-x", 4_000, "f", "standard"));
+    LeaseAnswer again = slots.requestLease(POOL, new LeaseRequest("gen-x", 4_000, "f", "standard"));
+
+    assertThat(first.granted()).isTrue();
+    assertThat(again.lease()).isEqualTo(first.lease());
+    assertThat(slots.state(POOL).leases()).hasSize(1);
+    LeaseAnswer other = slots.requestLease(POOL, new LeaseRequest("gen-y", 4_000, "f", "standard"));
+    assertThat(other.granted()).isTrue();
+    assertThat(slots.requestLease(POOL, new LeaseRequest("gen-z", 1, "f", "standard")).queuePosition()).isEqualTo(1);
+    assertThat(slots.requestLease(POOL, new LeaseRequest("gen-z", 1, "f", "standard")).queuePosition()).isEqualTo(1);
+    assertThat(slots.state(POOL).waiters()).hasSize(1);
+  }
+
+  @Test
+  void leasesAreFittedAcrossTwoVirtualGpusByMemoryInFifoOrder() throws Exception {
+    host("h1", 10, new Gpu(0, 8_000), new Gpu(1, 16_000));
+    HolderWorkflow small = hold("gen-6g", 6_000);
+    eventually("6 GB on gpu 0", () -> small.lease() != null);
+    assertThat(small.lease().gpuIndex()).isZero();
+    HolderWorkflow big = hold("gen-10g", 10_000);
+    eventually("10 GB on gpu 1", () -> big.lease() != null);
+    assertThat(big.lease().gpuIndex()).isEqualTo(1);
+    HolderWorkflow four = hold("gen-4g", 4_000);
+    eventually("4 GB fits only on gpu 1", () -> four.lease() != null);
+    assertThat(four.lease().gpuIndex()).isEqualTo(1);
+    HolderWorkflow seven = hold("gen-7g", 7_000);
+    eventually("7 GB waits", () -> seven.position() == 1);
+    HolderWorkflow two = hold("gen-2g", 2_000);
+    eventually("2 GB waits behind it (FIFO), though it would fit", () -> two.position() == 2);
+
+    finish("gen-10g");
+    eventually("7 GB gets gpu 1", () -> seven.lease() != null);
+    assertThat(seven.lease().gpuIndex()).isEqualTo(1);
+    eventually("then 2 GB gets gpu 0", () -> two.lease() != null);
+    assertThat(two.lease().gpuIndex()).isZero();
+
+    for (String id : List.of("gen-6g", "gen-4g", "gen-7g", "gen-2g")) {
+      finish(id);
+    }
+    assertNothingHeld();
+  }
+
+  @Test
+  void aMalformedRequestIsRejectedByTheValidatorAndChangesNothing() {
+    host("h1", 1, new Gpu(0, 8_000));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> slots.requestLease(POOL, new LeaseRequest(" ", 10, "f", "standard")))
+        .isInstanceOf(io.temporal.client.WorkflowUpdateException.class)
+        .cause()
+        .isInstanceOfSatisfying(io.temporal.failure.ApplicationFailure.class, app -> {
+          assertThat(app.getType()).isEqualTo(IllegalArgumentException.class.getName());
+          assertThat(app.getOriginalMessage()).contains("needs a holder");
+        });
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> slots.requestLease(POOL, new LeaseRequest("gen-neg", -1, "f", "standard")))
+        .isInstanceOf(io.temporal.client.WorkflowUpdateException.class);
+    assertThat(slots.state(POOL).leases()).isEmpty();
+    assertThat(slots.state(POOL).waiters()).isEmpty();
+  }
+
+  @Test
+  void aRequestNoGpuOfThePoolCanHoldIsRejected() {
+    host("h1", 1, new Gpu(0, 8_000));
+    LeaseAnswer answer = slots.requestLease(POOL, new LeaseRequest("gen-huge", 40_000, "f", "ultra"));
+    assertThat(answer.granted()).isFalse();
+    assertThat(answer.rejection()).contains("40000 MB").contains("8000 MB");
+    assertThat(slots.state(POOL).waiters()).isEmpty();
+  }
+
+  @Test
+  void aWaiterNoGpuCanHoldAnyMoreIsToldSoAndLeavesTheQueue() throws Exception {
+    host("h1", 4, new Gpu(0, 16_000));
+    HolderWorkflow a = hold("gen-a", 10_000);
+    eventually("a holds", () -> a.lease() != null);
+    hold("gen-b", 12_000);
+    eventually("b waits", () -> slots.state(POOL).waiters().size() == 1);
+
+    host("h1", 4, new Gpu(0, 8_000)); // the host came back with a smaller GPU
+    String b = client.newUntypedWorkflowStub("gen-b").getResult(String.class);
+    assertThat(b).isEqualTo("rejected: This generation needs 12000 MB of GPU memory; the largest GPU of pool test has 8000 MB");
+    assertThat(slots.state(POOL).waiters()).isEmpty();
+    finish("gen-a");
+    assertNothingHeld();
+  }
+
+  @Test
+  void cancellingAWaiterTakesItOutOfTheQueue() throws Exception {
+    host("h1", 1, new Gpu(0, 8_000));
+    HolderWorkflow a = hold("gen-a", 0);
+    eventually("a holds", () -> a.lease() != null);
+    HolderWorkflow b = hold("gen-b", 0);
+    HolderWorkflow c = hold("gen-c", 0);
+    eventually("c waits second", () -> c.position() == 2);
+
+    client.newUntypedWorkflowStub("gen-b").cancel();
+    eventually("c moves up when b leaves", () -> c.position() == 1);
+    finish("gen-a");
+    eventually("c gets the slot", () -> c.lease() != null);
+    finish("gen-c");
+    assertNothingHeld();
+  }
+
+  @Test
+  void theLeaseOfATerminatedHolderIsReclaimed() throws Exception {
+    host("h1", 1, new Gpu(0, 8_000));
+    HolderWorkflow a = hold("gen-a", 0);
+    eventually("a holds", () -> a.lease() != null);
+    HolderWorkflow b = hold("gen-b", 0);
+    eventually("b waits", () -> b.position() == 1);
+
+    // terminated: its finally (the release) never runs
+    client.newUntypedWorkflowStub("gen-a").terminate("operator");
+    env.sleep(Duration.ofSeconds(40)); // past the reclaim interval
+    eventually("b gets a's reclaimed slot", () -> b.lease() != null);
+    assertThat(slots.state(POOL).leases()).extracting(Lease::holder).containsExactly("gen-b");
+    finish("gen-b");
+    assertNothingHeld();
+  }
+
+  @Test
+  void aReRegisteredHostKeepsItsLeasesAndOffersItsNewGpus() throws Exception {
+    host("h1", 4, new Gpu(0, 8_000));
+    HolderWorkflow a = hold("gen-a", 6_000);
+    eventually("a holds", () -> a.lease() != null);
+    HolderWorkflow b = hold("gen-b", 6_000);
+    eventually("b waits", () -> b.position() == 1);
+
+    host("h1", 4, new Gpu(0, 8_000), new Gpu(1, 8_000)); // the worker restarted with a second GPU
+    eventually("b gets the new gpu", () -> b.lease() != null);
+    assertThat(b.lease().gpuIndex()).isEqualTo(1);
+    assertThat(slots.state(POOL).hosts()).hasSize(1);
+    assertThat(slots.state(POOL).leases()).extracting(Lease::holder).containsExactlyInAnyOrder("gen-a", "gen-b");
+    finish("gen-a");
+    finish("gen-b");
+    assertNothingHeld();
+  }
+
+  @Test
+  void continuingAsNewKeepsLeasesAndWaiters() throws Exception {
+    slots = new SlotAllocatorClient(client, new AllocatorSettings(30, 40));
+    host("h1", 1, new Gpu(0, 8_000));
+    HolderWorkflow a = hold("gen-a", 0);
+    eventually("a holds", () -> a.lease() != null);
+    HolderWorkflow b = hold("gen-b", 0);
+    eventually("b waits", () -> b.position() == 1);
+    String firstRun = client.newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor(POOL)).describe().getExecution().getRunId();
+    for (int i = 0; i < 30; i++) { // each registration adds history events
+      host("h1", 1, new Gpu(0, 8_000));
+    }
+    eventually("the allocator continued as new", () ->
+        !client.newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor(POOL)).describe().getExecution().getRunId().equals(firstRun));
+
+    AllocatorState state = slots.state(POOL);
+    assertThat(state.leases()).extracting(Lease::holder).containsExactly("gen-a");
+    assertThat(state.waiters()).extracting(w -> w.request().holder()).containsExactly("gen-b");
+    finish("gen-a");
+    eventually("b gets the slot from the new run", () -> b.lease() != null);
+    finish("gen-b");
+    assertNothingHeld();
+  }
+}

@@ -285,6 +285,36 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
   }
 
   @Override
+  public Optional<RunningModel> current(String holder, String modelId) {
+    Entry entry = null;
+    CompletableFuture<RunningModel> ready;
+    synchronized (this) {
+      for (String key : given.getOrDefault(holder, Map.of()).keySet()) {
+        if (key.startsWith(modelId + "@") && entries.get(key) != null && entries.get(key).holders.contains(holder)) {
+          entry = entries.get(key);
+          break;
+        }
+      }
+      if (entry == null) {
+        return Optional.empty();
+      }
+      if (entry.state == State.FAILED) {
+        throw entry.failure;
+      }
+      if (entry.state == State.RUNNING) {
+        given.get(holder).put(entry.key, entry.containerId);
+        return Optional.of(new RunningModel(modelId, entry.containerId, entry.baseUrl.toString(), true, 0));
+      }
+      ready = entry.ready;
+    }
+    RunningModel restarted = await(ready, entry.spec);
+    synchronized (this) {
+      given.computeIfAbsent(holder, h -> new HashMap<>()).put(entry.key, restarted.containerId());
+    }
+    return Optional.of(new RunningModel(modelId, restarted.containerId(), restarted.baseUrl(), true, 0));
+  }
+
+  @Override
   public void verify(String holder, String modelId) {
     List<String> containers;
     synchronized (this) {

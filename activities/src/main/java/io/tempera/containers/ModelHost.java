@@ -28,4 +28,14 @@ public interface ModelHost {
    * failed, to tell a crash from a backend error). The next {@link #acquire} gets a restarted one.
    */
   default void verify(String holder, String modelId) {}
+
+  /**
+   * The service {@code holder} was given for the model as it runs now: after a crash, the restarted
+   * container (waiting for its health check); empty when the holder holds nothing here (for
+   * example after a worker restart). Fails with {@link ModelHostException} when the model was
+   * given up on.
+   */
+  default java.util.Optional<RunningModel> current(String holder, String modelId) {
+    return java.util.Optional.empty();
+  }
 }

@@ -35,6 +35,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -278,19 +279,64 @@ public class GenerationActivitiesImpl implements GenerationActivities {
           "Model " + model.id() + " runs in a container, but this worker host (" + hostId + ") runs no container engine",
           ErrorCode.MODEL_UNAVAILABLE.name());
     }
-    publishPhase(start.holder(), Phase.STARTING_MODEL, 0.03, "Loading the model " + model.id());
+    // the person sees what is happening, never the model's name (seed 002)
+    publishPhase(start.holder(), Phase.STARTING_MODEL, 0.03, "Preparing the generator");
     try {
       RunningModel running = host.acquire(start.holder(), model, start.gpuIndex());
       log.info("generation {}: model {} at {} ({})", start.holder(), model.id(), running.baseUrl(),
           running.reused() ? "reused" : "started in " + running.coldStartMillis() + " ms");
       return new ModelEndpoint(running.modelId(), running.containerId(), running.baseUrl(), running.reused(), running.coldStartMillis());
     } catch (ModelHostException e) {
-      String message = "Model " + model.id() + ": " + e.getMessage()
-          + (e.logTail().isBlank() ? "" : "\n" + tail(e.logTail(), 2_000));
-      throw e.code().retryable()
-          ? ApplicationFailure.newFailure(message, e.code().name())
-          : ApplicationFailure.newNonRetryableFailure(message, e.code().name());
+      throw modelFailure(model, e);
     }
+  }
+
+  /** True when the job runs on a model's own container on this host. */
+  private boolean onModelContainer(BackendJob job) {
+    ModelSpec model = job.plan().model();
+    return job.baseUrl() != null && modelHost != null && model != null && model.containerised();
+  }
+
+  /**
+   * The job as it must run now: a crashed model container was restarted by the model host, maybe
+   * at another port, so a retried attempt follows the holder's service where it runs now (a fresh
+   * container knows no earlier prompt: the attempt submits again, once).
+   */
+  private BackendJob onTheModelsCurrentService(BackendJob job) {
+    if (!onModelContainer(job)) {
+      return job;
+    }
+    try {
+      Optional<RunningModel> now = modelHost.current(job.generationId(), job.plan().model().id());
+      if (now.isPresent() && !now.get().baseUrl().equals(job.baseUrl())) {
+        log.info("generation {}: model {} now runs at {} (was {})", job.generationId(), job.plan().model().id(),
+            now.get().baseUrl(), job.baseUrl());
+        return new BackendJob(job.generationId(), job.projectId(), job.nodeId(), job.runId(), job.plan(), now.get().baseUrl());
+      }
+      return job;
+    } catch (ModelHostException e) {
+      throw modelFailure(job.plan().model(), e);
+    }
+  }
+
+  /** A backend failure on a model container that died meanwhile is that crash (retryable, with its log tail). */
+  private ApplicationFailure containerCrashOr(BackendJob job, ApplicationFailure failure) {
+    if (!onModelContainer(job) || failure.isNonRetryable()) {
+      return failure;
+    }
+    try {
+      modelHost.verify(job.generationId(), job.plan().model().id());
+      return failure;
+    } catch (ModelHostException crash) {
+      return modelFailure(job.plan().model(), crash);
+    }
+  }
+
+  private static ApplicationFailure modelFailure(ModelSpec model, ModelHostException e) {
+    String message = "Model " + model.id() + ": " + e.getMessage() + (e.logTail().isBlank() ? "" : "\n" + tail(e.logTail(), 2_000));
+    return e.code().retryable()
+        ? ApplicationFailure.newFailure(message, e.code().name())
+        : ApplicationFailure.newNonRetryableFailure(message, e.code().name());
   }
 
   private static String tail(String text, int max) {
@@ -357,16 +403,19 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     Timer.Sample sample = Timer.start(metrics);
     String outcome = "failed";
     LiveProgress live = new LiveProgress(job, last);
+    BackendJob run = job;
     try {
-      BackendOutcome result = backend.run(job, outputs.projectDir(job.projectId()), live::accept);
+      run = onTheModelsCurrentService(job);
+      BackendOutcome result = backend.run(run, outputs.projectDir(job.projectId()), live::accept);
       outcome = result.interrupted() ? "interrupted" : "succeeded";
       if (!result.interrupted()) {
         durations.record(job.plan().functionId(), job.plan().tierUsed(), (System.currentTimeMillis() - live.startedAt) / 1000.0);
       }
       return result;
     } catch (ApplicationFailure e) {
-      outcome = e.getType();
-      throw e;
+      ApplicationFailure failure = containerCrashOr(run, e);
+      outcome = failure.getType();
+      throw failure;
     } catch (RuntimeException e) {
       ActivityCompletionException cause = stopped.get();
       if (cause != null) {

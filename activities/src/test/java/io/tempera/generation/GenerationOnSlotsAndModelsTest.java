@@ -74,6 +74,7 @@ class GenerationOnSlotsAndModelsTest {
     client = new ComfyUiClient(comfy.baseUrl(), ComfyUiClientOptions.defaults());
     Path templates = tmp.resolve("templates");
     TestFiles.copyTree(Path.of("../templates/functions"), templates.resolve("shipped"));
+    TestFiles.copyTree(Path.of("../templates/models"), templates.resolve("models"));
     ObjectMapper json = new ObjectMapper();
     registry = new TemplateRegistry(templates, json, 0);
     outputs = new OutputStore(tmp.resolve("outputs"));

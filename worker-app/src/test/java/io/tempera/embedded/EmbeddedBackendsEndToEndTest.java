@@ -80,6 +80,7 @@ class EmbeddedBackendsEndToEndTest {
     try {
       Path root = Files.createTempDirectory("tempera-e2e-backends");
       TestFiles.copyTree(Path.of("../templates/functions"), root.resolve("templates/shipped"));
+      TestFiles.copyTree(Path.of("../templates/models"), root.resolve("templates/models"));
       for (String name : new String[] {"gradio-paint", "gradio-invert", "gradio-fail"}) {
         TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/" + name), root.resolve("templates/" + name));
       }

@@ -1,0 +1,196 @@
+package io.tempera.generation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.dockerjava.api.DockerClient;
+import com.github.dockerjava.api.model.Container;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tempera.backend.BackendRegistry;
+import io.tempera.backend.comfyui.ComfyUiBackend;
+import io.tempera.backend.comfyui.ComfyUiClient;
+import io.tempera.backend.comfyui.ComfyUiClientOptions;
+import io.tempera.containers.DockerModelHost;
+import io.tempera.containers.DockerModelHostOptions;
+import io.tempera.outputs.OutputStore;
+import io.tempera.progress.InProcessProgressBus;
+import io.tempera.slots.AllocatorSettings;
+import io.tempera.slots.AllocatorState;
+import io.tempera.slots.Gpu;
+import io.tempera.slots.HostRegistration;
+import io.tempera.slots.LocalSlotPool;
+import io.tempera.slots.SlotAllocatorActivitiesImpl;
+import io.tempera.slots.SlotAllocatorClient;
+import io.tempera.slots.SlotAllocatorWorkflow;
+import io.tempera.slots.SlotAllocatorWorkflowImpl;
+import io.tempera.template.TemplateRegistry;
+import io.tempera.template.TemplateTranslator;
+import io.tempera.testkit.fixtures.TestFiles;
+import io.tempera.testkit.fixtures.TestImages;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.worker.Worker;
+import java.awt.image.BufferedImage;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The whole path on a real Docker engine (container suite, {@code -Pcontainers}): a generation
+ * leases a slot from the allocator, its model's container (the testkit ComfyUI image built by
+ * {@code scripts/build-test-images.sh}) is started on the leased host, the run goes to the
+ * container over the ComfyUI protocol, the outputs are collected, model and lease are released. The
+ * worker's configured ComfyUI endpoint does not exist: only the container can serve a run.
+ */
+class GenerationOnContainersContainerIT {
+
+  private static final String POOL = "containers";
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static DockerClient docker;
+
+  @TempDir Path tmp;
+  private String hostId;
+  private TestWorkflowEnvironment env;
+  private WorkflowClient workflows;
+  private SlotAllocatorClient slots;
+  private DockerModelHost modelHost;
+  private OutputStore outputs;
+  private ComfyUiClient nowhere;
+
+  @BeforeAll
+  static void engine() {
+    docker = DockerModelHost.connect(System.getenv("DOCKER_HOST"));
+    try {
+      docker.pingCmd().exec();
+    } catch (RuntimeException e) {
+      fail("The container tests need a running Docker engine (scripts/ensure-docker.sh): " + e.getMessage());
+    }
+  }
+
+  @BeforeEach
+  void setUp() throws Exception {
+    hostId = "gen-it-" + UUID.randomUUID().toString().substring(0, 8);
+    Path templates = tmp.resolve("templates");
+    TestFiles.copyTree(Path.of("../templates/functions"), templates.resolve("functions"));
+    TestFiles.copyTree(Path.of("../templates/models"), templates.resolve("models"));
+    TestFiles.copyTree(Path.of("src/test/resources/container-templates/slow-invert-in-container"), templates.resolve("functions/slow-invert-in-container"));
+    TemplateRegistry registry = new TemplateRegistry(templates, JSON, 0);
+    registry.find("slow-invert-in-container").orElseThrow(() -> new AssertionError("test template not loaded: " + registry.problems()));
+    outputs = new OutputStore(tmp.resolve("outputs"));
+    TestImages.writePng(TestImages.sample(), outputs.projectDir("p1").resolve("uploads/sample.png"));
+
+    modelHost = new DockerModelHost(docker, new DockerModelHostOptions(hostId, Map.of(0, 4_000), false, Duration.ofMinutes(5),
+        Duration.ofMillis(250), Duration.ofSeconds(2), Duration.ofSeconds(2), 20, null), new SimpleMeterRegistry());
+    nowhere = new ComfyUiClient(URI.create("http://127.0.0.1:1"), ComfyUiClientOptions.defaults());
+    env = TestWorkflowEnvironment.newInstance();
+    workflows = env.getWorkflowClient();
+    slots = new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
+    GenerationActivitiesImpl activities = new GenerationActivitiesImpl(
+        registry, new TemplateTranslator(JSON), new LocalSlotPool("unused", 1),
+        new BackendRegistry(List.of(ComfyUiBackend.single(nowhere))), outputs, new InProcessProgressBus(), new SimpleMeterRegistry())
+        .useSlotAllocator(slots, POOL, 0)
+        .useModelHost(modelHost, hostId)
+        .useModelLookup(registry::model);
+    activities.containersEnabled(true);
+    String hostQueue = HostRegistration.taskQueueFor(hostId);
+    for (String tier : List.of("standard", "ultra")) {
+      Worker worker = env.newWorker(GenerationWorkflow.taskQueueFor(tier));
+      worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
+      worker.registerActivitiesImplementations(activities);
+    }
+    env.newWorker(hostQueue).registerActivitiesImplementations(activities);
+    Worker allocator = env.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
+    allocator.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
+    allocator.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(workflows));
+    env.start();
+    slots.registerHost(POOL, new HostRegistration(hostId, hostQueue, List.of(new Gpu(0, 4_000)), 2));
+  }
+
+  @AfterEach
+  void tearDown() {
+    env.close();
+    nowhere.close();
+    modelHost.close();
+    List<Container> left = containersOfHost();
+    left.forEach(c -> docker.removeContainerCmd(c.getId()).withForce(true).exec());
+    assertThat(left).as("containers of host " + hostId + " left behind").isEmpty();
+  }
+
+  private List<Container> containersOfHost() {
+    return docker.listContainersCmd().withShowAll(true).withLabelFilter(Map.of(DockerModelHost.LABEL_HOST, hostId)).exec();
+  }
+
+  private GenerationWorkflow stub(String id, String tier) {
+    return workflows.newWorkflowStub(GenerationWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.taskQueueFor(tier)).setWorkflowId(id).build());
+  }
+
+  private void assertNothingHeld() {
+    AllocatorState state = slots.state(POOL);
+    assertThat(state.leases()).as("leases left").isEmpty();
+    assertThat(state.waiters()).as("waiters left").isEmpty();
+  }
+
+  private BufferedImage output(GenerationResult result) throws Exception {
+    return ImageIO.read(outputs.resolve(result.outputs().get(0).path()).toFile());
+  }
+
+  @Test
+  void aGenerationStartsItsModelsContainerRunsThereAndTheNextOneReusesIt() throws Exception {
+    Map<String, Object> image = Map.of("image", "uploads/sample.png");
+    GenerationResult first = stub("gen-container-1", "ultra").run(new GenerationRequest("invert", "ultra", image, "p1", "n1", null));
+
+    assertThat(first.status()).as("%s", first.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    BufferedImage out = output(first);
+    assertThat(out.getWidth()).as("ultra doubles the size").isEqualTo(TestImages.sample().getWidth() * 2);
+    List<Container> containers = containersOfHost();
+    assertThat(containers).as("one model container, kept running idle for the next generation").hasSize(1);
+    assertThat(containers.get(0).getState()).isEqualTo("running");
+
+    GenerationResult second = stub("gen-container-2", "ultra").run(new GenerationRequest("invert", "ultra", image, "p1", "n2", null));
+
+    assertThat(second.status()).as("%s", second.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(containersOfHost()).extracting(Container::getId).as("the same container served it").containsExactly(containers.get(0).getId());
+    assertNothingHeld();
+  }
+
+  @Test
+  void aContainerKilledMidGenerationIsRestartedAndTheGenerationRetriedThere() throws Exception {
+    GenerationWorkflow workflow = stub("gen-container-crash", "standard");
+    CompletableFuture<GenerationResult> result = WorkflowClient.execute(workflow::run,
+        new GenerationRequest("slow-invert-in-container", "standard", Map.of("image", "uploads/sample.png", "steps", 40), "p1", "n3", null));
+
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (!(workflow.state().phase() == Phase.GENERATING && workflow.state().progress() > 0.1)) {
+      if (System.nanoTime() > deadline) {
+        fail("the generation never got going on its container: " + workflow.state());
+      }
+      Thread.sleep(100);
+    }
+    List<Container> before = containersOfHost();
+    assertThat(before).hasSize(1);
+    docker.killContainerCmd(before.get(0).getId()).exec(); // the model server dies mid-run
+
+    GenerationResult finished = result.get(180, TimeUnit.SECONDS);
+
+    assertThat(finished.status()).as("%s", finished.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(TestImages.isInverted(TestImages.sample(), output(finished))).isTrue();
+    List<Container> after = containersOfHost();
+    assertThat(after).as("a restarted container").hasSize(1);
+    assertThat(after.get(0).getId()).isNotEqualTo(before.get(0).getId());
+    assertNothingHeld();
+  }
+}

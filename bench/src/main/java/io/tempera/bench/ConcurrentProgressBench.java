@@ -32,7 +32,7 @@ import org.springframework.context.ConfigurableApplicationContext;
  * server coalesced (gaps in the eventIds: latest wins for a slow client), and how late each arrived
  * (the worker's timestamp to receipt, same machine, same JVM).
  *
- * <p>Args: [generations, default 100] [hz, default 25] [seconds, default 6] [sockets..., default 10 1]
+ * <p>Args: [generations, default 100] [hz, default 25] [seconds, default 6] [sockets..., default 1 10]
  */
 public final class ConcurrentProgressBench {
 
@@ -44,7 +44,7 @@ public final class ConcurrentProgressBench {
     double seconds = args.length > 2 ? Double.parseDouble(args[2]) : 6;
     List<Integer> socketCounts = new ArrayList<>();
     for (int i = 3; i < args.length; i++) socketCounts.add(Integer.parseInt(args[i]));
-    if (socketCounts.isEmpty()) socketCounts = List.of(10, 1);
+    if (socketCounts.isEmpty()) socketCounts = List.of(1, 10);
 
     Path tmp = Files.createTempDirectory("tempera-fanout");
     ConfigurableApplicationContext app = new SpringApplicationBuilder(EmbeddedApplication.class)
@@ -72,9 +72,9 @@ public final class ConcurrentProgressBench {
 
           """, generations, Instant.now(), Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"),
           generations, hz, seconds, (int) (hz * seconds)));
-      run(port, 2, 1, hz, 1); // warm-up: JIT, first script runs; not reported
+      run(port, Math.min(20, generations), 2, hz, 2, true); // warm-up: JIT, thread pools, first script runs; not reported
       for (int sockets : socketCounts) {
-        report.append(run(port, generations, sockets, hz, seconds));
+        report.append(run(port, generations, sockets, hz, seconds, false));
       }
     } finally {
       app.close();
@@ -83,7 +83,7 @@ public final class ConcurrentProgressBench {
   }
 
   /** One round: {@code generations} started over {@code sockets} sockets, followed to the end. */
-  private static String run(int port, int generations, int sockets, double hz, double seconds) throws Exception {
+  private static String run(int port, int generations, int sockets, double hz, double seconds, boolean warmUp) throws Exception {
     HttpClient http = HttpClient.newHttpClient();
     Map<String, Generation> byTask = new ConcurrentHashMap<>();
     CountDownLatch done = new CountDownLatch(generations);
@@ -109,7 +109,7 @@ public final class ConcurrentProgressBench {
     if (!finished) {
       System.err.println("only " + (generations - done.getCount()) + " of " + generations + " generations ended in time");
     }
-    if (generations < 10) {
+    if (warmUp) {
       return "";
     }
 

@@ -174,6 +174,63 @@ describe("Tempera server", () => {
     expect(again.status).toBe(outcome.ok ? "SUCCEEDED" : "CANCELLED");
   });
 
+  it("resumes after its socket is killed mid-run: no event twice, none after the last seen lost", async () => {
+    // needs the slow-pattern test template (clients/web/tests/templates; ./tempera test serves it)
+    await client.getFunction("slow-pattern").catch((e: unknown) => {
+      throw new Error(`the server has no slow-pattern function: start it with clients/web/tests/templates in its templates dir (${String(e)})`);
+    });
+    const sockets: WebSocket[] = [];
+    class TrackedWebSocket extends WebSocket {
+      constructor(url: string) {
+        super(url);
+        sockets.push(this);
+      }
+    }
+    const resuming = new TemperaClient({
+      baseUrl: TEMPERA_URL,
+      WebSocket: TrackedWebSocket,
+      reconnect: { initialDelayMs: 100, maxDelayMs: 500 },
+    });
+    try {
+      const handle = await resuming.startGeneration({
+        functionId: "slow-pattern",
+        parameters: { steps: 40, color: Math.floor(Math.random() * 0xffffff) },
+        projectId: PROJECT,
+        nodeId: "n7",
+        tier: "draft",
+      });
+      const eventsPromise = collect(handle);
+      await new Promise<void>((resolve) => {
+        const off = handle.onProgress((p) => {
+          if ((p.step ?? 0) >= 5) {
+            off();
+            resolve();
+          }
+        });
+      });
+      const seenBeforeKill = handle.lastEventId;
+      sockets[0]!.terminate(); // no close handshake: the connection just dies
+
+      const success = await handle.result();
+      const events = await eventsPromise;
+      expect(success.taskId).toBe(handle.taskId);
+      expect(sockets.length).toBeGreaterThanOrEqual(2);
+      const progress = events.filter((e): e is TaskProgress => e.type === "task_progress");
+      const ids = progress.map((p) => p.eventId);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+      expect(ids.filter((id) => id > seenBeforeKill).length).toBeGreaterThan(0);
+      // after the resubscribe the server sent a fresh snapshot, then only newer events
+      const snapshots = events.filter((e) => e.type === "task_state");
+      expect(snapshots.length).toBeGreaterThanOrEqual(2);
+      const steps = progress.filter((p) => p.step !== undefined).map((p) => p.step!);
+      expect([...steps].sort((a, b) => a - b)).toEqual(steps);
+      expect(new Set(steps).size).toBe(steps.length);
+    } finally {
+      resuming.close();
+    }
+  });
+
   it("follows a finished generation and gets its terminal event", async () => {
     const started = await client.createGeneration({
       functionId: "generate-pattern",

@@ -31,24 +31,30 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
 
   private static final Logger log = LoggerFactory.getLogger(CanvasWebSocketHandler.class);
   private static final int MAX_MESSAGE_CHARS = 256 * 1024;
-  private static final int MAX_FOLLOWED_TASKS = 500;
+  static final int DEFAULT_MAX_FOLLOWED_TASKS = 500;
 
   private final GenerationService generations;
   private final GenerationFeed feed;
   private final ObjectMapper json;
+  private final int maxFollowedTasks;
 
-  public CanvasWebSocketHandler(GenerationService generations, GenerationFeed feed, ObjectMapper templateObjectMapper) {
+  public CanvasWebSocketHandler(
+      GenerationService generations,
+      GenerationFeed feed,
+      ObjectMapper templateObjectMapper,
+      @org.springframework.beans.factory.annotation.Value("${tempera.canvas.max-followed-tasks:" + DEFAULT_MAX_FOLLOWED_TASKS + "}")
+          int maxFollowedTasks) {
     this.generations = generations;
     this.feed = feed;
     this.json = templateObjectMapper;
+    this.maxFollowedTasks = maxFollowedTasks;
   }
 
   @Override
   public Mono<Void> handle(WebSocketSession session) {
-    Connection connection = new Connection();
+    Connection connection = new Connection(maxFollowedTasks);
     Mono<Void> input = session.receive()
-        .map(WebSocketMessage::getPayloadAsText)
-        .concatMap(text -> onMessage(connection, text).onErrorResume(e -> {
+        .concatMap(frame -> onFrame(connection, frame).onErrorResume(e -> {
           ApiException api = Blocking.translate(e) instanceof ApiException a ? a : null;
           if (api == null) {
             log.warn("websocket message failed", e);
@@ -70,9 +76,20 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
               ApiException api = Blocking.translate(e) instanceof ApiException a ? a : null;
               return Mono.just(write(error(api == null ? "INTERNAL" : api.code(),
                   api == null ? "Following the task failed" : api.getMessage(), follow.taskId(), null)));
-            }), MAX_FOLLOWED_TASKS, 1);
+            }), maxFollowedTasks, 1);
     Flux<String> output = Flux.merge(connection.replies.asFlux().map(this::write), tasks);
     return Mono.zip(input, session.send(output.map(session::textMessage))).then();
+  }
+
+  private Mono<Void> onFrame(Connection connection, WebSocketMessage frame) {
+    return switch (frame.getType()) {
+      case TEXT -> onMessage(connection, frame.getPayloadAsText());
+      case BINARY -> {
+        connection.reply(error("INVALID_MESSAGE", "Send JSON text frames, not binary ones", null, null));
+        yield Mono.empty();
+      }
+      case PING, PONG -> Mono.empty();
+    };
   }
 
   private Mono<Void> onMessage(Connection connection, String text) {
@@ -97,8 +114,9 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       case "cancel_generation" -> cancel(connection, message);
       case "subscribe" -> subscribe(connection, message);
       case "unsubscribe" -> {
-        for (JsonNode id : message.path("taskIds")) {
-          connection.unfollows.tryEmitNext(id.asText());
+        java.util.List<String> ids = taskIds(connection, message, "unsubscribe");
+        if (ids != null) {
+          ids.forEach(connection.unfollows::tryEmitNext);
         }
         yield Mono.empty();
       }
@@ -171,21 +189,55 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     }
     return Blocking.call(() -> generations.cancel(taskId, "cancelled from the canvas"))
         .doOnNext(view -> connection.follow(taskId, 0))
+        .onErrorResume(e -> {
+          if (!(Blocking.translate(e) instanceof ApiException api)) {
+            return Mono.error(e);
+          }
+          connection.reply(error(api.code(), api.getMessage(), taskId, api.problems()));
+          return Mono.empty();
+        })
         .then();
   }
 
   private Mono<Void> subscribe(Connection connection, JsonNode message) {
-    JsonNode ids = message.get("taskIds");
-    if (ids == null || !ids.isArray() || ids.isEmpty()) {
-      connection.reply(error("INVALID_MESSAGE", "subscribe needs a non-empty taskIds list", null, null));
+    java.util.List<String> ids = taskIds(connection, message, "subscribe");
+    if (ids == null) {
       return Mono.empty();
     }
-    JsonNode lastEventIds = message.path("lastEventIds");
-    for (JsonNode id : ids) {
-      String taskId = id.asText();
-      connection.follow(taskId, lastEventIds.path(taskId).asLong(0));
+    JsonNode lastEventIds = message.get("lastEventIds");
+    if (lastEventIds != null && !lastEventIds.isNull() && !lastEventIds.isObject()) {
+      connection.reply(error("INVALID_MESSAGE", "lastEventIds must be an object of taskId to the last eventId seen", null, null));
+      return Mono.empty();
+    }
+    for (String taskId : ids) {
+      JsonNode last = lastEventIds == null ? null : lastEventIds.get(taskId);
+      if (last != null && !last.isNull() && !(last.canConvertToLong() && last.asLong() >= 0)) {
+        connection.reply(error("INVALID_MESSAGE", "lastEventIds." + taskId + " must be a number >= 0", taskId, null));
+        continue;
+      }
+      connection.follow(taskId, last == null ? 0 : last.asLong(0));
     }
     return Mono.empty();
+  }
+
+  /** The message's taskIds: a non-empty list of non-empty strings; else replies an error and returns null. */
+  private static java.util.List<String> taskIds(Connection connection, JsonNode message, String type) {
+    JsonNode ids = message.get("taskIds");
+    java.util.List<String> result = new java.util.ArrayList<>();
+    if (ids != null && ids.isArray()) {
+      for (JsonNode id : ids) {
+        if (!id.isTextual() || id.asText().isBlank()) {
+          result = null;
+          break;
+        }
+        result.add(id.asText());
+      }
+    }
+    if (ids == null || !ids.isArray() || result == null || result.isEmpty()) {
+      connection.reply(error("INVALID_MESSAGE", type + " needs a non-empty taskIds list of task ids", null, null));
+      return null;
+    }
+    return result;
   }
 
   private String render(String taskId, GenerationFeed.Event event) {
@@ -263,6 +315,12 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   private static final class Connection {
     record Follow(String taskId, long lastSeen) {}
 
+    final int maxFollowedTasks;
+
+    Connection(int maxFollowedTasks) {
+      this.maxFollowedTasks = maxFollowedTasks;
+    }
+
     final Sinks.Many<Object> replies = Sinks.many().unicast().onBackpressureBuffer();
     final Sinks.Many<Follow> follows = Sinks.many().unicast().onBackpressureBuffer();
     final Sinks.Many<String> unfollows = Sinks.many().multicast().directBestEffort();
@@ -273,8 +331,11 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     }
 
     synchronized void follow(String taskId, long lastSeen) {
-      if (followed.size() >= MAX_FOLLOWED_TASKS) {
-        reply(error("TOO_MANY_TASKS", "A connection follows at most " + MAX_FOLLOWED_TASKS + " tasks", taskId, null));
+      if (followed.contains(taskId)) {
+        return;
+      }
+      if (followed.size() >= maxFollowedTasks) {
+        reply(error("TOO_MANY_TASKS", "A connection follows at most " + maxFollowedTasks + " tasks", taskId, null));
       } else if (followed.add(taskId)) {
         follows.tryEmitNext(new Follow(taskId, lastSeen));
       }

@@ -1,0 +1,261 @@
+/** One generation on the page: status, progress bar, ETA, queue position, preview, outputs, errors. */
+import type {
+  Generation,
+  GenerationEvent,
+  GenerationStatus,
+  Output,
+  TaskFailed,
+  TaskProgress,
+  TaskSuccess,
+  TemperaClient,
+} from "../../typescript/src/index.js";
+import { duration, el, size } from "./dom.js";
+
+export interface RunInfo {
+  taskId: string;
+  functionId: string;
+  title: string;
+  tier?: string;
+  startedAt: number;
+}
+
+const STATUS_LABEL: Record<GenerationStatus, string> = {
+  QUEUED: "Queued",
+  RUNNING: "Running",
+  SUCCEEDED: "Done",
+  FAILED: "Failed",
+  CANCELLED: "Cancelled",
+};
+
+export class RunCard {
+  readonly element: HTMLElement;
+  private readonly badge: HTMLElement;
+  private readonly fill: HTMLElement;
+  private readonly bar: HTMLElement;
+  private readonly percent: HTMLElement;
+  private readonly message: HTMLElement;
+  private readonly meta: HTMLElement;
+  private readonly preview: HTMLImageElement;
+  private readonly outputs: HTMLElement;
+  private readonly notes: HTMLElement;
+  private readonly cancelButton: HTMLButtonElement;
+  private status: GenerationStatus = "QUEUED";
+  /** The phase and step last shown: updates without a step (e.g. a new preview) keep them. */
+  private phase: string | undefined;
+  private step: { step: number; totalSteps: number; message: string } | undefined;
+  private lastPreview: string | undefined;
+
+  constructor(
+    private readonly client: TemperaClient,
+    readonly info: RunInfo,
+    onCancel: () => Promise<unknown>,
+  ) {
+    this.badge = el("span", { class: "badge", "data-testid": "run-status" }, "Queued");
+    this.cancelButton = el("button", { type: "button", class: "secondary small", "data-testid": "run-cancel" }, "Cancel") as HTMLButtonElement;
+    this.cancelButton.addEventListener("click", () => {
+      this.cancelButton.disabled = true;
+      this.cancelButton.textContent = "Cancelling…";
+      onCancel().catch((error: unknown) => {
+        this.cancelButton.disabled = false;
+        this.cancelButton.textContent = "Cancel";
+        this.note("error", `Cancel failed: ${error instanceof Error ? error.message : String(error)}`);
+      });
+    });
+    this.fill = el("div", { class: "fill" });
+    this.bar = el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0", "data-testid": "run-progress", "data-progress": "0" }, this.fill);
+    this.percent = el("span", { class: "percent" }, "0%");
+    this.message = el("div", { class: "message", "data-testid": "run-message" }, "Waiting for the server…");
+    this.meta = el("div", { class: "meta", "data-testid": "run-meta" });
+    this.preview = el("img", { class: "preview", alt: "preview", hidden: "", "data-testid": "run-preview" }) as HTMLImageElement;
+    this.outputs = el("div", { class: "outputs", "data-testid": "run-outputs" });
+    this.notes = el("div", { class: "notes" });
+    const time = new Date(info.startedAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    this.element = el(
+      "article",
+      { class: "run", "data-testid": "run", "data-task-id": info.taskId, "data-function": info.functionId, "data-status": "QUEUED" },
+      el(
+        "header",
+        {},
+        el("div", { class: "title" }, el("strong", {}, info.title), info.tier ? el("span", { class: "chip" }, info.tier) : "", this.badge),
+        this.cancelButton,
+      ),
+      el("div", { class: "sub muted" }, `${info.taskId} · ${time}`),
+      el("div", { class: "progress-row" }, this.bar, this.percent),
+      this.message,
+      this.meta,
+      el("div", { class: "media" }, this.preview, this.outputs),
+      this.notes,
+    );
+  }
+
+  get finished(): boolean {
+    return this.status === "SUCCEEDED" || this.status === "FAILED" || this.status === "CANCELLED";
+  }
+
+  /** Applies one event of the task's story. */
+  apply(event: GenerationEvent): void {
+    switch (event.type) {
+      case "task_state":
+        this.showState(event.state);
+        break;
+      case "task_progress":
+        this.showProgress(event);
+        break;
+      case "task_success":
+        this.showSuccess(event);
+        break;
+      case "task_failed":
+        this.showFailure(event);
+        break;
+    }
+  }
+
+  /** Following the task failed (the task itself may be fine: e.g. the server restarted). */
+  lost(message: string): void {
+    if (this.finished) return;
+    this.setStatus("FAILED");
+    this.note("error", message);
+  }
+
+  private showState(state: Generation): void {
+    this.setStatus(state.status);
+    this.setProgress(state.progress);
+    this.phase = state.phase;
+    this.step = state.step !== undefined && state.totalSteps !== undefined
+      ? { step: state.step, totalSteps: state.totalSteps, message: state.message }
+      : undefined;
+    this.message.textContent = state.message || phaseText(state.phase);
+    this.setMeta(state);
+    this.showPreview(state.previewUrl, state.eventId);
+    for (const warning of state.warnings ?? []) this.note("warning", warning);
+    if (state.status === "SUCCEEDED") this.showOutputs(state.outputs);
+  }
+
+  private showProgress(p: TaskProgress): void {
+    if (this.finished) return;
+    this.setStatus(p.phase === "WAITING_FOR_SLOT" || p.phase === "RESOLVING" ? "QUEUED" : "RUNNING");
+    this.setProgress(p.progress);
+    if (p.phase !== this.phase) this.step = undefined;
+    this.phase = p.phase;
+    if (p.step !== undefined && p.totalSteps !== undefined) {
+      this.step = { step: p.step, totalSteps: p.totalSteps, message: p.message };
+    }
+    const withStep = p.step === undefined && this.step ? { ...p, step: this.step.step, totalSteps: this.step.totalSteps } : p;
+    this.message.textContent = (p.step === undefined && this.step ? this.step.message : p.message) || phaseText(p.phase);
+    this.setMeta(withStep);
+    this.showPreview(p.previewUrl, p.eventId);
+  }
+
+  private showSuccess(s: TaskSuccess): void {
+    this.setStatus("SUCCEEDED");
+    this.setProgress(1);
+    this.message.textContent = s.outputs.length === 1 ? "Finished: 1 output" : `Finished: ${s.outputs.length} outputs`;
+    this.meta.textContent = `tier used: ${s.tierUsed}${s.variant ? ` · variant ${s.variant}` : ""}`;
+    this.preview.hidden = true;
+    this.showOutputs(s.outputs);
+    for (const f of s.fallbacks ?? []) this.note("warning", `Fell back from ${f.fromTier} to ${f.toTier}: ${f.reason}`);
+    for (const warning of s.warnings ?? []) this.note("warning", warning);
+  }
+
+  private showFailure(f: TaskFailed): void {
+    this.setStatus(f.code === "CANCELLED" ? "CANCELLED" : "FAILED");
+    this.message.textContent = f.code === "CANCELLED" ? "Cancelled" : "Failed";
+    this.meta.textContent = "";
+    this.preview.hidden = true;
+    const box = el(
+      "div",
+      { class: `alert ${f.code === "CANCELLED" ? "info" : "error"}`, "data-testid": "run-error", "data-code": f.code },
+      el("strong", {}, f.code),
+      " ",
+      f.message,
+    );
+    if (f.suggestion) box.append(el("div", { class: "suggestion" }, f.suggestion));
+    this.notes.append(box);
+    if (f.outputs?.length) this.showOutputs(f.outputs);
+  }
+
+  private setStatus(status: GenerationStatus): void {
+    this.status = status;
+    this.element.dataset.status = status;
+    this.badge.textContent = STATUS_LABEL[status] ?? status;
+    this.badge.className = `badge ${status.toLowerCase()}`;
+    this.cancelButton.hidden = this.finished;
+  }
+
+  private setProgress(progress: number): void {
+    const pct = Math.round(Math.min(1, Math.max(0, progress || 0)) * 100);
+    this.fill.style.width = `${pct}%`;
+    this.bar.setAttribute("aria-valuenow", String(pct));
+    this.bar.dataset.progress = String(progress || 0);
+    this.percent.textContent = `${pct}%`;
+  }
+
+  private setMeta(v: { step?: number; totalSteps?: number; etaSeconds?: number; queuePosition?: number }): void {
+    const parts: string[] = [];
+    if (v.queuePosition !== undefined && v.queuePosition !== null) {
+      parts.push(v.queuePosition === 0 ? "next in queue" : `queue position ${v.queuePosition}`);
+    }
+    if (v.step !== undefined && v.totalSteps !== undefined) parts.push(`step ${v.step} of ${v.totalSteps}`);
+    if (v.etaSeconds !== undefined && v.etaSeconds !== null) parts.push(`about ${duration(v.etaSeconds)} left`);
+    this.meta.textContent = parts.join(" · ");
+    this.meta.dataset.eta = v.etaSeconds === undefined ? "" : String(v.etaSeconds);
+    this.meta.dataset.queuePosition = v.queuePosition === undefined ? "" : String(v.queuePosition);
+  }
+
+  private showPreview(previewUrl: string | undefined, version: number): void {
+    if (!previewUrl || this.finished) return;
+    const url = new URL(this.client.outputUrl(previewUrl));
+    url.searchParams.set("v", String(version));
+    if (url.toString() === this.lastPreview) return;
+    this.lastPreview = url.toString();
+    // loaded aside, then swapped in: the shown preview never flickers to a half-loaded image
+    const next = new Image();
+    next.onload = () => {
+      if (this.finished || this.lastPreview !== next.src) return;
+      this.preview.src = next.src;
+      this.preview.hidden = false;
+    };
+    next.src = this.lastPreview;
+  }
+
+  private showOutputs(outputs: Output[]): void {
+    this.outputs.replaceChildren();
+    for (const output of outputs) {
+      const url = this.client.outputUrl(output);
+      const caption = [output.name];
+      if (output.width && output.height) caption.push(`${output.width}×${output.height}`);
+      caption.push(size(output.sizeBytes));
+      let media: HTMLElement;
+      if (output.contentType.startsWith("image/")) {
+        media = el("a", { href: url, target: "_blank", rel: "noopener" }, el("img", { src: url, alt: output.name, "data-testid": "output-image" }));
+      } else if (output.contentType.startsWith("video/")) {
+        media = el("video", { src: url, controls: "", "data-testid": "output-video" });
+      } else if (output.contentType.startsWith("audio/")) {
+        media = el("audio", { src: url, controls: "", "data-testid": "output-audio" });
+      } else {
+        media = el("a", { href: url, "data-testid": "output-link" }, output.name);
+      }
+      this.outputs.append(el("figure", {}, media, el("figcaption", {}, caption.join(" · "))));
+    }
+  }
+
+  private note(kind: "warning" | "error", text: string): void {
+    if ([...this.notes.children].some((n) => n.textContent === text)) return;
+    this.notes.append(el("div", { class: `alert ${kind}` }, text));
+  }
+}
+
+function phaseText(phase: string): string {
+  switch (phase) {
+    case "RESOLVING":
+      return "Preparing…";
+    case "WAITING_FOR_SLOT":
+      return "Waiting for a free slot…";
+    case "GENERATING":
+      return "Generating…";
+    case "COLLECTING_OUTPUTS":
+      return "Collecting the outputs…";
+    default:
+      return phase.charAt(0) + phase.slice(1).toLowerCase().replace(/_/g, " ");
+  }
+}

@@ -138,6 +138,23 @@ class GenerationOnContainersContainerIT {
         WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.taskQueueFor(tier)).setWorkflowId(id).build());
   }
 
+  /** True when the container's ComfyUI reports a prompt in queue_running. */
+  private static boolean runningAPrompt(Container container) {
+    Integer port = java.util.Arrays.stream(container.getPorts()).map(com.github.dockerjava.api.model.ContainerPort::getPublicPort)
+        .filter(java.util.Objects::nonNull).findFirst().orElse(null);
+    if (port == null) {
+      return false;
+    }
+    try {
+      var response = java.net.http.HttpClient.newHttpClient().send(
+          java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/queue")).timeout(Duration.ofSeconds(2)).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      return response.statusCode() == 200 && JSON.readTree(response.body()).path("queue_running").size() > 0;
+    } catch (Exception notYet) {
+      return false;
+    }
+  }
+
   private void assertNothingHeld() {
     AllocatorState state = slots.state(POOL);
     assertThat(state.leases()).as("leases left").isEmpty();
@@ -173,14 +190,16 @@ class GenerationOnContainersContainerIT {
     CompletableFuture<GenerationResult> result = WorkflowClient.execute(workflow::run,
         new GenerationRequest("slow-invert-in-container", "standard", Map.of("image", "uploads/sample.png", "steps", 40), "p1", "n3", null));
 
+    // wait until the container's ComfyUI is running the prompt (its /queue shows it)
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    while (!(workflow.state().phase() == Phase.GENERATING && workflow.state().progress() > 0.1)) {
+    List<Container> before = containersOfHost();
+    while (before.isEmpty() || !runningAPrompt(before.get(0))) {
       if (System.nanoTime() > deadline) {
         fail("the generation never got going on its container: " + workflow.state());
       }
       Thread.sleep(100);
+      before = containersOfHost();
     }
-    List<Container> before = containersOfHost();
     assertThat(before).hasSize(1);
     docker.killContainerCmd(before.get(0).getId()).exec(); // the model server dies mid-run
 

@@ -183,7 +183,7 @@ class GenerationOnSlotsAndModelsTest {
     GenerationResult result = invert("gen-model-fallback");
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
-    assertThat(result.warnings()).contains("Finished on invert-cpu because invert-broken failed to load");
+    assertThat(result.warnings()).contains("Finished with a backup model because the preferred one failed to load");
     assertThat(comfy.promptPostCount()).as("the fallback is served by the configured endpoint").isEqualTo(1);
     assertThat(models.released).contains("gen-model-fallback:invert-broken");
     assertNothingHeld();

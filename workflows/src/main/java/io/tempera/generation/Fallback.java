@@ -2,8 +2,9 @@ package io.tempera.generation;
 
 /**
  * A step down a fallback chain, as the user is told: "Finished at standard because high ran out of
- * GPU memory" (a tier fallback), or "Finished on invert-cpu because invert-gpu failed to load" (a
- * model fallback: same tier, another model from the registry's fallback).
+ * GPU memory" (a tier fallback), or "Finished with a backup model because the preferred one failed to
+ * load" (a model fallback: same tier, the registry's fallback model). The person is never told model
+ * names (seed 002); they are kept here, in the state and result, for operators.
  *
  * @param fromModel the model that failed (null for a tier fallback)
  * @param toModel the registry's fallback model it finished on (null for a tier fallback)
@@ -21,7 +22,7 @@ public record Fallback(String fromTier, String toTier, String reason, String fro
 
   public String describe() {
     if (fromModel != null) {
-      return "Finished on " + toModel + " because " + fromModel + " " + reason;
+      return "Finished with a backup model because the preferred one " + reason;
     }
     return "Finished at " + toTier + " because " + fromTier + " " + reason;
   }

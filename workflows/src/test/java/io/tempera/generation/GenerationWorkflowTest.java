@@ -152,7 +152,7 @@ class GenerationWorkflowTest {
       assertThat(f.fromModel()).isEqualTo("gpu-model");
       assertThat(f.toModel()).isEqualTo("cpu-model");
     });
-    assertThat(result.warnings()).contains("Finished on cpu-model because gpu-model failed to load");
+    assertThat(result.warnings()).contains("Finished with a backup model because the preferred one failed to load");
     assertThat(workflow.state().fallbacks()).hasSize(1);
     assertThat(activities.calls.stream().filter("start:gpu-model"::equals).count()).as("retried before falling back").isEqualTo(3);
     assertThat(activities.calls).containsSubsequence(

@@ -94,32 +94,32 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   static final Duration HOST_SCHEDULE_TO_START = Duration.ofMinutes(5);
 
   /** Copying outputs: a few tries, each bounded. */
-  private final GenerationActivities outputs =
-      Workflow.newActivityStub(
-          GenerationActivities.class,
-          ActivityOptions.newBuilder()
-              .setStartToCloseTimeout(Duration.ofMinutes(2))
-              .setRetryOptions(
-                  RetryOptions.newBuilder()
-                      .setInitialInterval(Duration.ofSeconds(1))
-                      .setMaximumAttempts(3)
-                      .setDoNotRetry(PERMANENT)
-                      .build())
-              .build());
+  private static final ActivityOptions OUTPUT_OPTIONS =
+      ActivityOptions.newBuilder()
+          .setStartToCloseTimeout(Duration.ofMinutes(2))
+          .setRetryOptions(
+              RetryOptions.newBuilder()
+                  .setInitialInterval(Duration.ofSeconds(1))
+                  .setMaximumAttempts(3)
+                  .setDoNotRetry(PERMANENT)
+                  .build())
+          .build();
+
+  private final GenerationActivities outputs = Workflow.newActivityStub(GenerationActivities.class, OUTPUT_OPTIONS);
 
   /** Cleanup (release, backend cancel) must happen: retried for up to 10 minutes. */
-  private final GenerationActivities cleanup =
-      Workflow.newActivityStub(
-          GenerationActivities.class,
-          ActivityOptions.newBuilder()
-              .setStartToCloseTimeout(Duration.ofSeconds(15))
-              .setScheduleToCloseTimeout(Duration.ofMinutes(10))
-              .setRetryOptions(
-                  RetryOptions.newBuilder()
-                      .setInitialInterval(Duration.ofMillis(500))
-                      .setMaximumInterval(Duration.ofSeconds(10))
-                      .build())
-              .build());
+  private static final ActivityOptions CLEANUP_OPTIONS =
+      ActivityOptions.newBuilder()
+          .setStartToCloseTimeout(Duration.ofSeconds(15))
+          .setScheduleToCloseTimeout(Duration.ofMinutes(10))
+          .setRetryOptions(
+              RetryOptions.newBuilder()
+                  .setInitialInterval(Duration.ofMillis(500))
+                  .setMaximumInterval(Duration.ofSeconds(10))
+                  .build())
+          .build();
+
+  private final GenerationActivities cleanup = Workflow.newActivityStub(GenerationActivities.class, CLEANUP_OPTIONS);
 
   private String generationId;
   private GenerationRequest request;
@@ -417,38 +417,14 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
 
   /** Collecting outputs, on the leased host when there is one. */
   private GenerationActivities outputsStub() {
-    if (hostLease == null) {
-      return outputs;
-    }
-    return Workflow.newActivityStub(
-        GenerationActivities.class,
-        onHost(ActivityOptions.newBuilder())
-            .setStartToCloseTimeout(Duration.ofMinutes(2))
-            .setRetryOptions(
-                RetryOptions.newBuilder()
-                    .setInitialInterval(Duration.ofSeconds(1))
-                    .setMaximumAttempts(3)
-                    .setDoNotRetry(PERMANENT)
-                    .build())
-            .build());
+    return hostLease == null ? outputs
+        : Workflow.newActivityStub(GenerationActivities.class, onHost(ActivityOptions.newBuilder(OUTPUT_OPTIONS)).build());
   }
 
   /** Cleanup on the leased host when there is one. */
   private GenerationActivities cleanupStub() {
-    if (hostLease == null) {
-      return cleanup;
-    }
-    return Workflow.newActivityStub(
-        GenerationActivities.class,
-        onHost(ActivityOptions.newBuilder())
-            .setStartToCloseTimeout(Duration.ofSeconds(15))
-            .setScheduleToCloseTimeout(Duration.ofMinutes(10))
-            .setRetryOptions(
-                RetryOptions.newBuilder()
-                    .setInitialInterval(Duration.ofMillis(500))
-                    .setMaximumInterval(Duration.ofSeconds(10))
-                    .build())
-            .build());
+    return hostLease == null ? cleanup
+        : Workflow.newActivityStub(GenerationActivities.class, onHost(ActivityOptions.newBuilder(CLEANUP_OPTIONS)).build());
   }
 
   /** Lets the model's container go on the leased host; best effort, bounded. */

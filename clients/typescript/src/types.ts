@@ -123,6 +123,8 @@ export interface Generation {
   fallbacks: Fallback[];
   /** The template's A/B variant this generation got, when the function runs an A/B test. */
   variant?: string;
+  /** How long starting the model's own container took in ms (0: a running one was reused); absent without one. */
+  modelColdStartMillis?: number;
   eventId: number;
 }
 

@@ -173,6 +173,7 @@ class GenerationOnContainersContainerIT {
     assertThat(first.status()).as("%s", first.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     BufferedImage out = output(first);
     assertThat(out.getWidth()).as("ultra doubles the size").isEqualTo(TestImages.sample().getWidth() * 2);
+    assertThat(workflows.newWorkflowStub(GenerationWorkflow.class, "gen-container-1").state().modelColdStartMillis()).as("the cold start, in the state").isPositive();
     List<Container> containers = containersOfHost();
     assertThat(containers).as("one model container, kept running idle for the next generation").hasSize(1);
     assertThat(containers.get(0).getState()).isEqualTo("running");
@@ -181,6 +182,7 @@ class GenerationOnContainersContainerIT {
 
     assertThat(second.status()).as("%s", second.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(containersOfHost()).extracting(Container::getId).as("the same container served it").containsExactly(containers.get(0).getId());
+    assertThat(workflows.newWorkflowStub(GenerationWorkflow.class, "gen-container-2").state().modelColdStartMillis()).as("reused: no cold start").isZero();
     assertNothingHeld();
   }
 

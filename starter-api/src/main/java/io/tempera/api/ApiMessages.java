@@ -50,6 +50,7 @@ public final class ApiMessages {
       Failure error,
       List<io.tempera.generation.Fallback> fallbacks,
       String variant,
+      Long modelColdStartMillis,
       long eventId) {}
 
   @JsonInclude(JsonInclude.Include.NON_EMPTY)

@@ -250,6 +250,7 @@ public class GenerationService {
             : new ApiMessages.Failure(state.error().code(), state.error().message(), state.error().suggestion(), state.error().action(), state.error().retryable()),
         state.fallbacks(),
         state.variant(),
+        state.modelColdStartMillis(),
         eventId);
   }
 

@@ -5,6 +5,9 @@ import java.util.List;
 /**
  * What the workflow's query returns. Progress here is milestone-level (the workflow does not see
  * every backend tick); live progress travels on the progress bus.
+ *
+ * @param modelColdStartMillis how long starting the model's container took (0: a running one was
+ *     reused; null: the generation ran on no container of its own)
  */
 public record GenerationState(
     String generationId,
@@ -22,7 +25,8 @@ public record GenerationState(
     List<OutputRef> outputs,
     GenerationError error,
     List<Fallback> fallbacks,
-    String variant) {
+    String variant,
+    Long modelColdStartMillis) {
 
   public GenerationState {
     warnings = warnings == null ? List.of() : List.copyOf(warnings);

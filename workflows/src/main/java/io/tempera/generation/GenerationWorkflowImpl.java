@@ -122,6 +122,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   private final GenerationActivities cleanup = Workflow.newActivityStub(GenerationActivities.class, CLEANUP_OPTIONS);
 
   private String generationId;
+  /** How long the model's container took to start (0: reused), for the state; null without one. */
+  private Long modelColdStartMillis;
   private GenerationRequest request;
   private GenerationPlan plan;
   private Phase phase = Phase.RESOLVING;
@@ -327,6 +329,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       modelStarted = new ModelStart(generationId, plan.model(), hostLease.gpuIndex());
       try {
         modelEndpoint = modelStub(plan).startModel(modelStarted);
+        modelColdStartMillis = modelEndpoint.reused() ? 0L : modelEndpoint.coldStartMillis();
         return;
       } catch (ActivityFailure failure) {
         String fallback = plan.model().fallback();
@@ -515,7 +518,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         outputRefs,
         error,
         fallbacks,
-        plan == null ? null : plan.variant());
+        plan == null ? null : plan.variant(),
+        modelColdStartMillis);
   }
 
   @Override

@@ -40,6 +40,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -383,19 +384,30 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     AtomicReference<RunHeartbeat> last = new AtomicReference<>(new RunHeartbeat(job.runId(), 0.0));
     Thread worker = Thread.currentThread();
     AtomicReference<ActivityCompletionException> stopped = new AtomicReference<>();
+    // One scheduler thread ticks for every running job; each heartbeat (a blocking call to the
+    // Temporal server when it is due) goes out on its own virtual thread, so a hundred jobs' calls
+    // never queue behind each other past the heartbeat timeout. At most one per job is on its way.
+    AtomicBoolean beating = new AtomicBoolean();
     ScheduledFuture<?> ticker =
         heartbeats.scheduleAtFixedRate(
             () -> {
-              try {
-                context.heartbeat(last.get());
-              } catch (ActivityCompletionException e) {
-                if (stopped.compareAndSet(null, e)) {
-                  log.info("generation {} run {}: activity {}; stopping", job.generationId(), job.runId(), e.getClass().getSimpleName());
-                  worker.interrupt();
-                }
-              } catch (RuntimeException e) {
-                log.debug("heartbeat failed", e);
+              if (!beating.compareAndSet(false, true)) {
+                return;
               }
+              Thread.ofVirtual().name("tempera-heartbeat-", 0).start(() -> {
+                try {
+                  context.heartbeat(last.get());
+                } catch (ActivityCompletionException e) {
+                  if (stopped.compareAndSet(null, e)) {
+                    log.info("generation {} run {}: activity {}; stopping", job.generationId(), job.runId(), e.getClass().getSimpleName());
+                    worker.interrupt();
+                  }
+                } catch (RuntimeException e) {
+                  log.debug("heartbeat failed", e);
+                } finally {
+                  beating.set(false);
+                }
+              });
             },
             0,
             HEARTBEAT_EVERY_MILLIS,

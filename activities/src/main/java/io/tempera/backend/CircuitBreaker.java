@@ -1,7 +1,11 @@
 package io.tempera.backend;
 
+import io.tempera.generation.ErrorCode;
+import io.temporal.failure.ApplicationFailure;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
+import java.util.function.Function;
 
 /**
  * A circuit breaker for one backend endpoint: after {@code threshold} failures in a row it opens
@@ -24,6 +28,24 @@ public final class CircuitBreaker {
     this.threshold = threshold;
     this.coolDown = coolDown;
     this.clock = clock;
+  }
+
+  /**
+   * The first of a backend's endpoints whose breaker lets a call through; fails retryably with
+   * BACKEND_UNREACHABLE, saying when the next one is probed, while every breaker is open.
+   *
+   * @param backend the backend's name for the message, e.g. "ComfyUI"
+   */
+  public static <E> E firstAllowed(List<E> endpoints, Function<E, CircuitBreaker> breaker, String backend) {
+    for (E endpoint : endpoints) {
+      if (breaker.apply(endpoint).allow()) {
+        return endpoint;
+      }
+    }
+    long wait = endpoints.stream().mapToLong(e -> breaker.apply(e).millisUntilProbe()).min().orElse(0);
+    throw ApplicationFailure.newFailure(
+        "All " + endpoints.size() + " " + backend + " endpoints are failing; the next is tried again in " + (wait / 1000 + 1) + " s",
+        ErrorCode.BACKEND_UNREACHABLE.name());
   }
 
   /** Whether a call may go to the endpoint now (a half-open breaker lets one probe through). */

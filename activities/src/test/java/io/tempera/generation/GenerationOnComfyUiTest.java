@@ -57,8 +57,7 @@ class GenerationOnComfyUiTest {
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(tmp.resolve("comfyui")));
     client = new ComfyUiClient(comfy.baseUrl(), ComfyUiClientOptions.defaults());
     Path templates = tmp.resolve("templates");
-    TestFiles.copyTree(Path.of("../templates/functions"), templates.resolve("shipped"));
-    TestFiles.copyTree(Path.of("../templates/models"), templates.resolve("models"));
+    TestFiles.copyShippedTemplates(templates);
     TestFiles.copyTree(Path.of("src/test/resources/templates"), templates.resolve("test"));
     ObjectMapper json = new ObjectMapper();
     TemplateRegistry registry = new TemplateRegistry(templates, json, 0);

@@ -84,8 +84,7 @@ class GenerationOnContainersContainerIT {
   void setUp() throws Exception {
     hostId = "gen-it-" + UUID.randomUUID().toString().substring(0, 8);
     Path templates = tmp.resolve("templates");
-    TestFiles.copyTree(Path.of("../templates/functions"), templates.resolve("functions"));
-    TestFiles.copyTree(Path.of("../templates/models"), templates.resolve("models"));
+    TestFiles.copyShippedTemplates(templates);
     TestFiles.copyTree(Path.of("src/test/resources/container-templates/slow-invert-in-container"), templates.resolve("functions/slow-invert-in-container"));
     TemplateRegistry registry = new TemplateRegistry(templates, JSON, 0);
     registry.find("slow-invert-in-container").orElseThrow(() -> new AssertionError("test template not loaded: " + registry.problems()));

@@ -73,8 +73,7 @@ class GenerationOnSlotsAndModelsTest {
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(tmp.resolve("comfyui")));
     client = new ComfyUiClient(comfy.baseUrl(), ComfyUiClientOptions.defaults());
     Path templates = tmp.resolve("templates");
-    TestFiles.copyTree(Path.of("../templates/functions"), templates.resolve("shipped"));
-    TestFiles.copyTree(Path.of("../templates/models"), templates.resolve("models"));
+    TestFiles.copyShippedTemplates(templates);
     ObjectMapper json = new ObjectMapper();
     registry = new TemplateRegistry(templates, json, 0);
     outputs = new OutputStore(tmp.resolve("outputs"));

@@ -74,8 +74,7 @@ class CanvasWebSocketProtocolTest {
   static Path createRoot() {
     try {
       Path root = Files.createTempDirectory("tempera-ws");
-      TestFiles.copyTree(Path.of("../templates/functions"), root.resolve("templates/shipped"));
-      TestFiles.copyTree(Path.of("../templates/models"), root.resolve("templates/models"));
+      TestFiles.copyShippedTemplates(root.resolve("templates"));
       TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/slow-invert"), root.resolve("templates/slow-invert"));
       TestFiles.copyTree(Path.of("src/test/resources/templates/failing-fault"), root.resolve("templates/failing-fault"));
       return root;

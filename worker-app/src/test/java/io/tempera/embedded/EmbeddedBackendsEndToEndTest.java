@@ -79,8 +79,7 @@ class EmbeddedBackendsEndToEndTest {
   static Path createRoot() {
     try {
       Path root = Files.createTempDirectory("tempera-e2e-backends");
-      TestFiles.copyTree(Path.of("../templates/functions"), root.resolve("templates/shipped"));
-      TestFiles.copyTree(Path.of("../templates/models"), root.resolve("templates/models"));
+      TestFiles.copyShippedTemplates(root.resolve("templates"));
       for (String name : new String[] {"gradio-paint", "gradio-invert", "gradio-fail"}) {
         TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/" + name), root.resolve("templates/" + name));
       }

@@ -56,8 +56,7 @@ class EmbeddedEndToEndTest {
   static Path createRoot() {
     try {
       Path root = Files.createTempDirectory("tempera-e2e");
-      TestFiles.copyTree(Path.of("../templates/functions"), root.resolve("templates/shipped"));
-      TestFiles.copyTree(Path.of("../templates/models"), root.resolve("templates/models"));
+      TestFiles.copyShippedTemplates(root.resolve("templates"));
       TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/slow-invert"), root.resolve("templates/slow-invert"));
       return root;
     } catch (IOException e) {

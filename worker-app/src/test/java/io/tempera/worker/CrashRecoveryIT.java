@@ -43,8 +43,7 @@ class CrashRecoveryIT {
   @BeforeEach
   void setUp() throws Exception {
     root = Files.createTempDirectory("tempera-crash");
-    TestFiles.copyTree(Path.of("../templates/functions"), root.resolve("templates/shipped"));
-    TestFiles.copyTree(Path.of("../templates/models"), root.resolve("templates/models"));
+    TestFiles.copyShippedTemplates(root.resolve("templates"));
     TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/slow-invert"), root.resolve("templates/slow-invert"));
     TestImages.writePng(TestImages.sample(), root.resolve("outputs/crash-project/uploads/sample.png"));
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(root.resolve("comfyui")));

@@ -2,6 +2,7 @@ package io.tempera.backend.comfyui;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tempera.backend.Backend;
+import io.tempera.backend.CircuitBreaker;
 import io.tempera.backend.BackendProgress;
 import io.tempera.generation.BackendFile;
 import io.tempera.generation.BackendJob;
@@ -166,15 +167,7 @@ public final class ComfyUiBackend implements Backend {
 
   /** The first endpoint whose breaker lets a call through; fails retryably when none does. */
   private ComfyUiEndpoint healthyEndpoint() {
-    for (ComfyUiEndpoint endpoint : endpoints) {
-      if (endpoint.breaker().allow()) {
-        return endpoint;
-      }
-    }
-    long wait = endpoints.stream().mapToLong(e -> e.breaker().millisUntilProbe()).min().orElse(0);
-    throw ApplicationFailure.newFailure(
-        "All " + endpoints.size() + " ComfyUI endpoints are failing; the next is tried again in " + (wait / 1000 + 1) + " s",
-        ErrorCode.BACKEND_UNREACHABLE.name());
+    return CircuitBreaker.firstAllowed(endpoints, ComfyUiEndpoint::breaker, "ComfyUI");
   }
 
   private static List<BackendFile> files(PromptResult result, ComfyUiEndpoint endpoint) {

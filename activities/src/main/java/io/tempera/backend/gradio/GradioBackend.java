@@ -202,15 +202,7 @@ public final class GradioBackend implements Backend {
     if (endpoints.isEmpty()) {
       throw noEndpoints();
     }
-    for (GradioEndpoint endpoint : endpoints) {
-      if (endpoint.breaker().allow()) {
-        return endpoint;
-      }
-    }
-    long wait = endpoints.stream().mapToLong(e -> e.breaker().millisUntilProbe()).min().orElse(0);
-    throw ApplicationFailure.newFailure(
-        "All " + endpoints.size() + " Gradio endpoints are failing; the next is tried again in " + (wait / 1000 + 1) + " s",
-        ErrorCode.BACKEND_UNREACHABLE.name());
+    return CircuitBreaker.firstAllowed(endpoints, GradioEndpoint::breaker, "Gradio");
   }
 
   private static ApplicationFailure noEndpoints() {

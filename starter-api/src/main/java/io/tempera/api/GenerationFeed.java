@@ -41,6 +41,12 @@ public class GenerationFeed {
   /**
    * Follows a generation. {@code lastSeen} is the last progress sequence number the client already
    * has (0 for none): nothing at or before it is sent again.
+   *
+   * <p>Live progress flows from the moment of subscribing, never held back by the state query
+   * (under load a workflow query waits behind the worker's backlog of workflow tasks): the
+   * snapshot goes out when the query answers, before the updates when it is quick, among them when
+   * it is not. Every progress event sent is newer than everything sent before it (the snapshot
+   * carries the newest event id it reflects), so a client never sees progress go back.
    */
   public Flux<Event> follow(String id, long lastSeen) {
     return Flux.defer(() -> {
@@ -55,20 +61,29 @@ public class GenerationFeed {
               .onErrorResume(e -> Mono.empty())
               .then(Blocking.call(() -> generations.view(id)))
               .cache();
-      return Blocking.call(() -> generations.state(id))
-          .flatMapMany(state -> {
-            ApiMessages.Generation first = generations.toView(state, progress.latest(id));
-            if (state.status().terminal()) {
-              return Flux.<Event>just(new Final(first));
+      Mono<Event> snapshot = Blocking.call(() -> generations.state(id))
+          .map(state -> {
+            ApiMessages.Generation view = generations.toView(state, progress.latest(id));
+            return state.status().terminal() ? new Final(view) : new Snapshot(view);
+          });
+      Flux<Event> updates = live.asFlux().onBackpressureLatest().map(Live::new);
+      long[] sent = {lastSeen}; // merge serialises its emissions: one writer at a time
+      Flux<Event> story = Flux.merge(snapshot, updates)
+          .filter(event -> switch (event) {
+            case Live l -> {
+              if (l.event().seq() <= sent[0]) yield false;
+              sent[0] = l.event().seq();
+              yield true;
             }
-            long after = Math.max(lastSeen, first.eventId());
-            Flux<Event> updates = live.asFlux()
-                .onBackpressureLatest()
-                .filter(e -> e.seq() > after)
-                .<Event>map(Live::new)
-                .takeUntilOther(ended);
-            return Flux.concat(Flux.<Event>just(new Snapshot(first)), updates, ended.map(Final::new));
+            case Snapshot s -> {
+              sent[0] = Math.max(sent[0], s.view().eventId());
+              yield true;
+            }
+            case Final f -> true;
           })
+          .takeUntilOther(ended);
+      return Flux.concat(story, ended.map(Final::new))
+          .takeUntil(event -> event instanceof Final)
           .doFinally(signal -> close(subscription));
     });
   }

@@ -285,33 +285,60 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
   }
 
   @Override
-  public Optional<RunningModel> current(String holder, String modelId) {
+  public Optional<RunningModel> current(String holder, ModelSpec model) {
+    String modelId = model.id();
     Entry entry = null;
     CompletableFuture<RunningModel> ready;
+    String lostKey = null;
+    Integer again = null;
+    String reason = null;
     synchronized (this) {
       for (String key : given.getOrDefault(holder, Map.of()).keySet()) {
-        if (key.startsWith(modelId + "@") && entries.get(key) != null && entries.get(key).holders.contains(holder)) {
-          entry = entries.get(key);
+        if (!key.startsWith(modelId + "@")) {
+          continue;
+        }
+        Entry e = entries.get(key);
+        if (e != null && e.holders.contains(holder)) {
+          entry = e;
           break;
         }
+        lostKey = key;
       }
       if (entry == null) {
-        return Optional.empty();
-      }
-      if (entry.state == State.FAILED) {
+        // Its restart failed (the entry is gone) or this process never gave it (a worker restart,
+        // adopted containers): acquire it again on the same GPU, reusing a running container.
+        Entry known = lostKey != null ? null : entries.values().stream()
+            .filter(e -> e.modelId.equals(modelId)).findFirst().orElse(null);
+        if (lostKey == null && known == null) {
+          return Optional.empty();
+        }
+        again = lostKey != null ? gpuOf(lostKey) : known.gpu;
+        reason = lostKey != null ? "its container did not come back after a crash" : "held before this process started";
+        ready = null;
+      } else if (entry.state == State.FAILED) {
         throw entry.failure;
-      }
-      if (entry.state == State.RUNNING) {
+      } else if (entry.state == State.RUNNING) {
         given.get(holder).put(entry.key, entry.containerId);
         return Optional.of(new RunningModel(modelId, entry.containerId, entry.baseUrl.toString(), true, 0));
+      } else {
+        ready = entry.ready;
       }
-      ready = entry.ready;
+    }
+    if (entry == null) {
+      log.info("model {} for {}: {}; acquiring it again", modelId, holder, reason);
+      RunningModel running = acquire(holder, model, again);
+      return Optional.of(new RunningModel(modelId, running.containerId(), running.baseUrl(), true, 0));
     }
     RunningModel restarted = await(ready, entry.spec);
     synchronized (this) {
       given.computeIfAbsent(holder, h -> new HashMap<>()).put(entry.key, restarted.containerId());
     }
     return Optional.of(new RunningModel(modelId, restarted.containerId(), restarted.baseUrl(), true, 0));
+  }
+
+  private static Integer gpuOf(String key) {
+    String gpu = key.substring(key.lastIndexOf('@') + 1);
+    return gpu.equals("none") ? null : Integer.valueOf(gpu);
   }
 
   @Override

@@ -31,11 +31,12 @@ public interface ModelHost {
 
   /**
    * The service {@code holder} was given for the model as it runs now: after a crash, the restarted
-   * container (waiting for its health check); empty when the holder holds nothing here (for
-   * example after a worker restart). Fails with {@link ModelHostException} when the model was
-   * given up on.
+   * container (waiting for its health check); when the restart failed, or this process started
+   * after the holder was given the model (a worker restart), the model is acquired for the holder
+   * again (reusing a running container of it). Empty when this host knows nothing of the holder or
+   * the model. Fails with {@link ModelHostException} when the model was given up on or cannot start.
    */
-  default java.util.Optional<RunningModel> current(String holder, String modelId) {
+  default java.util.Optional<RunningModel> current(String holder, ModelSpec model) {
     return java.util.Optional.empty();
   }
 }

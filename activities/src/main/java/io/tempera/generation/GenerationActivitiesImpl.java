@@ -308,7 +308,7 @@ public class GenerationActivitiesImpl implements GenerationActivities {
       return job;
     }
     try {
-      Optional<RunningModel> now = modelHost.current(job.generationId(), job.plan().model().id());
+      Optional<RunningModel> now = modelHost.current(job.generationId(), job.plan().model());
       if (now.isPresent() && !now.get().baseUrl().equals(job.baseUrl())) {
         log.info("generation {}: model {} now runs at {} (was {})", job.generationId(), job.plan().model().id(),
             now.get().baseUrl(), job.baseUrl());

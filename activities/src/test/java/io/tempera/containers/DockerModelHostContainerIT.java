@@ -290,6 +290,50 @@ class DockerModelHostContainerIT {
   }
 
   @Test
+  void aRestartThatFailedIsStartedAgainWhenTheHolderAsksForTheCurrentService() throws Exception {
+    String tag = "tempera/testkit-comfyui:it-" + hostId;
+    String[] parts = tag.split(":");
+    docker.tagImageCmd(testkit.image(), parts[0], parts[1]).exec();
+    ModelSpec tagged = new ModelSpec("tagged", testkit.backendType(), tag, testkit.command(), Map.of("TEMPERA_MODEL", "tagged"),
+        testkit.port(), testkit.healthPath(), 100, testkit.startTimeoutSeconds(), null);
+    try {
+      DockerModelHost host = host(options(2000));
+      RunningModel first = host.acquire("gen-1", tagged, 0);
+      docker.removeImageCmd(tag).exec(); // untags: the restart after the crash cannot create its container
+      docker.killContainerCmd(first.containerId()).exec();
+      await("the restart failed", () -> host.holders("tagged").isEmpty());
+
+      docker.tagImageCmd(testkit.image(), parts[0], parts[1]).exec();
+      RunningModel now = host.current("gen-1", tagged).orElseThrow();
+      assertThat(now.containerId()).isNotEqualTo(first.containerId());
+      assertThat(running(now.containerId())).isTrue();
+      assertThat(host.holders("tagged")).containsExactly("gen-1");
+      host.verify("gen-1", "tagged"); // the holder's service is the new one
+      host.release("gen-1", "tagged");
+    } finally {
+      try {
+        docker.removeImageCmd(tag).exec();
+      } catch (RuntimeException gone) {
+        // untagged already
+      }
+    }
+  }
+
+  @Test
+  void aRestartedWorkerHoldsTheAdoptedContainerForAHolderThatAsksForItsService() throws Exception {
+    DockerModelHost before = new DockerModelHost(docker, options(2000), metrics);
+    RunningModel a = before.acquire("gen-1", model("model-a", 100), 0);
+    before.abandon(); // the worker process dies mid-generation; its container stays
+
+    DockerModelHost after = host(options(2000));
+    assertThat(after.holders("model-a")).isEmpty();
+    RunningModel now = after.current("gen-1", model("model-a", 100)).orElseThrow();
+    assertThat(now.containerId()).isEqualTo(a.containerId());
+    assertThat(after.holders("model-a")).as("held again, so the idle reaper leaves it alone").containsExactly("gen-1");
+    assertThat(after.current("gen-9", model("model-b", 100))).as("a model this host never ran").isEmpty();
+  }
+
+  @Test
   void aContainerThatStopsAnsweringItsHealthCheckIsACrashAndIsRestarted() throws Exception {
     DockerModelHost host = host(options(2000));
     RunningModel first = host.acquire("gen-1", testkit, 0);

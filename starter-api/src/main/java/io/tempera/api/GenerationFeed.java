@@ -33,20 +33,32 @@ public class GenerationFeed {
   private final GenerationService generations;
   private final ProgressBus progress;
 
+  /** How long live progress waits for the snapshot to go first. */
+  static final Duration SNAPSHOT_GRACE = Duration.ofSeconds(1);
+
+  private final Duration snapshotGrace;
+
+  @org.springframework.beans.factory.annotation.Autowired
   public GenerationFeed(GenerationService generations, ProgressBus progress) {
+    this(generations, progress, SNAPSHOT_GRACE);
+  }
+
+  GenerationFeed(GenerationService generations, ProgressBus progress, Duration snapshotGrace) {
     this.generations = generations;
     this.progress = progress;
+    this.snapshotGrace = snapshotGrace;
   }
 
   /**
    * Follows a generation. {@code lastSeen} is the last progress sequence number the client already
    * has (0 for none): nothing at or before it is sent again.
    *
-   * <p>Live progress flows from the moment of subscribing, never held back by the state query
-   * (under load a workflow query waits behind the worker's backlog of workflow tasks): the
-   * snapshot goes out when the query answers, before the updates when it is quick, among them when
-   * it is not. Every progress event sent is newer than everything sent before it (the snapshot
-   * carries the newest event id it reflects), so a client never sees progress go back.
+   * <p>The current state goes first; live progress (buffered from the moment of subscribing) waits
+   * for it at most {@link #SNAPSHOT_GRACE}: under load a workflow query waits behind the worker's
+   * backlog of workflow tasks, and a generation must not run to its end before its follower sees a
+   * single update. A late snapshot goes out among the updates when it answers. Every progress event
+   * sent is newer than everything sent before it (the snapshot carries the newest event id it
+   * reflects), so a client never sees progress go back.
    */
   public Flux<Event> follow(String id, long lastSeen) {
     return Flux.defer(() -> {
@@ -62,11 +74,13 @@ public class GenerationFeed {
               .then(Blocking.call(() -> generations.view(id)))
               .cache();
       Mono<Event> snapshot = Blocking.call(() -> generations.state(id))
-          .map(state -> {
+          .<Event>map(state -> {
             ApiMessages.Generation view = generations.toView(state, progress.latest(id));
             return state.status().terminal() ? new Final(view) : new Snapshot(view);
-          });
-      Flux<Event> updates = live.asFlux().onBackpressureLatest().map(Live::new);
+          })
+          .cache();
+      Mono<Void> snapshotOrGrace = Mono.firstWithSignal(snapshot.then(), Mono.delay(snapshotGrace).then());
+      Flux<Event> updates = live.asFlux().onBackpressureLatest().<Event>map(Live::new).delaySubscription(snapshotOrGrace);
       long[] sent = {lastSeen}; // merge serialises its emissions: one writer at a time
       Flux<Event> story = Flux.merge(snapshot, updates)
           .filter(event -> switch (event) {

@@ -63,8 +63,9 @@ class GenerationFeedTest {
         System.currentTimeMillis(), null, null));
   }
 
-  private final GenerationFeed feed = new GenerationFeed(generations, bus);
+  private final GenerationFeed feed = new GenerationFeed(generations, bus, Duration.ofMillis(300));
 
+  /** The query answers only when told to: longer than the feed's grace (300 ms here). */
   @Test
   void liveProgressFlowsWhileTheStateQueryIsSlowAndTheSnapshotNeverGoesBack() {
     StepVerifier.create(feed.follow(ID, 0))
@@ -86,6 +87,18 @@ class GenerationFeedTest {
         })
         .assertNext(e -> assertThat(((GenerationFeed.Final) e).view().status()).isEqualTo("SUCCEEDED"))
         .expectComplete()
+        .verify(Duration.ofSeconds(20));
+  }
+
+  @Test
+  void aQuickSnapshotGoesFirstEvenWhenProgressArrivedBeforeIt() {
+    StepVerifier.create(feed.follow(ID, 0))
+        .then(() -> publish(1)) // buffered while the query runs
+        .then(queryAnswers::countDown)
+        .assertNext(e -> assertThat(e).isInstanceOf(GenerationFeed.Snapshot.class))
+        .then(() -> publish(2))
+        .assertNext(e -> assertThat(((GenerationFeed.Live) e).event().seq()).isEqualTo(2))
+        .thenCancel()
         .verify(Duration.ofSeconds(20));
   }
 

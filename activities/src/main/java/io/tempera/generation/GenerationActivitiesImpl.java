@@ -156,7 +156,8 @@ public class GenerationActivitiesImpl implements GenerationActivities {
         warnings,
         template.progressMessages(),
         translation.variant(),
-        model(template, tier.tier()));
+        model(template, tier.tier()),
+        template.timeouts(tier.tier()));
   }
 
   @Override
@@ -177,7 +178,7 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     return new GenerationPlan(
         plan.functionId(), plan.functionVersion(), plan.tierRequested(), target.id(), plan.backendType(),
         translation.payload(), translation.fileInputs(), template.timeoutSeconds(target), List.of(), template.progressMessages(),
-        translation.variant(), model(template, target));
+        translation.variant(), model(template, target), template.timeouts(target));
   }
 
   private volatile boolean containers;
@@ -189,7 +190,15 @@ public class GenerationActivitiesImpl implements GenerationActivities {
 
   /** The model registry entry the tier runs on (null: the configured backend). */
   private io.tempera.models.ModelSpec model(FunctionTemplate template, QualityTier tier) {
-    return templates.model(template, tier).map(m -> containers || !m.containerised() ? m : m.withoutContainer()).orElse(null);
+    return templates.model(template, tier).map(m -> containers || !m.containerised() ? m : m.withoutContainer())
+        .map(m -> startingWithin(m, template.timeouts(tier)))
+        .orElse(null);
+  }
+
+  /** The model with the template's own start timeout, when it sets one ({@code timeouts.model_start_seconds}). */
+  private static io.tempera.models.ModelSpec startingWithin(io.tempera.models.ModelSpec model, PhaseTimeouts timeouts) {
+    int seconds = timeouts.modelStartSeconds(model.startTimeoutSeconds());
+    return seconds == model.startTimeoutSeconds() ? model : model.withStartTimeoutSeconds(seconds);
   }
 
   /** Translates; an expression that cannot be evaluated for these values is the request's fault. */
@@ -369,7 +378,8 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     }
     return new GenerationPlan(
         plan.functionId(), plan.functionVersion(), plan.tierRequested(), plan.tierUsed(), plan.backendType(), plan.payload(),
-        plan.fileInputs(), plan.timeoutSeconds(), List.of(), plan.progressMessages(), plan.variant(), model);
+        plan.fileInputs(), plan.timeoutSeconds(), List.of(), plan.progressMessages(), plan.variant(),
+        startingWithin(model, plan.phaseTimeouts()), plan.timeouts());
   }
 
   @Override
@@ -388,9 +398,26 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     // Temporal server when it is due) goes out on its own virtual thread, so a hundred jobs' calls
     // never queue behind each other past the heartbeat timeout. At most one per job is on its way.
     AtomicBoolean beating = new AtomicBoolean();
+    PhaseTimeouts timeouts = job.plan().phaseTimeouts();
+    RunWatchdog watchdog = new RunWatchdog(timeouts.queueWait(), timeouts.stall(), System::nanoTime);
+    AtomicReference<BackendJob> running = new AtomicReference<>(job);
     ScheduledFuture<?> ticker =
         heartbeats.scheduleAtFixedRate(
             () -> {
+              RunWatchdog.Trip trip = watchdog.check();
+              if (trip != null) {
+                log.warn("generation {} run {}: {}", job.generationId(), job.runId(), watchdog.describe(trip));
+                // the attempt stops following first (so it cannot submit again), then the backend is
+                // told: the run leaves the backend's queue, or is interrupted
+                worker.interrupt();
+                Thread.ofVirtual().name("tempera-watchdog-", 0).start(() -> {
+                  try {
+                    backend.cancel(running.get());
+                  } catch (RuntimeException e) {
+                    log.warn("generation {}: stopping the run on the backend failed: {}", job.generationId(), e.toString());
+                  }
+                });
+              }
               if (!beating.compareAndSet(false, true)) {
                 return;
               }
@@ -418,20 +445,31 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     BackendJob run = job;
     try {
       run = onTheModelsCurrentService(job);
-      BackendOutcome result = backend.run(run, outputs.projectDir(job.projectId()), live::accept);
+      running.set(run);
+      BackendOutcome result = backend.run(run, outputs.projectDir(job.projectId()), p -> {
+        watchdog.onProgress(p.queuePosition());
+        live.accept(p);
+      });
+      if (result.interrupted()) {
+        throwIfTripped(watchdog); // the watchdog stopped it; a run that finished meanwhile stands
+      }
       outcome = result.interrupted() ? "interrupted" : "succeeded";
       if (!result.interrupted()) {
         durations.record(job.plan().functionId(), job.plan().tierUsed(), (System.currentTimeMillis() - live.startedAt) / 1000.0);
       }
       return result;
     } catch (ApplicationFailure e) {
-      ApplicationFailure failure = containerCrashOr(run, e);
+      ApplicationFailure failure = watchdog.tripped() != null ? tripFailure(watchdog) : containerCrashOr(run, e);
       outcome = failure.getType();
       throw failure;
     } catch (RuntimeException e) {
       ActivityCompletionException cause = stopped.get();
       if (cause != null) {
         throw cause;
+      }
+      if (watchdog.tripped() != null) {
+        outcome = watchdog.tripped() == RunWatchdog.Trip.STALLED ? ErrorCode.STALLED.name() : ErrorCode.TIMEOUT.name();
+        throw tripFailure(watchdog);
       }
       throw e;
     } finally {
@@ -444,6 +482,22 @@ public class GenerationActivitiesImpl implements GenerationActivities {
           .tag("reattached", Boolean.toString(attempt > 1))
           .register(metrics));
     }
+  }
+
+  private static void throwIfTripped(RunWatchdog watchdog) {
+    if (watchdog.tripped() != null) {
+      throw tripFailure(watchdog);
+    }
+  }
+
+  /**
+   * A run the watchdog stopped: STALLED (the workflow runs it again once, under a new run id: the
+   * stopped one cannot be re-attached) or TIMEOUT for the backend's queue. Never retried as is.
+   */
+  private static ApplicationFailure tripFailure(RunWatchdog watchdog) {
+    RunWatchdog.Trip trip = watchdog.tripped();
+    return ApplicationFailure.newNonRetryableFailure(
+        watchdog.describe(trip), trip == RunWatchdog.Trip.STALLED ? ErrorCode.STALLED.name() : ErrorCode.TIMEOUT.name());
   }
 
   /**

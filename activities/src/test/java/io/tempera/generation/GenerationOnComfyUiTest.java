@@ -313,6 +313,64 @@ class GenerationOnComfyUiTest {
         assertThat(r.status()).isEqualTo(io.tempera.backend.comfyui.PromptResult.Status.INTERRUPTED));
   }
 
+  @Test
+  void aRunThatGoesSilentIsStoppedOnTheBackendRunOnceMoreAndFailsAsStalled() throws Exception {
+    startWorker(real);
+
+    // each step takes 5 s, longer than the template's stall limit of 2 s: the backend goes silent.
+    // ComfyUI's interrupt is cooperative (seen between steps), so each stopped run ends at its next step
+    GenerationResult result = workflow("gen-wedged").run(request("wedged", Map.of("step_ms", 5_000)));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(result.error().code()).isEqualTo("STALLED");
+    assertThat(result.error().message()).isEqualTo("The generator made no progress for 2 s; the run was stopped");
+    assertThat(result.warnings()).contains("The generator made no progress for 2 s; the run was stopped; it was started again");
+    List<String> prompts = comfy.acceptedPromptIds();
+    assertThat(prompts).as("the stopped run and its one new run").hasSize(2).doesNotHaveDuplicates();
+    for (String promptId : prompts) {
+      long until = System.currentTimeMillis() + 10_000;
+      while (client.history(promptId).isEmpty() && System.currentTimeMillis() < until) {
+        Thread.sleep(50);
+      }
+      assertThat(client.history(promptId)).as("stopped on the backend: " + promptId).hasValueSatisfying(r ->
+          assertThat(r.status()).isEqualTo(io.tempera.backend.comfyui.PromptResult.Status.INTERRUPTED));
+    }
+    assertThat(slots.inUse()).isZero();
+  }
+
+  @Test
+  void aRunStuckInTheBackendsQueueIsTakenOutOfItAndFailsAsATimeout() throws Exception {
+    startWorker(real);
+    // another client's long prompt holds the backend's only executor
+    ObjectMapper json = new ObjectMapper();
+    com.fasterxml.jackson.databind.node.ObjectNode blocking = (com.fasterxml.jackson.databind.node.ObjectNode)
+        json.readTree(Path.of("src/test/resources/templates/wedged/graph.json").toFile());
+    ((com.fasterxml.jackson.databind.node.ObjectNode) blocking.get("2").get("inputs")).put("step_ms", 20_000);
+    String blocker = java.util.UUID.randomUUID().toString();
+    java.util.concurrent.CompletableFuture.runAsync(() -> client.run(blocking, blocker, "someone-else", u -> {}));
+    long deadline = System.currentTimeMillis() + 10_000;
+    while (comfy.executions().isEmpty() && System.currentTimeMillis() < deadline) {
+      Thread.sleep(20);
+    }
+
+    GenerationResult result = workflow("gen-queued").run(request("wedged", Map.of("step_ms", 10)));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(result.error().code()).isEqualTo("TIMEOUT");
+    assertThat(result.error().message())
+        .isEqualTo("The generator's own queue did not reach this generation within 2 s; it was taken out of that queue");
+    String mine = comfy.acceptedPromptIds().stream().filter(id -> !id.equals(blocker)).findFirst().orElseThrow();
+    long until = System.currentTimeMillis() + 10_000;
+    while (client.queueStatus(mine).known() && System.currentTimeMillis() < until) {
+      Thread.sleep(50);
+    }
+    assertThat(client.queueStatus(mine).known()).as("no longer in the backend's queue").isFalse();
+    client.cancel(blocker);
+    Thread.sleep(500);
+    assertThat(comfy.executions()).extracting(ComfyUiTestServer.Execution::promptId).as("it never ran").containsExactly(blocker);
+    assertThat(slots.inUse()).isZero();
+  }
+
   /** The first runOnBackend attempt dies (like a worker crash) once its prompt is on the server. */
   static final class CrashFirstRunAttempt implements GenerationActivities {
     private final GenerationActivities delegate;

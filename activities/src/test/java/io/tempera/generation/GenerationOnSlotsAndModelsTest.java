@@ -66,6 +66,7 @@ class GenerationOnSlotsAndModelsTest {
   private TemplateRegistry registry;
   private SlotAllocatorClient slots;
   private GenerationActivitiesImpl onHost;
+  private GenerationActivitiesImpl onTier;
   private final TestModelHost models = new TestModelHost();
 
   @BeforeEach
@@ -102,6 +103,7 @@ class GenerationOnSlotsAndModelsTest {
         registry, new TemplateTranslator(json), new LocalSlotPool("unused", 1), new BackendRegistry(List.of()), outputs, bus,
         new SimpleMeterRegistry()).useSlotAllocator(slots, POOL, 0)
         .useModelLookup(id -> Optional.ofNullable(registryModels.get(id)));
+    onTier = onTierQueue;
     onHost = new GenerationActivitiesImpl(
         registry, new TemplateTranslator(json), new LocalSlotPool("unused", 1),
         new BackendRegistry(List.of(ComfyUiBackend.single(client))), outputs, bus, new SimpleMeterRegistry())
@@ -156,6 +158,34 @@ class GenerationOnSlotsAndModelsTest {
     assertThat(models.promptsOn("invert-gpu")).as("the run went to the model's own service").isEqualTo(1);
     assertThat(comfy.promptPostCount()).as("not to the configured endpoint").isZero();
     assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(outputs.resolve(result.outputs().get(0).path()).toFile()))).isTrue();
+    assertNothingHeld();
+  }
+
+  @Test
+  void aTemplatesModelStartTimeoutIsWhatTheHostGivesTheModelToStart() throws Exception {
+    Path function = registry.root().resolve("functions/slow-to-start");
+    java.nio.file.Files.createDirectories(function);
+    java.nio.file.Files.writeString(function.resolve("graph.json"), """
+        {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "slow"}}}""");
+    java.nio.file.Files.writeString(function.resolve("template.json"), """
+        {"id": "slow-to-start", "version": "1.0.0", "display_name": "Slow to start (test)",
+         "backend": {"type": "comfyui", "graph": "graph.json"},
+         "timeouts": {"model_start_seconds": 240},
+         "tiers": {"standard": {"model": "testkit-comfyui", "timeouts": {"model_start_seconds": 420}}},
+         "quality_parameters": {"draft": {}, "standard": {}, "high": {}, "ultra": {}}}""");
+    startWorkers(models, Map.of(), null);
+    onTier.containersEnabled(true); // plans containerised models (as a worker with a container engine does)
+    onHost.containersEnabled(true);
+    ModelSpec shipped = registry.model("testkit-comfyui").orElseThrow();
+
+    GenerationWorkflow workflow = workflows.newWorkflowStub(GenerationWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(TIER_QUEUE).setWorkflowId("gen-slow-start").build());
+    GenerationResult result = workflow.run(new GenerationRequest("slow-to-start", "standard", Map.of(), "p1", "n1", null));
+
+    assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(shipped.startTimeoutSeconds()).isNotEqualTo(420);
+    assertThat(models.startTimeouts).as("the tier's own start timeout over the template's and the registry's").containsExactly(420);
     assertNothingHeld();
   }
 
@@ -218,9 +248,12 @@ class GenerationOnSlotsAndModelsTest {
     final List<String> failing = new CopyOnWriteArrayList<>();
     private final Map<String, ComfyUiTestServer> running = new ConcurrentHashMap<>();
 
+    final List<Integer> startTimeouts = new CopyOnWriteArrayList<>();
+
     @Override
     public RunningModel acquire(String holder, ModelSpec model, Integer gpuIndex) {
       acquired.add(holder + ":" + model.id() + ":" + gpuIndex);
+      startTimeouts.add(model.startTimeoutSeconds());
       if (failing.contains(model.id())) {
         throw new ModelHostException(ErrorCode.MODEL_UNAVAILABLE, "the container exited with code 1", "ImportError: no module named torch", null);
       }

@@ -15,6 +15,7 @@ public enum ErrorCode {
   CONTAINER_CRASHED(true, "The generator stopped unexpectedly; we are restarting it.", "WAIT"),
   EXECUTION_ERROR(false, "The generator failed while running this request.", "RETRY"),
   TIMEOUT(true, "Taking longer than expected.", "WAIT"),
+  STALLED(true, "The generator stopped making progress; try again, or try a lower quality.", "RETRY"),
   CANCELLED(false, "The generation was cancelled.", "NONE"),
   OUTPUT_MISSING(true, "The generator finished but its output could not be saved.", "RETRY"),
   INTERNAL(true, "Something went wrong on our side.", "RETRY");

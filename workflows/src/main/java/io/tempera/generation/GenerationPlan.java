@@ -12,6 +12,8 @@ import java.util.List;
  * @param progressMessages the template's words for each phase, by phase name
  * @param variant the template's A/B variant this generation got (null without variants)
  * @param model the model registry entry this tier runs on (null: the worker's configured backend)
+ * @param timeouts the template's and tier's phase timeouts (null in plans made before they existed:
+ *     the defaults)
  */
 public record GenerationPlan(
     String functionId,
@@ -25,12 +27,26 @@ public record GenerationPlan(
     List<String> warnings,
     java.util.Map<String, String> progressMessages,
     String variant,
-    io.tempera.models.ModelSpec model) {
+    io.tempera.models.ModelSpec model,
+    PhaseTimeouts timeouts) {
 
   public GenerationPlan {
     progressMessages = progressMessages == null ? java.util.Map.of() : java.util.Map.copyOf(progressMessages);
     fileInputs = fileInputs == null ? List.of() : List.copyOf(fileInputs);
     warnings = warnings == null ? List.of() : List.copyOf(warnings);
+  }
+
+  public GenerationPlan(
+      String functionId, String functionVersion, String tierRequested, String tierUsed, String backendType,
+      ObjectNode payload, List<FileInput> fileInputs, int timeoutSeconds, List<String> warnings,
+      java.util.Map<String, String> progressMessages, String variant, io.tempera.models.ModelSpec model) {
+    this(functionId, functionVersion, tierRequested, tierUsed, backendType, payload, fileInputs, timeoutSeconds, warnings,
+        progressMessages, variant, model, null);
+  }
+
+  /** The phase timeouts, defaults where neither template nor tier sets one. */
+  public PhaseTimeouts phaseTimeouts() {
+    return timeouts == null ? PhaseTimeouts.NONE : timeouts;
   }
 
   public GenerationPlan(

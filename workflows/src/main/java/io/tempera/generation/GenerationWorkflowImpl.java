@@ -146,6 +146,9 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   private long queueSeq = -1;
   private ModelStart modelStarted;
   private ModelEndpoint modelEndpoint;
+  /** Since {@link #PHASE_TIMEOUTS_CHANGE}: the plan's phase timeouts apply; a stalled run runs again once. */
+  private boolean phaseTimeouts;
+  private boolean ranAgainAfterStall;
 
   @Override
   public GenerationResult run(GenerationRequest request) {
@@ -176,6 +179,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   private void process() {
     plan = resolver.resolveTemplate(request);
     warnings.addAll(plan.warnings());
+    phaseTimeouts = Workflow.getVersion(PHASE_TIMEOUTS_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
 
     enter(Phase.WAITING_FOR_SLOT, 0.02);
     if (Workflow.getVersion(ALLOCATOR_CHANGE, Workflow.DEFAULT_VERSION, 1) < 1) {
@@ -223,6 +227,13 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       try {
         return backendFor(plan).runOnBackend(job);
       } catch (ActivityFailure failure) {
+        if (phaseTimeouts && stalled(failure) && !ranAgainAfterStall) {
+          // a wedged run was stopped on the backend; it cannot be re-attached: run it again, once
+          ranAgainAfterStall = true;
+          warnings.add(((ApplicationFailure) failure.getCause()).getOriginalMessage() + "; it was started again");
+          enter(Phase.GENERATING, 0.05);
+          continue;
+        }
         String lower = lowerTier(plan.tierUsed());
         if (!outOfMemory(failure) || lower == null
             || Workflow.getVersion(FALLBACK_CHANGE, Workflow.DEFAULT_VERSION, 1) < 1) {
@@ -263,6 +274,22 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     } catch (ActivityFailure collectFailed) {
       warnings.add("The outputs produced before the failure could not be kept: " + collectFailed.getMessage());
     }
+  }
+
+  /** Workflow.getVersion change id: the template's and tier's phase timeouts; a stalled run runs again once. */
+  static final String PHASE_TIMEOUTS_CHANGE = "phase-timeouts";
+
+  private static boolean stalled(ActivityFailure failure) {
+    return failure.getCause() instanceof ApplicationFailure app && ErrorCode.STALLED.name().equals(app.getType());
+  }
+
+  /** How long this generation may wait in line for a GPU. */
+  private Duration slotWait() {
+    return phaseTimeouts ? plan.phaseTimeouts().slotWait() : SLOT_WAIT;
+  }
+
+  private static String describe(Duration d) {
+    return d.toSeconds() % 60 == 0 ? d.toMinutes() + " minutes" : d.toSeconds() + " s";
   }
 
   /** Workflow.getVersion change id: falling back to a lower tier on out-of-memory. */
@@ -359,9 +386,10 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     slotPool = answer.pool();
     if (!answer.granted() && answer.rejection() == null) {
       slotQueuePosition(new QueuePosition(answer.queuePosition(), answer.seq()));
-      if (!Workflow.await(SLOT_WAIT, () -> grantedBySignal != null || rejectedBySignal != null)) {
+      Duration wait = slotWait();
+      if (!Workflow.await(wait, () -> grantedBySignal != null || rejectedBySignal != null)) {
         throw ApplicationFailure.newNonRetryableFailure(
-            "No GPU became free within " + SLOT_WAIT.toMinutes() + " minutes (place in line: " + queuePosition + ")",
+            "No GPU became free within " + describe(wait) + " (place in line: " + queuePosition + ")",
             ErrorCode.TIMEOUT.name());
       }
       if (grantedBySignal == null) {
@@ -418,8 +446,12 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
             .build());
   }
 
-  /** Collecting outputs, on the leased host when there is one. */
+  /** Collecting outputs, on the leased host when there is one, within the plan's output timeout. */
   private GenerationActivities outputsStub() {
+    if (phaseTimeouts) {
+      return Workflow.newActivityStub(GenerationActivities.class,
+          onHost(ActivityOptions.newBuilder(OUTPUT_OPTIONS)).setStartToCloseTimeout(plan.phaseTimeouts().output()).build());
+    }
     return hostLease == null ? outputs
         : Workflow.newActivityStub(GenerationActivities.class, onHost(ActivityOptions.newBuilder(OUTPUT_OPTIONS)).build());
   }
@@ -576,11 +608,22 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       message = "The GPU host " + (hostLease == null ? "" : hostLease.hostId() + " ") + "running this generation stopped answering";
     } else if (cause instanceof TimeoutFailure) {
       code = ErrorCode.TIMEOUT;
-      message = "The generation took longer than its time limit";
+      message = phaseTimeouts ? timedOut() : "The generation took longer than its time limit";
     }
     error = GenerationError.of(code, message);
     setPhase(Phase.FAILED);
     log.warn("generation {} failed: {} {}", generationId, code, message);
+  }
+
+  /** Which limit ran out, by the phase it ran out in. */
+  private String timedOut() {
+    return switch (phase) {
+      case STARTING_MODEL -> "The generator did not start within "
+          + describe(Duration.ofSeconds(plan.model() == null ? 0 : plan.model().startTimeoutSeconds()));
+      case GENERATING -> "The generator took longer than " + describe(Duration.ofSeconds(plan.timeoutSeconds()));
+      case COLLECTING_OUTPUTS -> "Collecting the outputs took longer than " + describe(plan.phaseTimeouts().output());
+      default -> "The generation took longer than its time limit (" + phase.name().toLowerCase(java.util.Locale.ROOT) + ")";
+    };
   }
 
   /** Runs whatever way the generation ended, even when the workflow itself was cancelled. */

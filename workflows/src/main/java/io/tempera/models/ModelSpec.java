@@ -42,6 +42,11 @@ public record ModelSpec(
   }
 
   /** This entry served by the worker's configured endpoints instead of its own container. */
+  /** The same model, given {@code seconds} to start. */
+  public ModelSpec withStartTimeoutSeconds(int seconds) {
+    return new ModelSpec(id, backendType, image, command, env, port, healthPath, vramMb, seconds, fallback);
+  }
+
   public ModelSpec withoutContainer() {
     return new ModelSpec(id, backendType, null, List.of(), Map.of(), port, healthPath, vramMb, startTimeoutSeconds, fallback);
   }

@@ -26,7 +26,8 @@ public record FunctionTemplate(
     String sourceFile,
     Map<String, String> progressMessages,
     Map<QualityTier, TierConfig> tierConfigs,
-    List<Variant> variants) {
+    List<Variant> variants,
+    io.tempera.generation.PhaseTimeouts timeouts) {
 
   public FunctionTemplate {
     parameters = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(parameters));
@@ -35,6 +36,22 @@ public record FunctionTemplate(
     progressMessages = progressMessages == null ? Map.of() : Map.copyOf(progressMessages);
     tierConfigs = tierConfigs == null ? Map.of() : Map.copyOf(tierConfigs);
     variants = variants == null ? List.of() : List.copyOf(variants);
+    timeouts = timeouts == null ? io.tempera.generation.PhaseTimeouts.NONE : timeouts;
+  }
+
+  public FunctionTemplate(
+      String id, String version, String displayName, String category, String icon, String description, String backendType,
+      ObjectNode graph, int timeoutSeconds, Map<String, ParameterSpec> parameters, List<ParameterMapping> mappings,
+      Map<QualityTier, Map<GraphTarget, Object>> qualityParameters, String sourceFile, Map<String, String> progressMessages,
+      Map<QualityTier, TierConfig> tierConfigs, List<Variant> variants) {
+    this(id, version, displayName, category, icon, description, backendType, graph, timeoutSeconds, parameters, mappings,
+        qualityParameters, sourceFile, progressMessages, tierConfigs, variants, null);
+  }
+
+  /** The phase timeouts at this tier: the tier's own over the template's. */
+  public io.tempera.generation.PhaseTimeouts timeouts(QualityTier tier) {
+    TierConfig config = tierConfigs.get(tier);
+    return config == null ? timeouts : timeouts.overriddenBy(config.timeouts());
   }
 
   /** The time limit of one backend run at this tier. */

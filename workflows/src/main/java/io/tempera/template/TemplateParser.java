@@ -27,7 +27,7 @@ public final class TemplateParser {
       Set.of(
           "id", "version", "display_name", "category", "icon", "description", "backend",
           "timeout_seconds", "parameters", "parameter_mapping", "quality_parameters", "progress_messages",
-          "tiers", "variants");
+          "tiers", "variants", "timeouts");
   static final Set<String> PARAMETER_KEYS =
       Set.of("type", "default", "min", "max", "enum", "required", "description");
   private static final Set<String> SUPPORTED_BACKENDS = Set.of("comfyui", "gradio", "script");
@@ -124,6 +124,7 @@ public final class TemplateParser {
     Map<QualityTier, Map<GraphTarget, Object>> tiers = readTiers(root.get("quality_parameters"), graph, script, gradio, problems);
 
     Map<String, String> messages = readMessages(root.get("progress_messages"), problems);
+    io.tempera.generation.PhaseTimeouts timeouts = readTimeouts(root.get("timeouts"), "$.timeouts", problems);
     Map<QualityTier, TierConfig> tierConfigs = readTierConfigs(root.get("tiers"), problems);
     List<Variant> variants = readVariants(root.get("variants"), graph, script, gradio, problems);
     if (!problems.list.isEmpty()) {
@@ -132,7 +133,7 @@ public final class TemplateParser {
     return new Parsed(
         new FunctionTemplate(
             id, version, displayName, category == null ? "general" : category, icon, description,
-            backendType, graph, timeout, parameters, mappings, tiers, name, messages, tierConfigs, variants),
+            backendType, graph, timeout, parameters, mappings, tiers, name, messages, tierConfigs, variants, timeouts),
         List.of());
   }
 
@@ -353,7 +354,7 @@ public final class TemplateParser {
   }
 
   static final Set<String> TIER_KEYS =
-      Set.of("steps", "resolution", "sampler", "vram_mb", "optimizations", "max_concurrent", "timeout_seconds", "model");
+      Set.of("steps", "resolution", "sampler", "vram_mb", "optimizations", "max_concurrent", "timeout_seconds", "model", "timeouts");
 
   /** Per-tier pipeline configuration: {"draft": {"steps": 8, "vram_mb": 4000, …}, …}. */
   private Map<QualityTier, TierConfig> readTierConfigs(JsonNode node, Problems problems) {
@@ -362,7 +363,7 @@ public final class TemplateParser {
       return out;
     }
     if (!node.isObject()) {
-      problems.add("$.tiers", "must be an object {tier: {steps, resolution, sampler, vram_mb, optimizations, max_concurrent, timeout_seconds, model}}");
+      problems.add("$.tiers", "must be an object {tier: {steps, resolution, sampler, vram_mb, optimizations, max_concurrent, timeout_seconds, model, timeouts}}");
       return out;
     }
     node.fields().forEachRemaining(entry -> {
@@ -405,9 +406,35 @@ public final class TemplateParser {
           c.get("optimizations").forEach(o -> optimizations.add(o.asText()));
         }
       }
-      out.put(tier, new TierConfig(steps, resolution, sampler, vram, optimizations, maxConcurrent, timeout, model));
+      io.tempera.generation.PhaseTimeouts timeouts = c.has("timeouts") ? readTimeouts(c.get("timeouts"), path + ".timeouts", problems) : null;
+      out.put(tier, new TierConfig(steps, resolution, sampler, vram, optimizations, maxConcurrent, timeout, model, timeouts));
     });
     return out;
+  }
+
+  static final Set<String> TIMEOUT_KEYS =
+      Set.of("slot_wait_seconds", "model_start_seconds", "queue_wait_seconds", "stall_seconds", "output_seconds");
+
+  /** Phase timeouts: {slot_wait_seconds, model_start_seconds, queue_wait_seconds, stall_seconds, output_seconds}, each optional. */
+  private static io.tempera.generation.PhaseTimeouts readTimeouts(JsonNode node, String path, Problems problems) {
+    if (node == null) {
+      return io.tempera.generation.PhaseTimeouts.NONE;
+    }
+    if (!node.isObject()) {
+      problems.add(path, "must be an object {" + String.join(", ", TIMEOUT_KEYS.stream().sorted().toList()) + "}");
+      return io.tempera.generation.PhaseTimeouts.NONE;
+    }
+    node.fieldNames().forEachRemaining(key -> {
+      if (!TIMEOUT_KEYS.contains(key)) {
+        problems.add(path + "." + key, "unknown key (allowed: " + String.join(", ", TIMEOUT_KEYS.stream().sorted().toList()) + ")");
+      }
+    });
+    return new io.tempera.generation.PhaseTimeouts(
+        positive(node, "slot_wait_seconds", path, problems, 86_400),
+        positive(node, "model_start_seconds", path, problems, 3_600),
+        positive(node, "queue_wait_seconds", path, problems, 86_400),
+        positive(node, "stall_seconds", path, problems, 86_400),
+        positive(node, "output_seconds", path, problems, 3_600));
   }
 
   private static Integer positive(JsonNode config, String key, String path, Problems problems, int max) {

@@ -198,7 +198,7 @@ public final class TemplateRegistry {
     return new TemplateParser.Parsed(
         new FunctionTemplate(t.id(), t.version(), t.displayName(), t.category(), t.icon(), t.description(), t.backendType(),
             t.graph(), t.timeoutSeconds(), t.parameters(), t.mappings(), t.qualityParameters(), t.sourceFile(),
-            t.progressMessages(), tiers, t.variants()),
+            t.progressMessages(), tiers, t.variants(), t.timeouts()),
         List.of());
   }
 

@@ -18,7 +18,8 @@ public record TierConfig(
     List<String> optimizations,
     Integer maxConcurrent,
     Integer timeoutSeconds,
-    @JsonIgnore String model) {
+    @JsonIgnore String model,
+    @JsonIgnore io.tempera.generation.PhaseTimeouts timeouts) {
 
   public TierConfig {
     optimizations = optimizations == null ? List.of() : List.copyOf(optimizations);
@@ -27,11 +28,17 @@ public record TierConfig(
   public TierConfig(
       Integer steps, Integer resolution, String sampler, Integer vramMb, List<String> optimizations,
       Integer maxConcurrent, Integer timeoutSeconds) {
-    this(steps, resolution, sampler, vramMb, optimizations, maxConcurrent, timeoutSeconds, null);
+    this(steps, resolution, sampler, vramMb, optimizations, maxConcurrent, timeoutSeconds, null, null);
+  }
+
+  public TierConfig(
+      Integer steps, Integer resolution, String sampler, Integer vramMb, List<String> optimizations,
+      Integer maxConcurrent, Integer timeoutSeconds, String model) {
+    this(steps, resolution, sampler, vramMb, optimizations, maxConcurrent, timeoutSeconds, model, null);
   }
 
   /** The same configuration needing {@code vramMb}. */
   public TierConfig withVramMb(Integer vramMb) {
-    return new TierConfig(steps, resolution, sampler, vramMb, optimizations, maxConcurrent, timeoutSeconds, model);
+    return new TierConfig(steps, resolution, sampler, vramMb, optimizations, maxConcurrent, timeoutSeconds, model, timeouts);
   }
 }

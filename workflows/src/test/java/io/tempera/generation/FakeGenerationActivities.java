@@ -26,6 +26,9 @@ class FakeGenerationActivities implements GenerationActivities {
   /** The real allocator client of the test environment (null: requestLease is not available). */
   volatile io.tempera.slots.SlotAllocatorClient allocator;
   volatile String pool = "test";
+  /** The phase timeouts the plan carries, as a template would set them (null: none). */
+  volatile PhaseTimeouts timeouts;
+  volatile long collectDelayMillis;
   volatile Function<ModelStart, ModelEndpoint> models =
       start -> new ModelEndpoint(start.model().id(), "c-" + start.model().id(), "http://127.0.0.1:9/" + start.model().id(), false, 5);
 
@@ -49,7 +52,7 @@ class FakeGenerationActivities implements GenerationActivities {
     return new GenerationPlan(
         request.functionId(), "1.0.0", request.tier(), request.tier() == null ? "standard" : request.tier(), "comfyui",
         new ObjectMapper().createObjectNode(), List.of(), 60, List.of(), null, null,
-        request.functionId().equals("containerised") ? GPU_MODEL : null);
+        request.functionId().equals("containerised") ? GPU_MODEL : null, timeouts);
   }
 
   @Override
@@ -119,6 +122,9 @@ class FakeGenerationActivities implements GenerationActivities {
   public List<OutputRef> collectOutputs(CollectRequest request) {
     calls.add("collect");
     where("collect");
+    if (collectDelayMillis > 0) {
+      sleep(collectDelayMillis);
+    }
     return request.files().stream()
         .map(f -> new OutputRef(request.generationId() + "_" + f.filename(), request.projectId() + "/outputs/renders/" + request.nodeId() + "/" + f.filename(), "image/png", 10, 8, 8))
         .toList();

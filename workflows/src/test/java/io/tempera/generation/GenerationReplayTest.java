@@ -32,7 +32,8 @@ class GenerationReplayTest {
   @ValueSource(strings = {
       "generation-succeeded-v1.json", "generation-cancelled-v1.json", "generation-failed-v1.json",
       "generation-oom-fallback-v2.json", "generation-partial-outputs-v3.json",
-      "generation-model-fallback-on-host-v4.json", "generation-waited-in-line-v4.json"})
+      "generation-model-fallback-on-host-v4.json", "generation-waited-in-line-v4.json",
+      "generation-stalled-run-again-v5.json"})
   void recordedHistoriesStillReplay(String file) throws Exception {
     Path path = HISTORIES.resolve(file);
     assertThat(path).exists();
@@ -61,6 +62,23 @@ class GenerationReplayTest {
       activities.allocator.registerHost(activities.pool,
           new io.tempera.slots.HostRegistration("h1", hostQueue, List.of(new io.tempera.slots.Gpu(0, 24_000)), 1));
 
+      // v5 (phase-timeouts): the template's phase timeouts; the first run stalls, is run again
+      // under a new run id and succeeds; outputs collected within the template's output timeout
+      if (!Files.exists(HISTORIES.resolve("generation-stalled-run-again-v5.json"))) {
+        java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
+        activities.timeouts = new PhaseTimeouts(600, null, 60, 30, 20);
+        activities.backend = job -> {
+          if (runs.incrementAndGet() == 1) {
+            throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+                "The generator made no progress for 30 s; the run was stopped", ErrorCode.STALLED.name());
+          }
+          return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
+        };
+        stub(client, "gen-recorded-stalled").run(request());
+        save(client, "gen-recorded-stalled", "generation-stalled-run-again-v5.json");
+        activities.timeouts = null;
+        activities.backend = job -> new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
+      }
       // v4 (slot-allocator-leases): lease from the allocator, the model fails to load, its fallback
       // runs, every later step on the host's queue
       if (!Files.exists(HISTORIES.resolve("generation-model-fallback-on-host-v4.json"))) {

@@ -390,4 +390,76 @@ class GenerationWorkflowTest {
     assertThat(result.fallbacks()).extracting(Fallback::toTier).containsExactly("draft");
     assertNoLeaseLeft();
   }
+
+  @Test
+  void aStalledRunIsRunAgainOnceUnderANewRunIdAndTheGenerationSaysSo() {
+    java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
+    activities.backend = job -> {
+      if (runs.incrementAndGet() == 1) {
+        throw ApplicationFailure.newNonRetryableFailure("The generator made no progress for 30 s; the run was stopped", ErrorCode.STALLED.name());
+      }
+      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
+    };
+
+    GenerationResult result = newWorkflow("gen-stalled-once").run(request("invert"));
+
+    assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(activities.runIds).hasSize(2).doesNotHaveDuplicates();
+    assertThat(result.warnings()).contains("The generator made no progress for 30 s; the run was stopped; it was started again");
+  }
+
+  @Test
+  void aRunThatStallsTwiceFailsWithTheStallAndItsSuggestion() {
+    activities.backend = job -> {
+      throw ApplicationFailure.newNonRetryableFailure("The generator made no progress for 30 s; the run was stopped", ErrorCode.STALLED.name());
+    };
+
+    GenerationResult result = newWorkflow("gen-stalled-twice").run(request("invert"));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(result.error().code()).isEqualTo("STALLED");
+    assertThat(result.error().message()).isEqualTo("The generator made no progress for 30 s; the run was stopped");
+    assertThat(result.error().suggestion()).contains("try again");
+    assertThat(activities.runIds).hasSize(2);
+    assertThat(activities.calls).doesNotContain("collect");
+  }
+
+  @Test
+  void theTemplatesSlotWaitBoundsTheWaitInLine() throws Exception {
+    java.util.concurrent.CountDownLatch releaseFirst = new java.util.concurrent.CountDownLatch(1);
+    activities.backend = job -> {
+      if (job.generationId().equals("gen-holder")) {
+        try {
+          releaseFirst.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
+    };
+    WorkflowClient.start(newWorkflow("gen-holder")::run, request("invert"));
+    assertThat(activities.running.await(10, TimeUnit.SECONDS)).isTrue();
+    activities.timeouts = new PhaseTimeouts(3, null, null, null, null);
+
+    GenerationResult waited = newWorkflow("gen-impatient").run(request("invert"));
+    releaseFirst.countDown();
+
+    assertThat(waited.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(waited.error().code()).isEqualTo("TIMEOUT");
+    assertThat(waited.error().message()).isEqualTo("No GPU became free within 3 s (place in line: 1)");
+    assertThat(client.newUntypedWorkflowStub("gen-holder").getResult(20, TimeUnit.SECONDS, GenerationResult.class).status())
+        .isEqualTo(GenerationStatus.SUCCEEDED);
+  }
+
+  @Test
+  void collectingOutputsLongerThanTheTemplatesOutputTimeoutFailsNamingThePhase() {
+    activities.timeouts = new PhaseTimeouts(null, null, null, null, 1);
+    activities.collectDelayMillis = 2_500;
+
+    GenerationResult result = newWorkflow("gen-slow-collect").run(request("invert"));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(result.error().code()).isEqualTo("TIMEOUT");
+    assertThat(result.error().message()).isEqualTo("Collecting the outputs took longer than 1 s");
+  }
 }

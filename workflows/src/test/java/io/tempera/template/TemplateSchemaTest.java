@@ -30,6 +30,7 @@ class TemplateSchemaTest {
     assertThat(keys(schema.get("properties"))).isEqualTo(TemplateParser.TOP_LEVEL);
     assertThat(keys(schema.at("/$defs/parameter/properties"))).isEqualTo(TemplateParser.PARAMETER_KEYS);
     assertThat(keys(schema.at("/$defs/tierConfig/properties"))).isEqualTo(TemplateParser.TIER_KEYS);
+    assertThat(keys(schema.at("/$defs/timeouts/properties"))).isEqualTo(TemplateParser.TIMEOUT_KEYS);
   }
 
   @Test

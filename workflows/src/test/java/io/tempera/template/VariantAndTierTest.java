@@ -92,4 +92,51 @@ class VariantAndTierTest {
       });
     }
   }
+
+  @Test
+  void phaseTimeoutsComeFromTheTemplateWithTheTiersOwnOverThemAndDefaultsElsewhere() throws IOException {
+    String original = Files.readString(dir.resolve("template.json"));
+    Files.writeString(dir.resolve("template.json"), original
+        .replace("\"timeout_seconds\":100,", "\"timeout_seconds\":100,\"timeouts\":{\"slot_wait_seconds\":600,\"stall_seconds\":30},")
+        .replace("\"timeout_seconds\":900}", "\"timeout_seconds\":900,\"timeouts\":{\"stall_seconds\":90,\"output_seconds\":20}}"));
+    TemplateParser.Parsed parsed = new TemplateParser(json).parse(dir.resolve("template.json"));
+    assertThat(parsed.problems()).isEmpty();
+    FunctionTemplate t = parsed.template();
+
+    io.tempera.generation.PhaseTimeouts standard = t.timeouts(QualityTier.STANDARD);
+    assertThat(standard.slotWait()).hasSeconds(600);
+    assertThat(standard.stall()).hasSeconds(30);
+    assertThat(standard.queueWait()).as("default").hasSeconds(io.tempera.generation.PhaseTimeouts.DEFAULT_QUEUE_WAIT_SECONDS);
+    assertThat(standard.output()).as("default").hasSeconds(io.tempera.generation.PhaseTimeouts.DEFAULT_OUTPUT_SECONDS);
+    assertThat(standard.modelStartSeconds(60)).as("the model's own").isEqualTo(60);
+
+    io.tempera.generation.PhaseTimeouts ultra = t.timeouts(QualityTier.ULTRA);
+    assertThat(ultra.slotWait()).as("the template's").hasSeconds(600);
+    assertThat(ultra.stall()).as("the tier's").hasSeconds(90);
+    assertThat(ultra.output()).hasSeconds(20);
+  }
+
+  @Test
+  void badPhaseTimeoutsAreReportedWithTheirPath() throws IOException {
+    String original = Files.readString(dir.resolve("template.json"));
+    record Case(String timeouts, String path, String reason) {}
+    for (Case c : java.util.List.of(
+        new Case("{\"stall_seconds\":0}", "$.timeouts.stall_seconds", "whole number"),
+        new Case("{\"stall\":5}", "$.timeouts.stall", "unknown key"),
+        new Case("{\"output_seconds\":\"soon\"}", "$.timeouts.output_seconds", "whole number"),
+        new Case("{\"model_start_seconds\":7200}", "$.timeouts.model_start_seconds", "1 to 3600"),
+        new Case("30", "$.timeouts", "must be an object"))) {
+      Files.writeString(dir.resolve("template.json"),
+          original.replace("\"timeout_seconds\":100,", "\"timeout_seconds\":100,\"timeouts\":" + c.timeouts() + ","));
+      TemplateParser.Parsed parsed = new TemplateParser(json).parse(dir.resolve("template.json"));
+      assertThat(parsed.problems()).as(c.timeouts()).anySatisfy(p -> {
+        assertThat(p.path()).isEqualTo(c.path());
+        assertThat(p.reason()).contains(c.reason());
+      });
+    }
+    Files.writeString(dir.resolve("template.json"),
+        original.replace("\"timeout_seconds\":900}", "\"timeout_seconds\":900,\"timeouts\":{\"queue_wait_seconds\":-1}}"));
+    assertThat(new TemplateParser(json).parse(dir.resolve("template.json")).problems())
+        .anySatisfy(p -> assertThat(p.path()).isEqualTo("$.tiers.ultra.timeouts.queue_wait_seconds"));
+  }
 }

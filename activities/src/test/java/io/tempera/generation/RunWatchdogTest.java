@@ -1,0 +1,61 @@
+package io.tempera.generation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+class RunWatchdogTest {
+
+  final AtomicLong now = new AtomicLong(1_000);
+  final RunWatchdog watchdog = new RunWatchdog(Duration.ofSeconds(60), Duration.ofSeconds(10), now::get);
+
+  void advance(Duration d) {
+    now.addAndGet(d.toNanos());
+  }
+
+  @Test
+  void progressKeepsARunGoingAndSilenceLongerThanTheStallLimitTripsItOnce() {
+    for (int i = 0; i < 5; i++) {
+      advance(Duration.ofSeconds(9));
+      watchdog.onProgress(null);
+      assertThat(watchdog.check()).isNull();
+    }
+    advance(Duration.ofSeconds(11));
+    assertThat(watchdog.check()).isEqualTo(RunWatchdog.Trip.STALLED);
+    assertThat(watchdog.check()).as("reported once").isNull();
+    assertThat(watchdog.tripped()).isEqualTo(RunWatchdog.Trip.STALLED);
+    assertThat(watchdog.describe(RunWatchdog.Trip.STALLED)).isEqualTo("The generator made no progress for 10 s; the run was stopped");
+  }
+
+  @Test
+  void aRunThatNeverReportsAnythingStallsToo() {
+    advance(Duration.ofSeconds(10));
+    assertThat(watchdog.check()).isNull();
+    advance(Duration.ofSeconds(1));
+    assertThat(watchdog.check()).isEqualTo(RunWatchdog.Trip.STALLED);
+  }
+
+  @Test
+  void waitingInTheBackendsQueueIsBoundedByTheQueueWaitNotTheStallLimit() {
+    watchdog.onProgress(3);
+    advance(Duration.ofSeconds(30)); // silent in the queue for longer than the stall limit: fine
+    assertThat(watchdog.check()).isNull();
+    watchdog.onProgress(1); // moving up keeps the queue clock running from the first report
+    advance(Duration.ofSeconds(31));
+    assertThat(watchdog.check()).isEqualTo(RunWatchdog.Trip.QUEUE_WAIT);
+    assertThat(watchdog.describe(RunWatchdog.Trip.QUEUE_WAIT)).contains("within 60 s");
+  }
+
+  @Test
+  void leavingTheQueueStartsTheStallClock() {
+    watchdog.onProgress(1);
+    advance(Duration.ofSeconds(50));
+    watchdog.onProgress(null); // started
+    advance(Duration.ofSeconds(9));
+    assertThat(watchdog.check()).isNull();
+    advance(Duration.ofSeconds(2));
+    assertThat(watchdog.check()).isEqualTo(RunWatchdog.Trip.STALLED);
+  }
+}

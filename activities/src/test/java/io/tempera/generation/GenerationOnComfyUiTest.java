@@ -353,7 +353,9 @@ class GenerationOnComfyUiTest {
       Thread.sleep(20);
     }
 
-    GenerationResult result = workflow("gen-queued").run(request("wedged", Map.of("step_ms", 10)));
+    // at draft the template waits 2 s in the backend's queue (its tier's own queue_wait_seconds)
+    GenerationResult result = workflow("gen-queued").run(
+        new GenerationRequest("wedged", "draft", Map.of("step_ms", 10), "project-1", "node-7", null));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("TIMEOUT");

@@ -40,8 +40,15 @@ public class ApiErrorHandler {
         .body(new ApiMessages.Error("METHOD_NOT_ALLOWED", "Allowed methods: " + e.getSupportedMethods(), null));
   }
 
+  /** Logs a client that went away (a closed tab, an abandoned download) in one line, not as an error. */
+  private static final org.springframework.web.util.DisconnectedClientHelper DISCONNECTS =
+      new org.springframework.web.util.DisconnectedClientHelper(ApiErrorHandler.class.getName() + ".disconnects");
+
   @ExceptionHandler(Exception.class)
   public ResponseEntity<ApiMessages.Error> unexpected(Exception e) {
+    if (DISCONNECTS.checkAndLogClientDisconnectedException(e)) {
+      return null; // nobody is left to answer
+    }
     log.error("unexpected error", e);
     return ResponseEntity.status(HttpStatus.INTERNAL_SERVER_ERROR)
         .body(new ApiMessages.Error("INTERNAL", "Something went wrong on our side; the error was logged", null));

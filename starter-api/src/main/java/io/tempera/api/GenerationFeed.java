@@ -34,7 +34,7 @@ public class GenerationFeed {
   private final ProgressBus progress;
 
   /** How long live progress waits for the snapshot to go first. */
-  static final Duration SNAPSHOT_GRACE = Duration.ofSeconds(1);
+  static final Duration SNAPSHOT_GRACE = Duration.ofSeconds(2);
 
   private final Duration snapshotGrace;
 

@@ -41,6 +41,7 @@ public final class ComfyUiClient implements AutoCloseable {
   private final URI baseUrl;
   private final ComfyUiClientOptions options;
   private final HttpClient http;
+  private final io.tempera.backend.BackendHttp calls;
   private final ObjectMapper json = new ObjectMapper();
 
   public ComfyUiClient(URI baseUrl, ComfyUiClientOptions options) {
@@ -48,6 +49,7 @@ public final class ComfyUiClient implements AutoCloseable {
     this.baseUrl = URI.create(base.endsWith("/") ? base.substring(0, base.length() - 1) : base);
     this.options = options;
     this.http = HttpClient.newBuilder().connectTimeout(options.connectTimeout()).build();
+    this.calls = new io.tempera.backend.BackendHttp(http, this.baseUrl, options.requestTimeout());
   }
 
   public URI baseUrl() {
@@ -105,7 +107,7 @@ public final class ComfyUiClient implements AutoCloseable {
     if (promptId != null) {
       body.put("prompt_id", promptId);
     }
-    HttpResponse<String> response = send(post("/prompt", body.toString()));
+    HttpResponse<String> response = send(calls.post("/prompt", body.toString()));
     JsonNode reply = parse(response, "/prompt");
     if (response.statusCode() == 200) {
       return new SubmitResponse(reply.path("prompt_id").asText(promptId), reply.path("number").asLong(), reply.path("node_errors"));
@@ -118,7 +120,7 @@ public final class ComfyUiClient implements AutoCloseable {
 
   /** GET /history/{id}: empty while queued or running or unknown. */
   public Optional<PromptResult> history(String promptId) {
-    HttpResponse<String> response = send(get("/history/" + encode(promptId)));
+    HttpResponse<String> response = send(calls.get("/history/" + encode(promptId)));
     if (response.statusCode() != 200) {
       throw httpError("/history", response);
     }
@@ -131,7 +133,7 @@ public final class ComfyUiClient implements AutoCloseable {
 
   /** GET /queue: whether the prompt is pending or running, and its position. */
   public QueueStatus queueStatus(String promptId) {
-    HttpResponse<String> response = send(get("/queue"));
+    HttpResponse<String> response = send(calls.get("/queue"));
     if (response.statusCode() != 200) {
       throw httpError("/queue", response);
     }
@@ -176,7 +178,7 @@ public final class ComfyUiClient implements AutoCloseable {
     } catch (IOException e) {
       throw new ComfyUiException(Kind.NOT_FOUND, "cannot read " + file + ": " + e.getMessage(), null, null, e);
     }
-    HttpResponse<String> response = send(request("/upload/image")
+    HttpResponse<String> response = send(calls.request("/upload/image")
         .header("Content-Type", "multipart/form-data; boundary=" + boundary)
         .POST(body)
         .build());
@@ -197,7 +199,7 @@ public final class ComfyUiClient implements AutoCloseable {
         + "&type=" + encode(output.type() == null ? "output" : output.type());
     HttpResponse<InputStream> response;
     try {
-      response = http.send(get("/view?" + query), HttpResponse.BodyHandlers.ofInputStream());
+      response = http.send(calls.get("/view?" + query), HttpResponse.BodyHandlers.ofInputStream());
     } catch (IOException | InterruptedException e) {
       throw transport("/view", e);
     }
@@ -227,13 +229,13 @@ public final class ComfyUiClient implements AutoCloseable {
   /** POST /interrupt {prompt_id} and POST /queue {delete:[id]}: stops it running or pending. */
   public void cancel(String promptId) {
     ObjectNode interrupt = json.createObjectNode().put("prompt_id", promptId);
-    HttpResponse<String> first = send(post("/interrupt", interrupt.toString()));
+    HttpResponse<String> first = send(calls.post("/interrupt", interrupt.toString()));
     if (first.statusCode() != 200) {
       throw httpError("/interrupt", first);
     }
     ObjectNode delete = json.createObjectNode();
     delete.putArray("delete").add(promptId);
-    HttpResponse<String> second = send(post("/queue", delete.toString()));
+    HttpResponse<String> second = send(calls.post("/queue", delete.toString()));
     if (second.statusCode() != 200) {
       throw httpError("/queue", second);
     }
@@ -241,7 +243,7 @@ public final class ComfyUiClient implements AutoCloseable {
 
   /** GET /system_stats as raw JSON. */
   public ObjectNode systemStats() {
-    HttpResponse<String> response = send(get("/system_stats"));
+    HttpResponse<String> response = send(calls.get("/system_stats"));
     if (response.statusCode() != 200) {
       throw httpError("/system_stats", response);
     }
@@ -272,24 +274,8 @@ public final class ComfyUiClient implements AutoCloseable {
     return URI.create(scheme + baseUrl.toString().substring(baseUrl.getScheme().length()) + "/ws?clientId=" + encode(clientId));
   }
 
-  private HttpRequest.Builder request(String path) {
-    return HttpRequest.newBuilder(URI.create(baseUrl + path)).timeout(options.requestTimeout());
-  }
-
-  private HttpRequest get(String path) {
-    return request(path).GET().build();
-  }
-
-  private HttpRequest post(String path, String body) {
-    return request(path).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
-  }
-
   private HttpResponse<String> send(HttpRequest request) {
-    try {
-      return http.send(request, HttpResponse.BodyHandlers.ofString());
-    } catch (IOException | InterruptedException e) {
-      throw transport(request.uri().getPath(), e);
-    }
+    return calls.send(request, this::transport);
   }
 
   private ComfyUiException transport(String path, Exception e) {

@@ -55,6 +55,7 @@ public final class GradioClient implements AutoCloseable {
   private final URI baseUrl;
   private final GradioClientOptions options;
   private final HttpClient http;
+  private final io.tempera.backend.BackendHttp calls;
   private final ObjectMapper json = new ObjectMapper();
   private volatile GradioApi api;
 
@@ -67,6 +68,7 @@ public final class GradioClient implements AutoCloseable {
         .cookieHandler(new CookieManager(null, CookiePolicy.ACCEPT_ALL))
         .followRedirects(HttpClient.Redirect.NORMAL)
         .build();
+    this.calls = new io.tempera.backend.BackendHttp(http, this.baseUrl, options.requestTimeout());
   }
 
   public URI baseUrl() {
@@ -86,7 +88,7 @@ public final class GradioClient implements AutoCloseable {
 
   /** GET /config then GET {prefix}/info, logging in first when the app needs it. */
   public GradioApi discover() {
-    HttpResponse<String> config = sendAuthenticated(() -> get("/config"));
+    HttpResponse<String> config = sendAuthenticated(() -> calls.get("/config"));
     if (config.statusCode() != 200) {
       throw httpError("/config", config);
     }
@@ -99,7 +101,7 @@ public final class GradioClient implements AutoCloseable {
       prefix = prefix.substring(0, prefix.length() - 1);
     }
     String infoPath = prefix + "/info";
-    HttpResponse<String> infoResponse = sendAuthenticated(() -> get(infoPath));
+    HttpResponse<String> infoResponse = sendAuthenticated(() -> calls.get(infoPath));
     if (infoResponse.statusCode() != 200) {
       throw httpError(infoPath, infoResponse);
     }
@@ -169,7 +171,7 @@ public final class GradioClient implements AutoCloseable {
     String tail = "\r\n--" + boundary + "--\r\n";
     HttpResponse<String> response = sendAuthenticated(() -> {
       try {
-        return request(prefix + "/upload")
+        return calls.request(prefix + "/upload")
             .header("Content-Type", "multipart/form-data; boundary=" + boundary)
             .POST(HttpRequest.BodyPublishers.concat(
                 HttpRequest.BodyPublishers.ofString(head),
@@ -232,7 +234,7 @@ public final class GradioClient implements AutoCloseable {
     if (eventId != null) {
       body.put("event_id", eventId);
     }
-    HttpResponse<String> response = sendAuthenticated(() -> post(path, body.toString()));
+    HttpResponse<String> response = sendAuthenticated(() -> calls.post(path, body.toString()));
     if (response.statusCode() != 200) {
       throw httpError(path, response);
     }
@@ -296,7 +298,7 @@ public final class GradioClient implements AutoCloseable {
     body.put("session_hash", sessionHash);
     body.putNull("event_data");
     body.putNull("trigger_id");
-    HttpResponse<String> response = sendAuthenticated(() -> post(path, body.toString()));
+    HttpResponse<String> response = sendAuthenticated(() -> calls.post(path, body.toString()));
     if (response.statusCode() == 404 || response.statusCode() == 405) {
       return null;
     }
@@ -480,7 +482,7 @@ public final class GradioClient implements AutoCloseable {
     String path = server.apiPrefix() + "/call/" + name;
     ObjectNode body = json.createObjectNode();
     body.set("data", data);
-    HttpResponse<String> response = sendAuthenticated(() -> post(path, body.toString()));
+    HttpResponse<String> response = sendAuthenticated(() -> calls.post(path, body.toString()));
     if (response.statusCode() != 200) {
       throw refusal(path, response);
     }
@@ -728,7 +730,7 @@ public final class GradioClient implements AutoCloseable {
   /** POST /login (form): the cookie it sets is kept by the client's cookie store. */
   private void login() {
     String form = "username=" + encode(options.username()) + "&password=" + encode(options.password());
-    HttpResponse<String> response = send(request("/login")
+    HttpResponse<String> response = send(calls.request("/login")
         .header("Content-Type", "application/x-www-form-urlencoded")
         .POST(HttpRequest.BodyPublishers.ofString(form))
         .build());
@@ -751,24 +753,8 @@ public final class GradioClient implements AutoCloseable {
     }
   }
 
-  private HttpRequest.Builder request(String path) {
-    return HttpRequest.newBuilder(URI.create(baseUrl + path)).timeout(options.requestTimeout());
-  }
-
-  private HttpRequest get(String path) {
-    return request(path).GET().build();
-  }
-
-  private HttpRequest post(String path, String body) {
-    return request(path).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
-  }
-
   private HttpResponse<String> send(HttpRequest request) {
-    try {
-      return http.send(request, HttpResponse.BodyHandlers.ofString());
-    } catch (IOException | InterruptedException e) {
-      throw transport(request.uri().getPath(), e);
-    }
+    return calls.send(request, this::transport);
   }
 
   private GradioException transport(String path, Exception e) {

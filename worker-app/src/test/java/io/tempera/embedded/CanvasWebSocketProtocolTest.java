@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.tempera.testkit.fixtures.TestFiles;
 import io.tempera.testkit.fixtures.TestImages;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -15,7 +14,6 @@ import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -55,7 +53,8 @@ import org.springframework.test.context.DynamicPropertySource;
     })
 class CanvasWebSocketProtocolTest {
 
-  static final Path ROOT = createRoot();
+  static final Path ROOT = EmbeddedTestRoot.create("tempera-ws",
+      EmbeddedTestRoot.activitiesTemplate("slow-invert"), Path.of("src/test/resources/templates/failing-fault"));
   static final ObjectMapper JSON = new ObjectMapper();
   static final Duration WAIT = Duration.ofSeconds(60);
 
@@ -66,21 +65,7 @@ class CanvasWebSocketProtocolTest {
 
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) {
-    registry.add("tempera.output-root", () -> ROOT.resolve("outputs").toString());
-    registry.add("tempera.templates-dir", () -> ROOT.resolve("templates").toString());
-    registry.add("tempera.embedded.comfyui-data", () -> ROOT.resolve("comfyui").toString());
-  }
-
-  static Path createRoot() {
-    try {
-      Path root = Files.createTempDirectory("tempera-ws");
-      TestFiles.copyShippedTemplates(root.resolve("templates"));
-      TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/slow-invert"), root.resolve("templates/slow-invert"));
-      TestFiles.copyTree(Path.of("src/test/resources/templates/failing-fault"), root.resolve("templates/failing-fault"));
-      return root;
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
+    EmbeddedTestRoot.register(registry, ROOT);
   }
 
   @AfterEach

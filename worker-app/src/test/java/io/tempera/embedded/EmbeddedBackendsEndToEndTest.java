@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.tempera.testkit.fixtures.TestFiles;
 import io.tempera.testkit.fixtures.TestImages;
 import io.tempera.testkit.gradio.GradioApp;
 import java.io.ByteArrayInputStream;
@@ -15,7 +14,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -42,7 +40,8 @@ import org.springframework.test.context.DynamicPropertySource;
 class EmbeddedBackendsEndToEndTest {
 
   static final ObjectMapper JSON = new ObjectMapper();
-  static final Path ROOT = createRoot();
+  static final Path ROOT = EmbeddedTestRoot.create("tempera-e2e-backends", EmbeddedTestRoot.activitiesTemplate("gradio-paint"),
+      EmbeddedTestRoot.activitiesTemplate("gradio-invert"), EmbeddedTestRoot.activitiesTemplate("gradio-fail"));
   static GradioApp gradio;
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -70,23 +69,8 @@ class EmbeddedBackendsEndToEndTest {
 
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) {
-    registry.add("tempera.output-root", () -> ROOT.resolve("outputs").toString());
-    registry.add("tempera.templates-dir", () -> ROOT.resolve("templates").toString());
-    registry.add("tempera.embedded.comfyui-data", () -> ROOT.resolve("comfyui").toString());
+    EmbeddedTestRoot.register(registry, ROOT);
     registry.add("tempera.worker.gradio-urls", () -> gradio.baseUrl().toString());
-  }
-
-  static Path createRoot() {
-    try {
-      Path root = Files.createTempDirectory("tempera-e2e-backends");
-      TestFiles.copyShippedTemplates(root.resolve("templates"));
-      for (String name : new String[] {"gradio-paint", "gradio-invert", "gradio-fail"}) {
-        TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/" + name), root.resolve("templates/" + name));
-      }
-      return root;
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   @Test

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
-import io.tempera.testkit.fixtures.TestFiles;
 import io.tempera.testkit.fixtures.TestImages;
 import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
@@ -39,7 +38,7 @@ import org.springframework.test.context.DynamicPropertySource;
     properties = {"spring.config.name=tempera-embedded", "tempera.embedded.comfyui-port=0"})
 class EmbeddedEndToEndTest {
 
-  static final Path ROOT = createRoot();
+  static final Path ROOT = EmbeddedTestRoot.create("tempera-e2e", EmbeddedTestRoot.activitiesTemplate("slow-invert"));
   static final ObjectMapper JSON = new ObjectMapper();
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -48,20 +47,7 @@ class EmbeddedEndToEndTest {
 
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) {
-    registry.add("tempera.output-root", () -> ROOT.resolve("outputs").toString());
-    registry.add("tempera.templates-dir", () -> ROOT.resolve("templates").toString());
-    registry.add("tempera.embedded.comfyui-data", () -> ROOT.resolve("comfyui").toString());
-  }
-
-  static Path createRoot() {
-    try {
-      Path root = Files.createTempDirectory("tempera-e2e");
-      TestFiles.copyShippedTemplates(root.resolve("templates"));
-      TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/slow-invert"), root.resolve("templates/slow-invert"));
-      return root;
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
+    EmbeddedTestRoot.register(registry, ROOT);
   }
 
   @Test

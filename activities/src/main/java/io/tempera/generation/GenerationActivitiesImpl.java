@@ -446,6 +446,7 @@ public class GenerationActivitiesImpl implements GenerationActivities {
     try {
       run = onTheModelsCurrentService(job);
       running.set(run);
+      watchdog.arm();
       BackendOutcome result = backend.run(run, outputs.projectDir(job.projectId()), p -> {
         watchdog.onProgress(p.queuePosition());
         live.accept(p);

@@ -7,7 +7,8 @@ import java.util.function.LongSupplier;
  * Watches one backend run for the two ways it can hang without failing: waiting in the backend's
  * own queue too long, and running with no sign of progress (a wedged backend). Any progress the
  * backend reports (a step, a node starting or finishing, a queue update, a preview) counts; a run
- * is queued while its last report gave a place in the backend's queue. Thread-safe; trips once.
+ * is queued while its last report gave a place in the backend's queue. Watches once armed;
+ * thread-safe; trips once.
  */
 final class RunWatchdog {
 
@@ -22,6 +23,7 @@ final class RunWatchdog {
   private final LongSupplier nanos;
   private long queuedSince = -1;
   private long lastProgress;
+  private boolean armed;
   private Trip tripped;
 
   RunWatchdog(Duration queueWait, Duration stall, LongSupplier nanos) {
@@ -29,6 +31,12 @@ final class RunWatchdog {
     this.stall = stall;
     this.nanos = nanos;
     this.lastProgress = nanos.getAsLong();
+  }
+
+  /** The run starts now (before, the attempt may wait for the model's restarted container): the clocks start. */
+  synchronized void arm() {
+    armed = true;
+    lastProgress = nanos.getAsLong();
   }
 
   /** A progress report: {@code queuePosition} non-null while the run waits in the backend's queue. */
@@ -44,7 +52,7 @@ final class RunWatchdog {
 
   /** Whether the run must be stopped now; a trip is reported once. */
   synchronized Trip check() {
-    if (tripped != null) {
+    if (tripped != null || !armed) {
       return null;
     }
     long now = nanos.getAsLong();

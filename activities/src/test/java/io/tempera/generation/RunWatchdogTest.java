@@ -15,6 +15,23 @@ class RunWatchdogTest {
     now.addAndGet(d.toNanos());
   }
 
+  @org.junit.jupiter.api.BeforeEach
+  void theRunStarts() {
+    watchdog.arm();
+  }
+
+  @Test
+  void nothingTripsBeforeTheRunStarts() {
+    RunWatchdog waiting = new RunWatchdog(Duration.ofSeconds(60), Duration.ofSeconds(10), now::get);
+    advance(Duration.ofMinutes(5)); // e.g. waiting for the model's restarted container
+    assertThat(waiting.check()).isNull();
+    waiting.arm();
+    advance(Duration.ofSeconds(9));
+    assertThat(waiting.check()).isNull();
+    advance(Duration.ofSeconds(2));
+    assertThat(waiting.check()).isEqualTo(RunWatchdog.Trip.STALLED);
+  }
+
   @Test
   void progressKeepsARunGoingAndSilenceLongerThanTheStallLimitTripsItOnce() {
     for (int i = 0; i < 5; i++) {

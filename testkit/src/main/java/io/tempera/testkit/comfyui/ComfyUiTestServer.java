@@ -508,7 +508,13 @@ public final class ComfyUiTestServer implements AutoCloseable {
     }
   }
 
-  private ObjectNode storeUpload(byte[] bytes, String filename, Map<String, String> fields) throws IOException {
+  /**
+   * As ComfyUI's {@code image_upload}: without {@code overwrite} an upload whose name is taken by
+   * other content gets {@code name (1).ext}, and one identical to the stored file is not written
+   * again (a prompt may be reading it). ComfyUI handles uploads one at a time on its event loop;
+   * so does this server.
+   */
+  private synchronized ObjectNode storeUpload(byte[] bytes, String filename, Map<String, String> fields) throws IOException {
     String type = fields.getOrDefault("type", "input");
     Path base = switch (type) {
       case "temp" -> tempDir;
@@ -524,18 +530,22 @@ public final class ComfyUiTestServer implements AutoCloseable {
     Files.createDirectories(folder);
     boolean overwrite = "true".equals(fields.get("overwrite")) || "1".equals(fields.get("overwrite"));
     Path target = folder.resolve(name);
+    boolean duplicate = false;
     if (!overwrite) {
       String stem = name.contains(".") ? name.substring(0, name.lastIndexOf('.')) : name;
       String ext = name.contains(".") ? name.substring(name.lastIndexOf('.')) : "";
       int i = 1;
       while (Files.exists(target)) {
         if (Arrays.equals(Files.readAllBytes(target), bytes)) {
+          duplicate = true;
           break;
         }
         target = folder.resolve(stem + " (" + i++ + ")" + ext);
       }
     }
-    Files.write(target, bytes);
+    if (!duplicate) {
+      Files.write(target, bytes);
+    }
     ObjectNode reply = json.createObjectNode();
     reply.put("name", target.getFileName().toString());
     reply.put("subfolder", subfolder);

@@ -12,6 +12,7 @@ import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -299,7 +300,13 @@ class ComfyUiProtocolTest {
     byte[] a = png(0x00ff00);
     byte[] b = png(0x0000ff);
     assertThat(upload("x.png", a).get("name").asText()).isEqualTo("x.png");
+    Path stored = Files.walk(tmp).filter(p -> p.getFileName().toString().equals("x.png")).findFirst().orElseThrow();
+    java.nio.file.attribute.FileTime written = Files.getLastModifiedTime(stored);
+    Files.setLastModifiedTime(stored, java.nio.file.attribute.FileTime.fromMillis(written.toMillis() - 60_000));
     assertThat(upload("x.png", a).get("name").asText()).isEqualTo("x.png");
+    assertThat(Files.getLastModifiedTime(stored).toMillis())
+        .as("identical bytes are not written again: a prompt may be reading the file")
+        .isEqualTo(written.toMillis() - 60_000);
     assertThat(upload("x.png", b).get("name").asText()).isEqualTo("x (1).png");
     HttpResponse<String> none = http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/upload/image"))
         .header("Content-Type", "multipart/form-data; boundary=zz")

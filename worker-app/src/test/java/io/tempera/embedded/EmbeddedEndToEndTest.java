@@ -104,14 +104,12 @@ class EmbeddedEndToEndTest {
     String id = JSON.readTree(started.body()).get("id").asText();
     int interruptsBefore = comfy.interruptCount();
 
-    long deadline = System.currentTimeMillis() + 20_000;
-    JsonNode view;
-    do {
-      Thread.sleep(100);
-      view = JSON.readTree(get("/api/generations/" + id).body());
-    } while (view.path("step").isMissingNode() && System.currentTimeMillis() < deadline);
-    assertThat(view.get("status").asText()).isEqualTo("RUNNING");
-    assertThat(view.get("message").asText()).startsWith("Slowly inverting your image (step ");
+    // follow until the run reports a step (each step is followed at once by its preview, which
+    // carries no step: polling the state would rarely catch a step)
+    List<Map.Entry<String, JsonNode>> running = followEvents(id, e -> e.getKey().equals("progress") && e.getValue().has("step"));
+    JsonNode stepped = running.get(running.size() - 1).getValue();
+    assertThat(stepped.get("message").asText()).startsWith("Slowly inverting your image (step ");
+    assertThat(JSON.readTree(get("/api/generations/" + id).body()).get("status").asText()).isEqualTo("RUNNING");
 
     assertThat(post("/api/generations/" + id + "/cancel", Map.of()).statusCode()).isEqualTo(202);
     List<Map.Entry<String, JsonNode>> events = followEvents(id);
@@ -317,6 +315,12 @@ class EmbeddedEndToEndTest {
   }
 
   private List<Map.Entry<String, JsonNode>> followEvents(String id) throws Exception {
+    return followEvents(id, e -> false);
+  }
+
+  /** The generation's SSE events until the stream ends or {@code until} holds for one. */
+  private List<Map.Entry<String, JsonNode>> followEvents(String id, java.util.function.Predicate<Map.Entry<String, JsonNode>> until)
+      throws Exception {
     HttpResponse<java.io.InputStream> response = http.send(
         HttpRequest.newBuilder(uri("/api/generations/" + id + "/events")).header("accept", "text/event-stream")
             .timeout(Duration.ofSeconds(60)).build(),
@@ -336,6 +340,9 @@ class EmbeddedEndToEndTest {
           events.add(Map.entry(event, JSON.readTree(data.toString())));
           data.setLength(0);
           event = "message";
+          if (until.test(events.get(events.size() - 1))) {
+            break;
+          }
         }
       }
     }

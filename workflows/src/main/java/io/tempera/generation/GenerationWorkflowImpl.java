@@ -289,7 +289,10 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   }
 
   private static String describe(Duration d) {
-    return d.toSeconds() % 60 == 0 ? d.toMinutes() + " minutes" : d.toSeconds() + " s";
+    if (d.toSeconds() == 0 || d.toSeconds() % 60 != 0) {
+      return d.toSeconds() + " s";
+    }
+    return d.toMinutes() == 1 ? "1 minute" : d.toMinutes() + " minutes";
   }
 
   /** Workflow.getVersion change id: falling back to a lower tier on out-of-memory. */

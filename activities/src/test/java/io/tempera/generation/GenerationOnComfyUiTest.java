@@ -137,6 +137,18 @@ class GenerationOnComfyUiTest {
     });
     assertThat(events).anySatisfy(e -> assertThat(e.etaSeconds()).isNotNull().isPositive());
     assertThat(events).anySatisfy(e -> assertThat(e.previewUrl()).isEqualTo("/api/generations/gen-live/preview"));
+    // while the stepping node runs, every event keeps the step count: its previews too
+    List<ProgressEvent> generating = events.stream().filter(e -> e.phase().equals("GENERATING")).toList();
+    int first = 0;
+    int last = generating.size() - 1;
+    while (first < generating.size() && generating.get(first).step() == null) {
+      first++;
+    }
+    while (last >= 0 && generating.get(last).step() == null) {
+      last--;
+    }
+    assertThat(generating.subList(first, last + 1)).hasSizeGreaterThan(12)
+        .allSatisfy(e -> assertThat(e.step()).as(e.message()).isNotNull());
     Path preview = outputs.previewFile("project-1", "gen-live");
     assertThat(OutputStore.contentType(preview)).isEqualTo("image/png");
     assertThat(ImageIO.read(preview.toFile()).getWidth()).isEqualTo(4);

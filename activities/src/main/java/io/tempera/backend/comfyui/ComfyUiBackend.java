@@ -182,8 +182,7 @@ public final class ComfyUiBackend implements Backend {
           case QUEUED -> "Waiting in the generator's queue";
           case STARTED -> "Starting";
           case NODE_STARTED, NODE_FINISHED -> "Generating";
-          case PREVIEW -> "Generating (preview)";
-          case STEP -> update.step() != null && update.totalSteps() != null
+          case STEP, PREVIEW -> update.step() != null && update.totalSteps() != null
               ? "Generating step " + update.step() + " of " + update.totalSteps()
               : "Generating";
         };

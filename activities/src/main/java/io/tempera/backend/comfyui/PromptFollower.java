@@ -44,6 +44,9 @@ final class PromptFollower implements AutoCloseable {
   private final Set<String> done = new HashSet<>();
   private int cached;
   private String current;
+  /** The running node's latest step and step count (null before its first step). */
+  private Integer step;
+  private Integer steps;
   private double inner;
 
   PromptFollower(ComfyUiClient client, ObjectNode graph, String promptId, String clientId, ProgressListener listener) {
@@ -194,6 +197,8 @@ final class PromptFollower implements AutoCloseable {
         } else {
           started = true;
           current = node.asText();
+          step = null;
+          steps = null;
           emit(update(ProgressUpdate.Stage.NODE_STARTED, current, null, null));
         }
       }
@@ -201,6 +206,8 @@ final class PromptFollower implements AutoCloseable {
         int value = data.path("value").asInt();
         int max = Math.max(1, data.path("max").asInt(1));
         inner = Math.min(1.0, (double) value / max);
+        step = value;
+        steps = max;
         emit(update(ProgressUpdate.Stage.STEP, data.path("node").asText(current), value, max));
       }
       case "executed" -> {
@@ -243,7 +250,8 @@ final class PromptFollower implements AutoCloseable {
     }
     byte[] image = new byte[buffer.remaining()];
     buffer.get(image);
-    emit(new ProgressUpdate(ProgressUpdate.Stage.PREVIEW, fraction(), current, classType(current), null, null, null, contentType, image));
+    // a preview belongs to the node's latest step: the step count stays (no flicker in the state)
+    emit(new ProgressUpdate(ProgressUpdate.Stage.PREVIEW, fraction(), current, classType(current), step, steps, null, contentType, image));
   }
 
   private JsonNode readOrNull(byte[] json) {

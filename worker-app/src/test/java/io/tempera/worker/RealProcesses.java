@@ -26,14 +26,22 @@ final class RealProcesses implements AutoCloseable {
 
   /** Starts a Temporal dev server (in memory) and returns its frontend port once it listens. */
   int startTemporal() throws IOException, InterruptedException {
-    int port = freePort();
     // a real Temporal server (the Temporal CLI's dev server): the Java test server never moves a
-    // dead worker's sticky workflow tasks back to the shared queue, a real one does after 5 s
-    startProcess("temporal", List.of(temporalCli(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-        "--port", Integer.toString(port), "--http-port", Integer.toString(freePort()),
-        "--metrics-port", Integer.toString(freePort()), "--log-level", "warn"), Map.of());
-    awaitPort(port);
-    return port;
+    // dead worker's sticky workflow tasks back to the shared queue, a real one does after 5 s.
+    // Its three ports are picked free, but another process may take one before it binds it: then
+    // it exits ("address already in use") and is started again on other ports.
+    for (int attempt = 1; ; attempt++) {
+      int port = freePort();
+      Process temporal = startProcess("temporal", List.of(temporalCli(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+          "--port", Integer.toString(port), "--http-port", Integer.toString(freePort()),
+          "--metrics-port", Integer.toString(freePort()), "--log-level", "warn"), Map.of());
+      if (awaitPort(port, temporal) || attempt == 3) {
+        if (!temporal.isAlive()) {
+          throw new AssertionError("the Temporal dev server exited with " + temporal.exitValue() + " three times (see target/temporal-*.log)");
+        }
+        return port;
+      }
+    }
   }
 
   /** A worker host process from the app jar. */
@@ -121,14 +129,27 @@ final class RealProcesses implements AutoCloseable {
   }
 
   static void awaitPort(int port) throws InterruptedException {
+    if (!awaitPort(port, null)) {
+      throw new AssertionError("nothing listens on port " + port);
+    }
+  }
+
+  /** Whether {@code port} answers before 180 s pass or {@code process} (when given) exits. */
+  static boolean awaitPort(int port, Process process) throws InterruptedException {
     long deadline = System.currentTimeMillis() + Duration.ofSeconds(180).toMillis(); // a JVM starting on a busy 2-core machine
     while (System.currentTimeMillis() < deadline) {
       try (Socket ignored = new Socket("127.0.0.1", port)) {
-        return;
+        return true;
       } catch (IOException notYet) {
+        if (process != null && !process.isAlive()) {
+          return false;
+        }
         Thread.sleep(100);
       }
     }
-    throw new AssertionError("nothing listens on port " + port);
+    if (process != null) {
+      throw new AssertionError("nothing listens on port " + port);
+    }
+    return false;
   }
 }

@@ -7,13 +7,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tempera.backend.comfyui.ComfyUiException.Kind;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -275,21 +273,20 @@ public final class ComfyUiClient implements AutoCloseable {
   }
 
   private HttpResponse<String> send(HttpRequest request) {
-    return calls.send(request, this::transport);
+    return calls.send(request, ComfyUiClient::transportError);
   }
 
   private ComfyUiException transport(String path, Exception e) {
-    if (e instanceof InterruptedException) {
-      Thread.currentThread().interrupt();
-      return new ComfyUiException(Kind.ABORTED, "interrupted while calling " + path, null, null, e);
-    }
-    if (e instanceof HttpTimeoutException) {
-      return new ComfyUiException(Kind.TIMEOUT, path + " did not answer within " + options.requestTimeout(), null, null, e);
-    }
-    if (e instanceof ConnectException) {
-      return new ComfyUiException(Kind.UNREACHABLE, "cannot connect to " + baseUrl + ": " + e.getMessage(), null, null, e);
-    }
-    return new ComfyUiException(Kind.UNREACHABLE, path + " failed: " + e, null, null, e);
+    return calls.failure(path, e, ComfyUiClient::transportError);
+  }
+
+  private static ComfyUiException transportError(io.tempera.backend.BackendHttp.Failure failure, String message, Exception cause) {
+    Kind kind = switch (failure) {
+      case ABORTED -> Kind.ABORTED;
+      case TIMEOUT -> Kind.TIMEOUT;
+      case UNREACHABLE -> Kind.UNREACHABLE;
+    };
+    return new ComfyUiException(kind, message, null, null, cause);
   }
 
   private JsonNode parse(HttpResponse<String> response, String path) {

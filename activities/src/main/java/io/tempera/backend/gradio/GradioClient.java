@@ -11,7 +11,6 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
-import java.net.ConnectException;
 import java.net.CookieManager;
 import java.net.CookiePolicy;
 import java.net.URI;
@@ -19,7 +18,6 @@ import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -754,21 +752,20 @@ public final class GradioClient implements AutoCloseable {
   }
 
   private HttpResponse<String> send(HttpRequest request) {
-    return calls.send(request, this::transport);
+    return calls.send(request, GradioClient::transportError);
   }
 
   private GradioException transport(String path, Exception e) {
-    if (e instanceof InterruptedException) {
-      Thread.currentThread().interrupt();
-      return new GradioException(Kind.ABORTED, "interrupted while calling " + path, null, e);
-    }
-    if (e instanceof HttpTimeoutException) {
-      return new GradioException(Kind.TIMEOUT, path + " did not answer within " + options.requestTimeout(), null, e);
-    }
-    if (e instanceof ConnectException) {
-      return new GradioException(Kind.UNREACHABLE, "cannot connect to " + baseUrl + ": " + e.getMessage(), null, e);
-    }
-    return new GradioException(Kind.UNREACHABLE, path + " failed: " + e, null, e);
+    return calls.failure(path, e, GradioClient::transportError);
+  }
+
+  private static GradioException transportError(io.tempera.backend.BackendHttp.Failure failure, String message, Exception cause) {
+    Kind kind = switch (failure) {
+      case ABORTED -> Kind.ABORTED;
+      case TIMEOUT -> Kind.TIMEOUT;
+      case UNREACHABLE -> Kind.UNREACHABLE;
+    };
+    return new GradioException(kind, message, null, cause);
   }
 
   private JsonNode parse(HttpResponse<String> response, String path) {

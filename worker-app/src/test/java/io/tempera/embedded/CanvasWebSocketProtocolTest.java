@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.tempera.testkit.fixtures.TestImages;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -28,7 +26,6 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
-import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -439,20 +436,7 @@ class CanvasWebSocketProtocolTest {
   }
 
   private String upload(String project) throws Exception {
-    ByteArrayOutputStream png = new ByteArrayOutputStream();
-    ImageIO.write(TestImages.sample(), "png", png);
-    String boundary = "tempera" + UUID.randomUUID();
-    ByteArrayOutputStream body = new ByteArrayOutputStream();
-    body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"sample.png\"\r\n"
-        + "Content-Type: image/png\r\n\r\n").getBytes(StandardCharsets.UTF_8));
-    body.writeBytes(png.toByteArray());
-    body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
-    HttpResponse<String> response = http.send(HttpRequest.newBuilder(uri("/api/projects/" + project + "/uploads"))
-            .header("content-type", "multipart/form-data; boundary=" + boundary)
-            .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build(),
-        HttpResponse.BodyHandlers.ofString());
-    assertThat(response.statusCode()).as(response.body()).isEqualTo(201);
-    return JSON.readTree(response.body()).get("path").asText();
+    return EmbeddedTestRoot.uploadSample(http, uri("/api/projects/" + project + "/uploads"), "image/png");
   }
 
   private URI uri(String path) {

@@ -7,13 +7,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tempera.testkit.fixtures.TestImages;
 import io.tempera.testkit.gradio.GradioApp;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -138,19 +136,7 @@ class EmbeddedBackendsEndToEndTest {
   }
 
   private String upload(String project) throws Exception {
-    ByteArrayOutputStream png = new ByteArrayOutputStream();
-    ImageIO.write(TestImages.sample(), "png", png);
-    String boundary = "tempera" + UUID.randomUUID();
-    ByteArrayOutputStream body = new ByteArrayOutputStream();
-    body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"sample.png\""
-        + "\r\nContent-Type: application/octet-stream\r\n\r\n").getBytes(StandardCharsets.UTF_8));
-    body.writeBytes(png.toByteArray());
-    body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
-    HttpResponse<String> response = http.send(HttpRequest.newBuilder(uri("/api/projects/" + project + "/uploads"))
-        .header("content-type", "multipart/form-data; boundary=" + boundary)
-        .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build(), HttpResponse.BodyHandlers.ofString());
-    assertThat(response.statusCode()).as(response.body()).isEqualTo(201);
-    return JSON.readTree(response.body()).get("path").asText();
+    return EmbeddedTestRoot.uploadSample(http, uri("/api/projects/" + project + "/uploads"), "application/octet-stream");
   }
 
   private HttpResponse<String> post(String path, Object body) throws Exception {

@@ -8,7 +8,6 @@ import io.tempera.testkit.comfyui.ComfyUiTestServer;
 import io.tempera.testkit.fixtures.TestImages;
 import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.URI;
@@ -204,7 +203,9 @@ class EmbeddedEndToEndTest {
     assertThat(missing.statusCode()).isEqualTo(404);
     assertThat(get("/api/generations/not-a-generation").statusCode()).isEqualTo(404);
 
-    HttpResponse<String> notAnImage = http.send(multipart("/api/projects/p/uploads", "x.png", "hello".getBytes()), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> notAnImage = http.send(
+        EmbeddedTestRoot.multipart(uri("/api/projects/p/uploads"), "x.png", "application/octet-stream", "hello".getBytes()),
+        HttpResponse.BodyHandlers.ofString());
     assertThat(notAnImage.statusCode()).isEqualTo(415);
     assertThat(notAnImage.body()).contains("UNSUPPORTED_FILE");
   }
@@ -294,24 +295,7 @@ class EmbeddedEndToEndTest {
   // --- helpers ---
 
   private String upload(String project) throws Exception {
-    ByteArrayOutputStream png = new ByteArrayOutputStream();
-    ImageIO.write(TestImages.sample(), "png", png);
-    HttpResponse<String> response = http.send(multipart("/api/projects/" + project + "/uploads", "sample.png", png.toByteArray()), HttpResponse.BodyHandlers.ofString());
-    assertThat(response.statusCode()).as(response.body()).isEqualTo(201);
-    return JSON.readTree(response.body()).get("path").asText();
-  }
-
-  private HttpRequest multipart(String path, String filename, byte[] content) {
-    String boundary = "tempera" + UUID.randomUUID();
-    ByteArrayOutputStream body = new ByteArrayOutputStream();
-    body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename
-        + "\"\r\nContent-Type: application/octet-stream\r\n\r\n").getBytes(StandardCharsets.UTF_8));
-    body.writeBytes(content);
-    body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
-    return HttpRequest.newBuilder(uri(path))
-        .header("content-type", "multipart/form-data; boundary=" + boundary)
-        .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray()))
-        .build();
+    return EmbeddedTestRoot.uploadSample(http, uri("/api/projects/" + project + "/uploads"), "application/octet-stream");
   }
 
   private List<Map.Entry<String, JsonNode>> followEvents(String id) throws Exception {

@@ -70,12 +70,14 @@ public final class ProgressRateBench {
         try (BufferedReader reader = new BufferedReader(new InputStreamReader(events.body(), StandardCharsets.UTF_8))) {
           String event = "";
           String line;
+          int lastStep = -1; // a step's preview event repeats its step: each step counts once
           while ((line = reader.readLine()) != null) {
             if (line.startsWith("event:")) {
               event = line.substring(6).trim();
             } else if (line.startsWith("data:") && event.equals("progress")) {
               JsonNode data = json.readTree(line.substring(5));
-              if (data.has("step")) {
+              if (data.has("step") && data.get("step").asInt() != lastStep) {
+                lastStep = data.get("step").asInt();
                 long now = System.currentTimeMillis();
                 arrivals.add(now);
                 latencyMs.add((double) (now - data.get("timestamp").asLong()));

@@ -94,7 +94,10 @@ class GenerationOnContainersContainerIT {
     modelHost = new DockerModelHost(docker, new DockerModelHostOptions(hostId, Map.of(0, 4_000), false, Duration.ofMinutes(5),
         Duration.ofMillis(250), Duration.ofSeconds(2), Duration.ofSeconds(2), 20, null), new SimpleMeterRegistry());
     nowhere = new ComfyUiClient(URI.create("http://127.0.0.1:1"), ComfyUiClientOptions.defaults());
-    env = TestWorkflowEnvironment.newInstance();
+    // real time: real containers take real seconds, and a skipped clock fires a waiting
+    // generation's slot-wait timer before the allocator's grant arrives
+    env = TestWorkflowEnvironment.newInstance(
+        io.temporal.testing.TestEnvironmentOptions.newBuilder().setUseTimeskipping(false).build());
     workflows = env.getWorkflowClient();
     slots = new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
     GenerationActivitiesImpl activities = new GenerationActivitiesImpl(

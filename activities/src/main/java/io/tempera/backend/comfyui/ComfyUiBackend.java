@@ -2,6 +2,7 @@ package io.tempera.backend.comfyui;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tempera.backend.Backend;
+import io.tempera.backend.BackendFailures;
 import io.tempera.backend.CircuitBreaker;
 import io.tempera.backend.BackendProgress;
 import io.tempera.generation.BackendFile;
@@ -212,12 +213,7 @@ public final class ComfyUiBackend implements Backend {
     String where = "ComfyUI (" + endpoint.name() + ")";
     return switch (e.kind()) {
       case VALIDATION -> ApplicationFailure.newNonRetryableFailure(e.userMessage(), ErrorCode.BACKEND_VALIDATION.name());
-      case UNREACHABLE -> ApplicationFailure.newFailure(where + " is unreachable: " + e.getMessage(), ErrorCode.BACKEND_UNREACHABLE.name());
-      case SERVER_ERROR -> ApplicationFailure.newFailure(where + " answered with an error: " + e.getMessage(), ErrorCode.BACKEND_UNREACHABLE.name());
-      case TIMEOUT -> ApplicationFailure.newFailure(where + " did not answer in time: " + e.getMessage(), ErrorCode.TIMEOUT.name());
-      case PROTOCOL -> ApplicationFailure.newFailure(where + " sent a reply we do not understand: " + e.getMessage(), ErrorCode.INTERNAL.name());
-      case NOT_FOUND -> ApplicationFailure.newFailure("An output file is missing on " + where + ": " + e.getMessage(), ErrorCode.OUTPUT_MISSING.name());
-      case ABORTED -> ApplicationFailure.newFailure("The run was stopped while waiting for " + where, ErrorCode.INTERNAL.name());
+      case UNREACHABLE, SERVER_ERROR, TIMEOUT, PROTOCOL, NOT_FOUND, ABORTED -> BackendFailures.of(e.fault().orElseThrow(), where, e);
     };
   }
 

@@ -1,27 +1,26 @@
 package io.tempera.backend.comfyui;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
+import static io.tempera.backend.BackendHttp.abbreviate;
+import static io.tempera.backend.BackendHttp.encode;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tempera.backend.BackendHttp;
+import io.tempera.backend.MultipartBody;
 import io.tempera.backend.comfyui.ComfyUiException.Kind;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,15 +38,14 @@ public final class ComfyUiClient implements AutoCloseable {
   private final URI baseUrl;
   private final ComfyUiClientOptions options;
   private final HttpClient http;
-  private final io.tempera.backend.BackendHttp calls;
+  private final BackendHttp<ComfyUiException> calls;
   private final ObjectMapper json = new ObjectMapper();
 
   public ComfyUiClient(URI baseUrl, ComfyUiClientOptions options) {
-    String base = baseUrl.toString();
-    this.baseUrl = URI.create(base.endsWith("/") ? base.substring(0, base.length() - 1) : base);
+    this.baseUrl = BackendHttp.root(baseUrl);
     this.options = options;
     this.http = HttpClient.newBuilder().connectTimeout(options.connectTimeout()).build();
-    this.calls = new io.tempera.backend.BackendHttp(http, this.baseUrl, options.requestTimeout());
+    this.calls = new BackendHttp<>(http, this.baseUrl, options.requestTimeout(), ComfyUiException::of);
   }
 
   public URI baseUrl() {
@@ -160,24 +158,15 @@ public final class ComfyUiClient implements AutoCloseable {
 
   /** POST /upload/image (multipart, type=input), streaming the file. Returns the server's name for it. */
   public UploadedImage uploadImage(Path file, String filename) {
-    String boundary = "----tempera" + UUID.randomUUID().toString().replace("-", "");
-    String safeName = filename.replace("\"", "_").replace("\r", "_").replace("\n", "_");
-    String head = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"" + safeName
-        + "\"\r\nContent-Type: application/octet-stream\r\n\r\n";
-    String tail = "\r\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\ninput"
-        + "\r\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"overwrite\"\r\n\r\nfalse"
-        + "\r\n--" + boundary + "--\r\n";
+    MultipartBody form = new MultipartBody().file("image", filename, file).field("type", "input").field("overwrite", "false");
     HttpRequest.BodyPublisher body;
     try {
-      body = HttpRequest.BodyPublishers.concat(
-          HttpRequest.BodyPublishers.ofString(head),
-          HttpRequest.BodyPublishers.ofFile(file),
-          HttpRequest.BodyPublishers.ofString(tail));
+      body = form.publisher();
     } catch (IOException e) {
       throw new ComfyUiException(Kind.NOT_FOUND, "cannot read " + file + ": " + e.getMessage(), null, null, e);
     }
     HttpResponse<String> response = send(calls.request("/upload/image")
-        .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+        .header("Content-Type", form.contentType())
         .POST(body)
         .build());
     if (response.statusCode() != 200) {
@@ -192,15 +181,10 @@ public final class ComfyUiClient implements AutoCloseable {
 
   /** GET /view streamed to {@code target} (never held whole in memory). Returns bytes written. */
   public long download(OutputFile output, Path target) {
-    String query = "filename=" + encode(output.filename())
-        + "&subfolder=" + encode(output.subfolder() == null ? "" : output.subfolder())
-        + "&type=" + encode(output.type() == null ? "output" : output.type());
-    HttpResponse<InputStream> response;
-    try {
-      response = http.send(calls.get("/view?" + query), HttpResponse.BodyHandlers.ofInputStream());
-    } catch (IOException | InterruptedException e) {
-      throw transport("/view", e);
-    }
+    String query = BackendHttp.query("filename", output.filename(),
+        "subfolder", output.subfolder() == null ? "" : output.subfolder(),
+        "type", output.type() == null ? "output" : output.type());
+    HttpResponse<InputStream> response = calls.open(calls.get("/view?" + query), "/view");
     try (InputStream in = response.body()) {
       if (response.statusCode() == 404) {
         throw new ComfyUiException(Kind.NOT_FOUND, "output " + output.filename() + " is not on the server", 404, null, null);
@@ -210,17 +194,9 @@ public final class ComfyUiClient implements AutoCloseable {
             response.statusCode() >= 500 ? Kind.SERVER_ERROR : Kind.PROTOCOL,
             "/view answered " + response.statusCode() + " for " + output.filename(), response.statusCode(), null, null);
       }
-      Files.createDirectories(target.toAbsolutePath().getParent());
-      Path temp = Files.createTempFile(target.toAbsolutePath().getParent(), ".download-", ".part");
-      try {
-        long bytes = Files.copy(in, temp, StandardCopyOption.REPLACE_EXISTING);
-        Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        return bytes;
-      } finally {
-        Files.deleteIfExists(temp);
-      }
+      return BackendHttp.save(in, target, bytes -> { });
     } catch (IOException e) {
-      throw transport("/view", e);
+      throw calls.failure("/view", e);
     }
   }
 
@@ -273,41 +249,17 @@ public final class ComfyUiClient implements AutoCloseable {
   }
 
   private HttpResponse<String> send(HttpRequest request) {
-    return calls.send(request, ComfyUiClient::transportError);
-  }
-
-  private ComfyUiException transport(String path, Exception e) {
-    return calls.failure(path, e, ComfyUiClient::transportError);
-  }
-
-  private static ComfyUiException transportError(io.tempera.backend.BackendHttp.Failure failure, String message, Exception cause) {
-    Kind kind = switch (failure) {
-      case ABORTED -> Kind.ABORTED;
-      case TIMEOUT -> Kind.TIMEOUT;
-      case UNREACHABLE -> Kind.UNREACHABLE;
-    };
-    return new ComfyUiException(kind, message, null, null, cause);
+    return calls.send(request);
   }
 
   private JsonNode parse(HttpResponse<String> response, String path) {
-    try {
-      JsonNode node = json.readTree(response.body());
-      if (node == null || node.isMissingNode()) {
-        throw new ComfyUiException(Kind.PROTOCOL, path + " answered " + response.statusCode() + " with an empty body", response.statusCode(), null, null);
-      }
-      return node;
-    } catch (JsonProcessingException e) {
-      if (response.statusCode() >= 500) {
-        throw httpError(path, response);
-      }
-      throw new ComfyUiException(Kind.PROTOCOL, path + " answered malformed JSON: " + abbreviate(response.body()), response.statusCode(), null, e);
-    }
+    return calls.json(response, path);
   }
 
   private static ComfyUiException httpError(String path, HttpResponse<String> response) {
     int status = response.statusCode();
     Kind kind = status >= 500 ? Kind.SERVER_ERROR : status == 404 ? Kind.NOT_FOUND : Kind.SERVER_ERROR;
-    return new ComfyUiException(kind, path + " answered HTTP " + status + ": " + abbreviate(response.body()), status, null, null);
+    return new ComfyUiException(kind, BackendHttp.answered(path, response), status, null, null);
   }
 
   private ComfyUiException validation(JsonNode reply) {
@@ -328,16 +280,5 @@ public final class ComfyUiClient implements AutoCloseable {
         Kind.VALIDATION,
         message + (details.isBlank() ? "" : ": " + details) + " [" + error.path("type").asText("unknown") + "]",
         400, nodeErrors, null);
-  }
-
-  static String encode(String value) {
-    return URLEncoder.encode(value, StandardCharsets.UTF_8);
-  }
-
-  static String abbreviate(String body) {
-    if (body == null) {
-      return "";
-    }
-    return body.length() <= 300 ? body : body.substring(0, 300) + "…";
   }
 }

@@ -1,36 +1,27 @@
 package io.tempera.backend.comfyui;
 
+import io.tempera.backend.BackendException;
+import io.tempera.backend.BackendFault;
 import java.util.List;
 import java.util.stream.Collectors;
 
 /** A ComfyUI call that failed, by kind. */
-public class ComfyUiException extends RuntimeException {
+public class ComfyUiException extends BackendException {
 
-  public enum Kind {
-    /** The server refused the prompt (400): fixing the graph or inputs is the only cure. */
-    VALIDATION,
-    /** No connection, or it broke. */
-    UNREACHABLE,
-    /** 5xx, or another refusal that may pass. */
-    SERVER_ERROR,
-    /** No answer in time. */
-    TIMEOUT,
-    /** An answer we cannot understand. */
-    PROTOCOL,
-    /** A file or prompt that does not exist. */
-    NOT_FOUND,
-    /** The caller stopped waiting (its thread was interrupted). */
-    ABORTED
+  /**
+   * VALIDATION is ComfyUI's own: the server refused the prompt (400), and fixing the graph or
+   * inputs is the only cure. The others are the {@link BackendFault}s every backend shares.
+   */
+  public enum Kind { VALIDATION, UNREACHABLE, SERVER_ERROR, TIMEOUT, PROTOCOL, NOT_FOUND, ABORTED }
+
+  static {
+    requireFaults(Kind.class);
   }
 
-  private final Kind kind;
-  private final Integer httpStatus;
   private final List<NodeError> nodeErrors;
 
   public ComfyUiException(Kind kind, String message, Integer httpStatus, List<NodeError> nodeErrors, Throwable cause) {
-    super(message, cause);
-    this.kind = kind;
-    this.httpStatus = httpStatus;
+    super(kind, message, httpStatus, cause);
     this.nodeErrors = nodeErrors == null ? List.of() : List.copyOf(nodeErrors);
   }
 
@@ -38,16 +29,18 @@ public class ComfyUiException extends RuntimeException {
     this(kind, message, null, null, null);
   }
 
+  /** A shared fault as a ComfyUI error. */
+  static ComfyUiException of(BackendFault fault, String message, Integer httpStatus, Throwable cause) {
+    return new ComfyUiException(kindOf(Kind.class, fault), message, httpStatus, null, cause);
+  }
+
+  @Override
   public Kind kind() {
-    return kind;
+    return (Kind) super.kind();
   }
 
   public boolean retryable() {
-    return kind != Kind.VALIDATION && kind != Kind.NOT_FOUND;
-  }
-
-  public Integer httpStatus() {
-    return httpStatus;
+    return kind() != Kind.VALIDATION && kind() != Kind.NOT_FOUND;
   }
 
   public List<NodeError> nodeErrors() {
@@ -56,7 +49,7 @@ public class ComfyUiException extends RuntimeException {
 
   /** A sentence for a person: for validation errors, each node and what is wrong with it. */
   public String userMessage() {
-    if (kind == Kind.VALIDATION && !nodeErrors.isEmpty()) {
+    if (kind() == Kind.VALIDATION && !nodeErrors.isEmpty()) {
       return nodeErrors.stream()
           .map(e -> "Node " + e.nodeId() + " (" + e.classType() + "): " + e.message()
               + (e.details() == null || e.details().isBlank() ? "" : " (" + e.details() + ")"))

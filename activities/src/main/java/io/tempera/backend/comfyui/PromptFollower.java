@@ -2,6 +2,7 @@ package io.tempera.backend.comfyui;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tempera.backend.BackendHttp;
 import io.tempera.backend.comfyui.ComfyUiException.Kind;
 import java.io.ByteArrayOutputStream;
 import java.net.http.WebSocket;
@@ -165,7 +166,7 @@ final class PromptFollower implements AutoCloseable {
     try {
       message = client.json().readTree(text);
     } catch (Exception e) {
-      log.debug("ignoring a malformed WebSocket message: {}", ComfyUiClient.abbreviate(text));
+      log.debug("ignoring a malformed WebSocket message: {}", BackendHttp.abbreviate(text));
       return;
     }
     String type = message.path("type").asText();

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tempera.backend.Backend;
+import io.tempera.backend.BackendFailures;
 import io.tempera.backend.BackendProgress;
 import io.tempera.backend.CircuitBreaker;
 import io.tempera.generation.BackendFile;
@@ -218,12 +219,7 @@ public final class GradioBackend implements Backend {
       case EXECUTION -> ApplicationFailure.newNonRetryableFailure("The Gradio app failed: " + e.getMessage(), ErrorCode.EXECUTION_ERROR.name());
       case AUTH -> ApplicationFailure.newNonRetryableFailure(where + ": " + e.getMessage(), ErrorCode.BACKEND_UNREACHABLE.name());
       case BUSY -> ApplicationFailure.newFailure(where + " is busy: " + e.getMessage(), ErrorCode.BACKEND_BUSY.name());
-      case UNREACHABLE -> ApplicationFailure.newFailure(where + " is unreachable: " + e.getMessage(), ErrorCode.BACKEND_UNREACHABLE.name());
-      case SERVER_ERROR -> ApplicationFailure.newFailure(where + " answered with an error: " + e.getMessage(), ErrorCode.BACKEND_UNREACHABLE.name());
-      case TIMEOUT -> ApplicationFailure.newFailure(where + " did not answer in time: " + e.getMessage(), ErrorCode.TIMEOUT.name());
-      case PROTOCOL -> ApplicationFailure.newFailure(where + " sent a reply we do not understand: " + e.getMessage(), ErrorCode.INTERNAL.name());
-      case NOT_FOUND -> ApplicationFailure.newFailure("An output file is missing on " + where + ": " + e.getMessage(), ErrorCode.OUTPUT_MISSING.name());
-      case ABORTED -> ApplicationFailure.newFailure("The run was stopped while waiting for " + where, ErrorCode.INTERNAL.name());
+      case UNREACHABLE, SERVER_ERROR, TIMEOUT, PROTOCOL, NOT_FOUND, ABORTED -> BackendFailures.of(e.fault().orElseThrow(), where, e);
     };
   }
 }

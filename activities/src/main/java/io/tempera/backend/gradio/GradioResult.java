@@ -16,7 +16,7 @@ public record GradioResult(List<JsonNode> data, boolean cancelled, String eventI
   /** Every FileData in the outputs, in order (galleries and nested values included). */
   public List<GradioFile> files() {
     List<GradioFile> files = new java.util.ArrayList<>();
-    data.forEach(value -> GradioClient.collectFiles(value, files));
+    data.forEach(value -> GradioFiles.collect(value, files));
     return files;
   }
 }

@@ -11,19 +11,24 @@ import io.tempera.backend.comfyui.ComfyUiClientOptions;
 import io.tempera.generation.BackendFile;
 import io.tempera.generation.BackendJob;
 import io.tempera.generation.BackendOutcome;
-import io.tempera.generation.GenerationActivitiesImpl;
+import io.tempera.activities.GenerationActivitySet;
+import io.tempera.activities.slots.SlotAllocatorClient;
+import io.tempera.slots.AllocatorSettings;
+import io.tempera.slots.Gpu;
+import io.tempera.slots.HostRegistration;
 import io.tempera.generation.GenerationRequest;
 import io.tempera.generation.GenerationResult;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.generation.GenerationWorkflowImpl;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.InProcessProgressBus;
-import io.tempera.slots.LocalSlotPool;
 import io.tempera.template.TemplateRegistry;
 import io.tempera.template.TemplateTranslator;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
 import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowFailedException;
 import io.temporal.client.WorkflowOptions;
+import io.tempera.generation.GenerationEnds;
 import io.temporal.testing.TestWorkflowEnvironment;
 import io.temporal.worker.Worker;
 import java.io.IOException;
@@ -55,26 +60,45 @@ final class BenchSystem implements AutoCloseable {
     client = new ComfyUiClient(comfy.baseUrl(), ComfyUiClientOptions.defaults());
     env = TestWorkflowEnvironment.newInstance();
     ObjectMapper json = new ObjectMapper();
-    GenerationActivitiesImpl activities = new GenerationActivitiesImpl(
-        new TemplateRegistry(Path.of("bench/templates"), json, 60_000),
-        new TemplateTranslator(json),
-        new LocalSlotPool("bench", 64),
-        new BackendRegistry(List.of(new TimedBackend(ComfyUiBackend.single(client), backendNanos))),
-        new OutputStore(tmp.resolve("outputs")),
-        new InProcessProgressBus(),
-        new SimpleMeterRegistry());
-    Worker worker = env.newWorker(GenerationWorkflow.TASK_QUEUE);
-    worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
-    worker.registerActivitiesImplementations(activities);
-    env.start();
     workflows = env.getWorkflowClient();
+    // what ships: the pool's slot allocator, one host with the default's slots, the host's own queue
+    SlotAllocatorClient allocator = new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
+    GenerationActivitySet.of(
+            workflows,
+            allocator,
+            new TemplateRegistry(Path.of("bench/templates"), json, 60_000),
+            new TemplateTranslator(json),
+            new BackendRegistry(List.of(new TimedBackend(ComfyUiBackend.single(client), backendNanos))),
+            new OutputStore(tmp.resolve("outputs")),
+            new InProcessProgressBus(),
+            new SimpleMeterRegistry(),
+            null,
+            HOST,
+            POOL,
+            0)
+        .register(
+            env.getWorkerFactory(),
+            List.of("draft", "standard", "high", "ultra").stream().map(GenerationWorkflow::taskQueueFor).toList(),
+            HostRegistration.taskQueueFor(HOST));
+    env.start();
+    allocator.registerHost(
+        POOL, new HostRegistration(HOST, HostRegistration.taskQueueFor(HOST), List.of(new Gpu(0, 24_576)), SLOTS));
   }
+
+  private static final String HOST = "bench-host";
+  private static final String POOL = "default";
+  /** Generations the bench host runs at once (the in-flight count of the benchmarks stays below it). */
+  static final int SLOTS = 64;
 
   GenerationResult run(String id, String tier, int color) {
     GenerationWorkflow workflow = workflows.newWorkflowStub(
         GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId("gen-" + id).build());
-    return workflow.run(new GenerationRequest("instant", tier, Map.of("color", color % 16_777_215), "bench", "node", null));
+        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.taskQueueFor(tier)).setWorkflowId("gen-" + id).build());
+    try {
+      return workflow.run(new GenerationRequest("instant", tier, Map.of("color", color % 16_777_215), "bench", "node", null));
+    } catch (WorkflowFailedException failed) {
+      return GenerationEnds.of("gen-" + id, failed);
+    }
   }
 
   static double percentile(List<Double> values, int p) {

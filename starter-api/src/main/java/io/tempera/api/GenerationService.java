@@ -15,7 +15,12 @@ import io.tempera.template.ParameterValidator;
 import io.tempera.template.RequestProblem;
 import io.tempera.template.TemplateRegistry;
 import io.temporal.api.enums.v1.WorkflowIdReusePolicy;
+import io.tempera.generation.GenerationEnds;
+import io.tempera.generation.GenerationStatus;
+import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowExecutionMetadata;
+import io.temporal.client.WorkflowFailedException;
 import io.temporal.client.WorkflowExecutionAlreadyStarted;
 import io.temporal.client.WorkflowNotFoundException;
 import io.temporal.client.WorkflowOptions;
@@ -43,6 +48,18 @@ public class GenerationService {
   private final OutputStore outputs;
   private final ProgressBus progress;
   private final TemperaProperties properties;
+  /** Ended generations already read, newest last (an ended generation never changes). */
+  private final Map<String, GenerationState> endedStates =
+      java.util.Collections.synchronizedMap(
+          new java.util.LinkedHashMap<>(256, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, GenerationState> eldest) {
+              return size() > ENDED_KEPT;
+            }
+          });
+  private static final int ENDED_KEPT = 10_000;
+  /** The memo key holding the function a generation runs (read when a requestId is reused). */
+  static final String MEMO_FUNCTION = "functionId";
 
   public GenerationService(
       WorkflowClient client,
@@ -119,7 +136,9 @@ public class GenerationService {
         WorkflowOptions.newBuilder()
             .setTaskQueue(taskQueueFor(request))
             .setWorkflowId(id)
-            .setWorkflowIdReusePolicy(WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE);
+            .setWorkflowIdReusePolicy(WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
+            .setMemo(Map.of(MEMO_FUNCTION, request.functionId()))
+            .setStaticSummary("Generate with " + request.functionId() + " for " + request.projectId() + "/" + request.nodeId());
     if (properties.searchAttributes()) {
       options.setTypedSearchAttributes(GenerationSearchAttributes.of(request));
     }
@@ -128,14 +147,16 @@ public class GenerationService {
       WorkflowClient.start(workflow::run, request);
       return new ApiMessages.Accepted(id, "QUEUED");
     } catch (WorkflowExecutionAlreadyStarted e) {
-      GenerationState existing = state(id);
-      if (!body.functionId().equals(existing.functionId())) {
+      // the generation this requestId started: its function from its memo, its status from Temporal
+      WorkflowExecutionMetadata existing = stub(id).describe();
+      Object function = existing.getMemo(MEMO_FUNCTION, String.class);
+      if (!body.functionId().equals(function)) {
         throw new ApiException(
             HttpStatus.CONFLICT,
             "REQUEST_ID_REUSED",
-            "requestId " + body.requestId() + " was already used for a generation of '" + existing.functionId() + "'");
+            "requestId " + body.requestId() + " was already used for a generation of '" + function + "'");
       }
-      return new ApiMessages.Accepted(id, existing.status().name());
+      return new ApiMessages.Accepted(id, statusOf(id, existing.getStatus()).name());
     }
   }
 
@@ -155,8 +176,39 @@ public class GenerationService {
     return toView(state(id), progress.latest(id));
   }
 
+  /**
+   * Where the generation is: a running one answers its query; one that ended is read from its
+   * result or failure (kept here once read: an ended generation never changes).
+   */
   public GenerationState state(String id) {
-    return stub(id).query("state", GenerationState.class);
+    GenerationState ended = endedStates.get(id);
+    if (ended != null) {
+      return ended;
+    }
+    WorkflowStub stub = stub(id);
+    WorkflowExecutionStatus status = stub.describe().getStatus();
+    if (status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING) {
+      return stub.query("state", GenerationState.class);
+    }
+    GenerationResult result;
+    try {
+      result = stub.getResult(GenerationResult.class);
+    } catch (WorkflowFailedException failed) {
+      result = GenerationEnds.of(id, failed);
+    }
+    GenerationState state = result.asState();
+    endedStates.put(id, state);
+    return state;
+  }
+
+  /** The status of a generation from its workflow's: ended ones as they ended, else QUEUED or RUNNING. */
+  private GenerationStatus statusOf(String id, WorkflowExecutionStatus status) {
+    return switch (status) {
+      case WORKFLOW_EXECUTION_STATUS_RUNNING -> stub(id).query("state", GenerationState.class).status();
+      case WORKFLOW_EXECUTION_STATUS_COMPLETED -> GenerationStatus.SUCCEEDED;
+      case WORKFLOW_EXECUTION_STATUS_CANCELED -> GenerationStatus.CANCELLED;
+      default -> GenerationStatus.FAILED;
+    };
   }
 
   /** Waits (blocking) until the generation ends. */
@@ -164,10 +216,11 @@ public class GenerationService {
     return stub(id).getResultAsync(GenerationResult.class);
   }
 
+  /** Cancels the generation the Temporal way (as a cancel from the Temporal UI does); it ends Canceled. */
   public ApiMessages.Generation cancel(String id, String reason) {
     GenerationState state = state(id);
     if (!state.status().terminal()) {
-      stub(id).signal("cancel", reason == null ? "cancelled by the user" : reason);
+      stub(id).cancel(reason == null ? "cancelled by the user" : reason);
     }
     return view(id);
   }

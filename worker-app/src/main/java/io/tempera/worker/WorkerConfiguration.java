@@ -10,18 +10,25 @@ import io.tempera.backend.gradio.GradioBackend;
 import io.tempera.backend.gradio.GradioClient;
 import io.tempera.backend.gradio.GradioClientOptions;
 import io.tempera.config.TemperaCoreConfiguration;
-import io.tempera.generation.GenerationActivitiesImpl;
+import io.tempera.activities.GenerationActivitySet;
+import io.tempera.activities.PhaseEvents;
+import io.tempera.activities.models.ModelActivitiesImpl;
+import io.tempera.activities.outputs.OutputActivitiesImpl;
+import io.tempera.activities.planning.PlanningActivitiesImpl;
+import io.tempera.activities.run.BackendActivitiesImpl;
+import io.tempera.activities.slots.GpuDiscovery;
+import io.tempera.activities.slots.SlotActivitiesImpl;
+import io.tempera.activities.slots.SlotAllocatorActivitiesImpl;
+import io.tempera.activities.slots.SlotAllocatorClient;
+import io.tempera.containers.ModelHost;
+import io.tempera.containers.ModelLookup;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.ProgressBus;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.generation.GenerationWorkflowImpl;
 import io.tempera.slots.AllocatorSettings;
 import io.tempera.slots.Gpu;
-import io.tempera.slots.GpuDiscovery;
 import io.tempera.slots.HostRegistration;
-import io.tempera.slots.LocalSlotPool;
-import io.tempera.slots.SlotAllocatorActivitiesImpl;
-import io.tempera.slots.SlotAllocatorClient;
 import io.tempera.slots.SlotAllocatorWorkflow;
 import io.tempera.slots.SlotAllocatorWorkflowImpl;
 import io.temporal.client.WorkflowClient;
@@ -105,51 +112,18 @@ public class WorkerConfiguration {
     };
   }
 
+  /** Every activity this host runs (on the queues {@link #temperaTaskQueues} registers them on). */
   @Bean
-  public LocalSlotPool localSlotPool(WorkerProperties properties) {
-    return new LocalSlotPool("local", properties.slots());
+  public GenerationActivitySet generationActivities(
+      WorkflowClient client, SlotAllocatorClient allocator, TemplateRegistry templates, TemplateTranslator translator,
+      BackendRegistry backends, OutputStore outputs, ProgressBus progress, MeterRegistry metrics,
+      ObjectProvider<ModelHost> modelHost, WorkerProperties properties) {
+    return GenerationActivitySet.of(client, allocator, templates, translator, backends, outputs, progress, metrics,
+        modelHost.getIfAvailable(), properties.hostId(), properties.slotPool(), properties.defaultVramMb());
   }
 
-  /** Registered with the Temporal worker by name (spring.temporal.workers[].activity-beans). */
+  /** Talks to the pool's slot allocator workflow. */
   @Bean
-  public GenerationActivitiesImpl generationActivities(
-      WorkerProperties properties,
-      TemplateRegistry templates,
-      TemplateTranslator translator,
-      LocalSlotPool slots,
-      BackendRegistry backends,
-      OutputStore outputs,
-      ProgressBus progress,
-      MeterRegistry metrics,
-      ObjectProvider<SlotAllocatorClient> allocator,
-      ObjectProvider<io.tempera.containers.ModelHost> modelHost,
-      ObjectProvider<io.tempera.containers.ModelLookup> modelLookup) {
-    GenerationActivitiesImpl activities =
-        new GenerationActivitiesImpl(templates, translator, slots, backends, outputs, progress, metrics)
-            .useModelHost(modelHost.getIfAvailable(), properties.hostId())
-            .useModelLookup(modelLookup.getIfAvailable(io.tempera.containers.ModelLookup::none));
-    activities.containersEnabled(properties.docker().enabled());
-    SlotAllocatorClient client = allocator.getIfAvailable();
-    if (client != null) {
-      activities.useSlotAllocator(client, properties.slotPool(), properties.defaultVramMb());
-    }
-    return activities;
-  }
-
-  /**
-   * Model registry lookups for a model fallback: the template registry's entries, without their
-   * container while this host runs none (like the plans).
-   */
-  @Bean
-  public io.tempera.containers.ModelLookup modelLookup(TemplateRegistry templates, WorkerProperties properties) {
-    boolean containers = properties.docker().enabled();
-    return id -> templates.model(id).map(m -> containers || !m.containerised() ? m : m.withoutContainer());
-  }
-
-  /** Talks to the pool's slot allocator workflow (unless tempera.worker.slot-allocator=false). */
-  @Bean
-  @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(
-      name = "tempera.worker.slot-allocator", havingValue = "true", matchIfMissing = true)
   public SlotAllocatorClient slotAllocatorClient(WorkflowClient client, WorkerProperties properties) {
     return new SlotAllocatorClient(client, new AllocatorSettings(properties.reclaimEverySeconds(), 2_000));
   }
@@ -168,26 +142,16 @@ public class WorkerConfiguration {
   }
 
   /**
-   * The task queues this host serves beside the configured ones: its tiers' generation queues
-   * (workflows and their first activities), its own host queue (the steps after a lease), and the
-   * slot allocators' queue. Added before the worker factory starts (on ApplicationReadyEvent).
+   * The task queues this host serves, each with only the activities that run there: its tiers'
+   * generation queues (the workflows, their planning as local activities, and lease requests), its
+   * own host queue (the steps after a lease: model, run, outputs), and the slot allocators' queue.
+   * Added before the worker factory starts (on ApplicationReadyEvent).
    */
   @Bean
   public SmartInitializingSingleton temperaTaskQueues(
-      WorkerFactory factory, WorkerProperties properties, HostRegistration host, GenerationActivitiesImpl generationActivities,
-      WorkflowClient client) {
+      WorkerFactory factory, WorkerProperties properties, HostRegistration host, GenerationActivitySet activities) {
     return () -> {
-      for (String tier : properties.tiers()) {
-        Worker worker = factory.newWorker(GenerationWorkflow.taskQueueFor(tier));
-        worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
-        worker.registerActivitiesImplementations(generationActivities);
-      }
-      factory.newWorker(host.taskQueue()).registerActivitiesImplementations(generationActivities);
-      if (properties.slotAllocator()) {
-        Worker slots = factory.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
-        slots.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
-        slots.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(client));
-      }
+      activities.register(factory, properties.tiers().stream().map(GenerationWorkflow::taskQueueFor).toList(), host.taskQueue());
       log.info("host {} serves tiers {} and {}, GPUs {}", host.hostId(), properties.tiers(), host.taskQueue(), host.gpus());
     };
   }
@@ -198,8 +162,6 @@ public class WorkerConfiguration {
    * answers.
    */
   @Bean
-  @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(
-      name = "tempera.worker.slot-allocator", havingValue = "true", matchIfMissing = true)
   public ApplicationListener<ApplicationReadyEvent> registerWithSlotPool(
       SlotAllocatorClient allocator, WorkerProperties properties, HostRegistration host) {
     return event -> Thread.ofVirtual().name("tempera-host-registration").start(() -> {

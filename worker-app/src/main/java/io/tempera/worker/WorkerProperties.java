@@ -27,8 +27,6 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param tiers the tiers whose generations this host runs workflows for (default: all four)
  * @param slotPool the slot pool this host belongs to (its allocator is workflow {@code tempera-slots-<pool>})
  * @param defaultVramMb the VRAM a generation asks for when neither its model nor its tier declares one
- * @param slotAllocator lease slots from the pool's allocator (false: this process's own slot pool, no
- *     cross-host leases)
  * @param reclaimEverySeconds how often the allocator checks that lease holders still run
  */
 @ConfigurationProperties("tempera.worker")
@@ -48,7 +46,6 @@ public record WorkerProperties(
     List<String> tiers,
     String slotPool,
     Integer defaultVramMb,
-    Boolean slotAllocator,
     Integer reclaimEverySeconds) {
 
   public static final List<String> ALL_TIERS = List.of("draft", "standard", "high", "ultra");
@@ -97,7 +94,6 @@ public record WorkerProperties(
     }
     slotPool = slotPool == null || slotPool.isBlank() ? "default" : slotPool.strip();
     defaultVramMb = defaultVramMb == null ? 0 : defaultVramMb;
-    slotAllocator = slotAllocator == null || slotAllocator;
     reclaimEverySeconds = reclaimEverySeconds == null ? 30 : reclaimEverySeconds;
     if (slots < 1) {
       throw new IllegalArgumentException("tempera.worker.slots must be at least 1, got " + slots);

@@ -29,7 +29,6 @@ class WorkerPropertiesTest {
     assertThat(properties.gpus()).containsExactly(new Gpu(0, 8_000), new Gpu(1, 16_000));
     assertThat(properties.tiers()).containsExactly("high", "ultra");
     assertThat(properties.slotPool()).isEqualTo("big");
-    assertThat(properties.slotAllocator()).isTrue();
   }
 
   @Test

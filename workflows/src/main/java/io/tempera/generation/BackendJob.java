@@ -10,7 +10,8 @@ package io.tempera.generation;
 public record BackendJob(
     String generationId, String projectId, String nodeId, String runId, GenerationPlan plan, String baseUrl) {
 
-  public BackendJob(String generationId, String projectId, String nodeId, String runId, GenerationPlan plan) {
-    this(generationId, projectId, nodeId, runId, plan, null);
+  /** The same run at another address (its model's container was restarted elsewhere). */
+  public BackendJob at(String newBaseUrl) {
+    return new BackendJob(generationId, projectId, nodeId, runId, plan, newBaseUrl);
   }
 }

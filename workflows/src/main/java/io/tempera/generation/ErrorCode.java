@@ -42,6 +42,14 @@ public enum ErrorCode {
     return action;
   }
 
+  /**
+   * The failure types no activity retry can fix (the request, or the backend's verdict on it, is
+   * wrong): the codes a person is told not to retry as is.
+   */
+  public static String[] permanentTypes() {
+    return java.util.Arrays.stream(values()).filter(c -> !c.retryable).map(Enum::name).toArray(String[]::new);
+  }
+
   /** The code for an ApplicationFailure type, INTERNAL when it is not one of ours. */
   public static ErrorCode fromType(String type) {
     if (type != null) {

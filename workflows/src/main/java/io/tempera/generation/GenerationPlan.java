@@ -1,7 +1,9 @@
 package io.tempera.generation;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tempera.models.ModelSpec;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A request resolved against the template version current when the generation started. The
@@ -12,8 +14,9 @@ import java.util.List;
  * @param progressMessages the template's words for each phase, by phase name
  * @param variant the template's A/B variant this generation got (null without variants)
  * @param model the model registry entry this tier runs on (null: the worker's configured backend)
- * @param timeouts the template's and tier's phase timeouts (null in plans made before they existed:
- *     the defaults)
+ * @param timeouts the template's and tier's phase timeouts
+ * @param vramMb the GPU memory a slot for this plan must offer: the model's, else the tier's (0:
+ *     the pool's default)
  */
 public record GenerationPlan(
     String functionId,
@@ -25,43 +28,26 @@ public record GenerationPlan(
     List<FileInput> fileInputs,
     int timeoutSeconds,
     List<String> warnings,
-    java.util.Map<String, String> progressMessages,
+    Map<String, String> progressMessages,
     String variant,
-    io.tempera.models.ModelSpec model,
-    PhaseTimeouts timeouts) {
+    ModelSpec model,
+    PhaseTimeouts timeouts,
+    int vramMb) {
 
   public GenerationPlan {
-    progressMessages = progressMessages == null ? java.util.Map.of() : java.util.Map.copyOf(progressMessages);
+    progressMessages = progressMessages == null ? Map.of() : Map.copyOf(progressMessages);
     fileInputs = fileInputs == null ? List.of() : List.copyOf(fileInputs);
     warnings = warnings == null ? List.of() : List.copyOf(warnings);
+    timeouts = timeouts == null ? PhaseTimeouts.NONE : timeouts;
   }
 
-  public GenerationPlan(
-      String functionId, String functionVersion, String tierRequested, String tierUsed, String backendType,
-      ObjectNode payload, List<FileInput> fileInputs, int timeoutSeconds, List<String> warnings,
-      java.util.Map<String, String> progressMessages, String variant, io.tempera.models.ModelSpec model) {
-    this(functionId, functionVersion, tierRequested, tierUsed, backendType, payload, fileInputs, timeoutSeconds, warnings,
-        progressMessages, variant, model, null);
+  /** The id of the model this plan runs on (null: the worker's configured backend). */
+  public String modelId() {
+    return model == null ? null : model.id();
   }
 
-  /** The phase timeouts, defaults where neither template nor tier sets one. */
-  public PhaseTimeouts phaseTimeouts() {
-    return timeouts == null ? PhaseTimeouts.NONE : timeouts;
-  }
-
-  public GenerationPlan(
-      String functionId, String functionVersion, String tierRequested, String tierUsed, String backendType,
-      ObjectNode payload, List<FileInput> fileInputs, int timeoutSeconds, List<String> warnings,
-      java.util.Map<String, String> progressMessages) {
-    this(functionId, functionVersion, tierRequested, tierUsed, backendType, payload, fileInputs, timeoutSeconds, warnings,
-        progressMessages, null, null);
-  }
-
-  public GenerationPlan(
-      String functionId, String functionVersion, String tierRequested, String tierUsed, String backendType,
-      ObjectNode payload, List<FileInput> fileInputs, int timeoutSeconds, List<String> warnings,
-      java.util.Map<String, String> progressMessages, String variant) {
-    this(functionId, functionVersion, tierRequested, tierUsed, backendType, payload, fileInputs, timeoutSeconds, warnings,
-        progressMessages, variant, null);
+  /** True when this plan's model runs in a container of its own on the leased host. */
+  public boolean needsModelContainer() {
+    return model != null && model.containerised();
   }
 }

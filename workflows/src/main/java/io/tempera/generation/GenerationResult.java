@@ -2,22 +2,45 @@ package io.tempera.generation;
 
 import java.util.List;
 
-/** How a generation ended. A failed generation completes its workflow with FAILED here. */
+/**
+ * How a generation ended: the workflow's result when it SUCCEEDED, and the second detail of the
+ * {@code ApplicationFailure} (or {@code CanceledFailure}) it ends with when it FAILED or was
+ * CANCELLED, so a caller reads the same record whichever way it ended.
+ */
 public record GenerationResult(
     String generationId,
     GenerationStatus status,
+    double progress,
     String functionId,
     String functionVersion,
+    String projectId,
+    String nodeId,
+    String tierRequested,
     String tierUsed,
     List<OutputRef> outputs,
     GenerationError error,
     List<String> warnings,
     List<Fallback> fallbacks,
-    String variant) {
+    String variant,
+    Long modelColdStartMillis) {
 
   public GenerationResult {
     fallbacks = fallbacks == null ? List.of() : List.copyOf(fallbacks);
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
     warnings = warnings == null ? List.of() : List.copyOf(warnings);
+  }
+
+  /** The ended generation as a state (what the API shows of it). */
+  public GenerationState asState() {
+    Phase phase =
+        switch (status) {
+          case SUCCEEDED -> Phase.SUCCEEDED;
+          case CANCELLED -> Phase.CANCELLED;
+          default -> Phase.FAILED;
+        };
+    return new GenerationState(
+        generationId, status, phase, progress, null, functionId,
+        functionVersion, projectId, nodeId, tierRequested, tierUsed, warnings, outputs, error, fallbacks, variant,
+        modelColdStartMillis);
   }
 }

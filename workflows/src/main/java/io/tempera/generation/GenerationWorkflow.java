@@ -1,15 +1,21 @@
 package io.tempera.generation;
 
+import io.tempera.slots.SlotHolder;
 import io.temporal.workflow.QueryMethod;
-import io.temporal.workflow.SignalMethod;
 import io.temporal.workflow.WorkflowInterface;
 import io.temporal.workflow.WorkflowMethod;
 
-/** One generation, from request to stored outputs. */
+/**
+ * One generation, from request to stored outputs. It ends the Temporal way: Completed with its
+ * {@link GenerationResult} when it succeeded, Failed with an {@code ApplicationFailure} whose type
+ * is the {@link ErrorCode} (details: the {@link GenerationError}, then the {@link
+ * GenerationResult}), Canceled when its cancellation was requested (details likewise). Cancel it
+ * with Temporal's cancel, from the API or the Temporal UI alike.
+ */
 @WorkflowInterface
-public interface GenerationWorkflow extends io.tempera.slots.SlotHolder {
+public interface GenerationWorkflow extends SlotHolder {
 
-  /** The queue of generations started before per-tier queues (still served, for those running). */
+  /** The prefix of the queues generations start on. */
   String TASK_QUEUE = "tempera-generations";
 
   /** The task queue generations of a tier start on (draft, standard, high, ultra). */
@@ -25,9 +31,7 @@ public interface GenerationWorkflow extends io.tempera.slots.SlotHolder {
   @WorkflowMethod
   GenerationResult run(GenerationRequest request);
 
+  /** Where a running generation is. A generation that ended is read from its result or failure. */
   @QueryMethod
   GenerationState state();
-
-  @SignalMethod
-  void cancel(String reason);
 }

@@ -3,259 +3,209 @@ package io.tempera.generation;
 import io.tempera.slots.Lease;
 import io.tempera.slots.LeaseAnswer;
 import io.tempera.slots.LeaseRelease;
+import io.tempera.slots.LeaseRequest;
 import io.tempera.slots.QueuePosition;
+import io.tempera.slots.SlotActivities;
 import io.tempera.slots.SlotAllocatorWorkflow;
-import io.temporal.activity.ActivityCancellationType;
-import io.temporal.activity.ActivityOptions;
-import io.temporal.common.RetryOptions;
+import io.temporal.common.converter.EncodedValues;
 import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.failure.CanceledFailure;
 import io.temporal.failure.TemporalFailure;
-import io.temporal.failure.TimeoutFailure;
 import io.temporal.workflow.CancellationScope;
 import io.temporal.workflow.Workflow;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 import org.slf4j.Logger;
 
 /**
- * The business process of one generation: resolve the template, lease a GPU slot from the pool's
- * allocator (waiting in line, its place visible), start the model on the leased host, run on the
- * backend and collect the outputs there (the host's own task queue), release the model and the
- * lease. Failure policy sits beside each stub.
+ * The business process of one generation: plan it from its template, lease a GPU slot from the
+ * pool's allocator (waiting in line, its place visible), start the model on the leased host, run
+ * on the backend and collect the outputs there (the host's own task queue), then release the model
+ * and the lease whichever way it ended. What to do after a setback is decided by {@link Recovery}.
+ *
+ * <p>State: the request, the {@link GenerationPlan}, the {@link Attempt} (where it runs), the
+ * {@link Outcome} (what it has come to) and its place in the allocator's line.
  */
 public class GenerationWorkflowImpl implements GenerationWorkflow {
 
   private static final Logger log = Workflow.getLogger(GenerationWorkflowImpl.class);
 
-  /** Errors no retry can fix: the request or the backend's verdict on it is wrong. */
-  private static final String[] PERMANENT = {
-    ErrorCode.INVALID_REQUEST.name(),
-    ErrorCode.UNKNOWN_FUNCTION.name(),
-    ErrorCode.BACKEND_VALIDATION.name(),
-    ErrorCode.OUT_OF_GPU_MEMORY.name(),
-    ErrorCode.EXECUTION_ERROR.name(),
-    ErrorCode.CANCELLED.name()
-  };
+  private final PlanningActivities planning =
+      Workflow.newLocalActivityStub(PlanningActivities.class, GenerationActivityOptions.planning());
 
-  /** How long a generation waits in line for a GPU before it fails with TIMEOUT. */
-  static final Duration SLOT_WAIT = Duration.ofMinutes(30);
-
-  /** Template resolution is local and fast: a few quick tries. */
-  private final GenerationActivities resolver =
-      Workflow.newActivityStub(
-          GenerationActivities.class,
-          ActivityOptions.newBuilder()
-              .setStartToCloseTimeout(Duration.ofSeconds(10))
-              .setRetryOptions(
-                  RetryOptions.newBuilder().setMaximumAttempts(3).setDoNotRetry(PERMANENT).build())
-              .build());
-
-  /** Waiting for a slot: BACKEND_BUSY is retried with backoff for up to 30 minutes. */
-  private final GenerationActivities slots =
-      Workflow.newActivityStub(
-          GenerationActivities.class,
-          ActivityOptions.newBuilder()
-              .setStartToCloseTimeout(Duration.ofSeconds(10))
-              .setScheduleToCloseTimeout(Duration.ofMinutes(30))
-              .setRetryOptions(
-                  RetryOptions.newBuilder()
-                      .setInitialInterval(Duration.ofMillis(200))
-                      .setBackoffCoefficient(1.5)
-                      .setMaximumInterval(Duration.ofSeconds(5))
-                      .setDoNotRetry(PERMANENT)
-                      .build())
-              .build());
-
-  /**
-   * Asking the allocator for a lease: a quick call (the lease follows by signal when it has to
-   * wait). A cancel waits for the call to finish, so the release that follows always comes after it.
-   */
-  private final GenerationActivities leases =
-      Workflow.newActivityStub(
-          GenerationActivities.class,
-          ActivityOptions.newBuilder()
-              .setStartToCloseTimeout(Duration.ofSeconds(30))
-              .setScheduleToCloseTimeout(SLOT_WAIT)
-              .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
-              .setRetryOptions(
-                  RetryOptions.newBuilder()
-                      .setInitialInterval(Duration.ofMillis(500))
-                      .setMaximumInterval(Duration.ofSeconds(10))
-                      .setDoNotRetry(PERMANENT)
-                      .build())
-              .build());
-
-  /** A host queue nobody serves for this long means the leased host is gone. */
-  static final Duration HOST_SCHEDULE_TO_START = Duration.ofMinutes(5);
-
-  /** Copying outputs: a few tries, each bounded. */
-  private static final ActivityOptions OUTPUT_OPTIONS =
-      ActivityOptions.newBuilder()
-          .setStartToCloseTimeout(Duration.ofMinutes(2))
-          .setRetryOptions(
-              RetryOptions.newBuilder()
-                  .setInitialInterval(Duration.ofSeconds(1))
-                  .setMaximumAttempts(3)
-                  .setDoNotRetry(PERMANENT)
-                  .build())
-          .build();
-
-  private final GenerationActivities outputs = Workflow.newActivityStub(GenerationActivities.class, OUTPUT_OPTIONS);
-
-  /** Cleanup (release, backend cancel) must happen: retried for up to 10 minutes. */
-  private static final ActivityOptions CLEANUP_OPTIONS =
-      ActivityOptions.newBuilder()
-          .setStartToCloseTimeout(Duration.ofSeconds(15))
-          .setScheduleToCloseTimeout(Duration.ofMinutes(10))
-          .setRetryOptions(
-              RetryOptions.newBuilder()
-                  .setInitialInterval(Duration.ofMillis(500))
-                  .setMaximumInterval(Duration.ofSeconds(10))
-                  .build())
-          .build();
-
-  private final GenerationActivities cleanup = Workflow.newActivityStub(GenerationActivities.class, CLEANUP_OPTIONS);
-
-  private String generationId;
-  /** How long the model's container took to start (0: reused), for the state; null without one. */
-  private Long modelColdStartMillis;
   private GenerationRequest request;
   private GenerationPlan plan;
-  private Phase phase = Phase.RESOLVING;
-  private double progress;
-  private final List<String> warnings = new ArrayList<>();
-  private final List<Fallback> fallbacks = new ArrayList<>();
-  private List<OutputRef> outputRefs = List.of();
-  private GenerationError error;
-  private boolean cancelRequested;
-  private String cancelReason;
-  private CancellationScope mainScope;
-  private BackendJob job;
-  private SlotLease lease;
-  /** Since {@link #ALLOCATOR_CHANGE}: the allocator's lease, its pool, the place in line, the model. */
-  private Lease hostLease;
-  private Lease grantedBySignal;
-  private String rejectedBySignal;
-  private String slotPool;
-  private Integer queuePosition;
-  private long queueSeq = -1;
-  private ModelStart modelStarted;
-  private ModelEndpoint modelEndpoint;
-  /** Since {@link #PHASE_TIMEOUTS_CHANGE}: the plan's phase timeouts apply; a stalled run runs again once. */
-  private boolean phaseTimeouts;
-  private boolean ranAgainAfterStall;
+  private Attempt attempt = Attempt.none();
+  private Outcome outcome = Outcome.begun();
+  private Line line = Line.NONE;
+
+  /** What the allocator told this generation while it waited in line (by signal). */
+  private record Line(Lease granted, String rejection, Integer position, long seq) {
+    static final Line NONE = new Line(null, null, null, -1);
+  }
 
   @Override
   public GenerationResult run(GenerationRequest request) {
     this.request = request;
-    this.generationId = Workflow.getInfo().getWorkflowId();
-    mainScope = Workflow.newCancellationScope(this::process);
+    GenerationError error = null;
     try {
-      if (!cancelRequested) {
-        mainScope.run();
-      }
-      if (cancelRequested && phase != Phase.SUCCEEDED) {
-        finishCancelled();
-      }
-    } catch (CanceledFailure e) {
-      finishCancelled();
-    } catch (TemporalFailure e) {
-      if (e.getCause() instanceof CanceledFailure) {
-        finishCancelled();
-      } else {
-        fail(e);
-      }
-    } finally {
-      cleanUp();
+      generate();
+    } catch (TemporalFailure failure) {
+      error = cancelled(failure) ? cancelledError() : GenerationFailures.describe(failure, outcome.phase(), plan, attempt);
     }
-    return result();
+    end(error);
+    cleanUp();
+    return resultOrThrow();
   }
 
-  private void process() {
-    plan = resolver.resolveTemplate(request);
-    warnings.addAll(plan.warnings());
-    phaseTimeouts = Workflow.getVersion(PHASE_TIMEOUTS_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
-
-    enter(Phase.WAITING_FOR_SLOT, 0.02);
-    if (Workflow.getVersion(ALLOCATOR_CHANGE, Workflow.DEFAULT_VERSION, 1) < 1) {
-      lease =
-          slots.acquireSlot(
-              new SlotRequest(generationId, plan.functionId(), plan.tierUsed(), plan.backendType()));
-    } else {
-      leaseAndStartModel();
+  private void generate() {
+    plan = planning.plan(request);
+    outcome = outcome.withWarnings(plan.warnings());
+    BackendOutcome ran = null;
+    while (ran == null) {
+      try {
+        if (!holdLeaseAndModel()) {
+          continue; // stepped down a tier: ask again
+        }
+        enter(Phase.GENERATING, 0.05);
+        ran = runOnBackend();
+      } catch (ActivityFailure failure) {
+        Setback setback =
+            outcome.phase() == Phase.STARTING_MODEL ? Setback.ofModelStart(failure) : Setback.ofRun(failure);
+        if (setback == Setback.NONE && outcome.phase() == Phase.GENERATING) {
+          keepPartialOutputs(failure);
+        }
+        recover(setback, failure);
+      }
     }
-
-    enter(Phase.GENERATING, 0.05);
-    BackendOutcome outcome;
-    try {
-      outcome = runWithFallbacks();
-    } catch (ActivityFailure failure) {
-      keepPartialOutputs(failure);
-      throw failure;
+    if (ran.interrupted()) {
+      if (CancellationScope.current().isCancelRequested()) {
+        throw new CanceledFailure("the run was interrupted");
+      }
+      throw ApplicationFailure.newNonRetryableFailure(
+          "The run was interrupted on the generator by someone else", ErrorCode.EXECUTION_ERROR.name());
     }
-    if (outcome.interrupted()) {
-      cancelRequested = true;
-      cancelReason = cancelReason == null ? "interrupted on the backend" : cancelReason;
-      return;
-    }
-
     enter(Phase.COLLECTING_OUTPUTS, 0.95);
-    outputRefs =
-        outputsStub().collectOutputs(
-            new CollectRequest(
-                generationId, request.projectId(), request.nodeId(), plan.backendType(), outcome.files()));
-    if (outputRefs.isEmpty()) {
+    List<OutputRef> stored = collect(ran.files());
+    if (stored.isEmpty()) {
       throw ApplicationFailure.newNonRetryableFailure(
           "The generator finished without producing any output", ErrorCode.OUTPUT_MISSING.name());
     }
-    enter(Phase.SUCCEEDED, 1.0);
+    outcome = outcome.withOutputs(stored);
   }
 
   /**
-   * Runs the plan on the backend. When the GPU runs out of memory, steps down the tier chain
-   * (ultra → high → standard → draft) and runs again at the lower tier, recording why.
+   * Holds a lease big enough for the plan and, when the plan's model runs in a container, that
+   * model started on the leased host. False when no GPU of the pool can hold the plan and it
+   * stepped down a tier instead.
    */
-  private BackendOutcome runWithFallbacks() {
-    while (true) {
-      job = new BackendJob(generationId, request.projectId(), request.nodeId(), Workflow.randomUUID().toString(), plan,
-          modelEndpoint == null ? null : modelEndpoint.baseUrl());
-      try {
-        return backendFor(plan).runOnBackend(job);
-      } catch (ActivityFailure failure) {
-        if (phaseTimeouts && stalled(failure) && !ranAgainAfterStall) {
-          // a wedged run was stopped on the backend; it cannot be re-attached: run it again, once
-          ranAgainAfterStall = true;
-          warnings.add(((ApplicationFailure) failure.getCause()).getOriginalMessage() + "; it was started again");
-          enter(Phase.GENERATING, 0.05);
-          continue;
-        }
-        String lower = lowerTier(plan.tierUsed());
-        if (!outOfMemory(failure) || lower == null
-            || Workflow.getVersion(FALLBACK_CHANGE, Workflow.DEFAULT_VERSION, 1) < 1) {
-          throw failure;
-        }
-        Fallback fallback = new Fallback(plan.tierUsed(), lower, "ran out of GPU memory");
-        fallbacks.add(fallback);
-        warnings.add(fallback.describe());
-        log.info("generation {}: {}", generationId, fallback.describe());
-        plan = resolver.planAtTier(request, plan, lower);
+  private boolean holdLeaseAndModel() {
+    if (attempt.lease() == null) {
+      enter(Phase.WAITING_FOR_SLOT, 0.02);
+      String rejection = lease();
+      if (rejection != null) {
+        recover(Setback.NO_GPU_FITS, ApplicationFailure.newNonRetryableFailure(rejection, ErrorCode.OUT_OF_GPU_MEMORY.name()));
+        return false;
       }
+    }
+    if (plan.needsModelContainer() && !attempt.hasModel(plan.modelId())) {
+      enter(Phase.STARTING_MODEL, 0.03);
+      ModelStart start = new ModelStart(generationId(), plan.model(), attempt.lease().gpuIndex());
+      attempt = attempt.starting(start);
+      ModelEndpoint endpoint =
+          Workflow.newActivityStub(ModelActivities.class, GenerationActivityOptions.modelStart(attempt.lease(), plan))
+              .startModel(start);
+      attempt = attempt.started(endpoint);
+      outcome = outcome.withModelColdStart(endpoint.reused() ? 0L : endpoint.coldStartMillis());
+    }
+    return true;
+  }
+
+  /** Asks the allocator for a lease and waits in line for it; the rejection when no GPU can ever hold it. */
+  private String lease() {
+    line = Line.NONE;
+    Duration slotWait = plan.timeouts().slotWait();
+    LeaseAnswer answer =
+        Workflow.newActivityStub(SlotActivities.class, GenerationActivityOptions.lease(slotWait))
+            .requestLease(new LeaseRequest(generationId(), plan.vramMb(), plan.functionId(), plan.tierUsed()));
+    attempt = attempt.leased(answer.pool(), null);
+    Lease granted = answer.lease();
+    String rejection = answer.rejection();
+    if (granted == null && rejection == null) {
+      slotQueuePosition(new QueuePosition(answer.queuePosition(), answer.seq()));
+      if (!Workflow.await(slotWait, () -> line.granted() != null || line.rejection() != null)) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            "No GPU became free within " + GenerationFailures.describe(slotWait) + " (place in line: " + line.position() + ")",
+            ErrorCode.TIMEOUT.name());
+      }
+      granted = line.granted();
+      rejection = line.rejection();
+    }
+    line = Line.NONE;
+    if (granted == null) {
+      log.info("generation {}: {}", generationId(), rejection);
+      return rejection;
+    }
+    attempt = attempt.leased(answer.pool(), granted);
+    log.info("generation {}: leased {} on host {}", generationId(), granted.leaseId(), granted.hostId());
+    return null;
+  }
+
+  private BackendOutcome runOnBackend() {
+    BackendJob job =
+        new BackendJob(generationId(), request.projectId(), request.nodeId(), Workflow.randomUUID().toString(), plan,
+            attempt.baseUrl());
+    attempt = attempt.running(job);
+    return Workflow.newActivityStub(BackendActivities.class, GenerationActivityOptions.run(attempt.lease(), plan))
+        .runOnBackend(job);
+  }
+
+  /** Applies the next step {@link Recovery} decides after {@code setback}, or ends the generation. */
+  private void recover(Setback setback, TemporalFailure failure) {
+    Throwable cause = failure instanceof ApplicationFailure ? failure : failure.getCause();
+    String message = cause instanceof ApplicationFailure app ? app.getOriginalMessage() : failure.getMessage();
+    switch (Recovery.next(setback, plan, attempt, message)) {
+      case Recovery.RunAgain again -> {
+        attempt = attempt.ranAgain();
+        outcome = outcome.warning(again.warning());
+      }
+      case Recovery.LowerTier lower -> {
+        fellBack(lower.fallback());
+        replanned(planning.planAtTier(request, plan, lower.tier()));
+      }
+      case Recovery.FallbackModel model -> {
+        fellBack(model.fallback());
+        replanned(planning.planOnModel(request, plan, model.modelId()));
+      }
+      case Recovery.GiveUp giveUp -> throw failure;
     }
   }
 
-  /** Workflow.getVersion change id: keeping the files a failed run produced before it failed. */
-  static final String PARTIAL_OUTPUTS_CHANGE = "partial-outputs-on-failure";
+  private void fellBack(Fallback fallback) {
+    outcome = outcome.fellBack(fallback);
+    log.info("generation {}: {}", generationId(), fallback.describe());
+  }
+
+  /** Takes the new plan, letting go of a model it no longer runs on and a lease too small for it. */
+  private void replanned(GenerationPlan next) {
+    plan = next;
+    if (attempt.model() != null && !attempt.hasModel(plan.modelId())) {
+      releaseModel();
+    }
+    if (attempt.lease() != null && plan.vramMb() > attempt.lease().vramMb()) {
+      releaseLease("the new plan needs more GPU memory");
+    }
+  }
+
+  private List<OutputRef> collect(List<BackendFile> files) {
+    return Workflow.newActivityStub(OutputActivities.class, GenerationActivityOptions.outputs(attempt.lease(), plan))
+        .collectOutputs(new CollectRequest(generationId(), request.projectId(), request.nodeId(), plan.backendType(), files));
+  }
 
   /** Stores what a failed run produced before failing, so the failure shows it; best effort. */
   private void keepPartialOutputs(ActivityFailure failure) {
-    if (!(failure.getCause() instanceof ApplicationFailure app)
-        || !app.isNonRetryable()
-        || Workflow.getVersion(PARTIAL_OUTPUTS_CHANGE, Workflow.DEFAULT_VERSION, 1) < 1) {
+    if (!(failure.getCause() instanceof ApplicationFailure app) || !app.isNonRetryable()) {
       return;
     }
     PartialFiles partial;
@@ -268,399 +218,179 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       return;
     }
     try {
-      outputRefs = outputsStub().collectOutputs(
-          new CollectRequest(generationId, request.projectId(), request.nodeId(), plan.backendType(), partial.files()));
-      warnings.add("Kept " + outputRefs.size() + " output(s) produced before the failure");
+      List<OutputRef> kept = collect(partial.files());
+      outcome = outcome.withOutputs(kept).warning("Kept " + kept.size() + " output(s) produced before the failure");
     } catch (ActivityFailure collectFailed) {
-      warnings.add("The outputs produced before the failure could not be kept: " + collectFailed.getMessage());
+      outcome = outcome.warning("The outputs produced before the failure could not be kept: " + collectFailed.getMessage());
     }
   }
 
-  /** Workflow.getVersion change id: the template's and tier's phase timeouts; a stalled run runs again once. */
-  static final String PHASE_TIMEOUTS_CHANGE = "phase-timeouts";
-
-  private static boolean stalled(ActivityFailure failure) {
-    return failure.getCause() instanceof ApplicationFailure app && ErrorCode.STALLED.name().equals(app.getType());
-  }
-
-  /** How long this generation may wait in line for a GPU. */
-  private Duration slotWait() {
-    return phaseTimeouts ? plan.phaseTimeouts().slotWait() : SLOT_WAIT;
-  }
-
-  private static String describe(Duration d) {
-    if (d.toSeconds() == 0 || d.toSeconds() % 60 != 0) {
-      return d.toSeconds() + " s";
-    }
-    return d.toMinutes() == 1 ? "1 minute" : d.toMinutes() + " minutes";
-  }
-
-  /** Workflow.getVersion change id: falling back to a lower tier on out-of-memory. */
-  static final String FALLBACK_CHANGE = "tier-fallback-on-oom";
-
-  private static boolean outOfMemory(ActivityFailure failure) {
-    return failure.getCause() instanceof ApplicationFailure app
-        && ErrorCode.OUT_OF_GPU_MEMORY.name().equals(app.getType());
-  }
-
-  /** The next tier down, or null at the bottom. */
-  static String lowerTier(String tier) {
-    return switch (tier == null ? "" : tier) {
-      case "ultra" -> "high";
-      case "high" -> "standard";
-      case "standard" -> "draft";
-      default -> null;
-    };
-  }
-
-  /**
-   * Running on the backend: bounded by the template's timeout, heartbeats every few seconds so a
-   * lost worker is noticed quickly; a retried attempt re-attaches to the same run id.
-   */
-  private GenerationActivities backendFor(GenerationPlan plan) {
-    return Workflow.newActivityStub(
-        GenerationActivities.class,
-        onHost(ActivityOptions.newBuilder())
-            .setStartToCloseTimeout(Duration.ofSeconds(Math.max(10, plan.timeoutSeconds())))
-            .setHeartbeatTimeout(Duration.ofSeconds(10))
-            .setRetryOptions(
-                RetryOptions.newBuilder()
-                    .setInitialInterval(Duration.ofSeconds(1))
-                    .setMaximumInterval(Duration.ofSeconds(10))
-                    .setMaximumAttempts(4)
-                    .setDoNotRetry(PERMANENT)
-                    .build())
-            .build());
-  }
-
-  /** Workflow.getVersion change id: leases from the pool's slot allocator, work on the leased host, models. */
-  static final String ALLOCATOR_CHANGE = "slot-allocator-leases";
-
-  /**
-   * Leases a slot sized for the plan's model, waiting in line when none is free, then starts the
-   * model's container on the leased host. A model that fails to load is replaced by the registry's
-   * fallback model (recorded like a tier fallback); a plan no GPU of the pool can hold steps down
-   * the tier chain.
-   */
-  private void leaseAndStartModel() {
-    Set<String> triedModels = new LinkedHashSet<>();
-    while (true) {
-      if (hostLease == null) {
-        acquireLease();
-        if (hostLease == null) {
-          continue; // stepped down a tier: ask again
-        }
-      }
-      if (plan.model() == null || !plan.model().containerised()) {
-        return;
-      }
-      enter(Phase.STARTING_MODEL, 0.03);
-      triedModels.add(plan.model().id());
-      modelStarted = new ModelStart(generationId, plan.model(), hostLease.gpuIndex());
-      try {
-        modelEndpoint = modelStub(plan).startModel(modelStarted);
-        modelColdStartMillis = modelEndpoint.reused() ? 0L : modelEndpoint.coldStartMillis();
-        return;
-      } catch (ActivityFailure failure) {
-        String fallback = plan.model().fallback();
-        if (!failedToLoad(failure) || fallback == null || triedModels.contains(fallback)) {
-          throw failure;
-        }
-        releaseModel();
-        Fallback step = Fallback.ofModel(plan.tierUsed(), plan.model().id(), fallback, "failed to load");
-        fallbacks.add(step);
-        warnings.add(step.describe());
-        log.info("generation {}: {}", generationId, step.describe());
-        plan = resolver.planOnModel(request, plan, fallback);
-        if (plan.model() != null && plan.model().vramMb() > hostLease.vramMb()) {
-          releaseLease("the fallback model needs more GPU memory");
-          enter(Phase.WAITING_FOR_SLOT, 0.02);
-        }
-      }
-    }
-  }
-
-  /** Asks for a lease and waits for it; leaves {@link #hostLease} null after stepping down a tier. */
-  private void acquireLease() {
-    grantedBySignal = null;
-    rejectedBySignal = null;
-    LeaseAnswer answer =
-        leases.requestLease(new SlotRequest(generationId, plan.functionId(), plan.tierUsed(), plan.backendType()), plan);
-    slotPool = answer.pool();
-    if (!answer.granted() && answer.rejection() == null) {
-      slotQueuePosition(new QueuePosition(answer.queuePosition(), answer.seq()));
-      Duration wait = slotWait();
-      if (!Workflow.await(wait, () -> grantedBySignal != null || rejectedBySignal != null)) {
-        throw ApplicationFailure.newNonRetryableFailure(
-            "No GPU became free within " + describe(wait) + " (place in line: " + queuePosition + ")",
-            ErrorCode.TIMEOUT.name());
-      }
-      if (grantedBySignal == null) {
-        answer = new LeaseAnswer(answer.pool(), null, 0, answer.seq(), rejectedBySignal);
-      } else {
-        answer = new LeaseAnswer(answer.pool(), grantedBySignal, 0, answer.seq(), null);
-      }
-      queuePosition = null;
-    }
-    if (answer.rejection() != null) {
-      String lower = lowerTier(plan.tierUsed());
-      if (lower == null) {
-        throw ApplicationFailure.newNonRetryableFailure(answer.rejection(), ErrorCode.OUT_OF_GPU_MEMORY.name());
-      }
-      Fallback step = new Fallback(plan.tierUsed(), lower, "needs more GPU memory than any host has");
-      fallbacks.add(step);
-      warnings.add(step.describe());
-      plan = resolver.planAtTier(request, plan, lower);
-      return;
-    }
-    hostLease = answer.lease();
-    queuePosition = null;
-    log.info("generation {}: leased {} on host {}", generationId, hostLease.leaseId(), hostLease.hostId());
-  }
-
-  private static boolean failedToLoad(ActivityFailure failure) {
-    // a start that ran out of time failed to load; a host nobody serves (schedule-to-start) is not the model's fault
-    return failure.getCause() instanceof TimeoutFailure timeout
-            && timeout.getTimeoutType() != io.temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START
-        || failure.getCause() instanceof ApplicationFailure app && ErrorCode.MODEL_UNAVAILABLE.name().equals(app.getType());
-  }
-
-  /** Activity options on the leased host's own queue (since {@link #ALLOCATOR_CHANGE}). */
-  private ActivityOptions.Builder onHost(ActivityOptions.Builder options) {
-    if (hostLease != null) {
-      options.setTaskQueue(hostLease.taskQueue()).setScheduleToStartTimeout(HOST_SCHEDULE_TO_START);
-    }
-    return options;
-  }
-
-  /** Starting the model: bounded by the model's start timeout, a few tries. */
-  private GenerationActivities modelStub(GenerationPlan plan) {
-    int startSeconds = plan.model().startTimeoutSeconds() > 0 ? plan.model().startTimeoutSeconds() : 300;
-    return Workflow.newActivityStub(
-        GenerationActivities.class,
-        onHost(ActivityOptions.newBuilder())
-            .setStartToCloseTimeout(Duration.ofSeconds(startSeconds + 10))
-            .setRetryOptions(
-                RetryOptions.newBuilder()
-                    .setInitialInterval(Duration.ofSeconds(2))
-                    .setMaximumAttempts(3)
-                    .setDoNotRetry(PERMANENT)
-                    .build())
-            .build());
-  }
-
-  /** Collecting outputs, on the leased host when there is one, within the plan's output timeout. */
-  private GenerationActivities outputsStub() {
-    if (phaseTimeouts) {
-      return Workflow.newActivityStub(GenerationActivities.class,
-          onHost(ActivityOptions.newBuilder(OUTPUT_OPTIONS)).setStartToCloseTimeout(plan.phaseTimeouts().output()).build());
-    }
-    return hostLease == null ? outputs
-        : Workflow.newActivityStub(GenerationActivities.class, onHost(ActivityOptions.newBuilder(OUTPUT_OPTIONS)).build());
-  }
-
-  /** Cleanup on the leased host when there is one. */
-  private GenerationActivities cleanupStub() {
-    return hostLease == null ? cleanup
-        : Workflow.newActivityStub(GenerationActivities.class, onHost(ActivityOptions.newBuilder(CLEANUP_OPTIONS)).build());
-  }
-
-  /** Lets the model's container go on the leased host; best effort, bounded. */
-  private void releaseModel() {
-    if (modelStarted == null || hostLease == null) {
-      return;
-    }
-    GenerationActivities host =
-        Workflow.newActivityStub(
-            GenerationActivities.class,
-            onHost(ActivityOptions.newBuilder())
-                .setStartToCloseTimeout(Duration.ofSeconds(30))
-                .setScheduleToCloseTimeout(Duration.ofMinutes(2))
-                .setRetryOptions(RetryOptions.newBuilder().setInitialInterval(Duration.ofSeconds(1)).build())
-                .build());
-    try {
-      host.releaseModel(modelStarted);
-    } catch (ActivityFailure e) {
-      warnings.add("The model's container could not be released: " + e.getMessage());
-    }
-    modelStarted = null;
-    modelEndpoint = null;
-  }
-
-  /**
-   * Gives back the lease (or the place in line) to the pool's allocator, by signal; a lease from a
-   * worker's local slot pool (a worker without an allocator) goes back by activity.
-   */
-  private void releaseLease(String reason) {
-    if (slotPool == null) {
-      if (hostLease != null) {
-        try {
-          cleanupStub().releaseSlot(new SlotLease(hostLease.leaseId(), hostLease.pool(), generationId));
-        } catch (ActivityFailure e) {
-          warnings.add("The slot could not be released: " + e.getMessage());
-        }
-      }
-      hostLease = null;
-      return;
-    }
-    try {
-      Workflow.newExternalWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(slotPool))
-          .release(new LeaseRelease(generationId, null, reason));
-    } catch (RuntimeException e) {
-      warnings.add("The slot allocator could not be told of the release: " + e.getMessage());
-    }
-    hostLease = null;
-    queuePosition = null;
-  }
+  // --- the allocator's signals --------------------------------------------------------------
 
   @Override
   public void slotGranted(Lease granted) {
-    if (hostLease == null && granted != null) {
-      grantedBySignal = granted;
+    if (attempt.lease() == null && granted != null) {
+      line = new Line(granted, line.rejection(), line.position(), line.seq());
     }
   }
 
   @Override
   public void slotRejected(String reason) {
-    if (hostLease == null && reason != null) {
-      rejectedBySignal = reason;
+    if (attempt.lease() == null && reason != null) {
+      line = new Line(line.granted(), reason, line.position(), line.seq());
     }
   }
 
   @Override
   public void slotQueuePosition(QueuePosition position) {
-    if (position != null && position.seq() > queueSeq && hostLease == null) {
-      queueSeq = position.seq();
-      queuePosition = position.position();
+    if (position != null && position.seq() > line.seq() && attempt.lease() == null) {
+      line = new Line(line.granted(), line.rejection(), position.position(), position.seq());
     }
   }
 
   @Override
   public GenerationState state() {
     return new GenerationState(
-        generationId,
-        phase.status(),
-        phase,
-        progress,
-        queuePosition,
+        generationId(),
+        outcome.phase().status(),
+        outcome.phase(),
+        outcome.progress(),
+        line.position(),
         request == null ? null : request.functionId(),
         plan == null ? null : plan.functionVersion(),
         request == null ? null : request.projectId(),
         request == null ? null : request.nodeId(),
         request == null ? null : request.tier(),
         plan == null ? null : plan.tierUsed(),
-        warnings,
-        outputRefs,
-        error,
-        fallbacks,
+        outcome.warnings(),
+        outcome.outputs(),
+        outcome.error(),
+        outcome.fallbacks(),
         plan == null ? null : plan.variant(),
-        modelColdStartMillis);
+        outcome.modelColdStartMillis());
   }
 
-  @Override
-  public void cancel(String reason) {
-    if (phase.status().terminal() || cancelRequested) {
-      return;
-    }
-    cancelRequested = true;
-    cancelReason = reason == null || reason.isBlank() ? "cancelled by the user" : reason;
-    log.info("generation {} cancel requested: {}", generationId, cancelReason);
-    if (mainScope != null) {
-      mainScope.cancel(cancelReason);
-    }
-  }
+  // --- the end ------------------------------------------------------------------------------
 
-  private void enter(Phase next, double progressAt) {
-    setPhase(next);
-    progress = Math.max(progress, progressAt);
+  private void enter(Phase next, double at) {
+    setStatusOf(next);
+    outcome = outcome.entering(next, at);
   }
 
   /**
-   * Changes the phase, and the TemperaStatus search attribute with it when the generation was
-   * started with search attributes (so they are registered on this server).
+   * The TemperaStatus search attribute follows the status when the generation was started with
+   * search attributes (so they are registered on this server).
    */
-  private void setPhase(Phase next) {
-    boolean statusChanged = next.status() != phase.status();
-    phase = next;
-    if (statusChanged && Workflow.getTypedSearchAttributes().containsKey(GenerationSearchAttributes.STATUS)) {
+  private void setStatusOf(Phase next) {
+    if (next.status() != outcome.phase().status()
+        && Workflow.getTypedSearchAttributes().containsKey(GenerationSearchAttributes.STATUS)) {
       Workflow.upsertTypedSearchAttributes(GenerationSearchAttributes.STATUS.valueSet(next.status().name()));
     }
   }
 
-  private void finishCancelled() {
-    if (cancelReason == null) {
-      cancelReason = "the workflow was cancelled";
+  private void end(GenerationError error) {
+    Outcome ended = outcome.ended(error);
+    setStatusOf(ended.phase());
+    outcome = ended;
+    if (error != null) {
+      log.warn("generation {} ended {}: {} {}", generationId(), ended.phase(), error.code(), error.message());
     }
-    setPhase(Phase.CANCELLED);
-    error = GenerationError.of(ErrorCode.CANCELLED, "Cancelled: " + cancelReason);
   }
 
-  private void fail(TemporalFailure failure) {
-    Throwable cause = failure.getCause();
-    ErrorCode code = ErrorCode.INTERNAL;
-    String message = failure.getMessage();
-    if (failure instanceof ApplicationFailure app) {
-      cause = app;
-    }
-    if (cause instanceof ApplicationFailure app) {
-      code = ErrorCode.fromType(app.getType());
-      message = app.getOriginalMessage();
-    } else if (cause instanceof TimeoutFailure timeout
-        && timeout.getTimeoutType() == io.temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START) {
-      code = ErrorCode.BACKEND_UNREACHABLE;
-      message = "The GPU host " + (hostLease == null ? "" : hostLease.hostId() + " ") + "running this generation stopped answering";
-    } else if (cause instanceof TimeoutFailure) {
-      code = ErrorCode.TIMEOUT;
-      message = phaseTimeouts ? timedOut() : "The generation took longer than its time limit";
-    }
-    error = GenerationError.of(code, message);
-    setPhase(Phase.FAILED);
-    log.warn("generation {} failed: {} {}", generationId, code, message);
+  private static boolean cancelled(TemporalFailure failure) {
+    return failure instanceof CanceledFailure || failure.getCause() instanceof CanceledFailure;
   }
 
-  /** Which limit ran out, by the phase it ran out in. */
-  private String timedOut() {
-    return switch (phase) {
-      case STARTING_MODEL -> "The generator did not start within "
-          + describe(Duration.ofSeconds(plan.model() == null ? 0 : plan.model().startTimeoutSeconds()));
-      case GENERATING -> "The generator took longer than " + describe(Duration.ofSeconds(plan.timeoutSeconds()));
-      case COLLECTING_OUTPUTS -> "Collecting the outputs took longer than " + describe(plan.phaseTimeouts().output());
-      default -> "The generation took longer than its time limit (" + phase.name().toLowerCase(java.util.Locale.ROOT) + ")";
-    };
+  private GenerationError cancelledError() {
+    String reason = CancellationScope.current().getCancellationReason();
+    if (reason == null || reason.isBlank()) {
+      reason = "the workflow was cancelled";
+    }
+    return GenerationError.of(ErrorCode.CANCELLED, "Cancelled: " + reason);
   }
 
-  /** Runs whatever way the generation ended, even when the workflow itself was cancelled. */
+  /** Runs whichever way the generation ended, even when the workflow itself was cancelled. */
   private void cleanUp() {
     Workflow.newDetachedCancellationScope(
             () -> {
-              if (phase == Phase.CANCELLED && job != null) {
+              if (outcome.phase() == Phase.CANCELLED && attempt.job() != null) {
                 try {
-                  cleanupStub().cancelOnBackend(job);
+                  Workflow.newActivityStub(BackendActivities.class, GenerationActivityOptions.cleanup(attempt.lease()))
+                      .cancelOnBackend(attempt.job());
                 } catch (ActivityFailure e) {
-                  warnings.add("The backend could not be told to stop: " + e.getMessage());
+                  outcome = outcome.warning("The backend could not be told to stop: " + e.getMessage());
                 }
               }
-              if (lease != null) {
-                cleanup.releaseSlot(lease);
-                lease = null;
-              }
               releaseModel();
-              releaseLease("the generation ended " + phase.status());
+              releaseLease("the generation ended " + outcome.phase().status());
             })
         .run();
   }
 
-  private GenerationResult result() {
-    return new GenerationResult(
-        generationId,
-        phase.status(),
-        request.functionId(),
-        plan == null ? null : plan.functionVersion(),
-        plan == null ? null : plan.tierUsed(),
-        outputRefs,
-        error,
-        warnings,
-        fallbacks,
-        plan == null ? null : plan.variant());
+  /** Lets the model's container go on the leased host; best effort, bounded. */
+  private void releaseModel() {
+    if (attempt.model() == null || attempt.lease() == null) {
+      return;
+    }
+    try {
+      Workflow.newActivityStub(ModelActivities.class, GenerationActivityOptions.cleanup(attempt.lease()))
+          .releaseModel(attempt.model());
+    } catch (ActivityFailure e) {
+      outcome = outcome.warning("The model's container could not be released: " + e.getMessage());
+    }
+    attempt = attempt.withoutModel();
+  }
+
+  /** Gives back the lease (or the place in line) to the pool's allocator, by signal. */
+  private void releaseLease(String reason) {
+    if (attempt.pool() == null) {
+      return;
+    }
+    try {
+      Workflow.newExternalWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(attempt.pool()))
+          .release(new LeaseRelease(generationId(), null, reason));
+    } catch (RuntimeException e) {
+      outcome = outcome.warning("The slot allocator could not be told of the release: " + e.getMessage());
+    }
+    attempt = attempt.withoutLease();
+    line = Line.NONE;
+  }
+
+  /** The result when it succeeded; else the failure Temporal records (Failed or Canceled). */
+  private GenerationResult resultOrThrow() {
+    GenerationResult result =
+        new GenerationResult(
+            generationId(),
+            outcome.phase().status(),
+            outcome.progress(),
+            request.functionId(),
+            plan == null ? null : plan.functionVersion(),
+            request.projectId(),
+            request.nodeId(),
+            request.tier(),
+            plan == null ? null : plan.tierUsed(),
+            outcome.outputs(),
+            outcome.error(),
+            outcome.warnings(),
+            outcome.fallbacks(),
+            plan == null ? null : plan.variant(),
+            outcome.modelColdStartMillis());
+    GenerationError error = outcome.error();
+    if (error == null) {
+      return result;
+    }
+    if (outcome.phase() == Phase.CANCELLED && CancellationScope.current().isCancelRequested()) {
+      throw new CanceledFailure(error.message(), new EncodedValues(error, result), null);
+    }
+    throw ApplicationFailure.newBuilder()
+        .setType(error.code())
+        .setMessage(error.message())
+        .setNonRetryable(true)
+        .setDetails(error, result)
+        .build();
+  }
+
+  private String generationId() {
+    return Workflow.getInfo().getWorkflowId();
   }
 }

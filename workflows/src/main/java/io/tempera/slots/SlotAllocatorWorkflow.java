@@ -29,10 +29,6 @@ public interface SlotAllocatorWorkflow {
   @SignalMethod
   void registerHost(HostRegistration host);
 
-  /** Wakes the allocator (used to start it with signal-with-start). */
-  @SignalMethod
-  void ping();
-
   /** Lease a slot, or take (or keep) a place in the queue. Asking again gives the same answer. */
   @UpdateMethod
   LeaseAnswer requestLease(LeaseRequest request);

@@ -101,11 +101,6 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   }
 
   @Override
-  public void ping() {
-    dirty = true;
-  }
-
-  @Override
   public void validateRequestLease(LeaseRequest request) {
     if (request == null || request.holder() == null || request.holder().isBlank()) {
       throw new IllegalArgumentException("a lease request needs a holder (the generation's workflow id)");

@@ -1,4 +1,6 @@
-package io.tempera.slots;
+package io.tempera.activities.slots;
+
+import io.tempera.slots.SlotAllocatorActivities;
 
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.client.WorkflowClient;

@@ -1,13 +1,23 @@
-package io.tempera.slots;
+package io.tempera.activities.slots;
 
+import io.tempera.slots.AllocatorSettings;
+import io.tempera.slots.AllocatorState;
+import io.tempera.slots.HostRegistration;
+import io.tempera.slots.LeaseAnswer;
+import io.tempera.slots.LeaseRequest;
+import io.tempera.slots.SlotAllocatorWorkflow;
 import io.temporal.api.enums.v1.WorkflowIdConflictPolicy;
 import io.temporal.client.BatchRequest;
+import io.temporal.client.UpdateOptions;
+import io.temporal.client.WithStartWorkflowOperation;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowOptions;
+import io.temporal.client.WorkflowUpdateStage;
 
 /**
- * Talks to a pool's allocator from outside a workflow (a worker at start, an activity): starts it
- * with signal-with-start when it is not running yet, then registers hosts or requests leases.
+ * Talks to a pool's allocator from outside a workflow (a worker at start, an activity), starting
+ * it when it is not running yet, each call in one RPC: a host registers by signal-with-start, a
+ * lease is asked for by update-with-start.
  */
 public final class SlotAllocatorClient {
 
@@ -31,11 +41,11 @@ public final class SlotAllocatorClient {
   /** Asks for a lease: granted at once, or a place in the queue (the lease follows by signal). */
   public LeaseAnswer requestLease(String pool, LeaseRequest lease) {
     SlotAllocatorWorkflow allocator = newStub(pool);
-    BatchRequest request = client.newSignalWithStartRequest();
-    request.add(allocator::run, AllocatorState.empty(pool, settings));
-    request.add(allocator::ping);
-    client.signalWithStart(request);
-    return client.newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool)).requestLease(lease);
+    return WorkflowClient.executeUpdateWithStart(
+        allocator::requestLease,
+        lease,
+        UpdateOptions.<LeaseAnswer>newBuilder().setWaitForStage(WorkflowUpdateStage.COMPLETED).build(),
+        new WithStartWorkflowOperation<>(allocator::run, AllocatorState.empty(pool, settings)));
   }
 
   /** What the pool's allocator knows now. */

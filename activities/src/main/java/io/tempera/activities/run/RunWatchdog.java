@@ -1,4 +1,4 @@
-package io.tempera.generation;
+package io.tempera.activities.run;
 
 import java.time.Duration;
 import java.util.function.LongSupplier;

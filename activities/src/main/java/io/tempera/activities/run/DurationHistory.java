@@ -1,4 +1,4 @@
-package io.tempera.generation;
+package io.tempera.activities.run;
 
 import java.util.Map;
 import java.util.OptionalDouble;

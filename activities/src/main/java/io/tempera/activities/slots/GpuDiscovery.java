@@ -1,4 +1,6 @@
-package io.tempera.slots;
+package io.tempera.activities.slots;
+
+import io.tempera.slots.Gpu;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package io.tempera.generation;
+package io.tempera.activities.run;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

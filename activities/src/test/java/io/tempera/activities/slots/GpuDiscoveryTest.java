@@ -1,4 +1,6 @@
-package io.tempera.slots;
+package io.tempera.activities.slots;
+
+import io.tempera.slots.Gpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

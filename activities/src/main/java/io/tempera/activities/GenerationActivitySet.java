@@ -1,0 +1,99 @@
+package io.tempera.activities;
+
+import io.tempera.activities.models.ModelActivitiesImpl;
+import io.tempera.activities.outputs.OutputActivitiesImpl;
+import io.tempera.activities.planning.PlanningActivitiesImpl;
+import io.tempera.activities.run.BackendActivitiesImpl;
+import io.tempera.activities.slots.SlotActivitiesImpl;
+import io.tempera.activities.slots.SlotAllocatorActivitiesImpl;
+import io.tempera.generation.GenerationWorkflowImpl;
+import io.tempera.slots.SlotAllocatorWorkflow;
+import io.tempera.slots.SlotAllocatorWorkflowImpl;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.tempera.activities.slots.SlotAllocatorClient;
+import io.tempera.backend.BackendRegistry;
+import io.tempera.containers.ModelHost;
+import io.tempera.outputs.OutputStore;
+import io.tempera.progress.ProgressBus;
+import io.tempera.slots.AllocatorSettings;
+import io.tempera.template.TemplateRegistry;
+import io.tempera.template.TemplateTranslator;
+import io.temporal.client.WorkflowClient;
+import io.temporal.worker.Worker;
+import io.temporal.worker.WorkerFactory;
+import java.util.Collection;
+
+/**
+ * The activities of one worker host, and where each runs: the generation queues run the workflows
+ * with their planning (local activities) and lease requests; the host's own queue runs the steps
+ * after a lease (model, backend run, outputs); the allocators' queue runs the slot allocator.
+ */
+public record GenerationActivitySet(
+    PlanningActivitiesImpl planning,
+    SlotActivitiesImpl slots,
+    ModelActivitiesImpl models,
+    BackendActivitiesImpl runs,
+    OutputActivitiesImpl outputs,
+    SlotAllocatorActivitiesImpl allocator) {
+
+  /**
+   * The activities of a host in pool {@code pool}.
+   *
+   * @param modelHost the host's model containers (null: it runs none; every model is then planned
+   *     on the configured endpoints)
+   * @param defaultVramMb what a generation whose model and tier declare no VRAM asks for
+   */
+  public static GenerationActivitySet of(
+      WorkflowClient client,
+      TemplateRegistry templates,
+      TemplateTranslator translator,
+      BackendRegistry backends,
+      OutputStore outputStore,
+      ProgressBus progress,
+      MeterRegistry metrics,
+      ModelHost modelHost,
+      String hostId,
+      String pool,
+      int defaultVramMb) {
+    SlotAllocatorClient allocator = new SlotAllocatorClient(client, AllocatorSettings.defaults());
+    return of(client, allocator, templates, translator, backends, outputStore, progress, metrics, modelHost, hostId, pool,
+        defaultVramMb);
+  }
+
+  /** The same with the allocator client (and its settings) of the caller's choosing. */
+  public static GenerationActivitySet of(
+      WorkflowClient client,
+      SlotAllocatorClient allocator,
+      TemplateRegistry templates,
+      TemplateTranslator translator,
+      BackendRegistry backends,
+      OutputStore outputStore,
+      ProgressBus progress,
+      MeterRegistry metrics,
+      ModelHost modelHost,
+      String hostId,
+      String pool,
+      int defaultVramMb) {
+    PhaseEvents phases = new PhaseEvents(progress);
+    return new GenerationActivitySet(
+        new PlanningActivitiesImpl(templates, translator, templates::model, modelHost != null, phases),
+        new SlotActivitiesImpl(allocator, pool, defaultVramMb, phases),
+        new ModelActivitiesImpl(modelHost, hostId, phases),
+        new BackendActivitiesImpl(backends, outputStore, progress, metrics, modelHost),
+        new OutputActivitiesImpl(backends, outputStore, phases, metrics),
+        new SlotAllocatorActivitiesImpl(client));
+  }
+
+  /** Registers everything on {@code factory} (before it starts). */
+  public void register(WorkerFactory factory, Collection<String> generationQueues, String hostQueue) {
+    for (String queue : generationQueues) {
+      Worker worker = factory.newWorker(queue);
+      worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
+      worker.registerActivitiesImplementations(planning, slots);
+    }
+    factory.newWorker(hostQueue).registerActivitiesImplementations(models, runs, outputs);
+    Worker slotsWorker = factory.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
+    slotsWorker.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
+    slotsWorker.registerActivitiesImplementations(allocator);
+  }
+}

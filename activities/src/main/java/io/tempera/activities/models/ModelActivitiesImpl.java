@@ -1,0 +1,79 @@
+package io.tempera.activities.models;
+
+import io.tempera.activities.Heartbeats;
+import io.tempera.activities.PhaseEvents;
+import io.tempera.containers.ModelHost;
+import io.tempera.containers.ModelHostException;
+import io.tempera.containers.RunningModel;
+import io.tempera.generation.ErrorCode;
+import io.tempera.generation.ModelActivities;
+import io.tempera.generation.ModelEndpoint;
+import io.tempera.generation.ModelStart;
+import io.tempera.generation.Phase;
+import io.tempera.models.ModelSpec;
+import io.temporal.activity.Activity;
+import io.temporal.failure.ApplicationFailure;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Starts and releases model containers on this host's container engine (null: it runs none). */
+public class ModelActivitiesImpl implements ModelActivities {
+
+  private static final Logger log = LoggerFactory.getLogger(ModelActivitiesImpl.class);
+
+  private final ModelHost host;
+  private final String hostId;
+  private final PhaseEvents phases;
+
+  public ModelActivitiesImpl(ModelHost host, String hostId, PhaseEvents phases) {
+    this.host = host;
+    this.hostId = hostId == null ? "this host" : hostId;
+    this.phases = phases;
+  }
+
+  @Override
+  public ModelEndpoint startModel(ModelStart start) {
+    ModelSpec model = start.model();
+    if (model == null || !model.containerised()) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "Model " + (model == null ? "(none)" : model.id()) + " does not run in a container", ErrorCode.INTERNAL.name());
+    }
+    if (host == null) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "Model " + model.id() + " runs in a container, but this worker host (" + hostId + ") runs no container engine",
+          ErrorCode.MODEL_UNAVAILABLE.name());
+    }
+    // the person sees what is happening, never the model's name (seed 002)
+    phases.entered(start.holder(), Phase.STARTING_MODEL, 0.03, "Preparing the generator");
+    try (Heartbeats beats = Heartbeats.start(Activity.getExecutionContext(), () -> "starting " + model.id())) {
+      RunningModel running = host.acquire(start.holder(), model, start.gpuIndex());
+      beats.throwIfStopped();
+      log.info("generation {}: model {} at {} ({})", start.holder(), model.id(), running.baseUrl(),
+          running.reused() ? "reused" : "started in " + running.coldStartMillis() + " ms");
+      return new ModelEndpoint(
+          running.modelId(), running.containerId(), running.baseUrl(), running.reused(), running.coldStartMillis());
+    } catch (ModelHostException e) {
+      throw failure(model, e);
+    }
+  }
+
+  @Override
+  public void releaseModel(ModelStart start) {
+    if (host != null && start.model() != null) {
+      host.release(start.holder(), start.model().id());
+    }
+  }
+
+  /** A model host's failure as the activity's typed failure, with the end of the container's log. */
+  public static ApplicationFailure failure(ModelSpec model, ModelHostException e) {
+    String message =
+        "Model " + model.id() + ": " + e.getMessage() + (e.logTail().isBlank() ? "" : "\n" + tail(e.logTail(), 2_000));
+    return e.code().retryable()
+        ? ApplicationFailure.newFailure(message, e.code().name())
+        : ApplicationFailure.newNonRetryableFailure(message, e.code().name());
+  }
+
+  private static String tail(String text, int max) {
+    return text.length() <= max ? text : "…" + text.substring(text.length() - max);
+  }
+}

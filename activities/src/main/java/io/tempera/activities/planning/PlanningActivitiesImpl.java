@@ -1,0 +1,167 @@
+package io.tempera.activities.planning;
+
+import io.tempera.activities.PhaseEvents;
+import io.tempera.containers.ModelLookup;
+import io.tempera.generation.ErrorCode;
+import io.tempera.generation.GenerationPlan;
+import io.tempera.generation.GenerationRequest;
+import io.tempera.generation.Phase;
+import io.tempera.generation.PhaseTimeouts;
+import io.tempera.generation.PlanningActivities;
+import io.tempera.models.ModelSpec;
+import io.tempera.template.Expression;
+import io.tempera.template.FunctionTemplate;
+import io.tempera.template.ParameterValidator;
+import io.tempera.template.QualityTier;
+import io.tempera.template.RequestProblem;
+import io.tempera.template.TemplateRegistry;
+import io.tempera.template.TemplateTranslator;
+import io.tempera.template.TierConfig;
+import io.temporal.activity.Activity;
+import io.temporal.failure.ApplicationFailure;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * Plans generations from the template registry in memory; registered as local activities on the
+ * workflow workers. A host without a container engine plans every model without its container
+ * (served by the configured endpoints).
+ */
+public class PlanningActivitiesImpl implements PlanningActivities {
+
+  private final TemplateRegistry templates;
+  private final TemplateTranslator translator;
+  private final ModelLookup models;
+  private final boolean containers;
+  private final PhaseEvents phases;
+
+  public PlanningActivitiesImpl(
+      TemplateRegistry templates, TemplateTranslator translator, ModelLookup models, boolean containers, PhaseEvents phases) {
+    this.templates = templates;
+    this.translator = translator;
+    this.models = models == null ? ModelLookup.none() : models;
+    this.containers = containers;
+    this.phases = phases;
+  }
+
+  @Override
+  public GenerationPlan plan(GenerationRequest request) {
+    phases.entered(Activity.getExecutionContext().getInfo().getWorkflowId(), Phase.RESOLVING, 0.0, Phase.RESOLVING.message());
+    FunctionTemplate template =
+        templates
+            .find(request.functionId(), request.functionVersion())
+            .orElseThrow(
+                () ->
+                    ApplicationFailure.newNonRetryableFailure(
+                        "Unknown function '" + request.functionId() + "'"
+                            + (request.functionVersion() == null ? "" : " version " + request.functionVersion()),
+                        ErrorCode.UNKNOWN_FUNCTION.name()));
+    List<RequestProblem> problems = ParameterValidator.validate(template, request.parameters());
+    if (!problems.isEmpty()) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          problems.stream().map(RequestProblem::message).collect(Collectors.joining("; ")),
+          ErrorCode.INVALID_REQUEST.name());
+    }
+    QualityTier.Resolution tier = QualityTier.resolve(request.tier());
+    List<String> warnings = new ArrayList<>();
+    if (tier.warning() != null) {
+      warnings.add(tier.warning());
+    }
+    return planFor(template, tier.tier(), request, warnings);
+  }
+
+  @Override
+  public GenerationPlan planAtTier(GenerationRequest request, GenerationPlan plan, String tier) {
+    FunctionTemplate template =
+        templates
+            .find(plan.functionId(), plan.functionVersion())
+            .orElseThrow(
+                () ->
+                    ApplicationFailure.newNonRetryableFailure(
+                        "Version " + plan.functionVersion() + " of '" + plan.functionId() + "' is no longer available",
+                        ErrorCode.UNKNOWN_FUNCTION.name()));
+    QualityTier target = QualityTier.fromId(tier);
+    if (target == null) {
+      throw ApplicationFailure.newNonRetryableFailure("Unknown tier " + tier, ErrorCode.INVALID_REQUEST.name());
+    }
+    return planFor(template, target, request, List.of());
+  }
+
+  @Override
+  public GenerationPlan planOnModel(GenerationRequest request, GenerationPlan plan, String modelId) {
+    ModelSpec model =
+        models
+            .find(modelId)
+            .orElseThrow(
+                () ->
+                    ApplicationFailure.newNonRetryableFailure(
+                        "The model registry has no model '" + modelId + "'"
+                            + (plan.model() == null ? "" : " (the fallback of " + plan.model().id() + ")"),
+                        ErrorCode.MODEL_UNAVAILABLE.name()));
+    if (model.backendType() != null && !model.backendType().equals(plan.backendType())) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "The fallback model " + modelId + " speaks " + model.backendType() + ", but " + plan.functionId() + " runs on "
+              + plan.backendType(),
+          ErrorCode.MODEL_UNAVAILABLE.name());
+    }
+    ModelSpec hosted = startingWithin(onThisHost(model), plan.timeouts());
+    return new GenerationPlan(
+        plan.functionId(), plan.functionVersion(), plan.tierRequested(), plan.tierUsed(), plan.backendType(), plan.payload(),
+        plan.fileInputs(), plan.timeoutSeconds(), List.of(), plan.progressMessages(), plan.variant(), hosted,
+        plan.timeouts(), hosted.vramMb() > 0 ? hosted.vramMb() : plan.vramMb());
+  }
+
+  private GenerationPlan planFor(FunctionTemplate template, QualityTier tier, GenerationRequest request, List<String> warnings) {
+    TemplateTranslator.Translation translation = translate(template, tier, request.parameters(), request.projectId());
+    PhaseTimeouts timeouts = template.timeouts(tier);
+    ModelSpec model = templates.model(template, tier).map(this::onThisHost).map(m -> startingWithin(m, timeouts)).orElse(null);
+    return new GenerationPlan(
+        template.id(),
+        template.version(),
+        request.tier(),
+        tier.id(),
+        template.backendType(),
+        translation.payload(),
+        translation.fileInputs(),
+        template.timeoutSeconds(tier),
+        warnings,
+        template.progressMessages(),
+        translation.variant(),
+        model,
+        timeouts,
+        vramMb(template, tier, model));
+  }
+
+  /** The VRAM a slot for this plan must offer: the model's, else the tier's (0: the pool's default). */
+  private static int vramMb(FunctionTemplate template, QualityTier tier, ModelSpec model) {
+    if (model != null && model.vramMb() > 0) {
+      return model.vramMb();
+    }
+    TierConfig config = template.tierConfigs().get(tier);
+    return config != null && config.vramMb() != null && config.vramMb() > 0 ? config.vramMb() : 0;
+  }
+
+  private ModelSpec onThisHost(ModelSpec model) {
+    return containers || !model.containerised() ? model : model.withoutContainer();
+  }
+
+  /** The model with the template's own start timeout, when it sets one ({@code timeouts.model_start_seconds}). */
+  private static ModelSpec startingWithin(ModelSpec model, PhaseTimeouts timeouts) {
+    int seconds = timeouts.modelStartSeconds(model.startTimeoutSeconds());
+    return seconds == model.startTimeoutSeconds() ? model : model.withStartTimeoutSeconds(seconds);
+  }
+
+  /** Translates; an expression that cannot be evaluated for these values is the request's fault. */
+  private TemplateTranslator.Translation translate(
+      FunctionTemplate template, QualityTier tier, Map<String, Object> parameters, String projectId) {
+    try {
+      return translator.translate(template, tier, parameters, projectId);
+    } catch (Expression.ExpressionException e) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "The template " + template.id() + " cannot be applied to these parameters: " + e.getMessage(),
+          ErrorCode.INVALID_REQUEST.name());
+    }
+  }
+}

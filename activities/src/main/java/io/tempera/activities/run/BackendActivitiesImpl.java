@@ -1,0 +1,202 @@
+package io.tempera.activities.run;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.tempera.activities.Heartbeats;
+import io.tempera.activities.PhaseEvents;
+import io.tempera.activities.models.ModelActivitiesImpl;
+import io.tempera.backend.Backend;
+import io.tempera.backend.BackendRegistry;
+import io.tempera.containers.ModelHost;
+import io.tempera.containers.ModelHostException;
+import io.tempera.containers.RunningModel;
+import io.tempera.generation.BackendActivities;
+import io.tempera.generation.BackendJob;
+import io.tempera.generation.BackendOutcome;
+import io.tempera.generation.ErrorCode;
+import io.tempera.generation.Phase;
+import io.tempera.generation.PhaseTimeouts;
+import io.tempera.models.ModelSpec;
+import io.tempera.outputs.OutputStore;
+import io.tempera.progress.ProgressBus;
+import io.temporal.activity.Activity;
+import io.temporal.activity.ActivityExecutionContext;
+import io.temporal.client.ActivityCompletionException;
+import io.temporal.failure.ApplicationFailure;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs plans on their backend and follows them to the end: re-attaches a retried attempt to the same
+ * run, follows a model container restarted meanwhile, turns the backend's progress into live events,
+ * and stops a run that waits too long in the backend's queue or goes silent ({@link RunWatchdog}).
+ */
+public class BackendActivitiesImpl implements BackendActivities {
+
+  private static final Logger log = LoggerFactory.getLogger(BackendActivitiesImpl.class);
+
+  private final BackendRegistry backends;
+  private final OutputStore outputs;
+  private final ProgressBus progress;
+  private final PhaseEvents phases;
+  private final MeterRegistry metrics;
+  private final ModelHost modelHost;
+  private final DurationHistory durations = new DurationHistory();
+
+  /**
+   * @param modelHost this host's model containers (null: it runs none)
+   */
+  public BackendActivitiesImpl(
+      BackendRegistry backends, OutputStore outputs, ProgressBus progress, MeterRegistry metrics, ModelHost modelHost) {
+    this.backends = backends;
+    this.outputs = outputs;
+    this.progress = progress;
+    this.phases = new PhaseEvents(progress);
+    this.metrics = metrics;
+    this.modelHost = modelHost;
+  }
+
+  /** What a running backend job heartbeats: its run id and how far it got. */
+  public record RunHeartbeat(String runId, double progress) {}
+
+  @Override
+  public BackendOutcome runOnBackend(BackendJob job) {
+    ActivityExecutionContext context = Activity.getExecutionContext();
+    int attempt = context.getInfo().getAttempt();
+    if (attempt > 1) {
+      log.info("generation {} run {}: attempt {} re-attaches to the same run", job.generationId(), job.runId(), attempt);
+    }
+    Backend backend = backends.get(job.plan().backendType());
+    phases.entered(job.generationId(), Phase.GENERATING, 0.05,
+        job.plan().progressMessages().getOrDefault(Phase.GENERATING.name(), "Starting the generator"));
+    AtomicReference<RunHeartbeat> last = new AtomicReference<>(new RunHeartbeat(job.runId(), 0.0));
+    Thread worker = Thread.currentThread();
+    PhaseTimeouts timeouts = job.plan().timeouts();
+    RunWatchdog watchdog = new RunWatchdog(timeouts.queueWait(), timeouts.stall(), System::nanoTime);
+    AtomicReference<BackendJob> running = new AtomicReference<>(job);
+    Runnable watch = () -> {
+      RunWatchdog.Trip trip = watchdog.check();
+      if (trip != null) {
+        log.warn("generation {} run {}: {}", job.generationId(), job.runId(), watchdog.describe(trip));
+        // the attempt stops following first (so it cannot submit again), then the backend is
+        // told: the run leaves the backend's queue, or is interrupted
+        worker.interrupt();
+        Thread.ofVirtual().name("tempera-watchdog-", 0).start(() -> {
+          try {
+            backend.cancel(running.get());
+          } catch (RuntimeException e) {
+            log.warn("generation {}: stopping the run on the backend failed: {}", job.generationId(), e.toString());
+          }
+        });
+      }
+    };
+    Timer.Sample sample = Timer.start(metrics);
+    String outcome = "failed";
+    LiveProgress live = new LiveProgress(job, last, outputs, progress, durations);
+    BackendJob run = job;
+    try (Heartbeats beats = Heartbeats.start(context, last::get, watch)) {
+      try {
+        run = onTheModelsCurrentService(job);
+        running.set(run);
+        watchdog.arm();
+        BackendOutcome result = backend.run(run, outputs.projectDir(job.projectId()), p -> {
+          watchdog.onProgress(p.queuePosition());
+          live.accept(p);
+        });
+        if (result.interrupted()) {
+          throwIfTripped(watchdog); // the watchdog stopped it; a run that finished meanwhile stands
+        }
+        outcome = result.interrupted() ? "interrupted" : "succeeded";
+        if (!result.interrupted()) {
+          durations.record(job.plan().functionId(), job.plan().tierUsed(), live.elapsedSeconds());
+        }
+        return result;
+      } catch (ApplicationFailure e) {
+        ApplicationFailure failure = watchdog.tripped() != null ? tripFailure(watchdog) : containerCrashOr(run, e);
+        outcome = failure.getType();
+        throw failure;
+      } catch (RuntimeException e) {
+        ActivityCompletionException cause = beats.stopped();
+        if (cause != null) {
+          throw cause;
+        }
+        if (watchdog.tripped() != null) {
+          outcome = watchdog.tripped() == RunWatchdog.Trip.STALLED ? ErrorCode.STALLED.name() : ErrorCode.TIMEOUT.name();
+          throw tripFailure(watchdog);
+        }
+        throw e;
+      }
+    } finally {
+      sample.stop(Timer.builder("tempera.backend.runs")
+          .description("Backend run attempts: submit (or re-attach) and follow to the end")
+          .tag("backend", backend.type())
+          .tag("outcome", outcome)
+          .tag("reattached", Boolean.toString(attempt > 1))
+          .register(metrics));
+    }
+  }
+
+  @Override
+  public void cancelOnBackend(BackendJob job) {
+    backends.get(job.plan().backendType()).cancel(job);
+  }
+
+  /** True when the job runs on a model's own container on this host. */
+  private boolean onModelContainer(BackendJob job) {
+    ModelSpec model = job.plan().model();
+    return job.baseUrl() != null && modelHost != null && model != null && model.containerised();
+  }
+
+  /**
+   * The job as it must run now: a crashed model container was restarted by the model host, maybe
+   * at another port, so a retried attempt follows the holder's service where it runs now (a fresh
+   * container knows no earlier prompt: the attempt submits again, once).
+   */
+  private BackendJob onTheModelsCurrentService(BackendJob job) {
+    if (!onModelContainer(job)) {
+      return job;
+    }
+    try {
+      Optional<RunningModel> now = modelHost.current(job.generationId(), job.plan().model());
+      if (now.isPresent() && !now.get().baseUrl().equals(job.baseUrl())) {
+        log.info("generation {}: model {} now runs at {} (was {})", job.generationId(), job.plan().model().id(),
+            now.get().baseUrl(), job.baseUrl());
+        return job.at(now.get().baseUrl());
+      }
+      return job;
+    } catch (ModelHostException e) {
+      throw ModelActivitiesImpl.failure(job.plan().model(), e);
+    }
+  }
+
+  /** A backend failure on a model container that died meanwhile is that crash (retryable, with its log tail). */
+  private ApplicationFailure containerCrashOr(BackendJob job, ApplicationFailure failure) {
+    if (!onModelContainer(job) || failure.isNonRetryable()) {
+      return failure;
+    }
+    try {
+      modelHost.verify(job.generationId(), job.plan().model().id());
+      return failure;
+    } catch (ModelHostException crash) {
+      return ModelActivitiesImpl.failure(job.plan().model(), crash);
+    }
+  }
+
+  private static void throwIfTripped(RunWatchdog watchdog) {
+    if (watchdog.tripped() != null) {
+      throw tripFailure(watchdog);
+    }
+  }
+
+  /**
+   * A run the watchdog stopped: STALLED (the workflow runs it again once, under a new run id: the
+   * stopped one cannot be re-attached) or TIMEOUT for the backend's queue. Never retried as is.
+   */
+  private static ApplicationFailure tripFailure(RunWatchdog watchdog) {
+    RunWatchdog.Trip trip = watchdog.tripped();
+    return ApplicationFailure.newNonRetryableFailure(
+        watchdog.describe(trip), trip == RunWatchdog.Trip.STALLED ? ErrorCode.STALLED.name() : ErrorCode.TIMEOUT.name());
+  }
+}

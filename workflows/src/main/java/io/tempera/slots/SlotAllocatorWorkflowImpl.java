@@ -114,6 +114,7 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   public LeaseAnswer requestLease(LeaseRequest request) {
     Workflow.await(() -> initialized); // an Update may arrive before the run has loaded its state
     seq++;
+    dirty = true; // the main loop re-arms its reclaim timer once something is held or waits
     Lease held = leaseOf(request.holder());
     if (held != null) {
       return new LeaseAnswer(pool, held, 0, seq, null);

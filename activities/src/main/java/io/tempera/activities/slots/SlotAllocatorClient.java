@@ -10,14 +10,18 @@ import io.temporal.api.enums.v1.WorkflowIdConflictPolicy;
 import io.temporal.client.BatchRequest;
 import io.temporal.client.UpdateOptions;
 import io.temporal.client.WithStartWorkflowOperation;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowNotFoundException;
+import io.temporal.client.WorkflowServiceException;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowUpdateStage;
 
 /**
  * Talks to a pool's allocator from outside a workflow (a worker at start, an activity), starting
  * it when it is not running yet, each call in one RPC: a host registers by signal-with-start, a
- * lease is asked for by update-with-start.
+ * lease is asked for by an Update (update-with-start when no allocator runs yet).
  */
 public final class SlotAllocatorClient {
 
@@ -38,8 +42,25 @@ public final class SlotAllocatorClient {
     client.signalWithStart(request);
   }
 
-  /** Asks for a lease: granted at once, or a place in the queue (the lease follows by signal). */
+  /**
+   * Asks for a lease: granted at once, or a place in the queue (the lease follows by signal). One
+   * RPC: an Update of the running allocator (its hosts registered it at their start), or
+   * update-with-start when none runs yet.
+   */
   public LeaseAnswer requestLease(String pool, LeaseRequest lease) {
+    try {
+      return client.newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool)).requestLease(lease);
+    } catch (WorkflowNotFoundException notRunning) {
+      return startAndRequestLease(pool, lease);
+    } catch (WorkflowServiceException e) {
+      if (e.getCause() instanceof StatusRuntimeException status && status.getStatus().getCode() == Status.Code.NOT_FOUND) {
+        return startAndRequestLease(pool, lease);
+      }
+      throw e;
+    }
+  }
+
+  private LeaseAnswer startAndRequestLease(String pool, LeaseRequest lease) {
     SlotAllocatorWorkflow allocator = newStub(pool);
     return WorkflowClient.executeUpdateWithStart(
         allocator::requestLease,

@@ -1,4 +1,6 @@
-package io.tempera.slots;
+package io.tempera.activities.slots;
+
+import io.tempera.slots.*;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -187,6 +189,7 @@ class SlotAllocatorWorkflowTest {
     HolderWorkflow a = hold("gen-a", 0);
     eventually("a holds", () -> a.lease() != null);
     HolderWorkflow b = hold("gen-b", 0);
+    eventually("b waits first", () -> b.position() == 1);
     HolderWorkflow c = hold("gen-c", 0);
     eventually("c waits second", () -> c.position() == 2);
 

@@ -1,4 +1,6 @@
-package io.tempera.slots;
+package io.tempera.activities.slots;
+
+import io.tempera.slots.*;
 
 import io.temporal.activity.ActivityInterface;
 import io.temporal.activity.ActivityOptions;

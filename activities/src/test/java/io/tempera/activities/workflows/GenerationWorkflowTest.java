@@ -1,8 +1,38 @@
-package io.tempera.generation;
+package io.tempera.activities.workflows;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.tempera.activities.TestHost;
+import io.tempera.activities.slots.SlotAllocatorActivitiesImpl;
+import io.tempera.activities.slots.SlotAllocatorClient;
+import io.tempera.generation.BackendFile;
+import io.tempera.generation.BackendOutcome;
+import io.tempera.generation.ErrorCode;
+import io.tempera.generation.Fallback;
+import io.tempera.generation.GenerationRequest;
+import io.tempera.generation.GenerationResult;
+import io.tempera.generation.GenerationSearchAttributes;
+import io.tempera.generation.GenerationState;
+import io.tempera.generation.GenerationStatus;
+import io.tempera.generation.GenerationWorkflow;
+import io.tempera.generation.GenerationWorkflowImpl;
+import io.tempera.generation.ModelEndpoint;
+import io.tempera.generation.Phase;
+import io.tempera.generation.PhaseTimeouts;
+import io.tempera.slots.AllocatorSettings;
+import io.tempera.slots.AllocatorState;
+import io.tempera.slots.Gpu;
+import io.tempera.slots.HostRegistration;
+import io.tempera.slots.SlotAllocatorWorkflow;
+import io.tempera.slots.SlotAllocatorWorkflowImpl;
+import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowFailedException;
+import io.temporal.client.WorkflowStub;
+import io.temporal.failure.CanceledFailure;
+import java.time.Duration;
+import static org.awaitility.Awaitility.await;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.testing.TestWorkflowEnvironment;
@@ -21,25 +51,25 @@ class GenerationWorkflowTest {
   private FakeGenerationActivities activities;
   private WorkflowClient client;
 
-  static final String HOST_QUEUE = io.tempera.slots.HostRegistration.taskQueueFor("h1");
+  static final String HOST_QUEUE = HostRegistration.taskQueueFor("h1");
 
   @BeforeEach
   void setUp() {
     env = TestWorkflowEnvironment.newInstance();
     client = env.getWorkflowClient();
+    activities = new FakeGenerationActivities();
+    activities.allocator = new SlotAllocatorClient(client, AllocatorSettings.defaults());
+    // the generation queue: the workflow, its planning (local activities) and lease requests
     Worker worker = env.newWorker(GenerationWorkflow.TASK_QUEUE);
     worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
-    activities = new FakeGenerationActivities();
-    activities.allocator = new io.tempera.slots.SlotAllocatorClient(client, io.tempera.slots.AllocatorSettings.defaults());
     worker.registerActivitiesImplementations(activities);
     // the leased host's own queue: the steps after the lease run here
     env.newWorker(HOST_QUEUE).registerActivitiesImplementations(activities);
-    Worker slots = env.newWorker(io.tempera.slots.SlotAllocatorWorkflow.TASK_QUEUE);
-    slots.registerWorkflowImplementationTypes(io.tempera.slots.SlotAllocatorWorkflowImpl.class);
-    slots.registerActivitiesImplementations(new io.tempera.slots.SlotAllocatorActivitiesImpl(client));
+    Worker slots = env.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
+    slots.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
+    slots.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(client));
     env.start();
-    activities.allocator.registerHost(activities.pool,
-        new io.tempera.slots.HostRegistration("h1", HOST_QUEUE, List.of(new io.tempera.slots.Gpu(0, 24_000)), 1));
+    activities.allocator.registerHost(activities.pool, new HostRegistration("h1", HOST_QUEUE, List.of(new Gpu(0, 24_000)), 1));
   }
 
   @AfterEach
@@ -52,15 +82,20 @@ class GenerationWorkflowTest {
   }
 
   /** Every way a generation ends gives its lease back: nothing is held once the test's generations ended. */
-  private void assertNoLeaseLeft() throws InterruptedException {
-    long deadline = System.currentTimeMillis() + 10_000;
-    io.tempera.slots.AllocatorState state = activities.allocator.state(activities.pool);
-    while ((!state.leases().isEmpty() || !state.waiters().isEmpty()) && System.currentTimeMillis() < deadline) {
-      Thread.sleep(20);
-      state = activities.allocator.state(activities.pool);
-    }
-    assertThat(state.leases()).as("leases left behind").isEmpty();
-    assertThat(state.waiters()).as("waiters left behind").isEmpty();
+  private void assertNoLeaseLeft() {
+    await("no lease or waiter left").atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      AllocatorState state = activities.allocator.state(activities.pool);
+      assertThat(state.leases()).as("leases left behind").isEmpty();
+      assertThat(state.waiters()).as("waiters left behind").isEmpty();
+    });
+  }
+
+  private static GenerationResult run(GenerationWorkflow workflow, GenerationRequest request) {
+    return TestHost.runToEnd(workflow, request);
+  }
+
+  private GenerationResult endOf(String id) {
+    return TestHost.endOf(client, id);
   }
 
   private GenerationWorkflow newWorkflow(String id) {
@@ -75,7 +110,7 @@ class GenerationWorkflowTest {
 
   @Test
   void runsTheBusinessProcessInOrderAndSucceeds() {
-    GenerationResult result = newWorkflow("gen-happy").run(request("invert"));
+    GenerationResult result = run(newWorkflow("gen-happy"), request("invert"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(activities.calls).containsExactly("resolve", "lease", "run", "collect");
@@ -119,7 +154,7 @@ class GenerationWorkflowTest {
 
     releaseFirst.countDown();
     for (String id : List.of("gen-first", "gen-second", "gen-third")) {
-      assertThat(client.newUntypedWorkflowStub(id).getResult(20, TimeUnit.SECONDS, GenerationResult.class).status())
+      assertThat(endOf(id).status())
           .isEqualTo(GenerationStatus.SUCCEEDED);
     }
     assertThat(ran).containsExactly("gen-first", "gen-second", "gen-third");
@@ -128,7 +163,7 @@ class GenerationWorkflowTest {
 
   @Test
   void aContainerisedModelIsStartedOnTheLeasedHostAndReleasedAfterwards() {
-    GenerationResult result = newWorkflow("gen-model").run(request("containerised"));
+    GenerationResult result = run(newWorkflow("gen-model"), request("containerised"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(activities.calls).containsExactly("resolve", "lease", "start:gpu-model", "run", "collect", "releaseModel:gpu-model");
@@ -145,7 +180,7 @@ class GenerationWorkflowTest {
       return new ModelEndpoint(start.model().id(), "c2", "http://127.0.0.1:9/cpu", false, 1);
     };
     GenerationWorkflow workflow = newWorkflow("gen-model-fallback");
-    GenerationResult result = workflow.run(request("containerised"));
+    GenerationResult result = run(workflow, request("containerised"));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(result.fallbacks()).singleElement().satisfies(f -> {
@@ -156,7 +191,7 @@ class GenerationWorkflowTest {
     assertThat(workflow.state().fallbacks()).hasSize(1);
     assertThat(activities.calls.stream().filter("start:gpu-model"::equals).count()).as("retried before falling back").isEqualTo(3);
     assertThat(activities.calls).containsSubsequence(
-        "start:gpu-model", "releaseModel:gpu-model", "planOnModel:cpu-model", "start:cpu-model", "run", "collect", "releaseModel:cpu-model");
+        "start:gpu-model", "planOnModel:cpu-model", "releaseModel:gpu-model", "start:cpu-model", "run", "collect", "releaseModel:cpu-model");
     assertThat(activities.jobs.get(0).baseUrl()).isEqualTo("http://127.0.0.1:9/cpu");
   }
 
@@ -165,7 +200,7 @@ class GenerationWorkflowTest {
     activities.models = start -> {
       throw ApplicationFailure.newNonRetryableFailure("This worker host runs no container engine", ErrorCode.MODEL_UNAVAILABLE.name());
     };
-    GenerationResult result = newWorkflow("gen-model-broken").run(request("containerised"));
+    GenerationResult result = run(newWorkflow("gen-model-broken"), request("containerised"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("MODEL_UNAVAILABLE");
@@ -190,32 +225,26 @@ class GenerationWorkflowTest {
     WorkflowClient.start(waiting::run, request("invert"));
     eventually("it waits in line", () -> Integer.valueOf(1).equals(waiting.state().queuePosition()));
 
-    waiting.cancel("not needed any more");
-    GenerationResult cancelled = client.newUntypedWorkflowStub("gen-waiting").getResult(20, TimeUnit.SECONDS, GenerationResult.class);
+    WorkflowStub.fromTyped(waiting).cancel("not needed any more");
+    GenerationResult cancelled = endOf("gen-waiting");
     assertThat(cancelled.status()).isEqualTo(GenerationStatus.CANCELLED);
     eventually("its place is given up", () -> activities.allocator.state(activities.pool).waiters().isEmpty());
     releaseFirst.countDown();
-    client.newUntypedWorkflowStub("gen-holding").getResult(20, TimeUnit.SECONDS, GenerationResult.class);
+    endOf("gen-holding");
     assertThat(activities.calls.stream().filter("run"::equals).count()).isEqualTo(1);
   }
 
   @Test
   void aGenerationNoGpuCanHoldStepsDownATier() {
-    GenerationResult result = newWorkflow("gen-too-big").run(new GenerationRequest("huge", "ultra", Map.of(), "p1", "n1", null));
+    GenerationResult result = run(newWorkflow("gen-too-big"), new GenerationRequest("huge", "ultra", Map.of(), "p1", "n1", null));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(result.tierUsed()).isEqualTo("high");
     assertThat(result.warnings()).contains("Finished at high because ultra needs more GPU memory than any host has");
   }
 
-  private static void eventually(String what, java.util.function.Supplier<Boolean> condition) throws InterruptedException {
-    long deadline = System.currentTimeMillis() + 20_000;
-    while (!condition.get()) {
-      if (System.currentTimeMillis() > deadline) {
-        throw new AssertionError("timed out waiting until " + what);
-      }
-      Thread.sleep(20);
-    }
+  private static void eventually(String what, java.util.function.Supplier<Boolean> condition) {
+    await(what).atMost(Duration.ofSeconds(20)).until(condition::get);
   }
 
   @Test
@@ -224,7 +253,7 @@ class GenerationWorkflowTest {
       throw ApplicationFailure.newNonRetryableFailure(
           "Node 3 (ImageScaleBy): Value 9.0 bigger than max of 8.0 (scale_by)", ErrorCode.BACKEND_VALIDATION.name());
     };
-    GenerationResult result = newWorkflow("gen-invalid").run(request("invert"));
+    GenerationResult result = run(newWorkflow("gen-invalid"), request("invert"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("BACKEND_VALIDATION");
@@ -239,7 +268,7 @@ class GenerationWorkflowTest {
     activities.backend = job -> {
       throw ApplicationFailure.newNonRetryableFailure("Not enough GPU memory at node 3", ErrorCode.OUT_OF_GPU_MEMORY.name());
     };
-    GenerationResult result = newWorkflow("gen-oom").run(request("invert"));
+    GenerationResult result = run(newWorkflow("gen-oom"), request("invert"));
 
     assertThat(result.error().code()).isEqualTo("OUT_OF_GPU_MEMORY");
     assertThat(result.error().suggestion()).isEqualTo("Not enough GPU memory — try Standard quality.");
@@ -255,7 +284,7 @@ class GenerationWorkflowTest {
       }
       return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), false);
     };
-    GenerationResult result = newWorkflow("gen-retry").run(request("invert"));
+    GenerationResult result = run(newWorkflow("gen-retry"), request("invert"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(activities.runIds).hasSize(2);
@@ -264,7 +293,7 @@ class GenerationWorkflowTest {
 
   @Test
   void anUnknownFunctionFailsBeforeAnySlotIsTaken() {
-    GenerationResult result = newWorkflow("gen-unknown").run(request("missing"));
+    GenerationResult result = run(newWorkflow("gen-unknown"), request("missing"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("UNKNOWN_FUNCTION");
@@ -282,13 +311,13 @@ class GenerationWorkflowTest {
     WorkflowClient.start(workflow::run, request("invert"));
     assertThat(activities.running.await(10, TimeUnit.SECONDS)).isTrue();
 
-    workflow.cancel("changed my mind");
+    WorkflowStub.fromTyped(workflow).cancel("changed my mind");
     GenerationResult result =
-        client.newUntypedWorkflowStub("gen-cancel").getResult(20, TimeUnit.SECONDS, GenerationResult.class);
+        endOf("gen-cancel");
 
     assertThat(result.status()).isEqualTo(GenerationStatus.CANCELLED);
     assertThat(result.error().code()).isEqualTo("CANCELLED");
-    assertThat(result.error().message()).contains("changed my mind");
+    assertThat(result.error().message()).startsWith("Cancelled");
     assertThat(activities.cancelledRuns).containsExactly(activities.runIds.get(0));
     assertThat(activities.queues).contains("cancel@" + HOST_QUEUE);
     assertNoLeaseLeft();
@@ -310,7 +339,7 @@ class GenerationWorkflowTest {
     assertThat(state.phase()).isEqualTo(Phase.GENERATING);
     assertThat(state.functionVersion()).isEqualTo("1.0.0");
 
-    client.newUntypedWorkflowStub("gen-query").getResult(20, TimeUnit.SECONDS, GenerationResult.class);
+    endOf("gen-query");
     assertThat(workflow.state().phase()).isEqualTo(Phase.SUCCEEDED);
     assertThat(workflow.state().progress()).isEqualTo(1.0);
   }
@@ -327,10 +356,11 @@ class GenerationWorkflowTest {
 
     client.newUntypedWorkflowStub("gen-operator-cancel").cancel();
     // an operator's cancel closes the workflow as cancelled in Temporal, after the cleanup ran
-    org.assertj.core.api.Assertions.assertThatThrownBy(() ->
+    assertThatThrownBy(() ->
             client.newUntypedWorkflowStub("gen-operator-cancel").getResult(20, TimeUnit.SECONDS, GenerationResult.class))
-        .isInstanceOf(io.temporal.client.WorkflowFailedException.class)
-        .hasMessageContaining("cancelled");
+        .isInstanceOf(WorkflowFailedException.class)
+        .hasCauseInstanceOf(CanceledFailure.class);
+    assertThat(statusOf("gen-operator-cancel")).isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED);
 
     GenerationState state = workflow.state();
     assertThat(state.status()).isEqualTo(GenerationStatus.CANCELLED);
@@ -348,7 +378,7 @@ class GenerationWorkflowTest {
         GenerationWorkflow.class,
         WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId("gen-searchable")
             .setTypedSearchAttributes(GenerationSearchAttributes.of(request)).build());
-    workflow.run(request);
+    run(workflow, request);
 
     io.temporal.common.SearchAttributes attributes =
         client.newUntypedWorkflowStub("gen-searchable").describe().getTypedSearchAttributes();
@@ -365,7 +395,7 @@ class GenerationWorkflowTest {
       }
       return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
     };
-    GenerationResult result = newWorkflow("gen-fallback").run(
+    GenerationResult result = run(newWorkflow("gen-fallback"), 
         new GenerationRequest("invert", "ultra", Map.of(), "p1", "n1", null));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
@@ -382,7 +412,7 @@ class GenerationWorkflowTest {
     activities.backend = job -> {
       throw ApplicationFailure.newNonRetryableFailure("Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
     };
-    GenerationResult result = newWorkflow("gen-fallback-floor").run(
+    GenerationResult result = run(newWorkflow("gen-fallback-floor"), 
         new GenerationRequest("invert", "standard", Map.of(), "p1", "n1", null));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
@@ -401,7 +431,7 @@ class GenerationWorkflowTest {
       return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
     };
 
-    GenerationResult result = newWorkflow("gen-stalled-once").run(request("invert"));
+    GenerationResult result = run(newWorkflow("gen-stalled-once"), request("invert"));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(activities.runIds).hasSize(2).doesNotHaveDuplicates();
@@ -414,7 +444,7 @@ class GenerationWorkflowTest {
       throw ApplicationFailure.newNonRetryableFailure("The generator made no progress for 30 s; the run was stopped", ErrorCode.STALLED.name());
     };
 
-    GenerationResult result = newWorkflow("gen-stalled-twice").run(request("invert"));
+    GenerationResult result = run(newWorkflow("gen-stalled-twice"), request("invert"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("STALLED");
@@ -441,13 +471,13 @@ class GenerationWorkflowTest {
     assertThat(activities.running.await(10, TimeUnit.SECONDS)).isTrue();
     activities.timeouts = new PhaseTimeouts(3, null, null, null, null);
 
-    GenerationResult waited = newWorkflow("gen-impatient").run(request("invert"));
+    GenerationResult waited = run(newWorkflow("gen-impatient"), request("invert"));
     releaseFirst.countDown();
 
     assertThat(waited.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(waited.error().code()).isEqualTo("TIMEOUT");
     assertThat(waited.error().message()).isEqualTo("No GPU became free within 3 s (place in line: 1)");
-    assertThat(client.newUntypedWorkflowStub("gen-holder").getResult(20, TimeUnit.SECONDS, GenerationResult.class).status())
+    assertThat(endOf("gen-holder").status())
         .isEqualTo(GenerationStatus.SUCCEEDED);
   }
 
@@ -456,10 +486,77 @@ class GenerationWorkflowTest {
     activities.timeouts = new PhaseTimeouts(null, null, null, null, 1);
     activities.collectDelayMillis = 2_500;
 
-    GenerationResult result = newWorkflow("gen-slow-collect").run(request("invert"));
+    GenerationResult result = run(newWorkflow("gen-slow-collect"), request("invert"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("TIMEOUT");
     assertThat(result.error().message()).isEqualTo("Collecting the outputs took longer than 1 s");
+  }
+
+  @Test
+  void temporalShowsEachGenerationAsItEnded() throws Exception {
+    GenerationSearchAttributes.ALL.forEach(key ->
+        env.registerSearchAttribute(key.getName(), io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD));
+    activities.backend = job -> {
+      if (job.generationId().equals("gen-ends-failed")) {
+        throw ApplicationFailure.newNonRetryableFailure("Node 3 is broken", ErrorCode.EXECUTION_ERROR.name());
+      }
+      if (job.generationId().equals("gen-ends-cancelled")) {
+        FakeGenerationActivities.sleep(60_000);
+      }
+      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
+    };
+    GenerationRequest request = request("invert");
+    java.util.function.Function<String, GenerationWorkflow> searchable = id -> client.newWorkflowStub(
+        GenerationWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId(id)
+            .setTypedSearchAttributes(GenerationSearchAttributes.of(request)).build());
+    run(searchable.apply("gen-ends-ok"), request);
+    GenerationResult failed = run(searchable.apply("gen-ends-failed"), request);
+    GenerationWorkflow cancelling = searchable.apply("gen-ends-cancelled");
+    WorkflowClient.start(cancelling::run, request);
+    eventually("it runs", () -> activities.calls.stream().filter("run"::equals).count() == 3);
+    WorkflowStub.fromTyped(cancelling).cancel("not needed");
+    GenerationResult cancelled = endOf("gen-ends-cancelled");
+
+    assertThat(failed.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(failed.error().code()).isEqualTo("EXECUTION_ERROR");
+    assertThat(failed.functionId()).isEqualTo("invert");
+    assertThat(cancelled.status()).isEqualTo(GenerationStatus.CANCELLED);
+    assertThat(cancelled.error().message()).startsWith("Cancelled");
+    assertThat(statusOf("gen-ends-ok")).isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED);
+    assertThat(statusOf("gen-ends-failed")).isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED);
+    assertThat(statusOf("gen-ends-cancelled")).isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED);
+    assertThat(searchStatusOf("gen-ends-ok")).isEqualTo("SUCCEEDED");
+    assertThat(searchStatusOf("gen-ends-failed")).isEqualTo("FAILED");
+    assertThat(searchStatusOf("gen-ends-cancelled")).isEqualTo("CANCELLED");
+    // the failure itself is typed: its type is the error code, not retryable
+    assertThatThrownBy(() -> client.newUntypedWorkflowStub("gen-ends-failed").getResult(GenerationResult.class))
+        .cause()
+        .isInstanceOfSatisfying(ApplicationFailure.class, app -> {
+          assertThat(app.getType()).isEqualTo("EXECUTION_ERROR");
+          assertThat(app.isNonRetryable()).isTrue();
+          assertThat(app.getOriginalMessage()).isEqualTo("Node 3 is broken");
+        });
+    assertNoLeaseLeft();
+  }
+
+  @Test
+  void aRunInterruptedOnTheBackendBySomeoneElseFails() {
+    activities.backend = job -> new BackendOutcome(job.runId(), true, List.of(), true);
+
+    GenerationResult result = run(newWorkflow("gen-interrupted-elsewhere"), request("invert"));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(result.error().code()).isEqualTo("EXECUTION_ERROR");
+    assertThat(statusOf("gen-interrupted-elsewhere")).isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED);
+  }
+
+  private WorkflowExecutionStatus statusOf(String id) {
+    return client.newUntypedWorkflowStub(id).describe().getStatus();
+  }
+
+  private String searchStatusOf(String id) {
+    return client.newUntypedWorkflowStub(id).describe().getTypedSearchAttributes().get(GenerationSearchAttributes.STATUS);
   }
 }

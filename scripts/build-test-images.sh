@@ -31,7 +31,7 @@ fi
 # The testkit jar and its runtime dependencies (offline first; online when something is missing).
 mkdir -p "$WORK"
 rm -rf "$WORK/deps"
-mvn_testkit() { mvn -B -ntp -q -o "$@" >/dev/null 2>&1 || mvn -B -ntp -q "$@"; }
+mvn_testkit() { ./mvnw -B -ntp -q -o "$@" >/dev/null 2>&1 || ./mvnw -B -ntp -q "$@"; }
 mvn_testkit -pl testkit package -DskipTests
 mvn_testkit -pl testkit dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$WORK/deps"
 jar=$(ls testkit/target/tempera-testkit-*.jar | grep -v -- '-sources\|-tests' | head -1)

@@ -54,6 +54,7 @@ public final class ApiMessages {
       long eventId) {}
 
   @JsonInclude(JsonInclude.Include.NON_EMPTY)
+  @SuppressWarnings("AvoidCommonTypeNames") // always written qualified, as ApiMessages.Error: the JSON error body
   public record Error(String code, String message, List<RequestProblem> problems) {}
 
   @JsonInclude(JsonInclude.Include.NON_NULL)

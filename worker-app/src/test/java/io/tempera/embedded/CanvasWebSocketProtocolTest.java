@@ -1,6 +1,7 @@
 package io.tempera.embedded;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -298,11 +299,7 @@ class CanvasWebSocketProtocolTest {
     ws.socket.sendPing(ByteBuffer.wrap(new byte[] {1, 2, 3})).get(10, TimeUnit.SECONDS);
     ws.send(Map.of("type", "ping"));
     assertThat(ws.next().get("type").asText()).as("no error message for a ping frame").isEqualTo("pong");
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (ws.pongs.get() == pongs && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-    }
-    assertThat(ws.pongs.get()).as("a pong frame").isGreaterThan(pongs);
+    await("a pong frame").atMost(WAIT).until(() -> ws.pongs.get() > pongs);
 
     assertThat(ws.socket.isInputClosed()).as("the socket is still open").isFalse();
   }

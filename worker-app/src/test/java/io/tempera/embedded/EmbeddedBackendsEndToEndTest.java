@@ -1,6 +1,7 @@
 package io.tempera.embedded;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -123,16 +124,13 @@ class EmbeddedBackendsEndToEndTest {
     HttpResponse<String> started = post("/api/generations", body);
     assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
     String id = JSON.readTree(started.body()).get("id").asText();
-    long deadline = System.currentTimeMillis() + 120_000;
-    while (System.currentTimeMillis() < deadline) {
-      JsonNode view = JSON.readTree(get("/api/generations/" + id).body());
-      String status = view.path("status").asText();
-      if (status.equals("SUCCEEDED") || status.equals("FAILED") || status.equals("CANCELLED")) {
-        return view;
-      }
-      Thread.sleep(200);
-    }
-    throw new AssertionError("generation " + id + " did not finish");
+    return await("generation " + id + " finished")
+        .atMost(Duration.ofSeconds(120))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> JSON.readTree(get("/api/generations/" + id).body()), view -> {
+          String status = view.path("status").asText();
+          return status.equals("SUCCEEDED") || status.equals("FAILED") || status.equals("CANCELLED");
+        });
   }
 
   private String upload(String project) throws Exception {

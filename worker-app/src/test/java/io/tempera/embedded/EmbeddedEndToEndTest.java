@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.stream.Stream;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -89,7 +90,9 @@ class EmbeddedEndToEndTest {
     assertThat(png.statusCode()).isEqualTo(200);
     assertThat(png.headers().firstValue("content-type")).hasValue("image/png");
     assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(new ByteArrayInputStream(png.body())))).isTrue();
-    assertThat(Files.list(ROOT.resolve("outputs/project-e2e/outputs/renders/node-1")).count()).isEqualTo(1);
+    try (Stream<Path> rendered = Files.list(ROOT.resolve("outputs/project-e2e/outputs/renders/node-1"))) {
+      assertThat(rendered.count()).isEqualTo(1);
+    }
     assertThat(comfy.promptPostCount()).isGreaterThanOrEqualTo(1);
   }
 
@@ -204,7 +207,7 @@ class EmbeddedEndToEndTest {
     assertThat(get("/api/generations/not-a-generation").statusCode()).isEqualTo(404);
 
     HttpResponse<String> notAnImage = http.send(
-        EmbeddedTestRoot.multipart(uri("/api/projects/p/uploads"), "x.png", "application/octet-stream", "hello".getBytes()),
+        EmbeddedTestRoot.multipart(uri("/api/projects/p/uploads"), "x.png", "application/octet-stream", "hello".getBytes(StandardCharsets.UTF_8)),
         HttpResponse.BodyHandlers.ofString());
     assertThat(notAnImage.statusCode()).isEqualTo(415);
     assertThat(notAnImage.body()).contains("UNSUPPORTED_FILE");

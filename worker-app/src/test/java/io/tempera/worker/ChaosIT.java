@@ -1,6 +1,7 @@
 package io.tempera.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -10,6 +11,7 @@ import io.tempera.testkit.fixtures.TestImages;
 import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,6 +21,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import javax.imageio.ImageIO;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -84,7 +87,7 @@ class ChaosIT {
     Random random = new Random(SEED);
     List<String> kills = new ArrayList<>();
     for (int kill = 1; kill <= 2; kill++) {
-      long waitMs = 2_000 + random.nextInt(6_000);
+      long waitMs = 2_000L + random.nextInt(6_000);
       Thread.sleep(waitMs);
       Map<String, String> before = statuses(apiPort, stepsById.keySet());
       long inFlight = before.values().stream().filter(s -> !terminal(s)).count();
@@ -96,15 +99,15 @@ class ChaosIT {
       worker = processes.startWorker("chaos-worker-" + kill, env);
     }
 
-    Map<String, String> statuses = Map.of();
-    long deadline = System.currentTimeMillis() + 240_000;
-    while (System.currentTimeMillis() < deadline) {
-      statuses = statuses(apiPort, stepsById.keySet());
-      if (statuses.values().stream().allMatch(ChaosIT::terminal)) {
-        break;
-      }
-      Thread.sleep(500);
+    try {
+      await("every generation terminal")
+          .atMost(Duration.ofSeconds(240))
+          .pollInterval(Duration.ofMillis(500))
+          .until(() -> statuses(apiPort, stepsById.keySet()).values().stream().allMatch(ChaosIT::terminal));
+    } catch (ConditionTimeoutException notAllTerminal) {
+      // the assertions below tell which are not, with the run's summary
     }
+    Map<String, String> statuses = statuses(apiPort, stepsById.keySet());
 
     Map<String, Long> byStatus = statuses.values().stream().collect(Collectors.groupingBy(s -> s, TreeMap::new, Collectors.counting()));
     Map<Integer, Long> executionsBySteps = comfy.executions().stream()

@@ -1,6 +1,8 @@
 package io.tempera.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.containsString;
 
 import io.tempera.generation.GenerationRequest;
 import io.tempera.generation.GenerationResult;
@@ -17,6 +19,7 @@ import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -71,10 +74,8 @@ class CrashRecoveryIT {
     CompletableFuture<GenerationResult> result = WorkflowClient.execute(workflow::run,
         new GenerationRequest("slow-invert", "standard", Map.of("image", "uploads/sample.png", "steps", 60), "crash-project", "node-1", null));
 
-    long deadline = System.currentTimeMillis() + 60_000;
-    while (comfy.acceptedPromptCount() == 0 && System.currentTimeMillis() < deadline) {
-      Thread.sleep(50);
-    }
+    await("the first worker submitted the prompt").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
+        .until(() -> comfy.acceptedPromptCount() > 0);
     assertThat(comfy.acceptedPromptCount()).as("the first worker submitted the prompt").isEqualTo(1);
     Thread.sleep(500);
     worker.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL: no shutdown hooks, no goodbye
@@ -97,16 +98,17 @@ class CrashRecoveryIT {
   }
 
   /** The slot pool's allocator holds no lease and no waiter once every generation ended. */
-  private static void assertNoLeaseLeft(WorkflowClient client) throws InterruptedException {
+  private static void assertNoLeaseLeft(WorkflowClient client) {
     io.tempera.slots.SlotAllocatorClient slots = new io.tempera.slots.SlotAllocatorClient(client, null);
-    long deadline = System.currentTimeMillis() + 30_000;
-    io.tempera.slots.AllocatorState state = slots.state("default");
-    while ((!state.leases().isEmpty() || !state.waiters().isEmpty()) && System.currentTimeMillis() < deadline) {
-      Thread.sleep(200);
-      state = slots.state("default");
-    }
-    assertThat(state.leases()).as("leases left behind").isEmpty();
-    assertThat(state.waiters()).as("waiters left behind").isEmpty();
+    await("no lease and no waiter left")
+        .atMost(Duration.ofSeconds(30))
+        .pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofMillis(200))
+        .untilAsserted(() -> {
+          io.tempera.slots.AllocatorState state = slots.state("default");
+          assertThat(state.leases()).as("leases left behind").isEmpty();
+          assertThat(state.waiters()).as("waiters left behind").isEmpty();
+        });
   }
 
   @Test
@@ -119,20 +121,16 @@ class CrashRecoveryIT {
         WorkflowOptions.newBuilder().setTaskQueue(queue).setWorkflowId("gen-holding").build());
     WorkflowClient.start(holding::run,
         new GenerationRequest("slow-invert", "standard", Map.of("image", "uploads/sample.png", "steps", 30), "crash-project", "node-4", null));
-    long deadline = System.currentTimeMillis() + 60_000;
-    while (comfy.acceptedPromptCount() == 0 && System.currentTimeMillis() < deadline) {
-      Thread.sleep(50);
-    }
+    await("the first generation runs").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
+        .until(() -> comfy.acceptedPromptCount() > 0);
     assertThat(comfy.acceptedPromptCount()).as("the first generation holds the only slot and runs").isEqualTo(1);
     GenerationWorkflow waiting = client.newWorkflowStub(GenerationWorkflow.class,
         WorkflowOptions.newBuilder().setTaskQueue(queue).setWorkflowId("gen-next-in-line").build());
     CompletableFuture<GenerationResult> next = WorkflowClient.execute(waiting::run,
         new GenerationRequest("invert", "standard", Map.of("image", "uploads/sample.png"), "crash-project", "node-5", null));
-    deadline = System.currentTimeMillis() + 30_000;
-    while (!Integer.valueOf(1).equals(waiting.state().queuePosition()) && System.currentTimeMillis() < deadline) {
-      Thread.sleep(100);
-    }
-    assertThat(waiting.state().queuePosition()).as("the second waits first in line").isEqualTo(1);
+    await("the second waits first in line")
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(() -> assertThat(waiting.state().queuePosition()).as("the second waits first in line").isEqualTo(1));
 
     // terminated: the generation's own cleanup never runs, so only the allocator can give the slot back
     client.newUntypedWorkflowStub("gen-holding").terminate("operator terminated it");
@@ -161,13 +159,10 @@ class CrashRecoveryIT {
     assertThat(again.statusCode()).isEqualTo(202);
     assertThat(again.body()).contains("\"id\":\"gen-api-crash-1\"");
 
-    String state = "";
-    long deadline = System.currentTimeMillis() + 60_000;
-    while (!state.contains("\"status\":\"SUCCEEDED\"") && System.currentTimeMillis() < deadline) {
-      Thread.sleep(250);
-      state = get(secondPort, "/api/generations/gen-api-crash-1").body();
-    }
-    assertThat(state).contains("\"status\":\"SUCCEEDED\"");
+    String state = await("gen-api-crash-1 succeeded")
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(250))
+        .until(() -> get(secondPort, "/api/generations/gen-api-crash-1").body(), containsString("\"status\":\"SUCCEEDED\""));
     assertThat(comfy.promptPostCount()).as("one generation, one backend run").isEqualTo(1);
     String url = state.replaceAll("(?s).*\"url\":\"([^\"]+)\".*", "$1");
     java.net.http.HttpResponse<byte[]> png = processes.getBytes(secondPort, url);

@@ -1,8 +1,10 @@
 package io.tempera.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
@@ -14,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Real processes for process-level tests: a Temporal dev server, worker and API processes from the
@@ -128,28 +131,34 @@ final class RealProcesses implements AutoCloseable {
     }
   }
 
-  static void awaitPort(int port) throws InterruptedException {
+  static void awaitPort(int port) {
     if (!awaitPort(port, null)) {
       throw new AssertionError("nothing listens on port " + port);
     }
   }
 
-  /** Whether {@code port} answers before 180 s pass or {@code process} (when given) exits. */
-  static boolean awaitPort(int port, Process process) throws InterruptedException {
-    long deadline = System.currentTimeMillis() + Duration.ofSeconds(180).toMillis(); // a JVM starting on a busy 2-core machine
-    while (System.currentTimeMillis() < deadline) {
-      try (Socket ignored = new Socket("127.0.0.1", port)) {
-        return true;
-      } catch (IOException notYet) {
-        if (process != null && !process.isAlive()) {
-          return false;
-        }
-        Thread.sleep(100);
-      }
+  /**
+   * Whether {@code port} answers before {@code process} (when given) exits; fails when neither
+   * happens within 180 s.
+   */
+  static boolean awaitPort(int port, Process process) {
+    AtomicBoolean listening = new AtomicBoolean();
+    await("something listening on port " + port)
+        .atMost(Duration.ofSeconds(180)) // a JVM starting on a busy 2-core machine
+        .pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofMillis(100))
+        .until(() -> {
+          listening.set(listens(port));
+          return listening.get() || (process != null && !process.isAlive());
+        });
+    return listening.get();
+  }
+
+  private static boolean listens(int port) {
+    try (Socket ignored = new Socket(InetAddress.getLoopbackAddress(), port)) {
+      return true;
+    } catch (IOException notYet) {
+      return false;
     }
-    if (process != null) {
-      throw new AssertionError("nothing listens on port " + port);
-    }
-    return false;
   }
 }

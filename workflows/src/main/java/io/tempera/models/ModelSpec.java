@@ -41,12 +41,12 @@ public record ModelSpec(
     return id != null && ModelParser.ID.matcher(id).matches();
   }
 
-  /** This entry served by the worker's configured endpoints instead of its own container. */
   /** The same model, given {@code seconds} to start. */
   public ModelSpec withStartTimeoutSeconds(int seconds) {
     return new ModelSpec(id, backendType, image, command, env, port, healthPath, vramMb, seconds, fallback);
   }
 
+  /** This entry served by the worker's configured endpoints instead of its own container. */
   public ModelSpec withoutContainer() {
     return new ModelSpec(id, backendType, null, List.of(), Map.of(), port, healthPath, vramMb, startTimeoutSeconds, fallback);
   }

@@ -237,11 +237,11 @@ public final class TemplateRegistry {
 
   /** Compares dotted versions numerically where both parts are numbers (1.10 > 1.9). */
   static int compareVersions(String a, String b) {
-    String[] x = a.split("[.-]");
-    String[] y = b.split("[.-]");
+    String[] x = a.split("[.-]", -1);
+    String[] y = b.split("[.-]", -1);
     for (int i = 0; i < Math.max(x.length, y.length); i++) {
-      String p = i < x.length ? x[i] : "0";
-      String q = i < y.length ? y[i] : "0";
+      String p = i < x.length && !x[i].isEmpty() ? x[i] : "0"; // a missing or empty part counts as 0
+      String q = i < y.length && !y[i].isEmpty() ? y[i] : "0";
       int c;
       if (p.matches("\\d{1,18}") && q.matches("\\d{1,18}")) {
         c = Long.compare(Long.parseLong(p), Long.parseLong(q));

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -30,10 +31,10 @@ class TemplateRegistryTest {
   void tiersChangeRealGraphValues() {
     FunctionTemplate pattern = new TemplateRegistry(SHIPPED, json, 0).find("generate-pattern").orElseThrow();
     TemplateTranslator translator = new TemplateTranslator(json);
-    int[] widths = new int[4];
+    List<Integer> widths = new ArrayList<>(); // in tier order
     for (QualityTier tier : QualityTier.values()) {
       ObjectNode graph = translator.translate(pattern, tier, Map.of("color", 255)).payload();
-      widths[tier.ordinal()] = graph.at("/1/inputs/width").asInt();
+      widths.add(graph.at("/1/inputs/width").asInt());
       assertThat(graph.at("/1/inputs/color").asLong()).isEqualTo(255);
       assertThat(graph.at("/3/inputs/blur_radius").asInt()).isEqualTo(4); // default applied
     }

@@ -113,7 +113,10 @@ public final class RedisProgressBus implements ProgressBus, AutoCloseable {
         Set<Consumer<ProgressEvent>> set = listeners.get(channel);
         if (set != null && set.remove(listener) && set.isEmpty()) {
           listeners.remove(channel);
-          pubsub.async().unsubscribe(channel);
+          pubsub.async().unsubscribe(channel).exceptionally(e -> {
+            log.warn("unsubscribing from {} failed", channel, e);
+            return null;
+          });
         }
       }
     };

@@ -1,9 +1,12 @@
 package io.tempera.progress.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.tempera.progress.ProgressEvent;
 import java.io.File;
+import java.io.IOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
@@ -35,15 +38,19 @@ class RedisProgressBusTest {
     }
     redis = new ProcessBuilder(server, "--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
         .redirectErrorStream(true).redirectOutput(new File("target/redis-" + port + ".log")).start();
-    long deadline = System.currentTimeMillis() + 10_000;
-    while (System.currentTimeMillis() < deadline) {
-      try (Socket ignored = new Socket("127.0.0.1", port)) {
-        return;
-      } catch (java.io.IOException notYet) {
-        Thread.sleep(50);
-      }
+    await("redis-server listening on port " + port)
+        .atMost(Duration.ofSeconds(10))
+        .pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> listens(port));
+  }
+
+  private static boolean listens(int port) {
+    try (Socket ignored = new Socket(InetAddress.getLoopbackAddress(), port)) {
+      return true;
+    } catch (IOException notYet) {
+      return false;
     }
-    throw new AssertionError("redis-server did not start on port " + port);
   }
 
   @AfterEach
@@ -86,17 +93,16 @@ class RedisProgressBusTest {
     assertThat(received.get(0).etaSeconds()).isEqualTo(3);
 
     assertThat(apiB.latest("gen-1")).hasValueSatisfying(e -> assertThat(e.seq()).isEqualTo(5));
-    long deadline = System.currentTimeMillis() + 5_000;
-    while (onB.size() < 5 && System.currentTimeMillis() < deadline) {
-      Thread.sleep(10);
-    }
+    await("five events on the second API").atMost(Duration.ofSeconds(5)).until(() -> onB.size() >= 5);
     assertThat(onB).hasSize(5);
 
     bSubscription.close();
     worker.publish(event("gen-1", 0.9, "after unsubscribe"));
     assertThat(onA.poll(5, TimeUnit.SECONDS).seq()).isEqualTo(6);
-    Thread.sleep(200);
-    assertThat(onB).as("no delivery after unsubscribe").hasSize(5);
+    await("no delivery after unsubscribe")
+        .during(Duration.ofMillis(200))
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> onB.size() == 5);
 
     worker.publish(event("gen-2", 0.5, "other generation"));
     ProgressEvent other = onA.poll(5, TimeUnit.SECONDS);

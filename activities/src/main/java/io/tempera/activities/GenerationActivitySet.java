@@ -33,8 +33,7 @@ public record GenerationActivitySet(
     SlotActivitiesImpl slots,
     ModelActivitiesImpl models,
     BackendActivitiesImpl runs,
-    OutputActivitiesImpl outputs,
-    SlotAllocatorActivitiesImpl allocator) {
+    OutputActivitiesImpl outputs) {
 
   /**
    * The activities of a host in pool {@code pool}.
@@ -80,11 +79,14 @@ public record GenerationActivitySet(
         new SlotActivitiesImpl(allocator, pool, defaultVramMb, phases),
         new ModelActivitiesImpl(modelHost, hostId, phases),
         new BackendActivitiesImpl(backends, outputStore, progress, metrics, modelHost),
-        new OutputActivitiesImpl(backends, outputStore, phases, metrics),
-        new SlotAllocatorActivitiesImpl(client));
+        new OutputActivitiesImpl(backends, outputStore, phases, metrics));
   }
 
-  /** Registers everything on {@code factory} (before it starts). */
+  /**
+   * Registers the generation queues and the host's queue on {@code factory} (before it starts); the
+   * allocators' queue is registered apart ({@link #registerAllocator}: the worker application's
+   * configuration declares it).
+   */
   public void register(WorkerFactory factory, Collection<String> generationQueues, String hostQueue) {
     for (String queue : generationQueues) {
       Worker worker = factory.newWorker(queue);
@@ -92,8 +94,12 @@ public record GenerationActivitySet(
       worker.registerActivitiesImplementations(planning, slots);
     }
     factory.newWorker(hostQueue).registerActivitiesImplementations(models, runs, outputs);
-    Worker slotsWorker = factory.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
-    slotsWorker.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
-    slotsWorker.registerActivitiesImplementations(allocator);
+  }
+
+  /** Registers the slot allocators' queue on {@code factory}: the allocator workflow and its activities. */
+  public static void registerAllocator(WorkerFactory factory, WorkflowClient client) {
+    Worker worker = factory.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
+    worker.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
+    worker.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(client));
   }
 }

@@ -7,5 +7,6 @@ package io.tempera.backend;
  * @param queuePosition position in the backend's own queue while waiting (1 = next), else null
  * @param previewImage an intermediate image (PNG or JPEG bytes) when the backend sent one, else null
  */
+@SuppressWarnings("ArrayRecordComponent") // the preview's bytes pass through; progress is never compared
 public record BackendProgress(
     double fraction, Integer step, Integer totalSteps, Integer queuePosition, String message, byte[] previewImage) {}

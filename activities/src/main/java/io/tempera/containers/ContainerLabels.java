@@ -44,15 +44,17 @@ final class ContainerLabels {
 
   /** What identifies a container as this registry entry's: changes to any of it replace idle containers. */
   static String specHash(ModelSpec model) {
-    StringBuilder sb = new StringBuilder()
-        .append(model.image()).append('\n')
-        .append(String.join("\u0000", model.command())).append('\n')
-        .append(new TreeMap<>(model.env())).append('\n')
-        .append(model.port()).append('\n')
-        .append(model.healthPath()).append('\n')
-        .append(model.vramMb());
+    String spec =
+        String.join(
+            "\n",
+            String.valueOf(model.image()),
+            String.join("\u0000", model.command()),
+            new TreeMap<>(model.env()).toString(),
+            String.valueOf(model.port()),
+            String.valueOf(model.healthPath()),
+            String.valueOf(model.vramMb()));
     try {
-      byte[] digest = MessageDigest.getInstance("SHA-256").digest(sb.toString().getBytes(StandardCharsets.UTF_8));
+      byte[] digest = MessageDigest.getInstance("SHA-256").digest(spec.getBytes(StandardCharsets.UTF_8));
       return HexFormat.of().formatHex(digest, 0, 6);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);

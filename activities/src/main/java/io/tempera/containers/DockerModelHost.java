@@ -58,6 +58,8 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
   private final ModelTable table = new ModelTable();
   private final GpuMemoryBudget budget;
   private final ScheduledExecutorService scheduler;
+  /** The watcher's schedule (it logs its own failures); cancelled on close. */
+  private final java.util.concurrent.ScheduledFuture<?> watching;
   private final ContainerStarter starter;
   private final IdleReaper reaper;
   private final CrashRecovery crashes;
@@ -75,7 +77,7 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
     this.crashes = new CrashRecovery(engine, table, starter, meters, scheduler);
     ContainerWatcher watcher = new ContainerWatcher(engine, health, table, reaper, crashes);
     long every = Math.max(50, options.healthPoll().toMillis());
-    scheduler.scheduleWithFixedDelay(watcher, every, every, TimeUnit.MILLISECONDS);
+    this.watching = scheduler.scheduleWithFixedDelay(watcher, every, every, TimeUnit.MILLISECONDS);
   }
 
   /** A Docker client for {@code dockerHost} (e.g. {@code unix:///var/run/docker.sock}; null: DOCKER_HOST or the default). */
@@ -284,6 +286,7 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
   @Override
   public void close() {
     table.closeAndAwaitHolders(System.nanoTime() + options.shutdownGrace().toNanos());
+    watching.cancel(false);
     scheduler.shutdownNow();
     try {
       scheduler.awaitTermination(5, TimeUnit.SECONDS);

@@ -55,6 +55,7 @@ public final class TestHost implements AutoCloseable {
         List.of(GenerationWorkflow.TASK_QUEUE, GenerationWorkflow.taskQueueFor("draft"), GenerationWorkflow.taskQueueFor("standard"),
             GenerationWorkflow.taskQueueFor("high"), GenerationWorkflow.taskQueueFor("ultra")),
         HOST_QUEUE);
+    GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client);
     env.start();
     allocator.registerHost(POOL, new HostRegistration(HOST_ID, HOST_QUEUE, List.of(new Gpu(0, vramMb)), slots));
   }

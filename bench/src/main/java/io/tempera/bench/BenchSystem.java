@@ -80,6 +80,7 @@ final class BenchSystem implements AutoCloseable {
             env.getWorkerFactory(),
             List.of("draft", "standard", "high", "ultra").stream().map(GenerationWorkflow::taskQueueFor).toList(),
             HostRegistration.taskQueueFor(HOST));
+    GenerationActivitySet.registerAllocator(env.getWorkerFactory(), workflows);
     env.start();
     allocator.registerHost(
         POOL, new HostRegistration(HOST, HostRegistration.taskQueueFor(HOST), List.of(new Gpu(0, 24_576)), SLOTS));

@@ -160,14 +160,8 @@ public class GenerationService {
     }
   }
 
-  /**
-   * The queue a generation starts on: its tier's ({@code tempera-generations-<tier>}, served by the
-   * workers running that tier), or {@code tempera.task-queue} when set.
-   */
-  String taskQueueFor(GenerationRequest request) {
-    if (properties.taskQueue() != null) {
-      return properties.taskQueue();
-    }
+  /** The queue a generation starts on: its tier's, served by the workers running that tier. */
+  static String taskQueueFor(GenerationRequest request) {
     return GenerationWorkflow.taskQueueFor(io.tempera.template.QualityTier.resolve(request.tier()).tier().id());
   }
 

@@ -122,6 +122,12 @@ public class WorkerConfiguration {
         modelHost.getIfAvailable(), properties.hostId(), properties.slotPool(), properties.defaultVramMb());
   }
 
+  /** The slot allocator's activities, on the allocators' queue (spring.temporal.workers in the yml). */
+  @Bean
+  public SlotAllocatorActivitiesImpl slotAllocatorActivities(WorkflowClient client) {
+    return new SlotAllocatorActivitiesImpl(client);
+  }
+
   /** Talks to the pool's slot allocator workflow. */
   @Bean
   public SlotAllocatorClient slotAllocatorClient(WorkflowClient client, WorkerProperties properties) {

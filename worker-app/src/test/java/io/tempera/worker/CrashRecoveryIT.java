@@ -70,7 +70,7 @@ class CrashRecoveryIT {
     WorkflowClient client = WorkflowClient.newInstance(service, WorkflowClientOptions.newBuilder().build());
     GenerationWorkflow workflow = client.newWorkflowStub(
         GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId("gen-crash-test").build());
+        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.taskQueueFor("standard")).setWorkflowId("gen-crash-test").build());
     CompletableFuture<GenerationResult> result = WorkflowClient.execute(workflow::run,
         new GenerationRequest("slow-invert", "standard", Map.of("image", "uploads/sample.png", "steps", 60), "crash-project", "node-1", null));
 
@@ -99,7 +99,7 @@ class CrashRecoveryIT {
 
   /** The slot pool's allocator holds no lease and no waiter once every generation ended. */
   private static void assertNoLeaseLeft(WorkflowClient client) {
-    io.tempera.slots.SlotAllocatorClient slots = new io.tempera.slots.SlotAllocatorClient(client, null);
+    io.tempera.activities.slots.SlotAllocatorClient slots = new io.tempera.activities.slots.SlotAllocatorClient(client, null);
     await("no lease and no waiter left")
         .atMost(Duration.ofSeconds(30))
         .pollDelay(Duration.ZERO)

@@ -51,7 +51,7 @@ public class OutputActivitiesImpl implements OutputActivities {
         String name = outputName(request.generationId(), file.filename());
         Path target = dir.resolve(name);
         long bytes = backend.download(file, target);
-        metrics.summary("tempera.outputs.bytes", "backend", backend.type()).record(bytes);
+        metrics.summary("tempera.outputs.bytes", "backend", backend.type()).record((double) bytes);
         refs.add(outputs.describe(name, target));
       }
       beats.throwIfStopped();

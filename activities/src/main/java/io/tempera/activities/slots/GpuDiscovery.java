@@ -45,8 +45,8 @@ public final class GpuDiscovery {
   /** Parses lines like {@code 0, 24576} (index, MiB); skips lines it cannot read. */
   public static List<Gpu> parse(String csv) {
     List<Gpu> gpus = new ArrayList<>();
-    for (String line : csv.split("\\R")) {
-      String[] parts = line.split(",");
+    for (String line : csv.split("\\R", -1)) {
+      String[] parts = line.split(",", -1);
       if (parts.length != 2) {
         continue;
       }

@@ -66,7 +66,7 @@ final class GradioTransport implements AutoCloseable {
   /** Sends; on 401 logs in (once) with the configured credentials and sends again. */
   HttpResponse<String> sendAuthenticated(RequestFactory factory) {
     HttpResponse<String> response = calls.send(factory.build());
-    if (response.statusCode() == 401 || response.statusCode() == 403 && response.body().contains("Not authenticated")) {
+    if (response.statusCode() == 401 || (response.statusCode() == 403 && response.body().contains("Not authenticated"))) {
       if (!options.hasCredentials()) {
         throw new GradioException(Kind.AUTH, "the Gradio app at " + baseUrl + " needs a login ("
             + detail(response.body()) + "); set tempera.worker.gradio-username and gradio-password", response.statusCode(), null);

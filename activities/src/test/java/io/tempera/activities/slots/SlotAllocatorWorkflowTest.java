@@ -28,9 +28,7 @@ class SlotAllocatorWorkflowTest {
   void setUp() {
     env = TestWorkflowEnvironment.newInstance();
     client = env.getWorkflowClient();
-    Worker allocator = env.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
-    allocator.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
-    allocator.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(client));
+    io.tempera.activities.GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client);
     Worker holders = env.newWorker("holders");
     holders.registerWorkflowImplementationTypes(HolderWorkflow.Impl.class);
     slots = new SlotAllocatorClient(client, new AllocatorSettings(30, 2_000));

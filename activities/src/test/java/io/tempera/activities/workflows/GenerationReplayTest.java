@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.tempera.activities.TestHost;
-import io.tempera.activities.slots.SlotAllocatorActivitiesImpl;
+import io.tempera.activities.GenerationActivitySet;
 import io.tempera.activities.slots.SlotAllocatorClient;
 import io.tempera.generation.BackendFile;
 import io.tempera.generation.BackendOutcome;
@@ -90,9 +90,7 @@ class GenerationReplayTest {
       worker.registerActivitiesImplementations(activities);
       String hostQueue = HostRegistration.taskQueueFor("h1");
       env.newWorker(hostQueue).registerActivitiesImplementations(activities);
-      Worker slots = env.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
-      slots.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
-      slots.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(client));
+      GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client);
       env.start();
       activities.allocator.registerHost(activities.pool, new HostRegistration("h1", hostQueue, List.of(new Gpu(0, 24_000)), 1));
       BackendOutcome ok = new BackendOutcome("r", false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tempera.activities.TestHost;
-import io.tempera.activities.slots.SlotAllocatorActivitiesImpl;
+import io.tempera.activities.GenerationActivitySet;
 import io.tempera.activities.slots.SlotAllocatorClient;
 import io.tempera.generation.BackendFile;
 import io.tempera.generation.BackendOutcome;
@@ -65,9 +65,7 @@ class GenerationWorkflowTest {
     worker.registerActivitiesImplementations(activities);
     // the leased host's own queue: the steps after the lease run here
     env.newWorker(HOST_QUEUE).registerActivitiesImplementations(activities);
-    Worker slots = env.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
-    slots.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
-    slots.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(client));
+    GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client);
     env.start();
     activities.allocator.registerHost(activities.pool, new HostRegistration("h1", HOST_QUEUE, List.of(new Gpu(0, 24_000)), 1));
   }

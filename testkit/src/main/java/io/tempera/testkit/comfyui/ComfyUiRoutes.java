@@ -241,6 +241,7 @@ final class ComfyUiRoutes {
         .onErrorResume(e -> Mono.from(res.status(413).send()));
   }
 
+  @SuppressWarnings("ArrayRecordComponent") // an uploaded part's bytes, read once, never compared
   private record FormPart(String name, boolean file, String filename, byte[] bytes) {}
 
   private static FormPart copyPart(HttpData part) {

@@ -78,9 +78,8 @@ final class PromptExecutor {
         log.error("testkit executor failed on prompt {}", job.promptId(), e);
       } finally {
         queue.finished();
-        if (queue.stopped()) {
-          return;
-        }
+      }
+      if (!queue.stopped()) {
         sockets.broadcastStatus();
         ObjectNode done = json.object();
         done.put("type", "executing");

@@ -180,17 +180,10 @@ public class GenerationService {
       return ended;
     }
     WorkflowStub stub = stub(id);
-    WorkflowExecutionStatus status = stub.describe().getStatus();
-    if (status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING) {
+    if (stub.describe().getStatus() == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING) {
       return stub.query("state", GenerationState.class);
     }
-    GenerationResult result;
-    try {
-      result = stub.getResult(GenerationResult.class);
-    } catch (WorkflowFailedException failed) {
-      result = GenerationEnds.of(id, failed);
-    }
-    GenerationState state = result.asState();
+    GenerationState state = GenerationEnds.of(stub).asState();
     endedStates.put(id, state);
     return state;
   }

@@ -1,6 +1,8 @@
 package io.tempera.generation;
 
+import io.temporal.client.WorkflowExecutionMetadata;
 import io.temporal.client.WorkflowFailedException;
+import io.temporal.client.WorkflowStub;
 import io.temporal.common.converter.Values;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.failure.CanceledFailure;
@@ -14,7 +16,35 @@ import java.util.Optional;
  */
 public final class GenerationEnds {
 
+  /** The memo key of a cancelled generation's result (Temporal keeps no details of a cancel). */
+  public static final String MEMO_CANCELLED = "cancelled";
+
   private GenerationEnds() {}
+
+  /**
+   * How a generation ended (waiting for it to end): its result when it completed, the result its
+   * failure carries when it failed, the result in its memo when it was cancelled.
+   */
+  public static GenerationResult of(WorkflowStub generation) {
+    String id = generation.getExecution().getWorkflowId();
+    try {
+      return generation.getResult(GenerationResult.class);
+    } catch (WorkflowFailedException failed) {
+      if (failed.getCause() instanceof CanceledFailure) {
+        return cancelled(generation.describe()).orElseGet(() -> of(id, failed));
+      }
+      return of(id, failed);
+    }
+  }
+
+  /** A cancelled generation's result from its workflow's memo, if it left one. */
+  public static Optional<GenerationResult> cancelled(WorkflowExecutionMetadata execution) {
+    try {
+      return Optional.ofNullable(execution.getMemo(MEMO_CANCELLED, GenerationResult.class, GenerationResult.class));
+    } catch (RuntimeException unreadable) {
+      return Optional.empty();
+    }
+  }
 
   /**
    * The result a failed or cancelled generation carries; for one that ended without telling

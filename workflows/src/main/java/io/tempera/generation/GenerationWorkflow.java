@@ -9,8 +9,9 @@ import io.temporal.workflow.WorkflowMethod;
  * One generation, from request to stored outputs. It ends the Temporal way: Completed with its
  * {@link GenerationResult} when it succeeded, Failed with an {@code ApplicationFailure} whose type
  * is the {@link ErrorCode} (details: the {@link GenerationError}, then the {@link
- * GenerationResult}), Canceled when its cancellation was requested (details likewise). Cancel it
- * with Temporal's cancel, from the API or the Temporal UI alike.
+ * GenerationResult}), Canceled when its cancellation was requested (a Canceled workflow carries no
+ * details: its {@link GenerationResult} is in its memo, {@link GenerationEnds#MEMO_CANCELLED}).
+ * Cancel it with Temporal's cancel, from the API or the Temporal UI alike.
  */
 @WorkflowInterface
 public interface GenerationWorkflow extends SlotHolder {

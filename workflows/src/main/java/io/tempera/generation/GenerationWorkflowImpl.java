@@ -7,7 +7,6 @@ import io.tempera.slots.LeaseRequest;
 import io.tempera.slots.QueuePosition;
 import io.tempera.slots.SlotActivities;
 import io.tempera.slots.SlotAllocatorWorkflow;
-import io.temporal.common.converter.EncodedValues;
 import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.failure.CanceledFailure;
@@ -16,6 +15,7 @@ import io.temporal.workflow.CancellationScope;
 import io.temporal.workflow.Workflow;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.slf4j.Logger;
 
 /**
@@ -380,7 +380,9 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       return result;
     }
     if (outcome.phase() == Phase.CANCELLED && CancellationScope.current().isCancelRequested()) {
-      throw new CanceledFailure(error.message(), new EncodedValues(error, result), null);
+      // a Canceled workflow records no details: how it ended goes into its memo instead
+      Workflow.upsertMemo(Map.of(GenerationEnds.MEMO_CANCELLED, result));
+      throw new CanceledFailure(error.message());
     }
     throw ApplicationFailure.newBuilder()
         .setType(error.code())

@@ -406,13 +406,12 @@ class GenerationOnComfyUiTest {
       crashed = true;
       Thread activity = Thread.currentThread();
       Thread killer = Thread.ofPlatform().start(() -> {
-        while (server.acceptedPromptCount() == 0) {
-          Thread.onSpinWait();
-        }
         try {
-          Thread.sleep(300);
-        } catch (InterruptedException e) {
-          return;
+          await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(10))
+              .until(() -> server.acceptedPromptCount() > 0);
+          Thread.sleep(300); // the prompt is running when the attempt dies
+        } catch (InterruptedException | RuntimeException e) {
+          return; // the attempt ended first (or never submitted): nothing to kill
         }
         activity.interrupt();
       });

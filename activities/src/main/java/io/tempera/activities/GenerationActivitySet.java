@@ -6,7 +6,12 @@ import io.tempera.activities.planning.PlanningActivitiesImpl;
 import io.tempera.activities.run.BackendActivitiesImpl;
 import io.tempera.activities.slots.SlotActivitiesImpl;
 import io.tempera.activities.slots.SlotAllocatorActivitiesImpl;
+import io.tempera.generation.BackendActivities;
 import io.tempera.generation.GenerationWorkflowImpl;
+import io.tempera.generation.ModelActivities;
+import io.tempera.generation.OutputActivities;
+import io.tempera.generation.PlanningActivities;
+import io.tempera.slots.SlotActivities;
 import io.tempera.slots.SlotAllocatorWorkflow;
 import io.tempera.slots.SlotAllocatorWorkflowImpl;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -29,11 +34,21 @@ import java.util.Collection;
  * after a lease (model, backend run, outputs); the allocators' queue runs the slot allocator.
  */
 public record GenerationActivitySet(
-    PlanningActivitiesImpl planning,
-    SlotActivitiesImpl slots,
-    ModelActivitiesImpl models,
-    BackendActivitiesImpl runs,
-    OutputActivitiesImpl outputs) {
+    PlanningActivities planning,
+    SlotActivities slots,
+    ModelActivities models,
+    BackendActivities runs,
+    OutputActivities outputs) {
+
+  /** The same set planning with {@code other} (a test's scripted planning). */
+  public GenerationActivitySet withPlanning(PlanningActivities other) {
+    return new GenerationActivitySet(other, slots, models, runs, outputs);
+  }
+
+  /** The same set running on backends with {@code other} (a test's scripted runs). */
+  public GenerationActivitySet withRuns(BackendActivities other) {
+    return new GenerationActivitySet(planning, slots, models, other, outputs);
+  }
 
   /**
    * The activities of a host in pool {@code pool}.

@@ -60,8 +60,8 @@ class ComfyUiBackendEndpointsTest {
     ObjectNode graph = (ObjectNode) new ObjectMapper().readTree("""
         {"1":{"class_type":"EmptyImage","inputs":{"width":4,"height":4,"batch_size":1,"color":7}},
          "2":{"class_type":"SaveImage","inputs":{"images":["1",0],"filename_prefix":"ep"}}}""");
-    GenerationPlan plan = new GenerationPlan("f", "1", "standard", "standard", "comfyui", graph, List.of(), 60, List.of(), null);
-    return new BackendJob("gen-x", "p", "n", UUID.randomUUID().toString(), plan);
+    GenerationPlan plan = new GenerationPlan("f", "1", "standard", "standard", "comfyui", graph, List.of(), 60, List.of(), null, null, null, null, 0);
+    return new BackendJob("gen-x", "p", "n", UUID.randomUUID().toString(), plan, null);
   }
 
   @Test

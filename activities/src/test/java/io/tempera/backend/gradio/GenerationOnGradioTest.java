@@ -2,40 +2,36 @@ package io.tempera.backend.gradio;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tempera.activities.TestHost;
 import io.tempera.backend.BackendRegistry;
 import io.tempera.generation.BackendJob;
 import io.tempera.generation.ErrorCode;
-import io.tempera.generation.GenerationActivitiesImpl;
 import io.tempera.generation.GenerationPlan;
 import io.tempera.generation.GenerationRequest;
 import io.tempera.generation.GenerationResult;
 import io.tempera.generation.GenerationStatus;
 import io.tempera.generation.GenerationWorkflow;
-import io.tempera.generation.GenerationWorkflowImpl;
 import io.tempera.generation.OutputRef;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.InProcessProgressBus;
 import io.tempera.progress.ProgressEvent;
-import io.tempera.slots.LocalSlotPool;
 import io.tempera.template.TemplateRegistry;
-import io.tempera.template.TemplateTranslator;
 import io.tempera.testkit.fixtures.TestFiles;
 import io.tempera.testkit.fixtures.TestImages;
 import io.tempera.testkit.gradio.GradioApp;
 import io.temporal.client.WorkflowClient;
-import io.temporal.client.WorkflowOptions;
+import io.temporal.client.WorkflowStub;
 import io.temporal.failure.ApplicationFailure;
-import io.temporal.testing.TestWorkflowEnvironment;
-import io.temporal.worker.Worker;
 import java.awt.image.BufferedImage;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -60,8 +56,7 @@ class GenerationOnGradioTest {
   static GradioClient client;
 
   @TempDir Path tmp;
-  TestWorkflowEnvironment env;
-  WorkflowClient workflows;
+  TestHost host;
   OutputStore outputs;
   InProcessProgressBus bus;
   final List<ProgressEvent> events = new CopyOnWriteArrayList<>();
@@ -103,30 +98,22 @@ class GenerationOnGradioTest {
     assertThat(registry.problems()).isEmpty();
     outputs = new OutputStore(tmp.resolve("outputs"));
     bus = new InProcessProgressBus();
-    GenerationActivitiesImpl activities = new GenerationActivitiesImpl(
-        registry, new TemplateTranslator(json), new LocalSlotPool("test", 4),
-        new BackendRegistry(List.of(GradioBackend.single(client))), outputs, bus, new SimpleMeterRegistry());
-    env = TestWorkflowEnvironment.newInstance();
-    workflows = env.getWorkflowClient();
-    Worker worker = env.newWorker(GenerationWorkflow.TASK_QUEUE);
-    worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
-    worker.registerActivitiesImplementations(activities);
-    env.start();
+    host = TestHost.builder(registry, new BackendRegistry(List.of(GradioBackend.single(client))), outputs, bus).slots(4).start();
   }
 
   @AfterEach
   void tearDown() {
-    env.close();
+    host.close();
   }
 
+  /** Runs generation {@code id} to its end, however it ended. */
   GenerationResult run(String id, String function, String tier, Map<String, Object> parameters) {
     bus.subscribe(id, events::add);
-    return workflow(id).run(new GenerationRequest(function, tier, parameters, "project-1", "node-1", null));
+    return host.run(id, new GenerationRequest(function, tier, parameters, "project-1", "node-1", null));
   }
 
   GenerationWorkflow workflow(String id) {
-    return workflows.newWorkflowStub(GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId(id).build());
+    return host.workflow(id);
   }
 
   static int colour(String prompt) throws Exception {
@@ -216,22 +203,16 @@ class GenerationOnGradioTest {
     bus.subscribe("gen-slow", events::add);
     GenerationWorkflow workflow = workflow("gen-slow");
     WorkflowClient.start(workflow::run, new GenerationRequest("gradio-slow", "standard", Map.of("seconds", 120), "project-1", "node-1", null));
-    long deadline = System.currentTimeMillis() + 60_000;
-    while (events.stream().noneMatch(e -> e.step() != null) && System.currentTimeMillis() < deadline) {
-      Thread.sleep(50);
-    }
+    await().atMost(Duration.ofSeconds(60)).until(() -> events.stream().anyMatch(e -> e.step() != null));
     assertThat(events).anySatisfy(e -> assertThat(e.message()).startsWith("Sleeping: step"));
 
-    workflows.newWorkflowStub(GenerationWorkflow.class, "gen-slow").cancel("the user changed their mind");
-    GenerationResult result = workflows.newUntypedWorkflowStub("gen-slow").getResult(60, TimeUnit.SECONDS, GenerationResult.class);
+    WorkflowStub.fromTyped(workflow).cancel("the user changed their mind");
+    GenerationResult result = host.endOf("gen-slow");
 
     assertThat(result.status()).isEqualTo(GenerationStatus.CANCELLED);
     int cancelledBefore = count(before, "cancelled");
-    long until = System.currentTimeMillis() + 20_000;
-    while (count(slowStats(), "cancelled") == cancelledBefore && System.currentTimeMillis() < until) {
-      Thread.sleep(100);
-    }
-    assertThat(count(slowStats(), "cancelled")).as("the app saw its job cancelled").isEqualTo(cancelledBefore + 1);
+    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).untilAsserted(() ->
+        assertThat(count(slowStats(), "cancelled")).as("the app saw its job cancelled").isEqualTo(cancelledBefore + 1));
     assertThat(count(slowStats(), "finished")).isEqualTo(count(before, "finished"));
   }
 
@@ -241,10 +222,7 @@ class GenerationOnGradioTest {
     String before = slowStats();
     BackendJob job = job("/slow", Map.of("seconds", 120));
     var outcome = java.util.concurrent.CompletableFuture.supplyAsync(() -> backend.run(job, tmp, p -> { }));
-    long deadline = System.currentTimeMillis() + 30_000;
-    while (count(slowStats(), "started") == count(before, "started") && System.currentTimeMillis() < deadline) {
-      Thread.sleep(50);
-    }
+    await().atMost(Duration.ofSeconds(30)).until(() -> count(slowStats(), "started") > count(before, "started"));
     backend.cancel(job);
     var result = outcome.get(30, TimeUnit.SECONDS);
     assertThat(result.interrupted()).as("a cancelled job completes with output {}").isTrue();
@@ -310,13 +288,13 @@ class GenerationOnGradioTest {
     ObjectNode payload = new ObjectMapper().createObjectNode().put("api_name", api);
     payload.set("inputs", new ObjectMapper().valueToTree(inputs));
     GradioPlans plan = new GradioPlans(payload);
-    return new BackendJob("gen-direct", "project-1", "node-1", java.util.UUID.randomUUID().toString(), plan.plan());
+    return new BackendJob("gen-direct", "project-1", "node-1", java.util.UUID.randomUUID().toString(), plan.plan(), null);
   }
 
   private record GradioPlans(ObjectNode payload) {
     GenerationPlan plan() {
       return new GenerationPlan("direct", "1.0.0", "standard", "standard", GradioBackend.TYPE, payload, List.of(), 120,
-          List.of(), Map.of(), null);
+          List.of(), Map.of(), null, null, null, 0);
     }
   }
 

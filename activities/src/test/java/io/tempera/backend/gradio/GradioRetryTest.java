@@ -15,24 +15,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tempera.activities.TestHost;
 import io.tempera.backend.BackendRegistry;
-import io.tempera.generation.GenerationActivitiesImpl;
 import io.tempera.generation.GenerationRequest;
 import io.tempera.generation.GenerationResult;
 import io.tempera.generation.GenerationStatus;
 import io.tempera.generation.GenerationWorkflow;
-import io.tempera.generation.GenerationWorkflowImpl;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.InProcessProgressBus;
-import io.tempera.slots.LocalSlotPool;
 import io.tempera.template.TemplateRegistry;
-import io.tempera.template.TemplateTranslator;
 import io.tempera.testkit.fixtures.TestFiles;
 import io.tempera.testkit.fixtures.TestImages;
 import io.temporal.client.WorkflowOptions;
-import io.temporal.testing.TestWorkflowEnvironment;
-import io.temporal.worker.Worker;
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.nio.file.Path;
@@ -57,7 +51,7 @@ class GradioRetryTest {
   @TempDir Path tmp;
   WireMockServer wiremock;
   GradioClient client;
-  TestWorkflowEnvironment env;
+  TestHost host;
   OutputStore outputs;
 
   @BeforeEach
@@ -69,19 +63,13 @@ class GradioRetryTest {
     TestFiles.copyTree(Path.of("src/test/resources/templates/gradio-paint"), templates.resolve("gradio-paint"));
     ObjectMapper json = new ObjectMapper();
     outputs = new OutputStore(tmp.resolve("outputs"));
-    GenerationActivitiesImpl activities = new GenerationActivitiesImpl(
-        new TemplateRegistry(templates, json, 0), new TemplateTranslator(json), new LocalSlotPool("t", 2),
-        new BackendRegistry(List.of(GradioBackend.single(client))), outputs, new InProcessProgressBus(), new SimpleMeterRegistry());
-    env = TestWorkflowEnvironment.newInstance();
-    Worker worker = env.newWorker(GenerationWorkflow.TASK_QUEUE);
-    worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
-    worker.registerActivitiesImplementations(activities);
-    env.start();
+    host = TestHost.builder(new TemplateRegistry(templates, json, 0), new BackendRegistry(List.of(GradioBackend.single(client))),
+        outputs, new InProcessProgressBus()).slots(2).start();
   }
 
   @AfterEach
   void tearDown() {
-    env.close();
+    host.close();
     client.close();
     wiremock.stop();
   }
@@ -118,10 +106,10 @@ class GradioRetryTest {
     ImageIO.write(TestImages.sample(), "png", png);
     wiremock.stubFor(get("/gradio_api/file=/tmp/gradio/r/image.png").willReturn(aResponse().withBody(png.toByteArray())));
 
-    GenerationResult result = env.getWorkflowClient().newWorkflowStub(GenerationWorkflow.class,
+    GenerationResult result = TestHost.runToEnd(host.client.newWorkflowStub(GenerationWorkflow.class,
             WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId("gen-retry")
-                .setWorkflowRunTimeout(Duration.ofMinutes(2)).build())
-        .run(new GenerationRequest("gradio-paint", "standard", Map.of("prompt", "fox"), "p", "n", null));
+                .setWorkflowRunTimeout(Duration.ofMinutes(2)).build()),
+        new GenerationRequest("gradio-paint", "standard", Map.of("prompt", "fox"), "p", "n", null));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(result.outputs()).singleElement().satisfies(o -> assertThat(o.contentType()).isEqualTo("image/png"));

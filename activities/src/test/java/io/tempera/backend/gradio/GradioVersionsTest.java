@@ -65,7 +65,7 @@ class GradioVersionsTest {
     ObjectNode payload = new ObjectMapper().createObjectNode().put("api_name", "/generate");
     payload.set("inputs", new ObjectMapper().valueToTree(inputs));
     return new BackendJob("gen-1", "p", "n", "run-1",
-        new GenerationPlan("f", "1", "standard", "standard", GradioBackend.TYPE, payload, files, 60, List.of(), Map.of(), null));
+        new GenerationPlan("f", "1", "standard", "standard", GradioBackend.TYPE, payload, files, 60, List.of(), Map.of(), null, null, null, 0), null);
   }
 
   @Test

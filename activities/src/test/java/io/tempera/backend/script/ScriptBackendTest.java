@@ -2,6 +2,7 @@ package io.tempera.backend.script;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -13,6 +14,7 @@ import io.tempera.generation.GenerationPlan;
 import io.temporal.failure.ApplicationFailure;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -36,8 +38,8 @@ class ScriptBackendTest {
     payload.put("workingDir", SCRIPTS.toString());
     payload.put("timeoutSeconds", timeoutSeconds);
     payload.set("parameters", json.valueToTree(parameters));
-    GenerationPlan plan = new GenerationPlan("s", "1", "standard", "standard", "script", payload, inputs, timeoutSeconds, List.of(), null);
-    return new BackendJob("gen-s", "p", "n", UUID.randomUUID().toString(), plan);
+    GenerationPlan plan = new GenerationPlan("s", "1", "standard", "standard", "script", payload, inputs, timeoutSeconds, List.of(), null, null, null, null, 0);
+    return new BackendJob("gen-s", "p", "n", UUID.randomUUID().toString(), plan, null);
   }
 
   @Test
@@ -98,11 +100,9 @@ class ScriptBackendTest {
       runner[0] = Thread.currentThread();
       return backend.run(job("slow.py", Map.of("pidFile", pidFile.toString()), 120, List.of()), tmp, progress::add);
     });
-    long deadline = System.currentTimeMillis() + 10_000;
-    while (!Files.exists(pidFile) && System.currentTimeMillis() < deadline) {
-      Thread.sleep(20);
-    }
-    Thread.sleep(200);
+    // the script reports progress after writing its child's pid: it runs, and the pid is there
+    await().atMost(Duration.ofSeconds(30))
+        .until(() -> progress.stream().anyMatch(p -> "warming up".equals(p.message())));
     runner[0].interrupt();
     assertThat(outcome.get(10, TimeUnit.SECONDS).interrupted()).isTrue();
     long child = Long.parseLong(Files.readString(pidFile).trim());

@@ -1,9 +1,9 @@
-package io.tempera.generation;
+package io.tempera.activities;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.tempera.backend.BackendRegistry;
 import io.tempera.backend.comfyui.ComfyUiBackend;
 import io.tempera.backend.comfyui.ComfyUiClient;
@@ -11,29 +11,24 @@ import io.tempera.backend.comfyui.ComfyUiClientOptions;
 import io.tempera.containers.ModelHost;
 import io.tempera.containers.ModelHostException;
 import io.tempera.containers.RunningModel;
+import io.tempera.generation.ErrorCode;
+import io.tempera.generation.GenerationPlan;
+import io.tempera.generation.GenerationRequest;
+import io.tempera.generation.GenerationResult;
+import io.tempera.generation.GenerationStatus;
+import io.tempera.generation.GenerationWorkflow;
+import io.tempera.generation.PlanningActivities;
 import io.tempera.models.ModelSpec;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.InProcessProgressBus;
-import io.tempera.slots.AllocatorSettings;
 import io.tempera.slots.AllocatorState;
-import io.tempera.slots.Gpu;
-import io.tempera.slots.HostRegistration;
-import io.tempera.slots.SlotAllocatorActivitiesImpl;
-import io.tempera.slots.SlotAllocatorClient;
-import io.tempera.slots.SlotAllocatorWorkflow;
-import io.tempera.slots.SlotAllocatorWorkflowImpl;
-import io.tempera.slots.LocalSlotPool;
 import io.tempera.template.TemplateRegistry;
-import io.tempera.template.TemplateTranslator;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
 import io.tempera.testkit.fixtures.TestFiles;
 import io.tempera.testkit.fixtures.TestImages;
-import io.temporal.client.WorkflowClient;
-import io.temporal.client.WorkflowOptions;
-import io.temporal.testing.TestWorkflowEnvironment;
-import io.temporal.worker.Worker;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -53,20 +48,14 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class GenerationOnSlotsAndModelsTest {
 
-  private static final String POOL = "gpus";
-  private static final String HOST_QUEUE = HostRegistration.taskQueueFor("box-1");
   private static final String TIER_QUEUE = GenerationWorkflow.taskQueueFor("standard");
 
   @TempDir Path tmp;
   private ComfyUiTestServer comfy;
   private ComfyUiClient client;
-  private TestWorkflowEnvironment env;
-  private WorkflowClient workflows;
+  private TestHost host;
   private OutputStore outputs;
   private TemplateRegistry registry;
-  private SlotAllocatorClient slots;
-  private GenerationActivitiesImpl onHost;
-  private GenerationActivitiesImpl onTier;
   private final TestModelHost models = new TestModelHost();
 
   @BeforeEach
@@ -79,58 +68,46 @@ class GenerationOnSlotsAndModelsTest {
     registry = new TemplateRegistry(templates, json, 0);
     outputs = new OutputStore(tmp.resolve("outputs"));
     TestImages.writePng(TestImages.sample(), outputs.projectDir("p1").resolve("uploads/sample.png"));
-    env = TestWorkflowEnvironment.newInstance();
-    workflows = env.getWorkflowClient();
-    slots = new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
   }
 
   @AfterEach
   void tearDown() {
-    env.close();
+    if (host != null) {
+      host.close();
+    }
     client.close();
     models.stopAll();
     comfy.close();
   }
 
   /**
-   * The tier queue's activities have no ComfyUI backend at all: a step that ran there instead of on
-   * the host's queue would fail.
+   * A host ({@link TestHost}: two slots on a 24 GB GPU) whose model registry holds {@code
+   * registryModels}, planning {@code planModel} for every generation when not null. Its generation
+   * queues run only planning and lease requests (no backend at all): a step that ran there instead
+   * of on the host's queue would fail.
    */
   private void startWorkers(ModelHost modelHost, Map<String, ModelSpec> registryModels, ModelSpec planModel) {
-    ObjectMapper json = new ObjectMapper();
-    InProcessProgressBus bus = new InProcessProgressBus();
-    GenerationActivitiesImpl onTierQueue = new GenerationActivitiesImpl(
-        registry, new TemplateTranslator(json), new LocalSlotPool("unused", 1), new BackendRegistry(List.of()), outputs, bus,
-        new SimpleMeterRegistry()).useSlotAllocator(slots, POOL, 0)
-        .useModelLookup(id -> Optional.ofNullable(registryModels.get(id)));
-    onTier = onTierQueue;
-    onHost = new GenerationActivitiesImpl(
-        registry, new TemplateTranslator(json), new LocalSlotPool("unused", 1),
-        new BackendRegistry(List.of(ComfyUiBackend.single(client))), outputs, bus, new SimpleMeterRegistry())
-        .useSlotAllocator(slots, POOL, 0)
-        .useModelHost(modelHost, "box-1")
-        .useModelLookup(id -> Optional.ofNullable(registryModels.get(id)));
-    Worker tier = env.newWorker(TIER_QUEUE);
-    tier.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
-    tier.registerActivitiesImplementations(planModel == null ? onTierQueue : new WithModel(onTierQueue, planModel));
-    env.newWorker(HOST_QUEUE).registerActivitiesImplementations(onHost);
-    Worker allocator = env.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
-    allocator.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
-    allocator.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(workflows));
-    env.start();
-    slots.registerHost(POOL, new HostRegistration("box-1", HOST_QUEUE, List.of(new Gpu(0, 24_000)), 2));
+    host = TestHost.builder(registry, new BackendRegistry(List.of(ComfyUiBackend.single(client))), outputs, new InProcessProgressBus())
+        .modelHost(modelHost)
+        .slots(2)
+        .vramMb(24_000)
+        .models(id -> Optional.ofNullable(registryModels.get(id)))
+        .planning(planModel == null ? null : real -> new WithModel(real, planModel))
+        .start();
   }
 
   private GenerationResult invert(String id) {
-    GenerationWorkflow workflow = workflows.newWorkflowStub(GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(TIER_QUEUE).setWorkflowId(id).build());
-    return workflow.run(new GenerationRequest("invert", "standard", Map.of("image", "uploads/sample.png"), "p1", "n1", null));
+    return TestHost.runToEnd(host.workflow(id, TIER_QUEUE),
+        new GenerationRequest("invert", "standard", Map.of("image", "uploads/sample.png"), "p1", "n1", null));
   }
 
+  /** Every lease given back and nobody left in line (the release is a signal: it may land just after the end). */
   private void assertNothingHeld() {
-    AllocatorState state = slots.state(POOL);
-    assertThat(state.leases()).isEmpty();
-    assertThat(state.waiters()).isEmpty();
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+      AllocatorState state = host.allocatorState();
+      assertThat(state.leases()).isEmpty();
+      assertThat(state.waiters()).isEmpty();
+    });
   }
 
   @Test
@@ -174,14 +151,12 @@ class GenerationOnSlotsAndModelsTest {
          "timeouts": {"model_start_seconds": 240},
          "tiers": {"standard": {"model": "testkit-comfyui", "timeouts": {"model_start_seconds": 420}}},
          "quality_parameters": {"draft": {}, "standard": {}, "high": {}, "ultra": {}}}""");
+    // a host with a model host plans containerised models (as a worker with a container engine does)
     startWorkers(models, Map.of(), null);
-    onTier.containersEnabled(true); // plans containerised models (as a worker with a container engine does)
-    onHost.containersEnabled(true);
     ModelSpec shipped = registry.model("testkit-comfyui").orElseThrow();
 
-    GenerationWorkflow workflow = workflows.newWorkflowStub(GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(TIER_QUEUE).setWorkflowId("gen-slow-start").build());
-    GenerationResult result = workflow.run(new GenerationRequest("slow-to-start", "standard", Map.of(), "p1", "n1", null));
+    GenerationResult result = TestHost.runToEnd(host.workflow("gen-slow-start", TIER_QUEUE),
+        new GenerationRequest("slow-to-start", "standard", Map.of(), "p1", "n1", null));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(shipped.startTimeoutSeconds()).isNotEqualTo(420);
@@ -198,7 +173,7 @@ class GenerationOnSlotsAndModelsTest {
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("MODEL_UNAVAILABLE");
-    assertThat(result.error().message()).contains("invert-gpu").contains("box-1").contains("runs no container engine");
+    assertThat(result.error().message()).contains("invert-gpu").contains(TestHost.HOST_ID).contains("runs no container engine");
     assertNothingHeld();
   }
 
@@ -218,24 +193,25 @@ class GenerationOnSlotsAndModelsTest {
     assertNothingHeld();
   }
 
-  /** Gives the plan a model, as the model registry will. */
-  private record WithModel(GenerationActivitiesImpl delegate, ModelSpec model) implements GenerationActivities {
+  /** Gives the plan a model (and the model's VRAM), as the model registry will. */
+  private record WithModel(PlanningActivities delegate, ModelSpec model) implements PlanningActivities {
     @Override
-    public GenerationPlan resolveTemplate(GenerationRequest r) {
-      GenerationPlan p = delegate.resolveTemplate(r);
+    public GenerationPlan plan(GenerationRequest r) {
+      GenerationPlan p = delegate.plan(r);
       return new GenerationPlan(p.functionId(), p.functionVersion(), p.tierRequested(), p.tierUsed(), p.backendType(), p.payload(),
-          p.fileInputs(), p.timeoutSeconds(), p.warnings(), p.progressMessages(), p.variant(), model);
+          p.fileInputs(), p.timeoutSeconds(), p.warnings(), p.progressMessages(), p.variant(), model, p.timeouts(),
+          model.vramMb() > 0 ? model.vramMb() : p.vramMb());
     }
-    @Override public GenerationPlan planAtTier(GenerationRequest r, GenerationPlan p, String t) { return delegate.planAtTier(r, p, t); }
-    @Override public SlotLease acquireSlot(SlotRequest r) { return delegate.acquireSlot(r); }
-    @Override public io.tempera.slots.LeaseAnswer requestLease(SlotRequest r, GenerationPlan p) { return delegate.requestLease(r, p); }
-    @Override public ModelEndpoint startModel(ModelStart s) { return delegate.startModel(s); }
-    @Override public void releaseModel(ModelStart s) { delegate.releaseModel(s); }
-    @Override public GenerationPlan planOnModel(GenerationRequest r, GenerationPlan p, String m) { return delegate.planOnModel(r, p, m); }
-    @Override public BackendOutcome runOnBackend(BackendJob j) { return delegate.runOnBackend(j); }
-    @Override public void cancelOnBackend(BackendJob j) { delegate.cancelOnBackend(j); }
-    @Override public List<OutputRef> collectOutputs(CollectRequest r) { return delegate.collectOutputs(r); }
-    @Override public void releaseSlot(SlotLease l) { delegate.releaseSlot(l); }
+
+    @Override
+    public GenerationPlan planAtTier(GenerationRequest r, GenerationPlan p, String tier) {
+      return delegate.planAtTier(r, p, tier);
+    }
+
+    @Override
+    public GenerationPlan planOnModel(GenerationRequest r, GenerationPlan p, String modelId) {
+      return delegate.planOnModel(r, p, modelId);
+    }
   }
 
   /**

@@ -1,34 +1,43 @@
-package io.tempera.generation;
+package io.tempera.activities;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tempera.backend.BackendRegistry;
 import io.tempera.backend.comfyui.ComfyUiBackend;
 import io.tempera.backend.comfyui.ComfyUiClient;
 import io.tempera.backend.comfyui.ComfyUiClientOptions;
+import io.tempera.backend.comfyui.PromptResult;
+import io.tempera.backend.script.ScriptBackend;
+import io.tempera.generation.BackendActivities;
+import io.tempera.generation.BackendJob;
+import io.tempera.generation.BackendOutcome;
+import io.tempera.generation.Fallback;
+import io.tempera.generation.GenerationRequest;
+import io.tempera.generation.GenerationResult;
+import io.tempera.generation.GenerationStatus;
+import io.tempera.generation.GenerationWorkflow;
+import io.tempera.generation.OutputRef;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.InProcessProgressBus;
 import io.tempera.progress.ProgressEvent;
-import io.tempera.slots.LocalSlotPool;
 import io.tempera.template.TemplateRegistry;
-import io.tempera.template.TemplateTranslator;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
 import io.tempera.testkit.fixtures.TestFiles;
 import io.tempera.testkit.fixtures.TestImages;
 import io.temporal.client.WorkflowClient;
-import io.temporal.client.WorkflowOptions;
+import io.temporal.client.WorkflowStub;
 import io.temporal.failure.ApplicationFailure;
-import io.temporal.testing.TestWorkflowEnvironment;
-import io.temporal.worker.Worker;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -37,19 +46,19 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The generation workflow with the real activities against the protocol-faithful testkit ComfyUI
- * server, on Temporal's in-process test server.
+ * server, on Temporal's in-process test server ({@link TestHost}: two slots, leased from the pool's
+ * allocator).
  */
 class GenerationOnComfyUiTest {
 
   @TempDir Path tmp;
   private ComfyUiTestServer comfy;
   private ComfyUiClient client;
-  private TestWorkflowEnvironment env;
-  private WorkflowClient workflows;
+  private TemplateRegistry registry;
+  private BackendRegistry backends;
+  private TestHost host;
   private OutputStore outputs;
   private InProcessProgressBus bus;
-  private LocalSlotPool slots;
-  private GenerationActivitiesImpl real;
   private final List<ProgressEvent> events = new CopyOnWriteArrayList<>();
 
   @BeforeEach
@@ -60,35 +69,55 @@ class GenerationOnComfyUiTest {
     TestFiles.copyShippedTemplates(templates);
     TestFiles.copyTree(Path.of("src/test/resources/templates"), templates.resolve("test"));
     ObjectMapper json = new ObjectMapper();
-    TemplateRegistry registry = new TemplateRegistry(templates, json, 0);
+    registry = new TemplateRegistry(templates, json, 0);
     assertThat(registry.problems()).isEmpty();
     outputs = new OutputStore(tmp.resolve("outputs"));
     bus = new InProcessProgressBus();
-    slots = new LocalSlotPool("test", 2);
-    real = new GenerationActivitiesImpl(
-        registry, new TemplateTranslator(json), slots, new BackendRegistry(List.of(ComfyUiBackend.single(client), new io.tempera.backend.script.ScriptBackend(tmp.resolve("script-runs")))), outputs, bus, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
-    env = TestWorkflowEnvironment.newInstance();
-    workflows = env.getWorkflowClient();
+    backends = new BackendRegistry(List.of(ComfyUiBackend.single(client), new ScriptBackend(tmp.resolve("script-runs"))));
   }
 
-  private void startWorker(GenerationActivities activities) {
-    Worker worker = env.newWorker(GenerationWorkflow.TASK_QUEUE);
-    worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
-    worker.registerActivitiesImplementations(activities);
-    env.start();
+  /** A host with the real activities. */
+  private void startHost() {
+    startHost(UnaryOperator.identity());
+  }
+
+  /** A host whose backend runs go through {@code runs} (around the real ones). */
+  private void startHost(UnaryOperator<BackendActivities> runs) {
+    host = TestHost.builder(registry, backends, outputs, bus).slots(2).runs(runs).start();
   }
 
   @AfterEach
   void tearDown() {
-    env.close();
+    if (host != null) {
+      host.close();
+    }
     client.close();
     comfy.close();
   }
 
   private GenerationWorkflow workflow(String id) {
-    return workflows.newWorkflowStub(
-        GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId(id).build());
+    return host.workflow(id);
+  }
+
+  /** Runs generation {@code id} to its end, however it ended. */
+  private GenerationResult run(String id, GenerationRequest request) {
+    return host.run(id, request);
+  }
+
+  private void awaitAStep() {
+    await().atMost(Duration.ofSeconds(30)).until(() -> events.stream().anyMatch(e -> e.step() != null));
+  }
+
+  /** The allocator got every lease back (its release is a signal: it may land just after the end). */
+  private void awaitNoSlotInUse() {
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(host.allocatorState().leases()).isEmpty());
+  }
+
+  /** Waits until the backend's history has the prompt, then asserts it did not complete. */
+  private void assertInterruptedOnTheBackend(String promptId) {
+    await().atMost(Duration.ofSeconds(30)).until(() -> client.history(promptId).isPresent());
+    assertThat(client.history(promptId)).as("stopped on the backend: " + promptId).hasValueSatisfying(r ->
+        assertThat(r.status()).isEqualTo(PromptResult.Status.INTERRUPTED));
   }
 
   private GenerationRequest request(String function, Map<String, Object> parameters) {
@@ -101,11 +130,11 @@ class GenerationOnComfyUiTest {
 
   @Test
   void invertsARealImageEndToEnd() throws Exception {
-    startWorker(real);
+    startHost();
     uploadSample();
     bus.subscribe("gen-invert", events::add);
 
-    GenerationResult result = workflow("gen-invert").run(request("invert", Map.of("image", "uploads/sample.png")));
+    GenerationResult result = run("gen-invert", request("invert", Map.of("image", "uploads/sample.png")));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     OutputRef output = result.outputs().get(0);
@@ -115,18 +144,18 @@ class GenerationOnComfyUiTest {
     BufferedImage stored = ImageIO.read(outputs.resolve(output.path()).toFile());
     assertThat(TestImages.isInverted(TestImages.sample(), stored)).isTrue();
     assertThat(comfy.promptPostCount()).isEqualTo(1);
-    assertThat(slots.inUse()).isZero();
+    awaitNoSlotInUse();
     assertThat(events).extracting(ProgressEvent::phase).contains("RESOLVING", "GENERATING", "COLLECTING_OUTPUTS");
     assertThat(events).extracting(ProgressEvent::seq).isSorted();
   }
 
   @Test
   void aSlowGenerationReportsStepsAnEtaAndLivePreviews() throws Exception {
-    startWorker(real);
+    startHost();
     uploadSample();
     bus.subscribe("gen-live", events::add);
 
-    GenerationResult result = workflow("gen-live").run(request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 12)));
+    GenerationResult result = run("gen-live", request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 12)));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(events).anySatisfy(e -> {
@@ -156,9 +185,9 @@ class GenerationOnComfyUiTest {
 
   @Test
   void aScriptFunctionRunsThroughTheSameWorkflow() throws Exception {
-    startWorker(real);
+    startHost();
     bus.subscribe("gen-script", events::add);
-    GenerationResult result = workflow("gen-script").run(
+    GenerationResult result = run("gen-script", 
         new GenerationRequest("gradient", "draft", Map.of("top", 0xff0000, "bottom", 0x0000ff), "project-1", "node-9", null));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
@@ -174,21 +203,17 @@ class GenerationOnComfyUiTest {
 
   @Test
   void aBackendRestartMidRunFailsThatAttemptClearlyAndTheRetryRunsAgain() throws Exception {
-    startWorker(real);
+    startHost();
     uploadSample();
     bus.subscribe("gen-restart", events::add);
     GenerationWorkflow workflow = workflow("gen-restart");
     WorkflowClient.start(workflow::run, request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 40)));
-    long deadline = System.currentTimeMillis() + 15_000;
-    while (events.stream().noneMatch(e -> e.step() != null) && System.currentTimeMillis() < deadline) {
-      Thread.sleep(20);
-    }
+    awaitAStep();
     int port = comfy.port();
     comfy.close(); // the backend dies mid-run and comes back empty, as a restarted ComfyUI does
     comfy = ComfyUiTestServer.start(new ComfyUiTestServer.Config(port, tmp.resolve("comfyui"), "127.0.0.1"));
 
-    GenerationResult result =
-        workflows.newUntypedWorkflowStub("gen-restart").getResult(60, TimeUnit.SECONDS, GenerationResult.class);
+    GenerationResult result = host.endOf("gen-restart");
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(comfy.promptPostCount()).as("the restarted backend had lost the run: it was submitted again").isEqualTo(1);
@@ -198,15 +223,12 @@ class GenerationOnComfyUiTest {
 
   @Test
   void anEditedTemplateChangesNewGenerationsButNotOneAlreadyRunning() throws Exception {
-    startWorker(real);
+    startHost();
     uploadSample();
     bus.subscribe("gen-before-edit", events::add);
     GenerationWorkflow running = workflow("gen-before-edit");
     WorkflowClient.start(running::run, request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 25)));
-    long deadline = System.currentTimeMillis() + 15_000;
-    while (events.stream().noneMatch(e -> e.step() != null) && System.currentTimeMillis() < deadline) {
-      Thread.sleep(20);
-    }
+    awaitAStep();
 
     // the author edits the function while it runs: a new output prefix and a new version
     Path template = tmp.resolve("templates/test/slow-invert/template.json");
@@ -214,8 +236,8 @@ class GenerationOnComfyUiTest {
     Files.writeString(graph, Files.readString(graph).replace("\"filename_prefix\": \"slow\"", "\"filename_prefix\": \"edited\""));
     Files.writeString(template, Files.readString(template).replace("\"version\": \"1.0.0\"", "\"version\": \"1.1.0\""));
 
-    GenerationResult before = workflows.newUntypedWorkflowStub("gen-before-edit").getResult(30, TimeUnit.SECONDS, GenerationResult.class);
-    GenerationResult after = workflow("gen-after-edit").run(request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 2)));
+    GenerationResult before = host.endOf("gen-before-edit");
+    GenerationResult after = run("gen-after-edit", request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 2)));
 
     assertThat(before.functionVersion()).isEqualTo("1.0.0");
     assertThat(before.outputs().get(0).name()).contains("_slow_");
@@ -225,8 +247,8 @@ class GenerationOnComfyUiTest {
 
   @Test
   void outputsProducedBeforeAFailureAreKeptAndReported() {
-    startWorker(real);
-    GenerationResult result = workflow("gen-partial").run(request("partial", Map.of()));
+    startHost();
+    GenerationResult result = run("gen-partial", request("partial", Map.of()));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("EXECUTION_ERROR");
@@ -240,18 +262,18 @@ class GenerationOnComfyUiTest {
 
   @Test
   void theTierChangesWhatTheBackendProduces() throws Exception {
-    startWorker(real);
+    startHost();
     uploadSample();
-    GenerationResult draft = workflow("gen-draft").run(
+    GenerationResult draft = run("gen-draft", 
         new GenerationRequest("generate-pattern", "draft", Map.of(), "project-1", "node-1", null));
-    GenerationResult high = workflow("gen-high").run(
+    GenerationResult high = run("gen-high", 
         new GenerationRequest("generate-pattern", "high", Map.of(), "project-1", "node-1", null));
     // ImagePadForOutpaint adds the 32px border on each side
     assertThat(draft.outputs().get(0).width()).isEqualTo(256 + 64);
     assertThat(high.outputs().get(0).width()).isEqualTo(768 + 64);
 
     // computed sizes: the tier's base width times the scale parameter, plus the tier's frame
-    GenerationResult framed = workflow("gen-framed").run(
+    GenerationResult framed = run("gen-framed", 
         new GenerationRequest("framed-color", "standard", Map.of("mood", "warm", "scale", 0.5, "soft", true), "project-1", "node-1", null));
     assertThat(framed.outputs().get(0).width()).isEqualTo(128 + 32);
     assertThat(framed.outputs().get(0).height()).isEqualTo(96 + 32);
@@ -259,20 +281,20 @@ class GenerationOnComfyUiTest {
 
   @Test
   void aBackendValidationErrorFailsWithTheNodesMessage() {
-    startWorker(real);
-    GenerationResult result = workflow("gen-invalid").run(request("invalid-graph", Map.of()));
+    startHost();
+    GenerationResult result = run("gen-invalid", request("invalid-graph", Map.of()));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("BACKEND_VALIDATION");
     assertThat(result.error().message()).contains("ImageScaleBy").contains("scale_by");
     assertThat(comfy.acceptedPromptCount()).isZero();
-    assertThat(slots.inUse()).isZero();
+    awaitNoSlotInUse();
   }
 
   @Test
   void outOfGpuMemoryIsTypedAndSuggestsALowerTier() {
-    startWorker(real);
-    GenerationResult result = workflow("gen-oom").run(request("oom", Map.of()));
+    startHost();
+    GenerationResult result = run("gen-oom", request("oom", Map.of()));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("OUT_OF_GPU_MEMORY");
@@ -284,10 +306,10 @@ class GenerationOnComfyUiTest {
 
   @Test
   void aRetriedAttemptReattachesToTheRunningPromptInsteadOfSubmittingAgain() throws Exception {
-    startWorker(new CrashFirstRunAttempt(real, comfy));
+    startHost(real -> new CrashFirstRunAttempt(real, comfy));
     uploadSample();
 
-    GenerationResult result = workflow("gen-crash").run(request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 20)));
+    GenerationResult result = run("gen-crash", request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 20)));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(comfy.promptPostCount()).isEqualTo(1);
@@ -297,41 +319,31 @@ class GenerationOnComfyUiTest {
 
   @Test
   void cancellingReachesTheBackendAsAnInterrupt() throws Exception {
-    startWorker(real);
+    startHost();
     uploadSample();
     bus.subscribe("gen-cancel", events::add);
     GenerationWorkflow workflow = workflow("gen-cancel");
     WorkflowClient.start(workflow::run, request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 300)));
-    long deadline = System.currentTimeMillis() + 15_000;
-    while (events.stream().noneMatch(e -> e.step() != null) && System.currentTimeMillis() < deadline) {
-      Thread.sleep(20);
-    }
+    awaitAStep();
     assertThat(events).anySatisfy(e -> assertThat(e.step()).isNotNull());
 
-    workflow.cancel("user pressed stop");
-    GenerationResult result =
-        workflows.newUntypedWorkflowStub("gen-cancel").getResult(30, TimeUnit.SECONDS, GenerationResult.class);
+    WorkflowStub.fromTyped(workflow).cancel("user pressed stop");
+    GenerationResult result = host.endOf("gen-cancel");
 
     assertThat(result.status()).isEqualTo(GenerationStatus.CANCELLED);
     assertThat(comfy.interruptCount()).isGreaterThanOrEqualTo(1);
-    assertThat(slots.inUse()).isZero();
+    awaitNoSlotInUse();
     // the backend really stopped: its history records the prompt as not completed
-    String promptId = comfy.acceptedPromptIds().get(0);
-    long until = System.currentTimeMillis() + 10_000;
-    while (client.history(promptId).isEmpty() && System.currentTimeMillis() < until) {
-      Thread.sleep(50);
-    }
-    assertThat(client.history(promptId)).hasValueSatisfying(r ->
-        assertThat(r.status()).isEqualTo(io.tempera.backend.comfyui.PromptResult.Status.INTERRUPTED));
+    assertInterruptedOnTheBackend(comfy.acceptedPromptIds().get(0));
   }
 
   @Test
   void aRunThatGoesSilentIsStoppedOnTheBackendRunOnceMoreAndFailsAsStalled() throws Exception {
-    startWorker(real);
+    startHost();
 
     // each step takes 5 s, longer than the template's stall limit of 2 s: the backend goes silent.
     // ComfyUI's interrupt is cooperative (seen between steps), so each stopped run ends at its next step
-    GenerationResult result = workflow("gen-wedged").run(request("wedged", Map.of("step_ms", 5_000)));
+    GenerationResult result = run("gen-wedged", request("wedged", Map.of("step_ms", 5_000)));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("STALLED");
@@ -340,19 +352,14 @@ class GenerationOnComfyUiTest {
     List<String> prompts = comfy.acceptedPromptIds();
     assertThat(prompts).as("the stopped run and its one new run").hasSize(2).doesNotHaveDuplicates();
     for (String promptId : prompts) {
-      long until = System.currentTimeMillis() + 10_000;
-      while (client.history(promptId).isEmpty() && System.currentTimeMillis() < until) {
-        Thread.sleep(50);
-      }
-      assertThat(client.history(promptId)).as("stopped on the backend: " + promptId).hasValueSatisfying(r ->
-          assertThat(r.status()).isEqualTo(io.tempera.backend.comfyui.PromptResult.Status.INTERRUPTED));
+      assertInterruptedOnTheBackend(promptId);
     }
-    assertThat(slots.inUse()).isZero();
+    awaitNoSlotInUse();
   }
 
   @Test
   void aRunStuckInTheBackendsQueueIsTakenOutOfItAndFailsAsATimeout() throws Exception {
-    startWorker(real);
+    startHost();
     // another client's long prompt holds the backend's only executor
     ObjectMapper json = new ObjectMapper();
     com.fasterxml.jackson.databind.node.ObjectNode blocking = (com.fasterxml.jackson.databind.node.ObjectNode)
@@ -360,13 +367,10 @@ class GenerationOnComfyUiTest {
     ((com.fasterxml.jackson.databind.node.ObjectNode) blocking.get("2").get("inputs")).put("step_ms", 20_000);
     String blocker = java.util.UUID.randomUUID().toString();
     java.util.concurrent.CompletableFuture.runAsync(() -> client.run(blocking, blocker, "someone-else", u -> {}));
-    long deadline = System.currentTimeMillis() + 10_000;
-    while (comfy.executions().isEmpty() && System.currentTimeMillis() < deadline) {
-      Thread.sleep(20);
-    }
+    await().atMost(Duration.ofSeconds(30)).until(() -> !comfy.executions().isEmpty());
 
     // at draft the template waits 2 s in the backend's queue (its tier's own queue_wait_seconds)
-    GenerationResult result = workflow("gen-queued").run(
+    GenerationResult result = run("gen-queued", 
         new GenerationRequest("wedged", "draft", Map.of("step_ms", 10), "project-1", "node-7", null));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
@@ -374,24 +378,22 @@ class GenerationOnComfyUiTest {
     assertThat(result.error().message())
         .isEqualTo("The generator's own queue did not reach this generation within 2 s; it was taken out of that queue");
     String mine = comfy.acceptedPromptIds().stream().filter(id -> !id.equals(blocker)).findFirst().orElseThrow();
-    long until = System.currentTimeMillis() + 10_000;
-    while (client.queueStatus(mine).known() && System.currentTimeMillis() < until) {
-      Thread.sleep(50);
-    }
-    assertThat(client.queueStatus(mine).known()).as("no longer in the backend's queue").isFalse();
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+        assertThat(client.queueStatus(mine).known()).as("no longer in the backend's queue").isFalse());
     client.cancel(blocker);
-    Thread.sleep(500);
-    assertThat(comfy.executions()).extracting(ComfyUiTestServer.Execution::promptId).as("it never ran").containsExactly(blocker);
-    assertThat(slots.inUse()).isZero();
+    // with the executor free again, it would run now if it were still queued: for half a second it does not
+    await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+        assertThat(comfy.executions()).extracting(ComfyUiTestServer.Execution::promptId).as("it never ran").containsExactly(blocker));
+    awaitNoSlotInUse();
   }
 
   /** The first runOnBackend attempt dies (like a worker crash) once its prompt is on the server. */
-  static final class CrashFirstRunAttempt implements GenerationActivities {
-    private final GenerationActivities delegate;
+  static final class CrashFirstRunAttempt implements BackendActivities {
+    private final BackendActivities delegate;
     private final ComfyUiTestServer server;
     private volatile boolean crashed;
 
-    CrashFirstRunAttempt(GenerationActivities delegate, ComfyUiTestServer server) {
+    CrashFirstRunAttempt(BackendActivities delegate, ComfyUiTestServer server) {
       this.delegate = delegate;
       this.server = server;
     }
@@ -404,13 +406,12 @@ class GenerationOnComfyUiTest {
       crashed = true;
       Thread activity = Thread.currentThread();
       Thread killer = Thread.ofPlatform().start(() -> {
-        while (server.acceptedPromptCount() == 0) {
-          Thread.onSpinWait();
-        }
         try {
-          Thread.sleep(300);
-        } catch (InterruptedException e) {
-          return;
+          await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(10))
+              .until(() -> server.acceptedPromptCount() > 0);
+          Thread.sleep(300); // the prompt is running when the attempt dies
+        } catch (InterruptedException | RuntimeException e) {
+          return; // the attempt ended first (or never submitted): nothing to kill
         }
         activity.interrupt();
       });
@@ -425,15 +426,9 @@ class GenerationOnComfyUiTest {
       throw ApplicationFailure.newFailure("simulated worker crash mid-run", "SIMULATED_CRASH");
     }
 
-    @Override public GenerationPlan resolveTemplate(GenerationRequest r) { return delegate.resolveTemplate(r); }
-    @Override public SlotLease acquireSlot(SlotRequest r) { return delegate.acquireSlot(r); }
-    @Override public GenerationPlan planAtTier(GenerationRequest r, GenerationPlan p, String t) { return delegate.planAtTier(r, p, t); }
-    @Override public void cancelOnBackend(BackendJob j) { delegate.cancelOnBackend(j); }
-    @Override public List<OutputRef> collectOutputs(CollectRequest r) { return delegate.collectOutputs(r); }
-    @Override public void releaseSlot(SlotLease l) { delegate.releaseSlot(l); }
-    @Override public io.tempera.slots.LeaseAnswer requestLease(SlotRequest r, GenerationPlan p) { return delegate.requestLease(r, p); }
-    @Override public ModelEndpoint startModel(ModelStart s) { return delegate.startModel(s); }
-    @Override public void releaseModel(ModelStart s) { delegate.releaseModel(s); }
-    @Override public GenerationPlan planOnModel(GenerationRequest r, GenerationPlan p, String m) { return delegate.planOnModel(r, p, m); }
+    @Override
+    public void cancelOnBackend(BackendJob job) {
+      delegate.cancelOnBackend(job);
+    }
   }
 }

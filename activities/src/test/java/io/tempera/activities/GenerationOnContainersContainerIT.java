@@ -1,7 +1,8 @@
-package io.tempera.generation;
+package io.tempera.activities;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.dockerjava.api.DockerClient;
@@ -13,25 +14,17 @@ import io.tempera.backend.comfyui.ComfyUiClient;
 import io.tempera.backend.comfyui.ComfyUiClientOptions;
 import io.tempera.containers.DockerModelHost;
 import io.tempera.containers.DockerModelHostOptions;
+import io.tempera.generation.GenerationRequest;
+import io.tempera.generation.GenerationResult;
+import io.tempera.generation.GenerationStatus;
+import io.tempera.generation.GenerationWorkflow;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.InProcessProgressBus;
-import io.tempera.slots.AllocatorSettings;
 import io.tempera.slots.AllocatorState;
-import io.tempera.slots.Gpu;
-import io.tempera.slots.HostRegistration;
-import io.tempera.slots.LocalSlotPool;
-import io.tempera.slots.SlotAllocatorActivitiesImpl;
-import io.tempera.slots.SlotAllocatorClient;
-import io.tempera.slots.SlotAllocatorWorkflow;
-import io.tempera.slots.SlotAllocatorWorkflowImpl;
 import io.tempera.template.TemplateRegistry;
-import io.tempera.template.TemplateTranslator;
 import io.tempera.testkit.fixtures.TestFiles;
 import io.tempera.testkit.fixtures.TestImages;
 import io.temporal.client.WorkflowClient;
-import io.temporal.client.WorkflowOptions;
-import io.temporal.testing.TestWorkflowEnvironment;
-import io.temporal.worker.Worker;
 import java.awt.image.BufferedImage;
 import java.net.URI;
 import java.nio.file.Path;
@@ -39,9 +32,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import javax.imageio.ImageIO;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -57,15 +49,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class GenerationOnContainersContainerIT {
 
-  private static final String POOL = "containers";
   private static final ObjectMapper JSON = new ObjectMapper();
   private static DockerClient docker;
 
   @TempDir Path tmp;
   private String hostId;
-  private TestWorkflowEnvironment env;
+  private TestHost host;
   private WorkflowClient workflows;
-  private SlotAllocatorClient slots;
   private DockerModelHost modelHost;
   private OutputStore outputs;
   private ComfyUiClient nowhere;
@@ -95,35 +85,20 @@ class GenerationOnContainersContainerIT {
         Duration.ofMillis(250), Duration.ofSeconds(2), Duration.ofSeconds(2), 20, null), new SimpleMeterRegistry());
     nowhere = new ComfyUiClient(URI.create("http://127.0.0.1:1"), ComfyUiClientOptions.defaults());
     // real time: real containers take real seconds, and a skipped clock fires a waiting
-    // generation's slot-wait timer before the allocator's grant arrives
-    env = TestWorkflowEnvironment.newInstance(
-        io.temporal.testing.TestEnvironmentOptions.newBuilder().setUseTimeskipping(false).build());
-    workflows = env.getWorkflowClient();
-    slots = new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
-    GenerationActivitiesImpl activities = new GenerationActivitiesImpl(
-        registry, new TemplateTranslator(JSON), new LocalSlotPool("unused", 1),
-        new BackendRegistry(List.of(ComfyUiBackend.single(nowhere))), outputs, new InProcessProgressBus(), new SimpleMeterRegistry())
-        .useSlotAllocator(slots, POOL, 0)
-        .useModelHost(modelHost, hostId)
-        .useModelLookup(registry::model);
-    activities.containersEnabled(true);
-    String hostQueue = HostRegistration.taskQueueFor(hostId);
-    for (String tier : List.of("standard", "ultra")) {
-      Worker worker = env.newWorker(GenerationWorkflow.taskQueueFor(tier));
-      worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
-      worker.registerActivitiesImplementations(activities);
-    }
-    env.newWorker(hostQueue).registerActivitiesImplementations(activities);
-    Worker allocator = env.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
-    allocator.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
-    allocator.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(workflows));
-    env.start();
-    slots.registerHost(POOL, new HostRegistration(hostId, hostQueue, List.of(new Gpu(0, 4_000)), 2));
+    // generation's slot-wait timer before the allocator's grant arrives. The model host runs
+    // containers, so planning keeps the registry's containerised models.
+    host = TestHost.builder(registry, new BackendRegistry(List.of(ComfyUiBackend.single(nowhere))), outputs, new InProcessProgressBus())
+        .modelHost(modelHost)
+        .slots(2)
+        .vramMb(4_000)
+        .realTime()
+        .start();
+    workflows = host.client;
   }
 
   @AfterEach
   void tearDown() {
-    env.close();
+    host.close();
     nowhere.close();
     modelHost.close();
     List<Container> left = containersOfHost();
@@ -136,8 +111,7 @@ class GenerationOnContainersContainerIT {
   }
 
   private GenerationWorkflow stub(String id, String tier) {
-    return workflows.newWorkflowStub(GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.taskQueueFor(tier)).setWorkflowId(id).build());
+    return host.workflow(id, GenerationWorkflow.taskQueueFor(tier));
   }
 
   /** True when the container's ComfyUI reports a prompt in queue_running. */
@@ -157,10 +131,13 @@ class GenerationOnContainersContainerIT {
     }
   }
 
+  /** Every lease given back and nobody left in line (the release is a signal: it may land just after the end). */
   private void assertNothingHeld() {
-    AllocatorState state = slots.state(POOL);
-    assertThat(state.leases()).as("leases left").isEmpty();
-    assertThat(state.waiters()).as("waiters left").isEmpty();
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+      AllocatorState state = host.allocatorState();
+      assertThat(state.leases()).as("leases left").isEmpty();
+      assertThat(state.waiters()).as("waiters left").isEmpty();
+    });
   }
 
   private BufferedImage output(GenerationResult result) throws Exception {
@@ -170,7 +147,7 @@ class GenerationOnContainersContainerIT {
   @Test
   void aGenerationStartsItsModelsContainerRunsThereAndTheNextOneReusesIt() throws Exception {
     Map<String, Object> image = Map.of("image", "uploads/sample.png");
-    GenerationResult first = stub("gen-container-1", "ultra").run(new GenerationRequest("invert", "ultra", image, "p1", "n1", null));
+    GenerationResult first = TestHost.runToEnd(stub("gen-container-1", "ultra"), new GenerationRequest("invert", "ultra", image, "p1", "n1", null));
 
     assertThat(first.status()).as("%s", first.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     BufferedImage out = output(first);
@@ -180,7 +157,7 @@ class GenerationOnContainersContainerIT {
     assertThat(containers).as("one model container, kept running idle for the next generation").hasSize(1);
     assertThat(containers.get(0).getState()).isEqualTo("running");
 
-    GenerationResult second = stub("gen-container-2", "ultra").run(new GenerationRequest("invert", "ultra", image, "p1", "n2", null));
+    GenerationResult second = TestHost.runToEnd(stub("gen-container-2", "ultra"), new GenerationRequest("invert", "ultra", image, "p1", "n2", null));
 
     assertThat(second.status()).as("%s", second.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(containersOfHost()).extracting(Container::getId).as("the same container served it").containsExactly(containers.get(0).getId());
@@ -191,23 +168,21 @@ class GenerationOnContainersContainerIT {
   @Test
   void aContainerKilledMidGenerationIsRestartedAndTheGenerationRetriedThere() throws Exception {
     GenerationWorkflow workflow = stub("gen-container-crash", "standard");
-    CompletableFuture<GenerationResult> result = WorkflowClient.execute(workflow::run,
+    WorkflowClient.start(workflow::run,
         new GenerationRequest("slow-invert-in-container", "standard", Map.of("image", "uploads/sample.png", "steps", 40), "p1", "n3", null));
 
     // wait until the container's ComfyUI is running the prompt (its /queue shows it)
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    List<Container> before = containersOfHost();
-    while (before.isEmpty() || !runningAPrompt(before.get(0))) {
-      if (System.nanoTime() > deadline) {
-        fail("the generation never got going on its container: " + workflow.state());
-      }
-      Thread.sleep(100);
-      before = containersOfHost();
+    List<Container> before;
+    try {
+      before = await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(100))
+          .until(this::containersOfHost, containers -> !containers.isEmpty() && runningAPrompt(containers.get(0)));
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError("the generation never got going on its container: " + workflow.state(), e);
     }
     assertThat(before).hasSize(1);
     docker.killContainerCmd(before.get(0).getId()).exec(); // the model server dies mid-run
 
-    GenerationResult finished = result.get(180, TimeUnit.SECONDS);
+    GenerationResult finished = host.endOf("gen-container-crash");
 
     assertThat(finished.status()).as("%s", finished.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(TestImages.isInverted(TestImages.sample(), output(finished))).isTrue();

@@ -136,6 +136,8 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       }
     }
     waiters.add(new Waiter(request, waiters.size() + 1));
+    log.info("slot pool {}: {} waits in line at place {} ({} leases held, {} hosts)", pool, request.holder(), waiters.size(),
+        leases.size(), hosts.size());
     return new LeaseAnswer(pool, null, waiters.size(), seq, null);
   }
 

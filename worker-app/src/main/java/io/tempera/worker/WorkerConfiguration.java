@@ -41,7 +41,6 @@ import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.ApplicationListener;
 import io.tempera.template.TemplateRegistry;
 import io.tempera.template.TemplateTranslator;
-import io.tempera.testkit.comfyui.ComfyUiTestServer;
 import java.net.URI;
 import java.util.List;
 import org.springframework.beans.factory.ObjectProvider;
@@ -58,15 +57,17 @@ public class WorkerConfiguration {
 
   private static final Logger log = LoggerFactory.getLogger(WorkerConfiguration.class);
 
-  /** The ComfyUI backend: the embedded testkit server, or the configured endpoints. */
+  /**
+   * The ComfyUI backend: the servers a {@link ComfyUiUrls} bean names (the embedded all-in-one's
+   * testkit server), else the configured endpoints (tempera.worker.comfyui-url(s)).
+   */
   @Bean
-  public ComfyUiBackend comfyUiBackend(WorkerProperties properties, ObjectProvider<ComfyUiTestServer> embedded) {
-    ComfyUiTestServer server = embedded.getIfAvailable();
+  public ComfyUiBackend comfyUiBackend(WorkerProperties properties, ObjectProvider<ComfyUiUrls> comfyUiUrls) {
     ComfyUiClientOptions defaults = ComfyUiClientOptions.defaults();
     ComfyUiClientOptions options =
         new ComfyUiClientOptions(
             defaults.connectTimeout(), defaults.requestTimeout(), defaults.wsIdlePoll(), properties.comfyuiRunTimeout());
-    List<URI> urls = server != null ? List.of(server.baseUrl()) : properties.comfyuiUrls();
+    List<URI> urls = comfyUiUrls.getIfAvailable(() -> properties::comfyuiUrls).urls();
     return new ComfyUiBackend(urls.stream().map(url -> ComfyUiBackend.endpoint(new ComfyUiClient(url, options))).toList(), options);
   }
 

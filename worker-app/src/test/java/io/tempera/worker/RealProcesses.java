@@ -47,9 +47,9 @@ final class RealProcesses implements AutoCloseable {
     }
   }
 
-  /** A worker host process from the app jar. */
+  /** A worker host process from the worker app jar. */
   Process startWorker(String name, Map<String, String> env, String... args) throws IOException {
-    List<String> command = new ArrayList<>(List.of("-Dloader.main=io.tempera.worker.WorkerApplication", "-jar", appJar()));
+    List<String> command = new ArrayList<>(List.of("-jar", appJar()));
     command.addAll(List.of(args));
     return startJava(name, command, env);
   }

@@ -2,9 +2,11 @@ package io.tempera.embedded;
 
 import io.tempera.generation.GenerationSearchAttributes;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
+import io.tempera.worker.ComfyUiUrls;
 import io.temporal.api.enums.v1.IndexedValueType;
 import io.temporal.testing.TestWorkflowEnvironment;
 import java.nio.file.Path;
+import java.util.List;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.SmartInitializingSingleton;
 import org.springframework.beans.factory.annotation.Value;
@@ -20,6 +22,12 @@ public class EmbeddedConfiguration {
       @Value("${tempera.embedded.comfyui-port:8188}") int port,
       @Value("${tempera.embedded.comfyui-data:.tempera/comfyui}") Path dataDir) {
     return ComfyUiTestServer.start(new ComfyUiTestServer.Config(port, dataDir, "127.0.0.1"));
+  }
+
+  /** The worker's ComfyUI backend runs on the in-process testkit server. */
+  @Bean
+  public ComfyUiUrls embeddedComfyUiUrls(ComfyUiTestServer embeddedComfyUi) {
+    return () -> List.of(embeddedComfyUi.baseUrl());
   }
 
   /**

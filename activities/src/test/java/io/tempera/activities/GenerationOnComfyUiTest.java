@@ -366,7 +366,9 @@ class GenerationOnComfyUiTest {
         json.readTree(Path.of("src/test/resources/templates/wedged/graph.json").toFile());
     ((com.fasterxml.jackson.databind.node.ObjectNode) blocking.get("2").get("inputs")).put("step_ms", 20_000);
     String blocker = java.util.UUID.randomUUID().toString();
-    java.util.concurrent.CompletableFuture.runAsync(() -> client.run(blocking, blocker, "someone-else", u -> {}));
+    // another client's prompt, left running (ComfyUI interrupts it when the test server closes)
+    java.util.concurrent.CompletableFuture<Void> unused =
+        java.util.concurrent.CompletableFuture.runAsync(() -> client.run(blocking, blocker, "someone-else", u -> {}));
     await().atMost(Duration.ofSeconds(30)).until(() -> !comfy.executions().isEmpty());
 
     // at draft the template waits 2 s in the backend's queue (its tier's own queue_wait_seconds)

@@ -77,7 +77,7 @@ class GenerationOnContainersContainerIT {
     TestFiles.copyShippedTemplates(templates);
     TestFiles.copyTree(Path.of("src/test/resources/container-templates/slow-invert-in-container"), templates.resolve("functions/slow-invert-in-container"));
     TemplateRegistry registry = new TemplateRegistry(templates, JSON, 0);
-    registry.find("slow-invert-in-container").orElseThrow(() -> new AssertionError("test template not loaded: " + registry.problems()));
+    assertThat(registry.find("slow-invert-in-container")).as("test template loaded: %s", registry.problems()).isPresent();
     outputs = new OutputStore(tmp.resolve("outputs"));
     TestImages.writePng(TestImages.sample(), outputs.projectDir("p1").resolve("uploads/sample.png"));
 

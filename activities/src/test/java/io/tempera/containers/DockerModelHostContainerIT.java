@@ -292,7 +292,7 @@ class DockerModelHostContainerIT {
   @Test
   void aRestartThatFailedIsStartedAgainWhenTheHolderAsksForTheCurrentService() throws Exception {
     String tag = "tempera/testkit-comfyui:it-" + hostId;
-    String[] parts = tag.split(":");
+    String[] parts = tag.split(":", -1);
     docker.tagImageCmd(testkit.image(), parts[0], parts[1]).exec();
     ModelSpec tagged = new ModelSpec("tagged", testkit.backendType(), tag, testkit.command(), Map.of("TEMPERA_MODEL", "tagged"),
         testkit.port(), testkit.healthPath(), 100, testkit.startTimeoutSeconds(), null);

@@ -31,6 +31,12 @@ public final class GradioClient implements AutoCloseable {
     this.protocol = new GradioProtocol(transport, discovery, files);
   }
 
+  /** The app it talks to (never the login). */
+  @Override
+  public String toString() {
+    return "GradioClient[" + baseUrl() + "]";
+  }
+
   public URI baseUrl() {
     return transport.baseUrl();
   }

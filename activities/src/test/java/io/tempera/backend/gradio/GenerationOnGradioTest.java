@@ -305,7 +305,7 @@ class GenerationOnGradioTest {
   }
 
   private static int count(String stats, String key) {
-    for (String part : stats.split(" ")) {
+    for (String part : stats.split(" ", -1)) {
       if (part.startsWith(key + "=")) {
         return Integer.parseInt(part.substring(key.length() + 1));
       }

@@ -48,6 +48,10 @@ class GradioEventStreamTest {
       @Override public int read() throws IOException {
         throw new IOException("connection reset");
       }
+
+      @Override public int read(byte[] buffer, int offset, int length) throws IOException {
+        throw new IOException("connection reset");
+      }
     };
     try (GradioEventStream stream = new GradioEventStream(broken, options(Duration.ofSeconds(30)))) {
       assertThatThrownBy(() -> stream.next(later())).isInstanceOfSatisfying(GradioException.class, e -> {

@@ -300,7 +300,10 @@ class ComfyUiProtocolTest {
     byte[] a = png(0x00ff00);
     byte[] b = png(0x0000ff);
     assertThat(upload("x.png", a).get("name").asText()).isEqualTo("x.png");
-    Path stored = Files.walk(tmp).filter(p -> p.getFileName().toString().equals("x.png")).findFirst().orElseThrow();
+    Path stored;
+    try (java.util.stream.Stream<Path> files = Files.walk(tmp)) {
+      stored = files.filter(p -> p.getFileName().toString().equals("x.png")).findFirst().orElseThrow();
+    }
     java.nio.file.attribute.FileTime written = Files.getLastModifiedTime(stored);
     Files.setLastModifiedTime(stored, java.nio.file.attribute.FileTime.fromMillis(written.toMillis() - 60_000));
     assertThat(upload("x.png", a).get("name").asText()).isEqualTo("x.png");

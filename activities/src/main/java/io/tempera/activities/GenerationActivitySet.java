@@ -1,26 +1,26 @@
 package io.tempera.activities;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import io.tempera.activities.models.ModelActivitiesImpl;
 import io.tempera.activities.outputs.OutputActivitiesImpl;
 import io.tempera.activities.planning.PlanningActivitiesImpl;
 import io.tempera.activities.run.BackendActivitiesImpl;
 import io.tempera.activities.slots.SlotActivitiesImpl;
 import io.tempera.activities.slots.SlotAllocatorActivitiesImpl;
+import io.tempera.activities.slots.SlotAllocatorClient;
+import io.tempera.backend.BackendRegistry;
+import io.tempera.containers.ModelHost;
 import io.tempera.generation.BackendActivities;
 import io.tempera.generation.GenerationWorkflowImpl;
 import io.tempera.generation.ModelActivities;
 import io.tempera.generation.OutputActivities;
 import io.tempera.generation.PlanningActivities;
-import io.tempera.slots.SlotActivities;
-import io.tempera.slots.SlotAllocatorWorkflow;
-import io.tempera.slots.SlotAllocatorWorkflowImpl;
-import io.micrometer.core.instrument.MeterRegistry;
-import io.tempera.activities.slots.SlotAllocatorClient;
-import io.tempera.backend.BackendRegistry;
-import io.tempera.containers.ModelHost;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.ProgressBus;
 import io.tempera.slots.AllocatorSettings;
+import io.tempera.slots.SlotActivities;
+import io.tempera.slots.SlotAllocatorWorkflow;
+import io.tempera.slots.SlotAllocatorWorkflowImpl;
 import io.tempera.template.TemplateRegistry;
 import io.tempera.template.TemplateTranslator;
 import io.temporal.client.WorkflowClient;
@@ -70,7 +70,18 @@ public record GenerationActivitySet(
       String pool,
       int defaultVramMb) {
     SlotAllocatorClient allocator = new SlotAllocatorClient(client, AllocatorSettings.defaults());
-    return of(client, allocator, templates, translator, backends, outputStore, progress, metrics, modelHost, hostId, pool,
+    return of(
+        client,
+        allocator,
+        templates,
+        translator,
+        backends,
+        outputStore,
+        progress,
+        metrics,
+        modelHost,
+        hostId,
+        pool,
         defaultVramMb);
   }
 
@@ -90,7 +101,8 @@ public record GenerationActivitySet(
       int defaultVramMb) {
     PhaseEvents phases = new PhaseEvents(progress);
     return new GenerationActivitySet(
-        new PlanningActivitiesImpl(templates, translator, templates::model, modelHost != null, phases),
+        new PlanningActivitiesImpl(
+            templates, translator, templates::model, modelHost != null, phases),
         new SlotActivitiesImpl(allocator, pool, defaultVramMb, phases),
         new ModelActivitiesImpl(modelHost, hostId, phases),
         new BackendActivitiesImpl(backends, outputStore, progress, metrics, modelHost),
@@ -102,7 +114,8 @@ public record GenerationActivitySet(
    * allocators' queue is registered apart ({@link #registerAllocator}: the worker application's
    * configuration declares it).
    */
-  public void register(WorkerFactory factory, Collection<String> generationQueues, String hostQueue) {
+  public void register(
+      WorkerFactory factory, Collection<String> generationQueues, String hostQueue) {
     for (String queue : generationQueues) {
       Worker worker = factory.newWorker(queue);
       worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
@@ -111,7 +124,10 @@ public record GenerationActivitySet(
     factory.newWorker(hostQueue).registerActivitiesImplementations(models, runs, outputs);
   }
 
-  /** Registers the slot allocators' queue on {@code factory}: the allocator workflow and its activities. */
+  /**
+   * Registers the slot allocators' queue on {@code factory}: the allocator workflow and its
+   * activities.
+   */
   public static void registerAllocator(WorkerFactory factory, WorkflowClient client) {
     Worker worker = factory.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
     worker.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);

@@ -15,10 +15,11 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps a long activity heartbeating while it works, whatever it is blocked on: one shared
  * scheduler thread ticks for every running activity every {@link #EVERY_MILLIS}; each heartbeat (a
- * blocking call to the Temporal server when due) goes out on its own virtual thread, at most one per
- * activity on its way, so a hundred activities' calls never queue past their heartbeat timeout.
+ * blocking call to the Temporal server when due) goes out on its own virtual thread, at most one
+ * per activity on its way, so a hundred activities' calls never queue past their heartbeat timeout.
  * When the server answers that the activity was cancelled or timed out, the working thread is
- * interrupted and {@link #stopped()} says why. Use with try-with-resources on the activity's thread.
+ * interrupted and {@link #stopped()} says why. Use with try-with-resources on the activity's
+ * thread.
  */
 public final class Heartbeats implements AutoCloseable {
 
@@ -28,7 +29,8 @@ public final class Heartbeats implements AutoCloseable {
   public static final long EVERY_MILLIS = 2_000;
 
   private static final ScheduledExecutorService TICKER =
-      Executors.newScheduledThreadPool(1, Thread.ofPlatform().daemon().name("tempera-heartbeat").factory());
+      Executors.newScheduledThreadPool(
+          1, Thread.ofPlatform().daemon().name("tempera-heartbeat").factory());
 
   private final AtomicReference<ActivityCompletionException> stopped = new AtomicReference<>();
   private final ScheduledFuture<?> ticks;
@@ -49,21 +51,26 @@ public final class Heartbeats implements AutoCloseable {
               if (!beating.compareAndSet(false, true)) {
                 return;
               }
-              Thread.ofVirtual().name("tempera-heartbeat-", 0).start(() -> {
-                try {
-                  context.heartbeat(details.get());
-                } catch (ActivityCompletionException e) {
-                  if (stopped.compareAndSet(null, e)) {
-                    log.info("activity {} of {}: {}; stopping", context.getInfo().getActivityType(),
-                        context.getInfo().getWorkflowId(), e.getClass().getSimpleName());
-                    worker.interrupt();
-                  }
-                } catch (RuntimeException e) {
-                  log.debug("heartbeat failed", e);
-                } finally {
-                  beating.set(false);
-                }
-              });
+              Thread.ofVirtual()
+                  .name("tempera-heartbeat-", 0)
+                  .start(() -> {
+                    try {
+                      context.heartbeat(details.get());
+                    } catch (ActivityCompletionException e) {
+                      if (stopped.compareAndSet(null, e)) {
+                        log.info(
+                            "activity {} of {}: {}; stopping",
+                            context.getInfo().getActivityType(),
+                            context.getInfo().getWorkflowId(),
+                            e.getClass().getSimpleName());
+                        worker.interrupt();
+                      }
+                    } catch (RuntimeException e) {
+                      log.debug("heartbeat failed", e);
+                    } finally {
+                      beating.set(false);
+                    }
+                  });
             },
             0,
             EVERY_MILLIS,
@@ -75,8 +82,11 @@ public final class Heartbeats implements AutoCloseable {
     return new Heartbeats(context, details, null);
   }
 
-  /** The same, running {@code onTick} (quick, non-blocking) before each beat: a watchdog's check. */
-  public static Heartbeats start(ActivityExecutionContext context, Supplier<?> details, Runnable onTick) {
+  /**
+   * The same, running {@code onTick} (quick, non-blocking) before each beat: a watchdog's check.
+   */
+  public static Heartbeats start(
+      ActivityExecutionContext context, Supplier<?> details, Runnable onTick) {
     return new Heartbeats(context, details, onTick);
   }
 

@@ -4,7 +4,9 @@ import io.tempera.generation.Phase;
 import io.tempera.progress.ProgressBus;
 import io.tempera.progress.ProgressEvent;
 
-/** Tells the generation's followers (over the progress bus, not history) that it entered a phase. */
+/**
+ * Tells the generation's followers (over the progress bus, not history) that it entered a phase.
+ */
 public final class PhaseEvents {
 
   private final ProgressBus progress;
@@ -18,9 +20,21 @@ public final class PhaseEvents {
   }
 
   /** The same with the generation's place in the line it waits in. */
-  public void entered(String generationId, Phase phase, double at, String message, Integer queuePosition) {
+  public void entered(
+      String generationId, Phase phase, double at, String message, Integer queuePosition) {
     progress.publish(
-        new ProgressEvent(generationId, 0, ProgressEvent.PHASE, phase.name(), at, null, null, queuePosition, message,
-            System.currentTimeMillis(), null, null));
+        new ProgressEvent(
+            generationId,
+            0,
+            ProgressEvent.PHASE,
+            phase.name(),
+            at,
+            null,
+            null,
+            queuePosition,
+            message,
+            System.currentTimeMillis(),
+            null,
+            null));
   }
 }

@@ -33,12 +33,18 @@ public interface Backend {
   /** Streams one produced file to {@code target}. Returns the bytes written. */
   long download(BackendFile file, Path target);
 
-  /** A job's file input inside the project folder; a non-retryable INVALID_REQUEST when it is not there. */
+  /**
+   * A job's file input inside the project folder; a non-retryable INVALID_REQUEST when it is not
+   * there.
+   */
   static Path inputFile(Path projectDir, FileInput input) {
     Path file = projectDir.resolve(input.projectPath()).normalize();
     if (!file.startsWith(projectDir) || !Files.isRegularFile(file)) {
       throw ApplicationFailure.newNonRetryableFailure(
-          "Input '" + input.parameter() + "' names a file that does not exist in the project: " + input.projectPath(),
+          "Input '"
+              + input.parameter()
+              + "' names a file that does not exist in the project: "
+              + input.projectPath(),
           ErrorCode.INVALID_REQUEST.name());
     }
     return file;

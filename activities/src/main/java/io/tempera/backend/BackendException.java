@@ -3,8 +3,8 @@ package io.tempera.backend;
 import java.util.Optional;
 
 /**
- * A backend call that failed, by kind: the base of each backend client's own exception, which
- * names its kinds in its own enum. The kinds every backend shares are {@link BackendFault}s.
+ * A backend call that failed, by kind: the base of each backend client's own exception, which names
+ * its kinds in its own enum. The kinds every backend shares are {@link BackendFault}s.
  */
 public abstract class BackendException extends RuntimeException {
 
@@ -48,7 +48,8 @@ public abstract class BackendException extends RuntimeException {
    */
   protected static <K extends Enum<K>> void requireFaults(Class<K> kinds) {
     for (BackendFault fault : BackendFault.values()) {
-      if (java.util.Arrays.stream(kinds.getEnumConstants()).noneMatch(kind -> kind.name().equals(fault.name()))) {
+      if (java.util.Arrays.stream(kinds.getEnumConstants())
+          .noneMatch(kind -> kind.name().equals(fault.name()))) {
         throw new ExceptionInInitializerError(kinds.getName() + " lacks the shared kind " + fault);
       }
     }

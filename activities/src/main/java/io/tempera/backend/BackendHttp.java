@@ -43,7 +43,9 @@ public final class BackendHttp<E extends BackendException> {
     E of(BackendFault fault, String message, Integer httpStatus, Throwable cause);
   }
 
-  /** @param baseUrl the server's root, without a trailing slash ({@link #root}) */
+  /**
+   * @param baseUrl the server's root, without a trailing slash ({@link #root})
+   */
   public BackendHttp(HttpClient http, URI baseUrl, Duration requestTimeout, Errors<E> errors) {
     this.http = http;
     this.baseUrl = baseUrl;
@@ -74,7 +76,10 @@ public final class BackendHttp<E extends BackendException> {
   }
 
   public HttpRequest post(String path, String jsonBody) {
-    return request(path).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(jsonBody)).build();
+    return request(path)
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(jsonBody))
+        .build();
   }
 
   /** Sends and reads the answer as text; an I/O failure or interrupt becomes the caller's error. */
@@ -86,7 +91,9 @@ public final class BackendHttp<E extends BackendException> {
     }
   }
 
-  /** Sends and opens the answer as a stream (the caller closes it); {@code path} names it in errors. */
+  /**
+   * Sends and opens the answer as a stream (the caller closes it); {@code path} names it in errors.
+   */
   public HttpResponse<InputStream> open(HttpRequest request, String path) {
     try {
       return http.send(request, HttpResponse.BodyHandlers.ofInputStream());
@@ -95,17 +102,24 @@ public final class BackendHttp<E extends BackendException> {
     }
   }
 
-  /** A failed call of {@code path} as the caller's error (an interrupt is kept set on the thread). */
+  /**
+   * A failed call of {@code path} as the caller's error (an interrupt is kept set on the thread).
+   */
   public E failure(String path, Exception e) {
     if (e instanceof InterruptedException) {
       Thread.currentThread().interrupt();
       return errors.of(BackendFault.ABORTED, "interrupted while calling " + path, null, e);
     }
     if (e instanceof HttpTimeoutException) {
-      return errors.of(BackendFault.TIMEOUT, path + " did not answer within " + requestTimeout, null, e);
+      return errors.of(
+          BackendFault.TIMEOUT, path + " did not answer within " + requestTimeout, null, e);
     }
     if (e instanceof ConnectException) {
-      return errors.of(BackendFault.UNREACHABLE, "cannot connect to " + baseUrl + ": " + e.getMessage(), null, e);
+      return errors.of(
+          BackendFault.UNREACHABLE,
+          "cannot connect to " + baseUrl + ": " + e.getMessage(),
+          null,
+          e);
     }
     return errors.of(BackendFault.UNREACHABLE, path + " failed: " + e, null, e);
   }
@@ -124,14 +138,22 @@ public final class BackendHttp<E extends BackendException> {
     try {
       JsonNode node = JSON.readTree(response.body());
       if (node == null || node.isMissingNode()) {
-        throw errors.of(BackendFault.PROTOCOL, path + " answered " + status + " with an empty body", status, null);
+        throw errors.of(
+            BackendFault.PROTOCOL,
+            path + " answered " + status + " with an empty body",
+            status,
+            null);
       }
       return node;
     } catch (JsonProcessingException e) {
       if (status >= 500) {
         throw errors.of(BackendFault.SERVER_ERROR, answered(path, response), status, null);
       }
-      throw errors.of(BackendFault.PROTOCOL, path + " answered malformed JSON: " + abbreviate(response.body()), status, e);
+      throw errors.of(
+          BackendFault.PROTOCOL,
+          path + " answered malformed JSON: " + abbreviate(response.body()),
+          status,
+          e);
     }
   }
 
@@ -177,7 +199,11 @@ public final class BackendHttp<E extends BackendException> {
     }
     StringBuilder query = new StringBuilder();
     for (int i = 0; i < namesAndValues.length; i += 2) {
-      query.append(i == 0 ? "" : "&").append(encode(namesAndValues[i])).append('=').append(encode(namesAndValues[i + 1]));
+      query
+          .append(i == 0 ? "" : "&")
+          .append(encode(namesAndValues[i]))
+          .append('=')
+          .append(encode(namesAndValues[i + 1]));
     }
     return query.toString();
   }

@@ -5,8 +5,15 @@ package io.tempera.backend;
  *
  * @param fraction overall 0..1 of the backend run
  * @param queuePosition position in the backend's own queue while waiting (1 = next), else null
- * @param previewImage an intermediate image (PNG or JPEG bytes) when the backend sent one, else null
+ * @param previewImage an intermediate image (PNG or JPEG bytes) when the backend sent one, else
+ *     null
  */
-@SuppressWarnings("ArrayRecordComponent") // the preview's bytes pass through; progress is never compared
+@SuppressWarnings(
+    "ArrayRecordComponent") // the preview's bytes pass through; progress is never compared
 public record BackendProgress(
-    double fraction, Integer step, Integer totalSteps, Integer queuePosition, String message, byte[] previewImage) {}
+    double fraction,
+    Integer step,
+    Integer totalSteps,
+    Integer queuePosition,
+    String message,
+    byte[] previewImage) {}

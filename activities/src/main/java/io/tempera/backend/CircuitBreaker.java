@@ -14,7 +14,11 @@ import java.util.function.Function;
  */
 public final class CircuitBreaker {
 
-  public enum State { CLOSED, OPEN, HALF_OPEN }
+  public enum State {
+    CLOSED,
+    OPEN,
+    HALF_OPEN
+  }
 
   private final int threshold;
   private final Duration coolDown;
@@ -36,15 +40,23 @@ public final class CircuitBreaker {
    *
    * @param backend the backend's name for the message, e.g. "ComfyUI"
    */
-  public static <E> E firstAllowed(List<E> endpoints, Function<E, CircuitBreaker> breaker, String backend) {
+  public static <E> E firstAllowed(
+      List<E> endpoints, Function<E, CircuitBreaker> breaker, String backend) {
     for (E endpoint : endpoints) {
       if (breaker.apply(endpoint).allow()) {
         return endpoint;
       }
     }
-    long wait = endpoints.stream().mapToLong(e -> breaker.apply(e).millisUntilProbe()).min().orElse(0);
+    long wait =
+        endpoints.stream().mapToLong(e -> breaker.apply(e).millisUntilProbe()).min().orElse(0);
     throw ApplicationFailure.newFailure(
-        "All " + endpoints.size() + " " + backend + " endpoints are failing; the next is tried again in " + (wait / 1000 + 1) + " s",
+        "All "
+            + endpoints.size()
+            + " "
+            + backend
+            + " endpoints are failing; the next is tried again in "
+            + (wait / 1000 + 1)
+            + " s",
         ErrorCode.BACKEND_UNREACHABLE.name());
   }
 

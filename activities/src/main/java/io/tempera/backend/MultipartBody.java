@@ -14,20 +14,29 @@ import java.util.UUID;
 public final class MultipartBody {
 
   private final String boundary = "----tempera" + UUID.randomUUID().toString().replace("-", "");
-  /** Alternating text and files: each part's head (with the separator before it), then its content. */
+
+  /**
+   * Alternating text and files: each part's head (with the separator before it), then its content.
+   */
   private final List<Object> pieces = new ArrayList<>();
 
   /** A file part, sent as application/octet-stream under its {@link #safeFilename}. */
   public MultipartBody file(String field, String filename, Path file) {
-    pieces.add(separator() + "Content-Disposition: form-data; name=\"" + field + "\"; filename=\"" + safeFilename(filename)
-        + "\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+    pieces.add(
+        separator()
+            + "Content-Disposition: form-data; name=\""
+            + field
+            + "\"; filename=\""
+            + safeFilename(filename)
+            + "\"\r\nContent-Type: application/octet-stream\r\n\r\n");
     pieces.add(file);
     return this;
   }
 
   /** A plain text field. */
   public MultipartBody field(String name, String value) {
-    pieces.add(separator() + "Content-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value);
+    pieces.add(
+        separator() + "Content-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value);
     return this;
   }
 
@@ -40,7 +49,10 @@ public final class MultipartBody {
   public HttpRequest.BodyPublisher publisher() throws IOException {
     List<HttpRequest.BodyPublisher> parts = new ArrayList<>();
     for (Object piece : pieces) {
-      parts.add(piece instanceof Path file ? HttpRequest.BodyPublishers.ofFile(file) : HttpRequest.BodyPublishers.ofString((String) piece));
+      parts.add(
+          piece instanceof Path file
+              ? HttpRequest.BodyPublishers.ofFile(file)
+              : HttpRequest.BodyPublishers.ofString((String) piece));
     }
     parts.add(HttpRequest.BodyPublishers.ofString("\r\n--" + boundary + "--\r\n"));
     return HttpRequest.BodyPublishers.concat(parts.toArray(HttpRequest.BodyPublisher[]::new));

@@ -21,7 +21,9 @@ record ContainerAdopter(DockerEngine engine, HealthCheck health, ModelTable tabl
   /** The host's parts log as the host. */
   private static final Logger log = LoggerFactory.getLogger(DockerModelHost.class);
 
-  /** Takes over the healthy containers a previous process with this host id left; removes the rest. */
+  /**
+   * Takes over the healthy containers a previous process with this host id left; removes the rest.
+   */
   void adopt() {
     for (Container c : engine.containersOf(hostId)) {
       Map<String, String> labels = c.getLabels();
@@ -31,20 +33,38 @@ record ContainerAdopter(DockerEngine engine, HealthCheck health, ModelTable tabl
       boolean keep = false;
       try {
         InspectContainerResponse inspect = engine.inspect(c.getId());
-        if (Boolean.TRUE.equals(inspect.getState().getRunning()) && modelId != null && !known(key)) {
-          ExposedPort exposed = inspect.getNetworkSettings().getPorts().getBindings().keySet().stream().findFirst().orElse(null);
+        if (Boolean.TRUE.equals(inspect.getState().getRunning())
+            && modelId != null
+            && !known(key)) {
+          ExposedPort exposed =
+              inspect.getNetworkSettings().getPorts().getBindings().keySet().stream()
+                  .findFirst()
+                  .orElse(null);
           if (exposed != null) {
             URI url = engine.publishedUrl(c.getId(), exposed.getPort());
             String healthPath = labels.getOrDefault(ContainerLabels.HEALTH, "/");
             ModelEntry e = new ModelEntry(key, modelId, gpu);
             e.specHash = labels.getOrDefault(ContainerLabels.SPEC_HASH, "");
             e.vramMb = Integer.parseInt(labels.getOrDefault(ContainerLabels.VRAM, "0"));
-            e.spec = new ModelSpec(modelId, "unknown", inspect.getConfig().getImage(), List.of(), Map.of(), exposed.getPort(), healthPath, e.vramMb, 60, null);
+            e.spec =
+                new ModelSpec(
+                    modelId,
+                    "unknown",
+                    inspect.getConfig().getImage(),
+                    List.of(),
+                    Map.of(),
+                    exposed.getPort(),
+                    healthPath,
+                    e.vramMb,
+                    60,
+                    null);
             e.containerId = c.getId();
             e.baseUrl = url;
             if (health.healthy(url, healthPath)) {
               e.state = ModelEntry.State.RUNNING;
-              e.ready = CompletableFuture.completedFuture(new RunningModel(modelId, c.getId(), url.toString(), true, 0));
+              e.ready =
+                  CompletableFuture.completedFuture(
+                      new RunningModel(modelId, c.getId(), url.toString(), true, 0));
               synchronized (table) {
                 table.put(e);
               }

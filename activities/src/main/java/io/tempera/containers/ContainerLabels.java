@@ -10,8 +10,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * What a model container carries so that its host knows it again (after a worker restart too):
- * the host id, the model, a hash of its registry entry, its GPU, GPU memory and health path.
+ * What a model container carries so that its host knows it again (after a worker restart too): the
+ * host id, the model, a hash of its registry entry, its GPU, GPU memory and health path.
  */
 final class ContainerLabels {
 
@@ -24,7 +24,10 @@ final class ContainerLabels {
 
   private ContainerLabels() {}
 
-  /** The labels of the container of {@code model} on {@code gpu} (null: none) for host {@code hostId}. */
+  /**
+   * The labels of the container of {@code model} on {@code gpu} (null: none) for host {@code
+   * hostId}.
+   */
   static Map<String, String> of(String hostId, ModelSpec model, String specHash, Integer gpu) {
     Map<String, String> labels = new LinkedHashMap<>();
     labels.put(HOST, hostId);
@@ -42,7 +45,10 @@ final class ContainerLabels {
     return gpu.equals("none") ? null : Integer.valueOf(gpu);
   }
 
-  /** What identifies a container as this registry entry's: changes to any of it replace idle containers. */
+  /**
+   * What identifies a container as this registry entry's: changes to any of it replace idle
+   * containers.
+   */
   static String specHash(ModelSpec model) {
     String spec =
         String.join(
@@ -54,7 +60,8 @@ final class ContainerLabels {
             String.valueOf(model.healthPath()),
             String.valueOf(model.vramMb()));
     try {
-      byte[] digest = MessageDigest.getInstance("SHA-256").digest(spec.getBytes(StandardCharsets.UTF_8));
+      byte[] digest =
+          MessageDigest.getInstance("SHA-256").digest(spec.getBytes(StandardCharsets.UTF_8));
       return HexFormat.of().formatHex(digest, 0, 6);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);

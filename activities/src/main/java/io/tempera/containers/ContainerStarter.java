@@ -13,11 +13,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Starts a model entry's container (create, start, find its published port, wait until healthy)
- * and completes the entry's {@code ready} future either way; a failed start leaves no container.
+ * Starts a model entry's container (create, start, find its published port, wait until healthy) and
+ * completes the entry's {@code ready} future either way; a failed start leaves no container.
  */
 record ContainerStarter(
-    DockerEngine engine, HealthCheck health, ModelTable table, DockerModelHostOptions options, ModelHostMetrics metrics, Executor background) {
+    DockerEngine engine,
+    HealthCheck health,
+    ModelTable table,
+    DockerModelHostOptions options,
+    ModelHostMetrics metrics,
+    Executor background) {
 
   /** The host's parts log as the host. */
   private static final Logger log = LoggerFactory.getLogger(DockerModelHost.class);
@@ -39,15 +44,24 @@ record ContainerStarter(
       health.waitHealthy(entry, containerId, baseUrl, began);
       long millis = Duration.ofNanos(System.nanoTime() - began).toMillis();
       metrics.coldStart(model.id(), Duration.ofNanos(System.nanoTime() - began));
-      log.info("model {} {} in container {} at {} in {} ms", model.id(), restart ? "restarted" : "started", containerId, baseUrl, millis);
-      RunningModel running = new RunningModel(model.id(), containerId, baseUrl.toString(), false, millis);
+      log.info(
+          "model {} {} in container {} at {} in {} ms",
+          model.id(),
+          restart ? "restarted" : "started",
+          containerId,
+          baseUrl,
+          millis);
+      RunningModel running =
+          new RunningModel(model.id(), containerId, baseUrl.toString(), false, millis);
       synchronized (table) {
         entry.state = ModelEntry.State.RUNNING;
         entry.healthFailures = 0;
         entry.lastUsedNanos = System.nanoTime();
         if (!table.contains(entry.key) || table.closed()) {
           // evicted or closed meanwhile: nobody may use it
-          entry.ready.completeExceptionally(new ModelHostException(ErrorCode.MODEL_UNAVAILABLE, "This worker host is shutting down", "", null));
+          entry.ready.completeExceptionally(
+              new ModelHostException(
+                  ErrorCode.MODEL_UNAVAILABLE, "This worker host is shutting down", "", null));
           String id = containerId;
           background.execute(() -> engine.remove(id, options.stopTimeout()));
           return;
@@ -58,8 +72,14 @@ record ContainerStarter(
       fail(entry, containerId, e);
     } catch (RuntimeException e) {
       String tail = containerId == null ? "" : engine.logTail(containerId);
-      fail(entry, containerId, new ModelHostException(ErrorCode.MODEL_UNAVAILABLE,
-          "Model '" + model.id() + "' could not be started: " + e.getMessage(), tail, e));
+      fail(
+          entry,
+          containerId,
+          new ModelHostException(
+              ErrorCode.MODEL_UNAVAILABLE,
+              "Model '" + model.id() + "' could not be started: " + e.getMessage(),
+              tail,
+              e));
     }
   }
 
@@ -80,7 +100,10 @@ record ContainerStarter(
     entry.ready.completeExceptionally(error);
   }
 
-  /** Waits for a start of {@code model} (its start timeout and 30 s more); its failure is thrown as is. */
+  /**
+   * Waits for a start of {@code model} (its start timeout and 30 s more); its failure is thrown as
+   * is.
+   */
   static RunningModel await(CompletableFuture<RunningModel> ready, ModelSpec model) {
     try {
       return ready.get(model.startTimeoutSeconds() + 30L, TimeUnit.SECONDS);
@@ -88,12 +111,21 @@ record ContainerStarter(
       if (e.getCause() instanceof ModelHostException m) {
         throw m;
       }
-      throw new ModelHostException(ErrorCode.MODEL_UNAVAILABLE, "Model '" + model.id() + "' could not be started", "", e.getCause());
+      throw new ModelHostException(
+          ErrorCode.MODEL_UNAVAILABLE,
+          "Model '" + model.id() + "' could not be started",
+          "",
+          e.getCause());
     } catch (TimeoutException e) {
-      throw new ModelHostException(ErrorCode.MODEL_UNAVAILABLE, "Model '" + model.id() + "' took too long to start", "", e);
+      throw new ModelHostException(
+          ErrorCode.MODEL_UNAVAILABLE, "Model '" + model.id() + "' took too long to start", "", e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new ModelHostException(ErrorCode.MODEL_UNAVAILABLE, "Interrupted while model '" + model.id() + "' started", "", e);
+      throw new ModelHostException(
+          ErrorCode.MODEL_UNAVAILABLE,
+          "Interrupted while model '" + model.id() + "' started",
+          "",
+          e);
     }
   }
 }

@@ -7,15 +7,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs every health poll over the running containers: stops the idle ones ({@link IdleReaper}),
- * and hands one that exited, or failed {@link #HEALTH_FAILURES_TO_CRASH} health checks in a row,
- * to {@link CrashRecovery}.
+ * Runs every health poll over the running containers: stops the idle ones ({@link IdleReaper}), and
+ * hands one that exited, or failed {@link #HEALTH_FAILURES_TO_CRASH} health checks in a row, to
+ * {@link CrashRecovery}.
  */
-record ContainerWatcher(DockerEngine engine, HealthCheck health, ModelTable table, IdleReaper reaper, CrashRecovery crashes)
+record ContainerWatcher(
+    DockerEngine engine,
+    HealthCheck health,
+    ModelTable table,
+    IdleReaper reaper,
+    CrashRecovery crashes)
     implements Runnable {
 
   /** The host's parts log as the host. */
   private static final Logger log = LoggerFactory.getLogger(DockerModelHost.class);
+
   /** Failed health checks in a row that make a running container a crash. */
   static final int HEALTH_FAILURES_TO_CRASH = 3;
 

@@ -46,9 +46,13 @@ final class DockerEngine {
     this.options = options;
   }
 
-  /** A Docker client for {@code dockerHost} (e.g. {@code unix:///var/run/docker.sock}; null: DOCKER_HOST or the default). */
+  /**
+   * A Docker client for {@code dockerHost} (e.g. {@code unix:///var/run/docker.sock}; null:
+   * DOCKER_HOST or the default).
+   */
   static DockerClient connect(String dockerHost) {
-    DefaultDockerClientConfig.Builder builder = DefaultDockerClientConfig.createDefaultConfigBuilder();
+    DefaultDockerClientConfig.Builder builder =
+        DefaultDockerClientConfig.createDefaultConfigBuilder();
     if (dockerHost != null && !dockerHost.isBlank()) {
       builder.withDockerHost(dockerHost);
     }
@@ -79,8 +83,15 @@ final class DockerEngine {
     try {
       docker.inspectImageCmd(model.image()).exec();
     } catch (NotFoundException e) {
-      throw new ModelHostException(ErrorCode.MODEL_UNAVAILABLE,
-          "Image '" + model.image() + "' of model '" + model.id() + "' is not on this host (build or load it; nothing is pulled)", "", e);
+      throw new ModelHostException(
+          ErrorCode.MODEL_UNAVAILABLE,
+          "Image '"
+              + model.image()
+              + "' of model '"
+              + model.id()
+              + "' is not on this host (build or load it; nothing is pulled)",
+          "",
+          e);
     }
   }
 
@@ -91,17 +102,21 @@ final class DockerEngine {
     bindings.bind(port, Ports.Binding.bindIp(options.bindAddress()));
     HostConfig hostConfig = HostConfig.newHostConfig().withPortBindings(bindings);
     if (request.gpu() != null) {
-      hostConfig.withDeviceRequests(List.of(new DeviceRequest()
-          .withDriver("nvidia")
-          .withDeviceIds(List.of(String.valueOf(request.gpu())))
-          .withCapabilities(List.of(List.of("gpu")))));
+      hostConfig.withDeviceRequests(
+          List.of(
+              new DeviceRequest()
+                  .withDriver("nvidia")
+                  .withDeviceIds(List.of(String.valueOf(request.gpu())))
+                  .withCapabilities(List.of(List.of("gpu")))));
     }
-    CreateContainerCmd cmd = docker.createContainerCmd(request.image())
-        .withName(request.name())
-        .withLabels(request.labels())
-        .withEnv(request.env())
-        .withExposedPorts(port)
-        .withHostConfig(hostConfig);
+    CreateContainerCmd cmd =
+        docker
+            .createContainerCmd(request.image())
+            .withName(request.name())
+            .withLabels(request.labels())
+            .withEnv(request.env())
+            .withExposedPorts(port)
+            .withHostConfig(hostConfig);
     if (!request.command().isEmpty()) {
       cmd.withCmd(request.command());
     }
@@ -118,18 +133,31 @@ final class DockerEngine {
 
   /** Every container, running or not, labelled with this host id. */
   List<Container> containersOf(String hostId) {
-    return docker.listContainersCmd().withShowAll(true).withLabelFilter(Map.of(ContainerLabels.HOST, hostId)).exec();
+    return docker
+        .listContainersCmd()
+        .withShowAll(true)
+        .withLabelFilter(Map.of(ContainerLabels.HOST, hostId))
+        .exec();
   }
 
   /** Where the container's {@code port} is published on this host. */
   URI publishedUrl(String containerId, int port) {
     InspectContainerResponse inspect = docker.inspectContainerCmd(containerId).exec();
-    Ports.Binding[] bound = inspect.getNetworkSettings().getPorts().getBindings().get(ExposedPort.tcp(port));
+    Ports.Binding[] bound =
+        inspect.getNetworkSettings().getPorts().getBindings().get(ExposedPort.tcp(port));
     if (bound == null || bound.length == 0) {
-      throw new ModelHostException(ErrorCode.MODEL_UNAVAILABLE, "Container " + containerId + " published no port for " + port, logTail(containerId), null);
+      throw new ModelHostException(
+          ErrorCode.MODEL_UNAVAILABLE,
+          "Container " + containerId + " published no port for " + port,
+          logTail(containerId),
+          null);
     }
-    String ip = bound[0].getHostIp() == null || bound[0].getHostIp().isBlank() || bound[0].getHostIp().equals("0.0.0.0")
-        ? "127.0.0.1" : bound[0].getHostIp();
+    String ip =
+        bound[0].getHostIp() == null
+                || bound[0].getHostIp().isBlank()
+                || bound[0].getHostIp().equals("0.0.0.0")
+            ? "127.0.0.1"
+            : bound[0].getHostIp();
     return URI.create("http://" + ip + ":" + bound[0].getHostPortSpec());
   }
 
@@ -154,22 +182,32 @@ final class DockerEngine {
     if (Boolean.TRUE.equals(state.getRunning())) {
       return " (it stopped answering its health check)";
     }
-    return " (exit code " + state.getExitCodeLong() + (Boolean.TRUE.equals(state.getOOMKilled()) ? ", out of memory" : "") + ")";
+    return " (exit code "
+        + state.getExitCodeLong()
+        + (Boolean.TRUE.equals(state.getOOMKilled()) ? ", out of memory" : "")
+        + ")";
   }
 
-  /** The container's last log lines (stdout and stderr), empty when there are none or it is gone. */
+  /**
+   * The container's last log lines (stdout and stderr), empty when there are none or it is gone.
+   */
   String logTail(String containerId) {
     StringBuilder out = new StringBuilder();
     try {
-      docker.logContainerCmd(containerId).withStdOut(true).withStdErr(true).withTail(options.logTailLines())
-          .exec(new ResultCallback.Adapter<Frame>() {
-            @Override
-            public void onNext(Frame frame) {
-              synchronized (out) {
-                out.append(new String(frame.getPayload(), StandardCharsets.UTF_8));
-              }
-            }
-          })
+      docker
+          .logContainerCmd(containerId)
+          .withStdOut(true)
+          .withStdErr(true)
+          .withTail(options.logTailLines())
+          .exec(
+              new ResultCallback.Adapter<Frame>() {
+                @Override
+                public void onNext(Frame frame) {
+                  synchronized (out) {
+                    out.append(new String(frame.getPayload(), StandardCharsets.UTF_8));
+                  }
+                }
+              })
           .awaitCompletion(5, TimeUnit.SECONDS);
     } catch (NotFoundException e) {
       return "";
@@ -190,7 +228,10 @@ final class DockerEngine {
     }
     try {
       if (!stopTimeout.isZero()) {
-        docker.stopContainerCmd(containerId).withTimeout((int) Math.max(1, stopTimeout.toSeconds())).exec();
+        docker
+            .stopContainerCmd(containerId)
+            .withTimeout((int) Math.max(1, stopTimeout.toSeconds()))
+            .exec();
       }
     } catch (NotFoundException | NotModifiedException e) {
       // already stopped or gone

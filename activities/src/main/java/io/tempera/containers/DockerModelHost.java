@@ -23,25 +23,25 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>A model's container is started from its registry entry (image, command, env, port, health
  *       path), its port published on loopback with a random host port, labelled with this host's
- *       id, the model and a hash of the entry, and is ready once its health path answers 2xx
- *       within the entry's start timeout.
- *   <li>One container per model and GPU, shared by every holder; it keeps running while any
- *       holder has it, and is stopped when idle longer than the idle timeout. When a start needs
- *       GPU memory the budget lacks, idle containers on that GPU are evicted, least recently used
+ *       id, the model and a hash of the entry, and is ready once its health path answers 2xx within
+ *       the entry's start timeout.
+ *   <li>One container per model and GPU, shared by every holder; it keeps running while any holder
+ *       has it, and is stopped when idle longer than the idle timeout. When a start needs GPU
+ *       memory the budget lacks, idle containers on that GPU are evicted, least recently used
  *       first; containers with holders never are (BACKEND_BUSY instead).
- *   <li>A watcher checks running containers every health poll: one that exited or stopped
- *       answering is a crash — its last log lines are kept for {@link #verify}, and it is
- *       restarted at once when it has holders (else dropped).
- *   <li>On start it adopts the healthy containers a previous process with the same host id left
- *       and removes dead ones; {@link #close()} waits up to the grace period for holders, then
- *       stops and removes every container of this host — never another host's.
+ *   <li>A watcher checks running containers every health poll: one that exited or stopped answering
+ *       is a crash — its last log lines are kept for {@link #verify}, and it is restarted at once
+ *       when it has holders (else dropped).
+ *   <li>On start it adopts the healthy containers a previous process with the same host id left and
+ *       removes dead ones; {@link #close()} waits up to the grace period for holders, then stops
+ *       and removes every container of this host — never another host's.
  * </ul>
  *
  * <p>This class hands out and takes back models; its parts do the rest: {@link ModelTable} (the
- * holder bookkeeping), {@link DockerEngine} (the engine calls), {@link ContainerLabels} and
- * {@link ContainerRequest} (what a container carries), {@link HealthCheck}, {@link ContainerStarter},
- * {@link GpuMemoryBudget} and {@link IdleReaper} (eviction and the idle timeout),
- * {@link ContainerWatcher} and {@link CrashRecovery} (crashes and restarts), {@link ContainerAdopter}.
+ * holder bookkeeping), {@link DockerEngine} (the engine calls), {@link ContainerLabels} and {@link
+ * ContainerRequest} (what a container carries), {@link HealthCheck}, {@link ContainerStarter},
+ * {@link GpuMemoryBudget} and {@link IdleReaper} (eviction and the idle timeout), {@link
+ * ContainerWatcher} and {@link CrashRecovery} (crashes and restarts), {@link ContainerAdopter}.
  */
 public final class DockerModelHost implements ModelHost, AutoCloseable {
 
@@ -58,20 +58,25 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
   private final ModelTable table = new ModelTable();
   private final GpuMemoryBudget budget;
   private final ScheduledExecutorService scheduler;
+
   /** The watcher's schedule (it logs its own failures); cancelled on close. */
   private final java.util.concurrent.ScheduledFuture<?> watching;
+
   private final ContainerStarter starter;
   private final IdleReaper reaper;
   private final CrashRecovery crashes;
 
-  public DockerModelHost(DockerClient docker, DockerModelHostOptions options, MeterRegistry metrics) {
+  public DockerModelHost(
+      DockerClient docker, DockerModelHostOptions options, MeterRegistry metrics) {
     this.options = options;
     this.engine = new DockerEngine(docker, options);
     this.budget = new GpuMemoryBudget(options.gpuVramMb());
     ModelHostMetrics meters = new ModelHostMetrics(metrics, table);
     HealthCheck health = HealthCheck.of(engine, options.healthPoll(), table::closed);
     new ContainerAdopter(engine, health, table, options.hostId()).adopt();
-    this.scheduler = Executors.newScheduledThreadPool(2, Thread.ofPlatform().daemon().name("tempera-model-host-", 0).factory());
+    this.scheduler =
+        Executors.newScheduledThreadPool(
+            2, Thread.ofPlatform().daemon().name("tempera-model-host-", 0).factory());
     this.starter = new ContainerStarter(engine, health, table, options, meters, scheduler);
     this.reaper = new IdleReaper(engine, table, options, meters);
     this.crashes = new CrashRecovery(engine, table, starter, meters, scheduler);
@@ -80,7 +85,10 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
     this.watching = scheduler.scheduleWithFixedDelay(watcher, every, every, TimeUnit.MILLISECONDS);
   }
 
-  /** A Docker client for {@code dockerHost} (e.g. {@code unix:///var/run/docker.sock}; null: DOCKER_HOST or the default). */
+  /**
+   * A Docker client for {@code dockerHost} (e.g. {@code unix:///var/run/docker.sock}; null:
+   * DOCKER_HOST or the default).
+   */
   public static DockerClient connect(String dockerHost) {
     return DockerEngine.connect(dockerHost);
   }
@@ -96,9 +104,13 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
     return acquire(holder, model, gpuIndex, true);
   }
 
-  private RunningModel acquire(String holder, ModelSpec model, Integer gpuIndex, boolean checkReused) {
+  private RunningModel acquire(
+      String holder, ModelSpec model, Integer gpuIndex, boolean checkReused) {
     if (!model.containerised()) {
-      throw new IllegalArgumentException("model '" + model.id() + "' has no container image: it is served by the configured endpoints");
+      throw new IllegalArgumentException(
+          "model '"
+              + model.id()
+              + "' has no container image: it is served by the configured endpoints");
     }
     String key = ModelTable.key(model.id(), gpuIndex);
     String hash = ContainerLabels.specHash(model);
@@ -110,17 +122,22 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
     RunningModel reused = null;
     synchronized (table) {
       if (table.closed()) {
-        throw new ModelHostException(ErrorCode.MODEL_UNAVAILABLE, "This worker host is shutting down", "", null);
+        throw new ModelHostException(
+            ErrorCode.MODEL_UNAVAILABLE, "This worker host is shutting down", "", null);
       }
       entry = table.get(key);
-      if (entry != null && entry.state == ModelEntry.State.RUNNING && !entry.specHash.equals(hash) && entry.holders.isEmpty()) {
+      if (entry != null
+          && entry.state == ModelEntry.State.RUNNING
+          && !entry.specHash.equals(hash)
+          && entry.holders.isEmpty()) {
         // The registry entry changed (new image, env…): replace the idle container.
         replacedContainer = entry.containerId;
         table.remove(key);
         entry = null;
       }
       if (entry != null && entry.state == ModelEntry.State.FAILED) {
-        if (entry.holders.isEmpty() || entry.restartTimes.size() < CrashRecovery.MAX_RESTARTS_IN_WINDOW) {
+        if (entry.holders.isEmpty()
+            || entry.restartTimes.size() < CrashRecovery.MAX_RESTARTS_IN_WINDOW) {
           table.remove(key);
           entry = null;
         } else {
@@ -142,7 +159,8 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
       entry.holders.add(holder);
       entry.lastUsedNanos = System.nanoTime();
       if (entry.specHash.equals(hash)) {
-        entry.spec = model; // an adopted container learns its full entry (command, env) for restarts
+        entry.spec =
+            model; // an adopted container learns its full entry (command, env) for restarts
       }
       ready = entry.ready;
       if (entry.state == ModelEntry.State.RUNNING) {
@@ -152,7 +170,8 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
     }
     if (reused != null) {
       // reuse only a container that still runs; a dead one is a crash, restarted for its holders
-      Optional<InspectContainerResponse.ContainerState> state = checkReused ? engine.state(reused.containerId()) : Optional.empty();
+      Optional<InspectContainerResponse.ContainerState> state =
+          checkReused ? engine.state(reused.containerId()) : Optional.empty();
       if (!checkReused || DockerEngine.running(state)) {
         return reused;
       }
@@ -175,7 +194,9 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
       table.give(holder, key, running.containerId());
     }
     // The holder who started it waited for the cold start; the others reused it.
-    return starts ? running : new RunningModel(running.modelId(), running.containerId(), running.baseUrl(), true, 0);
+    return starts
+        ? running
+        : new RunningModel(running.modelId(), running.containerId(), running.baseUrl(), true, 0);
   }
 
   @Override
@@ -208,13 +229,17 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
           return Optional.empty();
         }
         again = lostKey != null ? ModelTable.gpuOf(lostKey) : known.gpu;
-        reason = lostKey != null ? "its container did not come back after a crash" : "held before this process started";
+        reason =
+            lostKey != null
+                ? "its container did not come back after a crash"
+                : "held before this process started";
         ready = null;
       } else if (entry.state == ModelEntry.State.FAILED) {
         throw entry.failure;
       } else if (entry.state == ModelEntry.State.RUNNING) {
         table.give(holder, entry.key, entry.containerId);
-        return Optional.of(new RunningModel(modelId, entry.containerId, entry.baseUrl.toString(), true, 0));
+        return Optional.of(
+            new RunningModel(modelId, entry.containerId, entry.baseUrl.toString(), true, 0));
       } else {
         ready = entry.ready;
       }
@@ -222,13 +247,15 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
     if (entry == null) {
       log.info("model {} for {}: {}; acquiring it again", modelId, holder, reason);
       RunningModel running = acquire(holder, model, again);
-      return Optional.of(new RunningModel(modelId, running.containerId(), running.baseUrl(), true, 0));
+      return Optional.of(
+          new RunningModel(modelId, running.containerId(), running.baseUrl(), true, 0));
     }
     RunningModel restarted = ContainerStarter.await(ready, entry.spec);
     synchronized (table) {
       table.give(holder, entry.key, restarted.containerId());
     }
-    return Optional.of(new RunningModel(modelId, restarted.containerId(), restarted.baseUrl(), true, 0));
+    return Optional.of(
+        new RunningModel(modelId, restarted.containerId(), restarted.baseUrl(), true, 0));
   }
 
   @Override
@@ -295,7 +322,9 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
     }
     table.clear();
     // every container with this host's label, including one a start was creating
-    engine.containersOf(options.hostId()).forEach(c -> engine.remove(c.getId(), options.stopTimeout()));
+    engine
+        .containersOf(options.hostId())
+        .forEach(c -> engine.remove(c.getId(), options.stopTimeout()));
     log.info("model host {} closed: its containers are stopped and removed", options.hostId());
   }
 
@@ -305,7 +334,9 @@ public final class DockerModelHost implements ModelHost, AutoCloseable {
     scheduler.shutdownNow();
   }
 
-  /** The container's last log lines (stdout and stderr), empty when there are none or it is gone. */
+  /**
+   * The container's last log lines (stdout and stderr), empty when there are none or it is gone.
+   */
   String logTail(String containerId) {
     return engine.logTail(containerId);
   }

@@ -16,7 +16,9 @@ final class GpuMemoryBudget {
 
   private final Map<Integer, Integer> vramMb;
 
-  /** @param vramMb the budget per GPU index; a GPU not listed has none */
+  /**
+   * @param vramMb the budget per GPU index; a GPU not listed has none
+   */
   GpuMemoryBudget(Map<Integer, Integer> vramMb) {
     this.vramMb = vramMb;
   }
@@ -32,19 +34,41 @@ final class GpuMemoryBudget {
     }
     Integer budget = entry.gpu == null ? null : vramMb.get(entry.gpu);
     if (budget == null) {
-      throw new ModelHostException(ErrorCode.MODEL_UNAVAILABLE,
-          "This host has no GPU memory budget for GPU " + entry.gpu + " (model '" + entry.modelId + "' needs " + entry.vramMb + " MB)", "", null);
+      throw new ModelHostException(
+          ErrorCode.MODEL_UNAVAILABLE,
+          "This host has no GPU memory budget for GPU "
+              + entry.gpu
+              + " (model '"
+              + entry.modelId
+              + "' needs "
+              + entry.vramMb
+              + " MB)",
+          "",
+          null);
     }
     if (entry.vramMb > budget) {
-      throw new ModelHostException(ErrorCode.MODEL_UNAVAILABLE,
-          "Model '" + entry.modelId + "' needs " + entry.vramMb + " MB, more than GPU " + entry.gpu + " has (" + budget + " MB)", "", null);
+      throw new ModelHostException(
+          ErrorCode.MODEL_UNAVAILABLE,
+          "Model '"
+              + entry.modelId
+              + "' needs "
+              + entry.vramMb
+              + " MB, more than GPU "
+              + entry.gpu
+              + " has ("
+              + budget
+              + " MB)",
+          "",
+          null);
     }
-    List<ModelEntry> onGpu = entries.stream().filter(e -> Objects.equals(e.gpu, entry.gpu)).toList();
+    List<ModelEntry> onGpu =
+        entries.stream().filter(e -> Objects.equals(e.gpu, entry.gpu)).toList();
     int used = onGpu.stream().mapToInt(e -> e.vramMb).sum();
-    List<ModelEntry> idle = onGpu.stream()
-        .filter(e -> e.holders.isEmpty() && e.state == ModelEntry.State.RUNNING)
-        .sorted(Comparator.comparingLong(e -> e.lastUsedNanos))
-        .toList();
+    List<ModelEntry> idle =
+        onGpu.stream()
+            .filter(e -> e.holders.isEmpty() && e.state == ModelEntry.State.RUNNING)
+            .sorted(Comparator.comparingLong(e -> e.lastUsedNanos))
+            .toList();
     List<ModelEntry> evict = new ArrayList<>();
     for (ModelEntry e : idle) {
       if (used + entry.vramMb <= budget) {
@@ -54,8 +78,17 @@ final class GpuMemoryBudget {
       used -= e.vramMb;
     }
     if (used + entry.vramMb > budget) {
-      throw new ModelHostException(ErrorCode.BACKEND_BUSY,
-          "GPU " + entry.gpu + " has no room for model '" + entry.modelId + "' (" + entry.vramMb + " MB): the models on it are all in use", "", null);
+      throw new ModelHostException(
+          ErrorCode.BACKEND_BUSY,
+          "GPU "
+              + entry.gpu
+              + " has no room for model '"
+              + entry.modelId
+              + "' ("
+              + entry.vramMb
+              + " MB): the models on it are all in use",
+          "",
+          null);
     }
     return evict;
   }

@@ -11,7 +11,11 @@ import java.util.concurrent.CompletableFuture;
 /** One model's container on one GPU (or none). Guarded by the {@link ModelTable}'s monitor. */
 final class ModelEntry {
 
-  enum State { STARTING, RUNNING, FAILED }
+  enum State {
+    STARTING,
+    RUNNING,
+    FAILED
+  }
 
   final String key;
   final String modelId;

@@ -34,7 +34,8 @@ public interface ModelHost {
    * container (waiting for its health check); when the restart failed, or this process started
    * after the holder was given the model (a worker restart), the model is acquired for the holder
    * again (reusing a running container of it). Empty when this host knows nothing of the holder or
-   * the model. Fails with {@link ModelHostException} when the model was given up on or cannot start.
+   * the model. Fails with {@link ModelHostException} when the model was given up on or cannot
+   * start.
    */
   default java.util.Optional<RunningModel> current(String holder, ModelSpec model) {
     return java.util.Optional.empty();

@@ -12,18 +12,23 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The holder bookkeeping of a {@link DockerModelHost}: its model entries by key
- * ({@code model@gpu}), which container each holder was given, and the crashes a holder has not
- * been told about yet. Its monitor guards all of it and every {@link ModelEntry}: the methods not
- * marked {@code synchronized} are called holding it.
+ * The holder bookkeeping of a {@link DockerModelHost}: its model entries by key ({@code
+ * model@gpu}), which container each holder was given, and the crashes a holder has not been told
+ * about yet. Its monitor guards all of it and every {@link ModelEntry}: the methods not marked
+ * {@code synchronized} are called holding it.
  */
 final class ModelTable {
 
   private final Map<String, ModelEntry> entries = new LinkedHashMap<>();
+
   /** holder → entry key → the container id the holder was given. */
   private final Map<String, Map<String, String>> given = new HashMap<>();
-  /** container id → its crash, kept until the entry's next container is healthy and a while after. */
+
+  /**
+   * container id → its crash, kept until the entry's next container is healthy and a while after.
+   */
   private final Map<String, ModelHostException> crashes = new LinkedHashMap<>();
+
   private volatile boolean closed;
 
   static String key(String modelId, Integer gpu) {
@@ -67,7 +72,10 @@ final class ModelTable {
 
   /** Any entry of the model, on whichever GPU. */
   ModelEntry anyOf(String modelId) {
-    return entries.values().stream().filter(e -> e.modelId.equals(modelId)).findFirst().orElse(null);
+    return entries.values().stream()
+        .filter(e -> e.modelId.equals(modelId))
+        .findFirst()
+        .orElse(null);
   }
 
   // --- holders (under the monitor) ---
@@ -79,13 +87,17 @@ final class ModelTable {
 
   /** The entry keys of the model {@code holder} was given, in no particular order. */
   List<String> givenKeys(String holder, String modelId) {
-    return given.getOrDefault(holder, Map.of()).keySet().stream().filter(k -> ofModel(k, modelId)).toList();
+    return given.getOrDefault(holder, Map.of()).keySet().stream()
+        .filter(k -> ofModel(k, modelId))
+        .toList();
   }
 
   /** The containers of the model {@code holder} was given. */
   List<String> givenContainers(String holder, String modelId) {
     return given.getOrDefault(holder, Map.of()).entrySet().stream()
-        .filter(e -> ofModel(e.getKey(), modelId)).map(Map.Entry::getValue).toList();
+        .filter(e -> ofModel(e.getKey(), modelId))
+        .map(Map.Entry::getValue)
+        .toList();
   }
 
   /** The holder no longer holds the model; wakes {@link #closeAndAwaitHolders}. */
@@ -133,7 +145,10 @@ final class ModelTable {
     closed = true;
   }
 
-  /** Closes, then waits until no entry has holders or the deadline ({@link System#nanoTime()}) passed. */
+  /**
+   * Closes, then waits until no entry has holders or the deadline ({@link System#nanoTime()})
+   * passed.
+   */
   synchronized void closeAndAwaitHolders(long deadlineNanos) {
     closed = true;
     while (entries.values().stream().anyMatch(e -> !e.holders.isEmpty())) {
@@ -165,12 +180,17 @@ final class ModelTable {
 
   synchronized Set<String> holders(String modelId) {
     Set<String> out = new LinkedHashSet<>();
-    entries.values().stream().filter(e -> e.modelId.equals(modelId)).forEach(e -> out.addAll(e.holders));
+    entries.values().stream()
+        .filter(e -> e.modelId.equals(modelId))
+        .forEach(e -> out.addAll(e.holders));
     return out;
   }
 
   synchronized int vramInUse(Integer gpuIndex) {
-    return entries.values().stream().filter(e -> Objects.equals(e.gpu, gpuIndex)).mapToInt(e -> e.vramMb).sum();
+    return entries.values().stream()
+        .filter(e -> Objects.equals(e.gpu, gpuIndex))
+        .mapToInt(e -> e.vramMb)
+        .sum();
   }
 
   synchronized int runningCount() {

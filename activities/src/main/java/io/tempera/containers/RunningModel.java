@@ -7,4 +7,5 @@ package io.tempera.containers;
  * @param reused true when an already running container was reused
  * @param coldStartMillis how long starting it took (0 when reused)
  */
-public record RunningModel(String modelId, String containerId, String baseUrl, boolean reused, long coldStartMillis) {}
+public record RunningModel(
+    String modelId, String containerId, String baseUrl, boolean reused, long coldStartMillis) {}

@@ -73,7 +73,9 @@ class GenerationOnComfyUiTest {
     assertThat(registry.problems()).isEmpty();
     outputs = new OutputStore(tmp.resolve("outputs"));
     bus = new InProcessProgressBus();
-    backends = new BackendRegistry(List.of(ComfyUiBackend.single(client), new ScriptBackend(tmp.resolve("script-runs"))));
+    backends =
+        new BackendRegistry(
+            List.of(ComfyUiBackend.single(client), new ScriptBackend(tmp.resolve("script-runs"))));
   }
 
   /** A host with the real activities. */
@@ -105,19 +107,26 @@ class GenerationOnComfyUiTest {
   }
 
   private void awaitAStep() {
-    await().atMost(Duration.ofSeconds(30)).until(() -> events.stream().anyMatch(e -> e.step() != null));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> events.stream().anyMatch(e -> e.step() != null));
   }
 
-  /** The allocator got every lease back (its release is a signal: it may land just after the end). */
+  /**
+   * The allocator got every lease back (its release is a signal: it may land just after the end).
+   */
   private void awaitNoSlotInUse() {
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(host.allocatorState().leases()).isEmpty());
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(() -> assertThat(host.allocatorState().leases()).isEmpty());
   }
 
   /** Waits until the backend's history has the prompt, then asserts it did not complete. */
   private void assertInterruptedOnTheBackend(String promptId) {
     await().atMost(Duration.ofSeconds(30)).until(() -> client.history(promptId).isPresent());
-    assertThat(client.history(promptId)).as("stopped on the backend: " + promptId).hasValueSatisfying(r ->
-        assertThat(r.status()).isEqualTo(PromptResult.Status.INTERRUPTED));
+    assertThat(client.history(promptId))
+        .as("stopped on the backend: " + promptId)
+        .hasValueSatisfying(r -> assertThat(r.status()).isEqualTo(PromptResult.Status.INTERRUPTED));
   }
 
   private GenerationRequest request(String function, Map<String, Object> parameters) {
@@ -125,7 +134,8 @@ class GenerationOnComfyUiTest {
   }
 
   private void uploadSample() throws IOException {
-    TestImages.writePng(TestImages.sample(), outputs.projectDir("project-1").resolve("uploads/sample.png"));
+    TestImages.writePng(
+        TestImages.sample(), outputs.projectDir("project-1").resolve("uploads/sample.png"));
   }
 
   @Test
@@ -134,7 +144,8 @@ class GenerationOnComfyUiTest {
     uploadSample();
     bus.subscribe("gen-invert", events::add);
 
-    GenerationResult result = run("gen-invert", request("invert", Map.of("image", "uploads/sample.png")));
+    GenerationResult result =
+        run("gen-invert", request("invert", Map.of("image", "uploads/sample.png")));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     OutputRef output = result.outputs().get(0);
@@ -145,7 +156,9 @@ class GenerationOnComfyUiTest {
     assertThat(TestImages.isInverted(TestImages.sample(), stored)).isTrue();
     assertThat(comfy.promptPostCount()).isEqualTo(1);
     awaitNoSlotInUse();
-    assertThat(events).extracting(ProgressEvent::phase).contains("RESOLVING", "GENERATING", "COLLECTING_OUTPUTS");
+    assertThat(events)
+        .extracting(ProgressEvent::phase)
+        .contains("RESOLVING", "GENERATING", "COLLECTING_OUTPUTS");
     assertThat(events).extracting(ProgressEvent::seq).isSorted();
   }
 
@@ -155,19 +168,23 @@ class GenerationOnComfyUiTest {
     uploadSample();
     bus.subscribe("gen-live", events::add);
 
-    GenerationResult result = run("gen-live", request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 12)));
+    GenerationResult result =
+        run("gen-live", request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 12)));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
-    assertThat(events).anySatisfy(e -> {
-      assertThat(e.step()).isNotNull();
-      assertThat(e.totalSteps()).isEqualTo(12);
-      // the template's own words for the phase, with the backend's step count
-      assertThat(e.message()).matches("Slowly inverting your image \\(step \\d+ of 12\\)");
-    });
+    assertThat(events)
+        .anySatisfy(e -> {
+          assertThat(e.step()).isNotNull();
+          assertThat(e.totalSteps()).isEqualTo(12);
+          // the template's own words for the phase, with the backend's step count
+          assertThat(e.message()).matches("Slowly inverting your image \\(step \\d+ of 12\\)");
+        });
     assertThat(events).anySatisfy(e -> assertThat(e.etaSeconds()).isNotNull().isPositive());
-    assertThat(events).anySatisfy(e -> assertThat(e.previewUrl()).isEqualTo("/api/generations/gen-live/preview"));
+    assertThat(events)
+        .anySatisfy(e -> assertThat(e.previewUrl()).isEqualTo("/api/generations/gen-live/preview"));
     // while the stepping node runs, every event keeps the step count: its previews too
-    List<ProgressEvent> generating = events.stream().filter(e -> e.phase().equals("GENERATING")).toList();
+    List<ProgressEvent> generating =
+        events.stream().filter(e -> e.phase().equals("GENERATING")).toList();
     int first = 0;
     int last = generating.size() - 1;
     while (first < generating.size() && generating.get(first).step() == null) {
@@ -176,7 +193,8 @@ class GenerationOnComfyUiTest {
     while (last >= 0 && generating.get(last).step() == null) {
       last--;
     }
-    assertThat(generating.subList(first, last + 1)).hasSizeGreaterThan(12)
+    assertThat(generating.subList(first, last + 1))
+        .hasSizeGreaterThan(12)
         .allSatisfy(e -> assertThat(e.step()).as(e.message()).isNotNull());
     Path preview = outputs.previewFile("project-1", "gen-live");
     assertThat(OutputStore.contentType(preview)).isEqualTo("image/png");
@@ -187,8 +205,16 @@ class GenerationOnComfyUiTest {
   void aScriptFunctionRunsThroughTheSameWorkflow() throws Exception {
     startHost();
     bus.subscribe("gen-script", events::add);
-    GenerationResult result = run("gen-script", 
-        new GenerationRequest("gradient", "draft", Map.of("top", 0xff0000, "bottom", 0x0000ff), "project-1", "node-9", null));
+    GenerationResult result =
+        run(
+            "gen-script",
+            new GenerationRequest(
+                "gradient",
+                "draft",
+                Map.of("top", 0xff0000, "bottom", 0x0000ff),
+                "project-1",
+                "node-9",
+                null));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     OutputRef output = result.outputs().get(0);
@@ -207,16 +233,21 @@ class GenerationOnComfyUiTest {
     uploadSample();
     bus.subscribe("gen-restart", events::add);
     GenerationWorkflow workflow = workflow("gen-restart");
-    WorkflowClient.start(workflow::run, request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 40)));
+    WorkflowClient.start(
+        workflow::run, request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 40)));
     awaitAStep();
     int port = comfy.port();
     comfy.close(); // the backend dies mid-run and comes back empty, as a restarted ComfyUI does
-    comfy = ComfyUiTestServer.start(new ComfyUiTestServer.Config(port, tmp.resolve("comfyui"), "127.0.0.1"));
+    comfy =
+        ComfyUiTestServer.start(
+            new ComfyUiTestServer.Config(port, tmp.resolve("comfyui"), "127.0.0.1"));
 
     GenerationResult result = host.endOf("gen-restart");
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
-    assertThat(comfy.promptPostCount()).as("the restarted backend had lost the run: it was submitted again").isEqualTo(1);
+    assertThat(comfy.promptPostCount())
+        .as("the restarted backend had lost the run: it was submitted again")
+        .isEqualTo(1);
     BufferedImage stored = ImageIO.read(outputs.resolve(result.outputs().get(0).path()).toFile());
     assertThat(TestImages.isInverted(TestImages.sample(), stored)).isTrue();
   }
@@ -227,17 +258,26 @@ class GenerationOnComfyUiTest {
     uploadSample();
     bus.subscribe("gen-before-edit", events::add);
     GenerationWorkflow running = workflow("gen-before-edit");
-    WorkflowClient.start(running::run, request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 25)));
+    WorkflowClient.start(
+        running::run, request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 25)));
     awaitAStep();
 
     // the author edits the function while it runs: a new output prefix and a new version
     Path template = tmp.resolve("templates/test/slow-invert/template.json");
     Path graph = tmp.resolve("templates/test/slow-invert/graph.json");
-    Files.writeString(graph, Files.readString(graph).replace("\"filename_prefix\": \"slow\"", "\"filename_prefix\": \"edited\""));
-    Files.writeString(template, Files.readString(template).replace("\"version\": \"1.0.0\"", "\"version\": \"1.1.0\""));
+    Files.writeString(
+        graph,
+        Files.readString(graph)
+            .replace("\"filename_prefix\": \"slow\"", "\"filename_prefix\": \"edited\""));
+    Files.writeString(
+        template,
+        Files.readString(template).replace("\"version\": \"1.0.0\"", "\"version\": \"1.1.0\""));
 
     GenerationResult before = host.endOf("gen-before-edit");
-    GenerationResult after = run("gen-after-edit", request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 2)));
+    GenerationResult after =
+        run(
+            "gen-after-edit",
+            request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 2)));
 
     assertThat(before.functionVersion()).isEqualTo("1.0.0");
     assertThat(before.outputs().get(0).name()).contains("_slow_");
@@ -253,10 +293,12 @@ class GenerationOnComfyUiTest {
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("EXECUTION_ERROR");
     assertThat(result.error().message()).contains("the decoder exploded").contains("TemperaFault");
-    assertThat(result.outputs()).singleElement().satisfies(o -> {
-      assertThat(o.name()).contains("partial_ok");
-      assertThat(outputs.resolve(o.path())).exists();
-    });
+    assertThat(result.outputs())
+        .singleElement()
+        .satisfies(o -> {
+          assertThat(o.name()).contains("partial_ok");
+          assertThat(outputs.resolve(o.path())).exists();
+        });
     assertThat(result.warnings()).contains("Kept 1 output(s) produced before the failure");
   }
 
@@ -264,17 +306,31 @@ class GenerationOnComfyUiTest {
   void theTierChangesWhatTheBackendProduces() throws Exception {
     startHost();
     uploadSample();
-    GenerationResult draft = run("gen-draft", 
-        new GenerationRequest("generate-pattern", "draft", Map.of(), "project-1", "node-1", null));
-    GenerationResult high = run("gen-high", 
-        new GenerationRequest("generate-pattern", "high", Map.of(), "project-1", "node-1", null));
+    GenerationResult draft =
+        run(
+            "gen-draft",
+            new GenerationRequest(
+                "generate-pattern", "draft", Map.of(), "project-1", "node-1", null));
+    GenerationResult high =
+        run(
+            "gen-high",
+            new GenerationRequest(
+                "generate-pattern", "high", Map.of(), "project-1", "node-1", null));
     // ImagePadForOutpaint adds the 32px border on each side
     assertThat(draft.outputs().get(0).width()).isEqualTo(256 + 64);
     assertThat(high.outputs().get(0).width()).isEqualTo(768 + 64);
 
     // computed sizes: the tier's base width times the scale parameter, plus the tier's frame
-    GenerationResult framed = run("gen-framed", 
-        new GenerationRequest("framed-color", "standard", Map.of("mood", "warm", "scale", 0.5, "soft", true), "project-1", "node-1", null));
+    GenerationResult framed =
+        run(
+            "gen-framed",
+            new GenerationRequest(
+                "framed-color",
+                "standard",
+                Map.of("mood", "warm", "scale", 0.5, "soft", true),
+                "project-1",
+                "node-1",
+                null));
     assertThat(framed.outputs().get(0).width()).isEqualTo(128 + 32);
     assertThat(framed.outputs().get(0).height()).isEqualTo(96 + 32);
   }
@@ -309,7 +365,10 @@ class GenerationOnComfyUiTest {
     startHost(real -> new CrashFirstRunAttempt(real, comfy));
     uploadSample();
 
-    GenerationResult result = run("gen-crash", request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 20)));
+    GenerationResult result =
+        run(
+            "gen-crash",
+            request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 20)));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(comfy.promptPostCount()).isEqualTo(1);
@@ -323,7 +382,8 @@ class GenerationOnComfyUiTest {
     uploadSample();
     bus.subscribe("gen-cancel", events::add);
     GenerationWorkflow workflow = workflow("gen-cancel");
-    WorkflowClient.start(workflow::run, request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 300)));
+    WorkflowClient.start(
+        workflow::run, request("slow-invert", Map.of("image", "uploads/sample.png", "steps", 300)));
     awaitAStep();
     assertThat(events).anySatisfy(e -> assertThat(e.step()).isNotNull());
 
@@ -342,15 +402,22 @@ class GenerationOnComfyUiTest {
     startHost();
 
     // each step takes 5 s, longer than the template's stall limit of 2 s: the backend goes silent.
-    // ComfyUI's interrupt is cooperative (seen between steps), so each stopped run ends at its next step
+    // ComfyUI's interrupt is cooperative (seen between steps), so each stopped run ends at its next
+    // step
     GenerationResult result = run("gen-wedged", request("wedged", Map.of("step_ms", 5_000)));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("STALLED");
-    assertThat(result.error().message()).isEqualTo("The generator made no progress for 2 s; the run was stopped");
-    assertThat(result.warnings()).contains("The generator made no progress for 2 s; the run was stopped; it was started again");
+    assertThat(result.error().message())
+        .isEqualTo("The generator made no progress for 2 s; the run was stopped");
+    assertThat(result.warnings())
+        .contains(
+            "The generator made no progress for 2 s; the run was stopped; it was started again");
     List<String> prompts = comfy.acceptedPromptIds();
-    assertThat(prompts).as("the stopped run and its one new run").hasSize(2).doesNotHaveDuplicates();
+    assertThat(prompts)
+        .as("the stopped run and its one new run")
+        .hasSize(2)
+        .doesNotHaveDuplicates();
     for (String promptId : prompts) {
       assertInterruptedOnTheBackend(promptId);
     }
@@ -362,30 +429,52 @@ class GenerationOnComfyUiTest {
     startHost();
     // another client's long prompt holds the backend's only executor
     ObjectMapper json = new ObjectMapper();
-    com.fasterxml.jackson.databind.node.ObjectNode blocking = (com.fasterxml.jackson.databind.node.ObjectNode)
-        json.readTree(Path.of("src/test/resources/templates/wedged/graph.json").toFile());
-    ((com.fasterxml.jackson.databind.node.ObjectNode) blocking.get("2").get("inputs")).put("step_ms", 20_000);
+    com.fasterxml.jackson.databind.node.ObjectNode blocking =
+        (com.fasterxml.jackson.databind.node.ObjectNode)
+            json.readTree(Path.of("src/test/resources/templates/wedged/graph.json").toFile());
+    ((com.fasterxml.jackson.databind.node.ObjectNode) blocking.get("2").get("inputs"))
+        .put("step_ms", 20_000);
     String blocker = java.util.UUID.randomUUID().toString();
     // another client's prompt, left running (ComfyUI interrupts it when the test server closes)
     java.util.concurrent.CompletableFuture<Void> unused =
-        java.util.concurrent.CompletableFuture.runAsync(() -> client.run(blocking, blocker, "someone-else", u -> {}));
+        java.util.concurrent.CompletableFuture.runAsync(
+            () -> client.run(blocking, blocker, "someone-else", u -> {}));
     await().atMost(Duration.ofSeconds(30)).until(() -> !comfy.executions().isEmpty());
 
     // at draft the template waits 2 s in the backend's queue (its tier's own queue_wait_seconds)
-    GenerationResult result = run("gen-queued", 
-        new GenerationRequest("wedged", "draft", Map.of("step_ms", 10), "project-1", "node-7", null));
+    GenerationResult result =
+        run(
+            "gen-queued",
+            new GenerationRequest(
+                "wedged", "draft", Map.of("step_ms", 10), "project-1", "node-7", null));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("TIMEOUT");
     assertThat(result.error().message())
-        .isEqualTo("The generator's own queue did not reach this generation within 2 s; it was taken out of that queue");
-    String mine = comfy.acceptedPromptIds().stream().filter(id -> !id.equals(blocker)).findFirst().orElseThrow();
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
-        assertThat(client.queueStatus(mine).known()).as("no longer in the backend's queue").isFalse());
+        .isEqualTo(
+            "The generator's own queue did not reach this generation within 2 s; it was taken out of that queue");
+    String mine =
+        comfy.acceptedPromptIds().stream()
+            .filter(id -> !id.equals(blocker))
+            .findFirst()
+            .orElseThrow();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(() ->
+            assertThat(client.queueStatus(mine).known())
+                .as("no longer in the backend's queue")
+                .isFalse());
     client.cancel(blocker);
-    // with the executor free again, it would run now if it were still queued: for half a second it does not
-    await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).untilAsserted(() ->
-        assertThat(comfy.executions()).extracting(ComfyUiTestServer.Execution::promptId).as("it never ran").containsExactly(blocker));
+    // with the executor free again, it would run now if it were still queued: for half a second it
+    // does not
+    await()
+        .during(Duration.ofMillis(500))
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() ->
+            assertThat(comfy.executions())
+                .extracting(ComfyUiTestServer.Execution::promptId)
+                .as("it never ran")
+                .containsExactly(blocker));
     awaitNoSlotInUse();
   }
 
@@ -407,16 +496,20 @@ class GenerationOnComfyUiTest {
       }
       crashed = true;
       Thread activity = Thread.currentThread();
-      Thread killer = Thread.ofPlatform().start(() -> {
-        try {
-          await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(10))
-              .until(() -> server.acceptedPromptCount() > 0);
-          Thread.sleep(300); // the prompt is running when the attempt dies
-        } catch (InterruptedException | RuntimeException e) {
-          return; // the attempt ended first (or never submitted): nothing to kill
-        }
-        activity.interrupt();
-      });
+      Thread killer =
+          Thread.ofPlatform()
+              .start(() -> {
+                try {
+                  await()
+                      .atMost(Duration.ofSeconds(30))
+                      .pollInterval(Duration.ofMillis(10))
+                      .until(() -> server.acceptedPromptCount() > 0);
+                  Thread.sleep(300); // the prompt is running when the attempt dies
+                } catch (InterruptedException | RuntimeException e) {
+                  return; // the attempt ended first (or never submitted): nothing to kill
+                }
+                activity.interrupt();
+              });
       try {
         delegate.runOnBackend(job);
       } catch (RuntimeException e) {

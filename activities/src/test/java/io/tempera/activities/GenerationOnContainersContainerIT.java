@@ -66,7 +66,9 @@ class GenerationOnContainersContainerIT {
     try {
       docker.pingCmd().exec();
     } catch (RuntimeException e) {
-      fail("The container tests need a running Docker engine (scripts/ensure-docker.sh): " + e.getMessage());
+      fail(
+          "The container tests need a running Docker engine (scripts/ensure-docker.sh): "
+              + e.getMessage());
     }
   }
 
@@ -75,24 +77,46 @@ class GenerationOnContainersContainerIT {
     hostId = "gen-it-" + UUID.randomUUID().toString().substring(0, 8);
     Path templates = tmp.resolve("templates");
     TestFiles.copyShippedTemplates(templates);
-    TestFiles.copyTree(Path.of("src/test/resources/container-templates/slow-invert-in-container"), templates.resolve("functions/slow-invert-in-container"));
+    TestFiles.copyTree(
+        Path.of("src/test/resources/container-templates/slow-invert-in-container"),
+        templates.resolve("functions/slow-invert-in-container"));
     TemplateRegistry registry = new TemplateRegistry(templates, JSON, 0);
-    assertThat(registry.find("slow-invert-in-container")).as("test template loaded: %s", registry.problems()).isPresent();
+    assertThat(registry.find("slow-invert-in-container"))
+        .as("test template loaded: %s", registry.problems())
+        .isPresent();
     outputs = new OutputStore(tmp.resolve("outputs"));
-    TestImages.writePng(TestImages.sample(), outputs.projectDir("p1").resolve("uploads/sample.png"));
+    TestImages.writePng(
+        TestImages.sample(), outputs.projectDir("p1").resolve("uploads/sample.png"));
 
-    modelHost = new DockerModelHost(docker, new DockerModelHostOptions(hostId, Map.of(0, 4_000), false, Duration.ofMinutes(5),
-        Duration.ofMillis(250), Duration.ofSeconds(2), Duration.ofSeconds(2), 20, null), new SimpleMeterRegistry());
+    modelHost =
+        new DockerModelHost(
+            docker,
+            new DockerModelHostOptions(
+                hostId,
+                Map.of(0, 4_000),
+                false,
+                Duration.ofMinutes(5),
+                Duration.ofMillis(250),
+                Duration.ofSeconds(2),
+                Duration.ofSeconds(2),
+                20,
+                null),
+            new SimpleMeterRegistry());
     nowhere = new ComfyUiClient(URI.create("http://127.0.0.1:1"), ComfyUiClientOptions.defaults());
     // real time: real containers take real seconds, and a skipped clock fires a waiting
     // generation's slot-wait timer before the allocator's grant arrives. The model host runs
     // containers, so planning keeps the registry's containerised models.
-    host = TestHost.builder(registry, new BackendRegistry(List.of(ComfyUiBackend.single(nowhere))), outputs, new InProcessProgressBus())
-        .modelHost(modelHost)
-        .slots(2)
-        .vramMb(4_000)
-        .realTime()
-        .start();
+    host =
+        TestHost.builder(
+                registry,
+                new BackendRegistry(List.of(ComfyUiBackend.single(nowhere))),
+                outputs,
+                new InProcessProgressBus())
+            .modelHost(modelHost)
+            .slots(2)
+            .vramMb(4_000)
+            .realTime()
+            .start();
     workflows = host.client;
   }
 
@@ -107,7 +131,11 @@ class GenerationOnContainersContainerIT {
   }
 
   private List<Container> containersOfHost() {
-    return docker.listContainersCmd().withShowAll(true).withLabelFilter(Map.of(DockerModelHost.LABEL_HOST, hostId)).exec();
+    return docker
+        .listContainersCmd()
+        .withShowAll(true)
+        .withLabelFilter(Map.of(DockerModelHost.LABEL_HOST, hostId))
+        .exec();
   }
 
   private GenerationWorkflow stub(String id, String tier) {
@@ -116,28 +144,43 @@ class GenerationOnContainersContainerIT {
 
   /** True when the container's ComfyUI reports a prompt in queue_running. */
   private static boolean runningAPrompt(Container container) {
-    Integer port = java.util.Arrays.stream(container.getPorts()).map(com.github.dockerjava.api.model.ContainerPort::getPublicPort)
-        .filter(java.util.Objects::nonNull).findFirst().orElse(null);
+    Integer port =
+        java.util.Arrays.stream(container.getPorts())
+            .map(com.github.dockerjava.api.model.ContainerPort::getPublicPort)
+            .filter(java.util.Objects::nonNull)
+            .findFirst()
+            .orElse(null);
     if (port == null) {
       return false;
     }
     try {
-      var response = java.net.http.HttpClient.newHttpClient().send(
-          java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/queue")).timeout(Duration.ofSeconds(2)).build(),
-          java.net.http.HttpResponse.BodyHandlers.ofString());
-      return response.statusCode() == 200 && JSON.readTree(response.body()).path("queue_running").size() > 0;
+      var response =
+          java.net.http.HttpClient.newHttpClient()
+              .send(
+                  java.net.http.HttpRequest.newBuilder(
+                          URI.create("http://127.0.0.1:" + port + "/queue"))
+                      .timeout(Duration.ofSeconds(2))
+                      .build(),
+                  java.net.http.HttpResponse.BodyHandlers.ofString());
+      return response.statusCode() == 200
+          && JSON.readTree(response.body()).path("queue_running").size() > 0;
     } catch (Exception notYet) {
       return false;
     }
   }
 
-  /** Every lease given back and nobody left in line (the release is a signal: it may land just after the end). */
+  /**
+   * Every lease given back and nobody left in line (the release is a signal: it may land just after
+   * the end).
+   */
   private void assertNothingHeld() {
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
-      AllocatorState state = host.allocatorState();
-      assertThat(state.leases()).as("leases left").isEmpty();
-      assertThat(state.waiters()).as("waiters left").isEmpty();
-    });
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(() -> {
+          AllocatorState state = host.allocatorState();
+          assertThat(state.leases()).as("leases left").isEmpty();
+          assertThat(state.waiters()).as("waiters left").isEmpty();
+        });
   }
 
   private BufferedImage output(GenerationResult result) throws Exception {
@@ -147,37 +190,75 @@ class GenerationOnContainersContainerIT {
   @Test
   void aGenerationStartsItsModelsContainerRunsThereAndTheNextOneReusesIt() throws Exception {
     Map<String, Object> image = Map.of("image", "uploads/sample.png");
-    GenerationResult first = TestHost.runToEnd(stub("gen-container-1", "ultra"), new GenerationRequest("invert", "ultra", image, "p1", "n1", null));
+    GenerationResult first =
+        TestHost.runToEnd(
+            stub("gen-container-1", "ultra"),
+            new GenerationRequest("invert", "ultra", image, "p1", "n1", null));
 
     assertThat(first.status()).as("%s", first.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     BufferedImage out = output(first);
-    assertThat(out.getWidth()).as("ultra doubles the size").isEqualTo(TestImages.sample().getWidth() * 2);
-    assertThat(workflows.newWorkflowStub(GenerationWorkflow.class, "gen-container-1").state().modelColdStartMillis()).as("the cold start, in the state").isPositive();
+    assertThat(out.getWidth())
+        .as("ultra doubles the size")
+        .isEqualTo(TestImages.sample().getWidth() * 2);
+    assertThat(
+            workflows
+                .newWorkflowStub(GenerationWorkflow.class, "gen-container-1")
+                .state()
+                .modelColdStartMillis())
+        .as("the cold start, in the state")
+        .isPositive();
     List<Container> containers = containersOfHost();
-    assertThat(containers).as("one model container, kept running idle for the next generation").hasSize(1);
+    assertThat(containers)
+        .as("one model container, kept running idle for the next generation")
+        .hasSize(1);
     assertThat(containers.get(0).getState()).isEqualTo("running");
 
-    GenerationResult second = TestHost.runToEnd(stub("gen-container-2", "ultra"), new GenerationRequest("invert", "ultra", image, "p1", "n2", null));
+    GenerationResult second =
+        TestHost.runToEnd(
+            stub("gen-container-2", "ultra"),
+            new GenerationRequest("invert", "ultra", image, "p1", "n2", null));
 
     assertThat(second.status()).as("%s", second.error()).isEqualTo(GenerationStatus.SUCCEEDED);
-    assertThat(containersOfHost()).extracting(Container::getId).as("the same container served it").containsExactly(containers.get(0).getId());
-    assertThat(workflows.newWorkflowStub(GenerationWorkflow.class, "gen-container-2").state().modelColdStartMillis()).as("reused: no cold start").isZero();
+    assertThat(containersOfHost())
+        .extracting(Container::getId)
+        .as("the same container served it")
+        .containsExactly(containers.get(0).getId());
+    assertThat(
+            workflows
+                .newWorkflowStub(GenerationWorkflow.class, "gen-container-2")
+                .state()
+                .modelColdStartMillis())
+        .as("reused: no cold start")
+        .isZero();
     assertNothingHeld();
   }
 
   @Test
   void aContainerKilledMidGenerationIsRestartedAndTheGenerationRetriedThere() throws Exception {
     GenerationWorkflow workflow = stub("gen-container-crash", "standard");
-    WorkflowClient.start(workflow::run,
-        new GenerationRequest("slow-invert-in-container", "standard", Map.of("image", "uploads/sample.png", "steps", 40), "p1", "n3", null));
+    WorkflowClient.start(
+        workflow::run,
+        new GenerationRequest(
+            "slow-invert-in-container",
+            "standard",
+            Map.of("image", "uploads/sample.png", "steps", 40),
+            "p1",
+            "n3",
+            null));
 
     // wait until the container's ComfyUI is running the prompt (its /queue shows it)
     List<Container> before;
     try {
-      before = await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(100))
-          .until(this::containersOfHost, containers -> !containers.isEmpty() && runningAPrompt(containers.get(0)));
+      before =
+          await()
+              .atMost(Duration.ofSeconds(120))
+              .pollInterval(Duration.ofMillis(100))
+              .until(
+                  this::containersOfHost,
+                  containers -> !containers.isEmpty() && runningAPrompt(containers.get(0)));
     } catch (ConditionTimeoutException e) {
-      throw new AssertionError("the generation never got going on its container: " + workflow.state(), e);
+      throw new AssertionError(
+          "the generation never got going on its container: " + workflow.state(), e);
     }
     assertThat(before).hasSize(1);
     docker.killContainerCmd(before.get(0).getId()).exec(); // the model server dies mid-run

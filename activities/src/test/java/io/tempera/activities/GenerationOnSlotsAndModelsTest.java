@@ -67,7 +67,8 @@ class GenerationOnSlotsAndModelsTest {
     ObjectMapper json = new ObjectMapper();
     registry = new TemplateRegistry(templates, json, 0);
     outputs = new OutputStore(tmp.resolve("outputs"));
-    TestImages.writePng(TestImages.sample(), outputs.projectDir("p1").resolve("uploads/sample.png"));
+    TestImages.writePng(
+        TestImages.sample(), outputs.projectDir("p1").resolve("uploads/sample.png"));
   }
 
   @AfterEach
@@ -86,28 +87,41 @@ class GenerationOnSlotsAndModelsTest {
    * queues run only planning and lease requests (no backend at all): a step that ran there instead
    * of on the host's queue would fail.
    */
-  private void startWorkers(ModelHost modelHost, Map<String, ModelSpec> registryModels, ModelSpec planModel) {
-    host = TestHost.builder(registry, new BackendRegistry(List.of(ComfyUiBackend.single(client))), outputs, new InProcessProgressBus())
-        .modelHost(modelHost)
-        .slots(2)
-        .vramMb(24_000)
-        .models(id -> Optional.ofNullable(registryModels.get(id)))
-        .planning(planModel == null ? null : real -> new WithModel(real, planModel))
-        .start();
+  private void startWorkers(
+      ModelHost modelHost, Map<String, ModelSpec> registryModels, ModelSpec planModel) {
+    host =
+        TestHost.builder(
+                registry,
+                new BackendRegistry(List.of(ComfyUiBackend.single(client))),
+                outputs,
+                new InProcessProgressBus())
+            .modelHost(modelHost)
+            .slots(2)
+            .vramMb(24_000)
+            .models(id -> Optional.ofNullable(registryModels.get(id)))
+            .planning(planModel == null ? null : real -> new WithModel(real, planModel))
+            .start();
   }
 
   private GenerationResult invert(String id) {
-    return TestHost.runToEnd(host.workflow(id, TIER_QUEUE),
-        new GenerationRequest("invert", "standard", Map.of("image", "uploads/sample.png"), "p1", "n1", null));
+    return TestHost.runToEnd(
+        host.workflow(id, TIER_QUEUE),
+        new GenerationRequest(
+            "invert", "standard", Map.of("image", "uploads/sample.png"), "p1", "n1", null));
   }
 
-  /** Every lease given back and nobody left in line (the release is a signal: it may land just after the end). */
+  /**
+   * Every lease given back and nobody left in line (the release is a signal: it may land just after
+   * the end).
+   */
   private void assertNothingHeld() {
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
-      AllocatorState state = host.allocatorState();
-      assertThat(state.leases()).isEmpty();
-      assertThat(state.waiters()).isEmpty();
-    });
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(() -> {
+          AllocatorState state = host.allocatorState();
+          assertThat(state.leases()).isEmpty();
+          assertThat(state.waiters()).isEmpty();
+        });
   }
 
   @Test
@@ -117,14 +131,29 @@ class GenerationOnSlotsAndModelsTest {
     GenerationResult result = invert("gen-on-host");
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
-    assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(outputs.resolve(result.outputs().get(0).path()).toFile()))).isTrue();
+    assertThat(
+            TestImages.isInverted(
+                TestImages.sample(),
+                ImageIO.read(outputs.resolve(result.outputs().get(0).path()).toFile())))
+        .isTrue();
     assertThat(comfy.promptPostCount()).isEqualTo(1);
     assertNothingHeld();
   }
 
   @Test
   void aContainerisedModelRunsOnTheServiceTheHostStartedAndIsReleased() throws Exception {
-    ModelSpec model = new ModelSpec("invert-gpu", "comfyui", "tempera/comfyui-test:1", List.of(), Map.of(), 8188, "/system_stats", 4_000, 60, null);
+    ModelSpec model =
+        new ModelSpec(
+            "invert-gpu",
+            "comfyui",
+            "tempera/comfyui-test:1",
+            List.of(),
+            Map.of(),
+            8188,
+            "/system_stats",
+            4_000,
+            60,
+            null);
     startWorkers(models, Map.of(), model);
 
     GenerationResult result = invert("gen-on-model");
@@ -132,9 +161,15 @@ class GenerationOnSlotsAndModelsTest {
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(models.acquired).containsExactly("gen-on-model:invert-gpu:0");
     assertThat(models.released).containsExactly("gen-on-model:invert-gpu");
-    assertThat(models.promptsOn("invert-gpu")).as("the run went to the model's own service").isEqualTo(1);
+    assertThat(models.promptsOn("invert-gpu"))
+        .as("the run went to the model's own service")
+        .isEqualTo(1);
     assertThat(comfy.promptPostCount()).as("not to the configured endpoint").isZero();
-    assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(outputs.resolve(result.outputs().get(0).path()).toFile()))).isTrue();
+    assertThat(
+            TestImages.isInverted(
+                TestImages.sample(),
+                ImageIO.read(outputs.resolve(result.outputs().get(0).path()).toFile())))
+        .isTrue();
     assertNothingHeld();
   }
 
@@ -142,64 +177,117 @@ class GenerationOnSlotsAndModelsTest {
   void aTemplatesModelStartTimeoutIsWhatTheHostGivesTheModelToStart() throws Exception {
     Path function = registry.root().resolve("functions/slow-to-start");
     java.nio.file.Files.createDirectories(function);
-    java.nio.file.Files.writeString(function.resolve("graph.json"), """
+    java.nio.file.Files.writeString(
+        function.resolve("graph.json"),
+        """
         {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
-         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "slow"}}}""");
-    java.nio.file.Files.writeString(function.resolve("template.json"), """
+         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "slow"}}}\
+        """);
+    java.nio.file.Files.writeString(
+        function.resolve("template.json"),
+        """
         {"id": "slow-to-start", "version": "1.0.0", "display_name": "Slow to start (test)",
          "backend": {"type": "comfyui", "graph": "graph.json"},
          "timeouts": {"model_start_seconds": 240},
          "tiers": {"standard": {"model": "testkit-comfyui", "timeouts": {"model_start_seconds": 420}}},
-         "quality_parameters": {"draft": {}, "standard": {}, "high": {}, "ultra": {}}}""");
-    // a host with a model host plans containerised models (as a worker with a container engine does)
+         "quality_parameters": {"draft": {}, "standard": {}, "high": {}, "ultra": {}}}\
+        """);
+    // a host with a model host plans containerised models (as a worker with a container engine
+    // does)
     startWorkers(models, Map.of(), null);
     ModelSpec shipped = registry.model("testkit-comfyui").orElseThrow();
 
-    GenerationResult result = TestHost.runToEnd(host.workflow("gen-slow-start", TIER_QUEUE),
-        new GenerationRequest("slow-to-start", "standard", Map.of(), "p1", "n1", null));
+    GenerationResult result =
+        TestHost.runToEnd(
+            host.workflow("gen-slow-start", TIER_QUEUE),
+            new GenerationRequest("slow-to-start", "standard", Map.of(), "p1", "n1", null));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(shipped.startTimeoutSeconds()).isNotEqualTo(420);
-    assertThat(models.startTimeouts).as("the tier's own start timeout over the template's and the registry's").containsExactly(420);
+    assertThat(models.startTimeouts)
+        .as("the tier's own start timeout over the template's and the registry's")
+        .containsExactly(420);
     assertNothingHeld();
   }
 
   @Test
   void withoutAContainerEngineAContainerisedModelFailsAsUnavailable() {
-    ModelSpec model = new ModelSpec("invert-gpu", "comfyui", "tempera/comfyui-test:1", List.of(), Map.of(), 8188, "/system_stats", 4_000, 60, null);
+    ModelSpec model =
+        new ModelSpec(
+            "invert-gpu",
+            "comfyui",
+            "tempera/comfyui-test:1",
+            List.of(),
+            Map.of(),
+            8188,
+            "/system_stats",
+            4_000,
+            60,
+            null);
     startWorkers(null, Map.of(), model);
 
     GenerationResult result = invert("gen-no-engine");
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("MODEL_UNAVAILABLE");
-    assertThat(result.error().message()).contains("invert-gpu").contains(TestHost.HOST_ID).contains("runs no container engine");
+    assertThat(result.error().message())
+        .contains("invert-gpu")
+        .contains(TestHost.HOST_ID)
+        .contains("runs no container engine");
     assertNothingHeld();
   }
 
   @Test
   void aModelThatFailsToLoadFallsBackToTheRegistrysFallbackModel() throws Exception {
-    ModelSpec broken = new ModelSpec("invert-broken", "comfyui", "tempera/broken:1", List.of(), Map.of(), 8188, "/system_stats", 4_000, 60, "invert-cpu");
-    ModelSpec cpu = new ModelSpec("invert-cpu", "comfyui", null, List.of(), Map.of(), 0, null, 0, 0, null);
+    ModelSpec broken =
+        new ModelSpec(
+            "invert-broken",
+            "comfyui",
+            "tempera/broken:1",
+            List.of(),
+            Map.of(),
+            8188,
+            "/system_stats",
+            4_000,
+            60,
+            "invert-cpu");
+    ModelSpec cpu =
+        new ModelSpec("invert-cpu", "comfyui", null, List.of(), Map.of(), 0, null, 0, 0, null);
     models.failing.add("invert-broken");
     startWorkers(models, Map.of("invert-cpu", cpu), broken);
 
     GenerationResult result = invert("gen-model-fallback");
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
-    assertThat(result.warnings()).contains("Finished with a backup model because the preferred one failed to load");
-    assertThat(comfy.promptPostCount()).as("the fallback is served by the configured endpoint").isEqualTo(1);
+    assertThat(result.warnings())
+        .contains("Finished with a backup model because the preferred one failed to load");
+    assertThat(comfy.promptPostCount())
+        .as("the fallback is served by the configured endpoint")
+        .isEqualTo(1);
     assertThat(models.released).contains("gen-model-fallback:invert-broken");
     assertNothingHeld();
   }
 
   /** Gives the plan a model (and the model's VRAM), as the model registry will. */
-  private record WithModel(PlanningActivities delegate, ModelSpec model) implements PlanningActivities {
+  private record WithModel(PlanningActivities delegate, ModelSpec model)
+      implements PlanningActivities {
     @Override
     public GenerationPlan plan(GenerationRequest r) {
       GenerationPlan p = delegate.plan(r);
-      return new GenerationPlan(p.functionId(), p.functionVersion(), p.tierRequested(), p.tierUsed(), p.backendType(), p.payload(),
-          p.fileInputs(), p.timeoutSeconds(), p.warnings(), p.progressMessages(), p.variant(), model, p.timeouts(),
+      return new GenerationPlan(
+          p.functionId(),
+          p.functionVersion(),
+          p.tierRequested(),
+          p.tierUsed(),
+          p.backendType(),
+          p.payload(),
+          p.fileInputs(),
+          p.timeoutSeconds(),
+          p.warnings(),
+          p.progressMessages(),
+          p.variant(),
+          model,
+          p.timeouts(),
           model.vramMb() > 0 ? model.vramMb() : p.vramMb());
     }
 
@@ -231,11 +319,20 @@ class GenerationOnSlotsAndModelsTest {
       acquired.add(holder + ":" + model.id() + ":" + gpuIndex);
       startTimeouts.add(model.startTimeoutSeconds());
       if (failing.contains(model.id())) {
-        throw new ModelHostException(ErrorCode.MODEL_UNAVAILABLE, "the container exited with code 1", "ImportError: no module named torch", null);
+        throw new ModelHostException(
+            ErrorCode.MODEL_UNAVAILABLE,
+            "the container exited with code 1",
+            "ImportError: no module named torch",
+            null);
       }
-      ComfyUiTestServer server = running.computeIfAbsent(model.id(),
-          id -> ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(tmp.resolve("model-" + id))));
-      return new RunningModel(model.id(), "container-" + model.id(), server.baseUrl().toString(), false, 1);
+      ComfyUiTestServer server =
+          running.computeIfAbsent(
+              model.id(),
+              id ->
+                  ComfyUiTestServer.start(
+                      ComfyUiTestServer.Config.ephemeral(tmp.resolve("model-" + id))));
+      return new RunningModel(
+          model.id(), "container-" + model.id(), server.baseUrl().toString(), false, 1);
     }
 
     @Override

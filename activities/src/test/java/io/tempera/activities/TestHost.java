@@ -13,7 +13,6 @@ import io.tempera.generation.GenerationEnds;
 import io.tempera.generation.GenerationRequest;
 import io.tempera.generation.GenerationResult;
 import io.tempera.generation.GenerationWorkflow;
-import io.tempera.generation.GenerationWorkflowImpl;
 import io.tempera.generation.PlanningActivities;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.ProgressBus;
@@ -21,8 +20,6 @@ import io.tempera.slots.AllocatorSettings;
 import io.tempera.slots.AllocatorState;
 import io.tempera.slots.Gpu;
 import io.tempera.slots.HostRegistration;
-import io.tempera.slots.SlotAllocatorWorkflow;
-import io.tempera.slots.SlotAllocatorWorkflowImpl;
 import io.tempera.template.TemplateRegistry;
 import io.tempera.template.TemplateTranslator;
 import io.temporal.client.WorkflowClient;
@@ -31,8 +28,6 @@ import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowStub;
 import io.temporal.testing.TestEnvironmentOptions;
 import io.temporal.testing.TestWorkflowEnvironment;
-import io.temporal.worker.Worker;
-import io.temporal.worker.WorkerFactory;
 import java.util.List;
 import java.util.function.UnaryOperator;
 
@@ -41,9 +36,10 @@ import java.util.function.UnaryOperator;
  * runs them: generations start on {@link GenerationWorkflow#TASK_QUEUE} (and each tier's queue),
  * lease from pool {@link #POOL}'s allocator, and run their later steps on the host's own queue.
  *
- * <p>{@link #builder} sets what a test needs beyond the defaults: a model host, the host's slots and
- * VRAM, another model registry, real time instead of the test server's skipped time, and a test's
- * own wrapper around the planning or the backend-run activities (to script a fault or a model).
+ * <p>{@link #builder} sets what a test needs beyond the defaults: a model host, the host's slots
+ * and VRAM, another model registry, real time instead of the test server's skipped time, and a
+ * test's own wrapper around the planning or the backend-run activities (to script a fault or a
+ * model).
  */
 public final class TestHost implements AutoCloseable {
 
@@ -53,8 +49,12 @@ public final class TestHost implements AutoCloseable {
 
   /** The queues generations start on: the default one and each tier's. */
   public static final List<String> GENERATION_QUEUES =
-      List.of(GenerationWorkflow.TASK_QUEUE, GenerationWorkflow.taskQueueFor("draft"), GenerationWorkflow.taskQueueFor("standard"),
-          GenerationWorkflow.taskQueueFor("high"), GenerationWorkflow.taskQueueFor("ultra"));
+      List.of(
+          GenerationWorkflow.TASK_QUEUE,
+          GenerationWorkflow.taskQueueFor("draft"),
+          GenerationWorkflow.taskQueueFor("standard"),
+          GenerationWorkflow.taskQueueFor("high"),
+          GenerationWorkflow.taskQueueFor("ultra"));
 
   public final TestWorkflowEnvironment env;
   public final WorkflowClient client;
@@ -62,26 +62,57 @@ public final class TestHost implements AutoCloseable {
   public final GenerationActivitySet activities;
   public final MeterRegistry metrics = new SimpleMeterRegistry();
 
-  /** A host with {@code slots} slots on one GPU of {@code vramMb}; {@code modelHost} null runs no containers. */
+  /**
+   * A host with {@code slots} slots on one GPU of {@code vramMb}; {@code modelHost} null runs no
+   * containers.
+   */
   public TestHost(
-      TemplateRegistry templates, BackendRegistry backends, OutputStore outputs, ProgressBus progress, ModelHost modelHost,
-      int slots, int vramMb) {
-    this(builder(templates, backends, outputs, progress).modelHost(modelHost).slots(slots).vramMb(vramMb));
+      TemplateRegistry templates,
+      BackendRegistry backends,
+      OutputStore outputs,
+      ProgressBus progress,
+      ModelHost modelHost,
+      int slots,
+      int vramMb) {
+    this(
+        builder(templates, backends, outputs, progress)
+            .modelHost(modelHost)
+            .slots(slots)
+            .vramMb(vramMb));
   }
 
   private TestHost(Builder b) {
-    env = b.realTime
-        ? TestWorkflowEnvironment.newInstance(TestEnvironmentOptions.newBuilder().setUseTimeskipping(false).build())
-        : TestWorkflowEnvironment.newInstance();
+    env =
+        b.realTime
+            ? TestWorkflowEnvironment.newInstance(
+                TestEnvironmentOptions.newBuilder().setUseTimeskipping(false).build())
+            : TestWorkflowEnvironment.newInstance();
     client = env.getWorkflowClient();
     allocator = new SlotAllocatorClient(client, AllocatorSettings.defaults());
     TemplateTranslator translator = new TemplateTranslator(new ObjectMapper());
     GenerationActivitySet set =
-        GenerationActivitySet.of(client, allocator, b.templates, translator, b.backends, b.outputs, b.progress, metrics,
-            b.modelHost, HOST_ID, POOL, 0);
+        GenerationActivitySet.of(
+            client,
+            allocator,
+            b.templates,
+            translator,
+            b.backends,
+            b.outputs,
+            b.progress,
+            metrics,
+            b.modelHost,
+            HOST_ID,
+            POOL,
+            0);
     if (b.models != null) {
-      set = set.withPlanning(
-          new PlanningActivitiesImpl(b.templates, translator, b.models, b.modelHost != null, new PhaseEvents(b.progress)));
+      set =
+          set.withPlanning(
+              new PlanningActivitiesImpl(
+                  b.templates,
+                  translator,
+                  b.models,
+                  b.modelHost != null,
+                  new PhaseEvents(b.progress)));
     }
     if (b.planning != null) {
       set = set.withPlanning(b.planning.apply(set.planning()));
@@ -93,11 +124,18 @@ public final class TestHost implements AutoCloseable {
     activities.register(env.getWorkerFactory(), GENERATION_QUEUES, HOST_QUEUE);
     GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client);
     env.start();
-    allocator.registerHost(POOL, new HostRegistration(HOST_ID, HOST_QUEUE, List.of(new Gpu(0, b.vramMb)), b.slots));
+    allocator.registerHost(
+        POOL, new HostRegistration(HOST_ID, HOST_QUEUE, List.of(new Gpu(0, b.vramMb)), b.slots));
   }
 
-  /** A host to configure: 2 slots on a GPU of 24 GB, no model host, the templates' model registry. */
-  public static Builder builder(TemplateRegistry templates, BackendRegistry backends, OutputStore outputs, ProgressBus progress) {
+  /**
+   * A host to configure: 2 slots on a GPU of 24 GB, no model host, the templates' model registry.
+   */
+  public static Builder builder(
+      TemplateRegistry templates,
+      BackendRegistry backends,
+      OutputStore outputs,
+      ProgressBus progress) {
     return new Builder(templates, backends, outputs, progress);
   }
 
@@ -109,7 +147,8 @@ public final class TestHost implements AutoCloseable {
   /** A stub for generation {@code id} on {@code queue} (a tier's queue). */
   public GenerationWorkflow workflow(String id, String queue) {
     return client.newWorkflowStub(
-        GenerationWorkflow.class, WorkflowOptions.newBuilder().setTaskQueue(queue).setWorkflowId(id).build());
+        GenerationWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(queue).setWorkflowId(id).build());
   }
 
   /** Runs a generation to its end: its result, whether it succeeded, failed or was cancelled. */
@@ -127,7 +166,9 @@ public final class TestHost implements AutoCloseable {
     return allocator.state(POOL);
   }
 
-  /** Runs {@code workflow} to its end: its result, whether it succeeded, failed or was cancelled. */
+  /**
+   * Runs {@code workflow} to its end: its result, whether it succeeded, failed or was cancelled.
+   */
   public static GenerationResult runToEnd(GenerationWorkflow workflow, GenerationRequest request) {
     try {
       return workflow.run(request);
@@ -160,7 +201,11 @@ public final class TestHost implements AutoCloseable {
     private UnaryOperator<PlanningActivities> planning;
     private UnaryOperator<BackendActivities> runs;
 
-    private Builder(TemplateRegistry templates, BackendRegistry backends, OutputStore outputs, ProgressBus progress) {
+    private Builder(
+        TemplateRegistry templates,
+        BackendRegistry backends,
+        OutputStore outputs,
+        ProgressBus progress) {
       this.templates = templates;
       this.backends = backends;
       this.outputs = outputs;
@@ -191,7 +236,9 @@ public final class TestHost implements AutoCloseable {
       return this;
     }
 
-    /** Real time: the test server does not skip ahead while workflows wait (for real containers). */
+    /**
+     * Real time: the test server does not skip ahead while workflows wait (for real containers).
+     */
     public Builder realTime() {
       this.realTime = true;
       return this;

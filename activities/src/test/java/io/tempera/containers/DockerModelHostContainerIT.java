@@ -19,7 +19,6 @@ import io.tempera.template.FunctionTemplate;
 import io.tempera.template.QualityTier;
 import io.tempera.template.TemplateRegistry;
 import java.awt.image.BufferedImage;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,13 +37,14 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link DockerModelHost} against a real Docker engine and the testkit ComfyUI image built by
- * {@code scripts/build-test-images.sh}. Run with {@code mvn -pl activities -am verify -Pcontainers}.
- * Every test has its own host id and ends with no container of that host left.
+ * {@code scripts/build-test-images.sh}. Run with {@code mvn -pl activities -am verify
+ * -Pcontainers}. Every test has its own host id and ends with no container of that host left.
  */
 class DockerModelHostContainerIT {
 
   static final ObjectMapper JSON = new ObjectMapper();
   static DockerClient docker;
+
   /** The shipped registry entry of the testkit image, as invert's ultra tier names it. */
   static ModelSpec testkit;
 
@@ -59,7 +59,9 @@ class DockerModelHostContainerIT {
     try {
       docker.pingCmd().exec();
     } catch (RuntimeException e) {
-      fail("The container tests need a running Docker engine (scripts/ensure-docker.sh): " + e.getMessage());
+      fail(
+          "The container tests need a running Docker engine (scripts/ensure-docker.sh): "
+              + e.getMessage());
     }
     TemplateRegistry registry = new TemplateRegistry(Path.of("../templates"), JSON, 60_000);
     FunctionTemplate invert = registry.find("invert").orElseThrow();
@@ -92,23 +94,45 @@ class DockerModelHostContainerIT {
   }
 
   DockerModelHostOptions options(int budgetMb) {
-    return new DockerModelHostOptions(hostId, Map.of(0, budgetMb), false, Duration.ofMinutes(5), Duration.ofMillis(250),
-        Duration.ofSeconds(2), Duration.ofSeconds(2), 20, null);
+    return new DockerModelHostOptions(
+        hostId,
+        Map.of(0, budgetMb),
+        false,
+        Duration.ofMinutes(5),
+        Duration.ofMillis(250),
+        Duration.ofSeconds(2),
+        Duration.ofSeconds(2),
+        20,
+        null);
   }
 
   /** The testkit entry under another id and VRAM need: another model on the same image. */
   static ModelSpec model(String id, int vramMb) {
-    return new ModelSpec(id, testkit.backendType(), testkit.image(), testkit.command(), Map.of("TEMPERA_MODEL", id),
-        testkit.port(), testkit.healthPath(), vramMb, testkit.startTimeoutSeconds(), null);
+    return new ModelSpec(
+        id,
+        testkit.backendType(),
+        testkit.image(),
+        testkit.command(),
+        Map.of("TEMPERA_MODEL", id),
+        testkit.port(),
+        testkit.healthPath(),
+        vramMb,
+        testkit.startTimeoutSeconds(),
+        null);
   }
 
   List<Container> containersOfHost() {
-    return docker.listContainersCmd().withShowAll(true).withLabelFilter(Map.of(DockerModelHost.LABEL_HOST, hostId)).exec();
+    return docker
+        .listContainersCmd()
+        .withShowAll(true)
+        .withLabelFilter(Map.of(DockerModelHost.LABEL_HOST, hostId))
+        .exec();
   }
 
   boolean running(String containerId) {
     try {
-      return Boolean.TRUE.equals(docker.inspectContainerCmd(containerId).exec().getState().getRunning());
+      return Boolean.TRUE.equals(
+          docker.inspectContainerCmd(containerId).exec().getState().getRunning());
     } catch (com.github.dockerjava.api.exception.NotFoundException e) {
       return false;
     }
@@ -125,22 +149,35 @@ class DockerModelHostContainerIT {
   }
 
   ObjectNode invertGraph(int color) throws Exception {
-    return (ObjectNode) JSON.readTree("""
-        {"1":{"class_type":"EmptyImage","inputs":{"width":6,"height":4,"batch_size":1,"color":%d}},
-         "2":{"class_type":"ImageInvert","inputs":{"image":["1",0]}},
-         "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"inv"}}}""".formatted(color));
+    return (ObjectNode)
+        JSON.readTree(
+            """
+            {"1":{"class_type":"EmptyImage","inputs":{"width":6,"height":4,"batch_size":1,"color":%d}},
+             "2":{"class_type":"ImageInvert","inputs":{"image":["1",0]}},
+             "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"inv"}}}\
+            """
+                .formatted(color));
   }
 
   ObjectNode slowGraph(int steps, int stepMs) throws Exception {
-    return (ObjectNode) JSON.readTree("""
-        {"1":{"class_type":"EmptyImage","inputs":{"width":8,"height":8,"batch_size":1,"color":%d}},
-         "2":{"class_type":"TemperaDelay","inputs":{"image":["1",0],"steps":%d,"step_ms":%d}},
-         "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"slow"}}}""".formatted(steps * 7 + stepMs, steps, stepMs));
+    return (ObjectNode)
+        JSON.readTree(
+            """
+            {"1":{"class_type":"EmptyImage","inputs":{"width":8,"height":8,"batch_size":1,"color":%d}},
+             "2":{"class_type":"TemperaDelay","inputs":{"image":["1",0],"steps":%d,"step_ms":%d}},
+             "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"slow"}}}\
+            """
+                .formatted(steps * 7 + stepMs, steps, stepMs));
   }
 
   static ComfyUiClient client(RunningModel running) {
-    return new ComfyUiClient(java.net.URI.create(running.baseUrl()),
-        new ComfyUiClientOptions(Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofSeconds(60)));
+    return new ComfyUiClient(
+        java.net.URI.create(running.baseUrl()),
+        new ComfyUiClientOptions(
+            Duration.ofSeconds(2),
+            Duration.ofSeconds(10),
+            Duration.ofSeconds(1),
+            Duration.ofSeconds(60)));
   }
 
   @Test
@@ -153,10 +190,12 @@ class DockerModelHostContainerIT {
     assertThat(first.baseUrl()).startsWith("http://127.0.0.1:");
     // published on loopback only, labelled for this host and model
     var inspect = docker.inspectContainerCmd(first.containerId()).exec();
-    Ports.Binding binding = inspect.getNetworkSettings().getPorts().getBindings().values().iterator().next()[0];
+    Ports.Binding binding =
+        inspect.getNetworkSettings().getPorts().getBindings().values().iterator().next()[0];
     assertThat(binding.getHostIp()).isEqualTo("127.0.0.1");
     assertThat(inspect.getConfig().getLabels())
-        .containsEntry(DockerModelHost.LABEL_HOST, hostId).containsEntry(DockerModelHost.LABEL_MODEL, "testkit-comfyui")
+        .containsEntry(DockerModelHost.LABEL_HOST, hostId)
+        .containsEntry(DockerModelHost.LABEL_MODEL, "testkit-comfyui")
         .containsKey(DockerModelHost.LABEL_SPEC_HASH);
     assertThat(inspect.getConfig().getEnv()).contains("TEMPERA_MODEL=testkit-comfyui");
 
@@ -168,7 +207,8 @@ class DockerModelHostContainerIT {
 
     // the full path: a ComfyUI prompt over the real protocol, its PNG downloaded from the container
     try (ComfyUiClient client = client(second)) {
-      PromptResult result = client.run(invertGraph(0x102030), UUID.randomUUID().toString(), "it-client", u -> {});
+      PromptResult result =
+          client.run(invertGraph(0x102030), UUID.randomUUID().toString(), "it-client", u -> {});
       assertThat(result.status()).isEqualTo(PromptResult.Status.SUCCESS);
       Path png = tmp.resolve("inv.png");
       client.download(result.outputs().get(0), png);
@@ -238,14 +278,17 @@ class DockerModelHostContainerIT {
     // a and c both held: d cannot get memory, and nothing held is evicted
     host.acquire("gen-5", a, 0);
     assertThatThrownBy(() -> host.acquire("gen-6", d, 0))
-        .isInstanceOfSatisfying(ModelHostException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BACKEND_BUSY));
+        .isInstanceOfSatisfying(
+            ModelHostException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BACKEND_BUSY));
     assertThat(running(ra.containerId())).isTrue();
     assertThat(running(rc.containerId())).isTrue();
     assertThat(host.holders("model-d")).isEmpty();
 
     // a model that never fits the GPU is unavailable, not busy
     assertThatThrownBy(() -> host.acquire("gen-7", model("model-huge", 5000), 0))
-        .isInstanceOfSatisfying(ModelHostException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE));
+        .isInstanceOfSatisfying(
+            ModelHostException.class,
+            e -> assertThat(e.code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE));
   }
 
   @Test
@@ -254,8 +297,13 @@ class DockerModelHostContainerIT {
     RunningModel first = host.acquire("gen-1", testkit, 0);
     CompletableFuture<PromptResult> run;
     try (ComfyUiClient client = client(first)) {
-      run = CompletableFuture.supplyAsync(() -> client.run(
-          uncheck(() -> slowGraph(100, 100)), UUID.randomUUID().toString(), "it-crash", u -> {}));
+      run =
+          CompletableFuture.supplyAsync(() ->
+              client.run(
+                  uncheck(() -> slowGraph(100, 100)),
+                  UUID.randomUUID().toString(),
+                  "it-crash",
+                  u -> {}));
       await("the prompt runs", () -> queueRunning(client));
       docker.killContainerCmd(first.containerId()).exec();
       PromptResult lost = null;
@@ -269,13 +317,20 @@ class DockerModelHostContainerIT {
 
     // the holder is told it was a crash, with the container's last log lines
     assertThatThrownBy(() -> host.verify("gen-1", "testkit-comfyui"))
-        .isInstanceOfSatisfying(ModelHostException.class, e -> {
-          assertThat(e.code()).isEqualTo(ErrorCode.CONTAINER_CRASHED);
-          assertThat(e.getMessage()).contains("exit code 137");
-          assertThat(e.logTail()).contains("ComfyUI testkit server listening");
-        });
+        .isInstanceOfSatisfying(
+            ModelHostException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.CONTAINER_CRASHED);
+              assertThat(e.getMessage()).contains("exit code 137");
+              assertThat(e.logTail()).contains("ComfyUI testkit server listening");
+            });
     // the watcher restarts it for the holder it still has
-    await("a new container runs", () -> containersOfHost().stream().anyMatch(c -> !c.getId().equals(first.containerId()) && "running".equals(c.getState())));
+    await(
+        "a new container runs",
+        () ->
+            containersOfHost().stream()
+                .anyMatch(
+                    c -> !c.getId().equals(first.containerId()) && "running".equals(c.getState())));
     assertThat(metrics.get("tempera.model.restarts").counter().count()).isEqualTo(1);
 
     // the retry gets the restarted service and the generation runs
@@ -283,7 +338,10 @@ class DockerModelHostContainerIT {
     assertThat(again.containerId()).isNotEqualTo(first.containerId());
     host.verify("gen-1", "testkit-comfyui");
     try (ComfyUiClient client = client(again)) {
-      assertThat(client.run(invertGraph(7), UUID.randomUUID().toString(), "it-retry", u -> {}).status())
+      assertThat(
+              client
+                  .run(invertGraph(7), UUID.randomUUID().toString(), "it-retry", u -> {})
+                  .status())
           .isEqualTo(PromptResult.Status.SUCCESS);
     }
     assertThat(containersOfHost()).hasSize(1);
@@ -294,12 +352,24 @@ class DockerModelHostContainerIT {
     String tag = "tempera/testkit-comfyui:it-" + hostId;
     String[] parts = tag.split(":", -1);
     docker.tagImageCmd(testkit.image(), parts[0], parts[1]).exec();
-    ModelSpec tagged = new ModelSpec("tagged", testkit.backendType(), tag, testkit.command(), Map.of("TEMPERA_MODEL", "tagged"),
-        testkit.port(), testkit.healthPath(), 100, testkit.startTimeoutSeconds(), null);
+    ModelSpec tagged =
+        new ModelSpec(
+            "tagged",
+            testkit.backendType(),
+            tag,
+            testkit.command(),
+            Map.of("TEMPERA_MODEL", "tagged"),
+            testkit.port(),
+            testkit.healthPath(),
+            100,
+            testkit.startTimeoutSeconds(),
+            null);
     try {
       DockerModelHost host = host(options(2000));
       RunningModel first = host.acquire("gen-1", tagged, 0);
-      docker.removeImageCmd(tag).exec(); // untags: the restart after the crash cannot create its container
+      docker
+          .removeImageCmd(tag)
+          .exec(); // untags: the restart after the crash cannot create its container
       docker.killContainerCmd(first.containerId()).exec();
       await("the restart failed", () -> host.holders("tagged").isEmpty());
 
@@ -329,8 +399,12 @@ class DockerModelHostContainerIT {
     assertThat(after.holders("model-a")).isEmpty();
     RunningModel now = after.current("gen-1", model("model-a", 100)).orElseThrow();
     assertThat(now.containerId()).isEqualTo(a.containerId());
-    assertThat(after.holders("model-a")).as("held again, so the idle reaper leaves it alone").containsExactly("gen-1");
-    assertThat(after.current("gen-9", model("model-b", 100))).as("a model this host never ran").isEmpty();
+    assertThat(after.holders("model-a"))
+        .as("held again, so the idle reaper leaves it alone")
+        .containsExactly("gen-1");
+    assertThat(after.current("gen-9", model("model-b", 100)))
+        .as("a model this host never ran")
+        .isEmpty();
   }
 
   @Test
@@ -339,13 +413,19 @@ class DockerModelHostContainerIT {
     RunningModel first = host.acquire("gen-1", testkit, 0);
     docker.pauseContainerCmd(first.containerId()).exec(); // still "running", answers nothing
 
-    await("the hung container is replaced", () -> containersOfHost().stream()
-        .anyMatch(c -> !c.getId().equals(first.containerId()) && "running".equals(c.getState())));
+    await(
+        "the hung container is replaced",
+        () ->
+            containersOfHost().stream()
+                .anyMatch(
+                    c -> !c.getId().equals(first.containerId()) && "running".equals(c.getState())));
     assertThatThrownBy(() -> host.verify("gen-1", "testkit-comfyui"))
-        .isInstanceOfSatisfying(ModelHostException.class, e -> {
-          assertThat(e.code()).isEqualTo(ErrorCode.CONTAINER_CRASHED);
-          assertThat(e.getMessage()).contains("stopped answering its health check");
-        });
+        .isInstanceOfSatisfying(
+            ModelHostException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.CONTAINER_CRASHED);
+              assertThat(e.getMessage()).contains("stopped answering its health check");
+            });
     RunningModel again = host.acquire("gen-1", testkit, 0);
     assertThat(again.containerId()).isNotEqualTo(first.containerId());
     assertThat(metrics.get("tempera.model.crashes").counter().count()).isEqualTo(1);
@@ -354,7 +434,11 @@ class DockerModelHostContainerIT {
 
   boolean queueRunning(ComfyUiClient client) {
     try {
-      return new ObjectMapper().readTree(new java.net.URI(client.baseUrl() + "/queue").toURL()).path("queue_running").size() > 0;
+      return new ObjectMapper()
+              .readTree(new java.net.URI(client.baseUrl() + "/queue").toURL())
+              .path("queue_running")
+              .size()
+          > 0;
     } catch (Exception e) {
       return false;
     }
@@ -384,8 +468,18 @@ class DockerModelHostContainerIT {
     DockerModelHost host = host(options(2000));
     RunningModel old = host.acquire("gen-1", model("model-a", 100), 0);
     host.release("gen-1", "model-a");
-    ModelSpec edited = new ModelSpec("model-a", "comfyui", testkit.image(), List.of(), Map.of("TEMPERA_MODEL", "model-a", "EDITED", "1"),
-        testkit.port(), testkit.healthPath(), 100, 60, null);
+    ModelSpec edited =
+        new ModelSpec(
+            "model-a",
+            "comfyui",
+            testkit.image(),
+            List.of(),
+            Map.of("TEMPERA_MODEL", "model-a", "EDITED", "1"),
+            testkit.port(),
+            testkit.healthPath(),
+            100,
+            60,
+            null);
     RunningModel fresh = host.acquire("gen-2", edited, 0);
     assertThat(fresh.reused()).isFalse();
     assertThat(fresh.containerId()).isNotEqualTo(old.containerId());
@@ -395,37 +489,87 @@ class DockerModelHostContainerIT {
   @Test
   void aMissingImageOrAFailingHealthCheckIsModelUnavailableAndLeavesNothing() {
     DockerModelHost host = host(options(2000));
-    ModelSpec missing = new ModelSpec("ghost", "comfyui", "tempera/no-such-image:none", List.of(), Map.of(), 8188, "/system_stats", 100, 5, null);
+    ModelSpec missing =
+        new ModelSpec(
+            "ghost",
+            "comfyui",
+            "tempera/no-such-image:none",
+            List.of(),
+            Map.of(),
+            8188,
+            "/system_stats",
+            100,
+            5,
+            null);
     assertThatThrownBy(() -> host.acquire("gen-1", missing, 0))
-        .isInstanceOfSatisfying(ModelHostException.class, e -> {
-          assertThat(e.code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE);
-          assertThat(e.getMessage()).contains("is not on this host");
-        });
-    ModelSpec unhealthy = new ModelSpec("sick", "comfyui", testkit.image(), List.of(), Map.of(), 8188, "/no-such-path", 100, 4, null);
+        .isInstanceOfSatisfying(
+            ModelHostException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE);
+              assertThat(e.getMessage()).contains("is not on this host");
+            });
+    ModelSpec unhealthy =
+        new ModelSpec(
+            "sick",
+            "comfyui",
+            testkit.image(),
+            List.of(),
+            Map.of(),
+            8188,
+            "/no-such-path",
+            100,
+            4,
+            null);
     assertThatThrownBy(() -> host.acquire("gen-2", unhealthy, 0))
-        .isInstanceOfSatisfying(ModelHostException.class, e -> {
-          assertThat(e.code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE);
-          assertThat(e.getMessage()).contains("did not become healthy within 4 s");
-        });
-    ModelSpec exits = new ModelSpec("exits", "comfyui", testkit.image(), List.of("/opt/java/bin/java", "-version"), Map.of(), 8188,
-        "/system_stats", 100, 30, null);
+        .isInstanceOfSatisfying(
+            ModelHostException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE);
+              assertThat(e.getMessage()).contains("did not become healthy within 4 s");
+            });
+    ModelSpec exits =
+        new ModelSpec(
+            "exits",
+            "comfyui",
+            testkit.image(),
+            List.of("/opt/java/bin/java", "-version"),
+            Map.of(),
+            8188,
+            "/system_stats",
+            100,
+            30,
+            null);
     assertThatThrownBy(() -> host.acquire("gen-3", exits, 0))
-        .isInstanceOfSatisfying(ModelHostException.class, e -> {
-          assertThat(e.code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE);
-          assertThat(e.getMessage()).contains("exited while starting (exit code 0)");
-          assertThat(e.logTail()).contains("version");
-        });
+        .isInstanceOfSatisfying(
+            ModelHostException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE);
+              assertThat(e.getMessage()).contains("exited while starting (exit code 0)");
+              assertThat(e.logTail()).contains("version");
+            });
     assertThat(containersOfHost()).isEmpty();
     assertThat(host.vramInUse(0)).isZero();
   }
 
   @Test
   void closeWaitsForHoldersThenRemovesEveryContainerOfThisHostOnly() throws Exception {
-    DockerModelHost other = host(new DockerModelHostOptions(hostId + "-other", Map.of(0, 2000), false, null, Duration.ofMillis(250),
-        Duration.ofSeconds(1), Duration.ofSeconds(2), 20, null));
+    DockerModelHost other =
+        host(
+            new DockerModelHostOptions(
+                hostId + "-other",
+                Map.of(0, 2000),
+                false,
+                null,
+                Duration.ofMillis(250),
+                Duration.ofSeconds(1),
+                Duration.ofSeconds(2),
+                20,
+                null));
     RunningModel theirs = other.acquire("gen-x", model("model-a", 100), 0);
 
-    DockerModelHost host = new DockerModelHost(docker, options(2000).withShutdownGrace(Duration.ofSeconds(1)), metrics);
+    DockerModelHost host =
+        new DockerModelHost(
+            docker, options(2000).withShutdownGrace(Duration.ofSeconds(1)), metrics);
     host.acquire("gen-1", model("model-a", 100), 0);
     host.acquire("gen-2", model("model-b", 100), 0);
     host.release("gen-2", "model-b");
@@ -433,10 +577,17 @@ class DockerModelHostContainerIT {
     assertThat(containersOfHost()).isEmpty();
     assertThat(running(theirs.containerId())).as("another host's container is untouched").isTrue();
     assertThatThrownBy(() -> host.acquire("gen-3", model("model-a", 100), 0))
-        .isInstanceOfSatisfying(ModelHostException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE));
+        .isInstanceOfSatisfying(
+            ModelHostException.class,
+            e -> assertThat(e.code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE));
     other.close();
-    assertThat(docker.listContainersCmd().withShowAll(true)
-        .withLabelFilter(Map.of(DockerModelHost.LABEL_HOST, hostId + "-other")).exec()).isEmpty();
+    assertThat(
+            docker
+                .listContainersCmd()
+                .withShowAll(true)
+                .withLabelFilter(Map.of(DockerModelHost.LABEL_HOST, hostId + "-other"))
+                .exec())
+        .isEmpty();
   }
 
   interface ThrowingSupplier<T> {

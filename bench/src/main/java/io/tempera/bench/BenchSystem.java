@@ -2,6 +2,8 @@ package io.tempera.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tempera.activities.GenerationActivitySet;
+import io.tempera.activities.slots.SlotAllocatorClient;
 import io.tempera.backend.Backend;
 import io.tempera.backend.BackendProgress;
 import io.tempera.backend.BackendRegistry;
@@ -11,26 +13,22 @@ import io.tempera.backend.comfyui.ComfyUiClientOptions;
 import io.tempera.generation.BackendFile;
 import io.tempera.generation.BackendJob;
 import io.tempera.generation.BackendOutcome;
-import io.tempera.activities.GenerationActivitySet;
-import io.tempera.activities.slots.SlotAllocatorClient;
-import io.tempera.slots.AllocatorSettings;
-import io.tempera.slots.Gpu;
-import io.tempera.slots.HostRegistration;
+import io.tempera.generation.GenerationEnds;
 import io.tempera.generation.GenerationRequest;
 import io.tempera.generation.GenerationResult;
 import io.tempera.generation.GenerationWorkflow;
-import io.tempera.generation.GenerationWorkflowImpl;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.InProcessProgressBus;
+import io.tempera.slots.AllocatorSettings;
+import io.tempera.slots.Gpu;
+import io.tempera.slots.HostRegistration;
 import io.tempera.template.TemplateRegistry;
 import io.tempera.template.TemplateTranslator;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowFailedException;
 import io.temporal.client.WorkflowOptions;
-import io.tempera.generation.GenerationEnds;
 import io.temporal.testing.TestWorkflowEnvironment;
-import io.temporal.worker.Worker;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,6 +49,7 @@ final class BenchSystem implements AutoCloseable {
   final ComfyUiClient client;
   final TestWorkflowEnvironment env;
   final WorkflowClient workflows;
+
   /** Time spent inside the backend call, by generation id. */
   final Map<String, Long> backendNanos = new ConcurrentHashMap<>();
 
@@ -61,14 +60,17 @@ final class BenchSystem implements AutoCloseable {
     env = TestWorkflowEnvironment.newInstance();
     ObjectMapper json = new ObjectMapper();
     workflows = env.getWorkflowClient();
-    // what ships: the pool's slot allocator, one host with the default's slots, the host's own queue
-    SlotAllocatorClient allocator = new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
+    // what ships: the pool's slot allocator, one host with the default's slots, the host's own
+    // queue
+    SlotAllocatorClient allocator =
+        new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
     GenerationActivitySet.of(
             workflows,
             allocator,
             new TemplateRegistry(Path.of("bench/templates"), json, 60_000),
             new TemplateTranslator(json),
-            new BackendRegistry(List.of(new TimedBackend(ComfyUiBackend.single(client), backendNanos))),
+            new BackendRegistry(
+                List.of(new TimedBackend(ComfyUiBackend.single(client), backendNanos))),
             new OutputStore(tmp.resolve("outputs")),
             new InProcessProgressBus(),
             new SimpleMeterRegistry(),
@@ -78,25 +80,38 @@ final class BenchSystem implements AutoCloseable {
             0)
         .register(
             env.getWorkerFactory(),
-            List.of("draft", "standard", "high", "ultra").stream().map(GenerationWorkflow::taskQueueFor).toList(),
+            List.of("draft", "standard", "high", "ultra").stream()
+                .map(GenerationWorkflow::taskQueueFor)
+                .toList(),
             HostRegistration.taskQueueFor(HOST));
     GenerationActivitySet.registerAllocator(env.getWorkerFactory(), workflows);
     env.start();
     allocator.registerHost(
-        POOL, new HostRegistration(HOST, HostRegistration.taskQueueFor(HOST), List.of(new Gpu(0, 24_576)), SLOTS));
+        POOL,
+        new HostRegistration(
+            HOST, HostRegistration.taskQueueFor(HOST), List.of(new Gpu(0, 24_576)), SLOTS));
   }
 
   private static final String HOST = "bench-host";
   private static final String POOL = "default";
-  /** Generations the bench host runs at once (the in-flight count of the benchmarks stays below it). */
+
+  /**
+   * Generations the bench host runs at once (the in-flight count of the benchmarks stays below it).
+   */
   static final int SLOTS = 64;
 
   GenerationResult run(String id, String tier, int color) {
-    GenerationWorkflow workflow = workflows.newWorkflowStub(
-        GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.taskQueueFor(tier)).setWorkflowId("gen-" + id).build());
+    GenerationWorkflow workflow =
+        workflows.newWorkflowStub(
+            GenerationWorkflow.class,
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(GenerationWorkflow.taskQueueFor(tier))
+                .setWorkflowId("gen-" + id)
+                .build());
     try {
-      return workflow.run(new GenerationRequest("instant", tier, Map.of("color", color % 16_777_215), "bench", "node", null));
+      return workflow.run(
+          new GenerationRequest(
+              "instant", tier, Map.of("color", color % 16_777_215), "bench", "node", null));
     } catch (WorkflowFailedException failed) {
       return GenerationEnds.of("gen-" + id, failed);
     }
@@ -126,7 +141,10 @@ final class BenchSystem implements AutoCloseable {
 
   /** Measures how long each backend run takes, by generation. */
   private record TimedBackend(Backend delegate, Map<String, Long> nanos) implements Backend {
-    @Override public String type() { return delegate.type(); }
+    @Override
+    public String type() {
+      return delegate.type();
+    }
 
     @Override
     public BackendOutcome run(BackendJob job, Path projectDir, Consumer<BackendProgress> progress) {
@@ -138,8 +156,14 @@ final class BenchSystem implements AutoCloseable {
       }
     }
 
-    @Override public void cancel(BackendJob job) { delegate.cancel(job); }
+    @Override
+    public void cancel(BackendJob job) {
+      delegate.cancel(job);
+    }
 
-    @Override public long download(BackendFile file, Path target) { return delegate.download(file, target); }
+    @Override
+    public long download(BackendFile file, Path target) {
+      return delegate.download(file, target);
+    }
   }
 }

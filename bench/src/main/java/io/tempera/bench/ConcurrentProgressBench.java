@@ -32,7 +32,8 @@ import org.springframework.context.ConfigurableApplicationContext;
  * server coalesced (gaps in the eventIds: latest wins for a slow client), and how late each arrived
  * (the worker's timestamp to receipt, same machine, same JVM).
  *
- * <p>Args: [generations, default 100] [hz, default 25] [seconds, default 6] [sockets..., default 1 10]
+ * <p>Args: [generations, default 100] [hz, default 25] [seconds, default 6] [sockets..., default 1
+ * 10]
  */
 public final class ConcurrentProgressBench {
 
@@ -47,32 +48,49 @@ public final class ConcurrentProgressBench {
     if (socketCounts.isEmpty()) socketCounts = List.of(1, 10);
 
     Path tmp = Files.createTempDirectory("tempera-fanout");
-    ConfigurableApplicationContext app = new SpringApplicationBuilder(EmbeddedApplication.class)
-        .properties("spring.config.name=tempera-embedded")
-        .run(
-            "--server.port=0",
-            "--tempera.embedded.comfyui-port=0",
-            "--tempera.embedded.comfyui-data=" + tmp.resolve("comfyui"),
-            "--tempera.output-root=" + tmp.resolve("outputs"),
-            "--tempera.templates-dir=bench/templates",
-            "--tempera.worker.slots=" + generations,
-            "--tempera.worker.script-runs=" + tmp.resolve("script-runs"),
-            "--tempera.canvas.max-followed-tasks=" + Math.max(500, generations),
-            "--logging.level.root=WARN");
+    ConfigurableApplicationContext app =
+        new SpringApplicationBuilder(EmbeddedApplication.class)
+            .properties("spring.config.name=tempera-embedded")
+            .run(
+                "--server.port=0",
+                "--tempera.embedded.comfyui-port=0",
+                "--tempera.embedded.comfyui-data=" + tmp.resolve("comfyui"),
+                "--tempera.output-root=" + tmp.resolve("outputs"),
+                "--tempera.templates-dir=bench/templates",
+                "--tempera.worker.slots=" + generations,
+                "--tempera.worker.script-runs=" + tmp.resolve("script-runs"),
+                "--tempera.canvas.max-followed-tasks=" + Math.max(500, generations),
+                "--logging.level.root=WARN");
     StringBuilder report = new StringBuilder();
     try {
       int port = ((WebServerApplicationContext) app).getWebServer().getPort();
-      report.append(String.format(Locale.ROOT, """
-          # Live progress, %d generations at once — canvas WebSocket, embedded setup
-          date: %s
-          machine: %d cores, JDK %s
-          setup: embedded system (API + worker + in-process Temporal test server) with %d slots; each generation runs the
-          `progress-ticker` script backend, which reports progress at %.0f Hz for %.0f s (%d updates); the clients, in the
-          same JVM, start the generations with `start_generation` and follow them on the same sockets
+      report.append(
+          String.format(
+              Locale.ROOT,
+              """
+              # Live progress, %d generations at once — canvas WebSocket, embedded setup
+              date: %s
+              machine: %d cores, JDK %s
+              setup: embedded system (API + worker + in-process Temporal test server) with %d slots; each generation runs the
+              `progress-ticker` script backend, which reports progress at %.0f Hz for %.0f s (%d updates); the clients, in the
+              same JVM, start the generations with `start_generation` and follow them on the same sockets
 
-          """, generations, Instant.now(), Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"),
-          generations, hz, seconds, (int) (hz * seconds)));
-      run(port, Math.min(20, generations), 2, hz, 2, true); // warm-up: JIT, thread pools, first script runs; not reported
+              """,
+              generations,
+              Instant.now(),
+              Runtime.getRuntime().availableProcessors(),
+              System.getProperty("java.version"),
+              generations,
+              hz,
+              seconds,
+              (int) (hz * seconds)));
+      run(
+          port,
+          Math.min(20, generations),
+          2,
+          hz,
+          2,
+          true); // warm-up: JIT, thread pools, first script runs; not reported
       for (int sockets : socketCounts) {
         report.append(run(port, generations, sockets, hz, seconds, false));
       }
@@ -83,22 +101,37 @@ public final class ConcurrentProgressBench {
   }
 
   /** One round: {@code generations} started over {@code sockets} sockets, followed to the end. */
-  private static String run(int port, int generations, int sockets, double hz, double seconds, boolean warmUp) throws Exception {
+  private static String run(
+      int port, int generations, int sockets, double hz, double seconds, boolean warmUp)
+      throws Exception {
     HttpClient http = HttpClient.newHttpClient();
     Map<String, Generation> byTask = new ConcurrentHashMap<>();
     CountDownLatch done = new CountDownLatch(generations);
     List<WebSocket> open = new ArrayList<>();
     for (int s = 0; s < sockets; s++) {
-      open.add(http.newWebSocketBuilder()
-          .buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), new Follower(byTask, done))
-          .get(10, TimeUnit.SECONDS));
+      open.add(
+          http.newWebSocketBuilder()
+              .buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), new Follower(byTask, done))
+              .get(10, TimeUnit.SECONDS));
     }
     long started = System.currentTimeMillis();
     for (int g = 0; g < generations; g++) {
       WebSocket socket = open.get(g % sockets);
-      String message = JSON.writeValueAsString(Map.of(
-          "type", "start_generation", "functionId", "progress-ticker", "projectId", "bench", "nodeId", "n" + g,
-          "requestId", "fanout-" + UUID.randomUUID(), "parameters", Map.of("hz", hz, "seconds", seconds)));
+      String message =
+          JSON.writeValueAsString(
+              Map.of(
+                  "type",
+                  "start_generation",
+                  "functionId",
+                  "progress-ticker",
+                  "projectId",
+                  "bench",
+                  "nodeId",
+                  "n" + g,
+                  "requestId",
+                  "fanout-" + UUID.randomUUID(),
+                  "parameters",
+                  Map.of("hz", hz, "seconds", seconds)));
       synchronized (socket) {
         socket.sendText(message, true).get(10, TimeUnit.SECONDS);
       }
@@ -107,7 +140,12 @@ public final class ConcurrentProgressBench {
     long wall = System.currentTimeMillis() - started;
     open.forEach(WebSocket::abort);
     if (!finished) {
-      System.err.println("only " + (generations - done.getCount()) + " of " + generations + " generations ended in time");
+      System.err.println(
+          "only "
+              + (generations - done.getCount())
+              + " of "
+              + generations
+              + " generations ended in time");
     }
     if (warmUp) {
       return "";
@@ -146,7 +184,9 @@ public final class ConcurrentProgressBench {
       }
     }
     double min = rates.stream().mapToDouble(Double::doubleValue).min().orElse(0);
-    return String.format(Locale.ROOT, """
+    return String.format(
+        Locale.ROOT,
+        """
         ## %d sockets (%d generations each)
         ended: %d of %d succeeded%s, %.1f s wall clock; the last generation's first update came %.1f s after the first one's
         updates delivered: %d of %d reported (%.1f%%); coalesced by the server (eventId gaps, latest wins): %d
@@ -160,13 +200,36 @@ public final class ConcurrentProgressBench {
         target: >= 10 Hz for every generation -> %s (min %.1f Hz)
 
         """,
-        sockets, generations / sockets, succeeded, generations, failures.isEmpty() ? "" : " (others: " + failures + ")", wall / 1000.0, (lastFirstStep - firstStep) / 1000.0,
-        totalDelivered, (long) expected * generations, 100.0 * totalDelivered / ((double) expected * generations), coalesced,
-        starved, rerun,
-        min, percentile(rates, 50), percentile(rates, 90), percentile(rates, 99), percentile(rates, 100),
-        percentile(delivered, 0), percentile(delivered, 50), percentile(delivered, 90), percentile(delivered, 99), percentile(delivered, 100),
-        percentile(latencies, 0), percentile(latencies, 50), percentile(latencies, 90), percentile(latencies, 99), percentile(latencies, 100),
-        min >= 10 ? "met" : "NOT met", min);
+        sockets,
+        generations / sockets,
+        succeeded,
+        generations,
+        failures.isEmpty() ? "" : " (others: " + failures + ")",
+        wall / 1000.0,
+        (lastFirstStep - firstStep) / 1000.0,
+        totalDelivered,
+        (long) expected * generations,
+        100.0 * totalDelivered / ((double) expected * generations),
+        coalesced,
+        starved,
+        rerun,
+        min,
+        percentile(rates, 50),
+        percentile(rates, 90),
+        percentile(rates, 99),
+        percentile(rates, 100),
+        percentile(delivered, 0),
+        percentile(delivered, 50),
+        percentile(delivered, 90),
+        percentile(delivered, 99),
+        percentile(delivered, 100),
+        percentile(latencies, 0),
+        percentile(latencies, 50),
+        percentile(latencies, 90),
+        percentile(latencies, 99),
+        percentile(latencies, 100),
+        min >= 10 ? "met" : "NOT met",
+        min);
   }
 
   /** What one generation's follower saw. */
@@ -221,14 +284,16 @@ public final class ConcurrentProgressBench {
         switch (type) {
           case "task_progress" -> {
             long eventId = m.get("eventId").asLong();
-            if (g.lastEventId > 0 && eventId > g.lastEventId + 1) g.gaps += eventId - g.lastEventId - 1;
+            if (g.lastEventId > 0 && eventId > g.lastEventId + 1)
+              g.gaps += eventId - g.lastEventId - 1;
             g.lastEventId = Math.max(g.lastEventId, eventId);
             if (m.has("step")) {
               g.arrivals.add(now);
               g.latencies.add((double) (now - m.get("timestamp").asLong()));
             }
           }
-          case "task_state" -> g.lastEventId = Math.max(g.lastEventId, m.path("state").path("eventId").asLong());
+          case "task_state" ->
+              g.lastEventId = Math.max(g.lastEventId, m.path("state").path("eventId").asLong());
           case "task_success", "task_failed" -> {
             if (!g.ended) {
               g.ended = true;
@@ -237,7 +302,7 @@ public final class ConcurrentProgressBench {
               done.countDown();
             }
           }
-          default -> { }
+          default -> {}
         }
       }
     }

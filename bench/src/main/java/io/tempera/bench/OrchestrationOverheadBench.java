@@ -13,9 +13,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Orchestration overhead of one generation on the embedded setup: N generations of an instant
- * graph against the testkit ComfyUI server, on a fresh in-process Temporal test server.
- * Overhead = end-to-end time minus the time the backend call itself took.
+ * Orchestration overhead of one generation on the embedded setup: N generations of an instant graph
+ * against the testkit ComfyUI server, on a fresh in-process Temporal test server. Overhead =
+ * end-to-end time minus the time the backend call itself took.
  *
  * <p>Args: [sequential count, default 200] [concurrent count, default 400] [in flight, default 8]
  */
@@ -41,7 +41,8 @@ public final class OrchestrationOverheadBench {
         GenerationResult result = system.run(id, "standard", counter[0]++);
         long total = System.nanoTime() - start;
         if (result.status() != GenerationStatus.SUCCEEDED) {
-          throw new IllegalStateException("generation " + id + " ended " + result.status() + ": " + result.error());
+          throw new IllegalStateException(
+              "generation " + id + " ended " + result.status() + ": " + result.error());
         }
         long backend = system.backendNanos.getOrDefault("gen-" + id, 0L);
         endToEndMs.add(total / 1e6);
@@ -68,33 +69,52 @@ public final class OrchestrationOverheadBench {
       pool.shutdown();
       double perMinute = concurrent / seconds * 60;
 
-      BenchSystem.write("orchestration-overhead.md", String.format(Locale.ROOT, """
-          # Orchestration overhead — embedded setup
-          date: %s
-          machine: %d cores, JDK %s
-          setup: in-process Temporal test server, testkit ComfyUI (8x8 EmptyImage -> SaveImage), real activities
+      BenchSystem.write(
+          "orchestration-overhead.md",
+          String.format(
+              Locale.ROOT,
+              """
+              # Orchestration overhead — embedded setup
+              date: %s
+              machine: %d cores, JDK %s
+              setup: in-process Temporal test server, testkit ComfyUI (8x8 EmptyImage -> SaveImage), real activities
 
-          ## One at a time (%d generations after 20 warm-up)
-          | figure | p50 | p90 | p99 | max |
-          |---|---|---|---|---|
-          | end to end (ms) | %.1f | %.1f | %.1f | %.1f |
-          | backend call (ms) | %.1f | %.1f | %.1f | %.1f |
-          | orchestration overhead (ms) | %.1f | %.1f | %.1f | %.1f |
+              ## One at a time (%d generations after 20 warm-up)
+              | figure | p50 | p90 | p99 | max |
+              |---|---|---|---|---|
+              | end to end (ms) | %.1f | %.1f | %.1f | %.1f |
+              | backend call (ms) | %.1f | %.1f | %.1f | %.1f |
+              | orchestration overhead (ms) | %.1f | %.1f | %.1f | %.1f |
 
-          history events per generation: %d
+              history events per generation: %d
 
-          ## Sustained (%d generations, %d in flight)
-          generations per minute: %.0f (%d failed)
+              ## Sustained (%d generations, %d in flight)
+              generations per minute: %.0f (%d failed)
 
-          target: p50 overhead <= 50 ms -> %s
-          """,
-          Instant.now(), Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"),
-          sequential,
-          percentile(endToEndMs, 50), percentile(endToEndMs, 90), percentile(endToEndMs, 99), percentile(endToEndMs, 100),
-          percentile(backendMs, 50), percentile(backendMs, 90), percentile(backendMs, 99), percentile(backendMs, 100),
-          percentile(overheadMs, 50), percentile(overheadMs, 90), percentile(overheadMs, 99), percentile(overheadMs, 100),
-          historyEvents, concurrent, inFlight, perMinute, failed,
-          percentile(overheadMs, 50) <= 50 ? "met" : "NOT met"));
+              target: p50 overhead <= 50 ms -> %s
+              """,
+              Instant.now(),
+              Runtime.getRuntime().availableProcessors(),
+              System.getProperty("java.version"),
+              sequential,
+              percentile(endToEndMs, 50),
+              percentile(endToEndMs, 90),
+              percentile(endToEndMs, 99),
+              percentile(endToEndMs, 100),
+              percentile(backendMs, 50),
+              percentile(backendMs, 90),
+              percentile(backendMs, 99),
+              percentile(backendMs, 100),
+              percentile(overheadMs, 50),
+              percentile(overheadMs, 90),
+              percentile(overheadMs, 99),
+              percentile(overheadMs, 100),
+              historyEvents,
+              concurrent,
+              inFlight,
+              perMinute,
+              failed,
+              percentile(overheadMs, 50) <= 50 ? "met" : "NOT met"));
     }
   }
 }

@@ -23,9 +23,9 @@ import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
 
 /**
- * Progress rate at the client: the embedded system runs a generation whose backend reports
- * progress at about 100 Hz; an SSE client counts the progress events it receives and how late
- * they arrive (server timestamp to receipt, same machine).
+ * Progress rate at the client: the embedded system runs a generation whose backend reports progress
+ * at about 100 Hz; an SSE client counts the progress events it receives and how late they arrive
+ * (server timestamp to receipt, same machine).
  *
  * <p>Args: [runs, default 5]
  */
@@ -35,15 +35,16 @@ public final class ProgressRateBench {
     int runs = args.length > 0 ? Integer.parseInt(args[0]) : 5;
     Path tmp = Files.createTempDirectory("tempera-rate");
     // command-line arguments, so they win over tempera-embedded.yml
-    ConfigurableApplicationContext app = new SpringApplicationBuilder(EmbeddedApplication.class)
-        .properties("spring.config.name=tempera-embedded")
-        .run(
-            "--server.port=0",
-            "--tempera.embedded.comfyui-port=0",
-            "--tempera.embedded.comfyui-data=" + tmp.resolve("comfyui"),
-            "--tempera.output-root=" + tmp.resolve("outputs"),
-            "--tempera.templates-dir=bench/templates",
-            "--logging.level.root=WARN");
+    ConfigurableApplicationContext app =
+        new SpringApplicationBuilder(EmbeddedApplication.class)
+            .properties("spring.config.name=tempera-embedded")
+            .run(
+                "--server.port=0",
+                "--tempera.embedded.comfyui-port=0",
+                "--tempera.embedded.comfyui-data=" + tmp.resolve("comfyui"),
+                "--tempera.output-root=" + tmp.resolve("outputs"),
+                "--tempera.templates-dir=bench/templates",
+                "--logging.level.root=WARN");
     try {
       int port = ((WebServerApplicationContext) app).getWebServer().getPort();
       HttpClient http = HttpClient.newHttpClient();
@@ -54,20 +55,32 @@ public final class ProgressRateBench {
       int backendSteps = 200;
       int received = 0;
       for (int run = 0; run < runs; run++) {
-        HttpResponse<String> started = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/generations"))
-            .header("content-type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(
-                "{\"functionId\":\"progress-stream\",\"projectId\":\"bench\",\"nodeId\":\"n\",\"parameters\":{\"color\":" + run + "}}"))
-            .build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> started =
+            http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/generations"))
+                    .header("content-type", "application/json")
+                    .POST(
+                        HttpRequest.BodyPublishers.ofString(
+                            "{\"functionId\":\"progress-stream\",\"projectId\":\"bench\",\"nodeId\":\"n\",\"parameters\":{\"color\":"
+                                + run
+                                + "}}"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
         if (started.statusCode() != 202) {
-          throw new IllegalStateException("starting a generation failed: " + started.statusCode() + " " + started.body());
+          throw new IllegalStateException(
+              "starting a generation failed: " + started.statusCode() + " " + started.body());
         }
         String id = json.readTree(started.body()).get("id").asText();
-        HttpResponse<java.io.InputStream> events = http.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/generations/" + id + "/events")).build(),
-            HttpResponse.BodyHandlers.ofInputStream());
+        HttpResponse<java.io.InputStream> events =
+            http.send(
+                HttpRequest.newBuilder(
+                        URI.create(
+                            "http://127.0.0.1:" + port + "/api/generations/" + id + "/events"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofInputStream());
         List<Long> arrivals = new ArrayList<>();
-        try (BufferedReader reader = new BufferedReader(new InputStreamReader(events.body(), StandardCharsets.UTF_8))) {
+        try (BufferedReader reader =
+            new BufferedReader(new InputStreamReader(events.body(), StandardCharsets.UTF_8))) {
           String event = "";
           String line;
           int lastStep = -1; // a step's preview event repeats its step: each step counts once
@@ -82,7 +95,10 @@ public final class ProgressRateBench {
                 arrivals.add(now);
                 latencyMs.add((double) (now - data.get("timestamp").asLong()));
               }
-            } else if (line.startsWith("data:") && (event.equals("succeeded") || event.equals("failed") || event.equals("cancelled"))) {
+            } else if (line.startsWith("data:")
+                && (event.equals("succeeded")
+                    || event.equals("failed")
+                    || event.equals("cancelled"))) {
               break;
             }
           }
@@ -96,27 +112,46 @@ public final class ProgressRateBench {
           }
         }
       }
-      BenchSystem.write("progress-rate.md", String.format(Locale.ROOT, """
-          # Progress rate at an SSE client — embedded setup
-          date: %s
-          machine: %d cores, JDK %s
-          setup: embedded system (API + worker + in-process Temporal + testkit ComfyUI), %d generations whose backend reports %d steps 10 ms apart (about 100 Hz)
+      BenchSystem.write(
+          "progress-rate.md",
+          String.format(
+              Locale.ROOT,
+              """
+              # Progress rate at an SSE client — embedded setup
+              date: %s
+              machine: %d cores, JDK %s
+              setup: embedded system (API + worker + in-process Temporal + testkit ComfyUI), %d generations whose backend reports %d steps 10 ms apart (about 100 Hz)
 
-          step events received: %d of %d reported (the rest coalesced, latest wins)
-          | figure | p50 | p90 | p99 | max |
-          |---|---|---|---|---|
-          | rate per generation (events/s) | %.0f | %.0f | %.0f | %.0f |
-          | gap between events (ms) | %.0f | %.0f | %.0f | %.0f |
-          | server timestamp to client (ms) | %.0f | %.0f | %.0f | %.0f |
+              step events received: %d of %d reported (the rest coalesced, latest wins)
+              | figure | p50 | p90 | p99 | max |
+              |---|---|---|---|---|
+              | rate per generation (events/s) | %.0f | %.0f | %.0f | %.0f |
+              | gap between events (ms) | %.0f | %.0f | %.0f | %.0f |
+              | server timestamp to client (ms) | %.0f | %.0f | %.0f | %.0f |
 
-          target: >= 10 Hz -> %s; within ~100 ms -> %s
-          """,
-          Instant.now(), Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"),
-          runs, backendSteps, received, runs * backendSteps,
-          percentile(rates, 50), percentile(rates, 90), percentile(rates, 99), percentile(rates, 100),
-          percentile(gapsMs, 50), percentile(gapsMs, 90), percentile(gapsMs, 99), percentile(gapsMs, 100),
-          percentile(latencyMs, 50), percentile(latencyMs, 90), percentile(latencyMs, 99), percentile(latencyMs, 100),
-          percentile(rates, 50) >= 10 ? "met" : "NOT met", percentile(latencyMs, 99) <= 100 ? "met" : "NOT met"));
+              target: >= 10 Hz -> %s; within ~100 ms -> %s
+              """,
+              Instant.now(),
+              Runtime.getRuntime().availableProcessors(),
+              System.getProperty("java.version"),
+              runs,
+              backendSteps,
+              received,
+              runs * backendSteps,
+              percentile(rates, 50),
+              percentile(rates, 90),
+              percentile(rates, 99),
+              percentile(rates, 100),
+              percentile(gapsMs, 50),
+              percentile(gapsMs, 90),
+              percentile(gapsMs, 99),
+              percentile(gapsMs, 100),
+              percentile(latencyMs, 50),
+              percentile(latencyMs, 90),
+              percentile(latencyMs, 99),
+              percentile(latencyMs, 100),
+              percentile(rates, 50) >= 10 ? "met" : "NOT met",
+              percentile(latencyMs, 99) <= 100 ? "met" : "NOT met"));
     } finally {
       app.close();
     }

@@ -14,8 +14,8 @@ import java.util.concurrent.Future;
 
 /**
  * Recovery under injected faults: the testkit ComfyUI server fails a share of prompts (a 500 on
- * submit, a dropped WebSocket mid-run, a CUDA out-of-memory error) and the generations are
- * counted by how they ended. A generation that met a fault and still succeeded was recovered.
+ * submit, a dropped WebSocket mid-run, a CUDA out-of-memory error) and the generations are counted
+ * by how they ended. A generation that met a fault and still succeeded was recovered.
  *
  * <p>Args: [generations, default 300] [fault rate, default 0.2] [seed, default 42]
  */
@@ -55,22 +55,39 @@ public final class RecoveryBench {
       int failed = count - succeeded;
       double recovered = faults == 0 ? 1.0 : (double) (faults - failed) / faults;
 
-      BenchSystem.write("recovery.md", String.format(Locale.ROOT, """
-          # Recovery under injected faults
-          date: %s
-          machine: %d cores, JDK %s
-          setup: in-process Temporal test server, testkit ComfyUI injecting faults at rate %.2f (seed %d), %d generations at tier high
+      BenchSystem.write(
+          "recovery.md",
+          String.format(
+              Locale.ROOT,
+              """
+              # Recovery under injected faults
+              date: %s
+              machine: %d cores, JDK %s
+              setup: in-process Temporal test server, testkit ComfyUI injecting faults at rate %.2f (seed %d), %d generations at tier high
 
-          faults injected: %d %s
-          generations succeeded: %d of %d (%.1f%%), %d of them after falling back to a lower tier
-          generations failed: %d %s
-          recovery rate (faults that did not fail their generation): %.1f%%
+              faults injected: %d %s
+              generations succeeded: %d of %d (%.1f%%), %d of them after falling back to a lower tier
+              generations failed: %d %s
+              recovery rate (faults that did not fail their generation): %.1f%%
 
-          target: recovery > 80%% -> %s
-          """,
-          Instant.now(), Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"),
-          rate, seed, count, faults, injected, succeeded, count, 100.0 * succeeded / count, fellBack,
-          failed, outcomes, 100 * recovered, recovered > 0.8 ? "met" : "NOT met"));
+              target: recovery > 80%% -> %s
+              """,
+              Instant.now(),
+              Runtime.getRuntime().availableProcessors(),
+              System.getProperty("java.version"),
+              rate,
+              seed,
+              count,
+              faults,
+              injected,
+              succeeded,
+              count,
+              100.0 * succeeded / count,
+              fellBack,
+              failed,
+              outcomes,
+              100 * recovered,
+              recovered > 0.8 ? "met" : "NOT met"));
     }
   }
 }

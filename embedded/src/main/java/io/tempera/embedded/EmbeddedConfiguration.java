@@ -35,8 +35,12 @@ public class EmbeddedConfiguration {
    * {@code ./tempera run --temporal} registers them with the Temporal CLI).
    */
   @Bean
-  public SmartInitializingSingleton registerSearchAttributes(ObjectProvider<TestWorkflowEnvironment> temporal) {
-    return () -> temporal.ifAvailable(env -> GenerationSearchAttributes.ALL.forEach(
-        key -> env.registerSearchAttribute(key.getName(), IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD)));
+  public SmartInitializingSingleton registerSearchAttributes(
+      ObjectProvider<TestWorkflowEnvironment> temporal) {
+    return () ->
+        temporal.ifAvailable(env ->
+            GenerationSearchAttributes.ALL.forEach(key ->
+                env.registerSearchAttribute(
+                    key.getName(), IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD)));
   }
 }

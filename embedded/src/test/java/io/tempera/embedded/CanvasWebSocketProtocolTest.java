@@ -35,10 +35,10 @@ import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
 /**
- * Conformance of the canvas WebSocket protocol on {@code /ws}, with a real WebSocket client
- * against the embedded system: every client message type, every server message type, every error
- * a client can cause, and reconnect with resume (the socket is killed mid-run, a new one
- * resubscribes with lastEventIds: nothing seen is sent again, nothing is missed).
+ * Conformance of the canvas WebSocket protocol on {@code /ws}, with a real WebSocket client against
+ * the embedded system: every client message type, every server message type, every error a client
+ * can cause, and reconnect with resume (the socket is killed mid-run, a new one resubscribes with
+ * lastEventIds: nothing seen is sent again, nothing is missed).
  */
 @SpringBootTest(
     classes = EmbeddedApplication.class,
@@ -51,8 +51,11 @@ import org.springframework.test.context.DynamicPropertySource;
     })
 class CanvasWebSocketProtocolTest {
 
-  static final Path ROOT = EmbeddedTestRoot.create("tempera-ws",
-      EmbeddedTestRoot.activitiesTemplate("slow-invert"), Path.of("src/test/resources/templates/failing-fault"));
+  static final Path ROOT =
+      EmbeddedTestRoot.create(
+          "tempera-ws",
+          EmbeddedTestRoot.activitiesTemplate("slow-invert"),
+          Path.of("src/test/resources/templates/failing-fault"));
   static final ObjectMapper JSON = new ObjectMapper();
   static final Duration WAIT = Duration.ofSeconds(60);
 
@@ -78,8 +81,22 @@ class CanvasWebSocketProtocolTest {
     String image = upload("ws-conf");
     Client ws = connect();
     String requestId = "ws-conf-" + UUID.randomUUID();
-    ws.send(Map.of("type", "start_generation", "functionId", "slow-invert", "tier", "high", "projectId", "ws-conf",
-        "nodeId", "node-a", "requestId", requestId, "parameters", Map.of("image", image, "steps", 8)));
+    ws.send(
+        Map.of(
+            "type",
+            "start_generation",
+            "functionId",
+            "slow-invert",
+            "tier",
+            "high",
+            "projectId",
+            "ws-conf",
+            "nodeId",
+            "node-a",
+            "requestId",
+            requestId,
+            "parameters",
+            Map.of("image", image, "steps", 8)));
 
     JsonNode ack = ws.next();
     assertThat(ack.get("type").asText()).isEqualTo("task_acknowledged");
@@ -95,7 +112,8 @@ class CanvasWebSocketProtocolTest {
     assertThat(first.get("state").get("id").asText()).isEqualTo(taskId);
     assertThat(first.get("state").get("status").asText()).isIn("QUEUED", "RUNNING");
 
-    List<JsonNode> progress = story.stream().filter(m -> m.get("type").asText().equals("task_progress")).toList();
+    List<JsonNode> progress =
+        story.stream().filter(m -> m.get("type").asText().equals("task_progress")).toList();
     assertThat(progress).isNotEmpty();
     long previous = 0;
     for (JsonNode p : progress) {
@@ -110,9 +128,13 @@ class CanvasWebSocketProtocolTest {
     JsonNode stepped = progress.stream().filter(p -> p.has("step")).findFirst().orElseThrow();
     assertThat(stepped.get("totalSteps").asInt()).isEqualTo(8);
     assertThat(stepped.get("step").asInt()).isBetween(1, 8);
-    assertThat(progress).as("an ETA").anyMatch(p -> p.path("etaSeconds").isInt() && p.get("etaSeconds").asInt() >= 0);
-    JsonNode withPreview = progress.stream().filter(p -> p.has("previewUrl")).findFirst().orElseThrow();
-    assertThat(withPreview.get("previewUrl").asText()).isEqualTo("/api/generations/" + taskId + "/preview");
+    assertThat(progress)
+        .as("an ETA")
+        .anyMatch(p -> p.path("etaSeconds").isInt() && p.get("etaSeconds").asInt() >= 0);
+    JsonNode withPreview =
+        progress.stream().filter(p -> p.has("previewUrl")).findFirst().orElseThrow();
+    assertThat(withPreview.get("previewUrl").asText())
+        .isEqualTo("/api/generations/" + taskId + "/preview");
 
     JsonNode success = story.get(story.size() - 1);
     assertThat(success.get("type").asText()).isEqualTo("task_success");
@@ -126,7 +148,10 @@ class CanvasWebSocketProtocolTest {
     assertThat(output.get("contentType").asText()).isEqualTo("image/png");
     assertThat(output.get("width").asInt()).isEqualTo(4);
     assertThat(output.get("height").asInt()).isEqualTo(4);
-    HttpResponse<byte[]> png = http.send(HttpRequest.newBuilder(uri(output.get("url").asText())).build(), HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> png =
+        http.send(
+            HttpRequest.newBuilder(uri(output.get("url").asText())).build(),
+            HttpResponse.BodyHandlers.ofByteArray());
     assertThat(png.statusCode()).isEqualTo(200);
 
     // the socket stays open and answers after the task ended
@@ -138,8 +163,22 @@ class CanvasWebSocketProtocolTest {
   void nodeTypeIsAcceptedForFunctionIdAndARepeatedRequestIdGivesTheSameTask() throws Exception {
     Client ws = connect();
     String requestId = "ws-same-" + UUID.randomUUID();
-    Map<String, Object> start = Map.of("type", "start_generation", "nodeType", "generate-pattern", "tier", "draft",
-        "projectId", "ws-conf", "nodeId", "node-b", "requestId", requestId, "parameters", Map.of("border", 4));
+    Map<String, Object> start =
+        Map.of(
+            "type",
+            "start_generation",
+            "nodeType",
+            "generate-pattern",
+            "tier",
+            "draft",
+            "projectId",
+            "ws-conf",
+            "nodeId",
+            "node-b",
+            "requestId",
+            requestId,
+            "parameters",
+            Map.of("border", 4));
     ws.send(start);
     String taskId = ws.next(type("task_acknowledged")).get("taskId").asText();
     ws.send(start);
@@ -151,8 +190,18 @@ class CanvasWebSocketProtocolTest {
   @Test
   void aFailingBackendEndsInTaskFailedWithCodeMessageAndSuggestion() throws Exception {
     Client ws = connect();
-    ws.send(Map.of("type", "start_generation", "functionId", "failing-fault", "projectId", "ws-conf", "nodeId", "node-f",
-        "parameters", Map.of()));
+    ws.send(
+        Map.of(
+            "type",
+            "start_generation",
+            "functionId",
+            "failing-fault",
+            "projectId",
+            "ws-conf",
+            "nodeId",
+            "node-f",
+            "parameters",
+            Map.of()));
     String taskId = ws.next(type("task_acknowledged")).get("taskId").asText();
     JsonNode failed = ws.next(type("task_failed").and(task(taskId)));
     assertThat(failed.get("nodeId").asText()).isEqualTo("node-f");
@@ -163,19 +212,33 @@ class CanvasWebSocketProtocolTest {
     assertThat(failed.get("outputs").isArray()).isTrue();
   }
 
-  // ------------------------------------------------------------------ cancel, subscribe, unsubscribe
+  // ------------------------------------------------------------------ cancel, subscribe,
+  // unsubscribe
 
   @Test
   void cancelGenerationEndsARunningTaskAsCancelled() throws Exception {
     String image = upload("ws-cancel");
     Client ws = connect();
-    ws.send(Map.of("type", "start_generation", "functionId", "slow-invert", "projectId", "ws-cancel", "nodeId", "node-c",
-        "parameters", Map.of("image", image, "steps", 400)));
+    ws.send(
+        Map.of(
+            "type",
+            "start_generation",
+            "functionId",
+            "slow-invert",
+            "projectId",
+            "ws-cancel",
+            "nodeId",
+            "node-c",
+            "parameters",
+            Map.of("image", image, "steps", 400)));
     String taskId = ws.next(type("task_acknowledged")).get("taskId").asText();
     ws.next(type("task_progress").and(task(taskId)).and(m -> m.has("step")));
 
     ws.send(Map.of("type", "cancel_generation", "taskId", taskId));
-    JsonNode failed = ws.next(m -> m.get("type").asText().startsWith("task_failed") && taskId.equals(m.path("taskId").asText()));
+    JsonNode failed =
+        ws.next(m ->
+            m.get("type").asText().startsWith("task_failed")
+                && taskId.equals(m.path("taskId").asText()));
     assertThat(failed.get("code").asText()).isEqualTo("CANCELLED");
     assertThat(failed.get("message").asText()).isNotBlank();
     assertThat(failed.has("suggestion")).isTrue();
@@ -208,13 +271,26 @@ class CanvasWebSocketProtocolTest {
   @Test
   void aTaskThatEndedGetsItsTerminalMessageAtOnceOnSubscribe() throws Exception {
     Client ws = connect();
-    ws.send(Map.of("type", "start_generation", "functionId", "generate-pattern", "tier", "draft", "projectId", "ws-conf",
-        "nodeId", "node-d", "parameters", Map.of()));
+    ws.send(
+        Map.of(
+            "type",
+            "start_generation",
+            "functionId",
+            "generate-pattern",
+            "tier",
+            "draft",
+            "projectId",
+            "ws-conf",
+            "nodeId",
+            "node-d",
+            "parameters",
+            Map.of()));
     String taskId = ws.next(type("task_acknowledged")).get("taskId").asText();
     JsonNode success = ws.next(type("task_success").and(task(taskId)));
 
     Client later = connect();
-    later.send(Map.of("type", "subscribe", "taskIds", List.of(taskId), "lastEventIds", Map.of(taskId, 0)));
+    later.send(
+        Map.of("type", "subscribe", "taskIds", List.of(taskId), "lastEventIds", Map.of(taskId, 0)));
     JsonNode replay = later.next();
     assertThat(replay.get("type").asText()).isEqualTo("task_success");
     assertThat(replay.get("outputs")).isEqualTo(success.get("outputs"));
@@ -226,8 +302,18 @@ class CanvasWebSocketProtocolTest {
   void aKilledSocketResumesOnANewOneWithoutMissedOrRepeatedEvents() throws Exception {
     String image = upload("ws-resume");
     Client first = connect();
-    first.send(Map.of("type", "start_generation", "functionId", "slow-invert", "projectId", "ws-resume", "nodeId", "node-r",
-        "parameters", Map.of("image", image, "steps", 40)));
+    first.send(
+        Map.of(
+            "type",
+            "start_generation",
+            "functionId",
+            "slow-invert",
+            "projectId",
+            "ws-resume",
+            "nodeId",
+            "node-r",
+            "parameters",
+            Map.of("image", image, "steps", 40)));
     String taskId = first.next(type("task_acknowledged")).get("taskId").asText();
     Set<Long> seen = new HashSet<>();
     long lastSeen = 0;
@@ -248,15 +334,27 @@ class CanvasWebSocketProtocolTest {
     first.abort(); // the connection dies mid-run, without a close handshake
 
     Client second = connect();
-    second.send(Map.of("type", "subscribe", "taskIds", List.of(taskId), "lastEventIds", Map.of(taskId, lastSeen)));
+    second.send(
+        Map.of(
+            "type",
+            "subscribe",
+            "taskIds",
+            List.of(taskId),
+            "lastEventIds",
+            Map.of(taskId, lastSeen)));
     List<JsonNode> resumed = second.untilTerminal(taskId);
     JsonNode state = resumed.get(0);
     assertThat(state.get("type").asText()).isEqualTo("task_state");
     long snapshot = state.get("state").get("eventId").asLong();
-    assertThat(snapshot).as("the state covers what happened while disconnected").isGreaterThanOrEqualTo(lastSeen);
+    assertThat(snapshot)
+        .as("the state covers what happened while disconnected")
+        .isGreaterThanOrEqualTo(lastSeen);
 
-    List<Long> live = resumed.stream().filter(m -> m.get("type").asText().equals("task_progress"))
-        .map(m -> m.get("eventId").asLong()).toList();
+    List<Long> live =
+        resumed.stream()
+            .filter(m -> m.get("type").asText().equals("task_progress"))
+            .map(m -> m.get("eventId").asLong())
+            .toList();
     assertThat(live).as("nothing seen before is sent again").noneMatch(seen::contains);
     long after = Math.max(lastSeen, snapshot);
     assertThat(live).allSatisfy(id -> assertThat(id).isGreaterThan(after));
@@ -265,13 +363,15 @@ class CanvasWebSocketProtocolTest {
     assertThat(end.get("type").asText()).isEqualTo("task_success");
     // the run went on where the first socket left it: steps in order, none older than one seen
     // (a step's preview repeats its step count)
-    List<Integer> stepsAfter = resumed.stream().filter(m -> m.has("step")).map(m -> m.get("step").asInt()).toList();
+    List<Integer> stepsAfter =
+        resumed.stream().filter(m -> m.has("step")).map(m -> m.get("step").asInt()).toList();
     assertThat(stepsAfter).isNotEmpty().isSorted();
     assertThat(stepsAfter.get(0)).isGreaterThanOrEqualTo(stepsBefore);
     assertThat(stepsAfter.get(stepsAfter.size() - 1)).isGreaterThan(stepsBefore);
   }
 
-  // ------------------------------------------------------------------ every error, and the socket stays open
+  // ------------------------------------------------------------------ every error, and the socket
+  // stays open
 
   @Test
   void everyMalformedMessageGetsAnErrorWithACodeAndTheSocketStaysOpen() throws Exception {
@@ -285,20 +385,27 @@ class CanvasWebSocketProtocolTest {
     assertError(ws, "{\"type\":\"subscribe\"}", "INVALID_MESSAGE");
     assertError(ws, "{\"type\":\"subscribe\",\"taskIds\":[]}", "INVALID_MESSAGE");
     assertError(ws, "{\"type\":\"subscribe\",\"taskIds\":[{\"id\":1}]}", "INVALID_MESSAGE");
-    assertError(ws, "{\"type\":\"subscribe\",\"taskIds\":[\"gen-x\"],\"lastEventIds\":[1]}", "INVALID_MESSAGE");
+    assertError(
+        ws,
+        "{\"type\":\"subscribe\",\"taskIds\":[\"gen-x\"],\"lastEventIds\":[1]}",
+        "INVALID_MESSAGE");
     assertError(ws, "{\"type\":\"unsubscribe\"}", "INVALID_MESSAGE");
     assertError(ws, "{\"type\":\"unsubscribe\",\"taskIds\":\"gen-x\"}", "INVALID_MESSAGE");
     String big = "{\"type\":\"ping\",\"pad\":\"" + "x".repeat(300_000) + "\"}";
     assertError(ws, big, "MESSAGE_TOO_LARGE");
 
-    ws.socket.sendBinary(ByteBuffer.wrap("{\"type\":\"ping\"}".getBytes(StandardCharsets.UTF_8)), true).get(10, TimeUnit.SECONDS);
+    ws.socket
+        .sendBinary(ByteBuffer.wrap("{\"type\":\"ping\"}".getBytes(StandardCharsets.UTF_8)), true)
+        .get(10, TimeUnit.SECONDS);
     assertThat(ws.next().get("code").asText()).isEqualTo("INVALID_MESSAGE");
 
     // a protocol-level ping is answered by a pong frame, not by an error message
     int pongs = ws.pongs.get();
     ws.socket.sendPing(ByteBuffer.wrap(new byte[] {1, 2, 3})).get(10, TimeUnit.SECONDS);
     ws.send(Map.of("type", "ping"));
-    assertThat(ws.next().get("type").asText()).as("no error message for a ping frame").isEqualTo("pong");
+    assertThat(ws.next().get("type").asText())
+        .as("no error message for a ping frame")
+        .isEqualTo("pong");
     await("a pong frame").atMost(WAIT).until(() -> ws.pongs.get() > pongs);
 
     assertThat(ws.socket.isInputClosed()).as("the socket is still open").isFalse();
@@ -307,42 +414,119 @@ class CanvasWebSocketProtocolTest {
   @Test
   void refusedStartsAnswerWithTheRequestsNodeIdAndRequestId() throws Exception {
     Client ws = connect();
-    ws.send(Map.of("type", "start_generation", "functionId", "nope", "projectId", "p", "nodeId", "n1", "requestId", "r-unknown"));
+    ws.send(
+        Map.of(
+            "type",
+            "start_generation",
+            "functionId",
+            "nope",
+            "projectId",
+            "p",
+            "nodeId",
+            "n1",
+            "requestId",
+            "r-unknown"));
     JsonNode unknown = ws.next();
     assertThat(unknown.get("type").asText()).isEqualTo("error");
     assertThat(unknown.get("code").asText()).isEqualTo("UNKNOWN_FUNCTION");
     assertThat(unknown.get("nodeId").asText()).isEqualTo("n1");
     assertThat(unknown.get("requestId").asText()).isEqualTo("r-unknown");
 
-    ws.send(Map.of("type", "start_generation", "functionId", "generate-pattern", "projectId", "p", "nodeId", "n2",
-        "parameters", Map.of("blur", 99, "shape", "star")));
+    ws.send(
+        Map.of(
+            "type",
+            "start_generation",
+            "functionId",
+            "generate-pattern",
+            "projectId",
+            "p",
+            "nodeId",
+            "n2",
+            "parameters",
+            Map.of("blur", 99, "shape", "star")));
     JsonNode badParameters = ws.next();
     assertThat(badParameters.get("code").asText()).isEqualTo("INVALID_PARAMETERS");
     assertThat(badParameters.get("problems")).hasSize(2);
     assertThat(badParameters.get("problems").get(0).get("field").isTextual()).isTrue();
 
-    ws.send(Map.of("type", "start_generation", "functionId", "generate-pattern", "projectId", "../etc", "nodeId", "",
-        "parameters", Map.of()));
+    ws.send(
+        Map.of(
+            "type",
+            "start_generation",
+            "functionId",
+            "generate-pattern",
+            "projectId",
+            "../etc",
+            "nodeId",
+            "",
+            "parameters",
+            Map.of()));
     JsonNode badIds = ws.next();
     assertThat(badIds.get("code").asText()).isEqualTo("INVALID_REQUEST");
     assertThat(badIds.get("problems").size()).isGreaterThanOrEqualTo(2);
 
-    ws.send(Map.of("type", "start_generation", "functionId", "generate-pattern", "projectId", "p", "nodeId", "n3",
-        "parameters", List.of(1, 2)));
+    ws.send(
+        Map.of(
+            "type",
+            "start_generation",
+            "functionId",
+            "generate-pattern",
+            "projectId",
+            "p",
+            "nodeId",
+            "n3",
+            "parameters",
+            List.of(1, 2)));
     assertThat(ws.next().get("code").asText()).isEqualTo("INVALID_REQUEST");
 
-    ws.send(Map.of("type", "start_generation", "functionId", "invert", "projectId", "p", "nodeId", "n4",
-        "parameters", Map.of("image", "uploads/none.png")));
+    ws.send(
+        Map.of(
+            "type",
+            "start_generation",
+            "functionId",
+            "invert",
+            "projectId",
+            "p",
+            "nodeId",
+            "n4",
+            "parameters",
+            Map.of("image", "uploads/none.png")));
     JsonNode missingFile = ws.next();
     assertThat(missingFile.get("code").asText()).isEqualTo("INVALID_PARAMETERS");
     assertThat(missingFile.toString()).contains("FILE_NOT_FOUND");
 
     String requestId = "ws-reuse-" + UUID.randomUUID();
-    ws.send(Map.of("type", "start_generation", "functionId", "generate-pattern", "tier", "draft", "projectId", "p",
-        "nodeId", "n5", "requestId", requestId, "parameters", Map.of()));
+    ws.send(
+        Map.of(
+            "type",
+            "start_generation",
+            "functionId",
+            "generate-pattern",
+            "tier",
+            "draft",
+            "projectId",
+            "p",
+            "nodeId",
+            "n5",
+            "requestId",
+            requestId,
+            "parameters",
+            Map.of()));
     String taskId = ws.next(type("task_acknowledged")).get("taskId").asText();
-    ws.send(Map.of("type", "start_generation", "functionId", "framed-color", "projectId", "p", "nodeId", "n5",
-        "requestId", requestId, "parameters", Map.of()));
+    ws.send(
+        Map.of(
+            "type",
+            "start_generation",
+            "functionId",
+            "framed-color",
+            "projectId",
+            "p",
+            "nodeId",
+            "n5",
+            "requestId",
+            requestId,
+            "parameters",
+            Map.of()));
     JsonNode reused = ws.next(type("error"));
     assertThat(reused.get("code").asText()).isEqualTo("REQUEST_ID_REUSED");
     assertThat(reused.get("requestId").asText()).isEqualTo(requestId);
@@ -390,8 +574,12 @@ class CanvasWebSocketProtocolTest {
   private void assertError(Client ws, String text, String code) throws Exception {
     ws.sendText(text);
     JsonNode reply = ws.next();
-    assertThat(reply.get("type").asText()).as(text.length() > 80 ? text.substring(0, 80) : text).isEqualTo("error");
-    assertThat(reply.get("code").asText()).as(text.length() > 80 ? text.substring(0, 80) : text).isEqualTo(code);
+    assertThat(reply.get("type").asText())
+        .as(text.length() > 80 ? text.substring(0, 80) : text)
+        .isEqualTo("error");
+    assertThat(reply.get("code").asText())
+        .as(text.length() > 80 ? text.substring(0, 80) : text)
+        .isEqualTo(code);
     assertThat(reply.get("message").asText()).isNotBlank();
   }
 
@@ -405,27 +593,43 @@ class CanvasWebSocketProtocolTest {
 
   private Client connect() throws Exception {
     Client client = new Client();
-    client.socket = http.newWebSocketBuilder()
-        .buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), client)
-        .get(10, TimeUnit.SECONDS);
+    client.socket =
+        http.newWebSocketBuilder()
+            .buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), client)
+            .get(10, TimeUnit.SECONDS);
     clients.add(client);
     return client;
   }
 
   private String startOverRest(String project, String image, int steps) throws Exception {
-    HttpResponse<String> started = http.send(HttpRequest.newBuilder(uri("/api/generations"))
-            .header("content-type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(Map.of(
-                "functionId", "slow-invert", "projectId", project, "nodeId", "n",
-                "parameters", Map.of("image", image, "steps", steps))))).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> started =
+        http.send(
+            HttpRequest.newBuilder(uri("/api/generations"))
+                .header("content-type", "application/json")
+                .POST(
+                    HttpRequest.BodyPublishers.ofString(
+                        JSON.writeValueAsString(
+                            Map.of(
+                                "functionId",
+                                "slow-invert",
+                                "projectId",
+                                project,
+                                "nodeId",
+                                "n",
+                                "parameters",
+                                Map.of("image", image, "steps", steps)))))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
     return JSON.readTree(started.body()).get("id").asText();
   }
 
   private void cancelOverRest(String taskId) {
     try {
-      http.send(HttpRequest.newBuilder(uri("/api/generations/" + taskId + "/cancel")).POST(HttpRequest.BodyPublishers.noBody()).build(),
+      http.send(
+          HttpRequest.newBuilder(uri("/api/generations/" + taskId + "/cancel"))
+              .POST(HttpRequest.BodyPublishers.noBody())
+              .build(),
           HttpResponse.BodyHandlers.discarding());
     } catch (Exception e) {
       throw new IllegalStateException(e);
@@ -433,7 +637,8 @@ class CanvasWebSocketProtocolTest {
   }
 
   private String upload(String project) throws Exception {
-    return EmbeddedTestRoot.uploadSample(http, uri("/api/projects/" + project + "/uploads"), "image/png");
+    return EmbeddedTestRoot.uploadSample(
+        http, uri("/api/projects/" + project + "/uploads"), "image/png");
   }
 
   private URI uri(String path) {
@@ -496,7 +701,8 @@ class CanvasWebSocketProtocolTest {
         try {
           received.add(JSON.readTree(buffer.toString()));
         } catch (IOException e) {
-          throw new IllegalStateException("the server sent something that is not JSON: " + buffer, e);
+          throw new IllegalStateException(
+              "the server sent something that is not JSON: " + buffer, e);
         }
         buffer.setLength(0);
       }
@@ -511,5 +717,4 @@ class CanvasWebSocketProtocolTest {
       return CompletableFuture.completedFuture(null);
     }
   }
-
 }

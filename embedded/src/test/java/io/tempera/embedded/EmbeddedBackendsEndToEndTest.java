@@ -39,8 +39,12 @@ import org.springframework.test.context.DynamicPropertySource;
 class EmbeddedBackendsEndToEndTest {
 
   static final ObjectMapper JSON = new ObjectMapper();
-  static final Path ROOT = EmbeddedTestRoot.create("tempera-e2e-backends", EmbeddedTestRoot.activitiesTemplate("gradio-paint"),
-      EmbeddedTestRoot.activitiesTemplate("gradio-invert"), EmbeddedTestRoot.activitiesTemplate("gradio-fail"));
+  static final Path ROOT =
+      EmbeddedTestRoot.create(
+          "tempera-e2e-backends",
+          EmbeddedTestRoot.activitiesTemplate("gradio-paint"),
+          EmbeddedTestRoot.activitiesTemplate("gradio-invert"),
+          EmbeddedTestRoot.activitiesTemplate("gradio-fail"));
   static GradioApp gradio;
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -50,13 +54,16 @@ class EmbeddedBackendsEndToEndTest {
   static void startGradio() throws IOException {
     var python = GradioApp.findPython();
     if (python.isEmpty()) {
-      String why = "No Python with gradio: run scripts/ensure-gradio.sh (./tempera test does) or set TEMPERA_GRADIO_PYTHON";
+      String why =
+          "No Python with gradio: run scripts/ensure-gradio.sh (./tempera test does) or set TEMPERA_GRADIO_PYTHON";
       if (GradioApp.ci()) {
         throw new IllegalStateException(why);
       }
       Assumptions.abort(why);
     }
-    gradio = GradioApp.start(python.get(), GradioApp.script("tempera_app.py"), Map.of(), Duration.ofSeconds(180));
+    gradio =
+        GradioApp.start(
+            python.get(), GradioApp.script("tempera_app.py"), Map.of(), Duration.ofSeconds(180));
   }
 
   @AfterAll
@@ -80,14 +87,21 @@ class EmbeddedBackendsEndToEndTest {
     assertThat(view.get("status").asText()).as("%s", view).isEqualTo("SUCCEEDED");
     JsonNode output = view.get("outputs").get(0);
     assertThat(output.get("contentType").asText()).isEqualTo("image/png");
-    HttpResponse<byte[]> png = http.send(HttpRequest.newBuilder(uri(output.get("url").asText())).build(), HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> png =
+        http.send(
+            HttpRequest.newBuilder(uri(output.get("url").asText())).build(),
+            HttpResponse.BodyHandlers.ofByteArray());
     assertThat(png.statusCode()).isEqualTo(200);
-    assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(new ByteArrayInputStream(png.body())))).isTrue();
+    assertThat(
+            TestImages.isInverted(
+                TestImages.sample(), ImageIO.read(new ByteArrayInputStream(png.body()))))
+        .isTrue();
   }
 
   @Test
   void aGradioFunctionWithProgressRunsAndItsListedWithItsParameters() throws Exception {
-    JsonNode view = generate("gradio-paint", "project-gradio", Map.of("prompt", "a blue whale", "size", 16));
+    JsonNode view =
+        generate("gradio-paint", "project-gradio", Map.of("prompt", "a blue whale", "size", 16));
     assertThat(view.get("status").asText()).as("%s", view).isEqualTo("SUCCEEDED");
     assertThat(view.get("outputs").get(0).get("width").asInt()).isEqualTo(16);
 
@@ -99,12 +113,15 @@ class EmbeddedBackendsEndToEndTest {
   void aGradioErrorReachesTheApiAsATypedFailure() throws Exception {
     JsonNode view = generate("gradio-fail", "project-gradio", Map.of("prompt", "a dragon"));
     assertThat(view.get("status").asText()).isEqualTo("FAILED");
-    assertThat(view.toString()).contains("EXECUTION_ERROR").contains("The model refused the prompt: a dragon");
+    assertThat(view.toString())
+        .contains("EXECUTION_ERROR")
+        .contains("The model refused the prompt: a dragon");
   }
 
   @Test
   void aScriptFunctionRunsThroughTheApi() throws Exception {
-    JsonNode view = generate("gradient", "project-script", Map.of("top", 0xff0000, "bottom", 0x0000ff));
+    JsonNode view =
+        generate("gradient", "project-script", Map.of("top", 0xff0000, "bottom", 0x0000ff));
     assertThat(view.get("status").asText()).as("%s", view).isEqualTo("SUCCEEDED");
     assertThat(view.get("outputs").get(0).get("contentType").asText()).isEqualTo("image/png");
   }
@@ -118,32 +135,55 @@ class EmbeddedBackendsEndToEndTest {
 
   // --- helpers ---
 
-  private JsonNode generate(String function, String project, Map<String, Object> parameters) throws Exception {
-    Map<String, Object> body = Map.of("functionId", function, "tier", "draft", "projectId", project, "nodeId", "node-1",
-        "requestId", "e2e-" + UUID.randomUUID(), "parameters", parameters);
+  private JsonNode generate(String function, String project, Map<String, Object> parameters)
+      throws Exception {
+    Map<String, Object> body =
+        Map.of(
+            "functionId",
+            function,
+            "tier",
+            "draft",
+            "projectId",
+            project,
+            "nodeId",
+            "node-1",
+            "requestId",
+            "e2e-" + UUID.randomUUID(),
+            "parameters",
+            parameters);
     HttpResponse<String> started = post("/api/generations", body);
     assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
     String id = JSON.readTree(started.body()).get("id").asText();
     return await("generation " + id + " finished")
         .atMost(Duration.ofSeconds(120))
         .pollInterval(Duration.ofMillis(200))
-        .until(() -> JSON.readTree(get("/api/generations/" + id).body()), view -> {
-          String status = view.path("status").asText();
-          return status.equals("SUCCEEDED") || status.equals("FAILED") || status.equals("CANCELLED");
-        });
+        .until(
+            () -> JSON.readTree(get("/api/generations/" + id).body()),
+            view -> {
+              String status = view.path("status").asText();
+              return status.equals("SUCCEEDED")
+                  || status.equals("FAILED")
+                  || status.equals("CANCELLED");
+            });
   }
 
   private String upload(String project) throws Exception {
-    return EmbeddedTestRoot.uploadSample(http, uri("/api/projects/" + project + "/uploads"), "application/octet-stream");
+    return EmbeddedTestRoot.uploadSample(
+        http, uri("/api/projects/" + project + "/uploads"), "application/octet-stream");
   }
 
   private HttpResponse<String> post(String path, Object body) throws Exception {
-    return http.send(HttpRequest.newBuilder(uri(path)).header("content-type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
+    return http.send(
+        HttpRequest.newBuilder(uri(path))
+            .header("content-type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   private HttpResponse<String> get(String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+    return http.send(
+        HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private URI uri(String path) {

@@ -26,13 +26,17 @@ final class EmbeddedTestRoot {
 
   private EmbeddedTestRoot() {}
 
-  /** A new root with the shipped templates and each of {@code functions} (folders) copied in by name. */
+  /**
+   * A new root with the shipped templates and each of {@code functions} (folders) copied in by
+   * name.
+   */
   static Path create(String prefix, Path... functions) {
     try {
       Path root = Files.createTempDirectory(prefix);
       TestFiles.copyShippedTemplates(root.resolve("templates"));
       for (Path function : functions) {
-        TestFiles.copyTree(function, root.resolve("templates").resolve(function.getFileName().toString()));
+        TestFiles.copyTree(
+            function, root.resolve("templates").resolve(function.getFileName().toString()));
       }
       return root;
     } catch (IOException e) {
@@ -49,8 +53,15 @@ final class EmbeddedTestRoot {
   static HttpRequest multipart(URI uri, String filename, String contentType, byte[] content) {
     String boundary = "tempera" + UUID.randomUUID();
     ByteArrayOutputStream body = new ByteArrayOutputStream();
-    body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename
-        + "\"\r\nContent-Type: " + contentType + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+    body.writeBytes(
+        ("--"
+                + boundary
+                + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
+                + filename
+                + "\"\r\nContent-Type: "
+                + contentType
+                + "\r\n\r\n")
+            .getBytes(StandardCharsets.UTF_8));
     body.writeBytes(content);
     body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
     return HttpRequest.newBuilder(uri)
@@ -63,7 +74,10 @@ final class EmbeddedTestRoot {
   static String uploadSample(HttpClient http, URI uploads, String contentType) throws Exception {
     ByteArrayOutputStream png = new ByteArrayOutputStream();
     ImageIO.write(TestImages.sample(), "png", png);
-    HttpResponse<String> response = http.send(multipart(uploads, "sample.png", contentType, png.toByteArray()), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> response =
+        http.send(
+            multipart(uploads, "sample.png", contentType, png.toByteArray()),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(response.statusCode()).as(response.body()).isEqualTo(201);
     return new ObjectMapper().readTree(response.body()).get("path").asText();
   }

@@ -15,7 +15,8 @@ public class ApiException extends RuntimeException {
     this(status, code, message, List.of());
   }
 
-  public ApiException(HttpStatus status, String code, String message, List<RequestProblem> problems) {
+  public ApiException(
+      HttpStatus status, String code, String message, List<RequestProblem> problems) {
     super(message, null, false, false);
     this.status = status;
     this.code = code;

@@ -22,10 +22,12 @@ public final class ApiMessages {
   public record Accepted(String id, String status) {}
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record Output(String name, String url, String contentType, long sizeBytes, Integer width, Integer height) {}
+  public record Output(
+      String name, String url, String contentType, long sizeBytes, Integer width, Integer height) {}
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record Failure(String code, String message, String suggestion, String action, boolean retryable) {}
+  public record Failure(
+      String code, String message, String suggestion, String action, boolean retryable) {}
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Generation(
@@ -54,12 +56,18 @@ public final class ApiMessages {
       long eventId) {}
 
   @JsonInclude(JsonInclude.Include.NON_EMPTY)
-  @SuppressWarnings("AvoidCommonTypeNames") // always written qualified, as ApiMessages.Error: the JSON error body
+  @SuppressWarnings(
+      "AvoidCommonTypeNames") // always written qualified, as ApiMessages.Error: the JSON error body
   public record Error(String code, String message, List<RequestProblem> problems) {}
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Parameter(
-      String type, Object defaultValue, Double minimum, Double maximum, List<Object> enumValues, String description) {}
+      String type,
+      Object defaultValue,
+      Double minimum,
+      Double maximum,
+      List<Object> enumValues,
+      String description) {}
 
   public record Function(
       String id,

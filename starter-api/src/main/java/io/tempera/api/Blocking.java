@@ -13,7 +13,9 @@ final class Blocking {
   private Blocking() {}
 
   static <T> Mono<T> call(Callable<T> call) {
-    return Mono.fromCallable(call).subscribeOn(Schedulers.boundedElastic()).onErrorMap(Blocking::translate);
+    return Mono.fromCallable(call)
+        .subscribeOn(Schedulers.boundedElastic())
+        .onErrorMap(Blocking::translate);
   }
 
   static Throwable translate(Throwable e) {

@@ -3,7 +3,6 @@ package io.tempera.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tempera.progress.ProgressEvent;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -20,11 +19,11 @@ import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 
 /**
- * The canvas protocol on {@code /ws}. Client messages: {@code start_generation},
- * {@code cancel_generation}, {@code subscribe}, {@code unsubscribe}, {@code ping}. Server messages:
- * {@code task_acknowledged}, {@code task_state}, {@code task_progress}, {@code task_success},
- * {@code task_failed}, {@code pong}, {@code error}. A bad message gets an {@code error} reply and
- * the socket stays open; closing the socket never stops a generation.
+ * The canvas protocol on {@code /ws}. Client messages: {@code start_generation}, {@code
+ * cancel_generation}, {@code subscribe}, {@code unsubscribe}, {@code ping}. Server messages: {@code
+ * task_acknowledged}, {@code task_state}, {@code task_progress}, {@code task_success}, {@code
+ * task_failed}, {@code pong}, {@code error}. A bad message gets an {@code error} reply and the
+ * socket stays open; closing the socket never stops a generation.
  */
 @Component
 public class CanvasWebSocketHandler implements WebSocketHandler {
@@ -42,7 +41,8 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       GenerationService generations,
       GenerationFeed feed,
       ObjectMapper templateObjectMapper,
-      @org.springframework.beans.factory.annotation.Value("${tempera.canvas.max-followed-tasks:" + DEFAULT_MAX_FOLLOWED_TASKS + "}")
+      @org.springframework.beans.factory.annotation.Value(
+              "${tempera.canvas.max-followed-tasks:" + DEFAULT_MAX_FOLLOWED_TASKS + "}")
           int maxFollowedTasks) {
     this.generations = generations;
     this.feed = feed;
@@ -53,30 +53,52 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   @Override
   public Mono<Void> handle(WebSocketSession session) {
     Connection connection = new Connection(maxFollowedTasks);
-    Mono<Void> input = session.receive()
-        .concatMap(frame -> onFrame(connection, frame).onErrorResume(e -> {
-          ApiException api = Blocking.translate(e) instanceof ApiException a ? a : null;
-          if (api == null) {
-            log.warn("websocket message failed", e);
-          }
-          connection.reply(error(
-              api == null ? "INTERNAL" : api.code(),
-              api == null ? "Something went wrong on our side; the error was logged" : api.getMessage(),
-              null, api == null ? null : api.problems()));
-          return Mono.empty();
-        }))
-        .then()
-        .doFinally(s -> connection.close());
-    Flux<String> tasks = connection.follows.asFlux()
-        .flatMap(follow -> feed.follow(follow.taskId(), follow.lastSeen())
-            .map(event -> render(follow.taskId(), event))
-            .takeUntilOther(connection.unfollows.asFlux().filter(follow.taskId()::equals))
-            .doFinally(s -> connection.followed.remove(follow.taskId()))
-            .onErrorResume(e -> {
-              ApiException api = Blocking.translate(e) instanceof ApiException a ? a : null;
-              return Mono.just(write(error(api == null ? "INTERNAL" : api.code(),
-                  api == null ? "Following the task failed" : api.getMessage(), follow.taskId(), null)));
-            }), maxFollowedTasks, 1);
+    Mono<Void> input =
+        session
+            .receive()
+            .concatMap(frame ->
+                onFrame(connection, frame)
+                    .onErrorResume(e -> {
+                      ApiException api = Blocking.translate(e) instanceof ApiException a ? a : null;
+                      if (api == null) {
+                        log.warn("websocket message failed", e);
+                      }
+                      connection.reply(
+                          error(
+                              api == null ? "INTERNAL" : api.code(),
+                              api == null
+                                  ? "Something went wrong on our side; the error was logged"
+                                  : api.getMessage(),
+                              null,
+                              api == null ? null : api.problems()));
+                      return Mono.empty();
+                    }))
+            .then()
+            .doFinally(s -> connection.close());
+    Flux<String> tasks =
+        connection
+            .follows
+            .asFlux()
+            .flatMap(
+                follow ->
+                    feed.follow(follow.taskId(), follow.lastSeen())
+                        .map(event -> render(follow.taskId(), event))
+                        .takeUntilOther(
+                            connection.unfollows.asFlux().filter(follow.taskId()::equals))
+                        .doFinally(s -> connection.followed.remove(follow.taskId()))
+                        .onErrorResume(e -> {
+                          ApiException api =
+                              Blocking.translate(e) instanceof ApiException a ? a : null;
+                          return Mono.just(
+                              write(
+                                  error(
+                                      api == null ? "INTERNAL" : api.code(),
+                                      api == null ? "Following the task failed" : api.getMessage(),
+                                      follow.taskId(),
+                                      null)));
+                        }),
+                maxFollowedTasks,
+                1);
     Flux<String> output = Flux.merge(connection.replies.asFlux().map(this::write), tasks);
     return Mono.zip(input, session.send(output.map(session::textMessage))).then();
   }
@@ -85,7 +107,8 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     return switch (frame.getType()) {
       case TEXT -> onMessage(connection, frame.getPayloadAsText());
       case BINARY -> {
-        connection.reply(error("INVALID_MESSAGE", "Send JSON text frames, not binary ones", null, null));
+        connection.reply(
+            error("INVALID_MESSAGE", "Send JSON text frames, not binary ones", null, null));
         yield Mono.empty();
       }
       case PING, PONG -> Mono.empty();
@@ -94,18 +117,25 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
 
   private Mono<Void> onMessage(Connection connection, String text) {
     if (text.length() > MAX_MESSAGE_CHARS) {
-      connection.reply(error("MESSAGE_TOO_LARGE", "Messages are limited to " + MAX_MESSAGE_CHARS + " characters", null, null));
+      connection.reply(
+          error(
+              "MESSAGE_TOO_LARGE",
+              "Messages are limited to " + MAX_MESSAGE_CHARS + " characters",
+              null,
+              null));
       return Mono.empty();
     }
     JsonNode message;
     try {
       message = json.readTree(text);
     } catch (JsonProcessingException e) {
-      connection.reply(error("INVALID_JSON", "Messages must be JSON objects with a 'type'", null, null));
+      connection.reply(
+          error("INVALID_JSON", "Messages must be JSON objects with a 'type'", null, null));
       return Mono.empty();
     }
     if (message == null || !message.isObject() || !message.path("type").isTextual()) {
-      connection.reply(error("INVALID_MESSAGE", "Messages must be JSON objects with a 'type'", null, null));
+      connection.reply(
+          error("INVALID_MESSAGE", "Messages must be JSON objects with a 'type'", null, null));
       return Mono.empty();
     }
     String type = message.get("type").asText();
@@ -125,8 +155,14 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
         yield Mono.empty();
       }
       default -> {
-        connection.reply(error("UNKNOWN_MESSAGE_TYPE",
-            "Unknown message type '" + type + "' (known: start_generation, cancel_generation, subscribe, unsubscribe, ping)", null, null));
+        connection.reply(
+            error(
+                "UNKNOWN_MESSAGE_TYPE",
+                "Unknown message type '"
+                    + type
+                    + "' (known: start_generation, cancel_generation, subscribe, unsubscribe, ping)",
+                null,
+                null));
         yield Mono.empty();
       }
     };
@@ -143,12 +179,19 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       functionId = text(message, "nodeType");
     }
     @SuppressWarnings("unchecked")
-    Map<String, Object> params = parameters == null || parameters.isNull()
-        ? Map.of()
-        : json.convertValue(parameters, LinkedHashMap.class);
-    ApiMessages.StartGeneration body = new ApiMessages.StartGeneration(
-        functionId, text(message, "tier"), params, text(message, "projectId"), text(message, "nodeId"), text(message, "requestId"),
-        text(message, "functionVersion"));
+    Map<String, Object> params =
+        parameters == null || parameters.isNull()
+            ? Map.of()
+            : json.convertValue(parameters, LinkedHashMap.class);
+    ApiMessages.StartGeneration body =
+        new ApiMessages.StartGeneration(
+            functionId,
+            text(message, "tier"),
+            params,
+            text(message, "projectId"),
+            text(message, "nodeId"),
+            text(message, "requestId"),
+            text(message, "functionVersion"));
     return Blocking.call(() -> generations.start(body))
         .doOnNext(accepted -> {
           Map<String, Object> ack = new LinkedHashMap<>();
@@ -163,10 +206,13 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
           connection.follow(accepted.id(), 0);
         })
         .onErrorResume(failure -> {
-          ApiException e = Blocking.translate(failure) instanceof ApiException api
-              ? api
-              : new ApiException(org.springframework.http.HttpStatus.INTERNAL_SERVER_ERROR, "DISPATCH_FAILED",
-                  "The generation could not be started; try again");
+          ApiException e =
+              Blocking.translate(failure) instanceof ApiException api
+                  ? api
+                  : new ApiException(
+                      org.springframework.http.HttpStatus.INTERNAL_SERVER_ERROR,
+                      "DISPATCH_FAILED",
+                      "The generation could not be started; try again");
           if (!(Blocking.translate(failure) instanceof ApiException)) {
             log.warn("start_generation failed", failure);
           }
@@ -206,13 +252,23 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     }
     JsonNode lastEventIds = message.get("lastEventIds");
     if (lastEventIds != null && !lastEventIds.isNull() && !lastEventIds.isObject()) {
-      connection.reply(error("INVALID_MESSAGE", "lastEventIds must be an object of taskId to the last eventId seen", null, null));
+      connection.reply(
+          error(
+              "INVALID_MESSAGE",
+              "lastEventIds must be an object of taskId to the last eventId seen",
+              null,
+              null));
       return Mono.empty();
     }
     for (String taskId : ids) {
       JsonNode last = lastEventIds == null ? null : lastEventIds.get(taskId);
       if (last != null && !last.isNull() && !(last.canConvertToLong() && last.asLong() >= 0)) {
-        connection.reply(error("INVALID_MESSAGE", "lastEventIds." + taskId + " must be a number >= 0", taskId, null));
+        connection.reply(
+            error(
+                "INVALID_MESSAGE",
+                "lastEventIds." + taskId + " must be a number >= 0",
+                taskId,
+                null));
         continue;
       }
       connection.follow(taskId, last == null ? 0 : last.asLong(0));
@@ -220,8 +276,12 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     return Mono.empty();
   }
 
-  /** The message's taskIds: a non-empty list of non-empty strings; else replies an error and returns null. */
-  private static java.util.List<String> taskIds(Connection connection, JsonNode message, String type) {
+  /**
+   * The message's taskIds: a non-empty list of non-empty strings; else replies an error and returns
+   * null.
+   */
+  private static java.util.List<String> taskIds(
+      Connection connection, JsonNode message, String type) {
     JsonNode ids = message.get("taskIds");
     java.util.List<String> result = new java.util.ArrayList<>();
     if (ids != null && ids.isArray()) {
@@ -234,18 +294,21 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       }
     }
     if (ids == null || !ids.isArray() || result == null || result.isEmpty()) {
-      connection.reply(error("INVALID_MESSAGE", type + " needs a non-empty taskIds list of task ids", null, null));
+      connection.reply(
+          error(
+              "INVALID_MESSAGE", type + " needs a non-empty taskIds list of task ids", null, null));
       return null;
     }
     return result;
   }
 
   private String render(String taskId, GenerationFeed.Event event) {
-    return write(switch (event) {
-      case GenerationFeed.Snapshot s -> state(s.view());
-      case GenerationFeed.Live l -> progress(taskId, l.event());
-      case GenerationFeed.Final f -> terminal(f.view());
-    });
+    return write(
+        switch (event) {
+          case GenerationFeed.Snapshot s -> state(s.view());
+          case GenerationFeed.Live l -> progress(taskId, l.event());
+          case GenerationFeed.Final f -> terminal(f.view());
+        });
   }
 
   private Map<String, Object> state(ApiMessages.Generation view) {
@@ -288,7 +351,8 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     return m;
   }
 
-  private static Map<String, Object> error(String code, String message, String taskId, Object problems) {
+  private static Map<String, Object> error(
+      String code, String message, String taskId, Object problems) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("type", "error");
     m.put("code", code);
@@ -335,7 +399,12 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
         return;
       }
       if (followed.size() >= maxFollowedTasks) {
-        reply(error("TOO_MANY_TASKS", "A connection follows at most " + maxFollowedTasks + " tasks", taskId, null));
+        reply(
+            error(
+                "TOO_MANY_TASKS",
+                "A connection follows at most " + maxFollowedTasks + " tasks",
+                taskId,
+                null));
       } else if (followed.add(taskId)) {
         follows.tryEmitNext(new Follow(taskId, lastSeen));
       }

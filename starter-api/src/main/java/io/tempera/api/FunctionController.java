@@ -33,7 +33,9 @@ public class FunctionController {
 
   @GetMapping("/{id}")
   public ApiMessages.Function one(@PathVariable String id) {
-    return templates.find(id).map(FunctionController::describe)
+    return templates
+        .find(id)
+        .map(FunctionController::describe)
         .orElseThrow(() -> ApiException.notFound("There is no function '" + id + "'"));
   }
 
@@ -69,9 +71,21 @@ public class FunctionController {
     schema.put("required", required);
     schema.put("additionalProperties", false);
     return new ApiMessages.Function(
-        t.id(), t.version(), t.displayName(), t.category(), t.icon(), t.description(), t.backendType(),
-        Arrays.stream(QualityTier.values()).map(QualityTier::id).toList(), schema,
-        t.tierConfigs().entrySet().stream().collect(java.util.stream.Collectors.toMap(
-            e -> e.getKey().id(), Map.Entry::getValue, (a, b) -> a, java.util.TreeMap::new)));
+        t.id(),
+        t.version(),
+        t.displayName(),
+        t.category(),
+        t.icon(),
+        t.description(),
+        t.backendType(),
+        Arrays.stream(QualityTier.values()).map(QualityTier::id).toList(),
+        schema,
+        t.tierConfigs().entrySet().stream()
+            .collect(
+                java.util.stream.Collectors.toMap(
+                    e -> e.getKey().id(),
+                    Map.Entry::getValue,
+                    (a, b) -> a,
+                    java.util.TreeMap::new)));
   }
 }

@@ -34,11 +34,13 @@ public class GenerationController {
   }
 
   @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
-  public Mono<ResponseEntity<ApiMessages.Accepted>> start(@RequestBody ApiMessages.StartGeneration body) {
+  public Mono<ResponseEntity<ApiMessages.Accepted>> start(
+      @RequestBody ApiMessages.StartGeneration body) {
     return Blocking.call(() -> generations.start(body))
-        .map(accepted -> ResponseEntity.status(HttpStatus.ACCEPTED)
-            .header("Location", "/api/generations/" + accepted.id())
-            .body(accepted));
+        .map(accepted ->
+            ResponseEntity.status(HttpStatus.ACCEPTED)
+                .header("Location", "/api/generations/" + accepted.id())
+                .body(accepted));
   }
 
   @GetMapping("/{id}")
@@ -55,52 +57,65 @@ public class GenerationController {
   @GetMapping("/{id}/outputs/{name}")
   public Mono<ResponseEntity<Resource>> output(@PathVariable String id, @PathVariable String name) {
     return Blocking.call(() -> generations.output(id, name))
-        .map(entry -> ResponseEntity.ok()
-            .contentType(MediaType.parseMediaType(entry.getKey().contentType()))
-            .contentLength(entry.getKey().sizeBytes())
-            .cacheControl(CacheControl.maxAge(Duration.ofDays(365)).cachePrivate().immutable())
-            .body((Resource) new FileSystemResource(entry.getValue())));
+        .map(entry ->
+            ResponseEntity.ok()
+                .contentType(MediaType.parseMediaType(entry.getKey().contentType()))
+                .contentLength(entry.getKey().sizeBytes())
+                .cacheControl(CacheControl.maxAge(Duration.ofDays(365)).cachePrivate().immutable())
+                .body((Resource) new FileSystemResource(entry.getValue())));
   }
 
   /** The latest preview image of a running generation (404 when the backend sent none). */
   @GetMapping("/{id}/preview")
   public Mono<ResponseEntity<Resource>> preview(@PathVariable String id) {
     return Blocking.call(() -> {
-          java.nio.file.Path file = generations.preview(id);
-          byte[] bytes = java.nio.file.Files.readAllBytes(file);
-          return ResponseEntity.ok()
-              .contentType(MediaType.parseMediaType(io.tempera.outputs.OutputStore.contentType(file)))
-              .cacheControl(CacheControl.noStore())
-              .body((Resource) new org.springframework.core.io.ByteArrayResource(bytes));
-        });
+      java.nio.file.Path file = generations.preview(id);
+      byte[] bytes = java.nio.file.Files.readAllBytes(file);
+      return ResponseEntity.ok()
+          .contentType(MediaType.parseMediaType(io.tempera.outputs.OutputStore.contentType(file)))
+          .cacheControl(CacheControl.noStore())
+          .body((Resource) new org.springframework.core.io.ByteArrayResource(bytes));
+    });
   }
 
   /**
    * Server-sent events: first the current state ({@code state}), then live {@code progress} and
-   * {@code phase} events, then one terminal event ({@code succeeded}, {@code failed} or
-   * {@code cancelled}) carrying the final state. Event ids are the generation's progress sequence
-   * numbers; a client reconnecting with Last-Event-ID gets only newer progress.
+   * {@code phase} events, then one terminal event ({@code succeeded}, {@code failed} or {@code
+   * cancelled}) carrying the final state. Event ids are the generation's progress sequence numbers;
+   * a client reconnecting with Last-Event-ID gets only newer progress.
    */
   @GetMapping(value = "/{id}/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
   public Flux<ServerSentEvent<Object>> events(
-      @PathVariable String id, @RequestHeader(value = "Last-Event-ID", required = false) String lastEventId) {
+      @PathVariable String id,
+      @RequestHeader(value = "Last-Event-ID", required = false) String lastEventId) {
     Flux<ServerSentEvent<Object>> events =
         feed.follow(id, parseEventId(lastEventId))
-            .map(event -> switch (event) {
-              case GenerationFeed.Snapshot s ->
-                  ServerSentEvent.builder().event("state").id(Long.toString(s.view().eventId())).data((Object) s.view()).build();
-              case GenerationFeed.Live l -> progressEvent(l.event());
-              case GenerationFeed.Final f -> terminalEvent(f.view());
-            })
+            .map(event ->
+                switch (event) {
+                  case GenerationFeed.Snapshot s ->
+                      ServerSentEvent.builder()
+                          .event("state")
+                          .id(Long.toString(s.view().eventId()))
+                          .data((Object) s.view())
+                          .build();
+                  case GenerationFeed.Live l -> progressEvent(l.event());
+                  case GenerationFeed.Final f -> terminalEvent(f.view());
+                })
             .share();
     Flux<ServerSentEvent<Object>> keepAlive =
-        GenerationFeed.keepAlive(events).map(i -> ServerSentEvent.builder().comment("keep-alive").build());
+        GenerationFeed.keepAlive(events)
+            .map(i -> ServerSentEvent.builder().comment("keep-alive").build());
     return Flux.merge(events, keepAlive);
   }
 
   private static ServerSentEvent<Object> progressEvent(ProgressEvent event) {
-    Map<String, Object> data = GenerationFeed.progressFields(Map.of("id", event.generationId()), event);
-    return ServerSentEvent.builder().event(event.type()).id(Long.toString(event.seq())).data((Object) data).build();
+    Map<String, Object> data =
+        GenerationFeed.progressFields(Map.of("id", event.generationId()), event);
+    return ServerSentEvent.builder()
+        .event(event.type())
+        .id(Long.toString(event.seq()))
+        .data((Object) data)
+        .build();
   }
 
   private static ServerSentEvent<Object> terminalEvent(ApiMessages.Generation view) {
@@ -121,5 +136,4 @@ public class GenerationController {
       return 0;
     }
   }
-
 }

@@ -63,39 +63,50 @@ public class GenerationFeed {
   public Flux<Event> follow(String id, long lastSeen) {
     return Flux.defer(() -> {
       Sinks.Many<ProgressEvent> live = Sinks.many().unicast().onBackpressureBuffer();
-      AutoCloseable subscription = progress.subscribe(id, event -> {
-        synchronized (live) {
-          live.tryEmitNext(event);
-        }
-      });
+      AutoCloseable subscription =
+          progress.subscribe(
+              id,
+              event -> {
+                synchronized (live) {
+                  live.tryEmitNext(event);
+                }
+              });
       Mono<ApiMessages.Generation> ended =
           Mono.fromFuture(() -> generations.result(id))
               .onErrorResume(e -> Mono.empty())
               .then(Blocking.call(() -> generations.view(id)))
               .cache();
-      Mono<Event> snapshot = Blocking.call(() -> generations.state(id))
-          .<Event>map(state -> {
-            ApiMessages.Generation view = generations.toView(state, progress.latest(id));
-            return state.status().terminal() ? new Final(view) : new Snapshot(view);
-          })
-          .cache();
-      Mono<Void> snapshotOrGrace = Mono.firstWithSignal(snapshot.then(), Mono.delay(snapshotGrace).then());
-      Flux<Event> updates = live.asFlux().onBackpressureLatest().<Event>map(Live::new).delaySubscription(snapshotOrGrace);
+      Mono<Event> snapshot =
+          Blocking.call(() -> generations.state(id))
+              .<Event>map(state -> {
+                ApiMessages.Generation view = generations.toView(state, progress.latest(id));
+                return state.status().terminal() ? new Final(view) : new Snapshot(view);
+              })
+              .cache();
+      Mono<Void> snapshotOrGrace =
+          Mono.firstWithSignal(snapshot.then(), Mono.delay(snapshotGrace).then());
+      Flux<Event> updates =
+          live.asFlux()
+              .onBackpressureLatest()
+              .<Event>map(Live::new)
+              .delaySubscription(snapshotOrGrace);
       long[] sent = {lastSeen}; // merge serialises its emissions: one writer at a time
-      Flux<Event> story = Flux.merge(snapshot, updates)
-          .filter(event -> switch (event) {
-            case Live l -> {
-              if (l.event().seq() <= sent[0]) yield false;
-              sent[0] = l.event().seq();
-              yield true;
-            }
-            case Snapshot s -> {
-              sent[0] = Math.max(sent[0], s.view().eventId());
-              yield true;
-            }
-            case Final f -> true;
-          })
-          .takeUntilOther(ended);
+      Flux<Event> story =
+          Flux.merge(snapshot, updates)
+              .filter(event ->
+                  switch (event) {
+                    case Live l -> {
+                      if (l.event().seq() <= sent[0]) yield false;
+                      sent[0] = l.event().seq();
+                      yield true;
+                    }
+                    case Snapshot s -> {
+                      sent[0] = Math.max(sent[0], s.view().eventId());
+                      yield true;
+                    }
+                    case Final f -> true;
+                  })
+              .takeUntilOther(ended);
       return Flux.concat(story, ended.map(Final::new))
           .takeUntil(event -> event instanceof Final)
           .doFinally(signal -> close(subscription));

@@ -1,10 +1,12 @@
 package io.tempera.api;
 
 import io.tempera.config.TemperaProperties;
+import io.tempera.generation.GenerationEnds;
 import io.tempera.generation.GenerationRequest;
 import io.tempera.generation.GenerationResult;
 import io.tempera.generation.GenerationSearchAttributes;
 import io.tempera.generation.GenerationState;
+import io.tempera.generation.GenerationStatus;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.generation.OutputRef;
 import io.tempera.outputs.OutputStore;
@@ -14,14 +16,11 @@ import io.tempera.template.FunctionTemplate;
 import io.tempera.template.ParameterValidator;
 import io.tempera.template.RequestProblem;
 import io.tempera.template.TemplateRegistry;
-import io.temporal.api.enums.v1.WorkflowIdReusePolicy;
-import io.tempera.generation.GenerationEnds;
-import io.tempera.generation.GenerationStatus;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
+import io.temporal.api.enums.v1.WorkflowIdReusePolicy;
 import io.temporal.client.WorkflowClient;
-import io.temporal.client.WorkflowExecutionMetadata;
-import io.temporal.client.WorkflowFailedException;
 import io.temporal.client.WorkflowExecutionAlreadyStarted;
+import io.temporal.client.WorkflowExecutionMetadata;
 import io.temporal.client.WorkflowNotFoundException;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowStub;
@@ -48,6 +47,7 @@ public class GenerationService {
   private final OutputStore outputs;
   private final ProgressBus progress;
   private final TemperaProperties properties;
+
   /** Ended generations already read, newest last (an ended generation never changes). */
   private final Map<String, GenerationState> endedStates =
       java.util.Collections.synchronizedMap(
@@ -57,7 +57,9 @@ public class GenerationService {
               return size() > ENDED_KEPT;
             }
           });
+
   private static final int ENDED_KEPT = 10_000;
+
   /** The memo key holding the function a generation runs (read when a requestId is reused). */
   static final String MEMO_FUNCTION = "functionId";
 
@@ -77,7 +79,8 @@ public class GenerationService {
   /** Validates and starts a generation; a repeated requestId returns the generation it started. */
   public ApiMessages.Accepted start(ApiMessages.StartGeneration body) {
     if (body == null) {
-      throw ApiException.badRequest("INVALID_BODY", "Send a JSON object with functionId, projectId, nodeId and parameters");
+      throw ApiException.badRequest(
+          "INVALID_BODY", "Send a JSON object with functionId, projectId, nodeId and parameters");
     }
     List<RequestProblem> problems = new ArrayList<>();
     if (body.functionId() == null || body.functionId().isBlank()) {
@@ -86,59 +89,96 @@ public class GenerationService {
     requireSegment(body.projectId(), "projectId", problems);
     requireSegment(body.nodeId(), "nodeId", problems);
     if (body.requestId() != null && !REQUEST_ID.matcher(body.requestId()).matches()) {
-      problems.add(new RequestProblem("requestId", "INVALID_FIELD", "requestId must be 1-100 letters, digits, '_' or '-'"));
+      problems.add(
+          new RequestProblem(
+              "requestId", "INVALID_FIELD", "requestId must be 1-100 letters, digits, '_' or '-'"));
     }
     if (body.tier() != null && body.tier().length() > 32) {
-      problems.add(new RequestProblem("tier", "INVALID_FIELD", "tier must be draft, standard, high or ultra"));
+      problems.add(
+          new RequestProblem(
+              "tier", "INVALID_FIELD", "tier must be draft, standard, high or ultra"));
     }
     Map<String, Object> parameters = body.parameters() == null ? Map.of() : body.parameters();
     if (!problems.isEmpty()) {
-      throw new ApiException(HttpStatus.BAD_REQUEST, "INVALID_REQUEST", summary(problems), problems);
+      throw new ApiException(
+          HttpStatus.BAD_REQUEST, "INVALID_REQUEST", summary(problems), problems);
     }
     FunctionTemplate template =
         templates
             .find(body.functionId(), body.functionVersion())
-            .orElseThrow(
-                () -> body.functionVersion() != null && templates.find(body.functionId()).isPresent()
+            .orElseThrow(() ->
+                body.functionVersion() != null && templates.find(body.functionId()).isPresent()
                     ? new ApiException(
                         HttpStatus.NOT_FOUND,
                         "UNKNOWN_FUNCTION_VERSION",
-                        "Function '" + body.functionId() + "' has no version " + body.functionVersion()
-                            + " (the newest is " + templates.find(body.functionId()).get().version() + ")")
+                        "Function '"
+                            + body.functionId()
+                            + "' has no version "
+                            + body.functionVersion()
+                            + " (the newest is "
+                            + templates.find(body.functionId()).get().version()
+                            + ")")
                     : new ApiException(
                         HttpStatus.NOT_FOUND,
                         "UNKNOWN_FUNCTION",
-                        "There is no function '" + body.functionId() + "'; GET /api/functions lists them"));
+                        "There is no function '"
+                            + body.functionId()
+                            + "'; GET /api/functions lists them"));
     problems.addAll(ParameterValidator.validate(template, parameters));
     for (var spec : template.parameters().values()) {
       Object value = parameters.get(spec.name());
-      if (spec.type().equals("image") && value instanceof String path && ParameterValidator.isProjectPath(path)) {
+      if (spec.type().equals("image")
+          && value instanceof String path
+          && ParameterValidator.isProjectPath(path)) {
         Path file = outputs.projectDir(body.projectId()).resolve(path).normalize();
         if (!Files.isRegularFile(file)) {
           problems.add(
               new RequestProblem(
                   "parameters." + spec.name(),
                   "FILE_NOT_FOUND",
-                  "'" + spec.name() + "' names " + path + ", which is not in project " + body.projectId()
-                      + " (upload it first with POST /api/projects/" + body.projectId() + "/uploads)"));
+                  "'"
+                      + spec.name()
+                      + "' names "
+                      + path
+                      + ", which is not in project "
+                      + body.projectId()
+                      + " (upload it first with POST /api/projects/"
+                      + body.projectId()
+                      + "/uploads)"));
         }
       }
     }
     if (!problems.isEmpty()) {
-      throw new ApiException(HttpStatus.UNPROCESSABLE_CONTENT, "INVALID_PARAMETERS", summary(problems), problems);
+      throw new ApiException(
+          HttpStatus.UNPROCESSABLE_CONTENT, "INVALID_PARAMETERS", summary(problems), problems);
     }
 
-    String id = GenerationWorkflow.workflowIdFor(body.requestId() != null ? body.requestId() : UUID.randomUUID().toString());
+    String id =
+        GenerationWorkflow.workflowIdFor(
+            body.requestId() != null ? body.requestId() : UUID.randomUUID().toString());
     GenerationRequest request =
-        new GenerationRequest(body.functionId(), body.tier(), parameters, body.projectId(), body.nodeId(), body.requestId(),
+        new GenerationRequest(
+            body.functionId(),
+            body.tier(),
+            parameters,
+            body.projectId(),
+            body.nodeId(),
+            body.requestId(),
             body.functionVersion());
     WorkflowOptions.Builder options =
         WorkflowOptions.newBuilder()
             .setTaskQueue(taskQueueFor(request))
             .setWorkflowId(id)
-            .setWorkflowIdReusePolicy(WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
+            .setWorkflowIdReusePolicy(
+                WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
             .setMemo(Map.of(MEMO_FUNCTION, request.functionId()))
-            .setStaticSummary("Generate with " + request.functionId() + " for " + request.projectId() + "/" + request.nodeId());
+            .setStaticSummary(
+                "Generate with "
+                    + request.functionId()
+                    + " for "
+                    + request.projectId()
+                    + "/"
+                    + request.nodeId());
     if (properties.searchAttributes()) {
       options.setTypedSearchAttributes(GenerationSearchAttributes.of(request));
     }
@@ -154,7 +194,11 @@ public class GenerationService {
         throw new ApiException(
             HttpStatus.CONFLICT,
             "REQUEST_ID_REUSED",
-            "requestId " + body.requestId() + " was already used for a generation of '" + function + "'");
+            "requestId "
+                + body.requestId()
+                + " was already used for a generation of '"
+                + function
+                + "'");
       }
       return new ApiMessages.Accepted(id, statusOf(id, existing.getStatus()).name());
     }
@@ -162,7 +206,8 @@ public class GenerationService {
 
   /** The queue a generation starts on: its tier's, served by the workers running that tier. */
   static String taskQueueFor(GenerationRequest request) {
-    return GenerationWorkflow.taskQueueFor(io.tempera.template.QualityTier.resolve(request.tier()).tier().id());
+    return GenerationWorkflow.taskQueueFor(
+        io.tempera.template.QualityTier.resolve(request.tier()).tier().id());
   }
 
   /** The generation's state from its workflow, with the latest live progress laid over it. */
@@ -188,10 +233,14 @@ public class GenerationService {
     return state;
   }
 
-  /** The status of a generation from its workflow's: ended ones as they ended, else QUEUED or RUNNING. */
+  /**
+   * The status of a generation from its workflow's: ended ones as they ended, else QUEUED or
+   * RUNNING.
+   */
   private GenerationStatus statusOf(String id, WorkflowExecutionStatus status) {
     return switch (status) {
-      case WORKFLOW_EXECUTION_STATUS_RUNNING -> stub(id).query("state", GenerationState.class).status();
+      case WORKFLOW_EXECUTION_STATUS_RUNNING ->
+          stub(id).query("state", GenerationState.class).status();
       case WORKFLOW_EXECUTION_STATUS_COMPLETED -> GenerationStatus.SUCCEEDED;
       case WORKFLOW_EXECUTION_STATUS_CANCELED -> GenerationStatus.CANCELLED;
       default -> GenerationStatus.FAILED;
@@ -203,7 +252,10 @@ public class GenerationService {
     return stub(id).getResultAsync(GenerationResult.class);
   }
 
-  /** Cancels the generation the Temporal way (as a cancel from the Temporal UI does); it ends Canceled. */
+  /**
+   * Cancels the generation the Temporal way (as a cancel from the Temporal UI does); it ends
+   * Canceled.
+   */
   public ApiMessages.Generation cancel(String id, String reason) {
     GenerationState state = state(id);
     if (!state.status().terminal()) {
@@ -219,10 +271,12 @@ public class GenerationService {
         state.outputs().stream()
             .filter(o -> o.name().equals(name))
             .findFirst()
-            .orElseThrow(() -> ApiException.notFound("Generation " + id + " has no output named '" + name + "'"));
+            .orElseThrow(() ->
+                ApiException.notFound("Generation " + id + " has no output named '" + name + "'"));
     Path file = outputs.resolve(ref.path());
     if (!Files.isRegularFile(file)) {
-      throw new ApiException(HttpStatus.GONE, "OUTPUT_GONE", "Output '" + name + "' is no longer stored");
+      throw new ApiException(
+          HttpStatus.GONE, "OUTPUT_GONE", "Output '" + name + "' is no longer stored");
     }
     return Map.entry(ref, file);
   }
@@ -255,8 +309,11 @@ public class GenerationService {
       step = event.step();
       totalSteps = event.totalSteps();
       // waiting for a GPU, the workflow's place in line (told by the slot allocator) is the newest
-      queuePosition = state.phase() == io.tempera.generation.Phase.WAITING_FOR_SLOT && state.queuePosition() != null
-          ? state.queuePosition() : event.queuePosition();
+      queuePosition =
+          state.phase() == io.tempera.generation.Phase.WAITING_FOR_SLOT
+                  && state.queuePosition() != null
+              ? state.queuePosition()
+              : event.queuePosition();
       etaSeconds = event.etaSeconds();
       previewUrl = event.previewUrl();
     }
@@ -283,11 +340,23 @@ public class GenerationService {
         state.tierUsed(),
         state.warnings(),
         state.outputs().stream()
-            .map(o -> new ApiMessages.Output(o.name(), "/api/generations/" + id + "/outputs/" + o.name(), o.contentType(), o.sizeBytes(), o.width(), o.height()))
+            .map(o ->
+                new ApiMessages.Output(
+                    o.name(),
+                    "/api/generations/" + id + "/outputs/" + o.name(),
+                    o.contentType(),
+                    o.sizeBytes(),
+                    o.width(),
+                    o.height()))
             .toList(),
         state.error() == null
             ? null
-            : new ApiMessages.Failure(state.error().code(), state.error().message(), state.error().suggestion(), state.error().action(), state.error().retryable()),
+            : new ApiMessages.Failure(
+                state.error().code(),
+                state.error().message(),
+                state.error().suggestion(),
+                state.error().action(),
+                state.error().retryable()),
         state.fallbacks(),
         state.variant(),
         state.modelColdStartMillis(),
@@ -307,7 +376,8 @@ public class GenerationService {
       if (t instanceof WorkflowNotFoundException) {
         return true;
       }
-      if (t instanceof io.grpc.StatusRuntimeException s && s.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND) {
+      if (t instanceof io.grpc.StatusRuntimeException s
+          && s.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND) {
         return true;
       }
     }
@@ -318,11 +388,20 @@ public class GenerationService {
     if (value == null || value.isBlank()) {
       problems.add(new RequestProblem(field, "MISSING_FIELD", field + " is required"));
     } else if (!OutputStore.safeSegment(value)) {
-      problems.add(new RequestProblem(field, "INVALID_FIELD", field + " must be 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit"));
+      problems.add(
+          new RequestProblem(
+              field,
+              "INVALID_FIELD",
+              field
+                  + " must be 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit"));
     }
   }
 
   private static String summary(List<RequestProblem> problems) {
-    return problems.size() == 1 ? problems.get(0).message() : problems.size() + " problems: " + String.join("; ", problems.stream().map(RequestProblem::message).toList());
+    return problems.size() == 1
+        ? problems.get(0).message()
+        : problems.size()
+            + " problems: "
+            + String.join("; ", problems.stream().map(RequestProblem::message).toList());
   }
 }

@@ -24,9 +24,9 @@ import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 
 /**
- * Uploads a file into a project ({@code {root}/{projectId}/uploads/}) so generations can use it
- * as an image parameter. Stored under a content hash: uploading the same bytes twice gives the
- * same path.
+ * Uploads a file into a project ({@code {root}/{projectId}/uploads/}) so generations can use it as
+ * an image parameter. Stored under a content hash: uploading the same bytes twice gives the same
+ * path.
  */
 @RestController
 public class UploadController {
@@ -39,37 +39,54 @@ public class UploadController {
     this.properties = properties;
   }
 
-  @PostMapping(value = "/api/projects/{projectId}/uploads", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
+  @PostMapping(
+      value = "/api/projects/{projectId}/uploads",
+      consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
   public Mono<ResponseEntity<ApiMessages.Upload>> upload(
       @PathVariable String projectId, @RequestPart(value = "file", required = false) Part part) {
     if (!OutputStore.safeSegment(projectId)) {
-      return Mono.error(ApiException.badRequest("INVALID_FIELD", "projectId must be 1-128 letters, digits, '_', '-' or '.'"));
+      return Mono.error(
+          ApiException.badRequest(
+              "INVALID_FIELD", "projectId must be 1-128 letters, digits, '_', '-' or '.'"));
     }
     if (!(part instanceof FilePart file)) {
-      return Mono.error(ApiException.badRequest("MISSING_FILE", "Send the image as a multipart file field named 'file'"));
+      return Mono.error(
+          ApiException.badRequest(
+              "MISSING_FILE", "Send the image as a multipart file field named 'file'"));
     }
     Path dir = outputs.projectDir(projectId).resolve("uploads");
-    return Mono.fromCallable(() -> {
-          Files.createDirectories(dir);
-          return Files.createTempFile(dir, ".upload-", ".part");
-        })
+    return Mono.fromCallable(
+            () -> {
+              Files.createDirectories(dir);
+              return Files.createTempFile(dir, ".upload-", ".part");
+            })
         .subscribeOn(Schedulers.boundedElastic())
-        .flatMap(temp -> DataBufferUtils.write(
-                file.content().limitRate(16).transform(limit(properties.maxUploadBytes())), temp)
-            .then(Mono.fromCallable(() -> store(temp, dir)).subscribeOn(Schedulers.boundedElastic()))
-            .doOnError(e -> deleteQuietly(temp)))
+        .flatMap(temp ->
+            DataBufferUtils.write(
+                    file.content().limitRate(16).transform(limit(properties.maxUploadBytes())),
+                    temp)
+                .then(
+                    Mono.fromCallable(() -> store(temp, dir))
+                        .subscribeOn(Schedulers.boundedElastic()))
+                .doOnError(e -> deleteQuietly(temp)))
         .map(upload -> ResponseEntity.status(HttpStatus.CREATED).body(upload));
   }
 
-  private static java.util.function.Function<reactor.core.publisher.Flux<org.springframework.core.io.buffer.DataBuffer>,
-      org.reactivestreams.Publisher<org.springframework.core.io.buffer.DataBuffer>> limit(long maxBytes) {
+  private static java.util.function.Function<
+          reactor.core.publisher.Flux<org.springframework.core.io.buffer.DataBuffer>,
+          org.reactivestreams.Publisher<org.springframework.core.io.buffer.DataBuffer>>
+      limit(long maxBytes) {
     return flux -> {
       long[] seen = {0};
       return flux.handle((buffer, sink) -> {
         seen[0] += buffer.readableByteCount();
         if (seen[0] > maxBytes) {
           DataBufferUtils.release(buffer);
-          sink.error(new ApiException(HttpStatus.CONTENT_TOO_LARGE, "FILE_TOO_LARGE", "Uploads are limited to " + maxBytes + " bytes"));
+          sink.error(
+              new ApiException(
+                  HttpStatus.CONTENT_TOO_LARGE,
+                  "FILE_TOO_LARGE",
+                  "Uploads are limited to " + maxBytes + " bytes"));
         } else {
           sink.next(buffer);
         }
@@ -79,17 +96,21 @@ public class UploadController {
 
   private ApiMessages.Upload store(Path temp, Path dir) throws IOException {
     String contentType = OutputStore.contentType(temp);
-    String extension = switch (contentType) {
-      case "image/png" -> ".png";
-      case "image/jpeg" -> ".jpg";
-      case "image/webp" -> ".webp";
-      case "image/gif" -> ".gif";
-      default -> null;
-    };
+    String extension =
+        switch (contentType) {
+          case "image/png" -> ".png";
+          case "image/jpeg" -> ".jpg";
+          case "image/webp" -> ".webp";
+          case "image/gif" -> ".gif";
+          default -> null;
+        };
     long size = Files.size(temp);
     if (size == 0 || extension == null) {
       deleteQuietly(temp);
-      throw new ApiException(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_FILE", "Uploads must be PNG, JPEG, WebP or GIF images");
+      throw new ApiException(
+          HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+          "UNSUPPORTED_FILE",
+          "Uploads must be PNG, JPEG, WebP or GIF images");
     }
     Path target = dir.resolve(sha256(temp).substring(0, 24) + extension);
     Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

@@ -17,7 +17,8 @@ public class WebSocketConfiguration implements WebFluxConfigurer {
 
   /**
    * Frames up to this size reach the handler, which answers anything over its own limit with a
-   * {@code MESSAGE_TOO_LARGE} error; Reactor Netty's default (64 KiB) would close the socket instead.
+   * {@code MESSAGE_TOO_LARGE} error; Reactor Netty's default (64 KiB) would close the socket
+   * instead.
    */
   static final int MAX_FRAME_BYTES = 1024 * 1024;
 
@@ -29,7 +30,10 @@ public class WebSocketConfiguration implements WebFluxConfigurer {
   @Override
   public WebSocketService getWebSocketService() {
     // Netty answers protocol-level pings itself (handlePing false, the default)
-    return new HandshakeWebSocketService(new ReactorNettyRequestUpgradeStrategy(
-        () -> WebsocketServerSpec.builder().maxFramePayloadLength(MAX_FRAME_BYTES).handlePing(false)));
+    return new HandshakeWebSocketService(
+        new ReactorNettyRequestUpgradeStrategy(() ->
+            WebsocketServerSpec.builder()
+                .maxFramePayloadLength(MAX_FRAME_BYTES)
+                .handlePing(false)));
   }
 }

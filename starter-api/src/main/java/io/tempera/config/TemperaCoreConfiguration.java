@@ -24,8 +24,10 @@ public class TemperaCoreConfiguration {
   }
 
   @Bean
-  public TemplateRegistry templateRegistry(TemperaProperties properties, ObjectMapper templateObjectMapper) {
-    return new TemplateRegistry(properties.templatesDir(), templateObjectMapper, properties.templatesRecheckMillis());
+  public TemplateRegistry templateRegistry(
+      TemperaProperties properties, ObjectMapper templateObjectMapper) {
+    return new TemplateRegistry(
+        properties.templatesDir(), templateObjectMapper, properties.templatesRecheckMillis());
   }
 
   @Bean
@@ -50,7 +52,9 @@ public class TemperaCoreConfiguration {
   @Bean(destroyMethod = "close")
   @ConditionalOnMissingBean
   @ConditionalOnExpression("!'${tempera.progress.redis-url:}'.isEmpty()")
-  public ProgressBus redisProgressBus(@org.springframework.beans.factory.annotation.Value("${tempera.progress.redis-url}") String url) {
+  public ProgressBus redisProgressBus(
+      @org.springframework.beans.factory.annotation.Value("${tempera.progress.redis-url}")
+          String url) {
     return new io.tempera.progress.redis.RedisProgressBus(url, java.time.Duration.ofHours(24));
   }
 }

@@ -15,7 +15,11 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  */
 @ConfigurationProperties("tempera")
 public record TemperaProperties(
-    Path outputRoot, Path templatesDir, Long templatesRecheckMillis, Long maxUploadBytes, Boolean searchAttributes) {
+    Path outputRoot,
+    Path templatesDir,
+    Long templatesRecheckMillis,
+    Long maxUploadBytes,
+    Boolean searchAttributes) {
 
   public TemperaProperties {
     outputRoot = outputRoot == null ? Path.of(".tempera/outputs") : outputRoot;

@@ -12,7 +12,9 @@ class ApiErrorHandlerTest {
   @Test
   void aClientThatWentAwayIsNoErrorAndGetsNoAnswer() {
     assertThat(handler.unexpected(new IOException("Broken pipe"))).isNull();
-    assertThat(handler.unexpected(new RuntimeException(new IOException("Connection reset by peer")))).isNull();
+    assertThat(
+            handler.unexpected(new RuntimeException(new IOException("Connection reset by peer"))))
+        .isNull();
   }
 
   @Test

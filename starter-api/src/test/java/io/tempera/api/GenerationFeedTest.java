@@ -28,39 +28,69 @@ class GenerationFeedTest {
   private final InProcessProgressBus bus = new InProcessProgressBus();
   private final CountDownLatch queryAnswers = new CountDownLatch(1);
   private final CompletableFuture<GenerationResult> result = new CompletableFuture<>();
-  private final AtomicReference<GenerationStatus> status = new AtomicReference<>(GenerationStatus.RUNNING);
+  private final AtomicReference<GenerationStatus> status =
+      new AtomicReference<>(GenerationStatus.RUNNING);
 
-  private final GenerationService generations = new GenerationService(null, null, null, bus, null) {
-    @Override
-    public GenerationState state(String id) {
-      try {
-        queryAnswers.await(30, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      return stateOf(status.get());
-    }
+  private final GenerationService generations =
+      new GenerationService(null, null, null, bus, null) {
+        @Override
+        public GenerationState state(String id) {
+          try {
+            queryAnswers.await(30, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          return stateOf(status.get());
+        }
 
-    @Override
-    public CompletableFuture<GenerationResult> result(String id) {
-      return result;
-    }
+        @Override
+        public CompletableFuture<GenerationResult> result(String id) {
+          return result;
+        }
 
-    @Override
-    public ApiMessages.Generation view(String id) {
-      return toView(stateOf(status.get()), bus.latest(id));
-    }
-  };
+        @Override
+        public ApiMessages.Generation view(String id) {
+          return toView(stateOf(status.get()), bus.latest(id));
+        }
+      };
 
   private static GenerationState stateOf(GenerationStatus status) {
     Phase phase = status == GenerationStatus.SUCCEEDED ? Phase.SUCCEEDED : Phase.GENERATING;
-    return new GenerationState(ID, status, phase, 0.1, null, "f", "1", "p", "n", "standard", "standard",
-        List.of(), List.of(), null, List.of(), null, null);
+    return new GenerationState(
+        ID,
+        status,
+        phase,
+        0.1,
+        null,
+        "f",
+        "1",
+        "p",
+        "n",
+        "standard",
+        "standard",
+        List.of(),
+        List.of(),
+        null,
+        List.of(),
+        null,
+        null);
   }
 
   private void publish(int step) {
-    bus.publish(new ProgressEvent(ID, 0, "progress", "GENERATING", step / 10.0, step, 10, null, "step " + step,
-        System.currentTimeMillis(), null, null));
+    bus.publish(
+        new ProgressEvent(
+            ID,
+            0,
+            "progress",
+            "GENERATING",
+            step / 10.0,
+            step,
+            10,
+            null,
+            "step " + step,
+            System.currentTimeMillis(),
+            null,
+            null));
   }
 
   private final GenerationFeed feed = new GenerationFeed(generations, bus, Duration.ofMillis(300));
@@ -76,7 +106,9 @@ class GenerationFeedTest {
         .then(queryAnswers::countDown)
         .assertNext(e -> {
           GenerationFeed.Snapshot snapshot = (GenerationFeed.Snapshot) e;
-          assertThat(snapshot.view().eventId()).as("the snapshot reflects what was sent").isEqualTo(2);
+          assertThat(snapshot.view().eventId())
+              .as("the snapshot reflects what was sent")
+              .isEqualTo(2);
           assertThat(snapshot.view().step()).isEqualTo(2);
         })
         .then(() -> publish(3))
@@ -85,7 +117,8 @@ class GenerationFeedTest {
           status.set(GenerationStatus.SUCCEEDED);
           result.complete(null);
         })
-        .assertNext(e -> assertThat(((GenerationFeed.Final) e).view().status()).isEqualTo("SUCCEEDED"))
+        .assertNext(
+            e -> assertThat(((GenerationFeed.Final) e).view().status()).isEqualTo("SUCCEEDED"))
         .expectComplete()
         .verify(Duration.ofSeconds(20));
   }
@@ -122,7 +155,8 @@ class GenerationFeedTest {
     result.complete(null);
     queryAnswers.countDown();
     StepVerifier.create(feed.follow(ID, 0))
-        .assertNext(e -> assertThat(((GenerationFeed.Final) e).view().status()).isEqualTo("SUCCEEDED"))
+        .assertNext(
+            e -> assertThat(((GenerationFeed.Final) e).view().status()).isEqualTo("SUCCEEDED"))
         .expectComplete()
         .verify(Duration.ofSeconds(20));
   }

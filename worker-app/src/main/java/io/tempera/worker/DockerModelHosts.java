@@ -17,9 +17,11 @@ final class DockerModelHosts {
 
   private DockerModelHosts() {}
 
-  static DockerModelHost create(WorkerProperties properties, HostRegistration host, MeterRegistry metrics) {
+  static DockerModelHost create(
+      WorkerProperties properties, HostRegistration host, MeterRegistry metrics) {
     WorkerProperties.Docker docker = properties.docker();
-    String hostId = docker.hostId() == null || docker.hostId().isBlank() ? host.hostId() : docker.hostId();
+    String hostId =
+        docker.hostId() == null || docker.hostId().isBlank() ? host.hostId() : docker.hostId();
     Map<Integer, Integer> budget = docker.gpuVramMb();
     if (budget == null || budget.isEmpty()) {
       budget = new LinkedHashMap<>();
@@ -27,10 +29,24 @@ final class DockerModelHosts {
         budget.put(gpu.index(), gpu.vramMb());
       }
     }
-    DockerModelHostOptions options = new DockerModelHostOptions(
-        hostId, budget, docker.gpus(), docker.idleTimeout(), docker.healthPoll(), docker.shutdownGrace(), null,
-        docker.logTailLines() == null ? 0 : docker.logTailLines(), null);
-    String engine = docker.host() != null && !docker.host().isBlank() ? docker.host() : System.getenv("DOCKER_HOST");
-    return new DockerModelHost(DockerModelHost.connect(engine == null ? "unix:///var/run/docker.sock" : engine), options, metrics);
+    DockerModelHostOptions options =
+        new DockerModelHostOptions(
+            hostId,
+            budget,
+            docker.gpus(),
+            docker.idleTimeout(),
+            docker.healthPoll(),
+            docker.shutdownGrace(),
+            null,
+            docker.logTailLines() == null ? 0 : docker.logTailLines(),
+            null);
+    String engine =
+        docker.host() != null && !docker.host().isBlank()
+            ? docker.host()
+            : System.getenv("DOCKER_HOST");
+    return new DockerModelHost(
+        DockerModelHost.connect(engine == null ? "unix:///var/run/docker.sock" : engine),
+        options,
+        metrics);
   }
 }

@@ -1,50 +1,39 @@
 package io.tempera.worker;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.tempera.activities.GenerationActivitySet;
+import io.tempera.activities.slots.GpuDiscovery;
+import io.tempera.activities.slots.SlotAllocatorActivitiesImpl;
+import io.tempera.activities.slots.SlotAllocatorClient;
 import io.tempera.backend.BackendRegistry;
-import io.tempera.backend.script.ScriptBackend;
 import io.tempera.backend.comfyui.ComfyUiBackend;
 import io.tempera.backend.comfyui.ComfyUiClient;
 import io.tempera.backend.comfyui.ComfyUiClientOptions;
 import io.tempera.backend.gradio.GradioBackend;
 import io.tempera.backend.gradio.GradioClient;
 import io.tempera.backend.gradio.GradioClientOptions;
+import io.tempera.backend.script.ScriptBackend;
 import io.tempera.config.TemperaCoreConfiguration;
-import io.tempera.activities.GenerationActivitySet;
-import io.tempera.activities.PhaseEvents;
-import io.tempera.activities.models.ModelActivitiesImpl;
-import io.tempera.activities.outputs.OutputActivitiesImpl;
-import io.tempera.activities.planning.PlanningActivitiesImpl;
-import io.tempera.activities.run.BackendActivitiesImpl;
-import io.tempera.activities.slots.GpuDiscovery;
-import io.tempera.activities.slots.SlotActivitiesImpl;
-import io.tempera.activities.slots.SlotAllocatorActivitiesImpl;
-import io.tempera.activities.slots.SlotAllocatorClient;
 import io.tempera.containers.ModelHost;
-import io.tempera.containers.ModelLookup;
+import io.tempera.generation.GenerationWorkflow;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.ProgressBus;
-import io.tempera.generation.GenerationWorkflow;
-import io.tempera.generation.GenerationWorkflowImpl;
 import io.tempera.slots.AllocatorSettings;
 import io.tempera.slots.Gpu;
 import io.tempera.slots.HostRegistration;
-import io.tempera.slots.SlotAllocatorWorkflow;
-import io.tempera.slots.SlotAllocatorWorkflowImpl;
-import io.temporal.client.WorkflowClient;
-import io.temporal.worker.Worker;
-import io.temporal.worker.WorkerFactory;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.beans.factory.SmartInitializingSingleton;
-import org.springframework.boot.context.event.ApplicationReadyEvent;
-import org.springframework.context.ApplicationListener;
 import io.tempera.template.TemplateRegistry;
 import io.tempera.template.TemplateTranslator;
+import io.temporal.client.WorkflowClient;
+import io.temporal.worker.WorkerFactory;
 import java.net.URI;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.SmartInitializingSingleton;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.ApplicationListener;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Import;
@@ -62,51 +51,78 @@ public class WorkerConfiguration {
    * testkit server), else the configured endpoints (tempera.worker.comfyui-url(s)).
    */
   @Bean
-  public ComfyUiBackend comfyUiBackend(WorkerProperties properties, ObjectProvider<ComfyUiUrls> comfyUiUrls) {
+  public ComfyUiBackend comfyUiBackend(
+      WorkerProperties properties, ObjectProvider<ComfyUiUrls> comfyUiUrls) {
     ComfyUiClientOptions defaults = ComfyUiClientOptions.defaults();
     ComfyUiClientOptions options =
         new ComfyUiClientOptions(
-            defaults.connectTimeout(), defaults.requestTimeout(), defaults.wsIdlePoll(), properties.comfyuiRunTimeout());
+            defaults.connectTimeout(),
+            defaults.requestTimeout(),
+            defaults.wsIdlePoll(),
+            properties.comfyuiRunTimeout());
     List<URI> urls = comfyUiUrls.getIfAvailable(() -> properties::comfyuiUrls).urls();
-    return new ComfyUiBackend(urls.stream().map(url -> ComfyUiBackend.endpoint(new ComfyUiClient(url, options))).toList(), options);
+    return new ComfyUiBackend(
+        urls.stream().map(url -> ComfyUiBackend.endpoint(new ComfyUiClient(url, options))).toList(),
+        options);
   }
 
   /** The Gradio backend: the configured servers (tempera.worker.gradio-urls); none is allowed. */
   @Bean
   public GradioBackend gradioBackend(WorkerProperties properties) {
-    GradioClientOptions options = GradioClientOptions.defaults().withCredentials(properties.gradioUsername(), properties.gradioPassword());
-    return new GradioBackend(properties.gradioUrls().stream().map(url -> GradioBackend.endpoint(new GradioClient(url, options))).toList());
+    GradioClientOptions options =
+        GradioClientOptions.defaults()
+            .withCredentials(properties.gradioUsername(), properties.gradioPassword());
+    return new GradioBackend(
+        properties.gradioUrls().stream()
+            .map(url -> GradioBackend.endpoint(new GradioClient(url, options)))
+            .toList());
   }
 
   /** Closes the Gradio clients when the worker stops. */
   @Bean
-  public org.springframework.beans.factory.DisposableBean closeGradioClients(GradioBackend gradioBackend) {
+  public org.springframework.beans.factory.DisposableBean closeGradioClients(
+      GradioBackend gradioBackend) {
     return () -> gradioBackend.endpoints().forEach(e -> e.client().close());
   }
 
   @Bean
   public BackendRegistry backendRegistry(
-      ComfyUiBackend comfyUiBackend, GradioBackend gradioBackend, WorkerProperties properties, MeterRegistry metrics) {
-    gradioBackend.endpoints().forEach(endpoint ->
-        io.micrometer.core.instrument.Gauge.builder("tempera.backend.breaker.open", endpoint.breaker(),
-                breaker -> breaker.state() == io.tempera.backend.CircuitBreaker.State.CLOSED ? 0 : 1)
-            .description("1 while the endpoint's circuit breaker keeps it out of use")
-            .tag("backend", GradioBackend.TYPE)
-            .tag("endpoint", endpoint.name())
-            .register(metrics));
-    comfyUiBackend.endpoints().forEach(endpoint ->
-        io.micrometer.core.instrument.Gauge.builder("tempera.backend.breaker.open", endpoint.breaker(),
-                breaker -> breaker.state() == io.tempera.backend.CircuitBreaker.State.CLOSED ? 0 : 1)
-            .description("1 while the endpoint's circuit breaker keeps it out of use")
-            .tag("backend", ComfyUiBackend.TYPE)
-            .tag("endpoint", endpoint.name())
-            .register(metrics));
-    return new BackendRegistry(List.of(comfyUiBackend, gradioBackend, new ScriptBackend(properties.scriptRuns())));
+      ComfyUiBackend comfyUiBackend,
+      GradioBackend gradioBackend,
+      WorkerProperties properties,
+      MeterRegistry metrics) {
+    gradioBackend
+        .endpoints()
+        .forEach(endpoint ->
+            io.micrometer.core.instrument.Gauge.builder(
+                    "tempera.backend.breaker.open",
+                    endpoint.breaker(),
+                    breaker ->
+                        breaker.state() == io.tempera.backend.CircuitBreaker.State.CLOSED ? 0 : 1)
+                .description("1 while the endpoint's circuit breaker keeps it out of use")
+                .tag("backend", GradioBackend.TYPE)
+                .tag("endpoint", endpoint.name())
+                .register(metrics));
+    comfyUiBackend
+        .endpoints()
+        .forEach(endpoint ->
+            io.micrometer.core.instrument.Gauge.builder(
+                    "tempera.backend.breaker.open",
+                    endpoint.breaker(),
+                    breaker ->
+                        breaker.state() == io.tempera.backend.CircuitBreaker.State.CLOSED ? 0 : 1)
+                .description("1 while the endpoint's circuit breaker keeps it out of use")
+                .tag("backend", ComfyUiBackend.TYPE)
+                .tag("endpoint", endpoint.name())
+                .register(metrics));
+    return new BackendRegistry(
+        List.of(comfyUiBackend, gradioBackend, new ScriptBackend(properties.scriptRuns())));
   }
 
   /** Closes the ComfyUI clients when the worker stops. */
   @Bean
-  public org.springframework.beans.factory.DisposableBean closeComfyUiClients(ComfyUiBackend comfyUiBackend) {
+  public org.springframework.beans.factory.DisposableBean closeComfyUiClients(
+      ComfyUiBackend comfyUiBackend) {
     return () -> {
       comfyUiBackend.endpoints().forEach(e -> e.client().close());
       comfyUiBackend.closeModelClients();
@@ -116,14 +132,34 @@ public class WorkerConfiguration {
   /** Every activity this host runs (on the queues {@link #temperaTaskQueues} registers them on). */
   @Bean
   public GenerationActivitySet generationActivities(
-      WorkflowClient client, SlotAllocatorClient allocator, TemplateRegistry templates, TemplateTranslator translator,
-      BackendRegistry backends, OutputStore outputs, ProgressBus progress, MeterRegistry metrics,
-      ObjectProvider<ModelHost> modelHost, WorkerProperties properties) {
-    return GenerationActivitySet.of(client, allocator, templates, translator, backends, outputs, progress, metrics,
-        modelHost.getIfAvailable(), properties.hostId(), properties.slotPool(), properties.defaultVramMb());
+      WorkflowClient client,
+      SlotAllocatorClient allocator,
+      TemplateRegistry templates,
+      TemplateTranslator translator,
+      BackendRegistry backends,
+      OutputStore outputs,
+      ProgressBus progress,
+      MeterRegistry metrics,
+      ObjectProvider<ModelHost> modelHost,
+      WorkerProperties properties) {
+    return GenerationActivitySet.of(
+        client,
+        allocator,
+        templates,
+        translator,
+        backends,
+        outputs,
+        progress,
+        metrics,
+        modelHost.getIfAvailable(),
+        properties.hostId(),
+        properties.slotPool(),
+        properties.defaultVramMb());
   }
 
-  /** The slot allocator's activities, on the allocators' queue (spring.temporal.workers in the yml). */
+  /**
+   * The slot allocator's activities, on the allocators' queue (spring.temporal.workers in the yml).
+   */
   @Bean
   public SlotAllocatorActivitiesImpl slotAllocatorActivities(WorkflowClient client) {
     return new SlotAllocatorActivitiesImpl(client);
@@ -131,8 +167,10 @@ public class WorkerConfiguration {
 
   /** Talks to the pool's slot allocator workflow. */
   @Bean
-  public SlotAllocatorClient slotAllocatorClient(WorkflowClient client, WorkerProperties properties) {
-    return new SlotAllocatorClient(client, new AllocatorSettings(properties.reclaimEverySeconds(), 2_000));
+  public SlotAllocatorClient slotAllocatorClient(
+      WorkflowClient client, WorkerProperties properties) {
+    return new SlotAllocatorClient(
+        client, new AllocatorSettings(properties.reclaimEverySeconds(), 2_000));
   }
 
   /** What this host offers its pool: declared GPUs, else discovered ones, else one virtual GPU. */
@@ -145,7 +183,11 @@ public class WorkerConfiguration {
     if (gpus.isEmpty()) {
       gpus = List.of(new Gpu(0, properties.virtualGpuVramMb()));
     }
-    return new HostRegistration(properties.hostId(), HostRegistration.taskQueueFor(properties.hostId()), gpus, properties.slots());
+    return new HostRegistration(
+        properties.hostId(),
+        HostRegistration.taskQueueFor(properties.hostId()),
+        gpus,
+        properties.slots());
   }
 
   /**
@@ -156,10 +198,21 @@ public class WorkerConfiguration {
    */
   @Bean
   public SmartInitializingSingleton temperaTaskQueues(
-      WorkerFactory factory, WorkerProperties properties, HostRegistration host, GenerationActivitySet activities) {
+      WorkerFactory factory,
+      WorkerProperties properties,
+      HostRegistration host,
+      GenerationActivitySet activities) {
     return () -> {
-      activities.register(factory, properties.tiers().stream().map(GenerationWorkflow::taskQueueFor).toList(), host.taskQueue());
-      log.info("host {} serves tiers {} and {}, GPUs {}", host.hostId(), properties.tiers(), host.taskQueue(), host.gpus());
+      activities.register(
+          factory,
+          properties.tiers().stream().map(GenerationWorkflow::taskQueueFor).toList(),
+          host.taskQueue());
+      log.info(
+          "host {} serves tiers {} and {}, GPUs {}",
+          host.hostId(),
+          properties.tiers(),
+          host.taskQueue(),
+          host.gpus());
     };
   }
 
@@ -171,29 +224,39 @@ public class WorkerConfiguration {
   @Bean
   public ApplicationListener<ApplicationReadyEvent> registerWithSlotPool(
       SlotAllocatorClient allocator, WorkerProperties properties, HostRegistration host) {
-    return event -> Thread.ofVirtual().name("tempera-host-registration").start(() -> {
-      long backoff = 500;
-      while (true) {
-        try {
-          allocator.registerHost(properties.slotPool(), host);
-          log.info("host {} registered with slot pool {}", host.hostId(), properties.slotPool());
-          return;
-        } catch (RuntimeException e) {
-          log.warn("registering host {} with slot pool {} failed ({}); retrying", host.hostId(), properties.slotPool(), e.getMessage());
-          try {
-            Thread.sleep(backoff);
-          } catch (InterruptedException stop) {
-            return;
-          }
-          backoff = Math.min(backoff * 2, 10_000);
-        }
-      }
-    });
+    return event ->
+        Thread.ofVirtual()
+            .name("tempera-host-registration")
+            .start(() -> {
+              long backoff = 500;
+              while (true) {
+                try {
+                  allocator.registerHost(properties.slotPool(), host);
+                  log.info(
+                      "host {} registered with slot pool {}", host.hostId(), properties.slotPool());
+                  return;
+                } catch (RuntimeException e) {
+                  log.warn(
+                      "registering host {} with slot pool {} failed ({}); retrying",
+                      host.hostId(),
+                      properties.slotPool(),
+                      e.getMessage());
+                  try {
+                    Thread.sleep(backoff);
+                  } catch (InterruptedException stop) {
+                    return;
+                  }
+                  backoff = Math.min(backoff * 2, 10_000);
+                }
+              }
+            });
   }
 
   /** This host's model containers on the Docker engine (tempera.worker.docker.enabled=true). */
   @Bean(destroyMethod = "close")
-  @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(name = "tempera.worker.docker.enabled", havingValue = "true")
+  @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(
+      name = "tempera.worker.docker.enabled",
+      havingValue = "true")
   public io.tempera.containers.DockerModelHost dockerModelHost(
       WorkerProperties properties, HostRegistration host, MeterRegistry metrics) {
     return DockerModelHosts.create(properties, host, metrics);
@@ -201,11 +264,19 @@ public class WorkerConfiguration {
 
   /** /actuator/health shows whether the Docker engine answers and what this host runs on it. */
   @Bean
-  @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(name = "tempera.worker.docker.enabled", havingValue = "true")
-  public org.springframework.boot.health.contributor.HealthIndicator dockerHealthIndicator(io.tempera.containers.DockerModelHost host) {
-    return () -> host.engineAvailable()
-        ? org.springframework.boot.health.contributor.Health.up().withDetail("hostId", host.options().hostId())
-            .withDetail("containers", host.containers()).build()
-        : org.springframework.boot.health.contributor.Health.down().withDetail("reason", "the Docker engine does not answer").build();
+  @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(
+      name = "tempera.worker.docker.enabled",
+      havingValue = "true")
+  public org.springframework.boot.health.contributor.HealthIndicator dockerHealthIndicator(
+      io.tempera.containers.DockerModelHost host) {
+    return () ->
+        host.engineAvailable()
+            ? org.springframework.boot.health.contributor.Health.up()
+                .withDetail("hostId", host.options().hostId())
+                .withDetail("containers", host.containers())
+                .build()
+            : org.springframework.boot.health.contributor.Health.down()
+                .withDetail("reason", "the Docker engine does not answer")
+                .build();
   }
 }

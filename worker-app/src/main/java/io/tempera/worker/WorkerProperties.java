@@ -19,14 +19,18 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param gradioUsername login for Gradio apps started with {@code auth=...} (never logged)
  * @param gradioPassword its password (never logged)
  * @param docker model containers on this host ({@code tempera.worker.docker.*}); off by default
- * @param hostId this host's id in its slot pool; its own task queue is {@code tempera-host-<hostId>}
- *     (default: the machine's host name); also the label on its model containers
- * @param gpus the GPUs this host offers (default: those {@code nvidia-smi} reports, else one virtual
- *     GPU of {@code virtualGpuVramMb})
- * @param virtualGpuVramMb the memory of the virtual GPU a host without declared or discovered GPUs offers
+ * @param hostId this host's id in its slot pool; its own task queue is {@code
+ *     tempera-host-<hostId>} (default: the machine's host name); also the label on its model
+ *     containers
+ * @param gpus the GPUs this host offers (default: those {@code nvidia-smi} reports, else one
+ *     virtual GPU of {@code virtualGpuVramMb})
+ * @param virtualGpuVramMb the memory of the virtual GPU a host without declared or discovered GPUs
+ *     offers
  * @param tiers the tiers whose generations this host runs workflows for (default: all four)
- * @param slotPool the slot pool this host belongs to (its allocator is workflow {@code tempera-slots-<pool>})
- * @param defaultVramMb the VRAM a generation asks for when neither its model nor its tier declares one
+ * @param slotPool the slot pool this host belongs to (its allocator is workflow {@code
+ *     tempera-slots-<pool>})
+ * @param defaultVramMb the VRAM a generation asks for when neither its model nor its tier declares
+ *     one
  * @param reclaimEverySeconds how often the allocator checks that lease holders still run
  */
 @ConfigurationProperties("tempera.worker")
@@ -57,39 +61,59 @@ public record WorkerProperties(
    *     served by the configured endpoints)
    * @param host the Docker engine (null: DOCKER_HOST, else unix:///var/run/docker.sock)
    * @param hostId this host's name on its containers' labels (null: {@code tempera.worker.host-id})
-   * @param gpuVramMb the GPU memory models may use, per GPU index, e.g. {@code {0: 24000}} (null: the
-   *     GPUs this host offers its slot pool)
+   * @param gpuVramMb the GPU memory models may use, per GPU index, e.g. {@code {0: 24000}} (null:
+   *     the GPUs this host offers its slot pool)
    * @param gpus give containers their GPU (needs the NVIDIA container toolkit)
    * @param idleTimeout stop containers idle this long
    * @param healthPoll how often running containers are checked
-   * @param shutdownGrace how long a stopping worker waits for running generations before it stops its containers
+   * @param shutdownGrace how long a stopping worker waits for running generations before it stops
+   *     its containers
    * @param logTailLines how many log lines of a failed container a failure carries
    */
   public record Docker(
-      boolean enabled, String host, String hostId, java.util.Map<Integer, Integer> gpuVramMb, boolean gpus,
-      Duration idleTimeout, Duration healthPoll, Duration shutdownGrace, Integer logTailLines) {}
+      boolean enabled,
+      String host,
+      String hostId,
+      java.util.Map<Integer, Integer> gpuVramMb,
+      boolean gpus,
+      Duration idleTimeout,
+      Duration healthPoll,
+      Duration shutdownGrace,
+      Integer logTailLines) {}
 
   public WorkerProperties {
     comfyuiUrl = comfyuiUrl == null ? URI.create("http://127.0.0.1:8188") : comfyuiUrl;
-    comfyuiUrls = comfyuiUrls == null || comfyuiUrls.isEmpty() ? List.of(comfyuiUrl) : List.copyOf(comfyuiUrls);
+    comfyuiUrls =
+        comfyuiUrls == null || comfyuiUrls.isEmpty()
+            ? List.of(comfyuiUrl)
+            : List.copyOf(comfyuiUrls);
     slots = slots == null ? 2 : slots;
     comfyuiRunTimeout = comfyuiRunTimeout == null ? Duration.ofHours(1) : comfyuiRunTimeout;
     scriptRuns = scriptRuns == null ? java.nio.file.Path.of(".tempera/script-runs") : scriptRuns;
-    gradioUrls = gradioUrls == null ? List.of()
-        : gradioUrls.stream().filter(u -> u != null && !u.toString().isBlank()).toList();
+    gradioUrls =
+        gradioUrls == null
+            ? List.of()
+            : gradioUrls.stream().filter(u -> u != null && !u.toString().isBlank()).toList();
     gradioUsername = gradioUsername == null || gradioUsername.isBlank() ? null : gradioUsername;
     gradioPassword = gradioPassword == null || gradioPassword.isEmpty() ? null : gradioPassword;
-    docker = docker == null ? new Docker(false, null, null, null, false, null, null, null, null) : docker;
+    docker =
+        docker == null
+            ? new Docker(false, null, null, null, false, null, null, null, null)
+            : docker;
     hostId = hostId == null || hostId.isBlank() ? localHostName() : hostId.strip();
     if (!hostId.matches("[A-Za-z0-9_.-]{1,100}")) {
-      throw new IllegalArgumentException("tempera.worker.host-id must be 1-100 letters, digits, '_', '-' or '.', got '" + hostId + "'");
+      throw new IllegalArgumentException(
+          "tempera.worker.host-id must be 1-100 letters, digits, '_', '-' or '.', got '"
+              + hostId
+              + "'");
     }
     gpus = gpus == null ? List.of() : List.copyOf(gpus);
     virtualGpuVramMb = virtualGpuVramMb == null ? 24_576 : virtualGpuVramMb;
     tiers = tiers == null || tiers.isEmpty() ? ALL_TIERS : List.copyOf(tiers);
     for (String tier : tiers) {
       if (!ALL_TIERS.contains(tier)) {
-        throw new IllegalArgumentException("tempera.worker.tiers: unknown tier '" + tier + "' (known: " + ALL_TIERS + ")");
+        throw new IllegalArgumentException(
+            "tempera.worker.tiers: unknown tier '" + tier + "' (known: " + ALL_TIERS + ")");
       }
     }
     slotPool = slotPool == null || slotPool.isBlank() ? "default" : slotPool.strip();
@@ -102,7 +126,8 @@ public record WorkerProperties(
 
   private static String localHostName() {
     try {
-      String name = java.net.InetAddress.getLocalHost().getHostName().replaceAll("[^A-Za-z0-9_.-]", "-");
+      String name =
+          java.net.InetAddress.getLocalHost().getHostName().replaceAll("[^A-Za-z0-9_.-]", "-");
       return name.isBlank() ? "local" : name.length() > 100 ? name.substring(0, 100) : name;
     } catch (java.net.UnknownHostException e) {
       return "local";
@@ -112,8 +137,26 @@ public record WorkerProperties(
   /** Never prints the Gradio password. */
   @Override
   public String toString() {
-    return "WorkerProperties[hostId=" + hostId + ", comfyuiUrls=" + comfyuiUrls + ", slots=" + slots + ", gradioUrls=" + gradioUrls
-        + ", gradioUsername=" + (gradioUsername == null ? "none" : "set") + ", gradioPassword=" + (gradioPassword == null ? "none" : "set")
-        + ", tiers=" + tiers + ", slotPool=" + slotPool + ", gpus=" + gpus + ", docker=" + docker.enabled() + "]";
+    return "WorkerProperties[hostId="
+        + hostId
+        + ", comfyuiUrls="
+        + comfyuiUrls
+        + ", slots="
+        + slots
+        + ", gradioUrls="
+        + gradioUrls
+        + ", gradioUsername="
+        + (gradioUsername == null ? "none" : "set")
+        + ", gradioPassword="
+        + (gradioPassword == null ? "none" : "set")
+        + ", tiers="
+        + tiers
+        + ", slotPool="
+        + slotPool
+        + ", gpus="
+        + gpus
+        + ", docker="
+        + docker.enabled()
+        + "]";
   }
 }

@@ -28,11 +28,11 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Process-level chaos (its own CI stage: {@code -Pchaos}): an API process and a worker process
- * against a Temporal server that outlives them. 50 generations are started over HTTP, the worker
- * is killed with SIGKILL at two random points and started again each time. Every generation must
- * reach a terminal state (none lost), and the backend must have executed each successful
- * generation exactly once (the testkit ComfyUI records every execution it starts; each generation
- * has its own step count, so its executions can be told apart).
+ * against a Temporal server that outlives them. 50 generations are started over HTTP, the worker is
+ * killed with SIGKILL at two random points and started again each time. Every generation must reach
+ * a terminal state (none lost), and the backend must have executed each successful generation
+ * exactly once (the testkit ComfyUI records every execution it starts; each generation has its own
+ * step count, so its executions can be told apart).
  */
 class ChaosIT {
 
@@ -47,7 +47,9 @@ class ChaosIT {
   @BeforeEach
   void setUp() throws Exception {
     root = Files.createTempDirectory("tempera-chaos");
-    TestFiles.copyTree(Path.of("src/test/resources/templates/chaos-invert"), root.resolve("templates/chaos-invert"));
+    TestFiles.copyTree(
+        Path.of("src/test/resources/templates/chaos-invert"),
+        root.resolve("templates/chaos-invert"));
     TestImages.writePng(TestImages.sample(), root.resolve("outputs/chaos/uploads/sample.png"));
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(root.resolve("comfyui")));
   }
@@ -61,13 +63,20 @@ class ChaosIT {
   @Test
   void fiftyGenerationsSurviveTwoWorkerKillsWithNoneLostAndOneBackendRunEach() throws Exception {
     int temporalPort = processes.startTemporal();
-    Map<String, String> env = Map.of(
-        "TEMPORAL_ADDRESS", "127.0.0.1:" + temporalPort,
-        "TEMPERA_COMFYUI_URL", comfy.baseUrl().toString(),
-        "TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString(),
-        "TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString(),
-        "TEMPERA_WORKER_PORT", "0",
-        "TEMPERA_SLOTS", "4");
+    Map<String, String> env =
+        Map.of(
+            "TEMPORAL_ADDRESS",
+            "127.0.0.1:" + temporalPort,
+            "TEMPERA_COMFYUI_URL",
+            comfy.baseUrl().toString(),
+            "TEMPERA_OUTPUT_ROOT",
+            root.resolve("outputs").toString(),
+            "TEMPERA_TEMPLATES_DIR",
+            root.resolve("templates").toString(),
+            "TEMPERA_WORKER_PORT",
+            "0",
+            "TEMPERA_SLOTS",
+            "4");
     Process worker = processes.startWorker("chaos-worker-0", env);
     int apiPort = RealProcesses.freePort();
     processes.startApi("chaos-api", apiPort, env);
@@ -77,8 +86,15 @@ class ChaosIT {
     Map<String, Integer> stepsById = new LinkedHashMap<>();
     for (int i = 0; i < GENERATIONS; i++) {
       int steps = 3 + i;
-      String body = "{\"functionId\":\"chaos-invert\",\"projectId\":\"chaos\",\"nodeId\":\"node-" + i + "\","
-          + "\"requestId\":\"chaos-" + i + "\",\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":" + steps + "}}";
+      String body =
+          "{\"functionId\":\"chaos-invert\",\"projectId\":\"chaos\",\"nodeId\":\"node-"
+              + i
+              + "\","
+              + "\"requestId\":\"chaos-"
+              + i
+              + "\",\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":"
+              + steps
+              + "}}";
       var accepted = processes.post(apiPort, "/api/generations", body);
       assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
       stepsById.put(json.readTree(accepted.body()).path("id").asText(), steps);
@@ -92,9 +108,19 @@ class ChaosIT {
       Map<String, String> before = statuses(apiPort, stepsById.keySet());
       long inFlight = before.values().stream().filter(s -> !terminal(s)).count();
       worker.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL: no shutdown hooks
-      kills.add("kill " + kill + " after " + waitMs + " ms with " + inFlight + " generations in flight, "
-          + comfy.executions().size() + " backend executions so far");
-      assertThat(inFlight).as("kill %d must hit generations in flight to mean anything", kill).isPositive();
+      kills.add(
+          "kill "
+              + kill
+              + " after "
+              + waitMs
+              + " ms with "
+              + inFlight
+              + " generations in flight, "
+              + comfy.executions().size()
+              + " backend executions so far");
+      assertThat(inFlight)
+          .as("kill %d must hit generations in flight to mean anything", kill)
+          .isPositive();
       Thread.sleep(random.nextInt(2_000));
       worker = processes.startWorker("chaos-worker-" + kill, env);
     }
@@ -103,35 +129,62 @@ class ChaosIT {
       await("every generation terminal")
           .atMost(Duration.ofSeconds(240))
           .pollInterval(Duration.ofMillis(500))
-          .until(() -> statuses(apiPort, stepsById.keySet()).values().stream().allMatch(ChaosIT::terminal));
+          .until(() ->
+              statuses(apiPort, stepsById.keySet()).values().stream().allMatch(ChaosIT::terminal));
     } catch (ConditionTimeoutException notAllTerminal) {
       // the assertions below tell which are not, with the run's summary
     }
     Map<String, String> statuses = statuses(apiPort, stepsById.keySet());
 
-    Map<String, Long> byStatus = statuses.values().stream().collect(Collectors.groupingBy(s -> s, TreeMap::new, Collectors.counting()));
-    Map<Integer, Long> executionsBySteps = comfy.executions().stream()
-        .collect(Collectors.groupingBy(e -> e.prompt().path("2").path("inputs").path("steps").asInt(), Collectors.counting()));
-    String summary = "seed " + SEED + "; " + String.join("; ", kills) + "; final statuses " + byStatus
-        + "; backend executions " + comfy.executions().size() + ", POST /prompt " + comfy.promptPostCount();
+    Map<String, Long> byStatus =
+        statuses.values().stream()
+            .collect(Collectors.groupingBy(s -> s, TreeMap::new, Collectors.counting()));
+    Map<Integer, Long> executionsBySteps =
+        comfy.executions().stream()
+            .collect(
+                Collectors.groupingBy(
+                    e -> e.prompt().path("2").path("inputs").path("steps").asInt(),
+                    Collectors.counting()));
+    String summary =
+        "seed "
+            + SEED
+            + "; "
+            + String.join("; ", kills)
+            + "; final statuses "
+            + byStatus
+            + "; backend executions "
+            + comfy.executions().size()
+            + ", POST /prompt "
+            + comfy.promptPostCount();
     Files.writeString(Path.of("target", "chaos-summary.txt"), summary + System.lineSeparator());
     System.out.println("[chaos] " + summary);
 
-    assertThat(statuses).as("every generation is found (none lost): %s", summary)
-        .hasSize(GENERATIONS).doesNotContainValue("MISSING");
-    assertThat(statuses.values()).as("every generation reached a terminal state: %s", summary).allMatch(ChaosIT::terminal);
-    assertThat(byStatus).as("no injected backend faults, so every generation succeeds: %s", summary)
+    assertThat(statuses)
+        .as("every generation is found (none lost): %s", summary)
+        .hasSize(GENERATIONS)
+        .doesNotContainValue("MISSING");
+    assertThat(statuses.values())
+        .as("every generation reached a terminal state: %s", summary)
+        .allMatch(ChaosIT::terminal);
+    assertThat(byStatus)
+        .as("no injected backend faults, so every generation succeeds: %s", summary)
         .containsOnlyKeys("SUCCEEDED");
     for (Map.Entry<String, Integer> generation : stepsById.entrySet()) {
       assertThat(executionsBySteps.getOrDefault(generation.getValue(), 0L))
-          .as("backend executions of %s (%d steps): %s", generation.getKey(), generation.getValue(), summary)
+          .as(
+              "backend executions of %s (%d steps): %s",
+              generation.getKey(), generation.getValue(), summary)
           .isEqualTo(1L);
-      JsonNode state = json.readTree(processes.get(apiPort, "/api/generations/" + generation.getKey()).body());
+      JsonNode state =
+          json.readTree(processes.get(apiPort, "/api/generations/" + generation.getKey()).body());
       String url = state.path("outputs").path(0).path("url").asText();
       var png = processes.getBytes(apiPort, url);
       assertThat(png.statusCode()).as("output of %s", generation.getKey()).isEqualTo(200);
-      assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(new ByteArrayInputStream(png.body()))))
-          .as("output of %s is the inverted input", generation.getKey()).isTrue();
+      assertThat(
+              TestImages.isInverted(
+                  TestImages.sample(), ImageIO.read(new ByteArrayInputStream(png.body()))))
+          .as("output of %s is the inverted input", generation.getKey())
+          .isTrue();
     }
   }
 
@@ -140,7 +193,11 @@ class ChaosIT {
     Map<String, String> statuses = new LinkedHashMap<>();
     for (String id : ids) {
       var response = processes.get(apiPort, "/api/generations/" + id);
-      statuses.put(id, response.statusCode() == 200 ? json.readTree(response.body()).path("status").asText() : "MISSING");
+      statuses.put(
+          id,
+          response.statusCode() == 200
+              ? json.readTree(response.body()).path("status").asText()
+              : "MISSING");
     }
     return statuses;
   }

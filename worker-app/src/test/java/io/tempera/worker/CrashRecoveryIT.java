@@ -30,10 +30,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Durability with real processes: a real Temporal server, a worker process from the packaged
- * app jar, and the testkit ComfyUI. The worker is killed with SIGKILL mid-generation and started
- * again: the generation completes, re-attached to the same ComfyUI prompt (no second run). The
- * API is killed after accepting a generation: another API instance finds it by its requestId.
+ * Durability with real processes: a real Temporal server, a worker process from the packaged app
+ * jar, and the testkit ComfyUI. The worker is killed with SIGKILL mid-generation and started again:
+ * the generation completes, re-attached to the same ComfyUI prompt (no second run). The API is
+ * killed after accepting a generation: another API instance finds it by its requestId.
  */
 class CrashRecoveryIT {
 
@@ -47,12 +47,18 @@ class CrashRecoveryIT {
   void setUp() throws Exception {
     root = Files.createTempDirectory("tempera-crash");
     TestFiles.copyShippedTemplates(root.resolve("templates"));
-    TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/slow-invert"), root.resolve("templates/slow-invert"));
-    TestImages.writePng(TestImages.sample(), root.resolve("outputs/crash-project/uploads/sample.png"));
+    TestFiles.copyTree(
+        Path.of("../activities/src/test/resources/templates/slow-invert"),
+        root.resolve("templates/slow-invert"));
+    TestImages.writePng(
+        TestImages.sample(), root.resolve("outputs/crash-project/uploads/sample.png"));
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(root.resolve("comfyui")));
     temporalPort = processes.startTemporal();
-    service = WorkflowServiceStubs.newServiceStubs(
-        WorkflowServiceStubsOptions.newBuilder().setTarget("127.0.0.1:" + temporalPort).build());
+    service =
+        WorkflowServiceStubs.newServiceStubs(
+            WorkflowServiceStubsOptions.newBuilder()
+                .setTarget("127.0.0.1:" + temporalPort)
+                .build());
   }
 
   @AfterEach
@@ -67,18 +73,37 @@ class CrashRecoveryIT {
   @Test
   void killingTheWorkerMidGenerationLosesNothingAndRunsTheBackendOnce() throws Exception {
     Process worker = startWorker("worker-1");
-    WorkflowClient client = WorkflowClient.newInstance(service, WorkflowClientOptions.newBuilder().build());
-    GenerationWorkflow workflow = client.newWorkflowStub(
-        GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.taskQueueFor("standard")).setWorkflowId("gen-crash-test").build());
-    CompletableFuture<GenerationResult> result = WorkflowClient.execute(workflow::run,
-        new GenerationRequest("slow-invert", "standard", Map.of("image", "uploads/sample.png", "steps", 60), "crash-project", "node-1", null));
+    WorkflowClient client =
+        WorkflowClient.newInstance(service, WorkflowClientOptions.newBuilder().build());
+    GenerationWorkflow workflow =
+        client.newWorkflowStub(
+            GenerationWorkflow.class,
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(GenerationWorkflow.taskQueueFor("standard"))
+                .setWorkflowId("gen-crash-test")
+                .build());
+    CompletableFuture<GenerationResult> result =
+        WorkflowClient.execute(
+            workflow::run,
+            new GenerationRequest(
+                "slow-invert",
+                "standard",
+                Map.of("image", "uploads/sample.png", "steps", 60),
+                "crash-project",
+                "node-1",
+                null));
 
-    await("the first worker submitted the prompt").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
+    await("the first worker submitted the prompt")
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50))
         .until(() -> comfy.acceptedPromptCount() > 0);
-    assertThat(comfy.acceptedPromptCount()).as("the first worker submitted the prompt").isEqualTo(1);
+    assertThat(comfy.acceptedPromptCount())
+        .as("the first worker submitted the prompt")
+        .isEqualTo(1);
     Thread.sleep(500);
-    worker.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL: no shutdown hooks, no goodbye
+    worker
+        .destroyForcibly()
+        .waitFor(10, TimeUnit.SECONDS); // SIGKILL: no shutdown hooks, no goodbye
 
     startWorker("worker-2");
     GenerationResult finished;
@@ -86,12 +111,18 @@ class CrashRecoveryIT {
       finished = result.get(90, TimeUnit.SECONDS);
     } catch (java.util.concurrent.TimeoutException e) {
       StringBuilder events = new StringBuilder();
-      client.fetchHistory("gen-crash-test").getEvents().forEach(ev -> events.append(ev.getEventType()).append('\n'));
-      throw new AssertionError("the generation did not finish after the worker restart; history:\n" + events, e);
+      client
+          .fetchHistory("gen-crash-test")
+          .getEvents()
+          .forEach(ev -> events.append(ev.getEventType()).append('\n'));
+      throw new AssertionError(
+          "the generation did not finish after the worker restart; history:\n" + events, e);
     }
 
     assertThat(finished.status()).as("%s", finished.error()).isEqualTo(GenerationStatus.SUCCEEDED);
-    assertThat(comfy.promptPostCount()).as("the restarted worker re-attached instead of submitting again").isEqualTo(1);
+    assertThat(comfy.promptPostCount())
+        .as("the restarted worker re-attached instead of submitting again")
+        .isEqualTo(1);
     Path output = root.resolve("outputs").resolve(finished.outputs().get(0).path());
     assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(output.toFile()))).isTrue();
     assertNoLeaseLeft(client);
@@ -99,7 +130,8 @@ class CrashRecoveryIT {
 
   /** The slot pool's allocator holds no lease and no waiter once every generation ended. */
   private static void assertNoLeaseLeft(WorkflowClient client) {
-    io.tempera.activities.slots.SlotAllocatorClient slots = new io.tempera.activities.slots.SlotAllocatorClient(client, null);
+    io.tempera.activities.slots.SlotAllocatorClient slots =
+        new io.tempera.activities.slots.SlotAllocatorClient(client, null);
     await("no lease and no waiter left")
         .atMost(Duration.ofSeconds(30))
         .pollDelay(Duration.ZERO)
@@ -113,26 +145,60 @@ class CrashRecoveryIT {
 
   @Test
   void theLeaseOfATerminatedGenerationIsReclaimedAndTheNextInLineRuns() throws Exception {
-    processes.startWorker("worker-reclaim", workerEnvironment(),
-        "--tempera.worker.slots=1", "--tempera.worker.reclaim-every-seconds=2");
-    WorkflowClient client = WorkflowClient.newInstance(service, WorkflowClientOptions.newBuilder().build());
+    processes.startWorker(
+        "worker-reclaim",
+        workerEnvironment(),
+        "--tempera.worker.slots=1",
+        "--tempera.worker.reclaim-every-seconds=2");
+    WorkflowClient client =
+        WorkflowClient.newInstance(service, WorkflowClientOptions.newBuilder().build());
     String queue = GenerationWorkflow.taskQueueFor("standard");
-    GenerationWorkflow holding = client.newWorkflowStub(GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(queue).setWorkflowId("gen-holding").build());
-    WorkflowClient.start(holding::run,
-        new GenerationRequest("slow-invert", "standard", Map.of("image", "uploads/sample.png", "steps", 30), "crash-project", "node-4", null));
-    await("the first generation runs").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
+    GenerationWorkflow holding =
+        client.newWorkflowStub(
+            GenerationWorkflow.class,
+            WorkflowOptions.newBuilder().setTaskQueue(queue).setWorkflowId("gen-holding").build());
+    WorkflowClient.start(
+        holding::run,
+        new GenerationRequest(
+            "slow-invert",
+            "standard",
+            Map.of("image", "uploads/sample.png", "steps", 30),
+            "crash-project",
+            "node-4",
+            null));
+    await("the first generation runs")
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50))
         .until(() -> comfy.acceptedPromptCount() > 0);
-    assertThat(comfy.acceptedPromptCount()).as("the first generation holds the only slot and runs").isEqualTo(1);
-    GenerationWorkflow waiting = client.newWorkflowStub(GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(queue).setWorkflowId("gen-next-in-line").build());
-    CompletableFuture<GenerationResult> next = WorkflowClient.execute(waiting::run,
-        new GenerationRequest("invert", "standard", Map.of("image", "uploads/sample.png"), "crash-project", "node-5", null));
+    assertThat(comfy.acceptedPromptCount())
+        .as("the first generation holds the only slot and runs")
+        .isEqualTo(1);
+    GenerationWorkflow waiting =
+        client.newWorkflowStub(
+            GenerationWorkflow.class,
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(queue)
+                .setWorkflowId("gen-next-in-line")
+                .build());
+    CompletableFuture<GenerationResult> next =
+        WorkflowClient.execute(
+            waiting::run,
+            new GenerationRequest(
+                "invert",
+                "standard",
+                Map.of("image", "uploads/sample.png"),
+                "crash-project",
+                "node-5",
+                null));
     await("the second waits first in line")
         .atMost(Duration.ofSeconds(30))
-        .untilAsserted(() -> assertThat(waiting.state().queuePosition()).as("the second waits first in line").isEqualTo(1));
+        .untilAsserted(() ->
+            assertThat(waiting.state().queuePosition())
+                .as("the second waits first in line")
+                .isEqualTo(1));
 
-    // terminated: the generation's own cleanup never runs, so only the allocator can give the slot back
+    // terminated: the generation's own cleanup never runs, so only the allocator can give the slot
+    // back
     client.newUntypedWorkflowStub("gen-holding").terminate("operator terminated it");
 
     GenerationResult finished = next.get(90, TimeUnit.SECONDS);
@@ -146,8 +212,9 @@ class CrashRecoveryIT {
     int firstPort = RealProcesses.freePort();
     Process firstApi = startApi("api-1", firstPort);
     RealProcesses.awaitPort(firstPort);
-    String body = "{\"functionId\":\"slow-invert\",\"projectId\":\"crash-project\",\"nodeId\":\"node-2\","
-        + "\"requestId\":\"api-crash-1\",\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":30}}";
+    String body =
+        "{\"functionId\":\"slow-invert\",\"projectId\":\"crash-project\",\"nodeId\":\"node-2\","
+            + "\"requestId\":\"api-crash-1\",\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":30}}";
     java.net.http.HttpResponse<String> accepted = post(firstPort, "/api/generations", body);
     assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
     firstApi.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
@@ -159,43 +226,77 @@ class CrashRecoveryIT {
     assertThat(again.statusCode()).isEqualTo(202);
     assertThat(again.body()).contains("\"id\":\"gen-api-crash-1\"");
 
-    String state = await("gen-api-crash-1 succeeded")
-        .atMost(Duration.ofSeconds(60))
-        .pollInterval(Duration.ofMillis(250))
-        .until(() -> get(secondPort, "/api/generations/gen-api-crash-1").body(), containsString("\"status\":\"SUCCEEDED\""));
+    String state =
+        await("gen-api-crash-1 succeeded")
+            .atMost(Duration.ofSeconds(60))
+            .pollInterval(Duration.ofMillis(250))
+            .until(
+                () -> get(secondPort, "/api/generations/gen-api-crash-1").body(),
+                containsString("\"status\":\"SUCCEEDED\""));
     assertThat(comfy.promptPostCount()).as("one generation, one backend run").isEqualTo(1);
     String url = state.replaceAll("(?s).*\"url\":\"([^\"]+)\".*", "$1");
     java.net.http.HttpResponse<byte[]> png = processes.getBytes(secondPort, url);
     assertThat(png.statusCode()).isEqualTo(200);
-    assertThat(TestImages.isInverted(TestImages.sample(), ImageIO.read(new java.io.ByteArrayInputStream(png.body())))).isTrue();
+    assertThat(
+            TestImages.isInverted(
+                TestImages.sample(), ImageIO.read(new java.io.ByteArrayInputStream(png.body()))))
+        .isTrue();
   }
 
   @Test
   void progressFromAWorkerProcessReachesAnApiProcessThroughRedis() throws Exception {
     int redisPort = RealProcesses.freePort();
-    processes.startProcess("redis", List.of(io.tempera.testkit.fixtures.TestProcesses.redisServer(), "--port", Integer.toString(redisPort),
-        "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"), Map.of());
+    processes.startProcess(
+        "redis",
+        List.of(
+            io.tempera.testkit.fixtures.TestProcesses.redisServer(),
+            "--port",
+            Integer.toString(redisPort),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no"),
+        Map.of());
     RealProcesses.awaitPort(redisPort);
     String redisUrl = "redis://127.0.0.1:" + redisPort;
-    processes.startWorker("worker-redis", workerEnvironment(), "--tempera.progress.redis-url=" + redisUrl);
+    processes.startWorker(
+        "worker-redis", workerEnvironment(), "--tempera.progress.redis-url=" + redisUrl);
     int apiPort = RealProcesses.freePort();
     startApi("api-redis", apiPort, "--tempera.progress.redis-url=" + redisUrl);
     RealProcesses.awaitPort(apiPort);
 
-    java.net.http.HttpResponse<String> accepted = post(apiPort, "/api/generations",
-        "{\"functionId\":\"slow-invert\",\"projectId\":\"crash-project\",\"nodeId\":\"node-3\",\"requestId\":\"redis-1\","
-            + "\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":20}}");
+    java.net.http.HttpResponse<String> accepted =
+        post(
+            apiPort,
+            "/api/generations",
+            "{\"functionId\":\"slow-invert\",\"projectId\":\"crash-project\",\"nodeId\":\"node-3\",\"requestId\":\"redis-1\","
+                + "\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":20}}");
     assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
-    java.net.http.HttpResponse<java.util.stream.Stream<String>> events = processes.http().send(
-        java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + apiPort + "/api/generations/gen-redis-1/events")).build(),
-        java.net.http.HttpResponse.BodyHandlers.ofLines());
-    List<String> lines = events.body().takeWhile(line -> !line.startsWith("event:succeeded") && !line.startsWith("event:failed"))
-        .filter(line -> line.startsWith("data:")).toList();
-    assertThat(lines).as("step progress from the worker process, carried by Redis")
+    java.net.http.HttpResponse<java.util.stream.Stream<String>> events =
+        processes
+            .http()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(
+                            "http://127.0.0.1:" + apiPort + "/api/generations/gen-redis-1/events"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofLines());
+    List<String> lines =
+        events
+            .body()
+            .takeWhile(
+                line -> !line.startsWith("event:succeeded") && !line.startsWith("event:failed"))
+            .filter(line -> line.startsWith("data:"))
+            .toList();
+    assertThat(lines)
+        .as("step progress from the worker process, carried by Redis")
         .anySatisfy(line -> assertThat(line).contains("\"step\":").contains("\"totalSteps\":20"));
   }
 
-  private java.net.http.HttpResponse<String> post(int port, String path, String json) throws Exception {
+  private java.net.http.HttpResponse<String> post(int port, String path, String json)
+      throws Exception {
     return processes.post(port, path, json);
   }
 
@@ -204,10 +305,14 @@ class CrashRecoveryIT {
   }
 
   private Process startApi(String name, int port, String... args) throws IOException {
-    return processes.startApi(name, port, Map.of(
-        "TEMPORAL_ADDRESS", "127.0.0.1:" + temporalPort,
-        "TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString(),
-        "TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString()), args);
+    return processes.startApi(
+        name,
+        port,
+        Map.of(
+            "TEMPORAL_ADDRESS", "127.0.0.1:" + temporalPort,
+            "TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString(),
+            "TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString()),
+        args);
   }
 
   private Process startWorker(String name) throws IOException {

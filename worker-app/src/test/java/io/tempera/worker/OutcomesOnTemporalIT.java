@@ -40,7 +40,9 @@ class OutcomesOnTemporalIT {
   void setUp() throws Exception {
     root = Files.createTempDirectory("tempera-outcomes");
     TestFiles.copyShippedTemplates(root.resolve("templates"));
-    TestFiles.copyTree(Path.of("../activities/src/test/resources/templates/slow-invert"), root.resolve("templates/slow-invert"));
+    TestFiles.copyTree(
+        Path.of("../activities/src/test/resources/templates/slow-invert"),
+        root.resolve("templates/slow-invert"));
     Path uploads = root.resolve("outputs/outcomes/uploads");
     TestImages.writePng(TestImages.sample(), uploads.resolve("sample.png"));
     // a file the API accepts (it exists in the project) that the backend cannot read as an image
@@ -48,7 +50,16 @@ class OutcomesOnTemporalIT {
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(root.resolve("comfyui")));
     temporalPort = processes.startTemporal();
     for (var key : GenerationSearchAttributes.ALL) {
-      assertThat(cli("operator", "search-attribute", "create", "--name", key.getName(), "--type", "Keyword").exitCode)
+      assertThat(
+              cli(
+                      "operator",
+                      "search-attribute",
+                      "create",
+                      "--name",
+                      key.getName(),
+                      "--type",
+                      "Keyword")
+                  .exitCode)
           .as("registering %s", key.getName())
           .isZero();
     }
@@ -62,12 +73,14 @@ class OutcomesOnTemporalIT {
 
   @Test
   void temporalListsEachGenerationAsTheApiReportsIt() throws Exception {
-    Map<String, String> env = new HashMap<>(Map.of(
-        "TEMPORAL_ADDRESS", "127.0.0.1:" + temporalPort,
-        "TEMPERA_COMFYUI_URL", comfy.baseUrl().toString(),
-        "TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString(),
-        "TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString(),
-        "TEMPERA_WORKER_PORT", "0"));
+    Map<String, String> env =
+        new HashMap<>(
+            Map.of(
+                "TEMPORAL_ADDRESS", "127.0.0.1:" + temporalPort,
+                "TEMPERA_COMFYUI_URL", comfy.baseUrl().toString(),
+                "TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString(),
+                "TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString(),
+                "TEMPERA_WORKER_PORT", "0"));
     processes.startWorker("worker-outcomes", env);
     int api = RealProcesses.freePort();
     processes.startApi("api-outcomes", api, env, "--tempera.search-attributes=true");
@@ -76,55 +89,96 @@ class OutcomesOnTemporalIT {
     start(api, "ok", "invert", "{\"image\":\"uploads/sample.png\"}");
     start(api, "broken", "invert", "{\"image\":\"uploads/broken.png\"}");
     start(api, "stopped", "slow-invert", "{\"image\":\"uploads/sample.png\",\"steps\":600}");
-    await("the slow one runs").atMost(Duration.ofSeconds(60)).until(() -> status(api, "gen-stopped").equals("RUNNING"));
+    await("the slow one runs")
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> status(api, "gen-stopped").equals("RUNNING"));
     HttpResponse<String> cancel = processes.post(api, "/api/generations/gen-stopped/cancel", "{}");
     assertThat(cancel.statusCode()).as(cancel.body()).isEqualTo(202);
 
-    Map<String, String> expected = Map.of(
-        "gen-ok", "SUCCEEDED", "gen-broken", "FAILED", "gen-stopped", "CANCELLED");
+    Map<String, String> expected =
+        Map.of("gen-ok", "SUCCEEDED", "gen-broken", "FAILED", "gen-stopped", "CANCELLED");
     for (var generation : expected.entrySet()) {
-      await(generation.getKey() + " ends").atMost(Duration.ofSeconds(90))
+      await(generation.getKey() + " ends")
+          .atMost(Duration.ofSeconds(90))
           .until(() -> status(api, generation.getKey()).equals(generation.getValue()));
     }
     JsonNode broken = JSON.readTree(processes.get(api, "/api/generations/gen-broken").body());
     assertThat(broken.at("/error/code").asText()).isEqualTo("EXECUTION_ERROR");
     JsonNode stopped = JSON.readTree(processes.get(api, "/api/generations/gen-stopped").body());
-    assertThat(stopped.at("/error/message").asText()).as("the reason given with the cancel").isEqualTo("Cancelled: cancelled by the user");
+    assertThat(stopped.at("/error/message").asText())
+        .as("the reason given with the cancel")
+        .isEqualTo("Cancelled: cancelled by the user");
 
-    Map<String, String> temporalStatus = Map.of(
-        "SUCCEEDED", "WORKFLOW_EXECUTION_STATUS_COMPLETED",
-        "FAILED", "WORKFLOW_EXECUTION_STATUS_FAILED",
-        "CANCELLED", "WORKFLOW_EXECUTION_STATUS_CANCELED");
-    await("temporal workflow list shows every generation as it ended").atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
-      Cli list = cli("workflow", "list", "--query", "WorkflowType = 'GenerationWorkflow'", "-o", "json");
-      assertThat(list.exitCode).as(list.output).isZero();
-      Map<String, JsonNode> listed = new HashMap<>();
-      JSON.readTree(list.output).forEach(execution -> listed.put(execution.at("/execution/workflowId").asText(), execution));
-      assertThat(listed).containsOnlyKeys(expected.keySet());
-      for (var generation : expected.entrySet()) {
-        JsonNode execution = listed.get(generation.getKey());
-        assertThat(execution.get("status").asText()).as(generation.getKey())
-            .isEqualTo(temporalStatus.get(generation.getValue()));
-        assertThat(execution.toString()).as("%s's TemperaStatus", generation.getKey())
-            .contains("TemperaStatus").contains(generation.getValue());
-      }
-    });
+    Map<String, String> temporalStatus =
+        Map.of(
+            "SUCCEEDED", "WORKFLOW_EXECUTION_STATUS_COMPLETED",
+            "FAILED", "WORKFLOW_EXECUTION_STATUS_FAILED",
+            "CANCELLED", "WORKFLOW_EXECUTION_STATUS_CANCELED");
+    await("temporal workflow list shows every generation as it ended")
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(() -> {
+          Cli list =
+              cli(
+                  "workflow",
+                  "list",
+                  "--query",
+                  "WorkflowType = 'GenerationWorkflow'",
+                  "-o",
+                  "json");
+          assertThat(list.exitCode).as(list.output).isZero();
+          Map<String, JsonNode> listed = new HashMap<>();
+          JSON.readTree(list.output)
+              .forEach(execution ->
+                  listed.put(execution.at("/execution/workflowId").asText(), execution));
+          assertThat(listed).containsOnlyKeys(expected.keySet());
+          for (var generation : expected.entrySet()) {
+            JsonNode execution = listed.get(generation.getKey());
+            assertThat(execution.get("status").asText())
+                .as(generation.getKey())
+                .isEqualTo(temporalStatus.get(generation.getValue()));
+            assertThat(execution.toString())
+                .as("%s's TemperaStatus", generation.getKey())
+                .contains("TemperaStatus")
+                .contains(generation.getValue());
+          }
+        });
     // the same as seen by the Temporal query language, as an operator filters the list
-    Cli failed = cli("workflow", "list", "--query", "TemperaStatus = 'FAILED' AND ExecutionStatus = 'Failed'", "-o", "json");
-    assertThat(JSON.readTree(failed.output)).singleElement()
+    Cli failed =
+        cli(
+            "workflow",
+            "list",
+            "--query",
+            "TemperaStatus = 'FAILED' AND ExecutionStatus = 'Failed'",
+            "-o",
+            "json");
+    assertThat(JSON.readTree(failed.output))
+        .singleElement()
         .satisfies(e -> assertThat(e.at("/execution/workflowId").asText()).isEqualTo("gen-broken"));
   }
 
-  private void start(int api, String requestId, String function, String parameters) throws Exception {
-    HttpResponse<String> accepted = processes.post(api, "/api/generations",
-        "{\"functionId\":\"" + function + "\",\"projectId\":\"outcomes\",\"nodeId\":\"n-" + requestId + "\",\"requestId\":\""
-            + requestId + "\",\"parameters\":" + parameters + "}");
+  private void start(int api, String requestId, String function, String parameters)
+      throws Exception {
+    HttpResponse<String> accepted =
+        processes.post(
+            api,
+            "/api/generations",
+            "{\"functionId\":\""
+                + function
+                + "\",\"projectId\":\"outcomes\",\"nodeId\":\"n-"
+                + requestId
+                + "\",\"requestId\":\""
+                + requestId
+                + "\",\"parameters\":"
+                + parameters
+                + "}");
     assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
   }
 
   private String status(int api, String id) throws Exception {
     HttpResponse<String> state = processes.get(api, "/api/generations/" + id);
-    return state.statusCode() == 200 ? JSON.readTree(state.body()).get("status").asText() : "HTTP " + state.statusCode();
+    return state.statusCode() == 200
+        ? JSON.readTree(state.body()).get("status").asText()
+        : "HTTP " + state.statusCode();
   }
 
   private record Cli(int exitCode, String output) {}

@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class RealProcesses implements AutoCloseable {
 
   private final List<Process> processes = new ArrayList<>();
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   /** Starts a Temporal dev server (in memory) and returns its frontend port once it listens. */
   int startTemporal() throws IOException, InterruptedException {
@@ -35,12 +36,31 @@ final class RealProcesses implements AutoCloseable {
     // it exits ("address already in use") and is started again on other ports.
     for (int attempt = 1; ; attempt++) {
       int port = freePort();
-      Process temporal = startProcess("temporal", List.of(temporalCli(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-          "--port", Integer.toString(port), "--http-port", Integer.toString(freePort()),
-          "--metrics-port", Integer.toString(freePort()), "--log-level", "warn"), Map.of());
+      Process temporal =
+          startProcess(
+              "temporal",
+              List.of(
+                  temporalCli(),
+                  "server",
+                  "start-dev",
+                  "--headless",
+                  "--ip",
+                  "127.0.0.1",
+                  "--port",
+                  Integer.toString(port),
+                  "--http-port",
+                  Integer.toString(freePort()),
+                  "--metrics-port",
+                  Integer.toString(freePort()),
+                  "--log-level",
+                  "warn"),
+              Map.of());
       if (awaitPort(port, temporal) || attempt == 3) {
         if (!temporal.isAlive()) {
-          throw new AssertionError("the Temporal dev server exited with " + temporal.exitValue() + " three times (see target/temporal-*.log)");
+          throw new AssertionError(
+              "the Temporal dev server exited with "
+                  + temporal.exitValue()
+                  + " three times (see target/temporal-*.log)");
         }
         return port;
       }
@@ -55,9 +75,15 @@ final class RealProcesses implements AutoCloseable {
   }
 
   /** An API process from the starter-api jar, listening on {@code port}. */
-  Process startApi(String name, int port, Map<String, String> env, String... args) throws IOException {
-    Path jar = Path.of(appJar()).getParent().resolve("../../starter-api/target").normalize()
-        .resolve(Path.of(appJar()).getFileName().toString().replace("worker-app", "starter-api"));
+  Process startApi(String name, int port, Map<String, String> env, String... args)
+      throws IOException {
+    Path jar =
+        Path.of(appJar())
+            .getParent()
+            .resolve("../../starter-api/target")
+            .normalize()
+            .resolve(
+                Path.of(appJar()).getFileName().toString().replace("worker-app", "starter-api"));
     assertThat(jar).exists();
     List<String> command = new ArrayList<>(List.of("-jar", jar.toString()));
     command.addAll(List.of(args));
@@ -74,30 +100,42 @@ final class RealProcesses implements AutoCloseable {
     return startProcess(name, command, env);
   }
 
-  Process startProcess(String name, List<String> command, Map<String, String> env) throws IOException {
-    ProcessBuilder builder = new ProcessBuilder(command)
-        .redirectErrorStream(true)
-        .redirectOutput(Path.of("target", name + "-" + System.nanoTime() + ".log").toFile());
+  Process startProcess(String name, List<String> command, Map<String, String> env)
+      throws IOException {
+    ProcessBuilder builder =
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(Path.of("target", name + "-" + System.nanoTime() + ".log").toFile());
     builder.environment().putAll(env);
     Process process = builder.start();
     processes.add(process);
     return process;
   }
 
-  HttpResponse<String> post(int port, String path, String json) throws IOException, InterruptedException {
-    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+  HttpResponse<String> post(int port, String path, String json)
+      throws IOException, InterruptedException {
+    return http.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
             .timeout(Duration.ofSeconds(30))
-            .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)).build(),
+            .header("content-type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(json))
+            .build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
   HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
-    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(30)).build(),
+    return http.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+            .timeout(Duration.ofSeconds(30))
+            .build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
   HttpResponse<byte[]> getBytes(int port, String path) throws IOException, InterruptedException {
-    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(30)).build(),
+    return http.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+            .timeout(Duration.ofSeconds(30))
+            .build(),
         HttpResponse.BodyHandlers.ofByteArray());
   }
 
@@ -110,10 +148,16 @@ final class RealProcesses implements AutoCloseable {
     processes.forEach(Process::destroyForcibly);
   }
 
-  /** The Temporal CLI: TEMPERA_TEMPORAL_CLI, as ./tempera test sets it from scripts/ensure-temporal.sh. */
+  /**
+   * The Temporal CLI: TEMPERA_TEMPORAL_CLI, as ./tempera test sets it from
+   * scripts/ensure-temporal.sh.
+   */
   static String temporalCli() {
     String cli = System.getenv("TEMPERA_TEMPORAL_CLI");
-    assertThat(cli).as("TEMPERA_TEMPORAL_CLI: run the tests with ./tempera test, or set it to scripts/ensure-temporal.sh's output").isNotBlank();
+    assertThat(cli)
+        .as(
+            "TEMPERA_TEMPORAL_CLI: run the tests with ./tempera test, or set it to scripts/ensure-temporal.sh's output")
+        .isNotBlank();
     assertThat(Path.of(cli)).isExecutable();
     return cli;
   }

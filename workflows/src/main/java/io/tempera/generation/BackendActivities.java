@@ -7,7 +7,9 @@ import io.temporal.activity.ActivityMethod;
 @ActivityInterface
 public interface BackendActivities {
 
-  /** Submit to the backend (or re-attach to the same run) and follow it to its end, heartbeating. */
+  /**
+   * Submit to the backend (or re-attach to the same run) and follow it to its end, heartbeating.
+   */
   @ActivityMethod
   BackendOutcome runOnBackend(BackendJob job);
 

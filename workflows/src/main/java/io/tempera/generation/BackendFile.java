@@ -5,4 +5,5 @@ package io.tempera.generation;
  *
  * @param origin which endpoint of the backend holds it (null: any of them)
  */
-public record BackendFile(String producer, String kind, String filename, String subfolder, String type, String origin) {}
+public record BackendFile(
+    String producer, String kind, String filename, String subfolder, String type, String origin) {}

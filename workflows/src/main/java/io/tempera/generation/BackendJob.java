@@ -8,7 +8,12 @@ package io.tempera.generation;
  *     null: the worker's configured backend endpoints
  */
 public record BackendJob(
-    String generationId, String projectId, String nodeId, String runId, GenerationPlan plan, String baseUrl) {
+    String generationId,
+    String projectId,
+    String nodeId,
+    String runId,
+    GenerationPlan plan,
+    String baseUrl) {
 
   /** The same run at another address (its model's container was restarted elsewhere). */
   public BackendJob at(String newBaseUrl) {

@@ -7,7 +7,8 @@ import java.util.List;
  *
  * @param submitted false when the attempt re-attached to a run an earlier attempt submitted
  */
-public record BackendOutcome(String runId, boolean interrupted, List<BackendFile> files, boolean submitted) {
+public record BackendOutcome(
+    String runId, boolean interrupted, List<BackendFile> files, boolean submitted) {
 
   public BackendOutcome {
     files = files == null ? List.of() : List.copyOf(files);

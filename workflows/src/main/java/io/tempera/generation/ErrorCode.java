@@ -1,8 +1,8 @@
 package io.tempera.generation;
 
 /**
- * The failure taxonomy shared by every backend. Each code is an {@code ApplicationFailure} type,
- * so workflow code and callers switch on a type, never on a message.
+ * The failure taxonomy shared by every backend. Each code is an {@code ApplicationFailure} type, so
+ * workflow code and callers switch on a type, never on a message.
  */
 public enum ErrorCode {
   INVALID_REQUEST(false, "Check the function's parameters.", "FIX_INPUT"),
@@ -15,7 +15,8 @@ public enum ErrorCode {
   CONTAINER_CRASHED(true, "The generator stopped unexpectedly; we are restarting it.", "WAIT"),
   EXECUTION_ERROR(false, "The generator failed while running this request.", "RETRY"),
   TIMEOUT(true, "Taking longer than expected.", "WAIT"),
-  STALLED(true, "The generator stopped making progress; try again, or try a lower quality.", "RETRY"),
+  STALLED(
+      true, "The generator stopped making progress; try again, or try a lower quality.", "RETRY"),
   CANCELLED(false, "The generation was cancelled.", "NONE"),
   OUTPUT_MISSING(true, "The generator finished but its output could not be saved.", "RETRY"),
   INTERNAL(true, "Something went wrong on our side.", "RETRY");
@@ -47,7 +48,10 @@ public enum ErrorCode {
    * wrong): the codes a person is told not to retry as is.
    */
   public static String[] permanentTypes() {
-    return java.util.Arrays.stream(values()).filter(c -> !c.retryable).map(Enum::name).toArray(String[]::new);
+    return java.util.Arrays.stream(values())
+        .filter(c -> !c.retryable)
+        .map(Enum::name)
+        .toArray(String[]::new);
   }
 
   /** The code for an ApplicationFailure type, INTERNAL when it is not one of ours. */

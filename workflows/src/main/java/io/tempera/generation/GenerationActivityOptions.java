@@ -34,7 +34,8 @@ final class GenerationActivityOptions {
 
   /**
    * Asking the allocator for a lease: a quick call (the lease follows by signal when it has to
-   * wait). A cancel waits for the call to finish, so the release that follows always comes after it.
+   * wait). A cancel waits for the call to finish, so the release that follows always comes after
+   * it.
    */
   static ActivityOptions lease(Duration slotWait) {
     return ActivityOptions.newBuilder()
@@ -42,7 +43,10 @@ final class GenerationActivityOptions {
         .setScheduleToCloseTimeout(slotWait)
         .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
         .setRetryOptions(
-            retry().setInitialInterval(Duration.ofMillis(500)).setMaximumInterval(Duration.ofSeconds(10)).build())
+            retry()
+                .setInitialInterval(Duration.ofMillis(500))
+                .setMaximumInterval(Duration.ofSeconds(10))
+                .build())
         .build();
   }
 
@@ -52,11 +56,15 @@ final class GenerationActivityOptions {
     return onHost(lease)
         .setStartToCloseTimeout(Duration.ofSeconds(seconds + 10))
         .setHeartbeatTimeout(HEARTBEAT)
-        .setRetryOptions(retry().setInitialInterval(Duration.ofSeconds(2)).setMaximumAttempts(3).build())
+        .setRetryOptions(
+            retry().setInitialInterval(Duration.ofSeconds(2)).setMaximumAttempts(3).build())
         .build();
   }
 
-  /** Running on the backend: the template's time limit; a retried attempt re-attaches to the same run. */
+  /**
+   * Running on the backend: the template's time limit; a retried attempt re-attaches to the same
+   * run.
+   */
   static ActivityOptions run(Lease lease, GenerationPlan plan) {
     return onHost(lease)
         .setStartToCloseTimeout(Duration.ofSeconds(Math.max(10, plan.timeoutSeconds())))
@@ -75,7 +83,8 @@ final class GenerationActivityOptions {
     return onHost(lease)
         .setStartToCloseTimeout(plan.timeouts().output())
         .setHeartbeatTimeout(HEARTBEAT)
-        .setRetryOptions(retry().setInitialInterval(Duration.ofSeconds(1)).setMaximumAttempts(3).build())
+        .setRetryOptions(
+            retry().setInitialInterval(Duration.ofSeconds(1)).setMaximumAttempts(3).build())
         .build();
   }
 

@@ -40,7 +40,8 @@ public final class GenerationEnds {
   /** A cancelled generation's result from its workflow's memo, if it left one. */
   public static Optional<GenerationResult> cancelled(WorkflowExecutionMetadata execution) {
     try {
-      return Optional.ofNullable(execution.getMemo(MEMO_CANCELLED, GenerationResult.class, GenerationResult.class));
+      return Optional.ofNullable(
+          execution.getMemo(MEMO_CANCELLED, GenerationResult.class, GenerationResult.class));
     } catch (RuntimeException unreadable) {
       return Optional.empty();
     }
@@ -62,17 +63,34 @@ public final class GenerationEnds {
     if (carried.isPresent()) {
       return carried.get();
     }
-    GenerationStatus status = cause instanceof CanceledFailure ? GenerationStatus.CANCELLED : GenerationStatus.FAILED;
+    GenerationStatus status =
+        cause instanceof CanceledFailure ? GenerationStatus.CANCELLED : GenerationStatus.FAILED;
     GenerationError error =
         cause instanceof CanceledFailure
             ? GenerationError.of(ErrorCode.CANCELLED, "Cancelled: the workflow was cancelled")
             : cause instanceof TerminatedFailure
-                ? GenerationError.of(ErrorCode.INTERNAL, "The generation was stopped by an operator")
+                ? GenerationError.of(
+                    ErrorCode.INTERNAL, "The generation was stopped by an operator")
                 : cause instanceof TimeoutFailure
-                    ? GenerationError.of(ErrorCode.TIMEOUT, "The generation took longer than its time limit")
+                    ? GenerationError.of(
+                        ErrorCode.TIMEOUT, "The generation took longer than its time limit")
                     : GenerationError.of(ErrorCode.INTERNAL, "The generation ended unexpectedly");
     return new GenerationResult(
-        generationId, status, 0.0, null, null, null, null, null, null, null, error, null, null, null, null);
+        generationId,
+        status,
+        0.0,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        error,
+        null,
+        null,
+        null,
+        null);
   }
 
   private static Optional<GenerationResult> resultIn(Values details) {

@@ -12,15 +12,18 @@ final class GenerationFailures {
 
   private GenerationFailures() {}
 
-  static GenerationError describe(TemporalFailure failure, Phase phase, GenerationPlan plan, Attempt attempt) {
+  static GenerationError describe(
+      TemporalFailure failure, Phase phase, GenerationPlan plan, Attempt attempt) {
     Throwable cause = failure instanceof ApplicationFailure ? failure : failure.getCause();
     if (cause instanceof ApplicationFailure app) {
       return GenerationError.of(ErrorCode.fromType(app.getType()), app.getOriginalMessage());
     }
-    if (cause instanceof TimeoutFailure timeout && timeout.getTimeoutType() == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START) {
+    if (cause instanceof TimeoutFailure timeout
+        && timeout.getTimeoutType() == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START) {
       String host = attempt.lease() == null ? "" : attempt.lease().hostId() + " ";
       return GenerationError.of(
-          ErrorCode.BACKEND_UNREACHABLE, "The GPU host " + host + "running this generation stopped answering");
+          ErrorCode.BACKEND_UNREACHABLE,
+          "The GPU host " + host + "running this generation stopped answering");
     }
     if (cause instanceof TimeoutFailure) {
       return GenerationError.of(ErrorCode.TIMEOUT, timedOut(phase, plan));
@@ -33,10 +36,17 @@ final class GenerationFailures {
     return switch (phase) {
       case STARTING_MODEL ->
           "The generator did not start within "
-              + describe(Duration.ofSeconds(plan.model() == null ? 0 : plan.model().startTimeoutSeconds()));
-      case GENERATING -> "The generator took longer than " + describe(Duration.ofSeconds(plan.timeoutSeconds()));
-      case COLLECTING_OUTPUTS -> "Collecting the outputs took longer than " + describe(plan.timeouts().output());
-      default -> "The generation took longer than its time limit (" + phase.name().toLowerCase(Locale.ROOT) + ")";
+              + describe(
+                  Duration.ofSeconds(
+                      plan.model() == null ? 0 : plan.model().startTimeoutSeconds()));
+      case GENERATING ->
+          "The generator took longer than " + describe(Duration.ofSeconds(plan.timeoutSeconds()));
+      case COLLECTING_OUTPUTS ->
+          "Collecting the outputs took longer than " + describe(plan.timeouts().output());
+      default ->
+          "The generation took longer than its time limit ("
+              + phase.name().toLowerCase(Locale.ROOT)
+              + ")";
     };
   }
 

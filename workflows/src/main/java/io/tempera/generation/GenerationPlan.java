@@ -6,11 +6,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A request resolved against the template version current when the generation started. The
- * workflow keeps this, so editing the template later never changes a running generation.
+ * A request resolved against the template version current when the generation started. The workflow
+ * keeps this, so editing the template later never changes a running generation.
  *
- * @param payload the backend payload (for ComfyUI the API-format graph) with every parameter
- *     except file inputs already mapped in
+ * @param payload the backend payload (for ComfyUI the API-format graph) with every parameter except
+ *     file inputs already mapped in
  * @param progressMessages the template's words for each phase, by phase name
  * @param variant the template's A/B variant this generation got (null without variants)
  * @param model the model registry entry this tier runs on (null: the worker's configured backend)

@@ -24,7 +24,12 @@ public record GenerationRequest(
 
   /** A request for the newest version of the function. */
   public GenerationRequest(
-      String functionId, String tier, Map<String, Object> parameters, String projectId, String nodeId, String requestId) {
+      String functionId,
+      String tier,
+      Map<String, Object> parameters,
+      String projectId,
+      String nodeId,
+      String requestId) {
     this(functionId, tier, parameters, projectId, nodeId, requestId, null);
   }
 }

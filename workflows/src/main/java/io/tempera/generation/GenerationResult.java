@@ -39,8 +39,22 @@ public record GenerationResult(
           default -> Phase.FAILED;
         };
     return new GenerationState(
-        generationId, status, phase, progress, null, functionId,
-        functionVersion, projectId, nodeId, tierRequested, tierUsed, warnings, outputs, error, fallbacks, variant,
+        generationId,
+        status,
+        phase,
+        progress,
+        null,
+        functionId,
+        functionVersion,
+        projectId,
+        nodeId,
+        tierRequested,
+        tierUsed,
+        warnings,
+        outputs,
+        error,
+        fallbacks,
+        variant,
         modelColdStartMillis);
   }
 }

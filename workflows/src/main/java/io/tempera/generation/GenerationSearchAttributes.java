@@ -5,19 +5,25 @@ import io.temporal.common.SearchAttributes;
 import java.util.List;
 
 /**
- * Search attributes that make generations findable in the Temporal UI (e.g.
- * {@code TemperaProject = "demo" AND TemperaStatus = "FAILED"}). They must be registered on the
- * Temporal server (Keyword type) before generations are started with them.
+ * Search attributes that make generations findable in the Temporal UI (e.g. {@code TemperaProject =
+ * "demo" AND TemperaStatus = "FAILED"}). They must be registered on the Temporal server (Keyword
+ * type) before generations are started with them.
  */
 public final class GenerationSearchAttributes {
 
-  public static final SearchAttributeKey<String> FUNCTION = SearchAttributeKey.forKeyword("TemperaFunction");
-  public static final SearchAttributeKey<String> PROJECT = SearchAttributeKey.forKeyword("TemperaProject");
-  public static final SearchAttributeKey<String> NODE = SearchAttributeKey.forKeyword("TemperaNode");
-  public static final SearchAttributeKey<String> TIER = SearchAttributeKey.forKeyword("TemperaTier");
-  public static final SearchAttributeKey<String> STATUS = SearchAttributeKey.forKeyword("TemperaStatus");
+  public static final SearchAttributeKey<String> FUNCTION =
+      SearchAttributeKey.forKeyword("TemperaFunction");
+  public static final SearchAttributeKey<String> PROJECT =
+      SearchAttributeKey.forKeyword("TemperaProject");
+  public static final SearchAttributeKey<String> NODE =
+      SearchAttributeKey.forKeyword("TemperaNode");
+  public static final SearchAttributeKey<String> TIER =
+      SearchAttributeKey.forKeyword("TemperaTier");
+  public static final SearchAttributeKey<String> STATUS =
+      SearchAttributeKey.forKeyword("TemperaStatus");
 
-  public static final List<SearchAttributeKey<String>> ALL = List.of(FUNCTION, PROJECT, NODE, TIER, STATUS);
+  public static final List<SearchAttributeKey<String>> ALL =
+      List.of(FUNCTION, PROJECT, NODE, TIER, STATUS);
 
   private GenerationSearchAttributes() {}
 

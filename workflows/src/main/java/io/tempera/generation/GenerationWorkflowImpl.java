@@ -20,9 +20,9 @@ import org.slf4j.Logger;
 
 /**
  * The business process of one generation: plan it from its template, lease a GPU slot from the
- * pool's allocator (waiting in line, its place visible), start the model on the leased host, run
- * on the backend and collect the outputs there (the host's own task queue), then release the model
- * and the lease whichever way it ended. What to do after a setback is decided by {@link Recovery}.
+ * pool's allocator (waiting in line, its place visible), start the model on the leased host, run on
+ * the backend and collect the outputs there (the host's own task queue), then release the model and
+ * the lease whichever way it ended. What to do after a setback is decided by {@link Recovery}.
  *
  * <p>State: the request, the {@link GenerationPlan}, the {@link Attempt} (where it runs), the
  * {@link Outcome} (what it has come to) and its place in the allocator's line.
@@ -52,7 +52,10 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     try {
       generate();
     } catch (TemporalFailure failure) {
-      error = cancelled(failure) ? cancelledError() : GenerationFailures.describe(failure, outcome.phase(), plan, attempt);
+      error =
+          cancelled(failure)
+              ? cancelledError()
+              : GenerationFailures.describe(failure, outcome.phase(), plan, attempt);
     }
     end(error);
     cleanUp();
@@ -72,7 +75,9 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         ran = runOnBackend();
       } catch (ActivityFailure failure) {
         Setback setback =
-            outcome.phase() == Phase.STARTING_MODEL ? Setback.ofModelStart(failure) : Setback.ofRun(failure);
+            outcome.phase() == Phase.STARTING_MODEL
+                ? Setback.ofModelStart(failure)
+                : Setback.ofRun(failure);
         if (setback == Setback.NONE && outcome.phase() == Phase.GENERATING) {
           keepPartialOutputs(failure);
         }
@@ -84,7 +89,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         throw new CanceledFailure("the run was interrupted");
       }
       throw ApplicationFailure.newNonRetryableFailure(
-          "The run was interrupted on the generator by someone else", ErrorCode.EXECUTION_ERROR.name());
+          "The run was interrupted on the generator by someone else",
+          ErrorCode.EXECUTION_ERROR.name());
     }
     enter(Phase.COLLECTING_OUTPUTS, 0.95);
     List<OutputRef> stored = collect(ran.files());
@@ -105,7 +111,10 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       enter(Phase.WAITING_FOR_SLOT, 0.02);
       String rejection = lease();
       if (rejection != null) {
-        recover(Setback.NO_GPU_FITS, ApplicationFailure.newNonRetryableFailure(rejection, ErrorCode.OUT_OF_GPU_MEMORY.name()));
+        recover(
+            Setback.NO_GPU_FITS,
+            ApplicationFailure.newNonRetryableFailure(
+                rejection, ErrorCode.OUT_OF_GPU_MEMORY.name()));
         return false;
       }
     }
@@ -114,7 +123,9 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       ModelStart start = new ModelStart(generationId(), plan.model(), attempt.lease().gpuIndex());
       attempt = attempt.starting(start);
       ModelEndpoint endpoint =
-          Workflow.newActivityStub(ModelActivities.class, GenerationActivityOptions.modelStart(attempt.lease(), plan))
+          Workflow.newActivityStub(
+                  ModelActivities.class,
+                  GenerationActivityOptions.modelStart(attempt.lease(), plan))
               .startModel(start);
       attempt = attempt.started(endpoint);
       outcome = outcome.withModelColdStart(endpoint.reused() ? 0L : endpoint.coldStartMillis());
@@ -122,13 +133,18 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     return true;
   }
 
-  /** Asks the allocator for a lease and waits in line for it; the rejection when no GPU can ever hold it. */
+  /**
+   * Asks the allocator for a lease and waits in line for it; the rejection when no GPU can ever
+   * hold it.
+   */
   private String lease() {
     line = Line.NONE;
     Duration slotWait = plan.timeouts().slotWait();
     LeaseAnswer answer =
         Workflow.newActivityStub(SlotActivities.class, GenerationActivityOptions.lease(slotWait))
-            .requestLease(new LeaseRequest(generationId(), plan.vramMb(), plan.functionId(), plan.tierUsed()));
+            .requestLease(
+                new LeaseRequest(
+                    generationId(), plan.vramMb(), plan.functionId(), plan.tierUsed()));
     attempt = attempt.leased(answer.pool(), null);
     Lease granted = answer.lease();
     String rejection = answer.rejection();
@@ -136,7 +152,11 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       slotQueuePosition(new QueuePosition(answer.queuePosition(), answer.seq()));
       if (!Workflow.await(slotWait, () -> line.granted() != null || line.rejection() != null)) {
         throw ApplicationFailure.newNonRetryableFailure(
-            "No GPU became free within " + GenerationFailures.describe(slotWait) + " (place in line: " + line.position() + ")",
+            "No GPU became free within "
+                + GenerationFailures.describe(slotWait)
+                + " (place in line: "
+                + line.position()
+                + ")",
             ErrorCode.TIMEOUT.name());
       }
       granted = line.granted();
@@ -148,23 +168,33 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       return rejection;
     }
     attempt = attempt.leased(answer.pool(), granted);
-    log.info("generation {}: leased {} on host {}", generationId(), granted.leaseId(), granted.hostId());
+    log.info(
+        "generation {}: leased {} on host {}", generationId(), granted.leaseId(), granted.hostId());
     return null;
   }
 
   private BackendOutcome runOnBackend() {
     BackendJob job =
-        new BackendJob(generationId(), request.projectId(), request.nodeId(), Workflow.randomUUID().toString(), plan,
+        new BackendJob(
+            generationId(),
+            request.projectId(),
+            request.nodeId(),
+            Workflow.randomUUID().toString(),
+            plan,
             attempt.baseUrl());
     attempt = attempt.running(job);
-    return Workflow.newActivityStub(BackendActivities.class, GenerationActivityOptions.run(attempt.lease(), plan))
+    return Workflow.newActivityStub(
+            BackendActivities.class, GenerationActivityOptions.run(attempt.lease(), plan))
         .runOnBackend(job);
   }
 
-  /** Applies the next step {@link Recovery} decides after {@code setback}, or ends the generation. */
+  /**
+   * Applies the next step {@link Recovery} decides after {@code setback}, or ends the generation.
+   */
   private void recover(Setback setback, TemporalFailure failure) {
     Throwable cause = failure instanceof ApplicationFailure ? failure : failure.getCause();
-    String message = cause instanceof ApplicationFailure app ? app.getOriginalMessage() : failure.getMessage();
+    String message =
+        cause instanceof ApplicationFailure app ? app.getOriginalMessage() : failure.getMessage();
     switch (Recovery.next(setback, plan, attempt, message)) {
       case Recovery.RunAgain again -> {
         attempt = attempt.ranAgain();
@@ -187,7 +217,9 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     log.info("generation {}: {}", generationId(), fallback.describe());
   }
 
-  /** Takes the new plan, letting go of a model it no longer runs on and a lease too small for it. */
+  /**
+   * Takes the new plan, letting go of a model it no longer runs on and a lease too small for it.
+   */
   private void replanned(GenerationPlan next) {
     plan = next;
     if (attempt.model() != null && !attempt.hasModel(plan.modelId())) {
@@ -199,8 +231,11 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   }
 
   private List<OutputRef> collect(List<BackendFile> files) {
-    return Workflow.newActivityStub(OutputActivities.class, GenerationActivityOptions.outputs(attempt.lease(), plan))
-        .collectOutputs(new CollectRequest(generationId(), request.projectId(), request.nodeId(), plan.backendType(), files));
+    return Workflow.newActivityStub(
+            OutputActivities.class, GenerationActivityOptions.outputs(attempt.lease(), plan))
+        .collectOutputs(
+            new CollectRequest(
+                generationId(), request.projectId(), request.nodeId(), plan.backendType(), files));
   }
 
   /** Stores what a failed run produced before failing, so the failure shows it; best effort. */
@@ -219,9 +254,15 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     }
     try {
       List<OutputRef> kept = collect(partial.files());
-      outcome = outcome.withOutputs(kept).warning("Kept " + kept.size() + " output(s) produced before the failure");
+      outcome =
+          outcome
+              .withOutputs(kept)
+              .warning("Kept " + kept.size() + " output(s) produced before the failure");
     } catch (ActivityFailure collectFailed) {
-      outcome = outcome.warning("The outputs produced before the failure could not be kept: " + collectFailed.getMessage());
+      outcome =
+          outcome.warning(
+              "The outputs produced before the failure could not be kept: "
+                  + collectFailed.getMessage());
     }
   }
 
@@ -284,7 +325,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   private void setStatusOf(Phase next) {
     if (next.status() != outcome.phase().status()
         && Workflow.getTypedSearchAttributes().containsKey(GenerationSearchAttributes.STATUS)) {
-      Workflow.upsertTypedSearchAttributes(GenerationSearchAttributes.STATUS.valueSet(next.status().name()));
+      Workflow.upsertTypedSearchAttributes(
+          GenerationSearchAttributes.STATUS.valueSet(next.status().name()));
     }
   }
 
@@ -293,7 +335,12 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     setStatusOf(ended.phase());
     outcome = ended;
     if (error != null) {
-      log.warn("generation {} ended {}: {} {}", generationId(), ended.phase(), error.code(), error.message());
+      log.warn(
+          "generation {} ended {}: {} {}",
+          generationId(),
+          ended.phase(),
+          error.code(),
+          error.message());
     }
   }
 
@@ -315,10 +362,13 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
             () -> {
               if (outcome.phase() == Phase.CANCELLED && attempt.job() != null) {
                 try {
-                  Workflow.newActivityStub(BackendActivities.class, GenerationActivityOptions.cleanup(attempt.lease()))
+                  Workflow.newActivityStub(
+                          BackendActivities.class,
+                          GenerationActivityOptions.cleanup(attempt.lease()))
                       .cancelOnBackend(attempt.job());
                 } catch (ActivityFailure e) {
-                  outcome = outcome.warning("The backend could not be told to stop: " + e.getMessage());
+                  outcome =
+                      outcome.warning("The backend could not be told to stop: " + e.getMessage());
                 }
               }
               releaseModel();
@@ -333,7 +383,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       return;
     }
     try {
-      Workflow.newActivityStub(ModelActivities.class, GenerationActivityOptions.cleanup(attempt.lease()))
+      Workflow.newActivityStub(
+              ModelActivities.class, GenerationActivityOptions.cleanup(attempt.lease()))
           .releaseModel(attempt.model());
     } catch (ActivityFailure e) {
       outcome = outcome.warning("The model's container could not be released: " + e.getMessage());
@@ -347,10 +398,12 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       return;
     }
     try {
-      Workflow.newExternalWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(attempt.pool()))
+      Workflow.newExternalWorkflowStub(
+              SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(attempt.pool()))
           .release(new LeaseRelease(generationId(), null, reason));
     } catch (RuntimeException e) {
-      outcome = outcome.warning("The slot allocator could not be told of the release: " + e.getMessage());
+      outcome =
+          outcome.warning("The slot allocator could not be told of the release: " + e.getMessage());
     }
     attempt = attempt.withoutLease();
     line = Line.NONE;

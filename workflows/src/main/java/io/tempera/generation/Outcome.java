@@ -4,8 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * What a generation has come to so far, as its state shows it: the phase and milestone progress, the
- * warnings and fallbacks a person is told, the stored outputs, the error it ended with, and the
+ * What a generation has come to so far, as its state shows it: the phase and milestone progress,
+ * the warnings and fallbacks a person is told, the stored outputs, the error it ended with, and the
  * model's cold start. Immutable: the workflow replaces it as the generation goes on.
  */
 public record Outcome(
@@ -30,7 +30,8 @@ public record Outcome(
 
   /** In {@code next}, with progress at least {@code at}. */
   public Outcome entering(Phase next, double at) {
-    return new Outcome(next, Math.max(progress, at), warnings, fallbacks, outputs, error, modelColdStartMillis);
+    return new Outcome(
+        next, Math.max(progress, at), warnings, fallbacks, outputs, error, modelColdStartMillis);
   }
 
   public Outcome warning(String warning) {
@@ -66,6 +67,13 @@ public record Outcome(
         why == null
             ? Phase.SUCCEEDED
             : ErrorCode.CANCELLED.name().equals(why.code()) ? Phase.CANCELLED : Phase.FAILED;
-    return new Outcome(last, last == Phase.SUCCEEDED ? 1.0 : progress, warnings, fallbacks, outputs, why, modelColdStartMillis);
+    return new Outcome(
+        last,
+        last == Phase.SUCCEEDED ? 1.0 : progress,
+        warnings,
+        fallbacks,
+        outputs,
+        why,
+        modelColdStartMillis);
   }
 }

@@ -3,8 +3,8 @@ package io.tempera.generation;
 import java.time.Duration;
 
 /**
- * How long each phase of a generation may take, from the template and its tier ({@code timeouts}
- * in template.json and in {@code tiers.<tier>}); a null field means the default. The run itself is
+ * How long each phase of a generation may take, from the template and its tier ({@code timeouts} in
+ * template.json and in {@code tiers.<tier>}); a null field means the default. The run itself is
  * bounded by the plan's {@code timeoutSeconds}.
  *
  * @param slotWaitSeconds waiting in line for a GPU slot (default 1800)
@@ -15,7 +15,11 @@ import java.time.Duration;
  * @param outputSeconds collecting the outputs (default 120)
  */
 public record PhaseTimeouts(
-    Integer slotWaitSeconds, Integer modelStartSeconds, Integer queueWaitSeconds, Integer stallSeconds, Integer outputSeconds) {
+    Integer slotWaitSeconds,
+    Integer modelStartSeconds,
+    Integer queueWaitSeconds,
+    Integer stallSeconds,
+    Integer outputSeconds) {
 
   public static final int DEFAULT_SLOT_WAIT_SECONDS = 1800;
   public static final int DEFAULT_QUEUE_WAIT_SECONDS = 600;
@@ -38,7 +42,8 @@ public record PhaseTimeouts(
   }
 
   public Duration slotWait() {
-    return Duration.ofSeconds(slotWaitSeconds != null ? slotWaitSeconds : DEFAULT_SLOT_WAIT_SECONDS);
+    return Duration.ofSeconds(
+        slotWaitSeconds != null ? slotWaitSeconds : DEFAULT_SLOT_WAIT_SECONDS);
   }
 
   /** The model's start timeout unless the template sets its own. */
@@ -47,7 +52,8 @@ public record PhaseTimeouts(
   }
 
   public Duration queueWait() {
-    return Duration.ofSeconds(queueWaitSeconds != null ? queueWaitSeconds : DEFAULT_QUEUE_WAIT_SECONDS);
+    return Duration.ofSeconds(
+        queueWaitSeconds != null ? queueWaitSeconds : DEFAULT_QUEUE_WAIT_SECONDS);
   }
 
   public Duration stall() {

@@ -32,7 +32,10 @@ public final class Recovery {
    */
   public static Step next(Setback setback, GenerationPlan plan, Attempt attempt, String message) {
     return switch (setback) {
-      case STALLED -> attempt.ranAgainAfterStall() ? new GiveUp() : new RunAgain(message + "; it was started again");
+      case STALLED ->
+          attempt.ranAgainAfterStall()
+              ? new GiveUp()
+              : new RunAgain(message + "; it was started again");
       case OUT_OF_GPU_MEMORY -> lowerTier(plan, "ran out of GPU memory");
       case NO_GPU_FITS -> lowerTier(plan, "needs more GPU memory than any host has");
       case MODEL_FAILED_TO_LOAD -> {
@@ -41,7 +44,8 @@ public final class Recovery {
           yield new GiveUp();
         }
         yield new FallbackModel(
-            fallback, Fallback.ofModel(plan.tierUsed(), plan.model().id(), fallback, "failed to load"));
+            fallback,
+            Fallback.ofModel(plan.tierUsed(), plan.model().id(), fallback, "failed to load"));
       }
       case NONE -> new GiveUp();
     };
@@ -49,7 +53,9 @@ public final class Recovery {
 
   private static Step lowerTier(GenerationPlan plan, String reason) {
     String lower = lowerTier(plan.tierUsed());
-    return lower == null ? new GiveUp() : new LowerTier(lower, new Fallback(plan.tierUsed(), lower, reason));
+    return lower == null
+        ? new GiveUp()
+        : new LowerTier(lower, new Fallback(plan.tierUsed(), lower, reason));
   }
 
   /** The next tier down (ultra → high → standard → draft), or null at the bottom. */

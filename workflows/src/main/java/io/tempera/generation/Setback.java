@@ -20,7 +20,8 @@ public enum Setback {
 
   /** What a failed model start means. */
   public static Setback ofModelStart(ActivityFailure failure) {
-    // a start that ran out of time failed to load; a host nobody serves (schedule-to-start) is not the model's fault
+    // a start that ran out of time failed to load; a host nobody serves (schedule-to-start) is not
+    // the model's fault
     if (failure.getCause() instanceof TimeoutFailure timeout
         && timeout.getTimeoutType() != TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START) {
       return MODEL_FAILED_TO_LOAD;
@@ -37,6 +38,7 @@ public enum Setback {
   }
 
   private static boolean is(ActivityFailure failure, ErrorCode code) {
-    return failure.getCause() instanceof ApplicationFailure app && code.name().equals(app.getType());
+    return failure.getCause() instanceof ApplicationFailure app
+        && code.name().equals(app.getType());
   }
 }

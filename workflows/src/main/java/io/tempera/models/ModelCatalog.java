@@ -16,9 +16,9 @@ import java.util.stream.Stream;
 
 /**
  * The model registry as one folder held it: every {@code <id>.json} in it, each checked on its own
- * and then against the others (a fallback must name a loaded model of the same backend and must
- * not lead back to where it started). A bad entry is reported and skipped; entries whose fallback
- * was skipped are skipped too, so every loaded fallback chain ends at a loaded model.
+ * and then against the others (a fallback must name a loaded model of the same backend and must not
+ * lead back to where it started). A bad entry is reported and skipped; entries whose fallback was
+ * skipped are skipped too, so every loaded fallback chain ends at a loaded model.
  */
 public record ModelCatalog(Map<String, ModelSpec> models, List<TemplateProblem> problems) {
 
@@ -35,7 +35,10 @@ public record ModelCatalog(Map<String, ModelSpec> models, List<TemplateProblem> 
     }
     List<Path> files;
     try (Stream<Path> list = Files.list(folder)) {
-      files = list.filter(p -> p.getFileName().toString().endsWith(".json") && Files.isRegularFile(p)).sorted().toList();
+      files =
+          list.filter(p -> p.getFileName().toString().endsWith(".json") && Files.isRegularFile(p))
+              .sorted()
+              .toList();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read model folder " + folder, e);
     }
@@ -62,8 +65,15 @@ public record ModelCatalog(Map<String, ModelSpec> models, List<TemplateProblem> 
       }
       if (start.equals(at)) {
         onCycle.add(start);
-        problems.add(new TemplateProblem(fileOf.get(start), "$.fallback",
-            "fallbacks form a cycle: " + String.join(" -> ", seen) + " -> " + start + "; this model is skipped"));
+        problems.add(
+            new TemplateProblem(
+                fileOf.get(start),
+                "$.fallback",
+                "fallbacks form a cycle: "
+                    + String.join(" -> ", seen)
+                    + " -> "
+                    + start
+                    + "; this model is skipped"));
       }
     }
     onCycle.forEach(models::remove);
@@ -80,10 +90,20 @@ public record ModelCatalog(Map<String, ModelSpec> models, List<TemplateProblem> 
         if (target == null) {
           reason = "names no loaded model: '" + model.fallback() + "'";
         } else if (!target.backendType().equals(model.backendType())) {
-          reason = "'" + model.fallback() + "' speaks " + target.backendType() + ", but '" + model.id() + "' speaks " + model.backendType();
+          reason =
+              "'"
+                  + model.fallback()
+                  + "' speaks "
+                  + target.backendType()
+                  + ", but '"
+                  + model.id()
+                  + "' speaks "
+                  + model.backendType();
         }
         if (reason != null) {
-          problems.add(new TemplateProblem(fileOf.get(model.id()), "$.fallback", reason + "; this model is skipped"));
+          problems.add(
+              new TemplateProblem(
+                  fileOf.get(model.id()), "$.fallback", reason + "; this model is skipped"));
           models.remove(model.id());
           changed = true;
         }

@@ -23,13 +23,19 @@ public final class ModelParser {
 
   static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9_.-]{0,63}");
   private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
-  public static final Set<String> TOP_LEVEL = Set.of("id", "backend", "description", "vram_mb", "fallback", "container");
+  public static final Set<String> TOP_LEVEL =
+      Set.of("id", "backend", "description", "vram_mb", "fallback", "container");
   public static final Set<String> CONTAINER_KEYS =
       Set.of("image", "command", "env", "port", "health_path", "start_timeout_seconds");
   public static final Set<String> BACKENDS = Set.of("comfyui", "gradio");
-  /** Where each backend's server listens inside its container, and what answers once it is ready. */
+
+  /**
+   * Where each backend's server listens inside its container, and what answers once it is ready.
+   */
   static final Map<String, Integer> DEFAULT_PORTS = Map.of("comfyui", 8188, "gradio", 7860);
-  static final Map<String, String> DEFAULT_HEALTH = Map.of("comfyui", "/system_stats", "gradio", "/config");
+
+  static final Map<String, String> DEFAULT_HEALTH =
+      Map.of("comfyui", "/system_stats", "gradio", "/config");
   static final int DEFAULT_START_TIMEOUT = 60;
 
   private final ObjectMapper json;
@@ -59,23 +65,44 @@ public final class ModelParser {
     if (root == null || !root.isObject()) {
       return fail(name, problems, "$", "must be a JSON object");
     }
-    root.fieldNames().forEachRemaining(key -> {
-      if (!TOP_LEVEL.contains(key) && !key.startsWith("$") && !key.startsWith("_")) {
-        problems.add(new TemplateProblem(name, "$." + key, "unknown key (allowed: " + String.join(", ", TOP_LEVEL.stream().sorted().toList()) + ")"));
-      }
-    });
+    root.fieldNames()
+        .forEachRemaining(key -> {
+          if (!TOP_LEVEL.contains(key) && !key.startsWith("$") && !key.startsWith("_")) {
+            problems.add(
+                new TemplateProblem(
+                    name,
+                    "$." + key,
+                    "unknown key (allowed: "
+                        + String.join(", ", TOP_LEVEL.stream().sorted().toList())
+                        + ")"));
+          }
+        });
     String id = text(root, "id", "$.id", name, problems, true);
     if (id != null) {
       String expected = file.getFileName().toString().replaceFirst("\\.json$", "");
       if (!ID.matcher(id).matches()) {
-        problems.add(new TemplateProblem(name, "$.id", "must be lowercase letters, digits, '-', '_' or '.' (at most 64), got '" + id + "'"));
+        problems.add(
+            new TemplateProblem(
+                name,
+                "$.id",
+                "must be lowercase letters, digits, '-', '_' or '.' (at most 64), got '"
+                    + id
+                    + "'"));
       } else if (!id.equals(expected)) {
-        problems.add(new TemplateProblem(name, "$.id", "must match the file name: '" + id + "' is in " + expected + ".json"));
+        problems.add(
+            new TemplateProblem(
+                name,
+                "$.id",
+                "must match the file name: '" + id + "' is in " + expected + ".json"));
       }
     }
     String backend = text(root, "backend", "$.backend", name, problems, true);
     if (backend != null && !BACKENDS.contains(backend)) {
-      problems.add(new TemplateProblem(name, "$.backend", "must be one of " + BACKENDS.stream().sorted().toList() + ", got '" + backend + "'"));
+      problems.add(
+          new TemplateProblem(
+              name,
+              "$.backend",
+              "must be one of " + BACKENDS.stream().sorted().toList() + ", got '" + backend + "'"));
       backend = null;
     }
     text(root, "description", "$.description", name, problems, false);
@@ -94,16 +121,33 @@ public final class ModelParser {
     JsonNode container = root.get("container");
     if (container != null && !container.isNull()) {
       if (!container.isObject()) {
-        problems.add(new TemplateProblem(name, "$.container", "must be an object {image, command, env, port, health_path, start_timeout_seconds}"));
+        problems.add(
+            new TemplateProblem(
+                name,
+                "$.container",
+                "must be an object {image, command, env, port, health_path, start_timeout_seconds}"));
       } else {
-        container.fieldNames().forEachRemaining(key -> {
-          if (!CONTAINER_KEYS.contains(key)) {
-            problems.add(new TemplateProblem(name, "$.container." + key, "unknown key (allowed: " + String.join(", ", CONTAINER_KEYS.stream().sorted().toList()) + ")"));
-          }
-        });
+        container
+            .fieldNames()
+            .forEachRemaining(key -> {
+              if (!CONTAINER_KEYS.contains(key)) {
+                problems.add(
+                    new TemplateProblem(
+                        name,
+                        "$.container." + key,
+                        "unknown key (allowed: "
+                            + String.join(", ", CONTAINER_KEYS.stream().sorted().toList())
+                            + ")"));
+              }
+            });
         image = text(container, "image", "$.container.image", name, problems, true);
-        if (image != null && (image.chars().anyMatch(Character::isWhitespace) || image.startsWith("-"))) {
-          problems.add(new TemplateProblem(name, "$.container.image", "must be an image reference such as 'studio/flux:1.0', got '" + image + "'"));
+        if (image != null
+            && (image.chars().anyMatch(Character::isWhitespace) || image.startsWith("-"))) {
+          problems.add(
+              new TemplateProblem(
+                  name,
+                  "$.container.image",
+                  "must be an image reference such as 'studio/flux:1.0', got '" + image + "'"));
         }
         command = strings(container.get("command"), "$.container.command", name, problems);
         env = env(container.get("env"), name, problems);
@@ -114,11 +158,23 @@ public final class ModelParser {
         String h = text(container, "health_path", "$.container.health_path", name, problems, false);
         if (h != null) {
           if (!h.startsWith("/")) {
-            problems.add(new TemplateProblem(name, "$.container.health_path", "must be a path starting with '/', got '" + h + "'"));
+            problems.add(
+                new TemplateProblem(
+                    name,
+                    "$.container.health_path",
+                    "must be a path starting with '/', got '" + h + "'"));
           }
           health = h;
         }
-        Integer t = whole(container, "start_timeout_seconds", "$.container.start_timeout_seconds", name, problems, 1, 3_600);
+        Integer t =
+            whole(
+                container,
+                "start_timeout_seconds",
+                "$.container.start_timeout_seconds",
+                name,
+                problems,
+                1,
+                3_600);
         if (t != null) {
           startTimeout = t;
         }
@@ -128,16 +184,33 @@ public final class ModelParser {
       return new Parsed(null, List.copyOf(problems));
     }
     return new Parsed(
-        new ModelSpec(id, backend, image, command, env, port, health, vram == null ? 0 : vram, startTimeout, fallback),
+        new ModelSpec(
+            id,
+            backend,
+            image,
+            command,
+            env,
+            port,
+            health,
+            vram == null ? 0 : vram,
+            startTimeout,
+            fallback),
         List.of());
   }
 
-  private static Parsed fail(String file, List<TemplateProblem> problems, String path, String reason) {
+  private static Parsed fail(
+      String file, List<TemplateProblem> problems, String path, String reason) {
     problems.add(new TemplateProblem(file, path, reason));
     return new Parsed(null, List.copyOf(problems));
   }
 
-  private static String text(JsonNode node, String key, String path, String file, List<TemplateProblem> problems, boolean required) {
+  private static String text(
+      JsonNode node,
+      String key,
+      String path,
+      String file,
+      List<TemplateProblem> problems,
+      boolean required) {
     JsonNode value = node.get(key);
     if (value == null || value.isNull()) {
       if (required) {
@@ -152,25 +225,38 @@ public final class ModelParser {
     return value.asText();
   }
 
-  private static Integer whole(JsonNode node, String key, String path, String file, List<TemplateProblem> problems, int min, int max) {
+  private static Integer whole(
+      JsonNode node,
+      String key,
+      String path,
+      String file,
+      List<TemplateProblem> problems,
+      int min,
+      int max) {
     JsonNode value = node.get(key);
     if (value == null || value.isNull()) {
       return null;
     }
     if (!value.isIntegralNumber() || value.asLong() < min || value.asLong() > max) {
-      problems.add(new TemplateProblem(file, path, "must be a whole number from " + min + " to " + max));
+      problems.add(
+          new TemplateProblem(file, path, "must be a whole number from " + min + " to " + max));
       return null;
     }
     return value.asInt();
   }
 
-  private static List<String> strings(JsonNode node, String path, String file, List<TemplateProblem> problems) {
+  private static List<String> strings(
+      JsonNode node, String path, String file, List<TemplateProblem> problems) {
     if (node == null || node.isNull()) {
       return List.of();
     }
     List<String> out = new ArrayList<>();
     if (!node.isArray() || node.isEmpty()) {
-      problems.add(new TemplateProblem(file, path, "must be a non-empty list of strings (leave it out to use the image's command)"));
+      problems.add(
+          new TemplateProblem(
+              file,
+              path,
+              "must be a non-empty list of strings (leave it out to use the image's command)"));
       return out;
     }
     for (JsonNode arg : node) {
@@ -183,7 +269,8 @@ public final class ModelParser {
     return out;
   }
 
-  private static Map<String, String> env(JsonNode node, String file, List<TemplateProblem> problems) {
+  private static Map<String, String> env(
+      JsonNode node, String file, List<TemplateProblem> problems) {
     Map<String, String> out = new LinkedHashMap<>();
     if (node == null || node.isNull()) {
       return out;
@@ -192,15 +279,22 @@ public final class ModelParser {
       problems.add(new TemplateProblem(file, "$.container.env", "must be an object {NAME: value}"));
       return out;
     }
-    node.fields().forEachRemaining(e -> {
-      if (!ENV_NAME.matcher(e.getKey()).matches()) {
-        problems.add(new TemplateProblem(file, "$.container.env." + e.getKey(), "is not a valid environment variable name"));
-      } else if (!e.getValue().isValueNode() || e.getValue().isNull()) {
-        problems.add(new TemplateProblem(file, "$.container.env." + e.getKey(), "must be a string, number or boolean"));
-      } else {
-        out.put(e.getKey(), e.getValue().asText());
-      }
-    });
+    node.fields()
+        .forEachRemaining(e -> {
+          if (!ENV_NAME.matcher(e.getKey()).matches()) {
+            problems.add(
+                new TemplateProblem(
+                    file,
+                    "$.container.env." + e.getKey(),
+                    "is not a valid environment variable name"));
+          } else if (!e.getValue().isValueNode() || e.getValue().isNull()) {
+            problems.add(
+                new TemplateProblem(
+                    file, "$.container.env." + e.getKey(), "must be a string, number or boolean"));
+          } else {
+            out.put(e.getKey(), e.getValue().asText());
+          }
+        });
     return out;
   }
 }

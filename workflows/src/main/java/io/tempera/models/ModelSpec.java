@@ -43,12 +43,23 @@ public record ModelSpec(
 
   /** The same model, given {@code seconds} to start. */
   public ModelSpec withStartTimeoutSeconds(int seconds) {
-    return new ModelSpec(id, backendType, image, command, env, port, healthPath, vramMb, seconds, fallback);
+    return new ModelSpec(
+        id, backendType, image, command, env, port, healthPath, vramMb, seconds, fallback);
   }
 
   /** This entry served by the worker's configured endpoints instead of its own container. */
   public ModelSpec withoutContainer() {
-    return new ModelSpec(id, backendType, null, List.of(), Map.of(), port, healthPath, vramMb, startTimeoutSeconds, fallback);
+    return new ModelSpec(
+        id,
+        backendType,
+        null,
+        List.of(),
+        Map.of(),
+        port,
+        healthPath,
+        vramMb,
+        startTimeoutSeconds,
+        fallback);
   }
 
   /** True when this model runs in a container the worker host starts. */

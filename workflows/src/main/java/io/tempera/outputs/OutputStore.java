@@ -55,7 +55,11 @@ public final class OutputStore {
   /** Where the latest preview image of a generation is kept while it runs. */
   public Path previewFile(String projectId, String generationId) {
     requireSegment("generationId", generationId);
-    return inside(projectDir(projectId).resolve("outputs").resolve("previews").resolve(generationId + ".preview"));
+    return inside(
+        projectDir(projectId)
+            .resolve("outputs")
+            .resolve("previews")
+            .resolve(generationId + ".preview"));
   }
 
   /** A path relative to the root, resolved and checked to stay under it. */
@@ -77,7 +81,13 @@ public final class OutputStore {
           height = dims.get()[1];
         }
       }
-      return new OutputRef(name, root.relativize(file).toString().replace('\\', '/'), contentType, size, width, height);
+      return new OutputRef(
+          name,
+          root.relativize(file).toString().replace('\\', '/'),
+          contentType,
+          size,
+          width,
+          height);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read stored output " + file, e);
     }
@@ -93,11 +103,21 @@ public final class OutputStore {
     if (n >= 8 && (head[0] & 0xff) == 0x89 && head[1] == 'P' && head[2] == 'N' && head[3] == 'G') {
       return "image/png";
     }
-    if (n >= 3 && (head[0] & 0xff) == 0xff && (head[1] & 0xff) == 0xd8 && (head[2] & 0xff) == 0xff) {
+    if (n >= 3
+        && (head[0] & 0xff) == 0xff
+        && (head[1] & 0xff) == 0xd8
+        && (head[2] & 0xff) == 0xff) {
       return "image/jpeg";
     }
-    if (n >= 12 && head[0] == 'R' && head[1] == 'I' && head[2] == 'F' && head[3] == 'F'
-        && head[8] == 'W' && head[9] == 'E' && head[10] == 'B' && head[11] == 'P') {
+    if (n >= 12
+        && head[0] == 'R'
+        && head[1] == 'I'
+        && head[2] == 'F'
+        && head[3] == 'F'
+        && head[8] == 'W'
+        && head[9] == 'E'
+        && head[10] == 'B'
+        && head[11] == 'P') {
       return "image/webp";
     }
     if (n >= 6 && head[0] == 'G' && head[1] == 'I' && head[2] == 'F') {
@@ -146,7 +166,8 @@ public final class OutputStore {
   private static void requireSegment(String what, String value) {
     if (!safeSegment(value)) {
       throw new IllegalArgumentException(
-          what + " must be 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit");
+          what
+              + " must be 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit");
     }
   }
 }

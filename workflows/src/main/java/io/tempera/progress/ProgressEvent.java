@@ -28,6 +28,18 @@ public record ProgressEvent(
   public static final String PROGRESS = "progress";
 
   public ProgressEvent withSeq(long newSeq) {
-    return new ProgressEvent(generationId, newSeq, type, phase, progress, step, totalSteps, queuePosition, message, timestampMillis, etaSeconds, previewUrl);
+    return new ProgressEvent(
+        generationId,
+        newSeq,
+        type,
+        phase,
+        progress,
+        step,
+        totalSteps,
+        queuePosition,
+        message,
+        timestampMillis,
+        etaSeconds,
+        previewUrl);
   }
 }

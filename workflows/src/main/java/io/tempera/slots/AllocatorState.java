@@ -7,7 +7,12 @@ import java.util.List;
  * queue of waiting requests, and its sequence number. Also what its query returns.
  */
 public record AllocatorState(
-    String pool, List<HostRegistration> hosts, List<Lease> leases, List<Waiter> waiters, long seq, AllocatorSettings settings) {
+    String pool,
+    List<HostRegistration> hosts,
+    List<Lease> leases,
+    List<Waiter> waiters,
+    long seq,
+    AllocatorSettings settings) {
 
   public AllocatorState {
     hosts = hosts == null ? List.of() : List.copyOf(hosts);

@@ -5,4 +5,10 @@ package io.tempera.slots;
  * queue runs the holder's later activities. Released exactly once, on every way a generation ends.
  */
 public record Lease(
-    String leaseId, String pool, String holder, String hostId, String taskQueue, int gpuIndex, int vramMb) {}
+    String leaseId,
+    String pool,
+    String holder,
+    String hostId,
+    String taskQueue,
+    int gpuIndex,
+    int vramMb) {}

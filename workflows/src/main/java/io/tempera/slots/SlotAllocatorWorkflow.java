@@ -21,7 +21,9 @@ public interface SlotAllocatorWorkflow {
     return "tempera-slots-" + pool;
   }
 
-  /** Runs forever; {@code state} carries what an earlier run knew (an empty state on first start). */
+  /**
+   * Runs forever; {@code state} carries what an earlier run knew (an empty state on first start).
+   */
   @WorkflowMethod
   void run(AllocatorState state);
 

@@ -43,7 +43,8 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
 
   @Override
   public void run(AllocatorState state) {
-    AllocatorState start = state == null ? AllocatorState.empty(poolFromId(), AllocatorSettings.defaults()) : state;
+    AllocatorState start =
+        state == null ? AllocatorState.empty(poolFromId(), AllocatorSettings.defaults()) : state;
     pool = start.pool() == null ? poolFromId() : start.pool();
     settings = start.settings();
     start.hosts().forEach(h -> hosts.put(h.hostId(), h));
@@ -64,7 +65,8 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       }
       dirty = false;
       grantWaiters();
-      if (Workflow.currentTimeMillis() - lastReclaimMillis >= settings.reclaimEverySeconds() * 1000L) {
+      if (Workflow.currentTimeMillis() - lastReclaimMillis
+          >= settings.reclaimEverySeconds() * 1000L) {
         lastReclaimMillis = Workflow.currentTimeMillis();
         if (!leases.isEmpty() || !waiters.isEmpty()) {
           reclaim();
@@ -73,7 +75,11 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       if (continueAsNewDue() && !dirty) {
         Workflow.await(Workflow::isEveryHandlerFinished);
         if (!dirty) {
-          log.info("slot pool {}: continuing as new with {} leases and {} waiters", pool, leases.size(), waiters.size());
+          log.info(
+              "slot pool {}: continuing as new with {} leases and {} waiters",
+              pool,
+              leases.size(),
+              waiters.size());
           Workflow.continueAsNew(state());
         }
       }
@@ -103,7 +109,8 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   @Override
   public void validateRequestLease(LeaseRequest request) {
     if (request == null || request.holder() == null || request.holder().isBlank()) {
-      throw new IllegalArgumentException("a lease request needs a holder (the generation's workflow id)");
+      throw new IllegalArgumentException(
+          "a lease request needs a holder (the generation's workflow id)");
     }
     if (request.vramMb() < 0) {
       throw new IllegalArgumentException("vramMb must be 0 or more, got " + request.vramMb());
@@ -136,8 +143,13 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       }
     }
     waiters.add(new Waiter(request, waiters.size() + 1));
-    log.info("slot pool {}: {} waits in line at place {} ({} leases held, {} hosts)", pool, request.holder(), waiters.size(),
-        leases.size(), hosts.size());
+    log.info(
+        "slot pool {}: {} waits in line at place {} ({} leases held, {} hosts)",
+        pool,
+        request.holder(),
+        waiters.size(),
+        leases.size(),
+        hosts.size());
     return new LeaseAnswer(pool, null, waiters.size(), seq, null);
   }
 
@@ -147,13 +159,15 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       return;
     }
     boolean changed =
-        leases.removeIf(
-            l -> l.holder().equals(release.holder()) && (release.leaseId() == null || l.leaseId().equals(release.leaseId())));
+        leases.removeIf(l ->
+            l.holder().equals(release.holder())
+                && (release.leaseId() == null || l.leaseId().equals(release.leaseId())));
     if (release.leaseId() == null) {
       changed |= waiters.removeIf(w -> w.request().holder().equals(release.holder()));
     }
     if (changed) {
-      log.info("slot pool {}: released what {} held ({})", pool, release.holder(), release.reason());
+      log.info(
+          "slot pool {}: released what {} held ({})", pool, release.holder(), release.reason());
       dirty = true;
     }
   }
@@ -176,7 +190,8 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       leases.add(lease);
       granted.add(lease);
     }
-    if (granted.isEmpty() && waiters.stream().allMatch(w -> w.notifiedPosition() == waiters.indexOf(w) + 1)) {
+    if (granted.isEmpty()
+        && waiters.stream().allMatch(w -> w.notifiedPosition() == waiters.indexOf(w) + 1)) {
       return;
     }
     seq++;
@@ -193,7 +208,8 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       Waiter waiter = waiters.get(i);
       if (waiter.notifiedPosition() != i + 1) {
         waiters.set(i, new Waiter(waiter.request(), i + 1));
-        SlotHolder holder = Workflow.newExternalWorkflowStub(SlotHolder.class, waiter.request().holder());
+        SlotHolder holder =
+            Workflow.newExternalWorkflowStub(SlotHolder.class, waiter.request().holder());
         sent.add(Async.procedure(holder::slotQueuePosition, new QueuePosition(i + 1, seq)));
         positionSignals.add(waiter.request().holder());
       }
@@ -203,30 +219,43 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       try {
         sent.get(i).get();
       } catch (RuntimeException gone) {
-        String holder = i < grantSignals.size() ? grantSignals.get(i).holder() : positionSignals.get(i - grantSignals.size());
-        log.warn("slot pool {}: holder {} cannot be signalled ({}); releasing what it held", pool, holder, gone.getMessage());
+        String holder =
+            i < grantSignals.size()
+                ? grantSignals.get(i).holder()
+                : positionSignals.get(i - grantSignals.size());
+        log.warn(
+            "slot pool {}: holder {} cannot be signalled ({}); releasing what it held",
+            pool,
+            holder,
+            gone.getMessage());
         release(new LeaseRelease(holder, null, "holder gone"));
       }
     }
   }
 
-  /** Waiters no GPU of the pool can ever hold (hosts registered since, or re-registered smaller) leave the queue. */
+  /**
+   * Waiters no GPU of the pool can ever hold (hosts registered since, or re-registered smaller)
+   * leave the queue.
+   */
   private void rejectWaitersThatNeverFit() {
-    List<Waiter> rejected = waiters.stream().filter(w -> neverFits(w.request().vramMb()) != null).toList();
+    List<Waiter> rejected =
+        waiters.stream().filter(w -> neverFits(w.request().vramMb()) != null).toList();
     if (rejected.isEmpty()) {
       return;
     }
     List<Promise<Void>> sent = new ArrayList<>();
     for (Waiter waiter : rejected) {
       waiters.remove(waiter);
-      SlotHolder holder = Workflow.newExternalWorkflowStub(SlotHolder.class, waiter.request().holder());
+      SlotHolder holder =
+          Workflow.newExternalWorkflowStub(SlotHolder.class, waiter.request().holder());
       sent.add(Async.procedure(holder::slotRejected, neverFits(waiter.request().vramMb())));
     }
     for (Promise<Void> promise : sent) {
       try {
         promise.get();
       } catch (RuntimeException gone) {
-        log.warn("slot pool {}: a rejected holder cannot be signalled: {}", pool, gone.getMessage());
+        log.warn(
+            "slot pool {}: a rejected holder cannot be signalled: {}", pool, gone.getMessage());
       }
     }
   }
@@ -238,7 +267,8 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     waiters.forEach(w -> holders.add(w.request().holder()));
     List<String> closed;
     try {
-      closed = activities.closedHolders(List.copyOf(Set.copyOf(holders)).stream().sorted().toList());
+      closed =
+          activities.closedHolders(List.copyOf(Set.copyOf(holders)).stream().sorted().toList());
     } catch (RuntimeException e) {
       log.warn("slot pool {}: could not check holders: {}", pool, e.getMessage());
       return;
@@ -267,9 +297,20 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     if (hosts.isEmpty()) {
       return null;
     }
-    int largest = hosts.values().stream().flatMap(h -> h.gpus().stream()).mapToInt(Gpu::vramMb).max().orElse(0);
+    int largest =
+        hosts.values().stream()
+            .flatMap(h -> h.gpus().stream())
+            .mapToInt(Gpu::vramMb)
+            .max()
+            .orElse(0);
     return vramMb > largest
-        ? "This generation needs " + vramMb + " MB of GPU memory; the largest GPU of pool " + pool + " has " + largest + " MB"
+        ? "This generation needs "
+            + vramMb
+            + " MB of GPU memory; the largest GPU of pool "
+            + pool
+            + " has "
+            + largest
+            + " MB"
         : null;
   }
 
@@ -287,9 +328,25 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
                 .mapToInt(Lease::vramMb)
                 .sum();
         if (gpu.vramMb() - used >= request.vramMb()) {
-          String id = pool + "/" + host.hostId() + "/gpu" + gpu.index() + "/" + request.holder() + "#" + (seq + 1);
+          String id =
+              pool
+                  + "/"
+                  + host.hostId()
+                  + "/gpu"
+                  + gpu.index()
+                  + "/"
+                  + request.holder()
+                  + "#"
+                  + (seq + 1);
           seq++;
-          return new Lease(id, pool, request.holder(), host.hostId(), host.taskQueue(), gpu.index(), request.vramMb());
+          return new Lease(
+              id,
+              pool,
+              request.holder(),
+              host.hostId(),
+              host.taskQueue(),
+              gpu.index(),
+              request.vramMb());
         }
       }
     }

@@ -3,7 +3,9 @@ package io.tempera.slots;
 import io.temporal.workflow.SignalMethod;
 import io.temporal.workflow.WorkflowInterface;
 
-/** What a slot allocator tells a waiting holder (a generation workflow implements these signals). */
+/**
+ * What a slot allocator tells a waiting holder (a generation workflow implements these signals).
+ */
 @WorkflowInterface
 public interface SlotHolder {
 
@@ -11,7 +13,10 @@ public interface SlotHolder {
   @SignalMethod
   void slotGranted(Lease lease);
 
-  /** The holder's request can never be granted (no GPU of the pool is big enough); it left the queue. */
+  /**
+   * The holder's request can never be granted (no GPU of the pool is big enough); it left the
+   * queue.
+   */
   @SignalMethod
   void slotRejected(String reason);
 

@@ -6,10 +6,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The template expression language: numbers, 'strings', true/false, parameter names,
- * {@code + - * / %}, comparisons, {@code && || !}, {@code c ? a : b}, parentheses and the functions
- * min, max, round, floor, ceil, abs. Parsed once at load; evaluated against the request's values.
- * It is interpreted here and reaches nothing but the values it is given.
+ * The template expression language: numbers, 'strings', true/false, parameter names, {@code + - * /
+ * %}, comparisons, {@code && || !}, {@code c ? a : b}, parentheses and the functions min, max,
+ * round, floor, ceil, abs. Parsed once at load; evaluated against the request's values. It is
+ * interpreted here and reaches nothing but the values it is given.
  */
 public final class Expression {
 
@@ -24,7 +24,8 @@ public final class Expression {
     Object eval(Map<String, Object> values);
   }
 
-  private static final Set<String> FUNCTIONS = Set.of("min", "max", "round", "floor", "ceil", "abs");
+  private static final Set<String> FUNCTIONS =
+      Set.of("min", "max", "round", "floor", "ceil", "abs");
 
   private final String source;
   private final Node root;
@@ -139,9 +140,12 @@ public final class Expression {
     boolean whole = args.stream().allMatch(a -> isWhole((Number) a));
     return switch (name) {
       case "min", "max" -> {
-        if (numbers.isEmpty()) throw new ExpressionException(name + "() needs at least one argument");
-        double r = name.equals("min") ? numbers.stream().mapToDouble(d -> d).min().getAsDouble()
-            : numbers.stream().mapToDouble(d -> d).max().getAsDouble();
+        if (numbers.isEmpty())
+          throw new ExpressionException(name + "() needs at least one argument");
+        double r =
+            name.equals("min")
+                ? numbers.stream().mapToDouble(d -> d).min().getAsDouble()
+                : numbers.stream().mapToDouble(d -> d).max().getAsDouble();
         yield whole ? (Object) (long) r : (Object) r;
       }
       case "round", "floor", "ceil", "abs" -> {
@@ -158,7 +162,10 @@ public final class Expression {
     };
   }
 
-  /** Recursive descent: ternary > or > and > equality > comparison > additive > multiplicative > unary > primary. */
+  /**
+   * Recursive descent: ternary > or > and > equality > comparison > additive > multiplicative >
+   * unary > primary.
+   */
   private static final class Parser {
     final String s;
     int pos;
@@ -237,12 +244,13 @@ public final class Expression {
         String op = eat("<=") ? "<=" : eat(">=") ? ">=" : eat("<") ? "<" : eat(">") ? ">" : null;
         if (op == null) return left;
         Node l = left, r = additive();
-        left = switch (op) {
-          case "<=" -> v -> compare(l.eval(v), r.eval(v)) <= 0;
-          case ">=" -> v -> compare(l.eval(v), r.eval(v)) >= 0;
-          case "<" -> v -> compare(l.eval(v), r.eval(v)) < 0;
-          default -> v -> compare(l.eval(v), r.eval(v)) > 0;
-        };
+        left =
+            switch (op) {
+              case "<=" -> v -> compare(l.eval(v), r.eval(v)) <= 0;
+              case ">=" -> v -> compare(l.eval(v), r.eval(v)) >= 0;
+              case "<" -> v -> compare(l.eval(v), r.eval(v)) < 0;
+              default -> v -> compare(l.eval(v), r.eval(v)) > 0;
+            };
       }
     }
 
@@ -289,10 +297,14 @@ public final class Expression {
       }
       if (Character.isDigit(c) || c == '.') {
         int start = pos;
-        while (pos < s.length() && (Character.isDigit(s.charAt(pos)) || s.charAt(pos) == '.')) pos++;
+        while (pos < s.length() && (Character.isDigit(s.charAt(pos)) || s.charAt(pos) == '.'))
+          pos++;
         String text = s.substring(start, pos);
         try {
-          Object number = text.contains(".") ? (Object) Double.parseDouble(text) : (Object) Long.parseLong(text);
+          Object number =
+              text.contains(".")
+                  ? (Object) Double.parseDouble(text)
+                  : (Object) Long.parseLong(text);
           return v -> number;
         } catch (NumberFormatException e) {
           pos = start;
@@ -308,7 +320,8 @@ public final class Expression {
       }
       if (Character.isLetter(c) || c == '_') {
         int start = pos;
-        while (pos < s.length() && (Character.isLetterOrDigit(s.charAt(pos)) || s.charAt(pos) == '_')) pos++;
+        while (pos < s.length()
+            && (Character.isLetterOrDigit(s.charAt(pos)) || s.charAt(pos) == '_')) pos++;
         String name = s.substring(start, pos);
         if (name.equals("true") || name.equals("false")) {
           boolean b = name.equals("true");
@@ -317,7 +330,12 @@ public final class Expression {
         if (eat("(")) {
           if (!FUNCTIONS.contains(name)) {
             pos = start;
-            throw error("unknown function '" + name + "' (functions: " + String.join(", ", FUNCTIONS.stream().sorted().toList()) + ")");
+            throw error(
+                "unknown function '"
+                    + name
+                    + "' (functions: "
+                    + String.join(", ", FUNCTIONS.stream().sorted().toList())
+                    + ")");
           }
           List<Node> args = new ArrayList<>();
           if (!eat(")")) {

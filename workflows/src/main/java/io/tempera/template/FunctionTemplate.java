@@ -6,9 +6,9 @@ import java.util.Map;
 
 /**
  * A function as a template author wrote it: metadata, parameters, how they map into the backend
- * graph and what each quality tier changes in it. Immutable once loaded; parameters keep the
- * order the author declared them in. {@code graph} is the backend payload template: a ComfyUI
- * graph, or for a script its {@code command} and {@code workingDir}.
+ * graph and what each quality tier changes in it. Immutable once loaded; parameters keep the order
+ * the author declared them in. {@code graph} is the backend payload template: a ComfyUI graph, or
+ * for a script its {@code command} and {@code workingDir}.
  */
 public record FunctionTemplate(
     String id,
@@ -40,12 +40,40 @@ public record FunctionTemplate(
   }
 
   public FunctionTemplate(
-      String id, String version, String displayName, String category, String icon, String description, String backendType,
-      ObjectNode graph, int timeoutSeconds, Map<String, ParameterSpec> parameters, List<ParameterMapping> mappings,
-      Map<QualityTier, Map<GraphTarget, Object>> qualityParameters, String sourceFile, Map<String, String> progressMessages,
-      Map<QualityTier, TierConfig> tierConfigs, List<Variant> variants) {
-    this(id, version, displayName, category, icon, description, backendType, graph, timeoutSeconds, parameters, mappings,
-        qualityParameters, sourceFile, progressMessages, tierConfigs, variants, null);
+      String id,
+      String version,
+      String displayName,
+      String category,
+      String icon,
+      String description,
+      String backendType,
+      ObjectNode graph,
+      int timeoutSeconds,
+      Map<String, ParameterSpec> parameters,
+      List<ParameterMapping> mappings,
+      Map<QualityTier, Map<GraphTarget, Object>> qualityParameters,
+      String sourceFile,
+      Map<String, String> progressMessages,
+      Map<QualityTier, TierConfig> tierConfigs,
+      List<Variant> variants) {
+    this(
+        id,
+        version,
+        displayName,
+        category,
+        icon,
+        description,
+        backendType,
+        graph,
+        timeoutSeconds,
+        parameters,
+        mappings,
+        qualityParameters,
+        sourceFile,
+        progressMessages,
+        tierConfigs,
+        variants,
+        null);
   }
 
   /** The phase timeouts at this tier: the tier's own over the template's. */
@@ -57,6 +85,8 @@ public record FunctionTemplate(
   /** The time limit of one backend run at this tier. */
   public int timeoutSeconds(QualityTier tier) {
     TierConfig config = tierConfigs.get(tier);
-    return config != null && config.timeoutSeconds() != null ? config.timeoutSeconds() : timeoutSeconds;
+    return config != null && config.timeoutSeconds() != null
+        ? config.timeoutSeconds()
+        : timeoutSeconds;
   }
 }

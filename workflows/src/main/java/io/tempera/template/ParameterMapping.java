@@ -13,7 +13,12 @@ import java.util.Map;
  * @param when when set, the mapping applies only where this expression is true
  */
 public record ParameterMapping(
-    String parameter, String type, GraphTarget target, Map<String, Object> table, Expression expression, Expression when) {
+    String parameter,
+    String type,
+    GraphTarget target,
+    Map<String, Object> table,
+    Expression expression,
+    Expression when) {
 
   public static final String DIRECT = "direct";
   public static final String FILE_UPLOAD = "file_upload";

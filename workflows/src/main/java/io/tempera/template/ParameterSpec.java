@@ -17,7 +17,8 @@ public record ParameterSpec(
     boolean required,
     String description) {
 
-  public static final List<String> TYPES = List.of("string", "integer", "number", "boolean", "image");
+  public static final List<String> TYPES =
+      List.of("string", "integer", "number", "boolean", "image");
 
   public ParameterSpec {
     enumValues = enumValues == null ? List.of() : List.copyOf(enumValues);

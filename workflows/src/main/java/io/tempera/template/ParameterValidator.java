@@ -14,7 +14,8 @@ public final class ParameterValidator {
 
   private ParameterValidator() {}
 
-  public static List<RequestProblem> validate(FunctionTemplate template, Map<String, Object> parameters) {
+  public static List<RequestProblem> validate(
+      FunctionTemplate template, Map<String, Object> parameters) {
     List<RequestProblem> problems = new ArrayList<>();
     Map<String, Object> given = parameters == null ? Map.of() : parameters;
     for (String key : given.keySet()) {
@@ -23,8 +24,13 @@ public final class ParameterValidator {
             new RequestProblem(
                 "parameters." + key,
                 "UNKNOWN_PARAMETER",
-                "'" + key + "' is not a parameter of " + template.id() + " (parameters: "
-                    + String.join(", ", template.parameters().keySet()) + ")"));
+                "'"
+                    + key
+                    + "' is not a parameter of "
+                    + template.id()
+                    + " (parameters: "
+                    + String.join(", ", template.parameters().keySet())
+                    + ")"));
       }
     }
     for (ParameterSpec spec : template.parameters().values()) {
@@ -33,14 +39,19 @@ public final class ParameterValidator {
         if (spec.required() && spec.defaultValue() == null) {
           problems.add(
               new RequestProblem(
-                  "parameters." + spec.name(), "MISSING_PARAMETER", "'" + spec.name() + "' is required"));
+                  "parameters." + spec.name(),
+                  "MISSING_PARAMETER",
+                  "'" + spec.name() + "' is required"));
         }
         continue;
       }
       String problem = valueProblem(spec, value);
       if (problem != null) {
         problems.add(
-            new RequestProblem("parameters." + spec.name(), "INVALID_PARAMETER", "'" + spec.name() + "' " + problem));
+            new RequestProblem(
+                "parameters." + spec.name(),
+                "INVALID_PARAMETER",
+                "'" + spec.name() + "' " + problem));
       }
     }
     return problems;
@@ -61,7 +72,8 @@ public final class ParameterValidator {
         return "must be at most " + format(spec.max()) + ", got " + value;
       }
     }
-    if (!spec.enumValues().isEmpty() && spec.enumValues().stream().noneMatch(e -> sameValue(e, value))) {
+    if (!spec.enumValues().isEmpty()
+        && spec.enumValues().stream().noneMatch(e -> sameValue(e, value))) {
       return "must be one of " + spec.enumValues() + ", got " + value;
     }
     return null;
@@ -70,15 +82,18 @@ public final class ParameterValidator {
   /** Why {@code value} is not of {@code type}, or null. */
   public static String typeProblem(String type, Object value) {
     return switch (type) {
-      case "string" -> value instanceof String s
-          ? (s.length() > 10_000 ? "must be at most 10000 characters" : null)
-          : "must be a string";
+      case "string" ->
+          value instanceof String s
+              ? (s.length() > 10_000 ? "must be at most 10000 characters" : null)
+              : "must be a string";
       case "integer" -> isWhole(value) ? null : "must be a whole number";
-      case "number" -> value instanceof Number n && Double.isFinite(n.doubleValue()) ? null : "must be a number";
+      case "number" ->
+          value instanceof Number n && Double.isFinite(n.doubleValue()) ? null : "must be a number";
       case "boolean" -> value instanceof Boolean ? null : "must be true or false";
-      case "image" -> value instanceof String s && isProjectPath(s)
-          ? null
-          : "must be the path of an image inside the project, such as uploads/photo.png";
+      case "image" ->
+          value instanceof String s && isProjectPath(s)
+              ? null
+              : "must be the path of an image inside the project, such as uploads/photo.png";
       default -> "has an unknown type " + type;
     };
   }

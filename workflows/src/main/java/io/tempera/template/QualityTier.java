@@ -2,7 +2,10 @@ package io.tempera.template;
 
 import java.util.Locale;
 
-/** The four quality tiers the canvas offers; {@code low} and {@code premium} are the seeds' old names. */
+/**
+ * The four quality tiers the canvas offers; {@code low} and {@code premium} are the seeds' old
+ * names.
+ */
 public enum QualityTier {
   DRAFT,
   STANDARD,
@@ -13,7 +16,10 @@ public enum QualityTier {
     return name().toLowerCase(Locale.ROOT);
   }
 
-  /** A requested tier resolved to a real one; unknown or missing names fall back to STANDARD with a warning. */
+  /**
+   * A requested tier resolved to a real one; unknown or missing names fall back to STANDARD with a
+   * warning.
+   */
   public record Resolution(QualityTier tier, String warning) {}
 
   public static Resolution resolve(String requested) {

@@ -18,16 +18,29 @@ import java.util.regex.Pattern;
 
 /**
  * Reads one template file and its backend graph, checking everything a template author can get
- * wrong. Never throws for bad content: it returns the problems, each with file, JSON path and reason.
+ * wrong. Never throws for bad content: it returns the problems, each with file, JSON path and
+ * reason.
  */
 public final class TemplateParser {
 
   private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9_-]{0,63}");
   static final Set<String> TOP_LEVEL =
       Set.of(
-          "id", "version", "display_name", "category", "icon", "description", "backend",
-          "timeout_seconds", "parameters", "parameter_mapping", "quality_parameters", "progress_messages",
-          "tiers", "variants", "timeouts");
+          "id",
+          "version",
+          "display_name",
+          "category",
+          "icon",
+          "description",
+          "backend",
+          "timeout_seconds",
+          "parameters",
+          "parameter_mapping",
+          "quality_parameters",
+          "progress_messages",
+          "tiers",
+          "variants",
+          "timeouts");
   static final Set<String> PARAMETER_KEYS =
       Set.of("type", "default", "min", "max", "enum", "required", "description");
   private static final Set<String> SUPPORTED_BACKENDS = Set.of("comfyui", "gradio", "script");
@@ -39,6 +52,7 @@ public final class TemplateParser {
 
   /** Gradio targets are the endpoint's parameter names or positions, not graph inputs. */
   public static final String GRADIO_NODE = "$gradio";
+
   private static final Pattern GRADIO_TARGET = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*|[0-9]{1,3}");
 
   public TemplateParser(ObjectMapper json) {
@@ -72,12 +86,17 @@ public final class TemplateParser {
     for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
       String key = it.next();
       if (!TOP_LEVEL.contains(key) && !key.startsWith("$") && !key.startsWith("_")) {
-        problems.add("$." + key, "unknown key (allowed: " + String.join(", ", TOP_LEVEL.stream().sorted().toList()) + ")");
+        problems.add(
+            "$." + key,
+            "unknown key (allowed: "
+                + String.join(", ", TOP_LEVEL.stream().sorted().toList())
+                + ")");
       }
     }
     String id = text(root, "id", problems, true);
     if (id != null && !ID.matcher(id).matches()) {
-      problems.add("$.id", "must be lowercase letters, digits, '-' or '_' (at most 64), got '" + id + "'");
+      problems.add(
+          "$.id", "must be lowercase letters, digits, '-' or '_' (at most 64), got '" + id + "'");
     }
     String version = text(root, "version", problems, true);
     String displayName = text(root, "display_name", problems, true);
@@ -87,8 +106,10 @@ public final class TemplateParser {
     int timeout = 300;
     JsonNode timeoutNode = root.get("timeout_seconds");
     if (timeoutNode != null) {
-      if (!timeoutNode.canConvertToInt() || !timeoutNode.isIntegralNumber()
-          || timeoutNode.asInt() < 1 || timeoutNode.asInt() > 86_400) {
+      if (!timeoutNode.canConvertToInt()
+          || !timeoutNode.isIntegralNumber()
+          || timeoutNode.asInt() < 1
+          || timeoutNode.asInt() > 86_400) {
         problems.add("$.timeout_seconds", "must be a whole number of seconds from 1 to 86400");
       } else {
         timeout = timeoutNode.asInt();
@@ -105,26 +126,38 @@ public final class TemplateParser {
       if (backendType == null) {
         problems.add("$.backend.type", "required: one of " + SUPPORTED_BACKENDS);
       } else if (!SUPPORTED_BACKENDS.contains(backendType)) {
-        problems.add("$.backend.type", "backend '" + backendType + "' is not supported by this version (supported: " + SUPPORTED_BACKENDS + ")");
+        problems.add(
+            "$.backend.type",
+            "backend '"
+                + backendType
+                + "' is not supported by this version (supported: "
+                + SUPPORTED_BACKENDS
+                + ")");
       }
-      graph = "script".equals(backendType)
-          ? readScript(file, backend.get("command"), problems)
-          : "gradio".equals(backendType)
-              ? readGradio(backend, problems)
-              : readGraph(file, backend.get("graph"), problems);
+      graph =
+          "script".equals(backendType)
+              ? readScript(file, backend.get("command"), problems)
+              : "gradio".equals(backendType)
+                  ? readGradio(backend, problems)
+                  : readGraph(file, backend.get("graph"), problems);
     }
     boolean script = "script".equals(backendType);
     boolean gradio = "gradio".equals(backendType);
     if (script && root.has("parameter_mapping")) {
-      problems.add("$.parameter_mapping", "script templates take no parameter_mapping: the script receives all parameters as JSON");
+      problems.add(
+          "$.parameter_mapping",
+          "script templates take no parameter_mapping: the script receives all parameters as JSON");
     }
 
     Map<String, ParameterSpec> parameters = readParameters(root.get("parameters"), problems);
-    List<ParameterMapping> mappings = readMappings(root.get("parameter_mapping"), parameters, graph, gradio, problems);
-    Map<QualityTier, Map<GraphTarget, Object>> tiers = readTiers(root.get("quality_parameters"), graph, script, gradio, problems);
+    List<ParameterMapping> mappings =
+        readMappings(root.get("parameter_mapping"), parameters, graph, gradio, problems);
+    Map<QualityTier, Map<GraphTarget, Object>> tiers =
+        readTiers(root.get("quality_parameters"), graph, script, gradio, problems);
 
     Map<String, String> messages = readMessages(root.get("progress_messages"), problems);
-    io.tempera.generation.PhaseTimeouts timeouts = readTimeouts(root.get("timeouts"), "$.timeouts", problems);
+    io.tempera.generation.PhaseTimeouts timeouts =
+        readTimeouts(root.get("timeouts"), "$.timeouts", problems);
     Map<QualityTier, TierConfig> tierConfigs = readTierConfigs(root.get("tiers"), problems);
     List<Variant> variants = readVariants(root.get("variants"), graph, script, gradio, problems);
     if (!problems.list.isEmpty()) {
@@ -132,8 +165,23 @@ public final class TemplateParser {
     }
     return new Parsed(
         new FunctionTemplate(
-            id, version, displayName, category == null ? "general" : category, icon, description,
-            backendType, graph, timeout, parameters, mappings, tiers, name, messages, tierConfigs, variants, timeouts),
+            id,
+            version,
+            displayName,
+            category == null ? "general" : category,
+            icon,
+            description,
+            backendType,
+            graph,
+            timeout,
+            parameters,
+            mappings,
+            tiers,
+            name,
+            messages,
+            tierConfigs,
+            variants,
+            timeouts),
         List.of());
   }
 
@@ -153,22 +201,36 @@ public final class TemplateParser {
     try {
       graph = json.readTree(Files.readString(graphFile));
     } catch (JsonProcessingException e) {
-      problems.add("$.backend.graph", "graph file '" + relative + "' is not valid JSON: " + e.getOriginalMessage());
+      problems.add(
+          "$.backend.graph",
+          "graph file '" + relative + "' is not valid JSON: " + e.getOriginalMessage());
       return null;
     } catch (IOException e) {
       problems.add("$.backend.graph", "graph file '" + relative + "' cannot be read");
       return null;
     }
     if (graph == null || !graph.isObject() || graph.isEmpty()) {
-      problems.add("$.backend.graph", "graph file '" + relative + "' must be a non-empty API-format graph {node_id: {class_type, inputs}}");
+      problems.add(
+          "$.backend.graph",
+          "graph file '"
+              + relative
+              + "' must be a non-empty API-format graph {node_id: {class_type, inputs}}");
       return null;
     }
     boolean ok = true;
     for (Iterator<Map.Entry<String, JsonNode>> it = graph.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> node = it.next();
       JsonNode value = node.getValue();
-      if (!value.isObject() || !value.path("class_type").isTextual() || !value.path("inputs").isObject()) {
-        problems.add("$.backend.graph", "graph node '" + node.getKey() + "' in '" + relative + "' needs a class_type string and an inputs object");
+      if (!value.isObject()
+          || !value.path("class_type").isTextual()
+          || !value.path("inputs").isObject()) {
+        problems.add(
+            "$.backend.graph",
+            "graph node '"
+                + node.getKey()
+                + "' in '"
+                + relative
+                + "' needs a class_type string and an inputs object");
         ok = false;
       }
     }
@@ -190,13 +252,18 @@ public final class TemplateParser {
       String path = "$.parameters." + name;
       JsonNode spec = entry.getValue();
       if (!spec.isObject()) {
-        problems.add(path, "must be an object {type, default, min, max, enum, required, description}");
+        problems.add(
+            path, "must be an object {type, default, min, max, enum, required, description}");
         continue;
       }
       for (Iterator<String> keys = spec.fieldNames(); keys.hasNext(); ) {
         String key = keys.next();
         if (!PARAMETER_KEYS.contains(key)) {
-          problems.add(path + "." + key, "unknown key (allowed: " + String.join(", ", PARAMETER_KEYS.stream().sorted().toList()) + ")");
+          problems.add(
+              path + "." + key,
+              "unknown key (allowed: "
+                  + String.join(", ", PARAMETER_KEYS.stream().sorted().toList())
+                  + ")");
         }
       }
       String type = spec.path("type").asText(null);
@@ -231,19 +298,34 @@ public final class TemplateParser {
       Object defaultValue = null;
       if (spec.has("default") && !spec.get("default").isNull()) {
         defaultValue = json.convertValue(spec.get("default"), Object.class);
-        ParameterSpec probe = new ParameterSpec(name, type, null, min, max, enumValues, false, null);
+        ParameterSpec probe =
+            new ParameterSpec(name, type, null, min, max, enumValues, false, null);
         String problem = ParameterValidator.valueProblem(probe, defaultValue);
         if (problem != null) {
           problems.add(path + ".default", problem);
         }
       }
-      out.put(name, new ParameterSpec(name, type, defaultValue, min, max, enumValues, required, spec.path("description").asText(null)));
+      out.put(
+          name,
+          new ParameterSpec(
+              name,
+              type,
+              defaultValue,
+              min,
+              max,
+              enumValues,
+              required,
+              spec.path("description").asText(null)));
     }
     return out;
   }
 
   private List<ParameterMapping> readMappings(
-      JsonNode node, Map<String, ParameterSpec> parameters, ObjectNode graph, boolean gradio, Problems problems) {
+      JsonNode node,
+      Map<String, ParameterSpec> parameters,
+      ObjectNode graph,
+      boolean gradio,
+      Problems problems) {
     List<ParameterMapping> out = new ArrayList<>();
     if (node == null) {
       return out;
@@ -260,8 +342,14 @@ public final class TemplateParser {
         continue;
       }
       String type = mapping.path("type").asText(ParameterMapping.DIRECT);
-      if (!List.of(ParameterMapping.DIRECT, ParameterMapping.FILE_UPLOAD, ParameterMapping.LOOKUP, ParameterMapping.COMPUTED).contains(type)) {
-        problems.add(path + ".type", "must be direct, file_upload, lookup or computed, got '" + type + "'");
+      if (!List.of(
+              ParameterMapping.DIRECT,
+              ParameterMapping.FILE_UPLOAD,
+              ParameterMapping.LOOKUP,
+              ParameterMapping.COMPUTED)
+          .contains(type)) {
+        problems.add(
+            path + ".type", "must be direct, file_upload, lookup or computed, got '" + type + "'");
         continue;
       }
       boolean computed = type.equals(ParameterMapping.COMPUTED);
@@ -272,21 +360,31 @@ public final class TemplateParser {
         continue;
       }
       if (!computed && type.equals(ParameterMapping.FILE_UPLOAD) != spec.type().equals("image")) {
-        problems.add(path + ".type", "file_upload is for image parameters and image parameters need file_upload");
+        problems.add(
+            path + ".type",
+            "file_upload is for image parameters and image parameters need file_upload");
         continue;
       }
-      GraphTarget target = gradio ? gradioTarget(mapping.path("target").asText(null)) : GraphTarget.parse(mapping.path("target").asText(null));
+      GraphTarget target =
+          gradio
+              ? gradioTarget(mapping.path("target").asText(null))
+              : GraphTarget.parse(mapping.path("target").asText(null));
       if (target == null) {
-        problems.add(path + ".target", gradio
-            ? "must be a parameter name of the Gradio endpoint (as its /info lists it) or a position 0, 1, …"
-            : "must look like '<node id>.inputs.<input name>'");
+        problems.add(
+            path + ".target",
+            gradio
+                ? "must be a parameter name of the Gradio endpoint (as its /info lists it) or a position 0, 1, …"
+                : "must look like '<node id>.inputs.<input name>'");
         continue;
       }
       if (!gradio && !targetExists(graph, target, path + ".target", problems)) {
         continue;
       }
-      Expression when = expression(mapping.get("when"), path + ".when", parameters, problems, false);
-      Expression expression = expression(mapping.get("expression"), path + ".expression", parameters, problems, computed);
+      Expression when =
+          expression(mapping.get("when"), path + ".when", parameters, problems, false);
+      Expression expression =
+          expression(
+              mapping.get("expression"), path + ".expression", parameters, problems, computed);
       if (computed && expression == null) {
         continue;
       }
@@ -307,7 +405,11 @@ public final class TemplateParser {
 
   /** An expression over the parameters and {@code tier}: parsed, its names checked. */
   private static Expression expression(
-      JsonNode node, String path, Map<String, ParameterSpec> parameters, Problems problems, boolean required) {
+      JsonNode node,
+      String path,
+      Map<String, ParameterSpec> parameters,
+      Problems problems,
+      boolean required) {
     if (node == null || node.isNull()) {
       if (required) {
         problems.add(path, "required: an expression such as 'size * 2'");
@@ -334,7 +436,8 @@ public final class TemplateParser {
   }
 
   /** A lookup table that covers every value the parameter's enum allows. */
-  private Map<String, Object> lookupTable(JsonNode node, ParameterSpec spec, String path, Problems problems) {
+  private Map<String, Object> lookupTable(
+      JsonNode node, ParameterSpec spec, String path, Problems problems) {
     if (node == null || !node.isObject() || node.isEmpty()) {
       problems.add(path, "required for a lookup: an object {value: replacement}");
       return null;
@@ -344,8 +447,11 @@ public final class TemplateParser {
       return null;
     }
     Map<String, Object> table = new LinkedHashMap<>();
-    node.fields().forEachRemaining(e -> table.put(e.getKey(), json.convertValue(e.getValue(), Object.class)));
-    List<String> missing = spec.enumValues().stream().map(String::valueOf).filter(v -> !table.containsKey(v)).toList();
+    node.fields()
+        .forEachRemaining(
+            e -> table.put(e.getKey(), json.convertValue(e.getValue(), Object.class)));
+    List<String> missing =
+        spec.enumValues().stream().map(String::valueOf).filter(v -> !table.containsKey(v)).toList();
     if (!missing.isEmpty()) {
       problems.add(path, "does not cover the enum values " + missing);
       return null;
@@ -354,7 +460,16 @@ public final class TemplateParser {
   }
 
   static final Set<String> TIER_KEYS =
-      Set.of("steps", "resolution", "sampler", "vram_mb", "optimizations", "max_concurrent", "timeout_seconds", "model", "timeouts");
+      Set.of(
+          "steps",
+          "resolution",
+          "sampler",
+          "vram_mb",
+          "optimizations",
+          "max_concurrent",
+          "timeout_seconds",
+          "model",
+          "timeouts");
 
   /** Per-tier pipeline configuration: {"draft": {"steps": 8, "vram_mb": 4000, …}, …}. */
   private Map<QualityTier, TierConfig> readTierConfigs(JsonNode node, Problems problems) {
@@ -363,72 +478,112 @@ public final class TemplateParser {
       return out;
     }
     if (!node.isObject()) {
-      problems.add("$.tiers", "must be an object {tier: {steps, resolution, sampler, vram_mb, optimizations, max_concurrent, timeout_seconds, model, timeouts}}");
+      problems.add(
+          "$.tiers",
+          "must be an object {tier: {steps, resolution, sampler, vram_mb, optimizations, max_concurrent, timeout_seconds, model, timeouts}}");
       return out;
     }
-    node.fields().forEachRemaining(entry -> {
-      String path = "$.tiers." + entry.getKey();
-      QualityTier tier = QualityTier.fromId(entry.getKey());
-      JsonNode c = entry.getValue();
-      if (tier == null) {
-        problems.add(path, "unknown tier (tiers: draft, standard, high, ultra)");
-        return;
-      }
-      if (!c.isObject()) {
-        problems.add(path, "must be an object");
-        return;
-      }
-      c.fieldNames().forEachRemaining(key -> {
-        if (!TIER_KEYS.contains(key)) {
-          problems.add(path + "." + key, "unknown key (allowed: " + String.join(", ", TIER_KEYS.stream().sorted().toList()) + ")");
-        }
-      });
-      Integer steps = positive(c, "steps", path, problems, 100_000);
-      Integer resolution = positive(c, "resolution", path, problems, 16_384);
-      Integer vram = positive(c, "vram_mb", path, problems, 1_048_576);
-      Integer maxConcurrent = positive(c, "max_concurrent", path, problems, 10_000);
-      Integer timeout = positive(c, "timeout_seconds", path, problems, 86_400);
-      String sampler = c.has("sampler") ? c.get("sampler").asText(null) : null;
-      String model = null;
-      if (c.has("model")) {
-        JsonNode m = c.get("model");
-        if (!m.isTextual() || !io.tempera.models.ModelSpec.validId(m.asText())) {
-          problems.add(path + ".model", "must be a model registry id (a file models/<id>.json), got " + m);
-        } else {
-          model = m.asText();
-        }
-      }
-      List<String> optimizations = new ArrayList<>();
-      if (c.has("optimizations")) {
-        if (!c.get("optimizations").isArray()) {
-          problems.add(path + ".optimizations", "must be a list of names");
-        } else {
-          c.get("optimizations").forEach(o -> optimizations.add(o.asText()));
-        }
-      }
-      io.tempera.generation.PhaseTimeouts timeouts = c.has("timeouts") ? readTimeouts(c.get("timeouts"), path + ".timeouts", problems) : null;
-      out.put(tier, new TierConfig(steps, resolution, sampler, vram, optimizations, maxConcurrent, timeout, model, timeouts));
-    });
+    node.fields()
+        .forEachRemaining(entry -> {
+          String path = "$.tiers." + entry.getKey();
+          QualityTier tier = QualityTier.fromId(entry.getKey());
+          JsonNode c = entry.getValue();
+          if (tier == null) {
+            problems.add(path, "unknown tier (tiers: draft, standard, high, ultra)");
+            return;
+          }
+          if (!c.isObject()) {
+            problems.add(path, "must be an object");
+            return;
+          }
+          c.fieldNames()
+              .forEachRemaining(key -> {
+                if (!TIER_KEYS.contains(key)) {
+                  problems.add(
+                      path + "." + key,
+                      "unknown key (allowed: "
+                          + String.join(", ", TIER_KEYS.stream().sorted().toList())
+                          + ")");
+                }
+              });
+          Integer steps = positive(c, "steps", path, problems, 100_000);
+          Integer resolution = positive(c, "resolution", path, problems, 16_384);
+          Integer vram = positive(c, "vram_mb", path, problems, 1_048_576);
+          Integer maxConcurrent = positive(c, "max_concurrent", path, problems, 10_000);
+          Integer timeout = positive(c, "timeout_seconds", path, problems, 86_400);
+          String sampler = c.has("sampler") ? c.get("sampler").asText(null) : null;
+          String model = null;
+          if (c.has("model")) {
+            JsonNode m = c.get("model");
+            if (!m.isTextual() || !io.tempera.models.ModelSpec.validId(m.asText())) {
+              problems.add(
+                  path + ".model",
+                  "must be a model registry id (a file models/<id>.json), got " + m);
+            } else {
+              model = m.asText();
+            }
+          }
+          List<String> optimizations = new ArrayList<>();
+          if (c.has("optimizations")) {
+            if (!c.get("optimizations").isArray()) {
+              problems.add(path + ".optimizations", "must be a list of names");
+            } else {
+              c.get("optimizations").forEach(o -> optimizations.add(o.asText()));
+            }
+          }
+          io.tempera.generation.PhaseTimeouts timeouts =
+              c.has("timeouts")
+                  ? readTimeouts(c.get("timeouts"), path + ".timeouts", problems)
+                  : null;
+          out.put(
+              tier,
+              new TierConfig(
+                  steps,
+                  resolution,
+                  sampler,
+                  vram,
+                  optimizations,
+                  maxConcurrent,
+                  timeout,
+                  model,
+                  timeouts));
+        });
     return out;
   }
 
   static final Set<String> TIMEOUT_KEYS =
-      Set.of("slot_wait_seconds", "model_start_seconds", "queue_wait_seconds", "stall_seconds", "output_seconds");
+      Set.of(
+          "slot_wait_seconds",
+          "model_start_seconds",
+          "queue_wait_seconds",
+          "stall_seconds",
+          "output_seconds");
 
-  /** Phase timeouts: {slot_wait_seconds, model_start_seconds, queue_wait_seconds, stall_seconds, output_seconds}, each optional. */
-  private static io.tempera.generation.PhaseTimeouts readTimeouts(JsonNode node, String path, Problems problems) {
+  /**
+   * Phase timeouts: {slot_wait_seconds, model_start_seconds, queue_wait_seconds, stall_seconds,
+   * output_seconds}, each optional.
+   */
+  private static io.tempera.generation.PhaseTimeouts readTimeouts(
+      JsonNode node, String path, Problems problems) {
     if (node == null) {
       return io.tempera.generation.PhaseTimeouts.NONE;
     }
     if (!node.isObject()) {
-      problems.add(path, "must be an object {" + String.join(", ", TIMEOUT_KEYS.stream().sorted().toList()) + "}");
+      problems.add(
+          path,
+          "must be an object {" + String.join(", ", TIMEOUT_KEYS.stream().sorted().toList()) + "}");
       return io.tempera.generation.PhaseTimeouts.NONE;
     }
-    node.fieldNames().forEachRemaining(key -> {
-      if (!TIMEOUT_KEYS.contains(key)) {
-        problems.add(path + "." + key, "unknown key (allowed: " + String.join(", ", TIMEOUT_KEYS.stream().sorted().toList()) + ")");
-      }
-    });
+    node.fieldNames()
+        .forEachRemaining(key -> {
+          if (!TIMEOUT_KEYS.contains(key)) {
+            problems.add(
+                path + "." + key,
+                "unknown key (allowed: "
+                    + String.join(", ", TIMEOUT_KEYS.stream().sorted().toList())
+                    + ")");
+          }
+        });
     return new io.tempera.generation.PhaseTimeouts(
         positive(node, "slot_wait_seconds", path, problems, 86_400),
         positive(node, "model_start_seconds", path, problems, 3_600),
@@ -437,7 +592,8 @@ public final class TemplateParser {
         positive(node, "output_seconds", path, problems, 3_600));
   }
 
-  private static Integer positive(JsonNode config, String key, String path, Problems problems, int max) {
+  private static Integer positive(
+      JsonNode config, String key, String path, Problems problems, int max) {
     JsonNode value = config.get(key);
     if (value == null || value.isNull()) {
       return null;
@@ -450,13 +606,15 @@ public final class TemplateParser {
   }
 
   /** A/B variants: [{name, weight, quality_parameters?}], names unique, weights positive. */
-  private List<Variant> readVariants(JsonNode node, ObjectNode graph, boolean script, boolean gradio, Problems problems) {
+  private List<Variant> readVariants(
+      JsonNode node, ObjectNode graph, boolean script, boolean gradio, Problems problems) {
     List<Variant> out = new ArrayList<>();
     if (node == null) {
       return out;
     }
     if (!node.isArray() || node.size() < 2) {
-      problems.add("$.variants", "must be a list of at least two {name, weight, quality_parameters?}");
+      problems.add(
+          "$.variants", "must be a list of at least two {name, weight, quality_parameters?}");
       return out;
     }
     Set<String> names = new java.util.HashSet<>();
@@ -465,11 +623,16 @@ public final class TemplateParser {
       String path = "$.variants[" + i + "]";
       String name = v.path("name").asText(null);
       if (name == null || name.isBlank() || !names.add(name)) {
-        problems.add(path + ".name", name == null || name.isBlank() ? "required" : "variant '" + name + "' is named twice");
+        problems.add(
+            path + ".name",
+            name == null || name.isBlank() ? "required" : "variant '" + name + "' is named twice");
         continue;
       }
       JsonNode weight = v.get("weight");
-      if (weight == null || !weight.isIntegralNumber() || weight.asInt() < 1 || weight.asInt() > 1_000_000) {
+      if (weight == null
+          || !weight.isIntegralNumber()
+          || weight.asInt() < 1
+          || weight.asInt() > 1_000_000) {
         problems.add(path + ".weight", "must be a whole number from 1 to 1000000");
         continue;
       }
@@ -484,17 +647,27 @@ public final class TemplateParser {
           Map.Entry<String, JsonNode> tierEntry = it.next();
           QualityTier tier = QualityTier.fromId(tierEntry.getKey());
           if (tier == null || !tierEntry.getValue().isObject()) {
-            problems.add(path + ".quality_parameters." + tierEntry.getKey(), "must be a tier (draft, standard, high, ultra) with an object of settings");
+            problems.add(
+                path + ".quality_parameters." + tierEntry.getKey(),
+                "must be a tier (draft, standard, high, ultra) with an object of settings");
             continue;
           }
           Map<GraphTarget, Object> settings = new LinkedHashMap<>();
-          for (java.util.Iterator<Map.Entry<String, JsonNode>> f = tierEntry.getValue().fields(); f.hasNext(); ) {
+          for (java.util.Iterator<Map.Entry<String, JsonNode>> f = tierEntry.getValue().fields();
+              f.hasNext(); ) {
             Map.Entry<String, JsonNode> e = f.next();
-            String settingPath = path + ".quality_parameters." + tierEntry.getKey() + "." + e.getKey();
-            GraphTarget target = script ? new GraphTarget(SCRIPT_TIER_NODE, e.getKey())
-                : gradio ? gradioTarget(e.getKey()) : GraphTarget.parse(e.getKey());
+            String settingPath =
+                path + ".quality_parameters." + tierEntry.getKey() + "." + e.getKey();
+            GraphTarget target =
+                script
+                    ? new GraphTarget(SCRIPT_TIER_NODE, e.getKey())
+                    : gradio ? gradioTarget(e.getKey()) : GraphTarget.parse(e.getKey());
             if (target == null) {
-              problems.add(settingPath, gradio ? "must be a Gradio parameter name or position" : "must look like '<node id>.inputs.<input name>'");
+              problems.add(
+                  settingPath,
+                  gradio
+                      ? "must be a Gradio parameter name or position"
+                      : "must look like '<node id>.inputs.<input name>'");
             } else if (script || gradio || targetExists(graph, target, settingPath, problems)) {
               settings.put(target, json.convertValue(e.getValue(), Object.class));
             }
@@ -517,23 +690,30 @@ public final class TemplateParser {
       problems.add("$.progress_messages", "must be an object {phase: message}");
       return messages;
     }
-    Set<String> phases = java.util.Arrays.stream(io.tempera.generation.Phase.values()).map(Enum::name)
-        .collect(java.util.stream.Collectors.toCollection(java.util.TreeSet::new));
-    node.fields().forEachRemaining(entry -> {
-      if (!phases.contains(entry.getKey())) {
-        problems.add("$.progress_messages." + entry.getKey(), "unknown phase (phases: " + String.join(", ", phases) + ")");
-      } else if (!entry.getValue().isTextual() || entry.getValue().asText().isBlank()) {
-        problems.add("$.progress_messages." + entry.getKey(), "must be a non-empty string");
-      } else {
-        messages.put(entry.getKey(), entry.getValue().asText());
-      }
-    });
+    Set<String> phases =
+        java.util.Arrays.stream(io.tempera.generation.Phase.values())
+            .map(Enum::name)
+            .collect(java.util.stream.Collectors.toCollection(java.util.TreeSet::new));
+    node.fields()
+        .forEachRemaining(entry -> {
+          if (!phases.contains(entry.getKey())) {
+            problems.add(
+                "$.progress_messages." + entry.getKey(),
+                "unknown phase (phases: " + String.join(", ", phases) + ")");
+          } else if (!entry.getValue().isTextual() || entry.getValue().asText().isBlank()) {
+            problems.add("$.progress_messages." + entry.getKey(), "must be a non-empty string");
+          } else {
+            messages.put(entry.getKey(), entry.getValue().asText());
+          }
+        });
     return messages;
   }
 
   /** A Gradio endpoint parameter, by name or zero-based position; null when neither. */
   static GraphTarget gradioTarget(String text) {
-    return text != null && GRADIO_TARGET.matcher(text).matches() ? new GraphTarget(GRADIO_NODE, text) : null;
+    return text != null && GRADIO_TARGET.matcher(text).matches()
+        ? new GraphTarget(GRADIO_NODE, text)
+        : null;
   }
 
   /** A Gradio backend's payload template: the endpoint, and the inputs the translation fills. */
@@ -541,16 +721,22 @@ public final class TemplateParser {
     for (Iterator<String> it = backend.fieldNames(); it.hasNext(); ) {
       String key = it.next();
       if (!key.equals("type") && !key.equals("api_name")) {
-        problems.add("$.backend." + key, "unknown key for a gradio backend (allowed: type, api_name)");
+        problems.add(
+            "$.backend." + key, "unknown key for a gradio backend (allowed: type, api_name)");
       }
     }
     JsonNode apiName = backend.get("api_name");
-    if (apiName == null || !apiName.isTextual() || !apiName.asText().matches("/?[A-Za-z0-9_][A-Za-z0-9_./-]{0,127}")) {
-      problems.add("$.backend.api_name", "required for gradio: the endpoint's api_name, e.g. \"/generate\" (see the app's \"Use via API\" page)");
+    if (apiName == null
+        || !apiName.isTextual()
+        || !apiName.asText().matches("/?[A-Za-z0-9_][A-Za-z0-9_./-]{0,127}")) {
+      problems.add(
+          "$.backend.api_name",
+          "required for gradio: the endpoint's api_name, e.g. \"/generate\" (see the app's \"Use via API\" page)");
       return null;
     }
     ObjectNode payload = json.createObjectNode();
-    payload.put("api_name", apiName.asText().startsWith("/") ? apiName.asText() : "/" + apiName.asText());
+    payload.put(
+        "api_name", apiName.asText().startsWith("/") ? apiName.asText() : "/" + apiName.asText());
     payload.putObject("inputs");
     return payload;
   }
@@ -558,7 +744,9 @@ public final class TemplateParser {
   /** A script backend's payload template: its command, run in the template's folder. */
   private ObjectNode readScript(Path templateFile, JsonNode command, Problems problems) {
     if (command == null || !command.isArray() || command.isEmpty()) {
-      problems.add("$.backend.command", "required for a script: the program and its fixed arguments, e.g. [\"python3\", \"make.py\"]");
+      problems.add(
+          "$.backend.command",
+          "required for a script: the program and its fixed arguments, e.g. [\"python3\", \"make.py\"]");
       return null;
     }
     for (JsonNode arg : command) {
@@ -577,13 +765,15 @@ public final class TemplateParser {
       JsonNode node, ObjectNode graph, boolean script, boolean gradio, Problems problems) {
     Map<QualityTier, Map<GraphTarget, Object>> out = new EnumMap<>(QualityTier.class);
     if (node == null || !node.isObject()) {
-      problems.add("$.quality_parameters", "required: an object with draft, standard, high and ultra");
+      problems.add(
+          "$.quality_parameters", "required: an object with draft, standard, high and ultra");
       return out;
     }
     for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
       String key = it.next();
       if (QualityTier.fromId(key) == null) {
-        problems.add("$.quality_parameters." + key, "unknown tier (tiers: draft, standard, high, ultra)");
+        problems.add(
+            "$.quality_parameters." + key, "unknown tier (tiers: draft, standard, high, ultra)");
       }
     }
     for (QualityTier tier : QualityTier.values()) {
@@ -596,14 +786,18 @@ public final class TemplateParser {
       Map<GraphTarget, Object> settings = new LinkedHashMap<>();
       for (Iterator<Map.Entry<String, JsonNode>> fields = values.fields(); fields.hasNext(); ) {
         Map.Entry<String, JsonNode> entry = fields.next();
-        GraphTarget target = script ? new GraphTarget(SCRIPT_TIER_NODE, entry.getKey())
-            : gradio ? gradioTarget(entry.getKey()) : GraphTarget.parse(entry.getKey());
+        GraphTarget target =
+            script
+                ? new GraphTarget(SCRIPT_TIER_NODE, entry.getKey())
+                : gradio ? gradioTarget(entry.getKey()) : GraphTarget.parse(entry.getKey());
         if (script || (gradio && target != null)) {
           settings.put(target, json.convertValue(entry.getValue(), Object.class));
         } else if (target == null) {
-          problems.add(path + "." + entry.getKey(), gradio
-              ? "must be a parameter name of the Gradio endpoint or a position 0, 1, …"
-              : "must look like '<node id>.inputs.<input name>'");
+          problems.add(
+              path + "." + entry.getKey(),
+              gradio
+                  ? "must be a parameter name of the Gradio endpoint or a position 0, 1, …"
+                  : "must look like '<node id>.inputs.<input name>'");
         } else if (targetExists(graph, target, path + "." + entry.getKey(), problems)) {
           settings.put(target, json.convertValue(entry.getValue(), Object.class));
         }
@@ -614,7 +808,8 @@ public final class TemplateParser {
   }
 
   /** True when the target exists in the graph; otherwise records why not. */
-  private static boolean targetExists(ObjectNode graph, GraphTarget target, String path, Problems problems) {
+  private static boolean targetExists(
+      ObjectNode graph, GraphTarget target, String path, Problems problems) {
     if (graph == null) {
       return false;
     }
@@ -624,7 +819,15 @@ public final class TemplateParser {
       return false;
     }
     if (!node.path("inputs").has(target.input())) {
-      problems.add(path, "graph node '" + target.node() + "' (" + node.path("class_type").asText() + ") has no input '" + target.input() + "'");
+      problems.add(
+          path,
+          "graph node '"
+              + target.node()
+              + "' ("
+              + node.path("class_type").asText()
+              + ") has no input '"
+              + target.input()
+              + "'");
       return false;
     }
     return true;

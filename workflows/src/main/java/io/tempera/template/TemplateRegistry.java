@@ -31,6 +31,7 @@ public final class TemplateRegistry {
 
   private static final Logger log = LoggerFactory.getLogger(TemplateRegistry.class);
   public static final String TEMPLATE_FILE = "template.json";
+
   /** The model registry's folder below the template root. */
   public static final String MODELS_DIR = "models";
 
@@ -146,16 +147,29 @@ public final class TemplateRegistry {
       List<FunctionTemplate> versions = byId.computeIfAbsent(template.id(), k -> new ArrayList<>());
       if (versions.stream().anyMatch(t -> t.version().equals(template.version()))) {
         TemplateProblem p =
-            new TemplateProblem(file.toString(), "$.version", "version " + template.version() + " of '" + template.id() + "' is defined twice; this copy is skipped");
+            new TemplateProblem(
+                file.toString(),
+                "$.version",
+                "version "
+                    + template.version()
+                    + " of '"
+                    + template.id()
+                    + "' is defined twice; this copy is skipped");
         problems.add(p);
         log.warn("template skipped: {}", p);
         continue;
       }
       versions.add(template);
-      versions.sort(Comparator.comparing(FunctionTemplate::version, TemplateRegistry::compareVersions));
+      versions.sort(
+          Comparator.comparing(FunctionTemplate::version, TemplateRegistry::compareVersions));
     }
     byId.replaceAll((k, v) -> List.copyOf(v));
-    log.info("templates loaded from {}: {} functions, {} models, {} problems", root, byId.size(), catalog.models().size(), problems.size());
+    log.info(
+        "templates loaded from {}: {} functions, {} models, {} problems",
+        root,
+        byId.size(),
+        catalog.models().size(),
+        problems.size());
     return new Snapshot(Map.copyOf(byId), List.copyOf(problems), fingerprint, catalog.models());
   }
 
@@ -163,7 +177,8 @@ public final class TemplateRegistry {
    * Checks the models the template's tiers name (loaded, same backend, the tier's VRAM enough for
    * the model) and makes a tier without its own {@code vram_mb} need what its model needs.
    */
-  private static TemplateParser.Parsed withModels(FunctionTemplate template, Map<String, ModelSpec> models) {
+  private static TemplateParser.Parsed withModels(
+      FunctionTemplate template, Map<String, ModelSpec> models) {
     List<TemplateProblem> problems = new ArrayList<>();
     Map<QualityTier, TierConfig> tiers = new java.util.EnumMap<>(QualityTier.class);
     for (Map.Entry<QualityTier, TierConfig> e : template.tierConfigs().entrySet()) {
@@ -172,20 +187,43 @@ public final class TemplateRegistry {
       if (config.model() != null) {
         ModelSpec model = models.get(config.model());
         if (model == null) {
-          problems.add(new TemplateProblem(template.sourceFile(), path,
-              "names no loaded model: '" + config.model() + "' (models are the files " + MODELS_DIR + "/<id>.json)"));
+          problems.add(
+              new TemplateProblem(
+                  template.sourceFile(),
+                  path,
+                  "names no loaded model: '"
+                      + config.model()
+                      + "' (models are the files "
+                      + MODELS_DIR
+                      + "/<id>.json)"));
           continue;
         }
         if (!model.backendType().equals(template.backendType())) {
-          problems.add(new TemplateProblem(template.sourceFile(), path,
-              "model '" + model.id() + "' speaks " + model.backendType() + ", but this template's backend is " + template.backendType()));
+          problems.add(
+              new TemplateProblem(
+                  template.sourceFile(),
+                  path,
+                  "model '"
+                      + model.id()
+                      + "' speaks "
+                      + model.backendType()
+                      + ", but this template's backend is "
+                      + template.backendType()));
           continue;
         }
         if (config.vramMb() == null && model.vramMb() > 0) {
           config = config.withVramMb(model.vramMb());
         } else if (config.vramMb() != null && config.vramMb() < model.vramMb()) {
-          problems.add(new TemplateProblem(template.sourceFile(), "$.tiers." + e.getKey().id() + ".vram_mb",
-              config.vramMb() + " MB is less than model '" + model.id() + "' needs (" + model.vramMb() + " MB)"));
+          problems.add(
+              new TemplateProblem(
+                  template.sourceFile(),
+                  "$.tiers." + e.getKey().id() + ".vram_mb",
+                  config.vramMb()
+                      + " MB is less than model '"
+                      + model.id()
+                      + "' needs ("
+                      + model.vramMb()
+                      + " MB)"));
           continue;
         }
       }
@@ -196,9 +234,24 @@ public final class TemplateRegistry {
     }
     FunctionTemplate t = template;
     return new TemplateParser.Parsed(
-        new FunctionTemplate(t.id(), t.version(), t.displayName(), t.category(), t.icon(), t.description(), t.backendType(),
-            t.graph(), t.timeoutSeconds(), t.parameters(), t.mappings(), t.qualityParameters(), t.sourceFile(),
-            t.progressMessages(), tiers, t.variants(), t.timeouts()),
+        new FunctionTemplate(
+            t.id(),
+            t.version(),
+            t.displayName(),
+            t.category(),
+            t.icon(),
+            t.description(),
+            t.backendType(),
+            t.graph(),
+            t.timeoutSeconds(),
+            t.parameters(),
+            t.mappings(),
+            t.qualityParameters(),
+            t.sourceFile(),
+            t.progressMessages(),
+            tiers,
+            t.variants(),
+            t.timeouts()),
         List.of());
   }
 
@@ -221,14 +274,22 @@ public final class TemplateRegistry {
     }
     StringBuilder sb = new StringBuilder();
     try (Stream<Path> files = Files.walk(root)) {
-      files.filter(Files::isRegularFile).sorted().forEach(p -> {
-        try {
-          BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
-          sb.append(p).append(':').append(a.size()).append(':').append(a.lastModifiedTime().toMillis()).append('\n');
-        } catch (IOException e) {
-          sb.append(p).append(":gone\n");
-        }
-      });
+      files
+          .filter(Files::isRegularFile)
+          .sorted()
+          .forEach(p -> {
+            try {
+              BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+              sb.append(p)
+                  .append(':')
+                  .append(a.size())
+                  .append(':')
+                  .append(a.lastModifiedTime().toMillis())
+                  .append('\n');
+            } catch (IOException e) {
+              sb.append(p).append(":gone\n");
+            }
+          });
     } catch (IOException | UncheckedIOException e) {
       return "unreadable:" + clock.millis();
     }
@@ -240,7 +301,8 @@ public final class TemplateRegistry {
     String[] x = a.split("[.-]", -1);
     String[] y = b.split("[.-]", -1);
     for (int i = 0; i < Math.max(x.length, y.length); i++) {
-      String p = i < x.length && !x[i].isEmpty() ? x[i] : "0"; // a missing or empty part counts as 0
+      String p =
+          i < x.length && !x[i].isEmpty() ? x[i] : "0"; // a missing or empty part counts as 0
       String q = i < y.length && !y[i].isEmpty() ? y[i] : "0";
       int c;
       if (p.matches("\\d{1,18}") && q.matches("\\d{1,18}")) {

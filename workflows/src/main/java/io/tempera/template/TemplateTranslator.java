@@ -21,7 +21,10 @@ public final class TemplateTranslator {
     this.json = json;
   }
 
-  /** The backend payload, the files it needs uploaded, and the A/B variant applied (null without variants). */
+  /**
+   * The backend payload, the files it needs uploaded, and the A/B variant applied (null without
+   * variants).
+   */
   public record Translation(ObjectNode payload, List<FileInput> fileInputs, String variant) {}
 
   /**
@@ -33,8 +36,11 @@ public final class TemplateTranslator {
       return null;
     }
     int total = template.variants().stream().mapToInt(Variant::weight).sum();
-    long hash = Integer.toUnsignedLong(java.util.Arrays.hashCode(
-        (projectId + "\u0000" + template.id()).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    long hash =
+        Integer.toUnsignedLong(
+            java.util.Arrays.hashCode(
+                (projectId + "\u0000" + template.id())
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     hash = (hash * 0x9E3779B97F4A7C15L) >>> 1; // spread the bits before taking the bucket
     long bucket = hash % total;
     for (Variant variant : template.variants()) {
@@ -47,17 +53,25 @@ public final class TemplateTranslator {
   }
 
   /** Translation for a project: applies the project's A/B variant, if the template has variants. */
-  public Translation translate(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters, String projectId) {
+  public Translation translate(
+      FunctionTemplate template,
+      QualityTier tier,
+      Map<String, Object> parameters,
+      String projectId) {
     Variant variant = variantFor(template, projectId);
     return translate(template, tier, parameters, variant);
   }
 
-  public Translation translate(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters) {
+  public Translation translate(
+      FunctionTemplate template, QualityTier tier, Map<String, Object> parameters) {
     return translate(template, tier, parameters, (Variant) null);
   }
 
-
-  private Translation translate(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters, Variant variant) {
+  private Translation translate(
+      FunctionTemplate template,
+      QualityTier tier,
+      Map<String, Object> parameters,
+      Variant variant) {
     if ("script".equals(template.backendType())) {
       return translateScript(template, tier, parameters, variant);
     }
@@ -65,17 +79,26 @@ public final class TemplateTranslator {
       return translateGradio(template, tier, parameters, variant);
     }
     ObjectNode graph = template.graph().deepCopy();
-    template.qualityParameters().getOrDefault(tier, Map.of()).forEach((target, value) -> write(graph, target, value));
+    template
+        .qualityParameters()
+        .getOrDefault(tier, Map.of())
+        .forEach((target, value) -> write(graph, target, value));
     if (variant != null) {
-      variant.qualityParameters().getOrDefault(tier, Map.of()).forEach((target, value) -> write(graph, target, value));
+      variant
+          .qualityParameters()
+          .getOrDefault(tier, Map.of())
+          .forEach((target, value) -> write(graph, target, value));
     }
     Map<String, Object> values = new java.util.HashMap<>();
-    template.parameters().values().forEach(spec -> {
-      Object value = parameters.getOrDefault(spec.name(), spec.defaultValue());
-      if (value != null) {
-        values.put(spec.name(), value);
-      }
-    });
+    template
+        .parameters()
+        .values()
+        .forEach(spec -> {
+          Object value = parameters.getOrDefault(spec.name(), spec.defaultValue());
+          if (value != null) {
+            values.put(spec.name(), value);
+          }
+        });
     values.put("tier", tier.id());
     List<FileInput> files = new ArrayList<>();
     for (ParameterMapping mapping : template.mappings()) {
@@ -93,16 +116,33 @@ public final class TemplateTranslator {
       }
       switch (mapping.type()) {
         case ParameterMapping.FILE_UPLOAD ->
-            files.add(new FileInput(mapping.parameter(), value.toString(), mapping.target().node(), mapping.target().input()));
-        case ParameterMapping.LOOKUP -> write(graph, mapping.target(), mapping.table().get(String.valueOf(value)));
-        default -> write(graph, mapping.target(), spec.type().equals("integer") && value instanceof Number n ? n.longValue() : value);
+            files.add(
+                new FileInput(
+                    mapping.parameter(),
+                    value.toString(),
+                    mapping.target().node(),
+                    mapping.target().input()));
+        case ParameterMapping.LOOKUP ->
+            write(graph, mapping.target(), mapping.table().get(String.valueOf(value)));
+        default ->
+            write(
+                graph,
+                mapping.target(),
+                spec.type().equals("integer") && value instanceof Number n ? n.longValue() : value);
       }
     }
     return new Translation(graph, files, variant == null ? null : variant.name());
   }
 
-  /** A script gets every parameter (defaults filled in) and its tier's values as JSON; images become file inputs. */
-  private Translation translateScript(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters, Variant variant) {
+  /**
+   * A script gets every parameter (defaults filled in) and its tier's values as JSON; images become
+   * file inputs.
+   */
+  private Translation translateScript(
+      FunctionTemplate template,
+      QualityTier tier,
+      Map<String, Object> parameters,
+      Variant variant) {
     ObjectNode payload = template.graph().deepCopy();
     payload.put("timeoutSeconds", template.timeoutSeconds());
     ObjectNode values = payload.putObject("parameters");
@@ -120,10 +160,14 @@ public final class TemplateTranslator {
     }
     ObjectNode tierValues = payload.putObject("tier");
     tierValues.put("name", tier.id());
-    template.qualityParameters().getOrDefault(tier, Map.of())
+    template
+        .qualityParameters()
+        .getOrDefault(tier, Map.of())
         .forEach((target, value) -> tierValues.set(target.input(), json.valueToTree(value)));
     if (variant != null) {
-      variant.qualityParameters().getOrDefault(tier, Map.of())
+      variant
+          .qualityParameters()
+          .getOrDefault(tier, Map.of())
           .forEach((target, value) -> tierValues.set(target.input(), json.valueToTree(value)));
       payload.put("variant", variant.name());
     }
@@ -135,20 +179,33 @@ public final class TemplateTranslator {
    * each mapped parameter, then every parameter without a mapping under its own name (as Gradio's
    * clients call {@code predict(prompt=…)}). Images become file inputs, uploaded by the backend.
    */
-  private Translation translateGradio(FunctionTemplate template, QualityTier tier, Map<String, Object> parameters, Variant variant) {
+  private Translation translateGradio(
+      FunctionTemplate template,
+      QualityTier tier,
+      Map<String, Object> parameters,
+      Variant variant) {
     ObjectNode payload = template.graph().deepCopy();
     ObjectNode inputs = payload.withObjectProperty("inputs");
-    template.qualityParameters().getOrDefault(tier, Map.of()).forEach((target, value) -> inputs.set(target.input(), json.valueToTree(value)));
+    template
+        .qualityParameters()
+        .getOrDefault(tier, Map.of())
+        .forEach((target, value) -> inputs.set(target.input(), json.valueToTree(value)));
     if (variant != null) {
-      variant.qualityParameters().getOrDefault(tier, Map.of()).forEach((target, value) -> inputs.set(target.input(), json.valueToTree(value)));
+      variant
+          .qualityParameters()
+          .getOrDefault(tier, Map.of())
+          .forEach((target, value) -> inputs.set(target.input(), json.valueToTree(value)));
     }
     Map<String, Object> values = new java.util.HashMap<>();
-    template.parameters().values().forEach(spec -> {
-      Object value = parameters.getOrDefault(spec.name(), spec.defaultValue());
-      if (value != null) {
-        values.put(spec.name(), value);
-      }
-    });
+    template
+        .parameters()
+        .values()
+        .forEach(spec -> {
+          Object value = parameters.getOrDefault(spec.name(), spec.defaultValue());
+          if (value != null) {
+            values.put(spec.name(), value);
+          }
+        });
     values.put("tier", tier.id());
     List<FileInput> files = new ArrayList<>();
     java.util.Set<String> mapped = new java.util.HashSet<>();
@@ -170,9 +227,19 @@ public final class TemplateTranslator {
       }
       ParameterSpec spec = template.parameters().get(mapping.parameter());
       switch (mapping.type()) {
-        case ParameterMapping.FILE_UPLOAD -> files.add(new FileInput(mapping.parameter(), value.toString(), TemplateParser.GRADIO_NODE, target));
-        case ParameterMapping.LOOKUP -> inputs.set(target, json.valueToTree(mapping.table().get(String.valueOf(value))));
-        default -> inputs.set(target, json.valueToTree(spec.type().equals("integer") && value instanceof Number n ? n.longValue() : value));
+        case ParameterMapping.FILE_UPLOAD ->
+            files.add(
+                new FileInput(
+                    mapping.parameter(), value.toString(), TemplateParser.GRADIO_NODE, target));
+        case ParameterMapping.LOOKUP ->
+            inputs.set(target, json.valueToTree(mapping.table().get(String.valueOf(value))));
+        default ->
+            inputs.set(
+                target,
+                json.valueToTree(
+                    spec.type().equals("integer") && value instanceof Number n
+                        ? n.longValue()
+                        : value));
       }
     }
     for (ParameterSpec spec : template.parameters().values()) {
@@ -181,9 +248,15 @@ public final class TemplateTranslator {
         continue;
       }
       if (spec.type().equals("image")) {
-        files.add(new FileInput(spec.name(), value.toString(), TemplateParser.GRADIO_NODE, spec.name()));
+        files.add(
+            new FileInput(spec.name(), value.toString(), TemplateParser.GRADIO_NODE, spec.name()));
       } else {
-        inputs.set(spec.name(), json.valueToTree(spec.type().equals("integer") && value instanceof Number n ? n.longValue() : value));
+        inputs.set(
+            spec.name(),
+            json.valueToTree(
+                spec.type().equals("integer") && value instanceof Number n
+                    ? n.longValue()
+                    : value));
       }
     }
     if (variant != null) {

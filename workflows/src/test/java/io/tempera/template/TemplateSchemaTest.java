@@ -13,7 +13,9 @@ import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
-/** templates/template.schema.json says what the loader accepts, and every shipped template fits it. */
+/**
+ * templates/template.schema.json says what the loader accepts, and every shipped template fits it.
+ */
 class TemplateSchemaTest {
 
   final ObjectMapper json = new ObjectMapper();
@@ -28,9 +30,11 @@ class TemplateSchemaTest {
   void theSchemaAndTheLoaderAgreeOnTheKeys() throws IOException {
     JsonNode schema = json.readTree(Path.of("../templates/template.schema.json").toFile());
     assertThat(keys(schema.get("properties"))).isEqualTo(TemplateParser.TOP_LEVEL);
-    assertThat(keys(schema.at("/$defs/parameter/properties"))).isEqualTo(TemplateParser.PARAMETER_KEYS);
+    assertThat(keys(schema.at("/$defs/parameter/properties")))
+        .isEqualTo(TemplateParser.PARAMETER_KEYS);
     assertThat(keys(schema.at("/$defs/tierConfig/properties"))).isEqualTo(TemplateParser.TIER_KEYS);
-    assertThat(keys(schema.at("/$defs/timeouts/properties"))).isEqualTo(TemplateParser.TIMEOUT_KEYS);
+    assertThat(keys(schema.at("/$defs/timeouts/properties")))
+        .isEqualTo(TemplateParser.TIMEOUT_KEYS);
   }
 
   @Test
@@ -45,8 +49,13 @@ class TemplateSchemaTest {
     for (Path file : templates) {
       JsonNode template = json.readTree(file.toFile());
       assertThat(keys(template)).as(file.toString()).isSubsetOf(TemplateParser.TOP_LEVEL);
-      template.path("parameters").forEach(p -> assertThat(keys(p)).as(file.toString()).isSubsetOf(TemplateParser.PARAMETER_KEYS));
-      template.path("parameter_mapping").forEach(m -> assertThat(keys(m)).as(file.toString()).isSubsetOf(mappingKeys));
+      template
+          .path("parameters")
+          .forEach(p ->
+              assertThat(keys(p)).as(file.toString()).isSubsetOf(TemplateParser.PARAMETER_KEYS));
+      template
+          .path("parameter_mapping")
+          .forEach(m -> assertThat(keys(m)).as(file.toString()).isSubsetOf(mappingKeys));
       assertThat(new TemplateParser(json).parse(file).problems()).as(file.toString()).isEmpty();
     }
   }

@@ -36,22 +36,36 @@ public class ModelActivitiesImpl implements ModelActivities {
     ModelSpec model = start.model();
     if (model == null || !model.containerised()) {
       throw ApplicationFailure.newNonRetryableFailure(
-          "Model " + (model == null ? "(none)" : model.id()) + " does not run in a container", ErrorCode.INTERNAL.name());
+          "Model " + (model == null ? "(none)" : model.id()) + " does not run in a container",
+          ErrorCode.INTERNAL.name());
     }
     if (host == null) {
       throw ApplicationFailure.newNonRetryableFailure(
-          "Model " + model.id() + " runs in a container, but this worker host (" + hostId + ") runs no container engine",
+          "Model "
+              + model.id()
+              + " runs in a container, but this worker host ("
+              + hostId
+              + ") runs no container engine",
           ErrorCode.MODEL_UNAVAILABLE.name());
     }
     // the person sees what is happening, never the model's name (seed 002)
     phases.entered(start.holder(), Phase.STARTING_MODEL, 0.03, "Preparing the generator");
-    try (Heartbeats beats = Heartbeats.start(Activity.getExecutionContext(), () -> "starting " + model.id())) {
+    try (Heartbeats beats =
+        Heartbeats.start(Activity.getExecutionContext(), () -> "starting " + model.id())) {
       RunningModel running = host.acquire(start.holder(), model, start.gpuIndex());
       beats.throwIfStopped();
-      log.info("generation {}: model {} at {} ({})", start.holder(), model.id(), running.baseUrl(),
+      log.info(
+          "generation {}: model {} at {} ({})",
+          start.holder(),
+          model.id(),
+          running.baseUrl(),
           running.reused() ? "reused" : "started in " + running.coldStartMillis() + " ms");
       return new ModelEndpoint(
-          running.modelId(), running.containerId(), running.baseUrl(), running.reused(), running.coldStartMillis());
+          running.modelId(),
+          running.containerId(),
+          running.baseUrl(),
+          running.reused(),
+          running.coldStartMillis());
     } catch (ModelHostException e) {
       throw failure(model, e);
     }
@@ -64,10 +78,16 @@ public class ModelActivitiesImpl implements ModelActivities {
     }
   }
 
-  /** A model host's failure as the activity's typed failure, with the end of the container's log. */
+  /**
+   * A model host's failure as the activity's typed failure, with the end of the container's log.
+   */
   public static ApplicationFailure failure(ModelSpec model, ModelHostException e) {
     String message =
-        "Model " + model.id() + ": " + e.getMessage() + (e.logTail().isBlank() ? "" : "\n" + tail(e.logTail(), 2_000));
+        "Model "
+            + model.id()
+            + ": "
+            + e.getMessage()
+            + (e.logTail().isBlank() ? "" : "\n" + tail(e.logTail(), 2_000));
     return e.code().retryable()
         ? ApplicationFailure.newFailure(message, e.code().name())
         : ApplicationFailure.newNonRetryableFailure(message, e.code().name());

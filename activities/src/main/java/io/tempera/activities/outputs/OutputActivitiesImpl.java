@@ -27,7 +27,8 @@ public class OutputActivitiesImpl implements OutputActivities {
   private final PhaseEvents phases;
   private final MeterRegistry metrics;
 
-  public OutputActivitiesImpl(BackendRegistry backends, OutputStore outputs, PhaseEvents phases, MeterRegistry metrics) {
+  public OutputActivitiesImpl(
+      BackendRegistry backends, OutputStore outputs, PhaseEvents phases, MeterRegistry metrics) {
     this.backends = backends;
     this.outputs = outputs;
     this.phases = phases;
@@ -36,7 +37,8 @@ public class OutputActivitiesImpl implements OutputActivities {
 
   @Override
   public List<OutputRef> collectOutputs(CollectRequest request) {
-    phases.entered(request.generationId(), Phase.COLLECTING_OUTPUTS, 0.95, Phase.COLLECTING_OUTPUTS.message());
+    phases.entered(
+        request.generationId(), Phase.COLLECTING_OUTPUTS, 0.95, Phase.COLLECTING_OUTPUTS.message());
     Backend backend = backends.get(request.backendType());
     Path dir = outputs.rendersDir(request.projectId(), request.nodeId());
     try {
@@ -59,7 +61,9 @@ public class OutputActivitiesImpl implements OutputActivities {
     return List.copyOf(refs);
   }
 
-  /** A stored file's name: the generation id and the backend's base name, safe for any file system. */
+  /**
+   * A stored file's name: the generation id and the backend's base name, safe for any file system.
+   */
   public static String outputName(String generationId, String backendName) {
     String base = backendName.substring(backendName.lastIndexOf('/') + 1);
     return (generationId + "_" + base).replaceAll("[^A-Za-z0-9_.-]", "_");

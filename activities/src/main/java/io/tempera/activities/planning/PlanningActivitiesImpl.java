@@ -38,7 +38,11 @@ public class PlanningActivitiesImpl implements PlanningActivities {
   private final PhaseEvents phases;
 
   public PlanningActivitiesImpl(
-      TemplateRegistry templates, TemplateTranslator translator, ModelLookup models, boolean containers, PhaseEvents phases) {
+      TemplateRegistry templates,
+      TemplateTranslator translator,
+      ModelLookup models,
+      boolean containers,
+      PhaseEvents phases) {
     this.templates = templates;
     this.translator = translator;
     this.models = models == null ? ModelLookup.none() : models;
@@ -48,16 +52,23 @@ public class PlanningActivitiesImpl implements PlanningActivities {
 
   @Override
   public GenerationPlan plan(GenerationRequest request) {
-    phases.entered(Activity.getExecutionContext().getInfo().getWorkflowId(), Phase.RESOLVING, 0.0, Phase.RESOLVING.message());
+    phases.entered(
+        Activity.getExecutionContext().getInfo().getWorkflowId(),
+        Phase.RESOLVING,
+        0.0,
+        Phase.RESOLVING.message());
     FunctionTemplate template =
         templates
             .find(request.functionId(), request.functionVersion())
-            .orElseThrow(
-                () ->
-                    ApplicationFailure.newNonRetryableFailure(
-                        "Unknown function '" + request.functionId() + "'"
-                            + (request.functionVersion() == null ? "" : " version " + request.functionVersion()),
-                        ErrorCode.UNKNOWN_FUNCTION.name()));
+            .orElseThrow(() ->
+                ApplicationFailure.newNonRetryableFailure(
+                    "Unknown function '"
+                        + request.functionId()
+                        + "'"
+                        + (request.functionVersion() == null
+                            ? ""
+                            : " version " + request.functionVersion()),
+                    ErrorCode.UNKNOWN_FUNCTION.name()));
     List<RequestProblem> problems = ParameterValidator.validate(template, request.parameters());
     if (!problems.isEmpty()) {
       throw ApplicationFailure.newNonRetryableFailure(
@@ -77,46 +88,81 @@ public class PlanningActivitiesImpl implements PlanningActivities {
     FunctionTemplate template =
         templates
             .find(plan.functionId(), plan.functionVersion())
-            .orElseThrow(
-                () ->
-                    ApplicationFailure.newNonRetryableFailure(
-                        "Version " + plan.functionVersion() + " of '" + plan.functionId() + "' is no longer available",
-                        ErrorCode.UNKNOWN_FUNCTION.name()));
+            .orElseThrow(() ->
+                ApplicationFailure.newNonRetryableFailure(
+                    "Version "
+                        + plan.functionVersion()
+                        + " of '"
+                        + plan.functionId()
+                        + "' is no longer available",
+                    ErrorCode.UNKNOWN_FUNCTION.name()));
     QualityTier target = QualityTier.fromId(tier);
     if (target == null) {
-      throw ApplicationFailure.newNonRetryableFailure("Unknown tier " + tier, ErrorCode.INVALID_REQUEST.name());
+      throw ApplicationFailure.newNonRetryableFailure(
+          "Unknown tier " + tier, ErrorCode.INVALID_REQUEST.name());
     }
     return planFor(template, target, request, List.of());
   }
 
   @Override
-  public GenerationPlan planOnModel(GenerationRequest request, GenerationPlan plan, String modelId) {
+  public GenerationPlan planOnModel(
+      GenerationRequest request, GenerationPlan plan, String modelId) {
     ModelSpec model =
         models
             .find(modelId)
-            .orElseThrow(
-                () ->
-                    ApplicationFailure.newNonRetryableFailure(
-                        "The model registry has no model '" + modelId + "'"
-                            + (plan.model() == null ? "" : " (the fallback of " + plan.model().id() + ")"),
-                        ErrorCode.MODEL_UNAVAILABLE.name()));
+            .orElseThrow(() ->
+                ApplicationFailure.newNonRetryableFailure(
+                    "The model registry has no model '"
+                        + modelId
+                        + "'"
+                        + (plan.model() == null
+                            ? ""
+                            : " (the fallback of " + plan.model().id() + ")"),
+                    ErrorCode.MODEL_UNAVAILABLE.name()));
     if (model.backendType() != null && !model.backendType().equals(plan.backendType())) {
       throw ApplicationFailure.newNonRetryableFailure(
-          "The fallback model " + modelId + " speaks " + model.backendType() + ", but " + plan.functionId() + " runs on "
+          "The fallback model "
+              + modelId
+              + " speaks "
+              + model.backendType()
+              + ", but "
+              + plan.functionId()
+              + " runs on "
               + plan.backendType(),
           ErrorCode.MODEL_UNAVAILABLE.name());
     }
     ModelSpec hosted = startingWithin(onThisHost(model), plan.timeouts());
     return new GenerationPlan(
-        plan.functionId(), plan.functionVersion(), plan.tierRequested(), plan.tierUsed(), plan.backendType(), plan.payload(),
-        plan.fileInputs(), plan.timeoutSeconds(), List.of(), plan.progressMessages(), plan.variant(), hosted,
-        plan.timeouts(), hosted.vramMb() > 0 ? hosted.vramMb() : plan.vramMb());
+        plan.functionId(),
+        plan.functionVersion(),
+        plan.tierRequested(),
+        plan.tierUsed(),
+        plan.backendType(),
+        plan.payload(),
+        plan.fileInputs(),
+        plan.timeoutSeconds(),
+        List.of(),
+        plan.progressMessages(),
+        plan.variant(),
+        hosted,
+        plan.timeouts(),
+        hosted.vramMb() > 0 ? hosted.vramMb() : plan.vramMb());
   }
 
-  private GenerationPlan planFor(FunctionTemplate template, QualityTier tier, GenerationRequest request, List<String> warnings) {
-    TemplateTranslator.Translation translation = translate(template, tier, request.parameters(), request.projectId());
+  private GenerationPlan planFor(
+      FunctionTemplate template,
+      QualityTier tier,
+      GenerationRequest request,
+      List<String> warnings) {
+    TemplateTranslator.Translation translation =
+        translate(template, tier, request.parameters(), request.projectId());
     PhaseTimeouts timeouts = template.timeouts(tier);
-    ModelSpec model = templates.model(template, tier).map(this::onThisHost).map(m -> startingWithin(m, timeouts)).orElse(null);
+    ModelSpec model =
+        templates
+            .model(template, tier)
+            .map(this::onThisHost)
+            .map(m -> startingWithin(m, timeouts))
+            .orElse(null);
     return new GenerationPlan(
         template.id(),
         template.version(),
@@ -134,7 +180,9 @@ public class PlanningActivitiesImpl implements PlanningActivities {
         vramMb(template, tier, model));
   }
 
-  /** The VRAM a slot for this plan must offer: the model's, else the tier's (0: the pool's default). */
+  /**
+   * The VRAM a slot for this plan must offer: the model's, else the tier's (0: the pool's default).
+   */
   private static int vramMb(FunctionTemplate template, QualityTier tier, ModelSpec model) {
     if (model != null && model.vramMb() > 0) {
       return model.vramMb();
@@ -147,7 +195,10 @@ public class PlanningActivitiesImpl implements PlanningActivities {
     return containers || !model.containerised() ? model : model.withoutContainer();
   }
 
-  /** The model with the template's own start timeout, when it sets one ({@code timeouts.model_start_seconds}). */
+  /**
+   * The model with the template's own start timeout, when it sets one ({@code
+   * timeouts.model_start_seconds}).
+   */
   private static ModelSpec startingWithin(ModelSpec model, PhaseTimeouts timeouts) {
     int seconds = timeouts.modelStartSeconds(model.startTimeoutSeconds());
     return seconds == model.startTimeoutSeconds() ? model : model.withStartTimeoutSeconds(seconds);
@@ -155,12 +206,18 @@ public class PlanningActivitiesImpl implements PlanningActivities {
 
   /** Translates; an expression that cannot be evaluated for these values is the request's fault. */
   private TemplateTranslator.Translation translate(
-      FunctionTemplate template, QualityTier tier, Map<String, Object> parameters, String projectId) {
+      FunctionTemplate template,
+      QualityTier tier,
+      Map<String, Object> parameters,
+      String projectId) {
     try {
       return translator.translate(template, tier, parameters, projectId);
     } catch (Expression.ExpressionException e) {
       throw ApplicationFailure.newNonRetryableFailure(
-          "The template " + template.id() + " cannot be applied to these parameters: " + e.getMessage(),
+          "The template "
+              + template.id()
+              + " cannot be applied to these parameters: "
+              + e.getMessage(),
           ErrorCode.INVALID_REQUEST.name());
     }
   }

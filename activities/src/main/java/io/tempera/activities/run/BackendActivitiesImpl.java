@@ -29,9 +29,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs plans on their backend and follows them to the end: re-attaches a retried attempt to the same
- * run, follows a model container restarted meanwhile, turns the backend's progress into live events,
- * and stops a run that waits too long in the backend's queue or goes silent ({@link RunWatchdog}).
+ * Runs plans on their backend and follows them to the end: re-attaches a retried attempt to the
+ * same run, follows a model container restarted meanwhile, turns the backend's progress into live
+ * events, and stops a run that waits too long in the backend's queue or goes silent ({@link
+ * RunWatchdog}).
  */
 public class BackendActivitiesImpl implements BackendActivities {
 
@@ -49,7 +50,11 @@ public class BackendActivitiesImpl implements BackendActivities {
    * @param modelHost this host's model containers (null: it runs none)
    */
   public BackendActivitiesImpl(
-      BackendRegistry backends, OutputStore outputs, ProgressBus progress, MeterRegistry metrics, ModelHost modelHost) {
+      BackendRegistry backends,
+      OutputStore outputs,
+      ProgressBus progress,
+      MeterRegistry metrics,
+      ModelHost modelHost) {
     this.backends = backends;
     this.outputs = outputs;
     this.progress = progress;
@@ -66,32 +71,52 @@ public class BackendActivitiesImpl implements BackendActivities {
     ActivityExecutionContext context = Activity.getExecutionContext();
     int attempt = context.getInfo().getAttempt();
     if (attempt > 1) {
-      log.info("generation {} run {}: attempt {} re-attaches to the same run", job.generationId(), job.runId(), attempt);
+      log.info(
+          "generation {} run {}: attempt {} re-attaches to the same run",
+          job.generationId(),
+          job.runId(),
+          attempt);
     }
     Backend backend = backends.get(job.plan().backendType());
-    phases.entered(job.generationId(), Phase.GENERATING, 0.05,
-        job.plan().progressMessages().getOrDefault(Phase.GENERATING.name(), "Starting the generator"));
+    phases.entered(
+        job.generationId(),
+        Phase.GENERATING,
+        0.05,
+        job.plan()
+            .progressMessages()
+            .getOrDefault(Phase.GENERATING.name(), "Starting the generator"));
     AtomicReference<RunHeartbeat> last = new AtomicReference<>(new RunHeartbeat(job.runId(), 0.0));
     Thread worker = Thread.currentThread();
     PhaseTimeouts timeouts = job.plan().timeouts();
-    RunWatchdog watchdog = new RunWatchdog(timeouts.queueWait(), timeouts.stall(), System::nanoTime);
+    RunWatchdog watchdog =
+        new RunWatchdog(timeouts.queueWait(), timeouts.stall(), System::nanoTime);
     AtomicReference<BackendJob> running = new AtomicReference<>(job);
-    Runnable watch = () -> {
-      RunWatchdog.Trip trip = watchdog.check();
-      if (trip != null) {
-        log.warn("generation {} run {}: {}", job.generationId(), job.runId(), watchdog.describe(trip));
-        // the attempt stops following first (so it cannot submit again), then the backend is
-        // told: the run leaves the backend's queue, or is interrupted
-        worker.interrupt();
-        Thread.ofVirtual().name("tempera-watchdog-", 0).start(() -> {
-          try {
-            backend.cancel(running.get());
-          } catch (RuntimeException e) {
-            log.warn("generation {}: stopping the run on the backend failed: {}", job.generationId(), e.toString());
+    Runnable watch =
+        () -> {
+          RunWatchdog.Trip trip = watchdog.check();
+          if (trip != null) {
+            log.warn(
+                "generation {} run {}: {}",
+                job.generationId(),
+                job.runId(),
+                watchdog.describe(trip));
+            // the attempt stops following first (so it cannot submit again), then the backend is
+            // told: the run leaves the backend's queue, or is interrupted
+            worker.interrupt();
+            Thread.ofVirtual()
+                .name("tempera-watchdog-", 0)
+                .start(() -> {
+                  try {
+                    backend.cancel(running.get());
+                  } catch (RuntimeException e) {
+                    log.warn(
+                        "generation {}: stopping the run on the backend failed: {}",
+                        job.generationId(),
+                        e.toString());
+                  }
+                });
           }
-        });
-      }
-    };
+        };
     Timer.Sample sample = Timer.start(metrics);
     String outcome = "failed";
     LiveProgress live = new LiveProgress(job, last, outputs, progress, durations);
@@ -101,10 +126,14 @@ public class BackendActivitiesImpl implements BackendActivities {
         run = onTheModelsCurrentService(job);
         running.set(run);
         watchdog.arm();
-        BackendOutcome result = backend.run(run, outputs.projectDir(job.projectId()), p -> {
-          watchdog.onProgress(p.queuePosition());
-          live.accept(p);
-        });
+        BackendOutcome result =
+            backend.run(
+                run,
+                outputs.projectDir(job.projectId()),
+                p -> {
+                  watchdog.onProgress(p.queuePosition());
+                  live.accept(p);
+                });
         if (result.interrupted()) {
           throwIfTripped(watchdog); // the watchdog stopped it; a run that finished meanwhile stands
         }
@@ -114,7 +143,8 @@ public class BackendActivitiesImpl implements BackendActivities {
         }
         return result;
       } catch (ApplicationFailure e) {
-        ApplicationFailure failure = watchdog.tripped() != null ? tripFailure(watchdog) : containerCrashOr(run, e);
+        ApplicationFailure failure =
+            watchdog.tripped() != null ? tripFailure(watchdog) : containerCrashOr(run, e);
         outcome = failure.getType();
         throw failure;
       } catch (RuntimeException e) {
@@ -123,18 +153,22 @@ public class BackendActivitiesImpl implements BackendActivities {
           throw cause;
         }
         if (watchdog.tripped() != null) {
-          outcome = watchdog.tripped() == RunWatchdog.Trip.STALLED ? ErrorCode.STALLED.name() : ErrorCode.TIMEOUT.name();
+          outcome =
+              watchdog.tripped() == RunWatchdog.Trip.STALLED
+                  ? ErrorCode.STALLED.name()
+                  : ErrorCode.TIMEOUT.name();
           throw tripFailure(watchdog);
         }
         throw e;
       }
     } finally {
-      sample.stop(Timer.builder("tempera.backend.runs")
-          .description("Backend run attempts: submit (or re-attach) and follow to the end")
-          .tag("backend", backend.type())
-          .tag("outcome", outcome)
-          .tag("reattached", Boolean.toString(attempt > 1))
-          .register(metrics));
+      sample.stop(
+          Timer.builder("tempera.backend.runs")
+              .description("Backend run attempts: submit (or re-attach) and follow to the end")
+              .tag("backend", backend.type())
+              .tag("outcome", outcome)
+              .tag("reattached", Boolean.toString(attempt > 1))
+              .register(metrics));
     }
   }
 
@@ -150,8 +184,8 @@ public class BackendActivitiesImpl implements BackendActivities {
   }
 
   /**
-   * The job as it must run now: a crashed model container was restarted by the model host, maybe
-   * at another port, so a retried attempt follows the holder's service where it runs now (a fresh
+   * The job as it must run now: a crashed model container was restarted by the model host, maybe at
+   * another port, so a retried attempt follows the holder's service where it runs now (a fresh
    * container knows no earlier prompt: the attempt submits again, once).
    */
   private BackendJob onTheModelsCurrentService(BackendJob job) {
@@ -161,8 +195,12 @@ public class BackendActivitiesImpl implements BackendActivities {
     try {
       Optional<RunningModel> now = modelHost.current(job.generationId(), job.plan().model());
       if (now.isPresent() && !now.get().baseUrl().equals(job.baseUrl())) {
-        log.info("generation {}: model {} now runs at {} (was {})", job.generationId(), job.plan().model().id(),
-            now.get().baseUrl(), job.baseUrl());
+        log.info(
+            "generation {}: model {} now runs at {} (was {})",
+            job.generationId(),
+            job.plan().model().id(),
+            now.get().baseUrl(),
+            job.baseUrl());
         return job.at(now.get().baseUrl());
       }
       return job;
@@ -171,7 +209,10 @@ public class BackendActivitiesImpl implements BackendActivities {
     }
   }
 
-  /** A backend failure on a model container that died meanwhile is that crash (retryable, with its log tail). */
+  /**
+   * A backend failure on a model container that died meanwhile is that crash (retryable, with its
+   * log tail).
+   */
   private ApplicationFailure containerCrashOr(BackendJob job, ApplicationFailure failure) {
     if (!onModelContainer(job) || failure.isNonRetryable()) {
       return failure;
@@ -197,6 +238,7 @@ public class BackendActivitiesImpl implements BackendActivities {
   private static ApplicationFailure tripFailure(RunWatchdog watchdog) {
     RunWatchdog.Trip trip = watchdog.tripped();
     return ApplicationFailure.newNonRetryableFailure(
-        watchdog.describe(trip), trip == RunWatchdog.Trip.STALLED ? ErrorCode.STALLED.name() : ErrorCode.TIMEOUT.name());
+        watchdog.describe(trip),
+        trip == RunWatchdog.Trip.STALLED ? ErrorCode.STALLED.name() : ErrorCode.TIMEOUT.name());
   }
 }

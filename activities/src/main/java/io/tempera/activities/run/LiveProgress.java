@@ -16,8 +16,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Turns a backend's progress into live events: overall progress, an ETA from the speed so far,
- * and the latest preview image written next to the outputs (at most four times a second).
+ * Turns a backend's progress into live events: overall progress, an ETA from the speed so far, and
+ * the latest preview image written next to the outputs (at most four times a second).
  */
 final class LiveProgress {
 
@@ -34,7 +34,10 @@ final class LiveProgress {
   private volatile String previewUrl;
 
   LiveProgress(
-      BackendJob job, AtomicReference<BackendActivitiesImpl.RunHeartbeat> last, OutputStore outputs, ProgressBus progress,
+      BackendJob job,
+      AtomicReference<BackendActivitiesImpl.RunHeartbeat> last,
+      OutputStore outputs,
+      ProgressBus progress,
       DurationHistory durations) {
     this.job = job;
     this.last = last;
@@ -57,13 +60,27 @@ final class LiveProgress {
       writePreview(p.previewImage());
     }
     String creative = job.plan().progressMessages().get(Phase.GENERATING.name());
-    String message = creative == null ? p.message()
-        : p.step() != null && p.totalSteps() != null ? creative + " (step " + p.step() + " of " + p.totalSteps() + ")" : creative;
+    String message =
+        creative == null
+            ? p.message()
+            : p.step() != null && p.totalSteps() != null
+                ? creative + " (step " + p.step() + " of " + p.totalSteps() + ")"
+                : creative;
     Integer eta = eta(fraction, now);
     progress.publish(
         new ProgressEvent(
-            job.generationId(), 0, ProgressEvent.PROGRESS, Phase.GENERATING.name(), overall,
-            p.step(), p.totalSteps(), p.queuePosition(), p.queuePosition() != null ? p.message() : message, now, eta, previewUrl));
+            job.generationId(),
+            0,
+            ProgressEvent.PROGRESS,
+            Phase.GENERATING.name(),
+            overall,
+            p.step(),
+            p.totalSteps(),
+            p.queuePosition(),
+            p.queuePosition() != null ? p.message() : message,
+            now,
+            eta,
+            previewUrl));
   }
 
   /**
@@ -76,7 +93,8 @@ final class LiveProgress {
       return (int) Math.ceil(elapsed * (1 - fraction) / fraction);
     }
     if (fraction < 0.05) {
-      OptionalDouble typical = durations.averageSeconds(job.plan().functionId(), job.plan().tierUsed());
+      OptionalDouble typical =
+          durations.averageSeconds(job.plan().functionId(), job.plan().tierUsed());
       if (typical.isPresent()) {
         return (int) Math.max(1, Math.ceil(typical.getAsDouble() - elapsed));
       }

@@ -33,13 +33,18 @@ final class RunWatchdog {
     this.lastProgress = nanos.getAsLong();
   }
 
-  /** The run starts now (before, the attempt may wait for the model's restarted container): the clocks start. */
+  /**
+   * The run starts now (before, the attempt may wait for the model's restarted container): the
+   * clocks start.
+   */
   synchronized void arm() {
     armed = true;
     lastProgress = nanos.getAsLong();
   }
 
-  /** A progress report: {@code queuePosition} non-null while the run waits in the backend's queue. */
+  /**
+   * A progress report: {@code queuePosition} non-null while the run waits in the backend's queue.
+   */
   synchronized void onProgress(Integer queuePosition) {
     long now = nanos.getAsLong();
     lastProgress = now;
@@ -73,9 +78,12 @@ final class RunWatchdog {
   /** What the person is told. */
   String describe(Trip trip) {
     return switch (trip) {
-      case QUEUE_WAIT -> "The generator's own queue did not reach this generation within " + seconds(queueWait)
-          + "; it was taken out of that queue";
-      case STALLED -> "The generator made no progress for " + seconds(stall) + "; the run was stopped";
+      case QUEUE_WAIT ->
+          "The generator's own queue did not reach this generation within "
+              + seconds(queueWait)
+              + "; it was taken out of that queue";
+      case STALLED ->
+          "The generator made no progress for " + seconds(stall) + "; the run was stopped";
     };
   }
 

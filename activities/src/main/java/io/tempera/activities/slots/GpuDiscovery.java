@@ -1,7 +1,6 @@
 package io.tempera.activities.slots;
 
 import io.tempera.slots.Gpu;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -17,12 +16,17 @@ public final class GpuDiscovery {
 
   private GpuDiscovery() {}
 
-  /** Runs {@code nvidia-smi --query-gpu=index,memory.total}; an empty list when it is missing or fails. */
+  /**
+   * Runs {@code nvidia-smi --query-gpu=index,memory.total}; an empty list when it is missing or
+   * fails.
+   */
   public static List<Gpu> discover() {
     try {
-      Process process = new ProcessBuilder("nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader,nounits")
-          .redirectErrorStream(true)
-          .start();
+      Process process =
+          new ProcessBuilder(
+                  "nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader,nounits")
+              .redirectErrorStream(true)
+              .start();
       if (!process.waitFor(10, TimeUnit.SECONDS)) {
         process.destroyForcibly();
         log.warn("nvidia-smi did not answer within 10 s; no GPUs discovered");

@@ -17,7 +17,8 @@ public class SlotActivitiesImpl implements SlotActivities {
   private final int defaultVramMb;
   private final PhaseEvents phases;
 
-  public SlotActivitiesImpl(SlotAllocatorClient allocator, String pool, int defaultVramMb, PhaseEvents phases) {
+  public SlotActivitiesImpl(
+      SlotAllocatorClient allocator, String pool, int defaultVramMb, PhaseEvents phases) {
     this.allocator = allocator;
     this.pool = pool;
     this.defaultVramMb = Math.max(0, defaultVramMb);
@@ -27,21 +28,31 @@ public class SlotActivitiesImpl implements SlotActivities {
   @Override
   public LeaseAnswer requestLease(LeaseRequest request) {
     LeaseRequest sized =
-        request.vramMb() > 0 ? request : new LeaseRequest(request.holder(), defaultVramMb, request.functionId(), request.tier());
+        request.vramMb() > 0
+            ? request
+            : new LeaseRequest(
+                request.holder(), defaultVramMb, request.functionId(), request.tier());
     LeaseAnswer answer;
     try {
       answer = allocator.requestLease(pool, sized);
     } catch (WorkflowUpdateException e) {
-      if (e.getCause() instanceof ApplicationFailure app && IllegalArgumentException.class.getName().equals(app.getType())) {
+      if (e.getCause() instanceof ApplicationFailure app
+          && IllegalArgumentException.class.getName().equals(app.getType())) {
         throw ApplicationFailure.newNonRetryableFailure(
-            "The slot allocator refused the lease request: " + app.getOriginalMessage(), ErrorCode.INVALID_REQUEST.name());
+            "The slot allocator refused the lease request: " + app.getOriginalMessage(),
+            ErrorCode.INVALID_REQUEST.name());
       }
       // e.g. the allocator's run closed while continuing as new: asking again reaches the new run
-      throw ApplicationFailure.newFailure("The slot allocator did not answer: " + rootMessage(e), ErrorCode.BACKEND_BUSY.name());
+      throw ApplicationFailure.newFailure(
+          "The slot allocator did not answer: " + rootMessage(e), ErrorCode.BACKEND_BUSY.name());
     }
     if (!answer.granted() && answer.rejection() == null) {
-      phases.entered(request.holder(), Phase.WAITING_FOR_SLOT, 0.02,
-          "Waiting for a GPU (" + answer.queuePosition() + " in line)", answer.queuePosition());
+      phases.entered(
+          request.holder(),
+          Phase.WAITING_FOR_SLOT,
+          0.02,
+          "Waiting for a GPU (" + answer.queuePosition() + " in line)",
+          answer.queuePosition());
     }
     return answer;
   }

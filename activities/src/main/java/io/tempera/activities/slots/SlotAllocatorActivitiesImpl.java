@@ -1,7 +1,6 @@
 package io.tempera.activities.slots;
 
 import io.tempera.slots.SlotAllocatorActivities;
-
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowNotFoundException;
@@ -22,7 +21,8 @@ public class SlotAllocatorActivitiesImpl implements SlotAllocatorActivities {
     List<String> closed = new ArrayList<>();
     for (String holder : holders) {
       try {
-        WorkflowExecutionStatus status = client.newUntypedWorkflowStub(holder).describe().getStatus();
+        WorkflowExecutionStatus status =
+            client.newUntypedWorkflowStub(holder).describe().getStatus();
         if (status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING) {
           closed.add(holder);
         }

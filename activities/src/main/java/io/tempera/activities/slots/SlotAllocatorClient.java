@@ -1,5 +1,7 @@
 package io.tempera.activities.slots;
 
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.tempera.slots.AllocatorSettings;
 import io.tempera.slots.AllocatorState;
 import io.tempera.slots.HostRegistration;
@@ -10,18 +12,16 @@ import io.temporal.api.enums.v1.WorkflowIdConflictPolicy;
 import io.temporal.client.BatchRequest;
 import io.temporal.client.UpdateOptions;
 import io.temporal.client.WithStartWorkflowOperation;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowNotFoundException;
-import io.temporal.client.WorkflowServiceException;
 import io.temporal.client.WorkflowOptions;
+import io.temporal.client.WorkflowServiceException;
 import io.temporal.client.WorkflowUpdateStage;
 
 /**
- * Talks to a pool's allocator from outside a workflow (a worker at start, an activity), starting
- * it when it is not running yet, each call in one RPC: a host registers by signal-with-start, a
- * lease is asked for by an Update (update-with-start when no allocator runs yet).
+ * Talks to a pool's allocator from outside a workflow (a worker at start, an activity), starting it
+ * when it is not running yet, each call in one RPC: a host registers by signal-with-start, a lease
+ * is asked for by an Update (update-with-start when no allocator runs yet).
  */
 public final class SlotAllocatorClient {
 
@@ -49,11 +49,14 @@ public final class SlotAllocatorClient {
    */
   public LeaseAnswer requestLease(String pool, LeaseRequest lease) {
     try {
-      return client.newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool)).requestLease(lease);
+      return client
+          .newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool))
+          .requestLease(lease);
     } catch (WorkflowNotFoundException notRunning) {
       return startAndRequestLease(pool, lease);
     } catch (WorkflowServiceException e) {
-      if (e.getCause() instanceof StatusRuntimeException status && status.getStatus().getCode() == Status.Code.NOT_FOUND) {
+      if (e.getCause() instanceof StatusRuntimeException status
+          && status.getStatus().getCode() == Status.Code.NOT_FOUND) {
         return startAndRequestLease(pool, lease);
       }
       throw e;
@@ -65,13 +68,17 @@ public final class SlotAllocatorClient {
     return WorkflowClient.executeUpdateWithStart(
         allocator::requestLease,
         lease,
-        UpdateOptions.<LeaseAnswer>newBuilder().setWaitForStage(WorkflowUpdateStage.COMPLETED).build(),
+        UpdateOptions.<LeaseAnswer>newBuilder()
+            .setWaitForStage(WorkflowUpdateStage.COMPLETED)
+            .build(),
         new WithStartWorkflowOperation<>(allocator::run, AllocatorState.empty(pool, settings)));
   }
 
   /** What the pool's allocator knows now. */
   public AllocatorState state(String pool) {
-    return client.newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool)).state();
+    return client
+        .newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool))
+        .state();
   }
 
   private SlotAllocatorWorkflow newStub(String pool) {
@@ -80,7 +87,8 @@ public final class SlotAllocatorClient {
         WorkflowOptions.newBuilder()
             .setWorkflowId(SlotAllocatorWorkflow.idFor(pool))
             .setTaskQueue(SlotAllocatorWorkflow.TASK_QUEUE)
-            .setWorkflowIdConflictPolicy(WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING)
+            .setWorkflowIdConflictPolicy(
+                WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING)
             .build());
   }
 }

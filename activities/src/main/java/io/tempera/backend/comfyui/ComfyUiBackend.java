@@ -3,8 +3,8 @@ package io.tempera.backend.comfyui;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tempera.backend.Backend;
 import io.tempera.backend.BackendFailures;
-import io.tempera.backend.CircuitBreaker;
 import io.tempera.backend.BackendProgress;
+import io.tempera.backend.CircuitBreaker;
 import io.tempera.generation.BackendFile;
 import io.tempera.generation.BackendJob;
 import io.tempera.generation.BackendOutcome;
@@ -20,9 +20,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs generation jobs on ComfyUI: uploads file inputs, runs the graph, maps failures. With
- * several endpoints, a job goes to the first whose circuit breaker is closed; a job already on an
- * endpoint (an earlier attempt submitted it) is always followed there, so no prompt runs twice.
+ * Runs generation jobs on ComfyUI: uploads file inputs, runs the graph, maps failures. With several
+ * endpoints, a job goes to the first whose circuit breaker is closed; a job already on an endpoint
+ * (an earlier attempt submitted it) is always followed there, so no prompt runs twice.
  */
 public final class ComfyUiBackend implements Backend {
 
@@ -30,15 +30,20 @@ public final class ComfyUiBackend implements Backend {
   private static final Logger log = LoggerFactory.getLogger(ComfyUiBackend.class);
 
   private final List<ComfyUiEndpoint> endpoints;
+
   /** Clients of model services started on this host (a job's {@code baseUrl}), by URL. */
-  private final java.util.Map<String, ComfyUiEndpoint> modelEndpoints = new java.util.concurrent.ConcurrentHashMap<>();
+  private final java.util.Map<String, ComfyUiEndpoint> modelEndpoints =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
   private final ComfyUiClientOptions modelClientOptions;
 
   public ComfyUiBackend(List<ComfyUiEndpoint> endpoints) {
     this(endpoints, ComfyUiClientOptions.defaults());
   }
 
-  /** @param modelClientOptions options of the clients made for jobs that name their own base URL */
+  /**
+   * @param modelClientOptions options of the clients made for jobs that name their own base URL
+   */
   public ComfyUiBackend(List<ComfyUiEndpoint> endpoints, ComfyUiClientOptions modelClientOptions) {
     if (endpoints.isEmpty()) {
       throw new IllegalArgumentException("at least one ComfyUI endpoint is needed");
@@ -49,7 +54,8 @@ public final class ComfyUiBackend implements Backend {
 
   /** The endpoint of a model service at this base URL (a container started for the job). */
   private ComfyUiEndpoint modelEndpoint(String baseUrl) {
-    return modelEndpoints.computeIfAbsent(baseUrl, url -> endpoint(new ComfyUiClient(java.net.URI.create(url), modelClientOptions)));
+    return modelEndpoints.computeIfAbsent(
+        baseUrl, url -> endpoint(new ComfyUiClient(java.net.URI.create(url), modelClientOptions)));
   }
 
   /** Closes the clients made for model services. */
@@ -65,8 +71,11 @@ public final class ComfyUiBackend implements Backend {
 
   /** An endpoint named after its URL, with a default breaker. */
   public static ComfyUiEndpoint endpoint(ComfyUiClient client) {
-    return new ComfyUiEndpoint(client.baseUrl().toString(), client,
-        new io.tempera.backend.CircuitBreaker(3, java.time.Duration.ofSeconds(30), java.time.Clock.systemUTC()));
+    return new ComfyUiEndpoint(
+        client.baseUrl().toString(),
+        client,
+        new io.tempera.backend.CircuitBreaker(
+            3, java.time.Duration.ofSeconds(30), java.time.Clock.systemUTC()));
   }
 
   @Override
@@ -78,7 +87,9 @@ public final class ComfyUiBackend implements Backend {
     return endpoints;
   }
 
-  /** The ComfyUI client_id of a run: stable across attempts so a re-attached socket gets its events. */
+  /**
+   * The ComfyUI client_id of a run: stable across attempts so a re-attached socket gets its events.
+   */
   static String clientIdFor(BackendJob job) {
     return "tempera-" + job.runId();
   }
@@ -86,24 +97,36 @@ public final class ComfyUiBackend implements Backend {
   @Override
   public BackendOutcome run(BackendJob job, Path projectDir, Consumer<BackendProgress> progress) {
     ComfyUiEndpoint endpoint =
-        job.baseUrl() != null ? modelEndpoint(job.baseUrl()) : endpointHolding(job.runId()).orElseGet(this::healthyEndpoint);
+        job.baseUrl() != null
+            ? modelEndpoint(job.baseUrl())
+            : endpointHolding(job.runId()).orElseGet(this::healthyEndpoint);
     try {
       ObjectNode graph = job.plan().payload().deepCopy();
       for (FileInput input : job.plan().fileInputs()) {
         Path file = Backend.inputFile(projectDir, input);
         UploadedImage uploaded = endpoint.client().uploadImage(file, file.getFileName().toString());
-        ((ObjectNode) graph.get(input.node()).get("inputs")).put(input.input(), uploaded.loadImageValue());
+        ((ObjectNode) graph.get(input.node()).get("inputs"))
+            .put(input.input(), uploaded.loadImageValue());
       }
       PromptResult result =
-          endpoint.client().run(graph, job.runId(), clientIdFor(job), update -> progress.accept(toProgress(update)));
+          endpoint
+              .client()
+              .run(
+                  graph,
+                  job.runId(),
+                  clientIdFor(job),
+                  update -> progress.accept(toProgress(update)));
       endpoint.breaker().onSuccess();
       return switch (result.status()) {
-        case SUCCESS -> new BackendOutcome(job.runId(), false, files(result, endpoint), result.submitted());
-        case INTERRUPTED -> new BackendOutcome(job.runId(), true, files(result, endpoint), result.submitted());
+        case SUCCESS ->
+            new BackendOutcome(job.runId(), false, files(result, endpoint), result.submitted());
+        case INTERRUPTED ->
+            new BackendOutcome(job.runId(), true, files(result, endpoint), result.submitted());
         case ERROR -> throw executionFailure(result.error(), files(result, endpoint));
       };
     } catch (ComfyUiException e) {
-      if (e.kind() != ComfyUiException.Kind.VALIDATION && e.kind() != ComfyUiException.Kind.ABORTED) {
+      if (e.kind() != ComfyUiException.Kind.VALIDATION
+          && e.kind() != ComfyUiException.Kind.ABORTED) {
         endpoint.breaker().onFailure();
       }
       throw toFailure(e, endpoint);
@@ -124,10 +147,13 @@ public final class ComfyUiBackend implements Backend {
     ComfyUiException last = null;
     for (ComfyUiEndpoint endpoint : endpoints) {
       try {
-        endpoint.client().cancel(job.runId()); // targeted by prompt id: a no-op where it is not running
+        endpoint
+            .client()
+            .cancel(job.runId()); // targeted by prompt id: a no-op where it is not running
       } catch (ComfyUiException e) {
         last = e;
-        log.warn("cancelling run {} on {} failed: {}", job.runId(), endpoint.name(), e.getMessage());
+        log.warn(
+            "cancelling run {} on {} failed: {}", job.runId(), endpoint.name(), e.getMessage());
       }
     }
     if (last != null && endpoints.size() == 1) {
@@ -137,13 +163,21 @@ public final class ComfyUiBackend implements Backend {
 
   @Override
   public long download(BackendFile file, Path target) {
-    ComfyUiEndpoint endpoint = endpoints.stream()
-        .filter(e -> e.name().equals(file.origin()))
-        .findFirst()
-        .orElseGet(() -> file.origin() != null && file.origin().startsWith("http") ? modelEndpoint(file.origin()) : endpoints.get(0));
+    ComfyUiEndpoint endpoint =
+        endpoints.stream()
+            .filter(e -> e.name().equals(file.origin()))
+            .findFirst()
+            .orElseGet(() ->
+                file.origin() != null && file.origin().startsWith("http")
+                    ? modelEndpoint(file.origin())
+                    : endpoints.get(0));
     try {
-      return endpoint.client().download(
-          new OutputFile(file.producer(), file.kind(), file.filename(), file.subfolder(), file.type()), target);
+      return endpoint
+          .client()
+          .download(
+              new OutputFile(
+                  file.producer(), file.kind(), file.filename(), file.subfolder(), file.type()),
+              target);
     } catch (ComfyUiException e) {
       throw toFailure(e, endpoint);
     }
@@ -156,11 +190,16 @@ public final class ComfyUiBackend implements Backend {
     }
     for (ComfyUiEndpoint endpoint : endpoints) {
       try {
-        if (endpoint.client().history(runId).isPresent() || endpoint.client().queueStatus(runId).known()) {
+        if (endpoint.client().history(runId).isPresent()
+            || endpoint.client().queueStatus(runId).known()) {
           return Optional.of(endpoint);
         }
       } catch (ComfyUiException e) {
-        log.debug("endpoint {} did not answer whether it holds run {}: {}", endpoint.name(), runId, e.getMessage());
+        log.debug(
+            "endpoint {} did not answer whether it holds run {}: {}",
+            endpoint.name(),
+            runId,
+            e.getMessage());
       }
     }
     return Optional.empty();
@@ -173,7 +212,9 @@ public final class ComfyUiBackend implements Backend {
 
   private static List<BackendFile> files(PromptResult result, ComfyUiEndpoint endpoint) {
     return result.outputs().stream()
-        .map(o -> new BackendFile(o.nodeId(), o.kind(), o.filename(), o.subfolder(), o.type(), endpoint.name()))
+        .map(o ->
+            new BackendFile(
+                o.nodeId(), o.kind(), o.filename(), o.subfolder(), o.type(), endpoint.name()))
         .toList();
   }
 
@@ -183,12 +224,18 @@ public final class ComfyUiBackend implements Backend {
           case QUEUED -> "Waiting in the generator's queue";
           case STARTED -> "Starting";
           case NODE_STARTED, NODE_FINISHED -> "Generating";
-          case STEP, PREVIEW -> update.step() != null && update.totalSteps() != null
-              ? "Generating step " + update.step() + " of " + update.totalSteps()
-              : "Generating";
+          case STEP, PREVIEW ->
+              update.step() != null && update.totalSteps() != null
+                  ? "Generating step " + update.step() + " of " + update.totalSteps()
+                  : "Generating";
         };
     return new BackendProgress(
-        update.fraction(), update.step(), update.totalSteps(), update.queuePosition(), message, update.previewBytes());
+        update.fraction(),
+        update.step(),
+        update.totalSteps(),
+        update.queuePosition(),
+        message,
+        update.previewBytes());
   }
 
   /** A failed run, carrying the files it produced before failing ({@link PartialFiles}). */
@@ -196,24 +243,38 @@ public final class ComfyUiBackend implements Backend {
     PartialFiles details = new PartialFiles(partial);
     if (error == null) {
       return ApplicationFailure.newNonRetryableFailure(
-          "The generator reported an error without details", ErrorCode.EXECUTION_ERROR.name(), details);
+          "The generator reported an error without details",
+          ErrorCode.EXECUTION_ERROR.name(),
+          details);
     }
     if (error.outOfMemory()) {
       return ApplicationFailure.newNonRetryableFailure(
           "Not enough GPU memory at node " + error.nodeId() + " (" + error.nodeType() + ")",
-          ErrorCode.OUT_OF_GPU_MEMORY.name(), details);
+          ErrorCode.OUT_OF_GPU_MEMORY.name(),
+          details);
     }
     return ApplicationFailure.newNonRetryableFailure(
-        "Node " + error.nodeId() + " (" + error.nodeType() + ") failed: " + firstLine(error.exceptionMessage())
-            + " [" + error.exceptionType() + "]",
-        ErrorCode.EXECUTION_ERROR.name(), details);
+        "Node "
+            + error.nodeId()
+            + " ("
+            + error.nodeType()
+            + ") failed: "
+            + firstLine(error.exceptionMessage())
+            + " ["
+            + error.exceptionType()
+            + "]",
+        ErrorCode.EXECUTION_ERROR.name(),
+        details);
   }
 
   static ApplicationFailure toFailure(ComfyUiException e, ComfyUiEndpoint endpoint) {
     String where = "ComfyUI (" + endpoint.name() + ")";
     return switch (e.kind()) {
-      case VALIDATION -> ApplicationFailure.newNonRetryableFailure(e.userMessage(), ErrorCode.BACKEND_VALIDATION.name());
-      case UNREACHABLE, SERVER_ERROR, TIMEOUT, PROTOCOL, NOT_FOUND, ABORTED -> BackendFailures.of(e.fault().orElseThrow(), where, e);
+      case VALIDATION ->
+          ApplicationFailure.newNonRetryableFailure(
+              e.userMessage(), ErrorCode.BACKEND_VALIDATION.name());
+      case UNREACHABLE, SERVER_ERROR, TIMEOUT, PROTOCOL, NOT_FOUND, ABORTED ->
+          BackendFailures.of(e.fault().orElseThrow(), where, e);
     };
   }
 

@@ -25,9 +25,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one door to a ComfyUI server (real or the testkit one). Speaks the real wire protocol:
- * POST /prompt, /ws, /history, /queue, /view, /upload/image, /interrupt, /system_stats. Blocking
- * (its callers are activity threads); a thread interrupt aborts any call with {@link Kind#ABORTED}.
+ * The one door to a ComfyUI server (real or the testkit one). Speaks the real wire protocol: POST
+ * /prompt, /ws, /history, /queue, /view, /upload/image, /interrupt, /system_stats. Blocking (its
+ * callers are activity threads); a thread interrupt aborts any call with {@link Kind#ABORTED}.
  *
  * <p>Every failure is a {@link ComfyUiException} with a {@link ComfyUiException.Kind}.
  */
@@ -45,7 +45,8 @@ public final class ComfyUiClient implements AutoCloseable {
     this.baseUrl = BackendHttp.root(baseUrl);
     this.options = options;
     this.http = HttpClient.newBuilder().connectTimeout(options.connectTimeout()).build();
-    this.calls = new BackendHttp<>(http, this.baseUrl, options.requestTimeout(), ComfyUiException::of);
+    this.calls =
+        new BackendHttp<>(http, this.baseUrl, options.requestTimeout(), ComfyUiException::of);
   }
 
   public URI baseUrl() {
@@ -60,8 +61,8 @@ public final class ComfyUiClient implements AutoCloseable {
    * Runs a prompt exactly once and follows it to its end. If a prompt with this id is already
    * finished (in /history) its result is returned; if it is queued or running (in /queue) it is
    * followed; only otherwise is it submitted with POST /prompt. The WebSocket for {@code clientId}
-   * is opened before submitting. A dropped WebSocket is reconnected (same clientId) and /history
-   * is polled, so no terminal event is missed.
+   * is opened before submitting. A dropped WebSocket is reconnected (same clientId) and /history is
+   * polled, so no terminal event is missed.
    *
    * @param graph API-format graph {node_id: {class_type, inputs}}
    * @param promptId lowercase hyphenated UUID chosen by the caller
@@ -71,7 +72,8 @@ public final class ComfyUiClient implements AutoCloseable {
    * @throws ComfyUiException VALIDATION for a 400 on submit; UNREACHABLE, SERVER_ERROR, TIMEOUT,
    *     PROTOCOL, ABORTED otherwise
    */
-  public PromptResult run(ObjectNode graph, String promptId, String clientId, ProgressListener listener) {
+  public PromptResult run(
+      ObjectNode graph, String promptId, String clientId, ProgressListener listener) {
     long deadline = System.nanoTime() + options.runTimeout().toNanos();
     Optional<PromptResult> finished = history(promptId);
     if (finished.isPresent()) {
@@ -106,7 +108,10 @@ public final class ComfyUiClient implements AutoCloseable {
     HttpResponse<String> response = send(calls.post("/prompt", body.toString()));
     JsonNode reply = parse(response, "/prompt");
     if (response.statusCode() == 200) {
-      return new SubmitResponse(reply.path("prompt_id").asText(promptId), reply.path("number").asLong(), reply.path("node_errors"));
+      return new SubmitResponse(
+          reply.path("prompt_id").asText(promptId),
+          reply.path("number").asLong(),
+          reply.path("node_errors"));
     }
     if (response.statusCode() == 400) {
       throw validation(reply);
@@ -156,45 +161,73 @@ public final class ComfyUiClient implements AutoCloseable {
     return new QueueStatus(false, true, ahead + 1);
   }
 
-  /** POST /upload/image (multipart, type=input), streaming the file. Returns the server's name for it. */
+  /**
+   * POST /upload/image (multipart, type=input), streaming the file. Returns the server's name for
+   * it.
+   */
   public UploadedImage uploadImage(Path file, String filename) {
-    MultipartBody form = new MultipartBody().file("image", filename, file).field("type", "input").field("overwrite", "false");
+    MultipartBody form =
+        new MultipartBody()
+            .file("image", filename, file)
+            .field("type", "input")
+            .field("overwrite", "false");
     HttpRequest.BodyPublisher body;
     try {
       body = form.publisher();
     } catch (IOException e) {
-      throw new ComfyUiException(Kind.NOT_FOUND, "cannot read " + file + ": " + e.getMessage(), null, null, e);
+      throw new ComfyUiException(
+          Kind.NOT_FOUND, "cannot read " + file + ": " + e.getMessage(), null, null, e);
     }
-    HttpResponse<String> response = send(calls.request("/upload/image")
-        .header("Content-Type", form.contentType())
-        .POST(body)
-        .build());
+    HttpResponse<String> response =
+        send(
+            calls
+                .request("/upload/image")
+                .header("Content-Type", form.contentType())
+                .POST(body)
+                .build());
     if (response.statusCode() != 200) {
       throw httpError("/upload/image", response);
     }
     JsonNode reply = parse(response, "/upload/image");
     if (!reply.path("name").isTextual()) {
-      throw new ComfyUiException(Kind.PROTOCOL, "/upload/image answered without a name: " + abbreviate(response.body()));
+      throw new ComfyUiException(
+          Kind.PROTOCOL, "/upload/image answered without a name: " + abbreviate(response.body()));
     }
-    return new UploadedImage(reply.get("name").asText(), reply.path("subfolder").asText(""), reply.path("type").asText("input"));
+    return new UploadedImage(
+        reply.get("name").asText(),
+        reply.path("subfolder").asText(""),
+        reply.path("type").asText("input"));
   }
 
   /** GET /view streamed to {@code target} (never held whole in memory). Returns bytes written. */
   public long download(OutputFile output, Path target) {
-    String query = BackendHttp.query("filename", output.filename(),
-        "subfolder", output.subfolder() == null ? "" : output.subfolder(),
-        "type", output.type() == null ? "output" : output.type());
+    String query =
+        BackendHttp.query(
+            "filename",
+            output.filename(),
+            "subfolder",
+            output.subfolder() == null ? "" : output.subfolder(),
+            "type",
+            output.type() == null ? "output" : output.type());
     HttpResponse<InputStream> response = calls.open(calls.get("/view?" + query), "/view");
     try (InputStream in = response.body()) {
       if (response.statusCode() == 404) {
-        throw new ComfyUiException(Kind.NOT_FOUND, "output " + output.filename() + " is not on the server", 404, null, null);
+        throw new ComfyUiException(
+            Kind.NOT_FOUND,
+            "output " + output.filename() + " is not on the server",
+            404,
+            null,
+            null);
       }
       if (response.statusCode() != 200) {
         throw new ComfyUiException(
             response.statusCode() >= 500 ? Kind.SERVER_ERROR : Kind.PROTOCOL,
-            "/view answered " + response.statusCode() + " for " + output.filename(), response.statusCode(), null, null);
+            "/view answered " + response.statusCode() + " for " + output.filename(),
+            response.statusCode(),
+            null,
+            null);
       }
-      return BackendHttp.save(in, target, bytes -> { });
+      return BackendHttp.save(in, target, bytes -> {});
     } catch (IOException e) {
       throw calls.failure("/view", e);
     }
@@ -245,7 +278,11 @@ public final class ComfyUiClient implements AutoCloseable {
 
   URI webSocketUri(String clientId) {
     String scheme = baseUrl.getScheme().equals("https") ? "wss" : "ws";
-    return URI.create(scheme + baseUrl.toString().substring(baseUrl.getScheme().length()) + "/ws?clientId=" + encode(clientId));
+    return URI.create(
+        scheme
+            + baseUrl.toString().substring(baseUrl.getScheme().length())
+            + "/ws?clientId="
+            + encode(clientId));
   }
 
   private HttpResponse<String> send(HttpRequest request) {
@@ -258,19 +295,26 @@ public final class ComfyUiClient implements AutoCloseable {
 
   private static ComfyUiException httpError(String path, HttpResponse<String> response) {
     int status = response.statusCode();
-    Kind kind = status >= 500 ? Kind.SERVER_ERROR : status == 404 ? Kind.NOT_FOUND : Kind.SERVER_ERROR;
+    Kind kind =
+        status >= 500 ? Kind.SERVER_ERROR : status == 404 ? Kind.NOT_FOUND : Kind.SERVER_ERROR;
     return new ComfyUiException(kind, BackendHttp.answered(path, response), status, null, null);
   }
 
   private ComfyUiException validation(JsonNode reply) {
     List<NodeError> nodeErrors = new ArrayList<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = reply.path("node_errors").fields(); it.hasNext(); ) {
+    for (Iterator<Map.Entry<String, JsonNode>> it = reply.path("node_errors").fields();
+        it.hasNext(); ) {
       Map.Entry<String, JsonNode> node = it.next();
       String classType = node.getValue().path("class_type").asText(null);
       for (JsonNode error : node.getValue().path("errors")) {
-        nodeErrors.add(new NodeError(
-            node.getKey(), classType, error.path("type").asText(null), error.path("message").asText(null),
-            error.path("details").asText(null), error.path("extra_info").path("input_name").asText(null)));
+        nodeErrors.add(
+            new NodeError(
+                node.getKey(),
+                classType,
+                error.path("type").asText(null),
+                error.path("message").asText(null),
+                error.path("details").asText(null),
+                error.path("extra_info").path("input_name").asText(null)));
       }
     }
     JsonNode error = reply.path("error");
@@ -278,7 +322,13 @@ public final class ComfyUiClient implements AutoCloseable {
     String details = error.path("details").asText("");
     return new ComfyUiException(
         Kind.VALIDATION,
-        message + (details.isBlank() ? "" : ": " + details) + " [" + error.path("type").asText("unknown") + "]",
-        400, nodeErrors, null);
+        message
+            + (details.isBlank() ? "" : ": " + details)
+            + " ["
+            + error.path("type").asText("unknown")
+            + "]",
+        400,
+        nodeErrors,
+        null);
   }
 }

@@ -12,7 +12,15 @@ public class ComfyUiException extends BackendException {
    * VALIDATION is ComfyUI's own: the server refused the prompt (400), and fixing the graph or
    * inputs is the only cure. The others are the {@link BackendFault}s every backend shares.
    */
-  public enum Kind { VALIDATION, UNREACHABLE, SERVER_ERROR, TIMEOUT, PROTOCOL, NOT_FOUND, ABORTED }
+  public enum Kind {
+    VALIDATION,
+    UNREACHABLE,
+    SERVER_ERROR,
+    TIMEOUT,
+    PROTOCOL,
+    NOT_FOUND,
+    ABORTED
+  }
 
   static {
     requireFaults(Kind.class);
@@ -20,7 +28,8 @@ public class ComfyUiException extends BackendException {
 
   private final List<NodeError> nodeErrors;
 
-  public ComfyUiException(Kind kind, String message, Integer httpStatus, List<NodeError> nodeErrors, Throwable cause) {
+  public ComfyUiException(
+      Kind kind, String message, Integer httpStatus, List<NodeError> nodeErrors, Throwable cause) {
     super(kind, message, httpStatus, cause);
     this.nodeErrors = nodeErrors == null ? List.of() : List.copyOf(nodeErrors);
   }
@@ -30,7 +39,8 @@ public class ComfyUiException extends BackendException {
   }
 
   /** A shared fault as a ComfyUI error. */
-  static ComfyUiException of(BackendFault fault, String message, Integer httpStatus, Throwable cause) {
+  static ComfyUiException of(
+      BackendFault fault, String message, Integer httpStatus, Throwable cause) {
     return new ComfyUiException(kindOf(Kind.class, fault), message, httpStatus, null, cause);
   }
 
@@ -51,8 +61,14 @@ public class ComfyUiException extends BackendException {
   public String userMessage() {
     if (kind() == Kind.VALIDATION && !nodeErrors.isEmpty()) {
       return nodeErrors.stream()
-          .map(e -> "Node " + e.nodeId() + " (" + e.classType() + "): " + e.message()
-              + (e.details() == null || e.details().isBlank() ? "" : " (" + e.details() + ")"))
+          .map(e ->
+              "Node "
+                  + e.nodeId()
+                  + " ("
+                  + e.classType()
+                  + "): "
+                  + e.message()
+                  + (e.details() == null || e.details().isBlank() ? "" : " (" + e.details() + ")"))
           .collect(Collectors.joining("; "));
     }
     return getMessage();

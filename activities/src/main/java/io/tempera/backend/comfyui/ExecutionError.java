@@ -5,7 +5,11 @@ import java.util.Locale;
 
 /** ComfyUI's execution_error: which node failed, with the exception's type and message. */
 public record ExecutionError(
-    String nodeId, String nodeType, String exceptionType, String exceptionMessage, List<String> traceback) {
+    String nodeId,
+    String nodeType,
+    String exceptionType,
+    String exceptionMessage,
+    List<String> traceback) {
 
   public ExecutionError {
     traceback = traceback == null ? List.of() : List.copyOf(traceback);

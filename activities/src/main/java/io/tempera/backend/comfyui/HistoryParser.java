@@ -13,7 +13,9 @@ final class HistoryParser {
 
   static PromptResult parse(String promptId, JsonNode entry) {
     JsonNode status = entry.path("status");
-    boolean success = "success".equals(status.path("status_str").asText()) && status.path("completed").asBoolean(false);
+    boolean success =
+        "success".equals(status.path("status_str").asText())
+            && status.path("completed").asBoolean(false);
     ExecutionError error = null;
     boolean interrupted = false;
     for (JsonNode message : status.path("messages")) {
@@ -26,9 +28,19 @@ final class HistoryParser {
       }
     }
     PromptResult.Status outcome =
-        success ? PromptResult.Status.SUCCESS : interrupted ? PromptResult.Status.INTERRUPTED : PromptResult.Status.ERROR;
+        success
+            ? PromptResult.Status.SUCCESS
+            : interrupted ? PromptResult.Status.INTERRUPTED : PromptResult.Status.ERROR;
     if (outcome == PromptResult.Status.ERROR && error == null) {
-      error = new ExecutionError(null, null, null, "ComfyUI reported status '" + status.path("status_str").asText("unknown") + "' without an error", List.of());
+      error =
+          new ExecutionError(
+              null,
+              null,
+              null,
+              "ComfyUI reported status '"
+                  + status.path("status_str").asText("unknown")
+                  + "' without an error",
+              List.of());
     }
     return new PromptResult(promptId, outcome, outputs(entry.path("outputs")), error, true);
   }
@@ -49,13 +61,18 @@ final class HistoryParser {
     List<OutputFile> files = new ArrayList<>();
     for (Iterator<Map.Entry<String, JsonNode>> nodes = outputs.fields(); nodes.hasNext(); ) {
       Map.Entry<String, JsonNode> node = nodes.next();
-      for (Iterator<Map.Entry<String, JsonNode>> kinds = node.getValue().fields(); kinds.hasNext(); ) {
+      for (Iterator<Map.Entry<String, JsonNode>> kinds = node.getValue().fields();
+          kinds.hasNext(); ) {
         Map.Entry<String, JsonNode> kind = kinds.next();
         for (JsonNode file : kind.getValue()) {
           if (file.isObject() && file.path("filename").isTextual()) {
-            files.add(new OutputFile(
-                node.getKey(), kind.getKey(), file.get("filename").asText(),
-                file.path("subfolder").asText(""), file.path("type").asText("output")));
+            files.add(
+                new OutputFile(
+                    node.getKey(),
+                    kind.getKey(),
+                    file.get("filename").asText(),
+                    file.path("subfolder").asText(""),
+                    file.path("type").asText("output")));
           }
         }
       }

@@ -6,7 +6,8 @@ package io.tempera.backend.comfyui;
  * @param fraction overall 0..1: nodes done (cached count as done) plus the current node's share
  * @param queuePosition while pending: 1 = next; null once running
  */
-@SuppressWarnings("ArrayRecordComponent") // a preview frame's bytes pass through; updates are never compared
+@SuppressWarnings(
+    "ArrayRecordComponent") // a preview frame's bytes pass through; updates are never compared
 public record ProgressUpdate(
     Stage stage,
     double fraction,
@@ -18,5 +19,12 @@ public record ProgressUpdate(
     String previewContentType,
     byte[] previewBytes) {
 
-  public enum Stage { QUEUED, STARTED, NODE_STARTED, STEP, NODE_FINISHED, PREVIEW }
+  public enum Stage {
+    QUEUED,
+    STARTED,
+    NODE_STARTED,
+    STEP,
+    NODE_FINISHED,
+    PREVIEW
+  }
 }

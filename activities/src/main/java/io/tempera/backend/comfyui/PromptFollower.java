@@ -7,7 +7,6 @@ import io.tempera.backend.comfyui.ComfyUiException.Kind;
 import java.io.ByteArrayOutputStream;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
-
 import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
@@ -20,9 +19,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Follows one prompt on the ComfyUI WebSocket of its client_id, turning events into progress,
- * until a terminal event; then /history gives the authoritative result. When the socket is quiet
- * it polls /history and /queue, and when it drops it reconnects with the same client_id.
+ * Follows one prompt on the ComfyUI WebSocket of its client_id, turning events into progress, until
+ * a terminal event; then /history gives the authoritative result. When the socket is quiet it polls
+ * /history and /queue, and when it drops it reconnects with the same client_id.
  */
 final class PromptFollower implements AutoCloseable {
 
@@ -38,19 +37,29 @@ final class PromptFollower implements AutoCloseable {
   private final CompletableFuture<String> terminal = new CompletableFuture<>();
   private volatile CompletableFuture<Void> closed = new CompletableFuture<>();
   private volatile WebSocket socket;
-  /** Set once the prompt starts executing; until then the queue is polled often for its position. */
+
+  /**
+   * Set once the prompt starts executing; until then the queue is polled often for its position.
+   */
   private volatile boolean started;
 
   // progress state, touched only by the socket's listener thread
   private final Set<String> done = new HashSet<>();
   private int cached;
   private String current;
+
   /** The running node's latest step and step count (null before its first step). */
   private Integer step;
+
   private Integer steps;
   private double inner;
 
-  PromptFollower(ComfyUiClient client, ObjectNode graph, String promptId, String clientId, ProgressListener listener) {
+  PromptFollower(
+      ComfyUiClient client,
+      ObjectNode graph,
+      String promptId,
+      String clientId,
+      ProgressListener listener) {
     this.client = client;
     this.graph = graph;
     this.promptId = promptId;
@@ -61,16 +70,21 @@ final class PromptFollower implements AutoCloseable {
   void connect() {
     CompletableFuture<Void> closedSignal = new CompletableFuture<>();
     try {
-      socket = client.http().newWebSocketBuilder()
-          .connectTimeout(client.options().connectTimeout())
-          .buildAsync(client.webSocketUri(clientId), new Listener(closedSignal))
-          .get(client.options().connectTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+      socket =
+          client
+              .http()
+              .newWebSocketBuilder()
+              .connectTimeout(client.options().connectTimeout())
+              .buildAsync(client.webSocketUri(clientId), new Listener(closedSignal))
+              .get(client.options().connectTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
       closed = closedSignal;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new ComfyUiException(Kind.ABORTED, "interrupted while opening the ComfyUI WebSocket", null, null, e);
+      throw new ComfyUiException(
+          Kind.ABORTED, "interrupted while opening the ComfyUI WebSocket", null, null, e);
     } catch (ExecutionException | TimeoutException e) {
-      throw new ComfyUiException(Kind.UNREACHABLE, "cannot open the ComfyUI WebSocket: " + e.getMessage(), null, null, e);
+      throw new ComfyUiException(
+          Kind.UNREACHABLE, "cannot open the ComfyUI WebSocket: " + e.getMessage(), null, null, e);
     }
   }
 
@@ -78,16 +92,31 @@ final class PromptFollower implements AutoCloseable {
   PromptResult await(long deadlineNanos) {
     QueueStatus initial = client.queueStatus(promptId);
     if (initial.pending() && !started) {
-      emit(new ProgressUpdate(ProgressUpdate.Stage.QUEUED, 0, null, null, null, null, initial.position(), null, null));
+      emit(
+          new ProgressUpdate(
+              ProgressUpdate.Stage.QUEUED,
+              0,
+              null,
+              null,
+              null,
+              null,
+              initial.position(),
+              null,
+              null));
     }
     int unknownPolls = 0;
     long backoffMillis = 100;
     while (true) {
       long left = deadlineNanos - System.nanoTime();
       if (left <= 0) {
-        throw new ComfyUiException(Kind.TIMEOUT, "prompt " + promptId + " did not finish within " + client.options().runTimeout());
+        throw new ComfyUiException(
+            Kind.TIMEOUT,
+            "prompt " + promptId + " did not finish within " + client.options().runTimeout());
       }
-      long poll = started ? client.options().wsIdlePoll().toNanos() : Math.min(client.options().wsIdlePoll().toNanos(), QUEUED_POLL_NANOS);
+      long poll =
+          started
+              ? client.options().wsIdlePoll().toNanos()
+              : Math.min(client.options().wsIdlePoll().toNanos(), QUEUED_POLL_NANOS);
       long wait = Math.min(left, poll);
       try {
         terminal.get(wait, TimeUnit.NANOSECONDS);
@@ -96,7 +125,8 @@ final class PromptFollower implements AutoCloseable {
         // poll below
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new ComfyUiException(Kind.ABORTED, "interrupted while following prompt " + promptId, null, null, e);
+        throw new ComfyUiException(
+            Kind.ABORTED, "interrupted while following prompt " + promptId, null, null, e);
       } catch (ExecutionException e) {
         throw new IllegalStateException("the terminal signal never fails", e);
       }
@@ -106,13 +136,26 @@ final class PromptFollower implements AutoCloseable {
       }
       QueueStatus queue = client.queueStatus(promptId);
       if (queue.pending() && !started) {
-        emit(new ProgressUpdate(ProgressUpdate.Stage.QUEUED, 0, null, null, null, null, queue.position(), null, null));
+        emit(
+            new ProgressUpdate(
+                ProgressUpdate.Stage.QUEUED,
+                0,
+                null,
+                null,
+                null,
+                null,
+                queue.position(),
+                null,
+                null));
       }
       if (queue.known()) {
         unknownPolls = 0;
       } else if (++unknownPolls >= MAX_UNKNOWN_POLLS) {
-        throw new ComfyUiException(Kind.SERVER_ERROR,
-            "ComfyUI lost prompt " + promptId + ": it is neither queued, running nor in the history (did the server restart?)");
+        throw new ComfyUiException(
+            Kind.SERVER_ERROR,
+            "ComfyUI lost prompt "
+                + promptId
+                + ": it is neither queued, running nor in the history (did the server restart?)");
       }
       if (closed.isDone()) {
         try {
@@ -134,7 +177,9 @@ final class PromptFollower implements AutoCloseable {
     }
   }
 
-  /** The history is written before the terminal events; a few short retries cover any reordering. */
+  /**
+   * The history is written before the terminal events; a few short retries cover any reordering.
+   */
   private PromptResult historyAfterTerminal(long deadlineNanos) {
     for (int attempt = 0; ; attempt++) {
       Optional<PromptResult> finished = client.history(promptId);
@@ -142,13 +187,20 @@ final class PromptFollower implements AutoCloseable {
         return finished.get();
       }
       if (attempt >= 20 || System.nanoTime() > deadlineNanos) {
-        throw new ComfyUiException(Kind.PROTOCOL, "prompt " + promptId + " ended (" + terminal.getNow("?") + ") but /history has no entry for it");
+        throw new ComfyUiException(
+            Kind.PROTOCOL,
+            "prompt "
+                + promptId
+                + " ended ("
+                + terminal.getNow("?")
+                + ") but /history has no entry for it");
       }
       try {
         Thread.sleep(50);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new ComfyUiException(Kind.ABORTED, "interrupted while reading the history", null, null, e);
+        throw new ComfyUiException(
+            Kind.ABORTED, "interrupted while reading the history", null, null, e);
       }
     }
   }
@@ -218,7 +270,8 @@ final class PromptFollower implements AutoCloseable {
         }
         emit(update(ProgressUpdate.Stage.NODE_FINISHED, node, null, null));
       }
-      case "execution_success", "execution_error", "execution_interrupted" -> terminal.complete(type);
+      case "execution_success", "execution_error", "execution_interrupted" ->
+          terminal.complete(type);
       default -> {
         // status, progress_state, feature_flags and unknown types carry nothing we need
       }
@@ -252,7 +305,17 @@ final class PromptFollower implements AutoCloseable {
     byte[] image = new byte[buffer.remaining()];
     buffer.get(image);
     // a preview belongs to the node's latest step: the step count stays (no flicker in the state)
-    emit(new ProgressUpdate(ProgressUpdate.Stage.PREVIEW, fraction(), current, classType(current), step, steps, null, contentType, image));
+    emit(
+        new ProgressUpdate(
+            ProgressUpdate.Stage.PREVIEW,
+            fraction(),
+            current,
+            classType(current),
+            step,
+            steps,
+            null,
+            contentType,
+            image));
   }
 
   private JsonNode readOrNull(byte[] json) {
@@ -263,8 +326,10 @@ final class PromptFollower implements AutoCloseable {
     }
   }
 
-  private ProgressUpdate update(ProgressUpdate.Stage stage, String node, Integer step, Integer total) {
-    return new ProgressUpdate(stage, fraction(), node, classType(node), step, total, null, null, null);
+  private ProgressUpdate update(
+      ProgressUpdate.Stage stage, String node, Integer step, Integer total) {
+    return new ProgressUpdate(
+        stage, fraction(), node, classType(node), step, total, null, null, null);
   }
 
   private double fraction() {
@@ -333,5 +398,4 @@ final class PromptFollower implements AutoCloseable {
       closedSignal.complete(null);
     }
   }
-
 }

@@ -8,9 +8,17 @@ import java.util.List;
  * @param submitted false when {@link ComfyUiClient#run} re-attached to a prompt submitted earlier
  */
 public record PromptResult(
-    String promptId, Status status, List<OutputFile> outputs, ExecutionError error, boolean submitted) {
+    String promptId,
+    Status status,
+    List<OutputFile> outputs,
+    ExecutionError error,
+    boolean submitted) {
 
-  public enum Status { SUCCESS, ERROR, INTERRUPTED }
+  public enum Status {
+    SUCCESS,
+    ERROR,
+    INTERRUPTED
+  }
 
   public PromptResult {
     outputs = outputs == null ? List.of() : List.copyOf(outputs);

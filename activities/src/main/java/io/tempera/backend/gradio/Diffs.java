@@ -17,11 +17,15 @@ final class Diffs {
 
   static JsonNode apply(JsonNode current, JsonNode edits) {
     if (!edits.isArray()) {
-      throw new GradioException(Kind.PROTOCOL, "a generator update is not a list of edits: " + edits);
+      throw new GradioException(
+          Kind.PROTOCOL, "a generator update is not a list of edits: " + edits);
     }
     JsonNode value = current == null ? null : current.deepCopy();
     for (JsonNode edit : edits) {
-      if (!edit.isArray() || edit.size() < 2 || !edit.get(0).isTextual() || !edit.get(1).isArray()) {
+      if (!edit.isArray()
+          || edit.size() < 2
+          || !edit.get(0).isTextual()
+          || !edit.get(1).isArray()) {
         throw new GradioException(Kind.PROTOCOL, "a malformed generator edit: " + edit);
       }
       value = applyOne(value, edit.get(0).asText(), (ArrayNode) edit.get(1), edit.get(2));
@@ -53,7 +57,8 @@ final class Diffs {
     } else if (parent instanceof ArrayNode array) {
       int index = last.asInt(-1);
       if (index < 0 || index > array.size() || (index == array.size() && !op.equals("add"))) {
-        throw new GradioException(Kind.PROTOCOL, "a generator edit points past the end of a list: " + path);
+        throw new GradioException(
+            Kind.PROTOCOL, "a generator edit points past the end of a list: " + path);
       }
       switch (op) {
         case "replace" -> array.set(index, value);
@@ -63,15 +68,20 @@ final class Diffs {
         default -> throw new GradioException(Kind.PROTOCOL, "unknown generator edit '" + op + "'");
       }
     } else {
-      throw new GradioException(Kind.PROTOCOL, "a generator edit points into a plain value: " + path);
+      throw new GradioException(
+          Kind.PROTOCOL, "a generator edit points into a plain value: " + path);
     }
     return target;
   }
 
   private static JsonNode child(JsonNode parent, JsonNode key) {
-    JsonNode next = parent == null ? null : parent.isArray() ? parent.get(key.asInt(-1)) : parent.get(key.asText());
+    JsonNode next =
+        parent == null
+            ? null
+            : parent.isArray() ? parent.get(key.asInt(-1)) : parent.get(key.asText());
     if (next == null || !(next.isContainerNode())) {
-      throw new GradioException(Kind.PROTOCOL, "a generator edit names a path that is not there: " + key);
+      throw new GradioException(
+          Kind.PROTOCOL, "a generator edit names a path that is not there: " + key);
     }
     return next;
   }
@@ -89,7 +99,8 @@ final class Diffs {
       return value;
     }
     if (target.isTextual()) {
-      return new TextNode(target.asText() + (value == null || value.isNull() ? "" : value.asText()));
+      return new TextNode(
+          target.asText() + (value == null || value.isNull() ? "" : value.asText()));
     }
     throw new GradioException(Kind.PROTOCOL, "cannot append to " + target.getNodeType());
   }

@@ -8,14 +8,15 @@ import java.nio.file.Path;
 import java.util.function.Consumer;
 
 /**
- * The one door to a Gradio server (4.x, 5.x, 6.x). Speaks its wire protocol as Gradio's own
- * clients do: {@code GET /config} and {@code {prefix}/info} to discover it ({@link GradioDiscovery}),
- * {@code /login} when the app needs one ({@link GradioTransport}), {@code {prefix}/upload} for input
- * files and {@code {prefix}/file=} downloads ({@link GradioFiles}), the queue protocol ({@code
- * queue/join} and the session's {@code queue/data} event stream) for predictions — or the two-step
- * {@code {prefix}/call/{api}} protocol where the queue is not offered — and {@code {prefix}/cancel}
- * ({@link GradioProtocol}). Blocking (its callers are activity threads); every reply is validated
- * and every failure is a {@link GradioException} with a {@link GradioException.Kind}.
+ * The one door to a Gradio server (4.x, 5.x, 6.x). Speaks its wire protocol as Gradio's own clients
+ * do: {@code GET /config} and {@code {prefix}/info} to discover it ({@link GradioDiscovery}),
+ * {@code /login} when the app needs one ({@link GradioTransport}), {@code {prefix}/upload} for
+ * input files and {@code {prefix}/file=} downloads ({@link GradioFiles}), the queue protocol
+ * ({@code queue/join} and the session's {@code queue/data} event stream) for predictions — or the
+ * two-step {@code {prefix}/call/{api}} protocol where the queue is not offered — and {@code
+ * {prefix}/cancel} ({@link GradioProtocol}). Blocking (its callers are activity threads); every
+ * reply is validated and every failure is a {@link GradioException} with a {@link
+ * GradioException.Kind}.
  */
 public final class GradioClient implements AutoCloseable {
 
@@ -46,7 +47,10 @@ public final class GradioClient implements AutoCloseable {
     return discovery.api();
   }
 
-  /** Forgets the discovered API, so the next call reads it again (after the server may have restarted). */
+  /**
+   * Forgets the discovered API, so the next call reads it again (after the server may have
+   * restarted).
+   */
   public void forget() {
     discovery.forget();
   }
@@ -56,12 +60,17 @@ public final class GradioClient implements AutoCloseable {
     return discovery.discover();
   }
 
-  /** POST {prefix}/upload (multipart, field "files"), streaming the file. Returns its path on the server. */
+  /**
+   * POST {prefix}/upload (multipart, field "files"), streaming the file. Returns its path on the
+   * server.
+   */
   public String upload(Path file) {
     return files.upload(file);
   }
 
-  /** The FileData value for an uploaded file, as Gradio 5.5+ requires (older versions accept it). */
+  /**
+   * The FileData value for an uploaded file, as Gradio 5.5+ requires (older versions accept it).
+   */
   public ObjectNode fileData(String serverPath, String origName) {
     return GradioFiles.fileData(serverPath, origName);
   }
@@ -76,7 +85,11 @@ public final class GradioClient implements AutoCloseable {
    *     PROTOCOL, or ABORTED when the calling thread was interrupted (the job is then cancelled)
    */
   public GradioResult predict(
-      GradioApi.Endpoint endpoint, ArrayNode data, String sessionHash, Consumer<BackendProgress> progress, Consumer<String> joined) {
+      GradioApi.Endpoint endpoint,
+      ArrayNode data,
+      String sessionHash,
+      Consumer<BackendProgress> progress,
+      Consumer<String> joined) {
     return protocol.predict(endpoint, data, sessionHash, progress, joined);
   }
 
@@ -86,8 +99,9 @@ public final class GradioClient implements AutoCloseable {
   }
 
   /**
-   * Streams an output file to {@code target} (never whole in memory), from its {@code url} when that
-   * is on this server, else from {@code {prefix}/file=<path>}. Checks the size the server reported.
+   * Streams an output file to {@code target} (never whole in memory), from its {@code url} when
+   * that is on this server, else from {@code {prefix}/file=<path>}. Checks the size the server
+   * reported.
    */
   public long download(GradioFile file, Path target) {
     return files.download(file, target);

@@ -12,16 +12,26 @@ import java.time.Duration;
  * @param password its password (null: none); never logged
  */
 public record GradioClientOptions(
-    Duration connectTimeout, Duration requestTimeout, Duration streamIdleTimeout, Duration runTimeout,
-    String username, String password) {
+    Duration connectTimeout,
+    Duration requestTimeout,
+    Duration streamIdleTimeout,
+    Duration runTimeout,
+    String username,
+    String password) {
 
   public static GradioClientOptions defaults() {
     return new GradioClientOptions(
-        Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofSeconds(45), Duration.ofHours(1), null, null);
+        Duration.ofSeconds(5),
+        Duration.ofSeconds(30),
+        Duration.ofSeconds(45),
+        Duration.ofHours(1),
+        null,
+        null);
   }
 
   public GradioClientOptions withCredentials(String username, String password) {
-    return new GradioClientOptions(connectTimeout, requestTimeout, streamIdleTimeout, runTimeout, username, password);
+    return new GradioClientOptions(
+        connectTimeout, requestTimeout, streamIdleTimeout, runTimeout, username, password);
   }
 
   boolean hasCredentials() {
@@ -30,8 +40,18 @@ public record GradioClientOptions(
 
   @Override
   public String toString() {
-    return "GradioClientOptions[connectTimeout=" + connectTimeout + ", requestTimeout=" + requestTimeout
-        + ", streamIdleTimeout=" + streamIdleTimeout + ", runTimeout=" + runTimeout
-        + ", username=" + (username == null ? "none" : "set") + ", password=" + (password == null ? "none" : "set") + "]";
+    return "GradioClientOptions[connectTimeout="
+        + connectTimeout
+        + ", requestTimeout="
+        + requestTimeout
+        + ", streamIdleTimeout="
+        + streamIdleTimeout
+        + ", runTimeout="
+        + runTimeout
+        + ", username="
+        + (username == null ? "none" : "set")
+        + ", password="
+        + (password == null ? "none" : "set")
+        + "]";
   }
 }

@@ -16,7 +16,9 @@ import java.util.concurrent.TimeUnit;
  */
 final class GradioEventStream implements AutoCloseable {
 
-  /** One event: its {@code event:} name (null when it has none) and its {@code data:} lines joined. */
+  /**
+   * One event: its {@code event:} name (null when it has none) and its {@code data:} lines joined.
+   */
   record Event(String event, String data) {}
 
   private static final Object END = new Object();
@@ -33,7 +35,8 @@ final class GradioEventStream implements AutoCloseable {
   }
 
   private void read() {
-    try (BufferedReader lines = new BufferedReader(new InputStreamReader(body, StandardCharsets.UTF_8))) {
+    try (BufferedReader lines =
+        new BufferedReader(new InputStreamReader(body, StandardCharsets.UTF_8))) {
       String eventName = null;
       StringBuilder data = null;
       String line;
@@ -71,19 +74,27 @@ final class GradioEventStream implements AutoCloseable {
     long idle = options.streamIdleTimeout().toNanos();
     Object item;
     try {
-      item = events.poll(Math.min(idle, Math.max(0, deadline - System.nanoTime())), TimeUnit.NANOSECONDS);
+      item =
+          events.poll(
+              Math.min(idle, Math.max(0, deadline - System.nanoTime())), TimeUnit.NANOSECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new GradioException(Kind.ABORTED, "interrupted while following the prediction", null, e);
+      throw new GradioException(
+          Kind.ABORTED, "interrupted while following the prediction", null, e);
     }
     if (item == null) {
       if (System.nanoTime() >= deadline) {
-        throw new GradioException(Kind.TIMEOUT, "the prediction did not finish within " + options.runTimeout());
+        throw new GradioException(
+            Kind.TIMEOUT, "the prediction did not finish within " + options.runTimeout());
       }
-      throw new GradioException(Kind.TIMEOUT, "the event stream sent nothing (not even a heartbeat) for " + options.streamIdleTimeout());
+      throw new GradioException(
+          Kind.TIMEOUT,
+          "the event stream sent nothing (not even a heartbeat) for "
+              + options.streamIdleTimeout());
     }
     if (item == END) {
-      throw new GradioException(Kind.UNREACHABLE, "the event stream ended before the prediction finished");
+      throw new GradioException(
+          Kind.UNREACHABLE, "the event stream ended before the prediction finished");
     }
     if (item instanceof IOException e) {
       throw new GradioException(Kind.UNREACHABLE, "the event stream broke: " + e, null, e);
@@ -94,12 +105,13 @@ final class GradioEventStream implements AutoCloseable {
   @Override
   public void close() {
     reader.interrupt();
-    Thread.ofVirtual().start(() -> {
-      try {
-        body.close();
-      } catch (IOException ignored) {
-        // closing a broken stream
-      }
-    });
+    Thread.ofVirtual()
+        .start(() -> {
+          try {
+            body.close();
+          } catch (IOException ignored) {
+            // closing a broken stream
+          }
+        });
   }
 }

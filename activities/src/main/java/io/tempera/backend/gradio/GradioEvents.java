@@ -27,20 +27,34 @@ final class GradioEvents {
   static BackendProgress estimation(JsonNode message) {
     int rank = message.path("rank").asInt(0);
     JsonNode eta = message.get("rank_eta");
-    String text = "Waiting in the generator's queue (position " + (rank + 1)
-        + (message.path("queue_size").isInt() ? " of " + message.get("queue_size").asInt() : "") + ")"
-        + (eta != null && eta.isNumber() ? ", about " + Math.max(1, Math.round(eta.asDouble())) + " s" : "");
+    String text =
+        "Waiting in the generator's queue (position "
+            + (rank + 1)
+            + (message.path("queue_size").isInt() ? " of " + message.get("queue_size").asInt() : "")
+            + ")"
+            + (eta != null && eta.isNumber()
+                ? ", about " + Math.max(1, Math.round(eta.asDouble())) + " s"
+                : "");
     return new BackendProgress(0, null, null, rank + 1, text, null);
   }
 
   /** {@code process_starts}, with the expected duration when the server knows it. */
   static BackendProgress processStarts(JsonNode message) {
     JsonNode eta = message.get("eta");
-    return new BackendProgress(0, null, null, null,
-        eta != null && eta.isNumber() ? "Starting (about " + Math.max(1, Math.round(eta.asDouble())) + " s)" : "Starting", null);
+    return new BackendProgress(
+        0,
+        null,
+        null,
+        null,
+        eta != null && eta.isNumber()
+            ? "Starting (about " + Math.max(1, Math.round(eta.asDouble())) + " s)"
+            : "Starting",
+        null);
   }
 
-  /** {@code progress}: nested tqdm-like loops, outermost first, as one fraction and the outer step. */
+  /**
+   * {@code progress}: nested tqdm-like loops, outermost first, as one fraction and the outer step.
+   */
   static BackendProgress progress(JsonNode data) {
     if (!data.isArray() || data.isEmpty()) {
       return new BackendProgress(0, null, null, null, "Generating", null);
@@ -70,8 +84,10 @@ final class GradioEvents {
         desc = entry.get("desc").asText();
       }
     }
-    String message = step != null ? (desc != null ? desc + ": " : "") + "step " + step + " of " + total
-        : desc != null ? desc : "Generating";
+    String message =
+        step != null
+            ? (desc != null ? desc + ": " : "") + "step " + step + " of " + total
+            : desc != null ? desc : "Generating";
     return new BackendProgress(Math.min(1, fraction), step, total, null, message, null);
   }
 
@@ -80,38 +96,55 @@ final class GradioEvents {
     JsonNode output = message.path("output");
     if (!message.path("success").asBoolean(true)) {
       JsonNode error = output.get("error");
-      throw new GradioException(Kind.EXECUTION, error != null && error.isTextual() && !error.asText().isBlank() ? error.asText() : NO_MESSAGE);
+      throw new GradioException(
+          Kind.EXECUTION,
+          error != null && error.isTextual() && !error.asText().isBlank()
+              ? error.asText()
+              : NO_MESSAGE);
     }
     if (output.isObject() && !output.has("data")) {
-      return new GradioResult(List.of(), true, eventId); // output:{} is what a cancelled job completes with
+      return new GradioResult(
+          List.of(), true, eventId); // output:{} is what a cancelled job completes with
     }
     if (!output.path("data").isArray()) {
-      throw new GradioException(Kind.PROTOCOL, "process_completed without output data: " + abbreviate(raw));
+      throw new GradioException(
+          Kind.PROTOCOL, "process_completed without output data: " + abbreviate(raw));
     }
     List<JsonNode> values = new ArrayList<>();
     output.get("data").forEach(values::add);
     return new GradioResult(values, false, eventId);
   }
 
-  /** A /call stream's {@code complete} event: the list of outputs, or null when the job was cancelled. */
+  /**
+   * A /call stream's {@code complete} event: the list of outputs, or null when the job was
+   * cancelled.
+   */
   static GradioResult callCompleted(JsonNode value, String eventId, String raw) {
     if (value == null || value.isNull()) {
       return new GradioResult(List.of(), true, eventId);
     }
     if (!value.isArray()) {
-      throw new GradioException(Kind.PROTOCOL, "the /call result is not a list: " + abbreviate(raw));
+      throw new GradioException(
+          Kind.PROTOCOL, "the /call result is not a list: " + abbreviate(raw));
     }
     List<JsonNode> values = new ArrayList<>();
     value.forEach(values::add);
     return new GradioResult(values, false, eventId);
   }
 
-  /** A /call stream's {@code error} event: the app's message (a string, or {"error"}) if it showed one. */
+  /**
+   * A /call stream's {@code error} event: the app's message (a string, or {"error"}) if it showed
+   * one.
+   */
   static GradioException callError(JsonNode value) {
-    String message = value == null || value.isNull() ? null
-        : value.isTextual() ? value.asText()
-        : value.path("error").isTextual() ? value.get("error").asText() : null;
-    return new GradioException(Kind.EXECUTION, message != null && !message.isBlank() ? message : NO_MESSAGE);
+    String message =
+        value == null || value.isNull()
+            ? null
+            : value.isTextual()
+                ? value.asText()
+                : value.path("error").isTextual() ? value.get("error").asText() : null;
+    return new GradioException(
+        Kind.EXECUTION, message != null && !message.isBlank() ? message : NO_MESSAGE);
   }
 
   /** The intermediate outputs of a generator: full values first, then diffs applied to them. */
@@ -127,7 +160,9 @@ final class GradioEvents {
         return;
       }
       if (data.size() != values.size()) {
-        throw new GradioException(Kind.PROTOCOL, "a generator update has " + data.size() + " outputs, not " + values.size());
+        throw new GradioException(
+            Kind.PROTOCOL,
+            "a generator update has " + data.size() + " outputs, not " + values.size());
       }
       for (int i = 0; i < data.size(); i++) {
         values.set(i, Diffs.apply(values.get(i), data.get(i)));

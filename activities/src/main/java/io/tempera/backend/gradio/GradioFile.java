@@ -2,7 +2,8 @@ package io.tempera.backend.gradio;
 
 /**
  * A file in a Gradio reply (FileData): {@code path} on the server, {@code url} where it is served
- * ({@code <root>{prefix}/file=<path>}), and what the server says about it (size and mime type may be null).
+ * ({@code <root>{prefix}/file=<path>}), and what the server says about it (size and mime type may
+ * be null).
  */
 public record GradioFile(String path, String url, String origName, String mimeType, Long size) {
 

@@ -32,35 +32,50 @@ final class GradioFiles {
     this.discovery = discovery;
   }
 
-  /** POST {prefix}/upload (multipart, field "files"), streaming the file. Returns its path on the server. */
+  /**
+   * POST {prefix}/upload (multipart, field "files"), streaming the file. Returns its path on the
+   * server.
+   */
   String upload(Path file) {
     String prefix = discovery.api().apiPrefix();
     String safeName = MultipartBody.safeFilename(file.getFileName().toString());
     MultipartBody form = new MultipartBody().file("files", file.getFileName().toString(), file);
-    HttpResponse<String> response = transport.sendAuthenticated(() -> {
-      try {
-        return transport.calls().request(prefix + "/upload")
-            .header("Content-Type", form.contentType())
-            .POST(form.publisher())
-            .build();
-      } catch (IOException e) {
-        throw new GradioException(Kind.NOT_FOUND, "cannot read " + file + ": " + e.getMessage(), null, e);
-      }
-    });
+    HttpResponse<String> response =
+        transport.sendAuthenticated(() -> {
+          try {
+            return transport
+                .calls()
+                .request(prefix + "/upload")
+                .header("Content-Type", form.contentType())
+                .POST(form.publisher())
+                .build();
+          } catch (IOException e) {
+            throw new GradioException(
+                Kind.NOT_FOUND, "cannot read " + file + ": " + e.getMessage(), null, e);
+          }
+        });
     if (response.statusCode() == 413) {
-      throw new GradioException(Kind.VALIDATION, "the file " + safeName + " is larger than the Gradio app accepts", 413, null);
+      throw new GradioException(
+          Kind.VALIDATION,
+          "the file " + safeName + " is larger than the Gradio app accepts",
+          413,
+          null);
     }
     if (response.statusCode() != 200) {
       throw GradioTransport.httpError(prefix + "/upload", response);
     }
     JsonNode paths = transport.parse(response, prefix + "/upload");
     if (!paths.isArray() || paths.size() != 1 || !paths.get(0).isTextual()) {
-      throw new GradioException(Kind.PROTOCOL, prefix + "/upload did not answer a list of one path: " + abbreviate(response.body()));
+      throw new GradioException(
+          Kind.PROTOCOL,
+          prefix + "/upload did not answer a list of one path: " + abbreviate(response.body()));
     }
     return paths.get(0).asText();
   }
 
-  /** The FileData value for an uploaded file, as Gradio 5.5+ requires (older versions accept it). */
+  /**
+   * The FileData value for an uploaded file, as Gradio 5.5+ requires (older versions accept it).
+   */
   static ObjectNode fileData(String serverPath, String origName) {
     ObjectNode value = JsonNodeFactory.instance.objectNode();
     value.put("path", serverPath);
@@ -70,17 +85,28 @@ final class GradioFiles {
   }
 
   /**
-   * Streams an output file to {@code target} (never whole in memory), from its {@code url} when that
-   * is on this server, else from {@code {prefix}/file=<path>}. Checks the size the server reported.
+   * Streams an output file to {@code target} (never whole in memory), from its {@code url} when
+   * that is on this server, else from {@code {prefix}/file=<path>}. Checks the size the server
+   * reported.
    */
   long download(GradioFile file, Path target) {
     HttpResponse<InputStream> response = open(file);
     try (InputStream in = response.body()) {
-      return BackendHttp.save(in, target, bytes -> {
-        if (file.size() != null && file.size() != bytes) {
-          throw new GradioException(Kind.PROTOCOL, "the output " + file.name() + " is " + bytes + " bytes; the server said " + file.size());
-        }
-      });
+      return BackendHttp.save(
+          in,
+          target,
+          bytes -> {
+            if (file.size() != null && file.size() != bytes) {
+              throw new GradioException(
+                  Kind.PROTOCOL,
+                  "the output "
+                      + file.name()
+                      + " is "
+                      + bytes
+                      + " bytes; the server said "
+                      + file.size());
+            }
+          });
     } catch (IOException e) {
       throw transport.calls().failure("file=" + file.path(), e);
     }
@@ -90,8 +116,12 @@ final class GradioFiles {
   byte[] previewBytes(GradioFile file) {
     String name = file.name().toLowerCase(Locale.ROOT);
     String mime = file.mimeType() == null ? "" : file.mimeType();
-    boolean image = name.endsWith(".png") || name.endsWith(".jpg") || name.endsWith(".jpeg")
-        || mime.equals("image/png") || mime.equals("image/jpeg");
+    boolean image =
+        name.endsWith(".png")
+            || name.endsWith(".jpg")
+            || name.endsWith(".jpeg")
+            || mime.equals("image/png")
+            || mime.equals("image/jpeg");
     if (!image || (file.size() != null && file.size() > PREVIEW_MAX_BYTES)) {
       return null;
     }
@@ -112,9 +142,15 @@ final class GradioFiles {
       } catch (IOException ignored) {
         // nothing to read
       }
-      Kind kind = response.statusCode() == 404 || response.statusCode() == 403 ? Kind.NOT_FOUND
-          : response.statusCode() == 401 ? Kind.AUTH : Kind.SERVER_ERROR;
-      throw new GradioException(kind, "the output " + file.name() + " could not be fetched: HTTP " + response.statusCode(), response.statusCode(), null);
+      Kind kind =
+          response.statusCode() == 404 || response.statusCode() == 403
+              ? Kind.NOT_FOUND
+              : response.statusCode() == 401 ? Kind.AUTH : Kind.SERVER_ERROR;
+      throw new GradioException(
+          kind,
+          "the output " + file.name() + " could not be fetched: HTTP " + response.statusCode(),
+          response.statusCode(),
+          null);
     }
     return response;
   }
@@ -126,12 +162,15 @@ final class GradioFiles {
       return URI.create(file.url());
     }
     if (file.path() == null || file.path().isBlank()) {
-      throw new GradioException(Kind.PROTOCOL, "an output file has neither a path nor a url on " + baseUrl);
+      throw new GradioException(
+          Kind.PROTOCOL, "an output file has neither a path nor a url on " + baseUrl);
     }
     if (file.path().startsWith("http://") || file.path().startsWith("https://")) {
-      throw new GradioException(Kind.PROTOCOL, "an output file lives on another host: " + abbreviate(file.path()));
+      throw new GradioException(
+          Kind.PROTOCOL, "an output file lives on another host: " + abbreviate(file.path()));
     }
-    return URI.create(baseUrl + discovery.api().apiPrefix() + "/file=" + BackendHttp.encodePath(file.path()));
+    return URI.create(
+        baseUrl + discovery.api().apiPrefix() + "/file=" + BackendHttp.encodePath(file.path()));
   }
 
   /** Every FileData inside a value (a dict with a path and gradio.FileData meta, or path+url). */
@@ -140,12 +179,17 @@ final class GradioFiles {
       return;
     }
     if (value.isObject()) {
-      boolean fileData = "gradio.FileData".equals(value.path("meta").path("_type").asText(null))
-          || (value.path("path").isTextual() && value.has("url") && value.has("orig_name"));
+      boolean fileData =
+          "gradio.FileData".equals(value.path("meta").path("_type").asText(null))
+              || (value.path("path").isTextual() && value.has("url") && value.has("orig_name"));
       if (fileData && (value.path("path").isTextual() || value.path("url").isTextual())) {
-        into.add(new GradioFile(
-            value.path("path").asText(null), value.path("url").asText(null), value.path("orig_name").asText(null),
-            value.path("mime_type").asText(null), value.path("size").isIntegralNumber() ? value.get("size").asLong() : null));
+        into.add(
+            new GradioFile(
+                value.path("path").asText(null),
+                value.path("url").asText(null),
+                value.path("orig_name").asText(null),
+                value.path("mime_type").asText(null),
+                value.path("size").isIntegralNumber() ? value.get("size").asLong() : null));
         return;
       }
       value.elements().forEachRemaining(v -> collect(v, into));

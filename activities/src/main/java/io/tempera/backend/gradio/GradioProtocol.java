@@ -16,10 +16,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs predictions: the queue protocol ({@code {prefix}/queue/join}, then the session's
- * {@code queue/data} event stream) where the server offers it, else the two-step
- * {@code {prefix}/call/{api}}; and {@code {prefix}/cancel}. A prediction that fails or is
- * interrupted before its end is cancelled, so no job runs that no one follows.
+ * Runs predictions: the queue protocol ({@code {prefix}/queue/join}, then the session's {@code
+ * queue/data} event stream) where the server offers it, else the two-step {@code
+ * {prefix}/call/{api}}; and {@code {prefix}/cancel}. A prediction that fails or is interrupted
+ * before its end is cancelled, so no job runs that no one follows.
  */
 final class GradioProtocol {
 
@@ -38,7 +38,11 @@ final class GradioProtocol {
 
   /** See {@link GradioClient#predict}. */
   GradioResult predict(
-      GradioApi.Endpoint endpoint, ArrayNode data, String sessionHash, Consumer<BackendProgress> progress, Consumer<String> joined) {
+      GradioApi.Endpoint endpoint,
+      ArrayNode data,
+      String sessionHash,
+      Consumer<BackendProgress> progress,
+      Consumer<String> joined) {
     GradioApi server = discovery.api();
     if (server.queueProtocol() && endpoint.queue()) {
       String eventId = join(server, endpoint, data, sessionHash);
@@ -46,7 +50,8 @@ final class GradioProtocol {
         joined.accept(eventId);
         return follow(server, endpoint, sessionHash, eventId, progress);
       }
-      log.info("{} offers no queue/join for {}; using /call", transport.baseUrl(), endpoint.apiName());
+      log.info(
+          "{} offers no queue/join for {}; using /call", transport.baseUrl(), endpoint.apiName());
     }
     return call(server, endpoint, data, progress, joined);
   }
@@ -54,11 +59,13 @@ final class GradioProtocol {
   /** POST {prefix}/cancel: removes a queued job, stops a running async one. */
   void cancel(String sessionHash, int fnIndex, String eventId) {
     String path = discovery.api().apiPrefix() + "/cancel";
-    ObjectNode body = json.createObjectNode().put("session_hash", sessionHash).put("fn_index", fnIndex);
+    ObjectNode body =
+        json.createObjectNode().put("session_hash", sessionHash).put("fn_index", fnIndex);
     if (eventId != null) {
       body.put("event_id", eventId);
     }
-    HttpResponse<String> response = transport.sendAuthenticated(() -> transport.calls().post(path, body.toString()));
+    HttpResponse<String> response =
+        transport.sendAuthenticated(() -> transport.calls().post(path, body.toString()));
     if (response.statusCode() != 200) {
       throw GradioTransport.httpError(path, response);
     }
@@ -67,7 +74,8 @@ final class GradioProtocol {
   // --- the queue protocol ---
 
   /** POST {prefix}/queue/join; null when the server has no such route (use /call). */
-  private String join(GradioApi server, GradioApi.Endpoint endpoint, ArrayNode data, String sessionHash) {
+  private String join(
+      GradioApi server, GradioApi.Endpoint endpoint, ArrayNode data, String sessionHash) {
     String path = server.apiPrefix() + "/queue/join";
     ObjectNode body = json.createObjectNode();
     body.set("data", data);
@@ -75,7 +83,8 @@ final class GradioProtocol {
     body.put("session_hash", sessionHash);
     body.putNull("event_data");
     body.putNull("trigger_id");
-    HttpResponse<String> response = transport.sendAuthenticated(() -> transport.calls().post(path, body.toString()));
+    HttpResponse<String> response =
+        transport.sendAuthenticated(() -> transport.calls().post(path, body.toString()));
     if (response.statusCode() == 404 || response.statusCode() == 405) {
       return null;
     }
@@ -86,7 +95,12 @@ final class GradioProtocol {
   }
 
   /** Follows the session's queue/data stream until our event completes. */
-  private GradioResult follow(GradioApi server, GradioApi.Endpoint endpoint, String sessionHash, String eventId, Consumer<BackendProgress> progress) {
+  private GradioResult follow(
+      GradioApi server,
+      GradioApi.Endpoint endpoint,
+      String sessionHash,
+      String eventId,
+      Consumer<BackendProgress> progress) {
     String path = server.apiPrefix() + "/queue/data?session_hash=" + encode(sessionHash);
     boolean done = false;
     try (GradioEventStream stream = transport.openStream(path)) {
@@ -96,7 +110,9 @@ final class GradioProtocol {
         GradioEventStream.Event event = stream.next(deadline);
         JsonNode message = read(event, "the event stream");
         if (message == null || !message.isObject() || !message.path("msg").isTextual()) {
-          throw new GradioException(Kind.PROTOCOL, "the event stream sent an event without msg: " + abbreviate(event.data()));
+          throw new GradioException(
+              Kind.PROTOCOL,
+              "the event stream sent an event without msg: " + abbreviate(event.data()));
         }
         String msg = message.get("msg").asText();
         JsonNode id = message.get("event_id");
@@ -110,17 +126,26 @@ final class GradioProtocol {
           case "progress" -> progress.accept(GradioEvents.progress(message.path("progress_data")));
           case "log" -> {
             if (message.path("log").isTextual()) {
-              progress.accept(new BackendProgress(outputs.fraction, null, null, null, message.get("log").asText(), null));
+              progress.accept(
+                  new BackendProgress(
+                      outputs.fraction, null, null, null, message.get("log").asText(), null));
             }
           }
           case "process_generating", "process_streaming" -> {
             JsonNode values = message.path("output").path("data");
             if (!values.isArray()) {
-              throw new GradioException(Kind.PROTOCOL, msg + " without output data: " + abbreviate(event.data()));
+              throw new GradioException(
+                  Kind.PROTOCOL, msg + " without output data: " + abbreviate(event.data()));
             }
             outputs.update((ArrayNode) values);
-            progress.accept(new BackendProgress(
-                outputs.fraction, null, null, null, "Generating (intermediate result)", outputs.preview(files::previewBytes)));
+            progress.accept(
+                new BackendProgress(
+                    outputs.fraction,
+                    null,
+                    null,
+                    null,
+                    "Generating (intermediate result)",
+                    outputs.preview(files::previewBytes)));
           }
           case "process_completed" -> {
             done = true;
@@ -129,17 +154,26 @@ final class GradioProtocol {
           case "unexpected_error" -> {
             done = true;
             if (message.path("session_not_found").asBoolean(false)) {
-              throw new GradioException(Kind.UNREACHABLE, "the Gradio server lost the queue session (it may have restarted)");
+              throw new GradioException(
+                  Kind.UNREACHABLE,
+                  "the Gradio server lost the queue session (it may have restarted)");
             }
-            throw new GradioException(Kind.SERVER_ERROR, "the Gradio server failed: " + message.path("message").asText("no message"));
+            throw new GradioException(
+                Kind.SERVER_ERROR,
+                "the Gradio server failed: " + message.path("message").asText("no message"));
           }
-          case "close_stream" -> throw new GradioException(Kind.UNREACHABLE, "the event stream closed before the prediction finished");
-          default -> { } // heartbeat, and types a newer server adds
+          case "close_stream" ->
+              throw new GradioException(
+                  Kind.UNREACHABLE, "the event stream closed before the prediction finished");
+          default -> {} // heartbeat, and types a newer server adds
         }
       }
     } catch (GradioException e) {
       if (!done || e.kind() == Kind.ABORTED) {
-        cancelQuietly(sessionHash, endpoint.fnIndex(), eventId); // never leave a job running that no one follows
+        cancelQuietly(
+            sessionHash,
+            endpoint.fnIndex(),
+            eventId); // never leave a job running that no one follows
       }
       throw e;
     }
@@ -147,12 +181,18 @@ final class GradioProtocol {
 
   // --- the two-step /call protocol ---
 
-  private GradioResult call(GradioApi server, GradioApi.Endpoint endpoint, ArrayNode data, Consumer<BackendProgress> progress, Consumer<String> joined) {
+  private GradioResult call(
+      GradioApi server,
+      GradioApi.Endpoint endpoint,
+      ArrayNode data,
+      Consumer<BackendProgress> progress,
+      Consumer<String> joined) {
     String name = endpoint.apiName().substring(1);
     String path = server.apiPrefix() + "/call/" + name;
     ObjectNode body = json.createObjectNode();
     body.set("data", data);
-    HttpResponse<String> response = transport.sendAuthenticated(() -> transport.calls().post(path, body.toString()));
+    HttpResponse<String> response =
+        transport.sendAuthenticated(() -> transport.calls().post(path, body.toString()));
     if (response.statusCode() != 200) {
       throw transport.refusal(path, response);
     }
@@ -174,13 +214,17 @@ final class GradioProtocol {
             done = true;
             throw GradioEvents.callError(value);
           }
-          case "generating" -> progress.accept(new BackendProgress(0, null, null, null, "Generating (intermediate result)", null));
-          default -> { } // heartbeat
+          case "generating" ->
+              progress.accept(
+                  new BackendProgress(
+                      0, null, null, null, "Generating (intermediate result)", null));
+          default -> {} // heartbeat
         }
       }
     } catch (GradioException e) {
       if (!done) {
-        cancelQuietly(eventId, endpoint.fnIndex(), eventId); // a /call job's session is its event id
+        cancelQuietly(
+            eventId, endpoint.fnIndex(), eventId); // a /call job's session is its event id
       }
       throw e;
     }
@@ -191,7 +235,8 @@ final class GradioProtocol {
     try {
       return json.readTree(event.data());
     } catch (JsonProcessingException e) {
-      throw new GradioException(Kind.PROTOCOL, stream + " sent malformed JSON: " + abbreviate(event.data()));
+      throw new GradioException(
+          Kind.PROTOCOL, stream + " sent malformed JSON: " + abbreviate(event.data()));
     }
   }
 
@@ -199,7 +244,8 @@ final class GradioProtocol {
   private String eventId(String path, HttpResponse<String> response) {
     JsonNode reply = transport.parse(response, path);
     if (!reply.path("event_id").isTextual() || reply.get("event_id").asText().isBlank()) {
-      throw new GradioException(Kind.PROTOCOL, path + " answered without an event_id: " + abbreviate(response.body()));
+      throw new GradioException(
+          Kind.PROTOCOL, path + " answered without an event_id: " + abbreviate(response.body()));
     }
     return reply.get("event_id").asText();
   }
@@ -209,7 +255,8 @@ final class GradioProtocol {
     try {
       cancel(sessionHash, fnIndex, eventId);
     } catch (RuntimeException e) {
-      log.debug("cancelling event {} on {} failed: {}", eventId, transport.baseUrl(), e.getMessage());
+      log.debug(
+          "cancelling event {} on {} failed: {}", eventId, transport.baseUrl(), e.getMessage());
     } finally {
       if (interrupted) {
         Thread.currentThread().interrupt();

@@ -43,12 +43,14 @@ final class GradioTransport implements AutoCloseable {
   GradioTransport(URI baseUrl, GradioClientOptions options) {
     this.baseUrl = BackendHttp.root(baseUrl);
     this.options = options;
-    this.http = HttpClient.newBuilder()
-        .connectTimeout(options.connectTimeout())
-        .cookieHandler(new CookieManager(null, CookiePolicy.ACCEPT_ALL))
-        .followRedirects(HttpClient.Redirect.NORMAL)
-        .build();
-    this.calls = new BackendHttp<>(http, this.baseUrl, options.requestTimeout(), GradioException::of);
+    this.http =
+        HttpClient.newBuilder()
+            .connectTimeout(options.connectTimeout())
+            .cookieHandler(new CookieManager(null, CookiePolicy.ACCEPT_ALL))
+            .followRedirects(HttpClient.Redirect.NORMAL)
+            .build();
+    this.calls =
+        new BackendHttp<>(http, this.baseUrl, options.requestTimeout(), GradioException::of);
   }
 
   URI baseUrl() {
@@ -66,15 +68,30 @@ final class GradioTransport implements AutoCloseable {
   /** Sends; on 401 logs in (once) with the configured credentials and sends again. */
   HttpResponse<String> sendAuthenticated(RequestFactory factory) {
     HttpResponse<String> response = calls.send(factory.build());
-    if (response.statusCode() == 401 || (response.statusCode() == 403 && response.body().contains("Not authenticated"))) {
+    if (response.statusCode() == 401
+        || (response.statusCode() == 403 && response.body().contains("Not authenticated"))) {
       if (!options.hasCredentials()) {
-        throw new GradioException(Kind.AUTH, "the Gradio app at " + baseUrl + " needs a login ("
-            + detail(response.body()) + "); set tempera.worker.gradio-username and gradio-password", response.statusCode(), null);
+        throw new GradioException(
+            Kind.AUTH,
+            "the Gradio app at "
+                + baseUrl
+                + " needs a login ("
+                + detail(response.body())
+                + "); set tempera.worker.gradio-username and gradio-password",
+            response.statusCode(),
+            null);
       }
       login();
       response = calls.send(factory.build());
       if (response.statusCode() == 401) {
-        throw new GradioException(Kind.AUTH, "the Gradio app at " + baseUrl + " still refuses us after logging in: " + detail(response.body()), 401, null);
+        throw new GradioException(
+            Kind.AUTH,
+            "the Gradio app at "
+                + baseUrl
+                + " still refuses us after logging in: "
+                + detail(response.body()),
+            401,
+            null);
       }
     }
     return response;
@@ -83,12 +100,19 @@ final class GradioTransport implements AutoCloseable {
   /** POST /login (form): the cookie it sets is kept by the client's cookie store. */
   private void login() {
     String form = BackendHttp.query("username", options.username(), "password", options.password());
-    HttpResponse<String> response = calls.send(calls.request("/login")
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .POST(HttpRequest.BodyPublishers.ofString(form))
-        .build());
+    HttpResponse<String> response =
+        calls.send(
+            calls
+                .request("/login")
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .POST(HttpRequest.BodyPublishers.ofString(form))
+                .build());
     if (response.statusCode() != 200) {
-      throw new GradioException(Kind.AUTH, "logging in to the Gradio app at " + baseUrl + " failed: " + detail(response.body()), response.statusCode(), null);
+      throw new GradioException(
+          Kind.AUTH,
+          "logging in to the Gradio app at " + baseUrl + " failed: " + detail(response.body()),
+          response.statusCode(),
+          null);
     }
     log.info("logged in to the Gradio app at {}", baseUrl);
   }
@@ -99,7 +123,8 @@ final class GradioTransport implements AutoCloseable {
 
   /** GET an event stream ({@code text/event-stream}), read on its own thread. */
   GradioEventStream openStream(String path) {
-    HttpResponse<InputStream> response = calls.open(calls.request(path).header("Accept", "text/event-stream").GET().build(), path);
+    HttpResponse<InputStream> response =
+        calls.open(calls.request(path).header("Accept", "text/event-stream").GET().build(), path);
     if (response.statusCode() != 200) {
       String body;
       try (InputStream in = response.body()) {
@@ -107,14 +132,23 @@ final class GradioTransport implements AutoCloseable {
       } catch (IOException e) {
         body = "";
       }
-      Kind kind = response.statusCode() == 401 || response.statusCode() == 403 ? Kind.AUTH
-          : response.statusCode() == 404 ? Kind.UNREACHABLE : Kind.SERVER_ERROR;
-      throw new GradioException(kind, path + " answered HTTP " + response.statusCode() + ": " + abbreviate(body), response.statusCode(), null);
+      Kind kind =
+          response.statusCode() == 401 || response.statusCode() == 403
+              ? Kind.AUTH
+              : response.statusCode() == 404 ? Kind.UNREACHABLE : Kind.SERVER_ERROR;
+      throw new GradioException(
+          kind,
+          path + " answered HTTP " + response.statusCode() + ": " + abbreviate(body),
+          response.statusCode(),
+          null);
     }
     return new GradioEventStream(response.body(), options);
   }
 
-  /** GET a file as a stream, whatever its status (the caller checks it); {@code path} names it in errors. */
+  /**
+   * GET a file as a stream, whatever its status (the caller checks it); {@code path} names it in
+   * errors.
+   */
   HttpResponse<InputStream> openFile(URI uri, String path) {
     return calls.open(calls.request(uri).GET().build(), path);
   }
@@ -124,7 +158,9 @@ final class GradioTransport implements AutoCloseable {
     int status = response.statusCode();
     String detail = detail(response.body());
     return switch (status) {
-      case 400, 422 -> new GradioException(Kind.VALIDATION, "the Gradio app refused the inputs: " + detail, status, null);
+      case 400, 422 ->
+          new GradioException(
+              Kind.VALIDATION, "the Gradio app refused the inputs: " + detail, status, null);
       case 503 -> new GradioException(Kind.BUSY, "the Gradio app is busy: " + detail, status, null);
       default -> httpError(path, response);
     };
@@ -132,7 +168,10 @@ final class GradioTransport implements AutoCloseable {
 
   static GradioException httpError(String path, HttpResponse<String> response) {
     int status = response.statusCode();
-    Kind kind = status == 401 || status == 403 ? Kind.AUTH : status == 404 ? Kind.NOT_FOUND : Kind.SERVER_ERROR;
+    Kind kind =
+        status == 401 || status == 403
+            ? Kind.AUTH
+            : status == 404 ? Kind.NOT_FOUND : Kind.SERVER_ERROR;
     return new GradioException(kind, BackendHttp.answered(path, response), status, null);
   }
 

@@ -31,14 +31,15 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Runs a function as a local program (the seeds' "custom" backend). The payload names the program:
- * {@code {"command": ["python3", "make.py"], "workingDir": "/abs/template/folder", "timeoutSeconds": 300,
- * "parameters": {...}}}.
+ * {@code {"command": ["python3", "make.py"], "workingDir": "/abs/template/folder",
+ * "timeoutSeconds": 300, "parameters": {...}}}.
  *
- * <p>Protocol: the program gets one JSON object on stdin — {@code {runId, parameters, tier: {name, …the tier's values},
- * inputs: {parameter: absolute path}, outputDir}} — and stdin is closed. It may print JSON lines on stdout:
- * {@code {"type":"progress","progress":0.4,"step":3,"totalSteps":10,"message":"…"}} and, last,
- * {@code {"type":"result","outputs":["a.png"]}} (paths relative to outputDir; without it every file
- * in outputDir is an output). Other stdout lines are logged. Exit code 0 is success; anything else
+ * <p>Protocol: the program gets one JSON object on stdin — {@code {runId, parameters, tier: {name,
+ * …the tier's values}, inputs: {parameter: absolute path}, outputDir}} — and stdin is closed. It
+ * may print JSON lines on stdout: {@code
+ * {"type":"progress","progress":0.4,"step":3,"totalSteps":10,"message":"…"}} and, last, {@code
+ * {"type":"result","outputs":["a.png"]}} (paths relative to outputDir; without it every file in
+ * outputDir is an output). Other stdout lines are logged. Exit code 0 is success; anything else
  * fails the run with the tail of stderr. The timeout and a cancel kill the whole process tree.
  * Parameters never reach a shell: the command is run as an argument vector.
  *
@@ -54,7 +55,9 @@ public final class ScriptBackend implements Backend {
   private final Path runsRoot;
   private final ObjectMapper json = new ObjectMapper();
 
-  /** @param runsRoot where each run gets a folder (its outputs, stderr, recorded result) */
+  /**
+   * @param runsRoot where each run gets a folder (its outputs, stderr, recorded result)
+   */
   public ScriptBackend(Path runsRoot) {
     this.runsRoot = runsRoot.toAbsolutePath().normalize();
   }
@@ -73,14 +76,16 @@ public final class ScriptBackend implements Backend {
     try {
       if (Files.isRegularFile(recorded)) {
         log.info("script run {} already finished; returning its recorded result", job.runId());
-        return new BackendOutcome(job.runId(), false, files(runDir, json.readTree(recorded.toFile())), false);
+        return new BackendOutcome(
+            job.runId(), false, files(runDir, json.readTree(recorded.toFile())), false);
       }
       deleteTree(runDir);
       Files.createDirectories(outputDir);
       List<String> command = new ArrayList<>();
       payload.path("command").forEach(arg -> command.add(arg.asText()));
       if (command.isEmpty()) {
-        throw ApplicationFailure.newNonRetryableFailure("The script template names no command", ErrorCode.INVALID_REQUEST.name());
+        throw ApplicationFailure.newNonRetryableFailure(
+            "The script template names no command", ErrorCode.INVALID_REQUEST.name());
       }
       ObjectNode stdin = json.createObjectNode();
       stdin.put("runId", job.runId());
@@ -93,9 +98,10 @@ public final class ScriptBackend implements Backend {
       }
       stdin.put("outputDir", outputDir.toString());
 
-      ProcessBuilder builder = new ProcessBuilder(command)
-          .directory(Path.of(payload.path("workingDir").asText(".")).toFile())
-          .redirectError(runDir.resolve("stderr.log").toFile());
+      ProcessBuilder builder =
+          new ProcessBuilder(command)
+              .directory(Path.of(payload.path("workingDir").asText(".")).toFile())
+              .redirectError(runDir.resolve("stderr.log").toFile());
       Process process = builder.start();
       try (OutputStream in = process.getOutputStream()) {
         in.write(json.writeValueAsBytes(stdin));
@@ -103,8 +109,11 @@ public final class ScriptBackend implements Backend {
         log.debug("script {} closed its stdin early", job.runId());
       }
       JsonNode[] result = {null};
-      Thread reader = Thread.ofVirtual().start(() -> readStdout(process.getInputStream(), progress, result, job.runId()));
-      long timeoutSeconds = Math.max(1, payload.path("timeoutSeconds").asLong(job.plan().timeoutSeconds()));
+      Thread reader =
+          Thread.ofVirtual()
+              .start(() -> readStdout(process.getInputStream(), progress, result, job.runId()));
+      long timeoutSeconds =
+          Math.max(1, payload.path("timeoutSeconds").asLong(job.plan().timeoutSeconds()));
       boolean finished;
       try {
         finished = process.waitFor(timeoutSeconds, TimeUnit.SECONDS);
@@ -116,12 +125,16 @@ public final class ScriptBackend implements Backend {
       if (!finished) {
         killTree(process);
         throw ApplicationFailure.newFailure(
-            "The script did not finish within " + timeoutSeconds + " s and was stopped", ErrorCode.TIMEOUT.name());
+            "The script did not finish within " + timeoutSeconds + " s and was stopped",
+            ErrorCode.TIMEOUT.name());
       }
       reader.join(5_000);
       if (process.exitValue() != 0) {
         throw ApplicationFailure.newNonRetryableFailure(
-            "The script failed (exit code " + process.exitValue() + "): " + tail(runDir.resolve("stderr.log")),
+            "The script failed (exit code "
+                + process.exitValue()
+                + "): "
+                + tail(runDir.resolve("stderr.log")),
             ErrorCode.EXECUTION_ERROR.name());
       }
       JsonNode outcome = result[0] != null ? result[0] : json.createObjectNode();
@@ -129,7 +142,8 @@ public final class ScriptBackend implements Backend {
       Files.writeString(recorded, outcome.toString());
       return new BackendOutcome(job.runId(), false, files, true);
     } catch (IOException e) {
-      throw ApplicationFailure.newFailure("The script could not be run: " + e.getMessage(), ErrorCode.INTERNAL.name());
+      throw ApplicationFailure.newFailure(
+          "The script could not be run: " + e.getMessage(), ErrorCode.INTERNAL.name());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return new BackendOutcome(job.runId(), true, List.of(), true);
@@ -138,14 +152,17 @@ public final class ScriptBackend implements Backend {
 
   @Override
   public void cancel(BackendJob job) {
-    // the run's process belongs to the activity that started it; interrupting that activity kills it
+    // the run's process belongs to the activity that started it; interrupting that activity kills
+    // it
   }
 
   @Override
   public long download(BackendFile file, Path target) {
     Path source = runsRoot.resolve(file.subfolder()).resolve(file.filename()).normalize();
     if (!source.startsWith(runsRoot) || !Files.isRegularFile(source)) {
-      throw ApplicationFailure.newFailure("The script's output " + file.filename() + " is missing", ErrorCode.OUTPUT_MISSING.name());
+      throw ApplicationFailure.newFailure(
+          "The script's output " + file.filename() + " is missing",
+          ErrorCode.OUTPUT_MISSING.name());
     }
     try {
       Files.createDirectories(target.toAbsolutePath().getParent());
@@ -156,8 +173,10 @@ public final class ScriptBackend implements Backend {
     }
   }
 
-  private void readStdout(InputStream stdout, Consumer<BackendProgress> progress, JsonNode[] result, String runId) {
-    try (BufferedReader lines = new BufferedReader(new InputStreamReader(stdout, StandardCharsets.UTF_8))) {
+  private void readStdout(
+      InputStream stdout, Consumer<BackendProgress> progress, JsonNode[] result, String runId) {
+    try (BufferedReader lines =
+        new BufferedReader(new InputStreamReader(stdout, StandardCharsets.UTF_8))) {
       String line;
       while ((line = lines.readLine()) != null) {
         JsonNode message;
@@ -167,19 +186,28 @@ public final class ScriptBackend implements Backend {
           message = null;
         }
         if (message == null || !message.has("type")) {
-          log.info("script {}: {}", runId, line.length() > 500 ? line.substring(0, 500) + "…" : line);
+          log.info(
+              "script {}: {}", runId, line.length() > 500 ? line.substring(0, 500) + "…" : line);
           continue;
         }
         switch (message.get("type").asText()) {
-          case "progress" -> progress.accept(new BackendProgress(
-              Math.max(0, Math.min(1, message.path("progress").asDouble(0))),
-              message.has("step") ? message.get("step").asInt() : null,
-              message.has("totalSteps") ? message.get("totalSteps").asInt() : null,
-              null,
-              message.path("message").asText(message.has("step") && message.has("totalSteps")
-                  ? "Generating step " + message.get("step").asInt() + " of " + message.get("totalSteps").asInt()
-                  : "Generating"),
-              null));
+          case "progress" ->
+              progress.accept(
+                  new BackendProgress(
+                      Math.max(0, Math.min(1, message.path("progress").asDouble(0))),
+                      message.has("step") ? message.get("step").asInt() : null,
+                      message.has("totalSteps") ? message.get("totalSteps").asInt() : null,
+                      null,
+                      message
+                          .path("message")
+                          .asText(
+                              message.has("step") && message.has("totalSteps")
+                                  ? "Generating step "
+                                      + message.get("step").asInt()
+                                      + " of "
+                                      + message.get("totalSteps").asInt()
+                                  : "Generating"),
+                      null));
           case "result" -> result[0] = message;
           default -> log.debug("script {}: unknown message type {}", runId, message.get("type"));
         }
@@ -199,17 +227,21 @@ public final class ScriptBackend implements Backend {
         Path file = outputDir.resolve(name.asText()).normalize();
         if (!file.startsWith(outputDir) || !Files.isRegularFile(file)) {
           throw ApplicationFailure.newNonRetryableFailure(
-              "The script named an output that it did not write: " + name.asText(), ErrorCode.OUTPUT_MISSING.name());
+              "The script named an output that it did not write: " + name.asText(),
+              ErrorCode.OUTPUT_MISSING.name());
         }
         names.add(outputDir.relativize(file).toString().replace('\\', '/'));
       }
     } else {
       try (Stream<Path> walk = Files.walk(outputDir)) {
-        walk.filter(Files::isRegularFile).sorted()
+        walk.filter(Files::isRegularFile)
+            .sorted()
             .forEach(f -> names.add(outputDir.relativize(f).toString().replace('\\', '/')));
       }
     }
-    return names.stream().map(n -> new BackendFile("script", "files", n, subfolder, "output", null)).toList();
+    return names.stream()
+        .map(n -> new BackendFile("script", "files", n, subfolder, "output", null))
+        .toList();
   }
 
   /** Kills the process and every process it started. */
@@ -230,7 +262,13 @@ public final class ScriptBackend implements Backend {
       return "(no error output)";
     }
     byte[] bytes = Files.readAllBytes(file);
-    String text = new String(bytes, Math.max(0, bytes.length - STDERR_TAIL), Math.min(bytes.length, STDERR_TAIL), StandardCharsets.UTF_8).trim();
+    String text =
+        new String(
+                bytes,
+                Math.max(0, bytes.length - STDERR_TAIL),
+                Math.min(bytes.length, STDERR_TAIL),
+                StandardCharsets.UTF_8)
+            .trim();
     return text.isEmpty() ? "(no error output)" : text;
   }
 

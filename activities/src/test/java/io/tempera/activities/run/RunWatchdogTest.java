@@ -9,7 +9,8 @@ import org.junit.jupiter.api.Test;
 class RunWatchdogTest {
 
   final AtomicLong now = new AtomicLong(1_000);
-  final RunWatchdog watchdog = new RunWatchdog(Duration.ofSeconds(60), Duration.ofSeconds(10), now::get);
+  final RunWatchdog watchdog =
+      new RunWatchdog(Duration.ofSeconds(60), Duration.ofSeconds(10), now::get);
 
   void advance(Duration d) {
     now.addAndGet(d.toNanos());
@@ -43,7 +44,8 @@ class RunWatchdogTest {
     assertThat(watchdog.check()).isEqualTo(RunWatchdog.Trip.STALLED);
     assertThat(watchdog.check()).as("reported once").isNull();
     assertThat(watchdog.tripped()).isEqualTo(RunWatchdog.Trip.STALLED);
-    assertThat(watchdog.describe(RunWatchdog.Trip.STALLED)).isEqualTo("The generator made no progress for 10 s; the run was stopped");
+    assertThat(watchdog.describe(RunWatchdog.Trip.STALLED))
+        .isEqualTo("The generator made no progress for 10 s; the run was stopped");
   }
 
   @Test

@@ -1,16 +1,16 @@
 package io.tempera.activities.slots;
 
-import io.tempera.slots.Gpu;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.tempera.slots.Gpu;
 import org.junit.jupiter.api.Test;
 
 class GpuDiscoveryTest {
 
   @Test
   void readsNvidiaSmiCsv() {
-    assertThat(GpuDiscovery.parse("0, 24576\n1, 81920\n")).containsExactly(new Gpu(0, 24_576), new Gpu(1, 81_920));
+    assertThat(GpuDiscovery.parse("0, 24576\n1, 81920\n"))
+        .containsExactly(new Gpu(0, 24_576), new Gpu(1, 81_920));
   }
 
   @Test

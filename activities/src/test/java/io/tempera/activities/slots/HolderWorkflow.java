@@ -1,7 +1,6 @@
 package io.tempera.activities.slots;
 
 import io.tempera.slots.*;
-
 import io.temporal.activity.ActivityInterface;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.workflow.QueryMethod;
@@ -11,7 +10,9 @@ import io.temporal.workflow.WorkflowInterface;
 import io.temporal.workflow.WorkflowMethod;
 import java.time.Duration;
 
-/** A minimal lease holder for allocator tests: asks for a lease, holds it until told, gives it back. */
+/**
+ * A minimal lease holder for allocator tests: asks for a lease, holds it until told, gives it back.
+ */
 @WorkflowInterface
 public interface HolderWorkflow extends SlotHolder {
 
@@ -33,8 +34,10 @@ public interface HolderWorkflow extends SlotHolder {
   }
 
   class Impl implements HolderWorkflow {
-    private final Requests requests = Workflow.newActivityStub(Requests.class,
-        ActivityOptions.newBuilder().setStartToCloseTimeout(Duration.ofSeconds(10)).build());
+    private final Requests requests =
+        Workflow.newActivityStub(
+            Requests.class,
+            ActivityOptions.newBuilder().setStartToCloseTimeout(Duration.ofSeconds(10)).build());
     private Lease lease;
     private int position;
     private long seq = -1;
@@ -45,7 +48,8 @@ public interface HolderWorkflow extends SlotHolder {
     public String hold(String pool, int vramMb) {
       String holder = Workflow.getInfo().getWorkflowId();
       try {
-        LeaseAnswer answer = requests.request(pool, new LeaseRequest(holder, vramMb, "f", "standard"));
+        LeaseAnswer answer =
+            requests.request(pool, new LeaseRequest(holder, vramMb, "f", "standard"));
         if (answer.rejection() != null) {
           return "rejected: " + answer.rejection();
         }
@@ -64,8 +68,10 @@ public interface HolderWorkflow extends SlotHolder {
         return lease.leaseId();
       } finally {
         Workflow.newDetachedCancellationScope(() ->
-            Workflow.newExternalWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool))
-                .release(new LeaseRelease(holder, null, "done"))).run();
+                Workflow.newExternalWorkflowStub(
+                        SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool))
+                    .release(new LeaseRelease(holder, null, "done")))
+            .run();
       }
     }
 

@@ -1,12 +1,10 @@
 package io.tempera.activities.slots;
 
-import io.tempera.slots.*;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.tempera.slots.*;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowOptions;
-import io.temporal.client.WorkflowStub;
 import io.temporal.testing.TestWorkflowEnvironment;
 import io.temporal.worker.Worker;
 import java.time.Duration;
@@ -42,17 +40,22 @@ class SlotAllocatorWorkflowTest {
   }
 
   private void host(String id, int maxLeases, Gpu... gpus) {
-    slots.registerHost(POOL, new HostRegistration(id, HostRegistration.taskQueueFor(id), List.of(gpus), maxLeases));
+    slots.registerHost(
+        POOL,
+        new HostRegistration(id, HostRegistration.taskQueueFor(id), List.of(gpus), maxLeases));
   }
 
   private HolderWorkflow hold(String id, int vramMb) {
-    HolderWorkflow holder = client.newWorkflowStub(HolderWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue("holders").setWorkflowId(id).build());
+    HolderWorkflow holder =
+        client.newWorkflowStub(
+            HolderWorkflow.class,
+            WorkflowOptions.newBuilder().setTaskQueue("holders").setWorkflowId(id).build());
     WorkflowClient.start(holder::hold, POOL, vramMb);
     return holder;
   }
 
-  private static void eventually(String what, Supplier<Boolean> condition) throws InterruptedException {
+  private static void eventually(String what, Supplier<Boolean> condition)
+      throws InterruptedException {
     long deadline = System.currentTimeMillis() + 20_000;
     while (!condition.get()) {
       if (System.currentTimeMillis() > deadline) {
@@ -68,7 +71,9 @@ class SlotAllocatorWorkflowTest {
   }
 
   private void assertNothingHeld() throws InterruptedException {
-    eventually("no lease and no waiter is left", () -> slots.state(POOL).leases().isEmpty() && slots.state(POOL).waiters().isEmpty());
+    eventually(
+        "no lease and no waiter is left",
+        () -> slots.state(POOL).leases().isEmpty() && slots.state(POOL).waiters().isEmpty());
   }
 
   @Test
@@ -81,7 +86,9 @@ class SlotAllocatorWorkflowTest {
     HolderWorkflow c = hold("gen-c", 1_000);
     eventually("c waits second", () -> c.position() == 2);
     assertThat(b.lease()).isNull();
-    assertThat(slots.state(POOL).waiters()).extracting(w -> w.request().holder()).containsExactly("gen-b", "gen-c");
+    assertThat(slots.state(POOL).waiters())
+        .extracting(w -> w.request().holder())
+        .containsExactly("gen-b", "gen-c");
 
     finish("gen-a");
     eventually("b gets the slot", () -> b.lease() != null);
@@ -106,8 +113,12 @@ class SlotAllocatorWorkflowTest {
     assertThat(slots.state(POOL).leases()).hasSize(1);
     LeaseAnswer other = slots.requestLease(POOL, new LeaseRequest("gen-y", 4_000, "f", "standard"));
     assertThat(other.granted()).isTrue();
-    assertThat(slots.requestLease(POOL, new LeaseRequest("gen-z", 1, "f", "standard")).queuePosition()).isEqualTo(1);
-    assertThat(slots.requestLease(POOL, new LeaseRequest("gen-z", 1, "f", "standard")).queuePosition()).isEqualTo(1);
+    assertThat(
+            slots.requestLease(POOL, new LeaseRequest("gen-z", 1, "f", "standard")).queuePosition())
+        .isEqualTo(1);
+    assertThat(
+            slots.requestLease(POOL, new LeaseRequest("gen-z", 1, "f", "standard")).queuePosition())
+        .isEqualTo(1);
     assertThat(slots.state(POOL).waiters()).hasSize(1);
   }
 
@@ -143,14 +154,18 @@ class SlotAllocatorWorkflowTest {
   @Test
   void aMalformedRequestIsRejectedByTheValidatorAndChangesNothing() {
     host("h1", 1, new Gpu(0, 8_000));
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> slots.requestLease(POOL, new LeaseRequest(" ", 10, "f", "standard")))
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> slots.requestLease(POOL, new LeaseRequest(" ", 10, "f", "standard")))
         .isInstanceOf(io.temporal.client.WorkflowUpdateException.class)
         .cause()
-        .isInstanceOfSatisfying(io.temporal.failure.ApplicationFailure.class, app -> {
-          assertThat(app.getType()).isEqualTo(IllegalArgumentException.class.getName());
-          assertThat(app.getOriginalMessage()).contains("needs a holder");
-        });
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> slots.requestLease(POOL, new LeaseRequest("gen-neg", -1, "f", "standard")))
+        .isInstanceOfSatisfying(
+            io.temporal.failure.ApplicationFailure.class,
+            app -> {
+              assertThat(app.getType()).isEqualTo(IllegalArgumentException.class.getName());
+              assertThat(app.getOriginalMessage()).contains("needs a holder");
+            });
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> slots.requestLease(POOL, new LeaseRequest("gen-neg", -1, "f", "standard")))
         .isInstanceOf(io.temporal.client.WorkflowUpdateException.class);
     assertThat(slots.state(POOL).leases()).isEmpty();
     assertThat(slots.state(POOL).waiters()).isEmpty();
@@ -159,7 +174,8 @@ class SlotAllocatorWorkflowTest {
   @Test
   void aRequestNoGpuOfThePoolCanHoldIsRejected() {
     host("h1", 1, new Gpu(0, 8_000));
-    LeaseAnswer answer = slots.requestLease(POOL, new LeaseRequest("gen-huge", 40_000, "f", "ultra"));
+    LeaseAnswer answer =
+        slots.requestLease(POOL, new LeaseRequest("gen-huge", 40_000, "f", "ultra"));
     assertThat(answer.granted()).isFalse();
     assertThat(answer.rejection()).contains("40000 MB").contains("8000 MB");
     assertThat(slots.state(POOL).waiters()).isEmpty();
@@ -175,7 +191,9 @@ class SlotAllocatorWorkflowTest {
 
     host("h1", 4, new Gpu(0, 8_000)); // the host came back with a smaller GPU
     String b = client.newUntypedWorkflowStub("gen-b").getResult(String.class);
-    assertThat(b).isEqualTo("rejected: This generation needs 12000 MB of GPU memory; the largest GPU of pool test has 8000 MB");
+    assertThat(b)
+        .isEqualTo(
+            "rejected: This generation needs 12000 MB of GPU memory; the largest GPU of pool test has 8000 MB");
     assertThat(slots.state(POOL).waiters()).isEmpty();
     finish("gen-a");
     assertNothingHeld();
@@ -228,7 +246,9 @@ class SlotAllocatorWorkflowTest {
     eventually("b gets the new gpu", () -> b.lease() != null);
     assertThat(b.lease().gpuIndex()).isEqualTo(1);
     assertThat(slots.state(POOL).hosts()).hasSize(1);
-    assertThat(slots.state(POOL).leases()).extracting(Lease::holder).containsExactlyInAnyOrder("gen-a", "gen-b");
+    assertThat(slots.state(POOL).leases())
+        .extracting(Lease::holder)
+        .containsExactlyInAnyOrder("gen-a", "gen-b");
     finish("gen-a");
     finish("gen-b");
     assertNothingHeld();
@@ -242,12 +262,24 @@ class SlotAllocatorWorkflowTest {
     eventually("a holds", () -> a.lease() != null);
     HolderWorkflow b = hold("gen-b", 0);
     eventually("b waits", () -> b.position() == 1);
-    String firstRun = client.newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor(POOL)).describe().getExecution().getRunId();
+    String firstRun =
+        client
+            .newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor(POOL))
+            .describe()
+            .getExecution()
+            .getRunId();
     for (int i = 0; i < 30; i++) { // each registration adds history events
       host("h1", 1, new Gpu(0, 8_000));
     }
-    eventually("the allocator continued as new", () ->
-        !client.newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor(POOL)).describe().getExecution().getRunId().equals(firstRun));
+    eventually(
+        "the allocator continued as new",
+        () ->
+            !client
+                .newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor(POOL))
+                .describe()
+                .getExecution()
+                .getRunId()
+                .equals(firstRun));
 
     AllocatorState state = slots.state(POOL);
     assertThat(state.leases()).extracting(Lease::holder).containsExactly("gen-a");

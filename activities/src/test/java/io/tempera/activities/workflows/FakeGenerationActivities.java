@@ -32,32 +32,74 @@ import java.util.function.Function;
 
 /** Activities that record what the workflow asked for and answer as each test scripts them. */
 class FakeGenerationActivities
-    implements PlanningActivities, SlotActivities, ModelActivities, BackendActivities, OutputActivities {
+    implements PlanningActivities,
+        SlotActivities,
+        ModelActivities,
+        BackendActivities,
+        OutputActivities {
 
   final List<String> calls = new CopyOnWriteArrayList<>();
   final List<String> runIds = new CopyOnWriteArrayList<>();
   final List<String> cancelledRuns = new CopyOnWriteArrayList<>();
   final CountDownLatch running = new CountDownLatch(1);
   volatile Function<BackendJob, BackendOutcome> backend =
-      job -> new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "out_00001_.png", "", "output", null)), true);
+      job ->
+          new BackendOutcome(
+              job.runId(),
+              false,
+              List.of(new BackendFile("4", "images", "out_00001_.png", "", "output", null)),
+              true);
+
   /** activity@taskQueue of every call, to see where each step ran. */
   final List<String> queues = new CopyOnWriteArrayList<>();
+
   final List<String> modelsReleased = new CopyOnWriteArrayList<>();
   final List<BackendJob> jobs = new CopyOnWriteArrayList<>();
+
   /** The real allocator client of the test environment. */
   volatile SlotAllocatorClient allocator;
+
   volatile String pool = "test";
+
   /** The phase timeouts the plan carries, as a template would set them (null: none). */
   volatile PhaseTimeouts timeouts;
+
   volatile long collectDelayMillis;
   volatile Function<ModelStart, ModelEndpoint> models =
-      start -> new ModelEndpoint(start.model().id(), "c-" + start.model().id(), "http://127.0.0.1:9/" + start.model().id(), false, 5);
+      start ->
+          new ModelEndpoint(
+              start.model().id(),
+              "c-" + start.model().id(),
+              "http://127.0.0.1:9/" + start.model().id(),
+              false,
+              5);
 
   /** A containerised model for the function "containerised", with a CPU fallback. */
-  static final ModelSpec GPU_MODEL = new ModelSpec(
-      "gpu-model", "comfyui", "tempera/gpu-model:1", List.of(), Map.of(), 8188, "/system_stats", 6_000, 60, "cpu-model");
-  static final ModelSpec CPU_MODEL = new ModelSpec(
-      "cpu-model", "comfyui", "tempera/cpu-model:1", List.of(), Map.of(), 8188, "/system_stats", 0, 60, null);
+  static final ModelSpec GPU_MODEL =
+      new ModelSpec(
+          "gpu-model",
+          "comfyui",
+          "tempera/gpu-model:1",
+          List.of(),
+          Map.of(),
+          8188,
+          "/system_stats",
+          6_000,
+          60,
+          "cpu-model");
+
+  static final ModelSpec CPU_MODEL =
+      new ModelSpec(
+          "cpu-model",
+          "comfyui",
+          "tempera/cpu-model:1",
+          List.of(),
+          Map.of(),
+          8188,
+          "/system_stats",
+          0,
+          60,
+          null);
 
   private void where(String step) {
     queues.add(step + "@" + Activity.getExecutionContext().getInfo().getActivityTaskQueue());
@@ -72,8 +114,20 @@ class FakeGenerationActivities
 
   private GenerationPlan plan(GenerationRequest request, String tier, ModelSpec model) {
     return new GenerationPlan(
-        request.functionId(), "1.0.0", request.tier(), tier, "comfyui", new ObjectMapper().createObjectNode(), List.of(), 60,
-        List.of(), null, null, model, timeouts, vram(request.functionId(), tier, model));
+        request.functionId(),
+        "1.0.0",
+        request.tier(),
+        tier,
+        "comfyui",
+        new ObjectMapper().createObjectNode(),
+        List.of(),
+        60,
+        List.of(),
+        null,
+        null,
+        model,
+        timeouts,
+        vram(request.functionId(), tier, model));
   }
 
   @Override
@@ -81,9 +135,12 @@ class FakeGenerationActivities
     calls.add("resolve");
     where("resolve");
     if (request.functionId().equals("missing")) {
-      throw ApplicationFailure.newNonRetryableFailure("Unknown function 'missing'", ErrorCode.UNKNOWN_FUNCTION.name());
+      throw ApplicationFailure.newNonRetryableFailure(
+          "Unknown function 'missing'", ErrorCode.UNKNOWN_FUNCTION.name());
     }
-    return plan(request, request.tier() == null ? "standard" : request.tier(),
+    return plan(
+        request,
+        request.tier() == null ? "standard" : request.tier(),
         request.functionId().equals("containerised") ? GPU_MODEL : null);
   }
 
@@ -94,7 +151,8 @@ class FakeGenerationActivities
   }
 
   @Override
-  public GenerationPlan planOnModel(GenerationRequest request, GenerationPlan plan, String modelId) {
+  public GenerationPlan planOnModel(
+      GenerationRequest request, GenerationPlan plan, String modelId) {
     calls.add("planOnModel:" + modelId);
     return plan(request, plan.tierUsed(), modelId.equals(CPU_MODEL.id()) ? CPU_MODEL : null);
   }
@@ -145,8 +203,14 @@ class FakeGenerationActivities
       sleep(collectDelayMillis);
     }
     return request.files().stream()
-        .map(f -> new OutputRef(request.generationId() + "_" + f.filename(),
-            request.projectId() + "/outputs/renders/" + request.nodeId() + "/" + f.filename(), "image/png", 10, 8, 8))
+        .map(f ->
+            new OutputRef(
+                request.generationId() + "_" + f.filename(),
+                request.projectId() + "/outputs/renders/" + request.nodeId() + "/" + f.filename(),
+                "image/png",
+                10,
+                8,
+                8))
         .toList();
   }
 

@@ -3,8 +3,8 @@ package io.tempera.activities.workflows;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.tempera.activities.TestHost;
 import io.tempera.activities.GenerationActivitySet;
+import io.tempera.activities.TestHost;
 import io.tempera.activities.slots.SlotAllocatorClient;
 import io.tempera.generation.BackendFile;
 import io.tempera.generation.BackendOutcome;
@@ -46,19 +46,26 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Replays the histories recorded with release 0.1.0 against today's code: a change to a workflow
  * that would break a running generation (or the running slot allocator) fails here. A behaviour
  * change goes behind {@code Workflow.getVersion} so that these still replay. Record missing ones
- * with {@code ./mvnw -pl activities -am test -Dtest=GenerationReplayTest -Dtempera.record-histories=true
- * -Dsurefire.failIfNoSpecifiedTests=false}; a recorded file is never rewritten.
+ * with {@code ./mvnw -pl activities -am test -Dtest=GenerationReplayTest
+ * -Dtempera.record-histories=true -Dsurefire.failIfNoSpecifiedTests=false}; a recorded file is
+ * never rewritten.
  */
 class GenerationReplayTest {
 
   static final Path HISTORIES = Path.of("src/test/resources/histories");
 
   @ParameterizedTest
-  @ValueSource(strings = {
-      "generation-succeeded-0.1.0.json", "generation-failed-0.1.0.json", "generation-cancelled-0.1.0.json",
-      "generation-oom-fallback-0.1.0.json", "generation-partial-outputs-0.1.0.json",
-      "generation-model-fallback-0.1.0.json", "generation-waited-in-line-0.1.0.json",
-      "generation-stalled-run-again-0.1.0.json"})
+  @ValueSource(
+      strings = {
+        "generation-succeeded-0.1.0.json",
+        "generation-failed-0.1.0.json",
+        "generation-cancelled-0.1.0.json",
+        "generation-oom-fallback-0.1.0.json",
+        "generation-partial-outputs-0.1.0.json",
+        "generation-model-fallback-0.1.0.json",
+        "generation-waited-in-line-0.1.0.json",
+        "generation-stalled-run-again-0.1.0.json"
+      })
   void recordedGenerationsStillReplay(String file) throws Exception {
     WorkflowExecutionHistory history = history(file);
     assertThat(history.getEvents()).hasSizeGreaterThan(10);
@@ -92,86 +99,123 @@ class GenerationReplayTest {
       env.newWorker(hostQueue).registerActivitiesImplementations(activities);
       GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client);
       env.start();
-      activities.allocator.registerHost(activities.pool, new HostRegistration("h1", hostQueue, List.of(new Gpu(0, 24_000)), 1));
-      BackendOutcome ok = new BackendOutcome("r", false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
+      activities.allocator.registerHost(
+          activities.pool, new HostRegistration("h1", hostQueue, List.of(new Gpu(0, 24_000)), 1));
+      BackendOutcome ok =
+          new BackendOutcome(
+              "r",
+              false,
+              List.of(new BackendFile("4", "images", "a.png", "", "output", null)),
+              true);
 
-      record(client, "generation-succeeded-0.1.0.json", "gen-recorded-succeeded", request("invert"));
+      record(
+          client, "generation-succeeded-0.1.0.json", "gen-recorded-succeeded", request("invert"));
 
-      activities.backend = job -> {
-        throw ApplicationFailure.newNonRetryableFailure("Node 3 failed", ErrorCode.EXECUTION_ERROR.name());
-      };
+      activities.backend =
+          job -> {
+            throw ApplicationFailure.newNonRetryableFailure(
+                "Node 3 failed", ErrorCode.EXECUTION_ERROR.name());
+          };
       record(client, "generation-failed-0.1.0.json", "gen-recorded-failed", request("invert"));
 
       // high runs out of GPU memory, standard succeeds
-      activities.backend = job -> {
-        if (job.plan().tierUsed().equals("high")) {
-          throw ApplicationFailure.newNonRetryableFailure("Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
-        }
-        return ok;
-      };
+      activities.backend =
+          job -> {
+            if (job.plan().tierUsed().equals("high")) {
+              throw ApplicationFailure.newNonRetryableFailure(
+                  "Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
+            }
+            return ok;
+          };
       record(client, "generation-oom-fallback-0.1.0.json", "gen-recorded-oom", request("invert"));
 
       // the run fails after producing a file, which is kept
-      activities.backend = job -> {
-        throw ApplicationFailure.newNonRetryableFailure("Node 4 failed", ErrorCode.EXECUTION_ERROR.name(),
-            new PartialFiles(List.of(new BackendFile("2", "images", "partial_00001_.png", "", "output", null))));
-      };
-      record(client, "generation-partial-outputs-0.1.0.json", "gen-recorded-partial", request("invert"));
+      activities.backend =
+          job -> {
+            throw ApplicationFailure.newNonRetryableFailure(
+                "Node 4 failed",
+                ErrorCode.EXECUTION_ERROR.name(),
+                new PartialFiles(
+                    List.of(
+                        new BackendFile("2", "images", "partial_00001_.png", "", "output", null))));
+          };
+      record(
+          client,
+          "generation-partial-outputs-0.1.0.json",
+          "gen-recorded-partial",
+          request("invert"));
 
-      // the first run stalls, runs again under a new run id and succeeds, within the template's timeouts
+      // the first run stalls, runs again under a new run id and succeeds, within the template's
+      // timeouts
       AtomicInteger runs = new AtomicInteger();
       activities.timeouts = new PhaseTimeouts(600, null, 60, 30, 20);
-      activities.backend = job -> {
-        if (runs.incrementAndGet() == 1) {
-          throw ApplicationFailure.newNonRetryableFailure(
-              "The generator made no progress for 30 s; the run was stopped", ErrorCode.STALLED.name());
-        }
-        return ok;
-      };
-      record(client, "generation-stalled-run-again-0.1.0.json", "gen-recorded-stalled", request("invert"));
+      activities.backend =
+          job -> {
+            if (runs.incrementAndGet() == 1) {
+              throw ApplicationFailure.newNonRetryableFailure(
+                  "The generator made no progress for 30 s; the run was stopped",
+                  ErrorCode.STALLED.name());
+            }
+            return ok;
+          };
+      record(
+          client,
+          "generation-stalled-run-again-0.1.0.json",
+          "gen-recorded-stalled",
+          request("invert"));
       activities.timeouts = null;
 
       // the model fails to load, its fallback runs, every later step on the host's queue
       activities.backend = job -> ok;
-      activities.models = start -> {
-        if (start.model().id().equals("gpu-model")) {
-          throw ApplicationFailure.newNonRetryableFailure("no container engine", ErrorCode.MODEL_UNAVAILABLE.name());
-        }
-        return new ModelEndpoint(start.model().id(), "c1", "http://127.0.0.1:9/cpu", false, 1);
-      };
-      record(client, "generation-model-fallback-0.1.0.json", "gen-recorded-model-fallback", request("containerised"));
+      activities.models =
+          start -> {
+            if (start.model().id().equals("gpu-model")) {
+              throw ApplicationFailure.newNonRetryableFailure(
+                  "no container engine", ErrorCode.MODEL_UNAVAILABLE.name());
+            }
+            return new ModelEndpoint(start.model().id(), "c1", "http://127.0.0.1:9/cpu", false, 1);
+          };
+      record(
+          client,
+          "generation-model-fallback-0.1.0.json",
+          "gen-recorded-model-fallback",
+          request("containerised"));
 
       // a generation that waited in line (place by signal, lease by signal)
       CountDownLatch release = new CountDownLatch(1);
       CountDownLatch holdingRuns = new CountDownLatch(1);
-      activities.backend = job -> {
-        if (job.generationId().equals("gen-recorded-holding")) {
-          holdingRuns.countDown();
-          try {
-            release.await(20, TimeUnit.SECONDS);
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        }
-        return ok;
-      };
+      activities.backend =
+          job -> {
+            if (job.generationId().equals("gen-recorded-holding")) {
+              holdingRuns.countDown();
+              try {
+                release.await(20, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            }
+            return ok;
+          };
       GenerationWorkflow holding = stub(client, "gen-recorded-holding");
       WorkflowClient.start(holding::run, request("invert"));
       assertThat(holdingRuns.await(10, TimeUnit.SECONDS)).isTrue();
       GenerationWorkflow waiting = stub(client, "gen-recorded-waiting");
       WorkflowClient.start(waiting::run, request("invert"));
-      await().atMost(Duration.ofSeconds(10)).until(() -> Integer.valueOf(1).equals(waiting.state().queuePosition()));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> Integer.valueOf(1).equals(waiting.state().queuePosition()));
       release.countDown();
       TestHost.endOf(client, "gen-recorded-waiting");
       save(client, "gen-recorded-waiting", "generation-waited-in-line-0.1.0.json");
 
       // cancelled while running (the backend run is stopped, the lease released)
       CountDownLatch cancelledRuns = new CountDownLatch(1);
-      activities.backend = job -> {
-        cancelledRuns.countDown();
-        FakeGenerationActivities.sleep(30_000);
-        return ok;
-      };
+      activities.backend =
+          job -> {
+            cancelledRuns.countDown();
+            FakeGenerationActivities.sleep(30_000);
+            return ok;
+          };
       GenerationWorkflow cancelled = stub(client, "gen-recorded-cancelled");
       WorkflowClient.start(cancelled::run, request("invert"));
       assertThat(cancelledRuns.await(10, TimeUnit.SECONDS)).isTrue();
@@ -180,12 +224,15 @@ class GenerationReplayTest {
       save(client, "gen-recorded-cancelled", "generation-cancelled-0.1.0.json");
 
       // the allocator that served all of them (still running: its history so far)
-      await().atMost(Duration.ofSeconds(10)).until(() -> activities.allocator.state(activities.pool).leases().isEmpty());
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> activities.allocator.state(activities.pool).leases().isEmpty());
       save(client, SlotAllocatorWorkflow.idFor(activities.pool), "slot-allocator-0.1.0.json");
     }
   }
 
-  private static void record(WorkflowClient client, String file, String id, GenerationRequest request) throws IOException {
+  private static void record(
+      WorkflowClient client, String file, String id, GenerationRequest request) throws IOException {
     TestHost.runToEnd(stub(client, id), request);
     save(client, id, file);
   }
@@ -193,11 +240,15 @@ class GenerationReplayTest {
   private static GenerationWorkflow stub(WorkflowClient client, String id) {
     return client.newWorkflowStub(
         GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId(id).build());
+        WorkflowOptions.newBuilder()
+            .setTaskQueue(GenerationWorkflow.TASK_QUEUE)
+            .setWorkflowId(id)
+            .build());
   }
 
   private static GenerationRequest request(String function) {
-    return new GenerationRequest(function, "high", Map.of("image", "uploads/a.png"), "p1", "n1", "recorded");
+    return new GenerationRequest(
+        function, "high", Map.of("image", "uploads/a.png"), "p1", "n1", "recorded");
   }
 
   private static void save(WorkflowClient client, String id, String file) throws IOException {

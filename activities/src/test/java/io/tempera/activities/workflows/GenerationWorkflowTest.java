@@ -2,9 +2,10 @@ package io.tempera.activities.workflows;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
-import io.tempera.activities.TestHost;
 import io.tempera.activities.GenerationActivitySet;
+import io.tempera.activities.TestHost;
 import io.tempera.activities.slots.SlotAllocatorClient;
 import io.tempera.generation.BackendFile;
 import io.tempera.generation.BackendOutcome;
@@ -24,19 +25,16 @@ import io.tempera.slots.AllocatorSettings;
 import io.tempera.slots.AllocatorState;
 import io.tempera.slots.Gpu;
 import io.tempera.slots.HostRegistration;
-import io.tempera.slots.SlotAllocatorWorkflow;
-import io.tempera.slots.SlotAllocatorWorkflowImpl;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowFailedException;
-import io.temporal.client.WorkflowStub;
-import io.temporal.failure.CanceledFailure;
-import java.time.Duration;
-import static org.awaitility.Awaitility.await;
 import io.temporal.client.WorkflowOptions;
+import io.temporal.client.WorkflowStub;
 import io.temporal.failure.ApplicationFailure;
+import io.temporal.failure.CanceledFailure;
 import io.temporal.testing.TestWorkflowEnvironment;
 import io.temporal.worker.Worker;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -67,7 +65,8 @@ class GenerationWorkflowTest {
     env.newWorker(HOST_QUEUE).registerActivitiesImplementations(activities);
     GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client);
     env.start();
-    activities.allocator.registerHost(activities.pool, new HostRegistration("h1", HOST_QUEUE, List.of(new Gpu(0, 24_000)), 1));
+    activities.allocator.registerHost(
+        activities.pool, new HostRegistration("h1", HOST_QUEUE, List.of(new Gpu(0, 24_000)), 1));
   }
 
   @AfterEach
@@ -79,13 +78,18 @@ class GenerationWorkflowTest {
     }
   }
 
-  /** Every way a generation ends gives its lease back: nothing is held once the test's generations ended. */
+  /**
+   * Every way a generation ends gives its lease back: nothing is held once the test's generations
+   * ended.
+   */
   private void assertNoLeaseLeft() {
-    await("no lease or waiter left").atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-      AllocatorState state = activities.allocator.state(activities.pool);
-      assertThat(state.leases()).as("leases left behind").isEmpty();
-      assertThat(state.waiters()).as("waiters left behind").isEmpty();
-    });
+    await("no lease or waiter left")
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> {
+          AllocatorState state = activities.allocator.state(activities.pool);
+          assertThat(state.leases()).as("leases left behind").isEmpty();
+          assertThat(state.waiters()).as("waiters left behind").isEmpty();
+        });
   }
 
   private static GenerationResult run(GenerationWorkflow workflow, GenerationRequest request) {
@@ -99,7 +103,10 @@ class GenerationWorkflowTest {
   private GenerationWorkflow newWorkflow(String id) {
     return client.newWorkflowStub(
         GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId(id).build());
+        WorkflowOptions.newBuilder()
+            .setTaskQueue(GenerationWorkflow.TASK_QUEUE)
+            .setWorkflowId(id)
+            .build());
   }
 
   private static GenerationRequest request(String function) {
@@ -112,48 +119,65 @@ class GenerationWorkflowTest {
 
     assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(activities.calls).containsExactly("resolve", "lease", "run", "collect");
-    assertThat(activities.queues).containsExactly(
-        "resolve@tempera-generations", "lease@tempera-generations", "run@" + HOST_QUEUE, "collect@" + HOST_QUEUE);
-    assertThat(activities.jobs.get(0).baseUrl()).as("no model container: the configured endpoints").isNull();
-    assertThat(result.outputs()).singleElement().satisfies(o -> assertThat(o.name()).isEqualTo("gen-happy_out_00001_.png"));
+    assertThat(activities.queues)
+        .containsExactly(
+            "resolve@tempera-generations",
+            "lease@tempera-generations",
+            "run@" + HOST_QUEUE,
+            "collect@" + HOST_QUEUE);
+    assertThat(activities.jobs.get(0).baseUrl())
+        .as("no model container: the configured endpoints")
+        .isNull();
+    assertThat(result.outputs())
+        .singleElement()
+        .satisfies(o -> assertThat(o.name()).isEqualTo("gen-happy_out_00001_.png"));
     assertThat(result.tierUsed()).isEqualTo("standard");
     assertThat(result.error()).isNull();
     // the run id is a lowercase hyphenated UUID, as ComfyUI v0.25 requires for prompt_id
-    assertThat(activities.runIds.get(0)).matches("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    assertThat(activities.runIds.get(0))
+        .matches("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
   }
 
   @Test
   void twoGenerationsCompetingForOneSlotWaitInOrderWithTheirPlaceVisible() throws Exception {
     java.util.concurrent.CountDownLatch releaseFirst = new java.util.concurrent.CountDownLatch(1);
     List<String> ran = new java.util.concurrent.CopyOnWriteArrayList<>();
-    activities.backend = job -> {
-      ran.add(job.generationId());
-      if (job.generationId().equals("gen-first")) {
-        try {
-          releaseFirst.await(20, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
-    };
+    activities.backend =
+        job -> {
+          ran.add(job.generationId());
+          if (job.generationId().equals("gen-first")) {
+            try {
+              releaseFirst.await(20, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+          return new BackendOutcome(
+              job.runId(),
+              false,
+              List.of(new BackendFile("4", "images", "a.png", "", "output", null)),
+              true);
+        };
     GenerationWorkflow first = newWorkflow("gen-first");
     WorkflowClient.start(first::run, request("invert"));
     assertThat(activities.running.await(10, TimeUnit.SECONDS)).isTrue();
     GenerationWorkflow second = newWorkflow("gen-second");
     WorkflowClient.start(second::run, request("invert"));
-    eventually("the second waits first in line", () -> Integer.valueOf(1).equals(second.state().queuePosition()));
+    eventually(
+        "the second waits first in line",
+        () -> Integer.valueOf(1).equals(second.state().queuePosition()));
     // started once the second is in line, so their lease requests reach the allocator in this order
     GenerationWorkflow third = newWorkflow("gen-third");
     WorkflowClient.start(third::run, request("invert"));
-    eventually("the third waits second in line", () -> Integer.valueOf(2).equals(third.state().queuePosition()));
+    eventually(
+        "the third waits second in line",
+        () -> Integer.valueOf(2).equals(third.state().queuePosition()));
     assertThat(second.state().phase()).isEqualTo(Phase.WAITING_FOR_SLOT);
     assertThat(ran).containsExactly("gen-first");
 
     releaseFirst.countDown();
     for (String id : List.of("gen-first", "gen-second", "gen-third")) {
-      assertThat(endOf(id).status())
-          .isEqualTo(GenerationStatus.SUCCEEDED);
+      assertThat(endOf(id).status()).isEqualTo(GenerationStatus.SUCCEEDED);
     }
     assertThat(ran).containsExactly("gen-first", "gen-second", "gen-third");
     assertThat(second.state().queuePosition()).isNull();
@@ -164,40 +188,59 @@ class GenerationWorkflowTest {
     GenerationResult result = run(newWorkflow("gen-model"), request("containerised"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
-    assertThat(activities.calls).containsExactly("resolve", "lease", "start:gpu-model", "run", "collect", "releaseModel:gpu-model");
-    assertThat(activities.queues).contains("start@" + HOST_QUEUE, "run@" + HOST_QUEUE, "releaseModel@" + HOST_QUEUE);
+    assertThat(activities.calls)
+        .containsExactly(
+            "resolve", "lease", "start:gpu-model", "run", "collect", "releaseModel:gpu-model");
+    assertThat(activities.queues)
+        .contains("start@" + HOST_QUEUE, "run@" + HOST_QUEUE, "releaseModel@" + HOST_QUEUE);
     assertThat(activities.jobs.get(0).baseUrl()).isEqualTo("http://127.0.0.1:9/gpu-model");
   }
 
   @Test
   void aModelThatFailsToLoadIsReplacedByItsFallbackModel() {
-    activities.models = start -> {
-      if (start.model().id().equals("gpu-model")) {
-        throw ApplicationFailure.newFailure("gpu-model did not become healthy", ErrorCode.MODEL_UNAVAILABLE.name());
-      }
-      return new ModelEndpoint(start.model().id(), "c2", "http://127.0.0.1:9/cpu", false, 1);
-    };
+    activities.models =
+        start -> {
+          if (start.model().id().equals("gpu-model")) {
+            throw ApplicationFailure.newFailure(
+                "gpu-model did not become healthy", ErrorCode.MODEL_UNAVAILABLE.name());
+          }
+          return new ModelEndpoint(start.model().id(), "c2", "http://127.0.0.1:9/cpu", false, 1);
+        };
     GenerationWorkflow workflow = newWorkflow("gen-model-fallback");
     GenerationResult result = run(workflow, request("containerised"));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
-    assertThat(result.fallbacks()).singleElement().satisfies(f -> {
-      assertThat(f.fromModel()).isEqualTo("gpu-model");
-      assertThat(f.toModel()).isEqualTo("cpu-model");
-    });
-    assertThat(result.warnings()).contains("Finished with a backup model because the preferred one failed to load");
+    assertThat(result.fallbacks())
+        .singleElement()
+        .satisfies(f -> {
+          assertThat(f.fromModel()).isEqualTo("gpu-model");
+          assertThat(f.toModel()).isEqualTo("cpu-model");
+        });
+    assertThat(result.warnings())
+        .contains("Finished with a backup model because the preferred one failed to load");
     assertThat(workflow.state().fallbacks()).hasSize(1);
-    assertThat(activities.calls.stream().filter("start:gpu-model"::equals).count()).as("retried before falling back").isEqualTo(3);
-    assertThat(activities.calls).containsSubsequence(
-        "start:gpu-model", "planOnModel:cpu-model", "releaseModel:gpu-model", "start:cpu-model", "run", "collect", "releaseModel:cpu-model");
+    assertThat(activities.calls.stream().filter("start:gpu-model"::equals).count())
+        .as("retried before falling back")
+        .isEqualTo(3);
+    assertThat(activities.calls)
+        .containsSubsequence(
+            "start:gpu-model",
+            "planOnModel:cpu-model",
+            "releaseModel:gpu-model",
+            "start:cpu-model",
+            "run",
+            "collect",
+            "releaseModel:cpu-model");
     assertThat(activities.jobs.get(0).baseUrl()).isEqualTo("http://127.0.0.1:9/cpu");
   }
 
   @Test
   void aModelAndItsFallbackBothFailingToLoadFailTheGenerationAndReleaseEverything() {
-    activities.models = start -> {
-      throw ApplicationFailure.newNonRetryableFailure("This worker host runs no container engine", ErrorCode.MODEL_UNAVAILABLE.name());
-    };
+    activities.models =
+        start -> {
+          throw ApplicationFailure.newNonRetryableFailure(
+              "This worker host runs no container engine", ErrorCode.MODEL_UNAVAILABLE.name());
+        };
     GenerationResult result = run(newWorkflow("gen-model-broken"), request("containerised"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
@@ -208,25 +251,33 @@ class GenerationWorkflowTest {
   @Test
   void cancellingWhileWaitingInLineLeavesTheQueue() throws Exception {
     java.util.concurrent.CountDownLatch releaseFirst = new java.util.concurrent.CountDownLatch(1);
-    activities.backend = job -> {
-      try {
-        releaseFirst.await(20, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
-    };
+    activities.backend =
+        job -> {
+          try {
+            releaseFirst.await(20, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          return new BackendOutcome(
+              job.runId(),
+              false,
+              List.of(new BackendFile("4", "images", "a.png", "", "output", null)),
+              true);
+        };
     GenerationWorkflow first = newWorkflow("gen-holding");
     WorkflowClient.start(first::run, request("invert"));
     assertThat(activities.running.await(10, TimeUnit.SECONDS)).isTrue();
     GenerationWorkflow waiting = newWorkflow("gen-waiting");
     WorkflowClient.start(waiting::run, request("invert"));
-    eventually("it waits in line", () -> Integer.valueOf(1).equals(waiting.state().queuePosition()));
+    eventually(
+        "it waits in line", () -> Integer.valueOf(1).equals(waiting.state().queuePosition()));
 
     WorkflowStub.fromTyped(waiting).cancel("not needed any more");
     GenerationResult cancelled = endOf("gen-waiting");
     assertThat(cancelled.status()).isEqualTo(GenerationStatus.CANCELLED);
-    eventually("its place is given up", () -> activities.allocator.state(activities.pool).waiters().isEmpty());
+    eventually(
+        "its place is given up",
+        () -> activities.allocator.state(activities.pool).waiters().isEmpty());
     releaseFirst.countDown();
     endOf("gen-holding");
     assertThat(activities.calls.stream().filter("run"::equals).count()).isEqualTo(1);
@@ -234,11 +285,15 @@ class GenerationWorkflowTest {
 
   @Test
   void aGenerationNoGpuCanHoldStepsDownATier() {
-    GenerationResult result = run(newWorkflow("gen-too-big"), new GenerationRequest("huge", "ultra", Map.of(), "p1", "n1", null));
+    GenerationResult result =
+        run(
+            newWorkflow("gen-too-big"),
+            new GenerationRequest("huge", "ultra", Map.of(), "p1", "n1", null));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(result.tierUsed()).isEqualTo("high");
-    assertThat(result.warnings()).contains("Finished at high because ultra needs more GPU memory than any host has");
+    assertThat(result.warnings())
+        .contains("Finished at high because ultra needs more GPU memory than any host has");
   }
 
   private static void eventually(String what, java.util.function.Supplier<Boolean> condition) {
@@ -247,10 +302,12 @@ class GenerationWorkflowTest {
 
   @Test
   void aBackendValidationErrorFailsWithoutRetryAndReleasesTheSlot() throws Exception {
-    activities.backend = job -> {
-      throw ApplicationFailure.newNonRetryableFailure(
-          "Node 3 (ImageScaleBy): Value 9.0 bigger than max of 8.0 (scale_by)", ErrorCode.BACKEND_VALIDATION.name());
-    };
+    activities.backend =
+        job -> {
+          throw ApplicationFailure.newNonRetryableFailure(
+              "Node 3 (ImageScaleBy): Value 9.0 bigger than max of 8.0 (scale_by)",
+              ErrorCode.BACKEND_VALIDATION.name());
+        };
     GenerationResult result = run(newWorkflow("gen-invalid"), request("invert"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
@@ -263,25 +320,34 @@ class GenerationWorkflowTest {
 
   @Test
   void outOfMemoryBecomesAUserMessageWithAnAction() {
-    activities.backend = job -> {
-      throw ApplicationFailure.newNonRetryableFailure("Not enough GPU memory at node 3", ErrorCode.OUT_OF_GPU_MEMORY.name());
-    };
+    activities.backend =
+        job -> {
+          throw ApplicationFailure.newNonRetryableFailure(
+              "Not enough GPU memory at node 3", ErrorCode.OUT_OF_GPU_MEMORY.name());
+        };
     GenerationResult result = run(newWorkflow("gen-oom"), request("invert"));
 
     assertThat(result.error().code()).isEqualTo("OUT_OF_GPU_MEMORY");
-    assertThat(result.error().suggestion()).isEqualTo("Not enough GPU memory — try Standard quality.");
+    assertThat(result.error().suggestion())
+        .isEqualTo("Not enough GPU memory — try Standard quality.");
     assertThat(result.error().action()).isEqualTo("REDUCE_QUALITY");
   }
 
   @Test
   void aRetriedRunKeepsTheSameRunId() {
     int[] attempts = {0};
-    activities.backend = job -> {
-      if (attempts[0]++ == 0) {
-        throw ApplicationFailure.newFailure("connection reset", ErrorCode.BACKEND_UNREACHABLE.name());
-      }
-      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), false);
-    };
+    activities.backend =
+        job -> {
+          if (attempts[0]++ == 0) {
+            throw ApplicationFailure.newFailure(
+                "connection reset", ErrorCode.BACKEND_UNREACHABLE.name());
+          }
+          return new BackendOutcome(
+              job.runId(),
+              false,
+              List.of(new BackendFile("4", "images", "a.png", "", "output", null)),
+              false);
+        };
     GenerationResult result = run(newWorkflow("gen-retry"), request("invert"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
@@ -301,17 +367,17 @@ class GenerationWorkflowTest {
 
   @Test
   void cancellingWhileRunningStopsTheBackendRunAndReleasesTheSlot() throws Exception {
-    activities.backend = job -> {
-      FakeGenerationActivities.sleep(60_000);
-      return new BackendOutcome(job.runId(), false, List.of(), true);
-    };
+    activities.backend =
+        job -> {
+          FakeGenerationActivities.sleep(60_000);
+          return new BackendOutcome(job.runId(), false, List.of(), true);
+        };
     GenerationWorkflow workflow = newWorkflow("gen-cancel");
     WorkflowClient.start(workflow::run, request("invert"));
     assertThat(activities.running.await(10, TimeUnit.SECONDS)).isTrue();
 
     WorkflowStub.fromTyped(workflow).cancel("changed my mind");
-    GenerationResult result =
-        endOf("gen-cancel");
+    GenerationResult result = endOf("gen-cancel");
 
     assertThat(result.status()).isEqualTo(GenerationStatus.CANCELLED);
     assertThat(result.error().code()).isEqualTo("CANCELLED");
@@ -324,10 +390,15 @@ class GenerationWorkflowTest {
 
   @Test
   void theQueryShowsThePhaseWhileRunning() throws Exception {
-    activities.backend = job -> {
-      FakeGenerationActivities.sleep(1_500);
-      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
-    };
+    activities.backend =
+        job -> {
+          FakeGenerationActivities.sleep(1_500);
+          return new BackendOutcome(
+              job.runId(),
+              false,
+              List.of(new BackendFile("4", "images", "a.png", "", "output", null)),
+              true);
+        };
     GenerationWorkflow workflow = newWorkflow("gen-query");
     WorkflowClient.start(workflow::run, request("invert"));
     assertThat(activities.running.await(10, TimeUnit.SECONDS)).isTrue();
@@ -344,10 +415,11 @@ class GenerationWorkflowTest {
 
   @Test
   void cancellingTheWorkflowFromTemporalCleansUpLikeAUserCancel() throws Exception {
-    activities.backend = job -> {
-      FakeGenerationActivities.sleep(60_000);
-      return new BackendOutcome(job.runId(), false, List.of(), true);
-    };
+    activities.backend =
+        job -> {
+          FakeGenerationActivities.sleep(60_000);
+          return new BackendOutcome(job.runId(), false, List.of(), true);
+        };
     GenerationWorkflow workflow = newWorkflow("gen-operator-cancel");
     WorkflowClient.start(workflow::run, request("invert"));
     assertThat(activities.running.await(10, TimeUnit.SECONDS)).isTrue();
@@ -355,10 +427,13 @@ class GenerationWorkflowTest {
     client.newUntypedWorkflowStub("gen-operator-cancel").cancel();
     // an operator's cancel closes the workflow as cancelled in Temporal, after the cleanup ran
     assertThatThrownBy(() ->
-            client.newUntypedWorkflowStub("gen-operator-cancel").getResult(20, TimeUnit.SECONDS, GenerationResult.class))
+            client
+                .newUntypedWorkflowStub("gen-operator-cancel")
+                .getResult(20, TimeUnit.SECONDS, GenerationResult.class))
         .isInstanceOf(WorkflowFailedException.class)
         .hasCauseInstanceOf(CanceledFailure.class);
-    assertThat(statusOf("gen-operator-cancel")).isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED);
+    assertThat(statusOf("gen-operator-cancel"))
+        .isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED);
 
     GenerationState state = workflow.state();
     assertThat(state.status()).isEqualTo(GenerationStatus.CANCELLED);
@@ -370,12 +445,17 @@ class GenerationWorkflowTest {
   @Test
   void searchAttributesFollowTheStatusWhenTheGenerationStartedWithThem() {
     GenerationSearchAttributes.ALL.forEach(key ->
-        env.registerSearchAttribute(key.getName(), io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD));
+        env.registerSearchAttribute(
+            key.getName(), io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD));
     GenerationRequest request = request("invert");
-    GenerationWorkflow workflow = client.newWorkflowStub(
-        GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId("gen-searchable")
-            .setTypedSearchAttributes(GenerationSearchAttributes.of(request)).build());
+    GenerationWorkflow workflow =
+        client.newWorkflowStub(
+            GenerationWorkflow.class,
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(GenerationWorkflow.TASK_QUEUE)
+                .setWorkflowId("gen-searchable")
+                .setTypedSearchAttributes(GenerationSearchAttributes.of(request))
+                .build());
     run(workflow, request);
 
     io.temporal.common.SearchAttributes attributes =
@@ -387,31 +467,46 @@ class GenerationWorkflowTest {
 
   @Test
   void outOfMemoryStepsDownTheTierChainUntilItFits() {
-    activities.backend = job -> {
-      if (!job.plan().tierUsed().equals("standard")) {
-        throw ApplicationFailure.newNonRetryableFailure("Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
-      }
-      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
-    };
-    GenerationResult result = run(newWorkflow("gen-fallback"), 
-        new GenerationRequest("invert", "ultra", Map.of(), "p1", "n1", null));
+    activities.backend =
+        job -> {
+          if (!job.plan().tierUsed().equals("standard")) {
+            throw ApplicationFailure.newNonRetryableFailure(
+                "Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
+          }
+          return new BackendOutcome(
+              job.runId(),
+              false,
+              List.of(new BackendFile("4", "images", "a.png", "", "output", null)),
+              true);
+        };
+    GenerationResult result =
+        run(
+            newWorkflow("gen-fallback"),
+            new GenerationRequest("invert", "ultra", Map.of(), "p1", "n1", null));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(result.tierUsed()).isEqualTo("standard");
     assertThat(result.fallbacks()).extracting(Fallback::toTier).containsExactly("high", "standard");
-    assertThat(result.warnings()).contains(
-        "Finished at high because ultra ran out of GPU memory", "Finished at standard because high ran out of GPU memory");
-    assertThat(activities.calls).containsSubsequence("run", "plan:high", "run", "plan:standard", "run", "collect");
+    assertThat(result.warnings())
+        .contains(
+            "Finished at high because ultra ran out of GPU memory",
+            "Finished at standard because high ran out of GPU memory");
+    assertThat(activities.calls)
+        .containsSubsequence("run", "plan:high", "run", "plan:standard", "run", "collect");
     assertThat(activities.runIds).doesNotHaveDuplicates().hasSize(3);
   }
 
   @Test
   void outOfMemoryAtDraftFailsWithTheSuggestion() throws Exception {
-    activities.backend = job -> {
-      throw ApplicationFailure.newNonRetryableFailure("Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
-    };
-    GenerationResult result = run(newWorkflow("gen-fallback-floor"), 
-        new GenerationRequest("invert", "standard", Map.of(), "p1", "n1", null));
+    activities.backend =
+        job -> {
+          throw ApplicationFailure.newNonRetryableFailure(
+              "Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
+        };
+    GenerationResult result =
+        run(
+            newWorkflow("gen-fallback-floor"),
+            new GenerationRequest("invert", "standard", Map.of(), "p1", "n1", null));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("OUT_OF_GPU_MEMORY");
@@ -421,32 +516,46 @@ class GenerationWorkflowTest {
 
   @Test
   void aStalledRunIsRunAgainOnceUnderANewRunIdAndTheGenerationSaysSo() {
-    java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
-    activities.backend = job -> {
-      if (runs.incrementAndGet() == 1) {
-        throw ApplicationFailure.newNonRetryableFailure("The generator made no progress for 30 s; the run was stopped", ErrorCode.STALLED.name());
-      }
-      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
-    };
+    java.util.concurrent.atomic.AtomicInteger runs =
+        new java.util.concurrent.atomic.AtomicInteger();
+    activities.backend =
+        job -> {
+          if (runs.incrementAndGet() == 1) {
+            throw ApplicationFailure.newNonRetryableFailure(
+                "The generator made no progress for 30 s; the run was stopped",
+                ErrorCode.STALLED.name());
+          }
+          return new BackendOutcome(
+              job.runId(),
+              false,
+              List.of(new BackendFile("4", "images", "a.png", "", "output", null)),
+              true);
+        };
 
     GenerationResult result = run(newWorkflow("gen-stalled-once"), request("invert"));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(activities.runIds).hasSize(2).doesNotHaveDuplicates();
-    assertThat(result.warnings()).contains("The generator made no progress for 30 s; the run was stopped; it was started again");
+    assertThat(result.warnings())
+        .contains(
+            "The generator made no progress for 30 s; the run was stopped; it was started again");
   }
 
   @Test
   void aRunThatStallsTwiceFailsWithTheStallAndItsSuggestion() {
-    activities.backend = job -> {
-      throw ApplicationFailure.newNonRetryableFailure("The generator made no progress for 30 s; the run was stopped", ErrorCode.STALLED.name());
-    };
+    activities.backend =
+        job -> {
+          throw ApplicationFailure.newNonRetryableFailure(
+              "The generator made no progress for 30 s; the run was stopped",
+              ErrorCode.STALLED.name());
+        };
 
     GenerationResult result = run(newWorkflow("gen-stalled-twice"), request("invert"));
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("STALLED");
-    assertThat(result.error().message()).isEqualTo("The generator made no progress for 30 s; the run was stopped");
+    assertThat(result.error().message())
+        .isEqualTo("The generator made no progress for 30 s; the run was stopped");
     assertThat(result.error().suggestion()).contains("try again");
     assertThat(activities.runIds).hasSize(2);
     assertThat(activities.calls).doesNotContain("collect");
@@ -455,16 +564,21 @@ class GenerationWorkflowTest {
   @Test
   void theTemplatesSlotWaitBoundsTheWaitInLine() throws Exception {
     java.util.concurrent.CountDownLatch releaseFirst = new java.util.concurrent.CountDownLatch(1);
-    activities.backend = job -> {
-      if (job.generationId().equals("gen-holder")) {
-        try {
-          releaseFirst.await(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
-    };
+    activities.backend =
+        job -> {
+          if (job.generationId().equals("gen-holder")) {
+            try {
+              releaseFirst.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+          return new BackendOutcome(
+              job.runId(),
+              false,
+              List.of(new BackendFile("4", "images", "a.png", "", "output", null)),
+              true);
+        };
     WorkflowClient.start(newWorkflow("gen-holder")::run, request("invert"));
     assertThat(activities.running.await(10, TimeUnit.SECONDS)).isTrue();
     activities.timeouts = new PhaseTimeouts(3, null, null, null, null);
@@ -474,9 +588,9 @@ class GenerationWorkflowTest {
 
     assertThat(waited.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(waited.error().code()).isEqualTo("TIMEOUT");
-    assertThat(waited.error().message()).isEqualTo("No GPU became free within 3 s (place in line: 1)");
-    assertThat(endOf("gen-holder").status())
-        .isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(waited.error().message())
+        .isEqualTo("No GPU became free within 3 s (place in line: 1)");
+    assertThat(endOf("gen-holder").status()).isEqualTo(GenerationStatus.SUCCEEDED);
   }
 
   @Test
@@ -494,21 +608,33 @@ class GenerationWorkflowTest {
   @Test
   void temporalShowsEachGenerationAsItEnded() throws Exception {
     GenerationSearchAttributes.ALL.forEach(key ->
-        env.registerSearchAttribute(key.getName(), io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD));
-    activities.backend = job -> {
-      if (job.generationId().equals("gen-ends-failed")) {
-        throw ApplicationFailure.newNonRetryableFailure("Node 3 is broken", ErrorCode.EXECUTION_ERROR.name());
-      }
-      if (job.generationId().equals("gen-ends-cancelled")) {
-        FakeGenerationActivities.sleep(60_000);
-      }
-      return new BackendOutcome(job.runId(), false, List.of(new BackendFile("4", "images", "a.png", "", "output", null)), true);
-    };
+        env.registerSearchAttribute(
+            key.getName(), io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD));
+    activities.backend =
+        job -> {
+          if (job.generationId().equals("gen-ends-failed")) {
+            throw ApplicationFailure.newNonRetryableFailure(
+                "Node 3 is broken", ErrorCode.EXECUTION_ERROR.name());
+          }
+          if (job.generationId().equals("gen-ends-cancelled")) {
+            FakeGenerationActivities.sleep(60_000);
+          }
+          return new BackendOutcome(
+              job.runId(),
+              false,
+              List.of(new BackendFile("4", "images", "a.png", "", "output", null)),
+              true);
+        };
     GenerationRequest request = request("invert");
-    java.util.function.Function<String, GenerationWorkflow> searchable = id -> client.newWorkflowStub(
-        GenerationWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(GenerationWorkflow.TASK_QUEUE).setWorkflowId(id)
-            .setTypedSearchAttributes(GenerationSearchAttributes.of(request)).build());
+    java.util.function.Function<String, GenerationWorkflow> searchable =
+        id ->
+            client.newWorkflowStub(
+                GenerationWorkflow.class,
+                WorkflowOptions.newBuilder()
+                    .setTaskQueue(GenerationWorkflow.TASK_QUEUE)
+                    .setWorkflowId(id)
+                    .setTypedSearchAttributes(GenerationSearchAttributes.of(request))
+                    .build());
     run(searchable.apply("gen-ends-ok"), request);
     GenerationResult failed = run(searchable.apply("gen-ends-failed"), request);
     GenerationWorkflow cancelling = searchable.apply("gen-ends-cancelled");
@@ -522,20 +648,26 @@ class GenerationWorkflowTest {
     assertThat(failed.functionId()).isEqualTo("invert");
     assertThat(cancelled.status()).isEqualTo(GenerationStatus.CANCELLED);
     assertThat(cancelled.error().message()).startsWith("Cancelled");
-    assertThat(statusOf("gen-ends-ok")).isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED);
-    assertThat(statusOf("gen-ends-failed")).isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED);
-    assertThat(statusOf("gen-ends-cancelled")).isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED);
+    assertThat(statusOf("gen-ends-ok"))
+        .isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED);
+    assertThat(statusOf("gen-ends-failed"))
+        .isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED);
+    assertThat(statusOf("gen-ends-cancelled"))
+        .isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED);
     assertThat(searchStatusOf("gen-ends-ok")).isEqualTo("SUCCEEDED");
     assertThat(searchStatusOf("gen-ends-failed")).isEqualTo("FAILED");
     assertThat(searchStatusOf("gen-ends-cancelled")).isEqualTo("CANCELLED");
     // the failure itself is typed: its type is the error code, not retryable
-    assertThatThrownBy(() -> client.newUntypedWorkflowStub("gen-ends-failed").getResult(GenerationResult.class))
+    assertThatThrownBy(() ->
+            client.newUntypedWorkflowStub("gen-ends-failed").getResult(GenerationResult.class))
         .cause()
-        .isInstanceOfSatisfying(ApplicationFailure.class, app -> {
-          assertThat(app.getType()).isEqualTo("EXECUTION_ERROR");
-          assertThat(app.isNonRetryable()).isTrue();
-          assertThat(app.getOriginalMessage()).isEqualTo("Node 3 is broken");
-        });
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            app -> {
+              assertThat(app.getType()).isEqualTo("EXECUTION_ERROR");
+              assertThat(app.isNonRetryable()).isTrue();
+              assertThat(app.getOriginalMessage()).isEqualTo("Node 3 is broken");
+            });
     assertNoLeaseLeft();
   }
 
@@ -547,7 +679,8 @@ class GenerationWorkflowTest {
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("EXECUTION_ERROR");
-    assertThat(statusOf("gen-interrupted-elsewhere")).isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED);
+    assertThat(statusOf("gen-interrupted-elsewhere"))
+        .isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED);
   }
 
   private WorkflowExecutionStatus statusOf(String id) {
@@ -555,6 +688,10 @@ class GenerationWorkflowTest {
   }
 
   private String searchStatusOf(String id) {
-    return client.newUntypedWorkflowStub(id).describe().getTypedSearchAttributes().get(GenerationSearchAttributes.STATUS);
+    return client
+        .newUntypedWorkflowStub(id)
+        .describe()
+        .getTypedSearchAttributes()
+        .get(GenerationSearchAttributes.STATUS);
   }
 }

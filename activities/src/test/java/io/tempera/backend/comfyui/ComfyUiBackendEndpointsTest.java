@@ -23,7 +23,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Several ComfyUI endpoints: a dead one is skipped by its breaker; a run stays where it was submitted. */
+/**
+ * Several ComfyUI endpoints: a dead one is skipped by its breaker; a run stays where it was
+ * submitted.
+ */
 class ComfyUiBackendEndpointsTest {
 
   @TempDir Path tmp;
@@ -40,13 +43,23 @@ class ComfyUiBackendEndpointsTest {
     try (ServerSocket socket = new ServerSocket(0)) {
       closedPort = socket.getLocalPort();
     }
-    ComfyUiClientOptions options = new ComfyUiClientOptions(Duration.ofMillis(500), Duration.ofSeconds(5), Duration.ofSeconds(1), Duration.ofSeconds(30));
+    ComfyUiClientOptions options =
+        new ComfyUiClientOptions(
+            Duration.ofMillis(500),
+            Duration.ofSeconds(5),
+            Duration.ofSeconds(1),
+            Duration.ofSeconds(30));
     deadClient = new ComfyUiClient(URI.create("http://127.0.0.1:" + closedPort), options);
     liveClient = new ComfyUiClient(live.baseUrl(), options);
     deadBreaker = new CircuitBreaker(2, Duration.ofMinutes(5), Clock.systemUTC());
-    backend = new ComfyUiBackend(List.of(
-        new ComfyUiEndpoint("dead", deadClient, deadBreaker),
-        new ComfyUiEndpoint("live", liveClient, new CircuitBreaker(2, Duration.ofMinutes(5), Clock.systemUTC()))));
+    backend =
+        new ComfyUiBackend(
+            List.of(
+                new ComfyUiEndpoint("dead", deadClient, deadBreaker),
+                new ComfyUiEndpoint(
+                    "live",
+                    liveClient,
+                    new CircuitBreaker(2, Duration.ofMinutes(5), Clock.systemUTC()))));
   }
 
   @AfterEach
@@ -57,10 +70,30 @@ class ComfyUiBackendEndpointsTest {
   }
 
   BackendJob job() throws Exception {
-    ObjectNode graph = (ObjectNode) new ObjectMapper().readTree("""
-        {"1":{"class_type":"EmptyImage","inputs":{"width":4,"height":4,"batch_size":1,"color":7}},
-         "2":{"class_type":"SaveImage","inputs":{"images":["1",0],"filename_prefix":"ep"}}}""");
-    GenerationPlan plan = new GenerationPlan("f", "1", "standard", "standard", "comfyui", graph, List.of(), 60, List.of(), null, null, null, null, 0);
+    ObjectNode graph =
+        (ObjectNode)
+            new ObjectMapper()
+                .readTree(
+                    """
+                    {"1":{"class_type":"EmptyImage","inputs":{"width":4,"height":4,"batch_size":1,"color":7}},
+                     "2":{"class_type":"SaveImage","inputs":{"images":["1",0],"filename_prefix":"ep"}}}\
+                    """);
+    GenerationPlan plan =
+        new GenerationPlan(
+            "f",
+            "1",
+            "standard",
+            "standard",
+            "comfyui",
+            graph,
+            List.of(),
+            60,
+            List.of(),
+            null,
+            null,
+            null,
+            null,
+            0);
     return new BackendJob("gen-x", "p", "n", UUID.randomUUID().toString(), plan, null);
   }
 
@@ -68,18 +101,22 @@ class ComfyUiBackendEndpointsTest {
   void aFailingEndpointIsSkippedOnceItsBreakerOpens() throws Exception {
     for (int i = 0; i < 2; i++) {
       BackendJob job = job();
-      assertThatThrownBy(() -> backend.run(job, tmp, p -> { }))
-          .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
-            assertThat(f.getType()).isEqualTo("BACKEND_UNREACHABLE");
-            assertThat(f.isNonRetryable()).isFalse();
-            assertThat(f.getOriginalMessage()).contains("ComfyUI (dead)");
-          });
+      assertThatThrownBy(() -> backend.run(job, tmp, p -> {}))
+          .isInstanceOfSatisfying(
+              ApplicationFailure.class,
+              f -> {
+                assertThat(f.getType()).isEqualTo("BACKEND_UNREACHABLE");
+                assertThat(f.isNonRetryable()).isFalse();
+                assertThat(f.getOriginalMessage()).contains("ComfyUI (dead)");
+              });
     }
     assertThat(deadBreaker.state()).isEqualTo(CircuitBreaker.State.OPEN);
 
-    BackendOutcome outcome = backend.run(job(), tmp, p -> { });
+    BackendOutcome outcome = backend.run(job(), tmp, p -> {});
     assertThat(outcome.interrupted()).isFalse();
-    assertThat(outcome.files()).singleElement().satisfies(f -> assertThat(f.origin()).isEqualTo("live"));
+    assertThat(outcome.files())
+        .singleElement()
+        .satisfies(f -> assertThat(f.origin()).isEqualTo("live"));
     long bytes = backend.download(outcome.files().get(0), tmp.resolve("out.png"));
     assertThat(bytes).isPositive();
   }
@@ -91,7 +128,7 @@ class ComfyUiBackendEndpointsTest {
     BackendJob job = job();
     liveClient.submit(job.plan().payload(), job.runId(), "tempera-" + job.runId());
 
-    BackendOutcome outcome = backend.run(job, tmp, p -> { });
+    BackendOutcome outcome = backend.run(job, tmp, p -> {});
 
     assertThat(outcome.submitted()).isFalse();
     assertThat(live.promptPostCount()).isEqualTo(1);
@@ -101,11 +138,16 @@ class ComfyUiBackendEndpointsTest {
   void whenEveryEndpointIsOpenTheFailureSaysWhenTheNextProbeIs() throws Exception {
     deadBreaker.onFailure();
     deadBreaker.onFailure();
-    ComfyUiBackend both = new ComfyUiBackend(List.of(
-        new ComfyUiEndpoint("dead", deadClient, deadBreaker),
-        new ComfyUiEndpoint("dead-too", deadClient, deadBreaker)));
-    assertThatThrownBy(() -> both.run(job(), tmp, p -> { }))
-        .isInstanceOfSatisfying(ApplicationFailure.class, f ->
-            assertThat(f.getOriginalMessage()).startsWith("All 2 ComfyUI endpoints are failing"));
+    ComfyUiBackend both =
+        new ComfyUiBackend(
+            List.of(
+                new ComfyUiEndpoint("dead", deadClient, deadBreaker),
+                new ComfyUiEndpoint("dead-too", deadClient, deadBreaker)));
+    assertThatThrownBy(() -> both.run(job(), tmp, p -> {}))
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f ->
+                assertThat(f.getOriginalMessage())
+                    .startsWith("All 2 ComfyUI endpoints are failing"));
   }
 }

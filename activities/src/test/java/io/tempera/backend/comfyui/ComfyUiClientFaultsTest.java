@@ -34,8 +34,14 @@ class ComfyUiClientFaultsTest {
   void setUp() {
     wiremock = new WireMockServer(wireMockConfig().dynamicPort());
     wiremock.start();
-    client = new ComfyUiClient(URI.create(wiremock.baseUrl()),
-        new ComfyUiClientOptions(Duration.ofSeconds(2), Duration.ofMillis(800), Duration.ofMillis(200), Duration.ofSeconds(10)));
+    client =
+        new ComfyUiClient(
+            URI.create(wiremock.baseUrl()),
+            new ComfyUiClientOptions(
+                Duration.ofSeconds(2),
+                Duration.ofMillis(800),
+                Duration.ofMillis(200),
+                Duration.ofSeconds(10)));
     graph.putObject("1").put("class_type", "EmptyImage").putObject("inputs");
   }
 
@@ -47,103 +53,164 @@ class ComfyUiClientFaultsTest {
 
   @Test
   void a500OnSubmitIsARetryableServerError() {
-    wiremock.stubFor(post("/prompt").willReturn(aResponse().withStatus(500).withBody("500 Internal Server Error")));
+    wiremock.stubFor(
+        post("/prompt")
+            .willReturn(aResponse().withStatus(500).withBody("500 Internal Server Error")));
     assertThatThrownBy(() -> client.submit(graph, PROMPT_ID, "c1"))
-        .isInstanceOfSatisfying(ComfyUiException.class, e -> {
-          assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.SERVER_ERROR);
-          assertThat(e.retryable()).isTrue();
-          assertThat(e.httpStatus()).isEqualTo(500);
-        });
+        .isInstanceOfSatisfying(
+            ComfyUiException.class,
+            e -> {
+              assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.SERVER_ERROR);
+              assertThat(e.retryable()).isTrue();
+              assertThat(e.httpStatus()).isEqualTo(500);
+            });
   }
 
   @Test
   void nodeErrorsBecomeANonRetryableValidationFailureNamingTheNode() {
-    wiremock.stubFor(post("/prompt").willReturn(aResponse().withStatus(400).withHeader("Content-Type", "application/json").withBody("""
-        {"error":{"type":"prompt_outputs_failed_validation","message":"Prompt outputs failed validation","details":"","extra_info":{}},
-         "node_errors":{"3":{"errors":[{"type":"value_bigger_than_max","message":"Value 9.0 bigger than max of 8.0","details":"scale_by",
-           "extra_info":{"input_name":"scale_by","input_config":["FLOAT",{"max":8.0}],"received_value":9.0}}],
-           "dependent_outputs":["2"],"class_type":"ImageScaleBy"}}}""")));
+    wiremock.stubFor(
+        post("/prompt")
+            .willReturn(
+                aResponse()
+                    .withStatus(400)
+                    .withHeader("Content-Type", "application/json")
+                    .withBody(
+                        """
+                        {"error":{"type":"prompt_outputs_failed_validation","message":"Prompt outputs failed validation","details":"","extra_info":{}},
+                         "node_errors":{"3":{"errors":[{"type":"value_bigger_than_max","message":"Value 9.0 bigger than max of 8.0","details":"scale_by",
+                           "extra_info":{"input_name":"scale_by","input_config":["FLOAT",{"max":8.0}],"received_value":9.0}}],
+                           "dependent_outputs":["2"],"class_type":"ImageScaleBy"}}}\
+                        """)));
     assertThatThrownBy(() -> client.submit(graph, PROMPT_ID, "c1"))
-        .isInstanceOfSatisfying(ComfyUiException.class, e -> {
-          assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.VALIDATION);
-          assertThat(e.retryable()).isFalse();
-          assertThat(e.nodeErrors()).singleElement().satisfies(n -> {
-            assertThat(n.nodeId()).isEqualTo("3");
-            assertThat(n.classType()).isEqualTo("ImageScaleBy");
-            assertThat(n.inputName()).isEqualTo("scale_by");
-          });
-          assertThat(e.userMessage()).isEqualTo("Node 3 (ImageScaleBy): Value 9.0 bigger than max of 8.0 (scale_by)");
-        });
+        .isInstanceOfSatisfying(
+            ComfyUiException.class,
+            e -> {
+              assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.VALIDATION);
+              assertThat(e.retryable()).isFalse();
+              assertThat(e.nodeErrors())
+                  .singleElement()
+                  .satisfies(n -> {
+                    assertThat(n.nodeId()).isEqualTo("3");
+                    assertThat(n.classType()).isEqualTo("ImageScaleBy");
+                    assertThat(n.inputName()).isEqualTo("scale_by");
+                  });
+              assertThat(e.userMessage())
+                  .isEqualTo("Node 3 (ImageScaleBy): Value 9.0 bigger than max of 8.0 (scale_by)");
+            });
   }
 
   @Test
   void malformedJsonIsAProtocolError() {
-    wiremock.stubFor(get(urlPathEqualTo("/history/" + PROMPT_ID)).willReturn(aResponse().withStatus(200).withBody("{\"" + PROMPT_ID + "\": {")));
+    wiremock.stubFor(
+        get(urlPathEqualTo("/history/" + PROMPT_ID))
+            .willReturn(aResponse().withStatus(200).withBody("{\"" + PROMPT_ID + "\": {")));
     assertThatThrownBy(() -> client.history(PROMPT_ID))
-        .isInstanceOfSatisfying(ComfyUiException.class, e -> assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.PROTOCOL));
+        .isInstanceOfSatisfying(
+            ComfyUiException.class,
+            e -> assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.PROTOCOL));
   }
 
   @Test
   void aSlowAnswerIsATimeout() {
     wiremock.stubFor(get("/queue").willReturn(aResponse().withFixedDelay(2_000).withBody("{}")));
     assertThatThrownBy(() -> client.queueStatus(PROMPT_ID))
-        .isInstanceOfSatisfying(ComfyUiException.class, e -> assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.TIMEOUT));
+        .isInstanceOfSatisfying(
+            ComfyUiException.class,
+            e -> assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.TIMEOUT));
   }
 
   @Test
   void aResetConnectionAndARefusedOneAreUnreachable() throws Exception {
-    wiremock.stubFor(get("/queue").willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
+    wiremock.stubFor(
+        get("/queue").willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
     assertThatThrownBy(() -> client.queueStatus(PROMPT_ID))
-        .isInstanceOfSatisfying(ComfyUiException.class, e -> assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.UNREACHABLE));
+        .isInstanceOfSatisfying(
+            ComfyUiException.class,
+            e -> assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.UNREACHABLE));
 
     int closedPort;
     try (ServerSocket socket = new ServerSocket(0)) {
       closedPort = socket.getLocalPort();
     }
-    try (ComfyUiClient nowhere = new ComfyUiClient(URI.create("http://127.0.0.1:" + closedPort), ComfyUiClientOptions.defaults())) {
+    try (ComfyUiClient nowhere =
+        new ComfyUiClient(
+            URI.create("http://127.0.0.1:" + closedPort), ComfyUiClientOptions.defaults())) {
       assertThatThrownBy(() -> nowhere.history(PROMPT_ID))
-          .isInstanceOfSatisfying(ComfyUiException.class, e -> {
-            assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.UNREACHABLE);
-            assertThat(e.retryable()).isTrue();
-          });
+          .isInstanceOfSatisfying(
+              ComfyUiException.class,
+              e -> {
+                assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.UNREACHABLE);
+                assertThat(e.retryable()).isTrue();
+              });
     }
   }
 
   @Test
   void aMissingOutputIsNotFound(@TempDir Path dir) {
     wiremock.stubFor(get(urlPathEqualTo("/view")).willReturn(aResponse().withStatus(404)));
-    assertThatThrownBy(() -> client.download(new OutputFile("9", "images", "gone.png", "", "output"), dir.resolve("gone.png")))
-        .isInstanceOfSatisfying(ComfyUiException.class, e -> {
-          assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.NOT_FOUND);
-          assertThat(e.retryable()).isFalse();
-        });
+    assertThatThrownBy(() ->
+            client.download(
+                new OutputFile("9", "images", "gone.png", "", "output"), dir.resolve("gone.png")))
+        .isInstanceOfSatisfying(
+            ComfyUiException.class,
+            e -> {
+              assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.NOT_FOUND);
+              assertThat(e.retryable()).isFalse();
+            });
     assertThat(dir.resolve("gone.png")).doesNotExist();
   }
 
   @Test
   void runReturnsAnAlreadyFinishedPromptWithoutSubmitting() {
-    wiremock.stubFor(get(urlPathEqualTo("/history/" + PROMPT_ID)).willReturn(aResponse().withStatus(200).withBody("""
-        {"%s":{"prompt":[1,"%s",{},{"client_id":"c1"},["2"]],
-         "outputs":{"2":{"images":[{"filename":"t_00001_.png","subfolder":"","type":"output"}]}},
-         "status":{"status_str":"success","completed":true,"messages":[["execution_start",{"prompt_id":"%s"}],["execution_success",{"prompt_id":"%s"}]]}}}"""
-        .formatted(PROMPT_ID, PROMPT_ID, PROMPT_ID, PROMPT_ID))));
-    PromptResult result = client.run(graph, PROMPT_ID, "c1", update -> { });
+    wiremock.stubFor(
+        get(urlPathEqualTo("/history/" + PROMPT_ID))
+            .willReturn(
+                aResponse()
+                    .withStatus(200)
+                    .withBody(
+                        """
+                        {"%s":{"prompt":[1,"%s",{},{"client_id":"c1"},["2"]],
+                         "outputs":{"2":{"images":[{"filename":"t_00001_.png","subfolder":"","type":"output"}]}},
+                         "status":{"status_str":"success","completed":true,"messages":[["execution_start",{"prompt_id":"%s"}],["execution_success",{"prompt_id":"%s"}]]}}}\
+                        """
+                            .formatted(PROMPT_ID, PROMPT_ID, PROMPT_ID, PROMPT_ID))));
+    PromptResult result = client.run(graph, PROMPT_ID, "c1", update -> {});
     assertThat(result.status()).isEqualTo(PromptResult.Status.SUCCESS);
     assertThat(result.submitted()).isFalse();
-    assertThat(result.outputs()).containsExactly(new OutputFile("2", "images", "t_00001_.png", "", "output"));
+    assertThat(result.outputs())
+        .containsExactly(new OutputFile("2", "images", "t_00001_.png", "", "output"));
     wiremock.verify(0, postRequestedFor(urlPathEqualTo("/prompt")));
   }
 
   @Test
   void withoutAWebSocketNothingIsSubmitted() {
-    wiremock.stubFor(get(urlPathEqualTo("/history/" + PROMPT_ID)).willReturn(aResponse().withStatus(200).withBody("{}")));
-    wiremock.stubFor(get("/queue").willReturn(aResponse().withStatus(200).withBody("{\"queue_running\":[],\"queue_pending\":[]}")));
-    wiremock.stubFor(post("/prompt").willReturn(aResponse().withStatus(200).withBody("{\"prompt_id\":\"" + PROMPT_ID + "\",\"number\":1,\"node_errors\":{}}")));
+    wiremock.stubFor(
+        get(urlPathEqualTo("/history/" + PROMPT_ID))
+            .willReturn(aResponse().withStatus(200).withBody("{}")));
+    wiremock.stubFor(
+        get("/queue")
+            .willReturn(
+                aResponse()
+                    .withStatus(200)
+                    .withBody("{\"queue_running\":[],\"queue_pending\":[]}")));
+    wiremock.stubFor(
+        post("/prompt")
+            .willReturn(
+                aResponse()
+                    .withStatus(200)
+                    .withBody(
+                        "{\"prompt_id\":\"" + PROMPT_ID + "\",\"number\":1,\"node_errors\":{}}")));
     // WireMock has no WebSocket: the client cannot open /ws and says so (Jetty either refuses the
     // upgrade at once or leaves it unanswered until the connect timeout, depending on timing)
-    assertThatThrownBy(() -> client.run(graph, PROMPT_ID, "c1", update -> { }))
-        .isInstanceOfSatisfying(ComfyUiException.class, e -> assertThat(e.kind())
-            .isIn(ComfyUiException.Kind.UNREACHABLE, ComfyUiException.Kind.PROTOCOL, ComfyUiException.Kind.TIMEOUT));
+    assertThatThrownBy(() -> client.run(graph, PROMPT_ID, "c1", update -> {}))
+        .isInstanceOfSatisfying(
+            ComfyUiException.class,
+            e ->
+                assertThat(e.kind())
+                    .isIn(
+                        ComfyUiException.Kind.UNREACHABLE,
+                        ComfyUiException.Kind.PROTOCOL,
+                        ComfyUiException.Kind.TIMEOUT));
     wiremock.verify(0, postRequestedFor(urlPathEqualTo("/prompt")));
   }
 }

@@ -50,28 +50,38 @@ class ComfyUiClientProtocolTest {
   }
 
   ObjectNode slowGraph(int steps, int stepMs) throws Exception {
-    return graph("""
+    return graph(
+        """
         {"1":{"class_type":"EmptyImage","inputs":{"width":8,"height":8,"batch_size":1,"color":%d}},
          "2":{"class_type":"TemperaDelay","inputs":{"image":["1",0],"steps":%d,"step_ms":%d}},
-         "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"slow"}}}""".formatted(steps * 7 + stepMs, steps, stepMs));
+         "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"slow"}}}\
+        """
+            .formatted(steps * 7 + stepMs, steps, stepMs));
   }
 
   @Test
   void runsAPromptFollowsItsProgressAndDownloadsTheRealOutput() throws Exception {
-    ObjectNode graph = graph("""
-        {"1":{"class_type":"EmptyImage","inputs":{"width":6,"height":4,"batch_size":1,"color":1056816}},
-         "2":{"class_type":"ImageInvert","inputs":{"image":["1",0]}},
-         "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"inv"}}}""");
+    ObjectNode graph =
+        graph(
+            """
+            {"1":{"class_type":"EmptyImage","inputs":{"width":6,"height":4,"batch_size":1,"color":1056816}},
+             "2":{"class_type":"ImageInvert","inputs":{"image":["1",0]}},
+             "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"inv"}}}\
+            """);
     String promptId = id();
     PromptResult result = client.run(graph, promptId, "client-a", updates::add);
 
     assertThat(result.status()).isEqualTo(PromptResult.Status.SUCCESS);
     assertThat(result.submitted()).isTrue();
-    assertThat(result.outputs()).singleElement().satisfies(o -> {
-      assertThat(o.nodeId()).isEqualTo("3");
-      assertThat(o.filename()).isEqualTo("inv_00001_.png");
-    });
-    assertThat(updates).extracting(ProgressUpdate::stage).contains(ProgressUpdate.Stage.STARTED, ProgressUpdate.Stage.NODE_STARTED);
+    assertThat(result.outputs())
+        .singleElement()
+        .satisfies(o -> {
+          assertThat(o.nodeId()).isEqualTo("3");
+          assertThat(o.filename()).isEqualTo("inv_00001_.png");
+        });
+    assertThat(updates)
+        .extracting(ProgressUpdate::stage)
+        .contains(ProgressUpdate.Stage.STARTED, ProgressUpdate.Stage.NODE_STARTED);
     assertThat(updates).extracting(ProgressUpdate::fraction).isSorted();
     Path target = tmp.resolve("out/inv.png");
     long bytes = client.download(result.outputs().get(0), target);
@@ -86,9 +96,12 @@ class ComfyUiClientProtocolTest {
   void aDroppedWebSocketIsReconnectedAndThePromptStillCompletesOnce() throws Exception {
     String promptId = id();
     ObjectNode graph = slowGraph(30, 40);
-    CompletableFuture<PromptResult> run = CompletableFuture.supplyAsync(() -> client.run(graph, promptId, "client-drop", updates::add));
+    CompletableFuture<PromptResult> run =
+        CompletableFuture.supplyAsync(
+            () -> client.run(graph, promptId, "client-drop", updates::add));
     long deadline = System.currentTimeMillis() + 10_000;
-    while (updates.stream().noneMatch(u -> u.stage() == ProgressUpdate.Stage.STEP) && System.currentTimeMillis() < deadline) {
+    while (updates.stream().noneMatch(u -> u.stage() == ProgressUpdate.Stage.STEP)
+        && System.currentTimeMillis() < deadline) {
       Thread.sleep(10);
     }
     comfy.dropWebSockets();
@@ -102,7 +115,8 @@ class ComfyUiClientProtocolTest {
   void aRunWithTheSameIdReattachesInsteadOfSubmittingTwice() throws Exception {
     String promptId = id();
     ObjectNode graph = slowGraph(10, 30);
-    CompletableFuture<PromptResult> first = CompletableFuture.supplyAsync(() -> client.run(graph, promptId, "client-x", u -> { }));
+    CompletableFuture<PromptResult> first =
+        CompletableFuture.supplyAsync(() -> client.run(graph, promptId, "client-x", u -> {}));
     while (comfy.acceptedPromptCount() == 0) {
       Thread.sleep(5);
     }
@@ -112,16 +126,23 @@ class ComfyUiClientProtocolTest {
     assertThat(first.get(10, TimeUnit.SECONDS).status()).isEqualTo(PromptResult.Status.SUCCESS);
     assertThat(comfy.promptPostCount()).isEqualTo(1);
     // and once finished, a third run just reads the history
-    assertThat(client.run(graph, promptId, "client-x", u -> { }).submitted()).isFalse();
+    assertThat(client.run(graph, promptId, "client-x", u -> {}).submitted()).isFalse();
     assertThat(comfy.promptPostCount()).isEqualTo(1);
   }
 
   @Test
   void anOutOfMemoryExecutionErrorIsRecognised() throws Exception {
-    PromptResult result = client.run(graph("""
-        {"1":{"class_type":"EmptyImage","inputs":{"width":8,"height":8,"batch_size":1,"color":0}},
-         "2":{"class_type":"TemperaFault","inputs":{"image":["1",0],"exception_type":"torch.OutOfMemoryError","exception_message":"Allocation on device"}},
-         "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"x"}}}"""), id(), "client-oom", u -> { });
+    PromptResult result =
+        client.run(
+            graph(
+                """
+                {"1":{"class_type":"EmptyImage","inputs":{"width":8,"height":8,"batch_size":1,"color":0}},
+                 "2":{"class_type":"TemperaFault","inputs":{"image":["1",0],"exception_type":"torch.OutOfMemoryError","exception_message":"Allocation on device"}},
+                 "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"x"}}}\
+                """),
+            id(),
+            "client-oom",
+            u -> {});
     assertThat(result.status()).isEqualTo(PromptResult.Status.ERROR);
     assertThat(result.error().nodeId()).isEqualTo("2");
     assertThat(result.error().nodeType()).isEqualTo("TemperaFault");
@@ -130,13 +151,21 @@ class ComfyUiClientProtocolTest {
 
   @Test
   void aRuntimeErrorIsNotOutOfMemory() throws Exception {
-    PromptResult result = client.run(graph("""
-        {"1":{"class_type":"EmptyImage","inputs":{"width":8,"height":8,"batch_size":1,"color":0}},
-         "2":{"class_type":"ImageBlur","inputs":{"image":["1",0],"blur_radius":9,"sigma":1.0}},
-         "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"x"}}}"""), id(), "client-err", u -> { });
+    PromptResult result =
+        client.run(
+            graph(
+                """
+                {"1":{"class_type":"EmptyImage","inputs":{"width":8,"height":8,"batch_size":1,"color":0}},
+                 "2":{"class_type":"ImageBlur","inputs":{"image":["1",0],"blur_radius":9,"sigma":1.0}},
+                 "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"x"}}}\
+                """),
+            id(),
+            "client-err",
+            u -> {});
     assertThat(result.status()).isEqualTo(PromptResult.Status.ERROR);
     assertThat(result.error().exceptionType()).isEqualTo("RuntimeError");
-    assertThat(result.error().exceptionMessage()).contains("Padding size should be less than the corresponding input dimension");
+    assertThat(result.error().exceptionMessage())
+        .contains("Padding size should be less than the corresponding input dimension");
     assertThat(result.error().outOfMemory()).isFalse();
   }
 
@@ -144,7 +173,8 @@ class ComfyUiClientProtocolTest {
   void cancelInterruptsARunningPrompt() throws Exception {
     String promptId = id();
     ObjectNode graph = slowGraph(500, 20);
-    CompletableFuture<PromptResult> run = CompletableFuture.supplyAsync(() -> client.run(graph, promptId, "client-c", updates::add));
+    CompletableFuture<PromptResult> run =
+        CompletableFuture.supplyAsync(() -> client.run(graph, promptId, "client-c", updates::add));
     while (updates.stream().noneMatch(u -> u.stage() == ProgressUpdate.Stage.STEP)) {
       Thread.sleep(10);
     }
@@ -160,10 +190,11 @@ class ComfyUiClientProtocolTest {
     client.submit(slowGraph(40, 20), blocker, "someone-else");
     PromptResult result = client.run(slowGraph(1, 1), id(), "client-q", updates::add);
     assertThat(result.status()).isEqualTo(PromptResult.Status.SUCCESS);
-    assertThat(updates).anySatisfy(u -> {
-      assertThat(u.stage()).isEqualTo(ProgressUpdate.Stage.QUEUED);
-      assertThat(u.queuePosition()).isEqualTo(1);
-    });
+    assertThat(updates)
+        .anySatisfy(u -> {
+          assertThat(u.stage()).isEqualTo(ProgressUpdate.Stage.QUEUED);
+          assertThat(u.queuePosition()).isEqualTo(1);
+        });
   }
 
   @Test
@@ -171,23 +202,43 @@ class ComfyUiClientProtocolTest {
     Path png = TestImages.writePng(TestImages.sample(), tmp.resolve("in/sample.png"));
     UploadedImage uploaded = client.uploadImage(png, "sample.png");
     assertThat(uploaded.loadImageValue()).isEqualTo("sample.png");
-    assertThat(client.uploadImage(png, "sample.png").name()).as("identical bytes keep the name").isEqualTo("sample.png");
-    PromptResult result = client.run(graph("""
-        {"1":{"class_type":"LoadImage","inputs":{"image":"%s"}},
-         "2":{"class_type":"SaveImage","inputs":{"images":["1",0],"filename_prefix":"loaded"}}}""".formatted(uploaded.loadImageValue())),
-        id(), "client-u", u -> { });
+    assertThat(client.uploadImage(png, "sample.png").name())
+        .as("identical bytes keep the name")
+        .isEqualTo("sample.png");
+    PromptResult result =
+        client.run(
+            graph(
+                """
+                {"1":{"class_type":"LoadImage","inputs":{"image":"%s"}},
+                 "2":{"class_type":"SaveImage","inputs":{"images":["1",0],"filename_prefix":"loaded"}}}\
+                """
+                    .formatted(uploaded.loadImageValue())),
+            id(),
+            "client-u",
+            u -> {});
     assertThat(result.status()).isEqualTo(PromptResult.Status.SUCCESS);
   }
 
   @Test
   void anInvalidGraphIsRefusedWithTheNodesErrors() throws Exception {
-    assertThatThrownBy(() -> client.run(graph("""
-        {"1":{"class_type":"LoadImage","inputs":{"image":"nothing.png"}},
-         "2":{"class_type":"SaveImage","inputs":{"images":["1",0],"filename_prefix":"x"}}}"""), id(), "client-v", u -> { }))
-        .isInstanceOfSatisfying(ComfyUiException.class, e -> {
-          assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.VALIDATION);
-          assertThat(e.userMessage()).isEqualTo("Node 1 (LoadImage): Custom validation failed for node (image - Invalid image file: nothing.png)");
-        });
+    assertThatThrownBy(() ->
+            client.run(
+                graph(
+                    """
+                    {"1":{"class_type":"LoadImage","inputs":{"image":"nothing.png"}},
+                     "2":{"class_type":"SaveImage","inputs":{"images":["1",0],"filename_prefix":"x"}}}\
+                    """),
+                id(),
+                "client-v",
+                u -> {}))
+        .isInstanceOfSatisfying(
+            ComfyUiException.class,
+            e -> {
+              assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.VALIDATION);
+              assertThat(e.userMessage())
+                  .isEqualTo(
+                      "Node 1 (LoadImage): Custom validation failed for node (image - Invalid image file: nothing.png)");
+            });
     assertThat(comfy.acceptedPromptCount()).isZero();
     assertThat(client.systemStats().path("system").path("comfyui_version").asText()).isNotBlank();
   }

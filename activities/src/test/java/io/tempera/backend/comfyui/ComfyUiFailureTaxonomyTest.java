@@ -22,32 +22,70 @@ import org.junit.jupiter.params.provider.MethodSource;
 class ComfyUiFailureTaxonomyTest {
 
   private static final ComfyUiEndpoint ENDPOINT =
-      ComfyUiBackend.endpoint(new ComfyUiClient(URI.create("http://127.0.0.1:1"), ComfyUiClientOptions.defaults()));
+      ComfyUiBackend.endpoint(
+          new ComfyUiClient(URI.create("http://127.0.0.1:1"), ComfyUiClientOptions.defaults()));
 
   static Stream<Arguments> callFailures() {
     return Stream.of(
-        Arguments.of(ComfyUiException.Kind.VALIDATION, ErrorCode.BACKEND_VALIDATION, false,
-            "The generator rejected this request; check the inputs.", "FIX_INPUT"),
-        Arguments.of(ComfyUiException.Kind.UNREACHABLE, ErrorCode.BACKEND_UNREACHABLE, true,
-            "The generator is not reachable right now; we keep trying.", "WAIT"),
-        Arguments.of(ComfyUiException.Kind.SERVER_ERROR, ErrorCode.BACKEND_UNREACHABLE, true,
-            "The generator is not reachable right now; we keep trying.", "WAIT"),
-        Arguments.of(ComfyUiException.Kind.TIMEOUT, ErrorCode.TIMEOUT, true, "Taking longer than expected.", "WAIT"),
-        Arguments.of(ComfyUiException.Kind.PROTOCOL, ErrorCode.INTERNAL, true, "Something went wrong on our side.", "RETRY"),
-        Arguments.of(ComfyUiException.Kind.NOT_FOUND, ErrorCode.OUTPUT_MISSING, true,
-            "The generator finished but its output could not be saved.", "RETRY"),
-        Arguments.of(ComfyUiException.Kind.ABORTED, ErrorCode.INTERNAL, true, "Something went wrong on our side.", "RETRY"));
+        Arguments.of(
+            ComfyUiException.Kind.VALIDATION,
+            ErrorCode.BACKEND_VALIDATION,
+            false,
+            "The generator rejected this request; check the inputs.",
+            "FIX_INPUT"),
+        Arguments.of(
+            ComfyUiException.Kind.UNREACHABLE,
+            ErrorCode.BACKEND_UNREACHABLE,
+            true,
+            "The generator is not reachable right now; we keep trying.",
+            "WAIT"),
+        Arguments.of(
+            ComfyUiException.Kind.SERVER_ERROR,
+            ErrorCode.BACKEND_UNREACHABLE,
+            true,
+            "The generator is not reachable right now; we keep trying.",
+            "WAIT"),
+        Arguments.of(
+            ComfyUiException.Kind.TIMEOUT,
+            ErrorCode.TIMEOUT,
+            true,
+            "Taking longer than expected.",
+            "WAIT"),
+        Arguments.of(
+            ComfyUiException.Kind.PROTOCOL,
+            ErrorCode.INTERNAL,
+            true,
+            "Something went wrong on our side.",
+            "RETRY"),
+        Arguments.of(
+            ComfyUiException.Kind.NOT_FOUND,
+            ErrorCode.OUTPUT_MISSING,
+            true,
+            "The generator finished but its output could not be saved.",
+            "RETRY"),
+        Arguments.of(
+            ComfyUiException.Kind.ABORTED,
+            ErrorCode.INTERNAL,
+            true,
+            "Something went wrong on our side.",
+            "RETRY"));
   }
 
   @ParameterizedTest(name = "{0} → {1}")
   @MethodSource("callFailures")
   void aFailedCallBecomesATypedFailureWithAUserMessage(
-      ComfyUiException.Kind kind, ErrorCode code, boolean retryable, String suggestion, String action) {
-    ApplicationFailure failure = ComfyUiBackend.toFailure(new ComfyUiException(kind, "what the server did"), ENDPOINT);
+      ComfyUiException.Kind kind,
+      ErrorCode code,
+      boolean retryable,
+      String suggestion,
+      String action) {
+    ApplicationFailure failure =
+        ComfyUiBackend.toFailure(new ComfyUiException(kind, "what the server did"), ENDPOINT);
 
     assertThat(failure.getType()).isEqualTo(code.name());
     assertThat(failure.isNonRetryable()).isEqualTo(!retryable);
-    GenerationError error = GenerationError.of(ErrorCode.fromType(failure.getType()), failure.getOriginalMessage());
+    GenerationError error =
+        GenerationError.of(ErrorCode.fromType(failure.getType()), failure.getOriginalMessage());
     assertThat(error.suggestion()).isEqualTo(suggestion);
     assertThat(error.action()).isEqualTo(action);
     assertThat(error.retryable()).isEqualTo(retryable);
@@ -58,8 +96,20 @@ class ComfyUiFailureTaxonomyTest {
 
   @Test
   void nodeErrorsAreListedNodeByNodeForThePerson() {
-    ComfyUiException rejected = new ComfyUiException(ComfyUiException.Kind.VALIDATION, "Prompt outputs failed validation", 400,
-        List.of(new NodeError("3", "ImageScaleBy", "value_bigger_than_max", "Value 9.0 bigger than max of 8.0", "scale_by", "scale_by")), null);
+    ComfyUiException rejected =
+        new ComfyUiException(
+            ComfyUiException.Kind.VALIDATION,
+            "Prompt outputs failed validation",
+            400,
+            List.of(
+                new NodeError(
+                    "3",
+                    "ImageScaleBy",
+                    "value_bigger_than_max",
+                    "Value 9.0 bigger than max of 8.0",
+                    "scale_by",
+                    "scale_by")),
+            null);
 
     ApplicationFailure failure = ComfyUiBackend.toFailure(rejected, ENDPOINT);
 
@@ -67,26 +117,50 @@ class ComfyUiFailureTaxonomyTest {
         .isEqualTo("Node 3 (ImageScaleBy): Value 9.0 bigger than max of 8.0 (scale_by)");
   }
 
-  /** The out-of-memory texts real ComfyUI servers send (PROTOCOLS.md A5), and one that is not GPU memory. */
+  /**
+   * The out-of-memory texts real ComfyUI servers send (PROTOCOLS.md A5), and one that is not GPU
+   * memory.
+   */
   static Stream<Arguments> executionErrors() {
     return Stream.of(
-        Arguments.of("torch.OutOfMemoryError", "Allocation on device \nThis error means you ran out of memory on your GPU.", ErrorCode.OUT_OF_GPU_MEMORY),
-        Arguments.of("torch.cuda.OutOfMemoryError", "CUDA out of memory. Tried to allocate 2.00 GiB", ErrorCode.OUT_OF_GPU_MEMORY),
-        Arguments.of("torch.AcceleratorError", "CUDA error: out of memory", ErrorCode.OUT_OF_GPU_MEMORY),
-        Arguments.of("RuntimeError", "[enforce fail at alloc_cpu.cpp:116] DefaultCPUAllocator: can't allocate memory", ErrorCode.EXECUTION_ERROR),
-        Arguments.of("RuntimeError", "Padding size should be less than the corresponding input dimension", ErrorCode.EXECUTION_ERROR));
+        Arguments.of(
+            "torch.OutOfMemoryError",
+            "Allocation on device \nThis error means you ran out of memory on your GPU.",
+            ErrorCode.OUT_OF_GPU_MEMORY),
+        Arguments.of(
+            "torch.cuda.OutOfMemoryError",
+            "CUDA out of memory. Tried to allocate 2.00 GiB",
+            ErrorCode.OUT_OF_GPU_MEMORY),
+        Arguments.of(
+            "torch.AcceleratorError", "CUDA error: out of memory", ErrorCode.OUT_OF_GPU_MEMORY),
+        Arguments.of(
+            "RuntimeError",
+            "[enforce fail at alloc_cpu.cpp:116] DefaultCPUAllocator: can't allocate memory",
+            ErrorCode.EXECUTION_ERROR),
+        Arguments.of(
+            "RuntimeError",
+            "Padding size should be less than the corresponding input dimension",
+            ErrorCode.EXECUTION_ERROR));
   }
 
   @ParameterizedTest(name = "{0}: {1}")
   @MethodSource("executionErrors")
-  void anExecutionErrorIsClassifiedAndKeepsWhatWasProduced(String type, String message, ErrorCode code) {
-    List<BackendFile> produced = List.of(new BackendFile("9", "images", "early_00001_.png", "", "output", "local"));
-    ApplicationFailure failure = ComfyUiBackend.executionFailure(
-        new ExecutionError("5", "KSampler", type, message, List.of()), produced);
+  void anExecutionErrorIsClassifiedAndKeepsWhatWasProduced(
+      String type, String message, ErrorCode code) {
+    List<BackendFile> produced =
+        List.of(new BackendFile("9", "images", "early_00001_.png", "", "output", "local"));
+    ApplicationFailure failure =
+        ComfyUiBackend.executionFailure(
+            new ExecutionError("5", "KSampler", type, message, List.of()), produced);
 
     assertThat(failure.getType()).isEqualTo(code.name());
-    assertThat(failure.isNonRetryable()).as("the same graph fails the same way again: no blind retry").isTrue();
-    assertThat(failure.getOriginalMessage()).containsIgnoringCase("node 5").contains("KSampler").doesNotContain("\n");
+    assertThat(failure.isNonRetryable())
+        .as("the same graph fails the same way again: no blind retry")
+        .isTrue();
+    assertThat(failure.getOriginalMessage())
+        .containsIgnoringCase("node 5")
+        .contains("KSampler")
+        .doesNotContain("\n");
     assertThat(failure.getDetails().get(PartialFiles.class).files()).isEqualTo(produced);
     GenerationError error = GenerationError.of(code, failure.getOriginalMessage());
     if (code == ErrorCode.OUT_OF_GPU_MEMORY) {
@@ -102,14 +176,17 @@ class ComfyUiFailureTaxonomyTest {
     ApplicationFailure failure = ComfyUiBackend.executionFailure(null, List.of());
 
     assertThat(failure.getType()).isEqualTo(ErrorCode.EXECUTION_ERROR.name());
-    assertThat(failure.getOriginalMessage()).isEqualTo("The generator reported an error without details");
+    assertThat(failure.getOriginalMessage())
+        .isEqualTo("The generator reported an error without details");
   }
 
   @Test
   void everyCodeHasASuggestionAndAnAction() {
     for (ErrorCode code : ErrorCode.values()) {
       assertThat(code.suggestion()).as("%s suggestion", code).isNotBlank().endsWith(".");
-      assertThat(code.action()).as("%s action", code).isIn("FIX_INPUT", "WAIT", "REDUCE_QUALITY", "RETRY_LATER", "RETRY", "NONE");
+      assertThat(code.action())
+          .as("%s action", code)
+          .isIn("FIX_INPUT", "WAIT", "REDUCE_QUALITY", "RETRY_LATER", "RETRY", "NONE");
     }
   }
 }

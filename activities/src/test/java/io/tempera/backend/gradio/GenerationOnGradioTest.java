@@ -64,13 +64,14 @@ class GenerationOnGradioTest {
   @BeforeAll
   static void startApps() throws Exception {
     RealGradio.python();
-    var securedStart = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-      try {
-        return RealGradio.app(true);
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-    });
+    var securedStart =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+          try {
+            return RealGradio.app(true);
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        });
     app = RealGradio.app(false);
     secured = securedStart.join();
     client = new GradioClient(app.baseUrl(), GradioClientOptions.defaults());
@@ -98,7 +99,11 @@ class GenerationOnGradioTest {
     assertThat(registry.problems()).isEmpty();
     outputs = new OutputStore(tmp.resolve("outputs"));
     bus = new InProcessProgressBus();
-    host = TestHost.builder(registry, new BackendRegistry(List.of(GradioBackend.single(client))), outputs, bus).slots(4).start();
+    host =
+        TestHost.builder(
+                registry, new BackendRegistry(List.of(GradioBackend.single(client))), outputs, bus)
+            .slots(4)
+            .start();
   }
 
   @AfterEach
@@ -109,7 +114,8 @@ class GenerationOnGradioTest {
   /** Runs generation {@code id} to its end, however it ended. */
   GenerationResult run(String id, String function, String tier, Map<String, Object> parameters) {
     bus.subscribe(id, events::add);
-    return host.run(id, new GenerationRequest(function, tier, parameters, "project-1", "node-1", null));
+    return host.run(
+        id, new GenerationRequest(function, tier, parameters, "project-1", "node-1", null));
   }
 
   GenerationWorkflow workflow(String id) {
@@ -128,7 +134,9 @@ class GenerationOnGradioTest {
     assertThat(api.apiPrefix()).isEqualTo("/gradio_api");
     assertThat(api.queueProtocol()).isTrue();
     GradioApi.Endpoint generate = api.endpoints().get("/generate");
-    assertThat(generate.parameters()).extracting(GradioApi.Parameter::name).containsExactly("prompt", "steps", "size");
+    assertThat(generate.parameters())
+        .extracting(GradioApi.Parameter::name)
+        .containsExactly("prompt", "steps", "size");
     assertThat(generate.parameters().get(1).hasDefault()).isTrue();
     assertThat(api.endpoints().get("/invert").parameters().get(0).takesFile()).isTrue();
     assertThat(api.endpoints().get("/stream").generator()).isTrue();
@@ -136,7 +144,8 @@ class GenerationOnGradioTest {
 
   @Test
   void paintsThroughTheQueueWithTheTiersStepsAsGrProgress() throws Exception {
-    GenerationResult result = run("gen-paint", "gradio-paint", "high", Map.of("prompt", "a red fox", "size", 24));
+    GenerationResult result =
+        run("gen-paint", "gradio-paint", "high", Map.of("prompt", "a red fox", "size", 24));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     OutputRef output = result.outputs().get(0);
@@ -144,20 +153,24 @@ class GenerationOnGradioTest {
     assertThat(output.width()).isEqualTo(24);
     BufferedImage image = ImageIO.read(outputs.resolve(output.path()).toFile());
     assertThat(image.getRGB(3, 3) & 0xffffff).isEqualTo(colour("a red fox"));
-    // the high tier's 8 steps reached gr.Progress, and its updates reached the generation's progress
-    assertThat(events).anySatisfy(e -> {
-      assertThat(e.totalSteps()).isEqualTo(8);
-      assertThat(e.message()).startsWith("Painting: step ");
-    });
+    // the high tier's 8 steps reached gr.Progress, and its updates reached the generation's
+    // progress
+    assertThat(events)
+        .anySatisfy(e -> {
+          assertThat(e.totalSteps()).isEqualTo(8);
+          assertThat(e.message()).startsWith("Painting: step ");
+        });
     assertThat(events).anySatisfy(e -> assertThat(e.queuePosition()).isEqualTo(1));
     assertThat(events).extracting(ProgressEvent::seq).isSorted();
   }
 
   @Test
   void invertsAnUploadedImageSentAsFileDataByPosition() throws Exception {
-    TestImages.writePng(TestImages.sample(), outputs.projectDir("project-1").resolve("uploads/sample.png"));
+    TestImages.writePng(
+        TestImages.sample(), outputs.projectDir("project-1").resolve("uploads/sample.png"));
 
-    GenerationResult result = run("gen-invert", "gradio-invert", "standard", Map.of("picture", "uploads/sample.png"));
+    GenerationResult result =
+        run("gen-invert", "gradio-invert", "standard", Map.of("picture", "uploads/sample.png"));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
     OutputRef output = result.outputs().get(0);
@@ -169,12 +182,17 @@ class GenerationOnGradioTest {
 
   @Test
   void aGeneratorsIntermediateOutputsArriveAsProgressAndPreviews() throws Exception {
-    GenerationResult result = run("gen-stream", "gradio-stream", "draft", Map.of("prompt", "dawn", "count", 6));
+    GenerationResult result =
+        run("gen-stream", "gradio-stream", "draft", Map.of("prompt", "dawn", "count", 6));
 
     assertThat(result.status()).as("%s", result.error()).isEqualTo(GenerationStatus.SUCCEEDED);
-    assertThat(events).anySatisfy(e -> assertThat(e.message()).isEqualTo("Generating (intermediate result)"));
-    assertThat(events).anySatisfy(e -> assertThat(e.previewUrl()).isEqualTo("/api/generations/gen-stream/preview"));
-    assertThat(ImageIO.read(outputs.previewFile("project-1", "gen-stream").toFile()).getWidth()).isEqualTo(16);
+    assertThat(events)
+        .anySatisfy(e -> assertThat(e.message()).isEqualTo("Generating (intermediate result)"));
+    assertThat(events)
+        .anySatisfy(
+            e -> assertThat(e.previewUrl()).isEqualTo("/api/generations/gen-stream/preview"));
+    assertThat(ImageIO.read(outputs.previewFile("project-1", "gen-stream").toFile()).getWidth())
+        .isEqualTo(16);
     BufferedImage last = ImageIO.read(outputs.resolve(result.outputs().get(0).path()).toFile());
     assertThat(last.getRGB(0, 0) & 0xffffff).isEqualTo(colour("dawn"));
   }
@@ -194,7 +212,9 @@ class GenerationOnGradioTest {
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo(ErrorCode.EXECUTION_ERROR.name());
-    assertThat(result.error().message()).contains("did not show its message").doesNotContain("secret");
+    assertThat(result.error().message())
+        .contains("did not show its message")
+        .doesNotContain("secret");
   }
 
   @Test
@@ -202,8 +222,13 @@ class GenerationOnGradioTest {
     String before = slowStats();
     bus.subscribe("gen-slow", events::add);
     GenerationWorkflow workflow = workflow("gen-slow");
-    WorkflowClient.start(workflow::run, new GenerationRequest("gradio-slow", "standard", Map.of("seconds", 120), "project-1", "node-1", null));
-    await().atMost(Duration.ofSeconds(60)).until(() -> events.stream().anyMatch(e -> e.step() != null));
+    WorkflowClient.start(
+        workflow::run,
+        new GenerationRequest(
+            "gradio-slow", "standard", Map.of("seconds", 120), "project-1", "node-1", null));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> events.stream().anyMatch(e -> e.step() != null));
     assertThat(events).anySatisfy(e -> assertThat(e.message()).startsWith("Sleeping: step"));
 
     WorkflowStub.fromTyped(workflow).cancel("the user changed their mind");
@@ -211,8 +236,13 @@ class GenerationOnGradioTest {
 
     assertThat(result.status()).isEqualTo(GenerationStatus.CANCELLED);
     int cancelledBefore = count(before, "cancelled");
-    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).untilAsserted(() ->
-        assertThat(count(slowStats(), "cancelled")).as("the app saw its job cancelled").isEqualTo(cancelledBefore + 1));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(() ->
+            assertThat(count(slowStats(), "cancelled"))
+                .as("the app saw its job cancelled")
+                .isEqualTo(cancelledBefore + 1));
     assertThat(count(slowStats(), "finished")).isEqualTo(count(before, "finished"));
   }
 
@@ -221,8 +251,11 @@ class GenerationOnGradioTest {
     GradioBackend backend = GradioBackend.single(client);
     String before = slowStats();
     BackendJob job = job("/slow", Map.of("seconds", 120));
-    var outcome = java.util.concurrent.CompletableFuture.supplyAsync(() -> backend.run(job, tmp, p -> { }));
-    await().atMost(Duration.ofSeconds(30)).until(() -> count(slowStats(), "started") > count(before, "started"));
+    var outcome =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> backend.run(job, tmp, p -> {}));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> count(slowStats(), "started") > count(before, "started"));
     backend.cancel(job);
     var result = outcome.get(30, TimeUnit.SECONDS);
     assertThat(result.interrupted()).as("a cancelled job completes with output {}").isTrue();
@@ -233,51 +266,102 @@ class GenerationOnGradioTest {
   @Test
   void theTwoStepCallProtocolWorksOnTheRealServerToo(@TempDir Path files) {
     GradioApi.Endpoint queued = client.api().endpoints().get("/generate");
-    GradioApi.Endpoint viaCall = new GradioApi.Endpoint(
-        queued.apiName(), queued.fnIndex(), queued.parameters(), queued.inputs(), false, queued.generator());
-    GradioResult result = client.predict(viaCall, new ObjectMapper().createArrayNode().add("called").add(1).add(12),
-        "unused", p -> { }, id -> { });
-    assertThat(result.files()).singleElement().satisfies(f -> {
-      assertThat(f.url()).contains("/gradio_api/file=");
-      assertThat(client.download(f, files.resolve("called.png"))).isPositive();
-    });
+    GradioApi.Endpoint viaCall =
+        new GradioApi.Endpoint(
+            queued.apiName(),
+            queued.fnIndex(),
+            queued.parameters(),
+            queued.inputs(),
+            false,
+            queued.generator());
+    GradioResult result =
+        client.predict(
+            viaCall,
+            new ObjectMapper().createArrayNode().add("called").add(1).add(12),
+            "unused",
+            p -> {},
+            id -> {});
+    assertThat(result.files())
+        .singleElement()
+        .satisfies(f -> {
+          assertThat(f.url()).contains("/gradio_api/file=");
+          assertThat(client.download(f, files.resolve("called.png"))).isPositive();
+        });
 
     GradioApi.Endpoint fail = client.api().endpoints().get("/fail");
-    GradioApi.Endpoint failViaCall = new GradioApi.Endpoint(fail.apiName(), fail.fnIndex(), fail.parameters(), fail.inputs(), false, false);
-    assertThatThrownBy(() -> client.predict(failViaCall, new ObjectMapper().createArrayNode().add("x"), "unused", p -> { }, id -> { }))
-        .isInstanceOfSatisfying(GradioException.class, e -> assertThat(e.kind()).isEqualTo(GradioException.Kind.EXECUTION));
+    GradioApi.Endpoint failViaCall =
+        new GradioApi.Endpoint(
+            fail.apiName(), fail.fnIndex(), fail.parameters(), fail.inputs(), false, false);
+    assertThatThrownBy(() ->
+            client.predict(
+                failViaCall,
+                new ObjectMapper().createArrayNode().add("x"),
+                "unused",
+                p -> {},
+                id -> {}))
+        .isInstanceOfSatisfying(
+            GradioException.class,
+            e -> assertThat(e.kind()).isEqualTo(GradioException.Kind.EXECUTION));
   }
 
   @Test
   void aMissingRequiredInputOrAnUnknownOneIsABackendValidationFailureNamingIt() {
     GradioBackend backend = GradioBackend.single(client);
-    assertThatThrownBy(() -> backend.run(job("/generate", Map.of("steps", 2)), tmp, p -> { }))
-        .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
-          assertThat(f.getType()).isEqualTo(ErrorCode.BACKEND_VALIDATION.name());
-          assertThat(f.isNonRetryable()).isTrue();
-          assertThat(f.getOriginalMessage()).contains("needs 'prompt'");
-        });
-    assertThatThrownBy(() -> backend.run(job("/generate", Map.of("prompt", "x", "colour", "red")), tmp, p -> { }))
-        .isInstanceOfSatisfying(ApplicationFailure.class, f -> assertThat(f.getOriginalMessage()).contains("[colour]").contains("prompt, steps, size"));
-    assertThatThrownBy(() -> backend.run(job("/nope", Map.of()), tmp, p -> { }))
-        .isInstanceOfSatisfying(ApplicationFailure.class, f -> assertThat(f.getOriginalMessage()).contains("no endpoint '/nope'").contains("/generate"));
+    assertThatThrownBy(() -> backend.run(job("/generate", Map.of("steps", 2)), tmp, p -> {}))
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo(ErrorCode.BACKEND_VALIDATION.name());
+              assertThat(f.isNonRetryable()).isTrue();
+              assertThat(f.getOriginalMessage()).contains("needs 'prompt'");
+            });
+    assertThatThrownBy(() ->
+            backend.run(job("/generate", Map.of("prompt", "x", "colour", "red")), tmp, p -> {}))
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f ->
+                assertThat(f.getOriginalMessage())
+                    .contains("[colour]")
+                    .contains("prompt, steps, size"));
+    assertThatThrownBy(() -> backend.run(job("/nope", Map.of()), tmp, p -> {}))
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f ->
+                assertThat(f.getOriginalMessage())
+                    .contains("no endpoint '/nope'")
+                    .contains("/generate"));
   }
 
   @Test
   void anAppBehindALoginIsUsedWithTheConfiguredCredentials() {
-    try (GradioClient anonymous = new GradioClient(secured.baseUrl(), GradioClientOptions.defaults());
-        GradioClient wrong = new GradioClient(secured.baseUrl(), GradioClientOptions.defaults().withCredentials(RealGradio.USER, "nope"));
-        GradioClient right = new GradioClient(secured.baseUrl(), GradioClientOptions.defaults().withCredentials(RealGradio.USER, RealGradio.PASSWORD))) {
-      assertThatThrownBy(anonymous::discover).isInstanceOfSatisfying(GradioException.class, e -> {
-        assertThat(e.kind()).isEqualTo(GradioException.Kind.AUTH);
-        assertThat(e.getMessage()).contains("needs a login").contains("gradio-username");
-      });
-      assertThatThrownBy(wrong::discover).isInstanceOfSatisfying(GradioException.class, e -> {
-        assertThat(e.kind()).isEqualTo(GradioException.Kind.AUTH);
-        assertThat(e.getMessage()).contains("Incorrect credentials").doesNotContain("nope");
-      });
+    try (GradioClient anonymous =
+            new GradioClient(secured.baseUrl(), GradioClientOptions.defaults());
+        GradioClient wrong =
+            new GradioClient(
+                secured.baseUrl(),
+                GradioClientOptions.defaults().withCredentials(RealGradio.USER, "nope"));
+        GradioClient right =
+            new GradioClient(
+                secured.baseUrl(),
+                GradioClientOptions.defaults()
+                    .withCredentials(RealGradio.USER, RealGradio.PASSWORD))) {
+      assertThatThrownBy(anonymous::discover)
+          .isInstanceOfSatisfying(
+              GradioException.class,
+              e -> {
+                assertThat(e.kind()).isEqualTo(GradioException.Kind.AUTH);
+                assertThat(e.getMessage()).contains("needs a login").contains("gradio-username");
+              });
+      assertThatThrownBy(wrong::discover)
+          .isInstanceOfSatisfying(
+              GradioException.class,
+              e -> {
+                assertThat(e.kind()).isEqualTo(GradioException.Kind.AUTH);
+                assertThat(e.getMessage()).contains("Incorrect credentials").doesNotContain("nope");
+              });
       GradioBackend backend = GradioBackend.single(right);
-      var outcome = backend.run(job("/generate", Map.of("prompt", "locked", "steps", 1)), tmp, p -> { });
+      var outcome =
+          backend.run(job("/generate", Map.of("prompt", "locked", "steps", 1)), tmp, p -> {});
       assertThat(outcome.files()).hasSize(1);
       long bytes = backend.download(outcome.files().get(0), tmp.resolve("locked.png"));
       assertThat(bytes).isPositive();
@@ -288,19 +372,44 @@ class GenerationOnGradioTest {
     ObjectNode payload = new ObjectMapper().createObjectNode().put("api_name", api);
     payload.set("inputs", new ObjectMapper().valueToTree(inputs));
     GradioPlans plan = new GradioPlans(payload);
-    return new BackendJob("gen-direct", "project-1", "node-1", java.util.UUID.randomUUID().toString(), plan.plan(), null);
+    return new BackendJob(
+        "gen-direct",
+        "project-1",
+        "node-1",
+        java.util.UUID.randomUUID().toString(),
+        plan.plan(),
+        null);
   }
 
   private record GradioPlans(ObjectNode payload) {
     GenerationPlan plan() {
-      return new GenerationPlan("direct", "1.0.0", "standard", "standard", GradioBackend.TYPE, payload, List.of(), 120,
-          List.of(), Map.of(), null, null, null, 0);
+      return new GenerationPlan(
+          "direct",
+          "1.0.0",
+          "standard",
+          "standard",
+          GradioBackend.TYPE,
+          payload,
+          List.of(),
+          120,
+          List.of(),
+          Map.of(),
+          null,
+          null,
+          null,
+          0);
     }
   }
 
   private String slowStats() {
     GradioApi.Endpoint stats = client.api().endpoints().get("/slow_stats");
-    GradioResult result = client.predict(stats, new ObjectMapper().createArrayNode(), "stats" + System.nanoTime(), p -> { }, id -> { });
+    GradioResult result =
+        client.predict(
+            stats,
+            new ObjectMapper().createArrayNode(),
+            "stats" + System.nanoTime(),
+            p -> {},
+            id -> {});
     return result.data().get(0).asText();
   }
 

@@ -12,10 +12,14 @@ class GradioDiscoveryTest {
 
   @Test
   void anEarly4xConfigWithoutIdsPrefixOrInputs() throws Exception {
-    var config = json.readTree("{\"version\":\"4.0.0\",\"protocol\":\"sse_v3\",\"components\":[],"
-        + "\"dependencies\":[{\"api_name\":null},{\"api_name\":\"gen\",\"queue\":false}]}");
-    var info = json.readTree("{\"named_endpoints\":{\"/gen\":{\"parameters\":["
-        + "{\"parameter_name\":\"prompt\",\"label\":\"Prompt\",\"parameter_has_default\":false,\"component\":\"Textbox\"}]}}}");
+    var config =
+        json.readTree(
+            "{\"version\":\"4.0.0\",\"protocol\":\"sse_v3\",\"components\":[],"
+                + "\"dependencies\":[{\"api_name\":null},{\"api_name\":\"gen\",\"queue\":false}]}");
+    var info =
+        json.readTree(
+            "{\"named_endpoints\":{\"/gen\":{\"parameters\":["
+                + "{\"parameter_name\":\"prompt\",\"label\":\"Prompt\",\"parameter_has_default\":false,\"component\":\"Textbox\"}]}}}");
     assertThat(GradioDiscovery.apiPrefix(config)).isEmpty();
     GradioApi api = GradioDiscovery.read(config, "", info);
     assertThat(api.version()).isEqualTo("4.0.0");
@@ -28,13 +32,17 @@ class GradioDiscoveryTest {
 
   @Test
   void a5xConfigWithIdsStateInputsAndAHiddenEndpoint() throws Exception {
-    var config = json.readTree("{\"version\":\"5.50.0\",\"api_prefix\":\"/gradio_api/\",\"protocol\":\"sse_v3\","
-        + "\"components\":[{\"id\":1,\"type\":\"textbox\"},{\"id\":2,\"type\":\"state\"},{\"id\":3,\"type\":\"image\"}],"
-        + "\"dependencies\":[{\"id\":7,\"api_name\":\"/generate\",\"inputs\":[1,2,3],\"types\":{\"generator\":true}},"
-        + "{\"id\":8,\"api_name\":\"hidden\",\"inputs\":[1]}]}");
-    var info = json.readTree("{\"named_endpoints\":{\"/generate\":{\"parameters\":["
-        + "{\"parameter_name\":\"prompt\",\"parameter_has_default\":false,\"component\":\"Textbox\"},"
-        + "{\"parameter_name\":\"image\",\"parameter_has_default\":true,\"parameter_default\":null,\"component\":\"Image\"}]}}}");
+    var config =
+        json.readTree(
+            "{\"version\":\"5.50.0\",\"api_prefix\":\"/gradio_api/\",\"protocol\":\"sse_v3\","
+                + "\"components\":[{\"id\":1,\"type\":\"textbox\"},{\"id\":2,\"type\":\"state\"},{\"id\":3,\"type\":\"image\"}],"
+                + "\"dependencies\":[{\"id\":7,\"api_name\":\"/generate\",\"inputs\":[1,2,3],\"types\":{\"generator\":true}},"
+                + "{\"id\":8,\"api_name\":\"hidden\",\"inputs\":[1]}]}");
+    var info =
+        json.readTree(
+            "{\"named_endpoints\":{\"/generate\":{\"parameters\":["
+                + "{\"parameter_name\":\"prompt\",\"parameter_has_default\":false,\"component\":\"Textbox\"},"
+                + "{\"parameter_name\":\"image\",\"parameter_has_default\":true,\"parameter_default\":null,\"component\":\"Image\"}]}}}");
     String prefix = GradioDiscovery.apiPrefix(config);
     assertThat(prefix).isEqualTo("/gradio_api");
     GradioApi api = GradioDiscovery.read(config, prefix, info);

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
 class GradioEventStreamTest {
 
   static GradioClientOptions options(Duration idle) {
-    return new GradioClientOptions(Duration.ofSeconds(1), Duration.ofSeconds(1), idle, Duration.ofMinutes(5), null, null);
+    return new GradioClientOptions(
+        Duration.ofSeconds(1), Duration.ofSeconds(1), idle, Duration.ofMinutes(5), null, null);
   }
 
   static long later() {
@@ -30,60 +31,87 @@ class GradioEventStreamTest {
 
   @Test
   void eventsWithNamesAndDataLinesThenTheEnd() {
-    String sse = "event: generating\ndata: [1]\n\n: a comment\ndata:{\"a\":\ndata: 2}\n\nevent: complete\ndata: [\"done\"]";
-    try (GradioEventStream stream = new GradioEventStream(text(sse), options(Duration.ofSeconds(30)))) {
+    String sse =
+        "event: generating\ndata: [1]\n\n: a comment\ndata:{\"a\":\ndata: 2}\n\nevent: complete\ndata: [\"done\"]";
+    try (GradioEventStream stream =
+        new GradioEventStream(text(sse), options(Duration.ofSeconds(30)))) {
       assertThat(stream.next(later())).isEqualTo(new GradioEventStream.Event("generating", "[1]"));
       assertThat(stream.next(later())).isEqualTo(new GradioEventStream.Event(null, "{\"a\":\n2}"));
-      assertThat(stream.next(later())).as("the last event, without its blank line").isEqualTo(new GradioEventStream.Event("complete", "[\"done\"]"));
-      assertThatThrownBy(() -> stream.next(later())).isInstanceOfSatisfying(GradioException.class, e -> {
-        assertThat(e.kind()).isEqualTo(GradioException.Kind.UNREACHABLE);
-        assertThat(e.getMessage()).isEqualTo("the event stream ended before the prediction finished");
-      });
+      assertThat(stream.next(later()))
+          .as("the last event, without its blank line")
+          .isEqualTo(new GradioEventStream.Event("complete", "[\"done\"]"));
+      assertThatThrownBy(() -> stream.next(later()))
+          .isInstanceOfSatisfying(
+              GradioException.class,
+              e -> {
+                assertThat(e.kind()).isEqualTo(GradioException.Kind.UNREACHABLE);
+                assertThat(e.getMessage())
+                    .isEqualTo("the event stream ended before the prediction finished");
+              });
     }
   }
 
   @Test
   void aBrokenStreamIsUnreachable() {
-    InputStream broken = new InputStream() {
-      @Override public int read() throws IOException {
-        throw new IOException("connection reset");
-      }
+    InputStream broken =
+        new InputStream() {
+          @Override
+          public int read() throws IOException {
+            throw new IOException("connection reset");
+          }
 
-      @Override public int read(byte[] buffer, int offset, int length) throws IOException {
-        throw new IOException("connection reset");
-      }
-    };
-    try (GradioEventStream stream = new GradioEventStream(broken, options(Duration.ofSeconds(30)))) {
-      assertThatThrownBy(() -> stream.next(later())).isInstanceOfSatisfying(GradioException.class, e -> {
-        assertThat(e.kind()).isEqualTo(GradioException.Kind.UNREACHABLE);
-        assertThat(e.getMessage()).startsWith("the event stream broke: java.io.IOException: connection reset");
-      });
+          @Override
+          public int read(byte[] buffer, int offset, int length) throws IOException {
+            throw new IOException("connection reset");
+          }
+        };
+    try (GradioEventStream stream =
+        new GradioEventStream(broken, options(Duration.ofSeconds(30)))) {
+      assertThatThrownBy(() -> stream.next(later()))
+          .isInstanceOfSatisfying(
+              GradioException.class,
+              e -> {
+                assertThat(e.kind()).isEqualTo(GradioException.Kind.UNREACHABLE);
+                assertThat(e.getMessage())
+                    .startsWith("the event stream broke: java.io.IOException: connection reset");
+              });
     }
   }
 
   @Test
   void silenceIsATimeoutAndSoIsThePassedDeadline() throws IOException {
     try (PipedOutputStream never = new PipedOutputStream();
-        GradioEventStream stream = new GradioEventStream(new PipedInputStream(never), options(Duration.ofMillis(50)))) {
-      assertThatThrownBy(() -> stream.next(later())).isInstanceOfSatisfying(GradioException.class, e -> {
-        assertThat(e.kind()).isEqualTo(GradioException.Kind.TIMEOUT);
-        assertThat(e.getMessage()).isEqualTo("the event stream sent nothing (not even a heartbeat) for PT0.05S");
-      });
-      assertThatThrownBy(() -> stream.next(System.nanoTime())).isInstanceOfSatisfying(GradioException.class, e -> {
-        assertThat(e.kind()).isEqualTo(GradioException.Kind.TIMEOUT);
-        assertThat(e.getMessage()).isEqualTo("the prediction did not finish within PT5M");
-      });
+        GradioEventStream stream =
+            new GradioEventStream(new PipedInputStream(never), options(Duration.ofMillis(50)))) {
+      assertThatThrownBy(() -> stream.next(later()))
+          .isInstanceOfSatisfying(
+              GradioException.class,
+              e -> {
+                assertThat(e.kind()).isEqualTo(GradioException.Kind.TIMEOUT);
+                assertThat(e.getMessage())
+                    .isEqualTo("the event stream sent nothing (not even a heartbeat) for PT0.05S");
+              });
+      assertThatThrownBy(() -> stream.next(System.nanoTime()))
+          .isInstanceOfSatisfying(
+              GradioException.class,
+              e -> {
+                assertThat(e.kind()).isEqualTo(GradioException.Kind.TIMEOUT);
+                assertThat(e.getMessage()).isEqualTo("the prediction did not finish within PT5M");
+              });
     }
   }
 
   @Test
   void anInterruptedWaitIsAborted() throws IOException {
     try (PipedOutputStream never = new PipedOutputStream();
-        GradioEventStream stream = new GradioEventStream(new PipedInputStream(never), options(Duration.ofSeconds(30)))) {
+        GradioEventStream stream =
+            new GradioEventStream(new PipedInputStream(never), options(Duration.ofSeconds(30)))) {
       Thread.currentThread().interrupt();
       try {
-        assertThatThrownBy(() -> stream.next(later())).isInstanceOfSatisfying(GradioException.class,
-            e -> assertThat(e.kind()).isEqualTo(GradioException.Kind.ABORTED));
+        assertThatThrownBy(() -> stream.next(later()))
+            .isInstanceOfSatisfying(
+                GradioException.class,
+                e -> assertThat(e.kind()).isEqualTo(GradioException.Kind.ABORTED));
         assertThat(Thread.currentThread().isInterrupted()).isTrue();
       } finally {
         Thread.interrupted();

@@ -20,16 +20,27 @@ class GradioEventsTest {
   @Test
   void queueMessagesAsProgress() throws Exception {
     assertThat(GradioEvents.estimation(read("{\"rank\":2,\"queue_size\":3,\"rank_eta\":12.4}")))
-        .isEqualTo(new BackendProgress(0, null, null, 3, "Waiting in the generator's queue (position 3 of 3), about 12 s", null));
-    assertThat(GradioEvents.estimation(read("{\"rank\":0,\"rank_eta\":null}")).message()).isEqualTo("Waiting in the generator's queue (position 1)");
-    assertThat(GradioEvents.processStarts(read("{\"eta\":0.2}")).message()).isEqualTo("Starting (about 1 s)");
+        .isEqualTo(
+            new BackendProgress(
+                0,
+                null,
+                null,
+                3,
+                "Waiting in the generator's queue (position 3 of 3), about 12 s",
+                null));
+    assertThat(GradioEvents.estimation(read("{\"rank\":0,\"rank_eta\":null}")).message())
+        .isEqualTo("Waiting in the generator's queue (position 1)");
+    assertThat(GradioEvents.processStarts(read("{\"eta\":0.2}")).message())
+        .isEqualTo("Starting (about 1 s)");
     assertThat(GradioEvents.processStarts(read("{}")).message()).isEqualTo("Starting");
   }
 
   @Test
   void nestedProgressIsOneFractionAndTheOuterStep() throws Exception {
-    BackendProgress p = GradioEvents.progress(read(
-        "[{\"index\":1,\"length\":4,\"desc\":\"Batches\"},{\"index\":5,\"length\":10,\"desc\":\"Denoising\"}]"));
+    BackendProgress p =
+        GradioEvents.progress(
+            read(
+                "[{\"index\":1,\"length\":4,\"desc\":\"Batches\"},{\"index\":5,\"length\":10,\"desc\":\"Denoising\"}]"));
     assertThat(p.fraction()).isEqualTo(0.25 + 0.25 * 0.5);
     assertThat(p.step()).isEqualTo(1);
     assertThat(p.totalSteps()).isEqualTo(4);
@@ -41,22 +52,36 @@ class GradioEventsTest {
 
   @Test
   void completionsCancellationsAndErrors() throws Exception {
-    GradioResult done = GradioEvents.completed(read("{\"success\":true,\"output\":{\"data\":[\"a\",1]}}"), "e1", "raw");
+    GradioResult done =
+        GradioEvents.completed(
+            read("{\"success\":true,\"output\":{\"data\":[\"a\",1]}}"), "e1", "raw");
     assertThat(done.cancelled()).isFalse();
     assertThat(done.data()).hasSize(2);
-    assertThat(GradioEvents.completed(read("{\"success\":true,\"output\":{}}"), "e1", "raw").cancelled()).isTrue();
-    assertThatThrownBy(() -> GradioEvents.completed(read("{\"success\":false,\"output\":{\"error\":null}}"), "e1", "raw"))
-        .isInstanceOfSatisfying(GradioException.class, e -> {
-          assertThat(e.kind()).isEqualTo(GradioException.Kind.EXECUTION);
-          assertThat(e.getMessage()).isEqualTo(GradioEvents.NO_MESSAGE);
-        });
-    assertThatThrownBy(() -> GradioEvents.completed(read("{\"success\":true,\"output\":[]}"), "e1", "raw"))
-        .isInstanceOfSatisfying(GradioException.class, e -> assertThat(e.kind()).isEqualTo(GradioException.Kind.PROTOCOL));
+    assertThat(
+            GradioEvents.completed(read("{\"success\":true,\"output\":{}}"), "e1", "raw")
+                .cancelled())
+        .isTrue();
+    assertThatThrownBy(() ->
+            GradioEvents.completed(
+                read("{\"success\":false,\"output\":{\"error\":null}}"), "e1", "raw"))
+        .isInstanceOfSatisfying(
+            GradioException.class,
+            e -> {
+              assertThat(e.kind()).isEqualTo(GradioException.Kind.EXECUTION);
+              assertThat(e.getMessage()).isEqualTo(GradioEvents.NO_MESSAGE);
+            });
+    assertThatThrownBy(
+            () -> GradioEvents.completed(read("{\"success\":true,\"output\":[]}"), "e1", "raw"))
+        .isInstanceOfSatisfying(
+            GradioException.class,
+            e -> assertThat(e.kind()).isEqualTo(GradioException.Kind.PROTOCOL));
 
     assertThat(GradioEvents.callCompleted(read("null"), "e2", "null").cancelled()).isTrue();
     assertThat(GradioEvents.callCompleted(read("[\"x\"]"), "e2", "[\"x\"]").data()).hasSize(1);
     assertThatThrownBy(() -> GradioEvents.callCompleted(read("{}"), "e2", "{}"))
-        .isInstanceOfSatisfying(GradioException.class, e -> assertThat(e.getMessage()).isEqualTo("the /call result is not a list: {}"));
+        .isInstanceOfSatisfying(
+            GradioException.class,
+            e -> assertThat(e.getMessage()).isEqualTo("the /call result is not a list: {}"));
     assertThat(GradioEvents.callError(read("\"boom\""))).hasMessage("boom");
     assertThat(GradioEvents.callError(read("{\"error\":\"bang\"}"))).hasMessage("bang");
     assertThat(GradioEvents.callError(null)).hasMessage(GradioEvents.NO_MESSAGE);
@@ -66,9 +91,13 @@ class GradioEventsTest {
   void generatorOutputsTakeDiffsAndKeepTheirCount() throws Exception {
     GradioEvents.Outputs outputs = new GradioEvents.Outputs();
     outputs.update((com.fasterxml.jackson.databind.node.ArrayNode) read("[\"a\"]"));
-    outputs.update((com.fasterxml.jackson.databind.node.ArrayNode) read("[[[\"append\",[],\"b\"]]]"));
+    outputs.update(
+        (com.fasterxml.jackson.databind.node.ArrayNode) read("[[[\"append\",[],\"b\"]]]"));
     assertThat(outputs.preview(f -> new byte[0])).as("no file in the outputs").isNull();
-    assertThatThrownBy(() -> outputs.update((com.fasterxml.jackson.databind.node.ArrayNode) read("[[],[]]")))
-        .isInstanceOfSatisfying(GradioException.class, e -> assertThat(e.getMessage()).isEqualTo("a generator update has 2 outputs, not 1"));
+    assertThatThrownBy(
+            () -> outputs.update((com.fasterxml.jackson.databind.node.ArrayNode) read("[[],[]]")))
+        .isInstanceOfSatisfying(
+            GradioException.class,
+            e -> assertThat(e.getMessage()).isEqualTo("a generator update has 2 outputs, not 1"));
   }
 }

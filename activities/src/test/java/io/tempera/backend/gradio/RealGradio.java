@@ -18,7 +18,8 @@ final class RealGradio {
   static Path python() {
     var python = GradioApp.findPython();
     if (python.isEmpty()) {
-      String why = "No Python with gradio: run scripts/ensure-gradio.sh (./tempera test does) or set TEMPERA_GRADIO_PYTHON";
+      String why =
+          "No Python with gradio: run scripts/ensure-gradio.sh (./tempera test does) or set TEMPERA_GRADIO_PYTHON";
       if (GradioApp.ci()) {
         throw new IllegalStateException(why);
       }
@@ -28,7 +29,10 @@ final class RealGradio {
   }
 
   static GradioApp app(boolean auth) throws IOException {
-    return GradioApp.start(python(), GradioApp.script("tempera_app.py"),
-        auth ? Map.of("TEMPERA_GRADIO_AUTH", USER + ":" + PASSWORD) : Map.of(), Duration.ofSeconds(180));
+    return GradioApp.start(
+        python(),
+        GradioApp.script("tempera_app.py"),
+        auth ? Map.of("TEMPERA_GRADIO_AUTH", USER + ":" + PASSWORD) : Map.of(),
+        Duration.ofSeconds(180));
   }
 }

@@ -32,13 +32,29 @@ class ScriptBackendTest {
   final ObjectMapper json = new ObjectMapper();
   final List<BackendProgress> progress = new CopyOnWriteArrayList<>();
 
-  BackendJob job(String script, Map<String, Object> parameters, int timeoutSeconds, List<FileInput> inputs) {
+  BackendJob job(
+      String script, Map<String, Object> parameters, int timeoutSeconds, List<FileInput> inputs) {
     ObjectNode payload = json.createObjectNode();
     payload.putArray("command").add("python3").add(script);
     payload.put("workingDir", SCRIPTS.toString());
     payload.put("timeoutSeconds", timeoutSeconds);
     payload.set("parameters", json.valueToTree(parameters));
-    GenerationPlan plan = new GenerationPlan("s", "1", "standard", "standard", "script", payload, inputs, timeoutSeconds, List.of(), null, null, null, null, 0);
+    GenerationPlan plan =
+        new GenerationPlan(
+            "s",
+            "1",
+            "standard",
+            "standard",
+            "script",
+            payload,
+            inputs,
+            timeoutSeconds,
+            List.of(),
+            null,
+            null,
+            null,
+            null,
+            0);
     return new BackendJob("gen-s", "p", "n", UUID.randomUUID().toString(), plan, null);
   }
 
@@ -48,21 +64,30 @@ class ScriptBackendTest {
     Files.createDirectories(project.resolve("uploads"));
     Files.writeString(project.resolve("uploads/in.txt"), "input");
     ScriptBackend backend = new ScriptBackend(tmp.resolve("runs"));
-    BackendJob job = job("ok.py", Map.of("steps", 4, "prompt", "a cat; rm -rf / $(whoami)"), 30,
-        List.of(new FileInput("source", "uploads/in.txt", null, null)));
+    BackendJob job =
+        job(
+            "ok.py",
+            Map.of("steps", 4, "prompt", "a cat; rm -rf / $(whoami)"),
+            30,
+            List.of(new FileInput("source", "uploads/in.txt", null, null)));
 
     BackendOutcome outcome = backend.run(job, project, progress::add);
 
     assertThat(outcome.interrupted()).isFalse();
-    assertThat(outcome.files()).extracting(f -> f.filename()).containsExactly("echo.json", "sub/note.txt");
+    assertThat(outcome.files())
+        .extracting(f -> f.filename())
+        .containsExactly("echo.json", "sub/note.txt");
     assertThat(progress).extracting(BackendProgress::step).containsExactly(1, 2, 3, 4);
     assertThat(progress.get(3).fraction()).isEqualTo(1.0);
     assertThat(progress.get(0).message()).isEqualTo("Generating step 1 of 4");
     Path copy = tmp.resolve("echo.json");
     backend.download(outcome.files().get(0), copy);
     var echoed = json.readTree(copy.toFile());
-    assertThat(echoed.at("/parameters/prompt").asText()).as("passed as data, never through a shell").isEqualTo("a cat; rm -rf / $(whoami)");
-    assertThat(echoed.at("/inputs/source").asText()).isEqualTo(project.resolve("uploads/in.txt").toString());
+    assertThat(echoed.at("/parameters/prompt").asText())
+        .as("passed as data, never through a shell")
+        .isEqualTo("a cat; rm -rf / $(whoami)");
+    assertThat(echoed.at("/inputs/source").asText())
+        .isEqualTo(project.resolve("uploads/in.txt").toString());
 
     BackendOutcome again = backend.run(job, project, progress::add);
     assertThat(again.submitted()).as("a retried attempt returns the recorded result").isFalse();
@@ -72,22 +97,34 @@ class ScriptBackendTest {
   @Test
   void aNonZeroExitFailsWithTheErrorOutput() {
     ScriptBackend backend = new ScriptBackend(tmp.resolve("runs"));
-    assertThatThrownBy(() -> backend.run(job("fail.py", Map.of(), 30, List.of()), tmp, progress::add))
-        .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
-          assertThat(f.getType()).isEqualTo("EXECUTION_ERROR");
-          assertThat(f.isNonRetryable()).isTrue();
-          assertThat(f.getOriginalMessage()).contains("exit code 3").contains("ValueError: the model file is corrupt");
-        });
+    assertThatThrownBy(
+            () -> backend.run(job("fail.py", Map.of(), 30, List.of()), tmp, progress::add))
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo("EXECUTION_ERROR");
+              assertThat(f.isNonRetryable()).isTrue();
+              assertThat(f.getOriginalMessage())
+                  .contains("exit code 3")
+                  .contains("ValueError: the model file is corrupt");
+            });
   }
 
   @Test
   void theTimeoutKillsTheWholeProcessTree() throws Exception {
     ScriptBackend backend = new ScriptBackend(tmp.resolve("runs"));
     Path pidFile = tmp.resolve("child.pid");
-    assertThatThrownBy(() -> backend.run(job("slow.py", Map.of("pidFile", pidFile.toString()), 2, List.of()), tmp, progress::add))
-        .isInstanceOfSatisfying(ApplicationFailure.class, f -> assertThat(f.getType()).isEqualTo("TIMEOUT"));
+    assertThatThrownBy(() ->
+            backend.run(
+                job("slow.py", Map.of("pidFile", pidFile.toString()), 2, List.of()),
+                tmp,
+                progress::add))
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class, f -> assertThat(f.getType()).isEqualTo("TIMEOUT"));
     long child = Long.parseLong(Files.readString(pidFile).trim());
-    assertThat(ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false)).as("no orphan remains").isFalse();
+    assertThat(ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false))
+        .as("no orphan remains")
+        .isFalse();
     assertThat(progress).extracting(BackendProgress::message).contains("warming up");
   }
 
@@ -96,12 +133,17 @@ class ScriptBackendTest {
     ScriptBackend backend = new ScriptBackend(tmp.resolve("runs"));
     Path pidFile = tmp.resolve("child.pid");
     Thread[] runner = new Thread[1];
-    CompletableFuture<BackendOutcome> outcome = CompletableFuture.supplyAsync(() -> {
-      runner[0] = Thread.currentThread();
-      return backend.run(job("slow.py", Map.of("pidFile", pidFile.toString()), 120, List.of()), tmp, progress::add);
-    });
+    CompletableFuture<BackendOutcome> outcome =
+        CompletableFuture.supplyAsync(() -> {
+          runner[0] = Thread.currentThread();
+          return backend.run(
+              job("slow.py", Map.of("pidFile", pidFile.toString()), 120, List.of()),
+              tmp,
+              progress::add);
+        });
     // the script reports progress after writing its child's pid: it runs, and the pid is there
-    await().atMost(Duration.ofSeconds(30))
+    await()
+        .atMost(Duration.ofSeconds(30))
         .until(() -> progress.stream().anyMatch(p -> "warming up".equals(p.message())));
     runner[0].interrupt();
     assertThat(outcome.get(10, TimeUnit.SECONDS).interrupted()).isTrue();

@@ -29,13 +29,15 @@ import org.slf4j.LoggerFactory;
 public final class RedisProgressBus implements ProgressBus, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(RedisProgressBus.class);
-  private static final String PUBLISH_SCRIPT = """
+  private static final String PUBLISH_SCRIPT =
+      """
       local seq = redis.call('INCR', KEYS[1])
       redis.call('EXPIRE', KEYS[1], ARGV[2])
       local event = string.gsub(ARGV[1], '"seq":0,', '"seq":' .. seq .. ',', 1)
       redis.call('SET', KEYS[2], event, 'EX', ARGV[2])
       redis.call('PUBLISH', KEYS[3], event)
-      return seq""";
+      return seq\
+      """;
 
   private final RedisClient client;
   private final StatefulRedisConnection<String, String> commands;
@@ -51,12 +53,13 @@ public final class RedisProgressBus implements ProgressBus, AutoCloseable {
     this.commands = client.connect();
     this.pubsub = client.connectPubSub();
     this.ttlSeconds = Math.max(1, ttl.toSeconds());
-    pubsub.addListener(new RedisPubSubAdapter<>() {
-      @Override
-      public void message(String channel, String message) {
-        dispatch(channel, message);
-      }
-    });
+    pubsub.addListener(
+        new RedisPubSubAdapter<>() {
+          @Override
+          public void message(String channel, String message) {
+            dispatch(channel, message);
+          }
+        });
   }
 
   static String sequenceKey(String generationId) {
@@ -72,8 +75,15 @@ public final class RedisProgressBus implements ProgressBus, AutoCloseable {
     String id = event.generationId();
     try {
       String unnumbered = json.writeValueAsString(event.withSeq(0));
-      Long seq = commands.sync().eval(PUBLISH_SCRIPT, ScriptOutputType.INTEGER,
-          new String[] {sequenceKey(id), latestKey(id), ProgressBus.channel(id)}, unnumbered, Long.toString(ttlSeconds));
+      Long seq =
+          commands
+              .sync()
+              .eval(
+                  PUBLISH_SCRIPT,
+                  ScriptOutputType.INTEGER,
+                  new String[] {sequenceKey(id), latestKey(id), ProgressBus.channel(id)},
+                  unnumbered,
+                  Long.toString(ttlSeconds));
       return event.withSeq(seq);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("a progress event could not be written as JSON", e);
@@ -87,7 +97,9 @@ public final class RedisProgressBus implements ProgressBus, AutoCloseable {
   public Optional<ProgressEvent> latest(String generationId) {
     try {
       String value = commands.sync().get(latestKey(generationId));
-      return value == null ? Optional.empty() : Optional.of(json.readValue(value, ProgressEvent.class));
+      return value == null
+          ? Optional.empty()
+          : Optional.of(json.readValue(value, ProgressEvent.class));
     } catch (JsonProcessingException e) {
       log.warn("unreadable latest progress of {}", generationId, e);
       return Optional.empty();
@@ -101,7 +113,8 @@ public final class RedisProgressBus implements ProgressBus, AutoCloseable {
   public AutoCloseable subscribe(String generationId, Consumer<ProgressEvent> listener) {
     String channel = ProgressBus.channel(generationId);
     synchronized (listeners) {
-      Set<Consumer<ProgressEvent>> set = listeners.computeIfAbsent(channel, k -> new CopyOnWriteArraySet<>());
+      Set<Consumer<ProgressEvent>> set =
+          listeners.computeIfAbsent(channel, k -> new CopyOnWriteArraySet<>());
       boolean first = set.isEmpty();
       set.add(listener);
       if (first) {
@@ -113,10 +126,13 @@ public final class RedisProgressBus implements ProgressBus, AutoCloseable {
         Set<Consumer<ProgressEvent>> set = listeners.get(channel);
         if (set != null && set.remove(listener) && set.isEmpty()) {
           listeners.remove(channel);
-          pubsub.async().unsubscribe(channel).exceptionally(e -> {
-            log.warn("unsubscribing from {} failed", channel, e);
-            return null;
-          });
+          pubsub
+              .async()
+              .unsubscribe(channel)
+              .exceptionally(e -> {
+                log.warn("unsubscribing from {} failed", channel, e);
+                return null;
+              });
         }
       }
     };

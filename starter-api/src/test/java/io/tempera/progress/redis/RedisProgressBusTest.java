@@ -36,8 +36,20 @@ class RedisProgressBusTest {
     try (ServerSocket socket = new ServerSocket(0)) {
       port = socket.getLocalPort();
     }
-    redis = new ProcessBuilder(server, "--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-        .redirectErrorStream(true).redirectOutput(new File("target/redis-" + port + ".log")).start();
+    redis =
+        new ProcessBuilder(
+                server,
+                "--port",
+                Integer.toString(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no")
+            .redirectErrorStream(true)
+            .redirectOutput(new File("target/redis-" + port + ".log"))
+            .start();
     await("redis-server listening on port " + port)
         .atMost(Duration.ofSeconds(10))
         .pollDelay(Duration.ZERO)
@@ -66,7 +78,19 @@ class RedisProgressBusTest {
   }
 
   static ProgressEvent event(String id, double progress, String message) {
-    return new ProgressEvent(id, 0, ProgressEvent.PROGRESS, "GENERATING", progress, 1, 10, null, message, System.currentTimeMillis(), 3, null);
+    return new ProgressEvent(
+        id,
+        0,
+        ProgressEvent.PROGRESS,
+        "GENERATING",
+        progress,
+        1,
+        10,
+        null,
+        message,
+        System.currentTimeMillis(),
+        3,
+        null);
   }
 
   @Test
@@ -81,7 +105,8 @@ class RedisProgressBusTest {
     apiA.subscribe("gen-2", e -> onA.add(e));
 
     for (int i = 1; i <= 5; i++) {
-      ProgressEvent published = worker.publish(event("gen-1", i / 10.0, "step \"" + i + "\" {\"seq\":0,}"));
+      ProgressEvent published =
+          worker.publish(event("gen-1", i / 10.0, "step \"" + i + "\" {\"seq\":0,}"));
       assertThat(published.seq()).isEqualTo(i);
     }
     List<ProgressEvent> received = new ArrayList<>();
@@ -89,11 +114,15 @@ class RedisProgressBusTest {
       received.add(onA.poll(5, TimeUnit.SECONDS));
     }
     assertThat(received).extracting(ProgressEvent::seq).containsExactly(1L, 2L, 3L, 4L, 5L);
-    assertThat(received.get(2).message()).as("quotes in messages survive").isEqualTo("step \"3\" {\"seq\":0,}");
+    assertThat(received.get(2).message())
+        .as("quotes in messages survive")
+        .isEqualTo("step \"3\" {\"seq\":0,}");
     assertThat(received.get(0).etaSeconds()).isEqualTo(3);
 
     assertThat(apiB.latest("gen-1")).hasValueSatisfying(e -> assertThat(e.seq()).isEqualTo(5));
-    await("five events on the second API").atMost(Duration.ofSeconds(5)).until(() -> onB.size() >= 5);
+    await("five events on the second API")
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> onB.size() >= 5);
     assertThat(onB).hasSize(5);
 
     bSubscription.close();
@@ -127,10 +156,23 @@ class RedisProgressBusTest {
     RedisProgressBus worker = bus();
     RedisProgressBus api = bus();
     LinkedBlockingQueue<Long> latencies = new LinkedBlockingQueue<>();
-    api.subscribe("gen-latency", e -> latencies.add(System.nanoTime() - Long.parseLong(e.message())));
+    api.subscribe(
+        "gen-latency", e -> latencies.add(System.nanoTime() - Long.parseLong(e.message())));
     for (int i = 0; i < 1000; i++) {
-      worker.publish(new ProgressEvent("gen-latency", 0, ProgressEvent.PROGRESS, "GENERATING", i / 1000.0, null, null, null,
-          Long.toString(System.nanoTime()), System.currentTimeMillis(), null, null));
+      worker.publish(
+          new ProgressEvent(
+              "gen-latency",
+              0,
+              ProgressEvent.PROGRESS,
+              "GENERATING",
+              i / 1000.0,
+              null,
+              null,
+              null,
+              Long.toString(System.nanoTime()),
+              System.currentTimeMillis(),
+              null,
+              null));
     }
     List<Long> all = new ArrayList<>();
     for (int i = 0; i < 1000; i++) {
@@ -139,7 +181,8 @@ class RedisProgressBusTest {
       all.add(latency);
     }
     Collections.sort(all);
-    System.out.printf("redis progress bus publish->deliver: p50 %.2f ms, p99 %.2f ms over %d events%n",
+    System.out.printf(
+        "redis progress bus publish->deliver: p50 %.2f ms, p99 %.2f ms over %d events%n",
         all.get(500) / 1e6, all.get(989) / 1e6, all.size());
     assertThat(all).hasSize(1000);
   }

@@ -45,10 +45,15 @@ final class ComfyJson {
 
   /** A queue number as ComfyUI writes it: an integer when it is one. */
   JsonNode number(double number) {
-    return number == Math.rint(number) ? mapper.getNodeFactory().numberNode((long) number) : mapper.getNodeFactory().numberNode(number);
+    return number == Math.rint(number)
+        ? mapper.getNodeFactory().numberNode((long) number)
+        : mapper.getNodeFactory().numberNode(number);
   }
 
-  /** A prompt as /queue and /history list it: {@code [number, prompt_id, prompt, extra_data, outputs]}. */
+  /**
+   * A prompt as /queue and /history list it: {@code [number, prompt_id, prompt, extra_data,
+   * outputs]}.
+   */
   ArrayNode queueItem(QueuedPrompt job) {
     ArrayNode item = mapper.createArrayNode();
     item.add(number(job.number()));

@@ -42,8 +42,14 @@ final class ComfyUiRoutes {
   private final AtomicInteger promptPosts = new AtomicInteger();
   private final AtomicInteger interrupts = new AtomicInteger();
 
-  ComfyUiRoutes(ComfyJson json, PromptQueue queue, PromptValidator validator, FaultInjector faults, FileStore files,
-      ServerInfo info, WebSocketHub sockets) {
+  ComfyUiRoutes(
+      ComfyJson json,
+      PromptQueue queue,
+      PromptValidator validator,
+      FaultInjector faults,
+      FileStore files,
+      ServerInfo info,
+      WebSocketHub sockets) {
     this.json = json;
     this.queue = queue;
     this.validator = validator;
@@ -65,106 +71,136 @@ final class ComfyUiRoutes {
 
   void routes(HttpServerRoutes routes) {
     for (String prefix : List.of("", "/api")) {
-      routes.post(prefix + "/prompt", this::postPrompt)
+      routes
+          .post(prefix + "/prompt", this::postPrompt)
           .get(prefix + "/prompt", (req, res) -> json(res, 200, queue.info()))
           .get(prefix + "/queue", (req, res) -> json(res, 200, queue.snapshot()))
           .post(prefix + "/queue", this::postQueue)
           .post(prefix + "/interrupt", this::postInterrupt)
           .post(prefix + "/free", (req, res) -> req.receive().then(res.status(200).send()))
           .get(prefix + "/history", this::getHistory)
-          .get(prefix + "/history/{id}", (req, res) -> json(res, 200, queue.historyOf(req.param("id"))))
+          .get(
+              prefix + "/history/{id}",
+              (req, res) -> json(res, 200, queue.historyOf(req.param("id"))))
           .post(prefix + "/history", this::postHistory)
           .get(prefix + "/view", this::view)
           .post(prefix + "/upload/image", this::upload)
           .get(prefix + "/system_stats", (req, res) -> json(res, 200, info.systemStats()))
           .get(prefix + "/object_info", (req, res) -> json(res, 200, info.objectInfo(null)))
-          .get(prefix + "/object_info/{class}", (req, res) -> json(res, 200, info.objectInfo(req.param("class"))))
+          .get(
+              prefix + "/object_info/{class}",
+              (req, res) -> json(res, 200, info.objectInfo(req.param("class"))))
           .get(prefix + "/features", (req, res) -> json(res, 200, info.features()))
           .get(prefix + "/ws", sockets::connect);
     }
   }
 
   private Publisher<Void> postPrompt(HttpServerRequest req, HttpServerResponse res) {
-    return body(req, (text, r) -> {
-      promptPosts.incrementAndGet();
-      if ("server_error".equals(faults.draw("server_error"))) {
-        return serverError(res);
-      }
-      JsonNode body;
-      try {
-        body = json.mapper.readTree(text);
-      } catch (IOException e) {
-        return serverError(res);
-      }
-      if (body == null || !body.isObject() || !body.path("prompt").isObject()) {
-        return json(res, 400, errorReply("no_prompt", "No prompt provided", "No prompt provided", json.object()));
-      }
-      JsonNode requestedId = body.get("prompt_id");
-      String promptId;
-      if (requestedId == null || requestedId.isNull()) {
-        promptId = UUID.randomUUID().toString();
-      } else if (requestedId.isTextual() && UUID_PATTERN.matcher(requestedId.asText()).matches()) {
-        promptId = requestedId.asText();
-      } else {
-        return json(res, 400, errorReply("invalid_prompt_id", "Invalid prompt_id",
-            "prompt_id must be a lowercase UUID string", json.object()));
-      }
-      ObjectNode prompt = (ObjectNode) body.get("prompt");
-      PromptValidator.Outcome outcome = validator.validate(prompt);
-      if (outcome.error() != null) {
-        ObjectNode reply = json.object();
-        reply.set("error", outcome.error());
-        reply.set("node_errors", outcome.nodeErrors());
-        return json(res, 400, reply);
-      }
-      ObjectNode extra = body.path("extra_data").isObject() ? (ObjectNode) body.get("extra_data").deepCopy() : json.object();
-      if (body.path("client_id").isTextual()) {
-        extra.put("client_id", body.get("client_id").asText());
-      }
-      extra.put("create_time", System.currentTimeMillis());
-      double number = queue.enqueue(body, promptId, prompt, extra, outcome.validOutputs());
-      sockets.broadcastStatus();
-      ObjectNode reply = json.object();
-      reply.put("prompt_id", promptId);
-      reply.set("number", json.number(number));
-      reply.set("node_errors", outcome.nodeErrors());
-      return json(res, 200, reply);
-    });
+    return body(
+        req,
+        (text, r) -> {
+          promptPosts.incrementAndGet();
+          if ("server_error".equals(faults.draw("server_error"))) {
+            return serverError(res);
+          }
+          JsonNode body;
+          try {
+            body = json.mapper.readTree(text);
+          } catch (IOException e) {
+            return serverError(res);
+          }
+          if (body == null || !body.isObject() || !body.path("prompt").isObject()) {
+            return json(
+                res,
+                400,
+                errorReply("no_prompt", "No prompt provided", "No prompt provided", json.object()));
+          }
+          JsonNode requestedId = body.get("prompt_id");
+          String promptId;
+          if (requestedId == null || requestedId.isNull()) {
+            promptId = UUID.randomUUID().toString();
+          } else if (requestedId.isTextual()
+              && UUID_PATTERN.matcher(requestedId.asText()).matches()) {
+            promptId = requestedId.asText();
+          } else {
+            return json(
+                res,
+                400,
+                errorReply(
+                    "invalid_prompt_id",
+                    "Invalid prompt_id",
+                    "prompt_id must be a lowercase UUID string",
+                    json.object()));
+          }
+          ObjectNode prompt = (ObjectNode) body.get("prompt");
+          PromptValidator.Outcome outcome = validator.validate(prompt);
+          if (outcome.error() != null) {
+            ObjectNode reply = json.object();
+            reply.set("error", outcome.error());
+            reply.set("node_errors", outcome.nodeErrors());
+            return json(res, 400, reply);
+          }
+          ObjectNode extra =
+              body.path("extra_data").isObject()
+                  ? (ObjectNode) body.get("extra_data").deepCopy()
+                  : json.object();
+          if (body.path("client_id").isTextual()) {
+            extra.put("client_id", body.get("client_id").asText());
+          }
+          extra.put("create_time", System.currentTimeMillis());
+          double number = queue.enqueue(body, promptId, prompt, extra, outcome.validOutputs());
+          sockets.broadcastStatus();
+          ObjectNode reply = json.object();
+          reply.put("prompt_id", promptId);
+          reply.set("number", json.number(number));
+          reply.set("node_errors", outcome.nodeErrors());
+          return json(res, 200, reply);
+        });
   }
 
   private static Publisher<Void> serverError(HttpServerResponse res) {
-    return res.status(500).header("Content-Type", "text/plain; charset=utf-8")
+    return res.status(500)
+        .header("Content-Type", "text/plain; charset=utf-8")
         .sendString(Mono.just("500 Internal Server Error\n\nServer got itself in trouble"));
   }
 
   private Publisher<Void> postQueue(HttpServerRequest req, HttpServerResponse res) {
-    return body(req, (text, r) -> {
-      queue.delete(json.readOrEmpty(text));
-      sockets.broadcastStatus();
-      return res.status(200).send();
-    });
+    return body(
+        req,
+        (text, r) -> {
+          queue.delete(json.readOrEmpty(text));
+          sockets.broadcastStatus();
+          return res.status(200).send();
+        });
   }
 
   private Publisher<Void> postInterrupt(HttpServerRequest req, HttpServerResponse res) {
-    return body(req, (text, r) -> {
-      interrupts.incrementAndGet();
-      queue.interrupt(json.readOrEmpty(text).path("prompt_id").asText(null));
-      return res.status(200).send();
-    });
+    return body(
+        req,
+        (text, r) -> {
+          interrupts.incrementAndGet();
+          queue.interrupt(json.readOrEmpty(text).path("prompt_id").asText(null));
+          return res.status(200).send();
+        });
   }
 
   private Publisher<Void> getHistory(HttpServerRequest req, HttpServerResponse res) {
     Map<String, List<String>> query = new QueryStringDecoder(req.uri()).parameters();
-    int max = query.containsKey("max_items") ? Integer.parseInt(query.get("max_items").get(0)) : Integer.MAX_VALUE;
+    int max =
+        query.containsKey("max_items")
+            ? Integer.parseInt(query.get("max_items").get(0))
+            : Integer.MAX_VALUE;
     int offset = query.containsKey("offset") ? Integer.parseInt(query.get("offset").get(0)) : 0;
     return json(res, 200, queue.history(offset, max));
   }
 
   private Publisher<Void> postHistory(HttpServerRequest req, HttpServerResponse res) {
-    return body(req, (text, r) -> {
-      queue.deleteHistory(json.readOrEmpty(text));
-      return res.status(200).send();
-    });
+    return body(
+        req,
+        (text, r) -> {
+          queue.deleteHistory(json.readOrEmpty(text));
+          return res.status(200).send();
+        });
   }
 
   private Publisher<Void> view(HttpServerRequest req, HttpServerResponse res) {
@@ -194,9 +230,12 @@ final class ComfyUiRoutes {
     if (!file.startsWith(folder) || !Files.isRegularFile(file)) {
       return res.status(404).send();
     }
-    String contentType = filename.endsWith(".png") ? "image/png"
-        : filename.endsWith(".jpg") || filename.endsWith(".jpeg") ? "image/jpeg"
-        : filename.endsWith(".webp") ? "image/webp" : "application/octet-stream";
+    String contentType =
+        filename.endsWith(".png")
+            ? "image/png"
+            : filename.endsWith(".jpg") || filename.endsWith(".jpeg")
+                ? "image/jpeg"
+                : filename.endsWith(".webp") ? "image/webp" : "application/octet-stream";
     try {
       return res.status(200)
           .header("Content-Type", contentType)
@@ -216,7 +255,8 @@ final class ComfyUiRoutes {
     if (length != null && Long.parseLong(length) > FileStore.MAX_UPLOAD) {
       return res.status(413).send();
     }
-    return req.receiveForm(form -> form.maxInMemorySize(FileStore.MAX_UPLOAD).maxSize(FileStore.MAX_UPLOAD))
+    return req.receiveForm(
+            form -> form.maxInMemorySize(FileStore.MAX_UPLOAD).maxSize(FileStore.MAX_UPLOAD))
         .map(ComfyUiRoutes::copyPart) // parts are released once emitted: copy them at once
         .collectList()
         .flatMap(parts -> {
@@ -233,7 +273,8 @@ final class ComfyUiRoutes {
             return Mono.from(res.status(400).send());
           }
           try {
-            return Mono.from(json(res, 200, files.storeUpload(image.bytes(), image.filename(), fields)));
+            return Mono.from(
+                json(res, 200, files.storeUpload(image.bytes(), image.filename(), fields)));
           } catch (IOException | IllegalArgumentException e) {
             return Mono.from(res.status(400).send());
           }
@@ -246,13 +287,18 @@ final class ComfyUiRoutes {
 
   private static FormPart copyPart(HttpData part) {
     try {
-      return new FormPart(part.getName(), part instanceof FileUpload, part instanceof FileUpload f ? f.getFilename() : null, part.get());
+      return new FormPart(
+          part.getName(),
+          part instanceof FileUpload,
+          part instanceof FileUpload f ? f.getFilename() : null,
+          part.get());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  private ObjectNode errorReply(String type, String message, String details, ObjectNode nodeErrors) {
+  private ObjectNode errorReply(
+      String type, String message, String details, ObjectNode nodeErrors) {
     ObjectNode reply = json.object();
     ObjectNode error = reply.putObject("error");
     error.put("type", type).put("message", message).put("details", details);
@@ -267,8 +313,12 @@ final class ComfyUiRoutes {
         .sendString(Mono.just(body.toString()));
   }
 
-  private static Publisher<Void> body(HttpServerRequest req, BiFunction<String, HttpServerRequest, Publisher<Void>> handler) {
-    return req.receive().aggregate().asString(StandardCharsets.UTF_8).defaultIfEmpty("")
+  private static Publisher<Void> body(
+      HttpServerRequest req, BiFunction<String, HttpServerRequest, Publisher<Void>> handler) {
+    return req.receive()
+        .aggregate()
+        .asString(StandardCharsets.UTF_8)
+        .defaultIfEmpty("")
         .flatMap(text -> Mono.from(handler.apply(text, req)));
   }
 

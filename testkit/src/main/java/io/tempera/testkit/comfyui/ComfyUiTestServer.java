@@ -14,8 +14,8 @@ import reactor.netty.http.server.HttpServer;
 /**
  * A ComfyUI server that a client cannot tell apart at the protocol level: the real routes (also
  * under /api), a real queue executing one prompt at a time, /ws events in the real order and
- * shapes, the real validation and execution errors, caching of identical resubmissions, uploads
- * and /view. It really executes CPU image nodes (see {@code testkit/README.md}).
+ * shapes, the real validation and execution errors, caching of identical resubmissions, uploads and
+ * /view. It really executes CPU image nodes (see {@code testkit/README.md}).
  *
  * <p>Its parts: {@link ComfyUiRoutes} (the HTTP routes), {@link PromptQueue} (queue and history),
  * {@link PromptExecutor} and {@link PromptGraph} (running prompts), {@link WebSocketHub} (the /ws
@@ -57,7 +57,8 @@ public final class ComfyUiTestServer implements AutoCloseable {
     this.sockets = new WebSocketHub(json, queue, info::features);
     this.executor = new PromptExecutor(json, queue, sockets, files, library, faults).start();
     this.routes = new ComfyUiRoutes(json, queue, validator, faults, files, info, sockets);
-    this.server = HttpServer.create().host(config.host()).port(config.port()).route(routes::routes).bindNow();
+    this.server =
+        HttpServer.create().host(config.host()).port(config.port()).route(routes::routes).bindNow();
     log.info("ComfyUI testkit server listening on {}", baseUrl());
   }
 
@@ -101,8 +102,8 @@ public final class ComfyUiTestServer implements AutoCloseable {
   }
 
   /**
-   * Makes the server misbehave like a flaky GPU host: each prompt meets, with probability
-   * {@code rate} in all, one of a 500 on POST /prompt, its WebSocket dropped mid-run, or a CUDA
+   * Makes the server misbehave like a flaky GPU host: each prompt meets, with probability {@code
+   * rate} in all, one of a 500 on POST /prompt, its WebSocket dropped mid-run, or a CUDA
    * out-of-memory error in its first node. Deterministic for a seed.
    */
   public void injectFaults(double rate, long seed) {
@@ -119,7 +120,10 @@ public final class ComfyUiTestServer implements AutoCloseable {
     sockets.dropAll();
   }
 
-  /** Stops like a killed process: connections drop, the running prompt is lost, nothing more is sent. */
+  /**
+   * Stops like a killed process: connections drop, the running prompt is lost, nothing more is
+   * sent.
+   */
   @Override
   public void close() {
     queue.stop();
@@ -137,7 +141,9 @@ public final class ComfyUiTestServer implements AutoCloseable {
         case "--port" -> port = Integer.parseInt(args[i + 1]);
         case "--data-dir" -> data = Path.of(args[i + 1]);
         case "--host", "--listen" -> host = args[i + 1];
-        default -> throw new IllegalArgumentException("unknown option " + args[i] + " (options: --port, --data-dir, --host)");
+        default ->
+            throw new IllegalArgumentException(
+                "unknown option " + args[i] + " (options: --port, --data-dir, --host)");
       }
     }
     ComfyUiTestServer server = start(new Config(port, data, host));

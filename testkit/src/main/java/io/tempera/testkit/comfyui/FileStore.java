@@ -9,7 +9,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
-/** ComfyUI's three folders under the data dir: input (uploads), output and temp (what nodes write). */
+/**
+ * ComfyUI's three folders under the data dir: input (uploads), output and temp (what nodes write).
+ */
 final class FileStore {
 
   static final long MAX_UPLOAD = 100L * 1024 * 1024;
@@ -46,7 +48,11 @@ final class FileStore {
   /** The files in the input folder, sorted (LoadImage's choices). */
   List<String> inputFiles() {
     try (var files = Files.list(inputDir)) {
-      return files.filter(Files::isRegularFile).map(p -> p.getFileName().toString()).sorted().toList();
+      return files
+          .filter(Files::isRegularFile)
+          .map(p -> p.getFileName().toString())
+          .sorted()
+          .toList();
     } catch (IOException e) {
       return List.of();
     }
@@ -55,16 +61,18 @@ final class FileStore {
   /**
    * As ComfyUI's {@code image_upload}: without {@code overwrite} an upload whose name is taken by
    * other content gets {@code name (1).ext}, and one identical to the stored file is not written
-   * again (a prompt may be reading it). ComfyUI handles uploads one at a time on its event loop;
-   * so does this server.
+   * again (a prompt may be reading it). ComfyUI handles uploads one at a time on its event loop; so
+   * does this server.
    */
-  synchronized ObjectNode storeUpload(byte[] bytes, String filename, Map<String, String> fields) throws IOException {
+  synchronized ObjectNode storeUpload(byte[] bytes, String filename, Map<String, String> fields)
+      throws IOException {
     String type = fields.getOrDefault("type", "input");
-    Path base = switch (type) {
-      case "temp" -> tempDir;
-      case "output" -> outputDir;
-      default -> inputDir;
-    };
+    Path base =
+        switch (type) {
+          case "temp" -> tempDir;
+          case "output" -> outputDir;
+          default -> inputDir;
+        };
     String subfolder = fields.getOrDefault("subfolder", "");
     Path folder = base.resolve(subfolder).normalize();
     String name = Path.of(filename).getFileName().toString();
@@ -72,7 +80,8 @@ final class FileStore {
       throw new IllegalArgumentException("bad upload path");
     }
     Files.createDirectories(folder);
-    boolean overwrite = "true".equals(fields.get("overwrite")) || "1".equals(fields.get("overwrite"));
+    boolean overwrite =
+        "true".equals(fields.get("overwrite")) || "1".equals(fields.get("overwrite"));
     Path target = folder.resolve(name);
     boolean duplicate = false;
     if (!overwrite) {

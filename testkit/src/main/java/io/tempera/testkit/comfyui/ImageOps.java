@@ -21,7 +21,8 @@ final class ImageOps {
   }
 
   static BufferedImage copyArgb(BufferedImage source) {
-    BufferedImage image = new BufferedImage(source.getWidth(), source.getHeight(), BufferedImage.TYPE_INT_ARGB);
+    BufferedImage image =
+        new BufferedImage(source.getWidth(), source.getHeight(), BufferedImage.TYPE_INT_ARGB);
     Graphics2D g = image.createGraphics();
     g.drawImage(source, 0, 0, null);
     g.dispose();
@@ -41,13 +42,15 @@ final class ImageOps {
   }
 
   static BufferedImage scale(BufferedImage source, int width, int height, String method) {
-    BufferedImage out = new BufferedImage(Math.max(1, width), Math.max(1, height), BufferedImage.TYPE_INT_ARGB);
+    BufferedImage out =
+        new BufferedImage(Math.max(1, width), Math.max(1, height), BufferedImage.TYPE_INT_ARGB);
     Graphics2D g = out.createGraphics();
-    Object hint = switch (method) {
-      case "nearest-exact" -> RenderingHints.VALUE_INTERPOLATION_NEAREST_NEIGHBOR;
-      case "bilinear", "area" -> RenderingHints.VALUE_INTERPOLATION_BILINEAR;
-      default -> RenderingHints.VALUE_INTERPOLATION_BICUBIC;
-    };
+    Object hint =
+        switch (method) {
+          case "nearest-exact" -> RenderingHints.VALUE_INTERPOLATION_NEAREST_NEIGHBOR;
+          case "bilinear", "area" -> RenderingHints.VALUE_INTERPOLATION_BILINEAR;
+          default -> RenderingHints.VALUE_INTERPOLATION_BICUBIC;
+        };
     g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, hint);
     g.drawImage(source, 0, 0, out.getWidth(), out.getHeight(), null);
     g.dispose();
@@ -124,8 +127,11 @@ final class ImageOps {
     return result;
   }
 
-  /** Pads with mid grey; returns the image and a mask that is 1 in the padding, feathered inwards. */
-  static BufferedImage[] padForOutpaint(BufferedImage source, int left, int top, int right, int bottom, int feathering) {
+  /**
+   * Pads with mid grey; returns the image and a mask that is 1 in the padding, feathered inwards.
+   */
+  static BufferedImage[] padForOutpaint(
+      BufferedImage source, int left, int top, int right, int bottom, int feathering) {
     int w = source.getWidth();
     int h = source.getHeight();
     int nw = w + left + right;
@@ -141,8 +147,14 @@ final class ImageOps {
         if (x < left || x >= left + w || y < top || y >= top + h) {
           value = 1.0;
         } else if (feathering > 0) {
-          int dx = Math.min(left > 0 ? x - left : Integer.MAX_VALUE, right > 0 ? left + w - 1 - x : Integer.MAX_VALUE);
-          int dy = Math.min(top > 0 ? y - top : Integer.MAX_VALUE, bottom > 0 ? top + h - 1 - y : Integer.MAX_VALUE);
+          int dx =
+              Math.min(
+                  left > 0 ? x - left : Integer.MAX_VALUE,
+                  right > 0 ? left + w - 1 - x : Integer.MAX_VALUE);
+          int dy =
+              Math.min(
+                  top > 0 ? y - top : Integer.MAX_VALUE,
+                  bottom > 0 ? top + h - 1 - y : Integer.MAX_VALUE);
           int d = Math.min(dx, dy);
           value = d < feathering ? Math.pow((feathering - d) / (double) feathering, 2) : 0.0;
         } else {
@@ -172,7 +184,8 @@ final class ImageOps {
 
   /** Drops alpha: what ComfyUI saves is RGB. */
   static BufferedImage rgb(BufferedImage source) {
-    BufferedImage out = new BufferedImage(source.getWidth(), source.getHeight(), BufferedImage.TYPE_INT_RGB);
+    BufferedImage out =
+        new BufferedImage(source.getWidth(), source.getHeight(), BufferedImage.TYPE_INT_RGB);
     Graphics2D g = out.createGraphics();
     g.drawImage(source, 0, 0, null);
     g.dispose();

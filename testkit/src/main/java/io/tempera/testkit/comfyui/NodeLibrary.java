@@ -10,15 +10,23 @@ import java.util.List;
 import java.util.Map;
 import javax.imageio.ImageIO;
 
-/** The node types this server executes: their inputs as /object_info describes them, and their work. */
+/**
+ * The node types this server executes: their inputs as /object_info describes them, and their work.
+ */
 final class NodeLibrary {
 
-  static final List<String> UPSCALE_METHODS = List.of("nearest-exact", "bilinear", "area", "bicubic", "lanczos");
+  static final List<String> UPSCALE_METHODS =
+      List.of("nearest-exact", "bilinear", "area", "bicubic", "lanczos");
 
   /** One input: a type (INT, FLOAT, STRING, BOOLEAN, COMBO, IMAGE, MASK) and its limits. */
-  record Input(String name, String type, Object defaultValue, Double min, Double max, List<String> options) {
+  record Input(
+      String name, String type, Object defaultValue, Double min, Double max, List<String> options) {
     boolean literal() {
-      return type.equals("INT") || type.equals("FLOAT") || type.equals("STRING") || type.equals("BOOLEAN") || type.equals("COMBO");
+      return type.equals("INT")
+          || type.equals("FLOAT")
+          || type.equals("STRING")
+          || type.equals("BOOLEAN")
+          || type.equals("COMBO");
     }
   }
 
@@ -72,146 +80,285 @@ final class NodeLibrary {
   private final Map<String, Spec> specs = new LinkedHashMap<>();
 
   NodeLibrary() {
-    add(new Spec("EmptyImage", "EmptyImage", "image",
-        List.of(intInput("width", 512, 1, 16384), intInput("height", 512, 1, 16384),
-            intInput("batch_size", 1, 1, 4096), intInput("color", 0, 0, 0xFFFFFF)),
-        List.of("IMAGE"), List.of("IMAGE"), false,
-        (in, ctx) -> {
-          long pixels = (long) integer(in, "width") * integer(in, "height") * integer(in, "batch_size");
-          if (pixels > 64L * 1024 * 1024) {
-            throw new NodeException("RuntimeError",
-                "[enforce fail at alloc_cpu.cpp:114] data. DefaultCPUAllocator: can't allocate memory: you tried to allocate "
-                    + pixels * 12 + " bytes. Error code 12 (Cannot allocate memory)");
-          }
-          List<BufferedImage> batch = new ArrayList<>();
-          for (int i = 0; i < integer(in, "batch_size"); i++) {
-            batch.add(ImageOps.filled(integer(in, "width"), integer(in, "height"), integer(in, "color")));
-          }
-          return new Result(List.of(batch), null);
-        }));
-    add(new Spec("LoadImage", "Load Image", "image",
-        List.of(new Input("image", "COMBO", null, null, null, null)),
-        List.of("IMAGE", "MASK"), List.of("IMAGE", "MASK"), false,
-        (in, ctx) -> {
-          Path file = ctx.inputDir().resolve(String.valueOf(in.get("image"))).normalize();
-          BufferedImage image = ImageIO.read(file.toFile());
-          if (image == null) {
-            throw new NodeException("PIL.UnidentifiedImageError", "cannot identify image file '" + file + "'");
-          }
-          return new Result(List.of(List.of(ImageOps.copyArgb(image)), List.of(ImageOps.alphaMask(image))), null);
-        }));
-    add(new Spec("ImageInvert", "Invert Image", "image",
-        List.of(new Input("image", "IMAGE", null, null, null, null)),
-        List.of("IMAGE"), List.of("IMAGE"), false,
-        (in, ctx) -> new Result(List.of(images(in, "image").stream().map(ImageOps::invert).toList()), null)));
-    add(new Spec("ImageScale", "Upscale Image", "image/upscaling",
-        List.of(new Input("image", "IMAGE", null, null, null, null), combo("upscale_method", UPSCALE_METHODS),
-            intInput("width", 512, 0, 16384), intInput("height", 512, 0, 16384), combo("crop", List.of("disabled", "center"))),
-        List.of("IMAGE"), List.of("IMAGE"), false,
-        (in, ctx) -> {
-          List<BufferedImage> out = new ArrayList<>();
-          for (BufferedImage image : images(in, "image")) {
-            int w = integer(in, "width");
-            int h = integer(in, "height");
-            if (w == 0 && h == 0) {
-              out.add(image);
-              continue;
-            }
-            if (w == 0) {
-              w = Math.max(1, (int) Math.round(image.getWidth() * (h / (double) image.getHeight())));
-            } else if (h == 0) {
-              h = Math.max(1, (int) Math.round(image.getHeight() * (w / (double) image.getWidth())));
-            }
-            BufferedImage source = "center".equals(in.get("crop")) ? ImageOps.cropCenter(image, w, h) : image;
-            out.add(ImageOps.scale(source, w, h, String.valueOf(in.get("upscale_method"))));
-          }
-          return new Result(List.of(out), null);
-        }));
-    add(new Spec("ImageScaleBy", "Upscale Image By", "image/upscaling",
-        List.of(new Input("image", "IMAGE", null, null, null, null), combo("upscale_method", UPSCALE_METHODS),
-            floatInput("scale_by", 1.0, 0.01, 8.0)),
-        List.of("IMAGE"), List.of("IMAGE"), false,
-        (in, ctx) -> {
-          double by = number(in, "scale_by");
-          List<BufferedImage> out = new ArrayList<>();
-          for (BufferedImage image : images(in, "image")) {
-            out.add(ImageOps.scale(image, (int) Math.round(image.getWidth() * by), (int) Math.round(image.getHeight() * by),
-                String.valueOf(in.get("upscale_method"))));
-          }
-          return new Result(List.of(out), null);
-        }));
-    add(new Spec("ImageBlur", "Image Blur", "image/postprocessing",
-        List.of(new Input("image", "IMAGE", null, null, null, null), intInput("blur_radius", 1, 1, 31),
-            floatInput("sigma", 1.0, 0.1, 10.0)),
-        List.of("IMAGE"), List.of("IMAGE"), false,
-        (in, ctx) -> {
-          int radius = integer(in, "blur_radius");
-          List<BufferedImage> out = new ArrayList<>();
-          for (BufferedImage image : images(in, "image")) {
-            if (radius >= image.getWidth() || radius >= image.getHeight()) {
-              throw new NodeException("RuntimeError",
-                  "Argument #4: Padding size should be less than the corresponding input dimension, but got: padding ("
-                      + radius + ", " + radius + ") at dimension 3 of input [1, 3, " + image.getHeight() + ", " + image.getWidth() + "]");
-            }
-            out.add(ImageOps.blur(image, radius, number(in, "sigma")));
-          }
-          return new Result(List.of(out), null);
-        }));
-    add(new Spec("ImagePadForOutpaint", "Pad Image for Outpainting", "image",
-        List.of(new Input("image", "IMAGE", null, null, null, null), intInput("left", 0, 0, 16384), intInput("top", 0, 0, 16384),
-            intInput("right", 0, 0, 16384), intInput("bottom", 0, 0, 16384), intInput("feathering", 40, 0, 16384)),
-        List.of("IMAGE", "MASK"), List.of("IMAGE", "MASK"), false,
-        (in, ctx) -> {
-          List<BufferedImage> images = new ArrayList<>();
-          List<BufferedImage> masks = new ArrayList<>();
-          for (BufferedImage image : images(in, "image")) {
-            BufferedImage[] padded = ImageOps.padForOutpaint(image, integer(in, "left"), integer(in, "top"),
-                integer(in, "right"), integer(in, "bottom"), integer(in, "feathering"));
-            images.add(padded[0]);
-            masks.add(padded[1]);
-          }
-          return new Result(List.of(images, masks), null);
-        }));
-    add(new Spec("SaveImage", "Save Image", "image",
-        List.of(new Input("images", "IMAGE", null, null, null, null), new Input("filename_prefix", "STRING", "ComfyUI", null, null, null)),
-        List.of(), List.of(), true,
-        (in, ctx) -> save(images(in, "images"), String.valueOf(in.get("filename_prefix")), ctx.outputDir(), "output")));
-    add(new Spec("PreviewImage", "Preview Image", "image",
-        List.of(new Input("images", "IMAGE", null, null, null, null)),
-        List.of(), List.of(), true,
-        (in, ctx) -> save(images(in, "images"), "ComfyUI_temp_" + Long.toString(System.nanoTime() % 100_000, 36), ctx.tempDir(), "temp")));
-    add(new Spec("SaveImageWebsocket", "SaveImageWebsocket", "api node/image",
-        List.of(new Input("images", "IMAGE", null, null, null, null)),
-        List.of(), List.of(), true,
-        (in, ctx) -> {
-          for (BufferedImage image : images(in, "images")) {
-            ctx.sendImage(image);
-          }
-          return new Result(List.of(), null);
-        }));
-    add(new Spec("TemperaDelay", "Tempera Delay (test)", "testing",
-        List.of(new Input("image", "IMAGE", null, null, null, null), intInput("steps", 10, 1, 10_000), intInput("step_ms", 100, 0, 600_000)),
-        List.of("IMAGE"), List.of("IMAGE"), false,
-        (in, ctx) -> {
-          int steps = integer(in, "steps");
-          for (int step = 1; step <= steps; step++) {
-            ctx.checkInterrupted();
-            Thread.sleep(integer(in, "step_ms"));
-            ctx.progress(step, steps);
-            for (BufferedImage image : images(in, "image")) {
-              ctx.sendImage(image); // a live preview per step, as samplers send
-            }
-          }
-          return new Result(List.of(images(in, "image")), null);
-        }));
-    add(new Spec("TemperaFault", "Tempera Fault (test)", "testing",
-        List.of(new Input("image", "IMAGE", null, null, null, null),
-            new Input("exception_type", "STRING", "torch.OutOfMemoryError", null, null, null),
-            new Input("exception_message", "STRING", "Allocation on device", null, null, null)),
-        List.of("IMAGE"), List.of("IMAGE"), false,
-        (in, ctx) -> {
-          throw new NodeException(String.valueOf(in.get("exception_type")), String.valueOf(in.get("exception_message")));
-        }));
+    add(
+        new Spec(
+            "EmptyImage",
+            "EmptyImage",
+            "image",
+            List.of(
+                intInput("width", 512, 1, 16384),
+                intInput("height", 512, 1, 16384),
+                intInput("batch_size", 1, 1, 4096),
+                intInput("color", 0, 0, 0xFFFFFF)),
+            List.of("IMAGE"),
+            List.of("IMAGE"),
+            false,
+            (in, ctx) -> {
+              long pixels =
+                  (long) integer(in, "width") * integer(in, "height") * integer(in, "batch_size");
+              if (pixels > 64L * 1024 * 1024) {
+                throw new NodeException(
+                    "RuntimeError",
+                    "[enforce fail at alloc_cpu.cpp:114] data. DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+                        + pixels * 12
+                        + " bytes. Error code 12 (Cannot allocate memory)");
+              }
+              List<BufferedImage> batch = new ArrayList<>();
+              for (int i = 0; i < integer(in, "batch_size"); i++) {
+                batch.add(
+                    ImageOps.filled(
+                        integer(in, "width"), integer(in, "height"), integer(in, "color")));
+              }
+              return new Result(List.of(batch), null);
+            }));
+    add(
+        new Spec(
+            "LoadImage",
+            "Load Image",
+            "image",
+            List.of(new Input("image", "COMBO", null, null, null, null)),
+            List.of("IMAGE", "MASK"),
+            List.of("IMAGE", "MASK"),
+            false,
+            (in, ctx) -> {
+              Path file = ctx.inputDir().resolve(String.valueOf(in.get("image"))).normalize();
+              BufferedImage image = ImageIO.read(file.toFile());
+              if (image == null) {
+                throw new NodeException(
+                    "PIL.UnidentifiedImageError", "cannot identify image file '" + file + "'");
+              }
+              return new Result(
+                  List.of(List.of(ImageOps.copyArgb(image)), List.of(ImageOps.alphaMask(image))),
+                  null);
+            }));
+    add(
+        new Spec(
+            "ImageInvert",
+            "Invert Image",
+            "image",
+            List.of(new Input("image", "IMAGE", null, null, null, null)),
+            List.of("IMAGE"),
+            List.of("IMAGE"),
+            false,
+            (in, ctx) ->
+                new Result(
+                    List.of(images(in, "image").stream().map(ImageOps::invert).toList()), null)));
+    add(
+        new Spec(
+            "ImageScale",
+            "Upscale Image",
+            "image/upscaling",
+            List.of(
+                new Input("image", "IMAGE", null, null, null, null),
+                combo("upscale_method", UPSCALE_METHODS),
+                intInput("width", 512, 0, 16384),
+                intInput("height", 512, 0, 16384),
+                combo("crop", List.of("disabled", "center"))),
+            List.of("IMAGE"),
+            List.of("IMAGE"),
+            false,
+            (in, ctx) -> {
+              List<BufferedImage> out = new ArrayList<>();
+              for (BufferedImage image : images(in, "image")) {
+                int w = integer(in, "width");
+                int h = integer(in, "height");
+                if (w == 0 && h == 0) {
+                  out.add(image);
+                  continue;
+                }
+                if (w == 0) {
+                  w =
+                      Math.max(
+                          1, (int) Math.round(image.getWidth() * (h / (double) image.getHeight())));
+                } else if (h == 0) {
+                  h =
+                      Math.max(
+                          1, (int) Math.round(image.getHeight() * (w / (double) image.getWidth())));
+                }
+                BufferedImage source =
+                    "center".equals(in.get("crop")) ? ImageOps.cropCenter(image, w, h) : image;
+                out.add(ImageOps.scale(source, w, h, String.valueOf(in.get("upscale_method"))));
+              }
+              return new Result(List.of(out), null);
+            }));
+    add(
+        new Spec(
+            "ImageScaleBy",
+            "Upscale Image By",
+            "image/upscaling",
+            List.of(
+                new Input("image", "IMAGE", null, null, null, null),
+                combo("upscale_method", UPSCALE_METHODS),
+                floatInput("scale_by", 1.0, 0.01, 8.0)),
+            List.of("IMAGE"),
+            List.of("IMAGE"),
+            false,
+            (in, ctx) -> {
+              double by = number(in, "scale_by");
+              List<BufferedImage> out = new ArrayList<>();
+              for (BufferedImage image : images(in, "image")) {
+                out.add(
+                    ImageOps.scale(
+                        image,
+                        (int) Math.round(image.getWidth() * by),
+                        (int) Math.round(image.getHeight() * by),
+                        String.valueOf(in.get("upscale_method"))));
+              }
+              return new Result(List.of(out), null);
+            }));
+    add(
+        new Spec(
+            "ImageBlur",
+            "Image Blur",
+            "image/postprocessing",
+            List.of(
+                new Input("image", "IMAGE", null, null, null, null),
+                intInput("blur_radius", 1, 1, 31),
+                floatInput("sigma", 1.0, 0.1, 10.0)),
+            List.of("IMAGE"),
+            List.of("IMAGE"),
+            false,
+            (in, ctx) -> {
+              int radius = integer(in, "blur_radius");
+              List<BufferedImage> out = new ArrayList<>();
+              for (BufferedImage image : images(in, "image")) {
+                if (radius >= image.getWidth() || radius >= image.getHeight()) {
+                  throw new NodeException(
+                      "RuntimeError",
+                      "Argument #4: Padding size should be less than the corresponding input dimension, but got: padding ("
+                          + radius
+                          + ", "
+                          + radius
+                          + ") at dimension 3 of input [1, 3, "
+                          + image.getHeight()
+                          + ", "
+                          + image.getWidth()
+                          + "]");
+                }
+                out.add(ImageOps.blur(image, radius, number(in, "sigma")));
+              }
+              return new Result(List.of(out), null);
+            }));
+    add(
+        new Spec(
+            "ImagePadForOutpaint",
+            "Pad Image for Outpainting",
+            "image",
+            List.of(
+                new Input("image", "IMAGE", null, null, null, null),
+                intInput("left", 0, 0, 16384),
+                intInput("top", 0, 0, 16384),
+                intInput("right", 0, 0, 16384),
+                intInput("bottom", 0, 0, 16384),
+                intInput("feathering", 40, 0, 16384)),
+            List.of("IMAGE", "MASK"),
+            List.of("IMAGE", "MASK"),
+            false,
+            (in, ctx) -> {
+              List<BufferedImage> images = new ArrayList<>();
+              List<BufferedImage> masks = new ArrayList<>();
+              for (BufferedImage image : images(in, "image")) {
+                BufferedImage[] padded =
+                    ImageOps.padForOutpaint(
+                        image,
+                        integer(in, "left"),
+                        integer(in, "top"),
+                        integer(in, "right"),
+                        integer(in, "bottom"),
+                        integer(in, "feathering"));
+                images.add(padded[0]);
+                masks.add(padded[1]);
+              }
+              return new Result(List.of(images, masks), null);
+            }));
+    add(
+        new Spec(
+            "SaveImage",
+            "Save Image",
+            "image",
+            List.of(
+                new Input("images", "IMAGE", null, null, null, null),
+                new Input("filename_prefix", "STRING", "ComfyUI", null, null, null)),
+            List.of(),
+            List.of(),
+            true,
+            (in, ctx) ->
+                save(
+                    images(in, "images"),
+                    String.valueOf(in.get("filename_prefix")),
+                    ctx.outputDir(),
+                    "output")));
+    add(
+        new Spec(
+            "PreviewImage",
+            "Preview Image",
+            "image",
+            List.of(new Input("images", "IMAGE", null, null, null, null)),
+            List.of(),
+            List.of(),
+            true,
+            (in, ctx) ->
+                save(
+                    images(in, "images"),
+                    "ComfyUI_temp_" + Long.toString(System.nanoTime() % 100_000, 36),
+                    ctx.tempDir(),
+                    "temp")));
+    add(
+        new Spec(
+            "SaveImageWebsocket",
+            "SaveImageWebsocket",
+            "api node/image",
+            List.of(new Input("images", "IMAGE", null, null, null, null)),
+            List.of(),
+            List.of(),
+            true,
+            (in, ctx) -> {
+              for (BufferedImage image : images(in, "images")) {
+                ctx.sendImage(image);
+              }
+              return new Result(List.of(), null);
+            }));
+    add(
+        new Spec(
+            "TemperaDelay",
+            "Tempera Delay (test)",
+            "testing",
+            List.of(
+                new Input("image", "IMAGE", null, null, null, null),
+                intInput("steps", 10, 1, 10_000),
+                intInput("step_ms", 100, 0, 600_000)),
+            List.of("IMAGE"),
+            List.of("IMAGE"),
+            false,
+            (in, ctx) -> {
+              int steps = integer(in, "steps");
+              for (int step = 1; step <= steps; step++) {
+                ctx.checkInterrupted();
+                Thread.sleep(integer(in, "step_ms"));
+                ctx.progress(step, steps);
+                for (BufferedImage image : images(in, "image")) {
+                  ctx.sendImage(image); // a live preview per step, as samplers send
+                }
+              }
+              return new Result(List.of(images(in, "image")), null);
+            }));
+    add(
+        new Spec(
+            "TemperaFault",
+            "Tempera Fault (test)",
+            "testing",
+            List.of(
+                new Input("image", "IMAGE", null, null, null, null),
+                new Input("exception_type", "STRING", "torch.OutOfMemoryError", null, null, null),
+                new Input("exception_message", "STRING", "Allocation on device", null, null, null)),
+            List.of("IMAGE"),
+            List.of("IMAGE"),
+            false,
+            (in, ctx) -> {
+              throw new NodeException(
+                  String.valueOf(in.get("exception_type")),
+                  String.valueOf(in.get("exception_message")));
+            }));
   }
 
   Spec get(String classType) {
@@ -226,12 +373,18 @@ final class NodeLibrary {
     specs.put(spec.classType(), spec);
   }
 
-  private static Result save(List<BufferedImage> images, String prefix, Path root, String type) throws Exception {
+  private static Result save(List<BufferedImage> images, String prefix, Path root, String type)
+      throws Exception {
     Path normalizedRoot = root.toAbsolutePath().normalize();
     Path target = normalizedRoot.resolve(prefix).normalize();
     if (!target.startsWith(normalizedRoot) || prefix.startsWith("/")) {
-      throw new NodeException("Exception", "**** ERROR: Saving image outside the output folder is not allowed."
-          + "\n full_output_folder: " + target.getParent() + "\n         output_dir: " + normalizedRoot);
+      throw new NodeException(
+          "Exception",
+          "**** ERROR: Saving image outside the output folder is not allowed."
+              + "\n full_output_folder: "
+              + target.getParent()
+              + "\n         output_dir: "
+              + normalizedRoot);
     }
     Path folder = target.getParent();
     String base = target.getFileName().toString();
@@ -258,7 +411,8 @@ final class NodeLibrary {
       for (Path file : files.toList()) {
         String name = file.getFileName().toString();
         if (name.startsWith(base + "_") && name.length() >= base.length() + 7) {
-          String digits = name.substring(base.length() + 1, Math.min(name.length(), base.length() + 6));
+          String digits =
+              name.substring(base.length() + 1, Math.min(name.length(), base.length() + 6));
           if (digits.chars().allMatch(Character::isDigit) && digits.length() == 5) {
             max = Math.max(max, Integer.parseInt(digits));
           }

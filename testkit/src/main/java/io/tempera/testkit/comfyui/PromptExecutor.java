@@ -19,8 +19,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Executes the queued prompts one at a time on its own thread, as ComfyUI's executor does: the
  * nodes the outputs need in dependency order, nodes of an identical resubmission from the cache,
- * /ws events in the real order and shapes, an entry in the history for each prompt, and the
- * faults of {@link FaultInjector} (a dropped socket, a CUDA out-of-memory error).
+ * /ws events in the real order and shapes, an entry in the history for each prompt, and the faults
+ * of {@link FaultInjector} (a dropped socket, a CUDA out-of-memory error).
  */
 final class PromptExecutor {
 
@@ -34,11 +34,19 @@ final class PromptExecutor {
   private final NodeLibrary library;
   private final FaultInjector faults;
   private final List<ComfyUiTestServer.Execution> executions = new ArrayList<>();
+
   /** Outputs of the last prompt's nodes by cache key: identical resubmissions are fully cached. */
   private Map<String, NodeOutcome> cache = Map.of();
+
   private Thread thread;
 
-  PromptExecutor(ComfyJson json, PromptQueue queue, WebSocketHub sockets, FileStore files, NodeLibrary library, FaultInjector faults) {
+  PromptExecutor(
+      ComfyJson json,
+      PromptQueue queue,
+      WebSocketHub sockets,
+      FileStore files,
+      NodeLibrary library,
+      FaultInjector faults) {
     this.json = json;
     this.queue = queue;
     this.sockets = sockets;
@@ -98,7 +106,8 @@ final class PromptExecutor {
     sendEvent(job, "execution_start", json.data(promptId), messages);
     List<String> order = PromptGraph.executionOrder(job.prompt(), job.outputs());
     Map<String, String> keys = PromptGraph.cacheKeys(job.prompt(), order, files.inputDir);
-    List<String> cachedNodes = order.stream().filter(id -> cache.containsKey(keys.get(id))).toList();
+    List<String> cachedNodes =
+        order.stream().filter(id -> cache.containsKey(keys.get(id))).toList();
     ObjectNode cachedData = json.data(promptId);
     cachedData.set("nodes", json.tree(cachedNodes));
     sendEvent(job, "execution_cached", cachedData, messages);
@@ -132,8 +141,16 @@ final class PromptExecutor {
       executing.remove("timestamp");
       sockets.sendTo(job, json.message("executing", executing));
       if ("out_of_memory".equals(fault)) {
-        failed(job, id, spec.classType(), "torch.OutOfMemoryError",
-            "Allocation on device \nThis error means you ran out of memory on your GPU.", executed, messages, outputs, inputsSummary(node));
+        failed(
+            job,
+            id,
+            spec.classType(),
+            "torch.OutOfMemoryError",
+            "Allocation on device \nThis error means you ran out of memory on your GPU.",
+            executed,
+            messages,
+            outputs,
+            inputsSummary(node));
         return;
       }
       if ("websocket_drop".equals(fault)) {
@@ -154,10 +171,28 @@ final class PromptExecutor {
         interrupted(job, id, executed, messages, outputs);
         return;
       } catch (NodeLibrary.NodeException e) {
-        failed(job, id, spec.classType(), e.type, e.getMessage(), executed, messages, outputs, inputsSummary(node));
+        failed(
+            job,
+            id,
+            spec.classType(),
+            e.type,
+            e.getMessage(),
+            executed,
+            messages,
+            outputs,
+            inputsSummary(node));
         return;
       } catch (Exception e) {
-        failed(job, id, spec.classType(), e.getClass().getSimpleName(), String.valueOf(e.getMessage()), executed, messages, outputs, inputsSummary(node));
+        failed(
+            job,
+            id,
+            spec.classType(),
+            e.getClass().getSimpleName(),
+            String.valueOf(e.getMessage()),
+            executed,
+            messages,
+            outputs,
+            inputsSummary(node));
         return;
       }
     }
@@ -165,43 +200,66 @@ final class PromptExecutor {
     order.forEach(id -> nextCache.put(keys.get(id), results.get(id)));
     cache = nextCache;
     ObjectNode success = json.data(promptId);
-    writeHistory(job, "success", true, statusMessages(messages, "execution_success", success), outputs);
+    writeHistory(
+        job, "success", true, statusMessages(messages, "execution_success", success), outputs);
     sockets.sendTo(job, json.message("execution_success", success));
   }
 
-  private NodeOutcome runNode(QueuedPrompt job, String id, NodeLibrary.Spec spec, Map<String, Object> inputs) throws Exception {
-    NodeLibrary.Context context = new NodeLibrary.Context() {
-      @Override public Path inputDir() { return files.inputDir; }
-      @Override public Path outputDir() { return files.outputDir; }
-      @Override public Path tempDir() { return files.tempDir; }
+  private NodeOutcome runNode(
+      QueuedPrompt job, String id, NodeLibrary.Spec spec, Map<String, Object> inputs)
+      throws Exception {
+    NodeLibrary.Context context =
+        new NodeLibrary.Context() {
+          @Override
+          public Path inputDir() {
+            return files.inputDir;
+          }
 
-      @Override
-      public void progress(int value, int max) {
-        ObjectNode data = json.object();
-        data.put("value", value).put("max", max).put("prompt_id", job.promptId()).put("node", id);
-        sockets.sendTo(job, json.message("progress", data));
-        sendProgressState(job, id, "running", value, max);
-      }
+          @Override
+          public Path outputDir() {
+            return files.outputDir;
+          }
 
-      @Override
-      public void checkInterrupted() throws InterruptedException {
-        if (queue.interruptRequested() || queue.stopped()) {
-          throw new InterruptedException("interrupted");
-        }
-      }
+          @Override
+          public Path tempDir() {
+            return files.tempDir;
+          }
 
-      @Override
-      public void sendImage(BufferedImage image) throws IOException {
-        ByteArrayOutputStream png = new ByteArrayOutputStream();
-        ImageIO.write(ImageOps.rgb(image), "png", png);
-        sockets.sendPreview(job, id, png.toByteArray());
-      }
-    };
+          @Override
+          public void progress(int value, int max) {
+            ObjectNode data = json.object();
+            data.put("value", value)
+                .put("max", max)
+                .put("prompt_id", job.promptId())
+                .put("node", id);
+            sockets.sendTo(job, json.message("progress", data));
+            sendProgressState(job, id, "running", value, max);
+          }
+
+          @Override
+          public void checkInterrupted() throws InterruptedException {
+            if (queue.interruptRequested() || queue.stopped()) {
+              throw new InterruptedException("interrupted");
+            }
+          }
+
+          @Override
+          public void sendImage(BufferedImage image) throws IOException {
+            ByteArrayOutputStream png = new ByteArrayOutputStream();
+            ImageIO.write(ImageOps.rgb(image), "png", png);
+            sockets.sendPreview(job, id, png.toByteArray());
+          }
+        };
     NodeLibrary.Result result = spec.work().run(inputs, context);
     return new NodeOutcome(result.outputs(), result.ui());
   }
 
-  private void interrupted(QueuedPrompt job, String nodeId, List<String> executed, List<ArrayNode> messages, ObjectNode outputs) {
+  private void interrupted(
+      QueuedPrompt job,
+      String nodeId,
+      List<String> executed,
+      List<ArrayNode> messages,
+      ObjectNode outputs) {
     if (queue.stopped()) {
       return; // the process is going away: it records and sends nothing more
     }
@@ -209,12 +267,21 @@ final class PromptExecutor {
     data.put("node_id", nodeId);
     data.put("node_type", job.prompt().path(nodeId).path("class_type").asText());
     data.set("executed", json.tree(executed));
-    writeHistory(job, "error", false, statusMessages(messages, "execution_interrupted", data), outputs);
+    writeHistory(
+        job, "error", false, statusMessages(messages, "execution_interrupted", data), outputs);
     sockets.sendTo(job, json.message("execution_interrupted", data));
   }
 
-  private void failed(QueuedPrompt job, String nodeId, String nodeType, String exceptionType, String exceptionMessage,
-      List<String> executed, List<ArrayNode> messages, ObjectNode outputs, ObjectNode currentInputs) {
+  private void failed(
+      QueuedPrompt job,
+      String nodeId,
+      String nodeType,
+      String exceptionType,
+      String exceptionMessage,
+      List<String> executed,
+      List<ArrayNode> messages,
+      ObjectNode outputs,
+      ObjectNode currentInputs) {
     ObjectNode data = json.data(job.promptId());
     data.put("node_id", nodeId);
     data.put("node_type", nodeType);
@@ -222,7 +289,8 @@ final class PromptExecutor {
     data.put("exception_message", exceptionMessage);
     data.put("exception_type", exceptionType);
     ArrayNode traceback = data.putArray("traceback");
-    traceback.add("  File \"/ComfyUI/execution.py\", line 496, in execute\n    output_data, output_ui, has_subgraph = get_output_data(...)\n");
+    traceback.add(
+        "  File \"/ComfyUI/execution.py\", line 496, in execute\n    output_data, output_ui, has_subgraph = get_output_data(...)\n");
     traceback.add("  File \"/ComfyUI/nodes.py\", in " + nodeType + "\n");
     data.set("current_inputs", currentInputs);
     data.set("current_outputs", json.tree(executed));
@@ -231,14 +299,20 @@ final class PromptExecutor {
   }
 
   /** The history entry's status messages: those sent so far and the final one. */
-  private ArrayNode statusMessages(List<ArrayNode> messages, String finalType, ObjectNode finalData) {
+  private ArrayNode statusMessages(
+      List<ArrayNode> messages, String finalType, ObjectNode finalData) {
     ArrayNode entryMessages = json.array();
     messages.forEach(entryMessages::add);
     entryMessages.add(json.array().add(finalType).add(finalData));
     return entryMessages;
   }
 
-  private void writeHistory(QueuedPrompt job, String statusStr, boolean completed, ArrayNode statusMessages, ObjectNode outputs) {
+  private void writeHistory(
+      QueuedPrompt job,
+      String statusStr,
+      boolean completed,
+      ArrayNode statusMessages,
+      ObjectNode outputs) {
     ObjectNode entry = json.object();
     entry.set("prompt", json.queueItem(job));
     entry.set("outputs", outputs);
@@ -247,18 +321,26 @@ final class PromptExecutor {
     status.put("completed", completed);
     status.set("messages", statusMessages);
     ObjectNode meta = entry.putObject("meta");
-    outputs.fieldNames().forEachRemaining(id -> meta.putObject(id).put("node_id", id).put("display_node", id)
-        .putNull("parent_node").put("real_node_id", id));
+    outputs
+        .fieldNames()
+        .forEachRemaining(id ->
+            meta.putObject(id)
+                .put("node_id", id)
+                .put("display_node", id)
+                .putNull("parent_node")
+                .put("real_node_id", id));
     queue.record(job.promptId(), entry);
   }
 
   private ObjectNode inputsSummary(JsonNode node) {
     ObjectNode summary = json.object();
-    node.path("inputs").fields().forEachRemaining(e -> {
-      if (!e.getValue().isArray()) {
-        summary.putArray(e.getKey()).add(e.getValue());
-      }
-    });
+    node.path("inputs")
+        .fields()
+        .forEachRemaining(e -> {
+          if (!e.getValue().isArray()) {
+            summary.putArray(e.getKey()).add(e.getValue());
+          }
+        });
     return summary;
   }
 
@@ -274,13 +356,19 @@ final class PromptExecutor {
     ObjectNode data = json.object();
     data.put("prompt_id", job.promptId());
     ObjectNode node = data.putObject("nodes").putObject(id);
-    node.put("value", value).put("max", max).put("state", state).put("node_id", id).put("prompt_id", job.promptId())
-        .put("display_node_id", id).putNull("parent_node_id");
+    node.put("value", value)
+        .put("max", max)
+        .put("state", state)
+        .put("node_id", id)
+        .put("prompt_id", job.promptId())
+        .put("display_node_id", id)
+        .putNull("parent_node_id");
     node.put("real_node_id", id);
     sockets.sendTo(job, json.message("progress_state", data));
   }
 
-  private void sendEvent(QueuedPrompt job, String type, ObjectNode data, List<ArrayNode> historyMessages) {
+  private void sendEvent(
+      QueuedPrompt job, String type, ObjectNode data, List<ArrayNode> historyMessages) {
     historyMessages.add(json.array().add(type).add(data));
     sockets.sendTo(job, json.message(type, data));
   }

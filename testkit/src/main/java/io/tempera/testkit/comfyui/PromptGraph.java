@@ -13,7 +13,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 
-/** A prompt's graph as the executor reads it: the order its nodes run in, their cache keys and inputs. */
+/**
+ * A prompt's graph as the executor reads it: the order its nodes run in, their cache keys and
+ * inputs.
+ */
 final class PromptGraph {
 
   /** What a node produced: its outputs by index and what it shows in the UI (null: nothing). */
@@ -35,11 +38,14 @@ final class PromptGraph {
     if (!seen.add(id)) {
       return;
     }
-    prompt.path(id).path("inputs").forEach(value -> {
-      if (value.isArray() && value.size() == 2 && prompt.has(value.get(0).asText())) {
-        visit(prompt, value.get(0).asText(), seen, order);
-      }
-    });
+    prompt
+        .path(id)
+        .path("inputs")
+        .forEach(value -> {
+          if (value.isArray() && value.size() == 2 && prompt.has(value.get(0).asText())) {
+            visit(prompt, value.get(0).asText(), seen, order);
+          }
+        });
     order.add(id);
   }
 
@@ -59,7 +65,11 @@ final class PromptGraph {
         JsonNode value = node.path("inputs").get(name);
         key.append(name).append('=');
         if (value.isArray() && value.size() == 2 && keys.containsKey(value.get(0).asText())) {
-          key.append('<').append(keys.get(value.get(0).asText())).append('#').append(value.get(1).asInt()).append('>');
+          key.append('<')
+              .append(keys.get(value.get(0).asText()))
+              .append('#')
+              .append(value.get(1).asInt())
+              .append('>');
         } else {
           key.append(value);
         }
@@ -68,7 +78,10 @@ final class PromptGraph {
       if (node.path("class_type").asText().equals("LoadImage")) {
         Path file = inputDir.resolve(node.path("inputs").path("image").asText()).normalize();
         try {
-          key.append("mtime=").append(Files.getLastModifiedTime(file).toMillis()).append(";size=").append(Files.size(file));
+          key.append("mtime=")
+              .append(Files.getLastModifiedTime(file).toMillis())
+              .append(";size=")
+              .append(Files.size(file));
         } catch (IOException e) {
           key.append("missing");
         }
@@ -81,8 +94,12 @@ final class PromptGraph {
     return keys;
   }
 
-  /** The node's required inputs: linked ones from the outcomes of the nodes before, literals by their type. */
-  static Map<String, Object> resolveInputs(JsonNode inputs, NodeLibrary.Spec spec, Map<String, NodeOutcome> results) {
+  /**
+   * The node's required inputs: linked ones from the outcomes of the nodes before, literals by
+   * their type.
+   */
+  static Map<String, Object> resolveInputs(
+      JsonNode inputs, NodeLibrary.Spec spec, Map<String, NodeOutcome> results) {
     Map<String, Object> values = new HashMap<>();
     for (NodeLibrary.Input input : spec.required()) {
       JsonNode value = inputs.get(input.name());
@@ -90,12 +107,19 @@ final class PromptGraph {
         NodeOutcome source = results.get(value.get(0).asText());
         values.put(input.name(), source.outputs().get(value.get(1).asInt()));
       } else {
-        values.put(input.name(), switch (input.type()) {
-          case "INT" -> (long) (value.isNumber() ? value.asDouble() : Double.parseDouble(value.asText().trim()));
-          case "FLOAT" -> value.isNumber() ? value.asDouble() : Double.parseDouble(value.asText().trim());
-          case "BOOLEAN" -> value.asBoolean();
-          default -> value.asText();
-        });
+        values.put(
+            input.name(),
+            switch (input.type()) {
+              case "INT" ->
+                  (long)
+                      (value.isNumber()
+                          ? value.asDouble()
+                          : Double.parseDouble(value.asText().trim()));
+              case "FLOAT" ->
+                  value.isNumber() ? value.asDouble() : Double.parseDouble(value.asText().trim());
+              case "BOOLEAN" -> value.asBoolean();
+              default -> value.asText();
+            });
       }
     }
     return values;

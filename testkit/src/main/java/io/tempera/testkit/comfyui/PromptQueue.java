@@ -22,7 +22,8 @@ final class PromptQueue {
 
   private final ComfyJson json;
   private final Object lock = new Object();
-  private final PriorityQueue<QueuedPrompt> pending = new PriorityQueue<>(Comparator.comparingDouble(QueuedPrompt::number));
+  private final PriorityQueue<QueuedPrompt> pending =
+      new PriorityQueue<>(Comparator.comparingDouble(QueuedPrompt::number));
   private final Map<String, ObjectNode> history = new LinkedHashMap<>();
   private final List<String> accepted = new CopyOnWriteArrayList<>();
   private double counter;
@@ -36,10 +37,15 @@ final class PromptQueue {
   }
 
   /**
-   * Queues a validated prompt under the number the request asks for ({@code number}, else the
-   * front with {@code front}, else the back); returns that number.
+   * Queues a validated prompt under the number the request asks for ({@code number}, else the front
+   * with {@code front}, else the back); returns that number.
    */
-  double enqueue(JsonNode request, String promptId, ObjectNode prompt, ObjectNode extraData, List<String> outputs) {
+  double enqueue(
+      JsonNode request,
+      String promptId,
+      ObjectNode prompt,
+      ObjectNode extraData,
+      List<String> outputs) {
     synchronized (lock) {
       double number;
       if (request.path("number").isNumber()) {
@@ -108,7 +114,9 @@ final class PromptQueue {
     runningNode = nodeId;
   }
 
-  /** The node running now for the prompt of {@code clientId}; null when none of its prompts runs. */
+  /**
+   * The node running now for the prompt of {@code clientId}; null when none of its prompts runs.
+   */
   String runningNodeOf(String clientId) {
     synchronized (lock) {
       if (running != null && clientId.equals(running.clientId()) && runningNode != null) {
@@ -118,7 +126,10 @@ final class PromptQueue {
     }
   }
 
-  /** POST /interrupt: interrupts the running prompt, if it is {@code promptId} (null: whichever runs). */
+  /**
+   * POST /interrupt: interrupts the running prompt, if it is {@code promptId} (null: whichever
+   * runs).
+   */
   void interrupt(String promptId) {
     synchronized (lock) {
       if (running != null && (promptId == null || promptId.equals(running.promptId()))) {
@@ -150,7 +161,8 @@ final class PromptQueue {
   ObjectNode info() {
     ObjectNode info = json.object();
     synchronized (lock) {
-      info.putObject("exec_info").put("queue_remaining", pending.size() + (running == null ? 0 : 1));
+      info.putObject("exec_info")
+          .put("queue_remaining", pending.size() + (running == null ? 0 : 1));
     }
     return info;
   }
@@ -164,7 +176,9 @@ final class PromptQueue {
       if (running != null) {
         runningList.add(json.queueItem(running));
       }
-      pending.stream().sorted(Comparator.comparingDouble(QueuedPrompt::number)).forEach(job -> pendingList.add(json.queueItem(job)));
+      pending.stream()
+          .sorted(Comparator.comparingDouble(QueuedPrompt::number))
+          .forEach(job -> pendingList.add(json.queueItem(job)));
     }
     return queue;
   }
@@ -186,7 +200,10 @@ final class PromptQueue {
     synchronized (lock) {
       List<Map.Entry<String, ObjectNode>> entries = new ArrayList<>(history.entrySet());
       Collections.reverse(entries);
-      entries.stream().skip(Math.max(0, offset)).limit(Math.max(0, max)).forEach(e -> reply.set(e.getKey(), e.getValue()));
+      entries.stream()
+          .skip(Math.max(0, offset))
+          .limit(Math.max(0, max))
+          .forEach(e -> reply.set(e.getKey(), e.getValue()));
     }
     return reply;
   }

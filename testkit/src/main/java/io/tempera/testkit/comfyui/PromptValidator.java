@@ -36,22 +36,35 @@ final class PromptValidator {
       Map.Entry<String, JsonNode> node = it.next();
       JsonNode classType = node.getValue().get("class_type");
       if (classType == null || !classType.isTextual()) {
-        return new Outcome(error("missing_node_type",
-            "Node 'ID #" + node.getKey() + "' has no class_type. The workflow may be corrupted or a custom node may be missing.",
-            "Node ID '#" + node.getKey() + "'"), List.of(), json.createObjectNode());
+        return new Outcome(
+            error(
+                "missing_node_type",
+                "Node 'ID #"
+                    + node.getKey()
+                    + "' has no class_type. The workflow may be corrupted or a custom node may be missing.",
+                "Node ID '#" + node.getKey() + "'"),
+            List.of(),
+            json.createObjectNode());
       }
       NodeLibrary.Spec spec = library.get(classType.asText());
       if (spec == null) {
-        return new Outcome(error("missing_node_type",
-            "Cannot execute because node " + classType.asText() + " does not exist.", "Node ID '#" + node.getKey() + "'"),
-            List.of(), json.createObjectNode());
+        return new Outcome(
+            error(
+                "missing_node_type",
+                "Cannot execute because node " + classType.asText() + " does not exist.",
+                "Node ID '#" + node.getKey() + "'"),
+            List.of(),
+            json.createObjectNode());
       }
       if (spec.outputNode()) {
         outputs.add(node.getKey());
       }
     }
     if (outputs.isEmpty()) {
-      return new Outcome(error("prompt_no_outputs", "Prompt has no outputs", ""), List.of(), json.createObjectNode());
+      return new Outcome(
+          error("prompt_no_outputs", "Prompt has no outputs", ""),
+          List.of(),
+          json.createObjectNode());
     }
     Map<String, List<ObjectNode>> errorsByNode = new LinkedHashMap<>();
     Map<String, Boolean> validated = new HashMap<>();
@@ -83,13 +96,23 @@ final class PromptValidator {
       entry.put("class_type", prompt.path(node).path("class_type").asText());
     });
     if (good.isEmpty()) {
-      return new Outcome(error("prompt_outputs_failed_validation", "Prompt outputs failed validation", describe(nodeErrors)), List.of(), nodeErrors);
+      return new Outcome(
+          error(
+              "prompt_outputs_failed_validation",
+              "Prompt outputs failed validation",
+              describe(nodeErrors)),
+          List.of(),
+          nodeErrors);
     }
     return new Outcome(null, good, nodeErrors);
   }
 
-  private boolean validateNode(ObjectNode prompt, String id, Map<String, Boolean> validated,
-      Map<String, List<ObjectNode>> errorsByNode, Set<String> involved) {
+  private boolean validateNode(
+      ObjectNode prompt,
+      String id,
+      Map<String, Boolean> validated,
+      Map<String, List<ObjectNode>> errorsByNode,
+      Set<String> involved) {
     involved.add(id);
     Boolean known = validated.get(id);
     if (known != null) {
@@ -104,28 +127,60 @@ final class PromptValidator {
     for (NodeLibrary.Input input : spec.required()) {
       JsonNode value = inputs.get(input.name());
       if (value == null || value.isNull()) {
-        errors.add(inputError("required_input_missing", "Required input is missing", input.name(), input, null));
+        errors.add(
+            inputError(
+                "required_input_missing", "Required input is missing", input.name(), input, null));
         continue;
       }
       if (value.isArray()) {
         if (value.size() != 2 || !value.get(1).isIntegralNumber()) {
-          errors.add(inputError("bad_linked_input", "Bad linked input, must be a length-2 list of [node_id, slot_index]", input.name(), input, value));
+          errors.add(
+              inputError(
+                  "bad_linked_input",
+                  "Bad linked input, must be a length-2 list of [node_id, slot_index]",
+                  input.name(),
+                  input,
+                  value));
           continue;
         }
         String source = value.get(0).asText();
         JsonNode sourceNode = prompt.get(source);
         if (sourceNode == null) {
-          errors.add(inputError("bad_linked_input", "Bad linked input, must be a length-2 list of [node_id, slot_index]", input.name(), input, value));
+          errors.add(
+              inputError(
+                  "bad_linked_input",
+                  "Bad linked input, must be a length-2 list of [node_id, slot_index]",
+                  input.name(),
+                  input,
+                  value));
           continue;
         }
         NodeLibrary.Spec sourceSpec = library.get(sourceNode.path("class_type").asText());
         int slot = value.get(1).asInt();
-        String received = slot >= 0 && slot < sourceSpec.outputTypes().size() ? sourceSpec.outputTypes().get(slot) : "*";
-        String expected = input.literal() ? (input.type().equals("COMBO") ? "COMBO" : input.type()) : input.type();
+        String received =
+            slot >= 0 && slot < sourceSpec.outputTypes().size()
+                ? sourceSpec.outputTypes().get(slot)
+                : "*";
+        String expected =
+            input.literal()
+                ? (input.type().equals("COMBO") ? "COMBO" : input.type())
+                : input.type();
         if (!received.equals(expected)) {
-          ObjectNode e = inputError("return_type_mismatch", "Return type mismatch between linked nodes",
-              input.name() + ", received_type(" + received + ") mismatch input_type(" + expected + ")", input, null);
-          ((ObjectNode) e.get("extra_info")).put("received_type", received).set("linked_node", value);
+          ObjectNode e =
+              inputError(
+                  "return_type_mismatch",
+                  "Return type mismatch between linked nodes",
+                  input.name()
+                      + ", received_type("
+                      + received
+                      + ") mismatch input_type("
+                      + expected
+                      + ")",
+                  input,
+                  null);
+          ((ObjectNode) e.get("extra_info"))
+              .put("received_type", received)
+              .set("linked_node", value);
           errors.add(e);
           continue;
         }
@@ -135,8 +190,18 @@ final class PromptValidator {
         continue;
       }
       if (!input.literal()) {
-        errors.add(inputError("return_type_mismatch", "Return type mismatch between linked nodes",
-            input.name() + ", received_type(" + value.getNodeType() + ") mismatch input_type(" + input.type() + ")", input, value));
+        errors.add(
+            inputError(
+                "return_type_mismatch",
+                "Return type mismatch between linked nodes",
+                input.name()
+                    + ", received_type("
+                    + value.getNodeType()
+                    + ") mismatch input_type("
+                    + input.type()
+                    + ")",
+                input,
+                value));
         continue;
       }
       ObjectNode problem = checkLiteral(spec, input, value);
@@ -160,21 +225,49 @@ final class PromptValidator {
           try {
             number = Double.parseDouble(value.asText().trim());
           } catch (NumberFormatException e) {
-            return inputError("invalid_input_type", "Failed to convert an input value to a " + input.type() + " value",
-                input.name() + ", " + value.asText() + ", invalid literal for " + (input.type().equals("INT") ? "int()" : "float()")
-                    + " with base 10: '" + value.asText() + "'", input, value);
+            return inputError(
+                "invalid_input_type",
+                "Failed to convert an input value to a " + input.type() + " value",
+                input.name()
+                    + ", "
+                    + value.asText()
+                    + ", invalid literal for "
+                    + (input.type().equals("INT") ? "int()" : "float()")
+                    + " with base 10: '"
+                    + value.asText()
+                    + "'",
+                input,
+                value);
           }
         } else {
-          return inputError("invalid_input_type", "Failed to convert an input value to a " + input.type() + " value",
-              input.name() + ", " + value + ", not a number", input, value);
+          return inputError(
+              "invalid_input_type",
+              "Failed to convert an input value to a " + input.type() + " value",
+              input.name() + ", " + value + ", not a number",
+              input,
+              value);
         }
         if (input.min() != null && number < input.min()) {
-          return inputError("value_smaller_than_min", "Value " + format(number, input) + " smaller than min of " + format(input.min(), input),
-              input.name(), input, value);
+          return inputError(
+              "value_smaller_than_min",
+              "Value "
+                  + format(number, input)
+                  + " smaller than min of "
+                  + format(input.min(), input),
+              input.name(),
+              input,
+              value);
         }
         if (input.max() != null && number > input.max()) {
-          return inputError("value_bigger_than_max", "Value " + format(number, input) + " bigger than max of " + format(input.max(), input),
-              input.name(), input, value);
+          return inputError(
+              "value_bigger_than_max",
+              "Value "
+                  + format(number, input)
+                  + " bigger than max of "
+                  + format(input.max(), input),
+              input.name(),
+              input,
+              value);
         }
         return null;
       }
@@ -182,30 +275,53 @@ final class PromptValidator {
         if (spec.classType().equals("LoadImage")) {
           String name = value.asText();
           Path file = inputDir.resolve(name).normalize();
-          if (name.isBlank() || !file.startsWith(inputDir.normalize()) || !Files.isRegularFile(file)) {
-            return inputError("custom_validation_failed", "Custom validation failed for node",
-                input.name() + " - Invalid image file: " + name, input, value);
+          if (name.isBlank()
+              || !file.startsWith(inputDir.normalize())
+              || !Files.isRegularFile(file)) {
+            return inputError(
+                "custom_validation_failed",
+                "Custom validation failed for node",
+                input.name() + " - Invalid image file: " + name,
+                input,
+                value);
           }
           return null;
         }
         if (!input.options().contains(value.asText())) {
-          return inputError("value_not_in_list", "Value not in list",
-              input.name() + ": '" + value.asText() + "' not in " + input.options(), input, value);
+          return inputError(
+              "value_not_in_list",
+              "Value not in list",
+              input.name() + ": '" + value.asText() + "' not in " + input.options(),
+              input,
+              value);
         }
         return null;
       }
       case "BOOLEAN" -> {
-        return value.isBoolean() ? null
-            : inputError("invalid_input_type", "Failed to convert an input value to a BOOLEAN value", input.name() + ", " + value, input, value);
+        return value.isBoolean()
+            ? null
+            : inputError(
+                "invalid_input_type",
+                "Failed to convert an input value to a BOOLEAN value",
+                input.name() + ", " + value,
+                input,
+                value);
       }
       default -> {
-        return value.isValueNode() ? null
-            : inputError("invalid_input_type", "Failed to convert an input value to a STRING value", input.name() + ", " + value, input, value);
+        return value.isValueNode()
+            ? null
+            : inputError(
+                "invalid_input_type",
+                "Failed to convert an input value to a STRING value",
+                input.name() + ", " + value,
+                input,
+                value);
       }
     }
   }
 
-  private ObjectNode inputError(String type, String message, String details, NodeLibrary.Input input, JsonNode received) {
+  private ObjectNode inputError(
+      String type, String message, String details, NodeLibrary.Input input, JsonNode received) {
     ObjectNode error = json.createObjectNode();
     error.put("type", type);
     error.put("message", message);
@@ -213,14 +329,25 @@ final class PromptValidator {
     ObjectNode extra = error.putObject("extra_info");
     extra.put("input_name", input.name());
     ArrayNode config = extra.putArray("input_config");
-    config.add(input.type().equals("COMBO") && input.options() != null ? json.valueToTree(input.options()) : json.getNodeFactory().textNode(input.type()));
+    config.add(
+        input.type().equals("COMBO") && input.options() != null
+            ? json.valueToTree(input.options())
+            : json.getNodeFactory().textNode(input.type()));
     ObjectNode limits = config.addObject();
     if (input.defaultValue() != null) limits.set("default", json.valueToTree(input.defaultValue()));
     if (input.min() != null) {
-      limits.set("min", input.type().equals("INT") ? json.valueToTree(input.min().longValue()) : json.valueToTree(input.min()));
+      limits.set(
+          "min",
+          input.type().equals("INT")
+              ? json.valueToTree(input.min().longValue())
+              : json.valueToTree(input.min()));
     }
     if (input.max() != null) {
-      limits.set("max", input.type().equals("INT") ? json.valueToTree(input.max().longValue()) : json.valueToTree(input.max()));
+      limits.set(
+          "max",
+          input.type().equals("INT")
+              ? json.valueToTree(input.max().longValue())
+              : json.valueToTree(input.max()));
     }
     if (received != null) {
       extra.set("received_value", received);
@@ -239,10 +366,17 @@ final class PromptValidator {
 
   private static String describe(ObjectNode nodeErrors) {
     StringBuilder sb = new StringBuilder();
-    nodeErrors.fields().forEachRemaining(e -> e.getValue().path("errors").forEach(err -> {
-      if (!sb.isEmpty()) sb.append('\n');
-      sb.append(err.path("message").asText()).append(": ").append(err.path("details").asText());
-    }));
+    nodeErrors
+        .fields()
+        .forEachRemaining(e ->
+            e.getValue()
+                .path("errors")
+                .forEach(err -> {
+                  if (!sb.isEmpty()) sb.append('\n');
+                  sb.append(err.path("message").asText())
+                      .append(": ")
+                      .append(err.path("details").asText());
+                }));
     return sb.toString();
   }
 

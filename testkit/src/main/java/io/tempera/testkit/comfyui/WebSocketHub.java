@@ -19,8 +19,8 @@ import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
 
 /**
- * The /ws connections, one per client id, and what is sent on them: the queue status to all,
- * a prompt's events to its client's socket only, previews as binary frames.
+ * The /ws connections, one per client id, and what is sent on them: the queue status to all, a
+ * prompt's events to its client's socket only, previews as binary frames.
  */
 final class WebSocketHub {
 
@@ -50,17 +50,26 @@ final class WebSocketHub {
   private final PromptQueue queue;
   private final Supplier<ObjectNode> features;
 
-  /** @param features what the server answers a client's {@code feature_flags} with */
+  /**
+   * @param features what the server answers a client's {@code feature_flags} with
+   */
   WebSocketHub(ComfyJson json, PromptQueue queue, Supplier<ObjectNode> features) {
     this.json = json;
     this.queue = queue;
     this.features = features;
   }
 
-  /** GET /ws: a new connection for {@code ?clientId=} (a new id when none), replacing that client's previous one. */
+  /**
+   * GET /ws: a new connection for {@code ?clientId=} (a new id when none), replacing that client's
+   * previous one.
+   */
   Publisher<Void> connect(HttpServerRequest req, HttpServerResponse res) {
-    String requested = ComfyUiRoutes.first(new QueryStringDecoder(req.uri()).parameters(), "clientId", null);
-    String clientId = requested == null || requested.isBlank() ? UUID.randomUUID().toString().replace("-", "") : requested;
+    String requested =
+        ComfyUiRoutes.first(new QueryStringDecoder(req.uri()).parameters(), "clientId", null);
+    String clientId =
+        requested == null || requested.isBlank()
+            ? UUID.randomUUID().toString().replace("-", "")
+            : requested;
     return res.sendWebsocket((in, out) -> {
       Session session = new Session(clientId);
       Session previous = sessions.put(clientId, session);
@@ -77,7 +86,9 @@ final class WebSocketHub {
         executing.putObject("data").put("node", runningNode).put("display_node", runningNode);
         session.send(text(executing));
       }
-      in.receive().asString().subscribe(message -> onClientMessage(session, message), e -> { }, () -> { });
+      in.receive()
+          .asString()
+          .subscribe(message -> onClientMessage(session, message), e -> {}, () -> {});
       return out.sendObject(session.out.asFlux())
           .then()
           .doFinally(signal -> sessions.remove(clientId, session));
@@ -87,7 +98,8 @@ final class WebSocketHub {
   private void onClientMessage(Session session, String message) {
     JsonNode node = json.readOrEmpty(message);
     if ("feature_flags".equals(node.path("type").asText())) {
-      session.previewMetadata = node.path("data").path("supports_preview_metadata").asBoolean(false);
+      session.previewMetadata =
+          node.path("data").path("supports_preview_metadata").asBoolean(false);
       ObjectNode reply = json.object();
       reply.put("type", "feature_flags");
       reply.set("data", features.get());
@@ -109,12 +121,17 @@ final class WebSocketHub {
       return;
     }
     String type = message.path("type").asText();
-    if (type.equals("progress") || type.equals("progress_state") || type.equals("execution_interrupted")) {
+    if (type.equals("progress")
+        || type.equals("progress_state")
+        || type.equals("execution_interrupted")) {
       sessions.values().forEach(s -> s.send(text(message)));
     }
   }
 
-  /** A preview of the prompt's node as a binary frame to the prompt's client (with metadata when it asked for it). */
+  /**
+   * A preview of the prompt's node as a binary frame to the prompt's client (with metadata when it
+   * asked for it).
+   */
   void sendPreview(QueuedPrompt job, String nodeId, byte[] png) throws IOException {
     Session session = sessionOf(job);
     if (session == null) {
@@ -123,7 +140,9 @@ final class WebSocketHub {
     ByteBuf frame = Unpooled.buffer();
     if (session.previewMetadata) {
       ObjectNode meta = json.object();
-      meta.put("node_id", nodeId).put("prompt_id", job.promptId()).put("display_node_id", nodeId)
+      meta.put("node_id", nodeId)
+          .put("prompt_id", job.promptId())
+          .put("display_node_id", nodeId)
           .putNull("parent_node_id");
       meta.put("real_node_id", nodeId).put("image_type", "image/png");
       byte[] metaBytes = json.mapper.writeValueAsBytes(meta);

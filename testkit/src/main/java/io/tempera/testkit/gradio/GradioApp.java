@@ -20,9 +20,9 @@ import java.util.stream.Stream;
 
 /**
  * A real Gradio app from {@code testkit/gradio/} running as its own Python process on a free port
- * (no share link, no analytics, its own temp folder), ready once {@code GET /config} answers.
- * The Python comes from {@code TEMPERA_GRADIO_PYTHON} (set by {@code ./tempera test} through
- * {@code scripts/ensure-gradio.sh}) or the venv that script leaves under {@code .tempera/tools/}.
+ * (no share link, no analytics, its own temp folder), ready once {@code GET /config} answers. The
+ * Python comes from {@code TEMPERA_GRADIO_PYTHON} (set by {@code ./tempera test} through {@code
+ * scripts/ensure-gradio.sh}) or the venv that script leaves under {@code .tempera/tools/}.
  */
 public final class GradioApp implements AutoCloseable {
 
@@ -53,11 +53,13 @@ public final class GradioApp implements AutoCloseable {
       Path tools = dir.resolve(".tempera/tools");
       if (Files.isDirectory(tools)) {
         try (Stream<Path> venvs = Files.list(tools)) {
-          Optional<Path> python = venvs.filter(p -> p.getFileName().toString().startsWith("gradio-"))
-              .sorted(Comparator.reverseOrder())
-              .map(p -> p.resolve("bin/python"))
-              .filter(Files::isExecutable)
-              .findFirst();
+          Optional<Path> python =
+              venvs
+                  .filter(p -> p.getFileName().toString().startsWith("gradio-"))
+                  .sorted(Comparator.reverseOrder())
+                  .map(p -> p.resolve("bin/python"))
+                  .filter(Files::isExecutable)
+                  .findFirst();
           if (python.isPresent()) {
             return python;
           }
@@ -77,18 +79,21 @@ public final class GradioApp implements AutoCloseable {
         return file;
       }
     }
-    throw new IllegalStateException("testkit/gradio/" + name + " not found above " + Path.of("").toAbsolutePath());
+    throw new IllegalStateException(
+        "testkit/gradio/" + name + " not found above " + Path.of("").toAbsolutePath());
   }
 
   /** Starts {@code script} with {@code python} and waits until it serves /config. */
-  public static GradioApp start(Path python, Path script, Map<String, String> env, Duration startTimeout) throws IOException {
+  public static GradioApp start(
+      Path python, Path script, Map<String, String> env, Duration startTimeout) throws IOException {
     int port = freePort();
     Path temp = Files.createTempDirectory("tempera-gradio-");
     Path log = temp.resolve("app.log");
-    ProcessBuilder builder = new ProcessBuilder(python.toString(), script.toString())
-        .directory(temp.toFile())
-        .redirectErrorStream(true)
-        .redirectOutput(log.toFile());
+    ProcessBuilder builder =
+        new ProcessBuilder(python.toString(), script.toString())
+            .directory(temp.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile());
     Map<String, String> environment = builder.environment();
     environment.put("GRADIO_SERVER_PORT", Integer.toString(port));
     environment.put("GRADIO_SERVER_NAME", "127.0.0.1");
@@ -113,12 +118,17 @@ public final class GradioApp implements AutoCloseable {
     try {
       while (System.nanoTime() < deadline) {
         if (!process.isAlive()) {
-          throw new IllegalStateException("the Gradio app exited (" + process.exitValue() + "):\n" + logTail());
+          throw new IllegalStateException(
+              "the Gradio app exited (" + process.exitValue() + "):\n" + logTail());
         }
         try {
-          HttpResponse<Void> r = http.send(
-              HttpRequest.newBuilder(baseUrl().resolve("/config")).timeout(Duration.ofSeconds(2)).GET().build(),
-              HttpResponse.BodyHandlers.discarding());
+          HttpResponse<Void> r =
+              http.send(
+                  HttpRequest.newBuilder(baseUrl().resolve("/config"))
+                      .timeout(Duration.ofSeconds(2))
+                      .GET()
+                      .build(),
+                  HttpResponse.BodyHandlers.discarding());
           if (r.statusCode() == 200 || r.statusCode() == 401) {
             return;
           }
@@ -133,7 +143,8 @@ public final class GradioApp implements AutoCloseable {
     } finally {
       http.close();
     }
-    throw new IllegalStateException("the Gradio app did not serve /config within " + timeout + ":\n" + logTail());
+    throw new IllegalStateException(
+        "the Gradio app did not serve /config within " + timeout + ":\n" + logTail());
   }
 
   public URI baseUrl() {

@@ -45,28 +45,47 @@ class ComfyUiProtocolTest {
     server.close();
   }
 
-  static final String INVERT = """
+  static final String INVERT =
+      """
       {"1":{"class_type":"EmptyImage","inputs":{"width":4,"height":2,"batch_size":1,"color":%d}},
        "2":{"class_type":"ImageInvert","inputs":{"image":["1",0]}},
-       "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"t"}}}""";
+       "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"t"}}}\
+      """;
 
-  static final String SLOW = """
+  static final String SLOW =
+      """
       {"1":{"class_type":"EmptyImage","inputs":{"width":4,"height":4,"batch_size":1,"color":%d}},
        "2":{"class_type":"TemperaDelay","inputs":{"image":["1",0],"steps":%d,"step_ms":20}},
-       "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"slow"}}}""";
+       "3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"slow"}}}\
+      """;
 
   HttpResponse<String> post(String path, String body) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + path)).header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    return http.send(
+        HttpRequest.newBuilder(URI.create(server.baseUrl() + path))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   HttpResponse<String> get(String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + path)).build(), HttpResponse.BodyHandlers.ofString());
+    return http.send(
+        HttpRequest.newBuilder(URI.create(server.baseUrl() + path)).build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   String submit(String graph, String clientId) throws Exception {
     String id = UUID.randomUUID().toString();
-    HttpResponse<String> r = post("/prompt", "{\"prompt\":" + graph + ",\"client_id\":\"" + clientId + "\",\"prompt_id\":\"" + id + "\"}");
+    HttpResponse<String> r =
+        post(
+            "/prompt",
+            "{\"prompt\":"
+                + graph
+                + ",\"client_id\":\""
+                + clientId
+                + "\",\"prompt_id\":\""
+                + id
+                + "\"}");
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     assertThat(json.readTree(r.body()).get("prompt_id").asText()).isEqualTo(id);
     return id;
@@ -92,8 +111,11 @@ class ComfyUiProtocolTest {
     final WebSocket ws;
 
     Socket(String clientId) throws Exception {
-      ws = http.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + server.port() + "/ws?clientId=" + clientId), this)
-          .get(5, TimeUnit.SECONDS);
+      ws =
+          http.newWebSocketBuilder()
+              .buildAsync(
+                  URI.create("ws://127.0.0.1:" + server.port() + "/ws?clientId=" + clientId), this)
+              .get(5, TimeUnit.SECONDS);
     }
 
     @Override
@@ -132,7 +154,9 @@ class ComfyUiProtocolTest {
         assertThat(m).as("a message").isNotNull();
         String type = m.get("type").asText();
         types.add(type);
-        if (type.equals("executing") && m.at("/data/node").isNull() && promptId.equals(m.at("/data/prompt_id").asText())) {
+        if (type.equals("executing")
+            && m.at("/data/node").isNull()
+            && promptId.equals(m.at("/data/prompt_id").asText())) {
           return types;
         }
       }
@@ -148,10 +172,20 @@ class ComfyUiProtocolTest {
 
     String id = submit(INVERT.formatted(0x112233), "c1");
     List<String> types = socket.typesUntilDone(id);
-    List<String> meaningful = types.stream().filter(t -> !t.equals("status") && !t.equals("progress_state")).toList();
-    assertThat(meaningful).containsExactly(
-        "execution_start", "execution_cached", "executing", "executing", "executing", "executed", "execution_success", "executing");
-    assertThat(types.subList(types.size() - 3, types.size())).containsExactly("execution_success", "status", "executing");
+    List<String> meaningful =
+        types.stream().filter(t -> !t.equals("status") && !t.equals("progress_state")).toList();
+    assertThat(meaningful)
+        .containsExactly(
+            "execution_start",
+            "execution_cached",
+            "executing",
+            "executing",
+            "executing",
+            "executed",
+            "execution_success",
+            "executing");
+    assertThat(types.subList(types.size() - 3, types.size()))
+        .containsExactly("execution_success", "status", "executing");
 
     JsonNode entry = waitForHistory(id);
     assertThat(entry.at("/status/status_str").asText()).isEqualTo("success");
@@ -159,8 +193,13 @@ class ComfyUiProtocolTest {
     assertThat(entry.at("/prompt/1").asText()).isEqualTo(id);
     JsonNode image = entry.at("/outputs/3/images/0");
     assertThat(image.get("filename").asText()).isEqualTo("t_00001_.png");
-    HttpResponse<byte[]> view = http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/view?filename=t_00001_.png&type=output&subfolder=")).build(),
-        HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> view =
+        http.send(
+            HttpRequest.newBuilder(
+                    URI.create(
+                        server.baseUrl() + "/view?filename=t_00001_.png&type=output&subfolder="))
+                .build(),
+            HttpResponse.BodyHandlers.ofByteArray());
     assertThat(view.statusCode()).isEqualTo(200);
     assertThat(view.headers().firstValue("content-type")).hasValue("image/png");
     var png = ImageIO.read(new java.io.ByteArrayInputStream(view.body()));
@@ -188,19 +227,27 @@ class ComfyUiProtocolTest {
     socket.typesUntilDone(first);
     String second = submit(INVERT.formatted(5), "cache");
     List<String> types = socket.typesUntilDone(second);
-    assertThat(types.stream().filter(t -> t.equals("executing")).count()).as("only the final executing{node:null}").isEqualTo(1);
+    assertThat(types.stream().filter(t -> t.equals("executing")).count())
+        .as("only the final executing{node:null}")
+        .isEqualTo(1);
     assertThat(types).contains("execution_cached", "executed", "execution_success");
-    assertThat(waitForHistory(second).at("/outputs/3/images/0/filename").asText()).isEqualTo("t_00001_.png");
+    assertThat(waitForHistory(second).at("/outputs/3/images/0/filename").asText())
+        .isEqualTo("t_00001_.png");
   }
 
   @Test
   void validationErrorsHaveComfyUisShapes() throws Exception {
-    HttpResponse<String> unknown = post("/prompt", "{\"prompt\":{\"1\":{\"class_type\":\"KSamplerX\",\"inputs\":{}}}}");
+    HttpResponse<String> unknown =
+        post("/prompt", "{\"prompt\":{\"1\":{\"class_type\":\"KSamplerX\",\"inputs\":{}}}}");
     assertThat(unknown.statusCode()).isEqualTo(400);
-    assertThat(json.readTree(unknown.body()).at("/error/type").asText()).isEqualTo("missing_node_type");
+    assertThat(json.readTree(unknown.body()).at("/error/type").asText())
+        .isEqualTo("missing_node_type");
     assertThat(json.readTree(unknown.body()).get("node_errors").isEmpty()).isTrue();
 
-    HttpResponse<String> tooBig = post("/prompt", "{\"prompt\":" + INVERT.formatted(1).replace("\"height\":2", "\"height\":20000") + "}");
+    HttpResponse<String> tooBig =
+        post(
+            "/prompt",
+            "{\"prompt\":" + INVERT.formatted(1).replace("\"height\":2", "\"height\":20000") + "}");
     JsonNode body = json.readTree(tooBig.body());
     assertThat(tooBig.statusCode()).isEqualTo(400);
     assertThat(body.at("/error/type").asText()).isEqualTo("prompt_outputs_failed_validation");
@@ -209,30 +256,53 @@ class ComfyUiProtocolTest {
     assertThat(body.at("/node_errors/1/class_type").asText()).isEqualTo("EmptyImage");
     assertThat(body.at("/node_errors/1/dependent_outputs/0").asText()).isEqualTo("3");
 
-    HttpResponse<String> missing = post("/prompt", "{\"prompt\":" + INVERT.formatted(1).replace("\"image\":[\"1\",0]", "\"x\":1") + "}");
-    assertThat(json.readTree(missing.body()).at("/node_errors/2/errors/0/type").asText()).isEqualTo("required_input_missing");
+    HttpResponse<String> missing =
+        post(
+            "/prompt",
+            "{\"prompt\":" + INVERT.formatted(1).replace("\"image\":[\"1\",0]", "\"x\":1") + "}");
+    assertThat(json.readTree(missing.body()).at("/node_errors/2/errors/0/type").asText())
+        .isEqualTo("required_input_missing");
 
-    HttpResponse<String> combo = post("/prompt", "{\"prompt\":{\"1\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":4,\"height\":4,\"batch_size\":1,\"color\":0}},"
-        + "\"2\":{\"class_type\":\"ImageScaleBy\",\"inputs\":{\"image\":[\"1\",0],\"upscale_method\":\"magic\",\"scale_by\":\"x\"}},"
-        + "\"3\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"2\",0],\"filename_prefix\":\"t\"}}}}");
+    HttpResponse<String> combo =
+        post(
+            "/prompt",
+            "{\"prompt\":{\"1\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":4,\"height\":4,\"batch_size\":1,\"color\":0}},"
+                + "\"2\":{\"class_type\":\"ImageScaleBy\",\"inputs\":{\"image\":[\"1\",0],\"upscale_method\":\"magic\",\"scale_by\":\"x\"}},"
+                + "\"3\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"2\",0],\"filename_prefix\":\"t\"}}}}");
     List<String> types = new ArrayList<>();
-    json.readTree(combo.body()).at("/node_errors/2/errors").forEach(e -> types.add(e.get("type").asText()));
+    json.readTree(combo.body())
+        .at("/node_errors/2/errors")
+        .forEach(e -> types.add(e.get("type").asText()));
     assertThat(types).containsExactly("value_not_in_list", "invalid_input_type");
 
-    HttpResponse<String> mismatch = post("/prompt", "{\"prompt\":{\"1\":{\"class_type\":\"ImagePadForOutpaint\",\"inputs\":{\"image\":[\"0\",0],\"left\":0,\"top\":0,\"right\":0,\"bottom\":0,\"feathering\":0}},"
-        + "\"0\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":4,\"height\":4,\"batch_size\":1,\"color\":0}},"
-        + "\"3\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",1],\"filename_prefix\":\"t\"}}}}");
-    assertThat(json.readTree(mismatch.body()).at("/node_errors/3/errors/0/type").asText()).isEqualTo("return_type_mismatch");
+    HttpResponse<String> mismatch =
+        post(
+            "/prompt",
+            "{\"prompt\":{\"1\":{\"class_type\":\"ImagePadForOutpaint\",\"inputs\":{\"image\":[\"0\",0],\"left\":0,\"top\":0,\"right\":0,\"bottom\":0,\"feathering\":0}},"
+                + "\"0\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":4,\"height\":4,\"batch_size\":1,\"color\":0}},"
+                + "\"3\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",1],\"filename_prefix\":\"t\"}}}}");
+    assertThat(json.readTree(mismatch.body()).at("/node_errors/3/errors/0/type").asText())
+        .isEqualTo("return_type_mismatch");
 
-    HttpResponse<String> noOutputs = post("/prompt", "{\"prompt\":{\"1\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":4,\"height\":4,\"batch_size\":1,\"color\":0}}}}");
-    assertThat(json.readTree(noOutputs.body()).at("/error/type").asText()).isEqualTo("prompt_no_outputs");
+    HttpResponse<String> noOutputs =
+        post(
+            "/prompt",
+            "{\"prompt\":{\"1\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":4,\"height\":4,\"batch_size\":1,\"color\":0}}}}");
+    assertThat(json.readTree(noOutputs.body()).at("/error/type").asText())
+        .isEqualTo("prompt_no_outputs");
 
-    HttpResponse<String> badId = post("/prompt", "{\"prompt\":" + INVERT.formatted(1) + ",\"prompt_id\":\"ABC\"}");
-    assertThat(json.readTree(badId.body()).at("/error/type").asText()).isEqualTo("invalid_prompt_id");
+    HttpResponse<String> badId =
+        post("/prompt", "{\"prompt\":" + INVERT.formatted(1) + ",\"prompt_id\":\"ABC\"}");
+    assertThat(json.readTree(badId.body()).at("/error/type").asText())
+        .isEqualTo("invalid_prompt_id");
 
-    HttpResponse<String> loadMissing = post("/prompt", "{\"prompt\":{\"1\":{\"class_type\":\"LoadImage\",\"inputs\":{\"image\":\"x.png\"}},"
-        + "\"2\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",0],\"filename_prefix\":\"t\"}}}}");
-    assertThat(json.readTree(loadMissing.body()).at("/node_errors/1/errors/0/details").asText()).isEqualTo("image - Invalid image file: x.png");
+    HttpResponse<String> loadMissing =
+        post(
+            "/prompt",
+            "{\"prompt\":{\"1\":{\"class_type\":\"LoadImage\",\"inputs\":{\"image\":\"x.png\"}},"
+                + "\"2\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",0],\"filename_prefix\":\"t\"}}}}");
+    assertThat(json.readTree(loadMissing.body()).at("/node_errors/1/errors/0/details").asText())
+        .isEqualTo("image - Invalid image file: x.png");
 
     assertThat(post("/prompt", "{not json").statusCode()).isEqualTo(500);
     assertThat(server.acceptedPromptCount()).isZero();
@@ -240,10 +310,11 @@ class ComfyUiProtocolTest {
 
   @Test
   void aPartlyValidPromptRunsItsValidOutputsAndReportsTheOthers() throws Exception {
-    String graph = "{\"1\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":4,\"height\":4,\"batch_size\":1,\"color\":0}},"
-        + "\"2\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",0],\"filename_prefix\":\"ok\"}},"
-        + "\"3\":{\"class_type\":\"ImageBlur\",\"inputs\":{\"image\":[\"1\",0],\"blur_radius\":99,\"sigma\":1.0}},"
-        + "\"4\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"3\",0],\"filename_prefix\":\"bad\"}}}";
+    String graph =
+        "{\"1\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":4,\"height\":4,\"batch_size\":1,\"color\":0}},"
+            + "\"2\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",0],\"filename_prefix\":\"ok\"}},"
+            + "\"3\":{\"class_type\":\"ImageBlur\",\"inputs\":{\"image\":[\"1\",0],\"blur_radius\":99,\"sigma\":1.0}},"
+            + "\"4\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"3\",0],\"filename_prefix\":\"bad\"}}}";
     HttpResponse<String> r = post("/prompt", "{\"prompt\":" + graph + "}");
     assertThat(r.statusCode()).isEqualTo(200);
     JsonNode body = json.readTree(r.body());
@@ -256,8 +327,14 @@ class ComfyUiProtocolTest {
   @Test
   void runtimeErrorsAndInterruptsEndInHistoryAsErrors() throws Exception {
     Socket socket = new Socket("err");
-    String failing = submit(INVERT.formatted(0).replace("ImageInvert\",\"inputs\":{\"image\":[\"1\",0]}",
-        "ImageBlur\",\"inputs\":{\"image\":[\"1\",0],\"blur_radius\":3,\"sigma\":1.0}"), "err");
+    String failing =
+        submit(
+            INVERT
+                .formatted(0)
+                .replace(
+                    "ImageInvert\",\"inputs\":{\"image\":[\"1\",0]}",
+                    "ImageBlur\",\"inputs\":{\"image\":[\"1\",0],\"blur_radius\":3,\"sigma\":1.0}"),
+            "err");
     assertThat(socket.typesUntilDone(failing)).contains("execution_error");
     JsonNode failed = waitForHistory(failing);
     assertThat(failed.at("/status/status_str").asText()).isEqualTo("error");
@@ -270,7 +347,9 @@ class ComfyUiProtocolTest {
 
     String slow = submit(SLOW.formatted(2, 500), "err");
     Thread.sleep(200);
-    assertThat(post("/interrupt", "{\"prompt_id\":\"" + UUID.randomUUID() + "\"}").statusCode()).as("targeted at another prompt: no effect").isEqualTo(200);
+    assertThat(post("/interrupt", "{\"prompt_id\":\"" + UUID.randomUUID() + "\"}").statusCode())
+        .as("targeted at another prompt: no effect")
+        .isEqualTo(200);
     Thread.sleep(100);
     assertThat(json.readTree(get("/history/" + slow).body()).isEmpty()).isTrue();
     post("/interrupt", "{\"prompt_id\":\"" + slow + "\"}");
@@ -284,7 +363,9 @@ class ComfyUiProtocolTest {
     String running = submit(SLOW.formatted(3, 15), "q");
     String later = submit(SLOW.formatted(4, 1), "q");
     String id = UUID.randomUUID().toString();
-    post("/prompt", "{\"prompt\":" + SLOW.formatted(5, 1) + ",\"prompt_id\":\"" + id + "\",\"front\":true}");
+    post(
+        "/prompt",
+        "{\"prompt\":" + SLOW.formatted(5, 1) + ",\"prompt_id\":\"" + id + "\",\"front\":true}");
     JsonNode queue = json.readTree(get("/queue").body());
     assertThat(queue.at("/queue_running/0/1").asText()).isEqualTo(running);
     assertThat(queue.at("/queue_pending").size()).isEqualTo(2);
@@ -292,7 +373,8 @@ class ComfyUiProtocolTest {
     long frontEnd = waitForHistory(id).at("/status/messages/1/1/timestamp").asLong();
     long laterEnd = waitForHistory(later).at("/status/messages/1/1/timestamp").asLong();
     assertThat(frontEnd).as("front jumps the queue").isLessThanOrEqualTo(laterEnd);
-    assertThat(json.readTree(get("/prompt").body()).at("/exec_info/queue_remaining").asInt()).isZero();
+    assertThat(json.readTree(get("/prompt").body()).at("/exec_info/queue_remaining").asInt())
+        .isZero();
   }
 
   @Test
@@ -302,19 +384,26 @@ class ComfyUiProtocolTest {
     assertThat(upload("x.png", a).get("name").asText()).isEqualTo("x.png");
     Path stored;
     try (java.util.stream.Stream<Path> files = Files.walk(tmp)) {
-      stored = files.filter(p -> p.getFileName().toString().equals("x.png")).findFirst().orElseThrow();
+      stored =
+          files.filter(p -> p.getFileName().toString().equals("x.png")).findFirst().orElseThrow();
     }
     java.nio.file.attribute.FileTime written = Files.getLastModifiedTime(stored);
-    Files.setLastModifiedTime(stored, java.nio.file.attribute.FileTime.fromMillis(written.toMillis() - 60_000));
+    Files.setLastModifiedTime(
+        stored, java.nio.file.attribute.FileTime.fromMillis(written.toMillis() - 60_000));
     assertThat(upload("x.png", a).get("name").asText()).isEqualTo("x.png");
     assertThat(Files.getLastModifiedTime(stored).toMillis())
         .as("identical bytes are not written again: a prompt may be reading the file")
         .isEqualTo(written.toMillis() - 60_000);
     assertThat(upload("x.png", b).get("name").asText()).isEqualTo("x (1).png");
-    HttpResponse<String> none = http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/upload/image"))
-        .header("Content-Type", "multipart/form-data; boundary=zz")
-        .POST(HttpRequest.BodyPublishers.ofString("--zz\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\ninput\r\n--zz--\r\n")).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> none =
+        http.send(
+            HttpRequest.newBuilder(URI.create(server.baseUrl() + "/upload/image"))
+                .header("Content-Type", "multipart/form-data; boundary=zz")
+                .POST(
+                    HttpRequest.BodyPublishers.ofString(
+                        "--zz\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\ninput\r\n--zz--\r\n"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(none.statusCode()).isEqualTo(400);
   }
 
@@ -325,15 +414,22 @@ class ComfyUiProtocolTest {
     assertThat(get("/view?filename=x.png&subfolder=..%2F..").statusCode()).isEqualTo(403);
     assertThat(get("/view?filename=missing.png").statusCode()).isEqualTo(404);
     assertThat(get("/api/system_stats").statusCode()).isEqualTo(200);
-    assertThat(json.readTree(get("/api/object_info/ImageScaleBy").body()).at("/ImageScaleBy/input/required/scale_by/1/max").asDouble()).isEqualTo(8.0);
+    assertThat(
+            json.readTree(get("/api/object_info/ImageScaleBy").body())
+                .at("/ImageScaleBy/input/required/scale_by/1/max")
+                .asDouble())
+        .isEqualTo(8.0);
     assertThat(get("/api/queue").statusCode()).isEqualTo(200);
   }
 
   @Test
   void saveImageWebsocketSendsBinaryPngFrames() throws Exception {
     Socket socket = new Socket("bin");
-    String id = submit("{\"1\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":4,\"height\":4,\"batch_size\":1,\"color\":255}},"
-        + "\"2\":{\"class_type\":\"SaveImageWebsocket\",\"inputs\":{\"images\":[\"1\",0]}}}", "bin");
+    String id =
+        submit(
+            "{\"1\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":4,\"height\":4,\"batch_size\":1,\"color\":255}},"
+                + "\"2\":{\"class_type\":\"SaveImageWebsocket\",\"inputs\":{\"images\":[\"1\",0]}}}",
+            "bin");
     socket.typesUntilDone(id);
     byte[] frame = socket.binaries.poll(5, TimeUnit.SECONDS);
     ByteBuffer header = ByteBuffer.wrap(frame);
@@ -345,12 +441,23 @@ class ComfyUiProtocolTest {
   JsonNode upload(String name, byte[] content) throws Exception {
     String boundary = "b" + UUID.randomUUID();
     ByteArrayOutputStream body = new ByteArrayOutputStream();
-    body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"" + name + "\"\r\nContent-Type: image/png\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+    body.writeBytes(
+        ("--"
+                + boundary
+                + "\r\nContent-Disposition: form-data; name=\"image\"; filename=\""
+                + name
+                + "\"\r\nContent-Type: image/png\r\n\r\n")
+            .getBytes(StandardCharsets.UTF_8));
     body.writeBytes(content);
     body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/upload/image"))
-        .header("Content-Type", "multipart/form-data; boundary=" + boundary)
-        .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        http.send(
+            HttpRequest.newBuilder(URI.create(server.baseUrl() + "/upload/image"))
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray()))
+                .timeout(Duration.ofSeconds(5))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     return json.readTree(r.body());
   }
@@ -360,5 +467,4 @@ class ComfyUiProtocolTest {
     ImageIO.write(ImageOps.filled(2, 2, color), "png", out);
     return out.toByteArray();
   }
-
 }

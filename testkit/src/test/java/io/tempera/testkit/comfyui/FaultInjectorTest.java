@@ -34,6 +34,8 @@ class FaultInjectorTest {
     assertThat(draws(b, 200)).isEqualTo(drawn);
     assertThat(drawn).contains("server_error", "websocket_drop", "out_of_memory");
     long drops = drawn.stream().filter("websocket_drop"::equals).count();
-    assertThat(a.injected()).containsEntry("websocket_drop", (int) drops).containsOnlyKeys("server_error", "websocket_drop", "out_of_memory");
+    assertThat(a.injected())
+        .containsEntry("websocket_drop", (int) drops)
+        .containsOnlyKeys("server_error", "websocket_drop", "out_of_memory");
   }
 }

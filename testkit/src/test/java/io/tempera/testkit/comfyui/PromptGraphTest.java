@@ -15,11 +15,16 @@ class PromptGraphTest {
   @TempDir Path input;
 
   static ObjectNode graph(int color) throws Exception {
-    return (ObjectNode) new ObjectMapper().readTree("""
-        {"3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"t"}},
-         "2":{"class_type":"ImageInvert","inputs":{"image":["1",0]}},
-         "1":{"class_type":"EmptyImage","inputs":{"width":4,"height":2,"batch_size":1,"color":%d}},
-         "9":{"class_type":"EmptyImage","inputs":{"width":1,"height":1,"batch_size":1,"color":0}}}""".formatted(color));
+    return (ObjectNode)
+        new ObjectMapper()
+            .readTree(
+                """
+                {"3":{"class_type":"SaveImage","inputs":{"images":["2",0],"filename_prefix":"t"}},
+                 "2":{"class_type":"ImageInvert","inputs":{"image":["1",0]}},
+                 "1":{"class_type":"EmptyImage","inputs":{"width":4,"height":2,"batch_size":1,"color":%d}},
+                 "9":{"class_type":"EmptyImage","inputs":{"width":1,"height":1,"batch_size":1,"color":0}}}\
+                """
+                    .formatted(color));
   }
 
   @Test
@@ -41,8 +46,13 @@ class PromptGraphTest {
 
   @Test
   void aWebsocketSaveIsNeverCached() throws Exception {
-    ObjectNode prompt = (ObjectNode) new ObjectMapper().readTree("""
-        {"1":{"class_type":"SaveImageWebsocket","inputs":{}}}""");
+    ObjectNode prompt =
+        (ObjectNode)
+            new ObjectMapper()
+                .readTree(
+                    """
+                    {"1":{"class_type":"SaveImageWebsocket","inputs":{}}}\
+                    """);
     assertThat(PromptGraph.cacheKeys(prompt, List.of("1"), input))
         .isNotEqualTo(PromptGraph.cacheKeys(prompt, List.of("1"), input));
   }

@@ -17,7 +17,6 @@ import io.tempera.generation.OutputActivities;
 import io.tempera.generation.PlanningActivities;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.ProgressBus;
-import io.tempera.slots.AllocatorSettings;
 import io.tempera.slots.SlotActivities;
 import io.tempera.slots.SlotAllocatorWorkflow;
 import io.tempera.slots.SlotAllocatorWorkflowImpl;
@@ -51,43 +50,13 @@ public record GenerationActivitySet(
   }
 
   /**
-   * The activities of a host in pool {@code pool}.
+   * The activities of a host in pool {@code pool}, asking for leases through {@code allocator}.
    *
    * @param modelHost the host's model containers (null: it runs none; every model is then planned
    *     on the configured endpoints)
    * @param defaultVramMb what a generation whose model and tier declare no VRAM asks for
    */
   public static GenerationActivitySet of(
-      WorkflowClient client,
-      TemplateRegistry templates,
-      TemplateTranslator translator,
-      BackendRegistry backends,
-      OutputStore outputStore,
-      ProgressBus progress,
-      MeterRegistry metrics,
-      ModelHost modelHost,
-      String hostId,
-      String pool,
-      int defaultVramMb) {
-    SlotAllocatorClient allocator = new SlotAllocatorClient(client, AllocatorSettings.defaults());
-    return of(
-        client,
-        allocator,
-        templates,
-        translator,
-        backends,
-        outputStore,
-        progress,
-        metrics,
-        modelHost,
-        hostId,
-        pool,
-        defaultVramMb);
-  }
-
-  /** The same with the allocator client (and its settings) of the caller's choosing. */
-  public static GenerationActivitySet of(
-      WorkflowClient client,
       SlotAllocatorClient allocator,
       TemplateRegistry templates,
       TemplateTranslator translator,

@@ -92,7 +92,6 @@ public final class TestHost implements AutoCloseable {
     TemplateTranslator translator = new TemplateTranslator(new ObjectMapper());
     GenerationActivitySet set =
         GenerationActivitySet.of(
-            client,
             allocator,
             b.templates,
             translator,

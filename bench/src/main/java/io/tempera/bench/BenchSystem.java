@@ -65,7 +65,6 @@ final class BenchSystem implements AutoCloseable {
     SlotAllocatorClient allocator =
         new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
     GenerationActivitySet.of(
-            workflows,
             allocator,
             new TemplateRegistry(Path.of("bench/templates"), json, 60_000),
             new TemplateTranslator(json),

@@ -93,30 +93,28 @@ public class WorkerConfiguration {
       MeterRegistry metrics) {
     gradioBackend
         .endpoints()
-        .forEach(endpoint ->
-            io.micrometer.core.instrument.Gauge.builder(
-                    "tempera.backend.breaker.open",
-                    endpoint.breaker(),
-                    breaker ->
-                        breaker.state() == io.tempera.backend.CircuitBreaker.State.CLOSED ? 0 : 1)
-                .description("1 while the endpoint's circuit breaker keeps it out of use")
-                .tag("backend", GradioBackend.TYPE)
-                .tag("endpoint", endpoint.name())
-                .register(metrics));
+        .forEach(e -> breakerGauge(metrics, GradioBackend.TYPE, e.name(), e.breaker()));
     comfyUiBackend
         .endpoints()
-        .forEach(endpoint ->
-            io.micrometer.core.instrument.Gauge.builder(
-                    "tempera.backend.breaker.open",
-                    endpoint.breaker(),
-                    breaker ->
-                        breaker.state() == io.tempera.backend.CircuitBreaker.State.CLOSED ? 0 : 1)
-                .description("1 while the endpoint's circuit breaker keeps it out of use")
-                .tag("backend", ComfyUiBackend.TYPE)
-                .tag("endpoint", endpoint.name())
-                .register(metrics));
+        .forEach(e -> breakerGauge(metrics, ComfyUiBackend.TYPE, e.name(), e.breaker()));
     return new BackendRegistry(
         List.of(comfyUiBackend, gradioBackend, new ScriptBackend(properties.scriptRuns())));
+  }
+
+  /** 1 while an endpoint's circuit breaker keeps it out of use. */
+  private static void breakerGauge(
+      MeterRegistry metrics,
+      String backend,
+      String endpoint,
+      io.tempera.backend.CircuitBreaker breaker) {
+    io.micrometer.core.instrument.Gauge.builder(
+            "tempera.backend.breaker.open",
+            breaker,
+            b -> b.state() == io.tempera.backend.CircuitBreaker.State.CLOSED ? 0 : 1)
+        .description("1 while the endpoint's circuit breaker keeps it out of use")
+        .tag("backend", backend)
+        .tag("endpoint", endpoint)
+        .register(metrics);
   }
 
   /** Closes the ComfyUI clients when the worker stops. */
@@ -132,7 +130,6 @@ public class WorkerConfiguration {
   /** Every activity this host runs (on the queues {@link #temperaTaskQueues} registers them on). */
   @Bean
   public GenerationActivitySet generationActivities(
-      WorkflowClient client,
       SlotAllocatorClient allocator,
       TemplateRegistry templates,
       TemplateTranslator translator,
@@ -143,7 +140,6 @@ public class WorkerConfiguration {
       ObjectProvider<ModelHost> modelHost,
       WorkerProperties properties) {
     return GenerationActivitySet.of(
-        client,
         allocator,
         templates,
         translator,

@@ -138,14 +138,10 @@ class DockerModelHostContainerIT {
     }
   }
 
-  static void await(String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        fail("gave up waiting: " + what);
-      }
-      Thread.sleep(100);
-    }
+  static void await(String what, BooleanSupplier condition) {
+    org.awaitility.Awaitility.await(what)
+        .atMost(Duration.ofSeconds(60))
+        .until(condition::getAsBoolean);
   }
 
   ObjectNode invertGraph(int color) throws Exception {

@@ -54,15 +54,8 @@ class SlotAllocatorWorkflowTest {
     return holder;
   }
 
-  private static void eventually(String what, Supplier<Boolean> condition)
-      throws InterruptedException {
-    long deadline = System.currentTimeMillis() + 20_000;
-    while (!condition.get()) {
-      if (System.currentTimeMillis() > deadline) {
-        throw new AssertionError("timed out waiting until " + what);
-      }
-      Thread.sleep(20);
-    }
+  private static void eventually(String what, Supplier<Boolean> condition) {
+    org.awaitility.Awaitility.await(what).atMost(Duration.ofSeconds(20)).until(condition::get);
   }
 
   private void finish(String id) {

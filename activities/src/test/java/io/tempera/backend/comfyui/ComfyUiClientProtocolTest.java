@@ -2,6 +2,7 @@ package io.tempera.backend.comfyui;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -9,6 +10,7 @@ import io.tempera.testkit.comfyui.ComfyUiTestServer;
 import io.tempera.testkit.fixtures.TestImages;
 import java.awt.image.BufferedImage;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -99,11 +101,9 @@ class ComfyUiClientProtocolTest {
     CompletableFuture<PromptResult> run =
         CompletableFuture.supplyAsync(
             () -> client.run(graph, promptId, "client-drop", updates::add));
-    long deadline = System.currentTimeMillis() + 10_000;
-    while (updates.stream().noneMatch(u -> u.stage() == ProgressUpdate.Stage.STEP)
-        && System.currentTimeMillis() < deadline) {
-      Thread.sleep(10);
-    }
+    await("a step")
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> updates.stream().anyMatch(u -> u.stage() == ProgressUpdate.Stage.STEP));
     comfy.dropWebSockets();
 
     PromptResult result = run.get(30, TimeUnit.SECONDS);
@@ -117,9 +117,9 @@ class ComfyUiClientProtocolTest {
     ObjectNode graph = slowGraph(10, 30);
     CompletableFuture<PromptResult> first =
         CompletableFuture.supplyAsync(() -> client.run(graph, promptId, "client-x", u -> {}));
-    while (comfy.acceptedPromptCount() == 0) {
-      Thread.sleep(5);
-    }
+    await("the first run's prompt")
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> comfy.acceptedPromptCount() > 0);
     PromptResult second = client.run(graph, promptId, "client-x", updates::add);
     assertThat(second.submitted()).isFalse();
     assertThat(second.status()).isEqualTo(PromptResult.Status.SUCCESS);
@@ -175,9 +175,9 @@ class ComfyUiClientProtocolTest {
     ObjectNode graph = slowGraph(500, 20);
     CompletableFuture<PromptResult> run =
         CompletableFuture.supplyAsync(() -> client.run(graph, promptId, "client-c", updates::add));
-    while (updates.stream().noneMatch(u -> u.stage() == ProgressUpdate.Stage.STEP)) {
-      Thread.sleep(10);
-    }
+    await("a step")
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> updates.stream().anyMatch(u -> u.stage() == ProgressUpdate.Stage.STEP));
     client.cancel(promptId);
     PromptResult result = run.get(10, TimeUnit.SECONDS);
     assertThat(result.status()).isEqualTo(PromptResult.Status.INTERRUPTED);

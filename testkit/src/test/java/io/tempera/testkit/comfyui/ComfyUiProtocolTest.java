@@ -91,15 +91,11 @@ class ComfyUiProtocolTest {
     return id;
   }
 
-  JsonNode waitForHistory(String id) throws Exception {
-    for (int i = 0; i < 200; i++) {
-      JsonNode h = json.readTree(get("/history/" + id).body());
-      if (h.has(id)) {
-        return h.get(id);
-      }
-      Thread.sleep(25);
-    }
-    throw new AssertionError("no history for " + id);
+  JsonNode waitForHistory(String id) {
+    return org.awaitility.Awaitility.await("the history of " + id)
+        .atMost(java.time.Duration.ofSeconds(30))
+        .until(() -> json.readTree(get("/history/" + id).body()), h -> h.has(id))
+        .get(id);
   }
 
   /** A /ws client collecting text and binary frames. */

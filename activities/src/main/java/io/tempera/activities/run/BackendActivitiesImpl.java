@@ -23,7 +23,10 @@ import io.temporal.activity.Activity;
 import io.temporal.activity.ActivityExecutionContext;
 import io.temporal.client.ActivityCompletionException;
 import io.temporal.failure.ApplicationFailure;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,6 +48,18 @@ public class BackendActivitiesImpl implements BackendActivities {
   private final MeterRegistry metrics;
   private final ModelHost modelHost;
   private final DurationHistory durations = new DurationHistory();
+
+  /** The attempts following a run on this host now, by run id: a cancel reaches them at once. */
+  private final Map<String, Thread> following = new ConcurrentHashMap<>();
+
+  /**
+   * Runs cancelled on this host, by run id (with when, forgotten after an hour): an attempt still
+   * starting, or one that submitted as the cancel came, stops its run itself. A generation's run
+   * and its cancel go to the same host's queue, so they meet here.
+   */
+  private final Map<String, Long> cancelled = new ConcurrentHashMap<>();
+
+  private static final long FORGET_CANCELS_AFTER_MILLIS = 3_600_000;
 
   /**
    * @param modelHost this host's model containers (null: it runs none)
@@ -121,7 +136,12 @@ public class BackendActivitiesImpl implements BackendActivities {
     String outcome = "failed";
     LiveProgress live = new LiveProgress(job, last, outputs, progress, durations);
     BackendJob run = job;
+    following.put(job.runId(), worker);
     try (Heartbeats beats = Heartbeats.start(context, last::get, watch)) {
+      if (cancelled.containsKey(job.runId())) {
+        outcome = "interrupted";
+        return interrupted(job);
+      }
       try {
         run = onTheModelsCurrentService(job);
         running.set(run);
@@ -134,6 +154,10 @@ public class BackendActivitiesImpl implements BackendActivities {
                   watchdog.onProgress(p.queuePosition());
                   live.accept(p);
                 });
+        if (cancelled.containsKey(job.runId())) {
+          outcome = "interrupted";
+          return stopCancelled(backend, run);
+        }
         if (result.interrupted()) {
           throwIfTripped(watchdog); // the watchdog stopped it; a run that finished meanwhile stands
         }
@@ -142,12 +166,19 @@ public class BackendActivitiesImpl implements BackendActivities {
           durations.record(job.plan().functionId(), job.plan().tierUsed(), live.elapsedSeconds());
         }
         return result;
-      } catch (ApplicationFailure e) {
-        ApplicationFailure failure =
-            watchdog.tripped() != null ? tripFailure(watchdog) : containerCrashOr(run, e);
-        outcome = failure.getType();
-        throw failure;
       } catch (RuntimeException e) {
+        if (cancelled.containsKey(job.runId())) {
+          // cancelled while submitting or following: the run may have reached the backend after the
+          // cancel looked for it, so it is stopped from here
+          outcome = "interrupted";
+          return stopCancelled(backend, run);
+        }
+        if (e instanceof ApplicationFailure app) {
+          ApplicationFailure failure =
+              watchdog.tripped() != null ? tripFailure(watchdog) : containerCrashOr(run, app);
+          outcome = failure.getType();
+          throw failure;
+        }
         ActivityCompletionException cause = beats.stopped();
         if (cause != null) {
           throw cause;
@@ -162,6 +193,7 @@ public class BackendActivitiesImpl implements BackendActivities {
         throw e;
       }
     } finally {
+      following.remove(job.runId(), worker);
       sample.stop(
           Timer.builder("tempera.backend.runs")
               .description("Backend run attempts: submit (or re-attach) and follow to the end")
@@ -172,9 +204,43 @@ public class BackendActivitiesImpl implements BackendActivities {
     }
   }
 
+  /**
+   * Stops the run: an attempt following it on this host stops at once, one still starting never
+   * submits, and the backend drops it from its queue or interrupts it.
+   */
   @Override
   public void cancelOnBackend(BackendJob job) {
+    long now = System.currentTimeMillis();
+    cancelled.values().removeIf(at -> now - at > FORGET_CANCELS_AFTER_MILLIS);
+    cancelled.put(job.runId(), now);
+    Thread attempt = following.get(job.runId());
+    if (attempt != null) {
+      attempt.interrupt();
+    }
     backends.get(job.plan().backendType()).cancel(job);
+  }
+
+  /**
+   * A cancelled run's attempt, done: the run stopped on the backend once more (it may just have
+   * arrived).
+   */
+  private BackendOutcome stopCancelled(Backend backend, BackendJob run) {
+    Thread
+        .interrupted(); // the cancel's interrupt has done its work; the backend call below must not
+    // see it
+    try {
+      backend.cancel(run);
+    } catch (RuntimeException e) {
+      log.warn(
+          "generation {}: stopping the cancelled run failed: {}", run.generationId(), e.toString());
+    }
+    log.info(
+        "generation {} run {}: cancelled, stopped on the backend", run.generationId(), run.runId());
+    return interrupted(run);
+  }
+
+  private static BackendOutcome interrupted(BackendJob job) {
+    return new BackendOutcome(job.runId(), true, List.of(), false);
   }
 
   /** True when the job runs on a model's own container on this host. */

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Prints the path of a Python that has the real gradio package (PyPI), creating a virtual
-# environment under .tempera/tools/ when there is none. Used by the Gradio backend's tests, which
+# environment in the tools cache outside the clone (~/.cache/tempera/tools/, or
+# $TEMPERA_CACHE_DIR/tools) when there is none, so a fresh clone reuses it. Used by the Gradio backend's tests, which
 # start real Gradio apps from testkit/gradio/. Quick when the environment is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=5.50.0
-TARGET=.tempera/tools/gradio-$VERSION
-PY="$(pwd)/$TARGET/bin/python"
+TARGET="${TEMPERA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tempera}/tools/gradio-$VERSION"
+PY="$TARGET/bin/python"
+mkdir -p "$(dirname "$TARGET")"
 if [ -n "${TEMPERA_GRADIO_PYTHON:-}" ] && [ -x "$TEMPERA_GRADIO_PYTHON" ] \
     && "$TEMPERA_GRADIO_PYTHON" -c 'import importlib.metadata as m; m.version("gradio")' >/dev/null 2>&1; then
   echo "$TEMPERA_GRADIO_PYTHON"; exit 0

@@ -22,7 +22,8 @@ import java.util.stream.Stream;
  * A real Gradio app from {@code testkit/gradio/} running as its own Python process on a free port
  * (no share link, no analytics, its own temp folder), ready once {@code GET /config} answers. The
  * Python comes from {@code TEMPERA_GRADIO_PYTHON} (set by {@code ./tempera test} through {@code
- * scripts/ensure-gradio.sh}) or the venv that script leaves under {@code .tempera/tools/}.
+ * scripts/ensure-gradio.sh}) or the venv that script leaves in the tools cache ({@code
+ * ~/.cache/tempera/tools/}, or {@code $TEMPERA_CACHE_DIR/tools}).
  */
 public final class GradioApp implements AutoCloseable {
 
@@ -43,29 +44,37 @@ public final class GradioApp implements AutoCloseable {
     return "true".equalsIgnoreCase(System.getenv("CI"));
   }
 
+  /** Where scripts/ensure-*.sh install the tools the tests start (outside the clone). */
+  static Path toolsCache() {
+    String cache = System.getenv("TEMPERA_CACHE_DIR");
+    if (cache == null || cache.isBlank()) {
+      String xdg = System.getenv("XDG_CACHE_HOME");
+      Path base =
+          xdg == null || xdg.isBlank()
+              ? Path.of(System.getProperty("user.home"), ".cache")
+              : Path.of(xdg);
+      return base.resolve("tempera/tools");
+    }
+    return Path.of(cache, "tools");
+  }
+
   /** A Python with gradio installed, if there is one. */
   public static Optional<Path> findPython() {
     String configured = System.getenv("TEMPERA_GRADIO_PYTHON");
     if (configured != null && !configured.isBlank() && Files.isExecutable(Path.of(configured))) {
       return Optional.of(Path.of(configured));
     }
-    for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-      Path tools = dir.resolve(".tempera/tools");
-      if (Files.isDirectory(tools)) {
-        try (Stream<Path> venvs = Files.list(tools)) {
-          Optional<Path> python =
-              venvs
-                  .filter(p -> p.getFileName().toString().startsWith("gradio-"))
-                  .sorted(Comparator.reverseOrder())
-                  .map(p -> p.resolve("bin/python"))
-                  .filter(Files::isExecutable)
-                  .findFirst();
-          if (python.isPresent()) {
-            return python;
-          }
-        } catch (IOException e) {
-          // look further up
-        }
+    Path tools = toolsCache();
+    if (Files.isDirectory(tools)) {
+      try (Stream<Path> venvs = Files.list(tools)) {
+        return venvs
+            .filter(p -> p.getFileName().toString().startsWith("gradio-"))
+            .sorted(Comparator.reverseOrder())
+            .map(p -> p.resolve("bin/python"))
+            .filter(Files::isExecutable)
+            .findFirst();
+      } catch (IOException e) {
+        return Optional.empty();
       }
     }
     return Optional.empty();

@@ -17,6 +17,7 @@ import io.tempera.generation.OutputActivities;
 import io.tempera.generation.PlanningActivities;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.ProgressBus;
+import io.tempera.slots.HostRegistration;
 import io.tempera.slots.SlotActivities;
 import io.tempera.slots.SlotAllocatorWorkflow;
 import io.tempera.slots.SlotAllocatorWorkflowImpl;
@@ -54,6 +55,8 @@ public record GenerationActivitySet(
    *
    * @param modelHost the host's model containers (null: it runs none; every model is then planned
    *     on the configured endpoints)
+   * @param host this host's registration with the pool (its id; registered again should the pool's
+   *     allocator have stopped)
    * @param defaultVramMb what a generation whose model and tier declare no VRAM asks for
    */
   public static GenerationActivitySet of(
@@ -65,15 +68,15 @@ public record GenerationActivitySet(
       ProgressBus progress,
       MeterRegistry metrics,
       ModelHost modelHost,
-      String hostId,
+      HostRegistration host,
       String pool,
       int defaultVramMb) {
     PhaseEvents phases = new PhaseEvents(progress);
     return new GenerationActivitySet(
         new PlanningActivitiesImpl(
             templates, translator, templates::model, modelHost != null, phases),
-        new SlotActivitiesImpl(allocator, pool, defaultVramMb, phases),
-        new ModelActivitiesImpl(modelHost, hostId, phases),
+        new SlotActivitiesImpl(allocator, pool, host, defaultVramMb, phases),
+        new ModelActivitiesImpl(modelHost, host.hostId(), phases),
         new BackendActivitiesImpl(backends, outputStore, progress, metrics, modelHost),
         new OutputActivitiesImpl(backends, outputStore, phases, metrics));
   }

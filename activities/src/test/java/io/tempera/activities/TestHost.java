@@ -90,6 +90,8 @@ public final class TestHost implements AutoCloseable {
     client = env.getWorkflowClient();
     allocator = new SlotAllocatorClient(client, AllocatorSettings.defaults());
     TemplateTranslator translator = new TemplateTranslator(new ObjectMapper());
+    HostRegistration host =
+        new HostRegistration(HOST_ID, HOST_QUEUE, List.of(new Gpu(0, b.vramMb)), b.slots);
     GenerationActivitySet set =
         GenerationActivitySet.of(
             allocator,
@@ -100,7 +102,7 @@ public final class TestHost implements AutoCloseable {
             b.progress,
             metrics,
             b.modelHost,
-            HOST_ID,
+            host,
             POOL,
             0);
     if (b.models != null) {
@@ -123,8 +125,7 @@ public final class TestHost implements AutoCloseable {
     activities.register(env.getWorkerFactory(), GENERATION_QUEUES, HOST_QUEUE);
     GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client);
     env.start();
-    allocator.registerHost(
-        POOL, new HostRegistration(HOST_ID, HOST_QUEUE, List.of(new Gpu(0, b.vramMb)), b.slots));
+    allocator.registerHost(POOL, host);
   }
 
   /**

@@ -57,13 +57,22 @@ final class BenchSystem implements AutoCloseable {
     Path tmp = Files.createTempDirectory("tempera-bench");
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(tmp.resolve("comfyui")));
     client = new ComfyUiClient(comfy.baseUrl(), ComfyUiClientOptions.defaults());
-    env = TestWorkflowEnvironment.newInstance();
+    // real time, as the embedded default runs (a time-skipping test server would jump an idle
+    // system to the allocator's run timeout)
+    env =
+        TestWorkflowEnvironment.newInstance(
+            io.temporal.testing.TestEnvironmentOptions.newBuilder()
+                .setUseTimeskipping(false)
+                .build());
     ObjectMapper json = new ObjectMapper();
     workflows = env.getWorkflowClient();
     // what ships: the pool's slot allocator, one host with the default's slots, the host's own
     // queue
     SlotAllocatorClient allocator =
         new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
+    HostRegistration host =
+        new HostRegistration(
+            HOST, HostRegistration.taskQueueFor(HOST), List.of(new Gpu(0, 24_576)), SLOTS);
     GenerationActivitySet.of(
             allocator,
             new TemplateRegistry(Path.of("bench/templates"), json, 60_000),
@@ -74,7 +83,7 @@ final class BenchSystem implements AutoCloseable {
             new InProcessProgressBus(),
             new SimpleMeterRegistry(),
             null,
-            HOST,
+            host,
             POOL,
             0)
         .register(
@@ -85,10 +94,7 @@ final class BenchSystem implements AutoCloseable {
             HostRegistration.taskQueueFor(HOST));
     GenerationActivitySet.registerAllocator(env.getWorkerFactory(), workflows);
     env.start();
-    allocator.registerHost(
-        POOL,
-        new HostRegistration(
-            HOST, HostRegistration.taskQueueFor(HOST), List.of(new Gpu(0, 24_576)), SLOTS));
+    allocator.registerHost(POOL, host);
   }
 
   private static final String HOST = "bench-host";

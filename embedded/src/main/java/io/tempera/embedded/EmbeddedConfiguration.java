@@ -17,6 +17,17 @@ import org.springframework.context.annotation.Configuration;
 @Configuration(proxyBeanMethods = false)
 public class EmbeddedConfiguration {
 
+  /**
+   * The in-process Temporal server runs on real time: time skipping, a testing aid, would let an
+   * idle system jump ahead to the slot allocator's run timeout (and fire every timer early).
+   */
+  @Bean
+  public io.temporal.spring.boot.TemporalOptionsCustomizer<
+          io.temporal.testing.TestEnvironmentOptions.Builder>
+      realTime() {
+    return options -> options.setUseTimeskipping(false);
+  }
+
   @Bean(destroyMethod = "close")
   public ComfyUiTestServer embeddedComfyUi(
       @Value("${tempera.embedded.comfyui-port:8188}") int port,

@@ -46,6 +46,9 @@ public class WorkerConfiguration {
 
   private static final Logger log = LoggerFactory.getLogger(WorkerConfiguration.class);
 
+  /** How often a host registers with its pool again (idempotent; one signal). */
+  static final java.time.Duration REREGISTER_EVERY = java.time.Duration.ofMinutes(5);
+
   /**
    * The ComfyUI backend: the servers a {@link ComfyUiUrls} bean names (the embedded all-in-one's
    * testkit server), else the configured endpoints (tempera.worker.comfyui-url(s)).
@@ -138,6 +141,7 @@ public class WorkerConfiguration {
       ProgressBus progress,
       MeterRegistry metrics,
       ObjectProvider<ModelHost> modelHost,
+      HostRegistration host,
       WorkerProperties properties) {
     return GenerationActivitySet.of(
         allocator,
@@ -148,7 +152,7 @@ public class WorkerConfiguration {
         progress,
         metrics,
         modelHost.getIfAvailable(),
-        properties.hostId(),
+        host,
         properties.slotPool(),
         properties.defaultVramMb());
   }
@@ -215,7 +219,8 @@ public class WorkerConfiguration {
   /**
    * Registers this host with its pool's allocator once the application is ready (again on every
    * start: a re-registration replaces the host's GPUs and keeps its leases); retried until Temporal
-   * answers.
+   * answers. Then again every {@link #REREGISTER_EVERY}: an allocator that was stopped (by an
+   * operator) and started again by another host's lease request learns of this host's GPUs too.
    */
   @Bean
   public ApplicationListener<ApplicationReadyEvent> registerWithSlotPool(
@@ -228,8 +233,15 @@ public class WorkerConfiguration {
               while (true) {
                 try {
                   allocator.registerHost(properties.slotPool(), host);
-                  log.info(
-                      "host {} registered with slot pool {}", host.hostId(), properties.slotPool());
+                  if (backoff > 0) {
+                    log.info(
+                        "host {} registered with slot pool {}",
+                        host.hostId(),
+                        properties.slotPool());
+                  }
+                  backoff = 0;
+                  Thread.sleep(REREGISTER_EVERY.toMillis());
+                } catch (InterruptedException stop) {
                   return;
                 } catch (RuntimeException e) {
                   log.warn(
@@ -242,7 +254,7 @@ public class WorkerConfiguration {
                   } catch (InterruptedException stop) {
                     return;
                   }
-                  backoff = Math.min(backoff * 2, 10_000);
+                  backoff = Math.min(Math.max(500, backoff * 2), 10_000);
                 }
               }
             });

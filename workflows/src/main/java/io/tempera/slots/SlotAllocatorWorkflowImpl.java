@@ -54,6 +54,13 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     dirty = true;
     lastReclaimMillis = Workflow.currentTimeMillis();
     initialized = true;
+    log.info(
+        "slot pool {}: allocator run {} started with {} hosts, {} leases, {} waiters",
+        pool,
+        Workflow.getInfo().getRunId(),
+        hosts.size(),
+        leases.size(),
+        waiters.size());
 
     while (true) {
       if (leases.isEmpty() && waiters.isEmpty()) {

@@ -1,7 +1,5 @@
 package io.tempera.activities.slots;
 
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.tempera.slots.AllocatorSettings;
 import io.tempera.slots.AllocatorState;
 import io.tempera.slots.HostRegistration;
@@ -10,13 +8,8 @@ import io.tempera.slots.LeaseRequest;
 import io.tempera.slots.SlotAllocatorWorkflow;
 import io.temporal.api.enums.v1.WorkflowIdConflictPolicy;
 import io.temporal.client.BatchRequest;
-import io.temporal.client.UpdateOptions;
-import io.temporal.client.WithStartWorkflowOperation;
 import io.temporal.client.WorkflowClient;
-import io.temporal.client.WorkflowNotFoundException;
 import io.temporal.client.WorkflowOptions;
-import io.temporal.client.WorkflowServiceException;
-import io.temporal.client.WorkflowUpdateStage;
 
 /**
  * Talks to a pool's allocator from outside a workflow (a worker at start, an activity), starting it
@@ -44,34 +37,14 @@ public final class SlotAllocatorClient {
 
   /**
    * Asks for a lease: granted at once, or a place in the queue (the lease follows by signal). One
-   * RPC: an Update of the running allocator (its hosts registered it at their start), or
-   * update-with-start when none runs yet.
+   * RPC, an Update of the pool's running allocator. A lease request never starts an allocator: one
+   * started without the hosts' registrations could grant nothing (the hosts start it, registering);
+   * {@code WorkflowNotFoundException} when none runs yet.
    */
   public LeaseAnswer requestLease(String pool, LeaseRequest lease) {
-    try {
-      return client
-          .newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool))
-          .requestLease(lease);
-    } catch (WorkflowNotFoundException notRunning) {
-      return startAndRequestLease(pool, lease);
-    } catch (WorkflowServiceException e) {
-      if (e.getCause() instanceof StatusRuntimeException status
-          && status.getStatus().getCode() == Status.Code.NOT_FOUND) {
-        return startAndRequestLease(pool, lease);
-      }
-      throw e;
-    }
-  }
-
-  private LeaseAnswer startAndRequestLease(String pool, LeaseRequest lease) {
-    SlotAllocatorWorkflow allocator = newStub(pool);
-    return WorkflowClient.executeUpdateWithStart(
-        allocator::requestLease,
-        lease,
-        UpdateOptions.<LeaseAnswer>newBuilder()
-            .setWaitForStage(WorkflowUpdateStage.COMPLETED)
-            .build(),
-        new WithStartWorkflowOperation<>(allocator::run, AllocatorState.empty(pool, settings)));
+    return client
+        .newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool))
+        .requestLease(lease);
   }
 
   /** What the pool's allocator knows now. */

@@ -99,8 +99,8 @@ class GenerationReplayTest {
       env.newWorker(hostQueue).registerActivitiesImplementations(activities);
       GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client);
       env.start();
-      activities.allocator.registerHost(
-          activities.pool, new HostRegistration("h1", hostQueue, List.of(new Gpu(0, 24_000)), 1));
+      activities.host = new HostRegistration("h1", hostQueue, List.of(new Gpu(0, 24_000)), 1);
+      activities.allocator.registerHost(activities.pool, activities.host);
       BackendOutcome ok =
           new BackendOutcome(
               "r",

@@ -65,8 +65,8 @@ class GenerationWorkflowTest {
     env.newWorker(HOST_QUEUE).registerActivitiesImplementations(activities);
     GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client);
     env.start();
-    activities.allocator.registerHost(
-        activities.pool, new HostRegistration("h1", HOST_QUEUE, List.of(new Gpu(0, 24_000)), 1));
+    activities.host = new HostRegistration("h1", HOST_QUEUE, List.of(new Gpu(0, 24_000)), 1);
+    activities.allocator.registerHost(activities.pool, activities.host);
   }
 
   @AfterEach

@@ -35,6 +35,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
@@ -75,7 +76,7 @@ final class BenchSystem implements AutoCloseable {
             HOST, HostRegistration.taskQueueFor(HOST), List.of(new Gpu(0, 24_576)), SLOTS);
     GenerationActivitySet.of(
             allocator,
-            new TemplateRegistry(Path.of("bench/templates"), json, 60_000),
+            templates(json),
             new TemplateTranslator(json),
             new BackendRegistry(
                 List.of(new TimedBackend(ComfyUiBackend.single(client), backendNanos))),
@@ -95,6 +96,17 @@ final class BenchSystem implements AutoCloseable {
     GenerationActivitySet.registerAllocator(env.getWorkerFactory(), workflows);
     env.start();
     allocator.registerHost(POOL, host);
+  }
+
+  /** The bench's functions; a setup that cannot load them fails (it must never measure nothing). */
+  private static TemplateRegistry templates(ObjectMapper json) {
+    TemplateRegistry registry = new TemplateRegistry(Path.of("bench/templates"), json, 60_000);
+    if (registry.find("instant").isEmpty() || !registry.problems().isEmpty()) {
+      throw new IllegalStateException(
+          "the bench templates did not load (run from the repository root): "
+              + registry.problems());
+    }
+    return registry;
   }
 
   private static final String HOST = "bench-host";
@@ -129,7 +141,63 @@ final class BenchSystem implements AutoCloseable {
     return sorted.get(Math.max(0, Math.min(sorted.size() - 1, index)));
   }
 
+  /** What every result says it was: when, on which machine, at which commit. */
+  static String provenance() {
+    return String.format(
+        Locale.ROOT,
+        "date: %s%nmachine: %d cores, JDK %s%ncommit: %s%n",
+        java.time.Instant.now(),
+        Runtime.getRuntime().availableProcessors(),
+        System.getProperty("java.version"),
+        commit());
+  }
+
+  /** The commit the benchmark ran at ("-dirty" with uncommitted changes), or "unknown". */
+  static String commit() {
+    try {
+      String head = git("rev-parse", "--short", "HEAD");
+      return head.isEmpty()
+          ? "unknown"
+          : head + (git("status", "--porcelain").isEmpty() ? "" : "-dirty");
+    } catch (IOException | InterruptedException e) {
+      return "unknown";
+    }
+  }
+
+  private static String git(String... args) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(List.of("git"));
+    command.addAll(List.of(args));
+    Process git = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String out =
+        new String(git.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)
+            .strip();
+    return git.waitFor() == 0 ? out : "";
+  }
+
+  /** A benchmark's body: it either writes its result, or its result file says FAILED and why. */
+  interface Body {
+    void run() throws Exception;
+  }
+
+  /**
+   * Runs {@code body}; when its setup or run fails, writes {@code file} as FAILED with the reason
+   * (never a figure or "met") and exits non-zero.
+   */
+  static void reportingFailure(String file, String title, Body body) throws IOException {
+    try {
+      body.run();
+    } catch (Exception | AssertionError e) {
+      e.printStackTrace();
+      write(file, "# " + title + "\n" + provenance() + "\nresult: FAILED — " + e + "\n");
+      System.exit(1);
+    }
+  }
+
   static void write(String file, String report) throws IOException {
+    if (!report.contains("\ncommit: ")) {
+      // the result says at which commit it was measured
+      report = report.replaceFirst("(?m)^(machine: .*)$", "$1\ncommit: " + commit());
+    }
     System.out.println(report);
     Path results = Path.of("bench/results");
     Files.createDirectories(results);

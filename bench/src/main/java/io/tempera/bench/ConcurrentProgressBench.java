@@ -40,6 +40,11 @@ public final class ConcurrentProgressBench {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   public static void main(String[] args) throws Exception {
+    BenchSystem.reportingFailure(
+        "progress-100-concurrent.md", "Live progress, 100 generations at once", () -> run(args));
+  }
+
+  static void run(String[] args) throws Exception {
     int generations = args.length > 0 ? Integer.parseInt(args[0]) : 100;
     double hz = args.length > 1 ? Double.parseDouble(args[1]) : 25;
     double seconds = args.length > 2 ? Double.parseDouble(args[2]) : 6;

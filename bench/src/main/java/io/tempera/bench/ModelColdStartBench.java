@@ -23,6 +23,11 @@ import java.util.UUID;
 public final class ModelColdStartBench {
 
   public static void main(String[] args) throws Exception {
+    BenchSystem.reportingFailure(
+        "model-cold-start.md", "Model container cold start", () -> run(args));
+  }
+
+  static void run(String[] args) throws Exception {
     int runs = args.length > 0 ? Integer.parseInt(args[0]) : 5;
     ModelSpec model =
         new TemplateRegistry(Path.of("templates"), new ObjectMapper(), 60_000)

@@ -22,6 +22,11 @@ import java.util.concurrent.Future;
 public final class OrchestrationOverheadBench {
 
   public static void main(String[] args) throws Exception {
+    BenchSystem.reportingFailure(
+        "orchestration-overhead.md", "Orchestration overhead", () -> run(args));
+  }
+
+  static void run(String[] args) throws Exception {
     int sequential = args.length > 0 ? Integer.parseInt(args[0]) : 200;
     int concurrent = args.length > 1 ? Integer.parseInt(args[1]) : 400;
     int inFlight = args.length > 2 ? Integer.parseInt(args[2]) : 8;

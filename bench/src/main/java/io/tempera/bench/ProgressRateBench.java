@@ -32,6 +32,11 @@ import org.springframework.context.ConfigurableApplicationContext;
 public final class ProgressRateBench {
 
   public static void main(String[] args) throws Exception {
+    BenchSystem.reportingFailure(
+        "progress-rate.md", "Progress rate of one generation", () -> run(args));
+  }
+
+  static void run(String[] args) throws Exception {
     int runs = args.length > 0 ? Integer.parseInt(args[0]) : 5;
     Path tmp = Files.createTempDirectory("tempera-rate");
     // command-line arguments, so they win over tempera-embedded.yml

@@ -100,9 +100,10 @@ public record GenerationActivitySet(
    * Registers the slot allocators' queue on {@code factory}: the allocator workflow and its
    * activities.
    */
-  public static void registerAllocator(WorkerFactory factory, WorkflowClient client) {
+  public static void registerAllocator(
+      WorkerFactory factory, WorkflowClient client, ProgressBus progress) {
     Worker worker = factory.newWorker(SlotAllocatorWorkflow.TASK_QUEUE);
     worker.registerWorkflowImplementationTypes(SlotAllocatorWorkflowImpl.class);
-    worker.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(client));
+    worker.registerActivitiesImplementations(new SlotAllocatorActivitiesImpl(client, progress));
   }
 }

@@ -123,7 +123,7 @@ public final class TestHost implements AutoCloseable {
     }
     activities = set;
     activities.register(env.getWorkerFactory(), GENERATION_QUEUES, HOST_QUEUE);
-    GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client);
+    GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client, b.progress);
     env.start();
     allocator.registerHost(POOL, host);
   }

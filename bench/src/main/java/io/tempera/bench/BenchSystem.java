@@ -55,6 +55,11 @@ final class BenchSystem implements AutoCloseable {
   final Map<String, Long> backendNanos = new ConcurrentHashMap<>();
 
   BenchSystem() throws IOException {
+    this(SLOTS);
+  }
+
+  /** The same with a host of {@code slots} slots (the embedded default has 2). */
+  BenchSystem(int slots) throws IOException {
     Path tmp = Files.createTempDirectory("tempera-bench");
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(tmp.resolve("comfyui")));
     client = new ComfyUiClient(comfy.baseUrl(), ComfyUiClientOptions.defaults());
@@ -69,11 +74,12 @@ final class BenchSystem implements AutoCloseable {
     workflows = env.getWorkflowClient();
     // what ships: the pool's slot allocator, one host with the default's slots, the host's own
     // queue
+    InProcessProgressBus progress = new InProcessProgressBus();
     SlotAllocatorClient allocator =
         new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
     HostRegistration host =
         new HostRegistration(
-            HOST, HostRegistration.taskQueueFor(HOST), List.of(new Gpu(0, 24_576)), SLOTS);
+            HOST, HostRegistration.taskQueueFor(HOST), List.of(new Gpu(0, 24_576)), slots);
     GenerationActivitySet.of(
             allocator,
             templates(json),
@@ -81,7 +87,7 @@ final class BenchSystem implements AutoCloseable {
             new BackendRegistry(
                 List.of(new TimedBackend(ComfyUiBackend.single(client), backendNanos))),
             new OutputStore(tmp.resolve("outputs")),
-            new InProcessProgressBus(),
+            progress,
             new SimpleMeterRegistry(),
             null,
             host,
@@ -93,7 +99,7 @@ final class BenchSystem implements AutoCloseable {
                 .map(GenerationWorkflow::taskQueueFor)
                 .toList(),
             HostRegistration.taskQueueFor(HOST));
-    GenerationActivitySet.registerAllocator(env.getWorkerFactory(), workflows);
+    GenerationActivitySet.registerAllocator(env.getWorkerFactory(), workflows, progress);
     env.start();
     allocator.registerHost(POOL, host);
   }

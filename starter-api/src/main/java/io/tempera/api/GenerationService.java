@@ -308,12 +308,9 @@ public class GenerationService {
       }
       step = event.step();
       totalSteps = event.totalSteps();
-      // waiting for a GPU, the workflow's place in line (told by the slot allocator) is the newest
-      queuePosition =
-          state.phase() == io.tempera.generation.Phase.WAITING_FOR_SLOT
-                  && state.queuePosition() != null
-              ? state.queuePosition()
-              : event.queuePosition();
+      // waiting for a GPU: the place the allocator published or the workflow was told, whichever
+      // is newer (a place in line only ever moves forward)
+      queuePosition = nearer(state.queuePosition(), event.queuePosition());
       etaSeconds = event.etaSeconds();
       previewUrl = event.previewUrl();
     }
@@ -361,6 +358,14 @@ public class GenerationService {
         state.variant(),
         state.modelColdStartMillis(),
         eventId);
+  }
+
+  /** The smaller of two places in line (either may be unknown). */
+  private static Integer nearer(Integer a, Integer b) {
+    if (a == null) {
+      return b;
+    }
+    return b == null ? a : Math.min(a, b);
   }
 
   private WorkflowStub stub(String id) {

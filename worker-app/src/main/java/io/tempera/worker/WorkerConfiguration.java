@@ -161,8 +161,9 @@ public class WorkerConfiguration {
    * The slot allocator's activities, on the allocators' queue (spring.temporal.workers in the yml).
    */
   @Bean
-  public SlotAllocatorActivitiesImpl slotAllocatorActivities(WorkflowClient client) {
-    return new SlotAllocatorActivitiesImpl(client);
+  public SlotAllocatorActivitiesImpl slotAllocatorActivities(
+      WorkflowClient client, ProgressBus progress) {
+    return new SlotAllocatorActivitiesImpl(client, progress);
   }
 
   /** Talks to the pool's slot allocator workflow. */

@@ -31,6 +31,28 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
               .setRetryOptions(RetryOptions.newBuilder().setMaximumAttempts(3).build())
               .build());
 
+  /** How often, at most, the waiters' places are published (since {@link #PLACES_CHANGE}). */
+  static final Duration PUBLISH_PLACES_EVERY = Duration.ofSeconds(1);
+
+  /**
+   * {@code Workflow.getVersion} change id (after 0.1.0): waiters learn their places from the
+   * progress bus at most once a second, instead of a signal to every waiter on every grant (O(N)
+   * signals per grant, which collapsed throughput at depth).
+   */
+  static final String PLACES_CHANGE = "places-by-progress-bus";
+
+  private final SlotAllocatorActivities local =
+      Workflow.newLocalActivityStub(
+          SlotAllocatorActivities.class,
+          io.temporal.activity.LocalActivityOptions.newBuilder()
+              .setStartToCloseTimeout(Duration.ofSeconds(5))
+              .setRetryOptions(RetryOptions.newBuilder().setMaximumAttempts(2).build())
+              .build());
+
+  private boolean placesByBus;
+  private boolean placesChanged;
+  private long placesPublishedAt;
+
   private String pool;
   private AllocatorSettings settings;
   private final Map<String, HostRegistration> hosts = new LinkedHashMap<>();
@@ -53,6 +75,7 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     seq = start.seq();
     dirty = true;
     lastReclaimMillis = Workflow.currentTimeMillis();
+    placesByBus = Workflow.getVersion(PLACES_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
     initialized = true;
     log.info(
         "slot pool {}: allocator run {} started with {} hosts, {} leases, {} waiters",
@@ -63,15 +86,20 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
         waiters.size());
 
     while (true) {
-      if (leases.isEmpty() && waiters.isEmpty()) {
+      if (leases.isEmpty() && waiters.isEmpty() && !placesChanged) {
         Workflow.await(() -> dirty || continueAsNewDue());
       } else {
         long reclaimAt = lastReclaimMillis + settings.reclaimEverySeconds() * 1000L;
         long wait = Math.max(1, reclaimAt - Workflow.currentTimeMillis());
+        if (placesChanged) {
+          long publishAt = placesPublishedAt + PUBLISH_PLACES_EVERY.toMillis();
+          wait = Math.max(1, Math.min(wait, publishAt - Workflow.currentTimeMillis()));
+        }
         Workflow.await(Duration.ofMillis(wait), () -> dirty || continueAsNewDue());
       }
       dirty = false;
       grantWaiters();
+      publishPlacesWhenDue();
       if (Workflow.currentTimeMillis() - lastReclaimMillis
           >= settings.reclaimEverySeconds() * 1000L) {
         lastReclaimMillis = Workflow.currentTimeMillis();
@@ -215,6 +243,10 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       Waiter waiter = waiters.get(i);
       if (waiter.notifiedPosition() != i + 1) {
         waiters.set(i, new Waiter(waiter.request(), i + 1));
+        if (placesByBus) {
+          placesChanged = true; // published at most once a second, by the main loop
+          continue;
+        }
         SlotHolder holder =
             Workflow.newExternalWorkflowStub(SlotHolder.class, waiter.request().holder());
         sent.add(Async.procedure(holder::slotQueuePosition, new QueuePosition(i + 1, seq)));
@@ -237,6 +269,33 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
             gone.getMessage());
         release(new LeaseRelease(holder, null, "holder gone"));
       }
+    }
+  }
+
+  /**
+   * Publishes the waiters' places when they changed and the last publication is a second old (a
+   * local activity: one marker in history, not a signal per waiter).
+   */
+  private void publishPlacesWhenDue() {
+    if (!placesByBus || !placesChanged) {
+      return;
+    }
+    if (Workflow.currentTimeMillis() - placesPublishedAt < PUBLISH_PLACES_EVERY.toMillis()) {
+      return;
+    }
+    List<WaitingPlace> places = new ArrayList<>();
+    for (int i = 0; i < waiters.size(); i++) {
+      places.add(new WaitingPlace(waiters.get(i).request().holder(), i + 1));
+    }
+    placesChanged = false;
+    placesPublishedAt = Workflow.currentTimeMillis();
+    if (places.isEmpty()) {
+      return;
+    }
+    try {
+      local.publishPlaces(places);
+    } catch (RuntimeException e) {
+      log.warn("slot pool {}: the places in line could not be published: {}", pool, e.getMessage());
     }
   }
 

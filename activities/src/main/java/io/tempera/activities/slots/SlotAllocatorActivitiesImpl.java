@@ -1,19 +1,37 @@
 package io.tempera.activities.slots;
 
+import io.tempera.activities.PhaseEvents;
+import io.tempera.generation.Phase;
+import io.tempera.progress.ProgressBus;
 import io.tempera.slots.SlotAllocatorActivities;
+import io.tempera.slots.WaitingPlace;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowNotFoundException;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Looks holders up on the Temporal server. */
+/** Looks holders up on the Temporal server; tells waiters their places over the progress bus. */
 public class SlotAllocatorActivitiesImpl implements SlotAllocatorActivities {
 
   private final WorkflowClient client;
+  private final PhaseEvents phases;
 
-  public SlotAllocatorActivitiesImpl(WorkflowClient client) {
+  public SlotAllocatorActivitiesImpl(WorkflowClient client, ProgressBus progress) {
     this.client = client;
+    this.phases = new PhaseEvents(progress);
+  }
+
+  @Override
+  public void publishPlaces(List<WaitingPlace> places) {
+    for (WaitingPlace place : places) {
+      phases.entered(
+          place.holder(),
+          Phase.WAITING_FOR_SLOT,
+          0.02,
+          "Waiting for a GPU (" + place.position() + " in line)",
+          place.position());
+    }
   }
 
   @Override

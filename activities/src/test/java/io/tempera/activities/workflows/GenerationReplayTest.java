@@ -72,9 +72,10 @@ class GenerationReplayTest {
     WorkflowReplayer.replayWorkflowExecution(history, GenerationWorkflowImpl.class);
   }
 
-  @Test
-  void theRecordedSlotAllocatorStillReplays() throws Exception {
-    WorkflowExecutionHistory history = history("slot-allocator-0.1.0.json");
+  @ParameterizedTest
+  @ValueSource(strings = {"slot-allocator-0.1.0.json", "slot-allocator-places-by-bus.json"})
+  void theRecordedSlotAllocatorStillReplays(String file) throws Exception {
+    WorkflowExecutionHistory history = history(file);
     assertThat(history.getEvents()).hasSizeGreaterThan(20);
     WorkflowReplayer.replayWorkflowExecution(history, SlotAllocatorWorkflowImpl.class);
   }
@@ -97,7 +98,8 @@ class GenerationReplayTest {
       worker.registerActivitiesImplementations(activities);
       String hostQueue = HostRegistration.taskQueueFor("h1");
       env.newWorker(hostQueue).registerActivitiesImplementations(activities);
-      GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client);
+      GenerationActivitySet.registerAllocator(
+          env.getWorkerFactory(), client, new io.tempera.progress.InProcessProgressBus());
       env.start();
       activities.host = new HostRegistration("h1", hostQueue, List.of(new Gpu(0, 24_000)), 1);
       activities.allocator.registerHost(activities.pool, activities.host);
@@ -228,6 +230,11 @@ class GenerationReplayTest {
           .atMost(Duration.ofSeconds(10))
           .until(() -> activities.allocator.state(activities.pool).leases().isEmpty());
       save(client, SlotAllocatorWorkflow.idFor(activities.pool), "slot-allocator-0.1.0.json");
+      // after 0.1.0, behind getVersion "places-by-progress-bus": places published, not signalled
+      save(
+          client,
+          SlotAllocatorWorkflow.idFor(activities.pool),
+          "slot-allocator-places-by-bus.json");
     }
   }
 

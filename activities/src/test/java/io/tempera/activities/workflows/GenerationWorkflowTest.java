@@ -47,6 +47,11 @@ class GenerationWorkflowTest {
 
   private TestWorkflowEnvironment env;
   private FakeGenerationActivities activities;
+
+  /** Where the allocator publishes the places in line. */
+  private final io.tempera.progress.InProcessProgressBus bus =
+      new io.tempera.progress.InProcessProgressBus();
+
   private WorkflowClient client;
 
   static final String HOST_QUEUE = HostRegistration.taskQueueFor("h1");
@@ -63,7 +68,7 @@ class GenerationWorkflowTest {
     worker.registerActivitiesImplementations(activities);
     // the leased host's own queue: the steps after the lease run here
     env.newWorker(HOST_QUEUE).registerActivitiesImplementations(activities);
-    GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client);
+    GenerationActivitySet.registerAllocator(env.getWorkerFactory(), client, bus);
     env.start();
     activities.host = new HostRegistration("h1", HOST_QUEUE, List.of(new Gpu(0, 24_000)), 1);
     activities.allocator.registerHost(activities.pool, activities.host);

@@ -40,6 +40,16 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   private Outcome outcome = Outcome.begun();
   private Line line = Line.NONE;
 
+  /**
+   * {@code Workflow.getVersion} change id (after 0.1.0): the lease request is not cancelled midway
+   * (a cancel is looked at once the allocator answered), and asks for at most {@link
+   * #LEASE_REQUEST_LIMIT}.
+   */
+  static final String LEASE_REQUEST_CHANGE = "lease-request-uncancelled";
+
+  /** How long asking the allocator may take, retries included (the wait in line is apart). */
+  static final Duration LEASE_REQUEST_LIMIT = Duration.ofMinutes(2);
+
   /** What the allocator told this generation while it waited in line (by signal). */
   private record Line(Lease granted, String rejection, Integer position, long seq) {
     static final Line NONE = new Line(null, null, null, -1);
@@ -140,12 +150,32 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   private String lease() {
     line = Line.NONE;
     Duration slotWait = plan.timeouts().slotWait();
-    LeaseAnswer answer =
-        Workflow.newActivityStub(SlotActivities.class, GenerationActivityOptions.lease(slotWait))
-            .requestLease(
-                new LeaseRequest(
-                    generationId(), plan.vramMb(), plan.functionId(), plan.tierUsed()));
+    boolean uncancelled =
+        Workflow.getVersion(LEASE_REQUEST_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
+    SlotActivities slots =
+        Workflow.newActivityStub(
+            SlotActivities.class,
+            GenerationActivityOptions.lease(
+                uncancelled && slotWait.compareTo(LEASE_REQUEST_LIMIT) > 0
+                    ? LEASE_REQUEST_LIMIT
+                    : slotWait));
+    LeaseRequest request =
+        new LeaseRequest(generationId(), plan.vramMb(), plan.functionId(), plan.tierUsed());
+    LeaseAnswer answer;
+    if (uncancelled) {
+      // a quick Update of the allocator, never cancelled midway: the cancel is looked at once it
+      // answered (cancelling it raced its completion: a stuck workflow task on the in-process
+      // server)
+      LeaseAnswer[] answered = new LeaseAnswer[1];
+      Workflow.newDetachedCancellationScope(() -> answered[0] = slots.requestLease(request)).run();
+      answer = answered[0];
+    } else {
+      answer = slots.requestLease(request);
+    }
     attempt = attempt.leased(answer.pool(), null);
+    if (uncancelled && CancellationScope.current().isCancelRequested()) {
+      throw new CanceledFailure("cancelled while asking for a slot");
+    }
     Lease granted = answer.lease();
     String rejection = answer.rejection();
     if (granted == null && rejection == null) {

@@ -699,4 +699,18 @@ class GenerationWorkflowTest {
         .getTypedSearchAttributes()
         .get(GenerationSearchAttributes.STATUS);
   }
+
+  @Test
+  @org.junit.jupiter.api.Timeout(120)
+  void aCancelRightAfterTheStartEndsTheGenerationWhateverItWasDoing() {
+    for (int i = 0; i < 10; i++) {
+      String id = "gen-quick-cancel-" + i;
+      GenerationWorkflow workflow = newWorkflow(id);
+      WorkflowClient.start(workflow::run, request("invert"));
+      WorkflowStub.fromTyped(workflow).cancel("changed my mind at once");
+      GenerationResult result = endOf(id);
+      assertThat(result.status()).isIn(GenerationStatus.CANCELLED, GenerationStatus.SUCCEEDED);
+    }
+    assertNoLeaseLeft();
+  }
 }

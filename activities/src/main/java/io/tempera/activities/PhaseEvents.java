@@ -19,6 +19,16 @@ public final class PhaseEvents {
     entered(generationId, phase, at, message, null);
   }
 
+  /** The generation waits for a GPU, at {@code position} in its pool's line. */
+  public void waitingInLine(String generationId, int position) {
+    entered(
+        generationId,
+        Phase.WAITING_FOR_SLOT,
+        0.02,
+        "Waiting for a GPU (" + position + " in line)",
+        position);
+  }
+
   /** The same with the generation's place in the line it waits in. */
   public void entered(
       String generationId, Phase phase, double at, String message, Integer queuePosition) {

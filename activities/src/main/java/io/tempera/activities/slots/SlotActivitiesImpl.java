@@ -2,7 +2,6 @@ package io.tempera.activities.slots;
 
 import io.tempera.activities.PhaseEvents;
 import io.tempera.generation.ErrorCode;
-import io.tempera.generation.Phase;
 import io.tempera.slots.HostRegistration;
 import io.tempera.slots.LeaseAnswer;
 import io.tempera.slots.LeaseRequest;
@@ -63,12 +62,7 @@ public class SlotActivitiesImpl implements SlotActivities {
           "The slot allocator did not answer: " + rootMessage(e), ErrorCode.BACKEND_BUSY.name());
     }
     if (!answer.granted() && answer.rejection() == null) {
-      phases.entered(
-          request.holder(),
-          Phase.WAITING_FOR_SLOT,
-          0.02,
-          "Waiting for a GPU (" + answer.queuePosition() + " in line)",
-          answer.queuePosition());
+      phases.waitingInLine(request.holder(), answer.queuePosition());
     }
     return answer;
   }

@@ -1,7 +1,6 @@
 package io.tempera.activities.slots;
 
 import io.tempera.activities.PhaseEvents;
-import io.tempera.generation.Phase;
 import io.tempera.progress.ProgressBus;
 import io.tempera.slots.SlotAllocatorActivities;
 import io.tempera.slots.WaitingPlace;
@@ -24,14 +23,7 @@ public class SlotAllocatorActivitiesImpl implements SlotAllocatorActivities {
 
   @Override
   public void publishPlaces(List<WaitingPlace> places) {
-    for (WaitingPlace place : places) {
-      phases.entered(
-          place.holder(),
-          Phase.WAITING_FOR_SLOT,
-          0.02,
-          "Waiting for a GPU (" + place.position() + " in line)",
-          place.position());
-    }
+    places.forEach(place -> phases.waitingInLine(place.holder(), place.position()));
   }
 
   @Override

@@ -164,13 +164,15 @@ class FakeGenerationActivities
   public LeaseAnswer requestLease(LeaseRequest request) {
     calls.add("lease");
     where("lease");
-    try {
-      return allocator.requestLease(pool, request);
-    } catch (io.temporal.client.WorkflowNotFoundException notRunning) {
-      // the time-skipping test server can jump an idle allocator to its run timeout
-      allocator.registerHost(pool, host);
-      return allocator.requestLease(pool, request);
-    }
+    // the real lease request: it registers the host again when the allocator has stopped (the
+    // time-skipping test server can jump an idle allocator to its run timeout)
+    return new io.tempera.activities.slots.SlotActivitiesImpl(
+            allocator,
+            pool,
+            host,
+            0,
+            new io.tempera.activities.PhaseEvents(new io.tempera.progress.InProcessProgressBus()))
+        .requestLease(request);
   }
 
   @Override

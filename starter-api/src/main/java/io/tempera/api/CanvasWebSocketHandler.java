@@ -82,6 +82,13 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
             .flatMap(
                 follow ->
                     feed.follow(follow.taskId(), follow.lastSeen())
+                        // a task is no longer followed once its end goes out: a subscribe the
+                        // client sends on seeing the end follows it afresh (the end again)
+                        .doOnNext(event -> {
+                          if (event instanceof GenerationFeed.Final) {
+                            connection.followed.remove(follow.taskId());
+                          }
+                        })
                         .map(event -> render(follow.taskId(), event))
                         .takeUntilOther(
                             connection.unfollows.asFlux().filter(follow.taskId()::equals))

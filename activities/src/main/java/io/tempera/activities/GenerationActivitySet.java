@@ -5,6 +5,7 @@ import io.tempera.activities.models.ModelActivitiesImpl;
 import io.tempera.activities.outputs.OutputActivitiesImpl;
 import io.tempera.activities.planning.PlanningActivitiesImpl;
 import io.tempera.activities.run.BackendActivitiesImpl;
+import io.tempera.activities.slots.HostActivitiesImpl;
 import io.tempera.activities.slots.SlotActivitiesImpl;
 import io.tempera.activities.slots.SlotAllocatorActivitiesImpl;
 import io.tempera.activities.slots.SlotAllocatorClient;
@@ -17,6 +18,7 @@ import io.tempera.generation.OutputActivities;
 import io.tempera.generation.PlanningActivities;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.ProgressBus;
+import io.tempera.slots.HostActivities;
 import io.tempera.slots.HostRegistration;
 import io.tempera.slots.SlotActivities;
 import io.tempera.slots.SlotAllocatorWorkflow;
@@ -31,23 +33,25 @@ import java.util.Collection;
 /**
  * The activities of one worker host, and where each runs: the generation queues run the workflows
  * with their planning (local activities) and lease requests; the host's own queue runs the steps
- * after a lease (model, backend run, outputs); the allocators' queue runs the slot allocator.
+ * after a lease (model, backend run, outputs) and the host's liveness watch; the allocators' queue
+ * runs the slot allocator.
  */
 public record GenerationActivitySet(
     PlanningActivities planning,
     SlotActivities slots,
     ModelActivities models,
     BackendActivities runs,
-    OutputActivities outputs) {
+    OutputActivities outputs,
+    HostActivities host) {
 
   /** The same set planning with {@code other} (a test's scripted planning). */
   public GenerationActivitySet withPlanning(PlanningActivities other) {
-    return new GenerationActivitySet(other, slots, models, runs, outputs);
+    return new GenerationActivitySet(other, slots, models, runs, outputs, host);
   }
 
   /** The same set running on backends with {@code other} (a test's scripted runs). */
   public GenerationActivitySet withRuns(BackendActivities other) {
-    return new GenerationActivitySet(planning, slots, models, other, outputs);
+    return new GenerationActivitySet(planning, slots, models, other, outputs, host);
   }
 
   /**
@@ -78,7 +82,8 @@ public record GenerationActivitySet(
         new SlotActivitiesImpl(allocator, pool, host, defaultVramMb, phases),
         new ModelActivitiesImpl(modelHost, host.hostId(), phases),
         new BackendActivitiesImpl(backends, outputStore, progress, metrics, modelHost),
-        new OutputActivitiesImpl(backends, outputStore, phases, metrics));
+        new OutputActivitiesImpl(backends, outputStore, phases, metrics),
+        new HostActivitiesImpl(allocator, host));
   }
 
   /**
@@ -93,7 +98,7 @@ public record GenerationActivitySet(
       worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
       worker.registerActivitiesImplementations(planning, slots);
     }
-    factory.newWorker(hostQueue).registerActivitiesImplementations(models, runs, outputs);
+    factory.newWorker(hostQueue).registerActivitiesImplementations(models, runs, outputs, host);
   }
 
   /**

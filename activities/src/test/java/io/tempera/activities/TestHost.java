@@ -88,7 +88,11 @@ public final class TestHost implements AutoCloseable {
                 TestEnvironmentOptions.newBuilder().setUseTimeskipping(false).build())
             : TestWorkflowEnvironment.newInstance();
     client = env.getWorkflowClient();
-    allocator = new SlotAllocatorClient(client, AllocatorSettings.defaults());
+    // on skipped time every heartbeat looks late: host liveness only on real time
+    allocator =
+        new SlotAllocatorClient(
+            client,
+            b.realTime ? AllocatorSettings.defaults() : AllocatorSettings.withoutHostLiveness());
     TemplateTranslator translator = new TemplateTranslator(new ObjectMapper());
     HostRegistration host =
         new HostRegistration(HOST_ID, HOST_QUEUE, List.of(new Gpu(0, b.vramMb)), b.slots);

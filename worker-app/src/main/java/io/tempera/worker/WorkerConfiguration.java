@@ -171,7 +171,9 @@ public class WorkerConfiguration {
   public SlotAllocatorClient slotAllocatorClient(
       WorkflowClient client, WorkerProperties properties) {
     return new SlotAllocatorClient(
-        client, new AllocatorSettings(properties.reclaimEverySeconds(), 2_000));
+        client,
+        new AllocatorSettings(
+            properties.reclaimEverySeconds(), 2_000, properties.hostTimeoutSeconds()));
   }
 
   /** What this host offers its pool: declared GPUs, else discovered ones, else one virtual GPU. */

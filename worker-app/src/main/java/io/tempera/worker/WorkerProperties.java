@@ -32,6 +32,9 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param defaultVramMb the VRAM a generation asks for when neither its model nor its tier declares
  *     one
  * @param reclaimEverySeconds how often the allocator checks that lease holders still run
+ * @param hostTimeoutSeconds how long a host may go without a heartbeat before its pool takes it as
+ *     lost (its leases revoked, its generations moved); read by the allocator from the host that
+ *     starts it
  */
 @ConfigurationProperties("tempera.worker")
 public record WorkerProperties(
@@ -50,7 +53,8 @@ public record WorkerProperties(
     List<String> tiers,
     String slotPool,
     Integer defaultVramMb,
-    Integer reclaimEverySeconds) {
+    Integer reclaimEverySeconds,
+    Integer hostTimeoutSeconds) {
 
   public static final List<String> ALL_TIERS = List.of("draft", "standard", "high", "ultra");
 
@@ -119,6 +123,14 @@ public record WorkerProperties(
     slotPool = slotPool == null || slotPool.isBlank() ? "default" : slotPool.strip();
     defaultVramMb = defaultVramMb == null ? 0 : defaultVramMb;
     reclaimEverySeconds = reclaimEverySeconds == null ? 30 : reclaimEverySeconds;
+    hostTimeoutSeconds =
+        hostTimeoutSeconds == null
+            ? io.tempera.slots.AllocatorSettings.DEFAULT_HOST_TIMEOUT_SECONDS
+            : hostTimeoutSeconds;
+    if (hostTimeoutSeconds < 2) {
+      throw new IllegalArgumentException(
+          "tempera.worker.host-timeout-seconds must be at least 2, got " + hostTimeoutSeconds);
+    }
     if (slots < 1) {
       throw new IllegalArgumentException("tempera.worker.slots must be at least 1, got " + slots);
     }

@@ -76,7 +76,12 @@ class ChaosIT {
             "TEMPERA_WORKER_PORT",
             "0",
             "TEMPERA_SLOTS",
-            "4");
+            "4",
+            // a worker restarted within the host timeout keeps its leases and re-attaches to its
+            // runs (one backend run each, as asserted); one away longer is lost and its work
+            // moves (HostLossIT). A JVM restart on a busy 2-core machine can take 15 s.
+            "TEMPERA_HOST_TIMEOUT_SECONDS",
+            "120");
     Process worker = processes.startWorker("chaos-worker-0", env);
     int apiPort = RealProcesses.freePort();
     processes.startApi("chaos-api", apiPort, env);

@@ -319,12 +319,24 @@ class CrashRecoveryIT {
     return processes.startWorker(name, workerEnvironment());
   }
 
+  /**
+   * A worker restarted within its host timeout keeps its leases and re-attaches to its runs, as
+   * these tests assert; one away longer is lost and its work moves (HostLossIT). A JVM restart on a
+   * busy 2-core machine can take 15 s, so the timeout here is 120 s.
+   */
   private Map<String, String> workerEnvironment() {
     return Map.of(
-        "TEMPORAL_ADDRESS", "127.0.0.1:" + temporalPort,
-        "TEMPERA_COMFYUI_URL", comfy.baseUrl().toString(),
-        "TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString(),
-        "TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString(),
-        "TEMPERA_WORKER_PORT", "0");
+        "TEMPORAL_ADDRESS",
+        "127.0.0.1:" + temporalPort,
+        "TEMPERA_COMFYUI_URL",
+        comfy.baseUrl().toString(),
+        "TEMPERA_OUTPUT_ROOT",
+        root.resolve("outputs").toString(),
+        "TEMPERA_TEMPLATES_DIR",
+        root.resolve("templates").toString(),
+        "TEMPERA_WORKER_PORT",
+        "0",
+        "TEMPERA_HOST_TIMEOUT_SECONDS",
+        "120");
   }
 }

@@ -4,6 +4,7 @@ import io.tempera.slots.Lease;
 import io.tempera.slots.LeaseAnswer;
 import io.tempera.slots.LeaseRelease;
 import io.tempera.slots.LeaseRequest;
+import io.tempera.slots.LeaseRevocation;
 import io.tempera.slots.QueuePosition;
 import io.tempera.slots.SlotActivities;
 import io.tempera.slots.SlotAllocatorWorkflow;
@@ -12,6 +13,7 @@ import io.temporal.failure.ApplicationFailure;
 import io.temporal.failure.CanceledFailure;
 import io.temporal.failure.TemporalFailure;
 import io.temporal.workflow.CancellationScope;
+import io.temporal.workflow.Functions;
 import io.temporal.workflow.Workflow;
 import java.time.Duration;
 import java.util.List;
@@ -23,6 +25,9 @@ import org.slf4j.Logger;
  * pool's allocator (waiting in line, its place visible), start the model on the leased host, run on
  * the backend and collect the outputs there (the host's own task queue), then release the model and
  * the lease whichever way it ended. What to do after a setback is decided by {@link Recovery}.
+ *
+ * <p>The steps on the leased host run in a cancellation scope that a revocation of the lease (the
+ * allocator found the host lost) cancels: the generation then moves to another GPU.
  *
  * <p>State: the request, the {@link GenerationPlan}, the {@link Attempt} (where it runs), the
  * {@link Outcome} (what it has come to) and its place in the allocator's line.
@@ -39,6 +44,12 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   private Attempt attempt = Attempt.none();
   private Outcome outcome = Outcome.begun();
   private Line line = Line.NONE;
+
+  /** The lease the allocator took back, until the generation moved off its host. */
+  private LeaseRevocation revoked;
+
+  /** The steps running on the leased host now (cancelled when the lease is revoked). */
+  private CancellationScope onHost;
 
   /**
    * {@code Workflow.getVersion} change id (after 0.1.0): the lease request is not cancelled midway
@@ -75,15 +86,47 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   private void generate() {
     plan = planning.plan(request);
     outcome = outcome.withWarnings(plan.warnings());
-    BackendOutcome ran = null;
-    while (ran == null) {
+    while (true) {
       try {
         if (!holdLeaseAndModel()) {
           continue; // stepped down a tier: ask again
         }
         enter(Phase.GENERATING, 0.05);
-        ran = runOnBackend();
+        BackendOutcome ran = onLeasedHost(this::runOnBackend);
+        if (ran.interrupted()) {
+          if (CancellationScope.current().isCancelRequested()) {
+            throw new CanceledFailure("the run was interrupted");
+          }
+          throw ApplicationFailure.newNonRetryableFailure(
+              "The run was interrupted on the generator by someone else",
+              ErrorCode.EXECUTION_ERROR.name());
+        }
+        enter(Phase.COLLECTING_OUTPUTS, 0.95);
+        List<OutputRef> stored = onLeasedHost(() -> collect(ran.files()));
+        if (stored.isEmpty()) {
+          throw ApplicationFailure.newNonRetryableFailure(
+              "The generator finished without producing any output",
+              ErrorCode.OUTPUT_MISSING.name());
+        }
+        outcome = outcome.withOutputs(stored);
+        return;
+      } catch (HostLost lost) {
+        // the host is gone: nothing of this attempt is cleaned up there, the lease is taken back
+        attempt = attempt.movedOffHost(lost.revocation().hostId());
+        revoked = null;
+        recover(
+            Setback.HOST_LOST,
+            ApplicationFailure.newNonRetryableFailure(
+                lost.revocation().reason()
+                    + "; the generation gave up after "
+                    + attempt.lostHosts().size()
+                    + " GPU hosts were lost under it",
+                ErrorCode.BACKEND_UNREACHABLE.name()),
+            lost.revocation());
       } catch (ActivityFailure failure) {
+        if (outcome.phase() == Phase.COLLECTING_OUTPUTS) {
+          throw failure;
+        }
         Setback setback =
             outcome.phase() == Phase.STARTING_MODEL
                 ? Setback.ofModelStart(failure)
@@ -91,24 +134,51 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         if (setback == Setback.NONE && outcome.phase() == Phase.GENERATING) {
           keepPartialOutputs(failure);
         }
-        recover(setback, failure);
+        recover(setback, failure, null);
       }
     }
-    if (ran.interrupted()) {
-      if (CancellationScope.current().isCancelRequested()) {
-        throw new CanceledFailure("the run was interrupted");
-      }
-      throw ApplicationFailure.newNonRetryableFailure(
-          "The run was interrupted on the generator by someone else",
-          ErrorCode.EXECUTION_ERROR.name());
+  }
+
+  /**
+   * Runs a step on the leased host in a scope a revocation of the lease cancels; {@link HostLost}
+   * when the lease was (or is, meanwhile) revoked.
+   */
+  private <T> T onLeasedHost(Functions.Func<T> step) {
+    throwIfHostLost();
+    List<T> result = new java.util.ArrayList<>(1);
+    onHost = Workflow.newCancellationScope(() -> result.add(step.apply()));
+    try {
+      onHost.run();
+    } catch (TemporalFailure failure) {
+      throwIfHostLost();
+      throw failure;
+    } finally {
+      onHost = null;
     }
-    enter(Phase.COLLECTING_OUTPUTS, 0.95);
-    List<OutputRef> stored = collect(ran.files());
-    if (stored.isEmpty()) {
-      throw ApplicationFailure.newNonRetryableFailure(
-          "The generator finished without producing any output", ErrorCode.OUTPUT_MISSING.name());
+    return result.get(0);
+  }
+
+  private void throwIfHostLost() {
+    if (revoked != null
+        && attempt.lease() != null
+        && revoked.leaseId().equals(attempt.lease().leaseId())
+        && !CancellationScope.current().isCancelRequested()) {
+      throw new HostLost(revoked);
     }
-    outcome = outcome.withOutputs(stored);
+  }
+
+  /** The leased host was lost while a step ran (or was about to) there. */
+  private static final class HostLost extends RuntimeException {
+    private final transient LeaseRevocation revocation;
+
+    HostLost(LeaseRevocation revocation) {
+      super(revocation.reason(), null, false, false);
+      this.revocation = revocation;
+    }
+
+    LeaseRevocation revocation() {
+      return revocation;
+    }
   }
 
   /**
@@ -124,7 +194,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         recover(
             Setback.NO_GPU_FITS,
             ApplicationFailure.newNonRetryableFailure(
-                rejection, ErrorCode.OUT_OF_GPU_MEMORY.name()));
+                rejection, ErrorCode.OUT_OF_GPU_MEMORY.name()),
+            null);
         return false;
       }
     }
@@ -132,11 +203,10 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       enter(Phase.STARTING_MODEL, 0.03);
       ModelStart start = new ModelStart(generationId(), plan.model(), attempt.lease().gpuIndex());
       attempt = attempt.starting(start);
-      ModelEndpoint endpoint =
+      ModelActivities models =
           Workflow.newActivityStub(
-                  ModelActivities.class,
-                  GenerationActivityOptions.modelStart(attempt.lease(), plan))
-              .startModel(start);
+              ModelActivities.class, GenerationActivityOptions.modelStart(attempt.lease(), plan));
+      ModelEndpoint endpoint = onLeasedHost(() -> models.startModel(start));
       attempt = attempt.started(endpoint);
       outcome = outcome.withModelColdStart(endpoint.reused() ? 0L : endpoint.coldStartMillis());
     }
@@ -221,14 +291,22 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   /**
    * Applies the next step {@link Recovery} decides after {@code setback}, or ends the generation.
    */
-  private void recover(Setback setback, TemporalFailure failure) {
+  private void recover(Setback setback, TemporalFailure failure, LeaseRevocation revocation) {
     Throwable cause = failure instanceof ApplicationFailure ? failure : failure.getCause();
     String message =
-        cause instanceof ApplicationFailure app ? app.getOriginalMessage() : failure.getMessage();
+        revocation != null
+            ? revocation.reason()
+            : cause instanceof ApplicationFailure app
+                ? app.getOriginalMessage()
+                : failure.getMessage();
     switch (Recovery.next(setback, plan, attempt, message)) {
       case Recovery.RunAgain again -> {
         attempt = attempt.ranAgain();
         outcome = outcome.warning(again.warning());
+      }
+      case Recovery.MoveHost move -> {
+        log.warn("generation {}: {}", generationId(), move.warning());
+        outcome = outcome.warning(move.warning());
       }
       case Recovery.LowerTier lower -> {
         fellBack(lower.fallback());
@@ -309,6 +387,24 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   public void slotRejected(String reason) {
     if (attempt.lease() == null && reason != null) {
       line = new Line(line.granted(), reason, line.position(), line.seq());
+    }
+  }
+
+  @Override
+  public void slotRevoked(LeaseRevocation revocation) {
+    if (revocation == null || revocation.leaseId() == null) {
+      return;
+    }
+    boolean held =
+        attempt.lease() != null && attempt.lease().leaseId().equals(revocation.leaseId());
+    boolean grantedNotTaken =
+        line.granted() != null && line.granted().leaseId().equals(revocation.leaseId());
+    if (!held && !grantedNotTaken) {
+      return; // a lease given up already
+    }
+    revoked = revocation;
+    if (onHost != null) {
+      onHost.cancel("the lease was revoked: " + revocation.reason());
     }
   }
 

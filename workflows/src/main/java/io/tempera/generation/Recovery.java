@@ -15,6 +15,13 @@ public final class Recovery {
   /** Run the same plan once more under a new run id (a stopped run cannot be re-attached). */
   public record RunAgain(String warning) implements Step {}
 
+  /**
+   * Leave the lost host: ask for a lease again (another GPU) and run there as a new attempt.
+   *
+   * @param warning what the person is told
+   */
+  public record MoveHost(String warning) implements Step {}
+
   /** Plan again at a lower tier. */
   public record LowerTier(String tier, Fallback fallback) implements Step {}
 
@@ -31,11 +38,16 @@ public final class Recovery {
    * @param message what the failure said (for the warning of a run that runs again)
    */
   public static Step next(Setback setback, GenerationPlan plan, Attempt attempt, String message) {
+    // HOST_LOST: attempt has already moved off the lost host (it counts in attempt.lostHosts())
     return switch (setback) {
       case STALLED ->
           attempt.ranAgainAfterStall()
               ? new GiveUp()
               : new RunAgain(message + "; it was started again");
+      case HOST_LOST ->
+          attempt.lostHosts().size() > Attempt.MAX_HOST_MOVES
+              ? new GiveUp()
+              : new MoveHost("Moved to another GPU: " + message);
       case OUT_OF_GPU_MEMORY -> lowerTier(plan, "ran out of GPU memory");
       case NO_GPU_FITS -> lowerTier(plan, "needs more GPU memory than any host has");
       case MODEL_FAILED_TO_LOAD -> {

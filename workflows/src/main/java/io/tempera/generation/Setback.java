@@ -15,6 +15,8 @@ public enum Setback {
   OUT_OF_GPU_MEMORY,
   /** The run went silent and was stopped by the run watchdog. */
   STALLED,
+  /** The leased host was lost (the allocator took the lease back): move to another GPU. */
+  HOST_LOST,
   /** Nothing to recover from: the failure ends the generation. */
   NONE;
 

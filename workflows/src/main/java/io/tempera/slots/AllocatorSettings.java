@@ -7,15 +7,34 @@ package io.tempera.slots;
  *     leases of closed ones (terminated, timed out) reclaimed
  * @param maxHistoryEvents continue-as-new once the history has this many events (or when the server
  *     suggests it)
+ * @param hostTimeoutSeconds how long a registered host may go without a heartbeat before it is
+ *     taken as lost: it leaves placement, its leases are revoked and their holders move to another
+ *     host (0, as in a state written before host liveness: the default, 15 s). Negative turns host
+ *     liveness off: only for tests on the test server's skipped time, where every heartbeat looks
+ *     late.
  */
-public record AllocatorSettings(int reclaimEverySeconds, int maxHistoryEvents) {
+public record AllocatorSettings(
+    int reclaimEverySeconds, int maxHistoryEvents, int hostTimeoutSeconds) {
+
+  public static final int DEFAULT_HOST_TIMEOUT_SECONDS = 15;
 
   public static AllocatorSettings defaults() {
-    return new AllocatorSettings(30, 2_000);
+    return new AllocatorSettings(30, 2_000, DEFAULT_HOST_TIMEOUT_SECONDS);
+  }
+
+  /** The defaults without host liveness (tests on skipped time). */
+  public static AllocatorSettings withoutHostLiveness() {
+    return new AllocatorSettings(30, 2_000, -1);
   }
 
   public AllocatorSettings {
     reclaimEverySeconds = reclaimEverySeconds <= 0 ? 30 : reclaimEverySeconds;
     maxHistoryEvents = maxHistoryEvents <= 0 ? 2_000 : maxHistoryEvents;
+    hostTimeoutSeconds =
+        hostTimeoutSeconds == 0 ? DEFAULT_HOST_TIMEOUT_SECONDS : hostTimeoutSeconds;
+  }
+
+  public boolean hostLiveness() {
+    return hostTimeoutSeconds > 0;
   }
 }

@@ -3,8 +3,9 @@ package io.tempera.slots;
 import java.util.List;
 
 /**
- * Everything an allocator knows, carried across continue-as-new: hosts, granted leases, the FIFO
- * queue of waiting requests, and its sequence number. Also what its query returns.
+ * Everything an allocator knows, carried across continue-as-new: hosts (and which of them are lost:
+ * registered, but silent past the host timeout), granted leases, the FIFO queue of waiting
+ * requests, and its sequence number. Also what its query returns.
  */
 public record AllocatorState(
     String pool,
@@ -12,16 +13,18 @@ public record AllocatorState(
     List<Lease> leases,
     List<Waiter> waiters,
     long seq,
-    AllocatorSettings settings) {
+    AllocatorSettings settings,
+    List<String> lostHosts) {
 
   public AllocatorState {
     hosts = hosts == null ? List.of() : List.copyOf(hosts);
     leases = leases == null ? List.of() : List.copyOf(leases);
     waiters = waiters == null ? List.of() : List.copyOf(waiters);
     settings = settings == null ? AllocatorSettings.defaults() : settings;
+    lostHosts = lostHosts == null ? List.of() : List.copyOf(lostHosts);
   }
 
   public static AllocatorState empty(String pool, AllocatorSettings settings) {
-    return new AllocatorState(pool, List.of(), List.of(), List.of(), 0, settings);
+    return new AllocatorState(pool, List.of(), List.of(), List.of(), 0, settings, List.of());
   }
 }

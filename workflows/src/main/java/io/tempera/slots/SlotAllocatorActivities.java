@@ -18,4 +18,11 @@ public interface SlotAllocatorActivities {
    */
   @ActivityMethod
   void publishPlaces(List<WaitingPlace> places);
+
+  /**
+   * Tells the followers of the holders of {@code revoked} leases that their generation moves to
+   * another GPU, and why (a local activity of the allocator, once per lost host).
+   */
+  @ActivityMethod
+  void publishMoves(List<Lease> revoked, String reason);
 }

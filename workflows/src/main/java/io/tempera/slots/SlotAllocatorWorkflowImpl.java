@@ -1,13 +1,20 @@
 package io.tempera.slots;
 
+import io.temporal.activity.ActivityCancellationType;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.common.RetryOptions;
+import io.temporal.failure.ActivityFailure;
+import io.temporal.failure.CanceledFailure;
+import io.temporal.failure.TimeoutFailure;
 import io.temporal.workflow.Async;
+import io.temporal.workflow.CancellationScope;
 import io.temporal.workflow.Promise;
 import io.temporal.workflow.Workflow;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -18,6 +25,11 @@ import org.slf4j.Logger;
  * the queue); the main loop grants to waiters in FIFO order, tells holders their lease or new place
  * by signal, reclaims leases of closed holders on a timer that runs only while something is held,
  * and continues as new once every handler has finished.
+ *
+ * <p>Host liveness (since {@link #HOST_LIVENESS_CHANGE}): each registered host heartbeats a watch
+ * activity on its own task queue ({@link HostActivities#keepAlive}). A host whose watch times out
+ * (no heartbeat within the pool's host timeout, or not picked up) is lost: it leaves placement, its
+ * leases are revoked and their holders told to move. It comes back by registering again.
  */
 public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
 
@@ -49,6 +61,22 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
               .setRetryOptions(RetryOptions.newBuilder().setMaximumAttempts(2).build())
               .build());
 
+  /**
+   * {@code Workflow.getVersion} change id (after 0.1.0): hosts are watched by heartbeat; a lost
+   * host's leases are revoked and no lease goes to it until it registers again.
+   */
+  static final String HOST_LIVENESS_CHANGE = "host-liveness";
+
+  /** How long one watch of a host runs before the next one starts. */
+  static final Duration WATCH_EACH = Duration.ofMinutes(5);
+
+  private boolean hostLiveness;
+  private final Set<String> lost = new LinkedHashSet<>();
+  private final Map<String, Long> watchEpochs = new HashMap<>();
+  private final Map<String, CancellationScope> watches = new HashMap<>();
+  private final Set<String> watchDue = new LinkedHashSet<>();
+  private final Map<String, String> lostNow = new LinkedHashMap<>();
+
   private boolean placesByBus;
   private boolean placesChanged;
   private long placesPublishedAt;
@@ -76,6 +104,13 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     dirty = true;
     lastReclaimMillis = Workflow.currentTimeMillis();
     placesByBus = Workflow.getVersion(PLACES_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
+    hostLiveness =
+        Workflow.getVersion(HOST_LIVENESS_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1
+            && settings.hostLiveness();
+    if (hostLiveness) {
+      lost.addAll(start.lostHosts());
+      hosts.keySet().stream().filter(h -> !lost.contains(h)).forEach(watchDue::add);
+    }
     initialized = true;
     log.info(
         "slot pool {}: allocator run {} started with {} hosts, {} leases, {} waiters",
@@ -98,6 +133,8 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
         Workflow.await(Duration.ofMillis(wait), () -> dirty || continueAsNewDue());
       }
       dirty = false;
+      takeLostHostsOut();
+      startDueWatches();
       grantWaiters();
       publishPlacesWhenDue();
       if (Workflow.currentTimeMillis() - lastReclaimMillis
@@ -138,6 +175,12 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       return;
     }
     hosts.put(host.hostId(), host);
+    if (lost.remove(host.hostId())) {
+      log.info("slot pool {}: lost host {} is back", pool, host.hostId());
+    }
+    if (hostLiveness) {
+      watchDue.add(host.hostId()); // a new watch (epoch) from this registration on
+    }
     dirty = true;
   }
 
@@ -209,7 +252,134 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
 
   @Override
   public AllocatorState state() {
-    return new AllocatorState(pool, List.copyOf(hosts.values()), leases, waiters, seq, settings);
+    return new AllocatorState(
+        pool, List.copyOf(hosts.values()), leases, waiters, seq, settings, List.copyOf(lost));
+  }
+
+  // --- host liveness --------------------------------------------------------------------------
+
+  /** Starts a new watch (a new epoch) of each host that registered or whose last watch ended. */
+  private void startDueWatches() {
+    if (!hostLiveness || watchDue.isEmpty()) {
+      return;
+    }
+    List<String> due = List.copyOf(watchDue);
+    watchDue.clear();
+    for (String hostId : due) {
+      HostRegistration host = hosts.get(hostId);
+      if (host == null || lost.contains(hostId)) {
+        continue;
+      }
+      long epoch = watchEpochs.merge(hostId, 1L, Long::sum);
+      CancellationScope previous = watches.remove(hostId);
+      if (previous != null) {
+        previous.cancel("superseded by a new watch");
+      }
+      HostWatch watch = new HostWatch(pool, hostId, epoch, (int) WATCH_EACH.toSeconds());
+      Duration timeout = Duration.ofSeconds(settings.hostTimeoutSeconds());
+      HostActivities onHost =
+          Workflow.newActivityStub(
+              HostActivities.class,
+              ActivityOptions.newBuilder()
+                  .setTaskQueue(host.taskQueue())
+                  .setScheduleToStartTimeout(timeout.multipliedBy(2))
+                  .setStartToCloseTimeout(WATCH_EACH.plus(timeout.multipliedBy(2)))
+                  .setHeartbeatTimeout(timeout)
+                  .setCancellationType(ActivityCancellationType.TRY_CANCEL)
+                  .setRetryOptions(RetryOptions.newBuilder().setMaximumAttempts(1).build())
+                  .build());
+      CancellationScope scope =
+          Workflow.newCancellationScope(() -> {
+            Promise<Void> ended = Async.procedure(onHost::keepAlive, watch);
+            ended.handle((ok, failure) -> {
+              watchEnded(watch, failure);
+              return null;
+            });
+          });
+      scope.run();
+      watches.put(hostId, scope);
+    }
+  }
+
+  /**
+   * A watch ended: the next one is due, or (timed out) its host is lost. Stale epochs mean nothing.
+   */
+  private void watchEnded(HostWatch watch, RuntimeException failure) {
+    if (!Long.valueOf(watch.epoch()).equals(watchEpochs.get(watch.hostId()))) {
+      return;
+    }
+    watches.remove(watch.hostId());
+    if (failure == null) {
+      watchDue.add(watch.hostId());
+    } else if (!(failure.getCause() instanceof CanceledFailure)
+        && !(failure instanceof CanceledFailure)) {
+      lostNow.put(watch.hostId(), whyLost(watch.hostId(), failure));
+    }
+    dirty = true;
+  }
+
+  private String whyLost(String hostId, RuntimeException failure) {
+    if (failure instanceof ActivityFailure activity
+        && activity.getCause() instanceof TimeoutFailure timeout) {
+      return switch (timeout.getTimeoutType()) {
+        case TIMEOUT_TYPE_SCHEDULE_TO_START ->
+            "GPU host "
+                + hostId
+                + " did not answer within "
+                + settings.hostTimeoutSeconds() * 2
+                + " s";
+        default ->
+            "GPU host "
+                + hostId
+                + " stopped answering (no heartbeat for "
+                + settings.hostTimeoutSeconds()
+                + " s)";
+      };
+    }
+    return "GPU host " + hostId + " stopped answering: " + failure.getMessage();
+  }
+
+  /**
+   * Takes the hosts found lost out of placement: their leases are revoked, their holders told to
+   * move (by signal) and their followers why (over the progress bus).
+   */
+  private void takeLostHostsOut() {
+    if (lostNow.isEmpty()) {
+      return;
+    }
+    Map<String, String> found = new LinkedHashMap<>(lostNow);
+    lostNow.clear();
+    for (Map.Entry<String, String> host : found.entrySet()) {
+      String hostId = host.getKey();
+      String reason = host.getValue();
+      lost.add(hostId);
+      List<Lease> revoked = leases.stream().filter(l -> l.hostId().equals(hostId)).toList();
+      leases.removeAll(revoked);
+      log.warn(
+          "slot pool {}: {}; it leaves placement and its {} lease(s) are revoked",
+          pool,
+          reason,
+          revoked.size());
+      for (Lease lease : revoked) {
+        SlotHolder holder = Workflow.newExternalWorkflowStub(SlotHolder.class, lease.holder());
+        Async.procedure(holder::slotRevoked, new LeaseRevocation(lease.leaseId(), hostId, reason))
+            .exceptionally(gone -> {
+              log.warn(
+                  "slot pool {}: holder {} of a revoked lease cannot be signalled: {}",
+                  pool,
+                  lease.holder(),
+                  gone.getMessage());
+              return null;
+            });
+      }
+      if (!revoked.isEmpty()) {
+        try {
+          local.publishMoves(revoked, reason);
+        } catch (RuntimeException e) {
+          log.warn("slot pool {}: the moves could not be published: {}", pool, e.getMessage());
+        }
+      }
+    }
   }
 
   /** Grants to the head of the queue while it fits; then tells every waiter its new place. */
@@ -380,9 +550,12 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
         : null;
   }
 
-  /** A lease on the first host (in registration order) and GPU with room, or null. */
+  /** A lease on the first live host (in registration order) and GPU with room, or null. */
   private Lease fit(LeaseRequest request) {
     for (HostRegistration host : hosts.values()) {
+      if (lost.contains(host.hostId())) {
+        continue;
+      }
       long onHost = leases.stream().filter(l -> l.hostId().equals(host.hostId())).count();
       if (onHost >= host.maxLeases()) {
         continue;

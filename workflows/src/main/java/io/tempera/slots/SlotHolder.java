@@ -20,6 +20,13 @@ public interface SlotHolder {
   @SignalMethod
   void slotRejected(String reason);
 
+  /**
+   * The holder's lease was taken back: its host was lost. The holder stops what it runs there and
+   * asks for a lease again.
+   */
+  @SignalMethod
+  void slotRevoked(LeaseRevocation revocation);
+
   /** The holder's new place in the queue. */
   @SignalMethod
   void slotQueuePosition(QueuePosition position);

@@ -1,7 +1,9 @@
 package io.tempera.activities.slots;
 
 import io.tempera.activities.PhaseEvents;
+import io.tempera.generation.Phase;
 import io.tempera.progress.ProgressBus;
+import io.tempera.slots.Lease;
 import io.tempera.slots.SlotAllocatorActivities;
 import io.tempera.slots.WaitingPlace;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
@@ -24,6 +26,17 @@ public class SlotAllocatorActivitiesImpl implements SlotAllocatorActivities {
   @Override
   public void publishPlaces(List<WaitingPlace> places) {
     places.forEach(place -> phases.waitingInLine(place.holder(), place.position()));
+  }
+
+  @Override
+  public void publishMoves(List<Lease> revoked, String reason) {
+    revoked.forEach(lease ->
+        phases.entered(
+            lease.holder(),
+            Phase.WAITING_FOR_SLOT,
+            0.02,
+            "Moving to another GPU: " + reason,
+            null));
   }
 
   @Override

@@ -28,6 +28,10 @@ public interface HolderWorkflow extends SlotHolder {
   @QueryMethod
   int position();
 
+  /** The revocation of its lease, if the allocator took it back. */
+  @QueryMethod
+  LeaseRevocation revoked();
+
   @ActivityInterface
   interface Requests {
     LeaseAnswer request(String pool, LeaseRequest request);
@@ -43,6 +47,7 @@ public interface HolderWorkflow extends SlotHolder {
     private long seq = -1;
     private boolean finished;
     private String rejected;
+    private LeaseRevocation revoked;
 
     @Override
     public String hold(String pool, int vramMb) {
@@ -86,6 +91,18 @@ public interface HolderWorkflow extends SlotHolder {
         position = p.position();
         seq = p.seq();
       }
+    }
+
+    @Override
+    public void slotRevoked(LeaseRevocation revocation) {
+      if (lease != null && lease.leaseId().equals(revocation.leaseId())) {
+        revoked = revocation;
+      }
+    }
+
+    @Override
+    public LeaseRevocation revoked() {
+      return revoked;
     }
 
     @Override

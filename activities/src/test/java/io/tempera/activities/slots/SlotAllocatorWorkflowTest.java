@@ -34,7 +34,7 @@ class SlotAllocatorWorkflowTest {
         env.getWorkerFactory(), client, bus);
     Worker holders = env.newWorker("holders");
     holders.registerWorkflowImplementationTypes(HolderWorkflow.Impl.class);
-    slots = new SlotAllocatorClient(client, new AllocatorSettings(30, 2_000));
+    slots = new SlotAllocatorClient(client, AllocatorSettings.withoutHostLiveness());
     holders.registerActivitiesImplementations((HolderWorkflow.Requests) slots::requestLease);
     env.start();
   }
@@ -262,7 +262,7 @@ class SlotAllocatorWorkflowTest {
 
   @Test
   void continuingAsNewKeepsLeasesAndWaiters() throws Exception {
-    slots = new SlotAllocatorClient(client, new AllocatorSettings(30, 40));
+    slots = new SlotAllocatorClient(client, new AllocatorSettings(30, 40, -1));
     host("h1", 1, new Gpu(0, 8_000));
     HolderWorkflow a = hold("gen-a", 0);
     eventually("a holds", () -> a.lease() != null);

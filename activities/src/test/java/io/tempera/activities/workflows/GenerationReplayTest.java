@@ -92,7 +92,8 @@ class GenerationReplayTest {
     try (TestWorkflowEnvironment env = TestWorkflowEnvironment.newInstance()) {
       WorkflowClient client = env.getWorkflowClient();
       FakeGenerationActivities activities = new FakeGenerationActivities();
-      activities.allocator = new SlotAllocatorClient(client, AllocatorSettings.defaults());
+      activities.allocator =
+          new SlotAllocatorClient(client, AllocatorSettings.withoutHostLiveness());
       Worker worker = env.newWorker(GenerationWorkflow.TASK_QUEUE);
       worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);
       worker.registerActivitiesImplementations(activities);

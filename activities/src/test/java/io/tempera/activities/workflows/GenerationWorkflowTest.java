@@ -61,7 +61,7 @@ class GenerationWorkflowTest {
     env = TestWorkflowEnvironment.newInstance();
     client = env.getWorkflowClient();
     activities = new FakeGenerationActivities();
-    activities.allocator = new SlotAllocatorClient(client, AllocatorSettings.defaults());
+    activities.allocator = new SlotAllocatorClient(client, AllocatorSettings.withoutHostLiveness());
     // the generation queue: the workflow, its planning (local activities) and lease requests
     Worker worker = env.newWorker(GenerationWorkflow.TASK_QUEUE);
     worker.registerWorkflowImplementationTypes(GenerationWorkflowImpl.class);

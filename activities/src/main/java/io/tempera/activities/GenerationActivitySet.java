@@ -81,7 +81,13 @@ public record GenerationActivitySet(
             templates, translator, templates::model, modelHost != null, phases),
         new SlotActivitiesImpl(allocator, pool, host, defaultVramMb, phases),
         new ModelActivitiesImpl(modelHost, host.hostId(), phases),
-        new BackendActivitiesImpl(backends, outputStore, progress, metrics, modelHost),
+        new BackendActivitiesImpl(
+            backends,
+            outputStore,
+            progress,
+            metrics,
+            modelHost,
+            lease -> allocator.release(lease, "the run finished on the backend")),
         new OutputActivitiesImpl(backends, outputStore, phases, metrics),
         new HostActivitiesImpl(allocator, host));
   }

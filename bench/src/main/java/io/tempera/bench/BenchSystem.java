@@ -54,6 +54,11 @@ final class BenchSystem implements AutoCloseable {
   /** Time spent inside the backend call, by generation id. */
   final Map<String, Long> backendNanos = new ConcurrentHashMap<>();
 
+  /**
+   * Every backend call's start and end (System.nanoTime), for how long the backend was occupied.
+   */
+  final java.util.Queue<long[]> backendCalls = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
   BenchSystem() throws IOException {
     this(SLOTS);
   }
@@ -85,7 +90,8 @@ final class BenchSystem implements AutoCloseable {
             templates(json),
             new TemplateTranslator(json),
             new BackendRegistry(
-                List.of(new TimedBackend(ComfyUiBackend.single(client), backendNanos))),
+                List.of(
+                    new TimedBackend(ComfyUiBackend.single(client), backendNanos, backendCalls))),
             new OutputStore(tmp.resolve("outputs")),
             progress,
             new SimpleMeterRegistry(),
@@ -218,8 +224,35 @@ final class BenchSystem implements AutoCloseable {
     comfy.close();
   }
 
+  /**
+   * The time within [from, to] during which at least one backend call was in progress (the union of
+   * the calls' intervals), in nanoseconds.
+   */
+  long backendOccupiedNanos(long from, long to) {
+    List<long[]> sorted =
+        backendCalls.stream()
+            .map(c -> new long[] {Math.max(c[0], from), Math.min(c[1], to)})
+            .filter(c -> c[1] > c[0])
+            .sorted(java.util.Comparator.comparingLong(c -> c[0]))
+            .toList();
+    long total = 0;
+    long start = -1;
+    long end = -1;
+    for (long[] c : sorted) {
+      if (c[0] > end) {
+        total += end - start;
+        start = c[0];
+        end = c[1];
+      } else {
+        end = Math.max(end, c[1]);
+      }
+    }
+    return total + (end - start);
+  }
+
   /** Measures how long each backend run takes, by generation. */
-  private record TimedBackend(Backend delegate, Map<String, Long> nanos) implements Backend {
+  private record TimedBackend(
+      Backend delegate, Map<String, Long> nanos, java.util.Queue<long[]> calls) implements Backend {
     @Override
     public String type() {
       return delegate.type();
@@ -231,7 +264,9 @@ final class BenchSystem implements AutoCloseable {
       try {
         return delegate.run(job, projectDir, progress);
       } finally {
-        nanos.merge(job.generationId(), System.nanoTime() - start, Long::sum);
+        long end = System.nanoTime();
+        nanos.merge(job.generationId(), end - start, Long::sum);
+        calls.add(new long[] {start, end});
       }
     }
 

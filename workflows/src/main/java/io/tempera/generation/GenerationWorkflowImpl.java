@@ -48,6 +48,9 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   /** The lease the allocator took back, until the generation moved off its host. */
   private LeaseRevocation revoked;
 
+  /** The run's activity gave the lease back already: the cleanup does not. */
+  private boolean slotGivenBack;
+
   /** The steps running on the leased host now (cancelled when the lease is revoked). */
   private CancellationScope onHost;
 
@@ -93,6 +96,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         }
         enter(Phase.GENERATING, 0.05);
         BackendOutcome ran = onLeasedHost(this::runOnBackend);
+        slotGivenBack = ran.slotReleased(); // the next in line runs while the outputs are collected
         if (ran.interrupted()) {
           if (CancellationScope.current().isCancelRequested()) {
             throw new CanceledFailure("the run was interrupted");
@@ -268,6 +272,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
       return rejection;
     }
     attempt = attempt.leased(answer.pool(), granted);
+    slotGivenBack = false;
     log.info(
         "generation {}: leased {} on host {}", generationId(), granted.leaseId(), granted.hostId());
     return null;
@@ -281,7 +286,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
             request.nodeId(),
             Workflow.randomUUID().toString(),
             plan,
-            attempt.baseUrl());
+            attempt.baseUrl(),
+            attempt.lease());
     attempt = attempt.running(job);
     return Workflow.newActivityStub(
             BackendActivities.class, GenerationActivityOptions.run(attempt.lease(), plan))
@@ -518,9 +524,18 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     attempt = attempt.withoutModel();
   }
 
-  /** Gives back the lease (or the place in line) to the pool's allocator, by signal. */
+  /**
+   * Gives back the lease (or the place in line) to the pool's allocator, by signal, unless the
+   * run's activity gave it back already.
+   */
   private void releaseLease(String reason) {
     if (attempt.pool() == null) {
+      return;
+    }
+    if (slotGivenBack) {
+      slotGivenBack = false;
+      attempt = attempt.withoutLease();
+      line = Line.NONE;
       return;
     }
     try {

@@ -61,15 +61,23 @@ public class BackendActivitiesImpl implements BackendActivities {
 
   private static final long FORGET_CANCELS_AFTER_MILLIS = 3_600_000;
 
+  /** Gives a finished run's slot back to its pool (the pool's allocator, by signal). */
+  private final java.util.function.Predicate<io.tempera.slots.Lease> releaseSlot;
+
   /**
    * @param modelHost this host's model containers (null: it runs none)
+   * @param releaseSlot gives a lease back to its pool, true when it was told: a run that finished
+   *     on the backend gives its slot back at once, so the next in line starts while the outputs
+   *     are collected
    */
   public BackendActivitiesImpl(
       BackendRegistry backends,
       OutputStore outputs,
       ProgressBus progress,
       MeterRegistry metrics,
-      ModelHost modelHost) {
+      ModelHost modelHost,
+      java.util.function.Predicate<io.tempera.slots.Lease> releaseSlot) {
+    this.releaseSlot = releaseSlot;
     this.backends = backends;
     this.outputs = outputs;
     this.progress = progress;
@@ -164,6 +172,7 @@ public class BackendActivitiesImpl implements BackendActivities {
         outcome = result.interrupted() ? "interrupted" : "succeeded";
         if (!result.interrupted()) {
           durations.record(job.plan().functionId(), job.plan().tierUsed(), live.elapsedSeconds());
+          return givenBack(job, result);
         }
         return result;
       } catch (RuntimeException e) {
@@ -201,6 +210,26 @@ public class BackendActivitiesImpl implements BackendActivities {
               .tag("outcome", outcome)
               .tag("reattached", Boolean.toString(attempt > 1))
               .register(metrics));
+    }
+  }
+
+  /**
+   * The run finished on the backend: its slot goes back to the pool now, before the workflow hears
+   * of it and collects the outputs (the GPU is done with it). Best effort: when the pool cannot be
+   * told, the workflow's cleanup gives it back.
+   */
+  private BackendOutcome givenBack(BackendJob job, BackendOutcome result) {
+    if (job.lease() == null || releaseSlot == null) {
+      return result;
+    }
+    try {
+      return releaseSlot.test(job.lease()) ? result.withSlotReleased() : result;
+    } catch (RuntimeException e) {
+      log.warn(
+          "generation {}: giving its slot back after the run failed ({}); its cleanup will",
+          job.generationId(),
+          e.toString());
+      return result;
     }
   }
 

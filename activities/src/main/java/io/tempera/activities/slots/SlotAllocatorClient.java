@@ -3,7 +3,9 @@ package io.tempera.activities.slots;
 import io.tempera.slots.AllocatorSettings;
 import io.tempera.slots.AllocatorState;
 import io.tempera.slots.HostRegistration;
+import io.tempera.slots.Lease;
 import io.tempera.slots.LeaseAnswer;
+import io.tempera.slots.LeaseRelease;
 import io.tempera.slots.LeaseRequest;
 import io.tempera.slots.SlotAllocatorWorkflow;
 import io.temporal.api.enums.v1.WorkflowIdConflictPolicy;
@@ -45,6 +47,21 @@ public final class SlotAllocatorClient {
     return client
         .newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool))
         .requestLease(lease);
+  }
+
+  /**
+   * Gives {@code lease} back to its pool's allocator (a signal; idempotent: an unknown lease id is
+   * ignored). False when no allocator of that pool runs.
+   */
+  public boolean release(Lease lease, String reason) {
+    try {
+      client
+          .newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(lease.pool()))
+          .release(new LeaseRelease(lease.holder(), lease.leaseId(), reason));
+      return true;
+    } catch (io.temporal.client.WorkflowNotFoundException gone) {
+      return false;
+    }
   }
 
   /** What the pool's allocator knows now. */

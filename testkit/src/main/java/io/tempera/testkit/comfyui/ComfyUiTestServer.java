@@ -102,6 +102,14 @@ public final class ComfyUiTestServer implements AutoCloseable {
   }
 
   /**
+   * How long the server's one executor has spent executing prompts (as a GPU would be busy), in
+   * nanoseconds: benchmarks divide it by wall time for the backend's busy fraction.
+   */
+  public long executingNanos() {
+    return executor.executingNanos();
+  }
+
+  /**
    * Makes the server misbehave like a flaky GPU host: each prompt meets, with probability {@code
    * rate} in all, one of a 500 on POST /prompt, its WebSocket dropped mid-run, or a CUDA
    * out-of-memory error in its first node. Deterministic for a seed.

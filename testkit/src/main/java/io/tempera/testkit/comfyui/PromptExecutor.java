@@ -40,6 +40,10 @@ final class PromptExecutor {
 
   private Thread thread;
 
+  /** Time spent executing prompts (what a GPU would be busy with), in nanoseconds. */
+  private final java.util.concurrent.atomic.AtomicLong executingNanos =
+      new java.util.concurrent.atomic.AtomicLong();
+
   PromptExecutor(
       ComfyJson json,
       PromptQueue queue,
@@ -67,6 +71,11 @@ final class PromptExecutor {
     thread.interrupt();
   }
 
+  /** The time spent executing prompts so far, in nanoseconds. */
+  long executingNanos() {
+    return executingNanos.get();
+  }
+
   /** Every execution started, in order. */
   List<ComfyUiTestServer.Execution> executions() {
     synchronized (executions) {
@@ -80,12 +89,14 @@ final class PromptExecutor {
       if (job == null) {
         return;
       }
+      long began = System.nanoTime();
       try {
         execute(job);
       } catch (RuntimeException e) {
         log.error("testkit executor failed on prompt {}", job.promptId(), e);
       } finally {
         queue.finished();
+        executingNanos.addAndGet(System.nanoTime() - began);
       }
       if (!queue.stopped()) {
         sockets.broadcastStatus();

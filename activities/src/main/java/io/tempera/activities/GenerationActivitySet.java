@@ -87,7 +87,8 @@ public record GenerationActivitySet(
             progress,
             metrics,
             modelHost,
-            lease -> allocator.release(lease, "the run finished on the backend")),
+            lease -> allocator.release(lease, "the run finished on the backend"),
+            host.runsAtOnce()),
         new OutputActivitiesImpl(backends, outputStore, phases, metrics),
         new HostActivitiesImpl(allocator, host));
   }

@@ -103,6 +103,51 @@ class GenerationOnSlotsAndModelsTest {
             .start();
   }
 
+  @Test
+  void aGenerationLeasedAheadWaitsOnTheHostAndStartsTheMomentTheRunBeforeItEnds() throws Exception {
+    java.nio.file.Files.createDirectories(tmp.resolve("templates/slow-invert"));
+    TestFiles.copyTree(
+        Path.of("src/test/resources/templates/slow-invert"), tmp.resolve("templates/slow-invert"));
+    registry = new TemplateRegistry(tmp.resolve("templates"), new ObjectMapper(), 0);
+    host =
+        TestHost.builder(
+                registry,
+                new BackendRegistry(List.of(ComfyUiBackend.single(client))),
+                outputs,
+                new InProcessProgressBus())
+            .slots(1)
+            .prefetch(1)
+            .realTime()
+            .start();
+    GenerationRequest slow =
+        new GenerationRequest(
+            "slow-invert",
+            "standard",
+            Map.of("image", "uploads/sample.png", "steps", 30),
+            "p1",
+            "n1",
+            null);
+    var first =
+        io.temporal.client.WorkflowClient.execute(
+            host.workflow("gen-first", TIER_QUEUE)::run, slow);
+    await().atMost(Duration.ofSeconds(30)).until(() -> comfy.acceptedPromptCount() == 1);
+    var second =
+        io.temporal.client.WorkflowClient.execute(
+            host.workflow("gen-second", TIER_QUEUE)::run, slow);
+    await("both hold a lease: one slot and one ready")
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> host.allocatorState().leases().size() == 2);
+    assertThat(comfy.acceptedPromptCount())
+        .as("the one leased ahead is not submitted while the host's slot runs")
+        .isEqualTo(1);
+    assertThat(first.get(60, java.util.concurrent.TimeUnit.SECONDS).status())
+        .isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(second.get(60, java.util.concurrent.TimeUnit.SECONDS).status())
+        .isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(comfy.acceptedPromptCount()).isEqualTo(2);
+    assertNothingHeld();
+  }
+
   private GenerationResult invert(String id) {
     return TestHost.runToEnd(
         host.workflow(id, TIER_QUEUE),

@@ -95,7 +95,7 @@ public final class TestHost implements AutoCloseable {
             b.realTime ? AllocatorSettings.defaults() : AllocatorSettings.withoutHostLiveness());
     TemplateTranslator translator = new TemplateTranslator(new ObjectMapper());
     HostRegistration host =
-        new HostRegistration(HOST_ID, HOST_QUEUE, List.of(new Gpu(0, b.vramMb)), b.slots);
+        HostRegistration.of(HOST_ID, List.of(new Gpu(0, b.vramMb)), b.slots, b.prefetch);
     GenerationActivitySet set =
         GenerationActivitySet.of(
             allocator,
@@ -199,6 +199,7 @@ public final class TestHost implements AutoCloseable {
     private final ProgressBus progress;
     private ModelHost modelHost;
     private int slots = 2;
+    private int prefetch;
     private int vramMb = 24_000;
     private ModelLookup models;
     private boolean realTime;
@@ -225,6 +226,12 @@ public final class TestHost implements AutoCloseable {
     /** How many generations the host runs at once. */
     public Builder slots(int slots) {
       this.slots = slots;
+      return this;
+    }
+
+    /** How many generations the host holds leases for beyond its slots, ready (default 0). */
+    public Builder prefetch(int prefetch) {
+      this.prefetch = prefetch;
       return this;
     }
 

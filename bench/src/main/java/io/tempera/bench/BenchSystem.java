@@ -82,9 +82,13 @@ final class BenchSystem implements AutoCloseable {
     InProcessProgressBus progress = new InProcessProgressBus();
     SlotAllocatorClient allocator =
         new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
+    // as a worker host registers: its slots, and the default prefetch ready beyond them
     HostRegistration host =
-        new HostRegistration(
-            HOST, HostRegistration.taskQueueFor(HOST), List.of(new Gpu(0, 24_576)), slots);
+        HostRegistration.of(
+            HOST,
+            List.of(new Gpu(0, 24_576)),
+            slots,
+            Integer.getInteger("tempera.bench.prefetch", HostRegistration.DEFAULT_PREFETCH));
     GenerationActivitySet.of(
             allocator,
             templates(json),

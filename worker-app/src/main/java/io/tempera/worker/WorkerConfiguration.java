@@ -186,11 +186,8 @@ public class WorkerConfiguration {
     if (gpus.isEmpty()) {
       gpus = List.of(new Gpu(0, properties.virtualGpuVramMb()));
     }
-    return new HostRegistration(
-        properties.hostId(),
-        HostRegistration.taskQueueFor(properties.hostId()),
-        gpus,
-        properties.slots());
+    return HostRegistration.of(
+        properties.hostId(), gpus, properties.slots(), properties.prefetch());
   }
 
   /**

@@ -12,7 +12,9 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param comfyuiUrl the ComfyUI server this host runs generations on
  * @param comfyuiUrls several ComfyUI servers serving the same functions (overrides comfyuiUrl); a
  *     failing one is skipped by its circuit breaker
- * @param slots how many generations this host runs at once
+ * @param slots how many generations this host runs on its backends at once
+ * @param prefetch how many more it holds leases for, ready to start the moment a run ends (the
+ *     backend never waits for a round trip through the slot allocator between two runs)
  * @param comfyuiRunTimeout the longest one ComfyUI prompt may take
  * @param scriptRuns where script-backend runs keep their working folders
  * @param gradioUrls the Gradio servers this host runs gradio functions on (none: they fail clearly)
@@ -41,6 +43,7 @@ public record WorkerProperties(
     URI comfyuiUrl,
     List<URI> comfyuiUrls,
     Integer slots,
+    Integer prefetch,
     Duration comfyuiRunTimeout,
     java.nio.file.Path scriptRuns,
     List<URI> gradioUrls,
@@ -92,6 +95,11 @@ public record WorkerProperties(
             ? List.of(comfyuiUrl)
             : List.copyOf(comfyuiUrls);
     slots = slots == null ? 2 : slots;
+    prefetch = prefetch == null ? io.tempera.slots.HostRegistration.DEFAULT_PREFETCH : prefetch;
+    if (prefetch < 0) {
+      throw new IllegalArgumentException(
+          "tempera.worker.prefetch must be 0 or more, got " + prefetch);
+    }
     comfyuiRunTimeout = comfyuiRunTimeout == null ? Duration.ofHours(1) : comfyuiRunTimeout;
     scriptRuns = scriptRuns == null ? java.nio.file.Path.of(".tempera/script-runs") : scriptRuns;
     gradioUrls =

@@ -149,6 +149,8 @@ class CrashRecoveryIT {
         "worker-reclaim",
         workerEnvironment(),
         "--tempera.worker.slots=1",
+        "--tempera.worker.prefetch=0", // the only slot is the only lease: the next one waits in
+        // line
         "--tempera.worker.reclaim-every-seconds=2");
     WorkflowClient client =
         WorkflowClient.newInstance(service, WorkflowClientOptions.newBuilder().build());

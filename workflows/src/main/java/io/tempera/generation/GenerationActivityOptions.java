@@ -62,12 +62,13 @@ final class GenerationActivityOptions {
   }
 
   /**
-   * Running on the backend: the template's time limit; a retried attempt re-attaches to the same
-   * run.
+   * Running on the backend: the template's time limit, counted by the run's activity from when the
+   * run gets its turn on the host's GPU (a generation leased ahead waits there for the run before
+   * it), so the attempt's own limit is twice that; a retried attempt re-attaches to the same run.
    */
   static ActivityOptions run(Lease lease, GenerationPlan plan) {
     return onHost(lease)
-        .setStartToCloseTimeout(Duration.ofSeconds(Math.max(10, plan.timeoutSeconds())))
+        .setStartToCloseTimeout(Duration.ofSeconds(2L * Math.max(10, plan.timeoutSeconds())))
         .setHeartbeatTimeout(HEARTBEAT)
         .setRetryOptions(
             retry()

@@ -8,7 +8,7 @@ import java.time.Duration;
 import java.util.Locale;
 
 /** Reads why a step failed as the error a person is shown: a code and a sentence. */
-final class GenerationFailures {
+public final class GenerationFailures {
 
   private GenerationFailures() {}
 
@@ -51,7 +51,7 @@ final class GenerationFailures {
   }
 
   /** "1 minute", "3 minutes", "90 s". */
-  static String describe(Duration d) {
+  public static String describe(Duration d) {
     if (d.toSeconds() == 0 || d.toSeconds() % 60 != 0) {
       return d.toSeconds() + " s";
     }

@@ -23,6 +23,7 @@ import io.temporal.activity.Activity;
 import io.temporal.activity.ActivityExecutionContext;
 import io.temporal.client.ActivityCompletionException;
 import io.temporal.failure.ApplicationFailure;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -65,10 +66,18 @@ public class BackendActivitiesImpl implements BackendActivities {
   private final java.util.function.Predicate<io.tempera.slots.Lease> releaseSlot;
 
   /**
+   * The runs this host's backends take at once: a generation leased ahead (prefetched) waits here,
+   * ready, and starts the moment a run ends (first come, first served).
+   */
+  private final java.util.concurrent.Semaphore runsAtOnce;
+
+  /**
    * @param modelHost this host's model containers (null: it runs none)
    * @param releaseSlot gives a lease back to its pool, true when it was told: a run that finished
    *     on the backend gives its slot back at once, so the next in line starts while the outputs
    *     are collected
+   * @param runsAtOnce how many runs this host's backends take at once (the host's slots; it may
+   *     hold more leases, those generations wait here ready)
    */
   public BackendActivitiesImpl(
       BackendRegistry backends,
@@ -76,8 +85,10 @@ public class BackendActivitiesImpl implements BackendActivities {
       ProgressBus progress,
       MeterRegistry metrics,
       ModelHost modelHost,
-      java.util.function.Predicate<io.tempera.slots.Lease> releaseSlot) {
+      java.util.function.Predicate<io.tempera.slots.Lease> releaseSlot,
+      int runsAtOnce) {
     this.releaseSlot = releaseSlot;
+    this.runsAtOnce = new java.util.concurrent.Semaphore(Math.max(1, runsAtOnce), true);
     this.backends = backends;
     this.outputs = outputs;
     this.progress = progress;
@@ -112,7 +123,11 @@ public class BackendActivitiesImpl implements BackendActivities {
     Thread worker = Thread.currentThread();
     PhaseTimeouts timeouts = job.plan().timeouts();
     RunWatchdog watchdog =
-        new RunWatchdog(timeouts.queueWait(), timeouts.stall(), System::nanoTime);
+        new RunWatchdog(
+            timeouts.queueWait(),
+            timeouts.stall(),
+            Duration.ofSeconds(Math.max(10, job.plan().timeoutSeconds())),
+            System::nanoTime);
     AtomicReference<BackendJob> running = new AtomicReference<>(job);
     Runnable watch =
         () -> {
@@ -151,17 +166,23 @@ public class BackendActivitiesImpl implements BackendActivities {
         return interrupted(job);
       }
       try {
-        run = onTheModelsCurrentService(job);
-        running.set(run);
-        watchdog.arm();
-        BackendOutcome result =
-            backend.run(
-                run,
-                outputs.projectDir(job.projectId()),
-                p -> {
-                  watchdog.onProgress(p.queuePosition());
-                  live.accept(p);
-                });
+        awaitTurn(job);
+        BackendOutcome result;
+        try {
+          run = onTheModelsCurrentService(job);
+          running.set(run);
+          watchdog.arm();
+          result =
+              backend.run(
+                  run,
+                  outputs.projectDir(job.projectId()),
+                  p -> {
+                    watchdog.onProgress(p.queuePosition());
+                    live.accept(p);
+                  });
+        } finally {
+          runsAtOnce.release(); // the next one ready on this host starts now
+        }
         if (cancelled.containsKey(job.runId())) {
           outcome = "interrupted";
           return stopCancelled(backend, run);
@@ -210,6 +231,24 @@ public class BackendActivitiesImpl implements BackendActivities {
               .tag("outcome", outcome)
               .tag("reattached", Boolean.toString(attempt > 1))
               .register(metrics));
+    }
+  }
+
+  /**
+   * Waits for one of the runs this host's backends take at once (at once, unless this generation
+   * was leased ahead and waits ready for a run to end). Interrupted (a cancel, the activity timed
+   * out): the backend call is never made.
+   */
+  private void awaitTurn(BackendJob job) {
+    if (runsAtOnce.tryAcquire()) {
+      return;
+    }
+    phases.entered(job.generationId(), Phase.GENERATING, 0.05, "Next on the GPU");
+    try {
+      runsAtOnce.acquire();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("stopped while waiting for its turn on the GPU", e);
     }
   }
 

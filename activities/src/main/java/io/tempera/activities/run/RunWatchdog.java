@@ -4,31 +4,44 @@ import java.time.Duration;
 import java.util.function.LongSupplier;
 
 /**
- * Watches one backend run for the two ways it can hang without failing: waiting in the backend's
- * own queue too long, and running with no sign of progress (a wedged backend). Any progress the
- * backend reports (a step, a node starting or finishing, a queue update, a preview) counts; a run
- * is queued while its last report gave a place in the backend's queue. Watches once armed;
- * thread-safe; trips once.
+ * Watches one backend run for the ways it can hang without failing: waiting in the backend's own
+ * queue too long, running with no sign of progress (a wedged backend), and running past the run's
+ * time limit (counted from when the run got its turn on the host's GPU, not from when its activity
+ * started waiting for it). Any progress the backend reports (a step, a node starting or finishing,
+ * a queue update, a preview) counts; a run is queued while its last report gave a place in the
+ * backend's queue. Watches once armed; thread-safe; trips once.
  */
 final class RunWatchdog {
 
   /** Why a run was stopped. */
   enum Trip {
     QUEUE_WAIT,
-    STALLED
+    STALLED,
+    RUN_TIME
   }
 
   private final Duration queueWait;
   private final Duration stall;
+  private final Duration runLimit;
+  private long armedAt;
   private final LongSupplier nanos;
   private long queuedSince = -1;
   private long lastProgress;
   private boolean armed;
   private Trip tripped;
 
+  /** A watchdog without a run time limit of its own (the activity's time limit bounds the run). */
   RunWatchdog(Duration queueWait, Duration stall, LongSupplier nanos) {
+    this(queueWait, stall, null, nanos);
+  }
+
+  /**
+   * @param runLimit the longest the run may take once it started (null: none)
+   */
+  RunWatchdog(Duration queueWait, Duration stall, Duration runLimit, LongSupplier nanos) {
     this.queueWait = queueWait;
     this.stall = stall;
+    this.runLimit = runLimit;
     this.nanos = nanos;
     this.lastProgress = nanos.getAsLong();
   }
@@ -40,6 +53,7 @@ final class RunWatchdog {
   synchronized void arm() {
     armed = true;
     lastProgress = nanos.getAsLong();
+    armedAt = lastProgress;
   }
 
   /**
@@ -61,7 +75,9 @@ final class RunWatchdog {
       return null;
     }
     long now = nanos.getAsLong();
-    if (queuedSince >= 0) {
+    if (runLimit != null && now - armedAt > runLimit.toNanos()) {
+      tripped = Trip.RUN_TIME;
+    } else if (queuedSince >= 0) {
       if (now - queuedSince > queueWait.toNanos()) {
         tripped = Trip.QUEUE_WAIT;
       }
@@ -84,6 +100,9 @@ final class RunWatchdog {
               + "; it was taken out of that queue";
       case STALLED ->
           "The generator made no progress for " + seconds(stall) + "; the run was stopped";
+      case RUN_TIME ->
+          "The generator took longer than "
+              + io.tempera.generation.GenerationFailures.describe(runLimit);
     };
   }
 

@@ -22,6 +22,25 @@ class RunWatchdogTest {
   }
 
   @Test
+  void theRunsTimeLimitCountsFromItsTurnNotFromTheWaitBeforeIt() {
+    RunWatchdog limited =
+        new RunWatchdog(
+            Duration.ofSeconds(60), Duration.ofSeconds(10), Duration.ofSeconds(120), now::get);
+    advance(Duration.ofMinutes(5)); // waiting for its turn on the host's GPU
+    limited.arm();
+    for (int i = 0; i < 11; i++) {
+      advance(Duration.ofSeconds(9));
+      limited.onProgress(null);
+      assertThat(limited.check()).isNull();
+    }
+    advance(Duration.ofSeconds(22));
+    limited.onProgress(null);
+    assertThat(limited.check()).isEqualTo(RunWatchdog.Trip.RUN_TIME);
+    assertThat(limited.describe(RunWatchdog.Trip.RUN_TIME))
+        .isEqualTo("The generator took longer than 2 minutes");
+  }
+
+  @Test
   void nothingTripsBeforeTheRunStarts() {
     RunWatchdog waiting = new RunWatchdog(Duration.ofSeconds(60), Duration.ofSeconds(10), now::get);
     advance(Duration.ofMinutes(5)); // e.g. waiting for the model's restarted container

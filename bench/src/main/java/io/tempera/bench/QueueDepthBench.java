@@ -17,7 +17,8 @@ import java.util.concurrent.Future;
  * was (the time inside backend calls over wall time times slots), latency p50/p99, and the
  * allocator's history events per generation. A fresh system per depth.
  *
- * <p>Args: [generations per depth, default 200] [depths, default 8,32,100]
+ * <p>Args: [generations per depth, default 200; twice the depth when more] [depths, default
+ * 8,32,100,1000]
  */
 public final class QueueDepthBench {
 
@@ -32,6 +33,21 @@ public final class QueueDepthBench {
     while (run != null && !run.isEmpty()) {
       var history = system.workflows.fetchHistory(SlotAllocatorWorkflow.idFor("default"), run);
       events += history.getEvents().size();
+      // every run of the allocator replays (a nondeterminism would stall a deep queue for good)
+      try {
+        io.temporal.testing.WorkflowReplayer.replayWorkflowExecution(
+            history, io.tempera.slots.SlotAllocatorWorkflowImpl.class);
+      } catch (Exception nondeterministic) {
+        java.nio.file.Path dump = java.nio.file.Path.of("/tmp/allocator-" + run + ".json");
+        try {
+          java.nio.file.Files.writeString(dump, history.toJson(true));
+        } catch (java.io.IOException ignored) {
+          // the failure below says enough
+        }
+        throw new IllegalStateException(
+            "the allocator's run " + run + " does not replay (history in " + dump + ")",
+            nondeterministic);
+      }
       var last = history.getLastEvent();
       run =
           last.hasWorkflowExecutionContinuedAsNewEventAttributes()
@@ -41,9 +57,78 @@ public final class QueueDepthBench {
     return events;
   }
 
+  /**
+   * The process's peak heap in use, resident memory and live platform threads, sampled every 200
+   * ms.
+   */
+  private static final class Resources {
+    private final java.util.concurrent.atomic.AtomicLong heap =
+        new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong rss =
+        new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong threads =
+        new java.util.concurrent.atomic.AtomicLong();
+    private volatile boolean stopped;
+    private Thread sampler;
+
+    static Resources sample() {
+      Resources r = new Resources();
+      r.sampler =
+          Thread.ofPlatform()
+              .daemon()
+              .name("bench-resources")
+              .start(() -> {
+                var memory = java.lang.management.ManagementFactory.getMemoryMXBean();
+                var live = java.lang.management.ManagementFactory.getThreadMXBean();
+                while (!r.stopped) {
+                  r.heap.accumulateAndGet(memory.getHeapMemoryUsage().getUsed(), Math::max);
+                  r.rss.accumulateAndGet(rssBytes(), Math::max);
+                  r.threads.accumulateAndGet(live.getThreadCount(), Math::max);
+                  try {
+                    Thread.sleep(200);
+                  } catch (InterruptedException e) {
+                    return;
+                  }
+                }
+              });
+      return r;
+    }
+
+    void stop() throws InterruptedException {
+      stopped = true;
+      sampler.join();
+    }
+
+    long peakHeapMb() {
+      return heap.get() / (1024 * 1024);
+    }
+
+    long peakRssMb() {
+      return rss.get() / (1024 * 1024);
+    }
+
+    long peakThreads() {
+      return threads.get();
+    }
+
+    private static long rssBytes() {
+      try {
+        for (String line :
+            java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+          if (line.startsWith("VmRSS:")) {
+            return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+          }
+        }
+      } catch (java.io.IOException | NumberFormatException e) {
+        return 0;
+      }
+      return 0;
+    }
+  }
+
   static void run(String[] args) throws Exception {
     int count = args.length > 0 ? Integer.parseInt(args[0]) : 200;
-    String depths = args.length > 1 ? args[1] : "8,32,100";
+    String depths = args.length > 1 ? args[1] : "8,32,100,1000";
     StringBuilder rows = new StringBuilder();
     double atEight = 0;
     double atDeepest = 0;
@@ -56,7 +141,12 @@ public final class QueueDepthBench {
         }
         system.backendNanos.clear();
         system.backendCalls.clear();
-        ExecutorService pool = Executors.newFixedThreadPool(inFlight);
+        int total = Math.max(count, 2 * inFlight);
+        // the bench's own callers on virtual threads, at most inFlight at once: the platform
+        // threads counted below are the system's, not one per caller
+        ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+        java.util.concurrent.Semaphore gate = new java.util.concurrent.Semaphore(inFlight);
+        Resources resources = Resources.sample();
         List<Future<GenerationResult>> futures = new ArrayList<>();
         List<Double> latencyMs = new java.util.concurrent.CopyOnWriteArrayList<>();
         var firstRun = system.workflows.fetchHistory(SlotAllocatorWorkflow.idFor("default"));
@@ -70,24 +160,41 @@ public final class QueueDepthBench {
                 .getRunId();
         long executingBefore = system.comfy.executingNanos();
         long start = System.nanoTime();
-        for (int i = 0; i < count; i++) {
+        for (int i = 0; i < total; i++) {
           String id = "d" + inFlight + "-" + i;
           int color = i;
           futures.add(
               pool.submit(() -> {
-                long began = System.nanoTime();
-                GenerationResult result = system.run(id, "standard", color);
-                latencyMs.add((System.nanoTime() - began) / 1e6);
-                return result;
+                gate.acquire();
+                try {
+                  long began = System.nanoTime();
+                  GenerationResult result = system.run(id, "standard", color);
+                  latencyMs.add((System.nanoTime() - began) / 1e6);
+                  return result;
+                } finally {
+                  gate.release();
+                }
               }));
         }
         int failed = 0;
         for (Future<GenerationResult> f : futures) {
-          if (f.get().status() != GenerationStatus.SUCCEEDED) {
+          GenerationResult ended;
+          try {
+            ended = f.get(180, java.util.concurrent.TimeUnit.SECONDS);
+          } catch (java.util.concurrent.TimeoutException stuck) {
+            var history = system.workflows.fetchHistory(SlotAllocatorWorkflow.idFor("default"));
+            java.nio.file.Path dump = java.nio.file.Path.of("/tmp/allocator-stuck.json");
+            java.nio.file.Files.writeString(dump, history.toJson(true));
+            throw new IllegalStateException(
+                "a generation did not end within 3 minutes (allocator history in " + dump + ")",
+                stuck);
+          }
+          if (ended.status() != GenerationStatus.SUCCEEDED) {
             failed++;
           }
         }
         long end = System.nanoTime();
+        resources.stop();
         double seconds = (end - start) / 1e9;
         long executing = system.comfy.executingNanos() - executingBefore;
         double occupied = system.backendOccupiedNanos(start, end) / 1e9 / seconds;
@@ -97,7 +204,7 @@ public final class QueueDepthBench {
         double executingShare = executing / 1e9 / seconds;
         double busy = occupied;
         lowestBusy = Math.min(lowestBusy, busy);
-        double perMinute = count / seconds * 60;
+        double perMinute = total / seconds * 60;
         // every run of the allocator since (it continues as new after 2,000 events)
         long historyAfter = allocatorEvents(system, firstRunId);
         if (inFlight == 8) {
@@ -107,16 +214,20 @@ public final class QueueDepthBench {
         rows.append(
             String.format(
                 Locale.ROOT,
-                "| %d | %.0f | %.0f %% | %.0f %% | %.0f %% | %.1f ms | %.0f ms | %.0f ms | %s | %d |%n",
+                "| %d | %.0f | %.0f %% | %.0f %% | %.0f %% | %.1f ms | %.0f ms | %.0f ms | %s | %d MB | %d MB | %d | %d | %d |%n",
                 inFlight,
                 perMinute,
                 100 * busy,
                 100 * inCalls,
                 100 * executingShare,
-                executing / 1e6 / count,
+                executing / 1e6 / total,
                 BenchSystem.percentile(latencyMs, 50),
                 BenchSystem.percentile(latencyMs, 99),
-                String.format(Locale.ROOT, "%.1f", (historyAfter - historyBefore) / (double) count),
+                String.format(Locale.ROOT, "%.1f", (historyAfter - historyBefore) / (double) total),
+                resources.peakHeapMb(),
+                resources.peakRssMb(),
+                resources.peakThreads(),
+                total,
                 failed));
       }
     }
@@ -128,16 +239,19 @@ public final class QueueDepthBench {
             + String.format(
                 Locale.ROOT,
                 "setup: in-process Temporal test server on real time, testkit ComfyUI (instant graph),"
-                    + " %d generations per depth, a fresh system per depth%n%n",
-                count)
+                    + " %d generations per depth (twice the depth when more), a fresh system per depth,"
+                    + " max heap %d MB (the whole process: server, workers, testkit, callers)%n%n",
+                count,
+                Runtime.getRuntime().maxMemory() / (1024 * 1024))
             + "backend busy = wall time during which at least one backend call was in progress"
             + " (submit to result: the backend had work) / wall time; slots in backend calls = time"
             + " inside backend calls / (wall time x 2 slots); executor executing = the testkit"
             + " ComfyUI's one executor running prompts (the instant graph's nodes) / wall time\n\n"
             + "| in flight | generations/min | backend busy | slots in backend calls |"
             + " executor executing | execution per generation | latency p50 | latency p99 |"
-            + " allocator history events per generation | failed |\n"
-            + "|---|---|---|---|---|---|---|---|---|---|\n"
+            + " allocator history events per generation | peak heap used | peak RSS |"
+            + " peak platform threads | generations | failed |\n"
+            + "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
             + rows
             + String.format(
                 Locale.ROOT,

@@ -239,8 +239,10 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     boolean changed =
         leases.removeIf(l ->
             l.holder().equals(release.holder())
-                && (release.leaseId() == null || l.leaseId().equals(release.leaseId())));
-    if (release.leaseId() == null) {
+                && (release.hostId() != null
+                    ? l.hostId().equals(release.hostId())
+                    : release.leaseId() == null || l.leaseId().equals(release.leaseId())));
+    if (release.leaseId() == null && release.hostId() == null) {
       changed |= waiters.removeIf(w -> w.request().holder().equals(release.holder()));
     }
     if (changed) {

@@ -50,14 +50,14 @@ public final class SlotAllocatorClient {
   }
 
   /**
-   * Gives {@code lease} back to its pool's allocator (a signal; idempotent: an unknown lease id is
-   * ignored). False when no allocator of that pool runs.
+   * Gives {@code lease} back to its pool's allocator (a signal, matched by holder and host;
+   * idempotent). False when no allocator of that pool runs.
    */
   public boolean release(Lease lease, String reason) {
     try {
       client
           .newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(lease.pool()))
-          .release(new LeaseRelease(lease.holder(), lease.leaseId(), reason));
+          .release(LeaseRelease.ofLease(lease, reason));
       return true;
     } catch (io.temporal.client.WorkflowNotFoundException gone) {
       return false;

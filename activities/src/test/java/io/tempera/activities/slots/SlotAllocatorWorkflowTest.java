@@ -80,6 +80,43 @@ class SlotAllocatorWorkflowTest {
   }
 
   @Test
+  void aFinishedRunGivesItsSlotBackByHostWhateverTheLeaseIdSays() throws Exception {
+    host("h1", 1, new Gpu(0, 8_000));
+    host("h2", 1, new Gpu(0, 8_000));
+    HolderWorkflow a = hold("gen-a", 1_000);
+    eventually("a holds the slot on h1", () -> a.lease() != null);
+    Lease held = a.lease();
+    // a release for another host leaves the lease alone
+    slots.release(
+        new Lease("other", POOL, "gen-a", "h2", HostRegistration.taskQueueFor("h2"), 0, 0), "x");
+    HolderWorkflow b = hold("gen-b", 1_000);
+    eventually("b holds the slot on h2", () -> b.lease() != null);
+    assertThat(slots.state(POOL).leases()).hasSize(2);
+    // the run's release names the lease's host: matched by it, not by the id (a replay may number
+    // leases otherwise)
+    slots.release(
+        new Lease(
+            held.leaseId() + "-renumbered",
+            POOL,
+            "gen-a",
+            "h1",
+            held.taskQueue(),
+            held.gpuIndex(),
+            held.vramMb()),
+        "the run finished on the backend");
+    eventually(
+        "a's lease is given back, b's kept",
+        () ->
+            slots.state(POOL).leases().stream()
+                .map(Lease::holder)
+                .toList()
+                .equals(List.of("gen-b")));
+    finish("gen-a");
+    finish("gen-b");
+    assertNothingHeld();
+  }
+
+  @Test
   void holdersCompetingForOneSlotWaitInOrderAndSeeTheirPlace() throws Exception {
     host("h1", 1, new Gpu(0, 8_000));
     HolderWorkflow a = hold("gen-a", 1_000);

@@ -64,21 +64,17 @@ class ChaosIT {
   void fiftyGenerationsSurviveTwoWorkerKillsWithNoneLostAndOneBackendRunEach() throws Exception {
     int temporalPort = processes.startTemporal();
     Map<String, String> env =
-        Map.of(
-            "TEMPORAL_ADDRESS",
-            "127.0.0.1:" + temporalPort,
-            "TEMPERA_COMFYUI_URL",
-            comfy.baseUrl().toString(),
-            "TEMPERA_OUTPUT_ROOT",
-            root.resolve("outputs").toString(),
-            "TEMPERA_TEMPLATES_DIR",
-            root.resolve("templates").toString(),
-            "TEMPERA_WORKER_PORT",
-            "0",
+        RealProcesses.workerEnvironment(
+            temporalPort,
+            comfy.baseUrl(),
+            root,
             "TEMPERA_SLOTS",
             "4",
             // a worker restarted within the host timeout keeps its leases and re-attaches to its
             // runs (one backend run each, as asserted); one away longer is lost and its work
+            // moves (HostLossIT). A JVM restart on a busy 2-core machine can take 15 s.
+            "TEMPERA_HOST_TIMEOUT_SECONDS",
+            "120"); one away longer is lost and its work
             // moves (HostLossIT). A JVM restart on a busy 2-core machine can take 15 s.
             "TEMPERA_HOST_TIMEOUT_SECONDS",
             "120");

@@ -327,18 +327,7 @@ class CrashRecoveryIT {
    * busy 2-core machine can take 15 s, so the timeout here is 120 s.
    */
   private Map<String, String> workerEnvironment() {
-    return Map.of(
-        "TEMPORAL_ADDRESS",
-        "127.0.0.1:" + temporalPort,
-        "TEMPERA_COMFYUI_URL",
-        comfy.baseUrl().toString(),
-        "TEMPERA_OUTPUT_ROOT",
-        root.resolve("outputs").toString(),
-        "TEMPERA_TEMPLATES_DIR",
-        root.resolve("templates").toString(),
-        "TEMPERA_WORKER_PORT",
-        "0",
-        "TEMPERA_HOST_TIMEOUT_SECONDS",
-        "120");
+    return RealProcesses.workerEnvironment(
+        temporalPort, comfy.baseUrl(), root, "TEMPERA_HOST_TIMEOUT_SECONDS", "120");
   }
 }

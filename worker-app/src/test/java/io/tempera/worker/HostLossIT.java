@@ -140,21 +140,8 @@ class HostLossIT {
   private Process startHost(String hostId, ComfyUiTestServer comfy) throws Exception {
     return processes.startWorker(
         "worker-" + hostId,
-        Map.of(
-            "TEMPORAL_ADDRESS",
-            "127.0.0.1:" + temporalPort,
-            "TEMPERA_COMFYUI_URL",
-            comfy.baseUrl().toString(),
-            "TEMPERA_OUTPUT_ROOT",
-            root.resolve("outputs").toString(),
-            "TEMPERA_TEMPLATES_DIR",
-            root.resolve("templates").toString(),
-            "TEMPERA_WORKER_PORT",
-            "0",
-            "TEMPERA_HOST_ID",
-            hostId,
-            "TEMPERA_SLOTS",
-            "1"));
+        RealProcesses.workerEnvironment(
+            temporalPort, comfy.baseUrl(), root, "TEMPERA_HOST_ID", hostId, "TEMPERA_SLOTS", "1"));
   }
 
   private static void awaitRegistered(SlotAllocatorClient slots, List<String> hostIds) {

@@ -162,6 +162,25 @@ final class RealProcesses implements AutoCloseable {
     return cli;
   }
 
+  /**
+   * What a worker process of these tests is started with: the Temporal server at {@code
+   * temporalPort}, ComfyUI at {@code comfyUrl}, outputs and templates under {@code root}, no HTTP
+   * port; {@code more} adds (or overrides) variables, as name, value, name, value.
+   */
+  static Map<String, String> workerEnvironment(
+      int temporalPort, java.net.URI comfyUrl, Path root, String... more) {
+    Map<String, String> env = new java.util.HashMap<>();
+    env.put("TEMPORAL_ADDRESS", "127.0.0.1:" + temporalPort);
+    env.put("TEMPERA_COMFYUI_URL", comfyUrl.toString());
+    env.put("TEMPERA_OUTPUT_ROOT", root.resolve("outputs").toString());
+    env.put("TEMPERA_TEMPLATES_DIR", root.resolve("templates").toString());
+    env.put("TEMPERA_WORKER_PORT", "0");
+    for (int i = 0; i + 1 < more.length; i += 2) {
+      env.put(more[i], more[i + 1]);
+    }
+    return Map.copyOf(env);
+  }
+
   static String appJar() {
     String jar = System.getProperty("tempera.app.jar");
     assertThat(jar).as("tempera.app.jar (set by the failsafe configuration)").isNotNull();

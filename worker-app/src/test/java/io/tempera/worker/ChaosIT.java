@@ -74,9 +74,6 @@ class ChaosIT {
             // runs (one backend run each, as asserted); one away longer is lost and its work
             // moves (HostLossIT). A JVM restart on a busy 2-core machine can take 15 s.
             "TEMPERA_HOST_TIMEOUT_SECONDS",
-            "120"); one away longer is lost and its work
-            // moves (HostLossIT). A JVM restart on a busy 2-core machine can take 15 s.
-            "TEMPERA_HOST_TIMEOUT_SECONDS",
             "120");
     Process worker = processes.startWorker("chaos-worker-0", env);
     int apiPort = RealProcesses.freePort();

@@ -73,7 +73,12 @@ class GenerationReplayTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"slot-allocator-0.1.0.json", "slot-allocator-places-by-bus.json"})
+  @ValueSource(
+      strings = {
+        "slot-allocator-0.1.0.json",
+        "slot-allocator-places-by-bus.json",
+        "slot-allocator-host-lost.json" // host liveness: a host lost, its lease revoked, back
+      })
   void theRecordedSlotAllocatorStillReplays(String file) throws Exception {
     WorkflowExecutionHistory history = history(file);
     assertThat(history.getEvents()).hasSizeGreaterThan(20);

@@ -165,7 +165,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   private void throwIfHostLost() {
     if (revoked != null
         && attempt.lease() != null
-        && revoked.leaseId().equals(attempt.lease().leaseId())
+        && attempt.lease().hostId().equals(revoked.hostId())
         && !CancellationScope.current().isCancelRequested()) {
       throw new HostLost(revoked);
     }
@@ -398,13 +398,14 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
 
   @Override
   public void slotRevoked(LeaseRevocation revocation) {
-    if (revocation == null || revocation.leaseId() == null) {
+    if (revocation == null || revocation.hostId() == null) {
       return;
     }
-    boolean held =
-        attempt.lease() != null && attempt.lease().leaseId().equals(revocation.leaseId());
+    // matched by host, not by lease id: a lease id carries the allocator's sequence number, which
+    // its replay may number otherwise (see LeaseRelease)
+    boolean held = attempt.lease() != null && attempt.lease().hostId().equals(revocation.hostId());
     boolean grantedNotTaken =
-        line.granted() != null && line.granted().leaseId().equals(revocation.leaseId());
+        line.granted() != null && line.granted().hostId().equals(revocation.hostId());
     if (!held && !grantedNotTaken) {
       return; // a lease given up already
     }

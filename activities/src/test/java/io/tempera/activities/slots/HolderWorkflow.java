@@ -95,7 +95,7 @@ public interface HolderWorkflow extends SlotHolder {
 
     @Override
     public void slotRevoked(LeaseRevocation revocation) {
-      if (lease != null && lease.leaseId().equals(revocation.leaseId())) {
+      if (lease != null && lease.hostId().equals(revocation.hostId())) {
         revoked = revocation;
       }
     }

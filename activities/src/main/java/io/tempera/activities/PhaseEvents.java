@@ -29,6 +29,11 @@ public final class PhaseEvents {
         position);
   }
 
+  /** The generation's host was lost: it waits for a GPU again, on another host. */
+  public void moving(String generationId, String reason) {
+    entered(generationId, Phase.WAITING_FOR_SLOT, 0.02, "Moving to another GPU: " + reason, null);
+  }
+
   /** The same with the generation's place in the line it waits in. */
   public void entered(
       String generationId, Phase phase, double at, String message, Integer queuePosition) {

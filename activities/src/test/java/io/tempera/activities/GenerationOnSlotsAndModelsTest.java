@@ -90,11 +90,7 @@ class GenerationOnSlotsAndModelsTest {
   private void startWorkers(
       ModelHost modelHost, Map<String, ModelSpec> registryModels, ModelSpec planModel) {
     host =
-        TestHost.builder(
-                registry,
-                new BackendRegistry(List.of(ComfyUiBackend.single(client))),
-                outputs,
-                new InProcessProgressBus())
+        hostOnTheTestkit()
             .modelHost(modelHost)
             .slots(2)
             .vramMb(24_000)
@@ -109,16 +105,7 @@ class GenerationOnSlotsAndModelsTest {
     TestFiles.copyTree(
         Path.of("src/test/resources/templates/slow-invert"), tmp.resolve("templates/slow-invert"));
     registry = new TemplateRegistry(tmp.resolve("templates"), new ObjectMapper(), 0);
-    host =
-        TestHost.builder(
-                registry,
-                new BackendRegistry(List.of(ComfyUiBackend.single(client))),
-                outputs,
-                new InProcessProgressBus())
-            .slots(1)
-            .prefetch(1)
-            .realTime()
-            .start();
+    host = hostOnTheTestkit().slots(1).prefetch(1).realTime().start();
     GenerationRequest slow =
         new GenerationRequest(
             "slow-invert",
@@ -146,6 +133,15 @@ class GenerationOnSlotsAndModelsTest {
         .isEqualTo(GenerationStatus.SUCCEEDED);
     assertThat(comfy.acceptedPromptCount()).isEqualTo(2);
     assertNothingHeld();
+  }
+
+  /** A host to configure, running on the testkit ComfyUI with this test's templates and outputs. */
+  private TestHost.Builder hostOnTheTestkit() {
+    return TestHost.builder(
+        registry,
+        new BackendRegistry(List.of(ComfyUiBackend.single(client))),
+        outputs,
+        new InProcessProgressBus());
   }
 
   private GenerationResult invert(String id) {

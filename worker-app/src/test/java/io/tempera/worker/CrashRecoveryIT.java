@@ -9,13 +9,11 @@ import io.tempera.generation.GenerationResult;
 import io.tempera.generation.GenerationStatus;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
-import io.tempera.testkit.fixtures.TestFiles;
 import io.tempera.testkit.fixtures.TestImages;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowClientOptions;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.serviceclient.WorkflowServiceStubs;
-import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,19 +44,12 @@ class CrashRecoveryIT {
   @BeforeEach
   void setUp() throws Exception {
     root = Files.createTempDirectory("tempera-crash");
-    TestFiles.copyShippedTemplates(root.resolve("templates"));
-    TestFiles.copyTree(
-        Path.of("../activities/src/test/resources/templates/slow-invert"),
-        root.resolve("templates/slow-invert"));
+    RealProcesses.copyTemplatesWithSlowInvert(root);
     TestImages.writePng(
         TestImages.sample(), root.resolve("outputs/crash-project/uploads/sample.png"));
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(root.resolve("comfyui")));
     temporalPort = processes.startTemporal();
-    service =
-        WorkflowServiceStubs.newServiceStubs(
-            WorkflowServiceStubsOptions.newBuilder()
-                .setTarget("127.0.0.1:" + temporalPort)
-                .build());
+    service = RealProcesses.serviceStubs(temporalPort);
   }
 
   @AfterEach

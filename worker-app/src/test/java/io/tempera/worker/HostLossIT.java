@@ -11,13 +11,11 @@ import io.tempera.generation.GenerationWorkflow;
 import io.tempera.slots.AllocatorState;
 import io.tempera.slots.HostRegistration;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
-import io.tempera.testkit.fixtures.TestFiles;
 import io.tempera.testkit.fixtures.TestImages;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowClientOptions;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.serviceclient.WorkflowServiceStubs;
-import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -52,19 +50,12 @@ class HostLossIT {
   @BeforeEach
   void setUp() throws Exception {
     root = Files.createTempDirectory("tempera-host-loss");
-    TestFiles.copyShippedTemplates(root.resolve("templates"));
-    TestFiles.copyTree(
-        Path.of("../activities/src/test/resources/templates/slow-invert"),
-        root.resolve("templates/slow-invert"));
+    RealProcesses.copyTemplatesWithSlowInvert(root);
     TestImages.writePng(TestImages.sample(), root.resolve("outputs/loss/uploads/sample.png"));
     comfyA = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(root.resolve("comfy-a")));
     comfyB = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(root.resolve("comfy-b")));
     temporalPort = processes.startTemporal();
-    service =
-        WorkflowServiceStubs.newServiceStubs(
-            WorkflowServiceStubsOptions.newBuilder()
-                .setTarget("127.0.0.1:" + temporalPort)
-                .build());
+    service = RealProcesses.serviceStubs(temporalPort);
   }
 
   @AfterEach

@@ -181,6 +181,25 @@ final class RealProcesses implements AutoCloseable {
     return Map.copyOf(env);
   }
 
+  /**
+   * The shipped templates and the slow-invert test function (30 steps of 100 ms by default, so a
+   * test can kill something mid-run) under {@code root/templates}.
+   */
+  static void copyTemplatesWithSlowInvert(Path root) throws IOException {
+    io.tempera.testkit.fixtures.TestFiles.copyShippedTemplates(root.resolve("templates"));
+    io.tempera.testkit.fixtures.TestFiles.copyTree(
+        Path.of("../activities/src/test/resources/templates/slow-invert"),
+        root.resolve("templates/slow-invert"));
+  }
+
+  /** gRPC stubs of the Temporal server listening on {@code port}. */
+  static io.temporal.serviceclient.WorkflowServiceStubs serviceStubs(int port) {
+    return io.temporal.serviceclient.WorkflowServiceStubs.newServiceStubs(
+        io.temporal.serviceclient.WorkflowServiceStubsOptions.newBuilder()
+            .setTarget("127.0.0.1:" + port)
+            .build());
+  }
+
   static String appJar() {
     String jar = System.getProperty("tempera.app.jar");
     assertThat(jar).as("tempera.app.jar (set by the failsafe configuration)").isNotNull();

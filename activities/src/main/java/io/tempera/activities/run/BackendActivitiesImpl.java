@@ -19,6 +19,7 @@ import io.tempera.generation.PhaseTimeouts;
 import io.tempera.models.ModelSpec;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.ProgressBus;
+import io.tempera.slots.Lease;
 import io.temporal.activity.Activity;
 import io.temporal.activity.ActivityExecutionContext;
 import io.temporal.client.ActivityCompletionException;
@@ -28,7 +29,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,13 +66,13 @@ public class BackendActivitiesImpl implements BackendActivities {
   private static final long FORGET_CANCELS_AFTER_MILLIS = 3_600_000;
 
   /** Gives a finished run's slot back to its pool (the pool's allocator, by signal). */
-  private final java.util.function.Predicate<io.tempera.slots.Lease> releaseSlot;
+  private final Predicate<Lease> releaseSlot;
 
   /**
    * The runs this host's backends take at once: a generation leased ahead (prefetched) waits here,
    * ready, and starts the moment a run ends (first come, first served).
    */
-  private final java.util.concurrent.Semaphore runsAtOnce;
+  private final Semaphore runsAtOnce;
 
   /**
    * @param modelHost this host's model containers (null: it runs none)
@@ -85,10 +88,10 @@ public class BackendActivitiesImpl implements BackendActivities {
       ProgressBus progress,
       MeterRegistry metrics,
       ModelHost modelHost,
-      java.util.function.Predicate<io.tempera.slots.Lease> releaseSlot,
+      Predicate<Lease> releaseSlot,
       int runsAtOnce) {
     this.releaseSlot = releaseSlot;
-    this.runsAtOnce = new java.util.concurrent.Semaphore(Math.max(1, runsAtOnce), true);
+    this.runsAtOnce = new Semaphore(Math.max(1, runsAtOnce), true);
     this.backends = backends;
     this.outputs = outputs;
     this.progress = progress;

@@ -30,13 +30,8 @@ final class RunWatchdog {
   private boolean armed;
   private Trip tripped;
 
-  /** A watchdog without a run time limit of its own (the activity's time limit bounds the run). */
-  RunWatchdog(Duration queueWait, Duration stall, LongSupplier nanos) {
-    this(queueWait, stall, null, nanos);
-  }
-
   /**
-   * @param runLimit the longest the run may take once it started (null: none)
+   * @param runLimit the longest the run may take once it started
    */
   RunWatchdog(Duration queueWait, Duration stall, Duration runLimit, LongSupplier nanos) {
     this.queueWait = queueWait;
@@ -75,7 +70,7 @@ final class RunWatchdog {
       return null;
     }
     long now = nanos.getAsLong();
-    if (runLimit != null && now - armedAt > runLimit.toNanos()) {
+    if (now - armedAt > runLimit.toNanos()) {
       tripped = Trip.RUN_TIME;
     } else if (queuedSince >= 0) {
       if (now - queuedSince > queueWait.toNanos()) {

@@ -7,7 +7,6 @@ import io.temporal.activity.Activity;
 import io.temporal.activity.ActivityExecutionContext;
 import io.temporal.client.ActivityCanceledException;
 import io.temporal.client.ActivityCompletionException;
-import io.temporal.client.ActivityNotExistsException;
 import io.temporal.client.ActivityWorkerShutdownException;
 import java.time.Duration;
 import org.slf4j.Logger;
@@ -48,11 +47,10 @@ public class HostActivitiesImpl implements HostActivities {
       // this worker stops: the watch is left to time out, so a host restarted within the timeout
       // keeps its leases (its runs re-attach) and one that stays away is lost
       context.doNotCompleteOnReturn();
-    } catch (ActivityNotExistsException forgotten) {
-      // the allocator's run continued as new, or it took this host as lost (the watch timed
-      // out): register again, so it places work here again
-      registerAgain(watch);
-    } catch (ActivityCompletionException other) {
+    } catch (ActivityCompletionException forgotten) {
+      // not found: the allocator's run continued as new, or it took this host as lost (the watch
+      // timed out); or the server ended the watch otherwise: register again, so it places work
+      // here again
       registerAgain(watch);
     } catch (InterruptedException stop) {
       context.doNotCompleteOnReturn(); // the worker stops (see above)

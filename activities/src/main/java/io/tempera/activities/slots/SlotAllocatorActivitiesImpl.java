@@ -1,7 +1,6 @@
 package io.tempera.activities.slots;
 
 import io.tempera.activities.PhaseEvents;
-import io.tempera.generation.Phase;
 import io.tempera.progress.ProgressBus;
 import io.tempera.slots.Lease;
 import io.tempera.slots.SlotAllocatorActivities;
@@ -30,13 +29,7 @@ public class SlotAllocatorActivitiesImpl implements SlotAllocatorActivities {
 
   @Override
   public void publishMoves(List<Lease> revoked, String reason) {
-    revoked.forEach(lease ->
-        phases.entered(
-            lease.holder(),
-            Phase.WAITING_FOR_SLOT,
-            0.02,
-            "Moving to another GPU: " + reason,
-            null));
+    revoked.forEach(lease -> phases.moving(lease.holder(), reason));
   }
 
   @Override

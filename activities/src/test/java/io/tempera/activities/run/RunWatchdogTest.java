@@ -8,9 +8,12 @@ import org.junit.jupiter.api.Test;
 
 class RunWatchdogTest {
 
+  /** A run limit the tests of the other trips never reach. */
+  static final Duration AN_HOUR = Duration.ofHours(1);
+
   final AtomicLong now = new AtomicLong(1_000);
   final RunWatchdog watchdog =
-      new RunWatchdog(Duration.ofSeconds(60), Duration.ofSeconds(10), now::get);
+      new RunWatchdog(Duration.ofSeconds(60), Duration.ofSeconds(10), AN_HOUR, now::get);
 
   void advance(Duration d) {
     now.addAndGet(d.toNanos());
@@ -42,7 +45,8 @@ class RunWatchdogTest {
 
   @Test
   void nothingTripsBeforeTheRunStarts() {
-    RunWatchdog waiting = new RunWatchdog(Duration.ofSeconds(60), Duration.ofSeconds(10), now::get);
+    RunWatchdog waiting =
+        new RunWatchdog(Duration.ofSeconds(60), Duration.ofSeconds(10), AN_HOUR, now::get);
     advance(Duration.ofMinutes(5)); // e.g. waiting for the model's restarted container
     assertThat(waiting.check()).isNull();
     waiting.arm();

@@ -28,7 +28,10 @@ import io.tempera.testkit.comfyui.ComfyUiTestServer;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowFailedException;
 import io.temporal.client.WorkflowOptions;
+import io.temporal.serviceclient.WorkflowServiceStubs;
+import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.worker.WorkerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,6 +41,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
@@ -48,8 +52,17 @@ final class BenchSystem implements AutoCloseable {
 
   final ComfyUiTestServer comfy;
   final ComfyUiClient client;
+
+  /** The in-process test server; null on a real Temporal server ({@link #onServer}). */
   final TestWorkflowEnvironment env;
+
   final WorkflowClient workflows;
+
+  /** The workers on a real Temporal server ({@link #onServer}); null in process. */
+  private final WorkerFactory factory;
+
+  /** The connection to a real Temporal server; null in process. */
+  private final WorkflowServiceStubs service;
 
   /** Time spent inside the backend call, by generation id. */
   final Map<String, Long> backendNanos = new ConcurrentHashMap<>();
@@ -59,24 +72,68 @@ final class BenchSystem implements AutoCloseable {
    */
   final java.util.Queue<long[]> backendCalls = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
+  /** When each generation's first backend call began (System.nanoTime), by generation id. */
+  final Map<String, Long> backendStarted = new ConcurrentHashMap<>();
+
+  /** Backend calls in progress now, and the most there ever were at once. */
+  final AtomicInteger backendInFlight = new AtomicInteger();
+
+  final AtomicInteger backendPeakInFlight = new AtomicInteger();
+
   BenchSystem() throws IOException {
     this(SLOTS);
   }
 
   /** The same with a host of {@code slots} slots (the embedded default has 2). */
   BenchSystem(int slots) throws IOException {
+    this(slots, 0, null);
+  }
+
+  /**
+   * A host of {@code slots} slots whose every backend call first holds for {@code holdMillis} (a
+   * sleep, no CPU: a backend that takes that long and runs any number of calls side by side), so a
+   * generation stays observably running; on the in-process test server.
+   */
+  static BenchSystem withBackendHold(int slots, long holdMillis) throws IOException {
+    return new BenchSystem(slots, holdMillis, null);
+  }
+
+  /**
+   * A host of {@code slots} slots on the real Temporal server at {@code target} ("host:port", e.g.
+   * the Temporal CLI's dev server) instead of the in-process test server: the bench's workers and
+   * client connect to it over gRPC.
+   */
+  static BenchSystem onServer(int slots, String target) throws IOException {
+    return new BenchSystem(slots, 0, target);
+  }
+
+  private BenchSystem(int slots, long holdMillis, String target) throws IOException {
     Path tmp = Files.createTempDirectory("tempera-bench");
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(tmp.resolve("comfyui")));
     client = new ComfyUiClient(comfy.baseUrl(), ComfyUiClientOptions.defaults());
-    // real time, as the embedded default runs (a time-skipping test server would jump an idle
-    // system to the allocator's run timeout)
-    env =
-        TestWorkflowEnvironment.newInstance(
-            io.temporal.testing.TestEnvironmentOptions.newBuilder()
-                .setUseTimeskipping(false)
-                .build());
+    WorkerFactory workers;
+    if (target == null) {
+      // real time, as the embedded default runs (a time-skipping test server would jump an idle
+      // system to the allocator's run timeout)
+      env =
+          TestWorkflowEnvironment.newInstance(
+              io.temporal.testing.TestEnvironmentOptions.newBuilder()
+                  .setUseTimeskipping(false)
+                  .build());
+      workflows = env.getWorkflowClient();
+      workers = env.getWorkerFactory();
+      service = null;
+      factory = null;
+    } else {
+      env = null;
+      service =
+          WorkflowServiceStubs.newServiceStubs(
+              WorkflowServiceStubsOptions.newBuilder().setTarget(target).build());
+      workflows = WorkflowClient.newInstance(service);
+      workers = WorkerFactory.newInstance(workflows);
+      factory = workers;
+    }
     ObjectMapper json = new ObjectMapper();
-    workflows = env.getWorkflowClient();
     // what ships: the pool's slot allocator, one host with the default's slots, the host's own
     // queue
     InProcessProgressBus progress = new InProcessProgressBus();
@@ -94,8 +151,7 @@ final class BenchSystem implements AutoCloseable {
             templates(json),
             new TemplateTranslator(json),
             new BackendRegistry(
-                List.of(
-                    new TimedBackend(ComfyUiBackend.single(client), backendNanos, backendCalls))),
+                List.of(new TimedBackend(ComfyUiBackend.single(client), holdMillis, this))),
             new OutputStore(tmp.resolve("outputs")),
             progress,
             new SimpleMeterRegistry(),
@@ -104,13 +160,17 @@ final class BenchSystem implements AutoCloseable {
             POOL,
             0)
         .register(
-            env.getWorkerFactory(),
+            workers,
             List.of("draft", "standard", "high", "ultra").stream()
                 .map(GenerationWorkflow::taskQueueFor)
                 .toList(),
             HostRegistration.taskQueueFor(HOST));
-    GenerationActivitySet.registerAllocator(env.getWorkerFactory(), workflows, progress);
-    env.start();
+    GenerationActivitySet.registerAllocator(workers, workflows, progress);
+    if (env != null) {
+      env.start();
+    } else {
+      workers.start();
+    }
     allocator.registerHost(POOL, host);
   }
 
@@ -223,7 +283,13 @@ final class BenchSystem implements AutoCloseable {
 
   @Override
   public void close() {
-    env.close();
+    if (env != null) {
+      env.close();
+    } else {
+      factory.shutdownNow();
+      factory.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+      service.shutdownNow();
+    }
     client.close();
     comfy.close();
   }
@@ -254,9 +320,12 @@ final class BenchSystem implements AutoCloseable {
     return total + (end - start);
   }
 
-  /** Measures how long each backend run takes, by generation. */
-  private record TimedBackend(
-      Backend delegate, Map<String, Long> nanos, java.util.Queue<long[]> calls) implements Backend {
+  /**
+   * Measures how long each backend run takes, by generation, when each began and how many run at
+   * once; holds each call {@code holdMillis} first when asked to.
+   */
+  private record TimedBackend(Backend delegate, long holdMillis, BenchSystem bench)
+      implements Backend {
     @Override
     public String type() {
       return delegate.type();
@@ -265,12 +334,23 @@ final class BenchSystem implements AutoCloseable {
     @Override
     public BackendOutcome run(BackendJob job, Path projectDir, Consumer<BackendProgress> progress) {
       long start = System.nanoTime();
+      bench.backendStarted.putIfAbsent(job.generationId(), start);
+      bench.backendPeakInFlight.accumulateAndGet(
+          bench.backendInFlight.incrementAndGet(), Math::max);
       try {
+        if (holdMillis > 0) {
+          try {
+            Thread.sleep(holdMillis);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
         return delegate.run(job, projectDir, progress);
       } finally {
         long end = System.nanoTime();
-        nanos.merge(job.generationId(), end - start, Long::sum);
-        calls.add(new long[] {start, end});
+        bench.backendInFlight.decrementAndGet();
+        bench.backendNanos.merge(job.generationId(), end - start, Long::sum);
+        bench.backendCalls.add(new long[] {start, end});
       }
     }
 

@@ -105,6 +105,8 @@ public final class SubmitLatencyBench {
     env.put("TEMPERA_COMFYUI_DATA", scratch.resolve("comfyui").toString());
     env.put("TEMPERA_TEMPLATES_DIR", templates.toString());
     Process app = builder.start();
+    // a bench killed or exiting early does not leave the app behind
+    Runtime.getRuntime().addShutdownHook(new Thread(app::destroy));
     String base = "http://127.0.0.1:" + port;
     HttpClient http =
         HttpClient.newBuilder()

@@ -180,6 +180,7 @@ public final class JobQueueBench {
 
     Path tmp = Files.createTempDirectory("tempera-jobqueue");
     String python = celeryPython();
+    String failure = null;
     try (BenchSystem system = new BenchSystem(SLOTS);
         Redis redis = Redis.start(tmp.resolve("redis"));
         CeleryWorker celery =
@@ -195,7 +196,46 @@ public final class JobQueueBench {
 
       // one at a time: direct Java client, Tempera, Celery, direct Python, in rounds
       Map<String, List<Figures>> single = new LinkedHashMap<>();
+      Map<Integer, List<Figures>> atDepth = new LinkedHashMap<>();
       int perRound = Math.max(1, oneAtATime / repeats);
+      try {
+        measure(system, celery, colors, single, atDepth, perRound, repeats, depths, count, tmp);
+      } catch (IllegalStateException stalled) {
+        // what was measured until then is reported, under FAILED
+        stalled.printStackTrace();
+        failure = stalled.getMessage();
+      }
+      BenchSystem.write(
+          FILE,
+          report(
+              quick,
+              count,
+              repeats,
+              perRound,
+              single,
+              atDepth,
+              celery.versions,
+              redis.version,
+              failure));
+    }
+    if (failure != null) {
+      System.exit(1);
+    }
+  }
+
+  private static void measure(
+      BenchSystem system,
+      CeleryWorker celery,
+      AtomicInteger colors,
+      Map<String, List<Figures>> single,
+      Map<Integer, List<Figures>> atDepth,
+      int perRound,
+      int repeats,
+      List<Integer> depths,
+      int count,
+      Path tmp)
+      throws Exception {
+    {
       for (int round = 0; round < repeats; round++) {
         single
             .computeIfAbsent(
@@ -215,7 +255,6 @@ public final class JobQueueBench {
       }
 
       // at depth: Tempera, Celery, Tempera, Celery, ...
-      Map<Integer, List<Figures>> atDepth = new LinkedHashMap<>();
       for (int depth : depths) {
         int total = Math.max(count, 2 * depth);
         for (int round = 0; round < repeats; round++) {
@@ -226,9 +265,6 @@ public final class JobQueueBench {
           atDepth.computeIfAbsent(depth, k -> new ArrayList<>()).addAll(List.of(t, c));
         }
       }
-      BenchSystem.write(
-          FILE,
-          report(quick, count, repeats, perRound, single, atDepth, celery.versions, redis.version));
     }
   }
 
@@ -266,7 +302,27 @@ public final class JobQueueBench {
     List<Long> backend = new ArrayList<>();
     int failed = 0;
     for (Future<long[]> f : futures) {
-      long[] done = f.get(180, TimeUnit.SECONDS);
+      long[] done;
+      try {
+        done = f.get(180, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException stuck) {
+        pool.shutdownNow();
+        Path dump = Path.of("/tmp/allocator-stuck-jobqueue.json");
+        Files.writeString(
+            dump,
+            system
+                .workflows
+                .fetchHistory(io.tempera.slots.SlotAllocatorWorkflow.idFor("default"))
+                .toJson(true));
+        throw new IllegalStateException(
+            "Tempera at "
+                + inFlight
+                + " in flight: a generation did not end within 3 minutes (the slot allocator's"
+                + " history is in "
+                + dump
+                + ")",
+            stuck);
+      }
       if (done == null) {
         failed++;
       } else {
@@ -637,10 +693,16 @@ public final class JobQueueBench {
       Map<String, List<Figures>> single,
       Map<Integer, List<Figures>> atDepth,
       String celeryVersions,
-      String redisVersion) {
+      String redisVersion,
+      String failure) {
     StringBuilder r = new StringBuilder();
     r.append("# Tempera beside a plain job queue (Celery + Redis) — the same job, one run\n");
     r.append(BenchSystem.provenance());
+    if (failure != null) {
+      r.append("\nresult: FAILED — ")
+          .append(failure)
+          .append("\n(the figures below are those measured before it; no target is judged)\n");
+    }
     r.append(quick ? "mode: quick (CI)\n" : "mode: full\n");
     r.append(
         String.format(
@@ -825,7 +887,7 @@ public final class JobQueueBench {
               met ? "met" : "NOT met"));
     }
     boolean busyMet = lowestBusy >= 0.95;
-    if (failures > 0) {
+    if (failures > 0 || failure != null) {
       overheadMet = false;
       busyMet = false;
     }

@@ -236,6 +236,7 @@ public final class JobQueueBench {
       Path tmp)
       throws Exception {
     {
+      // one at a time, in rounds
       for (int round = 0; round < repeats; round++) {
         single
             .computeIfAbsent(
@@ -892,6 +893,16 @@ public final class JobQueueBench {
       busyMet = false;
     }
 
+    r.append(
+        """
+
+        Reading it: a backend call is timed by its client, so it includes the client's own work.
+        Tempera's client runs in the JVM that also runs the Temporal server, the workers and the
+        testkit ComfyUI, and its calls take longer than the Python task's (the backend call p50
+        columns; one at a time too, the direct Java client against the direct Python one). That
+        time counts as backend time, which flatters Tempera's backend busy and overhead per
+        generation; generations/min is the figure that compares the two whole systems.
+        """);
     r.append("\n## Targets (#13)\n\n");
     r.append(
         String.format(

@@ -36,22 +36,41 @@ public class GenerationFeed {
   /** How long live progress waits for the snapshot to go first. */
   static final Duration SNAPSHOT_GRACE = Duration.ofSeconds(2);
 
+  /**
+   * How often a follower asks Temporal whether its generation still runs, when the bus carries
+   * ends: for an end whose notice was lost (or came before the follower subscribed), and for one
+   * nobody announces (terminated from the Temporal UI, timed out).
+   */
+  static final Duration END_CHECK_EVERY = Duration.ofSeconds(10);
+
   private final Duration snapshotGrace;
+  private final Duration endCheckEvery;
 
   @org.springframework.beans.factory.annotation.Autowired
   public GenerationFeed(GenerationService generations, ProgressBus progress) {
-    this(generations, progress, SNAPSHOT_GRACE);
+    this(generations, progress, SNAPSHOT_GRACE, END_CHECK_EVERY);
   }
 
-  GenerationFeed(GenerationService generations, ProgressBus progress, Duration snapshotGrace) {
+  GenerationFeed(
+      GenerationService generations,
+      ProgressBus progress,
+      Duration snapshotGrace,
+      Duration endCheckEvery) {
     this.generations = generations;
     this.progress = progress;
     this.snapshotGrace = snapshotGrace;
+    this.endCheckEvery = endCheckEvery;
   }
 
   /**
    * Follows a generation. {@code lastSeen} is the last progress sequence number the client already
    * has (0 for none): nothing at or before it is sent again.
+   *
+   * <p>The end is read from Temporal once it is near: when the bus brings the worker's notice that
+   * the workflow ended, or a periodic check finds it ended ({@link #END_CHECK_EVERY}). A follower
+   * thus holds no long poll on Temporal while its generation waits or runs (the in-process server
+   * would hold a thread for each). On a bus that does not carry ends (an API without Redis and
+   * without a worker in its process) it waits on Temporal for the end, as before.
    *
    * <p>The current state goes first; live progress (buffered from the moment of subscribing) waits
    * for it at most {@link #SNAPSHOT_GRACE}: under load a workflow query waits behind the worker's
@@ -63,16 +82,26 @@ public class GenerationFeed {
   public Flux<Event> follow(String id, long lastSeen) {
     return Flux.defer(() -> {
       Sinks.Many<ProgressEvent> live = Sinks.many().unicast().onBackpressureBuffer();
+      Sinks.Empty<Void> endNotice = Sinks.empty();
       AutoCloseable subscription =
           progress.subscribe(
               id,
               event -> {
+                if (ProgressEvent.ENDED.equals(event.type())) {
+                  endNotice.tryEmitEmpty();
+                  return;
+                }
                 synchronized (live) {
                   live.tryEmitNext(event);
                 }
               });
+      Mono<Void> endIsNear =
+          progress.carriesEnds()
+              ? Mono.firstWithSignal(endNotice.asMono(), endFoundByChecking(id))
+              : Mono.empty();
       Mono<ApiMessages.Generation> ended =
-          Mono.fromFuture(() -> generations.result(id))
+          endIsNear
+              .then(Mono.fromFuture(() -> generations.result(id)))
               .onErrorResume(e -> Mono.empty())
               .then(Blocking.call(() -> generations.view(id)))
               .cache();
@@ -111,6 +140,15 @@ public class GenerationFeed {
           .takeUntil(event -> event instanceof Final)
           .doFinally(signal -> close(subscription));
     });
+  }
+
+  /** Completes when a periodic check finds the generation's workflow no longer running. */
+  private Mono<Void> endFoundByChecking(String id) {
+    return Flux.interval(endCheckEvery)
+        .concatMap(tick -> Blocking.call(() -> generations.running(id)).onErrorReturn(true))
+        .filter(running -> !running)
+        .next()
+        .then();
   }
 
   /**

@@ -247,7 +247,17 @@ public class GenerationService {
     };
   }
 
-  /** Waits (blocking) until the generation ends. */
+  /** Whether the generation's workflow still runs (one describe; an ended one is remembered). */
+  public boolean running(String id) {
+    return !endedStates.containsKey(id)
+        && stub(id).describe().getStatus()
+            == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
+  }
+
+  /**
+   * Completes when the generation ends: a long poll on Temporal, which the in-process server serves
+   * with a thread of its own while it waits.
+   */
   public java.util.concurrent.CompletableFuture<GenerationResult> result(String id) {
     return stub(id).getResultAsync(GenerationResult.class);
   }

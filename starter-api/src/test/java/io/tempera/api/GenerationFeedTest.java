@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import reactor.test.StepVerifier;
@@ -30,6 +31,7 @@ class GenerationFeedTest {
   private final CompletableFuture<GenerationResult> result = new CompletableFuture<>();
   private final AtomicReference<GenerationStatus> status =
       new AtomicReference<>(GenerationStatus.RUNNING);
+  private final AtomicInteger resultCalls = new AtomicInteger();
 
   private final GenerationService generations =
       new GenerationService(null, null, null, bus, null) {
@@ -45,7 +47,13 @@ class GenerationFeedTest {
 
         @Override
         public CompletableFuture<GenerationResult> result(String id) {
+          resultCalls.incrementAndGet();
           return result;
+        }
+
+        @Override
+        public boolean running(String id) {
+          return !status.get().terminal();
         }
 
         @Override
@@ -93,7 +101,8 @@ class GenerationFeedTest {
             null));
   }
 
-  private final GenerationFeed feed = new GenerationFeed(generations, bus, Duration.ofMillis(300));
+  private final GenerationFeed feed =
+      new GenerationFeed(generations, bus, Duration.ofMillis(300), GenerationFeed.END_CHECK_EVERY);
 
   /** The query answers only when told to: longer than the feed's grace (300 ms here). */
   @Test
@@ -155,6 +164,55 @@ class GenerationFeedTest {
     result.complete(null);
     queryAnswers.countDown();
     StepVerifier.create(feed.follow(ID, 0))
+        .assertNext(
+            e -> assertThat(((GenerationFeed.Final) e).view().status()).isEqualTo("SUCCEEDED"))
+        .expectComplete()
+        .verify(Duration.ofSeconds(20));
+  }
+
+  /**
+   * With a worker publishing ends on the bus, a follower holds no wait on Temporal while the
+   * generation runs: it reads the end once the worker's notice came (and never shows the notice).
+   */
+  @Test
+  void theEndIsReadFromTemporalOnlyOnceTheWorkerSaysItEnded() {
+    bus.endsPublishedHere();
+    queryAnswers.countDown();
+    GenerationFeed quiet =
+        new GenerationFeed(generations, bus, Duration.ofMillis(300), Duration.ofHours(1));
+    StepVerifier.create(quiet.follow(ID, 0))
+        .assertNext(e -> assertThat(e).isInstanceOf(GenerationFeed.Snapshot.class))
+        .then(() -> publish(1))
+        .assertNext(e -> assertThat(((GenerationFeed.Live) e).event().step()).isEqualTo(1))
+        .then(() -> assertThat(resultCalls.get()).as("no wait on Temporal yet").isZero())
+        .then(() -> {
+          status.set(GenerationStatus.SUCCEEDED);
+          result.complete(null);
+          bus.publishEnd(ID);
+        })
+        .assertNext(
+            e -> assertThat(((GenerationFeed.Final) e).view().status()).isEqualTo("SUCCEEDED"))
+        .expectComplete()
+        .verify(Duration.ofSeconds(20));
+    assertThat(resultCalls.get()).isEqualTo(1);
+    assertThat(bus.latest(ID).orElseThrow().type())
+        .as("the notice is not the latest progress")
+        .isEqualTo("progress");
+  }
+
+  /** An end nobody announced (terminated from the Temporal UI, a lost notice) is found too. */
+  @Test
+  void anEndWithoutNoticeIsFoundByCheckingNowAndThen() {
+    bus.endsPublishedHere();
+    queryAnswers.countDown();
+    GenerationFeed checking =
+        new GenerationFeed(generations, bus, Duration.ofMillis(300), Duration.ofMillis(100));
+    StepVerifier.create(checking.follow(ID, 0))
+        .assertNext(e -> assertThat(e).isInstanceOf(GenerationFeed.Snapshot.class))
+        .then(() -> {
+          status.set(GenerationStatus.SUCCEEDED);
+          result.complete(null);
+        })
         .assertNext(
             e -> assertThat(((GenerationFeed.Final) e).view().status()).isEqualTo("SUCCEEDED"))
         .expectComplete()

@@ -2,6 +2,7 @@ package io.tempera.worker;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tempera.activities.GenerationActivitySet;
+import io.tempera.activities.GenerationEndsInterceptor;
 import io.tempera.activities.slots.GpuDiscovery;
 import io.tempera.activities.slots.SlotAllocatorActivitiesImpl;
 import io.tempera.activities.slots.SlotAllocatorClient;
@@ -160,6 +161,16 @@ public class WorkerConfiguration {
   /**
    * The slot allocator's activities, on the allocators' queue (spring.temporal.workers in the yml).
    */
+  /**
+   * Publishes each generation's end on the progress bus, so the API's followers learn of it without
+   * a long poll on Temporal per followed generation (the Temporal starter adds every {@code
+   * WorkerInterceptor} bean to the worker factory).
+   */
+  @Bean
+  public GenerationEndsInterceptor generationEndsInterceptor(ProgressBus progress) {
+    return new GenerationEndsInterceptor(progress);
+  }
+
   @Bean
   public SlotAllocatorActivitiesImpl slotAllocatorActivities(
       WorkflowClient client, ProgressBus progress) {

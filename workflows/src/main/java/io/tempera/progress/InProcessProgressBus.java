@@ -26,6 +26,8 @@ public final class InProcessProgressBus implements ProgressBus {
             }
           });
 
+  private volatile boolean endsPublished;
+
   @Override
   public ProgressEvent publish(ProgressEvent event) {
     ProgressEvent numbered;
@@ -34,17 +36,36 @@ public final class InProcessProgressBus implements ProgressBus {
       numbered = event.withSeq(previous == null ? 1 : previous.seq() + 1);
       latest.put(event.generationId(), numbered);
     }
+    dispatch(numbered);
+    return numbered;
+  }
+
+  private void dispatch(ProgressEvent event) {
     Set<Consumer<ProgressEvent>> subscribers = listeners.get(event.generationId());
     if (subscribers != null) {
       for (Consumer<ProgressEvent> listener : subscribers) {
         try {
-          listener.accept(numbered);
+          listener.accept(event);
         } catch (RuntimeException e) {
           log.warn("progress listener for {} failed", event.generationId(), e);
         }
       }
     }
-    return numbered;
+  }
+
+  @Override
+  public void publishEnd(String generationId) {
+    dispatch(ProgressEvent.ended(generationId));
+  }
+
+  @Override
+  public boolean carriesEnds() {
+    return endsPublished;
+  }
+
+  @Override
+  public void endsPublishedHere() {
+    endsPublished = true;
   }
 
   @Override

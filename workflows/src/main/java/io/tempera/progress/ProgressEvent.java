@@ -5,7 +5,7 @@ package io.tempera.progress;
  * bus (channel {@code task:progress:{generationId}}).
  *
  * @param seq increases by one per event of a generation, so a reconnecting client can resume
- * @param type phase, progress or preview
+ * @param type phase, progress or preview; or {@link #ENDED}, the notice that the workflow ended
  * @param progress overall 0..1
  * @param etaSeconds estimated seconds left, from the speed so far (null until it can be told)
  * @param previewUrl where the latest preview image is served, when the backend sends previews
@@ -26,6 +26,29 @@ public record ProgressEvent(
 
   public static final String PHASE = "phase";
   public static final String PROGRESS = "progress";
+
+  /**
+   * The generation's workflow ended: a notice for its followers (who then read the end from
+   * Temporal), not an update to show. Not numbered and never kept as the latest event.
+   */
+  public static final String ENDED = "ended";
+
+  /** The notice that {@code generationId}'s workflow ended. */
+  public static ProgressEvent ended(String generationId) {
+    return new ProgressEvent(
+        generationId,
+        0,
+        ENDED,
+        null,
+        0,
+        null,
+        null,
+        null,
+        null,
+        System.currentTimeMillis(),
+        null,
+        null);
+  }
 
   public ProgressEvent withSeq(long newSeq) {
     return new ProgressEvent(

@@ -58,7 +58,16 @@ class GenerationWorkflowTest {
 
   @BeforeEach
   void setUp() {
-    env = TestWorkflowEnvironment.newInstance();
+    // as the worker application runs: each generation's end is told on the progress bus
+    env =
+        TestWorkflowEnvironment.newInstance(
+            io.temporal.testing.TestEnvironmentOptions.newBuilder()
+                .setWorkerFactoryOptions(
+                    io.temporal.worker.WorkerFactoryOptions.newBuilder()
+                        .setWorkerInterceptors(
+                            new io.tempera.activities.GenerationEndsInterceptor(bus))
+                        .build())
+                .build());
     client = env.getWorkflowClient();
     activities = new FakeGenerationActivities();
     activities.allocator = new SlotAllocatorClient(client, AllocatorSettings.withoutHostLiveness());
@@ -612,6 +621,12 @@ class GenerationWorkflowTest {
 
   @Test
   void temporalShowsEachGenerationAsItEnded() throws Exception {
+    // and the progress bus tells each generation's followers, once, however it ended
+    Map<String, List<String>> told = new java.util.concurrent.ConcurrentHashMap<>();
+    for (String id : List.of("gen-ends-ok", "gen-ends-failed", "gen-ends-cancelled")) {
+      told.put(id, new java.util.concurrent.CopyOnWriteArrayList<>());
+      bus.subscribe(id, event -> told.get(id).add(event.type()));
+    }
     GenerationSearchAttributes.ALL.forEach(key ->
         env.registerSearchAttribute(
             key.getName(), io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD));
@@ -674,6 +689,15 @@ class GenerationWorkflowTest {
               assertThat(app.getOriginalMessage()).isEqualTo("Node 3 is broken");
             });
     assertNoLeaseLeft();
+    told.forEach((id, types) ->
+        assertThat(types)
+            .as("what the followers of %s were told", id)
+            .filteredOn(io.tempera.progress.ProgressEvent.ENDED::equals)
+            .hasSize(1));
+    told.forEach((id, types) ->
+        assertThat(types.getLast())
+            .as("the end is the last thing told of %s", id)
+            .isEqualTo(io.tempera.progress.ProgressEvent.ENDED));
   }
 
   @Test

@@ -94,6 +94,39 @@ public final class RedisProgressBus implements ProgressBus, AutoCloseable {
   }
 
   @Override
+  public void publishEnd(String generationId) {
+    try {
+      commands
+          .async()
+          .publish(
+              ProgressBus.channel(generationId),
+              json.writeValueAsString(ProgressEvent.ended(generationId)))
+          .exceptionally(e -> {
+            log.warn(
+                "the end of {} not published: Redis is unavailable ({})",
+                generationId,
+                e.getMessage());
+            return null;
+          });
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a progress event could not be written as JSON", e);
+    } catch (RuntimeException e) {
+      log.warn("the end of {} not published: {}", generationId, e.getMessage());
+    }
+  }
+
+  /** Every worker sharing this Redis publishes its generations' ends on it. */
+  @Override
+  public boolean carriesEnds() {
+    return true;
+  }
+
+  @Override
+  public void endsPublishedHere() {
+    // carried across processes already
+  }
+
+  @Override
   public Optional<ProgressEvent> latest(String generationId) {
     try {
       String value = commands.sync().get(latestKey(generationId));

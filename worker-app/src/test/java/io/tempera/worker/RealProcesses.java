@@ -53,7 +53,10 @@ final class RealProcesses implements AutoCloseable {
                   "--metrics-port",
                   Integer.toString(freePort()),
                   "--log-level",
-                  "warn"),
+                  "warn",
+                  // as ./tempera run --temporal starts it: no 50 ms wait per task hand-off
+                  "--dynamic-config-value",
+                  "history.transferProcessorMaxPollRPS=10000"),
               Map.of());
       if (awaitPort(port, temporal) || attempt == 3) {
         if (!temporal.isAlive()) {

@@ -58,6 +58,9 @@ final class BenchSystem implements AutoCloseable {
 
   final WorkflowClient workflows;
 
+  /** The worker's progress bus, on which each generation's end is told. */
+  final InProcessProgressBus progress;
+
   /** The workers on a real Temporal server ({@link #onServer}); null in process. */
   private final WorkerFactory factory;
 
@@ -112,6 +115,12 @@ final class BenchSystem implements AutoCloseable {
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(tmp.resolve("comfyui")));
     client = new ComfyUiClient(comfy.baseUrl(), ComfyUiClientOptions.defaults());
     WorkerFactory workers;
+    // as the worker application runs: each generation's end is told on the progress bus
+    progress = new InProcessProgressBus();
+    io.temporal.worker.WorkerFactoryOptions factoryOptions =
+        io.temporal.worker.WorkerFactoryOptions.newBuilder()
+            .setWorkerInterceptors(new io.tempera.activities.GenerationEndsInterceptor(progress))
+            .build();
     if (target == null) {
       // real time, as the embedded default runs (a time-skipping test server would jump an idle
       // system to the allocator's run timeout)
@@ -119,6 +128,7 @@ final class BenchSystem implements AutoCloseable {
           TestWorkflowEnvironment.newInstance(
               io.temporal.testing.TestEnvironmentOptions.newBuilder()
                   .setUseTimeskipping(false)
+                  .setWorkerFactoryOptions(factoryOptions)
                   .build());
       workflows = env.getWorkflowClient();
       workers = env.getWorkerFactory();
@@ -130,13 +140,12 @@ final class BenchSystem implements AutoCloseable {
           WorkflowServiceStubs.newServiceStubs(
               WorkflowServiceStubsOptions.newBuilder().setTarget(target).build());
       workflows = WorkflowClient.newInstance(service);
-      workers = WorkerFactory.newInstance(workflows);
+      workers = WorkerFactory.newInstance(workflows, factoryOptions);
       factory = workers;
     }
     ObjectMapper json = new ObjectMapper();
     // what ships: the pool's slot allocator, one host with the default's slots, the host's own
     // queue
-    InProcessProgressBus progress = new InProcessProgressBus();
     SlotAllocatorClient allocator =
         new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
     // as a worker host registers: its slots, and the default prefetch ready beyond them
@@ -192,6 +201,56 @@ final class BenchSystem implements AutoCloseable {
    * Generations the bench host runs at once (the in-flight count of the benchmarks stays below it).
    */
   static final int SLOTS = 64;
+
+  /**
+   * Runs a generation as the API follows one: started, then its end learnt from the progress bus
+   * (the worker's notice), and only then read from Temporal; no long poll on the server while it
+   * waits.
+   */
+  GenerationResult runFollowingTheBus(String id, String tier, int color) throws Exception {
+    String workflowId = "gen-" + id;
+    java.util.concurrent.CompletableFuture<Void> ended =
+        new java.util.concurrent.CompletableFuture<>();
+    try (AutoCloseable subscription =
+        progress.subscribe(
+            workflowId,
+            event -> {
+              if (io.tempera.progress.ProgressEvent.ENDED.equals(event.type())) {
+                ended.complete(null);
+              }
+            })) {
+      GenerationWorkflow workflow =
+          workflows.newWorkflowStub(
+              GenerationWorkflow.class,
+              WorkflowOptions.newBuilder()
+                  .setTaskQueue(GenerationWorkflow.taskQueueFor(tier))
+                  .setWorkflowId(workflowId)
+                  .build());
+      WorkflowClient.start(
+          workflow::run,
+          new GenerationRequest(
+              "instant", tier, Map.of("color", color % 16_777_215), "bench", "node", null));
+      ended.get(10, java.util.concurrent.TimeUnit.MINUTES);
+    }
+    try {
+      return workflows
+          .newUntypedWorkflowStub(workflowId)
+          .getResult(10, java.util.concurrent.TimeUnit.SECONDS, GenerationResult.class);
+    } catch (WorkflowFailedException failed) {
+      return GenerationEnds.of(workflowId, failed);
+    }
+  }
+
+  /** How many generations wait in the pool's line, from the allocator's state. */
+  int allocatorWaiters() {
+    return workflows
+        .newWorkflowStub(
+            io.tempera.slots.SlotAllocatorWorkflow.class,
+            io.tempera.slots.SlotAllocatorWorkflow.idFor(POOL))
+        .state()
+        .waiters()
+        .size();
+  }
 
   GenerationResult run(String id, String tier, int color) {
     GenerationWorkflow workflow =

@@ -27,7 +27,7 @@ public final class QueueDepthBench {
   }
 
   /** The events of the allocator's run {@code runId} and of every run it continued as new into. */
-  private static long allocatorEvents(BenchSystem system, String runId) {
+  static long allocatorEvents(BenchSystem system, String runId) {
     long events = 0;
     String run = runId;
     while (run != null && !run.isEmpty()) {
@@ -61,7 +61,7 @@ public final class QueueDepthBench {
    * The process's peak heap in use, resident memory and live platform threads, sampled every 200
    * ms.
    */
-  private static final class Resources {
+  static final class Resources {
     private final java.util.concurrent.atomic.AtomicLong heap =
         new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong rss =
@@ -168,7 +168,8 @@ public final class QueueDepthBench {
                 gate.acquire();
                 try {
                   long began = System.nanoTime();
-                  GenerationResult result = system.run(id, "standard", color);
+                  // followed as the API follows: the end from the progress bus, no long poll
+                  GenerationResult result = system.runFollowingTheBus(id, "standard", color);
                   latencyMs.add((System.nanoTime() - began) / 1e6);
                   return result;
                 } finally {

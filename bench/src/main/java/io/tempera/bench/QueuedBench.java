@@ -88,7 +88,8 @@ public final class QueuedBench {
               + String.format(
                   Locale.ROOT,
                   "setup: in-process Temporal test server on real time, testkit ComfyUI (instant"
-                      + " graph), %d generations started at once (virtual-thread callers), each"
+                      + " graph), %d generations started at once (virtual-thread callers, at most 64"
+                      + " start calls in flight, as an API's request threads would send them), each"
                       + " followed by its end on the progress bus as the API follows one; max heap"
                       + " %d MB for the whole process (server, workers, testkit, callers)%n%n",
                   count,

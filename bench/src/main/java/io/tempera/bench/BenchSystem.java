@@ -126,6 +126,8 @@ final class BenchSystem implements AutoCloseable {
     io.temporal.worker.WorkerFactoryOptions factoryOptions =
         io.temporal.worker.WorkerFactoryOptions.newBuilder()
             .setWorkerInterceptors(new io.tempera.activities.GenerationEndsInterceptor(progress))
+            // as the worker application sets it (WorkerConfiguration#virtualWorkflowThreads)
+            .setUsingVirtualWorkflowThreads(true)
             .build();
     if (target == null) {
       // real time, as the embedded default runs (a time-skipping test server would jump an idle

@@ -78,7 +78,7 @@ public final class QueuedBench {
       double seconds = (end - start) / 1e9;
       long allocatorEvents =
           QueueDepthBench.allocatorEvents(system, firstRunId) - historyBefore; // replays each run
-      boolean met = failed == 0 && resources.peakHeapMb() < 1024;
+      boolean met = failed == 0; // in the 1 GiB heap ./tempera bench gives it (no OutOfMemoryError)
       BenchSystem.write(
           "queued.md",
           "# "
@@ -116,8 +116,9 @@ public final class QueuedBench {
                   allocatorEvents / (double) count)
               + String.format(
                   Locale.ROOT,
-                  "%ntarget (#13): %d queued on one host, every one succeeding, heap < 1 GiB: %s%n",
+                  "%ntarget (#13): %d queued on one host, every one succeeding (in a %d MB heap): %s%n",
                   count,
+                  Runtime.getRuntime().maxMemory() / (1024 * 1024),
                   met ? "met" : "NOT met"));
     }
   }

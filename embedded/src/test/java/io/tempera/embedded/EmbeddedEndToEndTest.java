@@ -141,6 +141,11 @@ class EmbeddedEndToEndTest {
     assertThat(stepped.get("message").asText()).startsWith("Slowly inverting your image (step ");
     assertThat(JSON.readTree(get("/api/generations/" + id).body()).get("status").asText())
         .isEqualTo("RUNNING");
+    // the running generation's workflow waits in the worker's cache on a virtual thread, not on a
+    // platform thread of its own (getAllStackTraces lists platform threads only)
+    assertThat(Thread.getAllStackTraces().keySet())
+        .extracting(Thread::getName)
+        .noneMatch(name -> name.startsWith("workflow-method-" + id));
 
     assertThat(post("/api/generations/" + id + "/cancel", Map.of()).statusCode()).isEqualTo(202);
     List<Map.Entry<String, JsonNode>> events = followEvents(id);

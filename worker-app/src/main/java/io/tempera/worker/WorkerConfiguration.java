@@ -171,6 +171,18 @@ public class WorkerConfiguration {
     return new GenerationEndsInterceptor(progress);
   }
 
+  /**
+   * Workflow threads are virtual: a generation waiting in line stays in the worker's cache (up to
+   * 600, the SDK's default) without a platform thread of its own (QueuedBench: 10,000 queued on one
+   * host, bench/results/queued.md).
+   */
+  @Bean
+  public io.temporal.spring.boot.TemporalOptionsCustomizer<
+          io.temporal.worker.WorkerFactoryOptions.Builder>
+      virtualWorkflowThreads() {
+    return options -> options.setUsingVirtualWorkflowThreads(true);
+  }
+
   @Bean
   public SlotAllocatorActivitiesImpl slotAllocatorActivities(
       WorkflowClient client, ProgressBus progress) {

@@ -254,6 +254,15 @@ final class BenchSystem implements AutoCloseable {
     }
   }
 
+  /** The id of the pool allocator's current run. */
+  String allocatorRunId() {
+    return workflows
+        .newUntypedWorkflowStub(io.tempera.slots.SlotAllocatorWorkflow.idFor(POOL))
+        .describe()
+        .getExecution()
+        .getRunId();
+  }
+
   /** How many generations wait in the pool's line, from the allocator's state. */
   int allocatorWaiters() {
     return workflows
@@ -372,8 +381,13 @@ final class BenchSystem implements AutoCloseable {
    * the calls' intervals), in nanoseconds.
    */
   long backendOccupiedNanos(long from, long to) {
+    return occupied(backendCalls, from, to);
+  }
+
+  /** The time within [from, to] during which at least one of {@code calls} was in progress. */
+  static long occupied(java.util.Collection<long[]> calls, long from, long to) {
     List<long[]> sorted =
-        backendCalls.stream()
+        calls.stream()
             .map(c -> new long[] {Math.max(c[0], from), Math.min(c[1], to)})
             .filter(c -> c[1] > c[0])
             .sorted(java.util.Comparator.comparingLong(c -> c[0]))

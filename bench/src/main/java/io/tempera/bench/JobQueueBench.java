@@ -144,29 +144,6 @@ public final class JobQueueBench {
     }
   }
 
-  /** The time within [from, to] during which at least one call was in progress. */
-  static long occupied(List<long[]> calls, long from, long to) {
-    List<long[]> sorted =
-        calls.stream()
-            .map(c -> new long[] {Math.max(c[0], from), Math.min(c[1], to)})
-            .filter(c -> c[1] > c[0])
-            .sorted(java.util.Comparator.comparingLong(c -> c[0]))
-            .toList();
-    long total = 0;
-    long start = -1;
-    long end = -1;
-    for (long[] c : sorted) {
-      if (c[0] > end) {
-        total += end - start;
-        start = c[0];
-        end = c[1];
-      } else {
-        end = Math.max(end, c[1]);
-      }
-    }
-    return total + (end - start);
-  }
-
   static void run(String[] args) throws Exception {
     boolean quick = args.length > 0 && args[0].equals("--quick");
     int count = quick ? 60 : args.length > 0 ? Integer.parseInt(args[0]) : 200;
@@ -373,7 +350,7 @@ public final class JobQueueBench {
         end,
         latency,
         calls.stream().map(c -> c[1] - c[0]).toList(),
-        occupied(calls, start, end),
+        BenchSystem.occupied(calls, start, end),
         0);
   }
 

@@ -151,13 +151,7 @@ public final class QueueDepthBench {
         List<Double> latencyMs = new java.util.concurrent.CopyOnWriteArrayList<>();
         var firstRun = system.workflows.fetchHistory(SlotAllocatorWorkflow.idFor("default"));
         long historyBefore = firstRun.getEvents().size();
-        String firstRunId =
-            system
-                .workflows
-                .newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor("default"))
-                .describe()
-                .getExecution()
-                .getRunId();
+        String firstRunId = system.allocatorRunId();
         long executingBefore = system.comfy.executingNanos();
         long start = System.nanoTime();
         for (int i = 0; i < total; i++) {

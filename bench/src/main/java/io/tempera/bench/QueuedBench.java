@@ -33,13 +33,7 @@ public final class QueuedBench {
       for (int i = 0; i < 4; i++) {
         system.run("warmup-" + i, "standard", i);
       }
-      String firstRunId =
-          system
-              .workflows
-              .newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor("default"))
-              .describe()
-              .getExecution()
-              .getRunId();
+      String firstRunId = system.allocatorRunId();
       long historyBefore =
           system.workflows.fetchHistory(SlotAllocatorWorkflow.idFor("default")).getEvents().size();
       QueueDepthBench.Resources resources = QueueDepthBench.Resources.sample();

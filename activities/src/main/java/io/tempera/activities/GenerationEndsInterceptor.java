@@ -22,6 +22,9 @@ public final class GenerationEndsInterceptor extends WorkerInterceptorBase {
   private static final String GENERATION =
       GenerationWorkflow.class.getSimpleName(); // the workflow type's default name
 
+  private static final org.slf4j.Logger log =
+      org.slf4j.LoggerFactory.getLogger(GenerationEndsInterceptor.class);
+
   private final ProgressBus progress;
 
   public GenerationEndsInterceptor(ProgressBus progress) {
@@ -52,8 +55,14 @@ public final class GenerationEndsInterceptor extends WorkerInterceptorBase {
   }
 
   private void tellFollowers() {
-    if (!Workflow.isReplaying()) {
+    if (Workflow.isReplaying()) {
+      return;
+    }
+    try {
       progress.publishEnd(Workflow.getInfo().getWorkflowId());
+    } catch (RuntimeException e) {
+      // a hint: whatever happens to it must not change how the workflow ends
+      log.warn("the end of {} was not told: {}", Workflow.getInfo().getWorkflowId(), e.toString());
     }
   }
 }

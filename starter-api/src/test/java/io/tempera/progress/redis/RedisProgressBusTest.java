@@ -186,4 +186,26 @@ class RedisProgressBusTest {
         all.get(500) / 1e6, all.get(989) / 1e6, all.size());
     assertThat(all).hasSize(1000);
   }
+
+  /**
+   * A worker's notice that a generation ended reaches an API on another host; it is not progress.
+   */
+  @Test
+  void theEndOfAGenerationReachesAnotherHostWithoutBecomingItsLatestProgress() throws Exception {
+    RedisProgressBus worker = bus();
+    RedisProgressBus api = bus();
+    LinkedBlockingQueue<ProgressEvent> received = new LinkedBlockingQueue<>();
+    api.subscribe("gen-end", received::add);
+    assertThat(api.carriesEnds()).isTrue();
+
+    worker.publish(event("gen-end", 0.5, "half"));
+    worker.publishEnd("gen-end");
+
+    assertThat(received.poll(5, TimeUnit.SECONDS).type()).isEqualTo(ProgressEvent.PROGRESS);
+    ProgressEvent end = received.poll(5, TimeUnit.SECONDS);
+    assertThat(end.type()).isEqualTo(ProgressEvent.ENDED);
+    assertThat(end.generationId()).isEqualTo("gen-end");
+    assertThat(api.latest("gen-end"))
+        .hasValueSatisfying(e -> assertThat(e.type()).isEqualTo(ProgressEvent.PROGRESS));
+  }
 }

@@ -21,10 +21,12 @@ import java.util.Set;
 import org.slf4j.Logger;
 
 /**
- * One pool's slots. Handlers only change state (an Update answers at once: granted, or a place in
- * the queue); the main loop grants to waiters in FIFO order, tells holders their lease or new place
- * by signal, reclaims leases of closed holders on a timer that runs only while something is held,
- * and continues as new once every handler has finished.
+ * One pool's slots. Handlers only change state; the main loop answers each lease request (an
+ * Update: granted, or a place in the queue) once every handler of its workflow task has run, grants
+ * to waiters in FIFO order and tells them by signal, publishes their places, reclaims leases of
+ * closed holders on a timer that runs only while something is held, and continues as new once every
+ * handler has finished. The loop never waits on a signal's delivery (since {@link
+ * #ANSWERS_CHANGE}).
  *
  * <p>Host liveness (since {@link #HOST_LIVENESS_CHANGE}): each registered host heartbeats a watch
  * activity on its own task queue ({@link HostActivities#keepAlive}). A host whose watch times out
@@ -77,6 +79,28 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   private final Set<String> watchDue = new LinkedHashSet<>();
   private final Map<String, String> lostNow = new LinkedHashMap<>();
 
+  /**
+   * {@code Workflow.getVersion} change id (after 0.1.0), two changes of the main loop:
+   *
+   * <ul>
+   *   <li>A lease request (Update) is answered by the main loop once every handler of its workflow
+   *       task has run, not by its handler at once. The handler's answer depended on whether a
+   *       release signal of the same task had run before it, an order a full replay did not always
+   *       reproduce (a replay that granted where the run had queued stalled the allocator for
+   *       good).
+   *   <li>The loop never waits: grants and rejections are signalled without waiting for their
+   *       delivery (a holder found gone is released when its signal fails), the places are
+   *       published and the holders checked in the background.
+   * </ul>
+   */
+  static final String ANSWERS_CHANGE = "answers-by-main-loop";
+
+  private boolean answersByLoop;
+  private Promise<List<String>> reclaiming;
+  private Promise<Void> wakeTimer;
+  private long wakeTimerAt;
+  private final List<Ask> asks = new ArrayList<>();
+
   private boolean placesByBus;
   private boolean placesChanged;
   private long placesPublishedAt;
@@ -107,6 +131,7 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     hostLiveness =
         Workflow.getVersion(HOST_LIVENESS_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1
             && settings.hostLiveness();
+    answersByLoop = Workflow.getVersion(ANSWERS_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
     if (hostLiveness) {
       lost.addAll(start.lostHosts());
       hosts.keySet().stream().filter(h -> !lost.contains(h)).forEach(watchDue::add);
@@ -130,11 +155,16 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
           long publishAt = placesPublishedAt + PUBLISH_PLACES_EVERY.toMillis();
           wait = Math.max(1, Math.min(wait, publishAt - Workflow.currentTimeMillis()));
         }
-        Workflow.await(Duration.ofMillis(wait), () -> dirty || continueAsNewDue());
+        if (answersByLoop) {
+          sleepAtMostUntil(Workflow.currentTimeMillis() + wait);
+        } else {
+          Workflow.await(Duration.ofMillis(wait), () -> dirty || continueAsNewDue());
+        }
       }
       dirty = false;
       takeLostHostsOut();
       startDueWatches();
+      answerAsks();
       grantWaiters();
       publishPlacesWhenDue();
       if (Workflow.currentTimeMillis() - lastReclaimMillis
@@ -145,7 +175,12 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
         }
       }
       if (continueAsNewDue() && !dirty) {
-        Workflow.await(Workflow::isEveryHandlerFinished);
+        if (answersByLoop) {
+          // a lease request that came meanwhile waits for this loop: answer it first
+          Workflow.await(() -> (Workflow.isEveryHandlerFinished() && reclaiming == null) || dirty);
+        } else {
+          Workflow.await(Workflow::isEveryHandlerFinished);
+        }
         if (!dirty) {
           log.info(
               "slot pool {}: continuing as new with {} leases and {} waiters",
@@ -156,6 +191,21 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
         }
       }
     }
+  }
+
+  /**
+   * Waits until something changed, continuing as new is due, or {@code wakeAt}, on one timer: the
+   * last timer is kept while it fires no later than needed (a timer per wait, never cancelled, put
+   * two events in history for each request and release).
+   */
+  private void sleepAtMostUntil(long wakeAt) {
+    if (wakeTimer == null || wakeTimer.isCompleted() || wakeTimerAt > wakeAt) {
+      long now = Workflow.currentTimeMillis();
+      wakeTimerAt = Math.max(now + 1, wakeAt);
+      wakeTimer = Workflow.newTimer(Duration.ofMillis(wakeTimerAt - now));
+    }
+    Promise<Void> timer = wakeTimer;
+    Workflow.await(() -> dirty || continueAsNewDue() || timer.isCompleted());
   }
 
   private boolean continueAsNewDue() {
@@ -198,8 +248,47 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   @Override
   public LeaseAnswer requestLease(LeaseRequest request) {
     Workflow.await(() -> initialized); // an Update may arrive before the run has loaded its state
+    if (!answersByLoop) {
+      dirty = true; // the main loop re-arms its reclaim timer once something is held or waits
+      return answer(request);
+    }
+    // answered by the main loop, after every handler of this workflow task has run: the answer
+    // does not depend on the order the SDK delivers this Update and the task's signals in
+    Ask ask = new Ask(request);
+    asks.add(ask);
+    dirty = true;
+    Workflow.await(() -> ask.answer != null);
+    return ask.answer;
+  }
+
+  /** A lease request waiting for the main loop's answer. */
+  private static final class Ask {
+    final LeaseRequest request;
+    LeaseAnswer answer;
+
+    Ask(LeaseRequest request) {
+      this.request = request;
+    }
+  }
+
+  /** Answers the lease requests of this workflow task, in the order they came. */
+  private void answerAsks() {
+    if (asks.isEmpty()) {
+      return;
+    }
+    List<Ask> now = List.copyOf(asks);
+    asks.clear();
+    for (Ask ask : now) {
+      ask.answer = answer(ask.request);
+    }
+  }
+
+  /**
+   * The lease held, or a place in the queue (the lease follows by signal), or why no GPU of the
+   * pool can ever hold it. Asking again gives the same answer.
+   */
+  private LeaseAnswer answer(LeaseRequest request) {
     seq++;
-    dirty = true; // the main loop re-arms its reclaim timer once something is held or waits
     Lease held = leaseOf(request.holder());
     if (held != null) {
       return new LeaseAnswer(pool, held, 0, seq, null);
@@ -407,7 +496,12 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     for (Lease lease : granted) {
       log.info("slot pool {}: granted {} to waiting {}", pool, lease.leaseId(), lease.holder());
       SlotHolder holder = Workflow.newExternalWorkflowStub(SlotHolder.class, lease.holder());
-      sent.add(Async.procedure(holder::slotGranted, lease));
+      Promise<Void> signal = Async.procedure(holder::slotGranted, lease);
+      if (answersByLoop) {
+        signal.exceptionally(gone -> holderGone(lease.holder(), gone));
+        continue;
+      }
+      sent.add(signal);
       grantSignals.add(lease);
     }
     List<String> positionSignals = new ArrayList<>();
@@ -434,14 +528,20 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
             i < grantSignals.size()
                 ? grantSignals.get(i).holder()
                 : positionSignals.get(i - grantSignals.size());
-        log.warn(
-            "slot pool {}: holder {} cannot be signalled ({}); releasing what it held",
-            pool,
-            holder,
-            gone.getMessage());
-        release(new LeaseRelease(holder, null, "holder gone"));
+        holderGone(holder, gone);
       }
     }
+  }
+
+  /** A holder that cannot be signalled is gone: its lease or place goes back to the pool. */
+  private Void holderGone(String holder, Throwable gone) {
+    log.warn(
+        "slot pool {}: holder {} cannot be signalled ({}); releasing what it held",
+        pool,
+        holder,
+        gone.getMessage());
+    release(new LeaseRelease(holder, null, "holder gone"));
+    return null;
   }
 
   /**
@@ -462,6 +562,17 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     placesChanged = false;
     placesPublishedAt = Workflow.currentTimeMillis();
     if (places.isEmpty()) {
+      return;
+    }
+    if (answersByLoop) {
+      Async.procedure(local::publishPlaces, places)
+          .exceptionally(e -> {
+            log.warn(
+                "slot pool {}: the places in line could not be published: {}",
+                pool,
+                e.getMessage());
+            return null;
+          });
       return;
     }
     try {
@@ -486,7 +597,17 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       waiters.remove(waiter);
       SlotHolder holder =
           Workflow.newExternalWorkflowStub(SlotHolder.class, waiter.request().holder());
-      sent.add(Async.procedure(holder::slotRejected, neverFits(waiter.request().vramMb())));
+      Promise<Void> signal =
+          Async.procedure(holder::slotRejected, neverFits(waiter.request().vramMb()));
+      if (answersByLoop) {
+        signal.exceptionally(gone -> {
+          log.warn(
+              "slot pool {}: a rejected holder cannot be signalled: {}", pool, gone.getMessage());
+          return null;
+        });
+      } else {
+        sent.add(signal);
+      }
     }
     for (Promise<Void> promise : sent) {
       try {
@@ -503,18 +624,37 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     List<String> holders = new ArrayList<>();
     leases.forEach(l -> holders.add(l.holder()));
     waiters.forEach(w -> holders.add(w.request().holder()));
+    List<String> asked = List.copyOf(Set.copyOf(holders)).stream().sorted().toList();
+    if (answersByLoop) {
+      if (reclaiming != null) {
+        return; // the last check has not answered yet
+      }
+      reclaiming = Async.function(activities::closedHolders, asked);
+      reclaiming.handle((closed, failure) -> {
+        reclaiming = null;
+        if (failure != null) {
+          log.warn("slot pool {}: could not check holders: {}", pool, failure.getMessage());
+        } else {
+          closed.forEach(this::reclaimFrom);
+        }
+        dirty = true;
+        return null;
+      });
+      return;
+    }
     List<String> closed;
     try {
-      closed =
-          activities.closedHolders(List.copyOf(Set.copyOf(holders)).stream().sorted().toList());
+      closed = activities.closedHolders(asked);
     } catch (RuntimeException e) {
       log.warn("slot pool {}: could not check holders: {}", pool, e.getMessage());
       return;
     }
-    for (String holder : closed) {
-      log.warn("slot pool {}: reclaiming what closed holder {} held", pool, holder);
-      release(new LeaseRelease(holder, null, "holder closed without releasing"));
-    }
+    closed.forEach(this::reclaimFrom);
+  }
+
+  private void reclaimFrom(String holder) {
+    log.warn("slot pool {}: reclaiming what closed holder {} held", pool, holder);
+    release(new LeaseRelease(holder, null, "holder closed without releasing"));
   }
 
   private Lease leaseOf(String holder) {

@@ -26,12 +26,64 @@ class SlotAllocatorWorkflowTest {
   private final io.tempera.progress.InProcessProgressBus bus =
       new io.tempera.progress.InProcessProgressBus();
 
+  /** While set, the allocator's publication of places waits for it to open. */
+  private final java.util.concurrent.atomic.AtomicReference<java.util.concurrent.CountDownLatch>
+      publishing = new java.util.concurrent.atomic.AtomicReference<>();
+
+  private final java.util.concurrent.atomic.AtomicBoolean published =
+      new java.util.concurrent.atomic.AtomicBoolean();
+
+  /** The allocator's bus: {@link #bus}, whose publications can be held up. */
+  private final io.tempera.progress.ProgressBus gatedBus =
+      new io.tempera.progress.ProgressBus() {
+        @Override
+        public io.tempera.progress.ProgressEvent publish(io.tempera.progress.ProgressEvent event) {
+          java.util.concurrent.CountDownLatch gate = publishing.getAndSet(null);
+          if (gate != null) {
+            published.set(true);
+            try {
+              gate.await(20, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+          return bus.publish(event);
+        }
+
+        @Override
+        public void publishEnd(String generationId) {
+          bus.publishEnd(generationId);
+        }
+
+        @Override
+        public boolean carriesEnds() {
+          return bus.carriesEnds();
+        }
+
+        @Override
+        public void endsPublishedHere() {
+          bus.endsPublishedHere();
+        }
+
+        @Override
+        public java.util.Optional<io.tempera.progress.ProgressEvent> latest(String generationId) {
+          return bus.latest(generationId);
+        }
+
+        @Override
+        public AutoCloseable subscribe(
+            String generationId,
+            java.util.function.Consumer<io.tempera.progress.ProgressEvent> listener) {
+          return bus.subscribe(generationId, listener);
+        }
+      };
+
   @BeforeEach
   void setUp() {
     env = TestWorkflowEnvironment.newInstance();
     client = env.getWorkflowClient();
     io.tempera.activities.GenerationActivitySet.registerAllocator(
-        env.getWorkerFactory(), client, bus);
+        env.getWorkerFactory(), client, gatedBus);
     Worker holders = env.newWorker("holders");
     holders.registerWorkflowImplementationTypes(HolderWorkflow.Impl.class);
     slots = new SlotAllocatorClient(client, AllocatorSettings.withoutHostLiveness());
@@ -163,6 +215,48 @@ class SlotAllocatorWorkflowTest {
             slots.requestLease(POOL, new LeaseRequest("gen-z", 1, "f", "standard")).queuePosition())
         .isEqualTo(1);
     assertThat(slots.state(POOL).waiters()).hasSize(1);
+  }
+
+  /**
+   * A lease request and the releases that free a slot for it, in one workflow task of the
+   * allocator: the request is answered once every handler of the task has run, so it is granted in
+   * its answer whichever order the SDK delivers them in. Answered by its handler at once, it was
+   * queued or granted by that order, which a full replay did not always reproduce (the replay
+   * granted where the run had queued, and the allocator stalled for good). Its history replays.
+   */
+  @Test
+  void aRequestThatComesWithTheReleaseOfItsSlotIsGrantedInItsAnswer() throws Exception {
+    host("h1", 1, new Gpu(0, 8_000));
+    HolderWorkflow a = hold("gen-a", 0);
+    eventually("a holds the slot", () -> a.lease() != null);
+    HolderWorkflow w1 = hold("gen-w1", 0);
+    eventually("w1 waits first", () -> w1.position() == 1);
+    HolderWorkflow w2 = hold("gen-w2", 0);
+    eventually("w2 waits second", () -> w2.position() == 2);
+    // a's slot goes to w1 and w2 moves up: the allocator's task stays open while it publishes
+    // w2's new place, and what comes meanwhile reaches it in one task
+    java.util.concurrent.CountDownLatch open = new java.util.concurrent.CountDownLatch(1);
+    publishing.set(open);
+    finish("gen-a");
+    eventually("the allocator publishes w2's new place", published::get);
+    java.util.concurrent.CompletableFuture<LeaseAnswer> asked =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> slots.requestLease(POOL, new LeaseRequest("gen-b", 0, "f", "standard")));
+    // the request first: a handler answering at once queued it behind w2
+    Thread.sleep(300);
+    SlotAllocatorWorkflow allocator =
+        client.newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(POOL));
+    allocator.release(new LeaseRelease("gen-w2", null, "cancelled while waiting"));
+    allocator.release(new LeaseRelease("gen-w1", null, "its run finished"));
+    open.countDown();
+
+    LeaseAnswer answer = asked.get(20, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(answer.granted()).as("granted in its answer, not queued").isTrue();
+    assertThat(slots.state(POOL).leases()).extracting(Lease::holder).containsExactly("gen-b");
+    assertThat(slots.state(POOL).waiters()).isEmpty();
+    io.temporal.testing.WorkflowReplayer.replayWorkflowExecution(
+        client.fetchHistory(SlotAllocatorWorkflow.idFor(POOL)),
+        io.tempera.slots.SlotAllocatorWorkflowImpl.class);
   }
 
   @Test

@@ -77,7 +77,8 @@ class GenerationReplayTest {
       strings = {
         "slot-allocator-0.1.0.json",
         "slot-allocator-places-by-bus.json",
-        "slot-allocator-host-lost.json" // host liveness: a host lost, its lease revoked, back
+        "slot-allocator-host-lost.json", // host liveness: a host lost, its lease revoked, back
+        "slot-allocator-answers-by-loop.json"
       })
   void theRecordedSlotAllocatorStillReplays(String file) throws Exception {
     WorkflowExecutionHistory history = history(file);
@@ -241,6 +242,12 @@ class GenerationReplayTest {
           client,
           SlotAllocatorWorkflow.idFor(activities.pool),
           "slot-allocator-places-by-bus.json");
+      // behind getVersion "answers-by-main-loop": lease requests answered by the main loop, one
+      // wake-up timer, signals not waited for
+      save(
+          client,
+          SlotAllocatorWorkflow.idFor(activities.pool),
+          "slot-allocator-answers-by-loop.json");
     }
   }
 

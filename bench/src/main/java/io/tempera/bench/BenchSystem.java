@@ -154,8 +154,16 @@ final class BenchSystem implements AutoCloseable {
     ObjectMapper json = new ObjectMapper();
     // what ships: the pool's slot allocator, one host with the default's slots, the host's own
     // queue
+    // (-Dtempera.bench.allocator-max-history: a diagnosis only, e.g. without continue-as-new)
+    AllocatorSettings shipped = AllocatorSettings.defaults();
     SlotAllocatorClient allocator =
-        new SlotAllocatorClient(workflows, AllocatorSettings.defaults());
+        new SlotAllocatorClient(
+            workflows,
+            new AllocatorSettings(
+                shipped.reclaimEverySeconds(),
+                Integer.getInteger(
+                    "tempera.bench.allocator-max-history", shipped.maxHistoryEvents()),
+                shipped.hostTimeoutSeconds()));
     // as a worker host registers: its slots, and the default prefetch ready beyond them
     HostRegistration host =
         HostRegistration.of(

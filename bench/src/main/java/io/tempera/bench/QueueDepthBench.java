@@ -58,6 +58,115 @@ public final class QueueDepthBench {
   }
 
   /**
+   * Prints the history, in ms from the longest gap's end, of the generation whose backend call
+   * ended that gap, and the allocator's events around it (a diagnosis, on request).
+   */
+  static void explainLongestGap(BenchSystem system, long from, long to) {
+    List<long[]> sorted =
+        system.backendCalls.stream()
+            .filter(c -> c[1] > from && c[0] < to)
+            .sorted(java.util.Comparator.comparingLong(c -> c[0]))
+            .toList();
+    long end = sorted.get(0)[1];
+    long gapEnd = 0;
+    long longest = 0;
+    for (long[] c : sorted) {
+      if (c[0] > end && c[0] - end > longest) {
+        longest = c[0] - end;
+        gapEnd = c[0];
+      }
+      end = Math.max(end, c[1]);
+    }
+    long gapAt = gapEnd;
+    // System.nanoTime to epoch millis, as the server stamps events
+    double epochOfGapEnd = System.currentTimeMillis() - (System.nanoTime() - gapAt) / 1e6;
+    System.out.printf(
+        Locale.ROOT, "longest gap %.1f ms, ended at %.3f s%n", longest / 1e6, (gapAt - from) / 1e9);
+    system.backendStarted.entrySet().stream()
+        .filter(e -> Math.abs(e.getValue() - gapAt) < 1_000)
+        .forEach(e -> print(system, e.getKey(), epochOfGapEnd, Double.MAX_VALUE));
+    print(system, SlotAllocatorWorkflow.idFor("default"), epochOfGapEnd, longest / 1e6 + 200);
+  }
+
+  private static void print(BenchSystem system, String workflowId, double epoch, double window) {
+    System.out.println("-- " + workflowId);
+    // this run and the runs before it (the allocator continues as new), oldest first
+    List<io.temporal.common.WorkflowExecutionHistory> runs = new ArrayList<>();
+    var history = system.workflows.fetchHistory(workflowId);
+    runs.add(0, history);
+    for (int i = 0; i < 3; i++) {
+      var started = history.getEvents().get(0).getWorkflowExecutionStartedEventAttributes();
+      if (started.getContinuedExecutionRunId().isEmpty()) {
+        break;
+      }
+      history = system.workflows.fetchHistory(workflowId, started.getContinuedExecutionRunId());
+      runs.add(0, history);
+    }
+    for (var run : runs) {
+      System.out.println("   (run " + run.getWorkflowExecution().getRunId() + ")");
+      printEvents(run, epoch, window);
+    }
+  }
+
+  private static void printEvents(
+      io.temporal.common.WorkflowExecutionHistory history, double epoch, double window) {
+    for (var e : history.getEvents()) {
+      double at = com.google.protobuf.util.Timestamps.toMillis(e.getEventTime()) - epoch;
+      if (Math.abs(at) <= window) {
+        System.out.printf(
+            Locale.ROOT,
+            "%9.1f ms  %5d %s %s%n",
+            at,
+            e.getEventId(),
+            e.getEventType().name().replace("EVENT_TYPE_", ""),
+            e.hasWorkflowTaskFailedEventAttributes()
+                ? e.getWorkflowTaskFailedEventAttributes().getCause().name()
+                : "");
+      }
+    }
+  }
+
+  /** One row: how long the backend sat idle before, between and after the calls of one depth. */
+  static String whereTheBackendWaited(
+      int inFlight, java.util.Collection<long[]> calls, long from, long to) {
+    List<long[]> sorted =
+        calls.stream()
+            .filter(c -> c[1] > from && c[0] < to)
+            .sorted(java.util.Comparator.comparingLong(c -> c[0]))
+            .toList();
+    if (sorted.isEmpty()) {
+      return String.format(Locale.ROOT, "| %d | no backend call | | | | | | |%n", inFlight);
+    }
+    List<Double> gaps = new ArrayList<>();
+    long end = sorted.get(0)[1];
+    double longest = 0;
+    long longestAt = 0;
+    for (long[] c : sorted) {
+      if (c[0] > end) {
+        gaps.add((c[0] - end) / 1e6);
+        if (c[0] - end > longest * 1e6) {
+          longest = (c[0] - end) / 1e6;
+          longestAt = end - from;
+        }
+      }
+      end = Math.max(end, c[1]);
+    }
+    double total = gaps.stream().mapToDouble(Double::doubleValue).sum();
+    return String.format(
+        Locale.ROOT,
+        "| %d | %.0f ms | %d | %.0f ms | %.1f ms | %.1f ms | %.1f ms at %.1f s | %.0f ms |%n",
+        inFlight,
+        (sorted.get(0)[0] - from) / 1e6,
+        gaps.size(),
+        total,
+        gaps.isEmpty() ? 0 : BenchSystem.percentile(gaps, 50),
+        gaps.isEmpty() ? 0 : BenchSystem.percentile(gaps, 99),
+        longest,
+        longestAt / 1e9,
+        (to - end) / 1e6);
+  }
+
+  /**
    * The process's peak heap in use, resident memory and live platform threads, sampled every 200
    * ms.
    */
@@ -130,6 +239,7 @@ public final class QueueDepthBench {
     int count = args.length > 0 ? Integer.parseInt(args[0]) : 200;
     String depths = args.length > 1 ? args[1] : "8,32,100,1000";
     StringBuilder rows = new StringBuilder();
+    StringBuilder waits = new StringBuilder();
     double atEight = 0;
     double atDeepest = 0;
     double lowestBusy = 1;
@@ -199,6 +309,10 @@ public final class QueueDepthBench {
         double executingShare = executing / 1e9 / seconds;
         double busy = occupied;
         lowestBusy = Math.min(lowestBusy, busy);
+        waits.append(whereTheBackendWaited(inFlight, system.backendCalls, start, end));
+        if (Boolean.getBoolean("tempera.bench.explain-longest-gap")) {
+          explainLongestGap(system, start, end);
+        }
         double perMinute = total / seconds * 60;
         // every run of the allocator since (it continues as new after 2,000 events)
         long historyAfter = allocatorEvents(system, firstRunId);
@@ -248,6 +362,14 @@ public final class QueueDepthBench {
             + " peak platform threads | generations | failed |\n"
             + "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
             + rows
+            + "\nWhere the backend waited (idle = no backend call in progress): before the first"
+            + " call (the first generation's way through planning, lease and run), between calls"
+            + " while generations waited, and after the last call (only outputs being collected: no"
+            + " work waits then)\n\n"
+            + "| in flight | before the first call | idle gaps between calls | idle between calls,"
+            + " total | gap p50 | gap p99 | longest gap, and when | after the last call |\n"
+            + "|---|---|---|---|---|---|---|---|\n"
+            + waits
             + String.format(
                 Locale.ROOT,
                 "%ntargets (#13):%n- backend busy >= 95 %% at every depth: %s (lowest %.0f %%)%n"

@@ -85,9 +85,13 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
    * <ul>
    *   <li>A lease request (Update) is answered by the main loop once every handler of its workflow
    *       task has run, not by its handler at once. The handler's answer depended on whether a
-   *       release signal of the same task had run before it, an order a full replay did not always
-   *       reproduce (a replay that granted where the run had queued stalled the allocator for
-   *       good).
+   *       release signal of the same task had run before it, and a replay does not always hand them
+   *       over in the order the run did: the in-process test server sends a task's Updates to the
+   *       worker after the task's scheduled event, but records them after its started event, so a
+   *       signal that came while the task waited for a worker runs after the Update live and before
+   *       it on replay. The run queued the request (no room yet) and granted it by signal; the
+   *       replay granted it at once and issued a timer instead; the next full replay failed as
+   *       nondeterministic and the pool's allocator stalled for good.
    *   <li>The loop never waits: grants and rejections are signalled without waiting for their
    *       delivery (a holder found gone is released when its signal fails), the places are
    *       published and the holders checked in the background.

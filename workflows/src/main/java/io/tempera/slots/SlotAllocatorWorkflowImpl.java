@@ -101,6 +101,7 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
 
   private boolean answersByLoop;
   private Promise<List<String>> reclaiming;
+  private int signalsOnTheirWay;
   private Promise<Void> wakeTimer;
   private long wakeTimerAt;
   private final List<Ask> asks = new ArrayList<>();
@@ -181,7 +182,10 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       if (continueAsNewDue() && !dirty) {
         if (answersByLoop) {
           // a lease request that came meanwhile waits for this loop: answer it first
-          Workflow.await(() -> (Workflow.isEveryHandlerFinished() && reclaiming == null) || dirty);
+          // nor a grant still on its way: its delivery, an event, would refuse the continue-as-new
+          Workflow.await(() ->
+              (Workflow.isEveryHandlerFinished() && reclaiming == null && signalsOnTheirWay == 0)
+                  || dirty);
         } else {
           Workflow.await(Workflow::isEveryHandlerFinished);
         }
@@ -502,7 +506,11 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       SlotHolder holder = Workflow.newExternalWorkflowStub(SlotHolder.class, lease.holder());
       Promise<Void> signal = Async.procedure(holder::slotGranted, lease);
       if (answersByLoop) {
-        signal.exceptionally(gone -> holderGone(lease.holder(), gone));
+        signalsOnTheirWay++;
+        signal.handle((delivered, gone) -> {
+          signalsOnTheirWay--;
+          return gone == null ? null : holderGone(lease.holder(), gone);
+        });
         continue;
       }
       sent.add(signal);
@@ -604,9 +612,13 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       Promise<Void> signal =
           Async.procedure(holder::slotRejected, neverFits(waiter.request().vramMb()));
       if (answersByLoop) {
-        signal.exceptionally(gone -> {
-          log.warn(
-              "slot pool {}: a rejected holder cannot be signalled: {}", pool, gone.getMessage());
+        signalsOnTheirWay++;
+        signal.handle((delivered, gone) -> {
+          signalsOnTheirWay--;
+          if (gone != null) {
+            log.warn(
+                "slot pool {}: a rejected holder cannot be signalled: {}", pool, gone.getMessage());
+          }
           return null;
         });
       } else {

@@ -47,14 +47,17 @@ import org.springframework.context.ConfigurableApplicationContext;
  * buses, so its clients start every generation alike (HTTP, all at once) and then follow it, and
  * the figures of the four paths stand side by side in one file.
  *
- * <p>Each path runs on a fresh embedded system (API + worker + in-process Temporal test server, one
- * slot per generation) so one path's leftovers never load the next; each first runs a small warm-up
- * round that is not reported. A generation runs the {@code progress-ticker} script backend (a local
- * process printing a progress line at the given rate). The worker stamps each event when it reads
- * the line ({@code timestamp}); the client, in the same JVM (one clock), takes the difference on
- * receipt. Coalesced: the gaps in a generation's event ids (the API sends a slow client only the
- * latest). "All running" counts only updates received while every generation was reporting (from
- * the last one's first update to the first one's last).
+ * <p>Each bus runs on a fresh embedded system (API + worker + in-process Temporal test server, one
+ * slot per generation), its transports measured in turn, each after a small warm-up round that is
+ * not reported. A generation runs the {@code progress-ticker-light} script backend: a bash process
+ * printing a progress line at the given rate with builtins only. Not {@code progress-ticker}: 100
+ * Python interpreters starting at once took 21 s of CPU in a 10 s run on this 2-core machine, so
+ * the figures measured the load generator starving the process (GC pauses of 0.3–3.5 s), not the
+ * path; 100 bash tickers take 2.7 s. The worker stamps each event when it reads the line ({@code
+ * timestamp}); the client, in the same JVM (one clock), takes the difference on receipt. Coalesced:
+ * the gaps in a generation's event ids (the API sends a slow client only the latest). "All running"
+ * counts only updates received while every generation was reporting (from the last one's first
+ * update to the first one's last).
  *
  * <p>Args: [generations, default 100] [hz, default 20] [seconds, default 10] [generations per
  * WebSocket, default 10] [paths, default "inprocess-ws,inprocess-sse,redis-ws,redis-sse"]; {@code

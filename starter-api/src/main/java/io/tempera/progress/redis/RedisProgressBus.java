@@ -25,6 +25,13 @@ import org.slf4j.LoggerFactory;
  * every API instance subscribes to the channels its clients follow. One round trip per event: a
  * script numbers it ({@code task:seq:{id}}), keeps it as the latest ({@code task:latest:{id}}) and
  * publishes it. A Redis outage never fails a generation: publishing then logs and goes on.
+ *
+ * <p>Listeners are not called on the Redis client's I/O thread, which every followed channel of
+ * this API shares: each channel has its own lane, drained in order on a virtual thread, so a
+ * follower's work (reading the event, the feed, writing it to its socket) never holds the messages
+ * of the other channels behind it, nor, in a process that also publishes (a worker beside the API),
+ * the replies to its publishes: with 100 channels at 20 Hz and 0.1 ms of work per listener on a
+ * loaded 2-core machine, publishes then timed out and progress was lost.
  */
 public final class RedisProgressBus implements ProgressBus, AutoCloseable {
 
@@ -43,6 +50,13 @@ public final class RedisProgressBus implements ProgressBus, AutoCloseable {
   private final StatefulRedisConnection<String, String> commands;
   private final StatefulRedisPubSubConnection<String, String> pubsub;
   private final Map<String, Set<Consumer<ProgressEvent>>> listeners = new ConcurrentHashMap<>();
+
+  /** Each subscribed channel's messages not yet given to its listeners, in order. */
+  private final Map<String, Lane> lanes = new ConcurrentHashMap<>();
+
+  private final java.util.concurrent.ExecutorService deliveries =
+      java.util.concurrent.Executors.newThreadPerTaskExecutor(
+          Thread.ofVirtual().name("redis-progress-delivery-", 0).factory());
   private final ObjectMapper json = new ObjectMapper();
   private final long ttlSeconds;
 
@@ -57,7 +71,10 @@ public final class RedisProgressBus implements ProgressBus, AutoCloseable {
         new RedisPubSubAdapter<>() {
           @Override
           public void message(String channel, String message) {
-            dispatch(channel, message);
+            Lane lane = lanes.get(channel);
+            if (lane != null) {
+              lane.offer(message);
+            }
           }
         });
   }
@@ -150,6 +167,7 @@ public final class RedisProgressBus implements ProgressBus, AutoCloseable {
       boolean first = set.isEmpty();
       set.add(listener);
       if (first) {
+        lanes.put(channel, new Lane(channel));
         pubsub.sync().subscribe(channel);
       }
     }
@@ -158,6 +176,7 @@ public final class RedisProgressBus implements ProgressBus, AutoCloseable {
         Set<Consumer<ProgressEvent>> set = listeners.get(channel);
         if (set != null && set.remove(listener) && set.isEmpty()) {
           listeners.remove(channel);
+          lanes.remove(channel);
           pubsub
               .async()
               .unsubscribe(channel)
@@ -196,5 +215,52 @@ public final class RedisProgressBus implements ProgressBus, AutoCloseable {
     pubsub.close();
     commands.close();
     client.shutdown();
+    deliveries.shutdownNow();
+  }
+
+  /**
+   * One channel's messages on their way to its listeners: queued by the I/O thread, given out in
+   * arrival order by at most one delivery at a time (started when the first of a batch arrives).
+   */
+  private final class Lane implements Runnable {
+    private final String channel;
+    private final java.util.Queue<String> messages =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicBoolean delivering =
+        new java.util.concurrent.atomic.AtomicBoolean();
+
+    Lane(String channel) {
+      this.channel = channel;
+    }
+
+    void offer(String message) {
+      messages.add(message);
+      startDelivering();
+    }
+
+    private void startDelivering() {
+      if (delivering.compareAndSet(false, true)) {
+        try {
+          deliveries.execute(this);
+        } catch (java.util.concurrent.RejectedExecutionException closed) {
+          delivering.set(false);
+        }
+      }
+    }
+
+    @Override
+    public void run() {
+      try {
+        for (String message = messages.poll(); message != null; message = messages.poll()) {
+          dispatch(channel, message);
+        }
+      } finally {
+        delivering.set(false);
+      }
+      if (!messages.isEmpty()) {
+        // a message that came after the last poll and before the flag went down
+        startDelivering();
+      }
+    }
   }
 }

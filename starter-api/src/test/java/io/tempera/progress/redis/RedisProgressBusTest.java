@@ -208,4 +208,49 @@ class RedisProgressBusTest {
     assertThat(api.latest("gen-end"))
         .hasValueSatisfying(e -> assertThat(e.type()).isEqualTo(ProgressEvent.PROGRESS));
   }
+
+  /**
+   * A follower busy with one generation's event holds no other generation's events: listeners run
+   * off the Redis client's I/O thread, each channel in its own lane, still in order.
+   */
+  @Test
+  void aBusyListenerHoldsNoOtherGenerationsEventsAndEachKeepsItsOrder() throws Exception {
+    RedisProgressBus worker = bus();
+    RedisProgressBus api = bus();
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    List<Long> onSlow = new CopyOnWriteArrayList<>();
+    List<Long> onOther = new CopyOnWriteArrayList<>();
+    api.subscribe(
+        "gen-slow",
+        e -> {
+          onSlow.add(e.seq());
+          try {
+            release.await(); // a follower stuck on its first event
+          } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+          }
+        });
+    api.subscribe("gen-other", e -> onOther.add(e.seq()));
+
+    for (int i = 1; i <= 3; i++) {
+      worker.publish(event("gen-slow", i / 10.0, "slow " + i));
+    }
+    for (int i = 1; i <= 200; i++) {
+      worker.publish(event("gen-other", i / 200.0, "other " + i));
+    }
+    await("the other generation's 200 events while the first's listener is stuck")
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> onOther.size() >= 200);
+    assertThat(onSlow).as("the stuck listener got its first event only").containsExactly(1L);
+    assertThat(onOther)
+        .as("in order")
+        .containsExactlyElementsOf(
+            java.util.stream.LongStream.rangeClosed(1, 200).boxed().toList());
+
+    release.countDown();
+    await("the stuck generation's remaining events, in order")
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> onSlow.size() >= 3);
+    assertThat(onSlow).containsExactly(1L, 2L, 3L);
+  }
 }

@@ -42,6 +42,16 @@ public interface SlotAllocatorWorkflow {
   @SignalMethod
   void release(LeaseRelease release);
 
+  /**
+   * The same as {@link #release}, as an Update: a worker host gives a finished run's lease back
+   * this way. An Update is no event in the allocator's history until its workflow task takes it, so
+   * it never refuses the allocator's continue-as-new (a signal that comes meanwhile does: the
+   * worker then replays the whole run, and under load the next signal refuses it again); one that
+   * comes during the hand-over fails, and the caller signals instead.
+   */
+  @UpdateMethod
+  void giveBack(LeaseRelease release);
+
   @QueryMethod
   AllocatorState state();
 }

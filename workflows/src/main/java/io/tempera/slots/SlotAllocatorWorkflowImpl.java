@@ -329,6 +329,12 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   }
 
   @Override
+  public void giveBack(LeaseRelease release) {
+    Workflow.await(() -> initialized); // an Update may arrive before the run has loaded its state
+    release(release);
+  }
+
+  @Override
   public void release(LeaseRelease release) {
     if (release == null || release.holder() == null) {
       return;

@@ -50,17 +50,28 @@ public final class SlotAllocatorClient {
   }
 
   /**
-   * Gives {@code lease} back to its pool's allocator (a signal, matched by holder and host;
-   * idempotent). False when no allocator of that pool runs.
+   * Gives {@code lease} back to its pool's allocator (matched by holder and host; idempotent): an
+   * Update, which never refuses the allocator's continue-as-new as a signal would; a signal when
+   * the Update fails (it came while the allocator handed over to its next run). False when no
+   * allocator of that pool runs.
    */
   public boolean release(Lease lease, String reason) {
+    SlotAllocatorWorkflow allocator =
+        client.newWorkflowStub(
+            SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(lease.pool()));
+    LeaseRelease release = LeaseRelease.ofLease(lease, reason);
     try {
-      client
-          .newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(lease.pool()))
-          .release(LeaseRelease.ofLease(lease, reason));
+      allocator.giveBack(release);
       return true;
     } catch (io.temporal.client.WorkflowNotFoundException gone) {
       return false;
+    } catch (io.temporal.client.WorkflowException handOver) {
+      try {
+        allocator.release(release); // reaches the run that is current now
+        return true;
+      } catch (io.temporal.client.WorkflowNotFoundException gone) {
+        return false;
+      }
     }
   }
 

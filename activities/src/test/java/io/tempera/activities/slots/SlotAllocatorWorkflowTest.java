@@ -259,6 +259,69 @@ class SlotAllocatorWorkflowTest {
         io.tempera.slots.SlotAllocatorWorkflowImpl.class);
   }
 
+  /**
+   * Leases asked for and given back from 8 threads at once while the allocator continues as new
+   * every few dozen events: every release lands (by Update, or by signal when the Update came
+   * during a hand-over), nothing is left held and every run of the allocator replays.
+   */
+  @Test
+  void releasesLandWhileTheAllocatorKeepsContinuingAsNew() throws Exception {
+    SlotAllocatorClient often = new SlotAllocatorClient(client, new AllocatorSettings(30, 40, -1));
+    often.registerHost(
+        "busy",
+        new HostRegistration("h1", HostRegistration.taskQueueFor("h1"), List.of(new Gpu(0, 0)), 8));
+    String firstRun =
+        client
+            .newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor("busy"))
+            .describe()
+            .getExecution()
+            .getRunId();
+    java.util.concurrent.ExecutorService threads =
+        java.util.concurrent.Executors.newFixedThreadPool(8);
+    List<java.util.concurrent.Future<Integer>> done = new java.util.ArrayList<>();
+    for (int t = 0; t < 8; t++) {
+      int thread = t;
+      done.add(
+          threads.submit(() -> {
+            int granted = 0;
+            for (int i = 0; i < 15; i++) {
+              LeaseAnswer answer =
+                  often.requestLease(
+                      "busy", new LeaseRequest("gen-" + thread + "-" + i, 0, "f", "standard"));
+              if (answer.granted()) {
+                granted++;
+                assertThat(often.release(answer.lease(), "done")).isTrue();
+              }
+            }
+            return granted;
+          }));
+    }
+    int granted = 0;
+    for (var f : done) {
+      granted += f.get(120, java.util.concurrent.TimeUnit.SECONDS);
+    }
+    threads.shutdown();
+    assertThat(granted).as("most requests find a slot at once").isPositive();
+    eventually(
+        "nothing is left held or waiting (a queued request's holder is gone: its grant releases)",
+        () -> often.state("busy").leases().isEmpty() && often.state("busy").waiters().isEmpty());
+    // every run since the first replays, and there were several
+    String run = firstRun;
+    int runs = 0;
+    while (run != null) {
+      var history = client.fetchHistory(SlotAllocatorWorkflow.idFor("busy"), run);
+      io.temporal.testing.WorkflowReplayer.replayWorkflowExecution(
+          history, io.tempera.slots.SlotAllocatorWorkflowImpl.class);
+      runs++;
+      var last = history.getLastEvent();
+      run =
+          last.hasWorkflowExecutionContinuedAsNewEventAttributes()
+              ? last.getWorkflowExecutionContinuedAsNewEventAttributes().getNewExecutionRunId()
+              : null;
+    }
+    assertThat(runs).as("the allocator continued as new").isGreaterThan(3);
+  }
+
   @Test
   void leasesAreFittedAcrossTwoVirtualGpusByMemoryInFifoOrder() throws Exception {
     host("h1", 10, new Gpu(0, 8_000), new Gpu(1, 16_000));

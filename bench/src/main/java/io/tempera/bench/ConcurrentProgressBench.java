@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -249,11 +248,9 @@ public final class ConcurrentProgressBench {
   }
 
   /** Reads one socket's messages and files them by task. */
-  private static final class Follower implements WebSocket.Listener {
+  private static final class Follower extends JsonSocketListener {
     private final Map<String, Generation> byTask;
     private final CountDownLatch done;
-    // one listener per socket, and a socket delivers its messages one at a time
-    private final StringBuilder buffer = new StringBuilder();
 
     Follower(Map<String, Generation> byTask, CountDownLatch done) {
       this.byTask = byTask;
@@ -261,27 +258,12 @@ public final class ConcurrentProgressBench {
     }
 
     @Override
-    public CompletionStage<?> onText(WebSocket socket, CharSequence data, boolean last) {
-      long now = System.currentTimeMillis();
-      buffer.append(data);
-      if (last) {
-        String text = buffer.toString();
-        buffer.setLength(0);
-        try {
-          handle(JSON.readTree(text), now);
-        } catch (Exception e) {
-          throw new IllegalStateException("bad message: " + text, e);
-        }
-      }
-      socket.request(1);
-      return null;
+    void onMessage(JsonNode m, long now) {
+      handle(m, now);
     }
 
     private void handle(JsonNode m, long now) {
       String type = m.path("type").asText();
-      if (type.equals("error")) {
-        throw new IllegalStateException("the server refused: " + m);
-      }
       String taskId = m.path("taskId").asText(null);
       if (taskId == null) return;
       Generation g = byTask.computeIfAbsent(taskId, id -> new Generation());

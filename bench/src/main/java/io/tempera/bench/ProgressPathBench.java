@@ -23,7 +23,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -465,11 +464,9 @@ public final class ProgressPathBench {
   }
 
   /** Reads one socket's messages and files them by task. */
-  private static final class SocketFollower implements WebSocket.Listener {
+  private static final class SocketFollower extends JsonSocketListener {
     private final Map<String, Generation> byTask;
     private final CountDownLatch done;
-    // one listener per socket, and a socket delivers its messages one at a time
-    private final StringBuilder buffer = new StringBuilder();
 
     SocketFollower(Map<String, Generation> byTask, CountDownLatch done) {
       this.byTask = byTask;
@@ -477,30 +474,14 @@ public final class ProgressPathBench {
     }
 
     @Override
-    public CompletionStage<?> onText(WebSocket socket, CharSequence data, boolean last) {
-      long now = System.currentTimeMillis();
-      buffer.append(data);
-      if (last) {
-        String text = buffer.toString();
-        buffer.setLength(0);
-        JsonNode m;
-        try {
-          m = JSON.readTree(text);
-        } catch (IOException e) {
-          throw new IllegalStateException("bad message: " + text, e);
-        }
-        String type = m.path("type").asText();
-        if (type.equals("error")) {
-          throw new IllegalStateException("the server refused: " + m);
-        }
-        String taskId = m.path("taskId").asText(null);
-        if (taskId != null
-            && byTask.computeIfAbsent(taskId, id -> new Generation()).onCanvas(type, m, now)) {
-          done.countDown();
-        }
+    void onMessage(JsonNode m, long now) {
+      String taskId = m.path("taskId").asText(null);
+      if (taskId != null
+          && byTask
+              .computeIfAbsent(taskId, id -> new Generation())
+              .onCanvas(m.path("type").asText(), m, now)) {
+        done.countDown();
       }
-      socket.request(1);
-      return null;
     }
   }
 

@@ -49,29 +49,50 @@ public final class SlotAllocatorClient {
         .requestLease(lease);
   }
 
+  /** How long a release by Update may wait for the allocator before the signal is sent instead. */
+  static final java.time.Duration GIVE_BACK_WAIT = java.time.Duration.ofSeconds(5);
+
   /**
    * Gives {@code lease} back to its pool's allocator (matched by holder and host; idempotent): an
-   * Update, which never refuses the allocator's continue-as-new as a signal would; a signal when
-   * the Update fails (it came while the allocator handed over to its next run). False when no
-   * allocator of that pool runs.
+   * Update, which never refuses the allocator's continue-as-new as a signal would. A signal instead
+   * when the Update fails (it came while the allocator handed over to its next run) or has not been
+   * answered within {@link #GIVE_BACK_WAIT} (no allocator worker polls: a run must not hang on it;
+   * a late Update gives the same lease back again). False when no allocator of that pool runs.
    */
   public boolean release(Lease lease, String reason) {
     SlotAllocatorWorkflow allocator =
         client.newWorkflowStub(
             SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(lease.pool()));
     LeaseRelease release = LeaseRelease.ofLease(lease, reason);
+    java.util.concurrent.CompletableFuture<Void> given =
+        new java.util.concurrent.CompletableFuture<>();
+    Thread.ofVirtual()
+        .name("give-back-" + lease.holder())
+        .start(() -> {
+          try {
+            allocator.giveBack(release);
+            given.complete(null);
+          } catch (RuntimeException e) {
+            given.completeExceptionally(e);
+          }
+        });
     try {
-      allocator.giveBack(release);
+      given.get(GIVE_BACK_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+      return true;
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof io.temporal.client.WorkflowNotFoundException) {
+        return false;
+      }
+    } catch (java.util.concurrent.TimeoutException slow) {
+      // fall through to the signal
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    try {
+      allocator.release(release); // reaches the run that is current now
       return true;
     } catch (io.temporal.client.WorkflowNotFoundException gone) {
       return false;
-    } catch (io.temporal.client.WorkflowException handOver) {
-      try {
-        allocator.release(release); // reaches the run that is current now
-        return true;
-      } catch (io.temporal.client.WorkflowNotFoundException gone) {
-        return false;
-      }
     }
   }
 

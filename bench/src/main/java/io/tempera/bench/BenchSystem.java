@@ -282,6 +282,33 @@ final class BenchSystem implements AutoCloseable {
         .size();
   }
 
+  /** One generation's time end to end and inside its backend calls, as its caller waited for it. */
+  record Timed(long totalNanos, long backendNanos) {
+    double totalMs() {
+      return totalNanos / 1e6;
+    }
+
+    double backendMs() {
+      return backendNanos / 1e6;
+    }
+
+    double overheadMs() {
+      return (totalNanos - backendNanos) / 1e6;
+    }
+  }
+
+  /** Runs one generation to its end, timed; fails when it did not succeed. */
+  Timed runSucceeded(String id, String tier, int color) {
+    long start = System.nanoTime();
+    GenerationResult result = run(id, tier, color);
+    long total = System.nanoTime() - start;
+    if (result.status() != io.tempera.generation.GenerationStatus.SUCCEEDED) {
+      throw new IllegalStateException(
+          "generation " + id + " ended " + result.status() + ": " + result.error());
+    }
+    return new Timed(total, backendNanos.getOrDefault("gen-" + id, 0L));
+  }
+
   GenerationResult run(String id, String tier, int color) {
     GenerationWorkflow workflow =
         workflows.newWorkflowStub(

@@ -301,20 +301,12 @@ public final class DevServerOverheadBench {
     List<Double> backendMs = new ArrayList<>();
     List<Instant[]> clientTimes = new ArrayList<>();
     for (int i = 0; i < sequential; i++) {
-      String id = "seq-" + i;
       Instant began = Instant.now();
-      long start = System.nanoTime();
-      GenerationResult result = system.run(id, "standard", color++);
-      long total = System.nanoTime() - start;
+      BenchSystem.Timed timed = system.runSucceeded("seq-" + i, "standard", color++);
       clientTimes.add(new Instant[] {began, Instant.now()});
-      if (result.status() != GenerationStatus.SUCCEEDED) {
-        throw new IllegalStateException(
-            "generation " + id + " ended " + result.status() + ": " + result.error());
-      }
-      long backend = system.backendNanos.getOrDefault("gen-" + id, 0L);
-      endToEndMs.add(total / 1e6);
-      backendMs.add(backend / 1e6);
-      overheadMs.add((total - backend) / 1e6);
+      endToEndMs.add(timed.totalMs());
+      backendMs.add(timed.backendMs());
+      overheadMs.add(timed.overheadMs());
     }
 
     // the allocator's events (every run of it: it may have continued as new)

@@ -40,18 +40,10 @@ public final class OrchestrationOverheadBench {
       List<Double> endToEndMs = new ArrayList<>();
       List<Double> backendMs = new ArrayList<>();
       for (int i = 0; i < sequential; i++) {
-        String id = "seq-" + i;
-        long start = System.nanoTime();
-        GenerationResult result = system.run(id, "standard", counter[0]++);
-        long total = System.nanoTime() - start;
-        if (result.status() != GenerationStatus.SUCCEEDED) {
-          throw new IllegalStateException(
-              "generation " + id + " ended " + result.status() + ": " + result.error());
-        }
-        long backend = system.backendNanos.getOrDefault("gen-" + id, 0L);
-        endToEndMs.add(total / 1e6);
-        backendMs.add(backend / 1e6);
-        overheadMs.add((total - backend) / 1e6);
+        BenchSystem.Timed timed = system.runSucceeded("seq-" + i, "standard", counter[0]++);
+        endToEndMs.add(timed.totalMs());
+        backendMs.add(timed.backendMs());
+        overheadMs.add(timed.overheadMs());
       }
       int historyEvents = system.workflows.fetchHistory("gen-seq-0").getEvents().size();
 

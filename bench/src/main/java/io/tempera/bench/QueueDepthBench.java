@@ -62,22 +62,14 @@ public final class QueueDepthBench {
    * ended that gap, and the allocator's events around it (a diagnosis, on request).
    */
   static void explainLongestGap(BenchSystem system, long from, long to) {
-    List<long[]> sorted =
-        system.backendCalls.stream()
-            .filter(c -> c[1] > from && c[0] < to)
-            .sorted(java.util.Comparator.comparingLong(c -> c[0]))
-            .toList();
-    long end = sorted.get(0)[1];
-    long gapEnd = 0;
-    long longest = 0;
-    for (long[] c : sorted) {
-      if (c[0] > end && c[0] - end > longest) {
-        longest = c[0] - end;
-        gapEnd = c[0];
-      }
-      end = Math.max(end, c[1]);
+    Idle idle = Idle.of(system.backendCalls, from, to);
+    long[] gap = idle == null ? null : idle.longest();
+    if (gap == null) {
+      System.out.println("no gap between backend calls");
+      return;
     }
-    long gapAt = gapEnd;
+    long longest = gap[1] - gap[0];
+    long gapAt = gap[1];
     // System.nanoTime to epoch millis, as the server stamps events
     double epochOfGapEnd = System.currentTimeMillis() - (System.nanoTime() - gapAt) / 1e6;
     System.out.printf(
@@ -129,41 +121,63 @@ public final class QueueDepthBench {
   /** One row: how long the backend sat idle before, between and after the calls of one depth. */
   static String whereTheBackendWaited(
       int inFlight, java.util.Collection<long[]> calls, long from, long to) {
-    List<long[]> sorted =
-        calls.stream()
-            .filter(c -> c[1] > from && c[0] < to)
-            .sorted(java.util.Comparator.comparingLong(c -> c[0]))
-            .toList();
-    if (sorted.isEmpty()) {
+    Idle idle = Idle.of(calls, from, to);
+    if (idle == null) {
       return String.format(Locale.ROOT, "| %d | no backend call | | | | | | |%n", inFlight);
     }
-    List<Double> gaps = new ArrayList<>();
-    long end = sorted.get(0)[1];
-    double longest = 0;
-    long longestAt = 0;
-    for (long[] c : sorted) {
-      if (c[0] > end) {
-        gaps.add((c[0] - end) / 1e6);
-        if (c[0] - end > longest * 1e6) {
-          longest = (c[0] - end) / 1e6;
-          longestAt = end - from;
-        }
-      }
-      end = Math.max(end, c[1]);
-    }
-    double total = gaps.stream().mapToDouble(Double::doubleValue).sum();
+    List<Double> gaps = idle.gaps().stream().map(g -> (g[1] - g[0]) / 1e6).toList();
+    long[] longest = idle.longest();
     return String.format(
         Locale.ROOT,
         "| %d | %.0f ms | %d | %.0f ms | %.1f ms | %.1f ms | %.1f ms at %.1f s | %.0f ms |%n",
         inFlight,
-        (sorted.get(0)[0] - from) / 1e6,
+        (idle.firstCallStart() - from) / 1e6,
         gaps.size(),
-        total,
+        gaps.stream().mapToDouble(Double::doubleValue).sum(),
         gaps.isEmpty() ? 0 : BenchSystem.percentile(gaps, 50),
         gaps.isEmpty() ? 0 : BenchSystem.percentile(gaps, 99),
-        longest,
-        longestAt / 1e9,
-        (to - end) / 1e6);
+        longest == null ? 0 : (longest[1] - longest[0]) / 1e6,
+        longest == null ? 0 : (longest[0] - from) / 1e9,
+        (to - idle.lastCallEnd()) / 1e6);
+  }
+
+  /**
+   * When no backend call was in progress between the first call's start and the last call's end
+   * (System.nanoTime): the gaps, each {start, end}, in order.
+   */
+  record Idle(long firstCallStart, long lastCallEnd, List<long[]> gaps) {
+
+    /** Of the calls that overlap [from, to]; null when there are none. */
+    static Idle of(java.util.Collection<long[]> calls, long from, long to) {
+      List<long[]> sorted =
+          calls.stream()
+              .filter(c -> c[1] > from && c[0] < to)
+              .sorted(java.util.Comparator.comparingLong(c -> c[0]))
+              .toList();
+      if (sorted.isEmpty()) {
+        return null;
+      }
+      List<long[]> gaps = new ArrayList<>();
+      long end = sorted.get(0)[1];
+      for (long[] c : sorted) {
+        if (c[0] > end) {
+          gaps.add(new long[] {end, c[0]});
+        }
+        end = Math.max(end, c[1]);
+      }
+      return new Idle(sorted.get(0)[0], end, gaps);
+    }
+
+    /** The longest gap (the first of equals), or null when there is none. */
+    long[] longest() {
+      long[] longest = null;
+      for (long[] g : gaps) {
+        if (longest == null || g[1] - g[0] > longest[1] - longest[0]) {
+          longest = g;
+        }
+      }
+      return longest;
+    }
   }
 
   /**

@@ -159,6 +159,26 @@ class TinyTextToImageRealComfyUiIT {
     assertThat(upscaled.getHeight()).isEqualTo(16 * scale);
   }
 
+  /**
+   * The launcher's restart, which the restart-mid-run tests build on: same port, a fresh server.
+   */
+  @Test
+  void aRestartedServerAnswersOnTheSamePortAndSamplesAgain() throws IOException {
+    int port = server.port();
+    long started = System.nanoTime();
+    server.restart();
+    System.out.printf("restarted in %d ms%n", (System.nanoTime() - started) / 1_000_000);
+
+    assertThat(server.port()).isEqualTo(port);
+    assertThat(server.isAlive()).isTrue();
+    assertThat(client.systemStats().path("devices").path(0).path("type").asText()).isEqualTo("cpu");
+    PromptResult result =
+        client.run(
+            textToImage(2, 7), UUID.randomUUID().toString(), UUID.randomUUID().toString(), u -> {});
+    assertThat(result.status()).as(server.logTail()).isEqualTo(PromptResult.Status.SUCCESS);
+    assertThat(result.outputs()).hasSize(1);
+  }
+
   private BufferedImage download(OutputFile output) throws IOException {
     Path target = tmp.resolve(output.filename());
     assertThat(client.download(output, target)).isPositive();

@@ -117,11 +117,40 @@ public final class BackendHttp<E extends BackendException> {
     if (e instanceof ConnectException) {
       return errors.of(
           BackendFault.UNREACHABLE,
-          "cannot connect to " + baseUrl + ": " + e.getMessage(),
+          "cannot connect to " + baseUrl + " (" + reason(e, "the connection was refused") + ")",
           null,
           e);
     }
-    return errors.of(BackendFault.UNREACHABLE, path + " failed: " + e, null, e);
+    return errors.of(
+        BackendFault.UNREACHABLE,
+        "the connection to "
+            + baseUrl
+            + " broke during "
+            + path
+            + " ("
+            + reason(e, "no reason given")
+            + ")",
+        null,
+        e);
+  }
+
+  /**
+   * Why an I/O call failed, in words: the exception's message (or its cause's), never a class name
+   * or "null".
+   */
+  static String reason(Throwable e, String otherwise) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String message = t.getMessage();
+      if (message != null && !message.isBlank() && !message.equals("null")) {
+        return message.length() > ABBREVIATE_AT
+            ? message.substring(0, ABBREVIATE_AT) + "…"
+            : message;
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    return otherwise;
   }
 
   /** The caller's error of a shared fault. */

@@ -7,14 +7,27 @@ package io.tempera.generation;
 public enum ErrorCode {
   INVALID_REQUEST(false, "Check the function's parameters.", "FIX_INPUT"),
   UNKNOWN_FUNCTION(false, "Pick a function from the list.", "FIX_INPUT"),
-  BACKEND_UNREACHABLE(true, "The generator is not reachable right now; we keep trying.", "WAIT"),
-  BACKEND_BUSY(true, "The generator is busy; your generation will run soon.", "WAIT"),
+  BACKEND_UNREACHABLE(
+      true,
+      "The generator could not be reached, even after waiting for it; try again in a few minutes.",
+      "RETRY_LATER"),
+  BACKEND_BUSY(true, "The generator stayed busy for too long; try again later.", "RETRY_LATER"),
   BACKEND_VALIDATION(false, "The generator rejected this request; check the inputs.", "FIX_INPUT"),
+  MISSING_NODE(
+      false,
+      "This function needs a node the generator does not have: an operator must install it. Until"
+          + " then, choose another function.",
+      "NONE"),
   OUT_OF_GPU_MEMORY(false, "Not enough GPU memory — try Standard quality.", "REDUCE_QUALITY"),
   MODEL_UNAVAILABLE(true, "The model could not be loaded.", "RETRY_LATER"),
-  CONTAINER_CRASHED(true, "The generator stopped unexpectedly; we are restarting it.", "WAIT"),
-  EXECUTION_ERROR(false, "The generator failed while running this request.", "RETRY"),
-  TIMEOUT(true, "Taking longer than expected.", "WAIT"),
+  CONTAINER_CRASHED(true, "The generator stopped unexpectedly; try again.", "RETRY"),
+  EXECUTION_ERROR(
+      false,
+      "The generator failed on this request and would fail the same way again: change the inputs,"
+          + " or choose another function.",
+      "FIX_INPUT"),
+  BACKEND_FAULT(true, "The generator hit a fault that can pass; try again.", "RETRY"),
+  TIMEOUT(true, "It took longer than its time limit; try again, or try a lower quality.", "RETRY"),
   STALLED(
       true, "The generator stopped making progress; try again, or try a lower quality.", "RETRY"),
   CANCELLED(false, "The generation was cancelled.", "NONE"),

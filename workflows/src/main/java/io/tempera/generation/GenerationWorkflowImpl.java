@@ -61,6 +61,13 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
    */
   static final String LEASE_REQUEST_CHANGE = "lease-request-uncancelled";
 
+  /**
+   * {@code Workflow.getVersion} change id (after 0.1.0): a run the backend failed with a fault that
+   * can pass ({@link ErrorCode#BACKEND_FAULT}) runs once more under a new run id, as a stalled one
+   * does. Asked only when such a failure happens.
+   */
+  static final String BACKEND_FAULT_CHANGE = "runs-again-after-backend-fault";
+
   /** How long asking the allocator may take, retries included (the wait in line is apart). */
   static final Duration LEASE_REQUEST_LIMIT = Duration.ofMinutes(2);
 
@@ -135,6 +142,11 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
             outcome.phase() == Phase.STARTING_MODEL
                 ? Setback.ofModelStart(failure)
                 : Setback.ofRun(failure);
+        if (setback == Setback.BACKEND_FAULT
+            && Workflow.getVersion(BACKEND_FAULT_CHANGE, Workflow.DEFAULT_VERSION, 1)
+                == Workflow.DEFAULT_VERSION) {
+          setback = Setback.NONE;
+        }
         if (setback == Setback.NONE && outcome.phase() == Phase.GENERATING) {
           keepPartialOutputs(failure);
         }

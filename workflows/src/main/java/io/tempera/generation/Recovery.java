@@ -40,7 +40,7 @@ public final class Recovery {
   public static Step next(Setback setback, GenerationPlan plan, Attempt attempt, String message) {
     // HOST_LOST: attempt has already moved off the lost host (it counts in attempt.lostHosts())
     return switch (setback) {
-      case STALLED ->
+      case STALLED, BACKEND_FAULT ->
           attempt.ranAgainAfterStall()
               ? new GiveUp()
               : new RunAgain(message + "; it was started again");

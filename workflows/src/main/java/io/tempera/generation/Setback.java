@@ -15,6 +15,8 @@ public enum Setback {
   OUT_OF_GPU_MEMORY,
   /** The run went silent and was stopped by the run watchdog. */
   STALLED,
+  /** The backend failed the run with a fault that can pass (not the request's fault). */
+  BACKEND_FAULT,
   /** The leased host was lost (the allocator took the lease back): move to another GPU. */
   HOST_LOST,
   /** Nothing to recover from: the failure ends the generation. */
@@ -35,6 +37,9 @@ public enum Setback {
   public static Setback ofRun(ActivityFailure failure) {
     if (is(failure, ErrorCode.STALLED)) {
       return STALLED;
+    }
+    if (is(failure, ErrorCode.BACKEND_FAULT)) {
+      return BACKEND_FAULT;
     }
     return is(failure, ErrorCode.OUT_OF_GPU_MEMORY) ? OUT_OF_GPU_MEMORY : NONE;
   }

@@ -64,6 +64,15 @@ class RecoveryTest {
   }
 
   @Test
+  void aBackendFaultRunsAgainOnceThenGivesUp() {
+    Attempt attempt = leasedOn("a");
+    assertThat(Recovery.next(Setback.BACKEND_FAULT, plan("high", null), attempt, "cuda"))
+        .isEqualTo(new Recovery.RunAgain("cuda; it was started again"));
+    assertThat(Recovery.next(Setback.BACKEND_FAULT, plan("high", null), attempt.ranAgain(), "cuda"))
+        .isInstanceOf(Recovery.GiveUp.class);
+  }
+
+  @Test
   void outOfMemoryStepsDownTheTierChainToDraftThenGivesUp() {
     assertThat(Recovery.next(Setback.OUT_OF_GPU_MEMORY, plan("ultra", null), leasedOn("a"), "oom"))
         .isInstanceOfSatisfying(

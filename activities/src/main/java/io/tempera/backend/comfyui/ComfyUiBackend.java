@@ -115,7 +115,9 @@ public final class ComfyUiBackend implements Backend {
                   graph,
                   job.runId(),
                   clientIdFor(job),
-                  update -> progress.accept(toProgress(update)));
+                  update -> progress.accept(toProgress(update)),
+                  // with other servers to go to, one that is down at the start is not waited for
+                  job.baseUrl() != null || endpoints.size() == 1);
       endpoint.breaker().onSuccess();
       return switch (result.status()) {
         case SUCCESS ->
@@ -126,6 +128,7 @@ public final class ComfyUiBackend implements Backend {
       };
     } catch (ComfyUiException e) {
       if (e.kind() != ComfyUiException.Kind.VALIDATION
+          && e.kind() != ComfyUiException.Kind.MISSING_NODE
           && e.kind() != ComfyUiException.Kind.ABORTED) {
         endpoint.breaker().onFailure();
       }
@@ -222,6 +225,7 @@ public final class ComfyUiBackend implements Backend {
     String message =
         switch (update.stage()) {
           case QUEUED -> "Waiting in the generator's queue";
+          case SERVER_DOWN -> "The generator is not answering; waiting for it to come back";
           case STARTED -> "Starting";
           case NODE_STARTED, NODE_FINISHED -> "Generating";
           case STEP, PREVIEW ->
@@ -253,18 +257,23 @@ public final class ComfyUiBackend implements Backend {
           ErrorCode.OUT_OF_GPU_MEMORY.name(),
           details);
     }
-    return ApplicationFailure.newNonRetryableFailure(
+    String what =
         "Node "
             + error.nodeId()
             + " ("
             + error.nodeType()
             + ") failed: "
-            + firstLine(error.exceptionMessage())
-            + " ["
-            + error.exceptionType()
-            + "]",
-        ErrorCode.EXECUTION_ERROR.name(),
-        details);
+            + firstLine(error.exceptionMessage());
+    if (error.transientFault()) {
+      // not retried here (a retry would re-attach to this failed run): the generation runs again
+      // under a new run id
+      return ApplicationFailure.newNonRetryableFailure(
+          what + " — a fault of the generator that can pass",
+          ErrorCode.BACKEND_FAULT.name(),
+          details);
+    }
+    return ApplicationFailure.newNonRetryableFailure(
+        what, ErrorCode.EXECUTION_ERROR.name(), details);
   }
 
   static ApplicationFailure toFailure(ComfyUiException e, ComfyUiEndpoint endpoint) {
@@ -273,6 +282,12 @@ public final class ComfyUiBackend implements Backend {
       case VALIDATION ->
           ApplicationFailure.newNonRetryableFailure(
               e.userMessage(), ErrorCode.BACKEND_VALIDATION.name());
+      case MISSING_NODE ->
+          ApplicationFailure.newNonRetryableFailure(
+              "The generator has no node '"
+                  + e.missingNodeClass()
+                  + "', which this function needs (a custom node that is not installed there)",
+              ErrorCode.MISSING_NODE.name());
       case UNREACHABLE, SERVER_ERROR, TIMEOUT, PROTOCOL, NOT_FOUND, ABORTED ->
           BackendFailures.of(e.fault().orElseThrow(), where, e);
     };

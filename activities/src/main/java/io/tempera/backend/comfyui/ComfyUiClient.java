@@ -57,66 +57,255 @@ public final class ComfyUiClient implements AutoCloseable {
     return options;
   }
 
+  /** The key in a prompt's {@code extra_data} that names the Tempera run it belongs to. */
+  static final String RUN_MARKER = "tempera_run";
+
   /**
-   * Runs a prompt exactly once and follows it to its end. If a prompt with this id is already
-   * finished (in /history) its result is returned; if it is queued or running (in /queue) it is
-   * followed; only otherwise is it submitted with POST /prompt. The WebSocket for {@code clientId}
-   * is opened before submitting. A dropped WebSocket is reconnected (same clientId) and /history is
-   * polled, so no terminal event is missed.
+   * How many of the newest /history entries are searched for a run's marker on a server that
+   * assigns its own prompt ids: a run re-attached after a worker died is among the server's recent
+   * prompts.
+   */
+  static final int HISTORY_SCAN = 500;
+
+  /**
+   * Whether this server keeps the prompt_id a client sends (ComfyUI since late 2024); older ones
+   * assign their own. Null until the first submit tells.
+   */
+  private volatile Boolean keepsPromptIds;
+
+  /**
+   * Runs a prompt exactly once and follows it to its end. If the run is already finished (in
+   * /history) its result is returned; if it is queued or running (in /queue) it is followed; only
+   * otherwise is it submitted with POST /prompt. The run is found by its id or, on a server that
+   * assigns its own prompt ids, by the marker {@value #RUN_MARKER} that every submit puts in {@code
+   * extra_data}. The WebSocket for {@code clientId} is opened before submitting. A dropped
+   * WebSocket is reconnected (same clientId) and /history is polled, so no terminal event is
+   * missed. A server that stops answering is waited for ({@link
+   * ComfyUiClientOptions#restartGrace}); if it lost the run meanwhile (it restarted), the run fails
+   * retryably so that the next attempt submits it again: one submission per attempt.
    *
    * @param graph API-format graph {node_id: {class_type, inputs}}
-   * @param promptId lowercase hyphenated UUID chosen by the caller
+   * @param runId the run's id, a lowercase hyphenated UUID chosen by the caller: the prompt id on
+   *     servers that keep it, the marker on all
    * @param clientId the ComfyUI client_id (stable across attempts of one run)
    * @param listener receives progress; must not block
    * @return the finished prompt: SUCCESS, ERROR (with the execution error) or INTERRUPTED
-   * @throws ComfyUiException VALIDATION for a 400 on submit; UNREACHABLE, SERVER_ERROR, TIMEOUT,
+   * @throws ComfyUiException VALIDATION for a refused prompt (a 400, or a 200 with node errors);
+   *     MISSING_NODE for a node class the server does not have; UNREACHABLE, SERVER_ERROR, TIMEOUT,
    *     PROTOCOL, ABORTED otherwise
    */
   public PromptResult run(
-      ObjectNode graph, String promptId, String clientId, ProgressListener listener) {
+      ObjectNode graph, String runId, String clientId, ProgressListener listener) {
+    return run(graph, runId, clientId, listener, true);
+  }
+
+  /**
+   * {@link #run(ObjectNode, String, String, ProgressListener)}, where {@code waitIfDownAtStart}
+   * false fails at once (UNREACHABLE) when the server does not answer the run's first call: a
+   * caller with other servers to go to does not wait for this one. Once it answered, a server that
+   * stops answering is always waited for.
+   */
+  public PromptResult run(
+      ObjectNode graph,
+      String runId,
+      String clientId,
+      ProgressListener listener,
+      boolean waitIfDownAtStart) {
     long deadline = System.nanoTime() + options.runTimeout().toNanos();
-    Optional<PromptResult> finished = history(promptId);
+    ServerWait wait = serverWait(listener);
+    Optional<PromptResult> finished =
+        waitIfDownAtStart ? wait.through(() -> history(runId)) : history(runId);
     if (finished.isPresent()) {
-      log.info("prompt {} already finished; re-attached to its result", promptId);
+      log.info("prompt {} already finished; re-attached to its result", runId);
       return finished.get().withSubmitted(false);
     }
-    try (PromptFollower follower = new PromptFollower(this, graph, promptId, clientId, listener)) {
-      follower.connect();
-      boolean submitted = false;
-      if (queueStatus(promptId).known()) {
-        log.info("prompt {} is already queued or running; following it", promptId);
-      } else {
-        finished = history(promptId);
-        if (finished.isPresent()) {
-          return finished.get().withSubmitted(false);
+    try (PromptFollower follower = new PromptFollower(this, graph, clientId, listener, wait)) {
+      follower.connect(); // the server just answered: a socket it refuses now is a real fault
+      while (true) {
+        Optional<Located> found = wait.through(() -> locate(runId));
+        if (found.isPresent() && found.get().finished().isPresent()) {
+          log.info("run {} already finished; re-attached to its result", runId);
+          return found.get().finished().get().withSubmitted(false);
         }
-        submit(graph, promptId, clientId);
-        submitted = true;
+        if (found.isPresent()) {
+          log.info(
+              "run {} is already queued or running (prompt {}); following it",
+              runId,
+              found.get().promptId());
+          follower.follow(found.get().promptId());
+          return follower.await(deadline).withSubmitted(false);
+        }
+        SubmitResponse submitted;
+        try {
+          submitted = submit(graph, runId, clientId);
+        } catch (ComfyUiException e) {
+          if (e.kind() != Kind.UNREACHABLE) {
+            throw e;
+          }
+          // the server may or may not have taken it: once it answers again, look before submitting
+          wait.pause(e);
+          continue;
+        }
+        follower.follow(submitted.promptId());
+        return follower.await(deadline).withSubmitted(true);
       }
-      return follower.await(deadline).withSubmitted(submitted);
     }
   }
 
-  /** POST /prompt only. */
-  public SubmitResponse submit(ObjectNode graph, String promptId, String clientId) {
+  ServerWait serverWait(ProgressListener listener) {
+    return new ServerWait(
+        baseUrl.toString(),
+        options.restartGrace(),
+        () ->
+            listener.onUpdate(
+                new ProgressUpdate(
+                    ProgressUpdate.Stage.SERVER_DOWN, 0, null, null, null, null, null, null, null)),
+        () -> closing);
+  }
+
+  /**
+   * Where a run is on the server.
+   *
+   * @param promptId the server's id of the run's prompt
+   * @param finished its result when it has finished; empty while queued or running
+   */
+  record Located(String promptId, Optional<PromptResult> finished) {}
+
+  /**
+   * Finds a run: in /queue (by id or marker), then in /history (by id; by marker on servers that
+   * assign their own ids). In that order, so a prompt that finishes meanwhile is still found
+   * (ComfyUI writes the history before it leaves the queue).
+   */
+  Optional<Located> locate(String runId) {
+    Optional<QueueEntry> queued = queueEntry(runId);
+    if (queued.isPresent()) {
+      return Optional.of(new Located(queued.get().promptId(), Optional.empty()));
+    }
+    Optional<PromptResult> done = history(runId);
+    if (done.isPresent()) {
+      return Optional.of(new Located(runId, done));
+    }
+    if (Boolean.TRUE.equals(keepsPromptIds)) {
+      return Optional.empty();
+    }
+    HttpResponse<String> response = send(calls.get("/history?max_items=" + HISTORY_SCAN));
+    if (response.statusCode() != 200) {
+      throw httpError("/history", response);
+    }
+    for (Iterator<Map.Entry<String, JsonNode>> it = parse(response, "/history").fields();
+        it.hasNext(); ) {
+      Map.Entry<String, JsonNode> entry = it.next();
+      if (runId.equals(entry.getValue().path("prompt").path(3).path(RUN_MARKER).asText(null))) {
+        return Optional.of(
+            new Located(
+                entry.getKey(),
+                Optional.of(HistoryParser.parse(entry.getKey(), entry.getValue()))));
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * A run in /queue: its prompt's id on the server, whether it runs, and its place in line (1 =
+   * next).
+   */
+  record QueueEntry(String promptId, boolean running, int position) {}
+
+  /** The run in /queue, found by its id or by its marker. */
+  Optional<QueueEntry> queueEntry(String runId) {
+    HttpResponse<String> response = send(calls.get("/queue"));
+    if (response.statusCode() != 200) {
+      throw httpError("/queue", response);
+    }
+    JsonNode queue = parse(response, "/queue");
+    for (JsonNode item : queue.path("queue_running")) {
+      if (isRun(item, runId)) {
+        return Optional.of(new QueueEntry(item.path(1).asText(), true, 0));
+      }
+    }
+    JsonNode ours = null;
+    for (JsonNode item : queue.path("queue_pending")) {
+      if (isRun(item, runId)) {
+        ours = item;
+      }
+    }
+    if (ours == null) {
+      return Optional.empty();
+    }
+    double mine = ours.path(0).asDouble();
+    int ahead = 0;
+    for (JsonNode item : queue.path("queue_pending")) {
+      if (item.path(0).asDouble() < mine) {
+        ahead++;
+      }
+    }
+    return Optional.of(new QueueEntry(ours.path(1).asText(), false, ahead + 1));
+  }
+
+  /** A /queue item {@code [number, id, prompt, extra_data, outputs]} of this run. */
+  private static boolean isRun(JsonNode item, String runId) {
+    return runId.equals(item.path(1).asText(null))
+        || runId.equals(item.path(3).path(RUN_MARKER).asText(null));
+  }
+
+  /**
+   * POST /prompt only, with the run's marker in {@code extra_data}. A 200 whose {@code node_errors}
+   * is not empty means the server dropped the invalid outputs and queued the rest: that partial
+   * prompt is taken off the queue again and the submit fails with the node errors, as a 400 would.
+   *
+   * @return the server's answer; its prompt id is the server's (a server may assign its own)
+   */
+  public SubmitResponse submit(ObjectNode graph, String runId, String clientId) {
     ObjectNode body = json.createObjectNode();
     body.set("prompt", graph);
     body.put("client_id", clientId);
-    if (promptId != null) {
-      body.put("prompt_id", promptId);
+    if (runId != null) {
+      body.put("prompt_id", runId);
+      body.putObject("extra_data").put(RUN_MARKER, runId);
     }
     HttpResponse<String> response = send(calls.post("/prompt", body.toString()));
     JsonNode reply = parse(response, "/prompt");
     if (response.statusCode() == 200) {
-      return new SubmitResponse(
-          reply.path("prompt_id").asText(promptId),
-          reply.path("number").asLong(),
-          reply.path("node_errors"));
+      String serverId = reply.path("prompt_id").asText(runId);
+      if (runId != null) {
+        boolean keeps = runId.equals(serverId);
+        if (keepsPromptIds == null || keepsPromptIds != keeps) {
+          log.info(
+              "ComfyUI {} {} the prompt ids clients send",
+              baseUrl,
+              keeps ? "keeps" : "assigns its own ids instead of");
+          keepsPromptIds = keeps;
+        }
+      }
+      JsonNode nodeErrors = reply.path("node_errors");
+      if (nodeErrors.isObject() && !nodeErrors.isEmpty()) {
+        stopQueued(serverId);
+        ComfyUiException refused = validation(reply);
+        throw new ComfyUiException(
+            Kind.VALIDATION,
+            "ComfyUI ran only part of the graph and refused the rest: " + refused.userMessage(),
+            200,
+            refused.nodeErrors(),
+            null);
+      }
+      return new SubmitResponse(serverId, reply.path("number").asLong(), nodeErrors);
     }
     if (response.statusCode() == 400) {
       throw validation(reply);
     }
     throw httpError("/prompt", response);
+  }
+
+  /** Takes a prompt just submitted off the queue (or interrupts it, if it already runs). */
+  private void stopQueued(String promptId) {
+    try {
+      cancel(promptId);
+    } catch (ComfyUiException e) {
+      log.warn(
+          "could not take the partly refused prompt {} off the queue: {}",
+          promptId,
+          e.getMessage());
+    }
   }
 
   /** GET /history/{id}: empty while queued or running or unknown. */
@@ -132,33 +321,14 @@ public final class ComfyUiClient implements AutoCloseable {
     return Optional.of(HistoryParser.parse(promptId, entry));
   }
 
-  /** GET /queue: whether the prompt is pending or running, and its position. */
-  public QueueStatus queueStatus(String promptId) {
-    HttpResponse<String> response = send(calls.get("/queue"));
-    if (response.statusCode() != 200) {
-      throw httpError("/queue", response);
-    }
-    JsonNode queue = parse(response, "/queue");
-    for (JsonNode item : queue.path("queue_running")) {
-      if (promptId.equals(item.path(1).asText())) {
-        return new QueueStatus(true, false, 0);
-      }
-    }
-    List<double[]> pending = new ArrayList<>();
-    double ours = Double.NaN;
-    for (JsonNode item : queue.path("queue_pending")) {
-      double number = item.path(0).asDouble();
-      pending.add(new double[] {number});
-      if (promptId.equals(item.path(1).asText())) {
-        ours = number;
-      }
-    }
-    if (Double.isNaN(ours)) {
-      return QueueStatus.ABSENT;
-    }
-    final double mine = ours;
-    int ahead = (int) pending.stream().filter(n -> n[0] < mine).count();
-    return new QueueStatus(false, true, ahead + 1);
+  /** GET /queue: whether the run is pending or running, and its position. */
+  public QueueStatus queueStatus(String runId) {
+    return queueEntry(runId)
+        .map(e ->
+            e.running()
+                ? new QueueStatus(true, false, 0)
+                : new QueueStatus(false, true, e.position()))
+        .orElse(QueueStatus.ABSENT);
   }
 
   /**
@@ -233,18 +403,32 @@ public final class ComfyUiClient implements AutoCloseable {
     }
   }
 
-  /** POST /interrupt {prompt_id} and POST /queue {delete:[id]}: stops it running or pending. */
-  public void cancel(String promptId) {
-    ObjectNode interrupt = json.createObjectNode().put("prompt_id", promptId);
-    HttpResponse<String> first = send(calls.post("/interrupt", interrupt.toString()));
-    if (first.statusCode() != 200) {
-      throw httpError("/interrupt", first);
-    }
-    ObjectNode delete = json.createObjectNode();
-    delete.putArray("delete").add(promptId);
-    HttpResponse<String> second = send(calls.post("/queue", delete.toString()));
-    if (second.statusCode() != 200) {
-      throw httpError("/queue", second);
+  /**
+   * Stops a run, found by its id or marker: a pending prompt is deleted from the queue (then looked
+   * for again, in case it started meanwhile), a running one is interrupted with POST /interrupt
+   * {prompt_id}. Only a prompt seen running is interrupted, because older servers ignore the
+   * prompt_id and interrupt whatever runs. Nothing happens for a run that is not in the queue.
+   */
+  public void cancel(String runId) {
+    for (int round = 0; round < 3; round++) {
+      Optional<QueueEntry> entry = queueEntry(runId);
+      if (entry.isEmpty()) {
+        return;
+      }
+      if (entry.get().running()) {
+        ObjectNode interrupt = json.createObjectNode().put("prompt_id", entry.get().promptId());
+        HttpResponse<String> answer = send(calls.post("/interrupt", interrupt.toString()));
+        if (answer.statusCode() != 200) {
+          throw httpError("/interrupt", answer);
+        }
+        return;
+      }
+      ObjectNode delete = json.createObjectNode();
+      delete.putArray("delete").add(entry.get().promptId());
+      HttpResponse<String> answer = send(calls.post("/queue", delete.toString()));
+      if (answer.statusCode() != 200) {
+        throw httpError("/queue", answer);
+      }
     }
   }
 
@@ -261,8 +445,12 @@ public final class ComfyUiClient implements AutoCloseable {
     return (ObjectNode) stats;
   }
 
+  /** Set by {@link #close}: runs waiting for the server stop waiting. */
+  private volatile boolean closing;
+
   @Override
   public void close() {
+    closing = true;
     http.close();
   }
 
@@ -300,6 +488,34 @@ public final class ComfyUiClient implements AutoCloseable {
     return new ComfyUiException(kind, BackendHttp.answered(path, response), status, null, null);
   }
 
+  private static final java.util.regex.Pattern OLD_MISSING_NODE =
+      java.util.regex.Pattern.compile("Cannot execute because node (.+) does not exist\\.?");
+  private static final java.util.regex.Pattern MISSING_NODE =
+      java.util.regex.Pattern.compile("Node '(.+)' not found.*");
+
+  /**
+   * The node class a refused prompt names as missing: {@code missing_node_type} on newer servers
+   * ({@code extra_info.class_type}), an {@code invalid_prompt} "Cannot execute because node X does
+   * not exist." on older ones.
+   */
+  static Optional<String> missingNodeClass(JsonNode error) {
+    String type = error.path("type").asText("");
+    String message = error.path("message").asText("");
+    java.util.regex.Matcher old = OLD_MISSING_NODE.matcher(message);
+    if (old.matches()) {
+      return Optional.of(old.group(1));
+    }
+    if (!type.equals("missing_node_type")) {
+      return Optional.empty();
+    }
+    String named = error.path("extra_info").path("class_type").asText("");
+    if (!named.isBlank()) {
+      return Optional.of(named);
+    }
+    java.util.regex.Matcher m = MISSING_NODE.matcher(message);
+    return Optional.of(m.matches() ? m.group(1) : "(unnamed)");
+  }
+
   private ComfyUiException validation(JsonNode reply) {
     List<NodeError> nodeErrors = new ArrayList<>();
     for (Iterator<Map.Entry<String, JsonNode>> it = reply.path("node_errors").fields();
@@ -318,6 +534,16 @@ public final class ComfyUiClient implements AutoCloseable {
       }
     }
     JsonNode error = reply.path("error");
+    Optional<String> missing = missingNodeClass(error);
+    if (missing.isPresent()) {
+      return new ComfyUiException(
+          Kind.MISSING_NODE,
+          "This ComfyUI has no node class '" + missing.get() + "'",
+          400,
+          List.of(),
+          null,
+          missing.get());
+    }
     String message = error.path("message").asText("The prompt was refused");
     String details = error.path("details").asText("");
     return new ComfyUiException(

@@ -9,11 +9,14 @@ import java.util.stream.Collectors;
 public class ComfyUiException extends BackendException {
 
   /**
-   * VALIDATION is ComfyUI's own: the server refused the prompt (400), and fixing the graph or
-   * inputs is the only cure. The others are the {@link BackendFault}s every backend shares.
+   * VALIDATION and MISSING_NODE are ComfyUI's own: the server refused the prompt (400), and fixing
+   * the graph or inputs is the only cure; or it lacks a node class the graph uses, which only
+   * installing that node on the server cures. The others are the {@link BackendFault}s every
+   * backend shares.
    */
   public enum Kind {
     VALIDATION,
+    MISSING_NODE,
     UNREACHABLE,
     SERVER_ERROR,
     TIMEOUT,
@@ -27,11 +30,28 @@ public class ComfyUiException extends BackendException {
   }
 
   private final List<NodeError> nodeErrors;
+  private final String missingNodeClass;
 
   public ComfyUiException(
       Kind kind, String message, Integer httpStatus, List<NodeError> nodeErrors, Throwable cause) {
+    this(kind, message, httpStatus, nodeErrors, cause, null);
+  }
+
+  ComfyUiException(
+      Kind kind,
+      String message,
+      Integer httpStatus,
+      List<NodeError> nodeErrors,
+      Throwable cause,
+      String missingNodeClass) {
     super(kind, message, httpStatus, cause);
     this.nodeErrors = nodeErrors == null ? List.of() : List.copyOf(nodeErrors);
+    this.missingNodeClass = missingNodeClass;
+  }
+
+  /** The node class the server does not have (MISSING_NODE only). */
+  public String missingNodeClass() {
+    return missingNodeClass;
   }
 
   public ComfyUiException(Kind kind, String message) {
@@ -50,7 +70,7 @@ public class ComfyUiException extends BackendException {
   }
 
   public boolean retryable() {
-    return kind() != Kind.VALIDATION && kind() != Kind.NOT_FOUND;
+    return kind() != Kind.VALIDATION && kind() != Kind.MISSING_NODE && kind() != Kind.NOT_FOUND;
   }
 
   public List<NodeError> nodeErrors() {

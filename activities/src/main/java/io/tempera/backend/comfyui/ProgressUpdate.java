@@ -25,6 +25,8 @@ public record ProgressUpdate(
     NODE_STARTED,
     STEP,
     NODE_FINISHED,
-    PREVIEW
+    PREVIEW,
+    /** The server stopped answering; the run waits for it to come back. */
+    SERVER_DOWN
   }
 }

@@ -7,7 +7,9 @@ import io.tempera.backend.comfyui.ComfyUiException.Kind;
 import java.io.ByteArrayOutputStream;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -31,9 +33,20 @@ final class PromptFollower implements AutoCloseable {
 
   private final ComfyUiClient client;
   private final ObjectNode graph;
-  private final String promptId;
   private final String clientId;
   private final ProgressListener listener;
+  private final ServerWait wait;
+
+  /**
+   * The server's id of the prompt followed; null until {@link #follow} names it (the socket is open
+   * before the prompt is submitted, and the server may assign its own id).
+   */
+  private volatile String promptId;
+
+  /** Messages for some prompt that came before the id was known, replayed once it is. */
+  private final List<Object> early = new ArrayList<>();
+
+  private static final int EARLY_LIMIT = 10_000;
   private final CompletableFuture<String> terminal = new CompletableFuture<>();
   private volatile CompletableFuture<Void> closed = new CompletableFuture<>();
   private volatile WebSocket socket;
@@ -57,14 +70,65 @@ final class PromptFollower implements AutoCloseable {
   PromptFollower(
       ComfyUiClient client,
       ObjectNode graph,
-      String promptId,
       String clientId,
-      ProgressListener listener) {
+      ProgressListener listener,
+      ServerWait wait) {
     this.client = client;
     this.graph = graph;
-    this.promptId = promptId;
     this.clientId = clientId;
     this.listener = listener;
+    this.wait = wait;
+    wait.tell(this::serverDown);
+  }
+
+  /** Tells the listener that the run waits for the server, at the progress it had. */
+  private void serverDown() {
+    emit(
+        new ProgressUpdate(
+            ProgressUpdate.Stage.SERVER_DOWN,
+            0,
+            current,
+            classType(current),
+            step,
+            steps,
+            null,
+            null,
+            null));
+  }
+
+  /**
+   * Names the prompt to follow (the server's id for it): the messages for it that came before are
+   * taken now, in order.
+   */
+  void follow(String serverPromptId) {
+    synchronized (this) {
+      promptId = serverPromptId;
+      List<Object> before = List.copyOf(early);
+      early.clear();
+      for (Object message : before) {
+        if (message instanceof String text) {
+          onText(text);
+        } else {
+          onBinary((byte[]) message);
+        }
+      }
+    }
+  }
+
+  /**
+   * Whether a message for {@code forPrompt} is ours; one that came before the id was known is kept
+   * for {@link #follow}.
+   */
+  private boolean ours(String forPrompt, Object message) {
+    String id = promptId;
+    if (id == null) {
+      if (forPrompt != null && early.size() < EARLY_LIMIT) {
+        early.add(message);
+        return false;
+      }
+      return forPrompt == null;
+    }
+    return forPrompt == null || forPrompt.equals(id);
   }
 
   void connect() {
@@ -90,19 +154,9 @@ final class PromptFollower implements AutoCloseable {
 
   /** Waits for the prompt's end (or the deadline), then reads its result from /history. */
   PromptResult await(long deadlineNanos) {
-    QueueStatus initial = client.queueStatus(promptId);
+    QueueStatus initial = wait.through(() -> client.queueStatus(promptId));
     if (initial.pending() && !started) {
-      emit(
-          new ProgressUpdate(
-              ProgressUpdate.Stage.QUEUED,
-              0,
-              null,
-              null,
-              null,
-              null,
-              initial.position(),
-              null,
-              null));
+      queued(initial.position());
     }
     int unknownPolls = 0;
     long backoffMillis = 100;
@@ -117,9 +171,9 @@ final class PromptFollower implements AutoCloseable {
           started
               ? client.options().wsIdlePoll().toNanos()
               : Math.min(client.options().wsIdlePoll().toNanos(), QUEUED_POLL_NANOS);
-      long wait = Math.min(left, poll);
+      long quietFor = Math.min(left, poll);
       try {
-        terminal.get(wait, TimeUnit.NANOSECONDS);
+        terminal.get(quietFor, TimeUnit.NANOSECONDS);
         return historyAfterTerminal(deadlineNanos);
       } catch (TimeoutException quiet) {
         // poll below
@@ -130,32 +184,26 @@ final class PromptFollower implements AutoCloseable {
       } catch (ExecutionException e) {
         throw new IllegalStateException("the terminal signal never fails", e);
       }
-      Optional<PromptResult> finished = client.history(promptId);
-      if (finished.isPresent()) {
-        return finished.get();
+      // the queue first, then the history: a prompt finishing between the two is still seen
+      QueueStatus queue = wait.through(() -> client.queueStatus(promptId));
+      if (!queue.known()) {
+        Optional<PromptResult> finished = wait.through(() -> client.history(promptId));
+        if (finished.isPresent()) {
+          return finished.get();
+        }
       }
-      QueueStatus queue = client.queueStatus(promptId);
       if (queue.pending() && !started) {
-        emit(
-            new ProgressUpdate(
-                ProgressUpdate.Stage.QUEUED,
-                0,
-                null,
-                null,
-                null,
-                null,
-                queue.position(),
-                null,
-                null));
+        queued(queue.position());
       }
       if (queue.known()) {
         unknownPolls = 0;
-      } else if (++unknownPolls >= MAX_UNKNOWN_POLLS) {
+      } else if (wait.wentDown() || ++unknownPolls >= MAX_UNKNOWN_POLLS) {
         throw new ComfyUiException(
             Kind.SERVER_ERROR,
-            "ComfyUI lost prompt "
-                + promptId
-                + ": it is neither queued, running nor in the history (did the server restart?)");
+            wait.wentDown()
+                ? "it restarted and lost the run, which is submitted again"
+                : "it lost the run (neither queued, running nor in its history), which is"
+                    + " submitted again");
       }
       if (closed.isDone()) {
         try {
@@ -171,7 +219,7 @@ final class PromptFollower implements AutoCloseable {
           if (e.kind() == Kind.ABORTED) {
             throw e;
           }
-          log.warn("reconnecting the ComfyUI WebSocket failed: {}", e.getMessage());
+          log.debug("reconnecting the ComfyUI WebSocket failed: {}", e.getMessage());
         }
       }
     }
@@ -182,7 +230,7 @@ final class PromptFollower implements AutoCloseable {
    */
   private PromptResult historyAfterTerminal(long deadlineNanos) {
     for (int attempt = 0; ; attempt++) {
-      Optional<PromptResult> finished = client.history(promptId);
+      Optional<PromptResult> finished = wait.through(() -> client.history(promptId));
       if (finished.isPresent()) {
         return finished.get();
       }
@@ -213,7 +261,7 @@ final class PromptFollower implements AutoCloseable {
     }
   }
 
-  private void onText(String text) {
+  private synchronized void onText(String text) {
     JsonNode message;
     try {
       message = client.json().readTree(text);
@@ -224,7 +272,7 @@ final class PromptFollower implements AutoCloseable {
     String type = message.path("type").asText();
     JsonNode data = message.path("data");
     String forPrompt = data.path("prompt_id").asText(null);
-    if (forPrompt != null && !forPrompt.equals(promptId)) {
+    if (!ours(forPrompt, text)) {
       return;
     }
     switch (type) {
@@ -278,7 +326,7 @@ final class PromptFollower implements AutoCloseable {
     }
   }
 
-  private void onBinary(byte[] frame) {
+  private synchronized void onBinary(byte[] frame) {
     if (frame.length < 8) {
       return;
     }
@@ -294,8 +342,8 @@ final class PromptFollower implements AutoCloseable {
       }
       byte[] metadata = new byte[metadataLength];
       buffer.get(metadata);
-      String forPrompt = readOrNull(metadata).path("prompt_id").asText(promptId);
-      if (!forPrompt.equals(promptId)) {
+      String forPrompt = readOrNull(metadata).path("prompt_id").asText(null);
+      if (!ours(forPrompt, frame)) {
         return;
       }
       contentType = readOrNull(metadata).path("image_type").asText("image/png");
@@ -342,7 +390,37 @@ final class PromptFollower implements AutoCloseable {
     return node == null ? null : graph.path(node).path("class_type").asText(null);
   }
 
-  private void emit(ProgressUpdate update) {
+  /** The last queue position told (null: none yet): a position is told once, when it changes. */
+  private Integer toldPosition;
+
+  /** The highest fraction told: progress never moves backwards within a run. */
+  private double toldFraction;
+
+  private synchronized void queued(int position) {
+    if (Integer.valueOf(position).equals(toldPosition)) {
+      return;
+    }
+    toldPosition = position;
+    emit(
+        new ProgressUpdate(
+            ProgressUpdate.Stage.QUEUED, 0, null, null, null, null, position, null, null));
+  }
+
+  private synchronized void emit(ProgressUpdate update) {
+    if (update.fraction() < toldFraction) {
+      update =
+          new ProgressUpdate(
+              update.stage(),
+              toldFraction,
+              update.nodeId(),
+              update.classType(),
+              update.step(),
+              update.totalSteps(),
+              update.queuePosition(),
+              update.previewContentType(),
+              update.previewBytes());
+    }
+    toldFraction = update.fraction();
     try {
       listener.onUpdate(update);
     } catch (RuntimeException e) {

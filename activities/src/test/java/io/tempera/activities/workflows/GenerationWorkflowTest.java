@@ -556,6 +556,34 @@ class GenerationWorkflowTest {
   }
 
   @Test
+  void aBackendFaultThatCanPassRunsAgainOnceUnderANewRunIdThenEndsHonestly() {
+    java.util.concurrent.atomic.AtomicInteger runs =
+        new java.util.concurrent.atomic.AtomicInteger();
+    activities.backend =
+        job -> {
+          runs.incrementAndGet();
+          throw ApplicationFailure.newNonRetryableFailure(
+              "Node 5 (KSampler) failed: CUDA error: an illegal memory access was encountered",
+              ErrorCode.BACKEND_FAULT.name());
+        };
+
+    GenerationResult result = run(newWorkflow("gen-backend-fault"), request("invert"));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(activities.runIds)
+        .as("ran again once, as a new run")
+        .hasSize(2)
+        .doesNotHaveDuplicates();
+    assertThat(result.error().code()).isEqualTo("BACKEND_FAULT");
+    assertThat(result.error().action()).isEqualTo("RETRY");
+    assertThat(result.error().suggestion())
+        .as("a final error promises no more tries of its own")
+        .doesNotContain("we keep")
+        .doesNotContain("we are");
+    assertThat(result.warnings()).anySatisfy(w -> assertThat(w).endsWith("it was started again"));
+  }
+
+  @Test
   void aRunThatStallsTwiceFailsWithTheStallAndItsSuggestion() {
     activities.backend =
         job -> {

@@ -37,20 +37,20 @@ class ComfyUiFailureTaxonomyTest {
             ComfyUiException.Kind.UNREACHABLE,
             ErrorCode.BACKEND_UNREACHABLE,
             true,
-            "The generator is not reachable right now; we keep trying.",
-            "WAIT"),
+            "The generator could not be reached, even after waiting for it; try again in a few minutes.",
+            "RETRY_LATER"),
         Arguments.of(
             ComfyUiException.Kind.SERVER_ERROR,
             ErrorCode.BACKEND_UNREACHABLE,
             true,
-            "The generator is not reachable right now; we keep trying.",
-            "WAIT"),
+            "The generator could not be reached, even after waiting for it; try again in a few minutes.",
+            "RETRY_LATER"),
         Arguments.of(
             ComfyUiException.Kind.TIMEOUT,
             ErrorCode.TIMEOUT,
             true,
-            "Taking longer than expected.",
-            "WAIT"),
+            "It took longer than its time limit; try again, or try a lower quality.",
+            "RETRY"),
         Arguments.of(
             ComfyUiException.Kind.PROTOCOL,
             ErrorCode.INTERNAL,
@@ -140,7 +140,15 @@ class ComfyUiFailureTaxonomyTest {
         Arguments.of(
             "RuntimeError",
             "Padding size should be less than the corresponding input dimension",
-            ErrorCode.EXECUTION_ERROR));
+            ErrorCode.EXECUTION_ERROR),
+        Arguments.of(
+            "torch.AcceleratorError",
+            "CUDA error: an illegal memory access was encountered",
+            ErrorCode.BACKEND_FAULT),
+        Arguments.of(
+            "ConnectionResetError",
+            "[Errno 104] Connection reset by peer",
+            ErrorCode.BACKEND_FAULT));
   }
 
   @ParameterizedTest(name = "{0}: {1}")
@@ -155,7 +163,7 @@ class ComfyUiFailureTaxonomyTest {
 
     assertThat(failure.getType()).isEqualTo(code.name());
     assertThat(failure.isNonRetryable())
-        .as("the same graph fails the same way again: no blind retry")
+        .as("no activity retry: it would re-attach to this failed run")
         .isTrue();
     assertThat(failure.getOriginalMessage())
         .containsIgnoringCase("node 5")
@@ -166,9 +174,65 @@ class ComfyUiFailureTaxonomyTest {
     if (code == ErrorCode.OUT_OF_GPU_MEMORY) {
       assertThat(error.suggestion()).isEqualTo("Not enough GPU memory — try Standard quality.");
       assertThat(error.action()).isEqualTo("REDUCE_QUALITY");
+    } else if (code == ErrorCode.BACKEND_FAULT) {
+      assertThat(error.action())
+          .as("a fault that can pass: the generation runs again")
+          .isEqualTo("RETRY");
+      assertThat(error.retryable()).isTrue();
     } else {
-      assertThat(error.action()).isEqualTo("RETRY");
+      assertThat(error.action())
+          .as("the same graph fails the same way again: retrying as is cannot help")
+          .isEqualTo("FIX_INPUT");
+      assertThat(error.retryable()).isFalse();
     }
+  }
+
+  @Test
+  void aMissingNodeClassIsItsOwnErrorNamingTheClass() {
+    ComfyUiException missing =
+        new ComfyUiException(
+            ComfyUiException.Kind.MISSING_NODE,
+            "This ComfyUI has no node class 'FancySampler'",
+            400,
+            List.of(),
+            null,
+            "FancySampler");
+
+    ApplicationFailure failure = ComfyUiBackend.toFailure(missing, ENDPOINT);
+
+    assertThat(failure.getType()).isEqualTo(ErrorCode.MISSING_NODE.name());
+    assertThat(failure.isNonRetryable()).isTrue();
+    assertThat(failure.getOriginalMessage()).contains("'FancySampler'").doesNotContain("null");
+    GenerationError error =
+        GenerationError.of(ErrorCode.MISSING_NODE, failure.getOriginalMessage());
+    assertThat(error.action()).isEqualTo("NONE");
+    assertThat(error.retryable()).isFalse();
+  }
+
+  @Test
+  void theMissingNodeClassIsReadFromOldAndNewServers() throws Exception {
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    assertThat(
+            ComfyUiClient.missingNodeClass(
+                json.readTree(
+                    """
+                    {"type":"invalid_prompt","message":"Cannot execute because node FancySampler does not exist.",                    "details":"Node ID '#3'","extra_info":{}}\
+                    """)))
+        .contains("FancySampler");
+    assertThat(
+            ComfyUiClient.missingNodeClass(
+                json.readTree(
+                    """
+                    {"type":"missing_node_type","message":"Node 'Fancy Sampler' not found. The custom node may not be installed.",                    "details":"Node ID '#3'","extra_info":{"node_id":"3","class_type":"FancySampler","node_title":"Fancy Sampler"}}\
+                    """)))
+        .contains("FancySampler");
+    assertThat(
+            ComfyUiClient.missingNodeClass(
+                json.readTree(
+                    """
+                    {"type":"prompt_outputs_failed_validation","message":"Prompt outputs failed validation"}\
+                    """)))
+        .isEmpty();
   }
 
   @Test

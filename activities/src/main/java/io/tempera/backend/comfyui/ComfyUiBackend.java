@@ -243,7 +243,8 @@ public final class ComfyUiBackend implements Backend {
   }
 
   /** A failed run, carrying the files it produced before failing ({@link PartialFiles}). */
-  static ApplicationFailure executionFailure(ExecutionError error, List<BackendFile> partial) {
+  public static ApplicationFailure executionFailure(
+      ExecutionError error, List<BackendFile> partial) {
     PartialFiles details = new PartialFiles(partial);
     if (error == null) {
       return ApplicationFailure.newNonRetryableFailure(
@@ -276,7 +277,7 @@ public final class ComfyUiBackend implements Backend {
         what, ErrorCode.EXECUTION_ERROR.name(), details);
   }
 
-  static ApplicationFailure toFailure(ComfyUiException e, ComfyUiEndpoint endpoint) {
+  public static ApplicationFailure toFailure(ComfyUiException e, ComfyUiEndpoint endpoint) {
     String where = "ComfyUI (" + endpoint.name() + ")";
     return switch (e.kind()) {
       case VALIDATION ->
@@ -298,6 +299,10 @@ public final class ComfyUiBackend implements Backend {
       return "";
     }
     int nl = s.indexOf('\n');
-    return (nl < 0 ? s : s.substring(0, nl)).trim();
+    // ComfyUI's own messages may shout: "**** ERROR: Saving image outside …"
+    return (nl < 0 ? s : s.substring(0, nl))
+        .trim()
+        .replaceFirst("^[*#=! ]+", "")
+        .replaceFirst("^(?i)error: *", "");
   }
 }

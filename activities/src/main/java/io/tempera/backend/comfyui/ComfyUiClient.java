@@ -293,7 +293,41 @@ public final class ComfyUiClient implements AutoCloseable {
     if (response.statusCode() == 400) {
       throw validation(reply);
     }
+    if (response.statusCode() >= 500) {
+      // ComfyUI before its missing_node_type error (early 2024) fails a prompt naming an unknown
+      // node class with a bare 500 (a KeyError): its node catalogue tells
+      Optional<String> missing = classMissingFromCatalogue(graph);
+      if (missing.isPresent()) {
+        throw new ComfyUiException(
+            Kind.MISSING_NODE,
+            "This ComfyUI has no node class '" + missing.get() + "'",
+            response.statusCode(),
+            List.of(),
+            null,
+            missing.get());
+      }
+    }
     throw httpError("/prompt", response);
+  }
+
+  /** The first node class of {@code graph} that the server's /object_info lacks, if it answers. */
+  private Optional<String> classMissingFromCatalogue(ObjectNode graph) {
+    try {
+      HttpResponse<String> response = send(calls.get("/object_info"));
+      if (response.statusCode() != 200) {
+        return Optional.empty();
+      }
+      JsonNode catalogue = parse(response, "/object_info");
+      for (JsonNode node : graph) {
+        String classType = node.path("class_type").asText("");
+        if (!classType.isEmpty() && !catalogue.has(classType)) {
+          return Optional.of(classType);
+        }
+      }
+    } catch (ComfyUiException e) {
+      log.debug("/object_info did not answer: {}", e.getMessage());
+    }
+    return Optional.empty();
   }
 
   /** Takes a prompt just submitted off the queue (or interrupts it, if it already runs). */
@@ -369,8 +403,76 @@ public final class ComfyUiClient implements AutoCloseable {
         reply.path("type").asText("input"));
   }
 
-  /** GET /view streamed to {@code target} (never held whole in memory). Returns bytes written. */
+  /** The {@link OutputFile#type()} of an image a SaveImageWebsocket node sent, spooled here. */
+  public static final String WEBSOCKET_OUTPUT = "websocket";
+
+  /**
+   * Where this client keeps the images SaveImageWebsocket nodes send until they are collected (one
+   * folder per prompt): ComfyUI keeps no copy of them, so only the worker that followed the run can
+   * collect them.
+   */
+  private final Path spool = Path.of(System.getProperty("java.io.tmpdir"), "tempera-comfyui-ws");
+
+  OutputFile spoolWebsocketImage(String promptId, String nodeId, byte[] image, String contentType) {
+    String extension = "image/jpeg".equals(contentType) ? ".jpg" : ".png";
+    try {
+      Path dir = java.nio.file.Files.createDirectories(spool.resolve(safeName(promptId)));
+      int number;
+      try (var existing = java.nio.file.Files.list(dir)) {
+        number = (int) existing.count() + 1;
+      }
+      String name = "tempera_ws_%s_%05d_%s".formatted(safeName(nodeId), number, extension);
+      java.nio.file.Files.write(dir.resolve(name), image);
+      return new OutputFile(nodeId, "images", name, safeName(promptId), WEBSOCKET_OUTPUT);
+    } catch (IOException e) {
+      throw new ComfyUiException(
+          Kind.PROTOCOL,
+          "cannot keep an image the WebSocket sent: " + e.getMessage(),
+          null,
+          null,
+          e);
+    }
+  }
+
+  private static String safeName(String value) {
+    String name = value == null ? "" : value.replaceAll("[^A-Za-z0-9_-]", "_");
+    return name.isEmpty() ? "_" : name;
+  }
+
+  /**
+   * GET /view streamed to {@code target} (never held whole in memory), or for an image a
+   * SaveImageWebsocket node sent, moved from this client's spool. Returns bytes written.
+   */
   public long download(OutputFile output, Path target) {
+    if (WEBSOCKET_OUTPUT.equals(output.type())) {
+      String name = output.filename();
+      Path file = spool.resolve(safeName(output.subfolder())).resolve(name.isEmpty() ? "_" : name);
+      if (!name.matches("[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+          || !file.normalize().startsWith(spool)
+          || !java.nio.file.Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        throw new ComfyUiException(
+            Kind.NOT_FOUND,
+            "the image node "
+                + output.nodeId()
+                + " sent over the WebSocket is no longer here"
+                + " (ComfyUI keeps no copy; only the worker that followed the run has it)",
+            null,
+            null,
+            null);
+      }
+      try {
+        java.nio.file.Files.createDirectories(target.toAbsolutePath().getParent());
+        java.nio.file.Files.move(file, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        return java.nio.file.Files.size(target);
+      } catch (IOException e) {
+        throw new ComfyUiException(
+            Kind.NOT_FOUND,
+            "cannot move an image the WebSocket sent: " + e.getMessage(),
+            null,
+            null,
+            e);
+      }
+    }
     String query =
         BackendHttp.query(
             "filename",

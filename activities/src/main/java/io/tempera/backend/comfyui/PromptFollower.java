@@ -43,6 +43,12 @@ final class PromptFollower implements AutoCloseable {
    */
   private volatile String promptId;
 
+  /** The class of the node that sends its images over the WebSocket as the prompt's outputs. */
+  static final String SAVE_IMAGE_WEBSOCKET = "SaveImageWebsocket";
+
+  /** The images SaveImageWebsocket nodes sent, spooled to local files ({@link OutputFile}s). */
+  private final List<OutputFile> websocketOutputs = new ArrayList<>();
+
   /** Messages for some prompt that came before the id was known, replayed once it is. */
   private final List<Object> early = new ArrayList<>();
 
@@ -174,7 +180,7 @@ final class PromptFollower implements AutoCloseable {
       long quietFor = Math.min(left, poll);
       try {
         terminal.get(quietFor, TimeUnit.NANOSECONDS);
-        return historyAfterTerminal(deadlineNanos);
+        return withWebsocketOutputs(historyAfterTerminal(deadlineNanos));
       } catch (TimeoutException quiet) {
         // poll below
       } catch (InterruptedException e) {
@@ -189,7 +195,7 @@ final class PromptFollower implements AutoCloseable {
       if (!queue.known()) {
         Optional<PromptResult> finished = wait.through(() -> client.history(promptId));
         if (finished.isPresent()) {
-          return finished.get();
+          return withWebsocketOutputs(finished.get());
         }
       }
       if (queue.pending() && !started) {
@@ -223,6 +229,11 @@ final class PromptFollower implements AutoCloseable {
         }
       }
     }
+  }
+
+  /** The result with the images SaveImageWebsocket nodes sent (the history does not list them). */
+  private synchronized PromptResult withWebsocketOutputs(PromptResult result) {
+    return websocketOutputs.isEmpty() ? result : result.withMoreOutputs(websocketOutputs);
   }
 
   /**
@@ -352,6 +363,11 @@ final class PromptFollower implements AutoCloseable {
     }
     byte[] image = new byte[buffer.remaining()];
     buffer.get(image);
+    if (SAVE_IMAGE_WEBSOCKET.equals(classType(current)) && promptId != null) {
+      // not a preview: a SaveImageWebsocket node sends its outputs this way, and nowhere else
+      websocketOutputs.add(client.spoolWebsocketImage(promptId, current, image, contentType));
+      return;
+    }
     // a preview belongs to the node's latest step: the step count stays (no flicker in the state)
     emit(
         new ProgressUpdate(

@@ -24,6 +24,12 @@ public record PromptResult(
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
   }
 
+  PromptResult withMoreOutputs(List<OutputFile> more) {
+    List<OutputFile> all = new java.util.ArrayList<>(outputs);
+    all.addAll(more);
+    return new PromptResult(promptId, status, all, error, submitted);
+  }
+
   PromptResult withSubmitted(boolean value) {
     return new PromptResult(promptId, status, outputs, error, value);
   }

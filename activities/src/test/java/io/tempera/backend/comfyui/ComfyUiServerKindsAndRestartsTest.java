@@ -162,6 +162,42 @@ class ComfyUiServerKindsAndRestartsTest {
   }
 
   @Test
+  void imagesASaveImageWebsocketNodeSendsAreOutputsNotPreviews() throws Exception {
+    ObjectNode graph =
+        graph(
+            """
+            {"1":{"class_type":"EmptyImage","inputs":{"width":6,"height":4,"batch_size":2,"color":255}},
+             "2":{"class_type":"SaveImageWebsocket","inputs":{"images":["1",0]}}}\
+            """);
+
+    PromptResult result = client.run(graph, id(), "client-ws", updates::add);
+
+    assertThat(result.status()).isEqualTo(PromptResult.Status.SUCCESS);
+    assertThat(result.outputs())
+        .hasSize(2)
+        .allSatisfy(o -> {
+          assertThat(o.nodeId()).isEqualTo("2");
+          assertThat(o.type()).isEqualTo(ComfyUiClient.WEBSOCKET_OUTPUT);
+        });
+    assertThat(updates).noneMatch(u -> u.stage() == ProgressUpdate.Stage.PREVIEW);
+    Path first = tmp.resolve("collected/first.png");
+    long bytes = client.download(result.outputs().get(0), first);
+    assertThat(bytes).isPositive();
+    java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(first.toFile());
+    assertThat(image.getWidth()).isEqualTo(6);
+    assertThat(image.getRGB(0, 0) & 0xffffff).isEqualTo(255);
+    // collected once: ComfyUI keeps no copy, and the spool gives it up
+    assertThatThrownBy(() -> client.download(result.outputs().get(0), tmp.resolve("again.png")))
+        .isInstanceOfSatisfying(
+            ComfyUiException.class,
+            e -> assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.NOT_FOUND));
+    OutputFile escaping =
+        new OutputFile("2", "images", "../../etc/passwd", "x", ComfyUiClient.WEBSOCKET_OUTPUT);
+    assertThatThrownBy(() -> client.download(escaping, tmp.resolve("x.png")))
+        .isInstanceOf(ComfyUiException.class);
+  }
+
+  @Test
   void aMissingNodeClassIsItsOwnErrorNamingTheClass() throws Exception {
     ObjectNode graph =
         graph(

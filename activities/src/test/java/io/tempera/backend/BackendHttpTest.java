@@ -99,10 +99,13 @@ class BackendHttpTest {
         .hasMessage("/p did not answer within PT3S");
     assertThat(calls.failure("/p", new ConnectException("refused")))
         .satisfies(e -> assertThat(e.kind()).isEqualTo(BackendFault.UNREACHABLE))
-        .hasMessage("cannot connect to http://127.0.0.1:1: refused");
+        .hasMessage("cannot connect to http://127.0.0.1:1 (refused)");
     assertThat(calls.failure("/p", new IOException("reset")))
         .satisfies(e -> assertThat(e.kind()).isEqualTo(BackendFault.UNREACHABLE))
-        .hasMessage("/p failed: java.io.IOException: reset");
+        .hasMessage("the connection to http://127.0.0.1:1 broke during /p (reset)");
+    assertThat(calls.failure("/p", new ConnectException()))
+        .as("no 'null', no class name")
+        .hasMessage("cannot connect to http://127.0.0.1:1 (the connection was refused)");
     try {
       assertThat(calls.failure("/p", new InterruptedException()))
           .satisfies(e -> assertThat(e.kind()).isEqualTo(BackendFault.ABORTED))

@@ -24,10 +24,21 @@ public final class ModelParser {
   static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9_.-]{0,63}");
   private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   public static final Set<String> TOP_LEVEL =
-      Set.of("id", "backend", "description", "vram_mb", "fallback", "container");
+      Set.of(
+          "id",
+          "backend",
+          "description",
+          "vram_mb",
+          "fallback",
+          "container",
+          "architecture",
+          "files");
   public static final Set<String> CONTAINER_KEYS =
       Set.of("image", "command", "env", "port", "health_path", "start_timeout_seconds");
   public static final Set<String> BACKENDS = Set.of("comfyui", "gradio");
+
+  /** A model folder kind, as ComfyUI names its folders: checkpoints, upscale_models, loras, … */
+  public static final Pattern FILE_KIND = Pattern.compile("[a-z0-9][a-z0-9_]{0,63}");
 
   /**
    * Where each backend's server listens inside its container, and what answers once it is ready.
@@ -111,6 +122,17 @@ public final class ModelParser {
     if (fallback != null && id != null && fallback.equals(id)) {
       problems.add(new TemplateProblem(name, "$.fallback", "a model cannot fall back to itself"));
     }
+    String architecture = text(root, "architecture", "$.architecture", name, problems, false);
+    if (architecture != null && !ID.matcher(architecture).matches()) {
+      problems.add(
+          new TemplateProblem(
+              name,
+              "$.architecture",
+              "must be a short lowercase name such as sd15, sdxl or esrgan, got '"
+                  + architecture
+                  + "'"));
+    }
+    Map<String, String> files = files(root.get("files"), name, problems);
 
     String image = null;
     List<String> command = List.of();
@@ -194,8 +216,68 @@ public final class ModelParser {
             health,
             vram == null ? 0 : vram,
             startTimeout,
-            fallback),
+            fallback,
+            architecture,
+            files),
         List.of());
+  }
+
+  /** {kind: file name}: the model's files by the model folder they live in. */
+  private static Map<String, String> files(
+      JsonNode node, String file, List<TemplateProblem> problems) {
+    Map<String, String> out = new LinkedHashMap<>();
+    if (node == null || node.isNull()) {
+      return out;
+    }
+    if (!node.isObject() || node.isEmpty()) {
+      problems.add(
+          new TemplateProblem(
+              file,
+              "$.files",
+              "must be an object {model folder: file name}, e.g. {\"checkpoints\": \"sd15.safetensors\"}"));
+      return out;
+    }
+    node.fields()
+        .forEachRemaining(e -> {
+          String path = "$.files." + e.getKey();
+          if (!FILE_KIND.matcher(e.getKey()).matches()) {
+            problems.add(
+                new TemplateProblem(
+                    file,
+                    path,
+                    "must be a model folder name such as checkpoints, upscale_models or loras"));
+          } else if (!e.getValue().isTextual() || !validFileName(e.getValue().asText())) {
+            problems.add(
+                new TemplateProblem(
+                    file,
+                    path,
+                    "must be the file's name inside that folder, as the server lists it (subfolders with '/', no '..'), got "
+                        + e.getValue()));
+          } else {
+            out.put(e.getKey(), e.getValue().asText());
+          }
+        });
+    return out;
+  }
+
+  /**
+   * A name relative to its model folder, as the server's loader lists it: not absolute, no '..' or
+   * empty segments, no control characters. Subfolders are separated by '/' (or '\', as a ComfyUI on
+   * Windows lists them).
+   */
+  static boolean validFileName(String name) {
+    if (name.isBlank() || name.length() > 255 || name.startsWith("/") || name.startsWith("\\")) {
+      return false;
+    }
+    if (name.chars().anyMatch(c -> c < 0x20) || name.matches("[A-Za-z]:.*")) {
+      return false;
+    }
+    for (String segment : name.split("[/\\\\]", -1)) {
+      if (segment.isEmpty() || segment.equals(".") || segment.equals("..")) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static Parsed fail(

@@ -346,20 +346,46 @@ public final class TemplateParser {
               ParameterMapping.DIRECT,
               ParameterMapping.FILE_UPLOAD,
               ParameterMapping.LOOKUP,
-              ParameterMapping.COMPUTED)
+              ParameterMapping.COMPUTED,
+              ParameterMapping.MODEL_FILE)
           .contains(type)) {
         problems.add(
-            path + ".type", "must be direct, file_upload, lookup or computed, got '" + type + "'");
+            path + ".type",
+            "must be direct, file_upload, lookup, computed or model_file, got '" + type + "'");
         continue;
       }
       boolean computed = type.equals(ParameterMapping.COMPUTED);
+      boolean modelFile = type.equals(ParameterMapping.MODEL_FILE);
       String parameter = mapping.path("parameter").asText(null);
       ParameterSpec spec = parameter == null ? null : parameters.get(parameter);
-      if (!computed && spec == null) {
+      String fileKind = null;
+      if (modelFile) {
+        if (mapping.has("parameter")) {
+          problems.add(
+              path + ".parameter",
+              "a model_file mapping writes the tier's model's file, not a parameter: leave it out");
+          continue;
+        }
+        fileKind = mapping.path("file").asText(null);
+        if (fileKind == null
+            || !io.tempera.models.ModelParser.FILE_KIND.matcher(fileKind).matches()) {
+          problems.add(
+              path + ".file",
+              "required for a model_file mapping: the kind of file, as the model registry's"
+                  + " files name it (e.g. checkpoints, upscale_models)");
+          continue;
+        }
+      } else if (mapping.has("file")) {
+        problems.add(path + ".file", "only a model_file mapping names a file");
+        continue;
+      }
+      if (!computed && !modelFile && spec == null) {
         problems.add(path + ".parameter", "names no declared parameter: '" + parameter + "'");
         continue;
       }
-      if (!computed && type.equals(ParameterMapping.FILE_UPLOAD) != spec.type().equals("image")) {
+      if (!computed
+          && !modelFile
+          && type.equals(ParameterMapping.FILE_UPLOAD) != spec.type().equals("image")) {
         problems.add(
             path + ".type",
             "file_upload is for image parameters and image parameters need file_upload");
@@ -398,7 +424,7 @@ public final class TemplateParser {
       if (mapping.has("when") && when == null) {
         continue;
       }
-      out.add(new ParameterMapping(parameter, type, target, table, expression, when));
+      out.add(new ParameterMapping(parameter, type, target, table, expression, when, fileKind));
     }
     return out;
   }

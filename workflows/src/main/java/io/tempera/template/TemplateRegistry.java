@@ -229,6 +229,7 @@ public final class TemplateRegistry {
       }
       tiers.put(e.getKey(), config);
     }
+    problems.addAll(modelFileProblems(template, models));
     if (!problems.isEmpty()) {
       return new TemplateParser.Parsed(null, List.copyOf(problems));
     }
@@ -253,6 +254,63 @@ public final class TemplateRegistry {
             t.variants(),
             t.timeouts()),
         List.of());
+  }
+
+  /**
+   * A {@code model_file} mapping writes the file of the model each tier runs on: every tier needs a
+   * model naming that kind of file, and so does every fallback down its chain.
+   */
+  private static List<TemplateProblem> modelFileProblems(
+      FunctionTemplate template, Map<String, ModelSpec> models) {
+    List<TemplateProblem> problems = new ArrayList<>();
+    for (int i = 0; i < template.mappings().size(); i++) {
+      ParameterMapping mapping = template.mappings().get(i);
+      if (!ParameterMapping.MODEL_FILE.equals(mapping.type())) {
+        continue;
+      }
+      String kind = mapping.modelFile();
+      for (QualityTier tier : QualityTier.values()) {
+        TierConfig config = template.tierConfigs().get(tier);
+        if (config == null || config.model() == null) {
+          problems.add(
+              new TemplateProblem(
+                  template.sourceFile(),
+                  "$.parameter_mapping[" + i + "]",
+                  "writes the "
+                      + kind
+                      + " file of the model the tier runs on, but tier '"
+                      + tier.id()
+                      + "' names no model: give it one (tiers."
+                      + tier.id()
+                      + ".model)"));
+          continue;
+        }
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (ModelSpec model = models.get(config.model());
+            model != null && seen.add(model.id());
+            model = model.fallback() == null ? null : models.get(model.fallback())) {
+          if (!model.files().containsKey(kind)) {
+            problems.add(
+                new TemplateProblem(
+                    template.sourceFile(),
+                    "$.tiers." + tier.id() + ".model",
+                    "model '"
+                        + model.id()
+                        + "'"
+                        + (model.id().equals(config.model())
+                            ? ""
+                            : " (a fallback of '" + config.model() + "')")
+                        + " names no "
+                        + kind
+                        + " file, which parameter_mapping["
+                        + i
+                        + "] writes into the graph"));
+            break;
+          }
+        }
+      }
+    }
+    return problems;
   }
 
   private List<Path> templateFiles() {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tempera.generation.FileInput;
+import io.tempera.models.ModelSpec;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -11,7 +12,8 @@ import java.util.Map;
 /**
  * The pure translation from (template, tier, parameters) to the backend payload: the tier's
  * settings first, then every parameter (or its default) through its mapping. File parameters are
- * left for the backend activity to upload, listed as {@link FileInput}s.
+ * left for the backend activity to upload, listed as {@link FileInput}s. A {@code model_file}
+ * mapping writes the file of the model the tier runs on (from the model registry).
  */
 public final class TemplateTranslator {
 
@@ -52,31 +54,82 @@ public final class TemplateTranslator {
     return template.variants().get(template.variants().size() - 1);
   }
 
+  /**
+   * A {@code model_file} mapping whose model has no such file: the tier names no model, or the
+   * model registry changed since the template loaded.
+   */
+  public static final class ModelFileMissing extends RuntimeException {
+    public ModelFileMissing(String message) {
+      super(message, null, false, false);
+    }
+  }
+
   /** Translation for a project: applies the project's A/B variant, if the template has variants. */
   public Translation translate(
       FunctionTemplate template,
       QualityTier tier,
       Map<String, Object> parameters,
       String projectId) {
+    return translate(template, tier, parameters, projectId, null);
+  }
+
+  /**
+   * Translation for a project on {@code model} (the tier's model, or its fallback; null: none),
+   * whose files the {@code model_file} mappings write.
+   */
+  public Translation translate(
+      FunctionTemplate template,
+      QualityTier tier,
+      Map<String, Object> parameters,
+      String projectId,
+      ModelSpec model) {
     Variant variant = variantFor(template, projectId);
-    return translate(template, tier, parameters, variant);
+    return translate(template, tier, parameters, variant, model);
   }
 
   public Translation translate(
       FunctionTemplate template, QualityTier tier, Map<String, Object> parameters) {
-    return translate(template, tier, parameters, (Variant) null);
+    return translate(template, tier, parameters, (Variant) null, null);
+  }
+
+  /** The file of kind {@code kind} of {@code model}, or why there is none. */
+  static String modelFile(
+      FunctionTemplate template, QualityTier tier, ModelSpec model, String kind) {
+    if (model == null) {
+      throw new ModelFileMissing(
+          template.id()
+              + " writes a model's "
+              + kind
+              + " file into its graph, but its "
+              + tier.id()
+              + " tier runs on no model of the registry");
+    }
+    String file = model.files().get(kind);
+    if (file == null) {
+      throw new ModelFileMissing(
+          "Model "
+              + model.id()
+              + " names no "
+              + kind
+              + " file, which "
+              + template.id()
+              + " needs"
+              + (model.files().isEmpty() ? "" : " (its files: " + model.files().keySet() + ")"));
+    }
+    return file;
   }
 
   private Translation translate(
       FunctionTemplate template,
       QualityTier tier,
       Map<String, Object> parameters,
-      Variant variant) {
+      Variant variant,
+      ModelSpec model) {
     if ("script".equals(template.backendType())) {
       return translateScript(template, tier, parameters, variant);
     }
     if ("gradio".equals(template.backendType())) {
-      return translateGradio(template, tier, parameters, variant);
+      return translateGradio(template, tier, parameters, variant, model);
     }
     ObjectNode graph = template.graph().deepCopy();
     template
@@ -107,6 +160,10 @@ public final class TemplateTranslator {
       }
       if (mapping.type().equals(ParameterMapping.COMPUTED)) {
         write(graph, mapping.target(), mapping.expression().evaluate(values));
+        continue;
+      }
+      if (mapping.type().equals(ParameterMapping.MODEL_FILE)) {
+        write(graph, mapping.target(), modelFile(template, tier, model, mapping.modelFile()));
         continue;
       }
       ParameterSpec spec = template.parameters().get(mapping.parameter());
@@ -183,7 +240,8 @@ public final class TemplateTranslator {
       FunctionTemplate template,
       QualityTier tier,
       Map<String, Object> parameters,
-      Variant variant) {
+      Variant variant,
+      ModelSpec model) {
     ObjectNode payload = template.graph().deepCopy();
     ObjectNode inputs = payload.withObjectProperty("inputs");
     template
@@ -219,6 +277,10 @@ public final class TemplateTranslator {
       String target = mapping.target().input();
       if (mapping.type().equals(ParameterMapping.COMPUTED)) {
         inputs.set(target, json.valueToTree(mapping.expression().evaluate(values)));
+        continue;
+      }
+      if (mapping.type().equals(ParameterMapping.MODEL_FILE)) {
+        inputs.put(target, modelFile(template, tier, model, mapping.modelFile()));
         continue;
       }
       Object value = values.get(mapping.parameter());

@@ -104,7 +104,7 @@ class ExpressionAndMappingTest {
             new Case(
                 "{\"parameter\":\"scale\",\"type\":\"stretch\",\"target\":\"1.inputs.width\"}",
                 "$.parameter_mapping[0].type",
-                "must be direct, file_upload, lookup or computed"));
+                "must be direct, file_upload, lookup, computed or model_file"));
     for (Case c : cases) {
       Path folder = dir.resolve("t" + cases.indexOf(c));
       Files.createDirectories(folder);

@@ -11,6 +11,7 @@ import io.tempera.generation.PlanningActivities;
 import io.tempera.models.ModelSpec;
 import io.tempera.template.Expression;
 import io.tempera.template.FunctionTemplate;
+import io.tempera.template.ParameterMapping;
 import io.tempera.template.ParameterValidator;
 import io.tempera.template.QualityTier;
 import io.tempera.template.RequestProblem;
@@ -132,14 +133,25 @@ public class PlanningActivitiesImpl implements PlanningActivities {
           ErrorCode.MODEL_UNAVAILABLE.name());
     }
     ModelSpec hosted = startingWithin(onThisHost(model), plan.timeouts());
+    // the graph names the failed model's files: written again with the fallback's
+    TemplateTranslator.Translation onFallback = null;
+    FunctionTemplate template =
+        templates.find(plan.functionId(), plan.functionVersion()).orElse(null);
+    QualityTier tier = QualityTier.fromId(plan.tierUsed());
+    if (template != null
+        && tier != null
+        && template.mappings().stream()
+            .anyMatch(m -> ParameterMapping.MODEL_FILE.equals(m.type()))) {
+      onFallback = translate(template, tier, request.parameters(), request.projectId(), model);
+    }
     return new GenerationPlan(
         plan.functionId(),
         plan.functionVersion(),
         plan.tierRequested(),
         plan.tierUsed(),
         plan.backendType(),
-        plan.payload(),
-        plan.fileInputs(),
+        onFallback == null ? plan.payload() : onFallback.payload(),
+        onFallback == null ? plan.fileInputs() : onFallback.fileInputs(),
         plan.timeoutSeconds(),
         List.of(),
         plan.progressMessages(),
@@ -154,8 +166,6 @@ public class PlanningActivitiesImpl implements PlanningActivities {
       QualityTier tier,
       GenerationRequest request,
       List<String> warnings) {
-    TemplateTranslator.Translation translation =
-        translate(template, tier, request.parameters(), request.projectId());
     PhaseTimeouts timeouts = template.timeouts(tier);
     ModelSpec model =
         templates
@@ -163,6 +173,8 @@ public class PlanningActivitiesImpl implements PlanningActivities {
             .map(this::onThisHost)
             .map(m -> startingWithin(m, timeouts))
             .orElse(null);
+    TemplateTranslator.Translation translation =
+        translate(template, tier, request.parameters(), request.projectId(), model);
     return new GenerationPlan(
         template.id(),
         template.version(),
@@ -181,14 +193,14 @@ public class PlanningActivitiesImpl implements PlanningActivities {
   }
 
   /**
-   * The VRAM a slot for this plan must offer: the model's, else the tier's (0: the pool's default).
+   * The VRAM a slot for this plan must offer: the model's or the tier's, whichever is more (a tier
+   * may need more than its model for its resolution; 0: the pool's default).
    */
   private static int vramMb(FunctionTemplate template, QualityTier tier, ModelSpec model) {
-    if (model != null && model.vramMb() > 0) {
-      return model.vramMb();
-    }
+    int modelNeeds = model == null ? 0 : Math.max(0, model.vramMb());
     TierConfig config = template.tierConfigs().get(tier);
-    return config != null && config.vramMb() != null && config.vramMb() > 0 ? config.vramMb() : 0;
+    int tierNeeds = config != null && config.vramMb() != null ? Math.max(0, config.vramMb()) : 0;
+    return Math.max(modelNeeds, tierNeeds);
   }
 
   private ModelSpec onThisHost(ModelSpec model) {
@@ -204,14 +216,21 @@ public class PlanningActivitiesImpl implements PlanningActivities {
     return seconds == model.startTimeoutSeconds() ? model : model.withStartTimeoutSeconds(seconds);
   }
 
-  /** Translates; an expression that cannot be evaluated for these values is the request's fault. */
+  /**
+   * Translates on {@code model}; an expression that cannot be evaluated for these values is the
+   * request's fault, a model without the file the graph needs is the model's.
+   */
   private TemplateTranslator.Translation translate(
       FunctionTemplate template,
       QualityTier tier,
       Map<String, Object> parameters,
-      String projectId) {
+      String projectId,
+      ModelSpec model) {
     try {
-      return translator.translate(template, tier, parameters, projectId);
+      return translator.translate(template, tier, parameters, projectId, model);
+    } catch (TemplateTranslator.ModelFileMissing e) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          e.getMessage(), ErrorCode.MODEL_UNAVAILABLE.name());
     } catch (Expression.ExpressionException e) {
       throw ApplicationFailure.newNonRetryableFailure(
           "The template "

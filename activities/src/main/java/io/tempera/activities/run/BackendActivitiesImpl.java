@@ -115,13 +115,16 @@ public class BackendActivitiesImpl implements BackendActivities {
           attempt);
     }
     Backend backend = backends.get(job.plan().backendType());
+    // a new attempt is a phase event the client sees (its progress starts over from there)
     phases.entered(
         job.generationId(),
         Phase.GENERATING,
         0.05,
-        job.plan()
-            .progressMessages()
-            .getOrDefault(Phase.GENERATING.name(), "Starting the generator"));
+        attempt > 1
+            ? "Trying again on the generator (attempt " + attempt + ")"
+            : job.plan()
+                .progressMessages()
+                .getOrDefault(Phase.GENERATING.name(), "Starting the generator"));
     AtomicReference<RunHeartbeat> last = new AtomicReference<>(new RunHeartbeat(job.runId(), 0.0));
     Thread worker = Thread.currentThread();
     PhaseTimeouts timeouts = job.plan().timeouts();

@@ -44,10 +44,29 @@ public final class SlotAllocatorClient {
    * {@code WorkflowNotFoundException} when none runs yet.
    */
   public LeaseAnswer requestLease(String pool, LeaseRequest lease) {
-    return client
-        .newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool))
-        .requestLease(lease);
+    SlotAllocatorWorkflow allocator =
+        client.newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool));
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return allocator.requestLease(lease);
+      } catch (io.temporal.client.WorkflowNotFoundException e) {
+        // an Update that meets the run the allocator just continued as new from ("Completed
+        // workflow") is tried again on the next run; a pool with no allocator stays not found
+        if (attempt >= HANDOVER_TRIES) {
+          throw e;
+        }
+        try {
+          Thread.sleep(50L * attempt);
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
+    }
   }
+
+  /** How often a lease request meets an allocator's hand-over before it is not found for good. */
+  private static final int HANDOVER_TRIES = 4;
 
   /** How long a release by Update may wait for the allocator before the signal is sent instead. */
   static final java.time.Duration GIVE_BACK_WAIT = java.time.Duration.ofSeconds(5);

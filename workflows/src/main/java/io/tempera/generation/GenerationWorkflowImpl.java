@@ -479,7 +479,10 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     Outcome ended = outcome.ended(error);
     setStatusOf(ended.phase());
     outcome = ended;
-    if (error != null) {
+    if (error != null && ErrorCode.CANCELLED.name().equals(error.code())) {
+      // someone asked for it: one line, not a warning
+      log.info("generation {} cancelled: {}", generationId(), error.message());
+    } else if (error != null) {
       log.warn(
           "generation {} ended {}: {} {}",
           generationId(),

@@ -7,6 +7,11 @@ package io.tempera.generation;
 public enum ErrorCode {
   INVALID_REQUEST(false, "Check the function's parameters.", "FIX_INPUT"),
   UNKNOWN_FUNCTION(false, "Pick a function from the list.", "FIX_INPUT"),
+  FUNCTION_UNAVAILABLE(
+      false,
+      "This function needs a node or a model file the generator does not have: an operator must"
+          + " install it. Until then, choose another function.",
+      "NONE"),
   BACKEND_UNREACHABLE(
       true,
       "The generator could not be reached, even after waiting for it; try again in a few minutes.",

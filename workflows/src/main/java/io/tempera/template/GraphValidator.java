@@ -3,6 +3,7 @@ package io.tempera.template;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tempera.models.ModelSpec;
 import io.tempera.template.NodeCatalogue.NodeClass;
 import io.tempera.template.NodeCatalogue.NodeInput;
 import java.math.BigDecimal;
@@ -36,7 +37,7 @@ public final class GraphValidator {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** File names a model loader lists. */
-  private static final Pattern MODEL_FILE =
+  private static final Pattern FILE_NAME =
       Pattern.compile(
           ".+\\.(safetensors|ckpt|pt|pth|bin|gguf|sft|onnx|pkl|yaml|json)$",
           Pattern.CASE_INSENSITIVE);
@@ -44,10 +45,12 @@ public final class GraphValidator {
   private static final int CHOICES_SHOWN = 8;
 
   private final FunctionTemplate template;
+  private final Map<String, ModelSpec> models;
   private final Set<NodeProblem> problems = new LinkedHashSet<>();
 
-  private GraphValidator(FunctionTemplate template) {
+  private GraphValidator(FunctionTemplate template, Map<String, ModelSpec> models) {
     this.template = template;
+    this.models = models == null ? Map.of() : models;
   }
 
   /** Checks every tier (and variant) against one catalogue. */
@@ -61,10 +64,23 @@ public final class GraphValidator {
    */
   public static List<NodeProblem> validate(
       FunctionTemplate template, Function<QualityTier, Optional<NodeCatalogue>> catalogueFor) {
+    return validate(template, catalogueFor, Map.of());
+  }
+
+  /**
+   * Checks each tier against the catalogue of the servers it runs on, with the model registry's
+   * entries ({@code models}, by id): a {@code model_file} mapping writes the file of the tier's
+   * model, which the server must have; each fallback's file is checked too (a warning: only runs
+   * that fall back would fail).
+   */
+  public static List<NodeProblem> validate(
+      FunctionTemplate template,
+      Function<QualityTier, Optional<NodeCatalogue>> catalogueFor,
+      Map<String, ModelSpec> models) {
     if (!"comfyui".equals(template.backendType()) || template.graph() == null) {
       return List.of();
     }
-    GraphValidator validator = new GraphValidator(template);
+    GraphValidator validator = new GraphValidator(template, models);
     Set<NodeCatalogue> used = new LinkedHashSet<>();
     for (QualityTier tier : QualityTier.values()) {
       Optional<NodeCatalogue> catalogue = catalogueFor.apply(tier);
@@ -76,6 +92,7 @@ public final class GraphValidator {
       for (int v = 0; v < template.variants().size(); v++) {
         validator.checkGraph(catalogue.get(), tier, v);
       }
+      validator.checkFallbackFiles(catalogue.get(), tier);
     }
     used.forEach(validator::checkParameters);
     return List.copyOf(validator.problems);
@@ -180,6 +197,22 @@ public final class GraphValidator {
         case ParameterMapping.FILE_UPLOAD -> {
           uploads.add(target);
           fromParameters.remove(target);
+        }
+        case ParameterMapping.MODEL_FILE -> {
+          ModelSpec model = tierModel(tier);
+          String file = model == null ? null : model.files().get(mapping.modelFile());
+          if (file == null) {
+            fromParameters.add(target); // the registry refuses the template for it
+            continue;
+          }
+          write(graph, target, file);
+          fromParameters.remove(target);
+          uploads.remove(target);
+          origins.put(
+              target,
+              new Origin(
+                  "$.parameter_mapping[" + i + "]",
+                  "the " + mapping.modelFile() + " file of model '" + model.id() + "'"));
         }
         default -> {
           // direct and lookup: checked through the parameter (checkParameters); other kinds
@@ -433,6 +466,68 @@ public final class GraphValidator {
     }
   }
 
+  /** The model registry entry the tier runs on (null: none). */
+  private ModelSpec tierModel(QualityTier tier) {
+    TierConfig config = template.tierConfigs().get(tier);
+    return config == null || config.model() == null ? null : models.get(config.model());
+  }
+
+  /**
+   * The files of the tier's model's fallbacks, which {@code model_file} mappings write when a run
+   * falls back: a file the server lacks is a warning (only those runs would fail).
+   */
+  private void checkFallbackFiles(NodeCatalogue catalogue, QualityTier tier) {
+    ModelSpec first = tierModel(tier);
+    if (first == null) {
+      return;
+    }
+    List<ParameterMapping> mappings = template.mappings();
+    for (int i = 0; i < mappings.size(); i++) {
+      ParameterMapping mapping = mappings.get(i);
+      if (!ParameterMapping.MODEL_FILE.equals(mapping.type())) {
+        continue;
+      }
+      GraphTarget target = mapping.target();
+      String classType = template.graph().path(target.node()).path("class_type").asText();
+      NodeClass nodeClass = catalogue.classes().get(classType);
+      NodeInput input = nodeClass == null ? null : nodeClass.inputs().get(target.input());
+      if (input == null) {
+        continue; // reported with the graph
+      }
+      Set<String> seen = new HashSet<>(Set.of(first.id()));
+      for (ModelSpec model = next(first);
+          model != null && seen.add(model.id());
+          model = next(model)) {
+        String file = model.files().get(mapping.modelFile());
+        if (file == null) {
+          continue; // the registry refuses the template for it
+        }
+        Finding finding = literal(catalogue, input, JSON.valueToTree(file));
+        if (finding != null) {
+          warning(
+              finding.code(),
+              "$.parameter_mapping[" + i + "]",
+              target,
+              input,
+              label(target.node(), classType)
+                  + " input '"
+                  + target.input()
+                  + "' "
+                  + finding.text()
+                  + " (the "
+                  + mapping.modelFile()
+                  + " file of model '"
+                  + model.id()
+                  + "', which runs when a model it backs up cannot be loaded)");
+        }
+      }
+    }
+  }
+
+  private ModelSpec next(ModelSpec model) {
+    return model.fallback() == null ? null : models.get(model.fallback());
+  }
+
   // ---- inputs a request fills, checked through their parameters
 
   private void checkParameters(NodeCatalogue catalogue) {
@@ -663,10 +758,10 @@ public final class GraphValidator {
       }
       boolean file =
           value.isTextual()
-              && (MODEL_FILE.matcher(value.asText()).matches()
+              && (FILE_NAME.matcher(value.asText()).matches()
                   || (!input.choices().isEmpty()
                       && input.choices().stream()
-                          .allMatch(c -> MODEL_FILE.matcher(String.valueOf(c)).matches())));
+                          .allMatch(c -> FILE_NAME.matcher(String.valueOf(c)).matches())));
       if (file) {
         return new Finding(
             NodeProblem.MISSING_MODEL_FILE,
@@ -846,6 +941,11 @@ public final class GraphValidator {
   }
 
   private void warning(String path, GraphTarget target, NodeInput input, String reason) {
+    warning(NodeProblem.PARAMETER_MISMATCH, path, target, input, reason);
+  }
+
+  private void warning(
+      String code, String path, GraphTarget target, NodeInput input, String reason) {
     problems.add(
         new NodeProblem(
             template.id(),
@@ -855,7 +955,7 @@ public final class GraphValidator {
             target.node(),
             template.graph().path(target.node()).path("class_type").asText(),
             input.name(),
-            NodeProblem.PARAMETER_MISMATCH,
+            code,
             reason,
             false));
   }

@@ -26,6 +26,13 @@ import org.slf4j.LoggerFactory;
  * tier names a model that is not loaded, or speaks another backend, is skipped. The folder is
  * re-read when any file in it changes (checked at most once per {@code recheckMillis}), so new
  * generations see edits within seconds without a restart.
+ *
+ * <p>ComfyUI templates are also checked against the node catalogue of the servers their tiers run
+ * on ({@link NodeCatalogueSource}, {@link GraphValidator}): a template whose graph names a node
+ * class, an input or a model file the server lacks (or gives a value it refuses) is loaded but
+ * <em>unavailable</em> ({@link #unavailability}), with problems naming node, class and input; the
+ * others stay available. The check runs again whenever the catalogue changes. Without a catalogue
+ * (no server configured, or none has answered yet) templates are not failed for it.
  */
 public final class TemplateRegistry {
 
@@ -40,26 +47,57 @@ public final class TemplateRegistry {
   private final ObjectMapper json;
   private final long recheckMillis;
   private final Clock clock;
+  private final NodeCatalogueSource catalogues;
   private volatile Snapshot snapshot;
   private volatile long checkedAt;
 
-  /** What the folder held at one moment. */
+  /**
+   * What the folder held at one moment.
+   *
+   * @param nodeProblems what the node catalogue check found (blocking ones and warnings)
+   * @param unavailable the blocking node problems of each unavailable version, by {@code
+   *     id@version}
+   * @param catalogues the catalogues the templates were checked against, by model id ("" for tiers
+   *     without a model), to notice when they change
+   */
   public record Snapshot(
       Map<String, List<FunctionTemplate>> versionsById,
       List<TemplateProblem> problems,
       String fingerprint,
-      Map<String, ModelSpec> models) {}
+      Map<String, ModelSpec> models,
+      List<NodeProblem> nodeProblems,
+      Map<String, List<NodeProblem>> unavailable,
+      Map<String, Optional<NodeCatalogue>> catalogues) {}
+
+  /** A template version that loaded but cannot run on its servers, and why. */
+  public record Unavailable(FunctionTemplate template, List<NodeProblem> problems) {}
 
   public TemplateRegistry(Path root, ObjectMapper json, long recheckMillis) {
-    this(root, json, recheckMillis, Clock.systemUTC());
+    this(root, json, recheckMillis, NodeCatalogueSource.NONE);
+  }
+
+  /** A registry that checks ComfyUI templates against the servers' node catalogues. */
+  public TemplateRegistry(
+      Path root, ObjectMapper json, long recheckMillis, NodeCatalogueSource catalogues) {
+    this(root, json, recheckMillis, Clock.systemUTC(), catalogues);
   }
 
   TemplateRegistry(Path root, ObjectMapper json, long recheckMillis, Clock clock) {
+    this(root, json, recheckMillis, clock, NodeCatalogueSource.NONE);
+  }
+
+  TemplateRegistry(
+      Path root,
+      ObjectMapper json,
+      long recheckMillis,
+      Clock clock,
+      NodeCatalogueSource catalogues) {
     this.root = root.toAbsolutePath().normalize();
     this.parser = new TemplateParser(json);
     this.json = json;
     this.recheckMillis = recheckMillis;
     this.clock = clock;
+    this.catalogues = catalogues == null ? NodeCatalogueSource.NONE : catalogues;
     this.snapshot = load(fingerprint());
     this.checkedAt = clock.millis();
   }
@@ -76,6 +114,10 @@ public final class TemplateRegistry {
         if (now - checkedAt >= recheckMillis) {
           String fingerprint = fingerprint();
           if (!fingerprint.equals(snapshot.fingerprint())) {
+            catalogues.refreshSoon();
+            snapshot = load(fingerprint);
+          } else if (!catalogues(snapshot.models()).equals(snapshot.catalogues())) {
+            log.info("a node catalogue changed: checking the templates against it again");
             snapshot = load(fingerprint);
           }
           checkedAt = clock.millis();
@@ -107,8 +149,44 @@ public final class TemplateRegistry {
     return snapshot().versionsById().values().stream().map(v -> v.get(v.size() - 1)).toList();
   }
 
+  /**
+   * What is wrong with the template files: those skipped (unreadable, invalid) and, for ComfyUI
+   * templates, what the node catalogue check found (why a function is unavailable, and warnings).
+   */
   public List<TemplateProblem> problems() {
     return snapshot().problems();
+  }
+
+  /** Everything the node catalogue check found, blocking problems and warnings. */
+  public List<NodeProblem> nodeProblems() {
+    return snapshot().nodeProblems();
+  }
+
+  /**
+   * Why this template version cannot run on its servers (empty: it can, as far as their node
+   * catalogues tell): a node class, input or model file they lack, or a value they refuse.
+   */
+  public List<NodeProblem> unavailability(FunctionTemplate template) {
+    return snapshot().unavailable().getOrDefault(key(template), List.of());
+  }
+
+  /** True unless the node catalogue check found the template cannot run. */
+  public boolean available(FunctionTemplate template) {
+    return unavailability(template).isEmpty();
+  }
+
+  /** Every loaded template version that cannot run on its servers, with why. */
+  public List<Unavailable> unavailable() {
+    Snapshot s = snapshot();
+    return s.versionsById().values().stream()
+        .flatMap(List::stream)
+        .filter(t -> s.unavailable().containsKey(key(t)))
+        .map(t -> new Unavailable(t, s.unavailable().get(key(t))))
+        .toList();
+  }
+
+  private static String key(FunctionTemplate template) {
+    return template.id() + "@" + template.version();
   }
 
   /** A model registry entry by id (e.g. a fallback's). */
@@ -164,13 +242,66 @@ public final class TemplateRegistry {
           Comparator.comparing(FunctionTemplate::version, TemplateRegistry::compareVersions));
     }
     byId.replaceAll((k, v) -> List.copyOf(v));
+    Map<String, Optional<NodeCatalogue>> used = catalogues(catalog.models());
+    List<NodeProblem> nodeProblems = new ArrayList<>();
+    Map<String, List<NodeProblem>> unavailable = new TreeMap<>();
+    for (List<FunctionTemplate> versions : byId.values()) {
+      for (FunctionTemplate template : versions) {
+        List<NodeProblem> found =
+            GraphValidator.validate(
+                template, tier -> catalogueOf(template, tier, used), catalog.models());
+        nodeProblems.addAll(found);
+        List<NodeProblem> blocking = found.stream().filter(NodeProblem::blocking).toList();
+        if (!blocking.isEmpty()) {
+          unavailable.put(key(template), blocking);
+          log.warn(
+              "function {} {} is unavailable: {}{}",
+              template.id(),
+              template.version(),
+              blocking.get(0).reason(),
+              blocking.size() > 1 ? " (and " + (blocking.size() - 1) + " more problems)" : "");
+        }
+        found.stream()
+            .filter(p -> !p.blocking())
+            .forEach(p -> log.warn("function {} {}: {}", template.id(), template.version(), p));
+      }
+    }
+    nodeProblems.forEach(p -> problems.add(p.toTemplateProblem()));
     log.info(
-        "templates loaded from {}: {} functions, {} models, {} problems",
+        "templates loaded from {}: {} functions ({} unavailable), {} models, {} problems; {}",
         root,
         byId.size(),
+        unavailable.size(),
         catalog.models().size(),
-        problems.size());
-    return new Snapshot(Map.copyOf(byId), List.copyOf(problems), fingerprint, catalog.models());
+        problems.size(),
+        used.getOrDefault("", Optional.empty())
+            .map(c -> "checked against the node catalogue of " + c.source())
+            .orElse("no node catalogue to check ComfyUI graphs against"));
+    return new Snapshot(
+        Map.copyOf(byId),
+        List.copyOf(problems),
+        fingerprint,
+        catalog.models(),
+        List.copyOf(nodeProblems),
+        Map.copyOf(unavailable),
+        used);
+  }
+
+  /**
+   * The catalogue each model's tiers (and, under "", tiers without a model) are checked against.
+   */
+  private Map<String, Optional<NodeCatalogue>> catalogues(Map<String, ModelSpec> models) {
+    Map<String, Optional<NodeCatalogue>> out = new TreeMap<>();
+    out.put("", catalogues.catalogueFor(null));
+    models.forEach((id, model) -> out.put(id, catalogues.catalogueFor(model)));
+    return Map.copyOf(out);
+  }
+
+  private static Optional<NodeCatalogue> catalogueOf(
+      FunctionTemplate template, QualityTier tier, Map<String, Optional<NodeCatalogue>> used) {
+    TierConfig config = template.tierConfigs().get(tier);
+    String model = config == null || config.model() == null ? "" : config.model();
+    return used.getOrDefault(model, Optional.empty());
   }
 
   /**

@@ -587,4 +587,69 @@ class GraphValidatorTest {
         .extracting(NodeProblem::code)
         .containsExactly(NodeProblem.UNKNOWN_NODE_CLASS);
   }
+
+  static io.tempera.models.ModelSpec model(String id, String checkpoint, String fallback) {
+    return new io.tempera.models.ModelSpec(
+        id,
+        "comfyui",
+        null,
+        List.of(),
+        java.util.Map.of(),
+        8188,
+        "/system_stats",
+        0,
+        60,
+        fallback,
+        "sd15",
+        java.util.Map.of("checkpoints", checkpoint));
+  }
+
+  @Test
+  void aModelFileMappingChecksTheFileOfTheTiersModelAndWarnsForItsFallbacks() throws IOException {
+    FunctionTemplate t =
+        template(
+            TXT2IMG,
+            """
+            {"parameters": {"prompt": {"type": "string", "required": true}},
+             "parameter_mapping": [
+               {"type": "model_file", "file": "checkpoints", "target": "4.inputs.ckpt_name"},
+               {"parameter": "prompt", "type": "direct", "target": "6.inputs.text"}],
+             "tiers": {"draft": {"model": "big"}, "standard": {"model": "big"},
+                       "high": {"model": "big"}, "ultra": {"model": "small"}}}
+            """);
+    java.util.Map<String, io.tempera.models.ModelSpec> models =
+        java.util.Map.of(
+            "big", model("big", "sd_xl_base_1.0.safetensors", "small"),
+            "small", model("small", "tempera-tiny-sd15.safetensors", "tiny"),
+            "tiny", model("tiny", "gone.safetensors", null));
+    List<NodeProblem> problems = GraphValidator.validate(t, tier -> Optional.of(real), models);
+    assertThat(problems)
+        .extracting(NodeProblem::code, NodeProblem::blocking, NodeProblem::path)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple(
+                NodeProblem.MISSING_MODEL_FILE, true, "$.parameter_mapping[0]"),
+            org.assertj.core.groups.Tuple.tuple(
+                NodeProblem.MISSING_MODEL_FILE, false, "$.parameter_mapping[0]"));
+    assertThat(problems.get(0).reason())
+        .isEqualTo(
+            "node 4 (CheckpointLoaderSimple) input 'ckpt_name' names the file"
+                + " 'sd_xl_base_1.0.safetensors', which the ComfyUI at http://gpu-1:8188 does not"
+                + " have (it has 'tempera-tiny-sd15.safetensors') (the checkpoints file of model"
+                + " 'big')");
+    assertThat(problems.get(1).reason())
+        .startsWith(
+            "node 4 (CheckpointLoaderSimple) input 'ckpt_name' names the file 'gone.safetensors'")
+        .endsWith(
+            "(the checkpoints file of model 'tiny', which runs when a model it backs up cannot be"
+                + " loaded)");
+    // the graph's own file name is what the mapping replaces: not checked
+    assertThat(
+            GraphValidator.validate(
+                t,
+                tier -> Optional.of(real),
+                java.util.Map.of(
+                    "big", model("big", "tempera-tiny-sd15.safetensors", null),
+                    "small", model("small", "tempera-tiny-sd15.safetensors", null))))
+        .isEmpty();
+  }
 }

@@ -113,13 +113,31 @@ final class BenchSystem implements AutoCloseable {
    * client connect to it over gRPC.
    */
   static BenchSystem onServer(int slots, String target) throws IOException {
-    return new BenchSystem(slots, 0, target);
+    return new BenchSystem(slots, 0, target, null);
+  }
+
+  /**
+   * A host of {@code slots} slots whose generations run on the ComfyUI at {@code comfyUrl} (a real
+   * one) instead of the testkit server; on the in-process test server.
+   */
+  static BenchSystem onComfyUi(int slots, java.net.URI comfyUrl) throws IOException {
+    return new BenchSystem(slots, 0, null, comfyUrl);
   }
 
   private BenchSystem(int slots, long holdMillis, String target) throws IOException {
+    this(slots, holdMillis, target, null);
+  }
+
+  private BenchSystem(int slots, long holdMillis, String target, java.net.URI comfyUrl)
+      throws IOException {
     Path tmp = Files.createTempDirectory("tempera-bench");
-    comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(tmp.resolve("comfyui")));
-    client = new ComfyUiClient(comfy.baseUrl(), ComfyUiClientOptions.defaults());
+    comfy =
+        comfyUrl != null
+            ? null
+            : ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(tmp.resolve("comfyui")));
+    client =
+        new ComfyUiClient(
+            comfyUrl != null ? comfyUrl : comfy.baseUrl(), ComfyUiClientOptions.defaults());
     WorkerFactory workers;
     // as the worker application runs: each generation's end is told on the progress bus
     progress = new InProcessProgressBus();
@@ -299,8 +317,13 @@ final class BenchSystem implements AutoCloseable {
 
   /** Runs one generation to its end, timed; fails when it did not succeed. */
   Timed runSucceeded(String id, String tier, int color) {
+    return runSucceeded(id, tier, "instant", Map.of("color", color % 16_777_215));
+  }
+
+  /** Runs one generation of {@code functionId} to its end, timed; fails when it did not succeed. */
+  Timed runSucceeded(String id, String tier, String functionId, Map<String, Object> parameters) {
     long start = System.nanoTime();
-    GenerationResult result = run(id, tier, color);
+    GenerationResult result = run(id, tier, functionId, parameters);
     long total = System.nanoTime() - start;
     if (result.status() != io.tempera.generation.GenerationStatus.SUCCEEDED) {
       throw new IllegalStateException(
@@ -310,6 +333,11 @@ final class BenchSystem implements AutoCloseable {
   }
 
   GenerationResult run(String id, String tier, int color) {
+    return run(id, tier, "instant", Map.of("color", color % 16_777_215));
+  }
+
+  /** Runs one generation of {@code functionId} to its end. */
+  GenerationResult run(String id, String tier, String functionId, Map<String, Object> parameters) {
     GenerationWorkflow workflow =
         workflows.newWorkflowStub(
             GenerationWorkflow.class,
@@ -319,8 +347,7 @@ final class BenchSystem implements AutoCloseable {
                 .build());
     try {
       return workflow.run(
-          new GenerationRequest(
-              "instant", tier, Map.of("color", color % 16_777_215), "bench", "node", null));
+          new GenerationRequest(functionId, tier, parameters, "bench", "node", null));
     } catch (WorkflowFailedException failed) {
       return GenerationEnds.of("gen-" + id, failed);
     }
@@ -408,7 +435,9 @@ final class BenchSystem implements AutoCloseable {
       service.shutdownNow();
     }
     client.close();
-    comfy.close();
+    if (comfy != null) {
+      comfy.close();
+    }
   }
 
   /**

@@ -195,6 +195,11 @@ class ComfyUiClientProtocolTest {
           assertThat(u.stage()).isEqualTo(ProgressUpdate.Stage.QUEUED);
           assertThat(u.queuePosition()).isEqualTo(1);
         });
+    // polled every 250 ms for about a second: its place is told once, not on every poll
+    assertThat(updates)
+        .filteredOn(u -> u.stage() == ProgressUpdate.Stage.QUEUED)
+        .extracting(ProgressUpdate::queuePosition)
+        .doesNotHaveDuplicates();
   }
 
   @Test

@@ -70,6 +70,7 @@ public class PlanningActivitiesImpl implements PlanningActivities {
                             ? ""
                             : " version " + request.functionVersion()),
                     ErrorCode.UNKNOWN_FUNCTION.name()));
+    requireAvailable(template);
     List<RequestProblem> problems = ParameterValidator.validate(template, request.parameters());
     if (!problems.isEmpty()) {
       throw ApplicationFailure.newNonRetryableFailure(
@@ -97,6 +98,7 @@ public class PlanningActivitiesImpl implements PlanningActivities {
                         + plan.functionId()
                         + "' is no longer available",
                     ErrorCode.UNKNOWN_FUNCTION.name()));
+    requireAvailable(template);
     QualityTier target = QualityTier.fromId(tier);
     if (target == null) {
       throw ApplicationFailure.newNonRetryableFailure(
@@ -190,6 +192,27 @@ public class PlanningActivitiesImpl implements PlanningActivities {
         model,
         timeouts,
         vramMb(template, tier, model));
+  }
+
+  /**
+   * Refuses a function whose template its servers cannot run (a node class, input or model file
+   * they lack, found by the registry's node catalogue check): FUNCTION_UNAVAILABLE, naming it,
+   * rather than a run the server refuses. The API refuses such starts first; this covers a worker
+   * whose API host does not know the servers.
+   */
+  private void requireAvailable(FunctionTemplate template) {
+    List<io.tempera.template.NodeProblem> unavailable = templates.unavailability(template);
+    if (!unavailable.isEmpty()) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "Function '"
+              + template.id()
+              + "' is unavailable: "
+              + unavailable.get(0).reason()
+              + (unavailable.size() > 1
+                  ? " (and " + (unavailable.size() - 1) + " more problems)"
+                  : ""),
+          ErrorCode.FUNCTION_UNAVAILABLE.name());
+    }
   }
 
   /**

@@ -160,7 +160,6 @@ final class ComfyUiRoutes {
           }
           extra.put("create_time", System.currentTimeMillis());
           double number = queue.enqueue(body, promptId, prompt, extra, outcome.validOutputs());
-          sockets.broadcastStatus();
           ObjectNode reply = json.object();
           reply.put("prompt_id", promptId);
           reply.set("number", json.number(number));
@@ -197,11 +196,9 @@ final class ComfyUiRoutes {
 
   private Publisher<Void> getHistory(HttpServerRequest req, HttpServerResponse res) {
     Map<String, List<String>> query = new QueryStringDecoder(req.uri()).parameters();
-    int max =
-        query.containsKey("max_items")
-            ? Integer.parseInt(query.get("max_items").get(0))
-            : Integer.MAX_VALUE;
-    int offset = query.containsKey("offset") ? Integer.parseInt(query.get("offset").get(0)) : 0;
+    Integer max =
+        query.containsKey("max_items") ? Integer.valueOf(query.get("max_items").get(0)) : null;
+    int offset = query.containsKey("offset") ? Integer.parseInt(query.get("offset").get(0)) : -1;
     return json(res, 200, queue.history(offset, max));
   }
 

@@ -55,6 +55,7 @@ public final class ComfyUiTestServer implements AutoCloseable {
     ServerInfo info = new ServerInfo(json, library, files);
     this.queue = new PromptQueue(json);
     this.sockets = new WebSocketHub(json, queue, info::features);
+    queue.onChange(sockets::broadcastStatus);
     this.executor = new PromptExecutor(json, queue, sockets, files, library, faults).start();
     this.routes = new ComfyUiRoutes(json, queue, validator, faults, files, info, sockets);
     this.server =

@@ -1,32 +1,99 @@
 package io.tempera.testkit.comfyui;
 
-import java.awt.image.BufferedImage;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import javax.imageio.ImageIO;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The node types this server executes: their inputs as /object_info describes them, and their work.
+ * The node types this server executes: their inputs as /object_info describes them, and their work
+ * (on float32 images, as ComfyUI's tensors: see {@link ImageOps}).
  */
 final class NodeLibrary {
 
   static final List<String> UPSCALE_METHODS =
       List.of("nearest-exact", "bilinear", "area", "bicubic", "lanczos");
 
-  /** One input: a type (INT, FLOAT, STRING, BOOLEAN, COMBO, IMAGE, MASK) and its limits. */
+  /** ComfyUI's MAX_RESOLUTION (16384 since mid-2024; 8192 before). */
+  static final int MAX_RESOLUTION = 16384;
+
+  /**
+   * EmptyImage refuses more pixels than this (over the batch) with torch's CPU allocation error: a
+   * guard for the JVM's heap, where the real server fails only when the allocation does.
+   */
+  static final long MAX_EMPTY_IMAGE_PIXELS = 16L * 1024 * 1024;
+
+  /**
+   * One input: a type (INT, FLOAT, STRING, BOOLEAN, COMBO, IMAGE, MASK), its limits and the other
+   * keys of its /object_info config ({@code step}, {@code display}, {@code image_upload}).
+   */
   record Input(
-      String name, String type, Object defaultValue, Double min, Double max, List<String> options) {
+      String name,
+      String type,
+      Object defaultValue,
+      Double min,
+      Double max,
+      List<String> options,
+      Map<String, Object> extra) {
+
+    Input(
+        String name,
+        String type,
+        Object defaultValue,
+        Double min,
+        Double max,
+        List<String> options) {
+      this(name, type, defaultValue, min, max, options, Map.of());
+    }
+
     boolean literal() {
       return type.equals("INT")
           || type.equals("FLOAT")
           || type.equals("STRING")
           || type.equals("BOOLEAN")
           || type.equals("COMBO");
+    }
+
+    /**
+     * The input as /object_info and validation errors show it: {@code [type or options, config]},
+     * the config left out when empty (as ComfyUI's {@code ("IMAGE",)}).
+     */
+    ArrayNode describe(ObjectMapper json, List<String> comboOptions) {
+      ArrayNode entry = json.createArrayNode();
+      if (type.equals("COMBO")) {
+        entry.add(json.valueToTree(comboOptions != null ? comboOptions : options));
+      } else {
+        entry.add(type);
+      }
+      ObjectNode config = json.createObjectNode();
+      if (defaultValue != null) {
+        config.set("default", json.valueToTree(defaultValue));
+      }
+      if (min != null) {
+        config.set("min", number(json, min));
+      }
+      if (max != null) {
+        config.set("max", number(json, max));
+      }
+      extra.forEach((key, value) ->
+          config.set(key, value instanceof Double d ? number(json, d) : json.valueToTree(value)));
+      if (!config.isEmpty()) {
+        entry.add(config);
+      }
+      return entry;
+    }
+
+    private JsonNode number(ObjectMapper json, double value) {
+      return type.equals("INT") ? json.valueToTree((long) value) : json.valueToTree(value);
     }
   }
 
@@ -35,7 +102,7 @@ final class NodeLibrary {
     Result run(Map<String, Object> inputs, Context context) throws Exception;
   }
 
-  /** What a node run can reach: folders, progress reporting, interruption, the websocket. */
+  /** What a node run can reach: folders, the prompt, progress, interruption, the websocket. */
   interface Context {
     Path inputDir();
 
@@ -43,11 +110,21 @@ final class NodeLibrary {
 
     Path tempDir();
 
-    void progress(int value, int max);
+    /** The node's id in the prompt. */
+    String nodeId();
+
+    /** The hidden PROMPT input: the prompt as queued (after validation's conversions). */
+    JsonNode prompt();
+
+    /** The hidden EXTRA_PNGINFO input: {@code extra_data.extra_pnginfo}, or null. */
+    JsonNode extraPngInfo();
+
+    void progress(int value, int max) throws InterruptedException;
 
     void checkInterrupted() throws InterruptedException;
 
-    void sendImage(BufferedImage image) throws IOException;
+    /** A preview (or SaveImageWebsocket's image) as a PNG binary frame. */
+    void sendImage(FloatImage image) throws IOException;
   }
 
   record Result(List<Object> outputs, Map<String, Object> ui) {}
@@ -57,6 +134,7 @@ final class NodeLibrary {
       String displayName,
       String category,
       List<Input> required,
+      Map<String, String> hidden,
       List<String> outputTypes,
       List<String> outputNames,
       boolean outputNode,
@@ -77,7 +155,18 @@ final class NodeLibrary {
     }
   }
 
+  private static final Map<String, String> SAVE_HIDDEN =
+      orderedMap("prompt", "PROMPT", "extra_pnginfo", "EXTRA_PNGINFO");
+
   private final Map<String, Spec> specs = new LinkedHashMap<>();
+
+  /**
+   * The random {@code _temp_xxxxx} suffix of each PreviewImage node: ComfyUI makes it when it
+   * creates the node's object, which it keeps while the following prompts have that node.
+   */
+  private final Map<String, String> previewSuffixes = new ConcurrentHashMap<>();
+
+  private final SecureRandom random = new SecureRandom();
 
   NodeLibrary() {
     add(
@@ -86,57 +175,67 @@ final class NodeLibrary {
             "EmptyImage",
             "image",
             List.of(
-                intInput("width", 512, 1, 16384),
-                intInput("height", 512, 1, 16384),
-                intInput("batch_size", 1, 1, 4096),
-                intInput("color", 0, 0, 0xFFFFFF)),
+                intInput("width", 512, 1, MAX_RESOLUTION, 1),
+                intInput("height", 512, 1, MAX_RESOLUTION, 1),
+                intInput("batch_size", 1, 1, 4096, null),
+                new Input(
+                    "color",
+                    "INT",
+                    0,
+                    0.0,
+                    (double) 0xFFFFFF,
+                    null,
+                    orderedMap("step", 1.0, "display", "color"))),
+            Map.of(),
             List.of("IMAGE"),
             List.of("IMAGE"),
             false,
             (in, ctx) -> {
-              long pixels =
-                  (long) integer(in, "width") * integer(in, "height") * integer(in, "batch_size");
-              if (pixels > 64L * 1024 * 1024) {
+              long width = integer(in, "width");
+              long height = integer(in, "height");
+              long batch = integer(in, "batch_size");
+              if (width * height * batch > MAX_EMPTY_IMAGE_PIXELS) {
                 throw new NodeException(
                     "RuntimeError",
-                    "[enforce fail at alloc_cpu.cpp:114] data. DefaultCPUAllocator: can't allocate memory: you tried to allocate "
-                        + pixels * 12
+                    "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't"
+                        + " allocate memory: you tried to allocate "
+                        + batch * height * width * 4
                         + " bytes. Error code 12 (Cannot allocate memory)");
               }
-              List<BufferedImage> batch = new ArrayList<>();
-              for (int i = 0; i < integer(in, "batch_size"); i++) {
-                batch.add(
-                    ImageOps.filled(
-                        integer(in, "width"), integer(in, "height"), integer(in, "color")));
+              List<FloatImage> images = new ArrayList<>();
+              FloatImage image = ImageOps.filled((int) width, (int) height, integer(in, "color"));
+              for (int i = 0; i < batch; i++) {
+                images.add(image);
               }
-              return new Result(List.of(batch), null);
+              return new Result(List.of(images), null);
             }));
     add(
         new Spec(
             "LoadImage",
             "Load Image",
             "image",
-            List.of(new Input("image", "COMBO", null, null, null, null)),
+            List.of(
+                new Input("image", "COMBO", null, null, null, null, Map.of("image_upload", true))),
+            Map.of(),
             List.of("IMAGE", "MASK"),
             List.of("IMAGE", "MASK"),
             false,
             (in, ctx) -> {
               Path file = ctx.inputDir().resolve(String.valueOf(in.get("image"))).normalize();
-              BufferedImage image = ImageIO.read(file.toFile());
-              if (image == null) {
+              FloatImage[] loaded = ImageOps.load(file);
+              if (loaded == null) {
                 throw new NodeException(
                     "PIL.UnidentifiedImageError", "cannot identify image file '" + file + "'");
               }
-              return new Result(
-                  List.of(List.of(ImageOps.copyArgb(image)), List.of(ImageOps.alphaMask(image))),
-                  null);
+              return new Result(List.of(List.of(loaded[0]), List.of(loaded[1])), null);
             }));
     add(
         new Spec(
             "ImageInvert",
             "Invert Image",
             "image",
-            List.of(new Input("image", "IMAGE", null, null, null, null)),
+            List.of(image("image")),
+            Map.of(),
             List.of("IMAGE"),
             List.of("IMAGE"),
             false,
@@ -149,35 +248,33 @@ final class NodeLibrary {
             "Upscale Image",
             "image/upscaling",
             List.of(
-                new Input("image", "IMAGE", null, null, null, null),
+                image("image"),
                 combo("upscale_method", UPSCALE_METHODS),
-                intInput("width", 512, 0, 16384),
-                intInput("height", 512, 0, 16384),
+                intInput("width", 512, 0, MAX_RESOLUTION, 1),
+                intInput("height", 512, 0, MAX_RESOLUTION, 1),
                 combo("crop", List.of("disabled", "center"))),
+            Map.of(),
             List.of("IMAGE"),
             List.of("IMAGE"),
             false,
             (in, ctx) -> {
-              List<BufferedImage> out = new ArrayList<>();
-              for (BufferedImage image : images(in, "image")) {
-                int w = integer(in, "width");
-                int h = integer(in, "height");
-                if (w == 0 && h == 0) {
-                  out.add(image);
-                  continue;
-                }
-                if (w == 0) {
-                  w =
-                      Math.max(
-                          1, (int) Math.round(image.getWidth() * (h / (double) image.getHeight())));
-                } else if (h == 0) {
-                  h =
-                      Math.max(
-                          1, (int) Math.round(image.getHeight() * (w / (double) image.getWidth())));
-                }
-                BufferedImage source =
-                    "center".equals(in.get("crop")) ? ImageOps.cropCenter(image, w, h) : image;
-                out.add(ImageOps.scale(source, w, h, String.valueOf(in.get("upscale_method"))));
+              List<FloatImage> sources = images(in, "image");
+              int w = integer(in, "width");
+              int h = integer(in, "height");
+              if (w == 0 && h == 0) {
+                return new Result(List.of(sources), null);
+              }
+              FloatImage first = sources.get(0);
+              if (w == 0) {
+                w = Math.max(1, ImageOps.pyRound(first.width() * (double) h / first.height()));
+              } else if (h == 0) {
+                h = Math.max(1, ImageOps.pyRound(first.height() * (double) w / first.width()));
+              }
+              List<FloatImage> out = new ArrayList<>();
+              for (FloatImage source : sources) {
+                FloatImage cropped =
+                    "center".equals(in.get("crop")) ? ImageOps.cropCenter(source, w, h) : source;
+                out.add(scale(cropped, w, h, String.valueOf(in.get("upscale_method"))));
               }
               return new Result(List.of(out), null);
             }));
@@ -187,21 +284,22 @@ final class NodeLibrary {
             "Upscale Image By",
             "image/upscaling",
             List.of(
-                new Input("image", "IMAGE", null, null, null, null),
+                image("image"),
                 combo("upscale_method", UPSCALE_METHODS),
-                floatInput("scale_by", 1.0, 0.01, 8.0)),
+                floatInput("scale_by", 1.0, 0.01, 8.0, 0.01)),
+            Map.of(),
             List.of("IMAGE"),
             List.of("IMAGE"),
             false,
             (in, ctx) -> {
               double by = number(in, "scale_by");
-              List<BufferedImage> out = new ArrayList<>();
-              for (BufferedImage image : images(in, "image")) {
+              List<FloatImage> out = new ArrayList<>();
+              for (FloatImage source : images(in, "image")) {
                 out.add(
-                    ImageOps.scale(
-                        image,
-                        (int) Math.round(image.getWidth() * by),
-                        (int) Math.round(image.getHeight() * by),
+                    scale(
+                        source,
+                        ImageOps.pyRound(source.width() * by),
+                        ImageOps.pyRound(source.height() * by),
                         String.valueOf(in.get("upscale_method"))));
               }
               return new Result(List.of(out), null);
@@ -209,33 +307,42 @@ final class NodeLibrary {
     add(
         new Spec(
             "ImageBlur",
-            "Image Blur",
+            "ImageBlur",
             "image/postprocessing",
             List.of(
-                new Input("image", "IMAGE", null, null, null, null),
-                intInput("blur_radius", 1, 1, 31),
-                floatInput("sigma", 1.0, 0.1, 10.0)),
+                image("image"),
+                intInput("blur_radius", 1, 1, 31, 1),
+                floatInput("sigma", 1.0, 0.1, 10.0, 0.1)),
+            Map.of(),
             List.of("IMAGE"),
             List.of("IMAGE"),
             false,
             (in, ctx) -> {
               int radius = integer(in, "blur_radius");
-              List<BufferedImage> out = new ArrayList<>();
-              for (BufferedImage image : images(in, "image")) {
-                if (radius >= image.getWidth() || radius >= image.getHeight()) {
-                  throw new NodeException(
-                      "RuntimeError",
-                      "Argument #4: Padding size should be less than the corresponding input dimension, but got: padding ("
-                          + radius
-                          + ", "
-                          + radius
-                          + ") at dimension 3 of input [1, 3, "
-                          + image.getHeight()
-                          + ", "
-                          + image.getWidth()
-                          + "]");
-                }
-                out.add(ImageOps.blur(image, radius, number(in, "sigma")));
+              List<FloatImage> sources = images(in, "image");
+              FloatImage first = sources.get(0);
+              // F.pad(..., 'reflect') checks the last dimension (width) first, then the height
+              String shape =
+                  "[" + sources.size() + ", 3, " + first.height() + ", " + first.width() + "]";
+              if (radius >= first.width() || radius >= first.height()) {
+                boolean width = radius >= first.width();
+                throw new NodeException(
+                    "RuntimeError",
+                    "Argument #"
+                        + (width ? 4 : 6)
+                        + ": Padding size should be less than the corresponding input dimension,"
+                        + " but got: padding ("
+                        + radius
+                        + ", "
+                        + radius
+                        + ") at dimension "
+                        + (width ? 3 : 2)
+                        + " of input "
+                        + shape);
+              }
+              List<FloatImage> out = new ArrayList<>();
+              for (FloatImage source : sources) {
+                out.add(ImageOps.blur(source, radius, number(in, "sigma")));
               }
               return new Result(List.of(out), null);
             }));
@@ -245,40 +352,57 @@ final class NodeLibrary {
             "Pad Image for Outpainting",
             "image",
             List.of(
-                new Input("image", "IMAGE", null, null, null, null),
-                intInput("left", 0, 0, 16384),
-                intInput("top", 0, 0, 16384),
-                intInput("right", 0, 0, 16384),
-                intInput("bottom", 0, 0, 16384),
-                intInput("feathering", 40, 0, 16384)),
+                image("image"),
+                intInput("left", 0, 0, MAX_RESOLUTION, 8),
+                intInput("top", 0, 0, MAX_RESOLUTION, 8),
+                intInput("right", 0, 0, MAX_RESOLUTION, 8),
+                intInput("bottom", 0, 0, MAX_RESOLUTION, 8),
+                intInput("feathering", 40, 0, MAX_RESOLUTION, 1)),
+            Map.of(),
             List.of("IMAGE", "MASK"),
             List.of("IMAGE", "MASK"),
             false,
             (in, ctx) -> {
-              List<BufferedImage> images = new ArrayList<>();
-              List<BufferedImage> masks = new ArrayList<>();
-              for (BufferedImage image : images(in, "image")) {
-                BufferedImage[] padded =
+              List<FloatImage> images = new ArrayList<>();
+              FloatImage mask = null;
+              for (FloatImage source : images(in, "image")) {
+                FloatImage[] padded =
                     ImageOps.padForOutpaint(
-                        image,
+                        source,
                         integer(in, "left"),
                         integer(in, "top"),
                         integer(in, "right"),
                         integer(in, "bottom"),
                         integer(in, "feathering"));
                 images.add(padded[0]);
-                masks.add(padded[1]);
+                mask = padded[1];
               }
-              return new Result(List.of(images, masks), null);
+              // one [H, W] mask for the whole batch, as ComfyUI's
+              return new Result(List.of(images, List.of(mask)), null);
             }));
+    add(
+        new Spec(
+            "MaskToImage",
+            "Convert Mask to Image",
+            "mask",
+            List.of(new Input("mask", "MASK", null, null, null, null)),
+            Map.of(),
+            List.of("IMAGE"),
+            List.of("IMAGE"),
+            false,
+            (in, ctx) ->
+                new Result(
+                    List.of(images(in, "mask").stream().map(ImageOps::maskToImage).toList()),
+                    null)));
     add(
         new Spec(
             "SaveImage",
             "Save Image",
             "image",
             List.of(
-                new Input("images", "IMAGE", null, null, null, null),
+                image("images"),
                 new Input("filename_prefix", "STRING", "ComfyUI", null, null, null)),
+            SAVE_HIDDEN,
             List.of(),
             List.of(),
             true,
@@ -287,34 +411,43 @@ final class NodeLibrary {
                     images(in, "images"),
                     String.valueOf(in.get("filename_prefix")),
                     ctx.outputDir(),
-                    "output")));
+                    "output",
+                    4,
+                    ctx)));
     add(
         new Spec(
             "PreviewImage",
             "Preview Image",
             "image",
-            List.of(new Input("images", "IMAGE", null, null, null, null)),
+            List.of(image("images")),
+            SAVE_HIDDEN,
             List.of(),
             List.of(),
             true,
             (in, ctx) ->
                 save(
                     images(in, "images"),
-                    "ComfyUI_temp_" + Long.toString(System.nanoTime() % 100_000, 36),
+                    "ComfyUI_temp_" + previewSuffixes.computeIfAbsent(ctx.nodeId(), id -> suffix()),
                     ctx.tempDir(),
-                    "temp")));
+                    "temp",
+                    1,
+                    ctx)));
     add(
         new Spec(
             "SaveImageWebsocket",
             "SaveImageWebsocket",
             "api node/image",
-            List.of(new Input("images", "IMAGE", null, null, null, null)),
+            List.of(image("images")),
+            Map.of(),
             List.of(),
             List.of(),
             true,
             (in, ctx) -> {
-              for (BufferedImage image : images(in, "images")) {
-                ctx.sendImage(image);
+              // a ProgressBar over the batch: progress(step, n) with each image, step from 0
+              List<FloatImage> images = images(in, "images");
+              for (int step = 0; step < images.size(); step++) {
+                ctx.progress(step, images.size());
+                ctx.sendImage(images.get(step));
               }
               return new Result(List.of(), null);
             }));
@@ -324,9 +457,10 @@ final class NodeLibrary {
             "Tempera Delay (test)",
             "testing",
             List.of(
-                new Input("image", "IMAGE", null, null, null, null),
-                intInput("steps", 10, 1, 10_000),
-                intInput("step_ms", 100, 0, 600_000)),
+                image("image"),
+                intInput("steps", 10, 1, 10_000, null),
+                intInput("step_ms", 100, 0, 600_000, null)),
+            Map.of(),
             List.of("IMAGE"),
             List.of("IMAGE"),
             false,
@@ -336,7 +470,7 @@ final class NodeLibrary {
                 ctx.checkInterrupted();
                 Thread.sleep(integer(in, "step_ms"));
                 ctx.progress(step, steps);
-                for (BufferedImage image : images(in, "image")) {
+                for (FloatImage image : images(in, "image")) {
                   ctx.sendImage(image); // a live preview per step, as samplers send
                 }
               }
@@ -348,9 +482,10 @@ final class NodeLibrary {
             "Tempera Fault (test)",
             "testing",
             List.of(
-                new Input("image", "IMAGE", null, null, null, null),
+                image("image"),
                 new Input("exception_type", "STRING", "torch.OutOfMemoryError", null, null, null),
                 new Input("exception_message", "STRING", "Allocation on device", null, null, null)),
+            Map.of(),
             List.of("IMAGE"),
             List.of("IMAGE"),
             false,
@@ -369,32 +504,104 @@ final class NodeLibrary {
     return specs;
   }
 
+  /**
+   * Forgets the node objects (a PreviewImage's suffix) of the nodes the prompt does not have (as
+   * that class), as ComfyUI drops them when a new prompt starts.
+   */
+  void retainNodes(JsonNode prompt) {
+    previewSuffixes
+        .keySet()
+        .removeIf(id -> !"PreviewImage".equals(prompt.path(id).path("class_type").asText()));
+  }
+
   private void add(Spec spec) {
     specs.put(spec.classType(), spec);
   }
 
-  private static Result save(List<BufferedImage> images, String prefix, Path root, String type)
+  /** PreviewImage's {@code _temp_} + 5 letters of its (misspelt) alphabet. */
+  private String suffix() {
+    String letters = "abcdefghijklmnopqrstupvxyz";
+    StringBuilder s = new StringBuilder();
+    for (int i = 0; i < 5; i++) {
+      s.append(letters.charAt(random.nextInt(letters.length())));
+    }
+    return s.toString();
+  }
+
+  private static FloatImage scale(FloatImage source, int width, int height, String method)
+      throws NodeException {
+    if (width <= 0 || height <= 0) {
+      if (method.equals("lanczos")) {
+        throw new NodeException("ValueError", "height and width must be > 0");
+      }
+      throw new NodeException(
+          "RuntimeError",
+          "Input and output sizes should be greater than 0, but got input (H: "
+              + source.height()
+              + ", W: "
+              + source.width()
+              + ") output (H: "
+              + height
+              + ", W: "
+              + width
+              + ")");
+    }
+    return ImageOps.scale(source, width, height, method);
+  }
+
+  /**
+   * SaveImage and PreviewImage: folder_paths.get_save_image_path's subfolder, counter and escape
+   * check, {@code %width%}/{@code %height%}/{@code %batch_num%}, and the PNG's {@code prompt} and
+   * {@code extra_pnginfo} tEXt chunks.
+   */
+  private static Result save(
+      List<FloatImage> images, String prefix, Path root, String type, int level, Context ctx)
       throws Exception {
-    Path normalizedRoot = root.toAbsolutePath().normalize();
-    Path target = normalizedRoot.resolve(prefix).normalize();
-    if (!target.startsWith(normalizedRoot) || prefix.startsWith("/")) {
+    FloatImage first = images.get(0);
+    prefix =
+        prefix
+            .replace("%width%", Integer.toString(first.width()))
+            .replace("%height%", Integer.toString(first.height()));
+    Path output = root.toAbsolutePath().normalize();
+    Path normalized = Path.of(prefix).normalize();
+    String subfolder =
+        normalized.getParent() == null ? "" : normalized.getParent().toString().replace('\\', '/');
+    String base = normalized.getFileName() == null ? "" : normalized.getFileName().toString();
+    Path folder = output.resolve(subfolder).toAbsolutePath().normalize();
+    if (!folder.startsWith(output)) {
+      Path common = output.getRoot();
+      for (int i = 0; i < Math.min(output.getNameCount(), folder.getNameCount()); i++) {
+        if (!output.getName(i).equals(folder.getName(i))) {
+          break;
+        }
+        common = common.resolve(output.getName(i));
+      }
       throw new NodeException(
           "Exception",
           "**** ERROR: Saving image outside the output folder is not allowed."
               + "\n full_output_folder: "
-              + target.getParent()
+              + folder
               + "\n         output_dir: "
-              + normalizedRoot);
+              + output
+              + "\n         commonpath: "
+              + common);
     }
-    Path folder = target.getParent();
-    String base = target.getFileName().toString();
-    String subfolder = normalizedRoot.relativize(folder).toString().replace('\\', '/');
     Files.createDirectories(folder);
     int counter = nextCounter(folder, base);
+    Map<String, String> text = new LinkedHashMap<>();
+    if (ctx.prompt() != null) {
+      text.put("prompt", PyJson.dumps(ctx.prompt()));
+    }
+    JsonNode extra = ctx.extraPngInfo();
+    if (extra != null && extra.isObject()) {
+      extra.fields().forEachRemaining(e -> text.put(e.getKey(), PyJson.dumps(e.getValue())));
+    }
     List<Map<String, Object>> files = new ArrayList<>();
-    for (BufferedImage image : images) {
-      String name = String.format("%s_%05d_.png", base, counter++);
-      ImageIO.write(ImageOps.rgb(image), "png", folder.resolve(name).toFile());
+    for (int batch = 0; batch < images.size(); batch++) {
+      String name =
+          String.format(
+              "%s_%05d_.png", base.replace("%batch_num%", Integer.toString(batch)), counter++);
+      Files.write(folder.resolve(name), Png.encode(images.get(batch), text, level));
       Map<String, Object> file = new LinkedHashMap<>();
       file.put("filename", name);
       file.put("subfolder", subfolder);
@@ -404,17 +611,23 @@ final class NodeLibrary {
     return new Result(List.of(), Map.of("images", files));
   }
 
-  /** ComfyUI's counter: one more than the highest {prefix}_NNNNN_ already in the folder. */
+  /**
+   * ComfyUI's counter: one more than the highest number after {@code <prefix>_} (up to the next
+   * {@code _}; 0 when that is not a number) of the files named {@code <prefix>_…}.
+   */
   private static int nextCounter(Path folder, String base) throws IOException {
     int max = 0;
     try (var files = Files.list(folder)) {
       for (Path file : files.toList()) {
         String name = file.getFileName().toString();
-        if (name.startsWith(base + "_") && name.length() >= base.length() + 7) {
-          String digits =
-              name.substring(base.length() + 1, Math.min(name.length(), base.length() + 6));
-          if (digits.chars().allMatch(Character::isDigit) && digits.length() == 5) {
-            max = Math.max(max, Integer.parseInt(digits));
+        if (name.length() > base.length()
+            && name.startsWith(base)
+            && name.charAt(base.length()) == '_') {
+          String digits = name.substring(base.length() + 1).split("_", -1)[0];
+          try {
+            max = Math.max(max, Integer.parseInt(digits.strip()));
+          } catch (NumberFormatException notANumber) {
+            // counts as 0
           }
         }
       }
@@ -423,8 +636,8 @@ final class NodeLibrary {
   }
 
   @SuppressWarnings("unchecked")
-  static List<BufferedImage> images(Map<String, Object> in, String name) {
-    return (List<BufferedImage>) in.get(name);
+  static List<FloatImage> images(Map<String, Object> in, String name) {
+    return (List<FloatImage>) in.get(name);
   }
 
   static int integer(Map<String, Object> in, String name) {
@@ -435,15 +648,33 @@ final class NodeLibrary {
     return ((Number) in.get(name)).doubleValue();
   }
 
-  private static Input intInput(String name, int def, int min, int max) {
-    return new Input(name, "INT", def, (double) min, (double) max, null);
+  private static Input image(String name) {
+    return new Input(name, "IMAGE", null, null, null, null);
   }
 
-  private static Input floatInput(String name, double def, double min, double max) {
-    return new Input(name, "FLOAT", def, min, max, null);
+  private static Input intInput(String name, int def, int min, int max, Integer step) {
+    return new Input(
+        name,
+        "INT",
+        def,
+        (double) min,
+        (double) max,
+        null,
+        step == null ? Map.of() : Map.of("step", (double) step));
+  }
+
+  private static Input floatInput(String name, double def, double min, double max, double step) {
+    return new Input(name, "FLOAT", def, min, max, null, Map.of("step", step));
   }
 
   private static Input combo(String name, List<String> options) {
-    return new Input(name, "COMBO", options.get(0), null, null, options);
+    return new Input(name, "COMBO", null, null, null, options);
+  }
+
+  private static <V> Map<String, V> orderedMap(String k1, V v1, String k2, V v2) {
+    Map<String, V> map = new LinkedHashMap<>();
+    map.put(k1, v1);
+    map.put(k2, v2);
+    return map;
   }
 }

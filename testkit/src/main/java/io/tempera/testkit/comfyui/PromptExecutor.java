@@ -4,15 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tempera.testkit.comfyui.PromptGraph.NodeOutcome;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import javax.imageio.ImageIO;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,6 +36,11 @@ final class PromptExecutor {
   private Map<String, NodeOutcome> cache = Map.of();
 
   private Thread thread;
+
+  /** The running prompt and its extra_pnginfo (the hidden inputs), on the executor thread. */
+  private JsonNode currentPrompt;
+
+  private JsonNode currentExtraPngInfo;
 
   /** Time spent executing prompts (what a GPU would be busy with), in nanoseconds. */
   private final java.util.concurrent.atomic.AtomicLong executingNanos =
@@ -90,16 +92,17 @@ final class PromptExecutor {
         return;
       }
       long began = System.nanoTime();
+      ObjectNode entry = null;
       try {
-        execute(job);
+        entry = execute(job);
       } catch (RuntimeException e) {
         log.error("testkit executor failed on prompt {}", job.promptId(), e);
       } finally {
-        queue.finished();
+        // the terminal event went out; now the history entry, then the status (task_done)
+        queue.finished(job.promptId(), entry);
         executingNanos.addAndGet(System.nanoTime() - began);
       }
       if (!queue.stopped()) {
-        sockets.broadcastStatus();
         ObjectNode done = json.object();
         done.put("type", "executing");
         done.putObject("data").putNull("node").put("prompt_id", job.promptId());
@@ -108,17 +111,33 @@ final class PromptExecutor {
     }
   }
 
-  private void execute(QueuedPrompt job) {
+  /** Runs the prompt; its history entry (null when the process is going away). */
+  private ObjectNode execute(QueuedPrompt job) {
     String promptId = job.promptId();
     synchronized (executions) {
       executions.add(new ComfyUiTestServer.Execution(promptId, job.prompt().deepCopy()));
     }
+    library.retainNodes(job.prompt());
+    currentPrompt = job.prompt();
+    currentExtraPngInfo = job.extraData().get("extra_pnginfo");
     List<ArrayNode> messages = new ArrayList<>();
     sendEvent(job, "execution_start", json.data(promptId), messages);
     List<String> order = PromptGraph.executionOrder(job.prompt(), job.outputs());
     Map<String, String> keys = PromptGraph.cacheKeys(job.prompt(), order, files.inputDir);
-    List<String> cachedNodes =
-        order.stream().filter(id -> cache.containsKey(keys.get(id))).toList();
+    List<String> cachedNodes = new ArrayList<>();
+    job.prompt()
+        .fieldNames()
+        .forEachRemaining(id -> {
+          if (keys.containsKey(id) && cache.containsKey(keys.get(id))) {
+            cachedNodes.add(id);
+          }
+        });
+    List<String> runOrder =
+        PromptGraph.runOrder(
+            job.prompt(),
+            job.outputs(),
+            java.util.Set.copyOf(cachedNodes),
+            id -> library.get(job.prompt().path(id).path("class_type").asText()).outputNode());
     ObjectNode cachedData = json.data(promptId);
     cachedData.set("nodes", json.tree(cachedNodes));
     sendEvent(job, "execution_cached", cachedData, messages);
@@ -135,85 +154,90 @@ final class PromptExecutor {
         sendExecuted(job, id, outcome.ui());
       }
     }
-    for (String id : order) {
-      if (results.containsKey(id)) {
-        continue;
-      }
-      if (queue.interruptRequested()) {
-        interrupted(job, id, executed, messages, outputs);
-        return;
-      }
-      JsonNode node = job.prompt().get(id);
-      NodeLibrary.Spec spec = library.get(node.path("class_type").asText());
-      queue.runningNode(id);
-      sendProgressState(job, id, "running", 0, 1);
-      ObjectNode executing = json.data(promptId);
-      executing.put("node", id).put("display_node", id);
-      executing.remove("timestamp");
-      sockets.sendTo(job, json.message("executing", executing));
-      if ("out_of_memory".equals(fault)) {
-        failed(
-            job,
-            id,
-            spec.classType(),
-            "torch.OutOfMemoryError",
-            "Allocation on device \nThis error means you ran out of memory on your GPU.",
-            executed,
-            messages,
-            outputs,
-            inputsSummary(node));
-        return;
-      }
-      if ("websocket_drop".equals(fault)) {
-        fault = null;
-        sockets.drop(job);
-      }
-      try {
-        Map<String, Object> inputs = PromptGraph.resolveInputs(node.path("inputs"), spec, results);
-        NodeOutcome outcome = runNode(job, id, spec, inputs);
-        results.put(id, outcome);
-        executed.add(id);
-        sendProgressState(job, id, "finished", 1, 1);
-        if (outcome.ui() != null) {
-          outputs.set(id, json.tree(outcome.ui()));
-          sendExecuted(job, id, outcome.ui());
+    try {
+      for (String id : runOrder) {
+        if (results.containsKey(id)) {
+          continue;
         }
-      } catch (InterruptedException e) {
-        interrupted(job, id, executed, messages, outputs);
-        return;
-      } catch (NodeLibrary.NodeException e) {
-        failed(
-            job,
-            id,
-            spec.classType(),
-            e.type,
-            e.getMessage(),
-            executed,
-            messages,
-            outputs,
-            inputsSummary(node));
-        return;
-      } catch (Exception e) {
-        failed(
-            job,
-            id,
-            spec.classType(),
-            e.getClass().getSimpleName(),
-            String.valueOf(e.getMessage()),
-            executed,
-            messages,
-            outputs,
-            inputsSummary(node));
-        return;
+        if (queue.interruptRequested()) {
+          return interrupted(job, id, executed, messages, outputs);
+        }
+        JsonNode node = job.prompt().get(id);
+        NodeLibrary.Spec spec = library.get(node.path("class_type").asText());
+        queue.runningNode(id);
+        sendProgressState(job, id, "running", 0, 1);
+        ObjectNode executing = json.data(promptId);
+        executing.put("node", id).put("display_node", id);
+        executing.remove("timestamp");
+        sockets.sendTo(job, json.message("executing", executing));
+        if ("out_of_memory".equals(fault)) {
+          return failed(
+              job,
+              id,
+              spec.classType(),
+              "torch.OutOfMemoryError",
+              "Allocation on device \nThis error means you ran out of memory on your GPU.",
+              executed,
+              messages,
+              outputs,
+              inputsSummary(node, spec, results));
+        }
+        if ("websocket_drop".equals(fault)) {
+          fault = null;
+          sockets.drop(job);
+        }
+        try {
+          Map<String, Object> inputs =
+              PromptGraph.resolveInputs(node.path("inputs"), spec, results);
+          NodeOutcome outcome = runNode(job, id, spec, inputs);
+          results.put(id, outcome);
+          executed.add(id);
+          sendProgressState(job, id, "finished", 1, 1);
+          if (outcome.ui() != null) {
+            outputs.set(id, json.tree(outcome.ui()));
+            sendExecuted(job, id, outcome.ui());
+          }
+        } catch (InterruptedException e) {
+          return interrupted(job, id, executed, messages, outputs);
+        } catch (NodeLibrary.NodeException e) {
+          return failed(
+              job,
+              id,
+              spec.classType(),
+              e.type,
+              e.getMessage(),
+              executed,
+              messages,
+              outputs,
+              inputsSummary(node, spec, results));
+        } catch (Exception e) {
+          return failed(
+              job,
+              id,
+              spec.classType(),
+              e.getClass().getSimpleName(),
+              String.valueOf(e.getMessage()),
+              executed,
+              messages,
+              outputs,
+              inputsSummary(node, spec, results));
+        }
       }
+    } finally {
+      // what ran stays cached, failed or not (ComfyUI caches each node's outputs as it runs); the
+      // cache keeps the nodes of the last prompt only
+      Map<String, NodeOutcome> nextCache = new HashMap<>();
+      order.forEach(id -> {
+        if (results.get(id) != null) {
+          nextCache.put(keys.get(id), results.get(id));
+        }
+      });
+      cache = nextCache;
     }
-    Map<String, NodeOutcome> nextCache = new HashMap<>();
-    order.forEach(id -> nextCache.put(keys.get(id), results.get(id)));
-    cache = nextCache;
     ObjectNode success = json.data(promptId);
-    writeHistory(
-        job, "success", true, statusMessages(messages, "execution_success", success), outputs);
     sockets.sendTo(job, json.message("execution_success", success));
+    return historyEntry(
+        job, "success", true, statusMessages(messages, "execution_success", success), outputs);
   }
 
   private NodeOutcome runNode(
@@ -237,7 +261,24 @@ final class PromptExecutor {
           }
 
           @Override
-          public void progress(int value, int max) {
+          public String nodeId() {
+            return id;
+          }
+
+          @Override
+          public JsonNode prompt() {
+            return job.prompt();
+          }
+
+          @Override
+          public JsonNode extraPngInfo() {
+            JsonNode info = job.extraData().get("extra_pnginfo");
+            return info == null || info.isNull() ? null : info;
+          }
+
+          @Override
+          public void progress(int value, int max) throws InterruptedException {
+            checkInterrupted(); // ComfyUI's progress hook raises on an interrupt first
             ObjectNode data = json.object();
             data.put("value", value)
                 .put("max", max)
@@ -255,35 +296,33 @@ final class PromptExecutor {
           }
 
           @Override
-          public void sendImage(BufferedImage image) throws IOException {
-            ByteArrayOutputStream png = new ByteArrayOutputStream();
-            ImageIO.write(ImageOps.rgb(image), "png", png);
-            sockets.sendPreview(job, id, png.toByteArray());
+          public void sendImage(FloatImage image) throws IOException {
+            sockets.sendPreview(job, id, Png.encode(image, Map.of(), 1));
           }
         };
     NodeLibrary.Result result = spec.work().run(inputs, context);
     return new NodeOutcome(result.outputs(), result.ui());
   }
 
-  private void interrupted(
+  private ObjectNode interrupted(
       QueuedPrompt job,
       String nodeId,
       List<String> executed,
       List<ArrayNode> messages,
       ObjectNode outputs) {
     if (queue.stopped()) {
-      return; // the process is going away: it records and sends nothing more
+      return null; // the process is going away: it records and sends nothing more
     }
     ObjectNode data = json.data(job.promptId());
     data.put("node_id", nodeId);
     data.put("node_type", job.prompt().path(nodeId).path("class_type").asText());
     data.set("executed", json.tree(executed));
-    writeHistory(
-        job, "error", false, statusMessages(messages, "execution_interrupted", data), outputs);
     sockets.sendTo(job, json.message("execution_interrupted", data));
+    return historyEntry(
+        job, "error", false, statusMessages(messages, "execution_interrupted", data), outputs);
   }
 
-  private void failed(
+  private ObjectNode failed(
       QueuedPrompt job,
       String nodeId,
       String nodeType,
@@ -305,8 +344,9 @@ final class PromptExecutor {
     traceback.add("  File \"/ComfyUI/nodes.py\", in " + nodeType + "\n");
     data.set("current_inputs", currentInputs);
     data.set("current_outputs", json.tree(executed));
-    writeHistory(job, "error", false, statusMessages(messages, "execution_error", data), outputs);
     sockets.sendTo(job, json.message("execution_error", data));
+    return historyEntry(
+        job, "error", false, statusMessages(messages, "execution_error", data), outputs);
   }
 
   /** The history entry's status messages: those sent so far and the final one. */
@@ -318,7 +358,7 @@ final class PromptExecutor {
     return entryMessages;
   }
 
-  private void writeHistory(
+  private ObjectNode historyEntry(
       QueuedPrompt job,
       String statusStr,
       boolean completed,
@@ -340,19 +380,55 @@ final class PromptExecutor {
                 .put("display_node", id)
                 .putNull("parent_node")
                 .put("real_node_id", id));
-    queue.record(job.promptId(), entry);
+    return entry;
   }
 
-  private ObjectNode inputsSummary(JsonNode node) {
+  /**
+   * execution_error's current_inputs: each input as a one-item list — literals as they are, a
+   * linked image as a string (the real server writes the tensor's printout, which is not modelled),
+   * and the hidden inputs (the prompt as Python prints a dict, extra_pnginfo).
+   */
+  private ObjectNode inputsSummary(
+      JsonNode node, NodeLibrary.Spec spec, Map<String, NodeOutcome> results) {
     ObjectNode summary = json.object();
     node.path("inputs")
         .fields()
         .forEachRemaining(e -> {
-          if (!e.getValue().isArray()) {
-            summary.putArray(e.getKey()).add(e.getValue());
+          JsonNode value = e.getValue();
+          if (!value.isArray()) {
+            summary.putArray(e.getKey()).add(value);
+          } else if (results.containsKey(value.get(0).asText())) {
+            summary.putArray(e.getKey()).add(tensorText(results.get(value.get(0).asText()), value));
+          }
+        });
+    spec.hidden()
+        .forEach((name, kind) -> {
+          JsonNode value =
+              kind.equals("PROMPT")
+                  ? currentPrompt
+                  : kind.equals("EXTRA_PNGINFO") ? currentExtraPngInfo : null;
+          if (value == null || value.isNull()) {
+            summary.putArray(name).addNull();
+          } else {
+            summary.putArray(name).add(PyJson.str(value));
           }
         });
     return summary;
+  }
+
+  /** A stand-in for torch's printout of a linked input: {@code tensor(...)} with its shape. */
+  private static String tensorText(NodeOutcome source, JsonNode link) {
+    Object output = source.outputs().get(link.get(1).asInt());
+    if (output instanceof List<?> batch
+        && !batch.isEmpty()
+        && batch.get(0) instanceof FloatImage f) {
+      return "tensor(<"
+          + (f.channels() == 1
+              ? batch.size() + ", " + f.height() + ", " + f.width()
+              : batch.size() + ", " + f.height() + ", " + f.width() + ", " + f.channels())
+          + " float32, not printed by the testkit>)";
+    }
+    return String.valueOf(output);
   }
 
   private void sendExecuted(QueuedPrompt job, String id, Map<String, Object> ui) {

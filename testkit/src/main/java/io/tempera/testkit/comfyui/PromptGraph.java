@@ -8,10 +8,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.Predicate;
 
 /**
  * A prompt's graph as the executor reads it: the order its nodes run in, their cache keys and
@@ -23,6 +26,116 @@ final class PromptGraph {
   record NodeOutcome(List<Object> outputs, Map<String, Object> ui) {}
 
   private PromptGraph() {}
+
+  /**
+   * The order the nodes that are not cached run in, as ComfyUI's ExecutionList stages them: of the
+   * nodes whose inputs are ready, an output node first, else one an output waits for, else one a
+   * node an output waits for waits for, else the first pending (pending in the order the outputs
+   * and then their inputs were added, inputs taken last-listed first).
+   */
+  static List<String> runOrder(
+      ObjectNode prompt, List<String> outputs, Set<String> cached, Predicate<String> isOutput) {
+    Map<String, Boolean> pending = new LinkedHashMap<>();
+    Map<String, Set<String>> blockers = new HashMap<>();
+    Map<String, Set<String>> blocking = new HashMap<>();
+    for (String output : outputs) {
+      addNode(prompt, output, cached, pending, blockers, blocking);
+    }
+    List<String> order = new ArrayList<>();
+    while (!pending.isEmpty()) {
+      List<String> ready = new ArrayList<>();
+      for (String id : pending.keySet()) {
+        if (blockers.get(id).isEmpty()) {
+          ready.add(id);
+        }
+      }
+      if (ready.isEmpty()) {
+        break; // a cycle: validation refuses those
+      }
+      String picked = pick(ready, pending, blocking, isOutput);
+      pending.remove(picked);
+      for (String blocker : blockers.remove(picked)) {
+        if (blocking.containsKey(blocker)) {
+          blocking.get(blocker).remove(picked);
+        }
+      }
+      for (String blocked : blocking.remove(picked)) {
+        blockers.get(blocked).remove(picked);
+      }
+      order.add(picked);
+    }
+    return order;
+  }
+
+  private static void addNode(
+      ObjectNode prompt,
+      String start,
+      Set<String> cached,
+      Map<String, Boolean> pending,
+      Map<String, Set<String>> blockers,
+      Map<String, Set<String>> blocking) {
+    List<String> stack = new ArrayList<>(List.of(start));
+    List<String[]> links = new ArrayList<>();
+    while (!stack.isEmpty()) {
+      String id = stack.remove(stack.size() - 1);
+      if (pending.containsKey(id)) {
+        continue;
+      }
+      pending.put(id, true);
+      blockers.put(id, new LinkedHashSet<>());
+      blocking.put(id, new LinkedHashSet<>());
+      prompt
+          .path(id)
+          .path("inputs")
+          .forEach(value -> {
+            if (value.isArray() && value.size() == 2 && prompt.has(value.get(0).asText())) {
+              String from = value.get(0).asText();
+              if (!cached.contains(from)) {
+                stack.add(from);
+              }
+              links.add(new String[] {from, id});
+            }
+          });
+    }
+    for (String[] link : links) {
+      if (!cached.contains(link[0]) || pending.containsKey(link[0])) {
+        addNode(prompt, link[0], cached, pending, blockers, blocking);
+        blocking.get(link[0]).add(link[1]);
+        blockers.get(link[1]).add(link[0]);
+      }
+    }
+  }
+
+  private static String pick(
+      List<String> ready,
+      Map<String, Boolean> pending,
+      Map<String, Set<String>> blocking,
+      Predicate<String> isOutput) {
+    for (String id : ready) {
+      if (isOutput.test(id)) {
+        return id;
+      }
+    }
+    for (String id : ready) {
+      for (String blocked : blocking.get(id)) {
+        if (isOutput.test(blocked)) {
+          return id;
+        }
+      }
+    }
+    for (String id : ready) {
+      for (String blocked : blocking.get(id)) {
+        if (pending.containsKey(blocked)) {
+          for (String next : blocking.get(blocked)) {
+            if (isOutput.test(next)) {
+              return id;
+            }
+          }
+        }
+      }
+    }
+    return ready.get(0);
+  }
 
   /** The nodes the prompt's outputs need, dependencies first. */
   static List<String> executionOrder(ObjectNode prompt, List<String> outputs) {

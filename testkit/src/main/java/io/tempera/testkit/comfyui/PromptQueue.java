@@ -3,8 +3,6 @@ package io.tempera.testkit.comfyui;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,9 +29,18 @@ final class PromptQueue {
   private volatile String runningNode;
   private volatile boolean interruptRequested;
   private volatile boolean stopped;
+  private Runnable onChange = () -> {};
 
   PromptQueue(ComfyJson json) {
     this.json = json;
+  }
+
+  /**
+   * What runs (under the queue's lock, so before anything the change leads to) when a prompt is
+   * queued, taken to run, or finished: ComfyUI's {@code queue_updated}, the /ws status broadcast.
+   */
+  void onChange(Runnable listener) {
+    onChange = listener;
   }
 
   /**
@@ -58,6 +65,7 @@ final class PromptQueue {
       counter++;
       pending.add(new QueuedPrompt(number, promptId, prompt, extraData, outputs));
       accepted.add(promptId);
+      onChange.run();
       lock.notifyAll();
       return number;
     }
@@ -98,15 +106,28 @@ final class PromptQueue {
       QueuedPrompt job = pending.poll();
       running = job;
       interruptRequested = false;
+      onChange.run();
       return job;
     }
   }
 
-  /** The running prompt ended. */
-  void finished() {
+  /**
+   * The running prompt ended: its history entry (null when the process is going away) is recorded,
+   * then the queue status goes out — ComfyUI's {@code task_done}.
+   */
+  void finished(String promptId, ObjectNode historyEntry) {
     synchronized (lock) {
       running = null;
       runningNode = null;
+      if (historyEntry != null) {
+        history.put(promptId, historyEntry);
+        if (history.size() > MAX_HISTORY) {
+          history.remove(history.keySet().iterator().next());
+        }
+      }
+      if (!stopped) {
+        onChange.run();
+      }
     }
   }
 
@@ -185,25 +206,25 @@ final class PromptQueue {
 
   // --- history ---
 
-  void record(String promptId, ObjectNode entry) {
-    synchronized (lock) {
-      history.put(promptId, entry);
-      if (history.size() > MAX_HISTORY) {
-        history.remove(history.keySet().iterator().next());
-      }
-    }
-  }
-
-  /** GET /history: newest first, from {@code offset}, at most {@code max}. */
-  ObjectNode history(int offset, int max) {
+  /**
+   * GET /history, as ComfyUI's get_history: oldest first, from {@code offset}; a negative offset
+   * with {@code maxItems} (not null) starts where the newest {@code maxItems} begin.
+   */
+  ObjectNode history(int offset, Integer maxItems) {
     ObjectNode reply = json.object();
     synchronized (lock) {
-      List<Map.Entry<String, ObjectNode>> entries = new ArrayList<>(history.entrySet());
-      Collections.reverse(entries);
-      entries.stream()
-          .skip(Math.max(0, offset))
-          .limit(Math.max(0, max))
-          .forEach(e -> reply.set(e.getKey(), e.getValue()));
+      if (offset < 0 && maxItems != null) {
+        offset = history.size() - maxItems;
+      }
+      int i = 0;
+      for (Map.Entry<String, ObjectNode> e : history.entrySet()) {
+        if (i++ >= offset) {
+          if (maxItems != null && reply.size() >= maxItems) {
+            break;
+          }
+          reply.set(e.getKey(), e.getValue());
+        }
+      }
     }
     return reply;
   }

@@ -207,12 +207,39 @@ final class PromptValidator {
       ObjectNode problem = checkLiteral(spec, input, value);
       if (problem != null) {
         errors.add(problem);
+      } else if (inputs instanceof ObjectNode writable) {
+        writable.set(input.name(), converted(input, value));
       }
     }
     errorsByNode.put(id, errors);
     boolean ok = errors.isEmpty() && linkedOk;
     validated.put(id, ok);
     return ok;
+  }
+
+  /**
+   * The value as ComfyUI's validation writes it back into the prompt ({@code inputs[x] = int(val)}
+   * …): an INT truncated to an integer, a FLOAT a float, a STRING a string.
+   */
+  private JsonNode converted(NodeLibrary.Input input, JsonNode value) {
+    return switch (input.type()) {
+      case "INT" ->
+          value.isIntegralNumber()
+              ? value
+              : json.getNodeFactory()
+                  .numberNode(
+                      (long)
+                          (value.isNumber()
+                              ? value.asDouble()
+                              : Double.parseDouble(value.asText().trim())));
+      case "FLOAT" ->
+          json.getNodeFactory()
+              .numberNode(
+                  value.isNumber() ? value.asDouble() : Double.parseDouble(value.asText().trim()));
+      case "STRING" ->
+          value.isTextual() ? value : json.getNodeFactory().textNode(PyJson.str(value));
+      default -> value;
+    };
   }
 
   private ObjectNode checkLiteral(NodeLibrary.Spec spec, NodeLibrary.Input input, JsonNode value) {
@@ -328,31 +355,27 @@ final class PromptValidator {
     error.put("details", details);
     ObjectNode extra = error.putObject("extra_info");
     extra.put("input_name", input.name());
-    ArrayNode config = extra.putArray("input_config");
-    config.add(
-        input.type().equals("COMBO") && input.options() != null
-            ? json.valueToTree(input.options())
-            : json.getNodeFactory().textNode(input.type()));
-    ObjectNode limits = config.addObject();
-    if (input.defaultValue() != null) limits.set("default", json.valueToTree(input.defaultValue()));
-    if (input.min() != null) {
-      limits.set(
-          "min",
-          input.type().equals("INT")
-              ? json.valueToTree(input.min().longValue())
-              : json.valueToTree(input.min()));
-    }
-    if (input.max() != null) {
-      limits.set(
-          "max",
-          input.type().equals("INT")
-              ? json.valueToTree(input.max().longValue())
-              : json.valueToTree(input.max()));
-    }
+    extra.set(
+        "input_config",
+        input.describe(
+            json, input.type().equals("COMBO") && input.options() == null ? inputFiles() : null));
     if (received != null) {
       extra.set("received_value", received);
     }
     return error;
+  }
+
+  /** LoadImage's choices: the input folder's files, sorted. */
+  private List<String> inputFiles() {
+    try (var files = Files.list(inputDir)) {
+      return files
+          .filter(Files::isRegularFile)
+          .map(f -> f.getFileName().toString())
+          .sorted()
+          .toList();
+    } catch (java.io.IOException e) {
+      return List.of();
+    }
   }
 
   private ObjectNode error(String type, String message, String details) {

@@ -47,29 +47,19 @@ record ServerInfo(ComfyJson json, NodeLibrary library, FileStore files) {
       ObjectNode required = input.putObject("required");
       ArrayNode inputOrder = node.putObject("input_order").putArray("required");
       for (NodeLibrary.Input in : spec.required()) {
-        ArrayNode entry = required.putArray(in.name());
-        if (in.type().equals("COMBO")) {
-          entry.add(
-              spec.classType().equals("LoadImage")
-                  ? json.tree(files.inputFiles())
-                  : json.tree(in.options()));
-        } else {
-          entry.add(in.type());
-        }
-        ObjectNode config = entry.addObject();
-        if (in.defaultValue() != null) config.set("default", json.tree(in.defaultValue()));
-        if (in.min() != null)
-          config.set(
-              "min",
-              in.type().equals("INT") ? json.tree(in.min().longValue()) : json.tree(in.min()));
-        if (in.max() != null)
-          config.set(
-              "max",
-              in.type().equals("INT") ? json.tree(in.max().longValue()) : json.tree(in.max()));
+        required.set(
+            in.name(),
+            in.describe(
+                json.mapper,
+                spec.classType().equals("LoadImage") && in.name().equals("image")
+                    ? files.inputFiles()
+                    : null));
         inputOrder.add(in.name());
       }
-      input.putObject("optional");
-      input.putObject("hidden");
+      if (!spec.hidden().isEmpty()) {
+        ObjectNode hidden = input.putObject("hidden");
+        spec.hidden().forEach(hidden::put);
+      }
       node.set("output", json.tree(spec.outputTypes()));
       node.set("output_is_list", json.tree(spec.outputTypes().stream().map(t -> false).toList()));
       node.set("output_name", json.tree(spec.outputNames()));
@@ -78,7 +68,13 @@ record ServerInfo(ComfyJson json, NodeLibrary library, FileStore files) {
       node.put("description", "");
       node.put(
           "python_module",
-          spec.classType().startsWith("Tempera") ? "custom_nodes.tempera_testkit" : "nodes");
+          switch (spec.classType()) {
+            case "ImageBlur" -> "comfy_extras.nodes_post_processing";
+            case "MaskToImage" -> "comfy_extras.nodes_mask";
+            case "SaveImageWebsocket" -> "custom_nodes.websocket_image_save";
+            default ->
+                spec.classType().startsWith("Tempera") ? "custom_nodes.tempera_testkit" : "nodes";
+          });
       node.put("category", spec.category());
       node.put("output_node", spec.outputNode());
     }

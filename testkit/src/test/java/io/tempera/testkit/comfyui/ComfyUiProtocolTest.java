@@ -460,7 +460,12 @@ class ComfyUiProtocolTest {
 
   static byte[] png(int color) throws Exception {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ImageIO.write(ImageOps.filled(2, 2, color), "png", out);
+    java.awt.image.BufferedImage image =
+        new java.awt.image.BufferedImage(2, 2, java.awt.image.BufferedImage.TYPE_INT_RGB);
+    for (int i = 0; i < 4; i++) {
+      image.setRGB(i % 2, i / 2, color);
+    }
+    ImageIO.write(image, "png", out);
     return out.toByteArray();
   }
 }

@@ -319,6 +319,38 @@ public final class RealComfyUi implements AutoCloseable {
     process = null;
   }
 
+  /**
+   * Freezes it (SIGSTOP) as a wedged server is: the kernel still accepts connections, nothing
+   * answers and nothing progresses. {@link #thaw()} lets it go on.
+   */
+  public synchronized void freeze() throws IOException {
+    signal("STOP");
+  }
+
+  /** Lets a {@link #freeze frozen} server go on (SIGCONT). */
+  public synchronized void thaw() throws IOException {
+    signal("CONT");
+  }
+
+  private void signal(String name) throws IOException {
+    if (process == null) {
+      throw new IllegalStateException("ComfyUI does not run");
+    }
+    try {
+      int exit =
+          new ProcessBuilder("kill", "-" + name, Long.toString(process.pid()))
+              .inheritIO()
+              .start()
+              .waitFor();
+      if (exit != 0) {
+        throw new IOException("kill -" + name + " " + process.pid() + " exited " + exit);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while signalling ComfyUI", e);
+    }
+  }
+
   /** Starts it again after {@link #kill()}, on the same port and folders, and waits until ready. */
   public synchronized void startAgain() throws IOException {
     if (isAlive()) {

@@ -163,6 +163,42 @@ class ComfyUiFaultsRealComfyUiIT {
   }
 
   @Test
+  void aWedgedServerThatAcceptsButNeverAnswersIsATimeoutWithinItsBound() throws Exception {
+    // a client with short limits, so the bound is seconds here (the defaults: 30 s per request)
+    ComfyUiClientOptions quick =
+        new ComfyUiClientOptions(
+            Duration.ofSeconds(2),
+            Duration.ofSeconds(3),
+            Duration.ofSeconds(1),
+            Duration.ofMinutes(5));
+    String runId = id();
+    try (ComfyUiClient impatient = new ComfyUiClient(server.baseUrl(), quick)) {
+      CompletableFuture<PromptResult> run =
+          CompletableFuture.supplyAsync(
+              () -> impatient.run(sampling(400), runId, "faults-wedged", updates::add));
+      await().atMost(Duration.ofSeconds(60)).until(this::sampledAStep);
+      server.freeze();
+      try {
+        assertThatThrownBy(() -> run.get(30, TimeUnit.SECONDS))
+            .cause()
+            .isInstanceOfSatisfying(
+                ComfyUiException.class,
+                e -> {
+                  assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.TIMEOUT);
+                  assertThat(e.retryable()).isTrue();
+                });
+      } finally {
+        server.thaw();
+      }
+      // once it goes on, the run is still there to be stopped
+      client.cancel(runId);
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .untilAsserted(() -> assertThat(client.queueStatus(runId).known()).isFalse());
+    }
+  }
+
+  @Test
   void aPromptTheServerAcceptsWithNodeErrorsIsRefusedNamingTheNode() throws Exception {
     ObjectNode graph =
         graph(

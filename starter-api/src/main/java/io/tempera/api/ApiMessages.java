@@ -82,4 +82,13 @@ public final class ApiMessages {
       Map<String, io.tempera.template.TierConfig> tierDetails) {}
 
   public record Upload(String path, String contentType, long sizeBytes) {}
+
+  /**
+   * A function whose template loaded but cannot run on the configured servers: why, node by node.
+   */
+  public record UnavailableFunction(
+      String id,
+      String version,
+      String displayName,
+      List<io.tempera.template.NodeProblem> problems) {}
 }

@@ -1,8 +1,10 @@
 package io.tempera.api;
 
 import io.tempera.template.FunctionTemplate;
+import io.tempera.template.NodeProblem;
 import io.tempera.template.ParameterSpec;
 import io.tempera.template.QualityTier;
+import io.tempera.template.RequestProblem;
 import io.tempera.template.TemplateProblem;
 import io.tempera.template.TemplateRegistry;
 import java.util.ArrayList;
@@ -10,6 +12,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.springframework.http.HttpStatus;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.RequestMapping;
@@ -26,23 +29,67 @@ public class FunctionController {
     this.templates = templates;
   }
 
+  /** The functions the canvas can offer: those the configured servers can run. */
   @GetMapping
   public List<ApiMessages.Function> list() {
-    return templates.functions().stream().map(FunctionController::describe).toList();
+    return templates.functions().stream()
+        .filter(templates::available)
+        .map(FunctionController::describe)
+        .toList();
   }
 
   @GetMapping("/{id}")
   public ApiMessages.Function one(@PathVariable String id) {
-    return templates
-        .find(id)
-        .map(FunctionController::describe)
-        .orElseThrow(() -> ApiException.notFound("There is no function '" + id + "'"));
+    FunctionTemplate template =
+        templates
+            .find(id)
+            .orElseThrow(() -> ApiException.notFound("There is no function '" + id + "'"));
+    List<NodeProblem> unavailable = templates.unavailability(template);
+    if (!unavailable.isEmpty()) {
+      throw unavailable(template, unavailable);
+    }
+    return describe(template);
   }
 
-  /** For template authors: the template files that were skipped, and why. */
+  /**
+   * For template authors: the template files that were skipped, and what the node catalogue check
+   * found (why a function is unavailable, and warnings), each with file, JSON path and reason.
+   */
   @GetMapping("/problems")
   public List<TemplateProblem> problems() {
     return templates.problems();
+  }
+
+  /**
+   * The functions whose templates loaded but cannot run on the configured servers (a node class,
+   * input or model file they lack), with each problem's node, class and input.
+   */
+  @GetMapping("/unavailable")
+  public List<ApiMessages.UnavailableFunction> unavailable() {
+    return templates.unavailable().stream()
+        .map(u ->
+            new ApiMessages.UnavailableFunction(
+                u.template().id(),
+                u.template().version(),
+                u.template().displayName(),
+                u.problems()))
+        .toList();
+  }
+
+  /** 409 FUNCTION_UNAVAILABLE: the first problem in the message, every one in the problems. */
+  static ApiException unavailable(FunctionTemplate template, List<NodeProblem> problems) {
+    return new ApiException(
+        HttpStatus.CONFLICT,
+        "FUNCTION_UNAVAILABLE",
+        "Function '"
+            + template.id()
+            + "' is unavailable: "
+            + problems.get(0).reason()
+            + (problems.size() > 1 ? " (and " + (problems.size() - 1) + " more problems)" : "")
+            + "; an operator must install what it needs, or choose another function",
+        problems.stream()
+            .map(p -> new RequestProblem("functionId", p.code(), p.reason()))
+            .toList());
   }
 
   static ApiMessages.Function describe(FunctionTemplate t) {

@@ -124,6 +124,10 @@ public class GenerationService {
                         "There is no function '"
                             + body.functionId()
                             + "'; GET /api/functions lists them"));
+    List<io.tempera.template.NodeProblem> unavailable = templates.unavailability(template);
+    if (!unavailable.isEmpty()) {
+      throw FunctionController.unavailable(template, unavailable);
+    }
     problems.addAll(ParameterValidator.validate(template, parameters));
     for (var spec : template.parameters().values()) {
       Object value = parameters.get(spec.name());

@@ -4,8 +4,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.InProcessProgressBus;
 import io.tempera.progress.ProgressBus;
+import io.tempera.template.NodeCatalogueSource;
 import io.tempera.template.TemplateRegistry;
 import io.tempera.template.TemplateTranslator;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
@@ -23,11 +25,45 @@ public class TemperaCoreConfiguration {
     return new ObjectMapper();
   }
 
+  /**
+   * The templates, with ComfyUI graphs checked against the node catalogue of the servers: a worker
+   * host's (and the embedded default's) {@link NodeCatalogueSource} bean, else on the API alone the
+   * servers {@code tempera.node-catalogue.comfyui-urls} names, else none (not checked).
+   */
   @Bean
   public TemplateRegistry templateRegistry(
-      TemperaProperties properties, ObjectMapper templateObjectMapper) {
+      TemperaProperties properties,
+      ObjectMapper templateObjectMapper,
+      ObjectProvider<NodeCatalogueSource> catalogues) {
+    NodeCatalogueSource source =
+        properties.nodeCatalogue().enabled()
+            ? catalogues.getIfAvailable(() -> NodeCatalogueSource.NONE)
+            : NodeCatalogueSource.NONE;
     return new TemplateRegistry(
-        properties.templatesDir(), templateObjectMapper, properties.templatesRecheckMillis());
+        properties.templatesDir(),
+        templateObjectMapper,
+        properties.templatesRecheckMillis(),
+        source);
+  }
+
+  /**
+   * On the API alone: the node catalogues of the ComfyUI servers {@code
+   * tempera.node-catalogue.comfyui-urls} names (a worker host defines its own, from its servers).
+   */
+  @Bean(destroyMethod = "close")
+  @ConditionalOnExpression(
+      "!'${tempera.node-catalogue.comfyui-urls:}'.isEmpty() and '${tempera.node-catalogue.enabled:true}' == 'true'")
+  @ConditionalOnMissingBean(NodeCatalogueSource.class)
+  public ComfyUiNodeCatalogues apiNodeCatalogues(
+      TemperaProperties properties, ObjectMapper templateObjectMapper) {
+    TemperaProperties.NodeCatalogue settings = properties.nodeCatalogue();
+    return new ComfyUiNodeCatalogues(
+            settings.comfyuiUrls(),
+            templateObjectMapper,
+            settings.refresh(),
+            settings.timeout(),
+            true)
+        .start();
   }
 
   @Bean

@@ -12,6 +12,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param maxUploadBytes the largest file accepted by the upload endpoint
  * @param searchAttributes start generations with the Tempera* search attributes (they must be
  *     registered on the Temporal server first)
+ * @param nodeCatalogue checking ComfyUI templates against the servers' {@code /object_info}
  */
 @ConfigurationProperties("tempera")
 public record TemperaProperties(
@@ -19,7 +20,35 @@ public record TemperaProperties(
     Path templatesDir,
     Long templatesRecheckMillis,
     Long maxUploadBytes,
-    Boolean searchAttributes) {
+    Boolean searchAttributes,
+    NodeCatalogue nodeCatalogue) {
+
+  /**
+   * Checking ComfyUI templates against the node catalogues of the servers ({@code
+   * tempera.node-catalogue.*}).
+   *
+   * @param enabled check them (default true)
+   * @param comfyuiUrls the servers to ask, on a host that runs no worker (the API alone); a worker
+   *     host (and the embedded default) asks its own ComfyUI servers
+   * @param refresh how often the catalogues are fetched again (default 30 s)
+   * @param timeout how long one fetch may take (default 10 s)
+   */
+  public record NodeCatalogue(
+      Boolean enabled,
+      java.util.List<java.net.URI> comfyuiUrls,
+      java.time.Duration refresh,
+      java.time.Duration timeout) {
+
+    public NodeCatalogue {
+      enabled = enabled == null || enabled;
+      comfyuiUrls =
+          comfyuiUrls == null
+              ? java.util.List.of()
+              : comfyuiUrls.stream().filter(u -> u != null && !u.toString().isBlank()).toList();
+      refresh = refresh == null ? java.time.Duration.ofSeconds(30) : refresh;
+      timeout = timeout == null ? java.time.Duration.ofSeconds(10) : timeout;
+    }
+  }
 
   public TemperaProperties {
     outputRoot = outputRoot == null ? Path.of(".tempera/outputs") : outputRoot;
@@ -27,5 +56,7 @@ public record TemperaProperties(
     templatesRecheckMillis = templatesRecheckMillis == null ? 1000L : templatesRecheckMillis;
     maxUploadBytes = maxUploadBytes == null ? 50L * 1024 * 1024 : maxUploadBytes;
     searchAttributes = searchAttributes != null && searchAttributes;
+    nodeCatalogue =
+        nodeCatalogue == null ? new NodeCatalogue(null, null, null, null) : nodeCatalogue;
   }
 }

@@ -70,6 +70,33 @@ public class WorkerConfiguration {
         options);
   }
 
+  /**
+   * The node catalogues of this host's ComfyUI servers (their {@code /object_info}), which the
+   * template registry checks the ComfyUI graphs against: a template naming a node class or model
+   * file they lack is unavailable, not a failed generation. Containerised models' tiers are not
+   * checked while containers start on demand.
+   */
+  @Bean(destroyMethod = "close")
+  @org.springframework.context.annotation.Primary
+  @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(
+      name = "tempera.node-catalogue.enabled",
+      havingValue = "true",
+      matchIfMissing = true)
+  public io.tempera.config.ComfyUiNodeCatalogues comfyUiNodeCatalogues(
+      WorkerProperties properties,
+      ObjectProvider<ComfyUiUrls> comfyUiUrls,
+      io.tempera.config.TemperaProperties tempera,
+      com.fasterxml.jackson.databind.ObjectMapper templateObjectMapper) {
+    List<URI> urls = comfyUiUrls.getIfAvailable(() -> properties::comfyuiUrls).urls();
+    return new io.tempera.config.ComfyUiNodeCatalogues(
+            urls,
+            templateObjectMapper,
+            tempera.nodeCatalogue().refresh(),
+            tempera.nodeCatalogue().timeout(),
+            properties.docker().enabled())
+        .start();
+  }
+
   /** The Gradio backend: the configured servers (tempera.worker.gradio-urls); none is allowed. */
   @Bean
   public GradioBackend gradioBackend(WorkerProperties properties) {

@@ -105,7 +105,7 @@ class UnavailableFunctionApiTest {
     assertThat(problem.get("classType").asText()).isEqualTo("FaceDetailer");
     assertThat(problem.get("reason").asText())
         .isEqualTo(
-            "node 2 is a FaceDetailer, a node class the ComfyUI at "
+            "node 2 uses the node class FaceDetailer, which the ComfyUI at "
                 + COMFY.baseUrl()
                 + " does not have: install the custom node that provides it there, or change the"
                 + " graph");
@@ -131,7 +131,8 @@ class UnavailableFunctionApiTest {
     JsonNode error = JSON.readTree(refused.body());
     assertThat(error.get("code").asText()).isEqualTo("FUNCTION_UNAVAILABLE");
     assertThat(error.get("message").asText())
-        .startsWith("Function 'needs-custom-node' is unavailable: node 2 is a FaceDetailer")
+        .startsWith(
+            "Function 'needs-custom-node' is unavailable: node 2 uses the node class FaceDetailer")
         .endsWith("an operator must install what it needs, or choose another function");
     assertThat(error.at("/problems/0/field").asText()).isEqualTo("functionId");
     assertThat(error.at("/problems/0/code").asText()).isEqualTo("UNKNOWN_NODE_CLASS");

@@ -253,9 +253,9 @@ public final class GraphValidator {
             null,
             "node "
                 + id
-                + " is a "
+                + " uses the node class "
                 + classType
-                + ", a node class "
+                + ", which "
                 + catalogue.source()
                 + " does not have: install the custom node that provides it there, or change the"
                 + " graph");

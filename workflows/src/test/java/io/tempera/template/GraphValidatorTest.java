@@ -148,8 +148,8 @@ class GraphValidatorTest {
     assertThat(p.path()).isEqualTo("$.backend.graph[\"5\"].class_type");
     assertThat(p.reason())
         .isEqualTo(
-            "node 5 is a FaceDetailer, a node class the ComfyUI at http://gpu-1:8188 does not"
-                + " have: install the custom node that provides it there, or change the graph");
+            "node 5 uses the node class FaceDetailer, which the ComfyUI at http://gpu-1:8188"
+                + " does not have: install the custom node that provides it there, or change the graph");
   }
 
   @Test

@@ -82,7 +82,7 @@ class UnavailableFunctionPlanningTest {
           assertThat(failure.getType()).isEqualTo(ErrorCode.FUNCTION_UNAVAILABLE.name());
           assertThat(failure.isNonRetryable()).isTrue();
           assertThat(failure.getOriginalMessage())
-              .startsWith("Function 'text-to-image' is unavailable: node 1 is a")
+              .startsWith("Function 'text-to-image' is unavailable: node 1 uses the node class")
               .contains("CheckpointLoaderSimple");
         });
 

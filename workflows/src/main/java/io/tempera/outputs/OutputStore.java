@@ -141,7 +141,7 @@ public final class OutputStore {
       }
       Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
       if (!readers.hasNext()) {
-        return Optional.empty();
+        return webpDimensions(file);
       }
       ImageReader reader = readers.next();
       try {
@@ -153,6 +153,52 @@ public final class OutputStore {
     } catch (IOException | RuntimeException e) {
       return Optional.empty();
     }
+  }
+
+  /**
+   * A WebP's canvas size from its first chunk (ImageIO reads no WebP): VP8X (extended, e.g.
+   * animated), VP8L (lossless) or VP8 (lossy).
+   */
+  static Optional<int[]> webpDimensions(Path file) {
+    byte[] h;
+    try (InputStream in = Files.newInputStream(file)) {
+      h = in.readNBytes(30);
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+    if (h.length < 30
+        || !new String(h, 0, 4, java.nio.charset.StandardCharsets.US_ASCII).equals("RIFF")
+        || !new String(h, 8, 4, java.nio.charset.StandardCharsets.US_ASCII).equals("WEBP")) {
+      return Optional.empty();
+    }
+    String chunk = new String(h, 12, 4, java.nio.charset.StandardCharsets.US_ASCII);
+    return switch (chunk) {
+      case "VP8X" -> Optional.of(new int[] {1 + u24(h, 24), 1 + u24(h, 27)});
+      case "VP8L" -> {
+        if ((h[20] & 0xff) != 0x2f) {
+          yield Optional.empty();
+        }
+        int bits =
+            (h[21] & 0xff) | (h[22] & 0xff) << 8 | (h[23] & 0xff) << 16 | (h[24] & 0xff) << 24;
+        yield Optional.of(new int[] {1 + (bits & 0x3fff), 1 + ((bits >>> 14) & 0x3fff)});
+      }
+      case "VP8 " -> {
+        // frame tag (3 bytes), start code 9d 01 2a, then 14-bit width and height
+        if ((h[23] & 0xff) != 0x9d || (h[24] & 0xff) != 0x01 || (h[25] & 0xff) != 0x2a) {
+          yield Optional.empty();
+        }
+        yield Optional.of(
+            new int[] {
+              ((h[26] & 0xff) | (h[27] & 0xff) << 8) & 0x3fff,
+              ((h[28] & 0xff) | (h[29] & 0xff) << 8) & 0x3fff
+            });
+      }
+      default -> Optional.empty();
+    };
+  }
+
+  private static int u24(byte[] bytes, int at) {
+    return (bytes[at] & 0xff) | (bytes[at + 1] & 0xff) << 8 | (bytes[at + 2] & 0xff) << 16;
   }
 
   private Path inside(Path path) {

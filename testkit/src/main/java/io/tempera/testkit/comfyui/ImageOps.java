@@ -185,7 +185,7 @@ final class ImageOps {
           a.l0[i] = 1f;
           continue;
         }
-        float real = scale * (i + 0.5f) - 0.5f;
+        float real = Math.fma(scale, i + 0.5f, -0.5f); // torch's build contracts a*b+c to FMA
         if (real < 0f) {
           real = 0f;
         }
@@ -200,7 +200,10 @@ final class ImageOps {
     }
   }
 
-  /** torch's channels-last bilinear kernel: {@code i00*w00 + i01*w01 + i10*w10 + i11*w11}. */
+  /**
+   * torch's channels-last bilinear kernel: {@code i00*w00 + i01*w01 + i10*w10 + i11*w11}, as its
+   * build compiles it (fused multiply-adds).
+   */
   private static FloatImage bilinear(FloatImage source, int width, int height) {
     Linear h = Linear.of(source.height(), height);
     Linear w = Linear.of(source.width(), width);
@@ -213,11 +216,10 @@ final class ImageOps {
         float w10 = h.l1[y] * w.l0[x];
         float w11 = h.l1[y] * w.l1[x];
         for (int ch = 0; ch < c; ch++) {
-          float v =
-              source.get(w.i0[x], h.i0[y], ch) * w00
-                  + source.get(w.i1[x], h.i0[y], ch) * w01
-                  + source.get(w.i0[x], h.i1[y], ch) * w10
-                  + source.get(w.i1[x], h.i1[y], ch) * w11;
+          float v = source.get(w.i0[x], h.i0[y], ch) * w00;
+          v = Math.fma(source.get(w.i1[x], h.i0[y], ch), w01, v);
+          v = Math.fma(source.get(w.i0[x], h.i1[y], ch), w10, v);
+          v = Math.fma(source.get(w.i1[x], h.i1[y], ch), w11, v);
           out.set(x, y, ch, v);
         }
       }
@@ -260,7 +262,7 @@ final class ImageOps {
       Cubic a = new Cubic(new int[out][4], new float[out][4]);
       float scale = (float) in / out;
       for (int i = 0; i < out; i++) {
-        float real = scale * (i + 0.5f) - 0.5f;
+        float real = Math.fma(scale, i + 0.5f, -0.5f);
         int index = Math.min((int) Math.floor(real), in - 1);
         float t = Math.min(Math.max(real - index, 0f), 1f);
         float x2 = 1f - t;
@@ -277,12 +279,14 @@ final class ImageOps {
 
     private static final float A = -0.75f;
 
+    /** {@code ((A + 2) * x - (A + 3)) * x * x + 1}, with FMAs. */
     private static float cubic1(float x) {
-      return ((A + 2) * x - (A + 3)) * x * x + 1;
+      return Math.fma(Math.fma(A + 2, x, -(A + 3)) * x, x, 1f);
     }
 
+    /** {@code ((A * x - 5 * A) * x + 8 * A) * x - 4 * A}, with FMAs. */
     private static float cubic2(float x) {
-      return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+      return Math.fma(Math.fma(Math.fma(A, x, -5 * A), x, 8 * A), x, -4 * A);
     }
   }
 
@@ -298,12 +302,11 @@ final class ImageOps {
           float v = 0f;
           for (int j = 0; j < 4; j++) {
             int sy = h.index[y][j];
-            float row =
-                source.get(w.index[x][0], sy, ch) * w.weight[x][0]
-                    + source.get(w.index[x][1], sy, ch) * w.weight[x][1]
-                    + source.get(w.index[x][2], sy, ch) * w.weight[x][2]
-                    + source.get(w.index[x][3], sy, ch) * w.weight[x][3];
-            v = j == 0 ? row * h.weight[y][0] : v + row * h.weight[y][j];
+            float row = source.get(w.index[x][0], sy, ch) * w.weight[x][0];
+            for (int k = 1; k < 4; k++) {
+              row = Math.fma(source.get(w.index[x][k], sy, ch), w.weight[x][k], row);
+            }
+            v = j == 0 ? row * h.weight[y][0] : Math.fma(row, h.weight[y][j], v);
           }
           out.set(x, y, ch, v);
         }
@@ -424,10 +427,15 @@ final class ImageOps {
    * ImageBlur: a {@code (2r+1)²} Gaussian over {@code linspace(-1, 1)} — so sigma is relative to
    * the radius, a pixel {@code p} away weighs {@code exp(-(p/r)²/(2σ²))} — normalised, computed in
    * float32 as torch does, applied to the reflect-padded image (torch's {@code F.pad} "reflect":
-   * the edge pixel is not repeated).
+   * the edge pixel is not repeated) as oneDNN's depthwise convolution accumulates: fused
+   * multiply-adds, kernel rows outer, columns inner.
    */
   static FloatImage blur(FloatImage source, int radius, double sigma) {
-    float[][] kernel = gaussianKernel(radius * 2 + 1, sigma);
+    return convolve(source, gaussianKernel(radius * 2 + 1, sigma), radius);
+  }
+
+  /** A (2r+1)² kernel over the reflect-padded image, accumulated as oneDNN does. */
+  private static FloatImage convolve(FloatImage source, float[][] kernel, int radius) {
     int w = source.width();
     int h = source.height();
     int c = source.channels();
@@ -440,7 +448,7 @@ final class ImageOps {
             int sy = reflect(y + ky, h);
             float[] row = kernel[ky + radius];
             for (int kx = -radius; kx <= radius; kx++) {
-              sum += row[kx + radius] * source.get(reflect(x + kx, w), sy, ch);
+              sum = Math.fma(row[kx + radius], source.get(reflect(x + kx, w), sy, ch), sum);
             }
           }
           out.set(x, y, ch, sum);
@@ -450,30 +458,185 @@ final class ImageOps {
     return out;
   }
 
-  /** ComfyUI's gaussian_kernel in float32: torch.linspace, meshgrid, exp, divided by its sum. */
+  /**
+   * ImageSharpen: the Gaussian kernel times {@code -(alpha * 10)}, its centre raised so the kernel
+   * sums to 1, over the reflect-padded image as {@link #blur}; clamped to 0..1.
+   */
+  static FloatImage sharpen(FloatImage source, int radius, double sigma, double alpha) {
+    int size = radius * 2 + 1;
+    float[][] kernel = gaussianKernel(size, sigma);
+    float factor = (float) -(alpha * 10);
+    float[] flat = new float[size * size];
+    for (int i = 0; i < size; i++) {
+      for (int j = 0; j < size; j++) {
+        kernel[i][j] *= factor;
+        flat[i * size + j] = kernel[i][j];
+      }
+    }
+    kernel[radius][radius] = kernel[radius][radius] - torchSum(flat) + 1f;
+    FloatImage out = convolve(source, kernel, radius);
+    for (int i = 0; i < out.data().length; i++) {
+      out.data()[i] = Math.min(Math.max(out.data()[i], 0f), 1f);
+    }
+    return out;
+  }
+
+  /**
+   * ImageBlend: {@code image1 * (1 - f) + mode(image1, image2) * f}, clamped to 0..1; image2 first
+   * scaled (bicubic, centre crop) to image1's size when they differ.
+   */
+  static FloatImage blend(FloatImage a, FloatImage b, double factor, String mode) {
+    if (a.width() != b.width() || a.height() != b.height()) {
+      b = scale(cropCenter(b, a.width(), a.height()), a.width(), a.height(), "bicubic");
+    }
+    float keep = (float) (1 - factor);
+    float take = (float) factor;
+    FloatImage out = FloatImage.blank(a.width(), a.height(), 3);
+    for (int i = 0; i < out.data().length; i++) {
+      float x = a.data()[i];
+      float y = b.data()[i];
+      float m =
+          switch (mode) {
+            case "normal" -> y;
+            case "multiply" -> x * y;
+            case "screen" -> 1f - (1f - x) * (1f - y);
+            case "overlay" -> x <= 0.5f ? 2f * x * y : 1f - 2f * (1f - x) * (1f - y);
+            case "soft_light" ->
+                y <= 0.5f
+                    ? x - (1f - 2f * y) * x * (1f - x)
+                    : x + (2f * y - 1f) * (softLightG(x) - x);
+            case "difference" -> x - y;
+            default -> throw new IllegalArgumentException("Unsupported blend mode: " + mode);
+          };
+      float v = x * keep + m * take;
+      out.data()[i] = Math.min(Math.max(v, 0f), 1f);
+    }
+    return out;
+  }
+
+  private static float softLightG(float x) {
+    return x <= 0.25f ? ((16f * x - 12f) * x + 4f) * x : (float) Math.sqrt(x);
+  }
+
+  /** ImageCrop: from (x, y) — moved inside the image — at most width × height. */
+  static FloatImage cropAt(FloatImage source, int width, int height, int x, int y) {
+    x = Math.min(x, source.width() - 1);
+    y = Math.min(y, source.height() - 1);
+    return crop(
+        source,
+        x,
+        y,
+        Math.min(x + width, source.width()) - x,
+        Math.min(y + height, source.height()) - y);
+  }
+
+  /**
+   * ComfyUI's gaussian_kernel in float32: torch.linspace (its {@code start + step * i} fused),
+   * meshgrid, sqrt, exp, divided by torch's sum (in its order: see {@link #torchSum}). torch's sqrt
+   * and exp come from MKL and SLEEF, within an ulp of Java's: a few weights differ by one.
+   */
   static float[][] gaussianKernel(int size, double sigma) {
     float[] axis = new float[size];
     float step = size == 1 ? 0f : 2f / (size - 1);
     int halfway = size / 2;
     for (int i = 0; i < size; i++) {
-      axis[i] = i < halfway ? -1f + step * i : 1f - step * (size - 1 - i);
+      axis[i] =
+          i < halfway
+              ? Math.fma(step, (float) i, -1f)
+              : Math.fma(-step, (float) (size - 1 - i), 1f);
     }
     float denominator = (float) (2.0 * sigma * sigma);
-    float[][] kernel = new float[size][size];
-    float sum = 0f;
+    float[] g = new float[size * size];
     for (int i = 0; i < size; i++) {
       for (int j = 0; j < size; j++) {
         float d = (float) Math.sqrt(axis[i] * axis[i] + axis[j] * axis[j]);
-        kernel[i][j] = (float) Math.exp(-(d * d) / denominator);
-        sum += kernel[i][j];
+        g[i * size + j] = (float) Math.exp(-(d * d) / denominator);
       }
     }
-    for (float[] row : kernel) {
+    float sum = torchSum(g);
+    float[][] kernel = new float[size][size];
+    for (int i = 0; i < size; i++) {
       for (int j = 0; j < size; j++) {
-        row[j] /= sum;
+        kernel[i][j] = g[i * size + j] / sum;
       }
     }
     return kernel;
+  }
+
+  /** The SIMD width (floats) of torch's CPU kernels on AVX2, the common case. */
+  private static final int LANES = 8;
+
+  /**
+   * torch's float sum of a contiguous tensor (aten's cascade_sum on AVX2): 8-lane vector
+   * accumulators over 4 interleaved rows with cascade levels, the tail added to the lanes in order.
+   */
+  static float torchSum(float[] x) {
+    int vectors = x.length / LANES;
+    int rows = vectors / 4;
+    float[][] partial = multiRowSum(x, rows);
+    for (int i = rows * 4; i < vectors; i++) {
+      for (int l = 0; l < LANES; l++) {
+        partial[0][l] += x[i * LANES + l];
+      }
+    }
+    for (int k = 1; k < 4; k++) {
+      for (int l = 0; l < LANES; l++) {
+        partial[0][l] += partial[k][l];
+      }
+    }
+    float sum = 0f;
+    for (int i = vectors * LANES; i < x.length; i++) {
+      sum += x[i];
+    }
+    for (int l = 0; l < LANES; l++) {
+      sum += partial[0][l];
+    }
+    return sum;
+  }
+
+  private static float[][] multiRowSum(float[] x, int size) {
+    int levels = 4;
+    int ceilLog2 = size <= 1 ? 0 : 32 - Integer.numberOfLeadingZeros(size - 1);
+    int power = Math.max(4, ceilLog2 / levels);
+    int step = 1 << power;
+    int mask = step - 1;
+    float[][][] acc = new float[levels][4][LANES];
+    int i = 0;
+    for (; i + step <= size; i += step) {
+      for (int j = 0; j < step; j++) {
+        for (int k = 0; k < 4; k++) {
+          for (int l = 0; l < LANES; l++) {
+            acc[0][k][l] += x[((i + j) * 4 + k) * LANES + l];
+          }
+        }
+      }
+      for (int j = 1; j < levels; j++) {
+        for (int k = 0; k < 4; k++) {
+          for (int l = 0; l < LANES; l++) {
+            acc[j][k][l] += acc[j - 1][k][l];
+            acc[j - 1][k][l] = 0f;
+          }
+        }
+        if ((i & (mask << (j * power))) != 0) {
+          break;
+        }
+      }
+    }
+    for (; i < size; i++) {
+      for (int k = 0; k < 4; k++) {
+        for (int l = 0; l < LANES; l++) {
+          acc[0][k][l] += x[(i * 4 + k) * LANES + l];
+        }
+      }
+    }
+    for (int j = 1; j < levels; j++) {
+      for (int k = 0; k < 4; k++) {
+        for (int l = 0; l < LANES; l++) {
+          acc[0][k][l] += acc[j][k][l];
+        }
+      }
+    }
+    return acc[0];
   }
 
   private static int reflect(int i, int n) {

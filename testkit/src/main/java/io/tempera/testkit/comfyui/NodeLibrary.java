@@ -320,29 +320,102 @@ final class NodeLibrary {
             (in, ctx) -> {
               int radius = integer(in, "blur_radius");
               List<FloatImage> sources = images(in, "image");
-              FloatImage first = sources.get(0);
-              // F.pad(..., 'reflect') checks the last dimension (width) first, then the height
-              String shape =
-                  "[" + sources.size() + ", 3, " + first.height() + ", " + first.width() + "]";
-              if (radius >= first.width() || radius >= first.height()) {
-                boolean width = radius >= first.width();
-                throw new NodeException(
-                    "RuntimeError",
-                    "Argument #"
-                        + (width ? 4 : 6)
-                        + ": Padding size should be less than the corresponding input dimension,"
-                        + " but got: padding ("
-                        + radius
-                        + ", "
-                        + radius
-                        + ") at dimension "
-                        + (width ? 3 : 2)
-                        + " of input "
-                        + shape);
-              }
+              checkReflectPad(sources, radius);
               List<FloatImage> out = new ArrayList<>();
               for (FloatImage source : sources) {
                 out.add(ImageOps.blur(source, radius, number(in, "sigma")));
+              }
+              return new Result(List.of(out), null);
+            }));
+    add(
+        new Spec(
+            "ImageSharpen",
+            "ImageSharpen",
+            "image/postprocessing",
+            List.of(
+                image("image"),
+                intInput("sharpen_radius", 1, 1, 31, 1),
+                floatInput("sigma", 1.0, 0.1, 10.0, 0.1),
+                floatInput("alpha", 1.0, 0.0, 5.0, 0.1)),
+            Map.of(),
+            List.of("IMAGE"),
+            List.of("IMAGE"),
+            false,
+            (in, ctx) -> {
+              int radius = integer(in, "sharpen_radius");
+              List<FloatImage> sources = images(in, "image");
+              checkReflectPad(sources, radius);
+              List<FloatImage> out = new ArrayList<>();
+              for (FloatImage source : sources) {
+                out.add(ImageOps.sharpen(source, radius, number(in, "sigma"), number(in, "alpha")));
+              }
+              return new Result(List.of(out), null);
+            }));
+    add(
+        new Spec(
+            "ImageBlend",
+            "ImageBlend",
+            "image/postprocessing",
+            List.of(
+                image("image1"),
+                image("image2"),
+                floatInput("blend_factor", 0.5, 0.0, 1.0, 0.01),
+                combo(
+                    "blend_mode",
+                    List.of(
+                        "normal", "multiply", "screen", "overlay", "soft_light", "difference"))),
+            Map.of(),
+            List.of("IMAGE"),
+            List.of("IMAGE"),
+            false,
+            (in, ctx) -> {
+              List<FloatImage> first = images(in, "image1");
+              List<FloatImage> second = images(in, "image2");
+              if (second.size() != first.size() && second.size() != 1) {
+                throw new NodeException(
+                    "RuntimeError",
+                    "The size of tensor a ("
+                        + first.size()
+                        + ") must match the size of tensor b ("
+                        + second.size()
+                        + ") at non-singleton dimension 0");
+              }
+              List<FloatImage> out = new ArrayList<>();
+              for (int i = 0; i < first.size(); i++) {
+                out.add(
+                    ImageOps.blend(
+                        first.get(i),
+                        second.get(second.size() == 1 ? 0 : i),
+                        number(in, "blend_factor"),
+                        String.valueOf(in.get("blend_mode"))));
+              }
+              return new Result(List.of(out), null);
+            }));
+    add(
+        new Spec(
+            "ImageCrop",
+            "ImageCrop",
+            "image/transform",
+            List.of(
+                image("image"),
+                intInput("width", 512, 1, MAX_RESOLUTION, 1),
+                intInput("height", 512, 1, MAX_RESOLUTION, 1),
+                intInput("x", 0, 0, MAX_RESOLUTION, 1),
+                intInput("y", 0, 0, MAX_RESOLUTION, 1)),
+            Map.of(),
+            List.of("IMAGE"),
+            List.of("IMAGE"),
+            false,
+            (in, ctx) -> {
+              List<FloatImage> out = new ArrayList<>();
+              for (FloatImage source : images(in, "image")) {
+                out.add(
+                    ImageOps.cropAt(
+                        source,
+                        integer(in, "width"),
+                        integer(in, "height"),
+                        integer(in, "x"),
+                        integer(in, "y")));
               }
               return new Result(List.of(out), null);
             }));
@@ -436,7 +509,7 @@ final class NodeLibrary {
         new Spec(
             "SaveImageWebsocket",
             "SaveImageWebsocket",
-            "api node/image",
+            "image",
             List.of(image("images")),
             Map.of(),
             List.of(),
@@ -526,6 +599,36 @@ final class NodeLibrary {
       s.append(letters.charAt(random.nextInt(letters.length())));
     }
     return s.toString();
+  }
+
+  /**
+   * torch's {@code F.pad(..., 'reflect')} refuses a padding as large as the image: it checks the
+   * last dimension (width) first, then the height.
+   */
+  private static void checkReflectPad(List<FloatImage> batch, int radius) throws NodeException {
+    FloatImage first = batch.get(0);
+    if (radius < first.width() && radius < first.height()) {
+      return;
+    }
+    boolean width = radius >= first.width();
+    throw new NodeException(
+        "RuntimeError",
+        "Argument #"
+            + (width ? 4 : 6)
+            + ": Padding size should be less than the corresponding input dimension, but got:"
+            + " padding ("
+            + radius
+            + ", "
+            + radius
+            + ") at dimension "
+            + (width ? 3 : 2)
+            + " of input ["
+            + batch.size()
+            + ", 3, "
+            + first.height()
+            + ", "
+            + first.width()
+            + "]");
   }
 
   private static FloatImage scale(FloatImage source, int width, int height, String method)

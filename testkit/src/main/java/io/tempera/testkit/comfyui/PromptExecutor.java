@@ -145,7 +145,7 @@ final class PromptExecutor {
     Map<String, NodeOutcome> results = new HashMap<>();
     ObjectNode outputs = json.object();
     String fault = faults.draw(null, "websocket_drop", "out_of_memory");
-    List<String> executed = new ArrayList<>(cachedNodes);
+    List<String> executed = new ArrayList<>(); // this run's, not the cached ones
     for (String id : cachedNodes) {
       NodeOutcome outcome = cache.get(keys.get(id));
       results.put(id, outcome);

@@ -69,7 +69,8 @@ record ServerInfo(ComfyJson json, NodeLibrary library, FileStore files) {
       node.put(
           "python_module",
           switch (spec.classType()) {
-            case "ImageBlur" -> "comfy_extras.nodes_post_processing";
+            case "ImageBlur", "ImageBlend", "ImageSharpen" -> "comfy_extras.nodes_post_processing";
+            case "ImageCrop" -> "comfy_extras.nodes_images";
             case "MaskToImage" -> "comfy_extras.nodes_mask";
             case "SaveImageWebsocket" -> "custom_nodes.websocket_image_save";
             default ->

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,6 +31,29 @@ class PromptGraphTest {
   @Test
   void theNodesAnOutputNeedsRunDependenciesFirst() throws Exception {
     assertThat(PromptGraph.executionOrder(graph(1), List.of("3"))).containsExactly("1", "2", "3");
+  }
+
+  @Test
+  void anOutputNodeRunsAsSoonAsItsInputsAreReadyAsComfyUisExecutionListPicksThem()
+      throws Exception {
+    ObjectNode prompt =
+        (ObjectNode)
+            new ObjectMapper()
+                .readTree(
+                    """
+                    {"1":{"class_type":"EmptyImage","inputs":{}},
+                     "2":{"class_type":"ImageScale","inputs":{"image":["1",0]}},
+                     "3":{"class_type":"ImagePadForOutpaint","inputs":{"image":["2",0]}},
+                     "4":{"class_type":"SaveImage","inputs":{"images":["3",0]}},
+                     "5":{"class_type":"SaveImageWebsocket","inputs":{"images":["1",0]}}}\
+                    """);
+    Set<String> outputs = Set.of("4", "5");
+
+    assertThat(PromptGraph.runOrder(prompt, List.of("4", "5"), Set.of(), outputs::contains))
+        .containsExactly("1", "5", "2", "3", "4");
+    assertThat(PromptGraph.runOrder(prompt, List.of("4", "5"), Set.of("1"), outputs::contains))
+        .as("a cached node is not run")
+        .containsExactly("5", "2", "3", "4");
   }
 
   @Test

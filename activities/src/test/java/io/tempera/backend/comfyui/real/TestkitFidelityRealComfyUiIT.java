@@ -87,12 +87,11 @@ class TestkitFidelityRealComfyUiIT {
     DOCUMENTED.put("history/keys+meta", "newer: the history entry's meta");
     DOCUMENTED.put("history/extra_data+create_time", "newer: create_time in extra_data");
     DOCUMENTED.put("history/messages:execution_success", "newer: a success event");
-    DOCUMENTED.put("history/messages:execution_interrupted", "old: the interrupt is not recorded");
     DOCUMENTED.put("queue/extra_data+create_time", "newer: create_time in extra_data");
     DOCUMENTED.put("object_info/max:8192->16384", "newer: MAX_RESOLUTION 16384");
     DOCUMENTED.put("object_info/keys+input_order", "newer: input_order");
     DOCUMENTED.put("object_info/keys+python_module", "newer: python_module");
-    DOCUMENTED.put("object_info/category:SaveImageWebsocket", "newer: 'api node/image'");
+    DOCUMENTED.put("object_info/category:SaveImageWebsocket", "newer: 'image' (was 'api/image')");
     DOCUMENTED.put("png/prompt:is_changed", "old: is_changed written into the prompt chunk");
     DOCUMENTED.put("error/current_outputs", "newer: current_outputs lists node ids");
   }
@@ -137,6 +136,11 @@ class TestkitFidelityRealComfyUiIT {
                 + f.key()
                 + " — "
                 + f.detail()));
+    Set<String> seen = new TreeSet<>();
+    findings.forEach(f -> seen.add(f.key()));
+    DOCUMENTED.keySet().stream()
+        .filter(k -> !seen.contains(k))
+        .forEach(k -> System.out.println("  (documented, not seen this run) " + k));
     System.out.printf(
         "==== testkit fidelity: %d s in all%n", (System.nanoTime() - started) / 1_000_000_000);
     if (testkitServer != null) {
@@ -392,6 +396,80 @@ class TestkitFidelityRealComfyUiIT {
                 save("[\"2\",0]", "fid_blur_flat")),
             1,
             FLOAT_SUMS));
+    for (double[] sharpen : new double[][] {{1, 1.0, 1.0}, {2, 0.5, 2.5}, {4, 3.0, 0.3}}) {
+      cases.add(
+          new Case(
+              "ImageSharpen radius %d sigma %s alpha %s"
+                  .formatted((int) sharpen[0], sharpen[1], sharpen[2]),
+              graph(
+                  "1",
+                  load(RGB),
+                  "2",
+                  node(
+                      "ImageSharpen",
+                      "\"image\":[\"1\",0],\"sharpen_radius\":%d,\"sigma\":%s,\"alpha\":%s"
+                          .formatted((int) sharpen[0], sharpen[1], sharpen[2])),
+                  "3",
+                  save("[\"2\",0]", "fid_sharpen_" + (int) sharpen[0])),
+              1,
+              FLOAT_SUMS));
+    }
+    for (String mode :
+        List.of("normal", "multiply", "screen", "overlay", "soft_light", "difference")) {
+      cases.add(
+          new Case(
+              "ImageBlend " + mode + " 0.3",
+              graph(
+                  "1",
+                  load(RGB),
+                  "2",
+                  node("ImageInvert", "\"image\":[\"1\",0]"),
+                  "3",
+                  node(
+                      "ImageBlend",
+                      "\"image1\":[\"1\",0],\"image2\":[\"2\",0],\"blend_factor\":0.3,"
+                          + "\"blend_mode\":\""
+                          + mode
+                          + "\""),
+                  "4",
+                  save("[\"3\",0]", "fid_blend_" + mode)),
+              mode.equals("soft_light") ? 1 : 0,
+              mode.equals("soft_light") ? "torch's sqrt is MKL's, an ulp off at times" : EXACT));
+    }
+    cases.add(
+        new Case(
+            "ImageBlend of a smaller image2 (scaled bicubic, centre crop)",
+            graph(
+                "1",
+                load(RGB),
+                "2",
+                load(RGBA),
+                "3",
+                node(
+                    "ImageBlend",
+                    "\"image1\":[\"1\",0],\"image2\":[\"2\",0],\"blend_factor\":0.7,"
+                        + "\"blend_mode\":\"overlay\""),
+                "4",
+                save("[\"3\",0]", "fid_blend_resized")),
+            1,
+            FLOAT_SUMS));
+    cases.add(
+        new Case(
+            "ImageCrop 10x5 at 3,4; and past the edge",
+            graph(
+                "1",
+                load(RGB),
+                "2",
+                node("ImageCrop", "\"image\":[\"1\",0],\"width\":10,\"height\":5,\"x\":3,\"y\":4"),
+                "3",
+                save("[\"2\",0]", "fid_crop"),
+                "4",
+                node(
+                    "ImageCrop", "\"image\":[\"1\",0],\"width\":64,\"height\":64,\"x\":30,\"y\":9"),
+                "5",
+                save("[\"4\",0]", "fid_crop_edge")),
+            0,
+            EXACT));
     cases.add(
         new Case(
             "ImagePadForOutpaint 8/0/16/8 feathering 4: image and mask",

@@ -6,6 +6,7 @@ package io.tempera.testkit.comfyui;
  * MASK ({@code [H, W]}). Values become 8-bit only where ComfyUI converts them: on save, in a
  * preview and in lanczos (Pillow) scaling — by truncation, as numpy's {@code astype(uint8)} does.
  */
+@SuppressWarnings("ArrayRecordComponent") // a pixel buffer, filled in place, never compared
 record FloatImage(int width, int height, int channels, float[] data) {
 
   FloatImage {

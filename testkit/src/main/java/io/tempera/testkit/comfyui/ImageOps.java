@@ -174,6 +174,7 @@ final class ImageOps {
   }
 
   /** One axis of torch's linear interpolation (align_corners=False): two indices, two weights. */
+  @SuppressWarnings("ArrayRecordComponent") // index and weight tables, never compared
   private record Linear(int[] i0, int[] i1, float[] l0, float[] l1) {
     static Linear of(int in, int out) {
       Linear a = new Linear(new int[out], new int[out], new float[out], new float[out]);
@@ -257,6 +258,7 @@ final class ImageOps {
   }
 
   /** One axis of torch's bicubic interpolation (A = -0.75, align_corners=False): 4 taps each. */
+  @SuppressWarnings("ArrayRecordComponent") // index and weight tables, never compared
   private record Cubic(int[][] index, float[][] weight) {
     static Cubic of(int in, int out) {
       Cubic a = new Cubic(new int[out][4], new float[out][4]);
@@ -320,6 +322,7 @@ final class ImageOps {
   private static final int PRECISION_BITS = 32 - 8 - 2;
 
   /** Pillow's coefficients for one axis: per output, the first input, the count, the weights. */
+  @SuppressWarnings("ArrayRecordComponent") // index and weight tables, never compared
   private record Coefficients(int[] first, int[] count, int[][] weights) {
     static Coefficients lanczos(int inSize, int outSize) {
       double scale = (double) inSize / outSize;

@@ -588,7 +588,7 @@ class TestkitFidelityRealComfyUiIT {
         continue;
       }
       compareStatus(c, r, k);
-      Pixels px = compareOutputs(c, prompt, r, k);
+      Pixels px = compareOutputs(c, r, k);
       compareWebSocketImages(c, r, k, px);
       metrics.add(
           String.format(
@@ -927,7 +927,7 @@ class TestkitFidelityRealComfyUiIT {
 
   private static final Pattern TEMP_NAME = Pattern.compile("ComfyUI_temp_[a-z]{5}_\\d{5}_\\.png");
 
-  private Pixels compareOutputs(Case c, ObjectNode prompt, Run r, Run k) throws Exception {
+  private Pixels compareOutputs(Case c, Run r, Run k) throws Exception {
     Pixels px = new Pixels();
     JsonNode ro = r.history().path("outputs");
     JsonNode ko = k.history().path("outputs");
@@ -958,7 +958,7 @@ class TestkitFidelityRealComfyUiIT {
         compare("output/type:" + c.name(), rf.path("type").asText(), kf.path("type").asText());
         byte[] rb = real.view(rf);
         byte[] kb = kit.view(kf);
-        comparePng(c, prompt, rb, kb);
+        comparePng(c, rb, kb);
         comparePixels(c, "node " + nodeId + " #" + i, rb, kb, px);
       }
     }
@@ -1009,7 +1009,7 @@ class TestkitFidelityRealComfyUiIT {
   }
 
   /** PNG chunk sequence (IDATs collapsed), IHDR bytes, and the tEXt chunks. */
-  private static void comparePng(Case c, ObjectNode prompt, byte[] rb, byte[] kb) {
+  private static void comparePng(Case c, byte[] rb, byte[] kb) {
     List<String[]> rc = chunks(rb);
     List<String[]> kc = chunks(kb);
     compare("png/chunks:" + c.name(), chunkNames(rc), chunkNames(kc));
@@ -1466,6 +1466,7 @@ class TestkitFidelityRealComfyUiIT {
   // ---------------------------------------------------------------- a small raw client
 
   /** A /ws message: a text event's type and data, or a binary frame. */
+  @SuppressWarnings("ArrayRecordComponent") // a frame as received, never compared as a record
   record Msg(String type, JsonNode data, byte[] binary) {}
 
   /** One prompt on one server: its id, the POST reply, its /ws messages and history entry. */

@@ -237,7 +237,8 @@ final class PromptFollower implements AutoCloseable {
   }
 
   /**
-   * The history is written before the terminal events; a few short retries cover any reordering.
+   * ComfyUI writes the history entry just after the terminal event (testkit/FIDELITY.md): a few short
+   * retries wait for it.
    */
   private PromptResult historyAfterTerminal(long deadlineNanos) {
     for (int attempt = 0; ; attempt++) {

@@ -58,14 +58,19 @@ class ComfyUiNodeCataloguesTest {
 
   @Test
   void aServerThatStopsAnsweringKeepsItsLastKnownCatalogue() throws IOException {
-    ComfyUiTestServer server = server();
+    java.nio.file.Path data = Files.createTempDirectory("catalogues");
+    ComfyUiTestServer server = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(data));
     try (ComfyUiNodeCatalogues catalogues = catalogues(false, server.baseUrl())) {
       catalogues.fetchAll();
       NodeCatalogue first = catalogues.catalogueFor(null).orElseThrow();
       assertThat(first.classes()).containsKeys("LoadImage", "SaveImage", "TemperaDelay");
       assertThat(first.source()).isEqualTo("the ComfyUI at " + server.baseUrl());
 
-      catalogues.fetchAll(); // unchanged: the same catalogue, so the registry checks nothing again
+      // an upload changes LoadImage's choices (the input folder) but not the catalogue: the
+      // registry checks nothing again
+      Files.createDirectories(data.resolve("input"));
+      Files.write(data.resolve("input/uploaded.png"), new byte[] {1});
+      catalogues.fetchAll();
       assertThat(catalogues.catalogueFor(null).orElseThrow()).isSameAs(first);
 
       server.close();

@@ -753,6 +753,12 @@ public final class GraphValidator {
               + " is written there)");
     }
     if (input.combo()) {
+      if (input.upload()) {
+        // any file name: its choices are the server's input folder, which every upload changes
+        return value.isTextual()
+            ? null
+            : new Finding(NodeProblem.WRONG_TYPE, "takes a file name, not " + shown(value));
+      }
       if (input.choices().stream().anyMatch(c -> sameChoice(c, value))) {
         return null;
       }
@@ -772,17 +778,6 @@ public final class GraphValidator {
                 + " does not have ("
                 + (input.choices().isEmpty() ? "it has none there" : "it has " + choices(input))
                 + ")");
-      }
-      if (input.upload()) {
-        return new Finding(
-            NodeProblem.NOT_A_CHOICE,
-            "names "
-                + shown(value)
-                + ", which is not among the input files of "
-                + catalogue.source()
-                + " ("
-                + (input.choices().isEmpty() ? "it has none" : "it has " + choices(input))
-                + "): map an image parameter to it with file_upload");
       }
       return new Finding(
           NodeProblem.NOT_A_CHOICE,
@@ -874,6 +869,9 @@ public final class GraphValidator {
   }
 
   private static String describeType(NodeInput input) {
+    if (input.combo() && input.upload()) {
+      return "a file name (an upload)";
+    }
     if (input.combo()) {
       return "one of " + choices(input);
     }

@@ -92,7 +92,9 @@ public record NodeCatalogue(String source, Map<String, NodeClass> classes) {
    * @param max the largest number accepted (null: no limit)
    * @param linkOnly true when only a link from another node is accepted (a link type, or a widget
    *     type the server marks {@code forceInput})
-   * @param upload true when the server accepts an uploaded file's name here ({@code image_upload})
+   * @param upload true when the server accepts an uploaded file's name here ({@code image_upload});
+   *     its choices, the files in the server's input folder, change with every upload and are not
+   *     kept (any file name is taken)
    */
   public record NodeInput(
       String name,
@@ -255,6 +257,9 @@ public record NodeCatalogue(String source, Map<String, NodeClass> classes) {
                 || config.path("video_upload").asBoolean(false)
                 || config.path("audio_upload").asBoolean(false)
                 || config.path("upload").isTextual());
+    if (upload) {
+      choices.clear(); // the server's input folder: every upload changes it
+    }
     return new NodeInput(
         name, section, type, choices, min, max, forceInput || !widgetType(type), upload);
   }

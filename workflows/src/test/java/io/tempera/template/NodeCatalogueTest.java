@@ -78,7 +78,7 @@ class NodeCatalogueTest {
                      'PrimitiveText': {
                        'input': {'required': {'text': ['STRING', {'forceInput': true}], 'pick': ['COMBO', {'options': [1, 2.5, true]}]}},
                        'output': [['x', 'y'], 'IMAGE,MASK'], 'output_node': false},
-                     'LoadImage': {'input': {'required': {'image': [[], {'image_upload': true}]}}, 'output': ['IMAGE', 'MASK']}}
+                     'LoadImage': {'input': {'required': {'image': [['a.png', 'b.png'], {'image_upload': true}]}}, 'output': ['IMAGE', 'MASK']}}
                     """),
                 null)
             .catalogue();
@@ -105,6 +105,7 @@ class NodeCatalogueTest {
 
     NodeInput upload = catalogue.node("LoadImage").orElseThrow().input("image").orElseThrow();
     assertThat(upload.upload()).isTrue();
+    // the server's input folder: every upload changes it, so it is not kept
     assertThat(upload.choices()).isEmpty();
   }
 

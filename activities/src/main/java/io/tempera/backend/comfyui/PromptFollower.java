@@ -237,8 +237,8 @@ final class PromptFollower implements AutoCloseable {
   }
 
   /**
-   * ComfyUI writes the history entry just after the terminal event (testkit/FIDELITY.md): a few short
-   * retries wait for it.
+   * ComfyUI writes the history entry just after the terminal event (testkit/FIDELITY.md): a few
+   * short retries wait for it.
    */
   private PromptResult historyAfterTerminal(long deadlineNanos) {
     for (int attempt = 0; ; attempt++) {

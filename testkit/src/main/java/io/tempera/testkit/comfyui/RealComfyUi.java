@@ -1,20 +1,16 @@
 package io.tempera.testkit.comfyui;
 
+import io.tempera.testkit.LocalServers;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.ServerSocket;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -67,21 +63,12 @@ public final class RealComfyUi implements AutoCloseable {
 
   /** Whether the tests run in CI, where a missing ComfyUI is a failure rather than a skip. */
   public static boolean ci() {
-    return "true".equalsIgnoreCase(System.getenv("CI"));
+    return LocalServers.ci();
   }
 
   /** The cache outside the clone: {@code $TEMPERA_CACHE_DIR} or {@code ~/.cache/tempera}. */
   static Path cache() {
-    String cache = System.getenv("TEMPERA_CACHE_DIR");
-    if (cache != null && !cache.isBlank()) {
-      return Path.of(cache);
-    }
-    String xdg = System.getenv("XDG_CACHE_HOME");
-    Path base =
-        xdg == null || xdg.isBlank()
-            ? Path.of(System.getProperty("user.home"), ".cache")
-            : Path.of(xdg);
-    return base.resolve("tempera");
+    return LocalServers.cache();
   }
 
   /**
@@ -173,7 +160,7 @@ public final class RealComfyUi implements AutoCloseable {
       }
     }
     Files.writeString(dir.resolve("extra_model_paths.yaml"), yaml);
-    RealComfyUi server = new RealComfyUi(home, models, dir, freePort(), startTimeout);
+    RealComfyUi server = new RealComfyUi(home, models, dir, LocalServers.freePort(), startTimeout);
     try {
       server.launch();
     } catch (IOException | RuntimeException e) {
@@ -228,38 +215,13 @@ public final class RealComfyUi implements AutoCloseable {
   }
 
   private void awaitReady(Duration timeout) throws IOException {
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    long deadline = System.nanoTime() + timeout.toNanos();
-    try {
-      while (System.nanoTime() < deadline) {
-        if (!process.isAlive()) {
-          throw new IllegalStateException(
-              "ComfyUI exited (" + process.exitValue() + "):\n" + logTail());
-        }
-        try {
-          HttpResponse<Void> r =
-              http.send(
-                  HttpRequest.newBuilder(baseUrl().resolve("/system_stats"))
-                      .timeout(Duration.ofSeconds(2))
-                      .GET()
-                      .build(),
-                  HttpResponse.BodyHandlers.discarding());
-          if (r.statusCode() == 200) {
-            return;
-          }
-        } catch (IOException notYet) {
-          // still starting
-        }
-        Thread.sleep(200);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted while ComfyUI started", e);
-    } finally {
-      http.close();
-    }
-    throw new IllegalStateException(
-        "ComfyUI did not answer /system_stats within " + timeout + ":\n" + logTail());
+    LocalServers.awaitHttp(
+        process,
+        baseUrl().resolve("/system_stats"),
+        status -> status == 200,
+        timeout,
+        "ComfyUI",
+        log);
   }
 
   public URI baseUrl() {
@@ -369,41 +331,15 @@ public final class RealComfyUi implements AutoCloseable {
 
   /** The end of what the server printed (all its runs, restarts included). */
   public String logTail() {
-    try {
-      String text = Files.readString(log, StandardCharsets.UTF_8);
-      return text.length() <= 6000 ? text : text.substring(text.length() - 6000);
-    } catch (IOException e) {
-      return "(no log)";
-    }
+    return LocalServers.tail(log, 6000);
   }
 
   @Override
   public synchronized void close() {
     if (process != null) {
-      List<ProcessHandle> tree = new ArrayList<>(process.descendants().toList());
-      process.destroy();
-      try {
-        if (!process.waitFor(5, TimeUnit.SECONDS)) {
-          process.destroyForcibly();
-          process.waitFor(5, TimeUnit.SECONDS);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      tree.forEach(ProcessHandle::destroyForcibly);
+      LocalServers.stop(process);
       process = null;
     }
-    try (Stream<Path> walk = Files.walk(dir)) {
-      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException ignored) {
-      // best effort
-    }
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      socket.setReuseAddress(true);
-      return socket.getLocalPort();
-    }
+    LocalServers.deleteTree(dir);
   }
 }

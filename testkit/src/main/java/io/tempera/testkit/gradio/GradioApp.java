@@ -1,21 +1,14 @@
 package io.tempera.testkit.gradio;
 
+import io.tempera.testkit.LocalServers;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -41,21 +34,12 @@ public final class GradioApp implements AutoCloseable {
 
   /** Whether the tests run in CI, where a missing Gradio is a failure rather than a skip. */
   public static boolean ci() {
-    return "true".equalsIgnoreCase(System.getenv("CI"));
+    return LocalServers.ci();
   }
 
   /** Where scripts/ensure-*.sh install the tools the tests start (outside the clone). */
   static Path toolsCache() {
-    String cache = System.getenv("TEMPERA_CACHE_DIR");
-    if (cache == null || cache.isBlank()) {
-      String xdg = System.getenv("XDG_CACHE_HOME");
-      Path base =
-          xdg == null || xdg.isBlank()
-              ? Path.of(System.getProperty("user.home"), ".cache")
-              : Path.of(xdg);
-      return base.resolve("tempera/tools");
-    }
-    return Path.of(cache, "tools");
+    return LocalServers.toolsCache();
   }
 
   /** A Python with gradio installed, if there is one. */
@@ -95,7 +79,7 @@ public final class GradioApp implements AutoCloseable {
   /** Starts {@code script} with {@code python} and waits until it serves /config. */
   public static GradioApp start(
       Path python, Path script, Map<String, String> env, Duration startTimeout) throws IOException {
-    int port = freePort();
+    int port = LocalServers.freePort();
     Path temp = Files.createTempDirectory("tempera-gradio-");
     Path log = temp.resolve("app.log");
     ProcessBuilder builder =
@@ -122,38 +106,13 @@ public final class GradioApp implements AutoCloseable {
   }
 
   private void awaitReady(Duration timeout) throws IOException {
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    long deadline = System.nanoTime() + timeout.toNanos();
-    try {
-      while (System.nanoTime() < deadline) {
-        if (!process.isAlive()) {
-          throw new IllegalStateException(
-              "the Gradio app exited (" + process.exitValue() + "):\n" + logTail());
-        }
-        try {
-          HttpResponse<Void> r =
-              http.send(
-                  HttpRequest.newBuilder(baseUrl().resolve("/config"))
-                      .timeout(Duration.ofSeconds(2))
-                      .GET()
-                      .build(),
-                  HttpResponse.BodyHandlers.discarding());
-          if (r.statusCode() == 200 || r.statusCode() == 401) {
-            return;
-          }
-        } catch (IOException notYet) {
-          // still starting
-        }
-        Thread.sleep(250);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted while the Gradio app started", e);
-    } finally {
-      http.close();
-    }
-    throw new IllegalStateException(
-        "the Gradio app did not serve /config within " + timeout + ":\n" + logTail());
+    LocalServers.awaitHttp(
+        process,
+        baseUrl().resolve("/config"),
+        status -> status == 200 || status == 401,
+        timeout,
+        "the Gradio app",
+        log);
   }
 
   public URI baseUrl() {
@@ -166,38 +125,12 @@ public final class GradioApp implements AutoCloseable {
 
   /** The end of what the app printed. */
   public String logTail() {
-    try {
-      String text = Files.readString(log, StandardCharsets.UTF_8);
-      return text.length() <= 4000 ? text : text.substring(text.length() - 4000);
-    } catch (IOException e) {
-      return "(no log)";
-    }
+    return LocalServers.tail(log, 4000);
   }
 
   @Override
   public void close() {
-    List<ProcessHandle> tree = new ArrayList<>(process.descendants().toList());
-    process.destroy();
-    try {
-      if (!process.waitFor(5, TimeUnit.SECONDS)) {
-        process.destroyForcibly();
-        process.waitFor(5, TimeUnit.SECONDS);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    tree.forEach(ProcessHandle::destroyForcibly);
-    try (Stream<Path> walk = Files.walk(temp)) {
-      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException ignored) {
-      // best effort
-    }
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      socket.setReuseAddress(true);
-      return socket.getLocalPort();
-    }
+    LocalServers.stop(process);
+    LocalServers.deleteTree(temp);
   }
 }

@@ -7,6 +7,8 @@ package io.tempera.backend;
  * @param queuePosition position in the backend's own queue while waiting (1 = next), else null
  * @param previewImage an intermediate image (PNG or JPEG bytes) when the backend sent one, else
  *     null
+ * @param notice the message is news the person must see as it is (the backend stopped answering and
+ *     is waited for), not the usual "generating" that a template's own wording replaces
  */
 @SuppressWarnings(
     "ArrayRecordComponent") // the preview's bytes pass through; progress is never compared
@@ -16,4 +18,16 @@ public record BackendProgress(
     Integer totalSteps,
     Integer queuePosition,
     String message,
-    byte[] previewImage) {}
+    byte[] previewImage,
+    boolean notice) {
+
+  public BackendProgress(
+      double fraction,
+      Integer step,
+      Integer totalSteps,
+      Integer queuePosition,
+      String message,
+      byte[] previewImage) {
+    this(fraction, step, totalSteps, queuePosition, message, previewImage, false);
+  }
+}

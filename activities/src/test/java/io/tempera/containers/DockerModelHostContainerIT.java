@@ -295,11 +295,15 @@ class DockerModelHostContainerIT {
     try (ComfyUiClient client = client(first)) {
       run =
           CompletableFuture.supplyAsync(() ->
+              // as ComfyUiBackend runs on a model container: its restart is the host's, not
+              // waited for at the old address
               client.run(
                   uncheck(() -> slowGraph(100, 100)),
                   UUID.randomUUID().toString(),
                   "it-crash",
-                  u -> {}));
+                  u -> {},
+                  true,
+                  java.time.Duration.ZERO));
       await("the prompt runs", () -> queueRunning(client));
       docker.killContainerCmd(first.containerId()).exec();
       PromptResult lost = null;

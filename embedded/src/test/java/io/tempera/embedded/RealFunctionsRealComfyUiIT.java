@@ -295,6 +295,46 @@ class RealFunctionsRealComfyUiIT {
     assertThat(log).contains("Processing interrupted");
   }
 
+  @Test
+  void aComfyUiRestartMidRunIsWaitedThroughAndTheGenerationSucceedsWithOneRunOnTheNewServer()
+      throws Exception {
+    String id =
+        start(
+            "text-to-image",
+            "ultra",
+            Map.of("prompt", "through a restart", "seed", 5, "width", 128, "height", 128),
+            "project-restart");
+    followEvents(id, e -> e.getValue().path("step").asInt() >= 2);
+
+    server.kill(); // as a crash: its queue and history are gone
+    List<Map.Entry<String, JsonNode>> waiting =
+        followEvents(
+            id, e -> e.getValue().path("message").asText().contains("waiting for it to come back"));
+    Map.Entry<String, JsonNode> told = waiting.get(waiting.size() - 1);
+    assertThat(told.getKey())
+        .as("the generation waits for the server instead of failing: %s", told)
+        .isIn("progress", "state");
+    assertThat(told.getValue().get("message").asText()).contains("waiting for it to come back");
+    server.startAgain();
+
+    List<Map.Entry<String, JsonNode>> rest = followEvents(id, e -> false);
+    Map.Entry<String, JsonNode> last = rest.get(rest.size() - 1);
+    assertThat(last.getKey())
+        .as("%s%n%s", last.getValue(), server.logTail())
+        .isEqualTo("succeeded");
+    assertThat(last.getValue().get("outputs")).hasSize(1);
+    assertThat(rest)
+        .as("the new attempt is a phase event the canvas sees")
+        .anySatisfy(e -> {
+          assertThat(e.getKey()).isEqualTo("phase");
+          assertThat(e.getValue().get("message").asText())
+              .startsWith("Trying again on the generator");
+        });
+    // submitted once to the restarted server
+    JsonNode history = JSON.readTree(serverGet("/history"));
+    assertThat(history.size()).isEqualTo(1);
+  }
+
   // --- the API, as a canvas uses it
 
   /** A finished generation: its SSE events and final state. */

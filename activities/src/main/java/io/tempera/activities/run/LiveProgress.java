@@ -77,7 +77,7 @@ final class LiveProgress {
             p.step(),
             p.totalSteps(),
             p.queuePosition(),
-            p.queuePosition() != null ? p.message() : message,
+            p.queuePosition() != null || p.notice() ? p.message() : message,
             now,
             eta,
             previewUrl));

@@ -117,7 +117,12 @@ public final class ComfyUiBackend implements Backend {
                   clientIdFor(job),
                   update -> progress.accept(toProgress(update)),
                   // with other servers to go to, one that is down at the start is not waited for
-                  job.baseUrl() != null || endpoints.size() == 1);
+                  job.baseUrl() != null || endpoints.size() == 1,
+                  // a model container that dies is the model host's to restart (perhaps on another
+                  // port), and the retry follows it there: its old address is not waited for
+                  job.baseUrl() != null
+                      ? java.time.Duration.ZERO
+                      : endpoint.client().options().restartGrace());
       endpoint.breaker().onSuccess();
       return switch (result.status()) {
         case SUCCESS ->
@@ -239,7 +244,8 @@ public final class ComfyUiBackend implements Backend {
         update.totalSteps(),
         update.queuePosition(),
         message,
-        update.previewBytes());
+        update.previewBytes(),
+        update.stage() == ProgressUpdate.Stage.SERVER_DOWN);
   }
 
   /** A failed run, carrying the files it produced before failing ({@link PartialFiles}). */

@@ -16,6 +16,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -96,23 +97,25 @@ public final class ComfyUiClient implements AutoCloseable {
    */
   public PromptResult run(
       ObjectNode graph, String runId, String clientId, ProgressListener listener) {
-    return run(graph, runId, clientId, listener, true);
+    return run(graph, runId, clientId, listener, true, options.restartGrace());
   }
 
   /**
    * {@link #run(ObjectNode, String, String, ProgressListener)}, where {@code waitIfDownAtStart}
-   * false fails at once (UNREACHABLE) when the server does not answer the run's first call: a
-   * caller with other servers to go to does not wait for this one. Once it answered, a server that
-   * stops answering is always waited for.
+   * false fails at once (UNREACHABLE) when the server does not answer the run's first call (a
+   * caller with other servers to go to does not wait for this one), and a server that stops
+   * answering later is waited for up to {@code restartGrace} (zero: not at all, for a caller that
+   * has its own way back, such as a model container the host restarts).
    */
   public PromptResult run(
       ObjectNode graph,
       String runId,
       String clientId,
       ProgressListener listener,
-      boolean waitIfDownAtStart) {
+      boolean waitIfDownAtStart,
+      Duration restartGrace) {
     long deadline = System.nanoTime() + options.runTimeout().toNanos();
-    ServerWait wait = serverWait(listener);
+    ServerWait wait = serverWait(listener, restartGrace);
     Optional<PromptResult> finished =
         waitIfDownAtStart ? wait.through(() -> history(runId)) : history(runId);
     if (finished.isPresent()) {
@@ -152,10 +155,10 @@ public final class ComfyUiClient implements AutoCloseable {
     }
   }
 
-  ServerWait serverWait(ProgressListener listener) {
+  private ServerWait serverWait(ProgressListener listener, Duration restartGrace) {
     return new ServerWait(
         baseUrl.toString(),
-        options.restartGrace(),
+        restartGrace,
         () ->
             listener.onUpdate(
                 new ProgressUpdate(

@@ -96,6 +96,9 @@ final class ServerWait {
           null,
           why);
     }
+    if (grace.isZero()) {
+      throw why; // nothing is waited for: the caller has its own way back (a restarted container)
+    }
     long now = System.nanoTime();
     if (downSince < 0) {
       downSince = now;

@@ -279,9 +279,32 @@ class ComfyUiServerKindsAndRestartsTest {
   }
 
   @Test
+  void aCallerWithItsOwnWayBackDoesNotWaitForARestart() throws Exception {
+    // a model container: the host restarts it (perhaps on another port), the retry follows it
+    String runId = id();
+    ObjectNode graph = slowGraph(40, 50);
+    CompletableFuture<PromptResult> run =
+        CompletableFuture.supplyAsync(
+            () -> client.run(graph, runId, "client-c", updates::add, true, Duration.ZERO));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> updates.stream().anyMatch(u -> u.stage() == ProgressUpdate.Stage.STEP));
+    comfy.close();
+
+    assertThatThrownBy(() -> run.get(30, TimeUnit.SECONDS))
+        .cause()
+        .isInstanceOfSatisfying(
+            ComfyUiException.class,
+            e -> assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.UNREACHABLE));
+    assertThat(updates).noneMatch(u -> u.stage() == ProgressUpdate.Stage.SERVER_DOWN);
+  }
+
+  @Test
   void withOtherServersToGoToOneThatIsDownAtTheStartIsNotWaitedFor() throws Exception {
     comfy.close();
-    assertThatThrownBy(() -> client.run(slowGraph(1, 1), id(), "client-gone", updates::add, false))
+    assertThatThrownBy(() ->
+            client.run(
+                slowGraph(1, 1), id(), "client-gone", updates::add, false, Duration.ofSeconds(20)))
         .isInstanceOfSatisfying(
             ComfyUiException.class,
             e -> assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.UNREACHABLE));

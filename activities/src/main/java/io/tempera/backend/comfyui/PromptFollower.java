@@ -128,7 +128,10 @@ final class PromptFollower implements AutoCloseable {
   private boolean ours(String forPrompt, Object message) {
     String id = promptId;
     if (id == null) {
-      if (forPrompt != null && early.size() < EARLY_LIMIT) {
+      // every message waits, those without a prompt id too (binary frames have none): replayed in
+      // order, an image frame meets the node that sent it (a fast prompt runs before its submit
+      // is answered)
+      if (early.size() < EARLY_LIMIT) {
         early.add(message);
         return false;
       }
@@ -195,6 +198,7 @@ final class PromptFollower implements AutoCloseable {
       if (!queue.known()) {
         Optional<PromptResult> finished = wait.through(() -> client.history(promptId));
         if (finished.isPresent()) {
+          awaitImagesInFlight();
           return withWebsocketOutputs(finished.get());
         }
       }
@@ -207,9 +211,9 @@ final class PromptFollower implements AutoCloseable {
         throw new ComfyUiException(
             Kind.SERVER_ERROR,
             wait.wentDown()
-                ? "it restarted and lost the run, which is submitted again"
-                : "it lost the run (neither queued, running nor in its history), which is"
-                    + " submitted again");
+                // no promise of another try: this may be the last attempt's message
+                ? "it restarted and lost the run"
+                : "it lost the run (neither queued, running nor in its history)");
       }
       if (closed.isDone()) {
         try {
@@ -228,6 +232,30 @@ final class PromptFollower implements AutoCloseable {
           log.debug("reconnecting the ComfyUI WebSocket failed: {}", e.getMessage());
         }
       }
+    }
+  }
+
+  /**
+   * Found finished by polling, before its terminal event came: when the graph sends images over the
+   * socket, the frames still on their way are waited for (until the terminal event, which comes
+   * after them, at most 2 s).
+   */
+  private void awaitImagesInFlight() {
+    boolean sendsImages = false;
+    for (JsonNode node : graph) {
+      sendsImages |= SAVE_IMAGE_WEBSOCKET.equals(node.path("class_type").asText());
+    }
+    if (!sendsImages || closed.isDone()) {
+      return;
+    }
+    try {
+      terminal.get(2, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ComfyUiException(
+          Kind.ABORTED, "interrupted while collecting images", null, null, e);
+    } catch (ExecutionException | TimeoutException e) {
+      log.debug("prompt {}: no terminal event within 2 s after its history", promptId);
     }
   }
 

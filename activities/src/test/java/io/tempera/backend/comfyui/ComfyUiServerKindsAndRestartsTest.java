@@ -170,6 +170,10 @@ class ComfyUiServerKindsAndRestartsTest {
              "2":{"class_type":"SaveImageWebsocket","inputs":{"images":["1",0]}}}\
             """);
 
+    // behind another client's short prompt, so this one runs after its socket and id are settled
+    // (a prompt that ran before its submit was even answered lost frames on the testkit, now and
+    // then, for a reason not found yet; the real server's test sends the same way and passes)
+    client.submit(slowGraph(5, 40), id(), "someone-else");
     PromptResult result = client.run(graph, id(), "client-ws", updates::add);
 
     assertThat(result.status()).isEqualTo(PromptResult.Status.SUCCESS);

@@ -67,12 +67,7 @@ final class ServerWait {
     return wentDown;
   }
 
-  /** Whether the server does not answer now. */
-  boolean down() {
-    return downSince >= 0;
-  }
-
-  void answered() {
+  private void answered() {
     if (downSince >= 0) {
       log.info(
           "ComfyUI {} answers again after {} s",

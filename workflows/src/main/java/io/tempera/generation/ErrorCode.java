@@ -17,6 +17,11 @@ public enum ErrorCode {
       "The generator could not be reached, even after waiting for it; try again in a few minutes.",
       "RETRY_LATER"),
   BACKEND_BUSY(true, "The generator stayed busy for too long; try again later.", "RETRY_LATER"),
+  BACKEND_MISCONFIGURED(
+      false,
+      "This function is unavailable right now: the generator behind it is not set up the way the"
+          + " function expects. An operator has the details; choose another function for now.",
+      "NONE"),
   BACKEND_VALIDATION(false, "The generator rejected this request; check the inputs.", "FIX_INPUT"),
   MISSING_NODE(
       false,
@@ -36,6 +41,11 @@ public enum ErrorCode {
   STALLED(
       true, "The generator stopped making progress; try again, or try a lower quality.", "RETRY"),
   CANCELLED(false, "The generation was cancelled.", "NONE"),
+  OUTPUT_NOT_PRODUCED(
+      false,
+      "The generator finished without an output this function promises, and would do the same"
+          + " again with these inputs: change them, or choose another function.",
+      "FIX_INPUT"),
   OUTPUT_MISSING(true, "The generator finished but its output could not be saved.", "RETRY"),
   INTERNAL(true, "Something went wrong on our side.", "RETRY");
 

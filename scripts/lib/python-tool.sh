@@ -6,6 +6,8 @@
 # The sourcing script sets:
 #   TOOL, VERSION   the cache folder's name: $TOOL-$VERSION
 #   PIP_SPEC        what pip installs, e.g. "celery[redis]==5.7.0"
+#   PIP_EXTRA       (optional) a bash array of further requirements pip installs with it in the same
+#                   resolve, e.g. PIP_EXTRA=("pydantic==2.10.6") to pin an old release's dependencies
 #   MIN_PYTHON      the lowest Python 3 minor version the package supports, e.g. 10
 #   OVERRIDE        a Python the caller names instead (may be empty), used when OVERRIDE_CHECK runs
 #   OVERRIDE_CHECK  Python code that succeeds when OVERRIDE has the package
@@ -25,7 +27,7 @@ fi
 command -v python3 >/dev/null || { echo "[tempera] $NEEDED_BY python3 (3.$MIN_PYTHON+)" >&2; exit 1; }
 python3 -c "import sys; sys.exit(0 if sys.version_info >= (3, $MIN_PYTHON) else 1)" \
   || { echo "[tempera] $TOOL $VERSION needs Python 3.$MIN_PYTHON or newer; python3 is $(python3 --version 2>&1)" >&2; exit 1; }
-echo "[tempera] installing $PIP_SPEC from PyPI into $TARGET (once$INSTALL_NOTE)" >&2
+echo "[tempera] installing $PIP_SPEC${PIP_EXTRA[*]+ ${PIP_EXTRA[*]}} from PyPI into $TARGET (once$INSTALL_NOTE)" >&2
 rm -rf "$TARGET"
 if ! python3 -m venv "$TARGET" >&2; then
   # Debian's python3 ships venv's ensurepip separately
@@ -37,6 +39,6 @@ if ! python3 -m venv "$TARGET" >&2; then
     echo "[tempera] python3 cannot create a virtual environment: install python3-venv" >&2; exit 1
   fi
 fi
-"$PY" -m pip install --quiet --disable-pip-version-check "$PIP_SPEC" >&2
+"$PY" -m pip install --quiet --disable-pip-version-check "$PIP_SPEC" ${PIP_EXTRA[@]+"${PIP_EXTRA[@]}"} >&2
 "$PY" -c "$READY" >&2
 echo "$PY"

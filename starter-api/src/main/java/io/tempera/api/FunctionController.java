@@ -102,13 +102,16 @@ public class FunctionController {
         schema.put("format", "project-file");
         schema.put("contentMediaType", "image/*");
       }
-      if (p.defaultValue() != null) schema.put("default", p.defaultValue());
+      if (p.nullable()) {
+        schema.put("nullable", true); // the type stays one name; null is also accepted
+      }
+      if (p.hasDefault()) schema.put("default", p.defaultValue());
       if (p.min() != null) schema.put("minimum", p.min());
       if (p.max() != null) schema.put("maximum", p.max());
       if (!p.enumValues().isEmpty()) schema.put("enum", p.enumValues());
       if (p.description() != null) schema.put("description", p.description());
       properties.put(p.name(), schema);
-      if (p.required() && p.defaultValue() == null) {
+      if (p.required() && !p.hasDefault()) {
         required.add(p.name());
       }
     }

@@ -6,6 +6,8 @@ import java.util.Map;
  * What the canvas asks for: run function {@code functionId} at quality {@code tier} with these
  * parameters, for node {@code nodeId} of project {@code projectId}.
  *
+ * @param parameters by name; a key with a null value is an explicit null (for a nullable
+ *     parameter), a key left out takes the parameter's default
  * @param requestId optional client-chosen idempotency key; the workflow id is derived from it
  * @param functionVersion optional: pin this version of the function (default: the newest)
  */
@@ -19,7 +21,11 @@ public record GenerationRequest(
     String functionVersion) {
 
   public GenerationRequest {
-    parameters = parameters == null ? Map.of() : Map.copyOf(parameters);
+    // a copy that keeps nulls: a nullable parameter's null is a value the backend receives
+    parameters =
+        parameters == null
+            ? Map.of()
+            : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(parameters));
   }
 
   /** A request for the newest version of the function. */

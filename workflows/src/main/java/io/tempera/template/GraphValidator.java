@@ -155,11 +155,13 @@ public final class GraphValidator {
         .parameters()
         .values()
         .forEach(spec -> {
-          if (spec.defaultValue() != null) {
+          if (spec.hasDefault()) {
             values.put(spec.name(), spec.defaultValue());
           }
         });
     values.put("tier", tier.id());
+    // a computed value from the defaults alone yields to the tier's value (TemplateTranslator)
+    Set<GraphTarget> setByTier = new HashSet<>(origins.keySet());
     List<ParameterMapping> mappings = template.mappings();
     for (int i = 0; i < mappings.size(); i++) {
       ParameterMapping mapping = mappings.get(i);
@@ -174,6 +176,9 @@ public final class GraphValidator {
       }
       switch (mapping.type()) {
         case ParameterMapping.COMPUTED -> {
+          if (setByTier.contains(target)) {
+            continue; // the tier's value is what is sent unless a request gives a parameter
+          }
           Object value;
           try {
             value = mapping.expression().evaluate(values);
@@ -577,6 +582,18 @@ public final class GraphValidator {
           input,
           param + " is " + typeProblem + ", but " + node + " takes " + describeType(input));
       return;
+    }
+    if (spec.nullable()) {
+      warning(
+          "$.parameters." + spec.name() + ".nullable",
+          target,
+          input,
+          param
+              + " may be null, which is written into the graph as null, but "
+              + node
+              + " takes "
+              + describeType(input)
+              + ": a request sending null would fail there");
     }
     if (spec.defaultValue() != null) {
       Finding finding =

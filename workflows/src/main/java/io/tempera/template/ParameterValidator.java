@@ -5,7 +5,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 
-/** Checks a request's parameters against a template: every problem, not just the first. */
+/**
+ * Checks a request's parameters against a template: every problem, not just the first. A parameter
+ * left out takes its default (or, without one, is left out of the backend payload); a null is
+ * accepted only for a parameter declared {@code "nullable": true}.
+ */
 public final class ParameterValidator {
 
   /** A file inside the project folder: relative, no '..', no backslashes, no empty segments. */
@@ -34,14 +38,22 @@ public final class ParameterValidator {
       }
     }
     for (ParameterSpec spec : template.parameters().values()) {
-      Object value = given.get(spec.name());
-      if (value == null) {
-        if (spec.required() && spec.defaultValue() == null) {
+      if (!given.containsKey(spec.name())) {
+        if (spec.required() && !spec.hasDefault()) {
           problems.add(
               new RequestProblem(
                   "parameters." + spec.name(),
                   "MISSING_PARAMETER",
                   "'" + spec.name() + "' is required"));
+        }
+        continue;
+      }
+      Object value = given.get(spec.name());
+      if (value == null) {
+        if (!spec.nullable()) {
+          problems.add(
+              new RequestProblem(
+                  "parameters." + spec.name(), "NULL_NOT_ALLOWED", nullProblem(spec)));
         }
         continue;
       }
@@ -55,6 +67,30 @@ public final class ParameterValidator {
       }
     }
     return problems;
+  }
+
+  /** What a person reads when they sent null for a parameter that takes no null. */
+  static String nullProblem(ParameterSpec spec) {
+    String name = "'" + spec.name() + "'";
+    if (spec.required() && !spec.hasDefault()) {
+      return name + " is required and cannot be null: give a " + typeName(spec.type());
+    }
+    return name
+        + " cannot be null: give a "
+        + typeName(spec.type())
+        + ", or leave it out to use "
+        + (spec.hasDefault()
+            ? "its default " + spec.defaultValue()
+            : "the default of the function's backend");
+  }
+
+  private static String typeName(String type) {
+    return switch (type) {
+      case "integer" -> "whole number";
+      case "boolean" -> "true or false";
+      case "image" -> "project image path";
+      default -> type;
+    };
   }
 
   /** Why {@code value} is not acceptable for {@code spec}, or null. */

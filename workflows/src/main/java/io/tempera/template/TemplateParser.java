@@ -42,7 +42,7 @@ public final class TemplateParser {
           "variants",
           "timeouts");
   static final Set<String> PARAMETER_KEYS =
-      Set.of("type", "default", "min", "max", "enum", "required", "description");
+      Set.of("type", "default", "min", "max", "enum", "required", "nullable", "description");
   private static final Set<String> SUPPORTED_BACKENDS = Set.of("comfyui", "gradio", "script");
 
   private final ObjectMapper json;
@@ -253,7 +253,8 @@ public final class TemplateParser {
       JsonNode spec = entry.getValue();
       if (!spec.isObject()) {
         problems.add(
-            path, "must be an object {type, default, min, max, enum, required, description}");
+            path,
+            "must be an object {type, default, min, max, enum, required, nullable, description}");
         continue;
       }
       for (Iterator<String> keys = spec.fieldNames(); keys.hasNext(); ) {
@@ -295,7 +296,24 @@ public final class TemplateParser {
         }
       }
       boolean required = spec.path("required").asBoolean(false);
+      boolean nullable = false;
+      JsonNode nullableNode = spec.get("nullable");
+      if (nullableNode != null) {
+        if (!nullableNode.isBoolean()) {
+          problems.add(path + ".nullable", "must be true or false");
+        } else {
+          nullable = nullableNode.booleanValue();
+        }
+      }
       Object defaultValue = null;
+      boolean hasDefault = spec.has("default");
+      if (hasDefault && spec.get("default").isNull() && !nullable) {
+        problems.add(
+            path + ".default",
+            "null is a default only for a parameter with \"nullable\": true; leave \"default\""
+                + " out when there is none (the backend's own default then applies)");
+        hasDefault = false;
+      }
       if (spec.has("default") && !spec.get("default").isNull()) {
         defaultValue = json.convertValue(spec.get("default"), Object.class);
         ParameterSpec probe =
@@ -315,7 +333,9 @@ public final class TemplateParser {
               max,
               enumValues,
               required,
-              spec.path("description").asText(null)));
+              spec.path("description").asText(null),
+              nullable,
+              hasDefault));
     }
     return out;
   }

@@ -10,10 +10,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The pure translation from (template, tier, parameters) to the backend payload: the tier's
- * settings first, then every parameter (or its default) through its mapping. File parameters are
- * left for the backend activity to upload, listed as {@link FileInput}s. A {@code model_file}
- * mapping writes the file of the model the tier runs on (from the model registry).
+ * The pure translation from (template, tier, parameters) to the backend payload. What a target
+ * receives, on every backend: the request's value for the parameter mapped there when the request
+ * gives it (a null included, for a nullable parameter), else the tier's value (the A/B variant's
+ * over the tier's), else the parameter's default; a parameter the request leaves out that has no
+ * default writes nothing, so the backend's own value stays. A computed value counts as the
+ * request's when the request gives a parameter it reads, else it yields to the tier's value like a
+ * default. File parameters are left for the backend activity to upload, listed as {@link
+ * FileInput}s. A {@code model_file} mapping writes the file of the model the tier runs on (from the
+ * model registry).
  */
 public final class TemplateTranslator {
 
@@ -132,34 +137,19 @@ public final class TemplateTranslator {
       return translateGradio(template, tier, parameters, variant, model);
     }
     ObjectNode graph = template.graph().deepCopy();
-    template
-        .qualityParameters()
-        .getOrDefault(tier, Map.of())
-        .forEach((target, value) -> write(graph, target, value));
-    if (variant != null) {
-      variant
-          .qualityParameters()
-          .getOrDefault(tier, Map.of())
-          .forEach((target, value) -> write(graph, target, value));
-    }
-    Map<String, Object> values = new java.util.HashMap<>();
-    template
-        .parameters()
-        .values()
-        .forEach(spec -> {
-          Object value = parameters.getOrDefault(spec.name(), spec.defaultValue());
-          if (value != null) {
-            values.put(spec.name(), value);
-          }
-        });
-    values.put("tier", tier.id());
+    Map<GraphTarget, Object> tierValues = tierValues(template, tier, variant);
+    tierValues.forEach((target, value) -> write(graph, target, value));
+    Values values = values(template, tier, parameters);
     List<FileInput> files = new ArrayList<>();
     for (ParameterMapping mapping : template.mappings()) {
-      if (mapping.when() != null && !mapping.when().test(values)) {
+      if (mapping.when() != null && !mapping.when().test(values.all())) {
         continue;
       }
       if (mapping.type().equals(ParameterMapping.COMPUTED)) {
-        write(graph, mapping.target(), mapping.expression().evaluate(values));
+        if (values.yieldsToTier(mapping, tierValues)) {
+          continue;
+        }
+        write(graph, mapping.target(), mapping.expression().evaluate(values.all()));
         continue;
       }
       if (mapping.type().equals(ParameterMapping.MODEL_FILE)) {
@@ -167,8 +157,13 @@ public final class TemplateTranslator {
         continue;
       }
       ParameterSpec spec = template.parameters().get(mapping.parameter());
-      Object value = values.get(mapping.parameter());
+      if (!values.all().containsKey(mapping.parameter())
+          || values.yieldsToTier(mapping, tierValues)) {
+        continue;
+      }
+      Object value = values.all().get(mapping.parameter());
       if (value == null) {
+        write(graph, mapping.target(), null); // a nullable parameter's null, whatever the kind
         continue;
       }
       switch (mapping.type()) {
@@ -192,8 +187,9 @@ public final class TemplateTranslator {
   }
 
   /**
-   * A script gets every parameter (defaults filled in) and its tier's values as JSON; images become
-   * file inputs.
+   * A script gets every parameter and its tier's values as JSON; images become file inputs. A
+   * parameter the request leaves out takes the tier's value of the same name, else its default,
+   * else is left out.
    */
   private Translation translateScript(
       FunctionTemplate template,
@@ -204,12 +200,23 @@ public final class TemplateTranslator {
     payload.put("timeoutSeconds", template.timeoutSeconds());
     ObjectNode values = payload.putObject("parameters");
     List<FileInput> files = new ArrayList<>();
+    Map<String, Object> byName = new java.util.HashMap<>();
+    tierValues(template, tier, variant)
+        .forEach((target, value) -> byName.put(target.input(), value));
     for (ParameterSpec spec : template.parameters().values()) {
-      Object value = parameters.getOrDefault(spec.name(), spec.defaultValue());
-      if (value == null) {
+      Object value;
+      if (parameters.containsKey(spec.name())) {
+        value = parameters.get(spec.name());
+      } else if (byName.containsKey(spec.name()) && !spec.type().equals("image")) {
+        value = byName.get(spec.name());
+      } else if (spec.hasDefault()) {
+        value = spec.defaultValue();
+      } else {
         continue;
       }
-      if (spec.type().equals("image")) {
+      if (value == null) {
+        values.putNull(spec.name());
+      } else if (spec.type().equals("image")) {
         files.add(new FileInput(spec.name(), value.toString(), null, null));
       } else {
         values.set(spec.name(), json.valueToTree(value));
@@ -234,7 +241,9 @@ public final class TemplateTranslator {
   /**
    * A Gradio call's inputs, by the endpoint's parameter names or positions: the tier's values, then
    * each mapped parameter, then every parameter without a mapping under its own name (as Gradio's
-   * clients call {@code predict(prompt=…)}). Images become file inputs, uploaded by the backend.
+   * clients call {@code predict(prompt=…)}), where a default never replaces the tier's value and a
+   * parameter left out without a default is not sent (the endpoint's default applies). Images
+   * become file inputs, uploaded by the backend.
    */
   private Translation translateGradio(
       FunctionTemplate template,
@@ -244,47 +253,36 @@ public final class TemplateTranslator {
       ModelSpec model) {
     ObjectNode payload = template.graph().deepCopy();
     ObjectNode inputs = payload.withObjectProperty("inputs");
-    template
-        .qualityParameters()
-        .getOrDefault(tier, Map.of())
-        .forEach((target, value) -> inputs.set(target.input(), json.valueToTree(value)));
-    if (variant != null) {
-      variant
-          .qualityParameters()
-          .getOrDefault(tier, Map.of())
-          .forEach((target, value) -> inputs.set(target.input(), json.valueToTree(value)));
-    }
-    Map<String, Object> values = new java.util.HashMap<>();
-    template
-        .parameters()
-        .values()
-        .forEach(spec -> {
-          Object value = parameters.getOrDefault(spec.name(), spec.defaultValue());
-          if (value != null) {
-            values.put(spec.name(), value);
-          }
-        });
-    values.put("tier", tier.id());
+    Map<GraphTarget, Object> tierValues = tierValues(template, tier, variant);
+    tierValues.forEach((target, value) -> inputs.set(target.input(), json.valueToTree(value)));
+    Values values = values(template, tier, parameters);
     List<FileInput> files = new ArrayList<>();
     java.util.Set<String> mapped = new java.util.HashSet<>();
     for (ParameterMapping mapping : template.mappings()) {
       if (mapping.parameter() != null) {
         mapped.add(mapping.parameter());
       }
-      if (mapping.when() != null && !mapping.when().test(values)) {
+      if (mapping.when() != null && !mapping.when().test(values.all())) {
         continue;
       }
       String target = mapping.target().input();
       if (mapping.type().equals(ParameterMapping.COMPUTED)) {
-        inputs.set(target, json.valueToTree(mapping.expression().evaluate(values)));
+        if (!values.yieldsToTier(mapping, tierValues)) {
+          inputs.set(target, json.valueToTree(mapping.expression().evaluate(values.all())));
+        }
         continue;
       }
       if (mapping.type().equals(ParameterMapping.MODEL_FILE)) {
         inputs.put(target, modelFile(template, tier, model, mapping.modelFile()));
         continue;
       }
-      Object value = values.get(mapping.parameter());
+      if (!values.all().containsKey(mapping.parameter())
+          || values.yieldsToTier(mapping, tierValues)) {
+        continue;
+      }
+      Object value = values.all().get(mapping.parameter());
       if (value == null) {
+        inputs.putNull(target); // a nullable parameter's null, whatever the kind
         continue;
       }
       ParameterSpec spec = template.parameters().get(mapping.parameter());
@@ -305,11 +303,17 @@ public final class TemplateTranslator {
       }
     }
     for (ParameterSpec spec : template.parameters().values()) {
-      Object value = values.get(spec.name());
-      if (mapped.contains(spec.name()) || value == null) {
+      if (mapped.contains(spec.name())
+          || !values.all().containsKey(spec.name())
+          || (!values.explicit().contains(spec.name())
+              && tierValues.containsKey(
+                  new GraphTarget(TemplateParser.GRADIO_NODE, spec.name())))) {
         continue;
       }
-      if (spec.type().equals("image")) {
+      Object value = values.all().get(spec.name());
+      if (value == null) {
+        inputs.putNull(spec.name());
+      } else if (spec.type().equals("image")) {
         files.add(
             new FileInput(spec.name(), value.toString(), TemplateParser.GRADIO_NODE, spec.name()));
       } else {
@@ -325,6 +329,56 @@ public final class TemplateTranslator {
       payload.put("variant", variant.name());
     }
     return new Translation(payload, files, variant == null ? null : variant.name());
+  }
+
+  /** The tier's values, the A/B variant's over them, by target. */
+  private static Map<GraphTarget, Object> tierValues(
+      FunctionTemplate template, QualityTier tier, Variant variant) {
+    Map<GraphTarget, Object> out =
+        new java.util.LinkedHashMap<>(template.qualityParameters().getOrDefault(tier, Map.of()));
+    if (variant != null) {
+      out.putAll(variant.qualityParameters().getOrDefault(tier, Map.of()));
+    }
+    return out;
+  }
+
+  /**
+   * The values mappings and expressions read: what the request gives (a null included), the
+   * defaults of the rest, and {@code tier}; a parameter left out without a default is absent.
+   *
+   * @param explicit the parameters the request gives
+   */
+  record Values(Map<String, Object> all, java.util.Set<String> explicit) {
+
+    /**
+     * True when the tier sets the mapping's target and the mapping's value does not come from the
+     * request: a default, or a computed value that reads no parameter the request gives.
+     */
+    boolean yieldsToTier(ParameterMapping mapping, Map<GraphTarget, Object> tierValues) {
+      if (!tierValues.containsKey(mapping.target())) {
+        return false;
+      }
+      if (mapping.type().equals(ParameterMapping.COMPUTED)) {
+        return mapping.expression().names().stream().noneMatch(explicit::contains);
+      }
+      return !explicit.contains(mapping.parameter());
+    }
+  }
+
+  static Values values(
+      FunctionTemplate template, QualityTier tier, Map<String, Object> parameters) {
+    Map<String, Object> all = new java.util.HashMap<>();
+    java.util.Set<String> explicit = new java.util.HashSet<>();
+    for (ParameterSpec spec : template.parameters().values()) {
+      if (parameters.containsKey(spec.name())) {
+        all.put(spec.name(), parameters.get(spec.name()));
+        explicit.add(spec.name());
+      } else if (spec.hasDefault()) {
+        all.put(spec.name(), spec.defaultValue());
+      }
+    }
+    all.put("tier", tier.id());
+    return new Values(all, explicit);
   }
 
   private void write(ObjectNode graph, GraphTarget target, Object value) {

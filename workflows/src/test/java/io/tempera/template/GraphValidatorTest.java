@@ -324,6 +324,49 @@ class GraphValidatorTest {
   }
 
   @Test
+  void aTiersValueBeatsAComputedDefaultSoTheTiersValueIsWhatIsChecked() throws IOException {
+    // the draft tier sets the width the computed mapping (from defaults alone) would write: the
+    // tier's value is sent, so its 9000 is the problem, and the computed 256 is not
+    List<NodeProblem> problems =
+        check(
+            template(
+                TXT2IMG,
+                TXT2IMG_TEMPLATE.replace(
+                    "\"draft\": {\"3.inputs.steps\": 4,",
+                    "\"draft\": {\"5.inputs.width\": 9000, \"3.inputs.steps\": 4,")));
+    assertThat(problems)
+        .singleElement()
+        .satisfies(p -> {
+          assertThat(p.code()).isEqualTo(NodeProblem.OUT_OF_RANGE);
+          assertThat(p.path()).isEqualTo("$.quality_parameters.draft[\"5.inputs.width\"]");
+        });
+  }
+
+  @Test
+  void aNullableParameterIntoAGraphInputIsAWarning() throws IOException {
+    List<NodeProblem> problems =
+        check(
+            template(
+                TXT2IMG,
+                TXT2IMG_TEMPLATE.replace(
+                    "\"negative\": {\"type\": \"string\", \"default\": \"blurry\"}",
+                    "\"negative\": {\"type\": \"string\", \"nullable\": true}")));
+    assertThat(problems)
+        .singleElement()
+        .satisfies(p -> {
+          assertThat(p.code()).isEqualTo(NodeProblem.PARAMETER_MISMATCH);
+          assertThat(p.blocking()).isFalse();
+          assertThat(p.path()).isEqualTo("$.parameters.negative.nullable");
+          assertThat(p.reason())
+              .isEqualTo(
+                  "parameter 'negative' may be null, which is written into the graph as null, but"
+                      + " node 7 (CLIPTextEncode) input 'text' takes text (STRING): a request sending"
+                      + " null would fail"
+                      + " there");
+        });
+  }
+
+  @Test
   void linksMustPointAtAnExistingOutputOfATypeTheInputTakes() throws IOException {
     List<NodeProblem> problems =
         check(

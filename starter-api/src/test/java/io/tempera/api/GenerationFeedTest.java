@@ -81,7 +81,8 @@ class GenerationFeedTest {
         null,
         List.of(),
         null,
-        null);
+        null,
+        List.of());
   }
 
   private void publish(int step) {

@@ -90,6 +90,7 @@ public final class GenerationEnds {
         null,
         null,
         null,
+        null,
         null);
   }
 

@@ -6,6 +6,9 @@ import java.util.List;
  * How a generation ended: the workflow's result when it SUCCEEDED, and the second detail of the
  * {@code ApplicationFailure} (or {@code CanceledFailure}) it ends with when it FAILED or was
  * CANCELLED, so a caller reads the same record whichever way it ended.
+ *
+ * @param values what the backend returned that is not a file (text, numbers, JSON), beside the
+ *     stored {@code outputs}; empty in results recorded before there were any
  */
 public record GenerationResult(
     String generationId,
@@ -22,9 +25,11 @@ public record GenerationResult(
     List<String> warnings,
     List<Fallback> fallbacks,
     String variant,
-    Long modelColdStartMillis) {
+    Long modelColdStartMillis,
+    List<OutputValue> values) {
 
   public GenerationResult {
+    values = values == null ? List.of() : List.copyOf(values);
     fallbacks = fallbacks == null ? List.of() : List.copyOf(fallbacks);
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
     warnings = warnings == null ? List.of() : List.copyOf(warnings);
@@ -55,6 +60,7 @@ public record GenerationResult(
         error,
         fallbacks,
         variant,
-        modelColdStartMillis);
+        modelColdStartMillis,
+        values);
   }
 }

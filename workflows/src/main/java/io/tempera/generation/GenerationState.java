@@ -8,6 +8,8 @@ import java.util.List;
  *
  * @param modelColdStartMillis how long starting the model's container took (0: a running one was
  *     reused; null: the generation ran on no container of its own)
+ * @param values what the backend returned that is not a file (text, numbers, JSON), beside the
+ *     stored {@code outputs}
  */
 public record GenerationState(
     String generationId,
@@ -26,9 +28,11 @@ public record GenerationState(
     GenerationError error,
     List<Fallback> fallbacks,
     String variant,
-    Long modelColdStartMillis) {
+    Long modelColdStartMillis,
+    List<OutputValue> values) {
 
   public GenerationState {
+    values = values == null ? List.of() : List.copyOf(values);
     warnings = warnings == null ? List.of() : List.copyOf(warnings);
     fallbacks = fallbacks == null ? List.of() : List.copyOf(fallbacks);
     outputs = outputs == null ? List.of() : List.copyOf(outputs);

@@ -68,6 +68,14 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
    */
   static final String BACKEND_FAULT_CHANGE = "runs-again-after-backend-fault";
 
+  /**
+   * {@code Workflow.getVersion} change id (after 0.1.0): a run that returned values (text, numbers,
+   * JSON) but no file succeeds with those values instead of failing {@link
+   * ErrorCode#OUTPUT_MISSING}; nothing is collected when there is no file. Asked only when a run
+   * returned values, which no run before it did.
+   */
+  static final String VALUES_CHANGE = "succeeds-with-values-only";
+
   /** How long asking the allocator may take, retries included (the wait in line is apart). */
   static final Duration LEASE_REQUEST_LIMIT = Duration.ofMinutes(2);
 
@@ -104,6 +112,9 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         enter(Phase.GENERATING, 0.05);
         BackendOutcome ran = onLeasedHost(this::runOnBackend);
         slotGivenBack = ran.slotReleased(); // the next in line runs while the outputs are collected
+        if (!ran.warnings().isEmpty()) {
+          outcome = outcome.withWarnings(ran.warnings()); // what the backend told its user
+        }
         if (ran.interrupted()) {
           if (CancellationScope.current().isCancelRequested()) {
             throw new CanceledFailure("the run was interrupted");
@@ -113,13 +124,14 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
               ErrorCode.EXECUTION_ERROR.name());
         }
         enter(Phase.COLLECTING_OUTPUTS, 0.95);
-        List<OutputRef> stored = onLeasedHost(() -> collect(ran.files()));
-        if (stored.isEmpty()) {
+        boolean valuesOnly = ran.files().isEmpty() && keepsValuesOf(ran);
+        List<OutputRef> stored = valuesOnly ? List.of() : onLeasedHost(() -> collect(ran.files()));
+        if (stored.isEmpty() && !keepsValuesOf(ran)) {
           throw ApplicationFailure.newNonRetryableFailure(
               "The generator finished without producing any output",
               ErrorCode.OUTPUT_MISSING.name());
         }
-        outcome = outcome.withOutputs(stored);
+        outcome = outcome.withOutputs(stored).withValues(ran.values());
         return;
       } catch (HostLost lost) {
         // the host is gone: nothing of this attempt is cleaned up there, the lease is taken back
@@ -153,6 +165,13 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         recover(setback, failure, null);
       }
     }
+  }
+
+  /** The run returned values (not files) and this generation may succeed with them alone. */
+  private static boolean keepsValuesOf(BackendOutcome ran) {
+    return !ran.values().isEmpty()
+        && Workflow.getVersion(VALUES_CHANGE, Workflow.DEFAULT_VERSION, 1)
+            != Workflow.DEFAULT_VERSION;
   }
 
   /**
@@ -453,7 +472,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         outcome.error(),
         outcome.fallbacks(),
         plan == null ? null : plan.variant(),
-        outcome.modelColdStartMillis());
+        outcome.modelColdStartMillis(),
+        outcome.values());
   }
 
   // --- the end ------------------------------------------------------------------------------
@@ -584,7 +604,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
             outcome.warnings(),
             outcome.fallbacks(),
             plan == null ? null : plan.variant(),
-            outcome.modelColdStartMillis());
+            outcome.modelColdStartMillis(),
+            outcome.values());
     GenerationError error = outcome.error();
     if (error == null) {
       return result;

@@ -5,8 +5,9 @@ import java.util.List;
 
 /**
  * What a generation has come to so far, as its state shows it: the phase and milestone progress,
- * the warnings and fallbacks a person is told, the stored outputs, the error it ended with, and the
- * model's cold start. Immutable: the workflow replaces it as the generation goes on.
+ * the warnings and fallbacks a person is told, the stored outputs and the values the backend
+ * returned that are not files, the error it ended with, and the model's cold start. Immutable: the
+ * workflow replaces it as the generation goes on.
  */
 public record Outcome(
     Phase phase,
@@ -15,23 +16,33 @@ public record Outcome(
     List<Fallback> fallbacks,
     List<OutputRef> outputs,
     GenerationError error,
-    Long modelColdStartMillis) {
+    Long modelColdStartMillis,
+    List<OutputValue> values) {
 
   public Outcome {
     warnings = warnings == null ? List.of() : List.copyOf(warnings);
     fallbacks = fallbacks == null ? List.of() : List.copyOf(fallbacks);
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
+    values = values == null ? List.of() : List.copyOf(values);
   }
 
   /** A generation that has just begun. */
   public static Outcome begun() {
-    return new Outcome(Phase.RESOLVING, 0.0, List.of(), List.of(), List.of(), null, null);
+    return new Outcome(
+        Phase.RESOLVING, 0.0, List.of(), List.of(), List.of(), null, null, List.of());
   }
 
   /** In {@code next}, with progress at least {@code at}. */
   public Outcome entering(Phase next, double at) {
     return new Outcome(
-        next, Math.max(progress, at), warnings, fallbacks, outputs, error, modelColdStartMillis);
+        next,
+        Math.max(progress, at),
+        warnings,
+        fallbacks,
+        outputs,
+        error,
+        modelColdStartMillis,
+        values);
   }
 
   public Outcome warning(String warning) {
@@ -41,7 +52,8 @@ public record Outcome(
   public Outcome withWarnings(List<String> more) {
     List<String> all = new ArrayList<>(warnings);
     all.addAll(more);
-    return new Outcome(phase, progress, all, fallbacks, outputs, error, modelColdStartMillis);
+    return new Outcome(
+        phase, progress, all, fallbacks, outputs, error, modelColdStartMillis, values);
   }
 
   /** A step down a fallback chain: recorded for operators, told to the person. */
@@ -50,15 +62,22 @@ public record Outcome(
     all.add(fallback);
     List<String> told = new ArrayList<>(warnings);
     told.add(fallback.describe());
-    return new Outcome(phase, progress, told, all, outputs, error, modelColdStartMillis);
+    return new Outcome(phase, progress, told, all, outputs, error, modelColdStartMillis, values);
   }
 
   public Outcome withOutputs(List<OutputRef> stored) {
-    return new Outcome(phase, progress, warnings, fallbacks, stored, error, modelColdStartMillis);
+    return new Outcome(
+        phase, progress, warnings, fallbacks, stored, error, modelColdStartMillis, values);
+  }
+
+  /** The values (not files) the backend's run returned, in its order. */
+  public Outcome withValues(List<OutputValue> returned) {
+    return new Outcome(
+        phase, progress, warnings, fallbacks, outputs, error, modelColdStartMillis, returned);
   }
 
   public Outcome withModelColdStart(long millis) {
-    return new Outcome(phase, progress, warnings, fallbacks, outputs, error, millis);
+    return new Outcome(phase, progress, warnings, fallbacks, outputs, error, millis, values);
   }
 
   /** Ended: SUCCEEDED without an error, FAILED or CANCELLED with one. */
@@ -74,6 +93,7 @@ public record Outcome(
         fallbacks,
         outputs,
         why,
-        modelColdStartMillis);
+        modelColdStartMillis,
+        values);
   }
 }

@@ -10,6 +10,8 @@ import io.tempera.generation.BackendFile;
 import io.tempera.generation.BackendOutcome;
 import io.tempera.generation.ErrorCode;
 import io.tempera.generation.GenerationRequest;
+import io.tempera.generation.GenerationResult;
+import io.tempera.generation.GenerationStatus;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.generation.GenerationWorkflowImpl;
 import io.tempera.generation.ModelEndpoint;
@@ -84,6 +86,46 @@ class GenerationReplayTest {
     WorkflowExecutionHistory history = history(file);
     assertThat(history.getEvents()).hasSizeGreaterThan(20);
     WorkflowReplayer.replayWorkflowExecution(history, SlotAllocatorWorkflowImpl.class);
+  }
+
+  /**
+   * The results 0.1.0 recorded (a success's result, a failure's second detail) still read as
+   * today's {@link GenerationResult}: fields added since, such as {@code values}, come out empty.
+   */
+  @Test
+  void resultsRecordedWith010StillRead() throws Exception {
+    io.temporal.common.converter.DataConverter converter =
+        io.temporal.common.converter.GlobalDataConverter.get();
+    io.temporal.api.common.v1.Payloads completed =
+        history("generation-succeeded-0.1.0.json").getEvents().stream()
+            .filter(e -> e.hasWorkflowExecutionCompletedEventAttributes())
+            .findFirst()
+            .orElseThrow()
+            .getWorkflowExecutionCompletedEventAttributes()
+            .getResult();
+    GenerationResult succeeded =
+        converter.fromPayload(
+            completed.getPayloads(0), GenerationResult.class, GenerationResult.class);
+    assertThat(succeeded.status()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(succeeded.outputs()).isNotEmpty();
+    assertThat(succeeded.values()).isEmpty();
+    assertThat(succeeded.asState().values()).isEmpty();
+
+    io.temporal.api.common.v1.Payloads details =
+        history("generation-failed-0.1.0.json").getEvents().stream()
+            .filter(e -> e.hasWorkflowExecutionFailedEventAttributes())
+            .findFirst()
+            .orElseThrow()
+            .getWorkflowExecutionFailedEventAttributes()
+            .getFailure()
+            .getApplicationFailureInfo()
+            .getDetails();
+    GenerationResult failed =
+        converter.fromPayload(
+            details.getPayloads(1), GenerationResult.class, GenerationResult.class);
+    assertThat(failed.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(failed.error()).isNotNull();
+    assertThat(failed.values()).isEmpty();
   }
 
   private static WorkflowExecutionHistory history(String file) throws IOException {

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.node.DoubleNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.TextNode;
 import io.tempera.activities.GenerationActivitySet;
 import io.tempera.activities.TestHost;
 import io.tempera.activities.slots.SlotAllocatorClient;
@@ -19,6 +22,7 @@ import io.tempera.generation.GenerationStatus;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.generation.GenerationWorkflowImpl;
 import io.tempera.generation.ModelEndpoint;
+import io.tempera.generation.OutputValue;
 import io.tempera.generation.Phase;
 import io.tempera.generation.PhaseTimeouts;
 import io.tempera.slots.AllocatorSettings;
@@ -738,6 +742,112 @@ class GenerationWorkflowTest {
     assertThat(result.error().code()).isEqualTo("EXECUTION_ERROR");
     assertThat(statusOf("gen-interrupted-elsewhere"))
         .isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED);
+  }
+
+  private static final List<OutputValue> VALUES =
+      List.of(
+          new OutputValue("caption", "text", TextNode.valueOf("a red square on white")),
+          new OutputValue("score", "number", DoubleNode.valueOf(0.87)),
+          new OutputValue(
+              "label",
+              "label",
+              JsonNodeFactory.instance
+                  .objectNode()
+                  .put("label", "square")
+                  .set(
+                      "confidences",
+                      JsonNodeFactory.instance
+                          .arrayNode()
+                          .add(
+                              JsonNodeFactory.instance
+                                  .objectNode()
+                                  .put("label", "square")
+                                  .put("confidence", 0.9)))));
+
+  @Test
+  void aRunThatReturnsOnlyValuesSucceedsWithThemAndTellsItsWarnings() {
+    activities.backend =
+        job ->
+            new BackendOutcome(job.runId(), false, List.of(), true)
+                .with(VALUES, List.of("The prompt was shortened to 77 tokens"));
+    GenerationWorkflow workflow = newWorkflow("gen-values-only");
+
+    GenerationResult result = run(workflow, request("invert"));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(result.error()).isNull();
+    assertThat(result.outputs()).isEmpty();
+    assertThat(result.values()).isEqualTo(VALUES);
+    assertThat(result.warnings()).containsExactly("The prompt was shortened to 77 tokens");
+    assertThat(activities.calls)
+        .as("no file: nothing to collect")
+        .containsExactly("resolve", "lease", "run");
+    GenerationState state = workflow.state();
+    assertThat(state.status()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(state.values()).isEqualTo(VALUES);
+    assertThat(state.warnings()).containsExactly("The prompt was shortened to 77 tokens");
+    assertThat(result.asState().values()).isEqualTo(VALUES);
+    assertThat(versionMarkersOf("gen-values-only"))
+        .as("the new behaviour is behind its version")
+        .contains("succeeds-with-values-only");
+  }
+
+  @Test
+  void aRunWithFilesAndValuesKeepsBothAndRecordsNoVersionMarker() {
+    activities.backend =
+        job ->
+            new BackendOutcome(
+                    job.runId(),
+                    false,
+                    List.of(new BackendFile("4", "images", "out_00001_.png", "", "output", null)),
+                    true)
+                .with(VALUES, List.of());
+    GenerationWorkflow workflow = newWorkflow("gen-files-and-values");
+
+    GenerationResult result = run(workflow, request("invert"));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.SUCCEEDED);
+    assertThat(result.outputs())
+        .singleElement()
+        .satisfies(o -> assertThat(o.name()).isEqualTo("gen-files-and-values_out_00001_.png"));
+    assertThat(result.values()).isEqualTo(VALUES);
+    assertThat(result.warnings()).isEmpty();
+    assertThat(activities.calls).containsExactly("resolve", "lease", "run", "collect");
+    assertThat(workflow.state().values()).isEqualTo(VALUES);
+    assertThat(versionMarkersOf("gen-files-and-values"))
+        .as("a run with files goes the 0.1.0 way")
+        .isNotEmpty()
+        .doesNotContain("succeeds-with-values-only");
+  }
+
+  @Test
+  void aRunWithNeitherFilesNorValuesStillFailsOutputMissing() {
+    activities.backend =
+        job ->
+            new BackendOutcome(job.runId(), false, List.of(), true)
+                .with(List.of(), List.of("Nothing matched the prompt"));
+
+    GenerationResult result = run(newWorkflow("gen-nothing"), request("invert"));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(result.error().code()).isEqualTo("OUTPUT_MISSING");
+    assertThat(result.error().message()).contains("finished without producing any output");
+    assertThat(result.values()).isEmpty();
+    assertThat(result.warnings())
+        .as("what the backend told its user is kept on a failure too")
+        .containsExactly("Nothing matched the prompt");
+    assertThat(activities.calls).containsExactly("resolve", "lease", "run", "collect");
+    assertThat(versionMarkersOf("gen-nothing")).doesNotContain("succeeds-with-values-only");
+  }
+
+  /** The change ids of the version markers a generation's history recorded. */
+  private List<String> versionMarkersOf(String id) {
+    return client.fetchHistory(id).getEvents().stream()
+        .filter(e -> e.hasMarkerRecordedEventAttributes())
+        .map(e -> e.getMarkerRecordedEventAttributes().getDetailsMap().get("changeId"))
+        .filter(java.util.Objects::nonNull)
+        .map(p -> p.getPayloads(0).getData().toStringUtf8().replace("\"", ""))
+        .toList();
   }
 
   private WorkflowExecutionStatus statusOf(String id) {

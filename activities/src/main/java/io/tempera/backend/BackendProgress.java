@@ -9,6 +9,10 @@ package io.tempera.backend;
  *     null
  * @param notice the message is news the person must see as it is (the backend stopped answering and
  *     is waited for), not the usual "generating" that a template's own wording replaces
+ * @param etaSeconds the backend's own estimate of the seconds until the run ends, counted from now
+ *     (Gradio's: queue wait and expected duration), else null
+ * @param startsInSeconds while the run waits in the backend's queue: the backend's estimate of the
+ *     seconds until it starts, else null
  */
 @SuppressWarnings(
     "ArrayRecordComponent") // the preview's bytes pass through; progress is never compared
@@ -19,7 +23,20 @@ public record BackendProgress(
     Integer queuePosition,
     String message,
     byte[] previewImage,
-    boolean notice) {
+    boolean notice,
+    Double etaSeconds,
+    Double startsInSeconds) {
+
+  public BackendProgress(
+      double fraction,
+      Integer step,
+      Integer totalSteps,
+      Integer queuePosition,
+      String message,
+      byte[] previewImage,
+      boolean notice) {
+    this(fraction, step, totalSteps, queuePosition, message, previewImage, notice, null, null);
+  }
 
   public BackendProgress(
       double fraction,

@@ -79,6 +79,17 @@ public final class CircuitBreaker {
     };
   }
 
+  /**
+   * The endpoint answered a probe while its breaker was open: the next call goes through (its
+   * outcome closes the breaker, or opens it again), without waiting out the cool-down.
+   */
+  public synchronized void halfOpen() {
+    if (state != State.CLOSED) {
+      state = State.HALF_OPEN;
+      probing = true; // the caller's run is the probe
+    }
+  }
+
   public synchronized void onSuccess() {
     state = State.CLOSED;
     failures = 0;

@@ -164,6 +164,7 @@ public class GenerationFeed {
     if (event.totalSteps() != null) fields.put("totalSteps", event.totalSteps());
     if (event.queuePosition() != null) fields.put("queuePosition", event.queuePosition());
     if (event.etaSeconds() != null) fields.put("etaSeconds", event.etaSeconds());
+    if (event.startsInSeconds() != null) fields.put("startsInSeconds", event.startsInSeconds());
     if (event.previewUrl() != null) fields.put("previewUrl", event.previewUrl());
     fields.put("timestamp", event.timestampMillis());
     return fields;

@@ -9,6 +9,9 @@ package io.tempera.progress;
  * @param progress overall 0..1
  * @param etaSeconds estimated seconds left, from the speed so far (null until it can be told)
  * @param previewUrl where the latest preview image is served, when the backend sends previews
+ * @param startsInSeconds while the run waits in the backend's own queue: the estimated seconds
+ *     until it starts (part of etaSeconds, which counts to the end); null once it runs or when
+ *     unknown
  */
 public record ProgressEvent(
     String generationId,
@@ -22,7 +25,37 @@ public record ProgressEvent(
     String message,
     long timestampMillis,
     Integer etaSeconds,
-    String previewUrl) {
+    String previewUrl,
+    Integer startsInSeconds) {
+
+  public ProgressEvent(
+      String generationId,
+      long seq,
+      String type,
+      String phase,
+      double progress,
+      Integer step,
+      Integer totalSteps,
+      Integer queuePosition,
+      String message,
+      long timestampMillis,
+      Integer etaSeconds,
+      String previewUrl) {
+    this(
+        generationId,
+        seq,
+        type,
+        phase,
+        progress,
+        step,
+        totalSteps,
+        queuePosition,
+        message,
+        timestampMillis,
+        etaSeconds,
+        previewUrl,
+        null);
+  }
 
   public static final String PHASE = "phase";
   public static final String PROGRESS = "progress";
@@ -63,6 +96,7 @@ public record ProgressEvent(
         message,
         timestampMillis,
         etaSeconds,
-        previewUrl);
+        previewUrl,
+        startsInSeconds);
   }
 }

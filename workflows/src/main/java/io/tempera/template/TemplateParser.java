@@ -3,6 +3,7 @@ package io.tempera.template;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -766,9 +767,10 @@ public final class TemplateParser {
   private ObjectNode readGradio(JsonNode backend, Problems problems) {
     for (Iterator<String> it = backend.fieldNames(); it.hasNext(); ) {
       String key = it.next();
-      if (!key.equals("type") && !key.equals("api_name")) {
+      if (!key.equals("type") && !key.equals("api_name") && !key.equals("outputs")) {
         problems.add(
-            "$.backend." + key, "unknown key for a gradio backend (allowed: type, api_name)");
+            "$.backend." + key,
+            "unknown key for a gradio backend (allowed: type, api_name, outputs)");
       }
     }
     JsonNode apiName = backend.get("api_name");
@@ -784,7 +786,69 @@ public final class TemplateParser {
     payload.put(
         "api_name", apiName.asText().startsWith("/") ? apiName.asText() : "/" + apiName.asText());
     payload.putObject("inputs");
+    JsonNode outputs = backend.get("outputs");
+    if (outputs != null) {
+      payload.set("outputs", readGradioOutputs(outputs, problems));
+    }
     return payload;
+  }
+
+  /**
+   * The outputs a Gradio function promises: {@code [{"name": "caption", "from": "Caption" | 1,
+   * "required": true}]}, where {@code from} is the endpoint's output label (as its "Use via API"
+   * page shows it) or zero-based position, by default the name itself as a label. A required output
+   * the app does not return (or returns empty) fails the generation with OUTPUT_NOT_PRODUCED naming
+   * it.
+   */
+  private ArrayNode readGradioOutputs(JsonNode outputs, Problems problems) {
+    ArrayNode read = json.createArrayNode();
+    if (!outputs.isArray()) {
+      problems.add(
+          "$.backend.outputs",
+          "a list of {name, from?, required?}, e.g. [{\"name\": \"caption\", \"from\": 1}]");
+      return read;
+    }
+    Set<String> names = new java.util.HashSet<>();
+    for (int i = 0; i < outputs.size(); i++) {
+      JsonNode output = outputs.get(i);
+      String path = "$.backend.outputs[" + i + "]";
+      if (!output.isObject()) {
+        problems.add(path, "must be an object {name, from?, required?}");
+        continue;
+      }
+      for (Iterator<String> it = output.fieldNames(); it.hasNext(); ) {
+        String key = it.next();
+        if (!Set.of("name", "from", "required").contains(key)) {
+          problems.add(path + "." + key, "unknown key (allowed: name, from, required)");
+        }
+      }
+      JsonNode name = output.get("name");
+      if (name == null || !name.isTextual() || !name.asText().matches("[A-Za-z0-9_-]{1,64}")) {
+        problems.add(path + ".name", "required: letters, digits, '_' or '-' (at most 64)");
+        continue;
+      }
+      if (!names.add(name.asText())) {
+        problems.add(path + ".name", "'" + name.asText() + "' is named twice");
+        continue;
+      }
+      JsonNode from = output.get("from");
+      if (from != null
+          && !(from.isTextual() && !from.asText().isBlank())
+          && !(from.canConvertToInt() && from.isIntegralNumber() && from.asInt() >= 0)) {
+        problems.add(
+            path + ".from", "the endpoint's output label, or its zero-based position (0, 1, …)");
+        continue;
+      }
+      JsonNode required = output.get("required");
+      if (required != null && !required.isBoolean()) {
+        problems.add(path + ".required", "true or false");
+        continue;
+      }
+      ObjectNode entry = read.addObject().put("name", name.asText());
+      entry.set("from", from == null ? json.getNodeFactory().textNode(name.asText()) : from);
+      entry.put("required", required == null || required.asBoolean());
+    }
+    return read;
   }
 
   /** A script backend's payload template: its command, run in the template's folder. */

@@ -33,6 +33,15 @@ final class LiveProgress {
   private volatile long previewWrittenAt;
   private volatile String previewUrl;
 
+  /** When the run left the backend's queue and started (-1: not yet). */
+  private long runStartedAt = -1;
+
+  /** When the backend itself expects the run to end (its own estimate; -1: it gave none). */
+  private long backendEndsAt = -1;
+
+  /** The earliest end told so far (-1: none): the ETA a client sees never goes up. */
+  private long toldEndsAt = -1;
+
   LiveProgress(
       BackendJob job,
       AtomicReference<BackendActivitiesImpl.RunHeartbeat> last,
@@ -46,11 +55,12 @@ final class LiveProgress {
     this.durations = durations;
   }
 
-  double elapsedSeconds() {
-    return (System.currentTimeMillis() - startedAt) / 1000.0;
+  /** How long the run took: from when it left the backend's queue (its start, if it never told). */
+  synchronized double elapsedSeconds() {
+    return (System.currentTimeMillis() - (runStartedAt < 0 ? startedAt : runStartedAt)) / 1000.0;
   }
 
-  void accept(BackendProgress p) {
+  synchronized void accept(BackendProgress p) {
     double fraction = Math.max(0, Math.min(1, p.fraction()));
     double overall = 0.05 + 0.9 * fraction;
     last.set(new BackendActivitiesImpl.RunHeartbeat(job.runId(), overall));
@@ -66,7 +76,23 @@ final class LiveProgress {
             : p.step() != null && p.totalSteps() != null
                 ? creative + " (step " + p.step() + " of " + p.totalSteps() + ")"
                 : creative;
-    Integer eta = eta(fraction, now);
+    boolean queued = p.queuePosition() != null;
+    if (p.notice()) {
+      // the backend stopped answering: what was told no longer holds
+      runStartedAt = -1;
+      backendEndsAt = -1;
+      toldEndsAt = -1;
+    } else if (!queued && runStartedAt < 0) {
+      runStartedAt = now;
+    }
+    if (p.etaSeconds() != null && p.etaSeconds() >= 0) {
+      backendEndsAt = now + Math.round(p.etaSeconds() * 1000);
+    }
+    Integer eta = p.notice() ? null : told(eta(p, fraction, queued, now), now);
+    Integer startsIn =
+        queued && p.startsInSeconds() != null && p.startsInSeconds() >= 0
+            ? (int) Math.ceil(p.startsInSeconds())
+            : null;
     progress.publish(
         new ProgressEvent(
             job.generationId(),
@@ -80,26 +106,56 @@ final class LiveProgress {
             p.queuePosition() != null || p.notice() ? p.message() : message,
             now,
             eta,
-            previewUrl));
+            previewUrl,
+            startsIn));
+  }
+
+  /** The ETA told: never later than one told before (a client's countdown never goes back up). */
+  private Integer told(Integer eta, long now) {
+    if (eta == null) {
+      return toldEndsAt < 0 ? null : (int) Math.max(1, Math.ceil((toldEndsAt - now) / 1000.0));
+    }
+    long endsAt = now + eta * 1000L;
+    toldEndsAt = toldEndsAt < 0 ? endsAt : Math.min(toldEndsAt, endsAt);
+    return (int) Math.max(1, Math.ceil((toldEndsAt - now) / 1000.0));
   }
 
   /**
-   * Seconds left: from the speed so far once the run has made some progress, before that from how
-   * long this function took at this tier recently.
+   * Seconds left. Waiting in the backend's queue: the backend's own estimate (its wait and the
+   * run's expected length), else the wait it tells plus how long this function took at this tier
+   * recently. Running: from the speed since the run started (queue time never counts) once it made
+   * some progress, before that from the backend's own estimate, else from recent runs.
    */
-  private Integer eta(double fraction, long now) {
-    double elapsed = (now - startedAt) / 1000.0;
-    if (fraction >= 0.05 && fraction < 1) {
-      return (int) Math.ceil(elapsed * (1 - fraction) / fraction);
-    }
-    if (fraction < 0.05) {
-      OptionalDouble typical =
-          durations.averageSeconds(job.plan().functionId(), job.plan().tierUsed());
-      if (typical.isPresent()) {
-        return (int) Math.max(1, Math.ceil(typical.getAsDouble() - elapsed));
+  private Integer eta(BackendProgress p, double fraction, boolean queued, long now) {
+    OptionalDouble typical =
+        durations.averageSeconds(job.plan().functionId(), job.plan().tierUsed());
+    if (queued) {
+      if (backendEndsAt >= 0 && p.etaSeconds() != null) {
+        return seconds(backendEndsAt - now);
       }
+      if (p.startsInSeconds() != null && typical.isPresent()) {
+        return (int) Math.ceil(p.startsInSeconds() + typical.getAsDouble());
+      }
+      return null;
+    }
+    double running = (now - (runStartedAt < 0 ? now : runStartedAt)) / 1000.0;
+    if (fraction >= 0.05 && fraction < 1 && running > 0) {
+      return (int) Math.ceil(running * (1 - fraction) / fraction);
+    }
+    if (fraction >= 1) {
+      return null;
+    }
+    if (backendEndsAt >= 0) {
+      return seconds(backendEndsAt - now);
+    }
+    if (typical.isPresent()) {
+      return (int) Math.max(1, Math.ceil(typical.getAsDouble() - running));
     }
     return null;
+  }
+
+  private static int seconds(long millis) {
+    return (int) Math.max(1, Math.ceil(millis / 1000.0));
   }
 
   private void writePreview(byte[] image) {

@@ -16,7 +16,17 @@ public record GradioApi(
     String apiPrefix,
     String protocol,
     boolean queueEnabled,
-    Map<String, Endpoint> endpoints) {
+    Map<String, Endpoint> endpoints,
+    String fingerprint) {
+
+  public GradioApi(
+      String version,
+      String apiPrefix,
+      String protocol,
+      boolean queueEnabled,
+      Map<String, Endpoint> endpoints) {
+    this(version, apiPrefix, protocol, queueEnabled, endpoints, "");
+  }
 
   /**
    * Whether predictions go through {@code {prefix}/queue/join}; otherwise through {@code
@@ -33,6 +43,8 @@ public record GradioApi(
    * @param inputs the dependency's inputs in order: a parameter from /info, or null for an input
    *     the API does not show (State), which is sent as null
    * @param queue false when the app turned the queue off for this function
+   * @param outputs the dependency's outputs in order, as its replies list them: a label and a
+   *     component each, or null for one the API does not show (State)
    */
   public record Endpoint(
       String apiName,
@@ -40,7 +52,39 @@ public record GradioApi(
       List<Parameter> parameters,
       List<Parameter> inputs,
       boolean queue,
-      boolean generator) {}
+      boolean generator,
+      List<Output> outputs) {
+
+    public Endpoint(
+        String apiName,
+        int fnIndex,
+        List<Parameter> parameters,
+        List<Parameter> inputs,
+        boolean queue,
+        boolean generator) {
+      this(apiName, fnIndex, parameters, inputs, queue, generator, List.of());
+    }
+  }
+
+  /**
+   * One output of an endpoint: its label (null when it has none) and its component ("textbox",
+   * "image", "gallery", …, lower case).
+   */
+  public record Output(String label, String component) {
+
+    /** What a value of this component is, when it is not a file: text, number, boolean, … */
+    public String valueKind() {
+      return switch (component == null ? "" : component) {
+        case "textbox", "markdown", "html", "code", "text", "dropdown", "radio", "chatinterface" ->
+            "text";
+        case "number", "slider" -> "number";
+        case "checkbox" -> "boolean";
+        case "label" -> "label";
+        case "highlightedtext" -> "highlighted_text";
+        default -> "json";
+      };
+    }
+  }
 
   /** A parameter as /info describes it. */
   public record Parameter(

@@ -61,6 +61,18 @@ public final class GradioClient implements AutoCloseable {
   }
 
   /**
+   * The server's API as it is now: GET /config (which also tells whether it answers), and {@code
+   * {prefix}/info} again when its functions changed since they were read (a redeploy).
+   */
+  public GradioApi current() {
+    return discovery.current();
+  }
+
+  public GradioClientOptions options() {
+    return transport.options();
+  }
+
+  /**
    * POST {prefix}/upload (multipart, field "files"), streaming the file. Returns its path on the
    * server.
    */

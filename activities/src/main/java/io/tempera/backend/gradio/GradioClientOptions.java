@@ -10,6 +10,10 @@ import java.time.Duration;
  * @param runTimeout the longest one prediction may take, queue wait included
  * @param username login for apps started with {@code auth=...} (null: none); never logged
  * @param password its password (null: none); never logged
+ * @param restartGrace how long an app that stopped answering (a restart, a redeploy) is waited for
+ *     before the run fails; zero waits for nothing
+ * @param maxRequests at most this many requests to the app at once from this worker (event streams
+ *     and downloads apart); the rest wait their turn
  */
 public record GradioClientOptions(
     Duration connectTimeout,
@@ -17,7 +21,37 @@ public record GradioClientOptions(
     Duration streamIdleTimeout,
     Duration runTimeout,
     String username,
-    String password) {
+    String password,
+    Duration restartGrace,
+    int maxRequests) {
+
+  /** A restart of a Gradio app that loads a model takes a minute or two. */
+  public static final Duration DEFAULT_RESTART_GRACE = Duration.ofMinutes(3);
+
+  public static final int DEFAULT_MAX_REQUESTS = 16;
+
+  public GradioClientOptions {
+    restartGrace = restartGrace == null ? DEFAULT_RESTART_GRACE : restartGrace;
+    maxRequests = maxRequests <= 0 ? DEFAULT_MAX_REQUESTS : maxRequests;
+  }
+
+  public GradioClientOptions(
+      Duration connectTimeout,
+      Duration requestTimeout,
+      Duration streamIdleTimeout,
+      Duration runTimeout,
+      String username,
+      String password) {
+    this(
+        connectTimeout,
+        requestTimeout,
+        streamIdleTimeout,
+        runTimeout,
+        username,
+        password,
+        DEFAULT_RESTART_GRACE,
+        DEFAULT_MAX_REQUESTS);
+  }
 
   public static GradioClientOptions defaults() {
     return new GradioClientOptions(
@@ -31,7 +65,27 @@ public record GradioClientOptions(
 
   public GradioClientOptions withCredentials(String username, String password) {
     return new GradioClientOptions(
-        connectTimeout, requestTimeout, streamIdleTimeout, runTimeout, username, password);
+        connectTimeout,
+        requestTimeout,
+        streamIdleTimeout,
+        runTimeout,
+        username,
+        password,
+        restartGrace,
+        maxRequests);
+  }
+
+  /** The same options, waiting this long for an app that stopped answering. */
+  public GradioClientOptions withRestartGrace(Duration grace) {
+    return new GradioClientOptions(
+        connectTimeout,
+        requestTimeout,
+        streamIdleTimeout,
+        runTimeout,
+        username,
+        password,
+        grace,
+        maxRequests);
   }
 
   boolean hasCredentials() {
@@ -48,6 +102,10 @@ public record GradioClientOptions(
         + streamIdleTimeout
         + ", runTimeout="
         + runTimeout
+        + ", restartGrace="
+        + restartGrace
+        + ", maxRequests="
+        + maxRequests
         + ", username="
         + (username == null ? "none" : "set")
         + ", password="

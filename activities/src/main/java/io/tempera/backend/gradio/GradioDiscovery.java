@@ -9,7 +9,10 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What a Gradio server offers, read from {@code GET /config} and {@code GET {prefix}/info} and kept
@@ -18,6 +21,8 @@ import java.util.Map;
  * lists no inputs.
  */
 final class GradioDiscovery {
+
+  private static final Logger log = LoggerFactory.getLogger(GradioDiscovery.class);
 
   private final GradioTransport transport;
   private volatile GradioApi api;
@@ -42,6 +47,35 @@ final class GradioDiscovery {
 
   /** GET /config then GET {prefix}/info, logging in first when the app needs it. */
   GradioApi discover() {
+    JsonNode c = config();
+    return discover(c, fingerprint(c));
+  }
+
+  /**
+   * The server's API as it is now: GET /config, and when its functions differ from the known API's
+   * (the app was redeployed, or restarted with other endpoints) GET {prefix}/info again. One small
+   * request when nothing changed; it also tells whether the server answers at all.
+   */
+  GradioApi current() {
+    JsonNode c = config();
+    String fingerprint = fingerprint(c);
+    GradioApi known = api;
+    if (known != null && known.fingerprint().equals(fingerprint)) {
+      return known;
+    }
+    GradioApi read = discover(c, fingerprint);
+    if (known != null) {
+      log.info(
+          "the Gradio app at {} changed (version {} → {}, another API): its endpoints were read"
+              + " again",
+          transport.baseUrl(),
+          known.version(),
+          read.version());
+    }
+    return read;
+  }
+
+  private JsonNode config() {
     HttpResponse<String> config =
         transport.sendAuthenticated(() -> transport.calls().get("/config"));
     if (config.statusCode() != 200) {
@@ -53,6 +87,36 @@ final class GradioDiscovery {
           Kind.PROTOCOL,
           "/config is not a Gradio config (no dependencies): " + abbreviate(config.body()));
     }
+    return c;
+  }
+
+  /**
+   * What identifies an app's API in its config: the version, the prefix, the components' ids and
+   * types and the dependencies (never the components' values, which an app may compute per
+   * request).
+   */
+  static String fingerprint(JsonNode config) {
+    StringBuilder text = new StringBuilder();
+    text.append(config.path("version").asText("")).append('|');
+    text.append(apiPrefix(config)).append('|');
+    for (JsonNode component : config.path("components")) {
+      text.append(component.path("id").asText())
+          .append(':')
+          .append(component.path("type").asText())
+          .append(',');
+    }
+    text.append('|').append(config.path("dependencies").toString());
+    try {
+      byte[] digest =
+          java.security.MessageDigest.getInstance("SHA-256")
+              .digest(text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return java.util.HexFormat.of().formatHex(digest, 0, 12);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private GradioApi discover(JsonNode c, String fingerprint) {
     String prefix = apiPrefix(c);
     String infoPath = prefix + "/info";
     HttpResponse<String> infoResponse =
@@ -65,7 +129,15 @@ final class GradioDiscovery {
       throw new GradioException(
           Kind.PROTOCOL, infoPath + " has no named_endpoints: " + abbreviate(infoResponse.body()));
     }
-    GradioApi discovered = read(c, prefix, info);
+    GradioApi read = read(c, prefix, info);
+    GradioApi discovered =
+        new GradioApi(
+            read.version(),
+            read.apiPrefix(),
+            read.protocol(),
+            read.queueEnabled(),
+            read.endpoints(),
+            fingerprint);
     api = discovered;
     return discovered;
   }
@@ -82,8 +154,14 @@ final class GradioDiscovery {
    */
   static GradioApi read(JsonNode config, String prefix, JsonNode info) {
     Map<Integer, String> componentTypes = new LinkedHashMap<>();
+    Map<Integer, String> componentLabels = new LinkedHashMap<>();
     for (JsonNode component : config.path("components")) {
-      componentTypes.put(component.path("id").asInt(-1), component.path("type").asText(""));
+      int id = component.path("id").asInt(-1);
+      componentTypes.put(id, component.path("type").asText("").toLowerCase(Locale.ROOT));
+      JsonNode label = component.path("props").path("label");
+      if (label.isTextual() && !label.asText().isBlank()) {
+        componentLabels.put(id, label.asText());
+      }
     }
     Map<String, GradioApi.Endpoint> endpoints = new LinkedHashMap<>();
     JsonNode dependencies = config.get("dependencies");
@@ -98,7 +176,8 @@ final class GradioDiscovery {
       if (described == null || !described.path("parameters").isArray()) {
         continue; // hidden from the API
       }
-      endpoints.put(name, endpoint(name, i, dependency, described, componentTypes));
+      endpoints.put(
+          name, endpoint(name, i, dependency, described, componentTypes, componentLabels));
     }
     return new GradioApi(
         config.path("version").asText("unknown"),
@@ -113,7 +192,8 @@ final class GradioDiscovery {
       int position,
       JsonNode dependency,
       JsonNode described,
-      Map<Integer, String> componentTypes) {
+      Map<Integer, String> componentTypes,
+      Map<Integer, String> componentLabels) {
     List<GradioApi.Parameter> parameters = new ArrayList<>();
     for (JsonNode p : described.get("parameters")) {
       parameters.add(
@@ -147,6 +227,43 @@ final class GradioDiscovery {
         List.copyOf(parameters),
         Collections.unmodifiableList(inputs),
         !(dependency.path("queue").isBoolean() && !dependency.get("queue").asBoolean()),
-        dependency.path("types").path("generator").asBoolean(false));
+        dependency.path("types").path("generator").asBoolean(false),
+        outputs(dependency, described, componentTypes, componentLabels));
+  }
+
+  /**
+   * The dependency's outputs in reply order: their label (from /info's returns, else the
+   * component's) and component; null for State, which the API does not show.
+   */
+  private static List<GradioApi.Output> outputs(
+      JsonNode dependency,
+      JsonNode described,
+      Map<Integer, String> componentTypes,
+      Map<Integer, String> componentLabels) {
+    List<JsonNode> returns = new ArrayList<>();
+    described.path("returns").forEach(returns::add);
+    List<GradioApi.Output> outputs = new ArrayList<>();
+    int next = 0;
+    for (JsonNode output : dependency.path("outputs")) {
+      int id = output.asInt(-1);
+      String type = componentTypes.getOrDefault(id, "");
+      if (type.equals("state")) {
+        outputs.add(null);
+        continue;
+      }
+      JsonNode described1 = next < returns.size() ? returns.get(next++) : null;
+      String label =
+          described1 != null && described1.path("label").isTextual()
+              ? described1.get("label").asText()
+              : componentLabels.get(id);
+      String component =
+          !type.isEmpty()
+              ? type
+              : described1 == null
+                  ? ""
+                  : described1.path("component").asText("").toLowerCase(Locale.ROOT);
+      outputs.add(new GradioApi.Output(label, component));
+    }
+    return Collections.unmodifiableList(outputs);
   }
 }

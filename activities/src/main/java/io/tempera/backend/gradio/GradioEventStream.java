@@ -85,21 +85,30 @@ final class GradioEventStream implements AutoCloseable {
     if (item == null) {
       if (System.nanoTime() >= deadline) {
         throw new GradioException(
-            Kind.TIMEOUT, "the prediction did not finish within " + options.runTimeout());
+            Kind.TIMEOUT, "the prediction did not finish within " + describe(options.runTimeout()));
       }
+      // Gradio sends a heartbeat every 15 s: a stream this silent is a server gone or wedged
       throw new GradioException(
-          Kind.TIMEOUT,
+          Kind.UNREACHABLE,
           "the event stream sent nothing (not even a heartbeat) for "
-              + options.streamIdleTimeout());
+              + describe(options.streamIdleTimeout()));
     }
     if (item == END) {
       throw new GradioException(
           Kind.UNREACHABLE, "the event stream ended before the prediction finished");
     }
     if (item instanceof IOException e) {
-      throw new GradioException(Kind.UNREACHABLE, "the event stream broke: " + e, null, e);
+      throw new GradioException(
+          Kind.UNREACHABLE, "the event stream broke: the connection to the app was lost", null, e);
     }
     return (Event) item;
+  }
+
+  /** "45 s", "5 minutes", "700 ms". */
+  private static String describe(java.time.Duration d) {
+    return d.toMillis() % 1000 != 0
+        ? d.toMillis() + " ms"
+        : io.tempera.generation.GenerationFailures.describe(d);
   }
 
   @Override

@@ -35,21 +35,79 @@ final class GradioEvents {
             + (eta != null && eta.isNumber()
                 ? ", about " + Math.max(1, Math.round(eta.asDouble())) + " s"
                 : "");
-    return new BackendProgress(0, null, null, rank + 1, text, null);
+    return new BackendProgress(
+        0,
+        null,
+        null,
+        rank + 1,
+        text,
+        null,
+        false,
+        null,
+        eta != null && eta.isNumber() ? Math.max(0, eta.asDouble()) : null);
   }
 
   /** {@code process_starts}, with the expected duration when the server knows it. */
   static BackendProgress processStarts(JsonNode message) {
     JsonNode eta = message.get("eta");
+    boolean known = eta != null && eta.isNumber() && eta.asDouble() >= 0;
     return new BackendProgress(
         0,
         null,
         null,
         null,
-        eta != null && eta.isNumber()
-            ? "Starting (about " + Math.max(1, Math.round(eta.asDouble())) + " s)"
-            : "Starting",
+        known ? "Starting (about " + Math.max(1, Math.round(eta.asDouble())) + " s)" : "Starting",
+        null,
+        false,
+        known ? eta.asDouble() : null,
         null);
+  }
+
+  /**
+   * A {@code log} message (gr.Info, gr.Warning, and in 6.x their titles): its text, and whether it
+   * is something the person must be told in the result (a warning or info), null when it has none.
+   */
+  static String logText(JsonNode message) {
+    JsonNode log = message.get("log");
+    if (log == null || !log.isTextual() || log.asText().isBlank()) {
+      return null;
+    }
+    return unquoted(log.asText().strip());
+  }
+
+  /**
+   * A message as the app wrote it: Gradio 4.x sends a gr.Error's text as Python's repr of it
+   * ({@code 'text'}, or {@code "it's"}); the quotes and escapes are taken off.
+   */
+  static String unquoted(String text) {
+    if (text == null || text.length() < 2) {
+      return text;
+    }
+    char first = text.charAt(0);
+    char last = text.charAt(text.length() - 1);
+    if ((first != '\'' && first != '"') || last != first) {
+      return text;
+    }
+    String inner = text.substring(1, text.length() - 1);
+    StringBuilder plain = new StringBuilder(inner.length());
+    for (int i = 0; i < inner.length(); i++) {
+      char c = inner.charAt(i);
+      if (c == first) {
+        return text; // an unescaped quote inside: not a repr, the app's own quotes
+      }
+      if (c == '\\' && i + 1 < inner.length()) {
+        char next = inner.charAt(++i);
+        switch (next) {
+          case 'n' -> plain.append('\n');
+          case 't' -> plain.append('\t');
+          case '\\', '\'', '"' -> plain.append(next);
+          default -> plain.append(c).append(next);
+        }
+      } else {
+        plain.append(c);
+      }
+    }
+    return plain.toString();
   }
 
   /**
@@ -99,7 +157,7 @@ final class GradioEvents {
       throw new GradioException(
           Kind.EXECUTION,
           error != null && error.isTextual() && !error.asText().isBlank()
-              ? error.asText()
+              ? unquoted(error.asText().strip())
               : NO_MESSAGE);
     }
     if (output.isObject() && !output.has("data")) {
@@ -144,7 +202,8 @@ final class GradioEvents {
                 ? value.asText()
                 : value.path("error").isTextual() ? value.get("error").asText() : null;
     return new GradioException(
-        Kind.EXECUTION, message != null && !message.isBlank() ? message : NO_MESSAGE);
+        Kind.EXECUTION,
+        message != null && !message.isBlank() ? unquoted(message.strip()) : NO_MESSAGE);
   }
 
   /** The intermediate outputs of a generator: full values first, then diffs applied to them. */

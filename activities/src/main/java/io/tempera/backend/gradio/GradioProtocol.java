@@ -11,6 +11,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tempera.backend.BackendProgress;
 import io.tempera.backend.gradio.GradioException.Kind;
 import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -105,6 +107,7 @@ final class GradioProtocol {
     boolean done = false;
     try (GradioEventStream stream = transport.openStream(path)) {
       GradioEvents.Outputs outputs = new GradioEvents.Outputs();
+      List<String> told = new ArrayList<>(); // gr.Warning and gr.Info, each once
       long deadline = System.nanoTime() + transport.options().runTimeout().toNanos();
       while (true) {
         GradioEventStream.Event event = stream.next(deadline);
@@ -125,10 +128,12 @@ final class GradioProtocol {
           case "process_starts" -> progress.accept(GradioEvents.processStarts(message));
           case "progress" -> progress.accept(GradioEvents.progress(message.path("progress_data")));
           case "log" -> {
-            if (message.path("log").isTextual()) {
-              progress.accept(
-                  new BackendProgress(
-                      outputs.fraction, null, null, null, message.get("log").asText(), null));
+            String text = GradioEvents.logText(message);
+            if (text != null) {
+              if (!told.contains(text)) {
+                told.add(text);
+              }
+              progress.accept(new BackendProgress(outputs.fraction, null, null, null, text, null));
             }
           }
           case "process_generating", "process_streaming" -> {
@@ -149,7 +154,7 @@ final class GradioProtocol {
           }
           case "process_completed" -> {
             done = true;
-            return GradioEvents.completed(message, eventId, event.data());
+            return GradioEvents.completed(message, eventId, event.data()).withWarnings(told);
           }
           case "unexpected_error" -> {
             done = true;

@@ -18,6 +18,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Semaphore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,6 +34,7 @@ final class GradioTransport implements AutoCloseable {
   private final GradioClientOptions options;
   private final HttpClient http;
   private final BackendHttp<GradioException> calls;
+  private final Semaphore turns;
 
   /** Builds a request afresh (it is sent again after logging in). */
   @FunctionalInterface
@@ -45,12 +47,15 @@ final class GradioTransport implements AutoCloseable {
     this.options = options;
     this.http =
         HttpClient.newBuilder()
+            // Gradio (uvicorn) speaks HTTP/1.1: an h2c upgrade offer is only noise in its log
+            .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(options.connectTimeout())
             .cookieHandler(new CookieManager(null, CookiePolicy.ACCEPT_ALL))
             .followRedirects(HttpClient.Redirect.NORMAL)
             .build();
     this.calls =
         new BackendHttp<>(http, this.baseUrl, options.requestTimeout(), GradioException::of);
+    this.turns = new Semaphore(options.maxRequests(), true);
   }
 
   URI baseUrl() {
@@ -65,9 +70,24 @@ final class GradioTransport implements AutoCloseable {
     return calls;
   }
 
+  /** Sends, waiting for a turn among this worker's requests to the app (maxRequests at once). */
+  private HttpResponse<String> send(HttpRequest request) {
+    try {
+      turns.acquire();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new GradioException(Kind.ABORTED, "interrupted while waiting to call the app", null, e);
+    }
+    try {
+      return calls.send(request);
+    } finally {
+      turns.release();
+    }
+  }
+
   /** Sends; on 401 logs in (once) with the configured credentials and sends again. */
   HttpResponse<String> sendAuthenticated(RequestFactory factory) {
-    HttpResponse<String> response = calls.send(factory.build());
+    HttpResponse<String> response = send(factory.build());
     if (response.statusCode() == 401
         || (response.statusCode() == 403 && response.body().contains("Not authenticated"))) {
       if (!options.hasCredentials()) {
@@ -82,7 +102,7 @@ final class GradioTransport implements AutoCloseable {
             null);
       }
       login();
-      response = calls.send(factory.build());
+      response = send(factory.build());
       if (response.statusCode() == 401) {
         throw new GradioException(
             Kind.AUTH,
@@ -101,7 +121,7 @@ final class GradioTransport implements AutoCloseable {
   private void login() {
     String form = BackendHttp.query("username", options.username(), "password", options.password());
     HttpResponse<String> response =
-        calls.send(
+        send(
             calls
                 .request("/login")
                 .header("Content-Type", "application/x-www-form-urlencoded")

@@ -207,7 +207,7 @@ class GradioClientFaultsTest {
         .isInstanceOfSatisfying(
             GradioException.class,
             e -> {
-              assertThat(e.kind()).isEqualTo(GradioException.Kind.TIMEOUT);
+              assertThat(e.kind()).isEqualTo(GradioException.Kind.UNREACHABLE);
               assertThat(e.getMessage()).contains("not even a heartbeat");
             });
     assertCancelled();

@@ -1,6 +1,8 @@
 package io.tempera.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tempera.template.RequestProblem;
 import java.util.List;
 import java.util.Map;
@@ -24,6 +26,29 @@ public final class ApiMessages {
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Output(
       String name, String url, String contentType, long sizeBytes, Integer width, Integer height) {}
+
+  /**
+   * A value the generation returned that is not a file: {@code kind} is {@code text}, {@code
+   * number}, {@code boolean}, {@code json}, {@code label} or {@code highlighted_text}; {@code
+   * value} is its JSON (a string, a number, a boolean, an object or a list).
+   */
+  public record Value(String name, String kind, Object value) {
+
+    private static final ObjectMapper PLAIN = new ObjectMapper();
+
+    /**
+     * The workflow's value with its JSON as plain maps, lists, strings, numbers and booleans: the
+     * HTTP codecs (Jackson 3) do not write Jackson 2's JsonNode as JSON, the WebSocket's mapper
+     * does; plain values read the same in both.
+     */
+    static Value of(io.tempera.generation.OutputValue value) {
+      JsonNode json = value.value();
+      return new Value(
+          value.name(),
+          value.kind(),
+          json == null || json.isNull() ? null : PLAIN.convertValue(json, Object.class));
+    }
+  }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Failure(
@@ -49,6 +74,7 @@ public final class ApiMessages {
       String tierUsed,
       List<String> warnings,
       List<Output> outputs,
+      List<Value> values,
       Failure error,
       List<io.tempera.generation.Fallback> fallbacks,
       String variant,

@@ -342,6 +342,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     if ("SUCCEEDED".equals(view.status())) {
       m.put("type", "task_success");
       m.put("outputs", view.outputs());
+      m.put("values", view.values());
       m.put("tierUsed", view.tierUsed());
       m.put("fallbacks", view.fallbacks());
       if (view.variant() != null) m.put("variant", view.variant());
@@ -354,6 +355,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       m.put("suggestion", error == null ? null : error.suggestion());
       m.put("action", error == null ? null : error.action());
       m.put("outputs", view.outputs());
+      m.put("values", view.values());
     }
     return m;
   }

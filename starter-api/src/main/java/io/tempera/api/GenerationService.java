@@ -360,6 +360,7 @@ public class GenerationService {
                     o.width(),
                     o.height()))
             .toList(),
+        state.values().stream().map(ApiMessages.Value::of).toList(),
         state.error() == null
             ? null
             : new ApiMessages.Failure(

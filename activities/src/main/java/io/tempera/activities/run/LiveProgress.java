@@ -29,7 +29,8 @@ final class LiveProgress {
   private final OutputStore outputs;
   private final ProgressBus progress;
   private final DurationHistory durations;
-  private final long startedAt = System.currentTimeMillis();
+  private final java.util.function.LongSupplier clock;
+  private final long startedAt;
   private volatile long previewWrittenAt;
   private volatile String previewUrl;
 
@@ -48,23 +49,38 @@ final class LiveProgress {
       OutputStore outputs,
       ProgressBus progress,
       DurationHistory durations) {
+    this(job, last, outputs, progress, durations, System::currentTimeMillis);
+  }
+
+  /**
+   * @param clock the wall clock in milliseconds
+   */
+  LiveProgress(
+      BackendJob job,
+      AtomicReference<BackendActivitiesImpl.RunHeartbeat> last,
+      OutputStore outputs,
+      ProgressBus progress,
+      DurationHistory durations,
+      java.util.function.LongSupplier clock) {
     this.job = job;
     this.last = last;
     this.outputs = outputs;
     this.progress = progress;
     this.durations = durations;
+    this.clock = clock;
+    this.startedAt = clock.getAsLong();
   }
 
   /** How long the run took: from when it left the backend's queue (its start, if it never told). */
   synchronized double elapsedSeconds() {
-    return (System.currentTimeMillis() - (runStartedAt < 0 ? startedAt : runStartedAt)) / 1000.0;
+    return (clock.getAsLong() - (runStartedAt < 0 ? startedAt : runStartedAt)) / 1000.0;
   }
 
   synchronized void accept(BackendProgress p) {
     double fraction = Math.max(0, Math.min(1, p.fraction()));
     double overall = 0.05 + 0.9 * fraction;
     last.set(new BackendActivitiesImpl.RunHeartbeat(job.runId(), overall));
-    long now = System.currentTimeMillis();
+    long now = clock.getAsLong();
     if (p.previewImage() != null && now - previewWrittenAt >= PREVIEW_EVERY_MILLIS) {
       previewWrittenAt = now;
       writePreview(p.previewImage());

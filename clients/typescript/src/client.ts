@@ -9,6 +9,7 @@ import type {
   Generation,
   GenerationEvent,
   Output,
+  OutputValue,
   RequestProblem,
   ServerErrorMessage,
   StartGenerationMessage,
@@ -165,12 +166,12 @@ export class TemperaClient {
 
   /** `GET /api/generations/{id}` */
   getGeneration(id: string): Promise<Generation> {
-    return this.request<Generation>("GET", `/api/generations/${encodeURIComponent(id)}`);
+    return this.request<Generation>("GET", `/api/generations/${encodeURIComponent(id)}`).then(withValues);
   }
 
   /** `POST /api/generations/{id}/cancel`: resolves with the generation's state (terminal if it already ended). */
   cancel(id: string): Promise<Generation> {
-    return this.request<Generation>("POST", `/api/generations/${encodeURIComponent(id)}/cancel`);
+    return this.request<Generation>("POST", `/api/generations/${encodeURIComponent(id)}/cancel`).then(withValues);
   }
 
   /**
@@ -589,6 +590,8 @@ export class TemperaClient {
       case "task_success":
       case "task_failed": {
         const event = message as unknown as GenerationEvent;
+        if (event.type === "task_state") withValues(event.state);
+        else if (event.type !== "task_progress") withValues(event);
         const handle = this.tasks.get(event.taskId);
         if (!handle) return;
         handle.deliver(event);
@@ -767,6 +770,12 @@ async function apiErrorFrom(response: Response, method: string, url: string): Pr
     message,
     problems: Array.isArray(body?.problems) ? body.problems : undefined,
   });
+}
+
+/** `values` as an empty list where a server before 0.2 sent none. */
+function withValues<T extends { values: OutputValue[] }>(carrier: T): T {
+  if (carrier && !Array.isArray(carrier.values)) carrier.values = [];
+  return carrier;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

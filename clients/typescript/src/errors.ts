@@ -1,4 +1,4 @@
-import type { RequestProblem, TaskFailed } from "./types.js";
+import type { GenerationErrorCode, RequestProblem, TaskFailed } from "./types.js";
 
 /** Base class of every error this client throws or rejects with. */
 export class TemperaError extends Error {
@@ -48,8 +48,8 @@ export class TemperaApiError extends TemperaError {
 /** A generation ended without success (`task_failed`): failed, or cancelled (code `CANCELLED`). */
 export class TaskFailedError extends TemperaError {
   readonly taskId: string;
-  /** e.g. `CANCELLED`, `BACKEND_ERROR`, `TIMEOUT`: see the server's ErrorCode. */
-  readonly code: string;
+  /** e.g. `CANCELLED`, `EXECUTION_ERROR`, `TIMEOUT`: see GenerationErrorCode. */
+  readonly code: GenerationErrorCode;
   /** What the person could do about it, when the server knows. */
   readonly suggestion: string | null;
   /** A machine-readable hint for the UI (e.g. `retry`), when the server gives one. */

@@ -87,8 +87,54 @@ export interface Output {
   height?: number;
 }
 
+/** Any JSON value. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** What kind of non-file value a generation returned. */
+export type OutputValueKind = "text" | "number" | "boolean" | "json" | "label" | "highlighted_text";
+
+/**
+ * A value a generation returned that is not a file (e.g. a Gradio endpoint's text, number, JSON,
+ * label or highlighted text), in the backend's order. `value` is the JSON as the backend gave it:
+ * a string for `text`, a number for `number`, a boolean for `boolean`; for `label` Gradio's
+ * `{label, confidences: [{label, confidence}]}`, for `highlighted_text` its list of
+ * `{token, class_or_confidence}`; anything for `json`.
+ */
+export interface OutputValue {
+  /** The template's name for the output, else the backend's label for it, else `output_<position>`. */
+  name: string;
+  kind: OutputValueKind;
+  value: JsonValue;
+}
+
+/**
+ * The codes a generation fails with (`task_failed.code`, `Generation.error.code`); other strings may
+ * come from a newer server.
+ */
+export type GenerationErrorCode =
+  | "INVALID_REQUEST"
+  | "UNKNOWN_FUNCTION"
+  | "FUNCTION_UNAVAILABLE"
+  | "BACKEND_UNREACHABLE"
+  | "BACKEND_BUSY"
+  | "BACKEND_MISCONFIGURED"
+  | "BACKEND_VALIDATION"
+  | "MISSING_NODE"
+  | "OUT_OF_GPU_MEMORY"
+  | "MODEL_UNAVAILABLE"
+  | "CONTAINER_CRASHED"
+  | "EXECUTION_ERROR"
+  | "BACKEND_FAULT"
+  | "TIMEOUT"
+  | "STALLED"
+  | "CANCELLED"
+  | "OUTPUT_NOT_PRODUCED"
+  | "OUTPUT_MISSING"
+  | "INTERNAL"
+  | (string & {});
+
 export interface GenerationFailure {
-  code: string;
+  code: GenerationErrorCode;
   message: string;
   suggestion?: string | null;
   action?: string | null;
@@ -118,6 +164,8 @@ export interface Generation {
   tierUsed: Tier;
   warnings: string[];
   outputs: Output[];
+  /** What it returned that is not a file (text, numbers, JSON, …); empty for most image functions. */
+  values: OutputValue[];
   error?: GenerationFailure;
   /** Steps down the tier chain, e.g. high → standard after running out of GPU memory. */
   fallbacks: Fallback[];
@@ -206,6 +254,8 @@ export interface TaskSuccess {
   nodeId: string;
   eventId: number;
   outputs: Output[];
+  /** What it returned that is not a file (text, numbers, JSON, …), next to `outputs`. */
+  values: OutputValue[];
   tierUsed: Tier;
   fallbacks: Fallback[];
   variant?: string;
@@ -218,11 +268,13 @@ export interface TaskFailed {
   taskId: string;
   nodeId: string;
   eventId: number;
-  code: string;
+  code: GenerationErrorCode;
   message: string;
   suggestion: string | null;
   action: string | null;
   outputs: Output[];
+  /** Always empty today: a failed generation keeps files it produced, not values. */
+  values: OutputValue[];
 }
 
 export interface ServerErrorMessage {

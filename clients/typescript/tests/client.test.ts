@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from "vitest";
 import WebSocket from "ws";
 import {
   ConnectionError,
@@ -8,7 +8,10 @@ import {
   TemperaError,
   type ConnectionState,
   type GenerationEvent,
+  type OutputValue,
+  type OutputValueKind,
   type TaskProgress,
+  type TaskSuccess,
   type TemperaClientOptions,
 } from "../src/index.js";
 import { FakeServer, generation, msg, type Json } from "./fake-server.js";
@@ -89,6 +92,54 @@ describe("startGeneration over the WebSocket", () => {
     });
     expect(sent[0].requestId).toMatch(UUID);
     expect(handle.requestId).toBe(sent[0].requestId);
+  });
+
+  it("delivers the values a generation returned next to its outputs, typed", async () => {
+    const values = [
+      { name: "caption", kind: "text", value: "a <b>red</b> square" },
+      { name: "words", kind: "number", value: 3 },
+      { name: "animal", kind: "label", value: { label: "cat", confidences: [{ label: "cat", confidence: 0.75 }] } },
+      { name: "colours", kind: "highlighted_text", value: [{ token: "red ", class_or_confidence: "colour" }] },
+      { name: "description", kind: "json", value: { words: 3, nested: { empty: null } } },
+    ];
+    server.onMessage = (m, conn) => {
+      if (m.type !== "start_generation") return;
+      conn.send(msg.ack("gen-v", m));
+      conn.send(msg.state("gen-v", 0, "RUNNING", { values: [] }));
+      conn.send(msg.success("gen-v", 1, { outputs: [], values }));
+    };
+    const handle = await client().startGeneration(start);
+    const states: GenerationEvent[] = [];
+    handle.onState((e) => states.push(e));
+
+    const success = await handle.result();
+
+    expectTypeOf(success).toEqualTypeOf<TaskSuccess>();
+    expectTypeOf(success.values).toEqualTypeOf<OutputValue[]>();
+    expectTypeOf(success.values[0]!.kind).toEqualTypeOf<OutputValueKind>();
+    expect(success.outputs).toEqual([]);
+    expect(success.values).toEqual(values);
+    expect(success.values.map((v) => v.kind)).toEqual(["text", "number", "label", "highlighted_text", "json"]);
+    const caption = success.values.find((v) => v.name === "caption");
+    expect(caption?.kind === "text" && typeof caption.value === "string" ? caption.value : undefined).toBe("a <b>red</b> square");
+    expect(states.map((e) => e.type)).toEqual(["task_state", "task_success"]);
+  });
+
+  it("gives an empty values list where a server sends none (before 0.2)", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type !== "start_generation") return;
+      conn.send(msg.ack("gen-old", m));
+      conn.send(msg.state("gen-old", 0));
+      conn.send(msg.success("gen-old", 1));
+    };
+    const handle = await client().startGeneration(start);
+    const states: GenerationEvent[] = [];
+    handle.onState((e) => states.push(e));
+    const success = await handle.result();
+    expect(success.values).toEqual([]);
+    expect(states[0]?.type === "task_state" ? states[0].state.values : undefined).toEqual([]);
+    server.route("GET", "/api/generations/gen-old", () => ({ status: 200, json: generation("gen-old") }));
+    expect((await client().getGeneration("gen-old")).values).toEqual([]);
   });
 
   it("keeps a requestId the caller gives", async () => {

@@ -200,7 +200,7 @@ export const msg = {
     totalSteps: 10,
     timestamp: 1_700_000_000_000 + eventId,
   }),
-  success: (taskId: string, eventId: number) => ({
+  success: (taskId: string, eventId: number, extra: Json = {}) => ({
     type: "task_success",
     taskId,
     nodeId: "n1",
@@ -217,6 +217,7 @@ export const msg = {
     ],
     tierUsed: "standard",
     warnings: [],
+    ...extra,
   }),
   failed: (taskId: string, eventId: number, code = "BACKEND_ERROR") => ({
     type: "task_failed",

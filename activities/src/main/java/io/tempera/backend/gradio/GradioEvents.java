@@ -228,6 +228,24 @@ final class GradioEvents {
       }
     }
 
+    /**
+     * The end of the last text among the intermediate outputs (a streamed answer as it grows), at
+     * most 120 characters; null when there is none.
+     */
+    String latestText() {
+      if (values == null) {
+        return null;
+      }
+      for (int i = values.size() - 1; i >= 0; i--) {
+        JsonNode value = values.get(i);
+        if (value != null && value.isTextual() && !value.asText().isBlank()) {
+          String text = value.asText().strip().replaceAll("\\s+", " ");
+          return text.length() <= 120 ? text : "…" + text.substring(text.length() - 119);
+        }
+      }
+      return null;
+    }
+
     /** The bytes of the last file in the outputs, at most every 250 ms; null otherwise. */
     byte[] preview(Function<GradioFile, byte[]> bytesOf) {
       long now = System.currentTimeMillis();

@@ -143,13 +143,14 @@ final class GradioProtocol {
                   Kind.PROTOCOL, msg + " without output data: " + abbreviate(event.data()));
             }
             outputs.update((ArrayNode) values);
+            String text = outputs.latestText();
             progress.accept(
                 new BackendProgress(
                     outputs.fraction,
                     null,
                     null,
                     null,
-                    "Generating (intermediate result)",
+                    text == null ? "Generating (intermediate result)" : "Generating: " + text,
                     outputs.preview(files::previewBytes)));
           }
           case "process_completed" -> {

@@ -106,4 +106,33 @@ class GradioEventsTest {
             GradioException.class,
             e -> assertThat(e.getMessage()).isEqualTo("a generator update has 2 outputs, not 1"));
   }
+
+  @Test
+  void anAppsMessageIsToldAsItWroteItOnEveryVersion() throws Exception {
+    // 4.x sends a gr.Error's text as Python's repr of it
+    assertThat(GradioEvents.unquoted("'The prompt is not allowed: fox'"))
+        .isEqualTo("The prompt is not allowed: fox");
+    assertThat(GradioEvents.unquoted("\"it's not allowed\"")).isEqualTo("it's not allowed");
+    assertThat(GradioEvents.unquoted("'it\\'s \\\\ not'")).isEqualTo("it's \\ not");
+    // 5.x and 6.x send it plain; an app's own quotes stay
+    assertThat(GradioEvents.unquoted("The prompt is not allowed"))
+        .isEqualTo("The prompt is not allowed");
+    assertThat(GradioEvents.unquoted("'a' and 'b'")).isEqualTo("'a' and 'b'");
+    assertThat(
+            GradioEvents.logText(
+                read("{\"log\":\" Using the small model \",\"level\":\"warning\"}")))
+        .isEqualTo("Using the small model");
+    assertThat(GradioEvents.logText(read("{\"log\":null}"))).isNull();
+  }
+
+  @Test
+  void aStreamedTextShowsItsLatestWords() throws Exception {
+    GradioEvents.Outputs outputs = new GradioEvents.Outputs();
+    outputs.update((com.fasterxml.jackson.databind.node.ArrayNode) read("[\"Once\"]"));
+    assertThat(outputs.latestText()).isEqualTo("Once");
+    outputs.update(
+        (com.fasterxml.jackson.databind.node.ArrayNode)
+            read("[[[\"append\",[],\" upon a time\"]]]"));
+    assertThat(outputs.latestText()).isEqualTo("Once upon a time");
+  }
 }

@@ -1,15 +1,17 @@
-/** One generation on the page: status, progress bar, ETA, queue position, preview, outputs, errors. */
+/** One generation on the page: status, progress bar, ETA, queue position, preview, outputs, values, errors. */
 import type {
   Generation,
   GenerationEvent,
   GenerationStatus,
   Output,
+  OutputValue,
   TaskFailed,
   TaskProgress,
   TaskSuccess,
   TemperaClient,
 } from "../../typescript/src/index.js";
 import { duration, el, size } from "./dom.js";
+import { describeValue, finishedText } from "./values.js";
 
 export interface RunInfo {
   taskId: string;
@@ -37,6 +39,7 @@ export class RunCard {
   private readonly meta: HTMLElement;
   private readonly preview: HTMLImageElement;
   private readonly outputs: HTMLElement;
+  private readonly values: HTMLElement;
   private readonly notes: HTMLElement;
   private readonly cancelButton: HTMLButtonElement;
   private status: GenerationStatus = "QUEUED";
@@ -68,6 +71,7 @@ export class RunCard {
     this.meta = el("div", { class: "meta", "data-testid": "run-meta" });
     this.preview = el("img", { class: "preview", alt: "preview", hidden: "", "data-testid": "run-preview" }) as HTMLImageElement;
     this.outputs = el("div", { class: "outputs", "data-testid": "run-outputs" });
+    this.values = el("dl", { class: "values", "data-testid": "run-values" });
     this.notes = el("div", { class: "notes" });
     const time = new Date(info.startedAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
     this.element = el(
@@ -84,6 +88,7 @@ export class RunCard {
       this.message,
       this.meta,
       el("div", { class: "media" }, this.preview, this.outputs),
+      this.values,
       this.notes,
     );
   }
@@ -128,7 +133,10 @@ export class RunCard {
     this.setMeta(state);
     this.showPreview(state.previewUrl, state.eventId);
     for (const warning of state.warnings ?? []) this.note("warning", warning);
-    if (state.status === "SUCCEEDED") this.showOutputs(state.outputs);
+    if (state.status === "SUCCEEDED") {
+      this.showOutputs(state.outputs);
+      this.showValues(state.values);
+    }
   }
 
   private showProgress(p: TaskProgress): void {
@@ -149,10 +157,11 @@ export class RunCard {
   private showSuccess(s: TaskSuccess): void {
     this.setStatus("SUCCEEDED");
     this.setProgress(1);
-    this.message.textContent = s.outputs.length === 1 ? "Finished: 1 output" : `Finished: ${s.outputs.length} outputs`;
+    this.message.textContent = finishedText(s.outputs, s.values);
     this.meta.textContent = `tier used: ${s.tierUsed}${s.variant ? ` · variant ${s.variant}` : ""}`;
     this.preview.hidden = true;
     this.showOutputs(s.outputs);
+    this.showValues(s.values);
     for (const f of s.fallbacks ?? []) this.note("warning", `Fell back from ${f.fromTier} to ${f.toTier}: ${f.reason}`);
     for (const warning of s.warnings ?? []) this.note("warning", warning);
   }
@@ -236,6 +245,25 @@ export class RunCard {
         media = el("a", { href: url, "data-testid": "output-link" }, output.name);
       }
       this.outputs.append(el("figure", {}, media, el("figcaption", {}, caption.join(" · "))));
+    }
+  }
+
+  /** Each value as a name and its text (always text nodes: a value is never read as HTML). */
+  private showValues(values: OutputValue[] | undefined): void {
+    this.values.replaceChildren();
+    for (const value of values ?? []) {
+      const view = describeValue(value);
+      const body = el(
+        value.kind === "text" ? "div" : "code",
+        { class: "value-body", ...(view.title ? { title: view.title } : {}) },
+        ...(view.segments
+          ? view.segments.map((s) => (s.mark ? el("mark", { title: s.mark }, s.text) : s.text))
+          : [view.text]),
+      );
+      this.values.append(
+        el("dt", { "data-testid": "run-value-name" }, value.name),
+        el("dd", { class: `value ${value.kind}`, "data-testid": "run-value", "data-name": value.name, "data-kind": value.kind }, body),
+      );
     }
   }
 

@@ -39,18 +39,20 @@ import java.util.concurrent.TimeUnit;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The Gradio backend against a real Gradio (the version scripts/ensure-gradio.sh installs) running
- * testkit/gradio/tempera_app.py, through the generation workflow on Temporal's test server; and the
- * same app behind a login.
+ * The Gradio backend against a real Gradio running testkit/gradio/tempera_app.py, through the
+ * generation workflow on Temporal's test server; and the same app behind a login. The cases run on
+ * every Gradio major version scripts/ensure-gradio.sh installs: one subclass per version ({@link
+ * GenerationOnGradio4Test}, {@link GenerationOnGradio5Test}, {@link GenerationOnGradio6Test})
+ * starts the apps on it.
  */
-class GenerationOnGradioTest {
+abstract class GenerationOnGradioTest {
 
+  static int major;
   static GradioApp app;
   static GradioApp secured;
   static GradioClient client;
@@ -61,20 +63,29 @@ class GenerationOnGradioTest {
   InProcessProgressBus bus;
   final List<ProgressEvent> events = new CopyOnWriteArrayList<>();
 
-  @BeforeAll
-  static void startApps() throws Exception {
-    RealGradio.python();
+  /** Starts tempera_app.py, and the same behind a login, on Gradio {@code version}.x. */
+  static void startApps(int version) throws Exception {
+    major = version;
+    RealGradio.python(version);
     var securedStart =
         java.util.concurrent.CompletableFuture.supplyAsync(() -> {
           try {
-            return RealGradio.app(true);
+            return RealGradio.app(version, true);
           } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
           }
         });
-    app = RealGradio.app(false);
-    secured = securedStart.join();
+    try {
+      app = RealGradio.app(version, false);
+    } finally {
+      secured = securedStart.join();
+    }
     client = new GradioClient(app.baseUrl(), GradioClientOptions.defaults());
+  }
+
+  /** "" on Gradio 4.x, "/gradio_api" from 5.x on. */
+  static String apiPrefix() {
+    return major == 4 ? "" : "/gradio_api";
   }
 
   @AfterAll
@@ -88,6 +99,9 @@ class GenerationOnGradioTest {
     if (secured != null) {
       secured.close();
     }
+    client = null;
+    app = null;
+    secured = null;
   }
 
   @BeforeEach
@@ -130,8 +144,8 @@ class GenerationOnGradioTest {
   @Test
   void discoversTheServerItsPrefixAndItsNamedEndpoints() {
     GradioApi api = client.discover();
-    assertThat(api.version()).startsWith("5.");
-    assertThat(api.apiPrefix()).isEqualTo("/gradio_api");
+    assertThat(api.version()).startsWith(major + ".");
+    assertThat(api.apiPrefix()).isEqualTo(apiPrefix());
     assertThat(api.queueProtocol()).isTrue();
     GradioApi.Endpoint generate = api.endpoints().get("/generate");
     assertThat(generate.parameters())
@@ -264,7 +278,7 @@ class GenerationOnGradioTest {
   }
 
   @Test
-  void theTwoStepCallProtocolWorksOnTheRealServerToo(@TempDir Path files) {
+  void theTwoStepCallProtocolDeliversTheOutputFile(@TempDir Path files) {
     GradioApi.Endpoint queued = client.api().endpoints().get("/generate");
     GradioApi.Endpoint viaCall =
         new GradioApi.Endpoint(
@@ -284,10 +298,17 @@ class GenerationOnGradioTest {
     assertThat(result.files())
         .singleElement()
         .satisfies(f -> {
-          assertThat(f.url()).contains("/gradio_api/file=");
+          if (major > 4) {
+            // Gradio 4.x's /call sends file urls cut at the wrong length
+            // (testkit/gradio/VERSIONS.md)
+            assertThat(f.url()).contains(app.baseUrl() + apiPrefix() + "/file=");
+          }
           assertThat(client.download(f, files.resolve("called.png"))).isPositive();
         });
+  }
 
+  @Test
+  void aGrErrorThroughTheTwoStepCallIsAnExecutionFailure() {
     GradioApi.Endpoint fail = client.api().endpoints().get("/fail");
     GradioApi.Endpoint failViaCall =
         new GradioApi.Endpoint(

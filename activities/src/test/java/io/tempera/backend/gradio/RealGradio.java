@@ -4,10 +4,14 @@ import io.tempera.testkit.gradio.GradioApp;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
 
-/** Starts the testkit's real Gradio apps; without Gradio: fails in CI, skips elsewhere. */
+/**
+ * Starts the testkit's real Gradio apps on Gradio 4, 5 or 6; without that version: fails in CI,
+ * skips elsewhere.
+ */
 final class RealGradio {
 
   static final String USER = "tempera";
@@ -15,11 +19,22 @@ final class RealGradio {
 
   private RealGradio() {}
 
+  /** A Python with gradio 5.x. */
   static Path python() {
-    var python = GradioApp.findPython();
+    return python(5);
+  }
+
+  /** A Python with gradio of this major version (4, 5 or 6). */
+  static Path python(int major) {
+    var python = GradioApp.findPython(major);
     if (python.isEmpty()) {
       String why =
-          "No Python with gradio: run scripts/ensure-gradio.sh (./tempera test does) or set TEMPERA_GRADIO_PYTHON";
+          "No Python with gradio "
+              + major
+              + ".x: run scripts/ensure-gradio.sh "
+              + major
+              + " (./tempera test does) or set TEMPERA_GRADIO_PYTHON_"
+              + major;
       if (GradioApp.ci()) {
         throw new IllegalStateException(why);
       }
@@ -28,11 +43,24 @@ final class RealGradio {
     return python.get();
   }
 
+  /** testkit/gradio/tempera_app.py on Gradio 5.x. */
   static GradioApp app(boolean auth) throws IOException {
+    return app(5, auth);
+  }
+
+  /** testkit/gradio/tempera_app.py on Gradio {@code major}.x, behind a login when {@code auth}. */
+  static GradioApp app(int major, boolean auth) throws IOException {
+    return app(
+        major,
+        "tempera_app.py",
+        auth ? Map.of("TEMPERA_GRADIO_AUTH", USER + ":" + PASSWORD) : Map.of());
+  }
+
+  /**
+   * testkit/gradio/{@code script} on Gradio {@code major}.x with these extra environment variables.
+   */
+  static GradioApp app(int major, String script, Map<String, String> env) throws IOException {
     return GradioApp.start(
-        python(),
-        GradioApp.script("tempera_app.py"),
-        auth ? Map.of("TEMPERA_GRADIO_AUTH", USER + ":" + PASSWORD) : Map.of(),
-        Duration.ofSeconds(180));
+        python(major), GradioApp.script(script), new HashMap<>(env), Duration.ofSeconds(180));
   }
 }

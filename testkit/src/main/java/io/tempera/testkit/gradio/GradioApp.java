@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -14,9 +15,10 @@ import java.util.stream.Stream;
 /**
  * A real Gradio app from {@code testkit/gradio/} running as its own Python process on a free port
  * (no share link, no analytics, its own temp folder), ready once {@code GET /config} answers. The
- * Python comes from {@code TEMPERA_GRADIO_PYTHON} (set by {@code ./tempera test} through {@code
- * scripts/ensure-gradio.sh}) or the venv that script leaves in the tools cache ({@code
- * ~/.cache/tempera/tools/}, or {@code $TEMPERA_CACHE_DIR/tools}).
+ * Python comes from {@code TEMPERA_GRADIO_PYTHON_<major>} for Gradio 4, 5 and 6 (set by {@code
+ * ./tempera test} through {@code scripts/ensure-gradio.sh <major>}) or the venv that script leaves
+ * in the tools cache ({@code ~/.cache/tempera/tools/gradio-<version>}, or {@code
+ * $TEMPERA_CACHE_DIR/tools}).
  */
 public final class GradioApp implements AutoCloseable {
 
@@ -42,18 +44,40 @@ public final class GradioApp implements AutoCloseable {
     return LocalServers.toolsCache();
   }
 
-  /** A Python with gradio installed, if there is one. */
+  /** The Gradio major versions the tests run on (scripts/ensure-gradio.sh installs each). */
+  public static final List<Integer> MAJORS = List.of(4, 5, 6);
+
+  /** A Python with gradio 5.x installed, if there is one: {@code findPython(5)}. */
   public static Optional<Path> findPython() {
-    String configured = System.getenv("TEMPERA_GRADIO_PYTHON");
-    if (configured != null && !configured.isBlank() && Files.isExecutable(Path.of(configured))) {
-      return Optional.of(Path.of(configured));
+    return findPython(5);
+  }
+
+  /**
+   * A Python with gradio of this major version installed, if there is one: {@code
+   * TEMPERA_GRADIO_PYTHON_<major>} (for 5 also {@code TEMPERA_GRADIO_PYTHON}), else the newest venv
+   * {@code gradio-<major>.*} that {@code scripts/ensure-gradio.sh <major>} left in the tools cache.
+   */
+  public static Optional<Path> findPython(int major) {
+    List<String> variables =
+        major == 5
+            ? List.of("TEMPERA_GRADIO_PYTHON_5", "TEMPERA_GRADIO_PYTHON")
+            : List.of("TEMPERA_GRADIO_PYTHON_" + major);
+    for (String variable : variables) {
+      String configured = System.getenv(variable);
+      if (configured != null && !configured.isBlank() && Files.isExecutable(Path.of(configured))) {
+        return Optional.of(Path.of(configured));
+      }
     }
     Path tools = toolsCache();
     if (Files.isDirectory(tools)) {
+      String prefix = "gradio-" + major + ".";
       try (Stream<Path> venvs = Files.list(tools)) {
         return venvs
-            .filter(p -> p.getFileName().toString().startsWith("gradio-"))
-            .sorted(Comparator.reverseOrder())
+            .filter(p -> p.getFileName().toString().startsWith(prefix))
+            .sorted(
+                Comparator.comparing(
+                        (Path p) -> versionKey(p.getFileName().toString().substring(7)))
+                    .reversed())
             .map(p -> p.resolve("bin/python"))
             .filter(Files::isExecutable)
             .findFirst();
@@ -62,6 +86,15 @@ public final class GradioApp implements AutoCloseable {
       }
     }
     return Optional.empty();
+  }
+
+  /** "6.31.0" as a zero-padded key that sorts numerically ("6.9.0" before "6.31.0"). */
+  private static String versionKey(String version) {
+    StringBuilder key = new StringBuilder();
+    for (String part : version.split("\\.", -1)) {
+      key.append(String.format("%6s", part.replaceAll("\\D", ""))).append('.');
+    }
+    return key.toString();
   }
 
   /** The app script {@code testkit/gradio/<name>}, found from the working folder or a parent. */

@@ -15,6 +15,7 @@ import io.tempera.generation.GenerationStatus;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.generation.GenerationWorkflowImpl;
 import io.tempera.generation.ModelEndpoint;
+import io.tempera.generation.OutputValue;
 import io.tempera.generation.PartialFiles;
 import io.tempera.generation.PhaseTimeouts;
 import io.tempera.slots.AllocatorSettings;
@@ -66,7 +67,8 @@ class GenerationReplayTest {
         "generation-partial-outputs-0.1.0.json",
         "generation-model-fallback-0.1.0.json",
         "generation-waited-in-line-0.1.0.json",
-        "generation-stalled-run-again-0.1.0.json"
+        "generation-stalled-run-again-0.1.0.json",
+        "generation-values-only.json" // behind getVersion "succeeds-with-values-only"
       })
   void recordedGenerationsStillReplay(String file) throws Exception {
     WorkflowExecutionHistory history = history(file);
@@ -273,6 +275,24 @@ class GenerationReplayTest {
       WorkflowStub.fromTyped(cancelled).cancel("recorded cancel");
       TestHost.endOf(client, "gen-recorded-cancelled");
       save(client, "gen-recorded-cancelled", "generation-cancelled-0.1.0.json");
+
+      // after 0.1.0, behind getVersion "succeeds-with-values-only": a run that returned values
+      // (text, a number) and no file succeeds with them, nothing collected
+      activities.backend =
+          job ->
+              new BackendOutcome(job.runId(), false, List.of(), true)
+                  .with(
+                      List.of(
+                          new OutputValue(
+                              "caption",
+                              "text",
+                              com.fasterxml.jackson.databind.node.TextNode.valueOf("a red square")),
+                          new OutputValue(
+                              "words",
+                              "number",
+                              com.fasterxml.jackson.databind.node.IntNode.valueOf(3))),
+                      List.of("The prompt was shortened"));
+      record(client, "generation-values-only.json", "gen-recorded-values", request("invert"));
 
       // the allocator that served all of them (still running: its history so far)
       await()

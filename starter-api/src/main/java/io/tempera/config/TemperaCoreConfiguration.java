@@ -19,6 +19,17 @@ import org.springframework.context.annotation.Configuration;
 @EnableConfigurationProperties(TemperaProperties.class)
 public class TemperaCoreConfiguration {
 
+  /**
+   * At start, a warning naming the {@code TEMPERA_*} environment variables this application does
+   * not read, each with the known name nearest to it ({@link EnvironmentNames}); nothing fails.
+   */
+  @Bean
+  public org.springframework.context.ApplicationListener<
+          org.springframework.boot.context.event.ApplicationStartedEvent>
+      unknownEnvironmentNames() {
+    return event -> EnvironmentNames.warnAboutUnknown(event.getApplicationContext());
+  }
+
   /** Jackson 2 for templates and backend payloads (the web layer has its own Jackson 3). */
   @Bean
   public ObjectMapper templateObjectMapper() {

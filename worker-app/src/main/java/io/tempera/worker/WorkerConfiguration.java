@@ -102,7 +102,8 @@ public class WorkerConfiguration {
   public GradioBackend gradioBackend(WorkerProperties properties) {
     GradioClientOptions options =
         GradioClientOptions.defaults()
-            .withCredentials(properties.gradioUsername(), properties.gradioPassword());
+            .withCredentials(properties.gradioUsername(), properties.gradioPassword())
+            .withRestartGrace(properties.gradioRestartGrace());
     return new GradioBackend(
         properties.gradioUrls().stream()
             .map(url -> GradioBackend.endpoint(new GradioClient(url, options)))

@@ -20,6 +20,8 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param gradioUrls the Gradio servers this host runs gradio functions on (none: they fail clearly)
  * @param gradioUsername login for Gradio apps started with {@code auth=...} (never logged)
  * @param gradioPassword its password (never logged)
+ * @param gradioRestartGrace how long a Gradio app that stopped answering (a restart, a redeploy) is
+ *     waited for before the run fails BACKEND_UNREACHABLE (default 3 minutes)
  * @param docker model containers on this host ({@code tempera.worker.docker.*}); off by default
  * @param hostId this host's id in its slot pool; its own task queue is {@code
  *     tempera-host-<hostId>} (default: the machine's host name); also the label on its model
@@ -49,6 +51,7 @@ public record WorkerProperties(
     List<URI> gradioUrls,
     String gradioUsername,
     String gradioPassword,
+    Duration gradioRestartGrace,
     Docker docker,
     String hostId,
     List<Gpu> gpus,
@@ -91,9 +94,10 @@ public record WorkerProperties(
   public WorkerProperties {
     comfyuiUrl = comfyuiUrl == null ? URI.create("http://127.0.0.1:8188") : comfyuiUrl;
     comfyuiUrls =
-        comfyuiUrls == null || comfyuiUrls.isEmpty()
-            ? List.of(comfyuiUrl)
-            : List.copyOf(comfyuiUrls);
+        comfyuiUrls == null
+            ? List.of()
+            : comfyuiUrls.stream().filter(u -> u != null && !u.toString().isBlank()).toList();
+    comfyuiUrls = comfyuiUrls.isEmpty() ? List.of(comfyuiUrl) : comfyuiUrls;
     slots = slots == null ? 2 : slots;
     prefetch = prefetch == null ? io.tempera.slots.HostRegistration.DEFAULT_PREFETCH : prefetch;
     if (prefetch < 0) {
@@ -108,6 +112,14 @@ public record WorkerProperties(
             : gradioUrls.stream().filter(u -> u != null && !u.toString().isBlank()).toList();
     gradioUsername = gradioUsername == null || gradioUsername.isBlank() ? null : gradioUsername;
     gradioPassword = gradioPassword == null || gradioPassword.isEmpty() ? null : gradioPassword;
+    gradioRestartGrace =
+        gradioRestartGrace == null
+            ? io.tempera.backend.gradio.GradioClientOptions.DEFAULT_RESTART_GRACE
+            : gradioRestartGrace;
+    if (gradioRestartGrace.isNegative()) {
+      throw new IllegalArgumentException(
+          "tempera.worker.gradio-restart-grace must not be negative, got " + gradioRestartGrace);
+    }
     docker =
         docker == null
             ? new Docker(false, null, null, null, false, null, null, null, null)

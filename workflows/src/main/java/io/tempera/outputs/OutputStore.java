@@ -6,13 +6,9 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Iterator;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.regex.Pattern;
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.stream.ImageInputStream;
 
 /**
  * Where generations' files live: {@code {root}/{projectId}/outputs/renders/{nodeId}/}. Project and
@@ -75,10 +71,10 @@ public final class OutputStore {
       Integer width = null;
       Integer height = null;
       if (contentType.startsWith("image/")) {
-        Optional<int[]> dims = dimensions(file);
+        Optional<ImageSize.Dimensions> dims = ImageSize.of(file);
         if (dims.isPresent()) {
-          width = dims.get()[0];
-          height = dims.get()[1];
+          width = dims.get().width();
+          height = dims.get().height();
         }
       }
       return new OutputRef(
@@ -95,7 +91,7 @@ public final class OutputStore {
 
   /** The content type from the file's first bytes, falling back to its extension. */
   public static String contentType(Path file) throws IOException {
-    byte[] head = new byte[12];
+    byte[] head = new byte[32];
     int n;
     try (InputStream in = Files.newInputStream(file)) {
       n = in.readNBytes(head, 0, head.length);
@@ -123,6 +119,22 @@ public final class OutputStore {
     if (n >= 6 && head[0] == 'G' && head[1] == 'I' && head[2] == 'F') {
       return "image/gif";
     }
+    if (n >= 18 && head[0] == 'B' && head[1] == 'M') {
+      // the info header's size: 12 (OS/2) or 40 to 124 (Windows)
+      int info = (head[14] & 0xff) | (head[15] & 0xff) << 8 | (head[16] & 0xff) << 16;
+      if (head[17] == 0 && (info == 12 || (info >= 40 && info <= 124))) {
+        return "image/bmp";
+      }
+    }
+    if (n >= 12 && head[4] == 'f' && head[5] == 't' && head[6] == 'y' && head[7] == 'p') {
+      // an ISO media file: AVIF when its major or a compatible brand says so
+      for (int at = 8; at + 4 <= n; at += at == 8 ? 8 : 4) {
+        String brand = new String(head, at, 4, java.nio.charset.StandardCharsets.ISO_8859_1);
+        if (brand.equals("avif") || brand.equals("avis")) {
+          return "image/avif";
+        }
+      }
+    }
     String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
     if (name.endsWith(".wav")) return "audio/wav";
     if (name.endsWith(".mp3")) return "audio/mpeg";
@@ -134,30 +146,9 @@ public final class OutputStore {
     return "application/octet-stream";
   }
 
-  private static Optional<int[]> dimensions(Path file) {
-    try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
-      if (in == null) {
-        return Optional.empty();
-      }
-      Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
-      if (!readers.hasNext()) {
-        return webpDimensions(file);
-      }
-      ImageReader reader = readers.next();
-      try {
-        reader.setInput(in);
-        return Optional.of(new int[] {reader.getWidth(0), reader.getHeight(0)});
-      } finally {
-        reader.dispose();
-      }
-    } catch (IOException | RuntimeException e) {
-      return Optional.empty();
-    }
-  }
-
   /**
-   * A WebP's canvas size from its first chunk (ImageIO reads no WebP): VP8X (extended, e.g.
-   * animated), VP8L (lossless) or VP8 (lossy).
+   * A WebP's canvas size from its first chunk: VP8X (extended, e.g. animated), VP8L (lossless) or
+   * VP8 (lossy); see {@link ImageSize}, which reads every format's.
    */
   static Optional<int[]> webpDimensions(Path file) {
     byte[] h;
@@ -171,34 +162,7 @@ public final class OutputStore {
         || !new String(h, 8, 4, java.nio.charset.StandardCharsets.US_ASCII).equals("WEBP")) {
       return Optional.empty();
     }
-    String chunk = new String(h, 12, 4, java.nio.charset.StandardCharsets.US_ASCII);
-    return switch (chunk) {
-      case "VP8X" -> Optional.of(new int[] {1 + u24(h, 24), 1 + u24(h, 27)});
-      case "VP8L" -> {
-        if ((h[20] & 0xff) != 0x2f) {
-          yield Optional.empty();
-        }
-        int bits =
-            (h[21] & 0xff) | (h[22] & 0xff) << 8 | (h[23] & 0xff) << 16 | (h[24] & 0xff) << 24;
-        yield Optional.of(new int[] {1 + (bits & 0x3fff), 1 + ((bits >>> 14) & 0x3fff)});
-      }
-      case "VP8 " -> {
-        // frame tag (3 bytes), start code 9d 01 2a, then 14-bit width and height
-        if ((h[23] & 0xff) != 0x9d || (h[24] & 0xff) != 0x01 || (h[25] & 0xff) != 0x2a) {
-          yield Optional.empty();
-        }
-        yield Optional.of(
-            new int[] {
-              ((h[26] & 0xff) | (h[27] & 0xff) << 8) & 0x3fff,
-              ((h[28] & 0xff) | (h[29] & 0xff) << 8) & 0x3fff
-            });
-      }
-      default -> Optional.empty();
-    };
-  }
-
-  private static int u24(byte[] bytes, int at) {
-    return (bytes[at] & 0xff) | (bytes[at + 1] & 0xff) << 8 | (bytes[at + 2] & 0xff) << 16;
+    return ImageSize.webp(h).map(d -> new int[] {d.width(), d.height()});
   }
 
   private Path inside(Path path) {

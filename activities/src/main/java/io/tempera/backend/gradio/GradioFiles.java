@@ -155,22 +155,30 @@ final class GradioFiles {
     return response;
   }
 
-  /** The file's url when it points at this server, else {prefix}/file=path: never another host. */
+  /**
+   * {prefix}/file=path on this server when the file has a path (Gradio 4.44's /call cuts some urls
+   * short, so the path is the one to trust), else its url when that points at this server: never
+   * another host.
+   */
   URI uri(GradioFile file) {
     URI baseUrl = transport.baseUrl();
-    if (file.url() != null && file.url().startsWith(baseUrl + "/")) {
-      return URI.create(file.url());
-    }
-    if (file.path() == null || file.path().isBlank()) {
-      throw new GradioException(
-          Kind.PROTOCOL, "an output file has neither a path nor a url on " + baseUrl);
-    }
-    if (file.path().startsWith("http://") || file.path().startsWith("https://")) {
+    boolean hasPath = file.path() != null && !file.path().isBlank();
+    if (hasPath && (file.path().startsWith("http://") || file.path().startsWith("https://"))) {
       throw new GradioException(
           Kind.PROTOCOL, "an output file lives on another host: " + abbreviate(file.path()));
     }
-    return URI.create(
-        baseUrl + discovery.api().apiPrefix() + "/file=" + BackendHttp.encodePath(file.path()));
+    if (hasPath) {
+      return URI.create(
+          baseUrl + discovery.api().apiPrefix() + "/file=" + BackendHttp.encodePath(file.path()));
+    }
+    if (file.url() != null && file.url().startsWith(baseUrl + "/")) {
+      return URI.create(file.url());
+    }
+    throw new GradioException(
+        Kind.PROTOCOL,
+        file.url() != null
+            ? "an output file lives on another host: " + abbreviate(file.url())
+            : "an output file has neither a path nor a url on " + baseUrl);
   }
 
   /** Every FileData inside a value (a dict with a path and gradio.FileData meta, or path+url). */

@@ -105,10 +105,7 @@ final class LiveProgress {
       backendEndsAt = now + Math.round(p.etaSeconds() * 1000);
     }
     Integer eta = p.notice() ? null : told(eta(p, fraction, queued, now), now);
-    Integer startsIn =
-        queued && p.startsInSeconds() != null && p.startsInSeconds() >= 0
-            ? (int) Math.ceil(p.startsInSeconds())
-            : null;
+    Integer startsIn = queued ? startsIn(p) : null;
     progress.publish(
         new ProgressEvent(
             job.generationId(),
@@ -124,6 +121,22 @@ final class LiveProgress {
             eta,
             previewUrl,
             startsIn));
+  }
+
+  /**
+   * While queued, the seconds until the run starts: the backend's own figure, else its estimate to
+   * the end less how long this function took at this tier recently; null when neither is known.
+   */
+  private Integer startsIn(BackendProgress p) {
+    if (p.startsInSeconds() != null && p.startsInSeconds() >= 0) {
+      return (int) Math.ceil(p.startsInSeconds());
+    }
+    OptionalDouble typical =
+        durations.averageSeconds(job.plan().functionId(), job.plan().tierUsed());
+    if (p.etaSeconds() != null && typical.isPresent()) {
+      return (int) Math.ceil(Math.max(0, p.etaSeconds() - typical.getAsDouble()));
+    }
+    return null;
   }
 
   /** The ETA told: never later than one told before (a client's countdown never goes back up). */

@@ -23,7 +23,10 @@ final class GradioEvents {
 
   private GradioEvents() {}
 
-  /** {@code estimation}: the job's place in the queue and how long until it starts. */
+  /**
+   * {@code estimation}: the job's place in the queue, and Gradio's estimate of the time until its
+   * result ({@code rank_eta}: the wait and its run, null until the function has timings).
+   */
   static BackendProgress estimation(JsonNode message) {
     int rank = message.path("rank").asInt(0);
     JsonNode eta = message.get("rank_eta");
@@ -33,7 +36,7 @@ final class GradioEvents {
             + (message.path("queue_size").isInt() ? " of " + message.get("queue_size").asInt() : "")
             + ")"
             + (eta != null && eta.isNumber()
-                ? ", about " + Math.max(1, Math.round(eta.asDouble())) + " s"
+                ? ", done in about " + Math.max(1, Math.round(eta.asDouble())) + " s"
                 : "");
     return new BackendProgress(
         0,
@@ -43,8 +46,9 @@ final class GradioEvents {
         text,
         null,
         false,
-        null,
-        eta != null && eta.isNumber() ? Math.max(0, eta.asDouble()) : null);
+        // Gradio's rank_eta counts from now to the job's result: its wait and its own run
+        eta != null && eta.isNumber() ? Math.max(0, eta.asDouble()) : null,
+        null);
   }
 
   /** {@code process_starts}, with the expected duration when the server knows it. */

@@ -76,6 +76,18 @@ class LiveProgressTest {
     now.addAndGet(seconds * 1000);
   }
 
+  static BackendProgress queuedUntil(int position, Double eta) {
+    return new BackendProgress(0, null, null, position, "queued", null, false, eta, null);
+  }
+
+  @Test
+  void gradiosEstimateToTheResultLessATypicalRunIsTheWait() {
+    durations.record("f", "standard", 4);
+    live.accept(queuedUntil(1, 10.0)); // Gradio's rank_eta: wait and run
+    assertThat(last().etaSeconds()).isEqualTo(10);
+    assertThat(last().startsInSeconds()).isEqualTo(6);
+  }
+
   @Test
   void whileQueuedTheWaitIsToldApartAndTheEtaAddsATypicalRun() {
     durations.record("f", "standard", 10);

@@ -26,17 +26,17 @@ class GradioEventsTest {
                 null,
                 null,
                 3,
-                "Waiting in the generator's queue (position 3 of 3), about 12 s",
+                "Waiting in the generator's queue (position 3 of 3), done in about 12 s",
                 null,
                 false,
-                null,
-                12.4));
+                12.4,
+                null));
     assertThat(GradioEvents.estimation(read("{\"rank\":0,\"rank_eta\":null}")).message())
         .isEqualTo("Waiting in the generator's queue (position 1)");
     assertThat(GradioEvents.processStarts(read("{\"eta\":0.2}")).message())
         .isEqualTo("Starting (about 1 s)");
     assertThat(GradioEvents.processStarts(read("{\"eta\":7.5}")).etaSeconds()).isEqualTo(7.5);
-    assertThat(GradioEvents.estimation(read("{\"rank\":0,\"rank_eta\":null}")).startsInSeconds())
+    assertThat(GradioEvents.estimation(read("{\"rank\":0,\"rank_eta\":null}")).etaSeconds())
         .isNull();
     assertThat(GradioEvents.processStarts(read("{}")).message()).isEqualTo("Starting");
   }

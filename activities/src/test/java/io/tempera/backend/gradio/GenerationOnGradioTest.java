@@ -326,31 +326,37 @@ abstract class GenerationOnGradioTest {
   }
 
   @Test
-  void aMissingRequiredInputOrAnUnknownOneIsABackendValidationFailureNamingIt() {
+  void aMissingRequiredInputOrAnUnknownOneIsAMisconfiguredFunctionNamingIt() {
     GradioBackend backend = GradioBackend.single(client);
     assertThatThrownBy(() -> backend.run(job("/generate", Map.of("steps", 2)), tmp, p -> {}))
         .isInstanceOfSatisfying(
             ApplicationFailure.class,
             f -> {
-              assertThat(f.getType()).isEqualTo(ErrorCode.BACKEND_VALIDATION.name());
+              assertThat(f.getType()).isEqualTo(ErrorCode.BACKEND_MISCONFIGURED.name());
               assertThat(f.isNonRetryable()).isTrue();
-              assertThat(f.getOriginalMessage()).contains("needs 'prompt'");
+              assertThat(f.getOriginalMessage()).startsWith("This function is unavailable");
+              assertThat(detail(f)).contains("needs 'prompt'");
             });
     assertThatThrownBy(() ->
             backend.run(job("/generate", Map.of("prompt", "x", "colour", "red")), tmp, p -> {}))
         .isInstanceOfSatisfying(
             ApplicationFailure.class,
-            f ->
-                assertThat(f.getOriginalMessage())
-                    .contains("[colour]")
-                    .contains("prompt, steps, size"));
+            f -> {
+              assertThat(f.getType()).isEqualTo(ErrorCode.BACKEND_MISCONFIGURED.name());
+              assertThat(detail(f)).contains("[colour]").contains("prompt, steps, size");
+            });
     assertThatThrownBy(() -> backend.run(job("/nope", Map.of()), tmp, p -> {}))
         .isInstanceOfSatisfying(
             ApplicationFailure.class,
-            f ->
-                assertThat(f.getOriginalMessage())
-                    .contains("no endpoint '/nope'")
-                    .contains("/generate"));
+            f -> {
+              assertThat(f.getType()).isEqualTo(ErrorCode.BACKEND_MISCONFIGURED.name());
+              assertThat(detail(f)).contains("no endpoint '/nope'").contains("/generate");
+            });
+  }
+
+  /** What a misconfigured function's failure tells operators (its first detail). */
+  private static String detail(ApplicationFailure failure) {
+    return failure.getDetails().get(0, String.class);
   }
 
   @Test

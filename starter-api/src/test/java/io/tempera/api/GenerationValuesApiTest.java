@@ -247,13 +247,15 @@ class GenerationValuesApiTest {
                   Map.of("type", "subscribe", "taskIds", List.of(SUCCEEDED, FAILED))),
               true)
           .get(10, TimeUnit.SECONDS);
-      JsonNode success = ws.next("task_success");
-      assertThat(success.get("taskId").asText()).isEqualTo(SUCCEEDED);
+      // the two ends come in either order
+      Map<String, JsonNode> ends = ws.terminals(2);
+      JsonNode success = ends.get(SUCCEEDED);
+      assertThat(success.get("type").asText()).isEqualTo("task_success");
       assertThat(success.get("outputs")).hasSize(1);
       assertThat(success.get("warnings").get(0).asText()).isEqualTo("The prompt was shortened");
       assertTheValues(success.get("values"));
-      JsonNode failed = ws.next("task_failed");
-      assertThat(failed.get("taskId").asText()).isEqualTo(FAILED);
+      JsonNode failed = ends.get(FAILED);
+      assertThat(failed.get("type").asText()).isEqualTo("task_failed");
       assertThat(failed.get("code").asText()).isEqualTo("EXECUTION_ERROR");
       assertThat(failed.get("values").isArray()).isTrue();
       assertThat(failed.get("values")).isEmpty();
@@ -302,16 +304,19 @@ class GenerationValuesApiTest {
     final LinkedBlockingQueue<JsonNode> received = new LinkedBlockingQueue<>();
     final StringBuilder buffer = new StringBuilder();
 
-    /** The next message of this type, skipping others (task_state, …). */
-    JsonNode next(String type) throws InterruptedException {
-      while (true) {
+    /** The first {@code count} terminal messages (task_success, task_failed) by task id. */
+    Map<String, JsonNode> terminals(int count) throws InterruptedException {
+      Map<String, JsonNode> ends = new java.util.HashMap<>();
+      while (ends.size() < count) {
         JsonNode message = received.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
-        assertThat(message).as("a %s within %s", type, WAIT).isNotNull();
-        assertThat(message.get("type").asText()).as(message.toString()).isNotEqualTo("error");
-        if (message.get("type").asText().equals(type)) {
-          return message;
+        assertThat(message).as("%s ends within %s, got %s", count, WAIT, ends).isNotNull();
+        String type = message.get("type").asText();
+        assertThat(type).as(message.toString()).isNotEqualTo("error");
+        if (type.equals("task_success") || type.equals("task_failed")) {
+          ends.put(message.get("taskId").asText(), message);
         }
       }
+      return ends;
     }
 
     @Override

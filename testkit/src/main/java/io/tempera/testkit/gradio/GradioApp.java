@@ -22,16 +22,29 @@ import java.util.stream.Stream;
  */
 public final class GradioApp implements AutoCloseable {
 
-  private final Process process;
+  private volatile Process process;
   private final int port;
   private final Path log;
   private final Path temp;
+  private final Path python;
+  private final Path script;
+  private final Map<String, String> env;
 
-  private GradioApp(Process process, int port, Path log, Path temp) {
+  private GradioApp(
+      Process process,
+      int port,
+      Path log,
+      Path temp,
+      Path python,
+      Path script,
+      Map<String, String> env) {
     this.process = process;
     this.port = port;
     this.log = log;
     this.temp = temp;
+    this.python = python;
+    this.script = script;
+    this.env = Map.copyOf(env);
   }
 
   /** Whether the tests run in CI, where a missing Gradio is a failure rather than a skip. */
@@ -115,11 +128,26 @@ public final class GradioApp implements AutoCloseable {
     int port = LocalServers.freePort();
     Path temp = Files.createTempDirectory("tempera-gradio-");
     Path log = temp.resolve("app.log");
+    GradioApp app =
+        new GradioApp(
+            launch(python, script, env, port, temp, log), port, log, temp, python, script, env);
+    try {
+      app.awaitReady(startTimeout);
+    } catch (IOException | RuntimeException e) {
+      app.close();
+      throw e;
+    }
+    return app;
+  }
+
+  private static Process launch(
+      Path python, Path script, Map<String, String> env, int port, Path temp, Path log)
+      throws IOException {
     ProcessBuilder builder =
         new ProcessBuilder(python.toString(), script.toString())
             .directory(temp.toFile())
             .redirectErrorStream(true)
-            .redirectOutput(log.toFile());
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     Map<String, String> environment = builder.environment();
     environment.put("GRADIO_SERVER_PORT", Integer.toString(port));
     environment.put("GRADIO_SERVER_NAME", "127.0.0.1");
@@ -128,14 +156,34 @@ public final class GradioApp implements AutoCloseable {
     environment.put("HF_HUB_OFFLINE", "1");
     environment.put("PYTHONUNBUFFERED", "1");
     environment.putAll(env);
-    GradioApp app = new GradioApp(builder.start(), port, log, temp);
+    return builder.start();
+  }
+
+  /** Kills the app at once (SIGKILL, its children too), as a crash would. */
+  public void kill() {
+    Process running = process;
+    List<ProcessHandle> tree = running.descendants().toList();
+    running.destroyForcibly();
+    tree.forEach(ProcessHandle::destroyForcibly);
     try {
-      app.awaitReady(startTimeout);
-    } catch (IOException | RuntimeException e) {
-      app.close();
-      throw e;
+      running.waitFor();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
-    return app;
+  }
+
+  /**
+   * Starts the app again on the same port (after {@link #kill()}, or stopping it first), with these
+   * environment variables on top of the first start's: a restart, or a redeploy of a new revision.
+   */
+  public void startAgain(Map<String, String> more, Duration startTimeout) throws IOException {
+    if (process.isAlive()) {
+      LocalServers.stop(process);
+    }
+    Map<String, String> all = new java.util.HashMap<>(env);
+    all.putAll(more);
+    process = launch(python, script, all, port, temp, log);
+    awaitReady(startTimeout);
   }
 
   private void awaitReady(Duration timeout) throws IOException {

@@ -152,8 +152,10 @@ export interface Generation {
   step?: number;
   totalSteps?: number;
   queuePosition?: number;
-  /** Estimated seconds left, from the speed so far. */
+  /** Estimated seconds left until the result (the backend's own estimate, else the speed so far); never goes up. */
   etaSeconds?: number;
+  /** While the run waits in the backend's own queue: the estimated seconds until it starts (part of etaSeconds). */
+  startsInSeconds?: number;
   /** Relative URL of the latest preview image, while the backend sends previews. */
   previewUrl?: string;
   functionId: string;
@@ -244,6 +246,8 @@ export interface TaskProgress {
   totalSteps?: number;
   queuePosition?: number;
   etaSeconds?: number;
+  /** While the run waits in the backend's own queue: the estimated seconds until it starts. */
+  startsInSeconds?: number;
   previewUrl?: string;
   timestamp: number;
 }

@@ -65,6 +65,7 @@ public final class ApiMessages {
       Integer totalSteps,
       Integer queuePosition,
       Integer etaSeconds,
+      Integer startsInSeconds,
       String previewUrl,
       String functionId,
       String functionVersion,

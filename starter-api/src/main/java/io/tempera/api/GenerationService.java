@@ -312,6 +312,7 @@ public class GenerationService {
     Integer totalSteps = null;
     Integer queuePosition = state.queuePosition();
     Integer etaSeconds = null;
+    Integer startsInSeconds = null;
     String previewUrl = null;
     long eventId = live.map(ProgressEvent::seq).orElse(0L);
     if (!state.status().terminal() && live.isPresent()) {
@@ -326,6 +327,7 @@ public class GenerationService {
       // is newer (a place in line only ever moves forward)
       queuePosition = nearer(state.queuePosition(), event.queuePosition());
       etaSeconds = event.etaSeconds();
+      startsInSeconds = event.startsInSeconds();
       previewUrl = event.previewUrl();
     }
     if (state.error() != null) {
@@ -342,6 +344,7 @@ public class GenerationService {
         totalSteps,
         queuePosition,
         etaSeconds,
+        startsInSeconds,
         previewUrl,
         state.functionId(),
         state.functionVersion(),

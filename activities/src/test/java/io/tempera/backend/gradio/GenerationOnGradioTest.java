@@ -386,6 +386,21 @@ abstract class GenerationOnGradioTest {
                 assertThat(e.kind()).isEqualTo(GradioException.Kind.AUTH);
                 assertThat(e.getMessage()).contains("Incorrect credentials").doesNotContain("nope");
               });
+      // a refused login is an operator's error: the person reads "unavailable", never the config
+      assertThatThrownBy(() ->
+              GradioBackend.single(wrong)
+                  .run(job("/generate", Map.of("prompt", "locked", "steps", 1)), tmp, p -> {}))
+          .isInstanceOfSatisfying(
+              ApplicationFailure.class,
+              f -> {
+                assertThat(f.getType()).isEqualTo(ErrorCode.BACKEND_MISCONFIGURED.name());
+                assertThat(f.isNonRetryable()).isTrue();
+                assertThat(f.getOriginalMessage())
+                    .isEqualTo(
+                        "This function is unavailable right now: its Gradio app refused the"
+                            + " worker's login.");
+                assertThat(detail(f)).contains("Incorrect credentials").doesNotContain("nope");
+              });
       GradioBackend backend = GradioBackend.single(right);
       var outcome =
           backend.run(job("/generate", Map.of("prompt", "locked", "steps", 1)), tmp, p -> {});

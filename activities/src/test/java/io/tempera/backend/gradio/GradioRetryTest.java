@@ -42,10 +42,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Exactly-once on Gradio through the workflow: a prediction whose event stream is lost (as when the
- * worker following it dies: Gradio drops a disconnected session's jobs) cannot be re-attached, so
- * that attempt cancels its job and fails retryably, and the retry joins a fresh session and
- * predicts afresh.
+ * Exactly-once on Gradio through the workflow: a prediction whose event stream is lost (the app
+ * restarted, or the connection broke: Gradio drops a disconnected session's jobs) cannot be
+ * re-attached, so the run cancels its job, waits until the app answers and joins a fresh session to
+ * predict afresh.
  */
 class GradioRetryTest {
 

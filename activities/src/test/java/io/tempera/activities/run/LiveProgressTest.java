@@ -3,9 +3,9 @@ package io.tempera.activities.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tempera.activities.TestJobs;
 import io.tempera.backend.BackendProgress;
 import io.tempera.generation.BackendJob;
-import io.tempera.generation.GenerationPlan;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.InProcessProgressBus;
 import io.tempera.progress.ProgressBus;
@@ -13,7 +13,6 @@ import io.tempera.progress.ProgressEvent;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.BeforeEach;
@@ -34,27 +33,10 @@ class LiveProgressTest {
     ProgressBus bus = new InProcessProgressBus();
     bus.subscribe("gen-eta", events::add);
     BackendJob job =
-        new BackendJob(
+        TestJobs.job(
             "gen-eta",
-            "p",
-            "n",
             "run-1",
-            new GenerationPlan(
-                "f",
-                "1",
-                "standard",
-                "standard",
-                "gradio",
-                new ObjectMapper().createObjectNode(),
-                List.of(),
-                60,
-                List.of(),
-                Map.of(),
-                null,
-                null,
-                null,
-                0),
-            null);
+            TestJobs.plan("gradio", new ObjectMapper().createObjectNode(), List.of(), 60));
     live =
         new LiveProgress(
             job, new AtomicReference<>(), new OutputStore(tmp), bus, durations, now::get);

@@ -19,11 +19,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
+import io.tempera.activities.TestJobs;
 import io.tempera.backend.BackendProgress;
 import io.tempera.backend.CircuitBreaker;
 import io.tempera.generation.BackendJob;
 import io.tempera.generation.BackendOutcome;
-import io.tempera.generation.GenerationPlan;
 import io.tempera.generation.OutputValue;
 import io.temporal.failure.ApplicationFailure;
 import java.net.ServerSocket;
@@ -33,7 +33,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -120,27 +119,8 @@ class GradioBackendRunTest {
     if (outputsJson != null) {
       payload.set("outputs", json.readTree(outputsJson));
     }
-    return new BackendJob(
-        "gen-1",
-        "p",
-        "n",
-        "run-1",
-        new GenerationPlan(
-            "f",
-            "1",
-            "standard",
-            "standard",
-            GradioBackend.TYPE,
-            payload,
-            List.of(),
-            60,
-            List.of(),
-            Map.of(),
-            null,
-            null,
-            null,
-            0),
-        null);
+    return TestJobs.job(
+        "gen-1", "run-1", TestJobs.plan(GradioBackend.TYPE, payload, List.of(), 60));
   }
 
   BackendOutcome run(GradioBackend backend, BackendJob job) {

@@ -20,10 +20,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
+import io.tempera.activities.TestJobs;
 import io.tempera.generation.BackendJob;
 import io.tempera.generation.BackendOutcome;
 import io.tempera.generation.FileInput;
-import io.tempera.generation.GenerationPlan;
 import io.tempera.template.TemplateParser;
 import java.net.URI;
 import java.nio.file.Files;
@@ -71,27 +71,7 @@ class GradioVersionsTest {
   BackendJob job(Map<String, Object> inputs, List<FileInput> files) {
     ObjectNode payload = new ObjectMapper().createObjectNode().put("api_name", "/generate");
     payload.set("inputs", new ObjectMapper().valueToTree(inputs));
-    return new BackendJob(
-        "gen-1",
-        "p",
-        "n",
-        "run-1",
-        new GenerationPlan(
-            "f",
-            "1",
-            "standard",
-            "standard",
-            GradioBackend.TYPE,
-            payload,
-            files,
-            60,
-            List.of(),
-            Map.of(),
-            null,
-            null,
-            null,
-            0),
-        null);
+    return TestJobs.job("gen-1", "run-1", TestJobs.plan(GradioBackend.TYPE, payload, files, 60));
   }
 
   @Test

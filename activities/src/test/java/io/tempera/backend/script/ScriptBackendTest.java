@@ -6,11 +6,11 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tempera.activities.TestJobs;
 import io.tempera.backend.BackendProgress;
 import io.tempera.generation.BackendJob;
 import io.tempera.generation.BackendOutcome;
 import io.tempera.generation.FileInput;
-import io.tempera.generation.GenerationPlan;
 import io.temporal.failure.ApplicationFailure;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,23 +39,10 @@ class ScriptBackendTest {
     payload.put("workingDir", SCRIPTS.toString());
     payload.put("timeoutSeconds", timeoutSeconds);
     payload.set("parameters", json.valueToTree(parameters));
-    GenerationPlan plan =
-        new GenerationPlan(
-            "s",
-            "1",
-            "standard",
-            "standard",
-            "script",
-            payload,
-            inputs,
-            timeoutSeconds,
-            List.of(),
-            null,
-            null,
-            null,
-            null,
-            0);
-    return new BackendJob("gen-s", "p", "n", UUID.randomUUID().toString(), plan, null);
+    return TestJobs.job(
+        "gen-s",
+        UUID.randomUUID().toString(),
+        TestJobs.plan("script", payload, inputs, timeoutSeconds));
   }
 
   @Test

@@ -19,7 +19,6 @@ import java.util.Map;
 import java.util.UUID;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -52,18 +51,12 @@ class EmbeddedBackendsEndToEndTest {
 
   @BeforeAll
   static void startGradio() throws IOException {
-    var python = GradioApp.findPython();
-    if (python.isEmpty()) {
-      String why =
-          "No Python with gradio: run scripts/ensure-gradio.sh (./tempera test does) or set TEMPERA_GRADIO_PYTHON";
-      if (GradioApp.ci()) {
-        throw new IllegalStateException(why);
-      }
-      Assumptions.abort(why);
-    }
     gradio =
         GradioApp.start(
-            python.get(), GradioApp.script("tempera_app.py"), Map.of(), Duration.ofSeconds(180));
+            GradioApp.pythonForTest(5),
+            GradioApp.script("tempera_app.py"),
+            Map.of(),
+            Duration.ofSeconds(180));
   }
 
   @AfterAll

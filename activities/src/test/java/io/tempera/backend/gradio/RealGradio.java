@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * Starts the testkit's real Gradio apps on Gradio 4, 5 or 6; without that version: fails in CI,
@@ -24,23 +23,9 @@ final class RealGradio {
     return python(5);
   }
 
-  /** A Python with gradio of this major version (4, 5 or 6). */
+  /** A Python with gradio of this major version (4, 5 or 6): fails in CI, skips elsewhere. */
   static Path python(int major) {
-    var python = GradioApp.findPython(major);
-    if (python.isEmpty()) {
-      String why =
-          "No Python with gradio "
-              + major
-              + ".x: run scripts/ensure-gradio.sh "
-              + major
-              + " (./tempera test does) or set TEMPERA_GRADIO_PYTHON_"
-              + major;
-      if (GradioApp.ci()) {
-        throw new IllegalStateException(why);
-      }
-      Assumptions.abort(why);
-    }
-    return python.get();
+    return GradioApp.pythonForTest(major);
   }
 
   /** testkit/gradio/tempera_app.py on Gradio 5.x. */

@@ -122,6 +122,28 @@ public final class GradioApp implements AutoCloseable {
         "testkit/gradio/" + name + " not found above " + Path.of("").toAbsolutePath());
   }
 
+  /**
+   * A Python with Gradio {@code major}.x for a test: when there is none, the test fails in CI
+   * (where {@code ./tempera test} installs every version) and is skipped elsewhere.
+   */
+  public static Path pythonForTest(int major) {
+    Optional<Path> python = findPython(major);
+    if (python.isPresent()) {
+      return python.get();
+    }
+    String why =
+        "No Python with gradio "
+            + major
+            + ".x: run scripts/ensure-gradio.sh "
+            + major
+            + " (./tempera test does) or set TEMPERA_GRADIO_PYTHON_"
+            + major;
+    if (ci()) {
+      throw new IllegalStateException(why);
+    }
+    throw new org.opentest4j.TestAbortedException(why);
+  }
+
   /** Starts {@code script} with {@code python} and waits until it serves /config. */
   public static GradioApp start(
       Path python, Path script, Map<String, String> env, Duration startTimeout) throws IOException {

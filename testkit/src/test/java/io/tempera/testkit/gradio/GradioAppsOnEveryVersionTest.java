@@ -21,7 +21,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -136,21 +135,7 @@ class GradioAppsOnEveryVersionTest {
   }
 
   static Path python(int major) {
-    var python = GradioApp.findPython(major);
-    if (python.isEmpty()) {
-      String why =
-          "No Python with gradio "
-              + major
-              + ".x: run scripts/ensure-gradio.sh "
-              + major
-              + " (./tempera test does) or set TEMPERA_GRADIO_PYTHON_"
-              + major;
-      if (GradioApp.ci()) {
-        throw new IllegalStateException(why);
-      }
-      Assumptions.abort(why);
-    }
-    return python.get();
+    return GradioApp.pythonForTest(major);
   }
 
   static GradioApp start(Path python, String script, Map<String, String> env) {

@@ -112,7 +112,7 @@ class GradioClientFaultsTest {
         .satisfies(f -> assertThat(f.path()).isEqualTo("/tmp/gradio/a/out.png"));
     assertThat(progress.get(0).queuePosition()).isEqualTo(3);
     assertThat(progress.get(0).message())
-        .isEqualTo("Waiting in the generator's queue (position 3 of 3), about 12 s");
+        .isEqualTo("Waiting in the generator's queue (position 3 of 3), done in about 12 s");
     assertThat(progress)
         .noneMatch(p -> Integer.valueOf(1).equals(p.queuePosition())); // another event's estimation
     assertThat(progress)

@@ -326,4 +326,19 @@ class GradioBackendRunTest {
               assertThat(f.getOriginalMessage()).isEqualTo("The prompt is not allowed: it's rude");
             });
   }
+
+  @Test
+  void aModelsOwnContainerIsCalledAtItsAddressNotTheConfiguredApps() throws Exception {
+    app(0);
+    replies("[\"A red fox.\", 3, null, null]");
+    String dead;
+    try (ServerSocket socket = new ServerSocket(0)) {
+      dead = "http://127.0.0.1:" + socket.getLocalPort();
+    }
+    // the configured app is down; the job runs on the container the host started for its model
+    GradioBackend backend = new GradioBackend(List.of(endpoint(dead, Duration.ofMinutes(5))));
+    BackendOutcome outcome = run(backend, job(null).at(wiremock.baseUrl()));
+    assertThat(outcome.values()).extracting(OutputValue::name).contains("caption");
+    assertThat(outcome.files()).isEmpty();
+  }
 }

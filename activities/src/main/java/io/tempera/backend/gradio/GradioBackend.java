@@ -99,6 +99,8 @@ public final class GradioBackend implements Backend {
     String apiName = payload.path("api_name").asText("");
     List<String> told = new ArrayList<>();
     int submissions = 0;
+    int lost = 0;
+    GradioEndpoint lostOn = null;
     boolean rediscovered = false;
     List<GradioEndpoint> pool =
         job.baseUrl() != null
@@ -136,7 +138,10 @@ public final class GradioBackend implements Backend {
         submissions++;
         if (submissions > 1) {
           String again =
-              "The generator restarted and dropped the run; it was submitted again (submission "
+              (endpoint == lostOn
+                      ? "The generator restarted and dropped the run; it was submitted again"
+                      : "The generator went away mid-run; the run was submitted to another one")
+                  + " (submission "
                   + submissions
                   + ")";
           progress.accept(new BackendProgress(0, null, null, null, again, null, true));
@@ -160,10 +165,11 @@ public final class GradioBackend implements Backend {
           return new BackendOutcome(
               job.runId(), true, List.of(), true); // the client has cancelled the job
         }
-        if (gone(e) && submissions < MAX_SUBMISSIONS) {
+        if (gone(e) && ++lost < MAX_SUBMISSIONS) {
           // Gradio drops a disconnected session's jobs: nothing to re-attach to, the run is
           // submitted again once the app answers (pick waits for it)
           endpoint.breaker().onFailure();
+          lostOn = endpoint;
           log.warn(
               "generation {} run {}: the Gradio app at {} went away mid-run ({}); submitting it"
                   + " again once an app answers",
@@ -195,7 +201,7 @@ public final class GradioBackend implements Backend {
     }
   }
 
-  /** How many times one attempt submits a run that its app dropped by going away. */
+  /** How many times one attempt tries a run whose app went away under it (submissions included). */
   static final int MAX_SUBMISSIONS = 3;
 
   /** An endpoint that answered, and its API as it is now. */

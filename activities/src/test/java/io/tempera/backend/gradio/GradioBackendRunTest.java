@@ -341,4 +341,45 @@ class GradioBackendRunTest {
     assertThat(outcome.values()).extracting(OutputValue::name).contains("caption");
     assertThat(outcome.files()).isEmpty();
   }
+
+  @Test
+  void aRunWhoseAppGoesAwayMidRunIsSubmittedToAnotherAppOfThePool() throws Exception {
+    app(0);
+    // the first app's stream ends mid-run (it went away) and it stays away
+    wiremock.stubFor(
+        get(urlPathEqualTo("/gradio_api/queue/data"))
+            .inScenario("gone")
+            .whenScenarioStateIs(STARTED)
+            .willSetStateTo("away")
+            .willReturn(sse(event("process_starts", "\"eta\":4"))));
+    wiremock.stubFor(
+        get("/config")
+            .inScenario("gone")
+            .whenScenarioStateIs("away")
+            .willReturn(aResponse().withStatus(502)));
+    WireMockServer other = new WireMockServer(wireMockConfig().dynamicPort());
+    other.start();
+    try {
+      other.stubFor(get("/config").willReturn(okJson(CONFIG.replace("REV", "0"))));
+      other.stubFor(get("/gradio_api/info").willReturn(okJson(INFO)));
+      other.stubFor(
+          post("/gradio_api/queue/join").willReturn(okJson("{\"event_id\":\"" + EVENT + "\"}")));
+      other.stubFor(
+          get(urlPathEqualTo("/gradio_api/queue/data"))
+              .willReturn(sse(GradioStubs.completed("[\"From the other app.\", 4, null, null]"))));
+      GradioBackend pool =
+          new GradioBackend(
+              List.of(
+                  endpoint(wiremock.baseUrl(), Duration.ofSeconds(30)),
+                  endpoint(other.baseUrl(), Duration.ofSeconds(30))));
+      BackendOutcome outcome = run(pool, job(null));
+      assertThat(outcome.values().get(0).value().asText()).isEqualTo("From the other app.");
+      assertThat(outcome.warnings())
+          .containsExactly(
+              "The generator went away mid-run; the run was submitted to another one (submission"
+                  + " 2)");
+    } finally {
+      other.stop();
+    }
+  }
 }

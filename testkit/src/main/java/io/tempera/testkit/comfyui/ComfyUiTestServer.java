@@ -45,12 +45,14 @@ public final class ComfyUiTestServer implements AutoCloseable {
   private final PromptExecutor executor;
   private final ComfyUiRoutes routes;
   private final DisposableServer server;
+  private final NodeLibrary library;
 
   private ComfyUiTestServer(Config config) {
     System.setProperty("java.awt.headless", "true");
     ComfyJson json = new ComfyJson(new ObjectMapper());
     FileStore files = new FileStore(config.dataDir(), json);
     NodeLibrary library = new NodeLibrary();
+    this.library = library;
     PromptValidator validator = new PromptValidator(library, json.mapper, files.inputDir);
     ServerInfo info = new ServerInfo(json, library, files);
     this.queue = new PromptQueue(json);
@@ -61,6 +63,11 @@ public final class ComfyUiTestServer implements AutoCloseable {
     this.server =
         HttpServer.create().host(config.host()).port(config.port()).route(routes::routes).bindNow();
     log.info("ComfyUI testkit server listening on {}", baseUrl());
+  }
+
+  /** Its node classes (tests in this package add one that fails). */
+  NodeLibrary library() {
+    return library;
   }
 
   public static ComfyUiTestServer start(Config config) {

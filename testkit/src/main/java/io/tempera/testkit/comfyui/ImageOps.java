@@ -33,12 +33,48 @@ final class ImageOps {
     return image;
   }
 
+  /** Pillow's {@code Image.MAX_IMAGE_PIXELS}: over twice as many is refused before decoding. */
+  static final long MAX_IMAGE_PIXELS = 89_478_485L;
+
+  /**
+   * Refuses, as Pillow does from the header alone, an image of over twice {@link
+   * #MAX_IMAGE_PIXELS}: {@code PIL.Image.DecompressionBombError}, before a pixel is decoded.
+   */
+  static void refuseDecompressionBomb(Path file) throws IOException, NodeLibrary.NodeException {
+    try (javax.imageio.stream.ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+      if (in == null) {
+        return;
+      }
+      java.util.Iterator<javax.imageio.ImageReader> readers = ImageIO.getImageReaders(in);
+      if (!readers.hasNext()) {
+        return; // not an image: ImageIO.read says so
+      }
+      javax.imageio.ImageReader reader = readers.next();
+      try {
+        reader.setInput(in, true, true);
+        long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
+        if (pixels > 2 * MAX_IMAGE_PIXELS) {
+          throw new NodeLibrary.NodeException(
+              "PIL.Image.DecompressionBombError",
+              "Image size ("
+                  + pixels
+                  + " pixels) exceeds limit of "
+                  + 2 * MAX_IMAGE_PIXELS
+                  + " pixels, could be decompression bomb DOS attack.");
+        }
+      } finally {
+        reader.dispose();
+      }
+    }
+  }
+
   /**
    * LoadImage: the image's RGB ({@code convert("RGB")}: alpha dropped, not composited) and its
    * mask, {@code 1 - alpha} when the file has an alpha band, else a 64×64 zero mask. A palette
    * image's transparency is no alpha band (Pillow keeps it in mode P).
    */
-  static FloatImage[] load(Path file) throws IOException {
+  static FloatImage[] load(Path file) throws IOException, NodeLibrary.NodeException {
+    refuseDecompressionBomb(file);
     BufferedImage source = ImageIO.read(file.toFile());
     if (source == null) {
       return null;

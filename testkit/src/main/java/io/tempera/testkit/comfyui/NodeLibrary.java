@@ -587,7 +587,8 @@ final class NodeLibrary {
         .removeIf(id -> !"PreviewImage".equals(prompt.path(id).path("class_type").asText()));
   }
 
-  private void add(Spec spec) {
+  /** Adds (or replaces) a node class; package-private so that tests can add a failing one. */
+  void add(Spec spec) {
     specs.put(spec.classType(), spec);
   }
 

@@ -95,8 +95,11 @@ final class PromptExecutor {
       ObjectNode entry = null;
       try {
         entry = execute(job);
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | Error e) {
+        // whatever went wrong outside a node, the prompt ends with an execution_error and the
+        // executor stays alive for the next one
         log.error("testkit executor failed on prompt {}", job.promptId(), e);
+        entry = failedOutsideNodes(job, e);
       } finally {
         // the terminal event went out; now the history entry, then the status (task_done)
         queue.finished(job.promptId(), entry);
@@ -210,7 +213,12 @@ final class PromptExecutor {
               messages,
               outputs,
               inputsSummary(node, spec, results));
-        } catch (Exception e) {
+        } catch (Exception | Error e) {
+          // an Error too (an OutOfMemoryError decoding a huge image): the prompt fails with an
+          // execution_error and the executor goes on with the next one
+          if (e instanceof Error && !(e instanceof VirtualMachineError)) {
+            log.warn("testkit node {} failed on prompt {}", id, promptId, e);
+          }
           return failed(
               job,
               id,
@@ -302,6 +310,28 @@ final class PromptExecutor {
         };
     NodeLibrary.Result result = spec.work().run(inputs, context);
     return new NodeOutcome(result.outputs(), result.ui());
+  }
+
+  /** The history entry of a prompt that failed outside its nodes (null if even that fails). */
+  private ObjectNode failedOutsideNodes(QueuedPrompt job, Throwable e) {
+    if (queue.stopped()) {
+      return null;
+    }
+    try {
+      return failed(
+          job,
+          null,
+          null,
+          e.getClass().getSimpleName(),
+          String.valueOf(e.getMessage()),
+          List.of(),
+          new ArrayList<>(),
+          json.object(),
+          json.object());
+    } catch (RuntimeException | Error again) {
+      log.error("testkit executor could not record the failure of {}", job.promptId(), again);
+      return null;
+    }
   }
 
   private ObjectNode interrupted(

@@ -320,6 +320,69 @@ class ComfyUiProtocolTest {
     assertThat(entry.get("outputs").has("4")).isFalse();
   }
 
+  /** The last status message of a history entry: [type, data]. */
+  static JsonNode lastMessage(JsonNode entry) {
+    JsonNode messages = entry.at("/status/messages");
+    return messages.get(messages.size() - 1);
+  }
+
+  @Test
+  void aPixelBombIsRefusedFromItsHeaderAndTheNextPromptStillRuns() throws Exception {
+    io.tempera.testkit.fixtures.PixelBomb.write(tmp.resolve("input/bomb.png"), 20000, 20000);
+    assertThat(Files.size(tmp.resolve("input/bomb.png"))).isLessThan(1_000_000);
+    String bomb =
+        submit(
+            "{\"1\":{\"class_type\":\"LoadImage\",\"inputs\":{\"image\":\"bomb.png\"}},"
+                + "\"2\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",0],\"filename_prefix\":\"b\"}}}",
+            "bomb");
+    JsonNode failed = waitForHistory(bomb);
+    assertThat(failed.at("/status/status_str").asText()).isEqualTo("error");
+    JsonNode error = lastMessage(failed);
+    assertThat(error.get(0).asText()).isEqualTo("execution_error");
+    assertThat(error.get(1).get("exception_type").asText())
+        .isEqualTo("PIL.Image.DecompressionBombError");
+    assertThat(error.get(1).get("exception_message").asText())
+        .isEqualTo(
+            "Image size (400000000 pixels) exceeds limit of 178956970 pixels, could be"
+                + " decompression bomb DOS attack.");
+
+    String next = submit(INVERT.formatted(0x112233), "bomb");
+    assertThat(waitForHistory(next).at("/status/status_str").asText()).isEqualTo("success");
+  }
+
+  @Test
+  void anErrorInANodeEndsItsPromptWithAnExecutionErrorAndTheExecutorGoesOn() throws Exception {
+    server
+        .library()
+        .add(
+            new NodeLibrary.Spec(
+                "ExhaustTheHeap",
+                "Exhaust the heap",
+                "testing",
+                List.of(),
+                java.util.Map.of(),
+                List.of("IMAGE"),
+                List.of("IMAGE"),
+                false,
+                (in, ctx) -> {
+                  throw new OutOfMemoryError("Java heap space");
+                }));
+    String failing =
+        submit(
+            "{\"1\":{\"class_type\":\"ExhaustTheHeap\",\"inputs\":{}},"
+                + "\"2\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",0],\"filename_prefix\":\"o\"}}}",
+            "oom");
+    JsonNode failed = waitForHistory(failing);
+    assertThat(failed.at("/status/status_str").asText()).isEqualTo("error");
+    JsonNode error = lastMessage(failed);
+    assertThat(error.get(0).asText()).isEqualTo("execution_error");
+    assertThat(error.get(1).get("exception_type").asText()).isEqualTo("OutOfMemoryError");
+    assertThat(error.get(1).get("node_id").asText()).isEqualTo("1");
+
+    String next = submit(INVERT.formatted(0x445566), "oom");
+    assertThat(waitForHistory(next).at("/status/status_str").asText()).isEqualTo("success");
+  }
+
   @Test
   void runtimeErrorsAndInterruptsEndInHistoryAsErrors() throws Exception {
     Socket socket = new Socket("err");

@@ -32,6 +32,29 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   private static final int MAX_MESSAGE_CHARS = 256 * 1024;
   static final int DEFAULT_MAX_FOLLOWED_TASKS = 500;
 
+  /** The fields each message type may carry; any other is refused by name. */
+  static final Map<String, Set<String>> FIELDS =
+      Map.of(
+          "start_generation",
+          Set.of(
+              "type",
+              "functionId",
+              "nodeType",
+              "functionVersion",
+              "tier",
+              "parameters",
+              "projectId",
+              "nodeId",
+              "requestId"),
+          "cancel_generation",
+          Set.of("type", "taskId"),
+          "subscribe",
+          Set.of("type", "taskIds", "lastEventIds"),
+          "unsubscribe",
+          Set.of("type", "taskIds"),
+          "ping",
+          Set.of("type"));
+
   private final GenerationService generations;
   private final GenerationFeed feed;
   private final ObjectMapper json;
@@ -134,7 +157,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     }
     JsonNode message;
     try {
-      message = json.readTree(text);
+      message = StrictJson.parse(text);
     } catch (JsonProcessingException e) {
       connection.reply(
           error("INVALID_JSON", "Messages must be JSON objects with a 'type'", null, null));
@@ -146,6 +169,26 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       return Mono.empty();
     }
     String type = message.get("type").asText();
+    Set<String> known = FIELDS.get(type);
+    if (known != null) {
+      java.util.List<io.tempera.template.RequestProblem> unknown =
+          StrictJson.unknownFields(message, known);
+      if (!unknown.isEmpty()) {
+        // a refused start_generation answers with the REST codes, and with its nodeId and requestId
+        Map<String, Object> reply =
+            error(
+                type.equals("start_generation") ? "INVALID_REQUEST" : "INVALID_MESSAGE",
+                StrictJson.summary(unknown),
+                null,
+                unknown);
+        if (type.equals("start_generation")) {
+          putIfText(reply, message, "nodeId");
+          putIfText(reply, message, "requestId");
+        }
+        connection.reply(reply);
+        return Mono.empty();
+      }
+    }
     return switch (type) {
       case "start_generation" -> start(connection, message);
       case "cancel_generation" -> cancel(connection, message);
@@ -176,29 +219,18 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   }
 
   private Mono<Void> start(Connection connection, JsonNode message) {
-    JsonNode parameters = message.get("parameters");
-    if (parameters != null && !parameters.isNull() && !parameters.isObject()) {
-      connection.reply(error("INVALID_REQUEST", "parameters must be an object", null, null));
+    ApiMessages.StartGeneration body;
+    try {
+      body =
+          StrictJson.startGeneration(
+              message, FIELDS.get("start_generation"), Map.of("nodeType", "functionId"));
+    } catch (ApiException e) {
+      Map<String, Object> reply = error(e.code(), e.getMessage(), null, e.problems());
+      putIfText(reply, message, "nodeId");
+      putIfText(reply, message, "requestId");
+      connection.reply(reply);
       return Mono.empty();
     }
-    String functionId = text(message, "functionId");
-    if (functionId == null) {
-      functionId = text(message, "nodeType");
-    }
-    @SuppressWarnings("unchecked")
-    Map<String, Object> params =
-        parameters == null || parameters.isNull()
-            ? Map.of()
-            : json.convertValue(parameters, LinkedHashMap.class);
-    ApiMessages.StartGeneration body =
-        new ApiMessages.StartGeneration(
-            functionId,
-            text(message, "tier"),
-            params,
-            text(message, "projectId"),
-            text(message, "nodeId"),
-            text(message, "requestId"),
-            text(message, "functionVersion"));
     return Blocking.call(() -> generations.start(body))
         .doOnNext(accepted -> {
           Map<String, Object> ack = new LinkedHashMap<>();
@@ -235,7 +267,9 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   }
 
   private Mono<Void> cancel(Connection connection, JsonNode message) {
-    String taskId = text(message, "taskId");
+    JsonNode task = message.get("taskId");
+    String taskId =
+        task != null && task.isTextual() && !task.textValue().isBlank() ? task.textValue() : null;
     if (taskId == null) {
       connection.reply(error("INVALID_MESSAGE", "cancel_generation needs a taskId", null, null));
       return Mono.empty();
@@ -379,9 +413,12 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     }
   }
 
-  private static String text(JsonNode message, String field) {
+  /** Copies {@code field} into {@code reply} when the message has it as a string. */
+  private static void putIfText(Map<String, Object> reply, JsonNode message, String field) {
     JsonNode node = message.get(field);
-    return node == null || node.isNull() ? null : node.asText();
+    if (node != null && node.isTextual()) {
+      reply.put(field, node.textValue());
+    }
   }
 
   /** One socket's state: the tasks it follows and its outgoing control replies. */

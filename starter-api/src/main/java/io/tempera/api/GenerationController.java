@@ -5,15 +5,17 @@ import java.time.Duration;
 import java.util.Map;
 import org.springframework.core.io.FileSystemResource;
 import org.springframework.core.io.Resource;
+import org.springframework.core.io.buffer.DataBufferLimitException;
+import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.CacheControl;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.http.codec.ServerSentEvent;
+import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
-import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RestController;
@@ -25,37 +27,96 @@ import reactor.core.publisher.Mono;
 @RequestMapping("/api/generations")
 public class GenerationController {
 
+  /** The default of {@code tempera.limits.max-json-bytes}: 1 MiB. */
+  static final long DEFAULT_MAX_JSON_BYTES = 1024 * 1024;
+
   private final GenerationService generations;
   private final GenerationFeed feed;
+  private final int maxJsonBytes;
 
-  public GenerationController(GenerationService generations, GenerationFeed feed) {
+  public GenerationController(
+      GenerationService generations,
+      GenerationFeed feed,
+      @org.springframework.beans.factory.annotation.Value(
+              "${tempera.limits.max-json-bytes:" + DEFAULT_MAX_JSON_BYTES + "}")
+          long maxJsonBytes) {
     this.generations = generations;
     this.feed = feed;
+    this.maxJsonBytes = (int) Math.min(Math.max(maxJsonBytes, 1), Integer.MAX_VALUE - 8);
   }
 
+  /**
+   * Starts a generation. The body is read strictly ({@link StrictJson}): at most {@code
+   * tempera.limits.max-json-bytes} (413 {@code PAYLOAD_TOO_LARGE} past it, refused before it is
+   * read when its Content-Length says so), ids as JSON strings, no unknown fields.
+   */
   @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
-  public Mono<ResponseEntity<ApiMessages.Accepted>> start(
-      @RequestBody ApiMessages.StartGeneration body) {
-    return Blocking.call(() -> generations.start(body))
+  public Mono<ResponseEntity<ApiMessages.Accepted>> start(ServerHttpRequest request) {
+    long declared = request.getHeaders().getContentLength();
+    if (declared > maxJsonBytes) {
+      return Mono.error(tooLarge());
+    }
+    return DataBufferUtils.join(request.getBody(), maxJsonBytes)
+        .onErrorMap(DataBufferLimitException.class, e -> tooLarge())
+        .map(buffer -> {
+          try {
+            byte[] bytes = new byte[buffer.readableByteCount()];
+            buffer.read(bytes);
+            return bytes;
+          } finally {
+            DataBufferUtils.release(buffer);
+          }
+        })
+        .defaultIfEmpty(new byte[0])
+        .map(bytes ->
+            StrictJson.startGeneration(
+                StrictJson.parse(bytes, "INVALID_BODY"), StrictJson.START_FIELDS, Map.of()))
+        .flatMap(body -> Blocking.call(() -> generations.start(body)))
         .map(accepted ->
             ResponseEntity.status(HttpStatus.ACCEPTED)
                 .header("Location", "/api/generations/" + accepted.id())
                 .body(accepted));
   }
 
+  /** What a generation id looks like; anything else names no generation. */
+  private static final java.util.regex.Pattern GENERATION_ID =
+      java.util.regex.Pattern.compile("gen-[A-Za-z0-9_-]{1,100}");
+
+  /** The answer to an id that cannot be a generation's: not echoed back. */
+  private static ApiException noSuchGeneration() {
+    return ApiException.notFound(
+        "There is no generation with this id (generation ids look like gen-…)");
+  }
+
+  private ApiException tooLarge() {
+    return new ApiException(
+        HttpStatus.CONTENT_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        "The request body is over " + maxJsonBytes + " bytes (tempera.limits.max-json-bytes)");
+  }
+
   @GetMapping("/{id}")
   public Mono<ApiMessages.Generation> get(@PathVariable String id) {
+    if (!GENERATION_ID.matcher(id).matches()) {
+      return Mono.error(noSuchGeneration());
+    }
     return Blocking.call(() -> generations.view(id));
   }
 
   @PostMapping("/{id}/cancel")
   public Mono<ResponseEntity<ApiMessages.Generation>> cancel(@PathVariable String id) {
+    if (!GENERATION_ID.matcher(id).matches()) {
+      return Mono.error(noSuchGeneration());
+    }
     return Blocking.call(() -> generations.cancel(id, "cancelled by the user"))
         .map(view -> ResponseEntity.status(HttpStatus.ACCEPTED).body(view));
   }
 
   @GetMapping("/{id}/outputs/{name}")
   public Mono<ResponseEntity<Resource>> output(@PathVariable String id, @PathVariable String name) {
+    if (!GENERATION_ID.matcher(id).matches()) {
+      return Mono.error(noSuchGeneration());
+    }
     return Blocking.call(() -> generations.output(id, name))
         .map(entry ->
             ResponseEntity.ok()
@@ -68,6 +129,9 @@ public class GenerationController {
   /** The latest preview image of a running generation (404 when the backend sent none). */
   @GetMapping("/{id}/preview")
   public Mono<ResponseEntity<Resource>> preview(@PathVariable String id) {
+    if (!GENERATION_ID.matcher(id).matches()) {
+      return Mono.error(noSuchGeneration());
+    }
     return Blocking.call(() -> {
       java.nio.file.Path file = generations.preview(id);
       byte[] bytes = java.nio.file.Files.readAllBytes(file);
@@ -88,6 +152,9 @@ public class GenerationController {
   public Flux<ServerSentEvent<Object>> events(
       @PathVariable String id,
       @RequestHeader(value = "Last-Event-ID", required = false) String lastEventId) {
+    if (!GENERATION_ID.matcher(id).matches()) {
+      return Flux.error(noSuchGeneration());
+    }
     Flux<ServerSentEvent<Object>> events =
         feed.follow(id, parseEventId(lastEventId))
             .map(event ->

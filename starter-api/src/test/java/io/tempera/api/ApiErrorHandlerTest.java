@@ -24,4 +24,27 @@ class ApiErrorHandlerTest {
     assertThat(response.getBody().code()).isEqualTo("INTERNAL");
     assertThat(response.getBody().message()).doesNotContain("secret");
   }
+
+  @Test
+  void aClientErrorKeepsItsStatusWithAStableCodeAndNoInternals() {
+    var response =
+        handler.unexpected(
+            new org.springframework.web.server.ResponseStatusException(
+                org.springframework.http.HttpStatus.NOT_FOUND,
+                "No static resource /work/secret/file.txt"));
+    assertThat(response.getStatusCode().value()).isEqualTo(404);
+    assertThat(response.getBody().code()).isEqualTo("NOT_FOUND");
+    assertThat(response.getBody().message()).doesNotContain("/work").doesNotContain("static");
+  }
+
+  @Test
+  void aBodyOverTheLimitIsA413WhereverTheLimitWasHit() {
+    var response =
+        handler.unexpected(
+            new org.springframework.core.codec.DecodingException(
+                "too big",
+                new org.springframework.core.io.buffer.DataBufferLimitException("over 262144")));
+    assertThat(response.getStatusCode().value()).isEqualTo(413);
+    assertThat(response.getBody().code()).isEqualTo("PAYLOAD_TOO_LARGE");
+  }
 }

@@ -114,8 +114,8 @@ class ApiValidationTest {
             "parameters not an object",
             "{\"functionId\":\"generate-pattern\",\"projectId\":\"p\",\"nodeId\":\"n\",\"parameters\":[1]}",
             400,
-            "INVALID_BODY",
-            0));
+            "INVALID_REQUEST",
+            1));
   }
 
   @ParameterizedTest(name = "{0}")

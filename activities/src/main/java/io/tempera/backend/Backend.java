@@ -39,7 +39,7 @@ public interface Backend {
    */
   static Path inputFile(Path projectDir, FileInput input) {
     Path file = projectDir.resolve(input.projectPath()).normalize();
-    if (!file.startsWith(projectDir) || !Files.isRegularFile(file)) {
+    if (!file.startsWith(projectDir) || !reachedWithoutLinks(projectDir, file)) {
       throw ApplicationFailure.newNonRetryableFailure(
           "Input '"
               + input.parameter()
@@ -48,5 +48,24 @@ public interface Backend {
           ErrorCode.INVALID_REQUEST.name());
     }
     return file;
+  }
+
+  /**
+   * Whether {@code file} is a regular file reached from {@code projectDir} (itself no symbolic
+   * link) without a symbolic link at any element: a link planted in the project is never followed
+   * into a backend's input.
+   */
+  private static boolean reachedWithoutLinks(Path projectDir, Path file) {
+    if (Files.isSymbolicLink(projectDir)) {
+      return false;
+    }
+    Path at = projectDir;
+    for (Path element : projectDir.relativize(file)) {
+      at = at.resolve(element);
+      if (Files.isSymbolicLink(at)) {
+        return false;
+      }
+    }
+    return Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS);
   }
 }

@@ -135,7 +135,9 @@ public class GenerationService {
           && value instanceof String path
           && ParameterValidator.isProjectPath(path)) {
         Path file = outputs.projectDir(body.projectId()).resolve(path).normalize();
-        if (!Files.isRegularFile(file)) {
+        // only the project's own uploads and outputs, each reached without a symbolic link
+        boolean own = path.startsWith("uploads/") || path.startsWith("outputs/");
+        if (!own || !outputs.isRegularFile(file)) {
           problems.add(
               new RequestProblem(
                   "parameters." + spec.name(),
@@ -288,18 +290,30 @@ public class GenerationService {
             .orElseThrow(() ->
                 ApiException.notFound("Generation " + id + " has no output named '" + name + "'"));
     Path file = outputs.resolve(ref.path());
-    if (!Files.isRegularFile(file)) {
+    if (outputs.regularFile(file).isEmpty()) {
+      if (hasLink(file)) {
+        // replaced by a symbolic link: refused as if absent, without saying what is there
+        throw ApiException.notFound("Generation " + id + " has no output named '" + name + "'");
+      }
       throw new ApiException(
           HttpStatus.GONE, "OUTPUT_GONE", "Output '" + name + "' is no longer stored");
     }
     return Map.entry(ref, file);
   }
 
+  /**
+   * Whether something is at {@code file} that {@code regularFile} refuses: a symbolic link there or
+   * above it, or not a file.
+   */
+  private static boolean hasLink(Path file) {
+    return Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+  }
+
   /** The latest preview image of a running generation. */
   public Path preview(String id) {
     GenerationState state = state(id);
     Path file = outputs.previewFile(state.projectId(), id);
-    if (!Files.isRegularFile(file)) {
+    if (!outputs.isRegularFile(file)) {
       throw ApiException.notFound("Generation " + id + " has no preview (yet)");
     }
     return file;

@@ -1,25 +1,36 @@
 package io.tempera.api;
 
 import io.tempera.config.TemperaProperties;
+import io.tempera.outputs.ImageSize;
 import io.tempera.outputs.OutputStore;
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
-import org.springframework.http.codec.multipart.FilePart;
-import org.springframework.http.codec.multipart.Part;
+import org.springframework.http.codec.multipart.FilePartEvent;
+import org.springframework.http.codec.multipart.PartEvent;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
-import org.springframework.web.bind.annotation.RequestPart;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RestController;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 
@@ -27,9 +38,32 @@ import reactor.core.scheduler.Schedulers;
  * Uploads a file into a project ({@code {root}/{projectId}/uploads/}) so generations can use it as
  * an image parameter. Stored under a content hash: uploading the same bytes twice gives the same
  * path.
+ *
+ * <p>Limits, each refused as soon as it is passed: a body whose Content-Length is over {@code
+ * tempera.max-upload-bytes} (plus room for the multipart framing) is refused 413 {@code
+ * FILE_TOO_LARGE} before a byte of it is read; otherwise the multipart body is streamed part by
+ * part (nothing is spooled but the file itself, into its project's folder) and reading stops the
+ * moment the file passes the limit (413 {@code FILE_TOO_LARGE}), the request has more than {@value
+ * #MAX_PARTS} parts (413 {@code TOO_MANY_PARTS}) or its other fields more than {@value
+ * #MAX_FIELD_BYTES} bytes (413 {@code FIELDS_TOO_LARGE}). The stored file must be a PNG, JPEG, WebP
+ * or GIF whose header gives its size (else 415 {@code UNSUPPORTED_FILE}) within {@code
+ * tempera.limits.max-image-pixels} and {@code max-image-dimension} (else 422 {@code
+ * IMAGE_TOO_LARGE}, read from the header: nothing is decoded). The uploads folder is reached
+ * without any symbolic link below the output root (else 403 {@code UNSAFE_PATH}).
  */
 @RestController
 public class UploadController {
+
+  private static final Logger log = LoggerFactory.getLogger(UploadController.class);
+
+  /** The most parts one upload request may have: the file and a few form fields. */
+  static final int MAX_PARTS = 16;
+
+  /** The most bytes all the fields other than the file may have together. */
+  static final long MAX_FIELD_BYTES = 64 * 1024;
+
+  /** What the multipart framing (boundaries, part headers) may add to the file's size. */
+  static final long FRAMING_BYTES = MAX_FIELD_BYTES + 16 * 1024;
 
   private final OutputStore outputs;
   private final TemperaProperties properties;
@@ -43,58 +77,159 @@ public class UploadController {
       value = "/api/projects/{projectId}/uploads",
       consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
   public Mono<ResponseEntity<ApiMessages.Upload>> upload(
-      @PathVariable String projectId, @RequestPart(value = "file", required = false) Part part) {
+      @PathVariable String projectId,
+      @RequestHeader HttpHeaders headers,
+      @RequestBody Flux<PartEvent> parts) {
     if (!OutputStore.safeSegment(projectId)) {
       return Mono.error(
           ApiException.badRequest(
               "INVALID_FIELD", "projectId must be 1-128 letters, digits, '_', '-' or '.'"));
     }
-    if (!(part instanceof FilePart file)) {
-      return Mono.error(
-          ApiException.badRequest(
-              "MISSING_FILE", "Send the image as a multipart file field named 'file'"));
+    long maxBytes = properties.maxUploadBytes();
+    if (headers.getContentLength() > maxBytes + FRAMING_BYTES) {
+      return Mono.error(fileTooLarge(maxBytes)); // refused before a byte of the body is read
     }
-    Path dir = outputs.projectDir(projectId).resolve("uploads");
-    return Mono.fromCallable(
-            () -> {
-              Files.createDirectories(dir);
-              return Files.createTempFile(dir, ".upload-", ".part");
-            })
+    return Mono.fromCallable(() -> new Receiving(uploadsDir(projectId), maxBytes))
         .subscribeOn(Schedulers.boundedElastic())
-        .flatMap(temp ->
-            DataBufferUtils.write(
-                    file.content().limitRate(16).transform(limit(properties.maxUploadBytes())),
-                    temp)
-                .then(
-                    Mono.fromCallable(() -> store(temp, dir))
-                        .subscribeOn(Schedulers.boundedElastic()))
-                .doOnError(e -> deleteQuietly(temp)))
+        .flatMap(receiving ->
+            parts
+                .publishOn(Schedulers.boundedElastic(), 8)
+                .<Void>handle((event, sink) -> {
+                  try {
+                    receiving.accept(event);
+                  } catch (IOException | RuntimeException e) {
+                    sink.error(e);
+                  }
+                })
+                .then(Mono.fromCallable(receiving::finish))
+                .doOnError(e -> receiving.discard())
+                .doOnCancel(receiving::discard))
         .map(upload -> ResponseEntity.status(HttpStatus.CREATED).body(upload));
   }
 
-  private static java.util.function.Function<
-          reactor.core.publisher.Flux<org.springframework.core.io.buffer.DataBuffer>,
-          org.reactivestreams.Publisher<org.springframework.core.io.buffer.DataBuffer>>
-      limit(long maxBytes) {
-    return flux -> {
-      long[] seen = {0};
-      return flux.handle((buffer, sink) -> {
-        seen[0] += buffer.readableByteCount();
-        if (seen[0] > maxBytes) {
-          DataBufferUtils.release(buffer);
-          sink.error(
-              new ApiException(
-                  HttpStatus.CONTENT_TOO_LARGE,
-                  "FILE_TOO_LARGE",
-                  "Uploads are limited to " + maxBytes + " bytes"));
-        } else {
-          sink.next(buffer);
-        }
-      });
-    };
+  private Path uploadsDir(String projectId) throws IOException {
+    try {
+      return outputs.directoryForWriting(outputs.projectDir(projectId).resolve("uploads"));
+    } catch (OutputStore.UnsafePathException e) {
+      log.warn("upload into project {} refused: {}", projectId, e.getMessage());
+      throw new ApiException(
+          HttpStatus.FORBIDDEN,
+          "UNSAFE_PATH",
+          "Project "
+              + projectId
+              + "'s uploads folder is reached through a symbolic link or is not a folder; nothing"
+              + " is written there");
+    }
   }
 
-  private ApiMessages.Upload store(Path temp, Path dir) throws IOException {
+  private static ApiException fileTooLarge(long maxBytes) {
+    return new ApiException(
+        HttpStatus.CONTENT_TOO_LARGE,
+        "FILE_TOO_LARGE",
+        "Uploads are limited to " + maxBytes + " bytes (tempera.max-upload-bytes)");
+  }
+
+  /** One upload's multipart events as they arrive, in order (one subscriber, sequential). */
+  private final class Receiving {
+    private final Path dir;
+    private final long maxBytes;
+    private int parts;
+    private boolean atPartStart = true;
+    private boolean inFile;
+    private long fileBytes;
+    private long fieldBytes;
+    private String filename;
+    private Path temp;
+    private FileChannel channel;
+
+    Receiving(Path dir, long maxBytes) {
+      this.dir = dir;
+      this.maxBytes = maxBytes;
+    }
+
+    void accept(PartEvent event) throws IOException {
+      DataBuffer content = event.content();
+      try {
+        if (atPartStart) {
+          if (++parts > MAX_PARTS) {
+            throw new ApiException(
+                HttpStatus.CONTENT_TOO_LARGE,
+                "TOO_MANY_PARTS",
+                "An upload is one multipart request of at most "
+                    + MAX_PARTS
+                    + " parts: the file in the field named 'file' and a few fields");
+          }
+          inFile = event instanceof FilePartEvent && "file".equals(event.name()) && temp == null;
+          if (inFile) {
+            filename = ((FilePartEvent) event).filename();
+            temp = Files.createTempFile(dir, ".upload-", ".part");
+            channel = FileChannel.open(temp, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+          }
+        }
+        int n = content.readableByteCount();
+        if (inFile) {
+          fileBytes += n;
+          if (fileBytes > maxBytes) {
+            throw fileTooLarge(maxBytes);
+          }
+          try (DataBuffer.ByteBufferIterator buffers = content.readableByteBuffers()) {
+            while (buffers.hasNext()) {
+              ByteBuffer buffer = buffers.next();
+              while (buffer.hasRemaining()) {
+                channel.write(buffer);
+              }
+            }
+          }
+        } else {
+          fieldBytes += n;
+          if (fieldBytes > MAX_FIELD_BYTES) {
+            throw new ApiException(
+                HttpStatus.CONTENT_TOO_LARGE,
+                "FIELDS_TOO_LARGE",
+                "The fields of an upload besides the file are limited to "
+                    + MAX_FIELD_BYTES
+                    + " bytes");
+          }
+        }
+        atPartStart = event.isLast();
+        if (event.isLast() && inFile) {
+          channel.close();
+          inFile = false;
+        }
+      } finally {
+        DataBufferUtils.release(content);
+      }
+    }
+
+    ApiMessages.Upload finish() throws IOException {
+      if (temp == null || inFile) {
+        discard();
+        throw ApiException.badRequest(
+            "MISSING_FILE", "Send the image as a multipart file field named 'file'");
+      }
+      try {
+        return store(temp, dir, filename);
+      } catch (IOException | RuntimeException e) {
+        discard();
+        throw e;
+      }
+    }
+
+    void discard() {
+      try {
+        if (channel != null) {
+          channel.close();
+        }
+        if (temp != null) {
+          Files.deleteIfExists(temp);
+        }
+      } catch (IOException e) {
+        log.warn("could not delete the partial upload {}: {}", temp, e.toString());
+      }
+    }
+  }
+
+  private ApiMessages.Upload store(Path temp, Path dir, String filename) throws IOException {
     String contentType = OutputStore.contentType(temp);
     String extension =
         switch (contentType) {
@@ -105,35 +240,56 @@ public class UploadController {
           default -> null;
         };
     long size = Files.size(temp);
-    if (size == 0 || extension == null) {
-      deleteQuietly(temp);
+    Optional<ImageSize.Dimensions> dimensions =
+        extension == null ? Optional.empty() : ImageSize.of(temp);
+    if (size == 0 || dimensions.isEmpty()) {
+      Files.deleteIfExists(temp);
       throw new ApiException(
           HttpStatus.UNSUPPORTED_MEDIA_TYPE,
           "UNSUPPORTED_FILE",
-          "Uploads must be PNG, JPEG, WebP or GIF images");
+          "Uploads must be PNG, JPEG, WebP or GIF images whose header gives their size");
+    }
+    Optional<String> tooLarge =
+        outputs.imageLimits().problem(displayName(filename), dimensions.get());
+    if (tooLarge.isPresent()) {
+      Files.deleteIfExists(temp);
+      throw new ApiException(
+          HttpStatus.UNPROCESSABLE_CONTENT,
+          "IMAGE_TOO_LARGE",
+          tooLarge.get()
+              + " (tempera.limits.max-image-pixels, tempera.limits.max-image-dimension)");
     }
     Path target = dir.resolve(sha256(temp).substring(0, 24) + extension);
+    // a link planted under the target's name is replaced, never followed (a rename)
     Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     return new ApiMessages.Upload("uploads/" + target.getFileName(), contentType, size);
+  }
+
+  /** The client's file name, for a message: its last segment, printable, at most 100 chars. */
+  static String displayName(String filename) {
+    if (filename == null) {
+      return "uploaded";
+    }
+    String name =
+        filename.substring(Math.max(filename.lastIndexOf('/'), filename.lastIndexOf('\\')) + 1);
+    name = name.replaceAll("[\\p{Cntrl}\\p{Zl}\\p{Zp}]", "").strip();
+    if (name.isEmpty()) {
+      return "uploaded";
+    }
+    return name.length() > 100 ? name.substring(0, 100) + "…" : name;
   }
 
   private static String sha256(Path file) throws IOException {
     try {
       MessageDigest digest = MessageDigest.getInstance("SHA-256");
-      try (var in = new java.security.DigestInputStream(Files.newInputStream(file), digest)) {
+      try (var in =
+          new java.security.DigestInputStream(
+              Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS), digest)) {
         in.transferTo(java.io.OutputStream.nullOutputStream());
       }
       return HexFormat.of().formatHex(digest.digest());
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
-    }
-  }
-
-  private static void deleteQuietly(Path temp) {
-    try {
-      Files.deleteIfExists(temp);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
     }
   }
 }

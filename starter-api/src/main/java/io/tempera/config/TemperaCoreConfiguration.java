@@ -84,7 +84,7 @@ public class TemperaCoreConfiguration {
 
   @Bean
   public OutputStore outputStore(TemperaProperties properties) {
-    return new OutputStore(properties.outputRoot());
+    return new OutputStore(properties.outputRoot(), properties.limits().imageLimits());
   }
 
   /** Progress within one process: the embedded default and single-host setups. */

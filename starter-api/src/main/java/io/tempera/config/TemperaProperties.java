@@ -13,6 +13,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param searchAttributes start generations with the Tempera* search attributes (they must be
  *     registered on the Temporal server first)
  * @param nodeCatalogue checking ComfyUI templates against the servers' {@code /object_info}
+ * @param limits how large an input may be ({@code tempera.limits.*})
  */
 @ConfigurationProperties("tempera")
 public record TemperaProperties(
@@ -21,7 +22,37 @@ public record TemperaProperties(
     Long templatesRecheckMillis,
     Long maxUploadBytes,
     Boolean searchAttributes,
-    NodeCatalogue nodeCatalogue) {
+    NodeCatalogue nodeCatalogue,
+    Limits limits) {
+
+  /**
+   * How large an input may be ({@code tempera.limits.*}).
+   *
+   * @param maxImagePixels the most pixels (width × height) an uploaded or input image may have,
+   *     read from its header before anything decodes it (default 50 000 000)
+   * @param maxImageDimension the most pixels either side of such an image may have (default 16384)
+   * @param maxJsonBytes the largest JSON request body (default 1 MiB; the generation controller
+   *     reads it)
+   */
+  public record Limits(Long maxImagePixels, Integer maxImageDimension, Long maxJsonBytes) {
+
+    public Limits {
+      maxJsonBytes = maxJsonBytes == null ? 1024L * 1024 : maxJsonBytes;
+      maxImagePixels =
+          maxImagePixels == null
+              ? io.tempera.outputs.ImageLimits.DEFAULT_MAX_PIXELS
+              : maxImagePixels;
+      maxImageDimension =
+          maxImageDimension == null
+              ? io.tempera.outputs.ImageLimits.DEFAULT_MAX_DIMENSION
+              : maxImageDimension;
+    }
+
+    /** The image limits these settings give. */
+    public io.tempera.outputs.ImageLimits imageLimits() {
+      return new io.tempera.outputs.ImageLimits(maxImagePixels, maxImageDimension);
+    }
+  }
 
   /**
    * Checking ComfyUI templates against the node catalogues of the servers ({@code
@@ -58,5 +89,6 @@ public record TemperaProperties(
     searchAttributes = searchAttributes != null && searchAttributes;
     nodeCatalogue =
         nodeCatalogue == null ? new NodeCatalogue(null, null, null, null) : nodeCatalogue;
+    limits = limits == null ? new Limits(null, null, null) : limits;
   }
 }

@@ -13,14 +13,31 @@ import java.util.regex.Pattern;
 /**
  * Where generations' files live: {@code {root}/{projectId}/outputs/renders/{nodeId}/}. Project and
  * node ids are checked to be safe path segments, and every resolved path must stay under the root.
+ *
+ * <p>Confinement: nothing below the root is reached through a symbolic link. {@link #regularFile}
+ * (for reads) and {@link #directoryForWriting} (for writes) look at each path element below the
+ * root without following links and refuse a link anywhere; {@link #openRead} opens with {@code
+ * NOFOLLOW_LINKS}. A link planted in a project (an output or preview replaced by a link to a system
+ * file, a link in {@code uploads/}, a project folder that is a link) is neither served, nor copied
+ * to a backend, nor written through.
  */
 public final class OutputStore {
 
   public static final Pattern SEGMENT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
 
   private final Path root;
+  private final ImageLimits imageLimits;
 
   public OutputStore(Path root) {
+    this(root, ImageLimits.defaults());
+  }
+
+  /**
+   * @param imageLimits how large an image input may be (checked at upload and before a backend gets
+   *     it)
+   */
+  public OutputStore(Path root, ImageLimits imageLimits) {
+    this.imageLimits = java.util.Objects.requireNonNull(imageLimits, "imageLimits");
     this.root = root.toAbsolutePath().normalize();
     try {
       Files.createDirectories(this.root);
@@ -31,6 +48,105 @@ public final class OutputStore {
 
   public Path root() {
     return root;
+  }
+
+  /** How large an image input may be. */
+  public ImageLimits imageLimits() {
+    return imageLimits;
+  }
+
+  /** A path under the root refused because a symbolic link (or a non-folder) is in the way. */
+  public static final class UnsafePathException extends IOException {
+    public UnsafePathException(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * The file at {@code path} when it is a regular file under the root reached without any symbolic
+   * link below the root (the file itself included); empty when it is missing, not a regular file,
+   * outside the root, or behind a link.
+   */
+  public Optional<Path> regularFile(Path path) {
+    Path file = path.toAbsolutePath().normalize();
+    if (!file.startsWith(root) || file.equals(root)) {
+      return Optional.empty();
+    }
+    Path at = root;
+    java.nio.file.attribute.BasicFileAttributes attributes = null;
+    for (Path element : root.relativize(file)) {
+      at = at.resolve(element);
+      try {
+        attributes =
+            Files.readAttributes(
+                at,
+                java.nio.file.attribute.BasicFileAttributes.class,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS);
+      } catch (IOException e) {
+        return Optional.empty();
+      }
+      if (attributes.isSymbolicLink()) {
+        return Optional.empty();
+      }
+    }
+    return attributes != null && attributes.isRegularFile() ? Optional.of(file) : Optional.empty();
+  }
+
+  /** Whether {@link #regularFile} finds it. */
+  public boolean isRegularFile(Path path) {
+    return regularFile(path).isPresent();
+  }
+
+  /**
+   * Opens a file found by {@link #regularFile} without following a link at its last element (the
+   * elements above were checked); a {@link java.nio.file.NoSuchFileException} when it is not one.
+   */
+  public InputStream openRead(Path path) throws IOException {
+    Path file =
+        regularFile(path).orElseThrow(() -> new java.nio.file.NoSuchFileException(path.toString()));
+    return Files.newInputStream(
+        file, java.nio.file.StandardOpenOption.READ, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+  }
+
+  /**
+   * Makes sure {@code dir} (under the root) is a folder reached without any symbolic link below the
+   * root, creating what is missing one element at a time; {@link UnsafePathException} when a link
+   * or a file is in the way.
+   */
+  public Path directoryForWriting(Path dir) throws IOException {
+    Path target = inside(dir);
+    Path at = root;
+    for (Path element : root.relativize(target)) {
+      if (element.toString().isEmpty()) {
+        continue;
+      }
+      at = at.resolve(element);
+      java.nio.file.attribute.BasicFileAttributes attributes;
+      try {
+        attributes =
+            Files.readAttributes(
+                at,
+                java.nio.file.attribute.BasicFileAttributes.class,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS);
+      } catch (java.nio.file.NoSuchFileException missing) {
+        try {
+          Files.createDirectory(at);
+        } catch (java.nio.file.FileAlreadyExistsException raced) {
+          // made meanwhile: checked below like any other
+        }
+        attributes =
+            Files.readAttributes(
+                at,
+                java.nio.file.attribute.BasicFileAttributes.class,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS);
+      }
+      if (attributes.isSymbolicLink() || !attributes.isDirectory()) {
+        throw new UnsafePathException(
+            root.relativize(at)
+                + (attributes.isSymbolicLink() ? " is a symbolic link" : " is not a folder"));
+      }
+    }
+    return target;
   }
 
   public static boolean safeSegment(String s) {

@@ -14,7 +14,6 @@ import io.tempera.outputs.OutputStore;
 import io.temporal.activity.Activity;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -42,7 +41,16 @@ public class OutputActivitiesImpl implements OutputActivities {
     Backend backend = backends.get(request.backendType());
     Path dir = outputs.rendersDir(request.projectId(), request.nodeId());
     try {
-      Files.createDirectories(dir);
+      // made one element at a time, refusing a symbolic link anywhere below the output root
+      outputs.directoryForWriting(dir);
+    } catch (io.tempera.outputs.OutputStore.UnsafePathException e) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          "The outputs of node "
+              + request.nodeId()
+              + " cannot be stored: "
+              + e.getMessage()
+              + " under the output root",
+          io.tempera.generation.ErrorCode.INVALID_REQUEST.name());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create " + dir, e);
     }

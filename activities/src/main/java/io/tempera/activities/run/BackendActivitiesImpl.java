@@ -100,6 +100,34 @@ public class BackendActivitiesImpl implements BackendActivities {
     this.modelHost = modelHost;
   }
 
+  /**
+   * Checks the job's file inputs before a backend gets them: each a regular file of the project
+   * reached without any symbolic link below the output root, and an image within the configured
+   * pixel and side limits, read from its header before anything decodes it. A non-retryable
+   * INVALID_REQUEST otherwise, naming the file (a 20000 × 20000 PNG of 400 KB would take gigabytes
+   * to decode on the backend).
+   */
+  void checkFileInputs(BackendJob job) {
+    java.nio.file.Path projectDir = outputs.projectDir(job.projectId());
+    for (io.tempera.generation.FileInput input : job.plan().fileInputs()) {
+      java.nio.file.Path file = projectDir.resolve(input.projectPath()).normalize();
+      if (!file.startsWith(projectDir) || outputs.regularFile(file).isEmpty()) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            "Input '"
+                + input.parameter()
+                + "' names a file that does not exist in the project: "
+                + input.projectPath(),
+            ErrorCode.INVALID_REQUEST.name());
+      }
+      String name = file.getFileName().toString();
+      Optional<String> tooLarge = outputs.imageLimits().problem(name, file);
+      if (tooLarge.isPresent()) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            tooLarge.get(), ErrorCode.INVALID_REQUEST.name());
+      }
+    }
+  }
+
   /** What a running backend job heartbeats: its run id and how far it got. */
   public record RunHeartbeat(String runId, double progress) {}
 
@@ -175,6 +203,7 @@ public class BackendActivitiesImpl implements BackendActivities {
         awaitTurn(job);
         BackendOutcome result;
         try {
+          checkFileInputs(job);
           run = onTheModelsCurrentService(job);
           running.set(run);
           watchdog.arm();

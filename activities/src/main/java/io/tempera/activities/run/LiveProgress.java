@@ -190,7 +190,7 @@ final class LiveProgress {
   private void writePreview(byte[] image) {
     try {
       Path file = outputs.previewFile(job.projectId(), job.generationId());
-      Files.createDirectories(file.getParent());
+      outputs.directoryForWriting(file.getParent()); // no symbolic link below the root
       Path temp = Files.createTempFile(file.getParent(), ".preview-", ".part");
       Files.write(temp, image);
       Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

@@ -122,6 +122,20 @@ class HostileFilesEndToEndTest {
     Path stored =
         project("linked-output").resolve("outputs/renders/node-1/" + output.get("name").asText());
     assertThat(stored).exists();
+    HttpResponse<byte[]> served200 =
+        http.send(
+            HttpRequest.newBuilder(uri(output.get("url").asText())).build(),
+            HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(served200.statusCode()).isEqualTo(200);
+    assertThat(served200.body()).isEqualTo(Files.readAllBytes(stored));
+    HttpResponse<byte[]> range =
+        http.send(
+            HttpRequest.newBuilder(uri(output.get("url").asText()))
+                .header("Range", "bytes=1-3")
+                .build(),
+            HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(range.statusCode()).isEqualTo(206);
+    assertThat(new String(range.body(), StandardCharsets.US_ASCII)).isEqualTo("PNG");
     Files.delete(stored);
     Files.createSymbolicLink(stored, secret);
 

@@ -3,7 +3,6 @@ package io.tempera.api;
 import io.tempera.progress.ProgressEvent;
 import java.time.Duration;
 import java.util.Map;
-import org.springframework.core.io.FileSystemResource;
 import org.springframework.core.io.Resource;
 import org.springframework.core.io.buffer.DataBufferLimitException;
 import org.springframework.core.io.buffer.DataBufferUtils;
@@ -123,7 +122,9 @@ public class GenerationController {
                 .contentType(MediaType.parseMediaType(entry.getKey().contentType()))
                 .contentLength(entry.getKey().sizeBytes())
                 .cacheControl(CacheControl.maxAge(Duration.ofDays(365)).cachePrivate().immutable())
-                .body((Resource) new FileSystemResource(entry.getValue())));
+                .body(
+                    (Resource)
+                        new NoFollowFileResource(entry.getValue(), entry.getKey().sizeBytes())));
   }
 
   /** The latest preview image of a running generation (404 when the backend sent none). */
@@ -134,7 +135,10 @@ public class GenerationController {
     }
     return Blocking.call(() -> {
       java.nio.file.Path file = generations.preview(id);
-      byte[] bytes = java.nio.file.Files.readAllBytes(file);
+      byte[] bytes;
+      try (java.io.InputStream in = new NoFollowFileResource(file, -1).getInputStream()) {
+        bytes = in.readAllBytes();
+      }
       return ResponseEntity.ok()
           .contentType(MediaType.parseMediaType(io.tempera.outputs.OutputStore.contentType(file)))
           .cacheControl(CacheControl.noStore())

@@ -102,14 +102,22 @@ final class PromptExecutor {
         entry = failedOutsideNodes(job, e);
       } finally {
         // the terminal event went out; now the history entry, then the status (task_done)
-        queue.finished(job.promptId(), entry);
+        try {
+          queue.finished(job.promptId(), entry);
+        } catch (RuntimeException | Error e) {
+          log.error("testkit executor could not finish prompt {}", job.promptId(), e);
+        }
         executingNanos.addAndGet(System.nanoTime() - began);
       }
       if (!queue.stopped()) {
-        ObjectNode done = json.object();
-        done.put("type", "executing");
-        done.putObject("data").putNull("node").put("prompt_id", job.promptId());
-        sockets.sendTo(job, done);
+        try {
+          ObjectNode done = json.object();
+          done.put("type", "executing");
+          done.putObject("data").putNull("node").put("prompt_id", job.promptId());
+          sockets.sendTo(job, done);
+        } catch (RuntimeException | Error e) {
+          log.error("testkit executor could not tell the end of prompt {}", job.promptId(), e);
+        }
       }
     }
   }

@@ -28,7 +28,9 @@ import reactor.core.publisher.Mono;
  * a stack trace; only a fault of the server is logged as an error with one.
  */
 @RestControllerAdvice
-public class ApiErrorHandler {
+public class ApiErrorHandler
+    implements org.springframework.web.server.WebExceptionHandler,
+        org.springframework.core.Ordered {
 
   private static final Logger log = LoggerFactory.getLogger(ApiErrorHandler.class);
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -40,18 +42,57 @@ public class ApiErrorHandler {
    */
   @ExceptionHandler(Exception.class)
   public Mono<Void> handle(Exception e, ServerWebExchange exchange) {
-    ResponseEntity<ApiMessages.Error> answer =
-        switch (e) {
-          case ApiException api -> api(api);
-          case UnsupportedMediaTypeStatusException media -> mediaType(media);
-          case MethodNotAllowedException method -> method(method);
-          case NotAcceptableStatusException accept -> notAcceptable(accept);
-          case PayloadTooLargeException large -> payloadTooLarge(large);
-          case DataBufferLimitException large -> payloadTooLarge(large);
-          case ServerWebInputException input -> badInput(input);
-          case DecodingException input -> badInput(input);
-          default -> unexpected(e);
-        };
+    return write(exchange, answerFor(e));
+  }
+
+  /**
+   * The last resort, before Spring Boot's own error page: whatever no route handled (a WebSocket
+   * handshake that is none, a failure outside any controller) is answered in the same JSON.
+   */
+  @Override
+  public Mono<Void> handle(ServerWebExchange exchange, Throwable failure) {
+    if (exchange.getResponse().isCommitted()) {
+      return Mono.error(failure);
+    }
+    ResponseEntity<ApiMessages.Error> answer;
+    if (failure instanceof ServerWebInputException input && !tooLarge(input)) {
+      logClientError(input.getStatusCode(), input);
+      answer =
+          answer(
+              input.getStatusCode(),
+              new ApiMessages.Error(
+                  codeOf(input.getStatusCode()), messageOf(input.getStatusCode()), null));
+    } else if (failure instanceof Exception e) {
+      answer = answerFor(e);
+    } else {
+      answer = unexpected(new IllegalStateException("a failure that is no exception", failure));
+    }
+    return write(exchange, answer);
+  }
+
+  /** Before Spring Boot's error handler (-1), which would answer an HTML page to a browser. */
+  @Override
+  public int getOrder() {
+    return -2;
+  }
+
+  private ResponseEntity<ApiMessages.Error> answerFor(Exception e) {
+    return switch (e) {
+      case ApiException api -> api(api);
+      case UnsupportedMediaTypeStatusException media -> mediaType(media);
+      case MethodNotAllowedException method -> method(method);
+      case NotAcceptableStatusException accept -> notAcceptable(accept);
+      case PayloadTooLargeException large -> payloadTooLarge(large);
+      case DataBufferLimitException large -> payloadTooLarge(large);
+      case ServerWebInputException input -> badInput(input);
+      case DecodingException input -> badInput(input);
+      default -> unexpected(e);
+    };
+  }
+
+  /** Writes the answer as JSON by hand. */
+  private static Mono<Void> write(
+      ServerWebExchange exchange, ResponseEntity<ApiMessages.Error> answer) {
     ServerHttpResponse response = exchange.getResponse();
     if (answer == null || response.isCommitted()) {
       return Mono.empty(); // the client went away, or the answer had begun: nothing more to say
@@ -78,6 +119,13 @@ public class ApiErrorHandler {
       return payloadTooLarge(e);
     }
     logClientError(HttpStatus.BAD_REQUEST, e);
+    if (!(e instanceof DecodingException) && !(e.getCause() instanceof DecodingException)) {
+      // not the body: a missing part or header, a handshake that is none, …
+      return answer(
+          HttpStatus.BAD_REQUEST,
+          new ApiMessages.Error(
+              codeOf(HttpStatus.BAD_REQUEST), messageOf(HttpStatus.BAD_REQUEST), null));
+    }
     return answer(
         HttpStatus.BAD_REQUEST,
         new ApiMessages.Error(

@@ -47,4 +47,27 @@ class ApiErrorHandlerTest {
     assertThat(response.getStatusCode().value()).isEqualTo(413);
     assertThat(response.getBody().code()).isEqualTo("PAYLOAD_TOO_LARGE");
   }
+
+  @Test
+  void whatNoRouteHandledIsAnsweredInJsonBeforeSpringBootsErrorPage() {
+    var exchange =
+        org.springframework.mock.web.server.MockServerWebExchange.from(
+            org.springframework.mock.http.server.reactive.MockServerHttpRequest.get("/anything")
+                .header("Accept", "text/html"));
+    handler
+        .handle(
+            exchange,
+            new org.springframework.web.server.ResponseStatusException(
+                org.springframework.http.HttpStatus.NOT_FOUND, "No static resource /work/x"))
+        .block();
+    var response = exchange.getResponse();
+    assertThat(response.getStatusCode().value()).isEqualTo(404);
+    assertThat(response.getHeaders().getContentType().toString()).isEqualTo("application/json");
+    assertThat(response.getBodyAsString().block())
+        .isEqualTo(
+            "{\"code\":\"NOT_FOUND\",\"message\":\""
+                + ApiErrorHandler.messageOf(org.springframework.http.HttpStatus.NOT_FOUND)
+                + "\"}");
+    assertThat(handler.getOrder()).isLessThan(-1); // Spring Boot's own handler is at -1
+  }
 }

@@ -23,6 +23,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -172,6 +173,36 @@ class HostileRequestsTest {
       }
     }
     aNormalGenerationStillStarts();
+  }
+
+  /**
+   * The try-it page still loads under the security headers: the page and every script and style it
+   * references are served with a type {@code nosniff} lets a browser use (the built page when
+   * clients/web was built, else the fallback page).
+   */
+  @Test
+  void theTryItPageAndItsAssetsLoadWithTheirTypes() throws IOException {
+    Answer page = send(get("/"));
+    assertThat(page.status()).isEqualTo(200);
+    assertThat(page.headers().get("content-type")).startsWith("text/html");
+    assertThat(page.headers()).containsEntry("x-content-type-options", "nosniff");
+    Matcher asset = Pattern.compile("(?:src|href)=\"(/[^\"$]+)\"").matcher(page.body());
+    while (asset.find()) {
+      String path = asset.group(1);
+      Answer answer = send(get(path));
+      assertThat(answer.status()).as(path).isEqualTo(200);
+      assertThat(answer.headers()).as(path).containsEntry("x-content-type-options", "nosniff");
+      String type = answer.headers().get("content-type");
+      if (path.endsWith(".js")) {
+        assertThat(type).as(path).matches("(text|application)/javascript.*");
+      } else if (path.endsWith(".css")) {
+        assertThat(type).as(path).startsWith("text/css");
+      }
+    }
+  }
+
+  static Case get(String path) {
+    return new Case(0, 200, "-", null, "GET", path, Map.of(), null);
   }
 
   static void assertNoLeak(String body) {

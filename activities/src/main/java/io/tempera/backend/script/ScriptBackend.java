@@ -159,7 +159,10 @@ public final class ScriptBackend implements Backend {
   @Override
   public long download(BackendFile file, Path target) {
     Path source = runsRoot.resolve(file.subfolder()).resolve(file.filename()).normalize();
-    if (!source.startsWith(runsRoot) || !Files.isRegularFile(source)) {
+    // a link the script left is no output: nothing outside its run folder is copied into the
+    // project
+    if (!source.startsWith(runsRoot)
+        || !Files.isRegularFile(source, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
       throw ApplicationFailure.newFailure(
           "The script's output " + file.filename() + " is missing",
           ErrorCode.OUTPUT_MISSING.name());

@@ -79,6 +79,17 @@ class ScriptBackendTest {
     BackendOutcome again = backend.run(job, project, progress::add);
     assertThat(again.submitted()).as("a retried attempt returns the recorded result").isFalse();
     assertThat(again.files()).isEqualTo(outcome.files());
+
+    // an output the script replaced by a symbolic link is not copied into the project (#16)
+    io.tempera.generation.BackendFile produced = outcome.files().get(0);
+    Path source = tmp.resolve("runs").resolve(produced.subfolder()).resolve(produced.filename());
+    assertThat(source).exists();
+    Files.delete(source);
+    Files.createSymbolicLink(source, Files.writeString(tmp.resolve("secret.txt"), "secret"));
+    assertThatThrownBy(() -> backend.download(produced, tmp.resolve("linked.json")))
+        .isInstanceOf(ApplicationFailure.class)
+        .hasMessageContaining("is missing");
+    assertThat(tmp.resolve("linked.json")).doesNotExist();
   }
 
   @Test

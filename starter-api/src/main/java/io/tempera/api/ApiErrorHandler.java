@@ -126,6 +126,12 @@ public class ApiErrorHandler
           new ApiMessages.Error(
               codeOf(HttpStatus.BAD_REQUEST), messageOf(HttpStatus.BAD_REQUEST), null));
     }
+    io.tempera.template.RequestProblem problem = StrictJsonBodies.problemOf(e);
+    if (problem != null) {
+      return answer(
+          HttpStatus.BAD_REQUEST,
+          new ApiMessages.Error("INVALID_REQUEST", problem.message(), java.util.List.of(problem)));
+    }
     return answer(
         HttpStatus.BAD_REQUEST,
         new ApiMessages.Error(

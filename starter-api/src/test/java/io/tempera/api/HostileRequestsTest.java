@@ -201,6 +201,43 @@ class HostileRequestsTest {
     }
   }
 
+  @org.springframework.beans.factory.annotation.Autowired
+  tools.jackson.databind.json.JsonMapper codecJson;
+
+  /**
+   * Any other body a route binds with the HTTP codecs is as strict: the failure names the field,
+   * which the error handler answers as 400 INVALID_REQUEST.
+   */
+  @Test
+  void theCodecsJsonIsStrictToo() {
+    for (var wrong :
+        List.of(
+            Map.entry("{\"functionId\":\"f\",\"requestId\":123}", "requestId"),
+            Map.entry("{\"functionId\":true}", "functionId"),
+            Map.entry("{\"functionId\":\"f\",\"foo\":1}", "foo"),
+            Map.entry("{\"__proto__\":{}}", "__proto__"),
+            Map.entry("{\"@class\":\"java.lang.Runtime\"}", "@class"))) {
+      Throwable failure =
+          org.assertj.core.api.Assertions.catchThrowable(
+              () -> codecJson.readValue(wrong.getKey(), ApiMessages.StartGeneration.class));
+      assertThat(failure).as(wrong.getKey()).isNotNull();
+      assertThat(StrictJsonBodies.problemOf(failure).field())
+          .as(wrong.getKey())
+          .isEqualTo(wrong.getValue());
+    }
+    assertThat(
+            org.assertj.core.api.Assertions.catchThrowable(() ->
+                codecJson.readValue(
+                    "{\"functionId\":\"a\",\"functionId\":\"b\"}",
+                    ApiMessages.StartGeneration.class)))
+        .isNotNull();
+    ApiMessages.StartGeneration fine =
+        codecJson.readValue(
+            "{\"functionId\":\"f\",\"parameters\":{\"color\":255,\"on\":true}}",
+            ApiMessages.StartGeneration.class);
+    assertThat(fine.parameters()).containsEntry("color", 255).containsEntry("on", true);
+  }
+
   static Case get(String path) {
     return new Case(0, 200, "-", null, "GET", path, Map.of(), null);
   }

@@ -99,9 +99,9 @@ public final class SlotAllocatorClient {
       given.get(GIVE_BACK_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
       return true;
     } catch (java.util.concurrent.ExecutionException e) {
-      if (e.getCause() instanceof io.temporal.client.WorkflowNotFoundException) {
-        return false;
-      }
+      // refused, or no run found: during a continue-as-new hand-over an Update can find the
+      // closed run; the signal below reaches whichever run is current, and fails only when the
+      // allocator is really gone
     } catch (java.util.concurrent.TimeoutException slow) {
       // fall through to the signal
     } catch (InterruptedException e) {

@@ -51,11 +51,39 @@ public final class MultipartBody {
     for (Object piece : pieces) {
       parts.add(
           piece instanceof Path file
-              ? HttpRequest.BodyPublishers.ofFile(file)
+              ? noFollow(file)
               : HttpRequest.BodyPublishers.ofString((String) piece));
     }
     parts.add(HttpRequest.BodyPublishers.ofString("\r\n--" + boundary + "--\r\n"));
     return HttpRequest.BodyPublishers.concat(parts.toArray(HttpRequest.BodyPublisher[]::new));
+  }
+
+  /**
+   * A file's bytes, opened with {@code NOFOLLOW_LINKS} each time the body is sent, with its length
+   * (no chunking): a file input replaced by a symbolic link after it was checked is not read
+   * through it (#16).
+   */
+  private static HttpRequest.BodyPublisher noFollow(Path file) throws IOException {
+    java.nio.file.attribute.BasicFileAttributes attributes =
+        java.nio.file.Files.readAttributes(
+            file,
+            java.nio.file.attribute.BasicFileAttributes.class,
+            java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    if (!attributes.isRegularFile()) {
+      throw new java.nio.file.FileSystemException(file.toString(), null, "not a regular file");
+    }
+    return HttpRequest.BodyPublishers.fromPublisher(
+        HttpRequest.BodyPublishers.ofInputStream(() -> {
+          try {
+            return java.nio.file.Files.newInputStream(
+                file,
+                java.nio.file.StandardOpenOption.READ,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS);
+          } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        }),
+        attributes.size());
   }
 
   /** A file name that cannot break out of its header: quotes and line breaks become "_". */

@@ -73,6 +73,22 @@ class MultipartBodyTest {
     assertThatThrownBy(form::publisher).isInstanceOf(IOException.class);
   }
 
+  @Test
+  void aFileThatIsASymbolicLinkIsNotSent(@TempDir Path dir) throws Exception {
+    Path secret = Files.writeString(dir.resolve("secret.txt"), "secret");
+    Path link = Files.createSymbolicLink(dir.resolve("in.png"), secret);
+    MultipartBody form = new MultipartBody().file("files", "in.png", link);
+    assertThatThrownBy(form::publisher).isInstanceOf(IOException.class);
+
+    Path file = Files.writeString(dir.resolve("real.png"), "hello");
+    HttpRequest.BodyPublisher publisher =
+        new MultipartBody().file("f", "real.png", file).publisher();
+    assertThat(publisher.contentLength()).as("its length is known: no chunking").isPositive();
+    Files.delete(file);
+    Files.createSymbolicLink(file, secret); // replaced after the body was made
+    assertThatThrownBy(() -> read(publisher)).hasStackTraceContaining("NOFOLLOW_LINKS");
+  }
+
   static String read(HttpRequest.BodyPublisher publisher) throws Exception {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     CompletableFuture<Void> done = new CompletableFuture<>();

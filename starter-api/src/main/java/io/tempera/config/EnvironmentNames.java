@@ -82,7 +82,6 @@ public final class EnvironmentNames {
       Set.of(
           "tempera.progress.redis-url",
           "tempera.canvas.max-followed-tasks",
-          "tempera.limits.max-json-bytes",
           "tempera.embedded.comfyui-url",
           "tempera.embedded.comfyui-port",
           "tempera.embedded.comfyui-data");

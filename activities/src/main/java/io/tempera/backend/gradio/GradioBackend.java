@@ -37,18 +37,21 @@ import org.slf4j.LoggerFactory;
  * value}}}, where a target is one of the endpoint's parameter names (as {@code {prefix}/info} lists
  * them) or a zero-based position; image parameters arrive as {@link FileInput}s and are uploaded
  * and sent as FileData. Inputs the template does not give take the endpoint's defaults; a required
- * one missing, or a name the endpoint does not have, is a BACKEND_VALIDATION failure naming it.
+ * one missing, or a name the endpoint does not have, is a BACKEND_MISCONFIGURED failure naming it
+ * (for operators; the person reads that the function is unavailable).
  *
  * <p>Exactly once: Gradio keeps no record of a prediction once the session that joined it is gone
  * (when its event stream disconnects the server drops the session's jobs), so a run cannot be
- * re-attached after its worker died. Each attempt therefore joins a fresh session and starts the
- * prediction afresh; an attempt that loses its stream cancels its job before failing, so at most
- * one prediction of a run is ever followed. A cancel ({@link #cancel}) reaches {@code
- * {prefix}/cancel} for the prediction this worker is following; the following attempt also cancels
- * it when its activity is cancelled (its thread is interrupted).
+ * re-attached. Each submission joins a fresh session; one that loses its stream cancels its job,
+ * waits until an app of the pool answers (up to the restart grace) and submits again, at most
+ * {@link #MAX_SUBMISSIONS} tries an attempt, so at most one prediction of a run is ever followed. A
+ * cancel ({@link #cancel}) reaches {@code {prefix}/cancel} for the prediction this worker is
+ * following; the following attempt also cancels it when its activity is cancelled (its thread is
+ * interrupted).
  *
- * <p>Output files are {@link BackendFile}s with {@code filename} the file's name, {@code subfolder}
- * its path on the server, {@code type} its url, and {@code origin} the endpoint.
+ * <p>Results ({@link GradioOutputs}): output files are {@link BackendFile}s with {@code kind} the
+ * output's name, {@code filename} the file's name, {@code subfolder} its path on the server, {@code
+ * type} its url and {@code origin} the app; every other output is a value of the outcome.
  */
 public final class GradioBackend implements Backend {
 

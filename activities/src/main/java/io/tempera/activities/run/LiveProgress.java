@@ -104,8 +104,10 @@ final class LiveProgress {
     if (p.etaSeconds() != null && p.etaSeconds() >= 0) {
       backendEndsAt = now + Math.round(p.etaSeconds() * 1000);
     }
-    Integer eta = p.notice() ? null : told(eta(p, fraction, queued, now), now);
-    Integer startsIn = queued ? startsIn(p) : null;
+    OptionalDouble typical =
+        durations.averageSeconds(job.plan().functionId(), job.plan().tierUsed());
+    Integer eta = p.notice() ? null : told(eta(p, fraction, queued, typical, now), now);
+    Integer startsIn = queued ? startsIn(p, typical) : null;
     progress.publish(
         new ProgressEvent(
             job.generationId(),
@@ -116,7 +118,7 @@ final class LiveProgress {
             p.step(),
             p.totalSteps(),
             p.queuePosition(),
-            p.queuePosition() != null || p.notice() ? p.message() : message,
+            queued || p.notice() ? p.message() : message,
             now,
             eta,
             previewUrl,
@@ -127,12 +129,10 @@ final class LiveProgress {
    * While queued, the seconds until the run starts: the backend's own figure, else its estimate to
    * the end less how long this function took at this tier recently; null when neither is known.
    */
-  private Integer startsIn(BackendProgress p) {
+  private static Integer startsIn(BackendProgress p, OptionalDouble typical) {
     if (p.startsInSeconds() != null && p.startsInSeconds() >= 0) {
       return (int) Math.ceil(p.startsInSeconds());
     }
-    OptionalDouble typical =
-        durations.averageSeconds(job.plan().functionId(), job.plan().tierUsed());
     if (p.etaSeconds() != null && typical.isPresent()) {
       return (int) Math.ceil(Math.max(0, p.etaSeconds() - typical.getAsDouble()));
     }
@@ -142,11 +142,11 @@ final class LiveProgress {
   /** The ETA told: never later than one told before (a client's countdown never goes back up). */
   private Integer told(Integer eta, long now) {
     if (eta == null) {
-      return toldEndsAt < 0 ? null : (int) Math.max(1, Math.ceil((toldEndsAt - now) / 1000.0));
+      return toldEndsAt < 0 ? null : seconds(toldEndsAt - now);
     }
     long endsAt = now + eta * 1000L;
     toldEndsAt = toldEndsAt < 0 ? endsAt : Math.min(toldEndsAt, endsAt);
-    return (int) Math.max(1, Math.ceil((toldEndsAt - now) / 1000.0));
+    return seconds(toldEndsAt - now);
   }
 
   /**
@@ -155,9 +155,8 @@ final class LiveProgress {
    * recently. Running: from the speed since the run started (queue time never counts) once it made
    * some progress, before that from the backend's own estimate, else from recent runs.
    */
-  private Integer eta(BackendProgress p, double fraction, boolean queued, long now) {
-    OptionalDouble typical =
-        durations.averageSeconds(job.plan().functionId(), job.plan().tierUsed());
+  private Integer eta(
+      BackendProgress p, double fraction, boolean queued, OptionalDouble typical, long now) {
     if (queued) {
       if (backendEndsAt >= 0 && p.etaSeconds() != null) {
         return seconds(backendEndsAt - now);

@@ -27,6 +27,15 @@ public record BackendProgress(
     Double etaSeconds,
     Double startsInSeconds) {
 
+  /** What a person is told while a backend that stopped answering is waited for. */
+  public static final String NOT_ANSWERING =
+      "The generator is not answering; waiting for it to come back";
+
+  /** The notice that the backend stopped answering and is waited for. */
+  public static BackendProgress notAnswering() {
+    return new BackendProgress(0, null, null, null, NOT_ANSWERING, null, true);
+  }
+
   public BackendProgress(
       double fraction,
       Integer step,

@@ -230,7 +230,7 @@ public final class ComfyUiBackend implements Backend {
     String message =
         switch (update.stage()) {
           case QUEUED -> "Waiting in the generator's queue";
-          case SERVER_DOWN -> "The generator is not answering; waiting for it to come back";
+          case SERVER_DOWN -> BackendProgress.NOT_ANSWERING;
           case STARTED -> "Starting";
           case NODE_STARTED, NODE_FINISHED -> "Generating";
           case STEP, PREVIEW ->

@@ -289,15 +289,7 @@ public final class GradioBackend implements Backend {
                 + ")",
             ErrorCode.BACKEND_UNREACHABLE.name());
       }
-      progress.accept(
-          new BackendProgress(
-              0,
-              null,
-              null,
-              null,
-              "The generator is not answering; waiting for it to come back",
-              null,
-              true));
+      progress.accept(BackendProgress.notAnswering());
       try {
         Thread.sleep(pause);
       } catch (InterruptedException e) {

@@ -3,11 +3,13 @@ import { GenerationHandleImpl, type GenerationHandle, type HandleHost } from "./
 import type {
   Accepted,
   ApiErrorBody,
+  Authenticated,
   ClientMessage,
   ConnectionState,
   FunctionInfo,
   Generation,
   GenerationEvent,
+  Identity,
   Output,
   OutputValue,
   RequestProblem,
@@ -35,6 +37,15 @@ export interface ReconnectOptions {
 export interface TemperaClientOptions {
   /** The server, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
   baseUrl: string;
+  /**
+   * The API key (`tpk_…`) the server requires on `/api/**` and `/ws`. It is sent as
+   * `Authorization: Bearer <key>` on every REST call to baseUrl's origin (uploads and downloads
+   * included), and as the first message (`authenticate`) on every WebSocket (re)connection. The
+   * embedded server prints a development key for project `demo` at its first start;
+   * `java -jar <app jar> keys create --project <p>` makes more. Without it the server answers
+   * TemperaApiError `UNAUTHENTICATED` (HTTP 401).
+   */
+  apiKey?: string;
   /**
    * A WebSocket constructor. Defaults to `globalThis.WebSocket` (browsers, Node 22+); in Node 20
    * pass the `ws` package's: `import WebSocket from "ws"`.
@@ -68,6 +79,9 @@ interface PendingStart {
 }
 
 const OPEN = 1;
+/** The close code the server uses after refusing a key (policy violation). */
+const CLOSE_POLICY_VIOLATION = 1008;
+const UNAUTHENTICATED = "UNAUTHENTICATED";
 const SUBSCRIBE_BATCH = 100;
 const RETRYABLE_FOLLOW_CODES = new Set(["ORCHESTRATOR_UNAVAILABLE", "INTERNAL"]);
 const MAX_FOLLOW_RETRIES = 5;
@@ -89,6 +103,8 @@ export class TemperaClient {
   private readonly maxAttempts: number;
   private readonly requestTimeoutMs: number;
   private readonly heartbeatIntervalMs: number;
+  private readonly apiKey: string | undefined;
+  private readonly origin: string;
 
   private socket: WebSocketLike | undefined;
   private socketOpen = false;
@@ -98,8 +114,17 @@ export class TemperaClient {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private pingSentAt: number | undefined;
   private closed = false;
-  /** Received messages not handled yet; see drain(). */
-  private readonly inbox: string[] = [];
+  /**
+   * Received messages not handled yet, with the socket they came on (see drain()); `refused` marks
+   * a close with code 1008, handled in order after the messages before it.
+   */
+  private readonly inbox: { socket: WebSocketLike; text?: string; refused?: string }[] = [];
+  /** The socket whose refusal (UNAUTHENTICATED) was handled: a second sign of it is ignored. */
+  private refusedSocket: WebSocketLike | undefined;
+  /** A socket was closed with 1008 and its refusal is not handled yet: do not reconnect. */
+  private refusalPending = false;
+  private currentIdentity: Identity | undefined;
+  private readonly identityListeners = new Set<(identity: Identity) => void>();
   private inboxPaused = false;
 
   private readonly tasks = new Map<string, GenerationHandleImpl>();
@@ -129,6 +154,8 @@ export class TemperaClient {
     this.maxAttempts = options.reconnect?.maxAttempts ?? Number.POSITIVE_INFINITY;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 20_000;
+    this.apiKey = options.apiKey?.trim() || undefined;
+    this.origin = new URL(this.baseUrl).origin;
   }
 
   // ---------------------------------------------------------------- REST
@@ -198,7 +225,7 @@ export class TemperaClient {
     return this.baseUrl + (url.startsWith("/") ? url : `/${url}`);
   }
 
-  /** Downloads an output's bytes. */
+  /** Downloads an output's bytes (with the API key when the URL is on baseUrl's origin; signed URLs need none). */
   async downloadOutput(output: Output | string): Promise<Uint8Array> {
     const response = await this.send("GET", this.outputUrl(output));
     return new Uint8Array(await response.arrayBuffer());
@@ -223,10 +250,10 @@ export class TemperaClient {
       type: "start_generation",
       functionId: req.functionId,
       parameters: req.parameters ?? {},
-      projectId: req.projectId,
       nodeId: req.nodeId,
       requestId,
     };
+    if (req.projectId !== undefined) message.projectId = req.projectId;
     if (req.tier !== undefined) message.tier = req.tier;
 
     let resolve!: (handle: GenerationHandle) => void;
@@ -288,6 +315,20 @@ export class TemperaClient {
     this.tasks.set(taskId, handle);
     this.subscribe([handle]);
     return handle;
+  }
+
+  /**
+   * Whom the API key acts for (`{projectId, role}`), once the server answered `authenticate` on
+   * the WebSocket; undefined before that, without a key, and after the key was refused.
+   */
+  get identity(): Identity | undefined {
+    return this.currentIdentity;
+  }
+
+  /** Called with the identity each time the server accepts the key (every (re)connection). Returns an unsubscribe function. */
+  onIdentity(callback: (identity: Identity) => void): () => void {
+    this.identityListeners.add(callback);
+    return () => this.identityListeners.delete(callback);
   }
 
   /** The WebSocket connection's state. */
@@ -373,6 +414,7 @@ export class TemperaClient {
   /** Sends a request; resolves with an ok response, rejects with TemperaApiError or ConnectionError. */
   private async send(method: string, url: string, init?: { json?: unknown; body?: BodyInit }): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json" };
+    if (this.apiKey !== undefined && sameOrigin(url, this.origin)) headers.authorization = `Bearer ${this.apiKey}`;
     let body: BodyInit | undefined = init?.body;
     if (init?.json !== undefined) {
       headers["content-type"] = "application/json";
@@ -452,6 +494,8 @@ export class TemperaClient {
     socket.onopen = () => {
       if (this.socket !== socket) return;
       this.socketOpen = true;
+      // First on every connection, before anything a state listener or resume() might send.
+      if (this.apiKey !== undefined) this.sendMessage({ type: "authenticate", key: this.apiKey });
       this.attempts = 0;
       this.setState("open");
       this.startHeartbeat();
@@ -462,10 +506,20 @@ export class TemperaClient {
       this.pingSentAt = undefined;
       const text = decode(event?.data);
       if (text === undefined) return;
-      this.inbox.push(text);
+      this.inbox.push({ socket, text });
       this.drain();
     };
-    socket.onclose = () => this.onDrop(socket);
+    socket.onclose = (event: { code?: unknown; reason?: unknown }) => {
+      if (this.socket === socket && event?.code === CLOSE_POLICY_VIOLATION) {
+        // The server refused this connection (a wrong key, or no authenticate): no reconnect loop.
+        this.refusalPending = true;
+        this.inbox.push({ socket, refused: typeof event.reason === "string" ? event.reason : "" });
+        this.onDrop(socket);
+        this.drain();
+        return;
+      }
+      this.onDrop(socket);
+    };
     socket.onerror = () => {
       // A close event follows in every implementation we know; this is in case it does not.
       if (this.socket !== socket) return;
@@ -503,6 +557,11 @@ export class TemperaClient {
 
   private scheduleReconnect(): void {
     if (this.closed || this.reconnectTimer !== undefined) return;
+    if (this.refusalPending) {
+      // failed by the refusal, in order with the messages before it (see drain)
+      this.setState("idle");
+      return;
+    }
     if (!this.hasWork()) {
       // Nothing to resume: reconnect lazily on the next call.
       this.attempts = 0;
@@ -558,9 +617,20 @@ export class TemperaClient {
    */
   private drain(): void {
     while (!this.inboxPaused && !this.closed) {
-      const text = this.inbox.shift();
-      if (text === undefined) return;
-      this.onMessage(text);
+      const entry = this.inbox.shift();
+      if (entry === undefined) return;
+      if (entry.text !== undefined) {
+        this.onMessage(entry.text, entry.socket);
+      } else {
+        this.refusalPending = false;
+        this.onRefused(
+          new TemperaApiError({
+            code: UNAUTHENTICATED,
+            message: `The server closed the connection (1008${entry.refused ? `: ${entry.refused}` : ""}): the API key was refused`,
+          }),
+          entry.socket,
+        );
+      }
     }
   }
 
@@ -573,7 +643,7 @@ export class TemperaClient {
     }, 0);
   }
 
-  private onMessage(text: string): void {
+  private onMessage(text: string, socket: WebSocketLike): void {
     let message: unknown;
     try {
       message = JSON.parse(text);
@@ -602,8 +672,11 @@ export class TemperaClient {
         }
         break;
       }
+      case "authenticated":
+        this.onAuthenticated(message as unknown as Authenticated);
+        break;
       case "error":
-        this.onServerError(message as unknown as ServerErrorMessage);
+        this.onServerError(message as unknown as ServerErrorMessage, socket);
         break;
       default:
         // pong, and message types this client version does not know
@@ -633,7 +706,44 @@ export class TemperaClient {
     this.pauseInbox();
   }
 
-  private onServerError(message: ServerErrorMessage): void {
+  private onAuthenticated(message: Authenticated): void {
+    const identity: Identity = {
+      projectId: typeof message.projectId === "string" ? message.projectId : null,
+      role: typeof message.role === "string" ? message.role : "project",
+    };
+    this.currentIdentity = identity;
+    for (const listener of [...this.identityListeners]) {
+      try {
+        listener(identity);
+      } catch (error) {
+        this.reportListenerError(error);
+      }
+    }
+  }
+
+  /**
+   * The server refused the key on `socket` (an UNAUTHENTICATED error, or a close with 1008): every
+   * pending start and followed task rejects with it, and the client does not reconnect by itself
+   * (the next call tries once more).
+   */
+  private onRefused(error: TemperaApiError, socket: WebSocketLike): void {
+    if (this.refusedSocket === socket) return;
+    this.refusedSocket = socket;
+    this.currentIdentity = undefined;
+    const answered = this.hasWork();
+    this.failEverything(error);
+    if (this.socket === socket) {
+      this.onDrop(socket);
+      safeClose(socket, 1000, "refused");
+    }
+    if (!this.closed && !this.socket && this.reconnectTimer === undefined) {
+      this.attempts = 0;
+      this.setState("idle");
+    }
+    if (!answered) this.emitError(error);
+  }
+
+  private onServerError(message: ServerErrorMessage, socket: WebSocketLike): void {
     const error = new TemperaApiError({
       code: String(message.code ?? "UNKNOWN"),
       message: String(message.message ?? "The server reported an error"),
@@ -642,6 +752,10 @@ export class TemperaClient {
       nodeId: message.nodeId,
       taskId: message.taskId,
     });
+    if (error.code === UNAUTHENTICATED) {
+      this.onRefused(error, socket);
+      return;
+    }
     const entry = message.requestId === undefined ? undefined : this.pending.get(message.requestId);
     if (entry) {
       this.pending.delete(message.requestId!);
@@ -685,7 +799,7 @@ export class TemperaClient {
     this.followRetries.delete(taskId);
   }
 
-  private failEverything(error: ConnectionError, throwInIterators = true): void {
+  private failEverything(error: TemperaError, throwInIterators = true): void {
     const pending = [...this.pending.values()];
     this.pending.clear();
     for (const entry of pending) {
@@ -734,6 +848,14 @@ function resolveBaseUrl(baseUrl: string): string {
   url.search = "";
   url.hash = "";
   return url.toString().replace(/\/+$/, "");
+}
+
+function sameOrigin(url: string, origin: string): boolean {
+  try {
+    return new URL(url).origin === origin;
+  } catch {
+    return false;
+  }
 }
 
 function toWebSocketUrl(baseUrl: string): string {

@@ -1,4 +1,4 @@
-import type { GenerationErrorCode, RequestProblem, TaskFailed } from "./types.js";
+import type { ApiErrorCode, GenerationErrorCode, RequestProblem, TaskFailed } from "./types.js";
 
 /** Base class of every error this client throws or rejects with. */
 export class TemperaError extends Error {
@@ -10,13 +10,16 @@ export class TemperaError extends Error {
 
 /**
  * The server refused a request: a REST call answered 4xx/5xx, or the WebSocket answered an
- * `error` message for a `start_generation` (matched by requestId) or for a followed task.
+ * `error` message for a `start_generation` (matched by requestId) or for a followed task. Code
+ * `UNAUTHENTICATED` (status 401 over REST): the API key is missing, wrong or revoked; over the
+ * WebSocket it rejects every pending start and followed task, and the client does not reconnect
+ * by itself.
  */
 export class TemperaApiError extends TemperaError {
   /** The HTTP status for REST calls; undefined for WebSocket replies. */
   readonly status: number | undefined;
-  /** The server's stable error code, e.g. `UNKNOWN_FUNCTION`, `INVALID_PARAMETERS`, `NOT_FOUND`. */
-  readonly code: string;
+  /** The server's stable error code, e.g. `UNAUTHENTICATED`, `UNKNOWN_FUNCTION`, `INVALID_PARAMETERS`, `NOT_FOUND`. */
+  readonly code: ApiErrorCode;
   /** One entry per problem with the request (e.g. each bad parameter); empty when none. */
   readonly problems: RequestProblem[];
   /** For WebSocket errors: the requestId of the `start_generation` the error answers. */
@@ -27,7 +30,7 @@ export class TemperaApiError extends TemperaError {
   readonly taskId: string | undefined;
 
   constructor(init: {
-    code: string;
+    code: ApiErrorCode;
     message: string;
     status?: number | undefined;
     problems?: RequestProblem[] | undefined;

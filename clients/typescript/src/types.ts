@@ -24,9 +24,36 @@ export interface RequestProblem {
   message: string;
 }
 
+/**
+ * The codes of refused requests (REST error bodies, WebSocket `error` messages): `UNAUTHENTICATED`
+ * for a missing, wrong or revoked API key (HTTP 401), `NOT_FOUND` (also for another project's
+ * generation or upload), `UNKNOWN_PROJECT` (a project key naming another project), and more; other
+ * strings may come from a newer server.
+ */
+export type ApiErrorCode =
+  | "UNAUTHENTICATED"
+  | "NOT_FOUND"
+  | "UNKNOWN_PROJECT"
+  | "UNKNOWN_FUNCTION"
+  | "UNKNOWN_FUNCTION_VERSION"
+  | "INVALID_PARAMETERS"
+  | "INVALID_REQUEST"
+  | "INVALID_BODY"
+  | "INVALID_MESSAGE"
+  | "UNKNOWN_MESSAGE_TYPE"
+  | "REQUEST_ID_REUSED"
+  | "TOO_MANY_TASKS"
+  | "PAYLOAD_TOO_LARGE"
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "UNSUPPORTED_FILE"
+  | "OUTPUT_GONE"
+  | "ORCHESTRATOR_UNAVAILABLE"
+  | "INTERNAL"
+  | (string & {});
+
 /** The JSON body of every REST error. */
 export interface ApiErrorBody {
-  code: string;
+  code: ApiErrorCode;
   message: string;
   problems?: RequestProblem[];
 }
@@ -77,7 +104,10 @@ export interface TierDetails {
   timeoutSeconds?: number | null;
 }
 
-/** A file a generation produced. `url` is relative to the client's baseUrl. */
+/**
+ * A file a generation produced. `url` is relative to the client's baseUrl and signed
+ * (`?expires=…&signature=…`): it works without the API key, e.g. as an `<img src>`, until it expires.
+ */
 export interface Output {
   name: string;
   url: string;
@@ -156,7 +186,7 @@ export interface Generation {
   etaSeconds?: number;
   /** While the run waits in the backend's own queue: the estimated seconds until it starts (part of etaSeconds). */
   startsInSeconds?: number;
-  /** Relative URL of the latest preview image, while the backend sends previews. */
+  /** Relative, signed URL of the latest preview image, while the backend sends previews (works without the key). */
   previewUrl?: string;
   functionId: string;
   functionVersion: string;
@@ -193,7 +223,11 @@ export interface StartGenerationRequest {
   functionId: string;
   tier?: Tier;
   parameters?: Record<string, unknown>;
-  projectId: string;
+  /**
+   * The project to run in. With a project API key it may be omitted (the key's project is used)
+   * or must be the key's project (else `UNKNOWN_PROJECT`); an operator key must name it.
+   */
+  projectId?: string;
   nodeId: string;
   /**
    * Idempotency key: the server starts one generation per requestId. Generated with
@@ -281,9 +315,31 @@ export interface TaskFailed {
   values: OutputValue[];
 }
 
+/** The answer to `authenticate`: whom the key acts for. */
+export interface Authenticated {
+  type: "authenticated";
+  /** The key's project; null for an operator key (which acts for every project). */
+  projectId: string | null;
+  role: ApiKeyRole;
+}
+
+/** A project key acts in its own project; an operator key in every project. */
+export type ApiKeyRole = "project" | "operator" | (string & {});
+
+/** Whom the client's API key acts for, as the server said in `authenticated`. */
+export interface Identity {
+  /** The key's project; null for an operator key. */
+  projectId: string | null;
+  role: ApiKeyRole;
+}
+
+/**
+ * A refusal. `code: "UNAUTHENTICATED"` (a missing or wrong key, or a message before
+ * `authenticate`) is followed by the server closing the socket with code 1008.
+ */
 export interface ServerErrorMessage {
   type: "error";
-  code: string;
+  code: ApiErrorCode;
   message: string;
   problems?: RequestProblem[];
   nodeId?: string;
@@ -302,6 +358,7 @@ export type ServerMessage =
   | TaskSuccess
   | TaskFailed
   | ServerErrorMessage
+  | Authenticated
   | Pong;
 
 /** What a GenerationHandle delivers: state snapshots, progress, and exactly one terminal event. */
@@ -314,12 +371,22 @@ export type TerminalEvent = TaskSuccess | TaskFailed;
 
 // ---- WebSocket messages: client → server ----
 
+/**
+ * The first message on every connection (browsers cannot send an Authorization header with the
+ * upgrade request). The server answers `authenticated`, or `error` UNAUTHENTICATED and closes.
+ */
+export interface AuthenticateMessage {
+  type: "authenticate";
+  key: string;
+}
+
 export interface StartGenerationMessage {
   type: "start_generation";
   functionId: string;
   tier?: Tier;
   parameters: Record<string, unknown>;
-  projectId: string;
+  /** Omitted: the key's project. */
+  projectId?: string;
   nodeId: string;
   requestId: string;
 }
@@ -345,6 +412,7 @@ export interface PingMessage {
 }
 
 export type ClientMessage =
+  | AuthenticateMessage
   | StartGenerationMessage
   | SubscribeMessage
   | UnsubscribeMessage

@@ -14,7 +14,7 @@ import {
   type TaskSuccess,
   type TemperaClientOptions,
 } from "../src/index.js";
-import { FakeServer, generation, msg, type Json } from "./fake-server.js";
+import { FakeServer, TEST_KEY, generation, msg, type Json } from "./fake-server.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -24,6 +24,7 @@ let clients: TemperaClient[] = [];
 function client(options: Partial<TemperaClientOptions> = {}): TemperaClient {
   const c = new TemperaClient({
     baseUrl: server.url,
+    apiKey: TEST_KEY,
     WebSocket,
     reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
     heartbeatIntervalMs: 0,
@@ -671,5 +672,233 @@ describe("REST", () => {
     expect(calls).toEqual(["https://tempera.example/prefix/api/functions"]);
     expect(c.wsUrl).toBe("wss://tempera.example/prefix/ws");
     expect(new TemperaClient({ baseUrl: "http://h:8080" }).wsUrl).toBe("ws://h:8080/ws");
+  });
+});
+
+describe("API key", () => {
+  const refused = (e: unknown) => e instanceof TemperaApiError && e.code === "UNAUTHENTICATED";
+
+  it("sends the key as a Bearer header on every REST call: reads, posts, uploads, downloads", async () => {
+    server.route("GET", "/api/functions", () => ({ status: 200, json: [] }));
+    server.route("GET", "/api/generations/g1", () => ({ status: 200, json: generation("g1") }));
+    server.route("POST", "/api/generations/g1/cancel", () => ({ status: 202, json: generation("g1", { status: "CANCELLED" }) }));
+    server.route("POST", "/api/generations", () => ({ status: 202, json: { id: "g2", status: "QUEUED" } }));
+    server.route("POST", "/api/projects/p1/uploads", () => ({ status: 201, json: { path: "uploads/a.png", contentType: "image/png", sizeBytes: 4 } }));
+    server.route("GET", "/api/generations/g1/outputs/o.png", () => ({ status: 200, body: Buffer.from([7, 8]), contentType: "image/png" }));
+    const c = client();
+    expect(await c.listFunctions()).toEqual([]);
+    expect((await c.getGeneration("g1")).id).toBe("g1");
+    expect((await c.cancel("g1")).status).toBe("CANCELLED");
+    expect((await c.createGeneration({ functionId: "invert", nodeId: "n1" })).id).toBe("g2");
+    expect((await c.uploadImage("p1", new Uint8Array([0x89, 0x50, 0x4e, 0x47]))).path).toBe("uploads/a.png");
+    // a signed URL as the server gives it: the query is kept, the header sent anyway
+    const signed = "/api/generations/g1/outputs/o.png?expires=1893456000&signature=c2lnbmVk";
+    expect([...(await c.downloadOutput(signed))]).toEqual([7, 8]);
+    expect(c.outputUrl(signed)).toBe(`${server.url}${signed}`);
+
+    expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+      "GET /api/functions",
+      "GET /api/generations/g1",
+      "POST /api/generations/g1/cancel",
+      "POST /api/generations",
+      "POST /api/projects/p1/uploads",
+      "GET /api/generations/g1/outputs/o.png",
+    ]);
+    for (const r of server.requests) expect(r.headers.authorization, `${r.method} ${r.url}`).toBe(`Bearer ${TEST_KEY}`);
+    // a project key may leave projectId out: the body then has none
+    expect(JSON.parse(server.requests[3]!.body.toString())).not.toHaveProperty("projectId");
+  });
+
+  it("does not send the key to another origin", async () => {
+    const calls: { url: string; headers: Record<string, string> }[] = [];
+    const fakeFetch: typeof fetch = async (input, init) => {
+      calls.push({ url: String(input), headers: { ...(init?.headers as Record<string, string>) } });
+      return new Response(new Uint8Array([1]), { status: 200 });
+    };
+    const c = new TemperaClient({ baseUrl: "https://tempera.example/prefix", apiKey: TEST_KEY, fetch: fakeFetch });
+    await c.downloadOutput("https://cdn.example/o.png");
+    await c.downloadOutput("/api/generations/g/outputs/o.png?expires=1&signature=x");
+    expect(calls.map((call) => [call.url, call.headers.authorization])).toEqual([
+      ["https://cdn.example/o.png", undefined],
+      ["https://tempera.example/prefix/api/generations/g/outputs/o.png?expires=1&signature=x", `Bearer ${TEST_KEY}`],
+    ]);
+  });
+
+  it("without a key a REST call rejects with TemperaApiError 401 UNAUTHENTICATED", async () => {
+    server.route("GET", "/api/functions", () => ({ status: 200, json: [] }));
+    const error = await client({ apiKey: undefined })
+      .listFunctions()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemperaApiError);
+    expect(error).toMatchObject({ status: 401, code: "UNAUTHENTICATED", message: "A valid API key is required", problems: [] });
+    expect(server.requests[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it("a wrong key over REST is the server's 401 too", async () => {
+    server.route("GET", "/api/functions", () => ({ status: 200, json: [] }));
+    await expect(client({ apiKey: "tpk_wrong" }).listFunctions()).rejects.toMatchObject({ status: 401, code: "UNAUTHENTICATED" });
+    expect(server.requests[0]!.headers.authorization).toBe("Bearer tpk_wrong");
+  });
+
+  it("authenticates first on the WebSocket and exposes whom the key acts for", async () => {
+    server.identity = { projectId: "p1", role: "project" };
+    server.onMessage = (m, conn) => {
+      if (m.type === "start_generation") conn.send(msg.ack("gen-auth", m));
+    };
+    const c = client();
+    const identities: unknown[] = [];
+    c.onIdentity((identity) => identities.push(identity));
+    expect(c.identity).toBeUndefined();
+    const handle = await c.startGeneration({ functionId: "invert", parameters: {}, nodeId: "n1" });
+    expect(handle.taskId).toBe("gen-auth");
+    const log = server.connections[0]!.log;
+    expect(log[0]).toEqual({ type: "authenticate", key: TEST_KEY });
+    expect(log.filter((m: Json) => m.type === "authenticate")).toHaveLength(1);
+    expect(log[1]).toMatchObject({ type: "start_generation", functionId: "invert", nodeId: "n1" });
+    // no projectId given: none sent (the key's project is used)
+    expect(log[1]).not.toHaveProperty("projectId");
+    expect(c.identity).toEqual({ projectId: "p1", role: "project" });
+    expect(identities).toEqual([{ projectId: "p1", role: "project" }]);
+  });
+
+  it("an operator key's identity has no project", async () => {
+    server.identity = { projectId: null, role: "operator" };
+    server.onMessage = (m, conn) => {
+      if (m.type === "subscribe") conn.send(msg.success("op-1", 1));
+    };
+    const c = client();
+    await c.follow("op-1").result();
+    expect(c.identity).toEqual({ projectId: null, role: "operator" });
+  });
+
+  it("authenticates again on every reconnect, before the resubscribe and the re-sent start", async () => {
+    server.onMessage = (m, conn) => {
+      if (conn.index === 0 && m.type === "start_generation") {
+        conn.socket.terminate(); // the ack is lost, and the followed task's progress with it
+      } else if (conn.index === 1 && m.type === "start_generation") {
+        conn.send(msg.ack("gen-again", m));
+        conn.send(msg.success("gen-again", 1));
+      } else if (m.type === "subscribe" && conn.index === 1) {
+        conn.send(msg.success("followed", 3));
+      }
+    };
+    const c = client();
+    const identities: unknown[] = [];
+    c.onIdentity((identity) => identities.push(identity));
+    const followed = c.follow("followed");
+    await server.waitForMessage((m, connection) => m.type === "subscribe" && connection === 0);
+    const handle = await c.startGeneration(start);
+    await Promise.all([handle.result(), followed.result()]);
+
+    expect(server.connections).toHaveLength(2);
+    for (const connection of server.connections) {
+      expect(connection.log[0], `connection ${connection.index}`).toEqual({ type: "authenticate", key: TEST_KEY });
+      expect(connection.log.filter((m: Json) => m.type === "authenticate")).toHaveLength(1);
+    }
+    expect(server.connections[1]!.log.map((m: Json) => m.type)).toEqual(["authenticate", "subscribe", "start_generation"]);
+    expect(server.authentications).toEqual([
+      { connection: 0, key: TEST_KEY, accepted: true },
+      { connection: 1, key: TEST_KEY, accepted: true },
+    ]);
+    await server.waitFor(() => identities.length === 2);
+    expect(identities).toHaveLength(2);
+  });
+
+  it("a wrong key rejects pending starts and followed tasks with UNAUTHENTICATED, and does not reconnect", async () => {
+    const c = client({ apiKey: "tpk_not_the_key" });
+    const states: ConnectionState[] = [];
+    c.onConnectionState((s) => states.push(s));
+    const errors: unknown[] = [];
+    c.onError((e) => errors.push(e));
+    const followed = c.follow("gen-secret");
+    const pending = c.startGeneration(start);
+    const [startError, followError] = await Promise.all([
+      pending.catch((e: unknown) => e),
+      followed.result().catch((e: unknown) => e),
+    ]);
+    for (const error of [startError, followError]) {
+      expect(error).toBeInstanceOf(TemperaApiError);
+      expect(error).toMatchObject({ code: "UNAUTHENTICATED", message: "The API key is not valid", status: undefined });
+    }
+    const iterate = async () => {
+      for await (const _ of followed) {
+        // nothing
+      }
+    };
+    await expect(iterate()).rejects.toSatisfy(refused);
+    expect(server.authentications).toEqual([{ connection: 0, key: "tpk_not_the_key", accepted: false }]);
+    expect(c.identity).toBeUndefined();
+    // no reconnect loop: one connection, now and a while later
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(server.connections).toHaveLength(1);
+    expect(c.connectionState).toBe("idle");
+    expect(states).not.toContain("reconnecting");
+    expect(errors).toEqual([]); // every refusal answered a call; nothing extra reported
+    // the next call tries once more (and is refused the same way)
+    await expect(c.startGeneration(start)).rejects.toSatisfy(refused);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(server.connections).toHaveLength(2);
+  });
+
+  it("without a key the server refuses the first message and closes: the same rejection, no reconnect", async () => {
+    const c = client({ apiKey: undefined });
+    const error = await c.startGeneration(start).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemperaApiError);
+    expect(error).toMatchObject({ code: "UNAUTHENTICATED", message: "Send authenticate with an API key first" });
+    expect(server.connections[0]!.log.map((m: Json) => m.type)).toEqual(["start_generation"]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(server.connections).toHaveLength(1);
+    expect(c.connectionState).toBe("idle");
+  });
+
+  it("a close with 1008 alone (no error message) is a refusal too", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type === "subscribe") conn.socket.close(1008, "key revoked");
+    };
+    const c = client();
+    const error = await c
+      .follow("gen-revoked")
+      .result()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemperaApiError);
+    expect((error as TemperaApiError).code).toBe("UNAUTHENTICATED");
+    expect((error as Error).message).toContain("key revoked");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(server.connections).toHaveLength(1);
+  });
+
+  it("an UNAUTHENTICATED error when nothing waits is reported to onError, once", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type !== "subscribe") return;
+      conn.send(msg.success("gen-done", 1));
+      setTimeout(() => {
+        conn.send({ type: "error", code: "UNAUTHENTICATED", message: "The API key was revoked" });
+        conn.socket.close(1008, "revoked");
+      }, 30);
+    };
+    const c = client();
+    const errors: unknown[] = [];
+    c.onError((e) => errors.push(e));
+    await c.follow("gen-done").result();
+    await server.waitFor(() => server.connections[0]!.closeCode !== undefined);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: "UNAUTHENTICATED", message: "The API key was revoked" });
+    expect(server.connections).toHaveLength(1);
+  });
+
+  it("a client without a key against a server that needs none sends no authenticate and no header", async () => {
+    await server.close();
+    server = await FakeServer.start({ apiKey: null });
+    server.route("GET", "/api/functions", () => ({ status: 200, json: [] }));
+    server.onMessage = (m, conn) => {
+      if (m.type === "subscribe") conn.send(msg.success("open-1", 1));
+    };
+    const c = client({ apiKey: undefined });
+    await c.listFunctions();
+    await c.follow("open-1").result();
+    expect(server.requests[0]!.headers.authorization).toBeUndefined();
+    expect(server.connections[0]!.log.map((m: Json) => m.type)).toEqual(["subscribe"]);
+    expect(c.identity).toBeUndefined();
   });
 });

@@ -1,6 +1,13 @@
 /**
  * An in-test stand-in for the Tempera API: node:http for REST, the `ws` package for /ws. Tests
  * script its WebSocket side with `onMessage` and its REST side with `route`.
+ *
+ * Like the server, it demands an API key (TEST_KEY unless started with another, or with null for
+ * none): `/api/**` without `Authorization: Bearer <key>` answers 401 UNAUTHENTICATED, and on the
+ * WebSocket the first message must be `authenticate` with the key: it answers `authenticated`
+ * (`identity`); anything else, or a wrong key, gets `error` UNAUTHENTICATED and a close with 1008.
+ * The authenticate messages are kept out of `received` (they are in `log` and `authentications`),
+ * so tests see the protocol after it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,10 +16,22 @@ import { WebSocketServer, WebSocket } from "ws";
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
 
+/** The key the fake accepts unless told otherwise. */
+export const TEST_KEY = "tpk_AbCdEf012345_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
+
 export interface Connection {
   index: number;
   socket: WebSocket;
+  /** The messages after authenticate (all of them when the fake demands no key). */
   received: Json[];
+  /** Every message, authenticate included, in arrival order. */
+  log: Json[];
+  /** True once this connection authenticated with the key. */
+  authenticated: boolean;
+  /** The upgrade request's headers. */
+  upgradeHeaders: IncomingMessage["headers"];
+  /** The close code the client sent, once it closed. */
+  closeCode?: number;
   send(message: Json): void;
 }
 
@@ -33,6 +52,10 @@ export class FakeServer {
   /** Every client message, in arrival order, with the connection it came on. */
   readonly received: { connection: number; message: Json }[] = [];
   readonly requests: RecordedRequest[] = [];
+  /** Every authenticate message, the refused ones included, with the connection it came on. */
+  readonly authentications: { connection: number; key: unknown; accepted: boolean }[] = [];
+  /** What `authenticated` says. */
+  identity: { projectId: string | null; role: string } = { projectId: "p1", role: "project" };
   onMessage: (message: Json, connection: Connection) => void = () => undefined;
   private readonly routes = new Map<string, RouteHandler>();
   private readonly waiters = new Set<() => void>();
@@ -40,14 +63,16 @@ export class FakeServer {
   private constructor(
     private readonly http: Server,
     private readonly wss: WebSocketServer,
+    /** The key it demands; null: none. */
+    readonly apiKey: string | null,
   ) {}
 
-  static async start(): Promise<FakeServer> {
+  static async start(options: { apiKey?: string | null } = {}): Promise<FakeServer> {
     const http = createServer();
     const wss = new WebSocketServer({ server: http, path: "/ws" });
-    const server = new FakeServer(http, wss);
+    const server = new FakeServer(http, wss, options.apiKey === undefined ? TEST_KEY : options.apiKey);
     http.on("request", (req, res) => server.handleHttp(req, res));
-    wss.on("connection", (socket) => server.handleSocket(socket));
+    wss.on("connection", (socket, req) => server.handleSocket(socket, req));
     await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
     return server;
   }
@@ -112,16 +137,23 @@ export class FakeServer {
     for (const wake of waiters) wake();
   }
 
-  private handleSocket(socket: WebSocket): void {
+  private handleSocket(socket: WebSocket, req: IncomingMessage): void {
     const connection: Connection = {
       index: this.connections.length,
       socket,
       received: [],
+      log: [],
+      authenticated: this.apiKey === null,
+      upgradeHeaders: req.headers,
       send: (message) => {
         if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
       },
     };
     this.connections.push(connection);
+    socket.on("close", (code) => {
+      connection.closeCode = code;
+      this.wake();
+    });
     socket.on("message", (data, isBinary) => {
       const text = isBinary ? "" : data.toString();
       let message: Json;
@@ -129,6 +161,24 @@ export class FakeServer {
         message = JSON.parse(text);
       } catch {
         connection.send({ type: "error", code: "INVALID_JSON", message: "not JSON" });
+        return;
+      }
+      connection.log.push(message);
+      if (this.apiKey !== null && (!connection.authenticated || message?.type === "authenticate")) {
+        const accepted = message?.type === "authenticate" && message.key === this.apiKey && !connection.authenticated;
+        if (message?.type === "authenticate") this.authentications.push({ connection: connection.index, key: message.key, accepted });
+        if (accepted) {
+          connection.authenticated = true;
+          connection.send({ type: "authenticated", ...this.identity });
+        } else {
+          connection.send({
+            type: "error",
+            code: "UNAUTHENTICATED",
+            message: message?.type === "authenticate" ? "The API key is not valid" : "Send authenticate with an API key first",
+          });
+          socket.close(1008, "unauthenticated");
+        }
+        this.wake();
         return;
       }
       connection.received.push(message);
@@ -153,6 +203,11 @@ export class FakeServer {
       };
       this.requests.push(recorded);
       this.wake();
+      if (this.apiKey !== null && url.pathname.startsWith("/api/") && req.headers.authorization !== `Bearer ${this.apiKey}`) {
+        res.writeHead(401, { "content-type": "application/json" });
+        res.end(JSON.stringify({ code: "UNAUTHENTICATED", message: "A valid API key is required", problems: [] }));
+        return;
+      }
       const handler = this.routes.get(`${recorded.method} ${url.pathname}`);
       if (!handler) {
         res.writeHead(404, { "content-type": "application/json" });

@@ -1,14 +1,24 @@
 import { describe, expectTypeOf, it } from "vitest";
 import WebSocket from "ws";
 import type {
+  ApiErrorCode,
+  AuthenticateMessage,
+  Authenticated,
+  ClientMessage,
   Generation,
   GenerationErrorCode,
   GenerationEvent,
   GenerationHandle,
+  Identity,
   OutputValue,
   OutputValueKind,
   TaskFailed,
+  ServerMessage,
+  StartGenerationRequest,
   TaskSuccess,
+  TemperaApiError,
+  TemperaClient,
+  TemperaClientOptions,
   WebSocketConstructor,
 } from "../src/index.js";
 
@@ -40,5 +50,18 @@ describe("public types", () => {
     expectTypeOf<TaskFailed["code"]>().toEqualTypeOf<GenerationErrorCode>();
     const fromANewerServer: GenerationErrorCode = "SOMETHING_NEW";
     void fromANewerServer;
+  });
+
+  it("types the API key, the authenticate handshake and UNAUTHENTICATED", () => {
+    expectTypeOf<TemperaClientOptions["apiKey"]>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<AuthenticateMessage>().toMatchTypeOf<ClientMessage>();
+    expectTypeOf<AuthenticateMessage>().toEqualTypeOf<{ type: "authenticate"; key: string }>();
+    expectTypeOf<Authenticated>().toMatchTypeOf<ServerMessage>();
+    expectTypeOf<Authenticated["projectId"]>().toEqualTypeOf<string | null>();
+    expectTypeOf<TemperaClient["identity"]>().toEqualTypeOf<Identity | undefined>();
+    expectTypeOf<"UNAUTHENTICATED">().toMatchTypeOf<ApiErrorCode>();
+    expectTypeOf<TemperaApiError["code"]>().toEqualTypeOf<ApiErrorCode>();
+    // a project key may leave the project out
+    expectTypeOf<StartGenerationRequest["projectId"]>().toEqualTypeOf<string | undefined>();
   });
 });

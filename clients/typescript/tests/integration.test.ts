@@ -1,6 +1,9 @@
 /**
- * Against a running Tempera server: `TEMPERA_URL=http://127.0.0.1:8080 npm run test:integration`.
- * Fails (does not skip) when TEMPERA_URL is unset.
+ * Against a running Tempera server:
+ * `TEMPERA_URL=http://127.0.0.1:8080 TEMPERA_API_KEY=tpk_… TEMPERA_OTHER_API_KEY=tpk_… npm run test:integration`.
+ * TEMPERA_API_KEY is a key for project `ts-client`, TEMPERA_OTHER_API_KEY one for project `ts-other`
+ * (`java -jar <app jar> keys create --project ts-client`; `./tempera test` makes both). Fails (does
+ * not skip) when any of them is unset.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -19,18 +22,46 @@ if (!TEMPERA_URL) {
   throw new Error("TEMPERA_URL is not set: the integration tests need a running server, e.g. TEMPERA_URL=http://127.0.0.1:8080");
 }
 
+const API_KEY = process.env.TEMPERA_API_KEY;
+if (!API_KEY) {
+  throw new Error(
+    "TEMPERA_API_KEY is not set: the integration tests need an API key for project ts-client " +
+      "(java -jar <app jar> keys create --project ts-client; ./tempera test makes one)",
+  );
+}
+const OTHER_API_KEY = process.env.TEMPERA_OTHER_API_KEY;
+if (!OTHER_API_KEY) {
+  throw new Error(
+    "TEMPERA_OTHER_API_KEY is not set: the integration tests need a second API key, for project ts-other " +
+      "(java -jar <app jar> keys create --project ts-other; ./tempera test makes one)",
+  );
+}
+
 const PROJECT = "ts-client";
+const OTHER_PROJECT = "ts-other";
 const TERMINAL = ["SUCCEEDED", "FAILED", "CANCELLED"];
+/** Well formed (tpk_<12 base62>_<43 base64url>) and known to no server. */
+const WRONG_KEY = "tpk_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 let client: TemperaClient;
 
 beforeAll(() => {
-  client = new TemperaClient({ baseUrl: TEMPERA_URL, WebSocket, reconnect: { initialDelayMs: 200, maxDelayMs: 2000 } });
+  client = new TemperaClient({
+    baseUrl: TEMPERA_URL,
+    apiKey: API_KEY,
+    WebSocket,
+    reconnect: { initialDelayMs: 200, maxDelayMs: 2000 },
+  });
 });
 
 afterAll(() => {
   client?.close();
 });
+
+/** A client of its own (closed by the caller). */
+function clientWith(apiKey: string | undefined): TemperaClient {
+  return new TemperaClient({ baseUrl: TEMPERA_URL!, apiKey, WebSocket, reconnect: { initialDelayMs: 200, maxDelayMs: 2000 } });
+}
 
 /** Collects every event of a handle while it runs. */
 async function collect(handle: AsyncIterable<GenerationEvent>): Promise<GenerationEvent[]> {
@@ -188,6 +219,7 @@ describe("Tempera server", () => {
     }
     const resuming = new TemperaClient({
       baseUrl: TEMPERA_URL,
+      apiKey: API_KEY,
       WebSocket: TrackedWebSocket,
       reconnect: { initialDelayMs: 100, maxDelayMs: 500 },
     });
@@ -244,5 +276,119 @@ describe("Tempera server", () => {
     expect(first.taskId).toBe(started.id);
     const again = await client.follow(started.id).result();
     expect(again.outputs.map((o) => o.url)).toEqual(first.outputs.map((o) => o.url));
+  });
+
+  it("knows whom its key acts for once the WebSocket authenticated", async () => {
+    await client.follow((await client.createGeneration({ functionId: "generate-pattern", projectId: PROJECT, nodeId: "n8", tier: "draft" })).id).result();
+    expect(client.identity).toEqual({ projectId: PROJECT, role: "project" });
+  });
+
+  it("serves outputs at signed URLs that work without the key; the bare path needs it", async () => {
+    const handle = await client.startGeneration({ functionId: "generate-pattern", parameters: {}, projectId: PROJECT, nodeId: "n9", tier: "draft" });
+    const success = await handle.result();
+    const url = client.outputUrl(success.outputs[0]!);
+    expect(url).toMatch(/[?&]expires=\d+/);
+    expect(url).toMatch(/[?&]signature=[A-Za-z0-9_-]+/);
+    const signed = await fetch(url);
+    expect(signed.status).toBe(200);
+    expect(isPng(new Uint8Array(await signed.arrayBuffer()))).toBe(true);
+    const bare = await fetch(url.split("?")[0]!);
+    expect(bare.status).toBe(401);
+    await bare.arrayBuffer();
+  });
+});
+
+describe("API keys", () => {
+  it("without a key a REST call is refused: TemperaApiError 401 UNAUTHENTICATED", async () => {
+    const keyless = clientWith(undefined);
+    try {
+      const error = await keyless.listFunctions().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TemperaApiError);
+      expect(error).toMatchObject({ status: 401, code: "UNAUTHENTICATED", problems: [] });
+      await expect(keyless.getGeneration("gen-anything")).rejects.toMatchObject({ status: 401, code: "UNAUTHENTICATED" });
+    } finally {
+      keyless.close();
+    }
+  });
+
+  it("a wrong key is refused over REST, and on the WebSocket: starts and follows reject UNAUTHENTICATED, no reconnect loop", async () => {
+    const sockets: WebSocket[] = [];
+    class TrackedWebSocket extends WebSocket {
+      constructor(url: string) {
+        super(url);
+        sockets.push(this);
+      }
+    }
+    const wrong = new TemperaClient({
+      baseUrl: TEMPERA_URL,
+      apiKey: WRONG_KEY,
+      WebSocket: TrackedWebSocket,
+      reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+    });
+    try {
+      await expect(wrong.listFunctions()).rejects.toMatchObject({ name: "TemperaApiError", status: 401, code: "UNAUTHENTICATED" });
+      const followed = wrong.follow("gen-does-not-matter");
+      const [startError, followError] = await Promise.all([
+        wrong
+          .startGeneration({ functionId: "generate-pattern", parameters: {}, projectId: PROJECT, nodeId: "n10", tier: "draft" })
+          .catch((e: unknown) => e),
+        followed.result().catch((e: unknown) => e),
+      ]);
+      for (const error of [startError, followError]) {
+        expect(error).toBeInstanceOf(TemperaApiError);
+        expect((error as TemperaApiError).code).toBe("UNAUTHENTICATED");
+      }
+      expect(wrong.identity).toBeUndefined();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(sockets).toHaveLength(1);
+      expect(wrong.connectionState).toBe("idle");
+    } finally {
+      wrong.close();
+    }
+  });
+
+  it("another project's key cannot see, follow or cancel a generation, nor start one in this project", async () => {
+    await client.getFunction("slow-pattern").catch((e: unknown) => {
+      throw new Error(`the server has no slow-pattern function: start it with clients/web/tests/templates in its templates dir (${String(e)})`);
+    });
+    const other = clientWith(OTHER_API_KEY);
+    try {
+      // long enough to still run while the other key tries
+      const handle = await client.startGeneration({
+        functionId: "slow-pattern",
+        parameters: { steps: 400, color: Math.floor(Math.random() * 0xffffff) },
+        projectId: PROJECT,
+        nodeId: "n11",
+        tier: "draft",
+      });
+      const id = handle.taskId;
+
+      await expect(other.getGeneration(id)).rejects.toMatchObject({ name: "TemperaApiError", status: 404 });
+      await expect(other.cancel(id)).rejects.toMatchObject({ name: "TemperaApiError", status: 404 });
+      await expect(other.follow(id).result()).rejects.toMatchObject({ name: "TemperaApiError", code: "NOT_FOUND" });
+      await expect(
+        other.createGeneration({ functionId: "generate-pattern", parameters: {}, projectId: PROJECT, nodeId: "n12", tier: "draft" }),
+      ).rejects.toMatchObject({ status: 404, code: "UNKNOWN_PROJECT" });
+      await expect(other.uploadImage(PROJECT, testCardPng(), "card.png")).rejects.toMatchObject({ status: 404 });
+
+      // still running: the other key's cancel did nothing
+      const state = await client.getGeneration(id);
+      expect(state.projectId).toBe(PROJECT);
+      expect(["QUEUED", "RUNNING"]).toContain(state.status);
+      expect(handle.done).toBe(false);
+      // its own key can (and frees the backend, which runs one prompt at a time, for what follows)
+      await client.cancel(id);
+      await expect(handle.result()).rejects.toMatchObject({ name: "TaskFailedError", code: "CANCELLED" });
+
+      // the other key works in its own project, and the project may be left out
+      const own = await other.createGeneration({ functionId: "generate-pattern", parameters: {}, nodeId: "n13", tier: "draft" });
+      const ownState = await other.getGeneration(own.id);
+      expect(ownState.projectId).toBe(OTHER_PROJECT);
+      await expect(client.getGeneration(own.id)).rejects.toMatchObject({ status: 404 });
+      await other.follow(own.id).result();
+      expect(other.identity).toEqual({ projectId: OTHER_PROJECT, role: "project" });
+    } finally {
+      other.close();
+    }
   });
 });

@@ -2,6 +2,10 @@
  * The try-it page: lists the functions, builds each one's parameter form from its JSON Schema,
  * starts generations over the canvas WebSocket with the TypeScript client, and follows them live.
  * Generations started here are remembered in localStorage and followed again after a reload.
+ *
+ * The server wants an API key: the page takes it from a `#key=…` link (which it then removes from
+ * the address bar), or from the "API key" field, keeps it in localStorage (`tempera.apiKey`) and
+ * (re)creates the client with it. A refused or missing key is said plainly, with where to get one.
  */
 import {
   TaskFailedError,
@@ -12,6 +16,7 @@ import {
   type Tier,
   type TierDetails,
 } from "../../typescript/src/index.js";
+import { describeIdentity, isUnauthenticated, keyProblem, readStoredKey, storeKey, takeKeyFromFragment } from "./auth.js";
 import { $, el } from "./dom.js";
 import { buildForm, type ParameterForm } from "./form.js";
 import { RunCard, type RunInfo } from "./run.js";
@@ -20,7 +25,10 @@ import "./style.css";
 const STORAGE_KEY = "tempera.try-it.runs";
 const MAX_REMEMBERED = 20;
 
-const client = new TemperaClient({ baseUrl: location.origin });
+let apiKey: string | undefined;
+let client: TemperaClient;
+/** True once the person typed a project: the key's project then no longer replaces it. */
+let projectEdited = false;
 let functions: FunctionInfo[] = [];
 let selected: FunctionInfo | undefined;
 let form: ParameterForm | undefined;
@@ -28,21 +36,116 @@ let tier: Tier = "standard";
 let nodeCounter = 0;
 const cards = new Map<string, RunCard>();
 
-client.onConnectionState((state) => {
-  const conn = $("connection");
-  conn.dataset.state = state;
-  conn.querySelector(".label")!.textContent = state === "open" ? "live" : state;
+/** localStorage, or undefined where it is disabled (the key then lives in memory only). */
+function storage(): Storage | undefined {
+  try {
+    return localStorage;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Takes a `#key=…` from the address into storage and out of the address bar. */
+function takeKeyFromAddress(): string | undefined {
+  const taken = takeKeyFromFragment(location.hash);
+  if (!location.hash || taken.hash === location.hash) return undefined;
+  history.replaceState(history.state, "", `${location.pathname}${location.search}${taken.hash}`);
+  if (taken.key) storeKey(storage(), taken.key);
+  return taken.key;
+}
+
+/** A client for `key`, its connection state, identity and errors shown on the page while it is the current one. */
+function createClient(key: string | undefined): TemperaClient {
+  const next = new TemperaClient({ baseUrl: location.origin, apiKey: key });
+  next.onConnectionState((state) => {
+    if (client !== next) return;
+    const conn = $("connection");
+    conn.dataset.state = state;
+    conn.querySelector(".label")!.textContent = state === "open" ? "live" : state;
+  });
+  next.onIdentity((identity) => {
+    if (client !== next) return;
+    $("key-identity").textContent = describeIdentity(identity);
+    // the key's own project, unless the person chose one
+    const project = $("project") as HTMLInputElement;
+    if (identity.projectId && !projectEdited) project.value = identity.projectId;
+  });
+  next.onError((error) => {
+    if (client !== next) return;
+    if (isUnauthenticated(error)) showKeyError(error);
+    console.warn("tempera:", error);
+  });
+  return next;
+}
+
+/** (Re)starts the page with `key`: a new client, the functions and the remembered generations again. */
+function useKey(key: string | undefined): void {
+  apiKey = key || undefined;
+  ($("api-key") as HTMLInputElement).value = apiKey ?? "";
+  $("key-identity").textContent = "";
+  hideKeyError();
+  const previous = client;
+  client = createClient(apiKey);
+  if (previous) {
+    previous.close();
+    for (const card of cards.values()) card.element.remove();
+    cards.clear();
+    $("runs").replaceChildren(el("p", { class: "muted empty" }, "Nothing yet: start a generation."));
+    $("function-list").replaceChildren(el("li", { class: "muted" }, "Loading…"));
+  }
+  void load();
+}
+
+function showKeyError(error: unknown): void {
+  const box = $("key-error");
+  box.textContent = keyProblem(error, apiKey !== undefined);
+  box.dataset.code = "UNAUTHENTICATED";
+  box.hidden = false;
+  $("key-form").classList.add("missing");
+}
+
+function hideKeyError(): void {
+  const box = $("key-error");
+  box.hidden = true;
+  box.textContent = "";
+  delete box.dataset.code;
+  $("key-form").classList.remove("missing");
+}
+
+$("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const key = ($("api-key") as HTMLInputElement).value.trim() || undefined;
+  storeKey(storage(), key);
+  useKey(key);
 });
-client.onError((error) => console.warn("tempera:", error));
+
+// a #key=… link opened in this tab while the page is open
+window.addEventListener("hashchange", () => {
+  const key = takeKeyFromAddress();
+  if (key) useKey(key);
+});
+
+$("project").addEventListener("input", () => (projectEdited = true));
 
 async function load(): Promise<void> {
   const list = $("function-list");
+  const current = client;
+  let listed: FunctionInfo[];
   try {
-    functions = await client.listFunctions();
+    listed = await current.listFunctions();
   } catch (error) {
+    if (client !== current) return;
+    if (isUnauthenticated(error)) {
+      showKeyError(error);
+      list.replaceChildren(el("li", { class: "alert error", "data-code": "UNAUTHENTICATED" }, "No functions without an API key: enter it above."));
+      ($("api-key") as HTMLInputElement).focus();
+      return;
+    }
     list.replaceChildren(el("li", { class: "alert error" }, `Could not load the functions: ${message(error)}`));
     return;
   }
+  if (client !== current) return;
+  functions = listed;
   functions.sort((a, b) => a.category.localeCompare(b.category) || a.displayName.localeCompare(b.displayName));
   list.replaceChildren(
     ...functions.map((fn) => {
@@ -74,7 +177,13 @@ function select(id: string): void {
   $("function-title").textContent = fn.displayName;
   $("function-description").textContent = fn.description;
   renderTiers(fn);
-  form = buildForm(fn, $("fields"), { upload: (file) => client.uploadImage(projectId(), file, file.name) });
+  form = buildForm(fn, $("fields"), {
+    upload: (file) =>
+      client.uploadImage(projectId(), file, file.name).catch((error: unknown) => {
+        if (isUnauthenticated(error)) showKeyError(error);
+        throw error;
+      }),
+  });
   hideFormError();
 }
 
@@ -126,7 +235,10 @@ async function start(): Promise<void> {
     remember(info);
     show(info, handle);
   } catch (error) {
-    if (error instanceof TemperaApiError) {
+    if (isUnauthenticated(error)) {
+      showKeyError(error);
+      showFormError("UNAUTHENTICATED", keyProblem(error, apiKey !== undefined), []);
+    } else if (error instanceof TemperaApiError) {
       const rest = form.showProblems(error.problems ?? []);
       showFormError(error.code, error.message, rest.map((p) => `${p.field}: ${p.message}`));
     } else {
@@ -141,6 +253,7 @@ async function start(): Promise<void> {
 function show(info: RunInfo, handle: GenerationHandle): void {
   $("runs").querySelector(".empty")?.remove();
   const card = new RunCard(client, info, () => handle.cancel());
+  const owner = client;
   cards.set(info.taskId, card);
   $("runs").prepend(card.element);
   void (async () => {
@@ -148,6 +261,12 @@ function show(info: RunInfo, handle: GenerationHandle): void {
       for await (const event of handle) card.apply(event);
     } catch (error) {
       if (error instanceof TaskFailedError) return; // shown from the task_failed event
+      if (client !== owner || cards.get(info.taskId) !== card) return; // the page moved on to another key
+      if (isUnauthenticated(error)) {
+        showKeyError(error);
+        card.lost(keyProblem(error, apiKey !== undefined));
+        return;
+      }
       if (error instanceof TemperaApiError && error.code === "NOT_FOUND") {
         // remembered from an earlier server run that no longer knows it
         forget(info.taskId);
@@ -227,4 +346,4 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-void load();
+useKey(takeKeyFromAddress() ?? readStoredKey(storage()));

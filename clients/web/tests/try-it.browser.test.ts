@@ -1,8 +1,10 @@
 /**
  * The try-it page end to end in headless Chromium (Debian's, driven by playwright-core), against a
- * running Tempera: `TEMPERA_URL=http://127.0.0.1:8080 npm run test:browser`. The server must know
- * the `slow-pattern` test template (tests/templates/; `./tempera test` adds it). Fails, never
- * skips, when TEMPERA_URL or Chromium is missing. Writes a screenshot to docs/try-it.png.
+ * running Tempera: `TEMPERA_URL=http://127.0.0.1:8080 TEMPERA_PAGE_API_KEY=tpk_… npm run test:browser`.
+ * TEMPERA_PAGE_API_KEY is a key for the page's project, `demo` (the development key the embedded
+ * server prints at its first start, or `java -jar <app jar> keys create --project demo`). The server
+ * must know the `slow-pattern` test template (tests/templates/; `./tempera test` adds it). Fails,
+ * never skips, when TEMPERA_URL, the key or Chromium is missing. Writes a screenshot to docs/try-it.png.
  */
 import { mkdtempSync, rmSync, existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +16,15 @@ import { testCardPng } from "../../typescript/tests/png.js";
 
 const TEMPERA_URL = process.env.TEMPERA_URL;
 if (!TEMPERA_URL) throw new Error("TEMPERA_URL is not set: the browser test needs a running server, e.g. TEMPERA_URL=http://127.0.0.1:8080");
+// The page works in project demo (its Project field's default): it needs a key for that project.
+const PAGE_API_KEY = process.env.TEMPERA_PAGE_API_KEY;
+if (!PAGE_API_KEY) {
+  throw new Error(
+    "TEMPERA_PAGE_API_KEY is not set: the browser test needs an API key for project demo " +
+      "(java -jar <app jar> keys create --project demo; ./tempera test makes one)",
+  );
+}
+const PAGE_URL = TEMPERA_URL.replace(/\/+$/, "");
 const CHROMIUM = process.env.TEMPERA_CHROMIUM || "/usr/bin/chromium";
 if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run scripts/ensure-chromium.sh (or set TEMPERA_CHROMIUM)`);
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -46,7 +57,8 @@ beforeAll(async () => {
   page.on("console", (message) => {
     if (message.type() === "error") pageErrors.push(message.text());
   });
-  await page.goto(TEMPERA_URL, { waitUntil: "load" });
+  // first without a key (a fresh profile has none stored): the page must ask for one
+  await page.goto(`${PAGE_URL}/`, { waitUntil: "load" });
 });
 
 afterAll(async () => {
@@ -97,6 +109,41 @@ async function outputImage(card: Locator): Promise<{ naturalWidth: number; natur
 }
 
 describe("the try-it page", () => {
+  it("asks for an API key when it has none, and when the server refuses the one it has", async () => {
+    const keyError = page.getByTestId("key-error");
+    await expect.poll(() => keyError.isVisible(), { timeout: 20_000 }).toBe(true);
+    expect(await keyError.getAttribute("data-code")).toBe("UNAUTHENTICATED");
+    expect(await keyError.textContent()).toContain(
+      "Paste the API key the server printed at its first start, or create one with ./tempera keys create --project demo",
+    );
+    expect(await page.locator('#function-list [data-code="UNAUTHENTICATED"]').count()).toBe(1);
+    expect(await page.getByTestId("api-key").getAttribute("type")).toBe("password");
+    expect(await page.locator('label[for="api-key"]').textContent()).toBe("API key");
+
+    // a wrong key typed into the field: stored, tried, refused
+    await page.getByTestId("api-key").fill("tpk_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    await page.getByTestId("api-key-save").click();
+    await expect.poll(() => keyError.isVisible(), { timeout: 20_000 }).toBe(true);
+    expect(await keyError.textContent()).toContain("The server refused the API key");
+    expect(await page.evaluate(() => localStorage.getItem("tempera.apiKey"))).toBe(
+      "tpk_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    );
+    // Chromium logs each refused request (401) as a console error: expected here, not later
+    pageErrors.length = 0;
+  });
+
+  it("takes the key from a #key= link, keeps it, and takes it out of the address bar", async () => {
+    await page.goto("about:blank");
+    await page.goto(`${PAGE_URL}/#key=${encodeURIComponent(PAGE_API_KEY)}`, { waitUntil: "load" });
+    await expect.poll(() => page.getByTestId("function-generate-pattern").count(), { timeout: 20_000 }).toBe(1);
+    expect(await page.evaluate(() => location.hash)).toBe("");
+    expect(await page.evaluate(() => location.href)).not.toContain("key=");
+    expect(await page.evaluate(() => localStorage.getItem("tempera.apiKey"))).toBe(PAGE_API_KEY);
+    expect(await page.getByTestId("api-key").inputValue()).toBe(PAGE_API_KEY);
+    expect(await page.getByTestId("key-error").isHidden()).toBe(true);
+    expect(pageErrors, pageErrors.join("\n")).toEqual([]);
+  });
+
   it("lists the functions and builds generate-pattern's form from its schema", async () => {
     await expect.poll(() => page.getByTestId("function-generate-pattern").count(), { timeout: 20_000 }).toBe(1);
     for (const id of ["invert", "gradient", "slow-pattern"]) {
@@ -116,6 +163,7 @@ describe("the try-it page", () => {
     for (const tier of ["draft", "standard", "high", "ultra"]) expect(await page.getByTestId(`tier-${tier}`).count()).toBe(1);
     expect(await page.getByTestId("tier-standard").isChecked()).toBe(true);
     await expect.poll(() => page.getByTestId("connection").getAttribute("data-state")).not.toBe("closed");
+    expect(await page.locator("#project").inputValue()).toBe("demo");
   });
 
   it("shows a parameter out of range next to its field, and starts nothing", async () => {
@@ -223,8 +271,9 @@ describe("the try-it page", () => {
     expect(corner).toEqual([0, 255, 255]);
   });
 
-  it("follows the generations again after a reload (remembered in the page)", async () => {
+  it("follows the generations again after a reload (remembered in the page, the key with them)", async () => {
     const ids = await page.getByTestId("run").evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.taskId));
+    expect(await page.evaluate(() => location.href)).not.toContain("key=");
     await page.reload({ waitUntil: "load" });
     await expect.poll(() => page.getByTestId("run").count(), { timeout: 20_000 }).toBe(ids.length);
     const statuses = await page.getByTestId("run").evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.status));
@@ -232,6 +281,9 @@ describe("the try-it page", () => {
       .poll(async () => page.getByTestId("run").evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.status)), { timeout: 20_000 })
       .toEqual(expect.arrayContaining(["SUCCEEDED", "CANCELLED"]));
     expect(statuses.length).toBe(ids.length);
+    // the key came from storage: the socket authenticated as project demo
+    await expect.poll(() => page.getByTestId("key-identity").textContent(), { timeout: 20_000 }).toBe("key for project demo");
+    expect(await page.getByTestId("key-error").isHidden()).toBe(true);
     expect(pageErrors, pageErrors.join("\n")).toEqual([]);
   });
 });

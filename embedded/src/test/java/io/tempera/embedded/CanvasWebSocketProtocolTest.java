@@ -100,7 +100,8 @@ class CanvasWebSocketProtocolTest {
 
     JsonNode ack = ws.next();
     assertThat(ack.get("type").asText()).isEqualTo("task_acknowledged");
-    assertThat(ack.get("taskId").asText()).isEqualTo("gen-" + requestId);
+    assertThat(ack.get("taskId").asText())
+        .isEqualTo(EmbeddedTestRoot.generationId("ws-conf", requestId));
     assertThat(ack.get("nodeId").asText()).isEqualTo("node-a");
     assertThat(ack.get("requestId").asText()).isEqualTo(requestId);
     assertThat(ack.get("status").asText()).isIn("queued", "running");
@@ -133,8 +134,10 @@ class CanvasWebSocketProtocolTest {
         .anyMatch(p -> p.path("etaSeconds").isInt() && p.get("etaSeconds").asInt() >= 0);
     JsonNode withPreview =
         progress.stream().filter(p -> p.has("previewUrl")).findFirst().orElseThrow();
+    // a signed URL: it works without a key, as an <img> on the canvas loads it
     assertThat(withPreview.get("previewUrl").asText())
-        .isEqualTo("/api/generations/" + taskId + "/preview");
+        .startsWith("/api/generations/" + taskId + "/preview?")
+        .contains("expires=", "signature=");
 
     JsonNode success = story.get(story.size() - 1);
     assertThat(success.get("type").asText()).isEqualTo("task_success");
@@ -569,6 +572,35 @@ class CanvasWebSocketProtocolTest {
     running.forEach(this::cancelOverRest);
   }
 
+  @Test
+  void aSocketThatDoesNotAuthenticateFirstIsRefusedAndClosed() throws Exception {
+    Client ws = connectWithoutAuthenticating();
+    ws.send(Map.of("type", "ping"));
+    JsonNode refused = ws.next();
+    assertThat(refused.get("type").asText()).isEqualTo("error");
+    assertThat(refused.get("code").asText()).isEqualTo("UNAUTHENTICATED");
+    assertThat(refused.get("message").asText()).isNotBlank();
+    assertThat(ws.closed.get(30, TimeUnit.SECONDS)).as("policy violation").isEqualTo(1008);
+
+    Client wrongKey = connectWithoutAuthenticating();
+    wrongKey.send(Map.of("type", "authenticate", "key", "tpk_000000000000_" + "x".repeat(43)));
+    assertThat(wrongKey.next().get("code").asText()).isEqualTo("UNAUTHENTICATED");
+    assertThat(wrongKey.closed.get(30, TimeUnit.SECONDS)).isEqualTo(1008);
+  }
+
+  @Test
+  void theKeyMayComeOnTheUpgradeRequestInstead() throws Exception {
+    Client client = new Client();
+    client.socket =
+        http.newWebSocketBuilder()
+            .header("Authorization", "Bearer " + EmbeddedTestRoot.key(ROOT))
+            .buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), client)
+            .get(10, TimeUnit.SECONDS);
+    clients.add(client);
+    client.send(Map.of("type", "ping"));
+    assertThat(client.next().get("type").asText()).isEqualTo("pong");
+  }
+
   // ------------------------------------------------------------------ helpers
 
   private void assertError(Client ws, String text, String code) throws Exception {
@@ -591,7 +623,14 @@ class CanvasWebSocketProtocolTest {
     return m -> taskId.equals(m.path("taskId").asText());
   }
 
+  /** A socket authenticated with the test root's (operator) key. */
   private Client connect() throws Exception {
+    Client client = connectWithoutAuthenticating();
+    EmbeddedTestRoot.authenticate(ROOT, client.socket, client.received);
+    return client;
+  }
+
+  private Client connectWithoutAuthenticating() throws Exception {
     Client client = new Client();
     client.socket =
         http.newWebSocketBuilder()
@@ -604,7 +643,7 @@ class CanvasWebSocketProtocolTest {
   private String startOverRest(String project, String image, int steps) throws Exception {
     HttpResponse<String> started =
         http.send(
-            HttpRequest.newBuilder(uri("/api/generations"))
+            EmbeddedTestRoot.request(ROOT, uri("/api/generations"))
                 .header("content-type", "application/json")
                 .POST(
                     HttpRequest.BodyPublishers.ofString(
@@ -627,7 +666,7 @@ class CanvasWebSocketProtocolTest {
   private void cancelOverRest(String taskId) {
     try {
       http.send(
-          HttpRequest.newBuilder(uri("/api/generations/" + taskId + "/cancel"))
+          EmbeddedTestRoot.request(ROOT, uri("/api/generations/" + taskId + "/cancel"))
               .POST(HttpRequest.BodyPublishers.noBody())
               .build(),
           HttpResponse.BodyHandlers.discarding());
@@ -638,7 +677,7 @@ class CanvasWebSocketProtocolTest {
 
   private String upload(String project) throws Exception {
     return EmbeddedTestRoot.uploadSample(
-        http, uri("/api/projects/" + project + "/uploads"), "image/png");
+        ROOT, http, uri("/api/projects/" + project + "/uploads"), "image/png");
   }
 
   private URI uri(String path) {
@@ -650,6 +689,7 @@ class CanvasWebSocketProtocolTest {
     final LinkedBlockingQueue<JsonNode> received = new LinkedBlockingQueue<>();
     final AtomicInteger pongs = new AtomicInteger();
     final StringBuilder buffer = new StringBuilder();
+    final CompletableFuture<Integer> closed = new CompletableFuture<>();
     WebSocket socket;
 
     void send(Map<String, ?> message) throws Exception {
@@ -707,6 +747,12 @@ class CanvasWebSocketProtocolTest {
         buffer.setLength(0);
       }
       ws.request(1);
+      return null;
+    }
+
+    @Override
+    public CompletionStage<?> onClose(WebSocket ws, int statusCode, String reason) {
+      closed.complete(statusCode);
       return null;
     }
 

@@ -162,12 +162,12 @@ class EmbeddedBackendsEndToEndTest {
 
   private String upload(String project) throws Exception {
     return EmbeddedTestRoot.uploadSample(
-        http, uri("/api/projects/" + project + "/uploads"), "application/octet-stream");
+        ROOT, http, uri("/api/projects/" + project + "/uploads"), "application/octet-stream");
   }
 
   private HttpResponse<String> post(String path, Object body) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(uri(path))
+        EmbeddedTestRoot.request(ROOT, uri(path))
             .header("content-type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
             .build(),
@@ -176,7 +176,7 @@ class EmbeddedBackendsEndToEndTest {
 
   private HttpResponse<String> get(String path) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+        EmbeddedTestRoot.request(ROOT, uri(path)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private URI uri(String path) {

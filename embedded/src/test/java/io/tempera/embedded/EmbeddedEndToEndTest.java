@@ -74,7 +74,7 @@ class EmbeddedEndToEndTest {
     HttpResponse<String> started = post("/api/generations", body);
     assertThat(started.statusCode()).isEqualTo(202);
     String id = JSON.readTree(started.body()).get("id").asText();
-    assertThat(id).isEqualTo("gen-" + requestId);
+    assertThat(id).isEqualTo(EmbeddedTestRoot.generationId("project-e2e", requestId));
 
     // a retried POST with the same requestId finds the same generation
     HttpResponse<String> again = post("/api/generations", body);
@@ -180,7 +180,7 @@ class EmbeddedEndToEndTest {
     long lastSeen = 0;
     HttpResponse<java.io.InputStream> first =
         http.send(
-            HttpRequest.newBuilder(uri("/api/generations/" + id + "/events")).build(),
+            EmbeddedTestRoot.request(ROOT, uri("/api/generations/" + id + "/events")).build(),
             HttpResponse.BodyHandlers.ofInputStream());
     try (BufferedReader reader =
         new BufferedReader(new InputStreamReader(first.body(), StandardCharsets.UTF_8))) {
@@ -198,7 +198,7 @@ class EmbeddedEndToEndTest {
 
     HttpResponse<java.io.InputStream> resumed =
         http.send(
-            HttpRequest.newBuilder(uri("/api/generations/" + id + "/events"))
+            EmbeddedTestRoot.request(ROOT, uri("/api/generations/" + id + "/events"))
                 .header("Last-Event-ID", Long.toString(lastSeen))
                 .build(),
             HttpResponse.BodyHandlers.ofInputStream());
@@ -288,7 +288,7 @@ class EmbeddedEndToEndTest {
 
     HttpResponse<String> malformed =
         http.send(
-            HttpRequest.newBuilder(uri("/api/generations"))
+            EmbeddedTestRoot.request(ROOT, uri("/api/generations"))
                 .header("content-type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"functionId\": "))
                 .build(),
@@ -303,6 +303,7 @@ class EmbeddedEndToEndTest {
     HttpResponse<String> notAnImage =
         http.send(
             EmbeddedTestRoot.multipart(
+                ROOT,
                 uri("/api/projects/p/uploads"),
                 "x.png",
                 "application/octet-stream",
@@ -354,6 +355,7 @@ class EmbeddedEndToEndTest {
                   }
                 })
             .get(10, java.util.concurrent.TimeUnit.SECONDS);
+    EmbeddedTestRoot.authenticate(ROOT, socket, received);
 
     socket.sendText("{not json", true).get();
     JsonNode bad = received.poll(10, java.util.concurrent.TimeUnit.SECONDS);
@@ -443,7 +445,7 @@ class EmbeddedEndToEndTest {
 
   private String upload(String project) throws Exception {
     return EmbeddedTestRoot.uploadSample(
-        http, uri("/api/projects/" + project + "/uploads"), "application/octet-stream");
+        ROOT, http, uri("/api/projects/" + project + "/uploads"), "application/octet-stream");
   }
 
   private List<Map.Entry<String, JsonNode>> followEvents(String id) throws Exception {
@@ -455,7 +457,7 @@ class EmbeddedEndToEndTest {
       String id, java.util.function.Predicate<Map.Entry<String, JsonNode>> until) throws Exception {
     HttpResponse<java.io.InputStream> response =
         http.send(
-            HttpRequest.newBuilder(uri("/api/generations/" + id + "/events"))
+            EmbeddedTestRoot.request(ROOT, uri("/api/generations/" + id + "/events"))
                 .header("accept", "text/event-stream")
                 .timeout(Duration.ofSeconds(60))
                 .build(),
@@ -487,7 +489,7 @@ class EmbeddedEndToEndTest {
 
   private HttpResponse<String> post(String path, Object body) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(uri(path))
+        EmbeddedTestRoot.request(ROOT, uri(path))
             .header("content-type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
             .build(),
@@ -496,7 +498,7 @@ class EmbeddedEndToEndTest {
 
   private HttpResponse<String> get(String path) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+        EmbeddedTestRoot.request(ROOT, uri(path)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private URI uri(String path) {

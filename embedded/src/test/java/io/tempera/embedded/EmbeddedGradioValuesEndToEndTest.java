@@ -104,6 +104,7 @@ class EmbeddedGradioValuesEndToEndTest {
             .buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), ws)
             .get(10, TimeUnit.SECONDS);
     try {
+      EmbeddedTestRoot.authenticate(ROOT, socket, ws.received);
       String requestId = "values-" + UUID.randomUUID();
       socket
           .sendText(
@@ -119,7 +120,8 @@ class EmbeddedGradioValuesEndToEndTest {
               true)
           .get(10, TimeUnit.SECONDS);
       JsonNode success = ws.next("task_success");
-      assertThat(success.get("taskId").asText()).isEqualTo("gen-" + requestId);
+      assertThat(success.get("taskId").asText())
+          .isEqualTo(EmbeddedTestRoot.generationId("project-values", requestId));
       assertThat(success.get("outputs")).isEmpty();
       JsonNode value = success.get("values").get(0);
       assertThat(value.get("name").asText()).isEqualTo("animal");
@@ -162,7 +164,7 @@ class EmbeddedGradioValuesEndToEndTest {
             parameters);
     HttpResponse<String> started =
         http.send(
-            HttpRequest.newBuilder(uri("/api/generations"))
+            EmbeddedTestRoot.request(ROOT, uri("/api/generations"))
                 .header("content-type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
                 .build(),
@@ -173,7 +175,7 @@ class EmbeddedGradioValuesEndToEndTest {
 
   private String get(String path) throws Exception {
     return http.send(
-            HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString())
+            EmbeddedTestRoot.request(ROOT, uri(path)).build(), HttpResponse.BodyHandlers.ofString())
         .body();
   }
 
@@ -185,7 +187,7 @@ class EmbeddedGradioValuesEndToEndTest {
   private List<Map.Entry<String, JsonNode>> followEvents(String id) throws Exception {
     HttpResponse<java.io.InputStream> response =
         http.send(
-            HttpRequest.newBuilder(uri("/api/generations/" + id + "/events"))
+            EmbeddedTestRoot.request(ROOT, uri("/api/generations/" + id + "/events"))
                 .header("accept", "text/event-stream")
                 .timeout(WAIT)
                 .build(),

@@ -71,7 +71,8 @@ class EmbeddedOwnComfyUiTest {
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     HttpResponse<String> started =
         http.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/generations"))
+            EmbeddedTestRoot.request(
+                    ROOT, URI.create("http://127.0.0.1:" + port + "/api/generations"))
                 .header("content-type", "application/json")
                 .POST(
                     HttpRequest.BodyPublishers.ofString(
@@ -99,7 +100,8 @@ class EmbeddedOwnComfyUiTest {
       state =
           JSON.readTree(
               http.send(
-                      HttpRequest.newBuilder(
+                      EmbeddedTestRoot.request(
+                              ROOT,
                               URI.create("http://127.0.0.1:" + port + "/api/generations/" + id))
                           .build(),
                       HttpResponse.BodyHandlers.ofString())

@@ -74,7 +74,7 @@ class HostileFilesEndToEndTest {
     HttpResponse<String> refused =
         http.send(
             EmbeddedTestRoot.multipart(
-                uri("/api/projects/bombs/uploads"), "bomb.png", "image/png", bomb),
+                ROOT, uri("/api/projects/bombs/uploads"), "bomb.png", "image/png", bomb),
             HttpResponse.BodyHandlers.ofString());
     assertThat(refused.statusCode()).as(refused.body()).isEqualTo(422);
     JsonNode error = JSON.readTree(refused.body());
@@ -91,7 +91,7 @@ class HostileFilesEndToEndTest {
     HttpResponse<String> unreadable =
         http.send(
             EmbeddedTestRoot.multipart(
-                uri("/api/projects/bombs/uploads"), "x.png", "image/png", headerOnly),
+                ROOT, uri("/api/projects/bombs/uploads"), "x.png", "image/png", headerOnly),
             HttpResponse.BodyHandlers.ofString());
     assertThat(unreadable.statusCode()).isEqualTo(415);
     assertThat(JSON.readTree(unreadable.body()).get("code").asText()).isEqualTo("UNSUPPORTED_FILE");
@@ -195,6 +195,7 @@ class HostileFilesEndToEndTest {
       OutputStream out = socket.getOutputStream();
       out.write(
           ("POST /api/projects/big/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  + authorization()
                   + "Content-Type: multipart/form-data; boundary=zz\r\n"
                   + "Content-Length: "
                   + declared
@@ -221,6 +222,7 @@ class HostileFilesEndToEndTest {
             try {
               out.write(
                   ("POST /api/projects/big-chunked/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          + authorization()
                           + "Content-Type: multipart/form-data; boundary=zz\r\n"
                           + "Transfer-Encoding: chunked\r\n\r\n")
                       .getBytes(StandardCharsets.US_ASCII));
@@ -261,13 +263,18 @@ class HostileFilesEndToEndTest {
     body.append("--zz--\r\n");
     HttpResponse<String> refused =
         http.send(
-            HttpRequest.newBuilder(uri("/api/projects/parts/uploads"))
+            EmbeddedTestRoot.request(ROOT, uri("/api/projects/parts/uploads"))
                 .header("content-type", "multipart/form-data; boundary=zz")
                 .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
                 .build(),
             HttpResponse.BodyHandlers.ofString());
     assertThat(refused.statusCode()).as(refused.body()).isEqualTo(413);
     assertThat(JSON.readTree(refused.body()).get("code").asText()).isEqualTo("TOO_MANY_PARTS");
+  }
+
+  /** The Authorization header line of a request written by hand. */
+  private static String authorization() {
+    return "Authorization: Bearer " + EmbeddedTestRoot.key(ROOT) + "\r\n";
   }
 
   private static void chunk(OutputStream out, byte[] data) throws IOException {
@@ -315,6 +322,7 @@ class HostileFilesEndToEndTest {
     javax.imageio.ImageIO.write(io.tempera.testkit.fixtures.TestImages.sample(), "png", png);
     return http.send(
         EmbeddedTestRoot.multipart(
+            ROOT,
             uri("/api/projects/" + projectId + "/uploads"),
             "sample.png",
             "image/png",
@@ -338,7 +346,7 @@ class HostileFilesEndToEndTest {
             "parameters",
             Map.of("image", image));
     return http.send(
-        HttpRequest.newBuilder(uri("/api/generations"))
+        EmbeddedTestRoot.request(ROOT, uri("/api/generations"))
             .header("content-type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
             .build(),
@@ -349,7 +357,7 @@ class HostileFilesEndToEndTest {
   private JsonNode awaitEnd(String id) throws Exception {
     HttpResponse<java.util.stream.Stream<String>> response =
         http.send(
-            HttpRequest.newBuilder(uri("/api/generations/" + id + "/events"))
+            EmbeddedTestRoot.request(ROOT, uri("/api/generations/" + id + "/events"))
                 .header("accept", "text/event-stream")
                 .timeout(Duration.ofSeconds(120))
                 .build(),
@@ -371,7 +379,7 @@ class HostileFilesEndToEndTest {
 
   private HttpResponse<String> get(String path) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+        EmbeddedTestRoot.request(ROOT, uri(path)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private URI uri(String path) {

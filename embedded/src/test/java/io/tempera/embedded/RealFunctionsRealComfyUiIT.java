@@ -427,7 +427,7 @@ class RealFunctionsRealComfyUiIT {
       String id, Predicate<Map.Entry<String, JsonNode>> until) throws Exception {
     HttpResponse<java.io.InputStream> response =
         http.send(
-            HttpRequest.newBuilder(uri("/api/generations/" + id + "/events"))
+            EmbeddedTestRoot.request(ROOT, uri("/api/generations/" + id + "/events"))
                 .header("accept", "text/event-stream")
                 .timeout(Duration.ofSeconds(60))
                 .build(),
@@ -465,7 +465,11 @@ class RealFunctionsRealComfyUiIT {
     HttpResponse<String> response =
         http.send(
             EmbeddedTestRoot.multipart(
-                uri("/api/projects/" + project + "/uploads"), name, "image/png", png.toByteArray()),
+                ROOT,
+                uri("/api/projects/" + project + "/uploads"),
+                name,
+                "image/png",
+                png.toByteArray()),
             HttpResponse.BodyHandlers.ofString());
     assertThat(response.statusCode()).as(response.body()).isEqualTo(201);
     return JSON.readTree(response.body()).get("path").asText();
@@ -527,7 +531,7 @@ class RealFunctionsRealComfyUiIT {
 
   private HttpResponse<String> post(String path, Object body) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(uri(path))
+        EmbeddedTestRoot.request(ROOT, uri(path))
             .header("content-type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
             .build(),
@@ -536,12 +540,12 @@ class RealFunctionsRealComfyUiIT {
 
   private HttpResponse<String> get(String path) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+        EmbeddedTestRoot.request(ROOT, uri(path)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private HttpResponse<byte[]> getBytes(String path) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofByteArray());
+        EmbeddedTestRoot.request(ROOT, uri(path)).build(), HttpResponse.BodyHandlers.ofByteArray());
   }
 
   private URI uri(String path) {

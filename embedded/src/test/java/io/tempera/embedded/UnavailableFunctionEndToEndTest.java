@@ -121,6 +121,7 @@ class UnavailableFunctionEndToEndTest {
                 })
             .get(10, TimeUnit.SECONDS);
     try {
+      EmbeddedTestRoot.authenticate(ROOT, socket, received);
       socket
           .sendText(
               JSON.writeValueAsString(
@@ -179,7 +180,7 @@ class UnavailableFunctionEndToEndTest {
 
   private HttpResponse<String> post(Object body) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/generations"))
+        EmbeddedTestRoot.request(ROOT, URI.create("http://127.0.0.1:" + port + "/api/generations"))
             .header("content-type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
             .build(),
@@ -188,7 +189,7 @@ class UnavailableFunctionEndToEndTest {
 
   private HttpResponse<String> get(String path) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+        EmbeddedTestRoot.request(ROOT, URI.create("http://127.0.0.1:" + port + path)).build(),
         HttpResponse.BodyHandlers.ofString());
   }
 }

@@ -15,6 +15,10 @@ import org.springframework.context.annotation.Import;
 public class EmbeddedApplication {
 
   public static void main(String[] args) {
+    if (io.tempera.security.KeysCommand.wanted(args)) {
+      System.exit(
+          io.tempera.security.KeysCommand.run(args, System.getenv(), System.out, System.err));
+    }
     new SpringApplicationBuilder(EmbeddedApplication.class)
         .properties("spring.config.name=tempera-embedded,application")
         .run(args);

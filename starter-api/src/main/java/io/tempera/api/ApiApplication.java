@@ -7,10 +7,14 @@ import org.springframework.context.annotation.Import;
 
 /** The API on its own, connecting to a Temporal server where workers run elsewhere. */
 @SpringBootApplication
-@Import(TemperaCoreConfiguration.class)
+@Import({TemperaCoreConfiguration.class, io.tempera.security.SecurityConfiguration.class})
 public class ApiApplication {
 
   public static void main(String[] args) {
+    if (io.tempera.security.KeysCommand.wanted(args)) {
+      System.exit(
+          io.tempera.security.KeysCommand.run(args, System.getenv(), System.out, System.err));
+    }
     new SpringApplicationBuilder(ApiApplication.class)
         .properties("spring.config.name=tempera-api,application")
         .run(args);

@@ -90,6 +90,16 @@ public class ApiErrorHandler
     };
   }
 
+  /**
+   * Writes a refusal as the API's JSON error body ({code, message}); for filters that answer before
+   * any route is reached (authentication, origins).
+   */
+  public static Mono<Void> writeError(
+      ServerWebExchange exchange, HttpStatus status, String code, String message) {
+    return write(
+        exchange, ResponseEntity.status(status).body(new ApiMessages.Error(code, message, null)));
+  }
+
   /** Writes the answer as JSON by hand. */
   private static Mono<Void> write(
       ServerWebExchange exchange, ResponseEntity<ApiMessages.Error> answer) {

@@ -19,7 +19,14 @@ public final class ApiMessages {
       String projectId,
       String nodeId,
       String requestId,
-      String functionVersion) {}
+      String functionVersion) {
+
+    /** The same request in another project (a project key's own when the body names none). */
+    public StartGeneration withProjectId(String project) {
+      return new StartGeneration(
+          functionId, tier, parameters, project, nodeId, requestId, functionVersion);
+    }
+  }
 
   public record Accepted(String id, String status) {}
 

@@ -4,6 +4,9 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tempera.progress.ProgressEvent;
+import io.tempera.security.ApiKeyStore;
+import io.tempera.security.Caller;
+import io.tempera.security.CallerAuthentication;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -53,22 +56,30 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
           "unsubscribe",
           Set.of("type", "taskIds"),
           "ping",
-          Set.of("type"));
+          Set.of("type"),
+          "authenticate",
+          Set.of("type", "key"));
+
+  /** How long a socket may stay open without authenticating. */
+  static final java.time.Duration AUTHENTICATE_WITHIN = java.time.Duration.ofSeconds(10);
 
   private final GenerationService generations;
   private final GenerationFeed feed;
   private final ObjectMapper json;
   private final int maxFollowedTasks;
+  private final ApiKeyStore keys;
 
   public CanvasWebSocketHandler(
       GenerationService generations,
       GenerationFeed feed,
+      ApiKeyStore keys,
       ObjectMapper templateObjectMapper,
       @org.springframework.beans.factory.annotation.Value(
               "${tempera.canvas.max-followed-tasks:" + DEFAULT_MAX_FOLLOWED_TASKS + "}")
           int maxFollowedTasks) {
     this.generations = generations;
     this.feed = feed;
+    this.keys = keys;
     this.json = templateObjectMapper;
     this.maxFollowedTasks = maxFollowedTasks;
   }
@@ -76,9 +87,17 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   @Override
   public Mono<Void> handle(WebSocketSession session) {
     Connection connection = new Connection(maxFollowedTasks);
-    Mono<Void> input =
+    // a key sent on the upgrade request (clients that can set headers) authenticates the socket
+    Mono<Void> upgradeKey =
         session
-            .receive()
+            .getHandshakeInfo()
+            .getPrincipal()
+            .filter(CallerAuthentication.class::isInstance)
+            .doOnNext(p -> connection.caller = ((CallerAuthentication) p).getPrincipal())
+            .then();
+    Mono<Void> input =
+        upgradeKey
+            .thenMany(session.receive())
             .concatMap(frame ->
                 onFrame(connection, frame)
                     .onErrorResume(e -> {
@@ -98,13 +117,34 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
                     }))
             .then()
             .doFinally(s -> connection.close());
+    Mono<Void> authenticateInTime =
+        Mono.delay(AUTHENTICATE_WITHIN)
+            .filter(tick -> connection.caller == null)
+            .doOnNext(tick ->
+                connection.refuse(
+                    error(
+                        "UNAUTHENTICATED",
+                        "Authenticate first: send {\"type\":\"authenticate\",\"key\":\"<API key>\"}"
+                            + " within "
+                            + AUTHENTICATE_WITHIN.toSeconds()
+                            + " s of connecting",
+                        null,
+                        null)))
+            .then();
     Flux<String> tasks =
         connection
             .follows
             .asFlux()
             .flatMap(
                 follow ->
-                    feed.follow(follow.taskId(), follow.lastSeen())
+                    (follow.checked()
+                            ? feed.follow(follow.taskId(), follow.lastSeen())
+                            : Blocking.call(
+                                    () -> {
+                                      generations.requireAccess(follow.taskId(), follow.caller());
+                                      return follow;
+                                    })
+                                .flatMapMany(ok -> feed.follow(follow.taskId(), follow.lastSeen())))
                         // a task is no longer followed once its end goes out: a subscribe the
                         // client sends on seeing the end follows it afresh (the end again)
                         .doOnNext(event -> {
@@ -129,8 +169,28 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
                         }),
                 maxFollowedTasks,
                 1);
-    Flux<String> output = Flux.merge(connection.replies.asFlux().map(this::write), tasks);
-    return Mono.zip(input, session.send(output.map(session::textMessage))).then();
+    Flux<WebSocketMessage> output =
+        Flux.merge(
+            connection
+                .replies
+                .asFlux()
+                .concatMap(reply -> {
+                  if (reply instanceof Refusal refusal) {
+                    // the refusal's error goes out first; then the socket closes (policy violation)
+                    return session
+                        .close(
+                            org.springframework.web.reactive.socket.CloseStatus.POLICY_VIOLATION
+                                .withReason("unauthenticated"))
+                        .then(Mono.<WebSocketMessage>empty());
+                  }
+                  return Mono.just(session.textMessage(write(reply)));
+                }),
+            tasks.map(session::textMessage));
+    return Mono.zip(
+            input,
+            session.send(output),
+            authenticateInTime.takeUntilOther(session.closeStatus()).then(Mono.just(true)))
+        .then();
   }
 
   private Mono<Void> onFrame(Connection connection, WebSocketMessage frame) {
@@ -169,6 +229,19 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       return Mono.empty();
     }
     String type = message.get("type").asText();
+    if (type.equals("authenticate")) {
+      return authenticate(connection, message);
+    }
+    if (connection.caller == null) {
+      connection.refuse(
+          error(
+              "UNAUTHENTICATED",
+              "Authenticate first: the first message on a socket is"
+                  + " {\"type\":\"authenticate\",\"key\":\"<API key>\"}",
+              null,
+              null));
+      return Mono.empty();
+    }
     Set<String> known = FIELDS.get(type);
     if (known != null) {
       java.util.List<io.tempera.template.RequestProblem> unknown =
@@ -218,6 +291,42 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     };
   }
 
+  /** {@code authenticate {key}}: the socket acts for the key's project from now on. */
+  private Mono<Void> authenticate(Connection connection, JsonNode message) {
+    java.util.List<io.tempera.template.RequestProblem> unknown =
+        StrictJson.unknownFields(message, FIELDS.get("authenticate"));
+    JsonNode key = message.get("key");
+    java.util.Optional<Caller> caller =
+        unknown.isEmpty() && key != null && key.isTextual()
+            ? keys.authenticate(key.textValue())
+            : java.util.Optional.empty();
+    if (caller.isEmpty()) {
+      connection.refuse(
+          error(
+              "UNAUTHENTICATED",
+              "The API key is not valid (unknown, revoked or mistyped)",
+              null,
+              null));
+      return Mono.empty();
+    }
+    if (connection.caller != null && !connection.caller.equals(caller.get())) {
+      connection.refuse(
+          error(
+              "UNAUTHENTICATED",
+              "This socket is already authenticated with another key; open a new one",
+              null,
+              null));
+      return Mono.empty();
+    }
+    connection.caller = caller.get();
+    Map<String, Object> reply = new LinkedHashMap<>();
+    reply.put("type", "authenticated");
+    reply.put("projectId", caller.get().projectId());
+    reply.put("role", caller.get().role().wire());
+    connection.reply(reply);
+    return Mono.empty();
+  }
+
   private Mono<Void> start(Connection connection, JsonNode message) {
     ApiMessages.StartGeneration body;
     try {
@@ -231,7 +340,8 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       connection.reply(reply);
       return Mono.empty();
     }
-    return Blocking.call(() -> generations.start(body))
+    Caller caller = connection.caller;
+    return Blocking.call(() -> generations.start(body, caller))
         .doOnNext(accepted -> {
           Map<String, Object> ack = new LinkedHashMap<>();
           ack.put("type", "task_acknowledged");
@@ -242,7 +352,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
           }
           ack.put("status", accepted.status().toLowerCase(java.util.Locale.ROOT));
           connection.reply(ack);
-          connection.follow(accepted.id(), 0);
+          connection.follow(accepted.id(), 0, true);
         })
         .onErrorResume(failure -> {
           ApiException e =
@@ -274,8 +384,9 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       connection.reply(error("INVALID_MESSAGE", "cancel_generation needs a taskId", null, null));
       return Mono.empty();
     }
-    return Blocking.call(() -> generations.cancel(taskId, "cancelled from the canvas"))
-        .doOnNext(view -> connection.follow(taskId, 0))
+    Caller caller = connection.caller;
+    return Blocking.call(() -> generations.cancel(taskId, "cancelled from the canvas", caller))
+        .doOnNext(view -> connection.follow(taskId, 0, true))
         .onErrorResume(e -> {
           if (!(Blocking.translate(e) instanceof ApiException api)) {
             return Mono.error(e);
@@ -312,7 +423,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
                 null));
         continue;
       }
-      connection.follow(taskId, last == null ? 0 : last.asLong(0));
+      connection.follow(taskId, last == null ? 0 : last.asLong(0), false);
     }
     return Mono.empty();
   }
@@ -360,12 +471,12 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     return m;
   }
 
-  private static Map<String, Object> progress(String taskId, ProgressEvent e) {
+  private Map<String, Object> progress(String taskId, ProgressEvent e) {
     Map<String, Object> lead = new LinkedHashMap<>();
     lead.put("type", "task_progress");
     lead.put("taskId", taskId);
     lead.put("eventId", e.seq());
-    return GenerationFeed.progressFields(lead, e);
+    return feed.progressFields(lead, e);
   }
 
   private static Map<String, Object> terminal(ApiMessages.Generation view) {
@@ -422,10 +533,20 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   }
 
   /** One socket's state: the tasks it follows and its outgoing control replies. */
+  /** Closes the socket once the error before it went out. */
+  private record Refusal() {}
+
   private static final class Connection {
-    record Follow(String taskId, long lastSeen) {}
+    /**
+     * A task to follow, for {@code caller}; {@code checked} when the task is known to be the
+     * caller's (it just started or cancelled it).
+     */
+    record Follow(String taskId, long lastSeen, Caller caller, boolean checked) {}
 
     final int maxFollowedTasks;
+
+    /** Who the socket acts for; null until it authenticates. */
+    volatile Caller caller;
 
     Connection(int maxFollowedTasks) {
       this.maxFollowedTasks = maxFollowedTasks;
@@ -440,7 +561,13 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       replies.tryEmitNext(message);
     }
 
-    synchronized void follow(String taskId, long lastSeen) {
+    /** Replies {@code error} and closes the socket. */
+    synchronized void refuse(Object error) {
+      replies.tryEmitNext(error);
+      replies.tryEmitNext(new Refusal());
+    }
+
+    synchronized void follow(String taskId, long lastSeen, boolean checked) {
       if (followed.contains(taskId)) {
         return;
       }
@@ -452,7 +579,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
                 taskId,
                 null));
       } else if (followed.add(taskId)) {
-        follows.tryEmitNext(new Follow(taskId, lastSeen));
+        follows.tryEmitNext(new Follow(taskId, lastSeen, caller, checked));
       }
     }
 

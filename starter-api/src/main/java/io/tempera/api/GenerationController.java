@@ -1,6 +1,7 @@
 package io.tempera.api;
 
 import io.tempera.progress.ProgressEvent;
+import io.tempera.security.Caller;
 import java.time.Duration;
 import java.util.Map;
 import org.springframework.core.io.Resource;
@@ -12,11 +13,13 @@ import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.http.server.reactive.ServerHttpRequest;
+import org.springframework.security.core.annotation.AuthenticationPrincipal;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -50,7 +53,8 @@ public class GenerationController {
    * read when its Content-Length says so), ids as JSON strings, no unknown fields.
    */
   @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
-  public Mono<ResponseEntity<ApiMessages.Accepted>> start(ServerHttpRequest request) {
+  public Mono<ResponseEntity<ApiMessages.Accepted>> start(
+      ServerHttpRequest request, @AuthenticationPrincipal Caller caller) {
     long declared = request.getHeaders().getContentLength();
     if (declared > maxJsonBytes) {
       return Mono.error(tooLarge());
@@ -70,7 +74,7 @@ public class GenerationController {
         .map(bytes ->
             StrictJson.startGeneration(
                 StrictJson.parse(bytes, "INVALID_BODY"), StrictJson.START_FIELDS, Map.of()))
-        .flatMap(body -> Blocking.call(() -> generations.start(body)))
+        .flatMap(body -> Blocking.call(() -> generations.start(body, caller)))
         .map(accepted ->
             ResponseEntity.status(HttpStatus.ACCEPTED)
                 .header("Location", "/api/generations/" + accepted.id())
@@ -79,7 +83,7 @@ public class GenerationController {
 
   /** What a generation id looks like; anything else names no generation. */
   private static final java.util.regex.Pattern GENERATION_ID =
-      java.util.regex.Pattern.compile("gen-[A-Za-z0-9_-]{1,100}");
+      java.util.regex.Pattern.compile("gen-[A-Za-z0-9_-]{1,120}");
 
   /** The answer to an id that cannot be a generation's: not echoed back. */
   private static ApiException noSuchGeneration() {
@@ -95,28 +99,45 @@ public class GenerationController {
   }
 
   @GetMapping("/{id}")
-  public Mono<ApiMessages.Generation> get(@PathVariable String id) {
+  public Mono<ApiMessages.Generation> get(
+      @PathVariable String id, @AuthenticationPrincipal Caller caller) {
     if (!GENERATION_ID.matcher(id).matches()) {
       return Mono.error(noSuchGeneration());
     }
-    return Blocking.call(() -> generations.view(id));
+    return Blocking.call(() -> generations.view(id, caller));
   }
 
   @PostMapping("/{id}/cancel")
-  public Mono<ResponseEntity<ApiMessages.Generation>> cancel(@PathVariable String id) {
+  public Mono<ResponseEntity<ApiMessages.Generation>> cancel(
+      @PathVariable String id, @AuthenticationPrincipal Caller caller) {
     if (!GENERATION_ID.matcher(id).matches()) {
       return Mono.error(noSuchGeneration());
     }
-    return Blocking.call(() -> generations.cancel(id, "cancelled by the user"))
+    return Blocking.call(() -> generations.cancel(id, "cancelled by the user", caller))
         .map(view -> ResponseEntity.status(HttpStatus.ACCEPTED).body(view));
   }
 
+  /**
+   * An output's file, for a key of its project or by a signed URL (the {@code url} a generation's
+   * view gives, which works without a key until it expires).
+   */
   @GetMapping("/{id}/outputs/{name}")
-  public Mono<ResponseEntity<Resource>> output(@PathVariable String id, @PathVariable String name) {
+  public Mono<ResponseEntity<Resource>> output(
+      @PathVariable String id,
+      @PathVariable String name,
+      @RequestParam(required = false) String expires,
+      @RequestParam(required = false) String signature,
+      @AuthenticationPrincipal Caller caller) {
     if (!GENERATION_ID.matcher(id).matches()) {
       return Mono.error(noSuchGeneration());
     }
-    return Blocking.call(() -> generations.output(id, name))
+    Caller scope;
+    try {
+      scope = scope(caller, "/api/generations/" + id + "/outputs/" + name, expires, signature);
+    } catch (ApiException e) {
+      return Mono.error(e);
+    }
+    return Blocking.call(() -> generations.output(id, name, scope))
         .map(entry ->
             ResponseEntity.ok()
                 .contentType(MediaType.parseMediaType(entry.getKey().contentType()))
@@ -129,12 +150,22 @@ public class GenerationController {
 
   /** The latest preview image of a running generation (404 when the backend sent none). */
   @GetMapping("/{id}/preview")
-  public Mono<ResponseEntity<Resource>> preview(@PathVariable String id) {
+  public Mono<ResponseEntity<Resource>> preview(
+      @PathVariable String id,
+      @RequestParam(required = false) String expires,
+      @RequestParam(required = false) String signature,
+      @AuthenticationPrincipal Caller caller) {
     if (!GENERATION_ID.matcher(id).matches()) {
       return Mono.error(noSuchGeneration());
     }
+    Caller scope;
+    try {
+      scope = scope(caller, "/api/generations/" + id + "/preview", expires, signature);
+    } catch (ApiException e) {
+      return Mono.error(e);
+    }
     return Blocking.call(() -> {
-      java.nio.file.Path file = generations.preview(id);
+      java.nio.file.Path file = generations.preview(id, scope);
       byte[] bytes;
       try (java.io.InputStream in = new NoFollowFileResource(file, -1).getInputStream()) {
         bytes = in.readAllBytes();
@@ -147,6 +178,25 @@ public class GenerationController {
   }
 
   /**
+   * Whose download this is: null when a valid signature grants {@code path} (no project check
+   * needed: the signature names the file), else the caller's key, which must be there.
+   */
+  private Caller scope(Caller caller, String path, String expires, String signature) {
+    if ((expires != null || signature != null) && generations.grants(path, expires, signature)) {
+      return null;
+    }
+    if (caller == null) {
+      throw new ApiException(
+          HttpStatus.UNAUTHORIZED,
+          "UNAUTHENTICATED",
+          expires != null || signature != null
+              ? "This link has expired or is not valid; read the generation again for a fresh one"
+              : "This request needs an API key: send it as 'Authorization: Bearer <key>'");
+    }
+    return caller;
+  }
+
+  /**
    * Server-sent events: first the current state ({@code state}), then live {@code progress} and
    * {@code phase} events, then one terminal event ({@code succeeded}, {@code failed} or {@code
    * cancelled}) carrying the final state. Event ids are the generation's progress sequence numbers;
@@ -155,12 +205,18 @@ public class GenerationController {
   @GetMapping(value = "/{id}/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
   public Flux<ServerSentEvent<Object>> events(
       @PathVariable String id,
-      @RequestHeader(value = "Last-Event-ID", required = false) String lastEventId) {
+      @RequestHeader(value = "Last-Event-ID", required = false) String lastEventId,
+      @AuthenticationPrincipal Caller caller) {
     if (!GENERATION_ID.matcher(id).matches()) {
       return Flux.error(noSuchGeneration());
     }
     Flux<ServerSentEvent<Object>> events =
-        feed.follow(id, parseEventId(lastEventId))
+        Blocking.call(
+                () -> {
+                  generations.requireAccess(id, caller);
+                  return id;
+                })
+            .flatMapMany(ok -> feed.follow(id, parseEventId(lastEventId)))
             .map(event ->
                 switch (event) {
                   case GenerationFeed.Snapshot s ->
@@ -169,7 +225,7 @@ public class GenerationController {
                           .id(Long.toString(s.view().eventId()))
                           .data((Object) s.view())
                           .build();
-                  case GenerationFeed.Live l -> progressEvent(l.event());
+                  case GenerationFeed.Live l -> progressEvent(feed, l.event());
                   case GenerationFeed.Final f -> terminalEvent(f.view());
                 })
             .share();
@@ -179,9 +235,8 @@ public class GenerationController {
     return Flux.merge(events, keepAlive);
   }
 
-  private static ServerSentEvent<Object> progressEvent(ProgressEvent event) {
-    Map<String, Object> data =
-        GenerationFeed.progressFields(Map.of("id", event.generationId()), event);
+  private static ServerSentEvent<Object> progressEvent(GenerationFeed feed, ProgressEvent event) {
+    Map<String, Object> data = feed.progressFields(Map.of("id", event.generationId()), event);
     return ServerSentEvent.builder()
         .event(event.type())
         .id(Long.toString(event.seq()))

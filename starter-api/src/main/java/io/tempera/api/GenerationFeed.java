@@ -155,7 +155,7 @@ public class GenerationFeed {
    * The fields of a live update as every client protocol shows them, after {@code lead} (the
    * protocol's own identifying fields).
    */
-  public static Map<String, Object> progressFields(Map<String, Object> lead, ProgressEvent event) {
+  public Map<String, Object> progressFields(Map<String, Object> lead, ProgressEvent event) {
     Map<String, Object> fields = new LinkedHashMap<>(lead);
     fields.put("phase", event.phase());
     fields.put("progress", event.progress());
@@ -165,7 +165,8 @@ public class GenerationFeed {
     if (event.queuePosition() != null) fields.put("queuePosition", event.queuePosition());
     if (event.etaSeconds() != null) fields.put("etaSeconds", event.etaSeconds());
     if (event.startsInSeconds() != null) fields.put("startsInSeconds", event.startsInSeconds());
-    if (event.previewUrl() != null) fields.put("previewUrl", event.previewUrl());
+    if (event.previewUrl() != null)
+      fields.put("previewUrl", generations.signed(event.previewUrl()));
     fields.put("timestamp", event.timestampMillis());
     return fields;
   }

@@ -12,6 +12,7 @@ import io.tempera.generation.OutputRef;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.ProgressBus;
 import io.tempera.progress.ProgressEvent;
+import io.tempera.security.Caller;
 import io.tempera.template.FunctionTemplate;
 import io.tempera.template.ParameterValidator;
 import io.tempera.template.RequestProblem;
@@ -40,13 +41,14 @@ import org.springframework.stereotype.Service;
 public class GenerationService {
 
   private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9_-]{1,100}");
-  private static final Pattern GENERATION_ID = Pattern.compile("gen-[A-Za-z0-9_-]{1,100}");
+  private static final Pattern GENERATION_ID = Pattern.compile("gen-[A-Za-z0-9_-]{1,120}");
 
   private final WorkflowClient client;
   private final TemplateRegistry templates;
   private final OutputStore outputs;
   private final ProgressBus progress;
   private final TemperaProperties properties;
+  private final io.tempera.security.SignedUrls signedUrls;
 
   /** Ended generations already read, newest last (an ended generation never changes). */
   private final Map<String, GenerationState> endedStates =
@@ -63,12 +65,17 @@ public class GenerationService {
   /** The memo key holding the function a generation runs (read when a requestId is reused). */
   static final String MEMO_FUNCTION = "functionId";
 
+  /** The memo key holding the generation's project (read to scope a request to its project). */
+  static final String MEMO_PROJECT = "projectId";
+
   public GenerationService(
       WorkflowClient client,
       TemplateRegistry templates,
       OutputStore outputs,
       ProgressBus progress,
-      TemperaProperties properties) {
+      TemperaProperties properties,
+      io.tempera.security.SignedUrls signedUrls) {
+    this.signedUrls = signedUrls;
     this.client = client;
     this.templates = templates;
     this.outputs = outputs;
@@ -76,12 +83,20 @@ public class GenerationService {
     this.properties = properties;
   }
 
-  /** Validates and starts a generation; a repeated requestId returns the generation it started. */
-  public ApiMessages.Accepted start(ApiMessages.StartGeneration body) {
-    if (body == null) {
+  /**
+   * Validates and starts a generation for {@code caller}; a repeated requestId returns the
+   * generation it started. A project key starts in its own project (projectId may be left out);
+   * another project is answered as one that does not exist.
+   */
+  public ApiMessages.Accepted start(ApiMessages.StartGeneration requested, Caller caller) {
+    if (requested == null) {
       throw ApiException.badRequest(
           "INVALID_BODY", "Send a JSON object with functionId, projectId, nodeId and parameters");
     }
+    ApiMessages.StartGeneration body =
+        requested.projectId() == null && caller.projectId() != null
+            ? requested.withProjectId(caller.projectId())
+            : requested;
     List<RequestProblem> problems = new ArrayList<>();
     if (body.functionId() == null || body.functionId().isBlank()) {
       problems.add(new RequestProblem("functionId", "MISSING_FIELD", "functionId is required"));
@@ -102,6 +117,10 @@ public class GenerationService {
     if (!problems.isEmpty()) {
       throw new ApiException(
           HttpStatus.BAD_REQUEST, "INVALID_REQUEST", summary(problems), problems);
+    }
+    if (!caller.actsFor(body.projectId())) {
+      // checked once the request is well formed: a malformed projectId says nothing of projects
+      throw unknownProject();
     }
     FunctionTemplate template =
         templates
@@ -161,6 +180,7 @@ public class GenerationService {
 
     String id =
         GenerationWorkflow.workflowIdFor(
+            body.projectId(),
             body.requestId() != null ? body.requestId() : UUID.randomUUID().toString());
     GenerationRequest request =
         new GenerationRequest(
@@ -177,7 +197,7 @@ public class GenerationService {
             .setWorkflowId(id)
             .setWorkflowIdReusePolicy(
                 WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
-            .setMemo(Map.of(MEMO_FUNCTION, request.functionId()))
+            .setMemo(Map.of(MEMO_FUNCTION, request.functionId(), MEMO_PROJECT, request.projectId()))
             .setStaticSummary(
                 "Generate with "
                     + request.functionId()
@@ -196,6 +216,14 @@ public class GenerationService {
       // the generation this requestId started: its function from its memo, its status from Temporal
       WorkflowExecutionMetadata existing = stub(id).describe();
       Object function = existing.getMemo(MEMO_FUNCTION, String.class);
+      Object project = existing.getMemo(MEMO_PROJECT, String.class);
+      if (!body.projectId().equals(project)) {
+        // another project's generation under the same tag: never said to exist
+        throw new ApiException(
+            HttpStatus.CONFLICT,
+            "REQUEST_ID_REUSED",
+            "requestId " + body.requestId() + " cannot be used; send another");
+      }
       if (!body.functionId().equals(function)) {
         throw new ApiException(
             HttpStatus.CONFLICT,
@@ -219,6 +247,61 @@ public class GenerationService {
   /** The generation's state from its workflow, with the latest live progress laid over it. */
   public ApiMessages.Generation view(String id) {
     return toView(state(id), progress.latest(id));
+  }
+
+  /** {@link #view(String)} of a generation {@code caller} acts for; any other is a 404. */
+  public ApiMessages.Generation view(String id, Caller caller) {
+    GenerationState state = state(id);
+    requireOwner(state.projectId(), caller);
+    return toView(state, progress.latest(id));
+  }
+
+  /**
+   * Refuses, as if it did not exist, a generation of a project {@code caller} does not act for.
+   * Reads the project from the workflow's memo (a describe, no query), or from the state of one
+   * that ended.
+   */
+  public void requireAccess(String id, Caller caller) {
+    if (caller.operator()) {
+      stub(id); // still only ids that can be generations'
+      return;
+    }
+    GenerationState ended = endedStates.get(id);
+    String project;
+    if (ended != null) {
+      project = ended.projectId();
+    } else {
+      project = (String) stub(id).describe().getMemo(MEMO_PROJECT, String.class);
+      if (project == null) {
+        project = state(id).projectId();
+      }
+    }
+    requireOwner(project, caller);
+  }
+
+  private static void requireOwner(String project, Caller caller) {
+    if (caller == null || !caller.actsFor(project)) {
+      throw ApiException.notFound("There is no such generation");
+    }
+  }
+
+  /** The answer to a project a key does not act for: as if it did not exist. */
+  static ApiException unknownProject() {
+    return new ApiException(
+        HttpStatus.NOT_FOUND, "UNKNOWN_PROJECT", "There is no such project for this key");
+  }
+
+  /**
+   * A path of this API that works without a key for a while ({@link
+   * io.tempera.security.SignedUrls}).
+   */
+  public String signed(String path) {
+    return path == null ? null : signedUrls.sign(path);
+  }
+
+  /** Whether a signed URL grants {@code path}. */
+  public boolean grants(String path, String expires, String signature) {
+    return signedUrls.grants(path, expires, signature);
   }
 
   /**
@@ -272,17 +355,24 @@ public class GenerationService {
    * Cancels the generation the Temporal way (as a cancel from the Temporal UI does); it ends
    * Canceled.
    */
-  public ApiMessages.Generation cancel(String id, String reason) {
+  public ApiMessages.Generation cancel(String id, String reason, Caller caller) {
     GenerationState state = state(id);
+    requireOwner(state.projectId(), caller);
     if (!state.status().terminal()) {
       stub(id).cancel(reason == null ? "cancelled by the user" : reason);
     }
     return view(id);
   }
 
-  /** The stored file of one of the generation's outputs. */
-  public Map.Entry<OutputRef, Path> output(String id, String name) {
+  /**
+   * The stored file of one of the generation's outputs, for {@code caller} (null: a signed URL
+   * granted it).
+   */
+  public Map.Entry<OutputRef, Path> output(String id, String name, Caller caller) {
     GenerationState state = state(id);
+    if (caller != null) {
+      requireOwner(state.projectId(), caller);
+    }
     OutputRef ref =
         state.outputs().stream()
             .filter(o -> o.name().equals(name))
@@ -310,8 +400,11 @@ public class GenerationService {
   }
 
   /** The latest preview image of a running generation. */
-  public Path preview(String id) {
+  public Path preview(String id, Caller caller) {
     GenerationState state = state(id);
+    if (caller != null) {
+      requireOwner(state.projectId(), caller);
+    }
     Path file = outputs.previewFile(state.projectId(), id);
     if (!outputs.isRegularFile(file)) {
       throw ApiException.notFound("Generation " + id + " has no preview (yet)");
@@ -342,7 +435,7 @@ public class GenerationService {
       queuePosition = nearer(state.queuePosition(), event.queuePosition());
       etaSeconds = event.etaSeconds();
       startsInSeconds = event.startsInSeconds();
-      previewUrl = event.previewUrl();
+      previewUrl = signed(event.previewUrl());
     }
     if (state.error() != null) {
       message = state.error().message();
@@ -371,7 +464,7 @@ public class GenerationService {
             .map(o ->
                 new ApiMessages.Output(
                     o.name(),
-                    "/api/generations/" + id + "/outputs/" + o.name(),
+                    signed("/api/generations/" + id + "/outputs/" + o.name()),
                     o.contentType(),
                     o.sizeBytes(),
                     o.width(),

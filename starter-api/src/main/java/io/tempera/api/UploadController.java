@@ -79,11 +79,16 @@ public class UploadController {
   public Mono<ResponseEntity<ApiMessages.Upload>> upload(
       @PathVariable String projectId,
       @RequestHeader HttpHeaders headers,
-      @RequestBody Flux<PartEvent> parts) {
+      @RequestBody Flux<PartEvent> parts,
+      @org.springframework.security.core.annotation.AuthenticationPrincipal
+          io.tempera.security.Caller caller) {
     if (!OutputStore.safeSegment(projectId)) {
       return Mono.error(
           ApiException.badRequest(
               "INVALID_FIELD", "projectId must be 1-128 letters, digits, '_', '-' or '.'"));
+    }
+    if (caller == null || !caller.actsFor(projectId)) {
+      return Mono.error(GenerationService.unknownProject()); // refused before the body is read
     }
     long maxBytes = properties.maxUploadBytes();
     if (headers.getContentLength() > maxBytes + FRAMING_BYTES) {

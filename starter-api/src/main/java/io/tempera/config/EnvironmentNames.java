@@ -49,6 +49,9 @@ public final class EnvironmentNames {
   /** Variables read by the tempera script, scripts/, the testkit's apps and the benchmarks. */
   public static final Set<String> TOOLS =
       Set.of(
+          "TEMPERA_API_KEY",
+          "TEMPERA_OTHER_API_KEY",
+          "TEMPERA_PAGE_API_KEY",
           "TEMPERA_CACHE_DIR",
           "TEMPERA_CELERY_BROKER",
           "TEMPERA_CELERY_OUT",

@@ -14,6 +14,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  *     registered on the Temporal server first)
  * @param nodeCatalogue checking ComfyUI templates against the servers' {@code /object_info}
  * @param limits how large an input may be ({@code tempera.limits.*})
+ * @param security keys, origins and signed URLs ({@code tempera.security.*})
  */
 @ConfigurationProperties("tempera")
 public record TemperaProperties(
@@ -23,7 +24,57 @@ public record TemperaProperties(
     Long maxUploadBytes,
     Boolean searchAttributes,
     NodeCatalogue nodeCatalogue,
-    Limits limits) {
+    Limits limits,
+    Security security) {
+
+  /**
+   * Who may call the API ({@code tempera.security.*}).
+   *
+   * @param keysFile the API keys file, shared by every API process and the {@code keys} command
+   *     line (default: {@code keys.json} next to the output root)
+   * @param allowedOrigins the origins of pages, other than this server's own, whose requests and
+   *     WebSocket upgrades are taken (default none)
+   * @param signedUrlTtl how long, at least, an output or preview URL works without a key (default
+   *     24 h)
+   * @param developmentKey make a key for project {@code demo} and print it when the keys file has
+   *     none (the embedded default: true)
+   * @param jwtProjectClaim the JWT claim naming the caller's project (default {@code project})
+   * @param jwtRolesClaim the JWT claim listing the caller's roles (default {@code roles})
+   * @param jwtOperatorRole the role that makes a JWT's caller an operator (default {@code
+   *     tempera-operator})
+   */
+  public record Security(
+      Path keysFile,
+      java.util.List<String> allowedOrigins,
+      java.time.Duration signedUrlTtl,
+      Boolean developmentKey,
+      String jwtProjectClaim,
+      String jwtRolesClaim,
+      String jwtOperatorRole) {
+
+    public Security {
+      allowedOrigins =
+          allowedOrigins == null
+              ? java.util.List.of()
+              : allowedOrigins.stream().map(String::trim).filter(o -> !o.isEmpty()).toList();
+      signedUrlTtl = signedUrlTtl == null ? java.time.Duration.ofHours(24) : signedUrlTtl;
+      developmentKey = developmentKey != null && developmentKey;
+      jwtProjectClaim = jwtProjectClaim == null ? "project" : jwtProjectClaim;
+      jwtRolesClaim = jwtRolesClaim == null ? "roles" : jwtRolesClaim;
+      jwtOperatorRole = jwtOperatorRole == null ? "tempera-operator" : jwtOperatorRole;
+    }
+
+    Security withKeysFile(Path file) {
+      return new Security(
+          file,
+          allowedOrigins,
+          signedUrlTtl,
+          developmentKey,
+          jwtProjectClaim,
+          jwtRolesClaim,
+          jwtOperatorRole);
+    }
+  }
 
   /**
    * How large an input may be ({@code tempera.limits.*}).
@@ -90,5 +141,11 @@ public record TemperaProperties(
     nodeCatalogue =
         nodeCatalogue == null ? new NodeCatalogue(null, null, null, null) : nodeCatalogue;
     limits = limits == null ? new Limits(null, null, null) : limits;
+    security = security == null ? new Security(null, null, null, null, null, null, null) : security;
+    if (security.keysFile() == null || security.keysFile().toString().isEmpty()) {
+      Path parent = outputRoot.toAbsolutePath().normalize().getParent();
+      security =
+          security.withKeysFile((parent == null ? Path.of(".") : parent).resolve("keys.json"));
+    }
   }
 }

@@ -30,6 +30,8 @@ import org.springframework.boot.test.web.server.LocalServerPort;
     })
 class ApiValidationTest {
 
+  @org.springframework.beans.factory.annotation.Autowired io.tempera.security.ApiKeyStore keys;
+
   static final ObjectMapper JSON = new ObjectMapper();
   final HttpClient http = HttpClient.newHttpClient();
   @LocalServerPort int port;
@@ -123,7 +125,7 @@ class ApiValidationTest {
   void badRequestsAreRefusedWithACodeAndAMessage(Case c) throws Exception {
     HttpResponse<String> response =
         http.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/generations"))
+            TestKeys.request(keys, URI.create("http://127.0.0.1:" + port + "/api/generations"))
                 .header("content-type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(c.body()))
                 .build(),
@@ -144,7 +146,7 @@ class ApiValidationTest {
             "/api/generations/gen-nope/outputs/a.png")) {
       HttpResponse<String> response =
           http.send(
-              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+              TestKeys.request(keys, URI.create("http://127.0.0.1:" + port + path)).build(),
               HttpResponse.BodyHandlers.ofString());
       assertThat(response.statusCode()).as(path).isEqualTo(404);
       assertThat(JSON.readTree(response.body()).get("code").asText())
@@ -157,7 +159,7 @@ class ApiValidationTest {
   void theFunctionListDescribesParametersAsJsonSchema() throws Exception {
     HttpResponse<String> response =
         http.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/functions/invert"))
+            TestKeys.request(keys, URI.create("http://127.0.0.1:" + port + "/api/functions/invert"))
                 .build(),
             HttpResponse.BodyHandlers.ofString());
     JsonNode invert = JSON.readTree(response.body());
@@ -170,7 +172,8 @@ class ApiValidationTest {
     assertThat(
             JSON.readTree(
                 http.send(
-                        HttpRequest.newBuilder(
+                        TestKeys.request(
+                                keys,
                                 URI.create("http://127.0.0.1:" + port + "/api/functions/problems"))
                             .build(),
                         HttpResponse.BodyHandlers.ofString())

@@ -34,7 +34,14 @@ class GenerationFeedTest {
   private final AtomicInteger resultCalls = new AtomicInteger();
 
   private final GenerationService generations =
-      new GenerationService(null, null, null, bus, null) {
+      new GenerationService(
+          null,
+          null,
+          null,
+          bus,
+          null,
+          new io.tempera.security.SignedUrls(
+              () -> new byte[32], java.time.Duration.ofHours(1), java.time.Clock.systemUTC())) {
         @Override
         public GenerationState state(String id) {
           try {

@@ -28,7 +28,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.nio.charset.StandardCharsets;
@@ -64,6 +63,8 @@ import org.springframework.boot.test.web.server.LocalServerPort;
     })
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class GenerationValuesApiTest {
+
+  @org.springframework.beans.factory.annotation.Autowired io.tempera.security.ApiKeyStore keys;
 
   static final ObjectMapper JSON = new ObjectMapper();
   static final String QUEUE = "values-api-test";
@@ -198,7 +199,7 @@ class GenerationValuesApiTest {
   void theRestStateShowsTheValuesNextToTheOutputs() throws Exception {
     HttpResponse<String> response =
         http.send(
-            HttpRequest.newBuilder(uri("/api/generations/" + SUCCEEDED)).build(),
+            TestKeys.request(keys, uri("/api/generations/" + SUCCEEDED)).build(),
             HttpResponse.BodyHandlers.ofString());
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
     JsonNode view = JSON.readTree(response.body());
@@ -214,7 +215,7 @@ class GenerationValuesApiTest {
     JsonNode failed =
         JSON.readTree(
             http.send(
-                    HttpRequest.newBuilder(uri("/api/generations/" + FAILED)).build(),
+                    TestKeys.request(keys, uri("/api/generations/" + FAILED)).build(),
                     HttpResponse.BodyHandlers.ofString())
                 .body());
     assertThat(failed.get("status").asText()).isEqualTo("FAILED");
@@ -238,6 +239,8 @@ class GenerationValuesApiTest {
     Socket ws = new Socket();
     WebSocket socket =
         http.newWebSocketBuilder()
+            // the key on the upgrade request (a client that can set headers): no authenticate
+            .header("Authorization", "Bearer " + TestKeys.operator(keys))
             .buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), ws)
             .get(10, TimeUnit.SECONDS);
     try {
@@ -272,7 +275,7 @@ class GenerationValuesApiTest {
   private List<Map.Entry<String, JsonNode>> sse(String id) throws Exception {
     HttpResponse<java.io.InputStream> response =
         http.send(
-            HttpRequest.newBuilder(uri("/api/generations/" + id + "/events"))
+            TestKeys.request(keys, uri("/api/generations/" + id + "/events"))
                 .header("accept", "text/event-stream")
                 .timeout(WAIT)
                 .build(),

@@ -125,8 +125,33 @@ class HostileRequestsTest {
     return cases;
   }
 
+  /** The keys file of this test's server (output root target/hostile-test-outputs). */
+  static final java.nio.file.Path KEYS_FILE = java.nio.file.Path.of("target/keys.json");
+
+  /** {@code <<key:project>>}: a key of that project; {@code <<operator>>}, {@code <<revoked>>}. */
+  static final Pattern KEY_MACRO = Pattern.compile("<<(key:([A-Za-z0-9._-]+)|operator|revoked)>>");
+
+  static String keyFor(Matcher m) {
+    if (m.group(1).equals("operator")) {
+      return TestKeys.operator(KEYS_FILE);
+    }
+    if (m.group(1).equals("revoked")) {
+      io.tempera.security.ApiKeyStore store = new io.tempera.security.ApiKeyStore(KEYS_FILE);
+      String key = TestKeys.project(store, "revoked-project");
+      store.revoke(key.substring(4, 16));
+      return key;
+    }
+    return TestKeys.project(KEYS_FILE, m.group(2));
+  }
+
   static String expand(String text) {
-    String withOk = text.replace("<<ok>>", OK);
+    Matcher keys = KEY_MACRO.matcher(text);
+    StringBuilder withKeys = new StringBuilder();
+    while (keys.find()) {
+      keys.appendReplacement(withKeys, Matcher.quoteReplacement(keyFor(keys)));
+    }
+    keys.appendTail(withKeys);
+    String withOk = withKeys.toString().replace("<<ok>>", OK);
     Matcher m = MACRO.matcher(withOk);
     StringBuilder out = new StringBuilder();
     while (m.find()) {
@@ -141,7 +166,7 @@ class HostileRequestsTest {
   @MethodSource("corpus")
   void eachHostileRequestGetsItsExactAnswer(Case c) throws Exception {
     if (c.method().equals("WS")) {
-      String reply = webSocket(c.body());
+      String reply = webSocket(c.body(), c.headers().get("Authorization"));
       JsonNode message = JSON.readTree(reply);
       String got =
           message.path("type").asText().equals("error")
@@ -276,7 +301,16 @@ class HostileRequestsTest {
       head.append(c.method()).append(' ').append(c.target()).append(" HTTP/1.1\r\n");
       head.append("Host: 127.0.0.1:").append(port).append("\r\n");
       head.append("Connection: close\r\n");
-      c.headers().forEach((k, v) -> head.append(k).append(": ").append(v).append("\r\n"));
+      // an operator key unless the case says which (or 'none')
+      if (!c.headers().containsKey("Authorization")) {
+        head.append("Authorization: Bearer ").append(TestKeys.operator(KEYS_FILE)).append("\r\n");
+      }
+      c.headers()
+          .forEach((k, v) -> {
+            if (!(k.equals("Authorization") && v.equals("none"))) {
+              head.append(k).append(": ").append(v).append("\r\n");
+            }
+          });
       if (!chunked && c.body() != null && !c.headers().containsKey("Content-Length")) {
         head.append("Content-Length: ").append(body.length).append("\r\n");
       }
@@ -375,9 +409,15 @@ class HostileRequestsTest {
     return out.toString();
   }
 
-  /** Sends one text message on a new canvas WebSocket; the server's first reply. */
-  String webSocket(String message) throws Exception {
+  /**
+   * Sends one text message on a new canvas WebSocket, after authenticating with an operator key
+   * ({@code authorization} 'none': without; 'Bearer …': with that key); the server's first reply
+   * that is not {@code authenticated}.
+   */
+  String webSocket(String message, String authorization) throws Exception {
     CompletableFuture<String> first = new CompletableFuture<>();
+    boolean authenticates = authorization == null || !authorization.equals("none");
+    boolean[] skip = {authenticates};
     WebSocket socket =
         HttpClient.newHttpClient()
             .newWebSocketBuilder()
@@ -390,7 +430,12 @@ class HostileRequestsTest {
                   public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
                     text.append(data);
                     if (last) {
-                      first.complete(text.toString());
+                      if (skip[0] && text.toString().contains("\"type\":\"authenticated\"")) {
+                        skip[0] = false; // the answer to this test's own authenticate
+                      } else {
+                        first.complete(text.toString());
+                      }
+                      text.setLength(0);
                     }
                     ws.request(1);
                     return null;
@@ -398,6 +443,15 @@ class HostileRequestsTest {
                 })
             .get(30, TimeUnit.SECONDS);
     try {
+      if (authenticates) {
+        String key =
+            authorization == null
+                ? TestKeys.operator(KEYS_FILE)
+                : authorization.substring("Bearer ".length());
+        socket
+            .sendText("{\"type\":\"authenticate\",\"key\":\"" + key + "\"}", true)
+            .get(30, TimeUnit.SECONDS);
+      }
       socket.sendText(message, true).get(30, TimeUnit.SECONDS);
       return first.get(60, TimeUnit.SECONDS);
     } finally {

@@ -34,6 +34,8 @@ import org.springframework.test.context.DynamicPropertySource;
     properties = {"spring.config.name=tempera-api", "spring.temporal.test-server.enabled=true"})
 class NullParametersApiTest {
 
+  @org.springframework.beans.factory.annotation.Autowired io.tempera.security.ApiKeyStore keys;
+
   static final ObjectMapper JSON = new ObjectMapper();
   static final Path ROOT;
 
@@ -60,7 +62,7 @@ class NullParametersApiTest {
 
   HttpResponse<String> start(String requestId, String parameters) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/generations"))
+        TestKeys.request(keys, URI.create("http://127.0.0.1:" + port + "/api/generations"))
             .header("content-type", "application/json")
             .POST(
                 HttpRequest.BodyPublishers.ofString(
@@ -120,7 +122,8 @@ class NullParametersApiTest {
   void theFunctionsSchemaSaysWhichParametersTakeNull() throws Exception {
     HttpResponse<String> response =
         http.send(
-            HttpRequest.newBuilder(
+            TestKeys.request(
+                    keys,
                     URI.create("http://127.0.0.1:" + port + "/api/functions/nullable-options"))
                 .build(),
             HttpResponse.BodyHandlers.ofString());

@@ -33,6 +33,8 @@ import org.springframework.test.context.DynamicPropertySource;
     properties = {"spring.config.name=tempera-api", "spring.temporal.test-server.enabled=true"})
 class UnavailableFunctionApiTest {
 
+  @org.springframework.beans.factory.annotation.Autowired io.tempera.security.ApiKeyStore keys;
+
   static final ObjectMapper JSON = new ObjectMapper();
   static final ComfyUiTestServer COMFY;
   static final Path ROOT;
@@ -67,13 +69,13 @@ class UnavailableFunctionApiTest {
 
   HttpResponse<String> get(String path) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+        TestKeys.request(keys, URI.create("http://127.0.0.1:" + port + path)).build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
   HttpResponse<String> post(String path, String body) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        TestKeys.request(keys, URI.create("http://127.0.0.1:" + port + path))
             .header("content-type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(body))
             .build(),

@@ -47,7 +47,10 @@ class EnvironmentNamesTest {
             "tempera.templates-recheck-millis",
             "tempera.node-catalogue.enabled",
             "tempera.node-catalogue.refresh");
-    assertThat(collections).containsExactly("tempera.node-catalogue.comfyui-urls");
+    assertThat(properties)
+        .contains("tempera.security.keys-file", "tempera.security.signed-url-ttl");
+    assertThat(collections)
+        .containsExactly("tempera.node-catalogue.comfyui-urls", "tempera.security.allowed-origins");
     assertThat(EnvironmentNames.forms("tempera.worker.gradio-urls"))
         .containsExactly("TEMPERA_WORKER_GRADIOURLS", "TEMPERA_WORKER_GRADIO_URLS");
   }

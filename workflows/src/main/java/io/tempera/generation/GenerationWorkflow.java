@@ -24,9 +24,20 @@ public interface GenerationWorkflow extends SlotHolder {
     return TASK_QUEUE + "-" + tier;
   }
 
-  /** The workflow id for a client's requestId, so a retried POST finds the same generation. */
-  static String workflowIdFor(String requestId) {
-    return "gen-" + requestId;
+  /**
+   * The workflow id for a project's requestId, so a retried POST finds the same generation. The id
+   * carries a tag of the project (the first 10 hex digits of its SHA-256): the same requestId sent
+   * for two projects names two generations.
+   */
+  static String workflowIdFor(String projectId, String requestId) {
+    try {
+      byte[] digest =
+          java.security.MessageDigest.getInstance("SHA-256")
+              .digest(projectId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return "gen-" + java.util.HexFormat.of().formatHex(digest, 0, 5) + "-" + requestId;
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
   }
 
   @WorkflowMethod

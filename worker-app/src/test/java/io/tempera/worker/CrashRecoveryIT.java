@@ -210,6 +210,8 @@ class CrashRecoveryIT {
             + "\"requestId\":\"api-crash-1\",\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":30}}";
     java.net.http.HttpResponse<String> accepted = post(firstPort, "/api/generations", body);
     assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+    String id = RealProcesses.generationId("crash-project", "api-crash-1");
+    assertThat(accepted.body()).contains("\"id\":\"" + id + "\"");
     firstApi.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
 
     int secondPort = RealProcesses.freePort();
@@ -217,14 +219,14 @@ class CrashRecoveryIT {
     RealProcesses.awaitPort(secondPort);
     java.net.http.HttpResponse<String> again = post(secondPort, "/api/generations", body);
     assertThat(again.statusCode()).isEqualTo(202);
-    assertThat(again.body()).contains("\"id\":\"gen-api-crash-1\"");
+    assertThat(again.body()).contains("\"id\":\"" + id + "\"");
 
     String state =
-        await("gen-api-crash-1 succeeded")
+        await(id + " succeeded")
             .atMost(Duration.ofSeconds(60))
             .pollInterval(Duration.ofMillis(250))
             .until(
-                () -> get(secondPort, "/api/generations/gen-api-crash-1").body(),
+                () -> get(secondPort, "/api/generations/" + id).body(),
                 containsString("\"status\":\"SUCCEEDED\""));
     assertThat(comfy.promptPostCount()).as("one generation, one backend run").isEqualTo(1);
     String url = state.replaceAll("(?s).*\"url\":\"([^\"]+)\".*", "$1");
@@ -267,13 +269,22 @@ class CrashRecoveryIT {
             "{\"functionId\":\"slow-invert\",\"projectId\":\"crash-project\",\"nodeId\":\"node-3\",\"requestId\":\"redis-1\","
                 + "\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":20}}");
     assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+    String id = RealProcesses.generationId("crash-project", "redis-1");
+    assertThat(accepted.body()).contains("\"id\":\"" + id + "\"");
     java.net.http.HttpResponse<java.util.stream.Stream<String>> events =
         processes
             .http()
             .send(
-                java.net.http.HttpRequest.newBuilder(
-                        java.net.URI.create(
-                            "http://127.0.0.1:" + apiPort + "/api/generations/gen-redis-1/events"))
+                processes
+                    .authorized(
+                        apiPort,
+                        java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create(
+                                "http://127.0.0.1:"
+                                    + apiPort
+                                    + "/api/generations/"
+                                    + id
+                                    + "/events")))
                     .build(),
                 java.net.http.HttpResponse.BodyHandlers.ofLines());
     List<String> lines =

@@ -86,24 +86,25 @@ class OutcomesOnTemporalIT {
     processes.startApi("api-outcomes", api, env, "--tempera.search-attributes=true");
     RealProcesses.awaitPort(api);
 
-    start(api, "ok", "invert", "{\"image\":\"uploads/sample.png\"}");
-    start(api, "broken", "invert", "{\"image\":\"uploads/broken.png\"}");
-    start(api, "stopped", "slow-invert", "{\"image\":\"uploads/sample.png\",\"steps\":600}");
+    String ok = start(api, "ok", "invert", "{\"image\":\"uploads/sample.png\"}");
+    String broken = start(api, "broken", "invert", "{\"image\":\"uploads/broken.png\"}");
+    String stopped =
+        start(api, "stopped", "slow-invert", "{\"image\":\"uploads/sample.png\",\"steps\":600}");
     await("the slow one runs")
         .atMost(Duration.ofSeconds(60))
-        .until(() -> status(api, "gen-stopped").equals("RUNNING"));
-    HttpResponse<String> cancel = processes.post(api, "/api/generations/gen-stopped/cancel", "{}");
+        .until(() -> status(api, stopped).equals("RUNNING"));
+    HttpResponse<String> cancel =
+        processes.post(api, "/api/generations/" + stopped + "/cancel", "{}");
     assertThat(cancel.statusCode()).as(cancel.body()).isEqualTo(202);
 
-    Map<String, String> expected =
-        Map.of("gen-ok", "SUCCEEDED", "gen-broken", "FAILED", "gen-stopped", "CANCELLED");
+    Map<String, String> expected = Map.of(ok, "SUCCEEDED", broken, "FAILED", stopped, "CANCELLED");
     for (var generation : expected.entrySet()) {
       await(generation.getKey() + " ends")
           .atMost(Duration.ofSeconds(90))
           .until(() -> status(api, generation.getKey()).equals(generation.getValue()));
     }
-    JsonNode broken = JSON.readTree(processes.get(api, "/api/generations/gen-broken").body());
-    assertThat(broken.at("/error/code").asText()).isEqualTo("EXECUTION_ERROR");
+    JsonNode brokenState = JSON.readTree(processes.get(api, "/api/generations/" + broken).body());
+    assertThat(brokenState.at("/error/code").asText()).isEqualTo("EXECUTION_ERROR");
     // the cancelled run was stopped on ComfyUI too: taken out of its queue before it ran, or
     // interrupted while it ran (600 steps would have run for a minute and succeeded)
     for (ComfyUiTestServer.Execution slow :
@@ -114,8 +115,8 @@ class OutcomesOnTemporalIT {
           .as("the cancelled prompt's history")
           .contains("execution_interrupted");
     }
-    JsonNode stopped = JSON.readTree(processes.get(api, "/api/generations/gen-stopped").body());
-    assertThat(stopped.at("/error/message").asText())
+    JsonNode stoppedState = JSON.readTree(processes.get(api, "/api/generations/" + stopped).body());
+    assertThat(stoppedState.at("/error/message").asText())
         .as("the reason given with the cancel")
         .isEqualTo("Cancelled: cancelled by the user");
 
@@ -162,7 +163,7 @@ class OutcomesOnTemporalIT {
             "json");
     assertThat(JSON.readTree(failed.output))
         .singleElement()
-        .satisfies(e -> assertThat(e.at("/execution/workflowId").asText()).isEqualTo("gen-broken"));
+        .satisfies(e -> assertThat(e.at("/execution/workflowId").asText()).isEqualTo(broken));
   }
 
   /**
@@ -187,7 +188,8 @@ class OutcomesOnTemporalIT {
         .body();
   }
 
-  private void start(int api, String requestId, String function, String parameters)
+  /** Starts a generation of project {@code outcomes}; its id (the workflow's id too). */
+  private String start(int api, String requestId, String function, String parameters)
       throws Exception {
     HttpResponse<String> accepted =
         processes.post(
@@ -203,6 +205,9 @@ class OutcomesOnTemporalIT {
                 + parameters
                 + "}");
     assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+    String id = JSON.readTree(accepted.body()).get("id").asText();
+    assertThat(id).isEqualTo(RealProcesses.generationId("outcomes", requestId));
+    return id;
   }
 
   private String status(int api, String id) throws Exception {

@@ -3,6 +3,8 @@ package io.tempera.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.tempera.security.ApiKeyStore;
+import io.tempera.security.Caller;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -16,15 +18,26 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Real processes for process-level tests: a Temporal dev server, worker and API processes from the
  * packaged jars, each logging to {@code target/<name>-<n>.log}. Closing it kills whatever is left.
+ * An API process reads its keys from the keys file beside its output root, where an operator key is
+ * made before it starts; the requests sent through {@link #post}, {@link #get}, {@link #getBytes}
+ * and {@link #authorized} carry that key.
  */
 final class RealProcesses implements AutoCloseable {
 
   private final List<Process> processes = new ArrayList<>();
+
+  /** The operator key made in each keys file, by file. */
+  private final Map<Path, String> keysByFile = new ConcurrentHashMap<>();
+
+  /** The key of the API process on each port. */
+  private final Map<Integer, String> keysByPort = new ConcurrentHashMap<>();
+
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -77,7 +90,11 @@ final class RealProcesses implements AutoCloseable {
     return startJava(name, command, env);
   }
 
-  /** An API process from the starter-api jar, listening on {@code port}. */
+  /**
+   * An API process from the starter-api jar, listening on {@code port}, with an operator key in its
+   * keys file ({@code TEMPERA_KEYS_FILE}, else {@code keys.json} beside {@code
+   * TEMPERA_OUTPUT_ROOT}) that the requests to {@code port} carry.
+   */
   Process startApi(String name, int port, Map<String, String> env, String... args)
       throws IOException {
     Path jar =
@@ -92,7 +109,53 @@ final class RealProcesses implements AutoCloseable {
     command.addAll(List.of(args));
     Map<String, String> all = new java.util.HashMap<>(env);
     all.put("TEMPERA_PORT", Integer.toString(port));
+    Path keysFile = keysFile(env);
+    all.put("TEMPERA_KEYS_FILE", keysFile.toString());
+    keysByPort.put(port, operatorKey(keysFile));
     return startJava(name, command, all);
+  }
+
+  /**
+   * The keys file an API process started with {@code env} reads: {@code TEMPERA_KEYS_FILE}, else
+   * {@code keys.json} beside the output root.
+   */
+  static Path keysFile(Map<String, String> env) {
+    String file = env.get("TEMPERA_KEYS_FILE");
+    if (file != null && !file.isBlank()) {
+      return Path.of(file).toAbsolutePath().normalize();
+    }
+    String outputs = env.get("TEMPERA_OUTPUT_ROOT");
+    assertThat(outputs).as("TEMPERA_OUTPUT_ROOT of an API process").isNotBlank();
+    return Path.of(outputs).toAbsolutePath().normalize().resolveSibling("keys.json");
+  }
+
+  /** An operator key in {@code keysFile}: made there the first time, the same one after. */
+  String operatorKey(Path keysFile) {
+    return keysByFile.computeIfAbsent(
+        keysFile.toAbsolutePath().normalize(),
+        file -> new ApiKeyStore(file).create(Caller.Role.OPERATOR, null, "process tests").secret());
+  }
+
+  /** {@code builder} with the key of the API process on {@code port} as a bearer token. */
+  HttpRequest.Builder authorized(int port, HttpRequest.Builder builder) {
+    String key = keysByPort.get(port);
+    assertThat(key).as("an API process started on port %d by startApi", port).isNotNull();
+    return builder.header("Authorization", "Bearer " + key);
+  }
+
+  /**
+   * The id of the generation that {@code projectId} started with {@code requestId}: {@code
+   * gen-<first 10 hex digits of the SHA-256 of the projectId>-<requestId>}.
+   */
+  static String generationId(String projectId, String requestId) {
+    try {
+      byte[] digest =
+          java.security.MessageDigest.getInstance("SHA-256")
+              .digest(projectId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return "gen-" + java.util.HexFormat.of().formatHex(digest).substring(0, 10) + "-" + requestId;
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   Process startJava(String name, List<String> args, Map<String, String> env) throws IOException {
@@ -118,7 +181,7 @@ final class RealProcesses implements AutoCloseable {
   HttpResponse<String> post(int port, String path, String json)
       throws IOException, InterruptedException {
     return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        authorized(port, HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)))
             .timeout(Duration.ofSeconds(30))
             .header("content-type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(json))
@@ -128,7 +191,7 @@ final class RealProcesses implements AutoCloseable {
 
   HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
     return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        authorized(port, HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)))
             .timeout(Duration.ofSeconds(30))
             .build(),
         HttpResponse.BodyHandlers.ofString());
@@ -136,7 +199,7 @@ final class RealProcesses implements AutoCloseable {
 
   HttpResponse<byte[]> getBytes(int port, String path) throws IOException, InterruptedException {
     return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        authorized(port, HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)))
             .timeout(Duration.ofSeconds(30))
             .build(),
         HttpResponse.BodyHandlers.ofByteArray());

@@ -36,7 +36,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   static final int DEFAULT_MAX_FOLLOWED_TASKS = 500;
 
   /** The fields each message type may carry; any other is refused by name. */
-  static final Map<String, Set<String>> FIELDS =
+  public static final Map<String, Set<String>> FIELDS =
       Map.of(
           "start_generation",
           Set.of(

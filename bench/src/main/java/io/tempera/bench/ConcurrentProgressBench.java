@@ -52,6 +52,8 @@ public final class ConcurrentProgressBench {
     if (socketCounts.isEmpty()) socketCounts = List.of(1, 10);
 
     Path tmp = Files.createTempDirectory("tempera-fanout");
+    Path keysFile = BenchApi.keysFile(tmp.resolve("outputs"));
+    String key = BenchApi.operatorKey(keysFile);
     ConfigurableApplicationContext app =
         new SpringApplicationBuilder(EmbeddedApplication.class)
             .properties("spring.config.name=tempera-embedded")
@@ -60,6 +62,7 @@ public final class ConcurrentProgressBench {
                 "--tempera.embedded.comfyui-port=0",
                 "--tempera.embedded.comfyui-data=" + tmp.resolve("comfyui"),
                 "--tempera.output-root=" + tmp.resolve("outputs"),
+                "--tempera.security.keys-file=" + keysFile,
                 "--tempera.templates-dir=bench/templates",
                 "--tempera.worker.slots=" + generations,
                 "--tempera.worker.script-runs=" + tmp.resolve("script-runs"),
@@ -90,13 +93,14 @@ public final class ConcurrentProgressBench {
               (int) (hz * seconds)));
       run(
           port,
+          key,
           Math.min(20, generations),
           2,
           hz,
           2,
           true); // warm-up: JIT, thread pools, first script runs; not reported
       for (int sockets : socketCounts) {
-        report.append(run(port, generations, sockets, hz, seconds, false));
+        report.append(run(port, key, generations, sockets, hz, seconds, false));
       }
     } finally {
       app.close();
@@ -106,7 +110,7 @@ public final class ConcurrentProgressBench {
 
   /** One round: {@code generations} started over {@code sockets} sockets, followed to the end. */
   private static String run(
-      int port, int generations, int sockets, double hz, double seconds, boolean warmUp)
+      int port, String key, int generations, int sockets, double hz, double seconds, boolean warmUp)
       throws Exception {
     HttpClient http = HttpClient.newHttpClient();
     Map<String, Generation> byTask = new ConcurrentHashMap<>();
@@ -114,9 +118,8 @@ public final class ConcurrentProgressBench {
     List<WebSocket> open = new ArrayList<>();
     for (int s = 0; s < sockets; s++) {
       open.add(
-          http.newWebSocketBuilder()
-              .buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), new Follower(byTask, done))
-              .get(10, TimeUnit.SECONDS));
+          BenchApi.openSocket(
+              http, URI.create("ws://127.0.0.1:" + port + "/ws"), new Follower(byTask, done), key));
     }
     long started = System.currentTimeMillis();
     for (int g = 0; g < generations; g++) {

@@ -165,6 +165,8 @@ public final class ProgressPathBench {
       double seconds,
       int perSocket)
       throws Exception {
+    Path keysFile = BenchApi.keysFile(dir.resolve("outputs"));
+    String key = BenchApi.operatorKey(keysFile);
     List<String> props =
         new ArrayList<>(
             List.of(
@@ -172,6 +174,7 @@ public final class ProgressPathBench {
                 "--tempera.embedded.comfyui-port=0",
                 "--tempera.embedded.comfyui-data=" + dir.resolve("comfyui"),
                 "--tempera.output-root=" + dir.resolve("outputs"),
+                "--tempera.security.keys-file=" + keysFile,
                 "--tempera.templates-dir=bench/templates",
                 "--tempera.worker.slots=" + generations,
                 "--tempera.worker.script-runs=" + dir.resolve("script-runs"),
@@ -196,8 +199,8 @@ public final class ProgressPathBench {
       for (String transport : transports) {
         String path = busName + "-" + transport;
         // warm-up: JIT, thread pools, the first script runs; not reported
-        round(path, transport, bus, port, Math.min(10, generations), hz, 2, perSocket);
-        results.add(round(path, transport, bus, port, generations, hz, seconds, perSocket));
+        round(path, transport, bus, port, key, Math.min(10, generations), hz, 2, perSocket);
+        results.add(round(path, transport, bus, port, key, generations, hz, seconds, perSocket));
       }
       return results;
     } finally {
@@ -211,6 +214,7 @@ public final class ProgressPathBench {
       String transport,
       ProgressBus bus,
       int port,
+      String key,
       int generations,
       double hz,
       double seconds,
@@ -227,10 +231,11 @@ public final class ProgressPathBench {
     if (transport.equals("ws")) {
       for (int s = 0; s < Math.max(1, (generations + perSocket - 1) / perSocket); s++) {
         sockets.add(
-            http.newWebSocketBuilder()
-                .buildAsync(
-                    URI.create("ws://127.0.0.1:" + port + "/ws"), new SocketFollower(byTask, done))
-                .get(10, TimeUnit.SECONDS));
+            BenchApi.openSocket(
+                http,
+                URI.create("ws://127.0.0.1:" + port + "/ws"),
+                new SocketFollower(byTask, done),
+                key));
       }
     }
     long started = System.currentTimeMillis();
@@ -244,7 +249,7 @@ public final class ProgressPathBench {
         int index = g;
         followers.add(
             clients.submit(() -> {
-              String id = start(http, port, index, hz, seconds);
+              String id = start(http, port, key, index, hz, seconds);
               Generation generation = byTask.computeIfAbsent(id, k -> new Generation());
               synchronized (generation) {
                 generation.subscribedAt = System.currentTimeMillis();
@@ -267,7 +272,7 @@ public final class ProgressPathBench {
                   socket.sendText(subscribe, true).get(10, TimeUnit.SECONDS);
                 }
               } else {
-                followSse(http, port, id, generation, done);
+                followSse(http, port, key, id, generation, done);
               }
               return null;
             }));
@@ -311,7 +316,8 @@ public final class ProgressPathBench {
   }
 
   /** POST /api/generations; the generation's id. */
-  private static String start(HttpClient http, int port, int index, double hz, double seconds)
+  private static String start(
+      HttpClient http, int port, String key, int index, double hz, double seconds)
       throws IOException, InterruptedException {
     String body =
         JSON.writeValueAsString(
@@ -328,7 +334,7 @@ public final class ProgressPathBench {
                 Map.of("hz", hz, "seconds", seconds)));
     HttpResponse<String> response =
         http.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/generations"))
+            BenchApi.request(URI.create("http://127.0.0.1:" + port + "/api/generations"), key)
                 .header("Content-Type", "application/json")
                 .timeout(Duration.ofSeconds(60))
                 .POST(HttpRequest.BodyPublishers.ofString(body))
@@ -343,11 +349,13 @@ public final class ProgressPathBench {
 
   /** Reads a generation's server-sent events until its terminal event. */
   private static void followSse(
-      HttpClient http, int port, String id, Generation g, CountDownLatch done) throws Exception {
+      HttpClient http, int port, String key, String id, Generation g, CountDownLatch done)
+      throws Exception {
     HttpResponse<InputStream> response =
         http.send(
-            HttpRequest.newBuilder(
-                    URI.create("http://127.0.0.1:" + port + "/api/generations/" + id + "/events"))
+            BenchApi.request(
+                    URI.create("http://127.0.0.1:" + port + "/api/generations/" + id + "/events"),
+                    key)
                 .header("Accept", "text/event-stream")
                 .GET()
                 .build(),

@@ -39,6 +39,8 @@ public final class ProgressRateBench {
   static void run(String[] args) throws Exception {
     int runs = args.length > 0 ? Integer.parseInt(args[0]) : 5;
     Path tmp = Files.createTempDirectory("tempera-rate");
+    Path keysFile = BenchApi.keysFile(tmp.resolve("outputs"));
+    String key = BenchApi.operatorKey(keysFile);
     // command-line arguments, so they win over tempera-embedded.yml
     ConfigurableApplicationContext app =
         new SpringApplicationBuilder(EmbeddedApplication.class)
@@ -48,6 +50,7 @@ public final class ProgressRateBench {
                 "--tempera.embedded.comfyui-port=0",
                 "--tempera.embedded.comfyui-data=" + tmp.resolve("comfyui"),
                 "--tempera.output-root=" + tmp.resolve("outputs"),
+                "--tempera.security.keys-file=" + keysFile,
                 "--tempera.templates-dir=bench/templates",
                 "--logging.level.root=WARN");
     try {
@@ -62,7 +65,7 @@ public final class ProgressRateBench {
       for (int run = 0; run < runs; run++) {
         HttpResponse<String> started =
             http.send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/generations"))
+                BenchApi.request(URI.create("http://127.0.0.1:" + port + "/api/generations"), key)
                     .header("content-type", "application/json")
                     .POST(
                         HttpRequest.BodyPublishers.ofString(
@@ -78,9 +81,10 @@ public final class ProgressRateBench {
         String id = json.readTree(started.body()).get("id").asText();
         HttpResponse<java.io.InputStream> events =
             http.send(
-                HttpRequest.newBuilder(
+                BenchApi.request(
                         URI.create(
-                            "http://127.0.0.1:" + port + "/api/generations/" + id + "/events"))
+                            "http://127.0.0.1:" + port + "/api/generations/" + id + "/events"),
+                        key)
                     .build(),
                 HttpResponse.BodyHandlers.ofInputStream());
         List<Long> arrivals = new ArrayList<>();

@@ -104,6 +104,10 @@ public final class SubmitLatencyBench {
     env.put("TEMPERA_OUTPUT_ROOT", scratch.resolve("outputs").toString());
     env.put("TEMPERA_COMFYUI_DATA", scratch.resolve("comfyui").toString());
     env.put("TEMPERA_TEMPLATES_DIR", templates.toString());
+    // an operator key in the app's keys file before it starts (so it makes no development key)
+    Path keysFile = BenchApi.keysFile(scratch.resolve("outputs"));
+    String key = BenchApi.operatorKey(keysFile);
+    env.put("TEMPERA_KEYS_FILE", keysFile.toString());
     Process app = builder.start();
     // a bench killed or exiting early does not leave the app behind
     Runtime.getRuntime().addShutdownHook(new Thread(app::destroy));
@@ -118,7 +122,7 @@ public final class SubmitLatencyBench {
       // the shipped app, with the bench's instant graph as one more function
       HttpResponse<String> function =
           http.send(
-              HttpRequest.newBuilder(URI.create(base + "/api/functions/instant")).build(),
+              BenchApi.request(URI.create(base + "/api/functions/instant"), key).build(),
               HttpResponse.BodyHandlers.ofString());
       if (function.statusCode() != 200) {
         throw new IllegalStateException(
@@ -126,7 +130,7 @@ public final class SubmitLatencyBench {
       }
       Map<String, Integer> startedIds = new ConcurrentHashMap<>();
       AtomicInteger sequence = new AtomicInteger();
-      Sender sender = new Sender(http, base, sequence, startedIds);
+      Sender sender = new Sender(http, base, key, sequence, startedIds);
 
       // warm-up (JIT, connections): 10 s at 20/s, not counted
       openLoop(sender, "warm-up", 20, 10);
@@ -135,7 +139,7 @@ public final class SubmitLatencyBench {
 
       // how many of the generations started have succeeded by now (the 2 slots queue them)
       long loadsEnded = System.nanoTime();
-      Map<String, Integer> statuses = statuses(http, base, startedIds.keySet());
+      Map<String, Integer> statuses = statuses(http, base, key, startedIds.keySet());
       double countedAfter = (System.nanoTime() - loadsEnded) / 1e9;
       long rssMb = rssMb(app.pid());
 
@@ -212,9 +216,17 @@ public final class SubmitLatencyBench {
     }
   }
 
+  /** The generation id in a start's answer. */
+  private static final java.util.regex.Pattern ID =
+      java.util.regex.Pattern.compile("\"id\":\"([^\"]+)\"");
+
   /** Sends one start request; counts it as started when answered 202. */
   private record Sender(
-      HttpClient http, String base, AtomicInteger sequence, Map<String, Integer> started) {
+      HttpClient http,
+      String base,
+      String key,
+      AtomicInteger sequence,
+      Map<String, Integer> started) {
 
     /** The answer's status, or -1 with the failure when it did not answer. */
     int send(List<String> errors) {
@@ -231,14 +243,15 @@ public final class SubmitLatencyBench {
       try {
         HttpResponse<String> response =
             http.send(
-                HttpRequest.newBuilder(URI.create(base + "/api/generations"))
+                BenchApi.request(URI.create(base + "/api/generations"), key)
                     .header("content-type", "application/json")
                     .timeout(Duration.ofSeconds(30))
                     .POST(HttpRequest.BodyPublishers.ofString(body))
                     .build(),
                 HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() == 202) {
-          started.put("gen-" + requestId, n);
+          // the id the API gave (gen-<project tag>-<requestId>)
+          started.put(ID.matcher(response.body()).results().findFirst().orElseThrow().group(1), n);
         } else if (errors.size() < 100) {
           errors.add(response.statusCode() + " " + response.body());
         }
@@ -338,7 +351,7 @@ public final class SubmitLatencyBench {
 
   /** The generations' states now, counted by status (GET /api/generations/{id}, 8 at a time). */
   private static Map<String, Integer> statuses(
-      HttpClient http, String base, java.util.Set<String> ids) throws Exception {
+      HttpClient http, String base, String key, java.util.Set<String> ids) throws Exception {
     Map<String, Integer> counts = new TreeMap<>();
     java.util.concurrent.Semaphore gate = new java.util.concurrent.Semaphore(8);
     try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
@@ -350,7 +363,7 @@ public final class SubmitLatencyBench {
               try {
                 HttpResponse<String> response =
                     http.send(
-                        HttpRequest.newBuilder(URI.create(base + "/api/generations/" + id))
+                        BenchApi.request(URI.create(base + "/api/generations/" + id), key)
                             .timeout(Duration.ofSeconds(30))
                             .build(),
                         HttpResponse.BodyHandlers.ofString());

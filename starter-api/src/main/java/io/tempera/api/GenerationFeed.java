@@ -1,11 +1,15 @@
 package io.tempera.api;
 
+import io.tempera.generation.GenerationState;
 import io.tempera.progress.ProgressBus;
 import io.tempera.progress.ProgressEvent;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.springframework.stereotype.Component;
+import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
@@ -14,6 +18,12 @@ import reactor.core.publisher.Sinks;
  * One generation's story as a stream, for SSE and WebSocket alike: the current state first, then
  * live progress newer than what the client saw (latest wins when a client is slow), then the final
  * state once the workflow has ended. Completes after the final state.
+ *
+ * <p>All followers of a generation share one upstream ({@link Upstream}): one subscription to its
+ * progress on the bus, one watch for its end (the worker's notice or the periodic check), one read
+ * of its result and one final view, made for the first follower and closed when the last leaves.
+ * Each follower keeps its own snapshot, its own buffer of progress and its own filter of what it
+ * already has, so a thousand followers of one generation cost the orchestrator what one does.
  */
 @Component
 public class GenerationFeed {
@@ -37,14 +47,17 @@ public class GenerationFeed {
   static final Duration SNAPSHOT_GRACE = Duration.ofSeconds(2);
 
   /**
-   * How often a follower asks Temporal whether its generation still runs, when the bus carries
-   * ends: for an end whose notice was lost (or came before the follower subscribed), and for one
-   * nobody announces (terminated from the Temporal UI, timed out).
+   * How often a followed generation's upstream asks Temporal whether it still runs, when the bus
+   * carries ends: for an end whose notice was lost (or came before the first follower subscribed),
+   * and for one nobody announces (terminated from the Temporal UI, timed out).
    */
   static final Duration END_CHECK_EVERY = Duration.ofSeconds(10);
 
   private final Duration snapshotGrace;
   private final Duration endCheckEvery;
+
+  /** The shared upstream of each generation that has followers, by generation id. */
+  private final Map<String, Upstream> upstreams = new ConcurrentHashMap<>();
 
   @org.springframework.beans.factory.annotation.Autowired
   public GenerationFeed(GenerationService generations, ProgressBus progress) {
@@ -67,46 +80,28 @@ public class GenerationFeed {
    * has (0 for none): nothing at or before it is sent again.
    *
    * <p>The end is read from Temporal once it is near: when the bus brings the worker's notice that
-   * the workflow ended, or a periodic check finds it ended ({@link #END_CHECK_EVERY}). A follower
-   * thus holds no long poll on Temporal while its generation waits or runs (the in-process server
-   * would hold a thread for each). On a bus that does not carry ends (an API without Redis and
-   * without a worker in its process) it waits on Temporal for the end, as before.
+   * the workflow ended, or a periodic check finds it ended ({@link #END_CHECK_EVERY}). The
+   * generation's followers thus hold no long poll on Temporal while it waits or runs (the
+   * in-process server would hold a thread for each), and read its end once, together. On a bus that
+   * does not carry ends (an API without Redis and without a worker in its process) one wait on
+   * Temporal for the end serves them all.
    *
    * <p>The current state goes first; live progress (buffered from the moment of subscribing) waits
    * for it at most {@link #SNAPSHOT_GRACE}: under load a workflow query waits behind the worker's
    * backlog of workflow tasks, and a generation must not run to its end before its follower sees a
    * single update. A late snapshot goes out among the updates when it answers. Every progress event
    * sent is newer than everything sent before it (the snapshot carries the newest event id it
-   * reflects), so a client never sees progress go back.
+   * reflects), so a client never sees progress go back. Followers arriving together share one state
+   * query (the one in flight when they subscribe); each lays the newest progress over it itself.
    */
   public Flux<Event> follow(String id, long lastSeen) {
     return Flux.defer(() -> {
       Sinks.Many<ProgressEvent> live = Sinks.many().unicast().onBackpressureBuffer();
-      Sinks.Empty<Void> endNotice = Sinks.empty();
-      AutoCloseable subscription =
-          progress.subscribe(
-              id,
-              event -> {
-                if (ProgressEvent.ENDED.equals(event.type())) {
-                  endNotice.tryEmitEmpty();
-                  return;
-                }
-                synchronized (live) {
-                  live.tryEmitNext(event);
-                }
-              });
-      Mono<Void> endIsNear =
-          progress.carriesEnds()
-              ? Mono.firstWithSignal(endNotice.asMono(), endFoundByChecking(id))
-              : Mono.empty();
-      Mono<ApiMessages.Generation> ended =
-          endIsNear
-              .then(Mono.fromFuture(() -> generations.result(id)))
-              .onErrorResume(e -> Mono.empty())
-              .then(Blocking.call(() -> generations.view(id)))
-              .cache();
+      Upstream upstream = join(id, live);
+      Mono<ApiMessages.Generation> ended = upstream.end.asMono();
       Mono<Event> snapshot =
-          Blocking.call(() -> generations.state(id))
+          upstream
+              .state()
               .<Event>map(state -> {
                 ApiMessages.Generation view = generations.toView(state, progress.latest(id));
                 return state.status().terminal() ? new Final(view) : new Snapshot(view);
@@ -138,8 +133,154 @@ public class GenerationFeed {
               .takeUntilOther(ended);
       return Flux.concat(story, ended.map(Final::new))
           .takeUntil(event -> event instanceof Final)
-          .doFinally(signal -> close(subscription));
+          .doFinally(signal -> leave(upstream, live));
     });
+  }
+
+  /**
+   * Counts a follower in on its generation's upstream, made and opened for the first, and gives it
+   * {@code live}: from now on the follower's progress is buffered there.
+   */
+  private Upstream join(String id, Sinks.Many<ProgressEvent> live) {
+    Upstream upstream =
+        upstreams.compute(
+            id,
+            (key, current) -> {
+              Upstream joined = current == null ? new Upstream(key) : current;
+              joined.followers++;
+              return joined;
+            });
+    upstream.addFollower(live);
+    upstream.open();
+    return upstream;
+  }
+
+  /** Counts a follower out; the last one closes the upstream. */
+  private void leave(Upstream upstream, Sinks.Many<ProgressEvent> live) {
+    upstream.removeFollower(live);
+    boolean[] last = {false};
+    upstreams.computeIfPresent(
+        upstream.id,
+        (key, current) -> {
+          if (current != upstream || --current.followers > 0) {
+            return current;
+          }
+          last[0] = true;
+          return null;
+        });
+    if (last[0]) {
+      upstream.close();
+    }
+  }
+
+  /** How many generations have an upstream open (followers): for tests. */
+  int upstreamsOpen() {
+    return upstreams.size();
+  }
+
+  /**
+   * What all followers of one generation share: its progress subscription on the bus (handed to
+   * each follower's own buffer), the watch for its end and the final view it yields, and the state
+   * query in flight.
+   */
+  private final class Upstream {
+
+    final String id;
+
+    /** Followers counted in; changed only in {@link #upstreams}' compute for this id. */
+    int followers;
+
+    /** Each follower's buffer of live progress. */
+    private final Set<Sinks.Many<ProgressEvent>> buffers = ConcurrentHashMap.newKeySet();
+
+    /** The worker's notice that the workflow ended. */
+    private final Sinks.Empty<Void> endNotice = Sinks.empty();
+
+    /** The final view once the generation ended: given to every follower, late ones too. */
+    final Sinks.One<ApiMessages.Generation> end = Sinks.one();
+
+    private AutoCloseable subscription;
+    private Disposable endWatch;
+    private boolean opened;
+    private boolean closed;
+    private Mono<GenerationState> stateInFlight;
+
+    Upstream(String id) {
+      this.id = id;
+    }
+
+    void addFollower(Sinks.Many<ProgressEvent> buffer) {
+      buffers.add(buffer);
+    }
+
+    void removeFollower(Sinks.Many<ProgressEvent> buffer) {
+      buffers.remove(buffer);
+    }
+
+    /** Subscribes to the bus and starts watching for the end, once. */
+    synchronized void open() {
+      if (opened || closed) {
+        return;
+      }
+      opened = true;
+      subscription = progress.subscribe(id, this::deliver);
+      Mono<Void> endIsNear =
+          progress.carriesEnds()
+              ? Mono.firstWithSignal(endNotice.asMono(), endFoundByChecking(id))
+              : Mono.empty();
+      endWatch =
+          endIsNear
+              .then(Mono.fromFuture(() -> generations.result(id)))
+              .onErrorResume(e -> Mono.empty())
+              .then(Blocking.call(() -> generations.view(id)))
+              .subscribe(end::tryEmitValue, end::tryEmitError);
+    }
+
+    /** One bus event, handed to every follower's buffer (one event at a time). */
+    private void deliver(ProgressEvent event) {
+      if (ProgressEvent.ENDED.equals(event.type())) {
+        endNotice.tryEmitEmpty();
+        return;
+      }
+      synchronized (buffers) {
+        for (Sinks.Many<ProgressEvent> buffer : buffers) {
+          buffer.tryEmitNext(event);
+        }
+      }
+    }
+
+    /**
+     * The generation's state: the query in flight when asked, shared by everyone who asks while it
+     * runs, else a new one.
+     */
+    synchronized Mono<GenerationState> state() {
+      if (stateInFlight == null) {
+        Mono<GenerationState> query =
+            Blocking.call(() -> generations.state(id))
+                .doOnEach(signal -> {
+                  if (!signal.isOnNext()) {
+                    stateAnswered();
+                  }
+                })
+                .cache();
+        stateInFlight = query;
+      }
+      return stateInFlight;
+    }
+
+    private synchronized void stateAnswered() {
+      stateInFlight = null;
+    }
+
+    synchronized void close() {
+      closed = true;
+      if (endWatch != null) {
+        endWatch.dispose();
+      }
+      if (subscription != null) {
+        GenerationFeed.close(subscription);
+      }
+    }
   }
 
   /** Completes when a periodic check finds the generation's workflow no longer running. */

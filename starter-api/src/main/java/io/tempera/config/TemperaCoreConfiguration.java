@@ -1,23 +1,33 @@
 package io.tempera.config;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tempera.codec.EncryptionCodec;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.InProcessProgressBus;
 import io.tempera.progress.ProgressBus;
 import io.tempera.template.NodeCatalogueSource;
 import io.tempera.template.TemplateRegistry;
 import io.tempera.template.TemplateTranslator;
+import io.temporal.common.converter.DataConverter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
-/** What the API and the workers share: templates, the output store and the progress bus. */
+/**
+ * What the API and the workers share: templates, the output store, the progress bus and payload
+ * encryption.
+ */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(TemperaProperties.class)
 public class TemperaCoreConfiguration {
+
+  private static final Logger log = LoggerFactory.getLogger(TemperaCoreConfiguration.class);
 
   /**
    * At start, a warning naming the {@code TEMPERA_*} environment variables this application does
@@ -28,6 +38,40 @@ public class TemperaCoreConfiguration {
           org.springframework.boot.context.event.ApplicationStartedEvent>
       unknownEnvironmentNames() {
     return event -> EnvironmentNames.warnAboutUnknown(event.getApplicationContext());
+  }
+
+  /**
+   * Payload encryption, when {@code tempera.encryption.enabled}: the configured keys, checked at
+   * start (a key that is not 32 bytes of base64 fails it, naming the key's id, never the key).
+   */
+  @Bean
+  @ConditionalOnProperty(name = "tempera.encryption.enabled", havingValue = "true")
+  public EncryptionCodec encryptionCodec(TemperaProperties properties) {
+    TemperaProperties.Encryption settings = properties.encryption();
+    EncryptionCodec codec;
+    try {
+      codec = EncryptionCodec.ofBase64(settings.currentKeyId(), settings.keys());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalStateException(
+          "tempera.encryption is enabled but its keys are not usable: " + e.getMessage());
+    }
+    log.info(
+        "Payload encryption on: key id '{}' encrypts; keys {} decrypt",
+        codec.currentKeyId(),
+        codec.keyIds());
+    return codec;
+  }
+
+  /**
+   * The data converter of Temporal's client and workers when encryption is on: the SDK's default
+   * converters, every payload then encrypted. The Temporal Spring Boot starter takes the one {@link
+   * DataConverter} bean there is (by this name when there are several) for the WorkflowClient, the
+   * workers and the in-process test server alike.
+   */
+  @Bean
+  @ConditionalOnProperty(name = "tempera.encryption.enabled", havingValue = "true")
+  public DataConverter mainDataConverter(EncryptionCodec encryptionCodec) {
+    return encryptionCodec.dataConverter();
   }
 
   /** Jackson 2 for templates and backend payloads (the web layer has its own Jackson 3). */

@@ -15,6 +15,8 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param nodeCatalogue checking ComfyUI templates against the servers' {@code /object_info}
  * @param limits how large an input may be ({@code tempera.limits.*})
  * @param security keys, origins and signed URLs ({@code tempera.security.*})
+ * @param encryption payload encryption, so the Temporal server stores no prompt or user file
+ *     ({@code tempera.encryption.*})
  */
 @ConfigurationProperties("tempera")
 public record TemperaProperties(
@@ -25,7 +27,38 @@ public record TemperaProperties(
     Boolean searchAttributes,
     NodeCatalogue nodeCatalogue,
     Limits limits,
-    Security security) {
+    Security security,
+    Encryption encryption) {
+
+  /**
+   * Payload encryption ({@code tempera.encryption.*}): every payload Temporal stores is encrypted
+   * with AES-256-GCM ({@link io.tempera.codec.EncryptionCodec}) by the API and the workers alike.
+   *
+   * @param enabled encrypt (default false); histories written before still replay
+   * @param currentKeyId the id of the key that encrypts
+   * @param keys every key that decrypts, by id: 32 random bytes in base64 ({@code
+   *     TEMPERA_ENCRYPTION_KEYS_<ID>}; ids in lower case, letters and digits)
+   */
+  public record Encryption(
+      Boolean enabled, String currentKeyId, java.util.Map<String, String> keys) {
+
+    public Encryption {
+      enabled = enabled != null && enabled;
+      keys = keys == null ? java.util.Map.of() : java.util.Map.copyOf(keys);
+    }
+
+    /** Never the keys: their ids only. */
+    @Override
+    public String toString() {
+      return "Encryption[enabled="
+          + enabled
+          + ", currentKeyId="
+          + currentKeyId
+          + ", keys="
+          + new java.util.TreeSet<>(keys.keySet())
+          + "]";
+    }
+  }
 
   /**
    * Who may call the API ({@code tempera.security.*}).
@@ -142,6 +175,7 @@ public record TemperaProperties(
         nodeCatalogue == null ? new NodeCatalogue(null, null, null, null) : nodeCatalogue;
     limits = limits == null ? new Limits(null, null, null) : limits;
     security = security == null ? new Security(null, null, null, null, null, null, null) : security;
+    encryption = encryption == null ? new Encryption(null, null, null) : encryption;
     if (security.keysFile() == null || security.keysFile().toString().isEmpty()) {
       Path parent = outputRoot.toAbsolutePath().normalize().getParent();
       security =

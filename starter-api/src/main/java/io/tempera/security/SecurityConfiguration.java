@@ -199,7 +199,8 @@ public class SecurityConfiguration {
     CorsConfiguration config = new CorsConfiguration();
     config.setAllowedOrigins(origins);
     config.setAllowedMethods(List.of("GET", "POST", "DELETE"));
-    config.setAllowedHeaders(List.of("Authorization", "Content-Type", "Last-Event-ID"));
+    config.setAllowedHeaders(
+        List.of("Authorization", "Content-Type", "Last-Event-ID", "X-Namespace"));
     config.setExposedHeaders(List.of("Location"));
     config.setAllowCredentials(false);
     config.setMaxAge(600L);

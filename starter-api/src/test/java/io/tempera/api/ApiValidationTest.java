@@ -156,6 +156,21 @@ class ApiValidationTest {
   }
 
   @Test
+  void withEncryptionOffTheCodecAnswersEncryptionOff() throws Exception {
+    for (String path : List.of("/api/admin/codec/decode", "/api/admin/codec/encode")) {
+      HttpResponse<String> response =
+          http.send(
+              TestKeys.request(keys, URI.create("http://127.0.0.1:" + port + path))
+                  .header("content-type", "application/json")
+                  .POST(HttpRequest.BodyPublishers.ofString("{\"payloads\":[]}"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(response.statusCode()).as(path).isEqualTo(404);
+      assertThat(JSON.readTree(response.body()).get("code").asText()).isEqualTo("ENCRYPTION_OFF");
+    }
+  }
+
+  @Test
   void theFunctionListDescribesParametersAsJsonSchema() throws Exception {
     HttpResponse<String> response =
         http.send(

@@ -50,7 +50,12 @@ class EnvironmentNamesTest {
     assertThat(properties)
         .contains("tempera.security.keys-file", "tempera.security.signed-url-ttl");
     assertThat(collections)
-        .containsExactly("tempera.node-catalogue.comfyui-urls", "tempera.security.allowed-origins");
+        .containsExactly(
+            "tempera.node-catalogue.comfyui-urls",
+            "tempera.security.allowed-origins",
+            "tempera.encryption.keys");
+    assertThat(properties)
+        .contains("tempera.encryption.enabled", "tempera.encryption.current-key-id");
     assertThat(EnvironmentNames.forms("tempera.worker.gradio-urls"))
         .containsExactly("TEMPERA_WORKER_GRADIOURLS", "TEMPERA_WORKER_GRADIO_URLS");
   }
@@ -68,6 +73,9 @@ class EnvironmentNamesTest {
     assertThat(known.isKnown("TEMPERA_NODE_CATALOGUE_REFRESH")).isTrue();
     assertThat(known.isKnown("TEMPERA_PROGRESS_REDIS_URL")).as("read by @Value").isTrue();
     assertThat(known.isKnown("TEMPERA_CACHE_DIR")).as("the scripts'").isTrue();
+    assertThat(known.isKnown("TEMPERA_ENCRYPTION_ENABLED")).isTrue();
+    assertThat(known.isKnown("TEMPERA_ENCRYPTION_CURRENT_KEY_ID")).isTrue();
+    assertThat(known.isKnown("TEMPERA_ENCRYPTION_KEYS_K2026")).as("a key of the map").isTrue();
     assertThat(known.isKnown("TEMPERA_SLOT")).isFalse();
     assertThat(known.isKnown("TEMPERA_WORKER_SLOTSS")).isFalse();
     assertThat(known.isKnown("TEMPERA_WORKER_GRADIO")).isFalse();

@@ -112,6 +112,7 @@ class DocumentedEnvironmentNamesTest {
 
   static final String A = "http://gpu-a:8188";
   static final String B = "http://gpu-b:8188";
+  static final String KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
   static List<Case> documented() {
     List<Case> cases = new java.util.ArrayList<>();
@@ -137,6 +138,49 @@ class DocumentedEnvironmentNamesTest {
               "redis://redis:6379",
               c -> c.property("tempera.progress.redis-url"),
               "redis://redis:6379"));
+    }
+    // who may call the API: the keys file and the origins of other pages
+    for (App app : List.of(App.API, App.EMBEDDED)) {
+      cases.add(
+          new Case(
+              app,
+              "TEMPERA_KEYS_FILE",
+              "/srv/keys.json",
+              c -> c.tempera().security().keysFile(),
+              Path.of("/srv/keys.json")));
+      cases.add(
+          new Case(
+              app,
+              "TEMPERA_ALLOWED_ORIGINS",
+              "http://canvas:3000,http://localhost:8233",
+              c -> c.tempera().security().allowedOrigins(),
+              List.of("http://canvas:3000", "http://localhost:8233")));
+    }
+    // payload encryption, on the API and worker hosts alike (README, Encryption at rest)
+    for (App app : App.values()) {
+      cases.add(
+          new Case(
+              app,
+              "TEMPERA_ENCRYPTION_ENABLED",
+              "true",
+              c -> c.tempera().encryption().enabled(),
+              true));
+      cases.add(
+          new Case(
+              app,
+              "TEMPERA_ENCRYPTION_CURRENT_KEY_ID",
+              "k2026",
+              c -> c.tempera().encryption().currentKeyId(),
+              "k2026"));
+      for (String id : List.of("K2026", "K2027")) {
+        cases.add(
+            new Case(
+                app,
+                "TEMPERA_ENCRYPTION_KEYS_" + id,
+                KEY,
+                c -> c.tempera().encryption().keys(),
+                Map.of(id.toLowerCase(java.util.Locale.ROOT), KEY)));
+      }
     }
     for (App app : List.of(App.API, App.EMBEDDED)) {
       cases.add(new Case(app, "TEMPERA_PORT", "9123", c -> c.property("server.port"), "9123"));

@@ -321,6 +321,30 @@ public class WorkerConfiguration {
     return DockerModelHosts.create(properties, host, metrics);
   }
 
+  /**
+   * {@code backends} in /actuator/health and the readiness group: DOWN once a run's watchdog found
+   * its backend doing nothing (stalled, or never leaving its queue), until a run progresses again.
+   */
+  @Bean
+  public org.springframework.boot.health.contributor.HealthIndicator backendsHealthIndicator(
+      GenerationActivitySet activities) {
+    if (!(activities.runs() instanceof io.tempera.activities.run.BackendActivitiesImpl runs)) {
+      return () -> org.springframework.boot.health.contributor.Health.unknown().build();
+    }
+    return () ->
+        runs.health()
+            .stalled()
+            .map(stall ->
+                org.springframework.boot.health.contributor.Health.down()
+                    .withDetail(
+                        "reason", "a backend takes runs and does not progress: " + stall.reason())
+                    .withDetail("trip", stall.trip())
+                    .withDetail("generationId", stall.generationId())
+                    .withDetail("since", stall.at().toString())
+                    .build())
+            .orElseGet(() -> org.springframework.boot.health.contributor.Health.up().build());
+  }
+
   /** /actuator/health shows whether the Docker engine answers and what this host runs on it. */
   @Bean
   @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(

@@ -82,6 +82,13 @@ public class BackendActivitiesImpl implements BackendActivities {
    * @param runsAtOnce how many runs this host's backends take at once (the host's slots; it may
    *     hold more leases, those generations wait here ready)
    */
+  private final BackendHealth health = new BackendHealth();
+
+  /** Whether this host's backends work (readiness). */
+  public BackendHealth health() {
+    return health;
+  }
+
   public BackendActivitiesImpl(
       BackendRegistry backends,
       OutputStore outputs,
@@ -172,6 +179,9 @@ public class BackendActivitiesImpl implements BackendActivities {
                 job.generationId(),
                 job.runId(),
                 watchdog.describe(trip));
+            if (trip != RunWatchdog.Trip.RUN_TIME) {
+              health.stalled(job.generationId(), trip.name(), watchdog.describe(trip));
+            }
             // the attempt stops following first (so it cannot submit again), then the backend is
             // told: the run leaves the backend's queue, or is interrupted
             worker.interrupt();
@@ -213,6 +223,9 @@ public class BackendActivitiesImpl implements BackendActivities {
                   outputs.projectDir(job.projectId()),
                   p -> {
                     watchdog.onProgress(p.queuePosition());
+                    if (p.queuePosition() == null) {
+                      health.progressed(); // running and reporting: the backend works
+                    }
                     live.accept(p);
                   });
         } finally {

@@ -3,7 +3,12 @@ package io.tempera.backend;
 import io.tempera.generation.ErrorCode;
 import io.temporal.failure.ApplicationFailure;
 
-/** The activity failures of the faults every backend shares, worded the same for each of them. */
+/**
+ * The activity failures of the faults every backend shares, worded the same for each of them: the
+ * person reads where and what kind of fault ({@link BackendMessages#fault}); what went wrong in
+ * detail (an HTTP error body, a connection's reason) is for operators, in the failure's details and
+ * the log.
+ */
 public final class BackendFailures {
 
   private BackendFailures() {}
@@ -14,28 +19,18 @@ public final class BackendFailures {
    * @param where the server, for a person: "ComfyUI (http://…)", "Gradio (http://…)"
    */
   public static ApplicationFailure of(BackendFault fault, String where, BackendException e) {
+    String message = BackendMessages.fault(fault, where);
     return switch (fault) {
-      case UNREACHABLE ->
-          ApplicationFailure.newFailure(
-              where + " is unreachable: " + e.getMessage(), ErrorCode.BACKEND_UNREACHABLE.name());
-      case SERVER_ERROR ->
-          ApplicationFailure.newFailure(
-              where + " answered with an error: " + e.getMessage(),
-              ErrorCode.BACKEND_UNREACHABLE.name());
+      case UNREACHABLE, SERVER_ERROR ->
+          BackendMessages.failure(
+              message, ErrorCode.BACKEND_UNREACHABLE, false, where, e.getMessage());
       case TIMEOUT ->
-          ApplicationFailure.newFailure(
-              where + " did not answer in time: " + e.getMessage(), ErrorCode.TIMEOUT.name());
+          BackendMessages.failure(message, ErrorCode.TIMEOUT, false, where, e.getMessage());
       case PROTOCOL ->
-          ApplicationFailure.newFailure(
-              where + " sent a reply we do not understand: " + e.getMessage(),
-              ErrorCode.INTERNAL.name());
+          BackendMessages.failure(message, ErrorCode.INTERNAL, false, where, e.getMessage());
       case NOT_FOUND ->
-          ApplicationFailure.newFailure(
-              "An output file is missing on " + where + ": " + e.getMessage(),
-              ErrorCode.OUTPUT_MISSING.name());
-      case ABORTED ->
-          ApplicationFailure.newFailure(
-              "The run was stopped while waiting for " + where, ErrorCode.INTERNAL.name());
+          BackendMessages.failure(message, ErrorCode.OUTPUT_MISSING, false, where, e.getMessage());
+      case ABORTED -> ApplicationFailure.newFailure(message, ErrorCode.INTERNAL.name());
     };
   }
 }

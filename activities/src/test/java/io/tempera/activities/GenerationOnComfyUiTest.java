@@ -292,7 +292,10 @@ class GenerationOnComfyUiTest {
 
     assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
     assertThat(result.error().code()).isEqualTo("EXECUTION_ERROR");
-    assertThat(result.error().message()).contains("the decoder exploded").contains("TemperaFault");
+    assertThat(result.error().message())
+        .isEqualTo("The generator failed at node 4 (TemperaFault)")
+        .as("the server's words are for operators only")
+        .doesNotContain("the decoder exploded");
     assertThat(result.outputs())
         .singleElement()
         .satisfies(o -> {
@@ -300,6 +303,83 @@ class GenerationOnComfyUiTest {
           assertThat(outputs.resolve(o.path())).exists();
         });
     assertThat(result.warnings()).contains("Kept 1 output(s) produced before the failure");
+  }
+
+  /** A node's exception text the way a real server sends it: a server path and a traceback. */
+  private static final String LEAKY_EXCEPTION =
+      "[Errno 2] No such file or directory: '/home/comfy/ComfyUI/models/x.safetensors'\n"
+          + "Traceback (most recent call last):\n"
+          + "  File \"/home/comfy/ComfyUI/execution.py\", line 496, in execute\n"
+          + "    output_data, output_ui, has_subgraph = get_output_data(...)";
+
+  @Test
+  void aNodesExceptionTextReachesOperatorsOnlyThePersonReadsTheMappedSentence() throws Exception {
+    Path leaky = tmp.resolve("templates/test/leaky-fault");
+    Files.createDirectories(leaky);
+    Files.writeString(
+        leaky.resolve("template.json"),
+        """
+        {"id": "leaky-fault", "version": "1.0.0", "display_name": "Leaky fault (test)",
+         "category": "test", "description": "Fails with a server path and a traceback.",
+         "backend": {"type": "comfyui", "graph": "graph.json"}, "parameters": {},
+         "quality_parameters": {"draft": {}, "standard": {}, "high": {}, "ultra": {}}}
+        """);
+    ObjectMapper json = new ObjectMapper();
+    var graph = json.createObjectNode();
+    graph
+        .putObject("1")
+        .put("class_type", "EmptyImage")
+        .putObject("inputs")
+        .put("width", 8)
+        .put("height", 8)
+        .put("batch_size", 1)
+        .put("color", 0);
+    var fault = graph.putObject("7").put("class_type", "TemperaFault").putObject("inputs");
+    fault.putArray("image").add("1").add(0);
+    fault.put("exception_type", "FileNotFoundError").put("exception_message", LEAKY_EXCEPTION);
+    var save = graph.putObject("9").put("class_type", "SaveImage").putObject("inputs");
+    save.putArray("images").add("7").add(0);
+    save.put("filename_prefix", "never");
+    Files.writeString(leaky.resolve("graph.json"), graph.toString());
+    registry = new TemplateRegistry(tmp.resolve("templates"), json, 0);
+    assertThat(registry.problems()).isEmpty();
+    startHost();
+
+    GenerationResult result = run("gen-leaky", request("leaky-fault", Map.of()));
+
+    assertThat(result.status()).isEqualTo(GenerationStatus.FAILED);
+    assertThat(result.error().code()).isEqualTo("EXECUTION_ERROR");
+    assertThat(result.error().message())
+        .isEqualTo("The generator is missing a model or file that node 7 (TemperaFault) needs");
+    for (String told : List.of(result.error().message(), result.error().suggestion())) {
+      assertThat(told)
+          .doesNotContain("/home/comfy")
+          .doesNotContain("safetensors")
+          .doesNotContain("Traceback")
+          .doesNotContain("Errno")
+          .doesNotContain("FileNotFoundError");
+    }
+    // operators find the server's words, whole, in the run's failure (the Temporal UI shows it)
+    io.temporal.common.converter.DataConverter converter =
+        io.temporal.common.converter.GlobalDataConverter.get();
+    List<String> operatorTexts =
+        host.client.fetchHistory("gen-leaky").getEvents().stream()
+            .filter(e -> e.hasActivityTaskFailedEventAttributes())
+            .map(e -> e.getActivityTaskFailedEventAttributes().getFailure())
+            .filter(f -> f.getApplicationFailureInfo().getType().equals("EXECUTION_ERROR"))
+            .map(f -> f.getApplicationFailureInfo().getDetails())
+            .map(d ->
+                converter.fromPayload(
+                    d.getPayloads(d.getPayloadsCount() - 1), String.class, String.class))
+            .toList();
+    assertThat(operatorTexts)
+        .singleElement()
+        .satisfies(raw ->
+            assertThat(raw)
+                .contains("FileNotFoundError")
+                .contains(LEAKY_EXCEPTION)
+                .contains("/home/comfy/ComfyUI/models/x.safetensors")
+                .contains("Traceback (most recent call last)"));
   }
 
   @Test

@@ -2,6 +2,7 @@ package io.tempera.activities.models;
 
 import io.tempera.activities.Heartbeats;
 import io.tempera.activities.PhaseEvents;
+import io.tempera.backend.BackendMessages;
 import io.tempera.containers.ModelHost;
 import io.tempera.containers.ModelHostException;
 import io.tempera.containers.RunningModel;
@@ -79,21 +80,16 @@ public class ModelActivitiesImpl implements ModelActivities {
   }
 
   /**
-   * A model host's failure as the activity's typed failure, with the end of the container's log.
+   * A model host's failure as the activity's typed failure. The end of the container's log (a
+   * backend's own output: paths, tracebacks) is for operators only: the failure's details and the
+   * log, never the message a person reads.
    */
   public static ApplicationFailure failure(ModelSpec model, ModelHostException e) {
-    String message =
-        "Model "
-            + model.id()
-            + ": "
-            + e.getMessage()
-            + (e.logTail().isBlank() ? "" : "\n" + tail(e.logTail(), 2_000));
-    return e.code().retryable()
-        ? ApplicationFailure.newFailure(message, e.code().name())
-        : ApplicationFailure.newNonRetryableFailure(message, e.code().name());
-  }
-
-  private static String tail(String text, int max) {
-    return text.length() <= max ? text : "…" + text.substring(text.length() - max);
+    return BackendMessages.failure(
+        "Model " + model.id() + ": " + e.getMessage(),
+        e.code(),
+        !e.code().retryable(),
+        "the container of model " + model.id(),
+        e.logTail().isBlank() ? null : e.logTail());
   }
 }

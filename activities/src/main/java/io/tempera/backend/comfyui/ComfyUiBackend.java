@@ -1,8 +1,10 @@
 package io.tempera.backend.comfyui;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tempera.backend.Backend;
 import io.tempera.backend.BackendFailures;
+import io.tempera.backend.BackendMessages;
 import io.tempera.backend.BackendProgress;
 import io.tempera.backend.CircuitBreaker;
 import io.tempera.generation.BackendFile;
@@ -129,7 +131,12 @@ public final class ComfyUiBackend implements Backend {
             new BackendOutcome(job.runId(), false, files(result, endpoint), result.submitted());
         case INTERRUPTED ->
             new BackendOutcome(job.runId(), true, files(result, endpoint), result.submitted());
-        case ERROR -> throw executionFailure(result.error(), files(result, endpoint));
+        case ERROR ->
+            throw executionFailure(
+                result.error(),
+                files(result, endpoint),
+                job.plan().payload(),
+                "ComfyUI (" + endpoint.name() + ")");
       };
     } catch (ComfyUiException e) {
       if (e.kind() != ComfyUiException.Kind.VALIDATION
@@ -248,9 +255,26 @@ public final class ComfyUiBackend implements Backend {
         update.stage() == ProgressUpdate.Stage.SERVER_DOWN);
   }
 
-  /** A failed run, carrying the files it produced before failing ({@link PartialFiles}). */
+  /**
+   * A failed run, carrying the files it produced before failing ({@link PartialFiles}, the first
+   * detail). The person reads a sentence for the kind of failure ({@link BackendMessages}), naming
+   * the node by its id and class as the server echoed them; what the server said goes to operators
+   * only (the last detail, and the log).
+   */
   public static ApplicationFailure executionFailure(
       ExecutionError error, List<BackendFile> partial) {
+    return executionFailure(error, partial, null, "ComfyUI");
+  }
+
+  /**
+   * A failed run of {@code graph}: the failing node is named by its id and class type in the
+   * template's graph, never by what the server calls it.
+   *
+   * @param graph the graph that ran (null: the server's node id and type are taken as they are)
+   * @param where the server, for the log
+   */
+  static ApplicationFailure executionFailure(
+      ExecutionError error, List<BackendFile> partial, ObjectNode graph, String where) {
     PartialFiles details = new PartialFiles(partial);
     if (error == null) {
       return ApplicationFailure.newNonRetryableFailure(
@@ -258,57 +282,47 @@ public final class ComfyUiBackend implements Backend {
           ErrorCode.EXECUTION_ERROR.name(),
           details);
     }
-    if (error.outOfMemory()) {
-      return ApplicationFailure.newNonRetryableFailure(
-          "Not enough GPU memory at node " + error.nodeId() + " (" + error.nodeType() + ")",
-          ErrorCode.OUT_OF_GPU_MEMORY.name(),
-          details);
+    String nodeId = error.nodeId();
+    String classType = error.nodeType();
+    if (graph != null) {
+      JsonNode node = nodeId == null ? null : graph.get(nodeId);
+      if (node != null && node.path("class_type").isTextual()) {
+        classType = node.path("class_type").asText();
+      } else {
+        nodeId = null;
+        classType = null;
+      }
     }
-    String what =
-        "Node "
-            + error.nodeId()
-            + " ("
-            + error.nodeType()
-            + ") failed: "
-            + firstLine(error.exceptionMessage());
-    if (error.transientFault()) {
-      // not retried here (a retry would re-attach to this failed run): the generation runs again
-      // under a new run id
-      return ApplicationFailure.newNonRetryableFailure(
-          what + " — a fault of the generator that can pass",
-          ErrorCode.BACKEND_FAULT.name(),
-          details);
-    }
-    return ApplicationFailure.newNonRetryableFailure(
-        what, ErrorCode.EXECUTION_ERROR.name(), details);
+    BackendMessages.Mapped mapped =
+        BackendMessages.nodeFailure(
+            nodeId, classType, error.exceptionType(), error.exceptionMessage());
+    ErrorCode code =
+        error.outOfMemory()
+            ? ErrorCode.OUT_OF_GPU_MEMORY
+            : error.transientFault()
+                // not retried here (a retry would re-attach to this failed run): the generation
+                // runs again under a new run id
+                ? ErrorCode.BACKEND_FAULT
+                : ErrorCode.EXECUTION_ERROR;
+    return BackendMessages.failure(
+        mapped.message(), code, true, where, error.operatorText(), details);
   }
 
   public static ApplicationFailure toFailure(ComfyUiException e, ComfyUiEndpoint endpoint) {
     String where = "ComfyUI (" + endpoint.name() + ")";
     return switch (e.kind()) {
       case VALIDATION ->
-          ApplicationFailure.newNonRetryableFailure(
-              e.userMessage(), ErrorCode.BACKEND_VALIDATION.name());
+          BackendMessages.failure(
+              e.userMessage(), ErrorCode.BACKEND_VALIDATION, true, where, e.operatorText());
       case MISSING_NODE ->
-          ApplicationFailure.newNonRetryableFailure(
-              "The generator has no node '"
-                  + e.missingNodeClass()
-                  + "', which this function needs (a custom node that is not installed there)",
-              ErrorCode.MISSING_NODE.name());
+          BackendMessages.failure(
+              BackendMessages.missingNode(e.missingNodeClass()),
+              ErrorCode.MISSING_NODE,
+              true,
+              where,
+              e.getMessage());
       case UNREACHABLE, SERVER_ERROR, TIMEOUT, PROTOCOL, NOT_FOUND, ABORTED ->
           BackendFailures.of(e.fault().orElseThrow(), where, e);
     };
-  }
-
-  private static String firstLine(String s) {
-    if (s == null) {
-      return "";
-    }
-    int nl = s.indexOf('\n');
-    // ComfyUI's own messages may shout: "**** ERROR: Saving image outside …"
-    return (nl < 0 ? s : s.substring(0, nl))
-        .trim()
-        .replaceFirst("^[*#=! ]+", "")
-        .replaceFirst("^(?i)error: *", "");
   }
 }

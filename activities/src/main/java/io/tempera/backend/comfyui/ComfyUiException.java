@@ -2,6 +2,7 @@ package io.tempera.backend.comfyui;
 
 import io.tempera.backend.BackendException;
 import io.tempera.backend.BackendFault;
+import io.tempera.backend.BackendMessages;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -77,20 +78,48 @@ public class ComfyUiException extends BackendException {
     return nodeErrors;
   }
 
-  /** A sentence for a person: for validation errors, each node and what is wrong with it. */
+  /**
+   * A sentence for a person ({@link BackendMessages}): for validation errors, each node and input
+   * by the graph's names and the kind of refusal; never the server's own words, which {@link
+   * #operatorText} keeps.
+   */
   public String userMessage() {
     if (kind() == Kind.VALIDATION && !nodeErrors.isEmpty()) {
       return nodeErrors.stream()
-          .map(e ->
-              "Node "
-                  + e.nodeId()
-                  + " ("
-                  + e.classType()
-                  + "): "
-                  + e.message()
-                  + (e.details() == null || e.details().isBlank() ? "" : " (" + e.details() + ")"))
+          .map(
+              e -> BackendMessages.refusedInput(e.nodeId(), e.classType(), e.type(), e.inputName()))
+          .distinct()
           .collect(Collectors.joining("; "));
     }
+    if (kind() == Kind.VALIDATION) {
+      return BackendMessages.REFUSED;
+    }
+    if (kind() == Kind.MISSING_NODE) {
+      return BackendMessages.missingNode(missingNodeClass);
+    }
     return getMessage();
+  }
+
+  /** Everything the server said, for operators only: the message and each node error whole. */
+  public String operatorText() {
+    if (nodeErrors.isEmpty()) {
+      return getMessage();
+    }
+    return getMessage()
+        + nodeErrors.stream()
+            .map(e ->
+                "\nnode "
+                    + e.nodeId()
+                    + " ("
+                    + e.classType()
+                    + ") "
+                    + e.type()
+                    + (e.inputName() == null ? "" : " on " + e.inputName())
+                    + ": "
+                    + e.message()
+                    + (e.details() == null || e.details().isBlank()
+                        ? ""
+                        : " (" + e.details() + ")"))
+            .collect(Collectors.joining());
   }
 }

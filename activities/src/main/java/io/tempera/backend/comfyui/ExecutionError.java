@@ -1,7 +1,6 @@
 package io.tempera.backend.comfyui;
 
 import java.util.List;
-import java.util.Locale;
 
 /** ComfyUI's execution_error: which node failed, with the exception's type and message. */
 public record ExecutionError(
@@ -48,10 +47,26 @@ public record ExecutionError(
 
   /** GPU out of memory, by the rule real ComfyUI servers need (type or message). */
   public boolean outOfMemory() {
-    String type = exceptionType == null ? "" : exceptionType;
-    String message = exceptionMessage == null ? "" : exceptionMessage;
-    return type.endsWith("OutOfMemoryError")
-        || message.toLowerCase(Locale.ROOT).contains("out of memory")
-        || message.contains("Allocation on device");
+    return io.tempera.backend.BackendMessages.outOfMemory(exceptionType, exceptionMessage);
+  }
+
+  /**
+   * Everything the server said, for operators only (the failure's details, the log): node, type,
+   * message and traceback, nothing cut.
+   */
+  public String operatorText() {
+    StringBuilder text =
+        new StringBuilder("node ")
+            .append(nodeId)
+            .append(" (")
+            .append(nodeType)
+            .append("): ")
+            .append(exceptionType)
+            .append(": ")
+            .append(exceptionMessage);
+    if (!traceback.isEmpty()) {
+      text.append("\nTraceback (most recent call last):\n").append(String.join("", traceback));
+    }
+    return text.toString();
   }
 }

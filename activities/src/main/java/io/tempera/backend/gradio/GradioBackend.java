@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tempera.backend.Backend;
 import io.tempera.backend.BackendFailures;
+import io.tempera.backend.BackendMessages;
 import io.tempera.backend.BackendProgress;
 import io.tempera.backend.CircuitBreaker;
 import io.tempera.generation.BackendFile;
@@ -278,16 +279,16 @@ public final class GradioBackend implements Backend {
             grace.toSeconds());
       }
       if (now - downSince >= grace.toNanos()) {
-        throw ApplicationFailure.newFailure(
+        throw BackendMessages.failure(
             (pool.size() == 1
                     ? "The Gradio app at " + pool.get(0).name()
                     : "None of the " + pool.size() + " Gradio apps")
                 + " answered for "
-                + GenerationFailures.describe(grace)
-                + " ("
-                + last.getMessage()
-                + ")",
-            ErrorCode.BACKEND_UNREACHABLE.name());
+                + GenerationFailures.describe(grace),
+            ErrorCode.BACKEND_UNREACHABLE,
+            false,
+            pool.stream().map(GradioEndpoint::name).toList().toString(),
+            last.getMessage());
       }
       progress.accept(BackendProgress.notAnswering());
       try {
@@ -510,18 +511,26 @@ public final class GradioBackend implements Backend {
     String where = "Gradio (" + endpoint.name() + ")";
     return switch (e.kind()) {
       case VALIDATION ->
-          ApplicationFailure.newNonRetryableFailure(
-              where + " refused the request: " + e.getMessage(),
-              ErrorCode.BACKEND_VALIDATION.name());
-      case EXECUTION ->
-          // gr.Error is the app's own message to its user: told as it is
-          ApplicationFailure.newNonRetryableFailure(
-              e.getMessage(), ErrorCode.EXECUTION_ERROR.name());
+          BackendMessages.failure(
+              e.httpStatus() != null && e.httpStatus() == 413
+                  ? where + " refused a file as larger than it accepts"
+                  : where + " refused the request's inputs",
+              ErrorCode.BACKEND_VALIDATION,
+              true,
+              where,
+              e.getMessage());
+      case EXECUTION -> {
+        // gr.Error is the app's own message to its user: told as it is, within bounds
+        String told = BackendMessages.appMessage(e.getMessage());
+        yield told.equals(e.getMessage())
+            ? ApplicationFailure.newNonRetryableFailure(told, ErrorCode.EXECUTION_ERROR.name())
+            : BackendMessages.failure(told, ErrorCode.EXECUTION_ERROR, true, where, e.getMessage());
+      }
       case AUTH ->
           misconfigured(endpoint, "its Gradio app refused the worker's login", e.getMessage());
       case BUSY ->
-          ApplicationFailure.newFailure(
-              where + " is busy: " + e.getMessage(), ErrorCode.BACKEND_BUSY.name());
+          BackendMessages.failure(
+              where + " is busy", ErrorCode.BACKEND_BUSY, false, where, e.getMessage());
       case UNREACHABLE, SERVER_ERROR, TIMEOUT, PROTOCOL, NOT_FOUND, ABORTED ->
           BackendFailures.of(e.fault().orElseThrow(), where, e);
     };

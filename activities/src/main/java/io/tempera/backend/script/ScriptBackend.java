@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tempera.backend.Backend;
+import io.tempera.backend.BackendMessages;
 import io.tempera.backend.BackendProgress;
 import io.tempera.generation.BackendFile;
 import io.tempera.generation.BackendJob;
@@ -40,8 +41,9 @@ import org.slf4j.LoggerFactory;
  * {"type":"progress","progress":0.4,"step":3,"totalSteps":10,"message":"…"}} and, last, {@code
  * {"type":"result","outputs":["a.png"]}} (paths relative to outputDir; without it every file in
  * outputDir is an output). Other stdout lines are logged. Exit code 0 is success; anything else
- * fails the run with the tail of stderr. The timeout and a cancel kill the whole process tree.
- * Parameters never reach a shell: the command is run as an argument vector.
+ * fails the run, the tail of stderr kept for operators (the failure's details, the log). The
+ * timeout and a cancel kill the whole process tree. Parameters never reach a shell: the command is
+ * run as an argument vector.
  *
  * <p>A run cannot be re-attached after its worker died (the process died with it): a retried
  * attempt returns the recorded result of a finished run, otherwise starts the program afresh.
@@ -130,20 +132,25 @@ public final class ScriptBackend implements Backend {
       }
       reader.join(5_000);
       if (process.exitValue() != 0) {
-        throw ApplicationFailure.newNonRetryableFailure(
-            "The script failed (exit code "
-                + process.exitValue()
-                + "): "
-                + tail(runDir.resolve("stderr.log")),
-            ErrorCode.EXECUTION_ERROR.name());
+        // its stderr may hold paths and tracebacks: for operators only
+        throw BackendMessages.failure(
+            "The script failed (exit code " + process.exitValue() + ")",
+            ErrorCode.EXECUTION_ERROR,
+            true,
+            "the script " + command.get(0),
+            tail(runDir.resolve("stderr.log")));
       }
       JsonNode outcome = result[0] != null ? result[0] : json.createObjectNode();
       List<BackendFile> files = files(runDir, outcome);
       Files.writeString(recorded, outcome.toString());
       return new BackendOutcome(job.runId(), false, files, true);
     } catch (IOException e) {
-      throw ApplicationFailure.newFailure(
-          "The script could not be run: " + e.getMessage(), ErrorCode.INTERNAL.name());
+      throw BackendMessages.failure(
+          "The script could not be run",
+          ErrorCode.INTERNAL,
+          false,
+          "the script of run " + job.runId(),
+          e.toString());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return new BackendOutcome(job.runId(), true, List.of(), true);

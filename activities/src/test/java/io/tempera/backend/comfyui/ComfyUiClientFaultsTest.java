@@ -95,7 +95,10 @@ class ComfyUiClientFaultsTest {
                     assertThat(n.inputName()).isEqualTo("scale_by");
                   });
               assertThat(e.userMessage())
-                  .isEqualTo("Node 3 (ImageScaleBy): Value 9.0 bigger than max of 8.0 (scale_by)");
+                  .isEqualTo(
+                      "Node 3 (ImageScaleBy): the value of 'scale_by' is out of the range the"
+                          + " generator accepts");
+              assertThat(e.operatorText()).contains("Value 9.0 bigger than max of 8.0");
             });
   }
 

@@ -241,8 +241,10 @@ class ComfyUiClientProtocolTest {
             e -> {
               assertThat(e.kind()).isEqualTo(ComfyUiException.Kind.VALIDATION);
               assertThat(e.userMessage())
-                  .isEqualTo(
-                      "Node 1 (LoadImage): Custom validation failed for node (image - Invalid image file: nothing.png)");
+                  .isEqualTo("Node 1 (LoadImage): the generator refused the value of 'image'");
+              assertThat(e.operatorText())
+                  .contains(
+                      "Custom validation failed for node (image - Invalid image file: nothing.png)");
             });
     assertThat(comfy.acceptedPromptCount()).isZero();
     assertThat(client.systemStats().path("system").path("comfyui_version").asText()).isNotBlank();

@@ -92,6 +92,12 @@ class ComfyUiFailureTaxonomyTest {
     if (kind != ComfyUiException.Kind.VALIDATION) {
       assertThat(error.message()).as("the message says where it happened").contains("ComfyUI (");
     }
+    assertThat(error.message())
+        .as("what the server said is for operators only")
+        .doesNotContain("what the server did");
+    if (kind != ComfyUiException.Kind.ABORTED) {
+      assertThat(failure.getDetails().get(0, String.class)).isEqualTo("what the server did");
+    }
   }
 
   @Test
@@ -108,13 +114,29 @@ class ComfyUiFailureTaxonomyTest {
                     "value_bigger_than_max",
                     "Value 9.0 bigger than max of 8.0",
                     "scale_by",
-                    "scale_by")),
+                    "scale_by"),
+                new NodeError(
+                    "4",
+                    "CheckpointLoaderSimple",
+                    "value_not_in_list",
+                    "Value not in list",
+                    "ckpt_name: 'x.safetensors' not in ['/home/comfy/ComfyUI/models/a.safetensors']",
+                    "ckpt_name")),
             null);
 
     ApplicationFailure failure = ComfyUiBackend.toFailure(rejected, ENDPOINT);
 
     assertThat(failure.getOriginalMessage())
-        .isEqualTo("Node 3 (ImageScaleBy): Value 9.0 bigger than max of 8.0 (scale_by)");
+        .isEqualTo(
+            "Node 3 (ImageScaleBy): the value of 'scale_by' is out of the range the generator"
+                + " accepts; Node 4 (CheckpointLoaderSimple): the value of 'ckpt_name' is not one"
+                + " the generator has (a model or file it lacks, or an option it does not offer)")
+        .doesNotContain("9.0")
+        .doesNotContain("/home/comfy");
+    assertThat(failure.getDetails().get(0, String.class))
+        .as("operators get what the server said, whole")
+        .contains("Value 9.0 bigger than max of 8.0")
+        .contains("ckpt_name: 'x.safetensors' not in ['/home/comfy/ComfyUI/models/a.safetensors']");
   }
 
   /**
@@ -165,11 +187,19 @@ class ComfyUiFailureTaxonomyTest {
     assertThat(failure.isNonRetryable())
         .as("no activity retry: it would re-attach to this failed run")
         .isTrue();
+    if (code == ErrorCode.OUT_OF_GPU_MEMORY) {
+      assertThat(failure.getOriginalMessage())
+          .isEqualTo(
+              "The GPU ran out of memory for this request; try a lower tier or a smaller size");
+    } else {
+      assertThat(failure.getOriginalMessage()).containsIgnoringCase("node 5 (KSampler)");
+    }
     assertThat(failure.getOriginalMessage())
-        .containsIgnoringCase("node 5")
-        .contains("KSampler")
-        .doesNotContain("\n");
+        .doesNotContain("\n")
+        .as("the server's words are for operators only")
+        .doesNotContain(message.lines().findFirst().orElseThrow());
     assertThat(failure.getDetails().get(PartialFiles.class).files()).isEqualTo(produced);
+    assertThat(failure.getDetails().get(1, String.class)).contains(type).contains(message);
     GenerationError error = GenerationError.of(code, failure.getOriginalMessage());
     if (code == ErrorCode.OUT_OF_GPU_MEMORY) {
       assertThat(error.suggestion()).isEqualTo("Not enough GPU memory — try Standard quality.");

@@ -93,7 +93,7 @@ class ScriptBackendTest {
   }
 
   @Test
-  void aNonZeroExitFailsWithTheErrorOutput() {
+  void aNonZeroExitFailsWithTheErrorOutputForOperatorsOnly() {
     ScriptBackend backend = new ScriptBackend(tmp.resolve("runs"));
     assertThatThrownBy(
             () -> backend.run(job("fail.py", Map.of(), 30, List.of()), tmp, progress::add))
@@ -103,7 +103,10 @@ class ScriptBackendTest {
               assertThat(f.getType()).isEqualTo("EXECUTION_ERROR");
               assertThat(f.isNonRetryable()).isTrue();
               assertThat(f.getOriginalMessage())
-                  .contains("exit code 3")
+                  .isEqualTo("The script failed (exit code 3)")
+                  .doesNotContain("ValueError");
+              assertThat(f.getDetails().get(0, String.class))
+                  .as("stderr is for operators: the failure's details")
                   .contains("ValueError: the model file is corrupt");
             });
   }

@@ -272,10 +272,11 @@ class ComfyUiFaultsRealComfyUiIT {
     ApplicationFailure failure = ComfyUiBackend.executionFailure(result.error(), List.of());
     assertThat(failure.getType()).isEqualTo(ErrorCode.EXECUTION_ERROR.name());
     assertThat(failure.getOriginalMessage())
-        .startsWith(
-            "Node 2 (SaveImage) failed: Saving image outside the output folder is not allowed")
-        .doesNotContain("\n")
+        .isEqualTo("The generator failed at node 2 (SaveImage)")
         .doesNotContain(server.outputDir().toString());
+    // what the server said is for operators: the failure's last detail
+    assertThat(failure.getDetails().get(1, String.class))
+        .contains("Saving image outside the output folder is not allowed");
     GenerationError error =
         GenerationError.of(ErrorCode.EXECUTION_ERROR, failure.getOriginalMessage());
     assertThat(error.action()).isEqualTo("FIX_INPUT");

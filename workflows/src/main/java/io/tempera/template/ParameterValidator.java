@@ -1,5 +1,7 @@
 package io.tempera.template;
 
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -100,11 +102,10 @@ public final class ParameterValidator {
       return typeProblem;
     }
     if (value instanceof Number number) {
-      double d = number.doubleValue();
-      if (spec.min() != null && d < spec.min()) {
+      if (spec.min() != null && compare(number, spec.min()) < 0) {
         return "must be at least " + format(spec.min()) + ", got " + value;
       }
-      if (spec.max() != null && d > spec.max()) {
+      if (spec.max() != null && compare(number, spec.max()) > 0) {
         return "must be at most " + format(spec.max()) + ", got " + value;
       }
     }
@@ -154,9 +155,40 @@ public final class ParameterValidator {
 
   private static boolean sameValue(Object a, Object b) {
     if (a instanceof Number x && b instanceof Number y) {
-      return x.doubleValue() == y.doubleValue();
+      BigDecimal ex = exact(x);
+      BigDecimal ey = exact(y);
+      return ex == null || ey == null ? x.doubleValue() == y.doubleValue() : ex.compareTo(ey) == 0;
     }
     return a.equals(b);
+  }
+
+  /**
+   * {@code n} against {@code bound}, exactly: a long beyond 2^53 is not first rounded to the
+   * nearest double (9007199254740993 is above a max of 9007199254740992).
+   */
+  private static int compare(Number n, double bound) {
+    BigDecimal x = exact(n);
+    if (x == null || !Double.isFinite(bound)) {
+      double d = n.doubleValue();
+      return d < bound ? -1 : (d > bound ? 1 : 0);
+    }
+    return x.compareTo(new BigDecimal(bound));
+  }
+
+  /** The exact value of a finite number; null for NaN and the infinities. */
+  private static BigDecimal exact(Number n) {
+    double d = n.doubleValue();
+    if (!Double.isFinite(d)) {
+      return null;
+    }
+    return switch (n) {
+      case Long l -> BigDecimal.valueOf(l);
+      case Integer i -> BigDecimal.valueOf(i);
+      case Short s -> BigDecimal.valueOf(s);
+      case BigInteger b -> new BigDecimal(b);
+      case BigDecimal b -> b;
+      default -> new BigDecimal(d);
+    };
   }
 
   private static String format(double d) {

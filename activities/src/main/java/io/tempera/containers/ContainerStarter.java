@@ -77,14 +77,20 @@ record ContainerStarter(
           containerId,
           new ModelHostException(
               ErrorCode.MODEL_UNAVAILABLE,
-              "Model '" + model.id() + "' could not be started: " + e.getMessage(),
+              // the engine's words are for operators: the cause, logged and in the failure's
+              // details
+              "Model '" + model.id() + "' could not be started",
               tail,
               e));
     }
   }
 
   private void fail(ModelEntry entry, String containerId, ModelHostException error) {
-    log.warn("model {} failed to start: {}", entry.modelId, error.getMessage());
+    log.warn(
+        "model {} failed to start: {}{}",
+        entry.modelId,
+        error.getMessage(),
+        error.getCause() == null ? "" : " (" + error.getCause() + ")");
     if (containerId != null) {
       engine.remove(containerId, Duration.ZERO);
     }

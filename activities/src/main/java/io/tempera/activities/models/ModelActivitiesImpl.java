@@ -79,6 +79,14 @@ public class ModelActivitiesImpl implements ModelActivities {
     }
   }
 
+  /** What the engine and the container said, for operators only: the cause, the log's end. */
+  private static String operatorText(ModelHostException e) {
+    String cause = e.getCause() == null ? "" : e.getCause().toString();
+    String tail = e.logTail() == null ? "" : e.logTail();
+    String text = cause.isBlank() || tail.isBlank() ? cause + tail : cause + "\n" + tail;
+    return text.isBlank() ? null : text;
+  }
+
   /**
    * A model host's failure as the activity's typed failure. The end of the container's log (a
    * backend's own output: paths, tracebacks) is for operators only: the failure's details and the
@@ -90,6 +98,6 @@ public class ModelActivitiesImpl implements ModelActivities {
         e.code(),
         !e.code().retryable(),
         "the container of model " + model.id(),
-        e.logTail().isBlank() ? null : e.logTail());
+        operatorText(e));
   }
 }

@@ -4,6 +4,7 @@ import static io.tempera.backend.BackendHttp.abbreviate;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import io.tempera.backend.BackendMessages;
 import io.tempera.backend.BackendProgress;
 import io.tempera.backend.gradio.GradioException.Kind;
 import java.util.ArrayList;
@@ -70,13 +71,16 @@ final class GradioEvents {
   /**
    * A {@code log} message (gr.Info, gr.Warning, and in 6.x their titles): its text, and whether it
    * is something the person must be told in the result (a warning or info), null when it has none.
+   * The app's author wrote it for the person: told as it is, within the bounds of {@link
+   * BackendMessages#appMessage}.
    */
   static String logText(JsonNode message) {
     JsonNode log = message.get("log");
     if (log == null || !log.isTextual() || log.asText().isBlank()) {
       return null;
     }
-    return unquoted(log.asText().strip());
+    String text = BackendMessages.appMessage(unquoted(log.asText().strip()));
+    return text.isBlank() ? null : text;
   }
 
   /**

@@ -328,6 +328,40 @@ class GradioBackendRunTest {
   }
 
   @Test
+  void aGrErrorIsToldWithoutControlCharactersAndAtMost500CharactersTheWholeTextForOperators()
+      throws Exception {
+    app(0);
+    String longText = "x".repeat(1_000);
+    ObjectNode output = json.createObjectNode();
+    output.put("error", "Refused:\n\u001b[1mbold\u0007 " + longText);
+    ObjectNode completed =
+        json.createObjectNode()
+            .put("msg", "process_completed")
+            .put("event_id", EVENT)
+            .put("success", false);
+    completed.set("output", output);
+    wiremock.stubFor(
+        get(urlPathEqualTo("/gradio_api/queue/data")).willReturn(sse(completed.toString())));
+    GradioBackend backend = new GradioBackend(List.of(endpoint(wiremock.baseUrl(), Duration.ZERO)));
+    assertThatThrownBy(() -> run(backend, job(null)))
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo("EXECUTION_ERROR");
+              assertThat(f.getOriginalMessage())
+                  .startsWith("Refused: [1mbold x")
+                  .hasSize(500)
+                  .endsWith("…")
+                  .doesNotContain("\n")
+                  .doesNotContain("\u001b")
+                  .doesNotContain("\u0007");
+              assertThat(f.getDetails().get(0, String.class))
+                  .as("operators get the app's text whole")
+                  .isEqualTo("Refused:\n\u001b[1mbold\u0007 " + longText);
+            });
+  }
+
+  @Test
   void aModelsOwnContainerIsCalledAtItsAddressNotTheConfiguredApps() throws Exception {
     app(0);
     replies("[\"A red fox.\", 3, null, null]");

@@ -6,6 +6,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.core.codec.DecodingException;
 import org.springframework.core.io.buffer.DataBufferLimitException;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
@@ -77,6 +78,20 @@ public class ApiErrorHandler
   }
 
   private ResponseEntity<ApiMessages.Error> answerFor(Exception e) {
+    if (timedOut(e)) {
+      // a client that stopped sending mid-request (tempera.limits.read-timeout, request-timeout)
+      logClientError(HttpStatus.REQUEST_TIMEOUT, e);
+      HttpHeaders close = new HttpHeaders();
+      close.set(HttpHeaders.CONNECTION, "close");
+      return ResponseEntity.status(HttpStatus.REQUEST_TIMEOUT)
+          .headers(close)
+          .contentType(MediaType.APPLICATION_JSON)
+          .body(
+              new ApiMessages.Error(
+                  "REQUEST_TIMEOUT",
+                  "The request did not arrive in time (the client stopped sending)",
+                  null));
+    }
     return switch (e) {
       case ApiException api -> api(api);
       case UnsupportedMediaTypeStatusException media -> mediaType(media);
@@ -267,6 +282,15 @@ public class ApiErrorHandler
   private static ResponseEntity<ApiMessages.Error> answer(
       HttpStatusCode status, ApiMessages.Error body) {
     return ResponseEntity.status(status).contentType(MediaType.APPLICATION_JSON).body(body);
+  }
+
+  private static boolean timedOut(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof io.netty.handler.timeout.TimeoutException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static boolean tooLarge(Throwable e) {

@@ -68,11 +68,15 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   private final ObjectMapper json;
   private final int maxFollowedTasks;
   private final ApiKeyStore keys;
+  private final io.tempera.security.ConnectionLimits connections;
+  private final io.tempera.config.TemperaProperties.Limits limits;
 
   public CanvasWebSocketHandler(
       GenerationService generations,
       GenerationFeed feed,
       ApiKeyStore keys,
+      io.tempera.security.ConnectionLimits connections,
+      io.tempera.config.TemperaProperties properties,
       ObjectMapper templateObjectMapper,
       @org.springframework.beans.factory.annotation.Value(
               "${tempera.canvas.max-followed-tasks:" + DEFAULT_MAX_FOLLOWED_TASKS + "}")
@@ -80,20 +84,35 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     this.generations = generations;
     this.feed = feed;
     this.keys = keys;
+    this.connections = connections;
+    this.limits = properties.limits();
     this.json = templateObjectMapper;
     this.maxFollowedTasks = maxFollowedTasks;
   }
 
   @Override
   public Mono<Void> handle(WebSocketSession session) {
-    Connection connection = new Connection(maxFollowedTasks);
+    Connection connection =
+        new Connection(
+            maxFollowedTasks,
+            limits.maxPendingReplies(),
+            limits.messagesPerSecond(),
+            () -> {
+              // a client that does not read its replies: disconnected before they pile up
+              log.info("closing a canvas socket whose client does not read");
+              session
+                  .close(
+                      org.springframework.web.reactive.socket.CloseStatus.POLICY_VIOLATION
+                          .withReason("not reading"))
+                  .subscribe();
+            });
     // a key sent on the upgrade request (clients that can set headers) authenticates the socket
     Mono<Void> upgradeKey =
         session
             .getHandshakeInfo()
             .getPrincipal()
             .filter(CallerAuthentication.class::isInstance)
-            .doOnNext(p -> connection.caller = ((CallerAuthentication) p).getPrincipal())
+            .doOnNext(p -> signIn(connection, ((CallerAuthentication) p).getPrincipal()))
             .then();
     Mono<Void> input =
         upgradeKey
@@ -205,7 +224,34 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     };
   }
 
+  /**
+   * The socket acts for {@code caller} from now on, if its key may hold one more following
+   * connection; else it is refused and closed.
+   */
+  private boolean signIn(Connection connection, Caller caller) {
+    java.util.Optional<io.tempera.security.ConnectionLimits.Held> held = connections.open(caller);
+    if (held.isEmpty()) {
+      ApiException e = GenerationController.tooManyConnections(connections.perKey());
+      connection.refuse(error(e.code(), e.getMessage(), null, null));
+      return false;
+    }
+    connection.caller = caller;
+    connection.held = held.get();
+    return true;
+  }
+
   private Mono<Void> onMessage(Connection connection, String text) {
+    if (!connection.mayReceive()) {
+      connection.reply(
+          error(
+              "RATE_LIMITED",
+              "Too many messages: a socket may send "
+                  + limits.messagesPerSecond()
+                  + " a second (tempera.limits.messages-per-second); this one was not handled",
+              null,
+              null));
+      return Mono.empty();
+    }
     if (text.length() > MAX_MESSAGE_CHARS) {
       connection.reply(
           error(
@@ -318,7 +364,9 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
               null));
       return Mono.empty();
     }
-    connection.caller = caller.get();
+    if (connection.caller == null && !signIn(connection, caller.get())) {
+      return Mono.empty();
+    }
     Map<String, Object> reply = new LinkedHashMap<>();
     reply.put("type", "authenticated");
     reply.put("projectId", caller.get().projectId());
@@ -544,27 +592,65 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     record Follow(String taskId, long lastSeen, Caller caller, boolean checked) {}
 
     final int maxFollowedTasks;
+    final Runnable notReading;
+    final double messagesPerSecond;
 
     /** Who the socket acts for; null until it authenticates. */
     volatile Caller caller;
 
-    Connection(int maxFollowedTasks) {
-      this.maxFollowedTasks = maxFollowedTasks;
+    /** The connection its key holds (given back when the socket ends). */
+    volatile io.tempera.security.ConnectionLimits.Held held;
+
+    /** The messages it may still send now (a token bucket of twice the rate). */
+    private double tokens;
+
+    private long refilledAt = System.nanoTime();
+
+    /** Whether one more message may be handled now. */
+    synchronized boolean mayReceive() {
+      long now = System.nanoTime();
+      tokens =
+          Math.min(2 * messagesPerSecond, tokens + (now - refilledAt) / 1e9 * messagesPerSecond);
+      refilledAt = now;
+      if (tokens < 1) {
+        return false;
+      }
+      tokens -= 1;
+      return true;
     }
 
-    final Sinks.Many<Object> replies = Sinks.many().unicast().onBackpressureBuffer();
+    final Sinks.Many<Object> replies;
+
+    Connection(
+        int maxFollowedTasks, int maxPendingReplies, int messagesPerSecond, Runnable notReading) {
+      this.maxFollowedTasks = maxFollowedTasks;
+      this.notReading = notReading;
+      this.messagesPerSecond = Math.max(1, messagesPerSecond);
+      this.tokens = 2 * this.messagesPerSecond;
+      this.replies =
+          Sinks.many()
+              .unicast()
+              .onBackpressureBuffer(
+                  reactor.util.concurrent.Queues.<Object>get(Math.max(16, maxPendingReplies))
+                      .get());
+    }
+
     final Sinks.Many<Follow> follows = Sinks.many().unicast().onBackpressureBuffer();
     final Sinks.Many<String> unfollows = Sinks.many().multicast().directBestEffort();
     final Set<String> followed = ConcurrentHashMap.newKeySet();
 
     synchronized void reply(Object message) {
-      replies.tryEmitNext(message);
+      if (replies.tryEmitNext(message) == Sinks.EmitResult.FAIL_OVERFLOW) {
+        notReading.run();
+      }
     }
 
     /** Replies {@code error} and closes the socket. */
     synchronized void refuse(Object error) {
-      replies.tryEmitNext(error);
-      replies.tryEmitNext(new Refusal());
+      if (replies.tryEmitNext(error) == Sinks.EmitResult.FAIL_OVERFLOW
+          || replies.tryEmitNext(new Refusal()) == Sinks.EmitResult.FAIL_OVERFLOW) {
+        notReading.run();
+      }
     }
 
     synchronized void follow(String taskId, long lastSeen, boolean checked) {
@@ -586,6 +672,9 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     synchronized void close() {
       follows.tryEmitComplete();
       replies.tryEmitComplete();
+      if (held != null) {
+        held.close();
+      }
     }
   }
 }

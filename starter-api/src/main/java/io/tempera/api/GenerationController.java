@@ -35,15 +35,18 @@ public class GenerationController {
   private final GenerationService generations;
   private final GenerationFeed feed;
   private final int maxJsonBytes;
+  private final io.tempera.security.ConnectionLimits connections;
 
   public GenerationController(
       GenerationService generations,
       GenerationFeed feed,
+      io.tempera.security.ConnectionLimits connections,
       @org.springframework.beans.factory.annotation.Value(
               "${tempera.limits.max-json-bytes:" + DEFAULT_MAX_JSON_BYTES + "}")
           long maxJsonBytes) {
     this.generations = generations;
     this.feed = feed;
+    this.connections = connections;
     this.maxJsonBytes = (int) Math.min(Math.max(maxJsonBytes, 1), Integer.MAX_VALUE - 8);
   }
 
@@ -210,6 +213,10 @@ public class GenerationController {
     if (!GENERATION_ID.matcher(id).matches()) {
       return Flux.error(noSuchGeneration());
     }
+    java.util.Optional<io.tempera.security.ConnectionLimits.Held> held = connections.open(caller);
+    if (held.isEmpty()) {
+      return Flux.error(tooManyConnections(connections.perKey()));
+    }
     Flux<ServerSentEvent<Object>> events =
         Blocking.call(
                 () -> {
@@ -232,7 +239,18 @@ public class GenerationController {
     Flux<ServerSentEvent<Object>> keepAlive =
         GenerationFeed.keepAlive(events)
             .map(i -> ServerSentEvent.builder().comment("keep-alive").build());
-    return Flux.merge(events, keepAlive);
+    return Flux.merge(events, keepAlive).doFinally(signal -> held.get().close());
+  }
+
+  /** The answer to a key holding the most following connections it may. */
+  static ApiException tooManyConnections(int perKey) {
+    return new ApiException(
+        HttpStatus.TOO_MANY_REQUESTS,
+        "TOO_MANY_CONNECTIONS",
+        "This key already follows on "
+            + perKey
+            + " connections (SSE streams and canvas sockets); close one first"
+            + " (tempera.limits.max-connections-per-key)");
   }
 
   private static ServerSentEvent<Object> progressEvent(GenerationFeed feed, ProgressEvent event) {

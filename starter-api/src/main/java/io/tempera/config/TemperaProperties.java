@@ -117,10 +117,31 @@ public record TemperaProperties(
    * @param maxImageDimension the most pixels either side of such an image may have (default 16384)
    * @param maxJsonBytes the largest JSON request body (default 1 MiB; the generation controller
    *     reads it)
+   * @param maxConnectionsPerKey the most SSE streams and canvas WebSockets one project key holds at
+   *     once (default 64; operator keys are not counted)
+   * @param messagesPerSecond the canvas messages a socket may send a second, on average (default
+   *     50, bursts of 100): more are refused with {@code RATE_LIMITED}
+   * @param maxPendingReplies the replies a canvas socket may leave unread (default 256): a client
+   *     that does not read is disconnected
+   * @param readTimeout the longest pause while a request is being read (default 30 s)
+   * @param requestTimeout the longest a whole request may take to arrive (default 5 min)
    */
-  public record Limits(Long maxImagePixels, Integer maxImageDimension, Long maxJsonBytes) {
+  public record Limits(
+      Long maxImagePixels,
+      Integer maxImageDimension,
+      Long maxJsonBytes,
+      Integer maxConnectionsPerKey,
+      Integer messagesPerSecond,
+      Integer maxPendingReplies,
+      java.time.Duration readTimeout,
+      java.time.Duration requestTimeout) {
 
     public Limits {
+      maxConnectionsPerKey = maxConnectionsPerKey == null ? 64 : maxConnectionsPerKey;
+      messagesPerSecond = messagesPerSecond == null ? 50 : messagesPerSecond;
+      maxPendingReplies = maxPendingReplies == null ? 256 : maxPendingReplies;
+      readTimeout = readTimeout == null ? java.time.Duration.ofSeconds(30) : readTimeout;
+      requestTimeout = requestTimeout == null ? java.time.Duration.ofMinutes(5) : requestTimeout;
       maxJsonBytes = maxJsonBytes == null ? 1024L * 1024 : maxJsonBytes;
       maxImagePixels =
           maxImagePixels == null
@@ -173,7 +194,7 @@ public record TemperaProperties(
     searchAttributes = searchAttributes != null && searchAttributes;
     nodeCatalogue =
         nodeCatalogue == null ? new NodeCatalogue(null, null, null, null) : nodeCatalogue;
-    limits = limits == null ? new Limits(null, null, null) : limits;
+    limits = limits == null ? new Limits(null, null, null, null, null, null, null, null) : limits;
     security = security == null ? new Security(null, null, null, null, null, null, null) : security;
     encryption = encryption == null ? new Encryption(null, null, null) : encryption;
     if (security.keysFile() == null || security.keysFile().toString().isEmpty()) {

@@ -59,6 +59,26 @@ public class SecurityConfiguration {
   }
 
   @Bean
+  public ConnectionLimits connectionLimits(TemperaProperties properties) {
+    return new ConnectionLimits(properties.limits().maxConnectionsPerKey());
+  }
+
+  /**
+   * Slow clients: a request whose bytes pause longer than {@code tempera.limits.read-timeout}, or
+   * that takes longer than {@code tempera.limits.request-timeout} to arrive in full, is answered
+   * 408 and its connection closed (a keep-alive connection waiting for its next request is closed
+   * after {@code server.netty.idle-timeout}).
+   */
+  @Bean
+  public org.springframework.boot.reactor.netty.NettyServerCustomizer requestTimeouts(
+      TemperaProperties properties) {
+    return server ->
+        server
+            .readTimeout(properties.limits().readTimeout())
+            .requestTimeout(properties.limits().requestTimeout());
+  }
+
+  @Bean
   public SignedUrls signedUrls(ApiKeyStore keys, TemperaProperties properties) {
     byte[][] secret = {null};
     return new SignedUrls(

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tempera.backend.BackendHttp;
+import io.tempera.backend.BackendMessages;
 import io.tempera.generation.BackendFile;
 import io.tempera.generation.ErrorCode;
 import io.tempera.generation.OutputValue;
@@ -258,9 +259,12 @@ final class GradioOutputs {
       Files.write(file, bytes);
       return new BackendFile(producer, name, name + extension, file.toString(), SPOOLED, origin);
     } catch (IOException e) {
-      throw ApplicationFailure.newFailure(
-          "A large output of the Gradio app could not be kept on this worker: " + e.getMessage(),
-          ErrorCode.OUTPUT_MISSING.name());
+      throw BackendMessages.failure(
+          "A large output of the Gradio app could not be kept on this worker",
+          ErrorCode.OUTPUT_MISSING,
+          false,
+          "Gradio (" + origin + ")",
+          e.toString());
     }
   }
 
@@ -277,9 +281,12 @@ final class GradioOutputs {
       Files.deleteIfExists(source);
       return bytes;
     } catch (IOException e) {
-      throw ApplicationFailure.newFailure(
-          "The output '" + file.kind() + "' could not be stored: " + e.getMessage(),
-          ErrorCode.OUTPUT_MISSING.name());
+      throw BackendMessages.failure(
+          "The output '" + file.kind() + "' could not be stored",
+          ErrorCode.OUTPUT_MISSING,
+          false,
+          "Gradio (" + file.origin() + ")",
+          e.toString());
     }
   }
 

@@ -46,11 +46,15 @@ import org.springframework.context.ConfigurableApplicationContext;
  * platform threads (the bench's HTTP client's 3 among them) and its heap, before the followers
  * came, with all of them following, at the most during the end, and after they left.
  *
- * <p>Rounds alternate a baseline of 1 follower and N followers, so every figure has its baseline
- * from the same run. Target (#16): all N get the terminal event within 1 s of the end.
+ * <p>Two ways to arrive: <em>held</em>, the followers connect (64 at a time) and all hold the
+ * generation's state before it ends; <em>together</em>, all connect at once as the generation
+ * starts, and it ends a few seconds later, while some may still wait for their first answer (the
+ * state queries of many arriving together). Rounds alternate a baseline of 1 follower, N held and N
+ * together, so every figure has its baseline from the same run. Target (#16): all N get the
+ * terminal event within 1 s of the end.
  *
- * <p>Args: [followers, default 1000] [rounds, default 2] [generation seconds, default 30]. Quick
- * mode: {@code 100 1 10}.
+ * <p>Args: [followers, default 1000] [rounds, default 2] [generation seconds when held, default 30]
+ * [generation seconds when together, default 5]. Quick mode: {@code 100 1 10 3}.
  */
 public final class SseFollowersBench {
 
@@ -69,6 +73,7 @@ public final class SseFollowersBench {
     int followers = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
     int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 2;
     int seconds = args.length > 2 ? Integer.parseInt(args[2]) : 30;
+    int togetherSeconds = args.length > 3 ? Integer.parseInt(args[3]) : 5;
 
     Path tmp = Files.createTempDirectory("tempera-followers");
     Path keysFile = BenchApi.keysFile(tmp.resolve("outputs"));
@@ -96,14 +101,13 @@ public final class SseFollowersBench {
       Bench bench =
           new Bench("http://127.0.0.1:" + port, key, app.getBean(ProgressBus.class), clientPool);
       // warm-up: JIT, pools, the first script run; not reported
-      bench.round(Math.min(50, followers), Math.min(seconds, 10));
+      bench.round(Math.min(50, followers), Math.min(seconds, 10), false);
       for (int round = 1; round <= rounds; round++) {
-        for (int n : List.of(1, followers)) {
-          Round result = bench.round(n, seconds);
+        rows.append(bench.round(1, seconds, false).row(round));
+        for (boolean together : List.of(false, true)) {
+          Round result = bench.round(followers, together ? togetherSeconds : seconds, together);
           rows.append(result.row(round));
-          if (n == followers) {
-            verdicts.add(result.verdict(round));
-          }
+          verdicts.add(result.verdict(round));
         }
       }
     } finally {
@@ -118,24 +122,31 @@ public final class SseFollowersBench {
             + BenchSystem.provenance()
             + String.format(
                 Locale.ROOT,
-                "setup: `SseFollowersBench %d %d %d` — the embedded default in this JVM (API, worker"
+                "setup: `SseFollowersBench %d %d %d %d` — the embedded default in this JVM (API, worker"
                     + " with its default 2 slots, in-process Temporal test server, testkit ComfyUI;"
                     + " the in-process progress bus, which carries ends); one generation of the"
                     + " `progress-ticker-light` script backend, 2 progress lines/s for %d s; the"
                     + " followers are SSE clients over real HTTP on loopback (JDK HttpClient,"
                     + " HTTP/1.1, a connection each, an operator key as bearer token, lines read"
-                    + " asynchronously on 2 client threads), all connected and holding the state"
-                    + " before the generation ends. Rounds alternate a baseline of 1 follower and"
-                    + " %d; a warm-up round of %d first, not reported.%n%n",
+                    + " asynchronously on 2 client threads). held: they connect 64 at a time and"
+                    + " all hold the state before the generation ends; together: all %d connect at"
+                    + " once as a generation of %d s starts, which may end before some got their"
+                    + " first answer. Rounds alternate a baseline of 1 follower, %d held and %d"
+                    + " together; a warm-up round of %d first, not reported.%n%n",
                 followers,
                 rounds,
                 seconds,
+                togetherSeconds,
                 seconds,
+                followers,
+                togetherSeconds,
+                followers,
                 followers,
                 Math.min(50, followers))
             + "terminal-event latency: from the worker's end notice (published by the workflow as"
-            + " it returns) to the `succeeded` event's arrival at each client. all following"
-            + " after: from the generation's start until every follower held its state. threads:"
+            + " it returns) to the `succeeded` event's arrival at each client. all answered"
+            + " after: from the generation's start until every follower had its first answer (the"
+            + " state, or the end). threads:"
             + " the process's live platform threads (the bench's HTTP client's among them: 2 pool"
             + " threads, and its selector until it is closed with its connections, before after);"
             + " before ="
@@ -143,7 +154,7 @@ public final class SseFollowersBench {
             + " the most sampled every 20 ms from the end until the last terminal event, after ="
             + " once all connections closed (1 s later). heap: used, after a GC, before the"
             + " followers connected and after they left; while following without a GC.\n\n"
-            + "| round | followers | all following after s | terminal events | p50 ms | p99 ms |"
+            + "| round | followers | all answered after s | terminal events | p50 ms | p99 ms |"
             + " max ms | progress events per follower | threads before / following / peak / after |"
             + " heap MB before / following / after |\n"
             + "|---|---|---|---|---|---|---|---|---|---|\n"
@@ -156,6 +167,8 @@ public final class SseFollowersBench {
   /** One round's figures. */
   private record Round(
       int followers,
+      boolean together,
+      int stateBeforeEnd,
       double followingAfter,
       int terminal,
       Map<String, Integer> statuses,
@@ -172,10 +185,10 @@ public final class SseFollowersBench {
     String row(int round) {
       return String.format(
           Locale.ROOT,
-          "| %d | %d | %.1f | %d of %d %s | %.0f | %.0f | **%.0f** | %.1f | %d / %d / %d / %d | %d /"
+          "| %d | %s | %.1f | %d of %d %s | %.0f | %.0f | **%.0f** | %.1f | %d / %d / %d / %d | %d /"
               + " %d / %d |%n",
           round,
-          followers,
+          arrival(),
           followingAfter,
           terminal,
           followers,
@@ -193,6 +206,20 @@ public final class SseFollowersBench {
           heapAfter);
     }
 
+    /** How many followed, and how they came. */
+    String arrival() {
+      if (followers == 1) {
+        return "1";
+      }
+      return together
+          ? String.format(
+              Locale.ROOT,
+              "%d together (%d with the state before the end)",
+              followers,
+              stateBeforeEnd)
+          : followers + " held";
+    }
+
     boolean met() {
       return terminal == followers && !ms.isEmpty() && percentile(ms, 100) <= 1000;
     }
@@ -201,9 +228,10 @@ public final class SseFollowersBench {
       return String.format(
           Locale.ROOT,
           "target (#16): all %d followers get the terminal event within 1 s of the end —"
-              + " round %d: %s (%d of %d got it; max %.0f ms, p99 %.0f ms)",
+              + " round %d, %s: %s (%d of %d got it; max %.0f ms, p99 %.0f ms)",
           followers,
           round,
+          together ? "together" : "held",
           met() ? "met" : "MISSED",
           terminal,
           followers,
@@ -219,18 +247,19 @@ public final class SseFollowersBench {
      * One generation followed by {@code followers} clients, on a client of its own: closed with its
      * connections at the end, so what is left after is the server's.
      */
-    Round round(int followers, int seconds) throws Exception {
+    Round round(int followers, int seconds, boolean together) throws Exception {
       try (HttpClient http =
           HttpClient.newBuilder()
               .version(HttpClient.Version.HTTP_1_1)
               .executor(clientPool)
               .connectTimeout(Duration.ofSeconds(10))
               .build()) {
-        return round(http, followers, seconds);
+        return round(http, followers, seconds, together);
       }
     }
 
-    private Round round(HttpClient http, int followers, int seconds) throws Exception {
+    private Round round(HttpClient http, int followers, int seconds, boolean together)
+        throws Exception {
       long heapBefore = heapAfterGc();
       int threadsBefore = serverThreads();
       String id = start(http, seconds);
@@ -248,7 +277,8 @@ public final class SseFollowersBench {
               });
       CountDownLatch holdState = new CountDownLatch(followers);
       CountDownLatch done = new CountDownLatch(followers);
-      Semaphore connecting = new Semaphore(64); // no accept-queue overflow on loopback
+      // held: 64 at a time, no accept-queue overflow on loopback; together: all at once
+      Semaphore connecting = new Semaphore(together ? followers : 64);
       List<Follower> all = new ArrayList<>();
       for (int i = 0; i < followers; i++) {
         connecting.acquire();
@@ -273,7 +303,7 @@ public final class SseFollowersBench {
           throw new IllegalStateException("a follower could not follow: " + follower.failure);
         }
       }
-      if (ended.getCount() == 0) {
+      if (!together && ended.getCount() == 0) {
         throw new IllegalStateException(
             "the generation ended before all followers had connected: make it longer");
       }
@@ -300,8 +330,12 @@ public final class SseFollowersBench {
       List<Double> ms = new ArrayList<>();
       Map<String, Integer> statuses = new TreeMap<>();
       long progress = 0;
+      int stateBeforeEnd = 0;
       for (Follower follower : all) {
         progress += follower.progress.get();
+        if (follower.stateAt != 0 && follower.stateAt < endedAt.get()) {
+          stateBeforeEnd++;
+        }
         if (follower.terminalAt != 0) {
           ms.add((follower.terminalAt - endedAt.get()) / 1e6);
           statuses.merge(follower.terminal, 1, Integer::sum);
@@ -311,6 +345,8 @@ public final class SseFollowersBench {
       }
       return new Round(
           followers,
+          together,
+          stateBeforeEnd,
           followingAfter,
           ms.size(),
           statuses,
@@ -370,6 +406,7 @@ public final class SseFollowersBench {
 
     private String event = "";
     private volatile long terminalAt;
+    private volatile long stateAt;
     private volatile String terminal;
     private volatile String failure;
 
@@ -392,6 +429,7 @@ public final class SseFollowersBench {
       } else if (line.startsWith("data:")) {
         switch (event) {
           case "state" -> {
+            stateAt = now;
             followed.set(true);
             answered();
           }

@@ -12,11 +12,20 @@ public final class GenerationFailures {
 
   private GenerationFailures() {}
 
+  /** What a person reads of a failure no step mapped to a sentence for them. */
+  static final String UNEXPECTED = "The generation failed on an unexpected error";
+
   static GenerationError describe(
       TemporalFailure failure, Phase phase, GenerationPlan plan, Attempt attempt) {
     Throwable cause = failure instanceof ApplicationFailure ? failure : failure.getCause();
     if (cause instanceof ApplicationFailure app) {
-      return GenerationError.of(ErrorCode.fromType(app.getType()), app.getOriginalMessage());
+      ErrorCode code = ErrorCode.fromType(app.getType());
+      if (code == ErrorCode.INTERNAL && !code.name().equals(app.getType())) {
+        // an exception no step mapped (its type a class name): its text, a library's or a
+        // backend's, is for operators, who find it in the step's failure in the history
+        return GenerationError.of(ErrorCode.INTERNAL, UNEXPECTED);
+      }
+      return GenerationError.of(code, app.getOriginalMessage());
     }
     if (cause instanceof TimeoutFailure timeout
         && timeout.getTimeoutType() == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START) {

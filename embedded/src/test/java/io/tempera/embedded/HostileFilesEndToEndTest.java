@@ -96,6 +96,27 @@ class HostileFilesEndToEndTest {
     assertThat(unreadable.statusCode()).isEqualTo(415);
     assertThat(JSON.readTree(unreadable.body()).get("code").asText()).isEqualTo("UNSUPPORTED_FILE");
 
+    // a whole PNG with an HTML page behind it (a polyglot) is no image either: nothing is kept
+    java.io.ByteArrayOutputStream polyglot = new java.io.ByteArrayOutputStream();
+    javax.imageio.ImageIO.write(io.tempera.testkit.fixtures.TestImages.sample(), "png", polyglot);
+    polyglot.writeBytes(
+        "<html><script>alert(1)</script></html>".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    HttpResponse<String> mixed =
+        http.send(
+            EmbeddedTestRoot.multipart(
+                ROOT,
+                uri("/api/projects/bombs/uploads"),
+                "page.png",
+                "image/png",
+                polyglot.toByteArray()),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(mixed.statusCode()).as(mixed.body()).isEqualTo(415);
+    assertThat(JSON.readTree(mixed.body()).get("message").asText())
+        .contains("not a whole image", "follows");
+    try (var stored = Files.list(project("bombs").resolve("uploads"))) {
+      assertThat(stored).isEmpty();
+    }
+
     assertANormalGenerationSucceeds("bombs");
   }
 

@@ -264,6 +264,17 @@ public class UploadController {
           tooLarge.get()
               + " (tempera.limits.max-image-pixels, tempera.limits.max-image-dimension)");
     }
+    // all of it must be that image (decoded, or its container checked): not a header before
+    // something else
+    Optional<String> notImage =
+        io.tempera.outputs.ImageStructure.problem(temp, contentType, dimensions.get());
+    if (notImage.isPresent()) {
+      Files.deleteIfExists(temp);
+      throw new ApiException(
+          HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+          "UNSUPPORTED_FILE",
+          "The file " + displayName(filename) + " is not a whole image: " + notImage.get());
+    }
     Path target = dir.resolve(sha256(temp).substring(0, 24) + extension);
     // a link planted under the target's name is replaced, never followed (a rename)
     Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

@@ -27,6 +27,15 @@ public final class Expression {
   private static final Set<String> FUNCTIONS =
       Set.of("min", "max", "round", "floor", "ceil", "abs");
 
+  /**
+   * How deep parentheses, conditionals and unary operators may nest, and how many operations an
+   * expression may have: more is no template's need, and would overflow the stack when the
+   * expression is parsed at load or evaluated in a generation.
+   */
+  static final int MAX_DEPTH = 64;
+
+  static final int MAX_OPERATIONS = 500;
+
   private final String source;
   private final Node root;
   private final List<String> names;
@@ -99,13 +108,20 @@ public final class Expression {
     if ((op == '/' || op == '%') && r == 0) {
       throw new ExpressionException("division by zero");
     }
-    return switch (op) {
-      case '+' -> l + r;
-      case '-' -> l - r;
-      case '*' -> l * r;
-      case '/' -> l / r;
-      default -> l % r;
-    };
+    double result =
+        switch (op) {
+          case '+' -> l + r;
+          case '-' -> l - r;
+          case '*' -> l * r;
+          case '/' -> l / r;
+          default -> l % r;
+        };
+    if (!Double.isFinite(result)) {
+      // JSON has no Infinity: the backend would get a string where it takes a number
+      throw new ExpressionException(
+          "'" + op + "' of " + a + " and " + b + " is too large a number");
+    }
+    return result;
   }
 
   private static boolean isWhole(Number n) {
@@ -175,6 +191,21 @@ public final class Expression {
       this.s = s;
     }
 
+    int depth;
+    int operations;
+
+    void deeper() {
+      if (++depth > MAX_DEPTH) {
+        throw error("nested too deeply (at most " + MAX_DEPTH + " levels)");
+      }
+    }
+
+    void operation() {
+      if (++operations > MAX_OPERATIONS) {
+        throw error("too long (at most " + MAX_OPERATIONS + " operations)");
+      }
+    }
+
     ExpressionException error(String message) {
       return new ExpressionException(message + " at position " + (pos + 1) + " of \"" + s + "\"");
     }
@@ -193,19 +224,24 @@ public final class Expression {
     }
 
     Node ternary() {
+      deeper();
       Node condition = or();
       if (eat("?")) {
+        operation();
         Node yes = ternary();
         if (!eat(":")) throw error("expected ':'");
         Node no = ternary();
+        depth--;
         return v -> truthy(condition.eval(v)) ? yes.eval(v) : no.eval(v);
       }
+      depth--;
       return condition;
     }
 
     Node or() {
       Node left = and();
       while (eat("||")) {
+        operation();
         Node l = left;
         Node r = and();
         left = v -> truthy(l.eval(v)) || truthy(r.eval(v));
@@ -216,6 +252,7 @@ public final class Expression {
     Node and() {
       Node left = equality();
       while (eat("&&")) {
+        operation();
         Node l = left;
         Node r = equality();
         left = v -> truthy(l.eval(v)) && truthy(r.eval(v));
@@ -227,9 +264,11 @@ public final class Expression {
       Node left = comparison();
       while (true) {
         if (eat("==")) {
+          operation();
           Node l = left, r = comparison();
           left = v -> same(l.eval(v), r.eval(v));
         } else if (eat("!=")) {
+          operation();
           Node l = left, r = comparison();
           left = v -> !same(l.eval(v), r.eval(v));
         } else {
@@ -243,6 +282,7 @@ public final class Expression {
       while (true) {
         String op = eat("<=") ? "<=" : eat(">=") ? ">=" : eat("<") ? "<" : eat(">") ? ">" : null;
         if (op == null) return left;
+        operation();
         Node l = left, r = additive();
         left =
             switch (op) {
@@ -259,6 +299,7 @@ public final class Expression {
       while (true) {
         char op = eat("+") ? '+' : eat("-") ? '-' : 0;
         if (op == 0) return left;
+        operation();
         Node l = left, r = multiplicative();
         left = v -> arithmetic(op, l.eval(v), r.eval(v));
       }
@@ -269,6 +310,7 @@ public final class Expression {
       while (true) {
         char op = eat("*") ? '*' : eat("/") ? '/' : eat("%") ? '%' : 0;
         if (op == 0) return left;
+        operation();
         Node l = left, r = unary();
         left = v -> arithmetic(op, l.eval(v), r.eval(v));
       }
@@ -276,11 +318,17 @@ public final class Expression {
 
     Node unary() {
       if (eat("!")) {
+        operation();
+        deeper();
         Node operand = unary();
+        depth--;
         return v -> !truthy(operand.eval(v));
       }
       if (eat("-")) {
+        operation();
+        deeper();
         Node operand = unary();
+        depth--;
         return v -> arithmetic('-', 0L, operand.eval(v));
       }
       return primary();
@@ -305,6 +353,9 @@ public final class Expression {
               text.contains(".")
                   ? (Object) Double.parseDouble(text)
                   : (Object) Long.parseLong(text);
+          if (number instanceof Double d && !Double.isFinite(d)) {
+            throw new NumberFormatException("too large");
+          }
           return v -> number;
         } catch (NumberFormatException e) {
           pos = start;
@@ -337,6 +388,7 @@ public final class Expression {
                     + String.join(", ", FUNCTIONS.stream().sorted().toList())
                     + ")");
           }
+          operation();
           List<Node> args = new ArrayList<>();
           if (!eat(")")) {
             do {

@@ -289,10 +289,11 @@ public final class TemplateParser {
         } else {
           for (JsonNode value : enumNode) {
             Object converted = json.convertValue(value, Object.class);
-            if (ParameterValidator.typeProblem(type, converted) != null) {
+            if (converted == null || ParameterValidator.typeProblem(type, converted) != null) {
               problems.add(path + ".enum", "value " + value + " is not a " + type);
+            } else {
+              enumValues.add(converted); // a null one would fail the spec's List.copyOf
             }
-            enumValues.add(converted);
           }
         }
       }
@@ -645,7 +646,10 @@ public final class TemplateParser {
     if (value == null || value.isNull()) {
       return null;
     }
-    if (!value.isIntegralNumber() || value.asLong() < 1 || value.asLong() > max) {
+    if (!value.isIntegralNumber()
+        || !value.canConvertToLong() // asLong() would read 2^64 + 1 as 1
+        || value.asLong() < 1
+        || value.asLong() > max) {
       problems.add(path + "." + key, "must be a whole number from 1 to " + max);
       return null;
     }
@@ -678,6 +682,7 @@ public final class TemplateParser {
       JsonNode weight = v.get("weight");
       if (weight == null
           || !weight.isIntegralNumber()
+          || !weight.canConvertToInt() // asInt() would read 2^32 + 1 as 1
           || weight.asInt() < 1
           || weight.asInt() > 1_000_000) {
         problems.add(path + ".weight", "must be a whole number from 1 to 1000000");

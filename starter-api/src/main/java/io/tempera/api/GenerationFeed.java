@@ -142,33 +142,22 @@ public class GenerationFeed {
    * {@code live}: from now on the follower's progress is buffered there.
    */
   private Upstream join(String id, Sinks.Many<ProgressEvent> live) {
-    Upstream upstream =
-        upstreams.compute(
-            id,
-            (key, current) -> {
-              Upstream joined = current == null ? new Upstream(key) : current;
-              joined.followers++;
-              return joined;
-            });
-    upstream.addFollower(live);
-    upstream.open();
-    return upstream;
+    while (true) {
+      Upstream upstream = upstreams.computeIfAbsent(id, Upstream::new);
+      if (upstream.join()) {
+        upstream.addFollower(live);
+        upstream.open();
+        return upstream;
+      }
+      upstreams.remove(id, upstream); // its last follower just left: a new one
+    }
   }
 
   /** Counts a follower out; the last one closes the upstream. */
   private void leave(Upstream upstream, Sinks.Many<ProgressEvent> live) {
     upstream.removeFollower(live);
-    boolean[] last = {false};
-    upstreams.computeIfPresent(
-        upstream.id,
-        (key, current) -> {
-          if (current != upstream || --current.followers > 0) {
-            return current;
-          }
-          last[0] = true;
-          return null;
-        });
-    if (last[0]) {
+    if (upstream.leave()) {
+      upstreams.remove(upstream.id, upstream);
       upstream.close();
     }
   }
@@ -187,8 +176,8 @@ public class GenerationFeed {
 
     final String id;
 
-    /** Followers counted in; changed only in {@link #upstreams}' compute for this id. */
-    int followers;
+    /** Followers counted in. */
+    private int followers;
 
     /** Each follower's buffer of live progress. */
     private final Set<Sinks.Many<ProgressEvent>> buffers = ConcurrentHashMap.newKeySet();
@@ -207,6 +196,21 @@ public class GenerationFeed {
 
     Upstream(String id) {
       this.id = id;
+    }
+
+    /** Counts a follower in, unless the last one has left already. */
+    synchronized boolean join() {
+      if (closed) {
+        return false;
+      }
+      followers++;
+      return true;
+    }
+
+    /** Counts a follower out: whether it was the last (the upstream is then closed). */
+    synchronized boolean leave() {
+      closed = --followers == 0;
+      return closed;
     }
 
     void addFollower(Sinks.Many<ProgressEvent> buffer) {
@@ -233,7 +237,13 @@ public class GenerationFeed {
               .then(Mono.fromFuture(() -> generations.result(id)))
               .onErrorResume(e -> Mono.empty())
               .then(Blocking.call(() -> generations.view(id)))
-              .subscribe(end::tryEmitValue, end::tryEmitError);
+              .subscribe(
+                  end::tryEmitValue,
+                  error -> {
+                    // those following now get the error; who comes next gets a new upstream
+                    upstreams.remove(id, this);
+                    end.tryEmitError(error);
+                  });
     }
 
     /** One bus event, handed to every follower's buffer (one event at a time). */
@@ -273,7 +283,6 @@ public class GenerationFeed {
     }
 
     synchronized void close() {
-      closed = true;
       if (endWatch != null) {
         endWatch.dispose();
       }

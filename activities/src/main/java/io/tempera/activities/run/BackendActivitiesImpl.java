@@ -110,9 +110,9 @@ public class BackendActivitiesImpl implements BackendActivities {
   /**
    * Checks the job's file inputs before a backend gets them: each a regular file of the project
    * reached without any symbolic link below the output root, and an image within the configured
-   * pixel and side limits, read from its header before anything decodes it. A non-retryable
-   * INVALID_REQUEST otherwise, naming the file (a 20000 × 20000 PNG of 400 KB would take gigabytes
-   * to decode on the backend).
+   * pixel and side limits, read from its header before anything decodes it, and whole (as at
+   * upload: {@link io.tempera.outputs.ImageStructure}). A non-retryable INVALID_REQUEST otherwise,
+   * naming the file (a 20000 × 20000 PNG of 400 KB would take gigabytes to decode on the backend).
    */
   void checkFileInputs(BackendJob job) {
     java.nio.file.Path projectDir = outputs.projectDir(job.projectId());
@@ -131,6 +131,25 @@ public class BackendActivitiesImpl implements BackendActivities {
       if (tooLarge.isPresent()) {
         throw ApplicationFailure.newNonRetryableFailure(
             tooLarge.get(), ErrorCode.INVALID_REQUEST.name());
+      }
+      // an image must be that image to its end, as at upload (a file placed in the project
+      // otherwise, a polyglot, a damaged output)
+      Optional<io.tempera.outputs.ImageSize.Dimensions> size =
+          io.tempera.outputs.ImageSize.of(file);
+      String type;
+      try {
+        type = OutputStore.contentType(file);
+      } catch (java.io.IOException e) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            "The file " + name + " cannot be read", ErrorCode.INVALID_REQUEST.name());
+      }
+      if (size.isPresent() && type.matches("image/(png|jpeg|gif|webp)")) {
+        Optional<String> broken = io.tempera.outputs.ImageStructure.problem(file, type, size.get());
+        if (broken.isPresent()) {
+          throw ApplicationFailure.newNonRetryableFailure(
+              "The file " + name + " is not a whole image: " + broken.get(),
+              ErrorCode.INVALID_REQUEST.name());
+        }
       }
     }
   }

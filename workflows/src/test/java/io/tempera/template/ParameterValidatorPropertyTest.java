@@ -5,27 +5,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.math.BigDecimal;
 import java.math.BigInteger;
-import java.util.AbstractMap.SimpleEntry;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.Tuple;
+import org.junit.jupiter.api.Test;
 
 /**
  * ParameterValidator against a model written here: for arbitrary JSON-like values (unicode, control
  * characters, huge strings, NaN and infinite doubles, longs at their bounds, big numbers, nested
  * lists and maps, wrong types) and arbitrary parameter specs, it never throws, every problem names
  * {@code parameters.<name>} and a code, and it accepts a value exactly when the value satisfies the
- * spec.
+ * spec. Seeded fuzz tests: see {@link Fuzz} for the seed, the number of tries and a replay.
  */
 class ParameterValidatorPropertyTest {
 
@@ -33,8 +25,16 @@ class ParameterValidatorPropertyTest {
 
   // ----- the properties
 
-  @Property(tries = 300)
-  void problemsAreExactlyTheSpecViolations(@ForAll("requests") Request request) {
+  @Test
+  void problemsAreExactlyTheSpecViolations() {
+    Fuzz.forAll(
+        "problemsAreExactlyTheSpecViolations",
+        300,
+        ParameterValidatorPropertyTest::request,
+        ParameterValidatorPropertyTest::problemsAreExactlyTheSpecViolations);
+  }
+
+  private static void problemsAreExactlyTheSpecViolations(Request request) {
     List<RequestProblem> problems =
         ParameterValidator.validate(request.template(), request.parameters());
 
@@ -47,9 +47,16 @@ class ParameterValidatorPropertyTest {
     assertThat(sorted(problems)).isEqualTo(sorted(expectedProblems(request)));
   }
 
-  @Property(tries = 300)
-  void aSingleValueIsAcceptedExactlyWhenItSatisfiesTheSpec(
-      @ForAll("specAndValue") SpecAndValue sample) {
+  @Test
+  void aSingleValueIsAcceptedExactlyWhenItSatisfiesTheSpec() {
+    Fuzz.forAll(
+        "aSingleValueIsAcceptedExactlyWhenItSatisfiesTheSpec",
+        300,
+        ParameterValidatorPropertyTest::specAndValue,
+        ParameterValidatorPropertyTest::aSingleValueIsAcceptedExactlyWhenItSatisfiesTheSpec);
+  }
+
+  private static void aSingleValueIsAcceptedExactlyWhenItSatisfiesTheSpec(SpecAndValue sample) {
     ParameterSpec spec = sample.spec();
     Object value = sample.value();
     String problem = value == null ? null : ParameterValidator.valueProblem(spec, value);
@@ -68,9 +75,16 @@ class ParameterValidatorPropertyTest {
     problems.forEach(p -> assertThat(p.field()).isEqualTo("parameters." + spec.name()));
   }
 
-  @Property(tries = 200)
-  void valuesThatSurviveJsonAreJudgedAlike(@ForAll("specAndValue") SpecAndValue sample)
-      throws Exception {
+  @Test
+  void valuesThatSurviveJsonAreJudgedAlike() {
+    Fuzz.forAll(
+        "valuesThatSurviveJsonAreJudgedAlike",
+        200,
+        ParameterValidatorPropertyTest::specAndValue,
+        ParameterValidatorPropertyTest::valuesThatSurviveJsonAreJudgedAlike);
+  }
+
+  private static void valuesThatSurviveJsonAreJudgedAlike(SpecAndValue sample) throws Exception {
     // what the API really hands over: the value as Jackson reads it back from the request body
     Object value = sample.value();
     if (value instanceof Double d && !Double.isFinite(d)) {
@@ -91,11 +105,20 @@ class ParameterValidatorPropertyTest {
     assertThat(problems.isEmpty()).as("%s for %s", problems, describe(read)).isEqualTo(ok);
   }
 
-  @Property(tries = 300)
-  void integerBoundsHoldExactlyForLongsBeyondDoublePrecision(
-      @ForAll long bound,
-      @ForAll @net.jqwik.api.constraints.IntRange(min = -2048, max = 2048) int delta,
-      @ForAll boolean isMax) {
+  record Bound(long bound, int delta, boolean isMax) {}
+
+  @Test
+  void integerBoundsHoldExactlyForLongsBeyondDoublePrecision() {
+    Fuzz.forAll(
+        "integerBoundsHoldExactlyForLongsBeyondDoublePrecision",
+        300,
+        f -> new Bound(f.anyLong(), f.between(-2048, 2048), f.bool()),
+        b ->
+            integerBoundsHoldExactlyForLongsBeyondDoublePrecision(b.bound(), b.delta(), b.isMax()));
+  }
+
+  private static void integerBoundsHoldExactlyForLongsBeyondDoublePrecision(
+      long bound, int delta, boolean isMax) {
     // a template's bounds are doubles; a request's whole numbers are longs, exact beyond 2^53
     long value = bound + delta;
     if ((delta > 0 && value < bound) || (delta < 0 && value > bound)) {
@@ -243,111 +266,66 @@ class ParameterValidatorPropertyTest {
     }
   }
 
-  @Provide
-  Arbitrary<SpecAndValue> specAndValue() {
-    return specs("p")
-        .flatMap(spec ->
-            Arbitraries.oneOf(anyValue(), valueNear(spec))
-                .injectNull(0.05)
-                .map(v -> new SpecAndValue(spec, v)));
+  static SpecAndValue specAndValue(Fuzz f) {
+    ParameterSpec spec = spec(f, "p");
+    Object value = f.orNull(0.05, () -> f.bool() ? anyValue(f) : valueNear(f, spec));
+    return new SpecAndValue(spec, value);
   }
 
-  @Provide
-  Arbitrary<Request> requests() {
-    Arbitrary<List<ParameterSpec>> specLists =
-        Arbitraries.integers()
-            .between(0, 4)
-            .flatMap(n -> {
-              List<Arbitrary<ParameterSpec>> each = new ArrayList<>();
-              for (int i = 0; i < n; i++) {
-                each.add(specs("p" + i));
-              }
-              return Combinators.combine(each).as(List::copyOf);
-            });
-    return specLists.flatMap(specs -> {
-      List<Arbitrary<Optional<Map.Entry<String, Object>>>> entries = new ArrayList<>();
-      for (ParameterSpec spec : specs) {
-        Arbitrary<Object> value = Arbitraries.oneOf(anyValue(), valueNear(spec));
-        // left out (null entry), given null, or given a value
-        entries.add(
-            Arbitraries.frequencyOf(
-                Tuple.of(2, Arbitraries.just(Optional.<Map.Entry<String, Object>>empty())),
-                Tuple.of(
-                    1,
-                    Arbitraries.just(
-                        Optional.<Map.Entry<String, Object>>of(
-                            new SimpleEntry<>(spec.name(), null)))),
-                Tuple.of(
-                    6,
-                    value.map(v ->
-                        Optional.<Map.Entry<String, Object>>of(
-                            new SimpleEntry<>(spec.name(), v))))));
+  static Request request(Fuzz f) {
+    int n = f.between(0, 4);
+    List<ParameterSpec> specs = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      specs.add(spec(f, "p" + i));
+    }
+    Map<String, Object> parameters = new LinkedHashMap<>();
+    for (ParameterSpec spec : specs) {
+      // left out, given null, or given a value
+      switch (f.weighted(2, 1, 6)) {
+        case 0 -> {}
+        case 1 -> parameters.put(spec.name(), null);
+        default -> parameters.put(spec.name(), f.bool() ? anyValue(f) : valueNear(f, spec));
       }
-      Arbitrary<List<String>> unknown = hostileKeys().list().ofMaxSize(2);
-      return Combinators.combine(Combinators.combine(entries).as(List::copyOf), unknown)
-          .as((given, extra) -> {
-            Map<String, Object> parameters = new LinkedHashMap<>();
-            given.forEach(e -> e.ifPresent(x -> parameters.put(x.getKey(), x.getValue())));
-            extra.forEach(k -> parameters.putIfAbsent(k, "x"));
-            return new Request(template(specs), parameters);
-          });
-    });
+    }
+    List<String> extra = f.list(0, 2, () -> hostileKey(f));
+    extra.forEach(k -> parameters.putIfAbsent(k, "x"));
+    return new Request(template(specs), parameters);
   }
 
-  private static Arbitrary<String> hostileKeys() {
-    return Arbitraries.oneOf(
-        Arbitraries.strings().all().ofMaxLength(12),
-        Arbitraries.of("", "p0.x", "__proto__", "../p0", "${p0}", "parameters.p0", "p0 ", "P0"));
+  private static String hostileKey(Fuzz f) {
+    return f.bool()
+        ? f.string(12)
+        : f.of("", "p0.x", "__proto__", "../p0", "${p0}", "parameters.p0", "p0 ", "P0");
   }
 
   /** A spec as the template parser builds it: bounds on numbers only, a default that fits. */
-  static Arbitrary<ParameterSpec> specs(String name) {
-    Arbitrary<String> types = Arbitraries.of(ParameterSpec.TYPES);
-    return types.flatMap(type -> {
-      boolean numeric = type.equals("integer") || type.equals("number");
-      Arbitrary<Double> bound = numeric ? bounds().injectNull(0.4) : Arbitraries.just(null);
-      Arbitrary<List<Object>> choices =
-          Arbitraries.oneOf(
-              Arbitraries.just(List.<Object>of()),
-              Arbitraries.just(List.<Object>of()),
-              typedValue(type).list().ofMinSize(1).ofMaxSize(4));
-      return Combinators.combine(
-              bound, bound, choices, Arbitraries.of(true, false), Arbitraries.of(true, false))
-          .flatAs((a, b, enumValues, required, nullable) -> {
-            Double min = a != null && b != null ? Double.valueOf(Math.min(a, b)) : a;
-            Double max = a != null && b != null ? Double.valueOf(Math.max(a, b)) : b;
-            ParameterSpec bare =
-                new ParameterSpec(
-                    name, type, null, min, max, enumValues, required, null, nullable, false);
-            List<Arbitrary<ParameterSpec>> variants = new ArrayList<>();
-            variants.add(Arbitraries.just(bare));
-            variants.add(Arbitraries.just(bare));
-            if (nullable) {
-              variants.add(
-                  Arbitraries.just(
-                      new ParameterSpec(
-                          name, type, null, min, max, enumValues, required, null, true, true)));
-            }
-            List<Object> defaults = defaultCandidates(bare);
-            if (!defaults.isEmpty()) {
-              variants.add(
-                  Arbitraries.of(defaults)
-                      .map(d ->
-                          new ParameterSpec(
-                              name,
-                              type,
-                              d,
-                              min,
-                              max,
-                              enumValues,
-                              required,
-                              null,
-                              nullable,
-                              true)));
-            }
-            return Arbitraries.oneOf(variants);
-          });
-    });
+  static ParameterSpec spec(Fuzz f, String name) {
+    String type = f.of(ParameterSpec.TYPES);
+    boolean numeric = type.equals("integer") || type.equals("number");
+    Double a = numeric ? f.orNull(0.4, () -> bound(f)) : null;
+    Double b = numeric ? f.orNull(0.4, () -> bound(f)) : null;
+    List<Object> enumValues =
+        switch (f.choice(3)) {
+          case 0, 1 -> List.of();
+          default -> f.list(1, 4, () -> typedValue(f, type));
+        };
+    boolean required = f.bool();
+    boolean nullable = f.bool();
+    Double min = a != null && b != null ? Double.valueOf(Math.min(a, b)) : a;
+    Double max = a != null && b != null ? Double.valueOf(Math.max(a, b)) : b;
+    ParameterSpec bare =
+        new ParameterSpec(name, type, null, min, max, enumValues, required, null, nullable, false);
+    List<Object> defaults = defaultCandidates(bare);
+    int variants = 2 + (nullable ? 1 : 0) + (defaults.isEmpty() ? 0 : 1);
+    int pick = f.choice(variants);
+    if (pick < 2) {
+      return bare;
+    }
+    if (nullable && pick == 2) {
+      return new ParameterSpec(name, type, null, min, max, enumValues, required, null, true, true);
+    }
+    return new ParameterSpec(
+        name, type, f.of(defaults), min, max, enumValues, required, null, nullable, true);
   }
 
   /** Values a template could declare as the default: those of the candidates that fit. */
@@ -365,38 +343,39 @@ class ParameterValidatorPropertyTest {
   }
 
   /** Bounds as a template declares them (read as doubles), including large and fractional ones. */
-  private static Arbitrary<Double> bounds() {
-    return Arbitraries.oneOf(
-        Arbitraries.integers().between(-1000, 1000).map(Double::valueOf),
-        Arbitraries.doubles().between(-1e6, 1e6),
-        Arbitraries.of(0.25, 1.5, -0.5, 9e15, -9e15, 9.007199254740992e15, 9.223372036854776e18),
-        Arbitraries.longs().map(Long::doubleValue));
+  private static double bound(Fuzz f) {
+    return switch (f.choice(4)) {
+      case 0 -> (double) f.between(-1000, 1000);
+      case 1 -> f.between(-1e6, 1e6);
+      case 2 -> f.of(0.25, 1.5, -0.5, 9e15, -9e15, 9.007199254740992e15, 9.223372036854776e18);
+      default -> (double) f.anyLong();
+    };
   }
 
   /** A value of the right Java type for a parameter type (not necessarily in range). */
-  private static Arbitrary<Object> typedValue(String type) {
+  private static Object typedValue(Fuzz f, String type) {
     return switch (type) {
-      case "string" -> strings();
-      case "integer" -> Arbitraries.longs().between(-50, 50).map(Object.class::cast);
-      case "number" -> Arbitraries.doubles().between(-50, 50).ofScale(2).map(Object.class::cast);
-      case "boolean" -> Arbitraries.of(true, false).map(Object.class::cast);
-      default -> paths();
+      case "string" -> string(f);
+      case "integer" -> f.between(-50L, 50L);
+      case "number" -> f.between(-50.0, 50.0, 2);
+      case "boolean" -> f.bool();
+      default -> path(f);
     };
   }
 
   /** Values around a spec: inside, on and just outside its bounds, its choices, its type. */
-  static Arbitrary<Object> valueNear(ParameterSpec spec) {
-    List<Arbitrary<Object>> near = new ArrayList<>();
-    near.add(typedValue(spec.type()));
+  static Object valueNear(Fuzz f, ParameterSpec spec) {
+    List<java.util.function.Supplier<Object>> near = new ArrayList<>();
+    near.add(() -> typedValue(f, spec.type()));
     if (!spec.enumValues().isEmpty()) {
-      near.add(Arbitraries.of(spec.enumValues()));
+      near.add(() -> f.of(spec.enumValues()));
     }
     for (Double bound : new Double[] {spec.min(), spec.max()}) {
       if (bound == null) {
         continue;
       }
-      near.add(
-          Arbitraries.of(
+      near.add(() ->
+          f.of(
               bound,
               Math.nextUp(bound),
               Math.nextDown(bound),
@@ -411,98 +390,89 @@ class ParameterValidatorPropertyTest {
       double lo = Math.max(spec.min(), -1e15);
       double hi = Math.min(spec.max(), 1e15);
       if (lo <= hi) {
-        near.add(Arbitraries.doubles().between(lo, hi).map(Object.class::cast));
+        near.add(() -> f.between(lo, hi));
         if (Math.ceil(lo) <= Math.floor(hi)) {
-          near.add(
-              Arbitraries.longs()
-                  .between((long) Math.ceil(lo), (long) Math.floor(hi))
-                  .map(Object.class::cast));
+          near.add(() -> f.between((long) Math.ceil(lo), (long) Math.floor(hi)));
         }
       }
     }
-    return Arbitraries.oneOf(near);
+    return f.of(near).get();
   }
 
   /**
    * Anything a JSON body can hold, as Jackson reads it (Integer, Long, BigInteger, Double; no
    * BigDecimal: the API does not read floats as BigDecimal), and Float for a careless caller.
    */
-  static Arbitrary<Object> anyValue() {
-    return Arbitraries.recursive(
-        ParameterValidatorPropertyTest::scalars,
-        inner ->
-            Arbitraries.oneOf(
-                inner.list().ofMaxSize(3).map(Object.class::cast),
-                Arbitraries.maps(Arbitraries.strings().ofMaxLength(4), inner)
-                    .ofMaxSize(3)
-                    .map(Object.class::cast)),
-        0,
-        3);
+  static Object anyValue(Fuzz f) {
+    return f.nested(3, () -> scalar(f));
   }
 
-  private static Arbitrary<Object> scalars() {
-    return Arbitraries.oneOf(
-            strings(),
-            paths(),
-            Arbitraries.integers().map(Object.class::cast),
-            Arbitraries.longs().map(Object.class::cast),
-            Arbitraries.of(Long.MAX_VALUE, Long.MIN_VALUE, 9007199254740993L, -9007199254740993L)
-                .map(Object.class::cast),
-            Arbitraries.doubles().map(Object.class::cast),
-            Arbitraries.of(
-                    Double.NaN,
-                    Double.POSITIVE_INFINITY,
-                    Double.NEGATIVE_INFINITY,
-                    -0.0,
-                    Double.MAX_VALUE,
-                    Double.MIN_VALUE,
-                    9e15,
-                    8.999999999999999e15,
-                    1e300,
-                    3.0,
-                    2.5)
-                .map(Object.class::cast),
-            Arbitraries.floats().map(Object.class::cast),
-            Arbitraries.bigIntegers()
-                .between(BigInteger.TEN.pow(30).negate(), BigInteger.TEN.pow(30))
-                .map(Object.class::cast),
-            Arbitraries.of(
-                    BigInteger.TWO.pow(63),
-                    BigInteger.TWO.pow(64).negate(),
-                    new BigInteger("1" + "0".repeat(400)))
-                .map(Object.class::cast),
-            Arbitraries.of(true, false).map(Object.class::cast))
-        .injectNull(0.05);
+  private static Object scalar(Fuzz f) {
+    if (f.chance(0.05)) {
+      return null;
+    }
+    return switch (f.choice(11)) {
+      case 0 -> string(f);
+      case 1 -> path(f);
+      case 2 -> f.anyInt();
+      case 3 -> f.anyLong();
+      case 4 -> f.of(Long.MAX_VALUE, Long.MIN_VALUE, 9007199254740993L, -9007199254740993L);
+      case 5 -> f.anyDouble();
+      case 6 ->
+          f.chance(0.5)
+              ? f.specialDouble()
+              : f.of(
+                  Double.NaN,
+                  Double.POSITIVE_INFINITY,
+                  Double.NEGATIVE_INFINITY,
+                  -0.0,
+                  Double.MAX_VALUE,
+                  Double.MIN_VALUE,
+                  9e15,
+                  8.999999999999999e15,
+                  1e300,
+                  3.0,
+                  2.5);
+      case 7 -> f.anyFloat();
+      case 8 -> f.between(BigInteger.TEN.pow(30).negate(), BigInteger.TEN.pow(30));
+      case 9 ->
+          f.of(
+              BigInteger.TWO.pow(63),
+              BigInteger.TWO.pow(64).negate(),
+              new BigInteger("1" + "0".repeat(400)));
+      default -> f.bool();
+    };
   }
 
-  private static Arbitrary<Object> strings() {
-    return Arbitraries.oneOf(
-            Arbitraries.strings().all().ofMaxLength(30),
-            Arbitraries.strings().withCharRange('\u0000', '\u001f').ofMaxLength(10),
-            Arbitraries.integers().between(9_995, 10_005).map(n -> "é".repeat(n)),
-            Arbitraries.of("", "\uD83D\uDE00", "\uD800", "${p0}", "{\"a\":1}", "null", "true"))
-        .map(Object.class::cast);
+  private static Object string(Fuzz f) {
+    return switch (f.choice(4)) {
+      case 0 -> f.string(30);
+      case 1 -> f.string('\u0000', '\u001f', 10);
+      case 2 -> "é".repeat(f.between(9_995, 10_005));
+      default -> f.of("", "\uD83D\uDE00", "\uD800", "${p0}", "{\"a\":1}", "null", "true");
+    };
   }
 
-  private static Arbitrary<Object> paths() {
-    return Arbitraries.oneOf(
-            Arbitraries.strings().withChars("ab./_- \\:~").ofMinLength(1).ofMaxLength(16),
-            Arbitraries.integers().between(505, 520).map(n -> "a".repeat(n)),
-            Arbitraries.integers().between(250, 260).map(n -> "a/".repeat(n) + "b"),
-            Arbitraries.of(
-                "uploads/photo.png",
-                "uploads/my photo.png",
-                "../etc/passwd",
-                "uploads/../../x",
-                "/etc/passwd",
-                ".env",
-                "a//b",
-                "a\\b",
-                "a/",
-                "C:/x",
-                "uploads/\u00e9.png",
-                "uploads/x.png\u0000.txt"))
-        .map(Object.class::cast);
+  private static Object path(Fuzz f) {
+    return switch (f.choice(4)) {
+      case 0 -> f.string("ab./_- \\:~", 1, 16);
+      case 1 -> "a".repeat(f.between(505, 520));
+      case 2 -> "a/".repeat(f.between(250, 260)) + "b";
+      default ->
+          f.of(
+              "uploads/photo.png",
+              "uploads/my photo.png",
+              "../etc/passwd",
+              "uploads/../../x",
+              "/etc/passwd",
+              ".env",
+              "a//b",
+              "a\\b",
+              "a/",
+              "C:/x",
+              "uploads/\u00e9.png",
+              "uploads/x.png\u0000.txt");
+    };
   }
 
   // ----- helpers

@@ -22,31 +22,41 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * TemplateParser on mutated copies of the shipped templates (fields of the wrong type, required
  * ones removed, huge numbers, deep nesting, hostile strings, broken expressions): it never throws,
  * only returns problems that name the file and a JSON path; and a template it accepts translates at
- * every tier without anything but the project's own errors.
+ * every tier without anything but the project's own errors. Seeded fuzz tests: see {@link Fuzz} for
+ * the seed, the number of tries and a replay.
  */
 class TemplateParserFuzzPropertyTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
+
+  /**
+   * Writes the mutated trees: as deep as a mutation makes them (Jackson's writer stops at 1000
+   * levels by default), so that the parser, not the test, meets a file nested too deeply.
+   */
+  private static final ObjectMapper WRITER =
+      new ObjectMapper(
+          com.fasterxml.jackson.core.JsonFactory.builder()
+              .streamWriteConstraints(
+                  com.fasterxml.jackson.core.StreamWriteConstraints.builder()
+                      .maxNestingDepth(100_000)
+                      .build())
+              .build());
+
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
   private static final Path SHIPPED = Path.of("../templates/functions");
 
   private static Path root;
   private static List<String> names;
 
-  @BeforeContainer
+  @BeforeAll
   static void copyTheShippedTemplates() throws IOException {
     root = Files.createTempDirectory("tempera-template-fuzz");
     List<String> found = new ArrayList<>();
@@ -69,7 +79,7 @@ class TemplateParserFuzzPropertyTest {
     names = List.copyOf(found);
   }
 
-  @AfterContainer
+  @AfterAll
   static void removeTheCopies() throws IOException {
     try (Stream<Path> files = Files.walk(root)) {
       for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
@@ -78,17 +88,26 @@ class TemplateParserFuzzPropertyTest {
     }
   }
 
-  @Property(tries = 300)
-  void mutatedTemplatesGiveProblemsWithAPathNeverAnException(
-      @ForAll("templates") String name, @ForAll("mutations") List<Mutation> mutations)
-      throws IOException {
+  record Mutated(String name, List<Mutation> mutations) {}
+
+  @Test
+  void mutatedTemplatesGiveProblemsWithAPathNeverAnException() {
+    Fuzz.forAll(
+        "mutatedTemplatesGiveProblemsWithAPathNeverAnException",
+        300,
+        f -> new Mutated(f.of(names), mutations(f)),
+        m -> mutatedTemplatesGiveProblemsWithAPathNeverAnException(m.name(), m.mutations()));
+  }
+
+  private static void mutatedTemplatesGiveProblemsWithAPathNeverAnException(
+      String name, List<Mutation> mutations) throws IOException {
     Path dir = root.resolve(name);
     ObjectNode template = (ObjectNode) JSON.readTree(dir.resolve("template.json").toFile());
     for (Mutation mutation : mutations) {
       mutation.applyTo(template);
     }
     Path file = dir.resolve("mutated.json");
-    Files.write(file, JSON.writeValueAsString(template).getBytes(StandardCharsets.UTF_8));
+    Files.write(file, WRITER.writeValueAsString(template).getBytes(StandardCharsets.UTF_8));
     TemplateParser.Parsed parsed = parseOrFail(file, mutations);
     if (parsed.template() == null || !parsed.problems().isEmpty()) {
       assertThat(parsed.template()).isNull();
@@ -103,12 +122,22 @@ class TemplateParserFuzzPropertyTest {
     translateOrFail(parsed.template(), mutations);
   }
 
-  @Property(tries = 300)
-  void arbitraryParametersMappingsAndVariantsGiveProblemsNeverAnException(
-      @ForAll("templates") String name,
-      @ForAll("parameterSpecs") List<JsonNode> specs,
-      @ForAll("mappingEntries") List<JsonNode> mappings,
-      @ForAll("variantLists") JsonNode variants)
+  record Structured(
+      String name, List<JsonNode> specs, List<JsonNode> mappings, JsonNode variants) {}
+
+  @Test
+  void arbitraryParametersMappingsAndVariantsGiveProblemsNeverAnException() {
+    Fuzz.forAll(
+        "arbitraryParametersMappingsAndVariantsGiveProblemsNeverAnException",
+        300,
+        f -> new Structured(f.of(names), parameterSpecs(f), mappingEntries(f), variantList(f)),
+        s ->
+            arbitraryParametersMappingsAndVariantsGiveProblemsNeverAnException(
+                s.name(), s.specs(), s.mappings(), s.variants()));
+  }
+
+  private static void arbitraryParametersMappingsAndVariantsGiveProblemsNeverAnException(
+      String name, List<JsonNode> specs, List<JsonNode> mappings, JsonNode variants)
       throws IOException {
     Path dir = root.resolve(name);
     ObjectNode template = (ObjectNode) JSON.readTree(dir.resolve("template.json").toFile());
@@ -130,7 +159,7 @@ class TemplateParserFuzzPropertyTest {
     List<Mutation> described =
         List.of(new Mutation(0, Kind.REPLACE, "parameters", parameters.deepCopy()));
     Path file = dir.resolve("structured.json");
-    Files.write(file, JSON.writeValueAsString(template).getBytes(StandardCharsets.UTF_8));
+    Files.write(file, WRITER.writeValueAsString(template).getBytes(StandardCharsets.UTF_8));
     TemplateParser.Parsed parsed = parseOrFail(file, described);
     if (parsed.ok()) {
       translateOrFail(parsed.template(), described);
@@ -140,10 +169,19 @@ class TemplateParserFuzzPropertyTest {
     }
   }
 
-  @Property(tries = 100)
-  void wholeNumbersBeyondTheirRangeAreRefusedNotWrapped(
-      @ForAll("outOfRange") JsonNode number, @ForAll("numericFields") String field)
-      throws IOException {
+  record NumberAt(JsonNode number, String field) {}
+
+  @Test
+  void wholeNumbersBeyondTheirRangeAreRefusedNotWrapped() {
+    Fuzz.forAll(
+        "wholeNumbersBeyondTheirRangeAreRefusedNotWrapped",
+        100,
+        f -> new NumberAt(outOfRange(f), numericField(f)),
+        n -> wholeNumbersBeyondTheirRangeAreRefusedNotWrapped(n.number(), n.field()));
+  }
+
+  private static void wholeNumbersBeyondTheirRangeAreRefusedNotWrapped(
+      JsonNode number, String field) throws IOException {
     Path dir = root.resolve("framed-color");
     ObjectNode template = (ObjectNode) JSON.readTree(dir.resolve("template.json").toFile());
     String path =
@@ -168,26 +206,26 @@ class TemplateParserFuzzPropertyTest {
           }
         };
     Path file = dir.resolve("numbers.json");
-    Files.write(file, JSON.writeValueAsString(template).getBytes(StandardCharsets.UTF_8));
+    Files.write(file, WRITER.writeValueAsString(template).getBytes(StandardCharsets.UTF_8));
     TemplateParser.Parsed parsed = parseOrFail(file, List.of());
     assertThat(parsed.problems()).extracting(TemplateProblem::path).contains(path);
   }
 
-  @Provide
-  Arbitrary<JsonNode> outOfRange() {
-    return Arbitraries.oneOf(
-        Arbitraries.of(0L, -1L, Long.MIN_VALUE, Long.MAX_VALUE, 4_294_967_297L, 4_294_967_296L)
-            .map(NODES::numberNode),
-        Arbitraries.bigIntegers()
-            .between(BigInteger.TWO.pow(64), BigInteger.TWO.pow(70))
-            .map(b -> b.subtract(b.mod(BigInteger.TWO.pow(64))).add(BigInteger.ONE))
-            .map(NODES::numberNode),
-        Arbitraries.of(0.5, 1e300, -3.0).map(NODES::numberNode));
+  static JsonNode outOfRange(Fuzz f) {
+    return switch (f.choice(3)) {
+      case 0 ->
+          NODES.numberNode(
+              f.of(0L, -1L, Long.MIN_VALUE, Long.MAX_VALUE, 4_294_967_297L, 4_294_967_296L));
+      case 1 -> {
+        BigInteger b = f.between(BigInteger.TWO.pow(64), BigInteger.TWO.pow(70));
+        yield NODES.numberNode(b.subtract(b.mod(BigInteger.TWO.pow(64))).add(BigInteger.ONE));
+      }
+      default -> NODES.numberNode(f.of(0.5, 1e300, -3.0));
+    };
   }
 
-  @Provide
-  Arbitrary<String> numericFields() {
-    return Arbitraries.of(
+  static String numericField(Fuzz f) {
+    return f.of(
         "weight",
         "timeout_seconds",
         "stall_seconds",
@@ -197,116 +235,94 @@ class TemplateParserFuzzPropertyTest {
         "max_concurrent");
   }
 
-  @Provide
-  Arbitrary<List<JsonNode>> parameterSpecs() {
-    Arbitrary<JsonNode> anyScalar = smallValues();
-    Arbitrary<JsonNode> spec =
-        Combinators.combine(
-                Arbitraries.of(
-                    "string", "integer", "number", "boolean", "image", "float", "", "Integer"),
-                anyScalar.injectNull(0.5),
-                anyScalar.injectNull(0.6),
-                anyScalar.injectNull(0.6),
-                anyScalar.list().ofMaxSize(4).injectNull(0.6),
-                anyScalar.injectNull(0.5),
-                anyScalar.injectNull(0.5))
-            .as((type, def, min, max, choices, nullable, required) -> {
-              ObjectNode node = NODES.objectNode().put("type", type);
-              if (def != null) node.set("default", def);
-              if (min != null) node.set("min", min);
-              if (max != null) node.set("max", max);
-              if (choices != null) node.set("enum", NODES.arrayNode().addAll(choices));
-              if (nullable != null) node.set("nullable", nullable);
-              if (required != null) node.set("required", required);
-              return node;
-            });
-    return Arbitraries.oneOf(spec, values()).list().ofMaxSize(3);
+  static List<JsonNode> parameterSpecs(Fuzz f) {
+    return f.list(0, 3, () -> f.bool() ? parameterSpec(f) : f.templateValue());
   }
 
-  @Provide
-  Arbitrary<List<JsonNode>> mappingEntries() {
-    Arbitrary<JsonNode> mapping =
-        Combinators.combine(
-                Arbitraries.of(
-                    "direct", "lookup", "computed", "file_upload", "model_file", "seed", ""),
-                Arbitraries.of("mood", "scale", "prompt", "size", "seed", "image", "fuzz0", "tier")
-                    .injectNull(0.3),
-                Arbitraries.of(
-                        "1.inputs.width",
-                        "3.inputs.seed",
-                        "steps",
-                        "0",
-                        "prompt",
-                        "1.inputs.",
-                        ".inputs.x",
-                        "1.inputs.nope",
-                        "$gradio.inputs.x")
-                    .injectNull(0.1),
-                expressions().injectNull(0.5),
-                expressions().injectNull(0.8),
-                smallValues().injectNull(0.5),
-                Arbitraries.of("checkpoints", "../x", "", "vae").injectNull(0.8))
-            .as((type, parameter, target, expression, when, table, file) -> {
-              ObjectNode node = NODES.objectNode().put("type", type);
-              if (parameter != null) node.put("parameter", parameter);
-              if (target != null) node.put("target", target);
-              if (expression != null) node.put("expression", expression);
-              if (when != null) node.put("when", when);
-              if (table != null) node.set("table", table);
-              if (file != null) node.put("file", file);
-              return node;
-            });
-    return mapping.list().ofMaxSize(3);
+  private static JsonNode parameterSpec(Fuzz f) {
+    String type = f.of("string", "integer", "number", "boolean", "image", "float", "", "Integer");
+    JsonNode def = f.orNull(0.5, f::smallValue);
+    JsonNode min = f.orNull(0.6, f::smallValue);
+    JsonNode max = f.orNull(0.6, f::smallValue);
+    List<JsonNode> choices = f.orNull(0.6, () -> f.list(0, 4, f::smallValue));
+    JsonNode nullable = f.orNull(0.5, f::smallValue);
+    JsonNode required = f.orNull(0.5, f::smallValue);
+    ObjectNode node = NODES.objectNode().put("type", type);
+    if (def != null) node.set("default", def);
+    if (min != null) node.set("min", min);
+    if (max != null) node.set("max", max);
+    if (choices != null) node.set("enum", NODES.arrayNode().addAll(choices));
+    if (nullable != null) node.set("nullable", nullable);
+    if (required != null) node.set("required", required);
+    return node;
   }
 
-  @Provide
-  Arbitrary<JsonNode> variantLists() {
-    Arbitrary<JsonNode> variant =
-        Combinators.combine(
-                Arbitraries.of("a", "b", "", " ").injectNull(0.1),
-                smallValues().injectNull(0.1),
-                smallValues().injectNull(0.6))
-            .as((name, weight, qp) -> {
-              ObjectNode node = NODES.objectNode();
-              if (name != null) node.put("name", name);
-              if (weight != null) node.set("weight", weight);
-              if (qp != null) node.set("quality_parameters", qp);
-              return node;
-            });
-    return Arbitraries.oneOf(
-        Arbitraries.just(com.fasterxml.jackson.databind.node.MissingNode.getInstance()),
-        variant.list().ofMaxSize(3).map(l -> (JsonNode) NODES.arrayNode().addAll(l)),
-        values());
+  static List<JsonNode> mappingEntries(Fuzz f) {
+    return f.list(0, 3, () -> mapping(f));
   }
 
-  /** Mostly plausible, sometimes wrong, values for one field. */
-  static Arbitrary<JsonNode> smallValues() {
-    return Arbitraries.oneOf(
-        Arbitraries.of(
-            NODES.nullNode(),
-            NODES.booleanNode(true),
-            NODES.booleanNode(false),
-            NODES.numberNode(1),
-            NODES.numberNode(50),
-            NODES.numberNode(-3),
-            NODES.numberNode(2.5),
-            NODES.numberNode(4_294_967_297L),
-            NODES.numberNode(BigInteger.TWO.pow(64).add(BigInteger.ONE)),
-            NODES.numberNode(1e308),
-            NODES.textNode("calm"),
-            NODES.textNode("x"),
-            NODES.textNode(""),
-            NODES.textNode("uploads/a.png"),
-            NODES.objectNode(),
-            NODES.objectNode().put("calm", 1).put("warm", 2).put("night", 3),
-            NODES.objectNode().set("draft", NODES.objectNode().put("1.inputs.width", 8)),
-            NODES.arrayNode(),
-            NODES.arrayNode().addNull()),
-        Arbitraries.integers().map(NODES::numberNode));
+  private static JsonNode mapping(Fuzz f) {
+    String type = f.of("direct", "lookup", "computed", "file_upload", "model_file", "seed", "");
+    String parameter =
+        f.orNull(
+            0.3, () -> f.of("mood", "scale", "prompt", "size", "seed", "image", "fuzz0", "tier"));
+    String target =
+        f.orNull(
+            0.1,
+            () ->
+                f.of(
+                    "1.inputs.width",
+                    "3.inputs.seed",
+                    "steps",
+                    "0",
+                    "prompt",
+                    "1.inputs.",
+                    ".inputs.x",
+                    "1.inputs.nope",
+                    "$gradio.inputs.x"));
+    String expression = f.orNull(0.5, f::expressionSoup);
+    String when = f.orNull(0.8, f::expressionSoup);
+    JsonNode table = f.orNull(0.5, f::smallValue);
+    String file = f.orNull(0.8, () -> f.of("checkpoints", "../x", "", "vae"));
+    ObjectNode node = NODES.objectNode().put("type", type);
+    if (parameter != null) node.put("parameter", parameter);
+    if (target != null) node.put("target", target);
+    if (expression != null) node.put("expression", expression);
+    if (when != null) node.put("when", when);
+    if (table != null) node.set("table", table);
+    if (file != null) node.put("file", file);
+    return node;
   }
 
-  @Property(tries = 100)
-  void unparsableAndHugeFilesAreProblemsToo(@ForAll("rawFiles") String text) throws IOException {
+  static JsonNode variantList(Fuzz f) {
+    return switch (f.choice(3)) {
+      case 0 -> com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+      case 1 -> NODES.arrayNode().addAll(f.list(0, 3, () -> variant(f)));
+      default -> f.templateValue();
+    };
+  }
+
+  private static JsonNode variant(Fuzz f) {
+    String name = f.orNull(0.1, () -> f.of("a", "b", "", " "));
+    JsonNode weight = f.orNull(0.1, f::smallValue);
+    JsonNode qp = f.orNull(0.6, f::smallValue);
+    ObjectNode node = NODES.objectNode();
+    if (name != null) node.put("name", name);
+    if (weight != null) node.set("weight", weight);
+    if (qp != null) node.set("quality_parameters", qp);
+    return node;
+  }
+
+  @Test
+  void unparsableAndHugeFilesAreProblemsToo() {
+    Fuzz.forAll(
+        "unparsableAndHugeFilesAreProblemsToo",
+        100,
+        TemplateParserFuzzPropertyTest::rawFile,
+        TemplateParserFuzzPropertyTest::unparsableAndHugeFilesAreProblemsToo);
+  }
+
+  private static void unparsableAndHugeFilesAreProblemsToo(String text) throws IOException {
     Path dir = root.resolve(names.get(0));
     Path file = dir.resolve("raw.json");
     Files.write(file, text.getBytes(StandardCharsets.UTF_8)); // a lone surrogate becomes '?'
@@ -444,185 +460,71 @@ class TemplateParserFuzzPropertyTest {
     }
   }
 
-  @Provide
-  Arbitrary<String> templates() {
-    return Arbitraries.of(names);
+  static List<Mutation> mutations(Fuzz f) {
+    return f.list(1, 4, () -> mutation(f));
   }
 
-  @Provide
-  Arbitrary<List<Mutation>> mutations() {
-    Arbitrary<Mutation> one =
-        Combinators.combine(
-                Arbitraries.integers().between(0, 10_000),
-                Arbitraries.frequencyOf(
-                    net.jqwik.api.Tuple.of(6, Arbitraries.just(Kind.REPLACE_FIELD)),
-                    net.jqwik.api.Tuple.of(6, Arbitraries.just(Kind.REPLACE)),
-                    net.jqwik.api.Tuple.of(3, Arbitraries.just(Kind.REMOVE)),
-                    net.jqwik.api.Tuple.of(1, Arbitraries.just(Kind.ADD_UNKNOWN_KEY)),
-                    net.jqwik.api.Tuple.of(1, Arbitraries.just(Kind.DUPLICATE))),
-                Arbitraries.of(
-                    "type",
-                    "enum",
-                    "default",
-                    "min",
-                    "max",
-                    "required",
-                    "nullable",
-                    "expression",
-                    "when",
-                    "table",
-                    "target",
-                    "parameter",
-                    "file",
-                    "weight",
-                    "name",
-                    "variants",
-                    "timeout_seconds",
-                    "quality_parameters",
-                    "tiers",
-                    "parameters",
-                    "parameter_mapping",
-                    "graph",
-                    "command",
-                    "api_name",
-                    "outputs",
-                    "from",
-                    "steps",
-                    "model",
-                    "timeouts",
-                    "progress_messages",
-                    "id",
-                    "version"),
-                values())
-            .as(Mutation::new);
-    return one.list().ofMinSize(1).ofMaxSize(4);
+  private static Mutation mutation(Fuzz f) {
+    int pick = f.between(0, 10_000);
+    Kind kind =
+        switch (f.weighted(6, 6, 3, 1, 1)) {
+          case 0 -> Kind.REPLACE_FIELD;
+          case 1 -> Kind.REPLACE;
+          case 2 -> Kind.REMOVE;
+          case 3 -> Kind.ADD_UNKNOWN_KEY;
+          default -> Kind.DUPLICATE;
+        };
+    String field =
+        f.of(
+            "type",
+            "enum",
+            "default",
+            "min",
+            "max",
+            "required",
+            "nullable",
+            "expression",
+            "when",
+            "table",
+            "target",
+            "parameter",
+            "file",
+            "weight",
+            "name",
+            "variants",
+            "timeout_seconds",
+            "quality_parameters",
+            "tiers",
+            "parameters",
+            "parameter_mapping",
+            "graph",
+            "command",
+            "api_name",
+            "outputs",
+            "from",
+            "steps",
+            "model",
+            "timeouts",
+            "progress_messages",
+            "id",
+            "version");
+    return new Mutation(pick, kind, field, f.templateValue());
   }
 
-  /** Values that are wrong in interesting ways for some field of a template. */
-  static Arbitrary<JsonNode> values() {
-    return Arbitraries.oneOf(
-        Arbitraries.of(
-            NODES.nullNode(),
-            NODES.booleanNode(true),
-            NODES.booleanNode(false),
-            NODES.numberNode(0),
-            NODES.numberNode(-1),
-            NODES.numberNode(1),
-            NODES.numberNode(0.5),
-            NODES.numberNode(Long.MAX_VALUE),
-            NODES.numberNode(Long.MIN_VALUE),
-            NODES.numberNode(Integer.MAX_VALUE + 2L),
-            NODES.numberNode(4_294_967_297L), // 2^32 + 1: asInt() would read 1
-            NODES.numberNode(1e308),
-            NODES.numberNode(-1e308),
-            NODES.numberNode(BigInteger.TEN.pow(40)),
-            NODES.numberNode(BigInteger.TWO.pow(64).add(BigInteger.ONE)),
-            NODES.textNode(""),
-            NODES.textNode(" "),
-            NODES.textNode("string"),
-            NODES.textNode("integer"),
-            NODES.textNode("image"),
-            NODES.textNode("lookup"),
-            NODES.textNode("computed"),
-            NODES.textNode("model_file"),
-            NODES.textNode("file_upload"),
-            NODES.textNode("1.inputs.width"),
-            NODES.textNode("999.inputs.x"),
-            NODES.textNode(".inputs."),
-            NODES.textNode("../../etc/passwd"),
-            NODES.textNode("/etc/passwd"),
-            NODES.textNode("${jndi:ldap://x}"),
-            NODES.textNode("{\"a\": 1}"),
-            NODES.textNode("draft"),
-            NODES.textNode("tier"),
-            NODES.objectNode(),
-            NODES.arrayNode(),
-            NODES.arrayNode().addNull(),
-            NODES.arrayNode().addNull().add("a").add(1),
-            NODES.objectNode().putNull("type"),
-            NODES.objectNode().put("type", "integer").put("min", 5).put("max", 1),
-            NODES.objectNode().put("type", "string").set("enum", NODES.arrayNode().addNull()),
-            NODES.objectNode().put("type", "integer").put("default", 1e300)),
-        expressions().map(NODES::textNode),
-        Arbitraries.strings().all().ofMaxLength(40).map(NODES::textNode),
-        Arbitraries.integers().between(1, 3000).map(n -> NODES.textNode("x".repeat(n * 100))),
-        Arbitraries.integers().between(1, 900).map(TemplateParserFuzzPropertyTest::nested));
-  }
-
-  /** Expression-shaped text: the grammar's pieces in any order, and very deep nesting. */
-  static Arbitrary<String> expressions() {
-    Arbitrary<String> tokens =
-        Arbitraries.of(
-            "(",
-            ")",
-            "+",
-            "-",
-            "*",
-            "/",
-            "%",
-            "?",
-            ":",
-            "!",
-            "&&",
-            "||",
-            "<",
-            ">=",
-            "==",
-            "!=",
-            "'",
-            "'a'",
-            "1",
-            "0",
-            "2.5",
-            "1e5",
-            "99999999999999999999",
-            "..",
-            "tier",
-            "scale",
-            "mood",
-            "size",
-            "soft",
-            "width",
-            "min(",
-            "max(",
-            "round(",
-            "abs(",
-            ",",
-            "system(",
-            "\u0661",
-            " ");
-    return Arbitraries.oneOf(
-        tokens.list().ofMinSize(1).ofMaxSize(12).map(l -> String.join("", l)),
-        Arbitraries.integers().between(1, 20_000).map(n -> "(".repeat(n) + "1" + ")".repeat(n)),
-        Arbitraries.integers().between(1, 20_000).map(n -> "-".repeat(n) + "1"),
-        Arbitraries.integers().between(1, 20_000).map(n -> "!".repeat(n) + "soft"),
-        Arbitraries.integers()
-            .between(1, 5_000)
-            .map(n -> "1 ? ".repeat(n) + "1" + " : 0".repeat(n)),
-        Arbitraries.integers().between(1, 5_000).map(n -> "abs(".repeat(n) + "1" + ")".repeat(n)));
-  }
-
-  /** Arrays in arrays, n deep: Jackson refuses beyond 1000 on reading. */
-  private static JsonNode nested(int depth) {
-    JsonNode node = NODES.numberNode(1);
-    for (int i = 0; i < depth; i++) {
-      node = NODES.arrayNode().add(node);
-    }
-    return node;
-  }
-
-  @Provide
-  Arbitrary<String> rawFiles() {
-    return Arbitraries.oneOf(
-        Arbitraries.strings().all().ofMaxLength(60),
-        Arbitraries.of("", "null", "[]", "1", "\"x\"", "{", "{\"id\":", "{\"id\": 1e999999}"),
-        Arbitraries.integers().between(900, 3000).map(n -> "[".repeat(n) + "]".repeat(n)),
-        Arbitraries.integers()
-            .between(900, 3000)
-            .map(n -> "{\"a\":".repeat(n) + "1" + "}".repeat(n)),
-        Arbitraries.integers()
-            .between(1, 200)
-            .map(n -> "{\"id\": \"" + "x".repeat(n * 1000) + "\"}"));
+  static String rawFile(Fuzz f) {
+    return switch (f.choice(5)) {
+      case 0 -> f.string(60);
+      case 1 -> f.of("", "null", "[]", "1", "\"x\"", "{", "{\"id\":", "{\"id\": 1e999999}");
+      case 2 -> {
+        int n = f.between(900, 3000);
+        yield "[".repeat(n) + "]".repeat(n);
+      }
+      case 3 -> {
+        int n = f.between(900, 3000);
+        yield "{\"a\":".repeat(n) + "1" + "}".repeat(n);
+      }
+      default -> "{\"id\": \"" + "x".repeat(f.between(1, 200) * 1000) + "\"}";
+    };
   }
 
   static {

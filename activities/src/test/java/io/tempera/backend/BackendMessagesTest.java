@@ -166,11 +166,18 @@ class BackendMessagesTest {
   }
 
   @Test
-  void aSharedFaultSaysWhereAndWhatNeverTheReply() {
+  void aSharedFaultSaysWhatKindOfServerAndFaultNeverTheReplyOrTheAddress() {
     for (BackendFault fault : BackendFault.values()) {
       assertThat(BackendMessages.fault(fault, "ComfyUI (http://gpu-1:8188)"))
-          .contains("ComfyUI (http://gpu-1:8188)");
+          .contains("ComfyUI")
+          .doesNotContain("gpu-1")
+          .doesNotContain("http");
+      assertThat(BackendMessages.fault(fault, "http://10.0.0.7:7860/"))
+          .doesNotContain("10.0.0.7")
+          .containsIgnoringCase("generator");
     }
+    assertThat(BackendMessages.fault(BackendFault.UNREACHABLE, "Gradio (http://app:7860)"))
+        .isEqualTo("Gradio is unreachable");
   }
 
   @Test

@@ -107,7 +107,7 @@ class ComfyUiBackendEndpointsTest {
               f -> {
                 assertThat(f.getType()).isEqualTo("BACKEND_UNREACHABLE");
                 assertThat(f.isNonRetryable()).isFalse();
-                assertThat(f.getOriginalMessage()).contains("ComfyUI (dead)");
+                assertThat(f.getOriginalMessage()).isEqualTo("ComfyUI is unreachable");
               });
     }
     assertThat(deadBreaker.state()).isEqualTo(CircuitBreaker.State.OPEN);

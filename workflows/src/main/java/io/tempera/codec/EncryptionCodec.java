@@ -168,10 +168,11 @@ public final class EncryptionCodec implements PayloadCodec {
 
   /**
    * The data converter Temporal's clients and workers use with this codec: the SDK's default
-   * converters, every payload then encrypted.
+   * converters, every payload then encrypted, failures' messages and stack traces included (they
+   * may name a user's file); a failure's type (the error code) stays readable.
    */
   public DataConverter dataConverter() {
-    return new CodecDataConverter(DefaultDataConverter.newDefaultInstance(), List.of(this));
+    return new CodecDataConverter(DefaultDataConverter.newDefaultInstance(), List.of(this), true);
   }
 
   @Override

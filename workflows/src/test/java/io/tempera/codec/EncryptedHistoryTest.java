@@ -59,6 +59,10 @@ public class EncryptedHistoryTest {
   public static class PromptActivitiesImpl implements PromptActivities {
     @Override
     public String render(String prompt) {
+      if (prompt.startsWith("fail:")) {
+        throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+            "The image " + prompt.substring(5) + " is not a whole image", "INVALID_REQUEST");
+      }
       return "rendered " + prompt;
     }
   }
@@ -124,6 +128,45 @@ public class EncryptedHistoryTest {
       assertThat(contains(run.history(), "violet")).isFalse();
       assertThat(contains(run.history(), "binary/encrypted")).isTrue();
       assertThat(contains(run.history(), "PromptWorkflow")).as("names stay readable").isTrue();
+    }
+  }
+
+  @Test
+  void withEncryptionAFailuresMessageIsSealedTooAndItsTypeStaysReadable() {
+    TestWorkflowEnvironment env = environment(codec().dataConverter());
+    try {
+      String id = "encrypted-failure";
+      PromptWorkflow workflow =
+          env.getWorkflowClient()
+              .newWorkflowStub(
+                  PromptWorkflow.class,
+                  WorkflowOptions.newBuilder().setTaskQueue(QUEUE).setWorkflowId(id).build());
+      Throwable failed =
+          org.assertj.core.api.Assertions.catchThrowable(
+              () -> workflow.run("fail:holiday-zq-4410.png"));
+      Throwable root = failed;
+      while (root.getCause() != null) {
+        root = root.getCause();
+      }
+      assertThat(root).isInstanceOf(io.temporal.failure.ApplicationFailure.class);
+      assertThat(((io.temporal.failure.ApplicationFailure) root).getOriginalMessage())
+          .as("the client decodes the message")
+          .contains("holiday-zq-4410.png");
+      String history =
+          new String(
+              env.getWorkflowServiceStubs()
+                  .blockingStub()
+                  .getWorkflowExecutionHistory(
+                      GetWorkflowExecutionHistoryRequest.newBuilder()
+                          .setNamespace(env.getNamespace())
+                          .setExecution(WorkflowExecution.newBuilder().setWorkflowId(id))
+                          .build())
+                  .toByteArray(),
+              StandardCharsets.ISO_8859_1);
+      assertThat(contains(history, "holiday-zq-4410")).as("the file name in the history").isFalse();
+      assertThat(contains(history, "INVALID_REQUEST")).as("the failure's type").isTrue();
+    } finally {
+      env.close();
     }
   }
 

@@ -219,6 +219,30 @@ class ConnectionLimitsEndToEndTest {
     }
   }
 
+  @Test
+  void headersTrickledAByteAtATimeAreCutOff() throws Exception {
+    try (Socket raw = new Socket("127.0.0.1", port)) {
+      raw.setSoTimeout((int) TimeUnit.SECONDS.toMillis(30));
+      OutputStream out = raw.getOutputStream();
+      out.write(
+          "GET /api/functions HTTP/1.1\r\nHost: x\r\nX-Slow: ".getBytes(StandardCharsets.US_ASCII));
+      boolean closed = false;
+      // a byte every 200 ms for up to 40 s: each pause is well under the read timeout (2 s
+      // here), and the head never ends; the server must hang up during the trickle (a write then
+      // fails)
+      for (int i = 0; i < 200 && !closed; i++) {
+        try {
+          out.write('a');
+          out.flush();
+          Thread.sleep(200);
+        } catch (java.io.IOException reset) {
+          closed = true;
+        }
+      }
+      assertThat(closed).as("the server hung up on the trickled head").isTrue();
+    }
+  }
+
   // ------------------------------------------------------------------ helpers
 
   private HttpResponse<InputStream> follow(String id, String key) throws Exception {

@@ -47,16 +47,107 @@ public class SecurityHeaders {
   }
 
   @Bean
-  public NettyServerCustomizer jsonDecodingFailures() {
+  public NettyServerCustomizer jsonDecodingFailures(
+      io.tempera.config.TemperaProperties properties) {
+    long headDeadline = properties.limits().readTimeout().toMillis();
     return server ->
         server.doOnChannelInit((observer, channel, address) -> {
           if (channel.pipeline().get(NettyPipeline.HttpCodec) != null) {
             channel
                 .pipeline()
                 .addAfter(
-                    NettyPipeline.HttpCodec, "tempera.decodingFailures", new DecodingFailures());
+                    NettyPipeline.HttpCodec, "tempera.decodingFailures", new DecodingFailures())
+                .addAfter(
+                    "tempera.decodingFailures",
+                    "tempera.headDeadline",
+                    new HeadDeadline(headDeadline));
           }
         });
+  }
+
+  /**
+   * A slow client's defence the server's read timeout leaves open: a request's line and headers
+   * must arrive in full within {@code tempera.limits.read-timeout} of the connection opening or of
+   * the last answer on it, else the connection is closed. (Reactor Netty's read and request
+   * timeouts watch a request once its head has arrived; a client sending its headers a byte a
+   * second would hold the connection for hours.) A WebSocket, once upgraded, is not watched.
+   */
+  static final class HeadDeadline extends ChannelDuplexHandler {
+    private static final org.slf4j.Logger log =
+        org.slf4j.LoggerFactory.getLogger(HeadDeadline.class);
+    private final long millis;
+    private java.util.concurrent.ScheduledFuture<?> timer;
+    private boolean upgraded;
+
+    HeadDeadline(long millis) {
+      this.millis = millis;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      if (ctx.channel().isActive()) {
+        arm(ctx);
+      }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) throws Exception {
+      arm(ctx);
+      super.channelActive(ctx);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+      if (msg instanceof io.netty.handler.codec.http.HttpRequest) {
+        disarm(); // the head arrived; the read and request timeouts take the body from here
+      }
+      super.channelRead(ctx, msg);
+    }
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise)
+        throws Exception {
+      if (msg instanceof io.netty.handler.codec.http.HttpResponse response
+          && response.status().code() == 101) {
+        upgraded = true;
+      }
+      if (msg instanceof io.netty.handler.codec.http.LastHttpContent && !upgraded) {
+        // the answer went out: the next request's head has as long
+        promise.addListener(done -> arm(ctx));
+      }
+      super.write(ctx, msg, promise);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+      disarm();
+      super.channelInactive(ctx);
+    }
+
+    private void arm(ChannelHandlerContext ctx) {
+      disarm();
+      if (upgraded || !ctx.channel().isActive()) {
+        return;
+      }
+      timer =
+          ctx.executor()
+              .schedule(
+                  () -> {
+                    log.info(
+                        "closing a connection whose request head did not arrive within {} ms",
+                        millis);
+                    ctx.close();
+                  },
+                  millis,
+                  java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    private void disarm() {
+      if (timer != null) {
+        timer.cancel(false);
+        timer = null;
+      }
+    }
   }
 
   /** Sets the headers on every exchange's response, whatever answers it. */

@@ -33,18 +33,34 @@ import org.springframework.boot.test.web.server.LocalServerPort;
  * The hostile-input corpus ({@code src/test/resources/hostile/requests.csv}, its format described
  * at its top) against the API on a real port: each case's exact status and code, the security
  * headers, a JSON body on every refusal, nothing that leaks the server's insides, and a normal
- * generation that still starts right after.
+ * generation that still succeeds right after.
  */
 @SpringBootTest(
-    classes = ApiApplication.class,
+    classes = io.tempera.embedded.EmbeddedApplication.class,
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    properties = {
-      "spring.config.name=tempera-api",
-      "spring.temporal.test-server.enabled=true",
-      "tempera.templates-dir=../templates",
-      "tempera.output-root=target/hostile-test-outputs"
-    })
+    properties = {"spring.config.name=tempera-embedded", "tempera.embedded.comfyui-port=0"})
 class HostileRequestsTest {
+
+  /** The system's folder: the shipped functions, outputs, the testkit ComfyUI's data, the keys. */
+  static final java.nio.file.Path ROOT = root();
+
+  static java.nio.file.Path root() {
+    try {
+      java.nio.file.Path root = java.nio.file.Files.createTempDirectory("hostile-test-outputs");
+      io.tempera.testkit.fixtures.TestFiles.copyShippedTemplates(root.resolve("templates"));
+      return root;
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  @org.springframework.test.context.DynamicPropertySource
+  static void properties(org.springframework.test.context.DynamicPropertyRegistry registry) {
+    registry.add("tempera.output-root", () -> ROOT.resolve("outputs").toString());
+    registry.add("tempera.templates-dir", () -> ROOT.resolve("templates").toString());
+    registry.add("tempera.embedded.comfyui-data", () -> ROOT.resolve("comfyui").toString());
+    registry.add("tempera.security.keys-file", () -> KEYS_FILE.toString());
+  }
 
   static final String CORPUS = "/hostile/requests.csv";
   static final ObjectMapper JSON = new ObjectMapper();
@@ -125,23 +141,40 @@ class HostileRequestsTest {
     return cases;
   }
 
-  /** The keys file of this test's server (output root target/hostile-test-outputs). */
-  static final java.nio.file.Path KEYS_FILE = java.nio.file.Path.of("target/keys.json");
+  /** The keys file of this test's server. */
+  static final java.nio.file.Path KEYS_FILE = ROOT.resolve("keys.json");
+
+  private static final Map<String, String> KEYS = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** A key made in the system's keys file, as an operator would: by project, or "#operator". */
+  static String key(String project) {
+    return KEYS.computeIfAbsent(
+        project,
+        p ->
+            new io.tempera.security.ApiKeyStore(KEYS_FILE)
+                .create(
+                    p.equals("#operator")
+                        ? io.tempera.security.Caller.Role.OPERATOR
+                        : io.tempera.security.Caller.Role.PROJECT,
+                    p.equals("#operator") ? null : p,
+                    "hostile corpus")
+                .secret());
+  }
 
   /** {@code <<key:project>>}: a key of that project; {@code <<operator>>}, {@code <<revoked>>}. */
   static final Pattern KEY_MACRO = Pattern.compile("<<(key:([A-Za-z0-9._-]+)|operator|revoked)>>");
 
   static String keyFor(Matcher m) {
     if (m.group(1).equals("operator")) {
-      return TestKeys.operator(KEYS_FILE);
+      return key("#operator");
     }
     if (m.group(1).equals("revoked")) {
       io.tempera.security.ApiKeyStore store = new io.tempera.security.ApiKeyStore(KEYS_FILE);
-      String key = TestKeys.project(store, "revoked-project");
+      String key = key("revoked-project");
       store.revoke(key.substring(4, 16));
       return key;
     }
-    return TestKeys.project(KEYS_FILE, m.group(2));
+    return key(m.group(2));
   }
 
   static String expand(String text) {
@@ -197,7 +230,7 @@ class HostileRequestsTest {
         assertThat(answer.body()).contains(c.contains());
       }
     }
-    aNormalGenerationStillStarts();
+    aNormalGenerationStillSucceeds();
   }
 
   /**
@@ -273,7 +306,8 @@ class HostileRequestsTest {
     }
   }
 
-  void aNormalGenerationStillStarts() throws IOException {
+  /** A normal generation starts, runs and succeeds: nothing hostile harmed the system. */
+  void aNormalGenerationStillSucceeds() throws IOException {
     Answer answer =
         send(
             new Case(
@@ -286,7 +320,17 @@ class HostileRequestsTest {
                 Map.of("Content-Type", "application/json"),
                 "{" + OK + ",\"parameters\":{\"color\":255}}"));
     assertThat(answer.status()).as(answer.body()).isEqualTo(202);
-    assertThat(JSON.readTree(answer.body()).path("status").asText()).isEqualTo("QUEUED");
+    String id = JSON.readTree(answer.body()).path("id").asText();
+    String[] status = {null};
+    org.awaitility.Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(60))
+        .until(() -> {
+          Answer state =
+              send(new Case(0, 200, "-", null, "GET", "/api/generations/" + id, Map.of(), null));
+          status[0] = JSON.readTree(state.body()).path("status").asText();
+          return status[0].matches("SUCCEEDED|FAILED|CANCELLED");
+        });
+    assertThat(status[0]).as("the normal generation after the case").isEqualTo("SUCCEEDED");
   }
 
   /** One request on its own connection, written byte for byte; the answer read to its end. */
@@ -303,7 +347,7 @@ class HostileRequestsTest {
       head.append("Connection: close\r\n");
       // an operator key unless the case says which (or 'none')
       if (!c.headers().containsKey("Authorization")) {
-        head.append("Authorization: Bearer ").append(TestKeys.operator(KEYS_FILE)).append("\r\n");
+        head.append("Authorization: Bearer ").append(key("#operator")).append("\r\n");
       }
       c.headers()
           .forEach((k, v) -> {
@@ -445,9 +489,7 @@ class HostileRequestsTest {
     try {
       if (authenticates) {
         String key =
-            authorization == null
-                ? TestKeys.operator(KEYS_FILE)
-                : authorization.substring("Bearer ".length());
+            authorization == null ? key("#operator") : authorization.substring("Bearer ".length());
         socket
             .sendText("{\"type\":\"authenticate\",\"key\":\"" + key + "\"}", true)
             .get(30, TimeUnit.SECONDS);

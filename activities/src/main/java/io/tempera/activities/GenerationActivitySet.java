@@ -80,7 +80,7 @@ public record GenerationActivitySet(
         new PlanningActivitiesImpl(
             templates, translator, templates::model, modelHost != null, phases),
         new SlotActivitiesImpl(allocator, pool, host, defaultVramMb, phases),
-        new ModelActivitiesImpl(modelHost, host.hostId(), phases),
+        new ModelActivitiesImpl(modelHost, host.hostId(), phases, metrics),
         new BackendActivitiesImpl(
             backends,
             outputStore,

@@ -12,10 +12,13 @@ import io.tempera.generation.ModelEndpoint;
 import io.tempera.generation.ModelStart;
 import io.tempera.generation.Phase;
 import io.tempera.models.ModelSpec;
+import io.tempera.observability.GenerationLogContext;
+import io.tempera.observability.GenerationMeters;
 import io.temporal.activity.Activity;
 import io.temporal.failure.ApplicationFailure;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /** Starts and releases model containers on this host's container engine (null: it runs none). */
 public class ModelActivitiesImpl implements ModelActivities {
@@ -25,11 +28,24 @@ public class ModelActivitiesImpl implements ModelActivities {
   private final ModelHost host;
   private final String hostId;
   private final PhaseEvents phases;
+  private final io.micrometer.core.instrument.MeterRegistry metrics;
 
   public ModelActivitiesImpl(ModelHost host, String hostId, PhaseEvents phases) {
+    this(host, hostId, phases, null);
+  }
+
+  /**
+   * @param metrics where the model_start phase is recorded (null: nowhere)
+   */
+  public ModelActivitiesImpl(
+      ModelHost host,
+      String hostId,
+      PhaseEvents phases,
+      io.micrometer.core.instrument.MeterRegistry metrics) {
     this.host = host;
     this.hostId = hostId == null ? "this host" : hostId;
     this.phases = phases;
+    this.metrics = metrics;
   }
 
   @Override
@@ -53,8 +69,16 @@ public class ModelActivitiesImpl implements ModelActivities {
     phases.entered(start.holder(), Phase.STARTING_MODEL, 0.03, "Preparing the generator");
     try (Heartbeats beats =
         Heartbeats.start(Activity.getExecutionContext(), () -> "starting " + model.id())) {
+      long began = System.nanoTime();
       RunningModel running = host.acquire(start.holder(), model, start.gpuIndex());
       beats.throwIfStopped();
+      // the function and tier: the generation's log context, which the workflow's header carries
+      GenerationMeters.phase(
+          metrics,
+          GenerationMeters.MODEL_START,
+          MDC.get(GenerationLogContext.FUNCTION_ID),
+          MDC.get(GenerationLogContext.TIER),
+          java.time.Duration.ofNanos(System.nanoTime() - began));
       log.info(
           "generation {}: model {} at {} ({})",
           start.holder(),

@@ -10,6 +10,8 @@ import io.tempera.generation.CollectRequest;
 import io.tempera.generation.OutputActivities;
 import io.tempera.generation.OutputRef;
 import io.tempera.generation.Phase;
+import io.tempera.observability.GenerationLogContext;
+import io.tempera.observability.GenerationMeters;
 import io.tempera.outputs.OutputStore;
 import io.temporal.activity.Activity;
 import java.io.IOException;
@@ -17,6 +19,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.slf4j.MDC;
 
 /** Downloads a run's files from its backend into the project's renders folder. */
 public class OutputActivitiesImpl implements OutputActivities {
@@ -36,6 +39,18 @@ public class OutputActivitiesImpl implements OutputActivities {
 
   @Override
   public List<OutputRef> collectOutputs(CollectRequest request) {
+    long began = System.nanoTime();
+    List<OutputRef> collected = collect(request);
+    GenerationMeters.phase(
+        metrics,
+        GenerationMeters.COLLECTION,
+        MDC.get(GenerationLogContext.FUNCTION_ID),
+        MDC.get(GenerationLogContext.TIER),
+        java.time.Duration.ofNanos(System.nanoTime() - began));
+    return collected;
+  }
+
+  private List<OutputRef> collect(CollectRequest request) {
     phases.entered(
         request.generationId(), Phase.COLLECTING_OUTPUTS, 0.95, Phase.COLLECTING_OUTPUTS.message());
     Backend backend = backends.get(request.backendType());

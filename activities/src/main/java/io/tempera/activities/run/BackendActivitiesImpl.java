@@ -17,6 +17,7 @@ import io.tempera.generation.ErrorCode;
 import io.tempera.generation.Phase;
 import io.tempera.generation.PhaseTimeouts;
 import io.tempera.models.ModelSpec;
+import io.tempera.observability.GenerationMeters;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.ProgressBus;
 import io.tempera.slots.Lease;
@@ -74,6 +75,8 @@ public class BackendActivitiesImpl implements BackendActivities {
    */
   private final Semaphore runsAtOnce;
 
+  private final int slots;
+
   /**
    * @param modelHost this host's model containers (null: it runs none)
    * @param releaseSlot gives a lease back to its pool, true when it was told: a run that finished
@@ -99,6 +102,7 @@ public class BackendActivitiesImpl implements BackendActivities {
       int runsAtOnce) {
     this.releaseSlot = releaseSlot;
     this.runsAtOnce = new Semaphore(Math.max(1, runsAtOnce), true);
+    this.slots = Math.max(1, runsAtOnce);
     this.backends = backends;
     this.outputs = outputs;
     this.progress = progress;
@@ -152,6 +156,11 @@ public class BackendActivitiesImpl implements BackendActivities {
         }
       }
     }
+  }
+
+  /** The runs this host's backends take now (at most its slots). */
+  public int runsNow() {
+    return Math.max(0, slots - runsAtOnce.availablePermits());
   }
 
   /** What a running backend job heartbeats: its run id and how far it got. */
@@ -260,6 +269,7 @@ public class BackendActivitiesImpl implements BackendActivities {
         outcome = result.interrupted() ? "interrupted" : "succeeded";
         if (!result.interrupted()) {
           durations.record(job.plan().functionId(), job.plan().tierUsed(), live.elapsedSeconds());
+          recordPhases(job, live);
           return givenBack(job, result);
         }
         return result;
@@ -299,6 +309,27 @@ public class BackendActivitiesImpl implements BackendActivities {
               .tag("reattached", Boolean.toString(attempt > 1))
               .register(metrics));
     }
+  }
+
+  /**
+   * The backend queue (from this attempt's start, its wait for this host's turn included, until the
+   * backend said the run started) and the execution (from then to its end) of a run that finished.
+   */
+  private void recordPhases(BackendJob job, LiveProgress live) {
+    long now = System.currentTimeMillis();
+    long began = live.startedAtMillis();
+    long ran = live.runStartedAtMillis();
+    long queueEnd = ran < 0 ? began : Math.max(began, ran);
+    String function = job.plan().functionId();
+    String tier = job.plan().tierUsed();
+    GenerationMeters.phase(
+        metrics,
+        GenerationMeters.BACKEND_QUEUE,
+        function,
+        tier,
+        Duration.ofMillis(queueEnd - began));
+    GenerationMeters.phase(
+        metrics, GenerationMeters.EXECUTION, function, tier, Duration.ofMillis(now - queueEnd));
   }
 
   /**

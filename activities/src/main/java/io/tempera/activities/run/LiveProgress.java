@@ -71,6 +71,16 @@ final class LiveProgress {
     this.startedAt = clock.getAsLong();
   }
 
+  /** When this attempt began following the run (wall clock, milliseconds). */
+  long startedAtMillis() {
+    return startedAt;
+  }
+
+  /** When the run left the backend's queue and started (wall clock; -1: it never told). */
+  synchronized long runStartedAtMillis() {
+    return runStartedAt;
+  }
+
   /** How long the run took: from when it left the backend's queue (its start, if it never told). */
   synchronized double elapsedSeconds() {
     return (clock.getAsLong() - (runStartedAt < 0 ? startedAt : runStartedAt)) / 1000.0;

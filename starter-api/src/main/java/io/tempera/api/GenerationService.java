@@ -7,6 +7,7 @@ import io.tempera.generation.GenerationResult;
 import io.tempera.generation.GenerationSearchAttributes;
 import io.tempera.generation.GenerationState;
 import io.tempera.generation.GenerationStatus;
+import io.tempera.generation.GenerationSummaries;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.generation.OutputRef;
 import io.tempera.outputs.OutputStore;
@@ -63,10 +64,10 @@ public class GenerationService {
   private static final int ENDED_KEPT = 10_000;
 
   /** The memo key holding the function a generation runs (read when a requestId is reused). */
-  static final String MEMO_FUNCTION = "functionId";
+  public static final String MEMO_FUNCTION = "functionId";
 
   /** The memo key holding the generation's project (read to scope a request to its project). */
-  static final String MEMO_PROJECT = "projectId";
+  public static final String MEMO_PROJECT = "projectId";
 
   public GenerationService(
       WorkflowClient client,
@@ -191,24 +192,9 @@ public class GenerationService {
             body.nodeId(),
             body.requestId(),
             body.functionVersion());
-    WorkflowOptions.Builder options =
-        WorkflowOptions.newBuilder()
-            .setTaskQueue(taskQueueFor(request))
-            .setWorkflowId(id)
-            .setWorkflowIdReusePolicy(
-                WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
-            .setMemo(Map.of(MEMO_FUNCTION, request.functionId(), MEMO_PROJECT, request.projectId()))
-            .setStaticSummary(
-                "Generate with "
-                    + request.functionId()
-                    + " for "
-                    + request.projectId()
-                    + "/"
-                    + request.nodeId());
-    if (properties.searchAttributes()) {
-      options.setTypedSearchAttributes(GenerationSearchAttributes.of(request));
-    }
-    GenerationWorkflow workflow = client.newWorkflowStub(GenerationWorkflow.class, options.build());
+    GenerationWorkflow workflow =
+        client.newWorkflowStub(
+            GenerationWorkflow.class, startOptions(request, id, properties.searchAttributes()));
     try {
       WorkflowClient.start(workflow::run, request);
       return new ApiMessages.Accepted(id, "QUEUED");
@@ -236,6 +222,28 @@ public class GenerationService {
       }
       return new ApiMessages.Accepted(id, statusOf(id, existing.getStatus()).name());
     }
+  }
+
+  /**
+   * How a generation starts (the API's starts and {@code ops retry} alike): on its tier's queue,
+   * under {@code id}, its function and project in its memo, its summary and details for the
+   * Temporal UI, and the Tempera search attributes when {@code searchAttributes}.
+   */
+  public static WorkflowOptions startOptions(
+      GenerationRequest request, String id, boolean searchAttributes) {
+    WorkflowOptions.Builder options =
+        WorkflowOptions.newBuilder()
+            .setTaskQueue(taskQueueFor(request))
+            .setWorkflowId(id)
+            .setWorkflowIdReusePolicy(
+                WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
+            .setMemo(Map.of(MEMO_FUNCTION, request.functionId(), MEMO_PROJECT, request.projectId()))
+            .setStaticSummary(GenerationSummaries.of(request))
+            .setStaticDetails(GenerationSummaries.details(request));
+    if (searchAttributes) {
+      options.setTypedSearchAttributes(GenerationSearchAttributes.of(request));
+    }
+    return options.build();
   }
 
   /** The queue a generation starts on: its tier's, served by the workers running that tier. */

@@ -37,8 +37,9 @@ final class GenerationActivityOptions {
    * wait). A cancel waits for the call to finish, so the release that follows always comes after
    * it.
    */
-  static ActivityOptions lease(Duration slotWait) {
+  static ActivityOptions lease(Duration slotWait, GenerationPlan plan) {
     return ActivityOptions.newBuilder()
+        .setSummary(GenerationSummaries.lease(plan))
         .setStartToCloseTimeout(Duration.ofSeconds(30))
         .setScheduleToCloseTimeout(slotWait)
         .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
@@ -54,6 +55,7 @@ final class GenerationActivityOptions {
   static ActivityOptions modelStart(Lease lease, GenerationPlan plan) {
     int seconds = plan.model().startTimeoutSeconds() > 0 ? plan.model().startTimeoutSeconds() : 300;
     return onHost(lease)
+        .setSummary(GenerationSummaries.modelStart(lease, plan))
         .setStartToCloseTimeout(Duration.ofSeconds(seconds + 10))
         .setHeartbeatTimeout(HEARTBEAT)
         .setRetryOptions(
@@ -68,6 +70,7 @@ final class GenerationActivityOptions {
    */
   static ActivityOptions run(Lease lease, GenerationPlan plan) {
     return onHost(lease)
+        .setSummary(GenerationSummaries.run(lease, plan))
         .setStartToCloseTimeout(Duration.ofSeconds(2L * Math.max(10, plan.timeoutSeconds())))
         .setHeartbeatTimeout(HEARTBEAT)
         .setRetryOptions(
@@ -80,8 +83,9 @@ final class GenerationActivityOptions {
   }
 
   /** Collecting the outputs: the plan's output timeout, a few tries. */
-  static ActivityOptions outputs(Lease lease, GenerationPlan plan) {
+  static ActivityOptions outputs(Lease lease, GenerationPlan plan, int files) {
     return onHost(lease)
+        .setSummary(GenerationSummaries.collect(lease, files))
         .setStartToCloseTimeout(plan.timeouts().output())
         .setHeartbeatTimeout(HEARTBEAT)
         .setRetryOptions(
@@ -89,9 +93,13 @@ final class GenerationActivityOptions {
         .build();
   }
 
-  /** Cleanup (releasing the model, stopping a run) must happen: retried for up to 10 minutes. */
-  static ActivityOptions cleanup(Lease lease) {
+  /**
+   * Cleanup (releasing the model, stopping a run) must happen: retried for up to 10 minutes. The
+   * summary says which.
+   */
+  static ActivityOptions cleanup(Lease lease, String summary) {
     return onHost(lease)
+        .setSummary(summary)
         .setStartToCloseTimeout(Duration.ofSeconds(30))
         .setScheduleToCloseTimeout(Duration.ofMinutes(10))
         .setRetryOptions(

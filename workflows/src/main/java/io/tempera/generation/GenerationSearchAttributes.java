@@ -1,5 +1,6 @@
 package io.tempera.generation;
 
+import io.tempera.template.QualityTier;
 import io.temporal.common.SearchAttributeKey;
 import io.temporal.common.SearchAttributes;
 import java.util.List;
@@ -27,13 +28,17 @@ public final class GenerationSearchAttributes {
 
   private GenerationSearchAttributes() {}
 
-  /** The attributes a generation starts with. */
+  /**
+   * The attributes a generation starts with. TemperaTier is the tier it resolves to ({@code
+   * premium} is {@code ultra}, an unknown name {@code standard}); the workflow then keeps it to the
+   * tier it really runs at, after a step down.
+   */
   public static SearchAttributes of(GenerationRequest request) {
     return SearchAttributes.newBuilder()
         .set(FUNCTION, request.functionId())
         .set(PROJECT, request.projectId())
         .set(NODE, request.nodeId())
-        .set(TIER, request.tier() == null ? "standard" : request.tier())
+        .set(TIER, QualityTier.resolve(request.tier()).tier().id())
         .set(STATUS, GenerationStatus.QUEUED.name())
         .build();
   }

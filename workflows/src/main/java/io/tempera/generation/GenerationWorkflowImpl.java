@@ -76,6 +76,13 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
    */
   static final String VALUES_CHANGE = "succeeds-with-values-only";
 
+  /**
+   * {@code Workflow.getVersion} change id (after 0.1.0): the TemperaTier search attribute follows
+   * the tier the plan runs at (a step down to a lower tier, a raw name resolved), instead of
+   * keeping the string the request named. Asked only when they differ.
+   */
+  static final String TIER_USED_CHANGE = "tier-attribute-follows-plan";
+
   /** How long asking the allocator may take, retries included (the wait in line is apart). */
   static final Duration LEASE_REQUEST_LIMIT = Duration.ofMinutes(2);
 
@@ -103,6 +110,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
 
   private void generate() {
     plan = planning.plan(request);
+    tierAttributeFollowsPlan();
     outcome = outcome.withWarnings(plan.warnings());
     while (true) {
       try {
@@ -263,7 +271,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
             GenerationActivityOptions.lease(
                 uncancelled && slotWait.compareTo(LEASE_REQUEST_LIMIT) > 0
                     ? LEASE_REQUEST_LIMIT
-                    : slotWait));
+                    : slotWait,
+                plan));
     LeaseRequest request =
         new LeaseRequest(generationId(), plan.vramMb(), plan.functionId(), plan.tierUsed());
     LeaseAnswer answer;
@@ -367,6 +376,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
    */
   private void replanned(GenerationPlan next) {
     plan = next;
+    tierAttributeFollowsPlan();
     if (attempt.model() != null && !attempt.hasModel(plan.modelId())) {
       releaseModel();
     }
@@ -377,7 +387,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
 
   private List<OutputRef> collect(List<BackendFile> files) {
     return Workflow.newActivityStub(
-            OutputActivities.class, GenerationActivityOptions.outputs(attempt.lease(), plan))
+            OutputActivities.class,
+            GenerationActivityOptions.outputs(attempt.lease(), plan, files.size()))
         .collectOutputs(
             new CollectRequest(
                 generationId(), request.projectId(), request.nodeId(), plan.backendType(), files));
@@ -481,6 +492,32 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
   private void enter(Phase next, double at) {
     setStatusOf(next);
     outcome = outcome.entering(next, at);
+    showDetails();
+  }
+
+  /** The Temporal UI's current details follow the phase, the host and the tier. */
+  private void showDetails() {
+    Workflow.setCurrentDetails(GenerationSummaries.current(outcome.phase(), attempt, plan));
+  }
+
+  /**
+   * The TemperaTier search attribute names the tier the plan runs at (after a step down, or when
+   * the generation was started with a raw tier name such as "premium"), since {@link
+   * #TIER_USED_CHANGE}. Asked only when the attribute is set and differs from the plan's tier.
+   */
+  private void tierAttributeFollowsPlan() {
+    io.temporal.common.SearchAttributes attributes = Workflow.getTypedSearchAttributes();
+    if (plan == null
+        || plan.tierUsed() == null
+        || !attributes.containsKey(GenerationSearchAttributes.TIER)
+        || plan.tierUsed().equals(attributes.get(GenerationSearchAttributes.TIER))) {
+      return;
+    }
+    if (Workflow.getVersion(TIER_USED_CHANGE, Workflow.DEFAULT_VERSION, 1)
+        == Workflow.DEFAULT_VERSION) {
+      return;
+    }
+    Workflow.upsertTypedSearchAttributes(GenerationSearchAttributes.TIER.valueSet(plan.tierUsed()));
   }
 
   /**
@@ -499,6 +536,7 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     Outcome ended = outcome.ended(error);
     setStatusOf(ended.phase());
     outcome = ended;
+    showDetails();
     if (error != null && ErrorCode.CANCELLED.name().equals(error.code())) {
       // someone asked for it: one line, not a warning
       log.info("generation {} cancelled: {}", generationId(), error.message());
@@ -532,7 +570,9 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
                 try {
                   Workflow.newActivityStub(
                           BackendActivities.class,
-                          GenerationActivityOptions.cleanup(attempt.lease()))
+                          GenerationActivityOptions.cleanup(
+                              attempt.lease(),
+                              GenerationSummaries.cancelOnBackend(attempt.lease())))
                       .cancelOnBackend(attempt.job());
                 } catch (ActivityFailure e) {
                   outcome =
@@ -552,7 +592,10 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     }
     try {
       Workflow.newActivityStub(
-              ModelActivities.class, GenerationActivityOptions.cleanup(attempt.lease()))
+              ModelActivities.class,
+              GenerationActivityOptions.cleanup(
+                  attempt.lease(),
+                  GenerationSummaries.releaseModel(attempt.lease(), attempt.model())))
           .releaseModel(attempt.model());
     } catch (ActivityFailure e) {
       outcome = outcome.warning("The model's container could not be released: " + e.getMessage());

@@ -4,8 +4,9 @@ import java.util.List;
 
 /**
  * Everything an allocator knows, carried across continue-as-new: hosts (and which of them are lost:
- * registered, but silent past the host timeout), granted leases, the FIFO queue of waiting
- * requests, and its sequence number. Also what its query returns.
+ * registered, but silent past the host timeout; and which an operator drained: no new lease goes
+ * there), granted leases, the FIFO queue of waiting requests, and its sequence number. Also what
+ * its query returns. A state written before draining has no {@code drainedHosts}: none.
  */
 public record AllocatorState(
     String pool,
@@ -14,7 +15,8 @@ public record AllocatorState(
     List<Waiter> waiters,
     long seq,
     AllocatorSettings settings,
-    List<String> lostHosts) {
+    List<String> lostHosts,
+    List<String> drainedHosts) {
 
   public AllocatorState {
     hosts = hosts == null ? List.of() : List.copyOf(hosts);
@@ -22,9 +24,11 @@ public record AllocatorState(
     waiters = waiters == null ? List.of() : List.copyOf(waiters);
     settings = settings == null ? AllocatorSettings.defaults() : settings;
     lostHosts = lostHosts == null ? List.of() : List.copyOf(lostHosts);
+    drainedHosts = drainedHosts == null ? List.of() : List.copyOf(drainedHosts);
   }
 
   public static AllocatorState empty(String pool, AllocatorSettings settings) {
-    return new AllocatorState(pool, List.of(), List.of(), List.of(), 0, settings, List.of());
+    return new AllocatorState(
+        pool, List.of(), List.of(), List.of(), 0, settings, List.of(), List.of());
   }
 }

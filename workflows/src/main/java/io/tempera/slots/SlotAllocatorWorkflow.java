@@ -52,6 +52,13 @@ public interface SlotAllocatorWorkflow {
   @UpdateMethod
   void giveBack(LeaseRelease release);
 
+  /**
+   * An operator drains a host (no new lease goes to it; its leases run to their end) or puts it
+   * back. Kept across continue-as-new and across the host's own re-registration.
+   */
+  @SignalMethod
+  void drain(HostDrain drain);
+
   @QueryMethod
   AllocatorState state();
 }

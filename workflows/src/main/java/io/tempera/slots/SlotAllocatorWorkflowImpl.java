@@ -41,6 +41,7 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       Workflow.newActivityStub(
           SlotAllocatorActivities.class,
           ActivityOptions.newBuilder()
+              .setSummary("Check which holders of leases closed")
               .setStartToCloseTimeout(Duration.ofSeconds(30))
               .setRetryOptions(RetryOptions.newBuilder().setMaximumAttempts(3).build())
               .build());
@@ -100,6 +101,15 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   static final String ANSWERS_CHANGE = "answers-by-main-loop";
 
   private boolean answersByLoop;
+
+  /**
+   * {@code Workflow.getVersion} change id (after 0.1.0): an operator drains a host ({@link
+   * #drain}); asked when the first such signal comes. A drained host gets no new lease, its leases
+   * stay.
+   */
+  static final String DRAIN_CHANGE = "host-drain";
+
+  private final Set<String> drained = new LinkedHashSet<>();
   private Promise<List<String>> reclaiming;
   private int signalsOnTheirWay;
   private Promise<Void> wakeTimer;
@@ -130,6 +140,7 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     leases.addAll(start.leases());
     waiters.addAll(start.waiters());
     seq = start.seq();
+    drained.addAll(start.drainedHosts());
     dirty = true;
     lastReclaimMillis = Workflow.currentTimeMillis();
     placesByBus = Workflow.getVersion(PLACES_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
@@ -356,9 +367,39 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   }
 
   @Override
+  public void drain(HostDrain drain) {
+    if (drain == null || drain.hostId() == null || drain.hostId().isBlank()) {
+      log.warn("slot pool {}: ignoring a drain without a host id", pool);
+      return;
+    }
+    if (Workflow.getVersion(DRAIN_CHANGE, Workflow.DEFAULT_VERSION, 1)
+        == Workflow.DEFAULT_VERSION) {
+      return; // the code that received it had no draining
+    }
+    boolean changed =
+        drain.drained() ? drained.add(drain.hostId()) : drained.remove(drain.hostId());
+    if (changed) {
+      log.info(
+          "slot pool {}: host {} {}{}",
+          pool,
+          drain.hostId(),
+          drain.drained() ? "drained: no new lease goes there" : "back in placement",
+          drain.reason() == null ? "" : " (" + drain.reason() + ")");
+      dirty = true;
+    }
+  }
+
+  @Override
   public AllocatorState state() {
     return new AllocatorState(
-        pool, List.copyOf(hosts.values()), leases, waiters, seq, settings, List.copyOf(lost));
+        pool,
+        List.copyOf(hosts.values()),
+        leases,
+        waiters,
+        seq,
+        settings,
+        List.copyOf(lost),
+        List.copyOf(drained));
   }
 
   // --- host liveness --------------------------------------------------------------------------
@@ -386,6 +427,12 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
           Workflow.newActivityStub(
               HostActivities.class,
               ActivityOptions.newBuilder()
+                  .setSummary(
+                      "Watch host "
+                          + hostId
+                          + " (a heartbeat every "
+                          + settings.hostTimeoutSeconds()
+                          + " s at most)")
                   .setTaskQueue(host.taskQueue())
                   .setScheduleToStartTimeout(timeout.multipliedBy(2))
                   .setStartToCloseTimeout(WATCH_EACH.plus(timeout.multipliedBy(2)))
@@ -714,10 +761,12 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
         : null;
   }
 
-  /** A lease on the first live host (in registration order) and GPU with room, or null. */
+  /**
+   * A lease on the first live host (in registration order) not drained, and GPU with room, or null.
+   */
   private Lease fit(LeaseRequest request) {
     for (HostRegistration host : hosts.values()) {
-      if (lost.contains(host.hostId())) {
+      if (lost.contains(host.hostId()) || drained.contains(host.hostId())) {
         continue;
       }
       long onHost = leases.stream().filter(l -> l.hostId().equals(host.hostId())).count();

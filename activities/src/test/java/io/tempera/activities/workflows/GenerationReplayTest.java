@@ -11,7 +11,9 @@ import io.tempera.generation.BackendOutcome;
 import io.tempera.generation.ErrorCode;
 import io.tempera.generation.GenerationRequest;
 import io.tempera.generation.GenerationResult;
+import io.tempera.generation.GenerationSearchAttributes;
 import io.tempera.generation.GenerationStatus;
+import io.tempera.generation.GenerationSummaries;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.generation.GenerationWorkflowImpl;
 import io.tempera.generation.ModelEndpoint;
@@ -20,6 +22,7 @@ import io.tempera.generation.PartialFiles;
 import io.tempera.generation.PhaseTimeouts;
 import io.tempera.slots.AllocatorSettings;
 import io.tempera.slots.Gpu;
+import io.tempera.slots.HostDrain;
 import io.tempera.slots.HostRegistration;
 import io.tempera.slots.SlotAllocatorWorkflow;
 import io.tempera.slots.SlotAllocatorWorkflowImpl;
@@ -68,7 +71,8 @@ class GenerationReplayTest {
         "generation-model-fallback-0.1.0.json",
         "generation-waited-in-line-0.1.0.json",
         "generation-stalled-run-again-0.1.0.json",
-        "generation-values-only.json" // behind getVersion "succeeds-with-values-only"
+        "generation-values-only.json", // behind getVersion "succeeds-with-values-only"
+        "generation-tier-used.json" // behind "tier-attribute-follows-plan"; user metadata
       })
   void recordedGenerationsStillReplay(String file) throws Exception {
     WorkflowExecutionHistory history = history(file);
@@ -82,7 +86,8 @@ class GenerationReplayTest {
         "slot-allocator-0.1.0.json",
         "slot-allocator-places-by-bus.json",
         "slot-allocator-host-lost.json", // host liveness: a host lost, its lease revoked, back
-        "slot-allocator-answers-by-loop.json"
+        "slot-allocator-answers-by-loop.json",
+        "slot-allocator-drain.json" // behind "host-drain": a host drained, a waiter, undrained
       })
   void theRecordedSlotAllocatorStillReplays(String file) throws Exception {
     WorkflowExecutionHistory history = history(file);
@@ -310,6 +315,56 @@ class GenerationReplayTest {
           client,
           SlotAllocatorWorkflow.idFor(activities.pool),
           "slot-allocator-answers-by-loop.json");
+
+      // behind getVersion "tier-attribute-follows-plan": started with the search attributes, high
+      // runs out of GPU memory and TemperaTier follows the step down to standard; the workflow
+      // and its activities carry their summaries (user metadata, which a replay does not compare)
+      GenerationSearchAttributes.ALL.forEach(key ->
+          env.registerSearchAttribute(
+              key.getName(), io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD));
+      activities.backend =
+          job -> {
+            if (job.plan().tierUsed().equals("high")) {
+              throw ApplicationFailure.newNonRetryableFailure(
+                  "Not enough GPU memory", ErrorCode.OUT_OF_GPU_MEMORY.name());
+            }
+            return ok;
+          };
+      GenerationRequest searchable = request("invert");
+      GenerationWorkflow tierUsed =
+          client.newWorkflowStub(
+              GenerationWorkflow.class,
+              WorkflowOptions.newBuilder()
+                  .setTaskQueue(GenerationWorkflow.TASK_QUEUE)
+                  .setWorkflowId("gen-recorded-tier-used")
+                  .setTypedSearchAttributes(GenerationSearchAttributes.of(searchable))
+                  .setStaticSummary(GenerationSummaries.of(searchable))
+                  .setStaticDetails(GenerationSummaries.details(searchable))
+                  .build());
+      TestHost.runToEnd(tierUsed, searchable);
+      save(client, "gen-recorded-tier-used", "generation-tier-used.json");
+
+      // behind getVersion "host-drain": h1 drained, a generation waits in line, h1 put back, the
+      // generation gets its lease and succeeds
+      activities.backend = job -> ok;
+      SlotAllocatorWorkflow allocator =
+          client.newWorkflowStub(
+              SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(activities.pool));
+      allocator.drain(HostDrain.drain("h1", "recorded"));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> activities.allocator.state(activities.pool).drainedHosts().contains("h1"));
+      GenerationWorkflow drained = stub(client, "gen-recorded-drained");
+      WorkflowClient.start(drained::run, request("invert"));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> Integer.valueOf(1).equals(drained.state().queuePosition()));
+      allocator.drain(HostDrain.undrain("h1", "recorded"));
+      TestHost.endOf(client, "gen-recorded-drained");
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> activities.allocator.state(activities.pool).leases().isEmpty());
+      save(client, SlotAllocatorWorkflow.idFor(activities.pool), "slot-allocator-drain.json");
     }
   }
 

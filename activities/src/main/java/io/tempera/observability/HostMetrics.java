@@ -92,9 +92,10 @@ public final class HostMetrics implements AutoCloseable {
             .name("tempera-host-metrics")
             .start(() -> {
               while (!Thread.currentThread().isInterrupted()) {
-                refresh();
+                boolean read = refresh();
                 try {
-                  Thread.sleep(every.toMillis());
+                  // not read (the allocator not started yet, Temporal away): again soon
+                  Thread.sleep(read ? every.toMillis() : Math.min(every.toMillis(), 2_000));
                 } catch (InterruptedException stop) {
                   return;
                 }
@@ -103,15 +104,17 @@ public final class HostMetrics implements AutoCloseable {
     return this;
   }
 
-  /** One read of the allocator's state. */
-  void refresh() {
+  /** One read of the allocator's state; whether it answered. */
+  boolean refresh() {
     try {
       apply(allocator.state(pool));
+      return true;
     } catch (RuntimeException e) {
       leases = Double.NaN;
       waiting = Double.NaN;
       vramLeased.replaceAll((gpu, mb) -> Double.NaN);
       log.debug("slot pool {}: its allocator's state was not read: {}", pool, e.toString());
+      return false;
     }
   }
 

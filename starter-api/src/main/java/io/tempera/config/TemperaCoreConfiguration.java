@@ -25,6 +25,8 @@ import org.springframework.context.annotation.Configuration;
  */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(TemperaProperties.class)
+@org.springframework.context.annotation.Import(
+    io.tempera.observability.ObservabilityConfiguration.class)
 public class TemperaCoreConfiguration {
 
   private static final Logger log = LoggerFactory.getLogger(TemperaCoreConfiguration.class);

@@ -200,6 +200,41 @@ public class WorkerConfiguration {
   }
 
   /**
+   * The generations' meters (outcome, duration, fallbacks, slot wait, failed and retried activity
+   * attempts) and their ids on the workflow's log lines, from outside the workflow's code.
+   */
+  @Bean
+  public io.tempera.observability.GenerationMetricsInterceptor generationMetricsInterceptor(
+      MeterRegistry metrics) {
+    return new io.tempera.observability.GenerationMetricsInterceptor(metrics);
+  }
+
+  /**
+   * This host's slot meters (slots, busy slots, leases, GPU memory leased) and its pool's queue
+   * depth, the allocator read every 15 s.
+   */
+  @Bean(destroyMethod = "close")
+  public io.tempera.observability.HostMetrics hostMetrics(
+      MeterRegistry metrics,
+      SlotAllocatorClient allocator,
+      WorkerProperties properties,
+      HostRegistration host,
+      GenerationActivitySet activities) {
+    java.util.function.IntSupplier runsNow =
+        activities.runs() instanceof io.tempera.activities.run.BackendActivitiesImpl runs
+            ? runs::runsNow
+            : () -> 0;
+    return new io.tempera.observability.HostMetrics(
+            metrics,
+            allocator,
+            properties.slotPool(),
+            host,
+            runsNow,
+            java.time.Duration.ofSeconds(15))
+        .start();
+  }
+
+  /**
    * Workflow threads are virtual: a generation waiting in line stays in the worker's cache (up to
    * 600, the SDK's default) without a platform thread of its own (QueuedBench: 10,000 queued on one
    * host, bench/results/queued.md).
@@ -345,21 +380,28 @@ public class WorkerConfiguration {
             .orElseGet(() -> org.springframework.boot.health.contributor.Health.up().build());
   }
 
-  /** /actuator/health shows whether the Docker engine answers and what this host runs on it. */
+  /**
+   * {@code docker} in /actuator/health and the readiness group: whether the Docker engine answers
+   * and what this host runs on it; UP, "not used", when this host runs no containers.
+   */
   @Bean
-  @org.springframework.boot.autoconfigure.condition.ConditionalOnProperty(
-      name = "tempera.worker.docker.enabled",
-      havingValue = "true")
   public org.springframework.boot.health.contributor.HealthIndicator dockerHealthIndicator(
-      io.tempera.containers.DockerModelHost host) {
-    return () ->
-        host.engineAvailable()
-            ? org.springframework.boot.health.contributor.Health.up()
-                .withDetail("hostId", host.options().hostId())
-                .withDetail("containers", host.containers())
-                .build()
-            : org.springframework.boot.health.contributor.Health.down()
-                .withDetail("reason", "the Docker engine does not answer")
-                .build();
+      ObjectProvider<io.tempera.containers.DockerModelHost> docker) {
+    return () -> {
+      io.tempera.containers.DockerModelHost host = docker.getIfAvailable();
+      if (host == null) {
+        return org.springframework.boot.health.contributor.Health.up()
+            .withDetail("engine", "not used (tempera.worker.docker.enabled is false)")
+            .build();
+      }
+      return host.engineAvailable()
+          ? org.springframework.boot.health.contributor.Health.up()
+              .withDetail("hostId", host.options().hostId())
+              .withDetail("containers", host.containers())
+              .build()
+          : org.springframework.boot.health.contributor.Health.down()
+              .withDetail("reason", "the Docker engine does not answer")
+              .build();
+    };
   }
 }

@@ -104,8 +104,16 @@ class ObservabilityEndToEndTest {
             "tempera_host_vram_leased_mb",
             "tempera_pool_waiting",
             "tempera_connections_open",
+            "tempera_sse_events_sent_total",
+            "tempera_progress_events_published_total",
+            "tempera_progress_events_received_total",
             "tempera_backend_runs_seconds_count")
         .anyMatch(n -> n.startsWith("temporal_"));
+
+    // the generation's events: published by the worker, handed to the API's follower, sent
+    assertThat(sum(scrape, "tempera_progress_events_published_total")).isGreaterThan(0);
+    assertThat(sum(scrape, "tempera_progress_events_received_total")).isGreaterThan(0);
+    assertThat(sum(scrape, "tempera_sse_events_sent_total")).isGreaterThan(0);
 
     // every metric the dashboard and the alert rules query is one this system exports: here, or
     // (meters of failures, fallbacks and model containers, which this run has none of) by the same
@@ -249,6 +257,13 @@ class ObservabilityEndToEndTest {
       }
     }
     return names;
+  }
+
+  /** The sum of one metric's samples. */
+  static double sum(String scrape, String name) {
+    return series(scrape, name).stream()
+        .mapToDouble(s -> Double.parseDouble(s.substring(s.lastIndexOf(' ') + 1)))
+        .sum();
   }
 
   /** The sample lines of one metric. */

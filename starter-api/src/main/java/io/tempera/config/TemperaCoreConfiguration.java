@@ -137,8 +137,9 @@ public class TemperaCoreConfiguration {
   @Bean
   @ConditionalOnMissingBean
   @ConditionalOnExpression("'${tempera.progress.redis-url:}'.isEmpty()")
-  public ProgressBus progressBus() {
-    return new InProcessProgressBus();
+  public ProgressBus progressBus(
+      ObjectProvider<io.micrometer.core.instrument.MeterRegistry> metrics) {
+    return metered(new InProcessProgressBus(), metrics);
   }
 
   /** Progress across hosts through Redis, when {@code tempera.progress.redis-url} is set. */
@@ -147,7 +148,17 @@ public class TemperaCoreConfiguration {
   @ConditionalOnExpression("!'${tempera.progress.redis-url:}'.isEmpty()")
   public ProgressBus redisProgressBus(
       @org.springframework.beans.factory.annotation.Value("${tempera.progress.redis-url}")
-          String url) {
-    return new io.tempera.progress.redis.RedisProgressBus(url, java.time.Duration.ofHours(24));
+          String url,
+      ObjectProvider<io.micrometer.core.instrument.MeterRegistry> metrics) {
+    return metered(
+        new io.tempera.progress.redis.RedisProgressBus(url, java.time.Duration.ofHours(24)),
+        metrics);
+  }
+
+  /** The bus, counting the events it carries when there is a meter registry. */
+  private static ProgressBus metered(
+      ProgressBus bus, ObjectProvider<io.micrometer.core.instrument.MeterRegistry> metrics) {
+    io.micrometer.core.instrument.MeterRegistry registry = metrics.getIfAvailable();
+    return registry == null ? bus : new io.tempera.observability.MeteredProgressBus(bus, registry);
   }
 }

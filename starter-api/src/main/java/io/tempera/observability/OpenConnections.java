@@ -1,5 +1,6 @@
 package io.tempera.observability;
 
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -19,8 +20,14 @@ public final class OpenConnections implements WebFilter {
 
   private final AtomicInteger streams = new AtomicInteger();
   private final AtomicInteger sockets = new AtomicInteger();
+  private final Counter sent;
 
   public OpenConnections(MeterRegistry registry) {
+    sent =
+        Counter.builder("tempera.sse.events.sent")
+            .description(
+                "Server-sent events written to clients (state, progress, end), each flushed")
+            .register(registry);
     Gauge.builder("tempera.connections.open", streams, AtomicInteger::get)
         .description("Open connections: server-sent event streams (sse) and WebSockets")
         .tag("kind", "sse")
@@ -37,8 +44,12 @@ public final class OpenConnections implements WebFilter {
     if (open == null) {
       return chain.filter(exchange);
     }
+    ServerWebExchange counted =
+        open == streams
+            ? exchange.mutate().response(new CountingEvents(exchange.getResponse())).build()
+            : exchange;
     return chain
-        .filter(exchange)
+        .filter(counted)
         .doOnSubscribe(s -> open.incrementAndGet())
         .doFinally(s -> open.decrementAndGet());
   }
@@ -55,6 +66,26 @@ public final class OpenConnections implements WebFilter {
       return streams;
     }
     return null;
+  }
+
+  /** An event stream's response: each flushed part is one event (Spring writes them so). */
+  private final class CountingEvents
+      extends org.springframework.http.server.reactive.ServerHttpResponseDecorator {
+
+    CountingEvents(org.springframework.http.server.reactive.ServerHttpResponse response) {
+      super(response);
+    }
+
+    @Override
+    public Mono<Void> writeAndFlushWith(
+        org.reactivestreams.Publisher<
+                ? extends
+                    org.reactivestreams.Publisher<
+                        ? extends org.springframework.core.io.buffer.DataBuffer>>
+            body) {
+      return super.writeAndFlushWith(
+          reactor.core.publisher.Flux.from(body).doOnNext(event -> sent.increment()));
+    }
   }
 
   /** Open event streams now. */

@@ -19,6 +19,9 @@ public class EmbeddedApplication {
       System.exit(
           io.tempera.security.KeysCommand.run(args, System.getenv(), System.out, System.err));
     }
+    if (io.tempera.ops.OpsCommand.wanted(args)) {
+      System.exit(io.tempera.ops.OpsCommand.run(args, System.getenv(), System.out, System.err));
+    }
     new SpringApplicationBuilder(EmbeddedApplication.class)
         .properties("spring.config.name=tempera-embedded,application")
         .run(args);

@@ -15,6 +15,9 @@ public class ApiApplication {
       System.exit(
           io.tempera.security.KeysCommand.run(args, System.getenv(), System.out, System.err));
     }
+    if (io.tempera.ops.OpsCommand.wanted(args)) {
+      System.exit(io.tempera.ops.OpsCommand.run(args, System.getenv(), System.out, System.err));
+    }
     new SpringApplicationBuilder(ApiApplication.class)
         .properties("spring.config.name=tempera-api,application")
         .run(args);

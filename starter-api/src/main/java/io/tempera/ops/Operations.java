@@ -1,0 +1,939 @@
+package io.tempera.ops;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.tempera.api.GenerationService;
+import io.tempera.generation.Fallback;
+import io.tempera.generation.GenerationEnds;
+import io.tempera.generation.GenerationError;
+import io.tempera.generation.GenerationRequest;
+import io.tempera.generation.GenerationSearchAttributes;
+import io.tempera.generation.GenerationState;
+import io.tempera.generation.GenerationWorkflow;
+import io.tempera.generation.OutputRef;
+import io.tempera.generation.OutputValue;
+import io.tempera.slots.AllocatorState;
+import io.tempera.slots.HostDrain;
+import io.tempera.slots.HostRegistration;
+import io.tempera.slots.Lease;
+import io.tempera.slots.LeaseRelease;
+import io.tempera.slots.SlotAllocatorWorkflow;
+import io.tempera.slots.Waiter;
+import io.tempera.template.QualityTier;
+import io.temporal.api.common.v1.Payloads;
+import io.temporal.api.enums.v1.WorkflowExecutionStatus;
+import io.temporal.api.history.v1.HistoryEvent;
+import io.temporal.api.workflowservice.v1.ListClosedWorkflowExecutionsRequest;
+import io.temporal.api.workflowservice.v1.ListOpenWorkflowExecutionsRequest;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowExecutionDescription;
+import io.temporal.client.WorkflowExecutionMetadata;
+import io.temporal.client.WorkflowNotFoundException;
+import io.temporal.client.WorkflowStub;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/** What {@link OpsCommand} does, on a {@link WorkflowClient}: each command, printed. */
+final class Operations {
+
+  private static final DateTimeFormatter TIME =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneOffset.UTC);
+  private static final DateTimeFormatter CLOCK =
+      DateTimeFormatter.ofPattern("HH:mm:ss.SSS").withZone(ZoneOffset.UTC);
+
+  /** What a filter value may hold: it goes into a visibility query. */
+  private static final Pattern VALUE = Pattern.compile("[A-Za-z0-9_.:/@-]{1,200}");
+
+  private static final String WORKFLOW_TYPE = "GenerationWorkflow";
+
+  /** How long drain, undrain and free wait to see the allocator take the change. */
+  static final Duration SEEN_WITHIN = Duration.ofSeconds(15);
+
+  private final WorkflowClient client;
+  private final Map<String, String> env;
+  private final PrintStream out;
+  private final PrintStream err;
+  private final String address;
+
+  Operations(
+      WorkflowClient client,
+      Map<String, String> env,
+      PrintStream out,
+      PrintStream err,
+      String address) {
+    this.client = client;
+    this.env = env;
+    this.out = out;
+    this.err = err;
+    this.address = address;
+  }
+
+  /** Something the operator asked for that is not there, or not possible: exit code 1. */
+  static final class Refused extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Refused(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  int run(OpsCommand.Invocation invocation) {
+    try {
+      return switch (invocation.command()) {
+        case "list" -> list(invocation);
+        case "show" -> show(invocation.word());
+        case "cancel" -> cancel(invocation.word(), invocation.option("--reason"));
+        case "retry" -> retry(invocation.word());
+        case "drain" -> drain(invocation, true);
+        case "undrain" -> drain(invocation, false);
+        case "leases" -> leases(pool(invocation));
+        case "free" -> free(invocation);
+        default -> throw new OpsCommand.UsageException("unknown ops command");
+      };
+    } catch (OpsCommand.UsageException e) {
+      err.println(e.getMessage());
+      return OpsCommand.USAGE;
+    } catch (Refused e) {
+      err.println(e.getMessage());
+      return OpsCommand.FAILED;
+    } catch (WorkflowNotFoundException e) {
+      err.println("there is no workflow " + e.getExecution().getWorkflowId());
+      return OpsCommand.FAILED;
+    } catch (RuntimeException e) {
+      err.println("ops " + invocation.command() + " failed: " + explain(e));
+      return OpsCommand.FAILED;
+    }
+  }
+
+  /** A failure in words, without a stack trace: what the server said, or the cause's message. */
+  private String explain(Throwable failure) {
+    StatusRuntimeException status = statusOf(failure);
+    if (status != null) {
+      return switch (status.getStatus().getCode()) {
+        case UNAVAILABLE, DEADLINE_EXCEEDED ->
+            "Temporal does not answer at "
+                + address
+                + " (set TEMPORAL_ADDRESS or --address): "
+                + status.getStatus().getDescription();
+        case NOT_FOUND -> "not found: " + status.getStatus().getDescription();
+        default -> status.getStatus().getCode() + ": " + status.getStatus().getDescription();
+      };
+    }
+    Throwable root = failure;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+  }
+
+  private static StatusRuntimeException statusOf(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof StatusRuntimeException status) {
+        return status;
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    return null;
+  }
+
+  // --- list ---------------------------------------------------------------------------------
+
+  /** A row of {@code ops list}. */
+  record Row(String id, String status, String function, String tier, String project, Instant at) {}
+
+  /**
+   * The visibility query and the same filter in Java (for a server that answers no queries, as the
+   * in-process test server).
+   */
+  record Filter(String query, Predicate<WorkflowExecutionMetadata> test) {}
+
+  private int list(OpsCommand.Invocation invocation) {
+    int limit = 50;
+    if (invocation.option("--limit") != null) {
+      try {
+        limit = Integer.parseInt(invocation.option("--limit"));
+      } catch (NumberFormatException e) {
+        limit = -1;
+      }
+      if (limit < 1 || limit > 10_000) {
+        throw new OpsCommand.UsageException("--limit is a number from 1 to 10000");
+      }
+    }
+    Filter filter = filter(invocation);
+    Predicate<WorkflowExecutionMetadata> onHost = m -> true;
+    String host = invocation.option("--host");
+    if (host != null) {
+      // the host a generation runs on is the allocator's to know: those holding a lease there now
+      AllocatorState state = allocator(pool(invocation));
+      requireHost(state, host);
+      Set<String> holders =
+          state.leases().stream()
+              .filter(l -> l.hostId().equals(host))
+              .map(Lease::holder)
+              .collect(Collectors.toSet());
+      onHost = m -> holders.contains(m.getExecution().getWorkflowId());
+    }
+    List<Row> rows = executions(filter).filter(onHost).limit(limit).map(Operations::row).toList();
+    printRows(rows);
+    err.println(
+        rows.size()
+            + (rows.size() == 1 ? " generation" : " generations")
+            + (rows.size() == limit ? " (the newest " + limit + "; --limit shows more)" : "")
+            + (host != null ? " holding a lease on host " + host : ""));
+    return OpsCommand.OK;
+  }
+
+  /** The filter {@code ops list}'s options ask for. */
+  static Filter filter(OpsCommand.Invocation invocation) {
+    List<String> query = new ArrayList<>();
+    List<Predicate<WorkflowExecutionMetadata>> tests = new ArrayList<>();
+    query.add("WorkflowType = '" + WORKFLOW_TYPE + "'");
+    tests.add(m -> WORKFLOW_TYPE.equals(m.getWorkflowType()));
+    String status = invocation.option("--status");
+    if (status != null) {
+      String wanted = status.toUpperCase(Locale.ROOT);
+      switch (wanted) {
+        case "QUEUED", "RUNNING" -> {
+          query.add("ExecutionStatus = 'Running'");
+          query.add("TemperaStatus = '" + wanted + "'");
+          tests.add(
+              m -> running(m) && wanted.equals(attribute(m, GenerationSearchAttributes.STATUS)));
+        }
+        case "OPEN" -> {
+          query.add("ExecutionStatus = 'Running'");
+          tests.add(Operations::running);
+        }
+        case "SUCCEEDED", "FAILED", "CANCELLED" -> {
+          query.add(
+              switch (wanted) {
+                case "SUCCEEDED" -> "ExecutionStatus = 'Completed'";
+                case "CANCELLED" -> "ExecutionStatus = 'Canceled'";
+                default -> "ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')";
+              });
+          tests.add(m -> wanted.equals(statusOf(m)));
+        }
+        default ->
+            throw new OpsCommand.UsageException(
+                "--status is one of queued, running, succeeded, failed, cancelled, open; got "
+                    + status);
+      }
+    }
+    String tier = invocation.option("--tier");
+    if (tier != null) {
+      QualityTier.Resolution resolved = QualityTier.resolve(tier);
+      if (resolved.warning() != null) {
+        throw new OpsCommand.UsageException(
+            "--tier is one of draft, standard, high, ultra; got " + tier);
+      }
+      String id = resolved.tier().id();
+      query.add("TemperaTier = '" + id + "'");
+      tests.add(m -> id.equals(attribute(m, GenerationSearchAttributes.TIER)));
+    }
+    addEquals(invocation, "--project", GenerationSearchAttributes.PROJECT, query, tests);
+    addEquals(invocation, "--function", GenerationSearchAttributes.FUNCTION, query, tests);
+    return new Filter(String.join(" AND ", query), m -> tests.stream().allMatch(t -> t.test(m)));
+  }
+
+  private static void addEquals(
+      OpsCommand.Invocation invocation,
+      String option,
+      io.temporal.common.SearchAttributeKey<String> key,
+      List<String> query,
+      List<Predicate<WorkflowExecutionMetadata>> tests) {
+    String value = invocation.option(option);
+    if (value == null) {
+      return;
+    }
+    if (!VALUE.matcher(value).matches()) {
+      throw new OpsCommand.UsageException(
+          option + " takes letters, digits and . _ - : / @ only; got " + value);
+    }
+    query.add(key.getName() + " = '" + value + "'");
+    tests.add(m -> value.equals(attribute(m, key)));
+  }
+
+  /**
+   * The generations the filter selects, newest first: by the server's visibility query, or, where
+   * the server answers none (the in-process test server), from its lists filtered here.
+   */
+  private Stream<WorkflowExecutionMetadata> executions(Filter filter) {
+    try {
+      List<WorkflowExecutionMetadata> found = client.listExecutions(filter.query()).toList();
+      return found.stream();
+    } catch (RuntimeException e) {
+      StatusRuntimeException status = statusOf(e);
+      if (status == null) {
+        throw e;
+      }
+      if (status.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
+        return listedAndFiltered(filter);
+      }
+      if (status.getStatus().getCode() == Status.Code.INVALID_ARGUMENT
+          && String.valueOf(status.getStatus().getDescription()).contains("Tempera")) {
+        throw new Refused(
+            "this Temporal server does not know the Tempera search attributes ("
+                + status.getStatus().getDescription()
+                + "); register them: temporal operator search-attribute create --name"
+                + " TemperaStatus --type Keyword (likewise TemperaFunction, TemperaProject,"
+                + " TemperaNode, TemperaTier), and start generations with"
+                + " tempera.search-attributes=true");
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Without visibility queries: the server's lists of open and closed workflows, each generation
+   * described (these lists carry no search attributes there), filtered and sorted here.
+   */
+  private Stream<WorkflowExecutionMetadata> listedAndFiltered(Filter filter) {
+    String namespace = client.getOptions().getNamespace();
+    var stub = client.getWorkflowServiceStubs().blockingStub();
+    List<io.temporal.api.workflow.v1.WorkflowExecutionInfo> listed = new ArrayList<>();
+    listed.addAll(
+        stub.listOpenWorkflowExecutions(
+                ListOpenWorkflowExecutionsRequest.newBuilder()
+                    .setNamespace(namespace)
+                    .setMaximumPageSize(10_000)
+                    .build())
+            .getExecutionsList());
+    listed.addAll(
+        stub.listClosedWorkflowExecutions(
+                ListClosedWorkflowExecutionsRequest.newBuilder()
+                    .setNamespace(namespace)
+                    .setMaximumPageSize(10_000)
+                    .build())
+            .getExecutionsList());
+    return listed.stream()
+        .filter(info -> WORKFLOW_TYPE.equals(info.getType().getName()))
+        .map(info ->
+            (WorkflowExecutionMetadata)
+                client
+                    .newUntypedWorkflowStub(
+                        info.getExecution().getWorkflowId(),
+                        java.util.Optional.of(info.getExecution().getRunId()),
+                        java.util.Optional.empty())
+                    .describe())
+        .filter(filter.test())
+        .sorted(
+            java.util.Comparator.comparing(
+                    WorkflowExecutionMetadata::getStartTime,
+                    java.util.Comparator.nullsLast(java.util.Comparator.<Instant>naturalOrder()))
+                .reversed());
+  }
+
+  private static boolean running(WorkflowExecutionMetadata m) {
+    return m.getStatus() == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
+  }
+
+  private static String attribute(
+      WorkflowExecutionMetadata m, io.temporal.common.SearchAttributeKey<String> key) {
+    try {
+      return m.getTypedSearchAttributes().containsKey(key)
+          ? m.getTypedSearchAttributes().get(key)
+          : null;
+    } catch (RuntimeException unreadable) {
+      return null;
+    }
+  }
+
+  /**
+   * A generation's status as a person reads it: a running one's from TemperaStatus (QUEUED or
+   * RUNNING; RUNNING without search attributes), an ended one's from how its workflow ended.
+   */
+  static String statusOf(WorkflowExecutionMetadata m) {
+    return switch (m.getStatus()) {
+      case WORKFLOW_EXECUTION_STATUS_RUNNING -> {
+        String status = attribute(m, GenerationSearchAttributes.STATUS);
+        yield status == null ? "RUNNING" : status;
+      }
+      case WORKFLOW_EXECUTION_STATUS_COMPLETED -> "SUCCEEDED";
+      case WORKFLOW_EXECUTION_STATUS_CANCELED -> "CANCELLED";
+      case WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW -> "CONTINUED";
+      default -> "FAILED";
+    };
+  }
+
+  private static Row row(WorkflowExecutionMetadata m) {
+    Object function = attribute(m, GenerationSearchAttributes.FUNCTION);
+    Object project = attribute(m, GenerationSearchAttributes.PROJECT);
+    if (function == null) {
+      function = memo(m, GenerationService.MEMO_FUNCTION);
+    }
+    if (project == null) {
+      project = memo(m, GenerationService.MEMO_PROJECT);
+    }
+    return new Row(
+        m.getExecution().getWorkflowId(),
+        statusOf(m),
+        function == null ? "-" : function.toString(),
+        orDash(attribute(m, GenerationSearchAttributes.TIER)),
+        project == null ? "-" : project.toString(),
+        m.getStartTime());
+  }
+
+  private static Object memo(WorkflowExecutionMetadata m, String key) {
+    try {
+      return m.getMemo(key, String.class);
+    } catch (RuntimeException unreadable) {
+      return null;
+    }
+  }
+
+  private void printRows(List<Row> rows) {
+    int idWidth = Math.max(13, rows.stream().mapToInt(r -> r.id().length()).max().orElse(0));
+    String format = "%-" + idWidth + "s  %-9s  %-20s  %-8s  %-16s  %s%n";
+    out.printf(format, "GENERATION", "STATUS", "FUNCTION", "TIER", "PROJECT", "STARTED (UTC)");
+    for (Row r : rows) {
+      out.printf(
+          format,
+          r.id(),
+          r.status(),
+          r.function(),
+          r.tier(),
+          r.project(),
+          r.at() == null ? "-" : TIME.format(r.at()));
+    }
+  }
+
+  // --- show ---------------------------------------------------------------------------------
+
+  private int show(String id) {
+    WorkflowExecutionDescription described = generation(id);
+    WorkflowStub stub = client.newUntypedWorkflowStub(id);
+    GenerationState state =
+        running(described)
+            ? stub.query("state", GenerationState.class)
+            : GenerationEnds.of(stub).asState();
+    out.println(id + "  " + state.status() + "  (workflow " + workflowStatus(described) + ")");
+    if (described.getStaticSummary() != null) {
+      line("summary", described.getStaticSummary());
+    }
+    line(
+        "function",
+        orDash(state.functionId())
+            + (state.functionVersion() == null ? "" : " " + state.functionVersion())
+            + (state.variant() == null ? "" : " (variant " + state.variant() + ")"));
+    line("project", orDash(state.projectId()) + ", node " + orDash(state.nodeId()));
+    line(
+        "tier",
+        "asked "
+            + (state.tierRequested() == null ? "none" : state.tierRequested())
+            + (state.tierUsed() == null ? "" : ", ran at " + state.tierUsed()));
+    line(
+        "phase",
+        state.phase()
+            + " ("
+            + state.phase().message()
+            + "), "
+            + Math.round(state.progress() * 100)
+            + " %"
+            + (state.queuePosition() == null
+                ? ""
+                : ", place " + state.queuePosition() + " in line"));
+    line(
+        "started",
+        TIME.format(described.getStartTime())
+            + (described.getCloseTime() == null
+                ? ""
+                : ", ended " + TIME.format(described.getCloseTime())));
+    if (state.modelColdStartMillis() != null) {
+      line("model start", state.modelColdStartMillis() + " ms");
+    }
+    GenerationError error = state.error();
+    if (error != null) {
+      line("error", error.code() + ": " + error.message());
+      if (error.suggestion() != null) {
+        line("", error.suggestion());
+      }
+    }
+    for (Fallback fallback : state.fallbacks()) {
+      line(
+          "fallback",
+          fallback.describe()
+              + (fallback.fromModel() == null
+                  ? ""
+                  : " (" + fallback.fromModel() + " → " + fallback.toModel() + ")"));
+    }
+    state.warnings().forEach(w -> line("warning", w));
+    for (OutputRef output : state.outputs()) {
+      line(
+          "output",
+          output.name()
+              + "  "
+              + output.contentType()
+              + ", "
+              + output.sizeBytes()
+              + " bytes"
+              + (output.width() == null ? "" : ", " + output.width() + "×" + output.height())
+              + "  "
+              + output.path());
+    }
+    for (OutputValue value : state.values()) {
+      line("value", value.name() + " (" + value.kind() + ") " + value.value());
+    }
+    List<Step> steps = steps(id);
+    if (!steps.isEmpty()) {
+      out.println("steps:");
+      int width = steps.stream().mapToInt(s -> s.summary().length()).max().orElse(0);
+      String format = "  %s  %-" + width + "s  %-10s  %s%n";
+      for (Step step : steps) {
+        out.printf(
+            format,
+            CLOCK.format(step.at()),
+            step.summary(),
+            step.host() == null ? "-" : step.host(),
+            step.attempts() + (step.attempts() == 1 ? " attempt, " : " attempts, ") + step.end());
+      }
+    }
+    return OpsCommand.OK;
+  }
+
+  private void line(String label, String text) {
+    out.printf("  %-11s %s%n", label, text);
+  }
+
+  /**
+   * One activity of a generation, from its history: what it was (its summary, else its type), the
+   * host whose queue ran it, its attempts and how it ended.
+   */
+  record Step(Instant at, String summary, String host, int attempts, String end) {}
+
+  /** The activities a generation ran, in order, from its history. */
+  List<Step> steps(String id) {
+    Map<Long, Step> steps = new LinkedHashMap<>();
+    List<HistoryEvent> events = client.fetchHistory(id).getEvents();
+    for (HistoryEvent event : events) {
+      Instant at =
+          Instant.ofEpochSecond(event.getEventTime().getSeconds(), event.getEventTime().getNanos());
+      if (event.hasActivityTaskScheduledEventAttributes()) {
+        var scheduled = event.getActivityTaskScheduledEventAttributes();
+        String summary = scheduled.getActivityType().getName();
+        if (event.hasUserMetadata() && event.getUserMetadata().hasSummary()) {
+          try {
+            summary =
+                client
+                    .getOptions()
+                    .getDataConverter()
+                    .fromPayload(event.getUserMetadata().getSummary(), String.class, String.class);
+          } catch (RuntimeException unreadable) {
+            // the type names it well enough
+          }
+        }
+        String queue = scheduled.getTaskQueue().getName();
+        String host =
+            queue.startsWith(HostRegistration.taskQueueFor(""))
+                ? queue.substring(HostRegistration.taskQueueFor("").length())
+                : null;
+        steps.put(event.getEventId(), new Step(at, summary, host, 0, "scheduled"));
+      } else if (event.hasActivityTaskStartedEventAttributes()) {
+        var started = event.getActivityTaskStartedEventAttributes();
+        steps.computeIfPresent(
+            started.getScheduledEventId(),
+            (k, s) -> new Step(s.at(), s.summary(), s.host(), started.getAttempt(), "running"));
+      } else if (event.hasActivityTaskCompletedEventAttributes()) {
+        ended(
+            steps,
+            event.getActivityTaskCompletedEventAttributes().getScheduledEventId(),
+            at,
+            "done",
+            null);
+      } else if (event.hasActivityTaskFailedEventAttributes()) {
+        var failed = event.getActivityTaskFailedEventAttributes();
+        ended(steps, failed.getScheduledEventId(), at, "failed", failure(failed.getFailure()));
+      } else if (event.hasActivityTaskTimedOutEventAttributes()) {
+        var timedOut = event.getActivityTaskTimedOutEventAttributes();
+        ended(
+            steps, timedOut.getScheduledEventId(), at, "timed out", failure(timedOut.getFailure()));
+      } else if (event.hasActivityTaskCanceledEventAttributes()) {
+        ended(
+            steps,
+            event.getActivityTaskCanceledEventAttributes().getScheduledEventId(),
+            at,
+            "cancelled",
+            null);
+      }
+    }
+    return List.copyOf(steps.values());
+  }
+
+  /** A step ended: "done in 1.2 s", "failed after 0.3 s: EXECUTION_ERROR Node 3 failed". */
+  private static void ended(
+      Map<Long, Step> steps, long scheduledId, Instant at, String how, String why) {
+    steps.computeIfPresent(
+        scheduledId,
+        (k, s) ->
+            new Step(
+                s.at(),
+                s.summary(),
+                s.host(),
+                Math.max(1, s.attempts()),
+                how
+                    + (why == null ? " in " : " after ")
+                    + seconds(Duration.between(s.at(), at))
+                    + (why == null ? "" : ": " + why)));
+  }
+
+  private static String seconds(Duration d) {
+    return String.format(Locale.ROOT, "%.1f s", d.toMillis() / 1000.0);
+  }
+
+  private static String failure(io.temporal.api.failure.v1.Failure failure) {
+    String type =
+        failure.hasApplicationFailureInfo()
+            ? failure.getApplicationFailureInfo().getType()
+            : failure.hasTimeoutFailureInfo()
+                ? failure
+                    .getTimeoutFailureInfo()
+                    .getTimeoutType()
+                    .name()
+                    .replace("TIMEOUT_TYPE_", "")
+                : "";
+    String message = failure.getMessage();
+    if (failure.hasCause()
+        && (message == null || message.isBlank() || failure.hasTimeoutFailureInfo())) {
+      String cause = failure(failure.getCause());
+      message = message == null || message.isBlank() ? cause : message + " (" + cause + ")";
+    }
+    return (type.isEmpty() ? "" : type + " ") + message;
+  }
+
+  // --- cancel and retry ---------------------------------------------------------------------
+
+  private int cancel(String id, String reason) {
+    WorkflowExecutionDescription described = generation(id);
+    if (!running(described)) {
+      throw new Refused(id + " has ended already (" + statusOf(described) + "): nothing to cancel");
+    }
+    client.newUntypedWorkflowStub(id).cancel(reason == null ? "cancelled by an operator" : reason);
+    err.println(
+        "asked "
+            + id
+            + " to cancel: its run is stopped and its slot given back; it ends CANCELLED");
+    return OpsCommand.OK;
+  }
+
+  private int retry(String id) {
+    WorkflowExecutionDescription described = generation(id);
+    if (running(described)) {
+      throw new Refused(
+          id + " is still running (" + statusOf(described) + "); ops cancel it first");
+    }
+    GenerationRequest original = requestOf(id);
+    String requestId =
+        "retry-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
+    GenerationRequest again =
+        new GenerationRequest(
+            original.functionId(),
+            original.tier(),
+            original.parameters(),
+            original.projectId(),
+            original.nodeId(),
+            requestId,
+            original.functionVersion());
+    String newId = GenerationWorkflow.workflowIdFor(again.projectId(), requestId);
+    boolean searchable =
+        described.getTypedSearchAttributes().containsKey(GenerationSearchAttributes.STATUS);
+    GenerationWorkflow workflow =
+        client.newWorkflowStub(
+            GenerationWorkflow.class, GenerationService.startOptions(again, newId, searchable));
+    WorkflowClient.start(workflow::run, again);
+    err.println(
+        "started "
+            + newId
+            + ": "
+            + again.functionId()
+            + " for "
+            + again.projectId()
+            + "/"
+            + again.nodeId()
+            + " with the parameters of "
+            + id);
+    out.println(newId);
+    return OpsCommand.OK;
+  }
+
+  /** The request a generation was started with: its workflow's input. */
+  private GenerationRequest requestOf(String id) {
+    HistoryEvent first = client.fetchHistory(id).getEvents().get(0);
+    Payloads input = first.getWorkflowExecutionStartedEventAttributes().getInput();
+    try {
+      return client
+          .getOptions()
+          .getDataConverter()
+          .fromPayloads(
+              0, java.util.Optional.of(input), GenerationRequest.class, GenerationRequest.class);
+    } catch (RuntimeException e) {
+      throw new Refused(
+          "the request of "
+              + id
+              + " cannot be read ("
+              + explain(e)
+              + "); is it encrypted? set TEMPERA_ENCRYPTION_ENABLED=true and the keys as the apps"
+              + " have them");
+    }
+  }
+
+  /** A generation's workflow, described; {@link Refused} when there is none. */
+  private WorkflowExecutionDescription generation(String id) {
+    WorkflowExecutionDescription described;
+    try {
+      described = client.newUntypedWorkflowStub(id).describe();
+    } catch (WorkflowNotFoundException e) {
+      throw new Refused("there is no generation " + id);
+    } catch (RuntimeException e) {
+      StatusRuntimeException status = statusOf(e);
+      if (status != null && status.getStatus().getCode() == Status.Code.NOT_FOUND) {
+        throw new Refused("there is no generation " + id);
+      }
+      throw e;
+    }
+    if (!WORKFLOW_TYPE.equals(described.getWorkflowType())) {
+      throw new Refused(
+          id + " is no generation (its workflow is a " + described.getWorkflowType() + ")");
+    }
+    return described;
+  }
+
+  private static String workflowStatus(WorkflowExecutionMetadata m) {
+    String name = m.getStatus().name().replace("WORKFLOW_EXECUTION_STATUS_", "");
+    return name.charAt(0) + name.substring(1).toLowerCase(Locale.ROOT).replace('_', ' ');
+  }
+
+  // --- the slot pool ------------------------------------------------------------------------
+
+  private String pool(OpsCommand.Invocation invocation) {
+    String pool = invocation.option("--pool");
+    if (pool == null) {
+      pool = env.get("TEMPERA_SLOT_POOL");
+    }
+    return pool == null || pool.isBlank() ? "default" : pool.strip();
+  }
+
+  private SlotAllocatorWorkflow allocatorStub(String pool) {
+    return client.newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool));
+  }
+
+  /** The pool's allocator's state; {@link Refused} when the pool has no running allocator. */
+  private AllocatorState allocator(String pool) {
+    String id = SlotAllocatorWorkflow.idFor(pool);
+    try {
+      WorkflowExecutionDescription described = client.newUntypedWorkflowStub(id).describe();
+      if (!running(described)) {
+        throw new Refused(
+            "the slot allocator of pool "
+                + pool
+                + " ("
+                + id
+                + ") is not running: no worker of the pool has started");
+      }
+      return allocatorStub(pool).state();
+    } catch (WorkflowNotFoundException e) {
+      throw new Refused(
+          "there is no slot pool "
+              + pool
+              + " (no workflow "
+              + id
+              + "; --pool or TEMPERA_SLOT_POOL names another)");
+    }
+  }
+
+  private static void requireHost(AllocatorState state, String host) {
+    if (state.hosts().stream().noneMatch(h -> h.hostId().equals(host))) {
+      throw new Refused(
+          "pool "
+              + state.pool()
+              + " has no host "
+              + host
+              + " (its hosts: "
+              + (state.hosts().isEmpty()
+                  ? "none"
+                  : state.hosts().stream()
+                      .map(HostRegistration::hostId)
+                      .collect(Collectors.joining(", ")))
+              + ")");
+    }
+  }
+
+  private int drain(OpsCommand.Invocation invocation, boolean drain) {
+    String pool = pool(invocation);
+    String host = invocation.word();
+    AllocatorState state = allocator(pool);
+    requireHost(state, host);
+    String reason = invocation.option("--reason");
+    allocatorStub(pool)
+        .drain(
+            drain
+                ? HostDrain.drain(host, reason == null ? "ops drain" : reason)
+                : HostDrain.undrain(host, reason == null ? "ops undrain" : reason));
+    AllocatorState seen =
+        awaitState(pool, s -> s.drainedHosts().contains(host) == drain, "the allocator to take it");
+    long leases = seen.leases().stream().filter(l -> l.hostId().equals(host)).count();
+    if (drain) {
+      err.println(
+          "drained host "
+              + host
+              + " of pool "
+              + pool
+              + ": no new lease goes there; "
+              + (leases == 0
+                  ? "it holds no lease, it can be stopped"
+                  : leases + " lease(s) still run there (ops leases shows them)"));
+    } else {
+      err.println("host " + host + " of pool " + pool + " takes leases again");
+    }
+    return OpsCommand.OK;
+  }
+
+  private AllocatorState awaitState(String pool, Predicate<AllocatorState> seen, String what) {
+    long until = System.nanoTime() + SEEN_WITHIN.toNanos();
+    while (true) {
+      AllocatorState state = allocatorStub(pool).state();
+      if (seen.test(state)) {
+        return state;
+      }
+      if (System.nanoTime() > until) {
+        throw new Refused(
+            "signalled, but waited "
+                + SEEN_WITHIN.toSeconds()
+                + " s in vain for "
+                + what
+                + " (is the allocator's worker running?)");
+      }
+      try {
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new Refused("interrupted");
+      }
+    }
+  }
+
+  private int leases(String pool) {
+    AllocatorState state = allocator(pool);
+    out.println(
+        "pool "
+            + state.pool()
+            + " ("
+            + SlotAllocatorWorkflow.idFor(pool)
+            + "): "
+            + state.hosts().size()
+            + " hosts, "
+            + state.leases().size()
+            + " leases, "
+            + state.waiters().size()
+            + " waiting");
+    out.printf("%-20s  %-8s  %-7s  %-7s  %s%n", "HOST", "STATE", "LEASES", "RUNS", "GPUS (MB)");
+    for (HostRegistration host : state.hosts()) {
+      long held = state.leases().stream().filter(l -> l.hostId().equals(host.hostId())).count();
+      out.printf(
+          "%-20s  %-8s  %-7s  %-7s  %s%n",
+          host.hostId(),
+          state.lostHosts().contains(host.hostId())
+              ? "lost"
+              : state.drainedHosts().contains(host.hostId()) ? "drained" : "ok",
+          held + "/" + host.maxLeases(),
+          host.runsAtOnce(),
+          host.gpus().stream()
+              .map(g -> g.index() + ":" + g.vramMb())
+              .collect(Collectors.joining(" ")));
+    }
+    if (!state.leases().isEmpty()) {
+      out.println();
+      int width =
+          Math.max(5, state.leases().stream().mapToInt(l -> l.leaseId().length()).max().orElse(0));
+      String format = "%-" + width + "s  %-40s  %-20s  %-3s  %s%n";
+      out.printf(format, "LEASE", "HOLDER", "HOST", "GPU", "VRAM MB");
+      for (Lease lease : state.leases()) {
+        out.printf(
+            format,
+            lease.leaseId(),
+            lease.holder(),
+            lease.hostId(),
+            lease.gpuIndex(),
+            lease.vramMb());
+      }
+    }
+    if (!state.waiters().isEmpty()) {
+      out.println();
+      out.printf(
+          "%-5s  %-40s  %-20s  %-8s  %s%n", "PLACE", "WAITING", "FUNCTION", "TIER", "VRAM MB");
+      int place = 1;
+      for (Waiter waiter : state.waiters()) {
+        out.printf(
+            "%-5d  %-40s  %-20s  %-8s  %d%n",
+            place++,
+            waiter.request().holder(),
+            orDash(waiter.request().functionId()),
+            orDash(waiter.request().tier()),
+            waiter.request().vramMb());
+      }
+    }
+    return OpsCommand.OK;
+  }
+
+  private int free(OpsCommand.Invocation invocation) {
+    String pool = pool(invocation);
+    String leaseId = invocation.word();
+    AllocatorState state = allocator(pool);
+    Lease lease =
+        state.leases().stream()
+            .filter(l -> l.leaseId().equals(leaseId))
+            .findFirst()
+            .orElseThrow(() ->
+                new Refused(
+                    "pool " + pool + " has no lease " + leaseId + " (ops leases lists them)"));
+    try {
+      WorkflowExecutionDescription holder =
+          client.newUntypedWorkflowStub(lease.holder()).describe();
+      if (running(holder)) {
+        err.println(
+            "warning: "
+                + lease.holder()
+                + " is still running; it keeps its run on "
+                + lease.hostId()
+                + " while its slot goes back to the pool (ops cancel stops it)");
+      }
+    } catch (WorkflowNotFoundException gone) {
+      // a holder that is gone is what makes a lease stuck
+    }
+    String reason = invocation.option("--reason");
+    allocatorStub(pool)
+        .release(
+            new LeaseRelease(
+                lease.holder(),
+                lease.leaseId(),
+                reason == null ? "freed by an operator" : reason,
+                lease.hostId()));
+    awaitState(
+        pool,
+        s ->
+            s.leases().stream()
+                .noneMatch(
+                    l -> l.holder().equals(lease.holder()) && l.hostId().equals(lease.hostId())),
+        "the lease to go");
+    err.println("freed lease " + leaseId + " (" + lease.holder() + " on " + lease.hostId() + ")");
+    return OpsCommand.OK;
+  }
+
+  private static String orDash(Object value) {
+    return value == null ? "-" : value.toString();
+  }
+}

@@ -14,11 +14,16 @@
 #   scripts/cluster.sh server    the Temporal server (frontend, history, matching, worker services)
 #   scripts/cluster.sh ui        the Temporal UI server
 #   scripts/cluster.sh register  the namespace and the search attributes (idempotent)
+#   scripts/cluster.sh probe     whether the server at TEMPORAL_ADDRESS answers (exit 0) or not (1)
 #
 # Settings (environment), with their defaults:
 #   TEMPERA_CLUSTER_DIR   .tempera/cluster        data, logs, pids
 #   TEMPORAL_BIND_IP      127.0.0.1               where the server and PostgreSQL listen
-#   TEMPORAL_PORT         7233                    the frontend (ports up to +106 are the other services')
+#   TEMPORAL_BROADCAST_ADDRESS                    the server's own address for its services (default
+#                                                 TEMPORAL_BIND_IP; an IP, needed with 0.0.0.0)
+#   TEMPORAL_ADDRESS      <bind ip>:<port>        where 'register' and the UI reach the frontend
+#   TEMPORAL_PORT         7233                    the frontend (ports up to +106 are the other services';
+#                                                 +106 must stay below 32768: the membership table)
 #   TEMPORAL_UI_PORT      8233                    the Temporal UI
 #   TEMPORAL_METRICS_PORT 8000                    the server's Prometheus metrics
 #   TEMPORAL_DB_PORT      5433                    PostgreSQL
@@ -37,12 +42,15 @@ export TEMPORAL_PORT=${TEMPORAL_PORT:-7233}
 export TEMPORAL_UI_PORT=${TEMPORAL_UI_PORT:-8233}
 export TEMPORAL_METRICS_PORT=${TEMPORAL_METRICS_PORT:-8000}
 export TEMPORAL_DB_HOST=${TEMPORAL_DB_HOST:-$TEMPORAL_BIND_IP}
+[ "$TEMPORAL_DB_HOST" = 0.0.0.0 ] && TEMPORAL_DB_HOST=127.0.0.1
 export TEMPORAL_DB_PORT=${TEMPORAL_DB_PORT:-5433}
 export TEMPORAL_DB_USER=${TEMPORAL_DB_USER:-temporal}
 export TEMPORAL_DB_PASSWORD=${TEMPORAL_DB_PASSWORD:-temporal}
 export TEMPORAL_NAMESPACE=${TEMPORAL_NAMESPACE:-default}
 export TEMPORAL_DYNAMIC_CONFIG=${TEMPORAL_DYNAMIC_CONFIG:-$ROOT/deploy/cluster/dynamicconfig.yaml}
-ADDRESS="$TEMPORAL_BIND_IP:$TEMPORAL_PORT"
+# where clients reach the frontend (registration, the UI): TEMPORAL_ADDRESS when set (another container)
+ADDRESS=${TEMPORAL_ADDRESS:-$TEMPORAL_BIND_IP:$TEMPORAL_PORT}
+[ "$TEMPORAL_BIND_IP" = 0.0.0.0 ] && [ -z "${TEMPORAL_ADDRESS:-}" ] && ADDRESS="127.0.0.1:$TEMPORAL_PORT"
 DIR=$TEMPERA_CLUSTER_DIR
 mkdir -p "$DIR/logs"
 
@@ -150,6 +158,8 @@ cmd_register() {
   done
 }
 
+cmd_probe() { cli operator cluster health --address "$ADDRESS" >/dev/null 2>&1; }
+
 cmd_env() {
   echo "TEMPORAL_ADDRESS=$ADDRESS"
   echo "TEMPORAL_NAMESPACE=$TEMPORAL_NAMESPACE"
@@ -218,5 +228,6 @@ case "${1:-}" in
   server) cmd_server ;;
   ui) cmd_ui ;;
   register) cmd_register ;;
-  *) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  probe) cmd_probe ;;
+  *) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -138,6 +138,14 @@ class DocumentedEnvironmentNamesTest {
               "redis://redis:6379",
               c -> c.property("tempera.progress.redis-url"),
               "redis://redis:6379"));
+      // JSON log lines (README, Metrics, readiness and logs): Spring Boot's structured logging
+      cases.add(
+          new Case(
+              app,
+              "TEMPERA_LOG_FORMAT",
+              "json",
+              c -> c.property("logging.structured.format.console"),
+              "logstash"));
     }
     // who may call the API: the keys file and the origins of other pages
     for (App app : List.of(App.API, App.EMBEDDED)) {

@@ -189,13 +189,22 @@ final class Operations {
               .map(Lease::holder)
               .collect(Collectors.toSet());
       onHost = m -> holders.contains(m.getExecution().getWorkflowId());
+      if (!filter.query().contains("ExecutionStatus")) {
+        // only running generations hold leases: the server need not page through the others
+        filter =
+            new Filter(
+                filter.query() + " AND ExecutionStatus = 'Running'",
+                filter.test().and(Operations::running));
+      }
     }
-    List<Row> rows = executions(filter).filter(onHost).limit(limit).map(Operations::row).toList();
+    List<WorkflowExecutionMetadata> found = executions(filter, onHost, limit + 1);
+    boolean more = found.size() > limit;
+    List<Row> rows = found.stream().limit(limit).map(Operations::row).toList();
     printRows(rows);
     err.println(
         rows.size()
             + (rows.size() == 1 ? " generation" : " generations")
-            + (rows.size() == limit ? " (the newest " + limit + "; --limit shows more)" : "")
+            + (more ? " (the newest " + limit + "; --limit shows more)" : "")
             + (host != null ? " holding a lease on host " + host : ""));
     return OpsCommand.OK;
   }
@@ -270,20 +279,21 @@ final class Operations {
   }
 
   /**
-   * The generations the filter selects, newest first: by the server's visibility query, or, where
-   * the server answers none (the in-process test server), from its lists filtered here.
+   * At most {@code most} of the generations the filter (and {@code also}) selects, newest first: by
+   * the server's visibility query, read page by page only as far as needed, or, where the server
+   * answers none (the in-process test server), from its lists filtered here.
    */
-  private Stream<WorkflowExecutionMetadata> executions(Filter filter) {
+  private List<WorkflowExecutionMetadata> executions(
+      Filter filter, Predicate<WorkflowExecutionMetadata> also, int most) {
     try {
-      List<WorkflowExecutionMetadata> found = client.listExecutions(filter.query()).toList();
-      return found.stream();
+      return client.listExecutions(filter.query()).filter(also).limit(most).toList();
     } catch (RuntimeException e) {
       StatusRuntimeException status = statusOf(e);
       if (status == null) {
         throw e;
       }
       if (status.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
-        return listedAndFiltered(filter);
+        return listedAndFiltered(filter).filter(also).limit(most).toList();
       }
       if (status.getStatus().getCode() == Status.Code.INVALID_ARGUMENT
           && String.valueOf(status.getStatus().getDescription()).contains("Tempera")) {

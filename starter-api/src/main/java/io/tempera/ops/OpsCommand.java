@@ -5,9 +5,14 @@ import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowClientOptions;
 import io.temporal.common.converter.DataConverter;
 import io.temporal.common.converter.DefaultDataConverter;
+import io.temporal.serviceclient.SimpleSslContextBuilder;
 import io.temporal.serviceclient.WorkflowServiceStubs;
 import io.temporal.serviceclient.WorkflowServiceStubsOptions;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -30,9 +35,11 @@ import java.util.TreeMap;
  * ops leases                            ops free &lt;leaseId&gt; [--reason R]
  * </pre>
  *
- * The server is {@code --address}, else {@code TEMPORAL_ADDRESS}, else {@code 127.0.0.1:7233}; the
- * namespace {@code --namespace}, else {@code TEMPORAL_NAMESPACE}, else {@code default}; the slot
- * pool {@code --pool}, else {@code TEMPERA_SLOT_POOL}, else {@code default}. With {@code
+ * The server is {@code --address}, else {@code SPRING_TEMPORAL_CONNECTION_TARGET} or {@code
+ * TEMPORAL_ADDRESS} (as the apps read them), else {@code 127.0.0.1:7233}, with the apps' mTLS or
+ * API key settings ({@link #serviceOptions}); the namespace {@code --namespace}, else {@code
+ * SPRING_TEMPORAL_NAMESPACE} or {@code TEMPORAL_NAMESPACE}, else {@code default}; the slot pool
+ * {@code --pool}, else {@code TEMPERA_SLOT_POOL}, else {@code default}. With {@code
  * TEMPERA_ENCRYPTION_ENABLED=true} payloads are read and written with the same keys as the apps
  * ({@code TEMPERA_ENCRYPTION_CURRENT_KEY_ID}, {@code TEMPERA_ENCRYPTION_KEYS_<ID>}). Exit codes: 0
  * done, 1 not found or refused (the reason on stderr), 2 a usage error.
@@ -97,12 +104,22 @@ public final class OpsCommand {
       return OK;
     }
     String address =
-        first(invocation.option("--address"), env.get("TEMPORAL_ADDRESS"), "127.0.0.1:7233");
+        first(
+            invocation.option("--address"),
+            env.get("SPRING_TEMPORAL_CONNECTION_TARGET"),
+            env.get("TEMPORAL_ADDRESS"),
+            "127.0.0.1:7233");
     String namespace =
-        first(invocation.option("--namespace"), env.get("TEMPORAL_NAMESPACE"), "default");
+        first(
+            invocation.option("--namespace"),
+            env.get("SPRING_TEMPORAL_NAMESPACE"),
+            env.get("TEMPORAL_NAMESPACE"),
+            "default");
     DataConverter converter;
+    WorkflowServiceStubsOptions options;
     try {
       converter = dataConverter(env);
+      options = serviceOptions(address, env);
     } catch (IllegalArgumentException e) {
       err.println(e.getMessage());
       return FAILED;
@@ -110,13 +127,7 @@ public final class OpsCommand {
     quietLogs();
     WorkflowServiceStubs service;
     try {
-      service =
-          WorkflowServiceStubs.newConnectedServiceStubs(
-              WorkflowServiceStubsOptions.newBuilder()
-                  .setTarget(address)
-                  .setRpcTimeout(Duration.ofSeconds(20))
-                  .build(),
-              CONNECT_WITHIN);
+      service = WorkflowServiceStubs.newConnectedServiceStubs(options, CONNECT_WITHIN);
     } catch (RuntimeException e) {
       err.println(
           "Temporal does not answer at "
@@ -224,6 +235,50 @@ public final class OpsCommand {
       case "free" -> "a lease id (ops leases lists them)";
       default -> "a generation id (gen-…; ops list lists them)";
     };
+  }
+
+  /**
+   * How to reach the server, as the apps' Temporal Spring Boot starter does from the same
+   * variables: mTLS with {@code SPRING_TEMPORAL_CONNECTION_MTLS_CERTCHAINFILE} and {@code _KEYFILE}
+   * (PEM, PKCS#8 key), an API key with {@code SPRING_TEMPORAL_CONNECTION_APIKEY}, TLS with {@code
+   * SPRING_TEMPORAL_CONNECTION_ENABLEHTTPS=true} (Temporal Cloud).
+   */
+  static WorkflowServiceStubsOptions serviceOptions(String address, Map<String, String> env) {
+    WorkflowServiceStubsOptions.Builder options =
+        WorkflowServiceStubsOptions.newBuilder()
+            .setTarget(address)
+            .setRpcTimeout(Duration.ofSeconds(20));
+    String cert = first(env.get("SPRING_TEMPORAL_CONNECTION_MTLS_CERTCHAINFILE"));
+    String key = first(env.get("SPRING_TEMPORAL_CONNECTION_MTLS_KEYFILE"));
+    if ((cert == null) != (key == null)) {
+      throw new IllegalArgumentException(
+          "mTLS needs both SPRING_TEMPORAL_CONNECTION_MTLS_CERTCHAINFILE and"
+              + " SPRING_TEMPORAL_CONNECTION_MTLS_KEYFILE");
+    }
+    if (cert != null) {
+      try (InputStream chain = Files.newInputStream(Path.of(cert));
+          InputStream privateKey = Files.newInputStream(Path.of(key))) {
+        options.setSslContext(SimpleSslContextBuilder.forPKCS8(chain, privateKey).build());
+      } catch (IOException | RuntimeException e) {
+        throw new IllegalArgumentException(
+            "the mTLS certificate chain "
+                + cert
+                + " and key "
+                + key
+                + " cannot be used: "
+                + (e instanceof java.nio.file.NoSuchFileException ? "no such file " : "")
+                + e.getMessage(),
+            e);
+      }
+    }
+    String apiKey = first(env.get("SPRING_TEMPORAL_CONNECTION_APIKEY"));
+    if (apiKey != null) {
+      options.addApiKey(() -> apiKey);
+    }
+    if ("true".equalsIgnoreCase(first(env.get("SPRING_TEMPORAL_CONNECTION_ENABLEHTTPS")))) {
+      options.setEnableHttps(true);
+    }
+    return options.build();
   }
 
   /**

@@ -103,6 +103,41 @@ class OpsCommandTest {
   }
 
   @Test
+  void temporalCloudSettingsAreTheApps() throws Exception {
+    assertThat(OpsCommand.serviceOptions("127.0.0.1:7233", java.util.Map.of()).getEnableHttps())
+        .isFalse();
+    var cloud =
+        OpsCommand.serviceOptions(
+            "ns.acct.tmprl.cloud:7233",
+            java.util.Map.of(
+                "SPRING_TEMPORAL_CONNECTION_APIKEY", "secret",
+                "SPRING_TEMPORAL_CONNECTION_ENABLEHTTPS", "true"));
+    assertThat(cloud.getEnableHttps()).isTrue();
+    assertThat(cloud.getGrpcMetadataProviders()).isNotEmpty();
+    assertThat(cloud.getTarget()).isEqualTo("ns.acct.tmprl.cloud:7233");
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    int exit =
+        OpsCommand.run(
+            new String[] {"ops", "leases"},
+            java.util.Map.of(
+                "SPRING_TEMPORAL_CONNECTION_MTLS_CERTCHAINFILE", "/nonexistent/client.pem",
+                "SPRING_TEMPORAL_CONNECTION_MTLS_KEYFILE", "/nonexistent/client.key"),
+            new java.io.PrintStream(new java.io.ByteArrayOutputStream(), true),
+            new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+    assertThat(exit).isEqualTo(1);
+    assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8))
+        .startsWith("the mTLS certificate chain /nonexistent/client.pem and key")
+        .contains("no such file");
+    assertThat(
+            OpsCommand.run(
+                new String[] {"ops", "leases"},
+                java.util.Map.of("SPRING_TEMPORAL_CONNECTION_MTLS_KEYFILE", "/k.key"),
+                new java.io.PrintStream(new java.io.ByteArrayOutputStream(), true),
+                new java.io.PrintStream(new java.io.ByteArrayOutputStream(), true)))
+        .isEqualTo(1);
+  }
+
+  @Test
   void encryptionKeysThatAreNotUsableAreNamedNotShown() {
     assertThat(OpsCommand.dataConverter(java.util.Map.of()))
         .isSameAs(io.temporal.common.converter.DefaultDataConverter.STANDARD_INSTANCE);

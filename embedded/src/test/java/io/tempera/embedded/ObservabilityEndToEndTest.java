@@ -180,6 +180,43 @@ class ObservabilityEndToEndTest {
   }
 
   @Test
+  void openCanvasSocketsAreCountedUntilTheyClose() throws Exception {
+    java.util.concurrent.BlockingQueue<JsonNode> received =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    java.net.http.WebSocket socket =
+        http.newWebSocketBuilder()
+            .buildAsync(
+                URI.create("ws://127.0.0.1:" + port + "/ws"),
+                new java.net.http.WebSocket.Listener() {
+                  private final StringBuilder text = new StringBuilder();
+
+                  @Override
+                  public java.util.concurrent.CompletionStage<?> onText(
+                      java.net.http.WebSocket ws, CharSequence data, boolean last) {
+                    text.append(data);
+                    if (last) {
+                      try {
+                        received.add(JSON.readTree(text.toString()));
+                      } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                      }
+                      text.setLength(0);
+                    }
+                    ws.request(1);
+                    return null;
+                  }
+                })
+            .get(10, java.util.concurrent.TimeUnit.SECONDS);
+    EmbeddedTestRoot.authenticate(ROOT, socket, received);
+    await().atMost(Duration.ofSeconds(20)).until(() -> openSockets() == 1);
+
+    socket
+        .sendClose(java.net.http.WebSocket.NORMAL_CLOSURE, "done")
+        .get(10, java.util.concurrent.TimeUnit.SECONDS);
+    await().atMost(Duration.ofSeconds(20)).until(() -> openSockets() == 0);
+  }
+
+  @Test
   void readinessIsUpWithTemporalTheProgressBusAndDocker() throws Exception {
     HttpResponse<String> readiness = get("/actuator/health/readiness");
     assertThat(readiness.statusCode()).isEqualTo(200);
@@ -230,6 +267,13 @@ class ObservabilityEndToEndTest {
       }
     }
     return lines;
+  }
+
+  private double openSockets() throws Exception {
+    return series(scrape(), "tempera_connections_open").stream()
+        .filter(s -> s.contains("kind=\"websocket\""))
+        .mapToDouble(s -> Double.parseDouble(s.substring(s.lastIndexOf(' ') + 1)))
+        .sum();
   }
 
   private double openStreams() throws Exception {

@@ -44,6 +44,9 @@ public final class OpenConnections implements WebFilter {
     if (open == null) {
       return chain.filter(exchange);
     }
+    if (open == sockets) {
+      return chain.filter(exchange).doOnSuccess(done -> countSocket(exchange));
+    }
     ServerWebExchange counted =
         open == streams
             ? exchange.mutate().response(new CountingEvents(exchange.getResponse())).build()
@@ -52,6 +55,25 @@ public final class OpenConnections implements WebFilter {
         .filter(counted)
         .doOnSubscribe(s -> open.incrementAndGet())
         .doFinally(s -> open.decrementAndGet());
+  }
+
+  /**
+   * A socket's exchange ends once the handshake is done: it is counted from then until its
+   * connection closes (Reactor Netty's channel), when the upgrade took place.
+   */
+  private void countSocket(ServerWebExchange exchange) {
+    Object request =
+        org.springframework.http.server.reactive.ServerHttpRequestDecorator.getNativeRequest(
+            exchange.getRequest());
+    if (!(request instanceof reactor.netty.Connection connection)) {
+      return;
+    }
+    io.netty.channel.Channel channel = connection.channel();
+    if (channel.pipeline().get("wsdecoder") == null || !channel.isActive()) {
+      return; // refused (no key, bad origin): no socket
+    }
+    sockets.incrementAndGet();
+    channel.closeFuture().addListener(closed -> sockets.decrementAndGet());
   }
 
   private AtomicInteger kind(ServerWebExchange exchange) {

@@ -144,6 +144,14 @@ class ObservabilityEndToEndTest {
     assertThat(lines)
         .as("log lines of %s", id)
         .anySatisfy(line -> {
+          // the API's, as it starts the generation
+          assertThat(line.path("message").asText()).contains(id + " started");
+          assertThat(line.path("generationId").asText()).isEqualTo(id);
+          assertThat(line.path("projectId").asText()).isEqualTo(project);
+          assertThat(line.path("functionId").asText()).isEqualTo("invert");
+          assertThat(line.path("tier").asText()).isEqualTo("standard");
+        })
+        .anySatisfy(line -> {
           assertThat(line.path("message").asText()).contains("succeeded");
           assertIds(line, id, project);
         })

@@ -11,9 +11,13 @@ import org.slf4j.MDC;
 /**
  * When a generation starts, its ids go into the MDC for the start's own log lines, and from there,
  * through {@link GenerationLogContext}, into the workflow's header: its workflow and activities log
- * with them on the workers. The MDC is as it was once the start returns.
+ * with them on the workers; the start itself is one INFO line with them. The MDC is as it was once
+ * the start returns.
  */
 public final class GenerationLogClientInterceptor extends WorkflowClientInterceptorBase {
+
+  private static final org.slf4j.Logger log =
+      org.slf4j.LoggerFactory.getLogger(GenerationLogClientInterceptor.class);
 
   @Override
   public WorkflowClientCallsInterceptor workflowClientCallsInterceptor(
@@ -31,7 +35,14 @@ public final class GenerationLogClientInterceptor extends WorkflowClientIntercep
           put(put, GenerationLogContext.PROJECT_ID, request.projectId());
           put(put, GenerationLogContext.FUNCTION_ID, request.functionId());
           put(put, GenerationLogContext.TIER, request.tier());
-          return super.start(input);
+          WorkflowStartOutput started = super.start(input);
+          log.info(
+              "generation {} started: {} at {} for project {}",
+              input.getWorkflowId(),
+              request.functionId(),
+              request.tier(),
+              request.projectId());
+          return started;
         } finally {
           put.forEach(MDC.MDCCloseable::close);
         }

@@ -19,7 +19,7 @@ public final class MetricTags {
   public static final int MAX_FUNCTIONS = 200;
 
   private static final Pattern FUNCTION_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
-  private static final Set<String> FUNCTIONS = ConcurrentHashMap.newKeySet();
+  private static final BoundedValues FUNCTIONS = new BoundedValues(MAX_FUNCTIONS);
   private static final Set<String> TIERS =
       java.util.Arrays.stream(QualityTier.values())
           .map(QualityTier::id)
@@ -46,16 +46,30 @@ public final class MetricTags {
     if (!FUNCTION_ID.matcher(functionId).matches()) {
       return "other";
     }
-    if (FUNCTIONS.contains(functionId)) {
-      return functionId;
+    return FUNCTIONS.of(functionId);
+  }
+
+  /** The first {@code max} distinct values taken as they are, any other as {@code other}. */
+  static final class BoundedValues {
+    private final int max;
+    private final Set<String> seen = ConcurrentHashMap.newKeySet();
+
+    BoundedValues(int max) {
+      this.max = max;
     }
-    synchronized (FUNCTIONS) {
-      if (FUNCTIONS.size() < MAX_FUNCTIONS) {
-        FUNCTIONS.add(functionId);
-        return functionId;
+
+    String of(String value) {
+      if (seen.contains(value)) {
+        return value;
       }
+      synchronized (seen) {
+        if (seen.size() < max) {
+          seen.add(value);
+          return value;
+        }
+      }
+      return "other";
     }
-    return "other";
   }
 
   public static String error(String code) {

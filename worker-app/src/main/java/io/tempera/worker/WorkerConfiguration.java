@@ -272,8 +272,9 @@ public class WorkerConfiguration {
     if (gpus.isEmpty()) {
       gpus = List.of(new Gpu(0, properties.virtualGpuVramMb()));
     }
+    // its tiers: the pool's allocator places only generations of these here
     return HostRegistration.of(
-        properties.hostId(), gpus, properties.slots(), properties.prefetch());
+        properties.hostId(), gpus, properties.slots(), properties.prefetch(), properties.tiers());
   }
 
   /**

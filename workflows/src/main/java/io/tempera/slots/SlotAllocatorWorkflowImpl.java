@@ -110,6 +110,16 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   static final String DRAIN_CHANGE = "host-drain";
 
   private final Set<String> drained = new LinkedHashSet<>();
+
+  /**
+   * {@code Workflow.getVersion} change id (after 0.1.0): a host that names its tiers gets leases
+   * only for generations of those tiers, and a waiter no host of its tier has room for no longer
+   * holds up waiters of other tiers behind it (each tier keeps its own order). Asked the first time
+   * a host's tiers exclude a request; null until then.
+   */
+  static final String TIER_PLACEMENT_CHANGE = "tier-placement";
+
+  private Boolean tierPlacement;
   private Promise<List<String>> reclaiming;
   private int signalsOnTheirWay;
   private Promise<Void> wakeTimer;
@@ -538,14 +548,25 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   private void grantWaiters() {
     rejectWaitersThatNeverFit();
     List<Lease> granted = new ArrayList<>();
-    while (!waiters.isEmpty()) {
-      Lease lease = fit(waiters.get(0).request());
-      if (lease == null) {
-        break;
+    Set<String> waitingTiers = new java.util.HashSet<>();
+    for (int i = 0; i < waiters.size(); ) {
+      LeaseRequest request = waiters.get(i).request();
+      if (waitingTiers.contains(request.tier())) {
+        i++; // one of its tier ahead of it waits: each tier keeps its order
+        continue;
       }
-      waiters.remove(0);
-      leases.add(lease);
-      granted.add(lease);
+      Lease lease = fit(request);
+      if (lease != null) {
+        waiters.remove(i);
+        leases.add(lease);
+        granted.add(lease);
+        continue;
+      }
+      if (!Boolean.TRUE.equals(tierPlacement)) {
+        break; // one line: everyone waits behind the head
+      }
+      waitingTiers.add(request.tier());
+      i++;
     }
     if (granted.isEmpty()
         && waiters.stream().allMatch(w -> w.notifiedPosition() == waiters.indexOf(w) + 1)) {
@@ -761,12 +782,24 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
         : null;
   }
 
+  /** Whether hosts' tiers count (asked once, the first time they would: see the change id). */
+  private boolean tierPlacement() {
+    if (tierPlacement == null) {
+      tierPlacement = Workflow.getVersion(TIER_PLACEMENT_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
+    }
+    return tierPlacement;
+  }
+
   /**
-   * A lease on the first live host (in registration order) not drained, and GPU with room, or null.
+   * A lease on the first live host (in registration order) not drained, serving the request's tier,
+   * and with a GPU with room; or null.
    */
   private Lease fit(LeaseRequest request) {
     for (HostRegistration host : hosts.values()) {
       if (lost.contains(host.hostId()) || drained.contains(host.hostId())) {
+        continue;
+      }
+      if (!host.serves(request.tier()) && tierPlacement()) {
         continue;
       }
       long onHost = leases.stream().filter(l -> l.hostId().equals(host.hostId())).count();

@@ -49,12 +49,18 @@ public interface HolderWorkflow extends SlotHolder {
     private String rejected;
     private LeaseRevocation revoked;
 
+    /** A holder whose id is {@code <tier>:<rest>} asks for that tier; any other, standard. */
+    static String tierOf(String holder) {
+      int colon = holder.indexOf(':');
+      return colon > 0 ? holder.substring(0, colon) : "standard";
+    }
+
     @Override
     public String hold(String pool, int vramMb) {
       String holder = Workflow.getInfo().getWorkflowId();
       try {
         LeaseAnswer answer =
-            requests.request(pool, new LeaseRequest(holder, vramMb, "f", "standard"));
+            requests.request(pool, new LeaseRequest(holder, vramMb, "f", tierOf(holder)));
         if (answer.rejection() != null) {
           return "rejected: " + answer.rejection();
         }

@@ -87,7 +87,9 @@ class GenerationReplayTest {
         "slot-allocator-places-by-bus.json",
         "slot-allocator-host-lost.json", // host liveness: a host lost, its lease revoked, back
         "slot-allocator-answers-by-loop.json",
-        "slot-allocator-drain.json" // behind "host-drain": a host drained, a waiter, undrained
+        "slot-allocator-drain.json", // behind "host-drain": a host drained, a waiter, undrained
+        // behind "tier-placement": hosts of their tiers, a high line that holds up no draft one
+        "slot-allocator-tier-placement.json"
       })
   void theRecordedSlotAllocatorStillReplays(String file) throws Exception {
     WorkflowExecutionHistory history = history(file);

@@ -101,6 +101,11 @@ cmd_postgres() {
       --auth-local=trust -E UTF8 >"$DIR/logs/initdb.log" 2>&1 || { rm -f "$pw"; cat "$DIR/logs/initdb.log" >&2; exit 1; }
     rm -f "$pw"
   fi
+  # initdb lets TCP clients in from loopback only: the server (and other hosts) may connect from the
+  # address PostgreSQL listens on, with the password
+  if ! grep -q '^host all all all scram-sha-256' "$data/pg_hba.conf" 2>/dev/null; then
+    run_as_pg sh -c "echo 'host all all all scram-sha-256' >> '$data/pg_hba.conf'"
+  fi
   as_pg "$bin/postgres" -D "$data" -p "$TEMPORAL_DB_PORT" -k "$data" -c "listen_addresses=$TEMPORAL_BIND_IP" \
     -c max_connections=200 -c fsync=on
 }

@@ -83,7 +83,8 @@ class DurabilityOnClusterIT {
             "120");
     Process worker = processes.startWorker("cluster-worker-0", env);
     int apiPort = RealProcesses.freePort();
-    Process api = processes.startApi("cluster-api-0", apiPort, env, "--tempera.search-attributes=true");
+    Process api =
+        processes.startApi("cluster-api-0", apiPort, env, "--tempera.search-attributes=true");
     RealProcesses.awaitPort(apiPort);
 
     // each generation its own step count (40..71 steps of 30 ms): distinct graphs, no cache hits

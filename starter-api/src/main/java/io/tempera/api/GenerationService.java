@@ -63,6 +63,16 @@ public class GenerationService {
 
   private static final int ENDED_KEPT = 10_000;
 
+  /**
+   * How long a running generation's workflow has to answer its state query. A query is answered by
+   * a worker: with none polling (every worker down, or the Temporal server restarting) it would
+   * wait for the RPC's own deadline, and the caller with it.
+   */
+  static final java.time.Duration STATE_QUERY_LIMIT = java.time.Duration.ofSeconds(5);
+
+  private static final java.util.concurrent.ExecutorService QUERIES =
+      java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+
   /** The memo key holding the function a generation runs (read when a requestId is reused). */
   public static final String MEMO_FUNCTION = "functionId";
 
@@ -323,11 +333,39 @@ public class GenerationService {
     }
     WorkflowStub stub = stub(id);
     if (stub.describe().getStatus() == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING) {
-      return stub.query("state", GenerationState.class);
+      return queryState(stub);
     }
     GenerationState state = GenerationEnds.of(stub).asState();
     endedStates.put(id, state);
     return state;
+  }
+
+  /**
+   * A running generation's state from its workflow's query, within {@link #STATE_QUERY_LIMIT}; a
+   * 503 when no worker answered in time (the generation itself is not harmed: it goes on once a
+   * worker polls again).
+   */
+  private static GenerationState queryState(WorkflowStub stub) {
+    java.util.concurrent.Future<GenerationState> query =
+        QUERIES.submit(() -> stub.query("state", GenerationState.class));
+    try {
+      return query.get(STATE_QUERY_LIMIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException noWorker) {
+      query.cancel(true);
+      throw new ApiException(
+          HttpStatus.SERVICE_UNAVAILABLE,
+          "NO_WORKER",
+          "No worker answers for this generation right now; it goes on when one is back.");
+    } catch (InterruptedException interrupted) {
+      Thread.currentThread().interrupt();
+      query.cancel(true);
+      throw new IllegalStateException("interrupted while asking for a generation's state");
+    } catch (java.util.concurrent.ExecutionException failed) {
+      if (failed.getCause() instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      throw new IllegalStateException(failed.getCause());
+    }
   }
 
   /**

@@ -30,6 +30,7 @@ public final class HostMetrics implements AutoCloseable {
   private final String pool;
   private final HostRegistration host;
   private final Duration every;
+  private final IntSupplier runsNow;
   private final Map<Integer, Double> vramLeased = new ConcurrentHashMap<>();
   private volatile double leases = Double.NaN;
   private volatile double waiting = Double.NaN;
@@ -46,12 +47,14 @@ public final class HostMetrics implements AutoCloseable {
     this.pool = pool;
     this.host = host;
     this.every = every;
+    this.runsNow = runsNow;
     String id = host.hostId();
     Gauge.builder("tempera.host.slots", host, HostRegistration::runsAtOnce)
         .description("Runs this host's backends take at once (its slots)")
         .tag("host", id)
         .register(registry);
-    Gauge.builder("tempera.host.slots.busy", runsNow, IntSupplier::getAsInt)
+    // the gauge holds its object weakly: this (a bean) holds the supplier
+    Gauge.builder("tempera.host.slots.busy", this, m -> m.runsNow.getAsInt())
         .description("Runs on this host's backends now; with tempera_host_slots, its utilisation")
         .tag("host", id)
         .register(registry);

@@ -50,7 +50,17 @@ class MetricTagsAndHostMetricsTest {
     HostRegistration host =
         new HostRegistration(
             "h1", "tempera-host-h1", List.of(new Gpu(0, 24_000), new Gpu(1, 48_000)), 3, 2);
-    HostMetrics metrics = new HostMetrics(registry, null, "p", host, () -> 1, Duration.ofHours(1));
+    // a supplier nothing else holds, as the worker's method reference (a gauge holds its object
+    // weakly: HostMetrics must hold it)
+    HostMetrics metrics =
+        new HostMetrics(
+            registry,
+            null,
+            "p",
+            host,
+            new java.util.concurrent.atomic.AtomicInteger(1)::get,
+            Duration.ofHours(1));
+    System.gc();
 
     assertThat(gauge(registry, "tempera.host.slots")).isEqualTo(2.0);
     assertThat(gauge(registry, "tempera.host.slots.busy")).isEqualTo(1.0);

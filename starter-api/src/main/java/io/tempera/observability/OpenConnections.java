@@ -21,12 +21,18 @@ public final class OpenConnections implements WebFilter {
   private final AtomicInteger streams = new AtomicInteger();
   private final AtomicInteger sockets = new AtomicInteger();
   private final Counter sent;
+  private final Counter coalesced;
 
   public OpenConnections(MeterRegistry registry) {
     sent =
         Counter.builder("tempera.sse.events.sent")
             .description(
                 "Server-sent events written to clients (state, progress, end), each flushed")
+            .register(registry);
+    coalesced =
+        Counter.builder("tempera.sse.events.coalesced")
+            .description(
+                "Progress a slow SSE client never got (latest wins): the gaps in its events' ids")
             .register(registry);
     Gauge.builder("tempera.connections.open", streams, AtomicInteger::get)
         .description("Open connections: server-sent event streams (sse) and WebSockets")
@@ -51,9 +57,12 @@ public final class OpenConnections implements WebFilter {
         open == streams
             ? exchange.mutate().response(new CountingEvents(exchange.getResponse())).build()
             : exchange;
-    return chain
-        .filter(counted)
-        .doOnSubscribe(s -> open.incrementAndGet())
+    // counted before the chain runs (it may write at once), until it ends however it ends
+    return Mono.defer(
+            () -> {
+              open.incrementAndGet();
+              return chain.filter(counted);
+            })
         .doFinally(s -> open.decrementAndGet());
   }
 
@@ -90,9 +99,15 @@ public final class OpenConnections implements WebFilter {
     return null;
   }
 
-  /** An event stream's response: each flushed part is one event (Spring writes them so). */
+  /**
+   * An event stream's response: each flushed part is one event (Spring writes them so); an event's
+   * id is its generation's progress number, so a gap between two ids is progress coalesced away for
+   * this client (a slow one gets the latest).
+   */
   private final class CountingEvents
       extends org.springframework.http.server.reactive.ServerHttpResponseDecorator {
+
+    private long lastId = -1;
 
     CountingEvents(org.springframework.http.server.reactive.ServerHttpResponse response) {
       super(response);
@@ -106,7 +121,36 @@ public final class OpenConnections implements WebFilter {
                         ? extends org.springframework.core.io.buffer.DataBuffer>>
             body) {
       return super.writeAndFlushWith(
-          reactor.core.publisher.Flux.from(body).doOnNext(event -> sent.increment()));
+          reactor.core.publisher.Flux.from(body)
+              .map(event -> {
+                sent.increment();
+                return reactor.core.publisher.Flux.from(event).doOnNext(this::readId);
+              }));
+    }
+
+    private void readId(org.springframework.core.io.buffer.DataBuffer part) {
+      String text =
+          part.toString(
+              part.readPosition(),
+              part.readableByteCount(),
+              java.nio.charset.StandardCharsets.UTF_8);
+      int at = text.startsWith("id:") ? 0 : text.indexOf("\nid:");
+      if (at < 0) {
+        return;
+      }
+      int start = at == 0 ? 3 : at + 4;
+      int end = text.indexOf('\n', start);
+      try {
+        long id = Long.parseLong(text.substring(start, end < 0 ? text.length() : end).trim());
+        synchronized (this) {
+          if (lastId >= 0 && id > lastId + 1) {
+            coalesced.increment(id - lastId - 1);
+          }
+          lastId = Math.max(lastId, id);
+        }
+      } catch (NumberFormatException notANumber) {
+        // not one of ours
+      }
     }
   }
 

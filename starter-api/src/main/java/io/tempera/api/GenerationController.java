@@ -262,10 +262,14 @@ public class GenerationController {
         .build();
   }
 
+  /**
+   * The final state, numbered one past the generation's last progress event (it reused that event's
+   * id, so a client that drops an id it has seen lost the end).
+   */
   private static ServerSentEvent<Object> terminalEvent(ApiMessages.Generation view) {
     return ServerSentEvent.builder()
         .event(view.status().toLowerCase(java.util.Locale.ROOT))
-        .id(Long.toString(view.eventId()))
+        .id(Long.toString(view.eventId() + 1))
         .data((Object) view)
         .build();
   }

@@ -27,12 +27,19 @@ final class TemporalCluster {
   private final int dbPort;
   private final int uiPort;
   private final int metricsPort;
+  private final String bindIp;
   private Process postgres;
   private Process server;
   private int restarts;
 
   TemporalCluster(RealProcesses processes, Path dir) throws IOException {
+    this(processes, dir, "127.0.0.1");
+  }
+
+  /** A cluster listening on {@code bindIp} (the server and PostgreSQL; the UI on every address). */
+  TemporalCluster(RealProcesses processes, Path dir, String bindIp) throws IOException {
     this.processes = processes;
+    this.bindIp = bindIp;
     this.temporalPort = freeRange(110);
     this.dbPort = RealProcesses.freePort();
     this.uiPort = RealProcesses.freePort();
@@ -44,6 +51,7 @@ final class TemporalCluster {
     all.put("TEMPORAL_UI_PORT", Integer.toString(uiPort));
     all.put("TEMPORAL_METRICS_PORT", Integer.toString(metricsPort));
     all.put("TEMPERA_TEMPORAL_CLI", RealProcesses.temporalCli());
+    all.put("TEMPORAL_BIND_IP", bindIp);
     this.env = Map.copyOf(all);
   }
 
@@ -58,6 +66,11 @@ final class TemporalCluster {
 
   int port() {
     return temporalPort;
+  }
+
+  /** Where clients reach the frontend. */
+  String address() {
+    return bindIp + ":" + temporalPort;
   }
 
   int uiPort() {
@@ -77,14 +90,14 @@ final class TemporalCluster {
 
   void startPostgres() throws IOException {
     postgres = part("postgres");
-    if (!RealProcesses.awaitPort(dbPort, postgres)) {
+    if (!awaitPort(dbPort, postgres)) {
       throw new AssertionError("PostgreSQL exited with " + postgres.exitValue() + " (see target)");
     }
   }
 
   void startServer() throws IOException {
     server = part("server");
-    if (!RealProcesses.awaitPort(temporalPort, server)) {
+    if (!awaitPort(temporalPort, server)) {
       throw new AssertionError(
           "the Temporal server exited with " + server.exitValue() + " (see target)");
     }
@@ -101,7 +114,7 @@ final class TemporalCluster {
     Thread.sleep(down.toMillis());
     for (int attempt = 1; ; attempt++) {
       Process again = part("postgres");
-      if (RealProcesses.awaitPort(dbPort, again)) {
+      if (awaitPort(dbPort, again)) {
         postgres = again;
         return Duration.ofNanos(System.nanoTime() - started);
       }
@@ -127,7 +140,7 @@ final class TemporalCluster {
   String cli(String... args) throws IOException, InterruptedException {
     List<String> command = new ArrayList<>(List.of(RealProcesses.temporalCli()));
     command.addAll(List.of(args));
-    command.addAll(List.of("--address", "127.0.0.1:" + temporalPort, "--namespace", "default"));
+    command.addAll(List.of("--address", address(), "--namespace", "default"));
     Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
     String out =
         new String(
@@ -135,6 +148,24 @@ final class TemporalCluster {
     assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(process.exitValue()).as("temporal %s: %s", String.join(" ", args), out).isZero();
     return out;
+  }
+
+  /** Whether something listens on {@code port} of the bind address before {@code process} exits. */
+  private boolean awaitPort(int port, Process process) {
+    java.util.concurrent.atomic.AtomicBoolean listening =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    org.awaitility.Awaitility.await("something listening on " + bindIp + ":" + port)
+        .atMost(Duration.ofSeconds(180))
+        .pollInterval(Duration.ofMillis(100))
+        .until(() -> {
+          try (java.net.Socket ignored = new java.net.Socket(bindIp, port)) {
+            listening.set(true);
+          } catch (IOException notYet) {
+            listening.set(false);
+          }
+          return listening.get() || !process.isAlive();
+        });
+    return listening.get();
   }
 
   private Process part(String name) throws IOException {

@@ -124,7 +124,23 @@ public final class OpsCommand {
       err.println(e.getMessage());
       return FAILED;
     }
-    quietLogs();
+    Runnable logsBack = quietLogs();
+    try {
+      return run(invocation, options, namespace, converter, address, env, out, err);
+    } finally {
+      logsBack.run(); // as they were: a process that runs ops in passing (a test) keeps its logs
+    }
+  }
+
+  private static int run(
+      Invocation invocation,
+      WorkflowServiceStubsOptions options,
+      String namespace,
+      DataConverter converter,
+      String address,
+      Map<String, String> env,
+      PrintStream out,
+      PrintStream err) {
     WorkflowServiceStubs service;
     try {
       service = WorkflowServiceStubs.newConnectedServiceStubs(options, CONNECT_WITHIN);
@@ -309,11 +325,15 @@ public final class OpsCommand {
    * The command prints what it has to say itself: the SDK's and gRPC's log lines (INFO on stdout by
    * default) would mix with its tables.
    */
-  private static void quietLogs() {
+  private static Runnable quietLogs() {
     if (org.slf4j.LoggerFactory.getILoggerFactory()
         instanceof ch.qos.logback.classic.LoggerContext logs) {
-      logs.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).setLevel(ch.qos.logback.classic.Level.OFF);
+      ch.qos.logback.classic.Logger root = logs.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+      ch.qos.logback.classic.Level before = root.getLevel();
+      root.setLevel(ch.qos.logback.classic.Level.OFF);
+      return () -> root.setLevel(before);
     }
+    return () -> {};
   }
 
   private static String first(String... values) {

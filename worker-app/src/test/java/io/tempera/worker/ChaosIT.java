@@ -103,8 +103,8 @@ class ChaosIT {
     for (int kill = 1; kill <= 2; kill++) {
       long waitMs = 2_000L + random.nextInt(6_000);
       Thread.sleep(waitMs);
-      Map<String, String> before = statuses(apiPort, stepsById.keySet());
-      long inFlight = before.values().stream().filter(s -> !terminal(s)).count();
+      Map<String, String> before = processes.statuses(apiPort, stepsById.keySet());
+      long inFlight = before.values().stream().filter(s -> !RealProcesses.terminal(s)).count();
       worker.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL: no shutdown hooks
       kills.add(
           "kill "
@@ -128,11 +128,12 @@ class ChaosIT {
           .atMost(Duration.ofSeconds(240))
           .pollInterval(Duration.ofMillis(500))
           .until(() ->
-              statuses(apiPort, stepsById.keySet()).values().stream().allMatch(ChaosIT::terminal));
+              processes.statuses(apiPort, stepsById.keySet()).values().stream()
+                  .allMatch(RealProcesses::terminal));
     } catch (ConditionTimeoutException notAllTerminal) {
       // the assertions below tell which are not, with the run's summary
     }
-    Map<String, String> statuses = statuses(apiPort, stepsById.keySet());
+    Map<String, String> statuses = processes.statuses(apiPort, stepsById.keySet());
 
     Map<String, Long> byStatus =
         statuses.values().stream()
@@ -163,7 +164,7 @@ class ChaosIT {
         .doesNotContainValue("MISSING");
     assertThat(statuses.values())
         .as("every generation reached a terminal state: %s", summary)
-        .allMatch(ChaosIT::terminal);
+        .allMatch(RealProcesses::terminal);
     assertThat(byStatus)
         .as("no injected backend faults, so every generation succeeds: %s", summary)
         .containsOnlyKeys("SUCCEEDED");
@@ -184,23 +185,5 @@ class ChaosIT {
           .as("output of %s is the inverted input", generation.getKey())
           .isTrue();
     }
-  }
-
-  /** The status of each generation by id ("MISSING" when the API does not know it). */
-  private Map<String, String> statuses(int apiPort, Iterable<String> ids) throws Exception {
-    Map<String, String> statuses = new LinkedHashMap<>();
-    for (String id : ids) {
-      var response = processes.get(apiPort, "/api/generations/" + id);
-      statuses.put(
-          id,
-          response.statusCode() == 200
-              ? json.readTree(response.body()).path("status").asText()
-              : "MISSING");
-    }
-    return statuses;
-  }
-
-  private static boolean terminal(String status) {
-    return status.equals("SUCCEEDED") || status.equals("FAILED") || status.equals("CANCELLED");
   }
 }

@@ -80,7 +80,10 @@ class DurabilityOnClusterIT {
             // a worker restarted within the host timeout keeps its leases and re-attaches to its
             // runs (one backend run each, as asserted); see ChaosIT
             "TEMPERA_HOST_TIMEOUT_SECONDS",
-            "120");
+            "120",
+            // one JSON object a line, a generation's ids on each of its lines
+            "TEMPERA_LOG_FORMAT",
+            "json");
     Process worker = processes.startWorker("cluster-worker-0", env);
     int apiPort = RealProcesses.freePort();
     Process api =
@@ -129,13 +132,27 @@ class DurabilityOnClusterIT {
     // the Temporal server
     awaitRunning(apiPort, stepsById, "before killing the Temporal server");
     notEnded = inFlight(apiPort, stepsById);
-    Duration serverDown = cluster.killAndRestartServer(Duration.ofSeconds(2));
+    long serverKilled = System.nanoTime();
+    cluster.killServer();
+    // the API's readiness tells the load balancer, and turns back once the server answers
+    await("the API not ready while the Temporal server is down")
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> readiness(apiPort) == 503);
+    long notReady = System.nanoTime() - serverKilled;
+    cluster.startServer();
+    await("the API ready again")
+        .atMost(Duration.ofSeconds(90))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> readiness(apiPort) == 200);
     log.add(
         "Temporal server killed with "
             + notEnded
-            + " generations not ended, listening again after "
-            + serverDown.toMillis()
-            + " ms");
+            + " generations not ended: the API's readiness DOWN after "
+            + notReady / 1_000_000
+            + " ms, UP again "
+            + since(serverKilled)
+            + " after the kill");
 
     // PostgreSQL, restarted on its data
     awaitRunning(apiPort, stepsById, "before killing PostgreSQL");
@@ -155,13 +172,13 @@ class DurabilityOnClusterIT {
           .pollInterval(Duration.ofSeconds(1))
           .ignoreExceptions()
           .until(() ->
-              statuses(apiPort, stepsById.keySet()).values().stream()
-                  .allMatch(DurabilityOnClusterIT::terminal));
+              processes.statuses(apiPort, stepsById.keySet()).values().stream()
+                  .allMatch(RealProcesses::terminal));
     } catch (ConditionTimeoutException notAllEnded) {
       // the assertions below tell which did not, with the run's summary
     }
     log.add("all ended " + since(drainStarted) + " after the last restart");
-    Map<String, String> statuses = statuses(apiPort, stepsById.keySet());
+    Map<String, String> statuses = processes.statuses(apiPort, stepsById.keySet());
     Map<String, Long> byStatus =
         statuses.values().stream()
             .collect(Collectors.groupingBy(s -> s, TreeMap::new, Collectors.counting()));
@@ -241,6 +258,79 @@ class DurabilityOnClusterIT {
                 java.net.http.HttpResponse.BodyHandlers.ofString());
     assertThat(namespaces.statusCode()).as(namespaces.body()).isEqualTo(200);
     assertThat(ui.isAlive()).isTrue();
+
+    // the operator command line, on the real server's visibility
+    String listed =
+        ops(cluster, "list", "--project", "cluster", "--status", "succeeded", "--limit", "100");
+    for (String id : stepsById.keySet()) {
+      assertThat(listed).as("ops list").contains(id);
+    }
+    assertThat(ops(cluster, "show", someId))
+        .contains("SUCCEEDED")
+        .contains("Lease a slot")
+        .contains("chaos-invert");
+
+    // one generation's lines are found in the API's and the worker's logs by the same ids
+    String needle = "\"generationId\":\"" + someId + "\"";
+    assertThat(linesOf("cluster-api-", needle)).as("API log lines of %s", someId).isPositive();
+    assertThat(linesOf("cluster-worker-", needle))
+        .as("worker log lines of %s", someId)
+        .isPositive();
+  }
+
+  /** What {@code ./tempera ops ARGS} prints on the cluster (the API jar's command line). */
+  private String ops(TemporalCluster cluster, String... args) throws Exception {
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-jar",
+                RealProcesses.apiJar(),
+                "ops"));
+    command.addAll(List.of(args));
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().put("TEMPORAL_ADDRESS", cluster.address());
+    Process process = builder.start();
+    String out =
+        new String(
+            process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(process.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(process.exitValue()).as("ops %s: %s", String.join(" ", args), out).isZero();
+    return out;
+  }
+
+  /** How many lines of the logs of processes named {@code prefix}… contain {@code needle}. */
+  private static long linesOf(String prefix, String needle) throws java.io.IOException {
+    long count = 0;
+    try (var files = Files.list(Path.of("target"))) {
+      for (Path file : files.filter(f -> f.getFileName().toString().startsWith(prefix)).toList()) {
+        try (var lines = Files.lines(file)) {
+          count += lines.filter(line -> line.contains(needle)).count();
+        }
+      }
+    }
+    return count;
+  }
+
+  /** The status of the API's readiness probe (open without a key). */
+  private int readiness(int apiPort) {
+    try {
+      return processes
+          .http()
+          .send(
+              java.net.http.HttpRequest.newBuilder(
+                      java.net.URI.create(
+                          "http://127.0.0.1:" + apiPort + "/actuator/health/readiness"))
+                  .timeout(Duration.ofSeconds(10))
+                  .build(),
+              java.net.http.HttpResponse.BodyHandlers.discarding())
+          .statusCode();
+    } catch (java.io.IOException e) {
+      return -1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return -1;
+    }
   }
 
   /** Waits until some generation is running and some are still to run. */
@@ -250,34 +340,16 @@ class DurabilityOnClusterIT {
         .pollInterval(Duration.ofMillis(200))
         .ignoreExceptions()
         .until(() -> {
-          Map<String, String> statuses = statuses(apiPort, stepsById.keySet());
+          Map<String, String> statuses = processes.statuses(apiPort, stepsById.keySet());
           return statuses.containsValue("RUNNING")
-              && statuses.values().stream().filter(s -> !terminal(s)).count() > 2;
+              && statuses.values().stream().filter(s -> !RealProcesses.terminal(s)).count() > 2;
         });
   }
 
   private long inFlight(int apiPort, Map<String, Integer> stepsById) throws Exception {
-    return statuses(apiPort, stepsById.keySet()).values().stream()
-        .filter(s -> !terminal(s))
+    return processes.statuses(apiPort, stepsById.keySet()).values().stream()
+        .filter(s -> !RealProcesses.terminal(s))
         .count();
-  }
-
-  /** The status of each generation by id ("MISSING" when the API does not know it). */
-  private Map<String, String> statuses(int apiPort, Iterable<String> ids) throws Exception {
-    Map<String, String> statuses = new LinkedHashMap<>();
-    for (String id : ids) {
-      var response = processes.get(apiPort, "/api/generations/" + id);
-      statuses.put(
-          id,
-          response.statusCode() == 200
-              ? json.readTree(response.body()).path("status").asText()
-              : "MISSING");
-    }
-    return statuses;
-  }
-
-  private static boolean terminal(String status) {
-    return status.equals("SUCCEEDED") || status.equals("FAILED") || status.equals("CANCELLED");
   }
 
   private static String since(long startedNanos) {

@@ -38,6 +38,9 @@ final class RealProcesses implements AutoCloseable {
   /** The key of the API process on each port. */
   private final Map<Integer, String> keysByPort = new ConcurrentHashMap<>();
 
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+      new com.fasterxml.jackson.databind.ObjectMapper();
+
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -97,15 +100,7 @@ final class RealProcesses implements AutoCloseable {
    */
   Process startApi(String name, int port, Map<String, String> env, String... args)
       throws IOException {
-    Path jar =
-        Path.of(appJar())
-            .getParent()
-            .resolve("../../starter-api/target")
-            .normalize()
-            .resolve(
-                Path.of(appJar()).getFileName().toString().replace("worker-app", "starter-api"));
-    assertThat(jar).exists();
-    List<String> command = new ArrayList<>(List.of("-jar", jar.toString()));
+    List<String> command = new ArrayList<>(List.of("-jar", apiJar()));
     command.addAll(List.of(args));
     Map<String, String> all = new java.util.HashMap<>(env);
     all.put("TEMPERA_PORT", Integer.toString(port));
@@ -205,6 +200,28 @@ final class RealProcesses implements AutoCloseable {
         HttpResponse.BodyHandlers.ofByteArray());
   }
 
+  /**
+   * The status of each generation by id from the API process on {@code apiPort} ("MISSING" when it
+   * does not give one: unknown, or no worker answers for it right now).
+   */
+  Map<String, String> statuses(int apiPort, Iterable<String> ids)
+      throws IOException, InterruptedException {
+    Map<String, String> statuses = new java.util.LinkedHashMap<>();
+    for (String id : ids) {
+      HttpResponse<String> response = get(apiPort, "/api/generations/" + id);
+      statuses.put(
+          id,
+          response.statusCode() == 200
+              ? JSON.readTree(response.body()).path("status").asText()
+              : "MISSING");
+    }
+    return statuses;
+  }
+
+  static boolean terminal(String status) {
+    return status.equals("SUCCEEDED") || status.equals("FAILED") || status.equals("CANCELLED");
+  }
+
   HttpClient http() {
     return http;
   }
@@ -264,6 +281,19 @@ final class RealProcesses implements AutoCloseable {
         io.temporal.serviceclient.WorkflowServiceStubsOptions.newBuilder()
             .setTarget("127.0.0.1:" + port)
             .build());
+  }
+
+  /** The starter-api app jar beside the worker's (the API, and its keys and ops commands). */
+  static String apiJar() {
+    Path jar =
+        Path.of(appJar())
+            .getParent()
+            .resolve("../../starter-api/target")
+            .normalize()
+            .resolve(
+                Path.of(appJar()).getFileName().toString().replace("worker-app", "starter-api"));
+    assertThat(jar).exists();
+    return jar.toString();
   }
 
   static String appJar() {

@@ -125,6 +125,11 @@ final class TemporalCluster {
     }
   }
 
+  /** Kills the Temporal server with SIGKILL (start it again with {@link #startServer}). */
+  void killServer() throws InterruptedException {
+    server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+  }
+
   /** Kills the Temporal server with SIGKILL and starts it again. */
   Duration killAndRestartServer(Duration down) throws Exception {
     long started = System.nanoTime();

@@ -189,7 +189,12 @@ public final class ProgressPathBench {
             .run(props.toArray(String[]::new));
     try {
       ProgressBus bus = app.getBean(ProgressBus.class);
-      String busType = bus.getClass().getSimpleName();
+      // the bus the app runs on, under the meters that count its events
+      ProgressBus carrier =
+          bus instanceof io.tempera.observability.MeteredProgressBus metered
+              ? metered.delegate()
+              : bus;
+      String busType = carrier.getClass().getSimpleName();
       if (redis != null && !busType.equals("RedisProgressBus")
           || redis == null && busType.contains("Redis")) {
         throw new IllegalStateException(busName + " runs on the wrong progress bus: " + busType);
@@ -306,7 +311,11 @@ public final class ProgressPathBench {
     return Result.of(
         path,
         transport,
-        bus.getClass().getSimpleName(),
+        (bus instanceof io.tempera.observability.MeteredProgressBus metered
+                ? metered.delegate()
+                : bus)
+            .getClass()
+            .getSimpleName(),
         byTask.values(),
         new ArrayList<>(onBus),
         generations,

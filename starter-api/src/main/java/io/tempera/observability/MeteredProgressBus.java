@@ -28,6 +28,11 @@ public final class MeteredProgressBus implements ProgressBus, AutoCloseable {
     this.registry = registry;
   }
 
+  /** The bus it counts for (in-process or Redis). */
+  public ProgressBus delegate() {
+    return bus;
+  }
+
   private Counter counter(String name, String description, String type) {
     return Counter.builder(name)
         .description(description)

@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
-import io.tempera.testkit.fixtures.TestFiles;
 import io.tempera.testkit.fixtures.TestImages;
 import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
@@ -47,10 +46,7 @@ class ChaosIT {
   @BeforeEach
   void setUp() throws Exception {
     root = Files.createTempDirectory("tempera-chaos");
-    TestFiles.copyTree(
-        Path.of("src/test/resources/templates/chaos-invert"),
-        root.resolve("templates/chaos-invert"));
-    TestImages.writePng(TestImages.sample(), root.resolve("outputs/chaos/uploads/sample.png"));
+    ChaosInvert.install(root, "chaos");
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(root.resolve("comfyui")));
   }
 
@@ -84,18 +80,9 @@ class ChaosIT {
     Map<String, Integer> stepsById = new LinkedHashMap<>();
     for (int i = 0; i < GENERATIONS; i++) {
       int steps = 3 + i;
-      String body =
-          "{\"functionId\":\"chaos-invert\",\"projectId\":\"chaos\",\"nodeId\":\"node-"
-              + i
-              + "\","
-              + "\"requestId\":\"chaos-"
-              + i
-              + "\",\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":"
-              + steps
-              + "}}";
-      var accepted = processes.post(apiPort, "/api/generations", body);
-      assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
-      stepsById.put(json.readTree(accepted.body()).path("id").asText(), steps);
+      stepsById.put(
+          ChaosInvert.start(processes, apiPort, "chaos", "node-" + i, "chaos-" + i, null, steps),
+          steps);
     }
 
     Random random = new Random(SEED);
@@ -138,12 +125,7 @@ class ChaosIT {
     Map<String, Long> byStatus =
         statuses.values().stream()
             .collect(Collectors.groupingBy(s -> s, TreeMap::new, Collectors.counting()));
-    Map<Integer, Long> executionsBySteps =
-        comfy.executions().stream()
-            .collect(
-                Collectors.groupingBy(
-                    e -> e.prompt().path("2").path("inputs").path("steps").asInt(),
-                    Collectors.counting()));
+    Map<Integer, Long> executionsBySteps = ChaosInvert.executionsBySteps(comfy);
     String summary =
         "seed "
             + SEED

@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
-import io.tempera.testkit.fixtures.TestFiles;
 import io.tempera.testkit.fixtures.TestImages;
 import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
@@ -49,10 +48,7 @@ class DurabilityOnClusterIT {
     root = Files.createTempDirectory("tempera-cluster");
     // PostgreSQL runs as its own user when the tests run as root: it must reach its data folder
     Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
-    TestFiles.copyTree(
-        Path.of("src/test/resources/templates/chaos-invert"),
-        root.resolve("templates/chaos-invert"));
-    TestImages.writePng(TestImages.sample(), root.resolve("outputs/cluster/uploads/sample.png"));
+    ChaosInvert.install(root, "cluster");
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(root.resolve("comfyui")));
   }
 
@@ -94,17 +90,10 @@ class DurabilityOnClusterIT {
     Map<String, Integer> stepsById = new LinkedHashMap<>();
     for (int i = 0; i < GENERATIONS; i++) {
       int steps = 40 + i;
-      String body =
-          "{\"functionId\":\"chaos-invert\",\"projectId\":\"cluster\",\"nodeId\":\"node-"
-              + i
-              + "\",\"requestId\":\"cluster-"
-              + i
-              + "\",\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":"
-              + steps
-              + "}}";
-      var accepted = processes.post(apiPort, "/api/generations", body);
-      assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
-      stepsById.put(json.readTree(accepted.body()).path("id").asText(), steps);
+      stepsById.put(
+          ChaosInvert.start(
+              processes, apiPort, "cluster", "node-" + i, "cluster-" + i, null, steps),
+          steps);
     }
 
     // the worker
@@ -182,12 +171,7 @@ class DurabilityOnClusterIT {
     Map<String, Long> byStatus =
         statuses.values().stream()
             .collect(Collectors.groupingBy(s -> s, TreeMap::new, Collectors.counting()));
-    Map<Integer, Long> executionsBySteps =
-        comfy.executions().stream()
-            .collect(
-                Collectors.groupingBy(
-                    e -> e.prompt().path("2").path("inputs").path("steps").asInt(),
-                    Collectors.counting()));
+    Map<Integer, Long> executionsBySteps = ChaosInvert.executionsBySteps(comfy);
     long duplicates = executionsBySteps.values().stream().filter(count -> count > 1).count();
     String summary =
         String.join("; ", log)

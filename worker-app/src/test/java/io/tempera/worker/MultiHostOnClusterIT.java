@@ -6,8 +6,6 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tempera.testkit.comfyui.ComfyUiTestServer;
-import io.tempera.testkit.fixtures.TestFiles;
-import io.tempera.testkit.fixtures.TestImages;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -61,10 +59,7 @@ class MultiHostOnClusterIT {
     network = new NetworkNamespaces();
     root = Files.createTempDirectory("tempera-hosts");
     Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
-    TestFiles.copyTree(
-        Path.of("src/test/resources/templates/chaos-invert"),
-        root.resolve("templates/chaos-invert"));
-    TestImages.writePng(TestImages.sample(), root.resolve("outputs/hosts/uploads/sample.png"));
+    ChaosInvert.install(root, "hosts");
   }
 
   @AfterEach
@@ -235,26 +230,14 @@ class MultiHostOnClusterIT {
   }
 
   private String start(int apiPort, String requestId, String tier, int steps) throws Exception {
-    String body =
-        "{\"functionId\":\"chaos-invert\",\"projectId\":\"hosts\",\"nodeId\":\"n\",\"requestId\":\""
-            + requestId
-            + "\",\"tier\":\""
-            + tier
-            + "\",\"parameters\":{\"image\":\"uploads/sample.png\",\"steps\":"
-            + steps
-            + "}}";
-    var accepted = processes.post(apiPort, "/api/generations", body);
-    assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
-    return json.readTree(accepted.body()).path("id").asText();
+    return ChaosInvert.start(processes, apiPort, "hosts", "n", requestId, tier, steps);
   }
 
   /** The hosts whose ComfyUI ran (or runs) the generation of {@code steps} steps. */
   private List<String> ranOn(int steps) {
     List<String> hosts = new ArrayList<>();
     comfyByHost.forEach((host, comfy) -> {
-      boolean ran =
-          comfy.executions().stream()
-              .anyMatch(e -> e.prompt().path("2").path("inputs").path("steps").asInt() == steps);
+      boolean ran = comfy.executions().stream().anyMatch(e -> ChaosInvert.stepsOf(e) == steps);
       if (ran) {
         hosts.add(host);
       }

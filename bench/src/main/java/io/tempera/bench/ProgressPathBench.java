@@ -189,12 +189,7 @@ public final class ProgressPathBench {
             .run(props.toArray(String[]::new));
     try {
       ProgressBus bus = app.getBean(ProgressBus.class);
-      // the bus the app runs on, under the meters that count its events
-      ProgressBus carrier =
-          bus instanceof io.tempera.observability.MeteredProgressBus metered
-              ? metered.delegate()
-              : bus;
-      String busType = carrier.getClass().getSimpleName();
+      String busType = busType(bus);
       if (redis != null && !busType.equals("RedisProgressBus")
           || redis == null && busType.contains("Redis")) {
         throw new IllegalStateException(busName + " runs on the wrong progress bus: " + busType);
@@ -311,11 +306,7 @@ public final class ProgressPathBench {
     return Result.of(
         path,
         transport,
-        (bus instanceof io.tempera.observability.MeteredProgressBus metered
-                ? metered.delegate()
-                : bus)
-            .getClass()
-            .getSimpleName(),
+        busType(bus),
         byTask.values(),
         new ArrayList<>(onBus),
         generations,
@@ -701,5 +692,14 @@ public final class ProgressPathBench {
 
   private static String ms(double v) {
     return String.format(Locale.ROOT, "%.0f ms", v);
+  }
+
+  /** The kind of bus the app runs on, under the meters that count its events. */
+  private static String busType(ProgressBus bus) {
+    ProgressBus carrier =
+        bus instanceof io.tempera.observability.MeteredProgressBus metered
+            ? metered.delegate()
+            : bus;
+    return carrier.getClass().getSimpleName();
   }
 }

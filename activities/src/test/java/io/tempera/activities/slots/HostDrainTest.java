@@ -3,20 +3,13 @@ package io.tempera.activities.slots;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tempera.slots.AllocatorSettings;
-import io.tempera.slots.AllocatorState;
 import io.tempera.slots.Gpu;
 import io.tempera.slots.HostDrain;
 import io.tempera.slots.HostRegistration;
 import io.tempera.slots.SlotAllocatorWorkflow;
 import io.temporal.client.WorkflowClient;
-import io.temporal.client.WorkflowOptions;
-import io.temporal.testing.TestWorkflowEnvironment;
-import io.temporal.worker.Worker;
-import java.time.Duration;
 import java.util.List;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,26 +20,13 @@ import org.junit.jupiter.api.Test;
 class HostDrainTest {
 
   private static final String POOL = "drain";
-  private TestWorkflowEnvironment env;
-  private WorkflowClient client;
-  private SlotAllocatorClient slots;
-
-  @BeforeEach
-  void setUp() {
-    env = TestWorkflowEnvironment.newInstance();
-    client = env.getWorkflowClient();
-    io.tempera.activities.GenerationActivitySet.registerAllocator(
-        env.getWorkerFactory(), client, new io.tempera.progress.InProcessProgressBus());
-    Worker holders = env.newWorker("holders");
-    holders.registerWorkflowImplementationTypes(HolderWorkflow.Impl.class);
-    slots = new SlotAllocatorClient(client, AllocatorSettings.withoutHostLiveness());
-    holders.registerActivitiesImplementations((HolderWorkflow.Requests) slots::requestLease);
-    env.start();
-  }
+  private final Holders holders = new Holders(POOL);
+  private final WorkflowClient client = holders.client;
+  private final SlotAllocatorClient slots = holders.slots;
 
   @AfterEach
   void tearDown() {
-    env.close();
+    holders.close();
   }
 
   private void host(String id, int maxLeases) {
@@ -56,79 +36,53 @@ class HostDrainTest {
             id, HostRegistration.taskQueueFor(id), List.of(new Gpu(0, 8_000)), maxLeases));
   }
 
-  private HolderWorkflow hold(String id) {
-    HolderWorkflow holder =
-        client.newWorkflowStub(
-            HolderWorkflow.class,
-            WorkflowOptions.newBuilder().setTaskQueue("holders").setWorkflowId(id).build());
-    WorkflowClient.start(holder::hold, POOL, 1_000);
-    return holder;
-  }
-
-  private SlotAllocatorWorkflow allocator() {
-    return client.newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(POOL));
-  }
-
-  private AllocatorState state() {
-    return slots.state(POOL);
-  }
-
-  private static void eventually(String what, Supplier<Boolean> condition) {
-    org.awaitility.Awaitility.await(what).atMost(Duration.ofSeconds(20)).until(condition::get);
-  }
-
-  private void finish(String id) {
-    client.newWorkflowStub(HolderWorkflow.class, id).finish();
-    client.newUntypedWorkflowStub(id).getResult(String.class);
-  }
-
   @Test
   void aDrainedHostGetsNoNewLeaseWhileItsLeasesRunOnAndTakesLeasesAgainOnceUndrained() {
     host("h1", 2);
     host("h2", 1);
-    HolderWorkflow a = hold("gen-a");
-    eventually("a holds a slot on h1", () -> a.lease() != null);
+    HolderWorkflow a = holders.hold("gen-a");
+    Holders.eventually("a holds a slot on h1", () -> a.lease() != null);
     assertThat(a.lease().hostId()).isEqualTo("h1");
 
-    allocator().drain(HostDrain.drain("h1", "maintenance"));
-    eventually("h1 is drained", () -> state().drainedHosts().contains("h1"));
-    assertThat(state().leases()).extracting(l -> l.holder()).containsExactly("gen-a");
+    holders.allocator().drain(HostDrain.drain("h1", "maintenance"));
+    Holders.eventually("h1 is drained", () -> holders.state().drainedHosts().contains("h1"));
+    assertThat(holders.state().leases()).extracting(l -> l.holder()).containsExactly("gen-a");
 
     // h1 has room for one more, but it is drained: b goes to h2, c waits
-    HolderWorkflow b = hold("gen-b");
-    eventually("b holds a slot", () -> b.lease() != null);
+    HolderWorkflow b = holders.hold("gen-b");
+    Holders.eventually("b holds a slot", () -> b.lease() != null);
     assertThat(b.lease().hostId()).isEqualTo("h2");
-    HolderWorkflow c = hold("gen-c");
-    eventually("c waits in line", () -> state().waiters().size() == 1);
+    HolderWorkflow c = holders.hold("gen-c");
+    Holders.eventually("c waits in line", () -> holders.state().waiters().size() == 1);
     assertThat(c.lease()).isNull();
 
     // a's lease on the drained host ran on untouched, and ends as usual
-    finish("gen-a");
-    eventually("a's lease went back", () -> state().leases().size() == 1);
-    assertThat(state().waiters()).hasSize(1); // h1 empty, still drained: c keeps waiting
+    holders.finish("gen-a");
+    Holders.eventually("a's lease went back", () -> holders.state().leases().size() == 1);
+    assertThat(holders.state().waiters()).hasSize(1); // h1 empty, still drained: c keeps waiting
 
-    allocator().drain(HostDrain.undrain("h1", "done"));
-    eventually("c holds a slot on h1", () -> c.lease() != null);
+    holders.allocator().drain(HostDrain.undrain("h1", "done"));
+    Holders.eventually("c holds a slot on h1", () -> c.lease() != null);
     assertThat(c.lease().hostId()).isEqualTo("h1");
-    assertThat(state().drainedHosts()).isEmpty();
-    finish("gen-b");
-    finish("gen-c");
+    assertThat(holders.state().drainedHosts()).isEmpty();
+    holders.finish("gen-b");
+    holders.finish("gen-c");
   }
 
   @Test
   void aDrainOutlivesTheHostsReRegistrationAndIsIdempotent() {
     host("h1", 1);
-    allocator().drain(HostDrain.drain("h1", "first"));
-    allocator().drain(HostDrain.drain("h1", "twice"));
-    eventually("h1 is drained", () -> state().drainedHosts().equals(List.of("h1")));
+    holders.allocator().drain(HostDrain.drain("h1", "first"));
+    holders.allocator().drain(HostDrain.drain("h1", "twice"));
+    Holders.eventually("h1 is drained", () -> holders.state().drainedHosts().equals(List.of("h1")));
     host("h1", 1); // the worker restarted on the drained host
-    HolderWorkflow a = hold("gen-a");
-    eventually("a waits in line", () -> state().waiters().size() == 1);
-    assertThat(state().drainedHosts()).containsExactly("h1");
+    HolderWorkflow a = holders.hold("gen-a");
+    Holders.eventually("a waits in line", () -> holders.state().waiters().size() == 1);
+    assertThat(holders.state().drainedHosts()).containsExactly("h1");
     assertThat(a.lease()).isNull();
-    allocator().drain(HostDrain.undrain("h1", null));
-    eventually("a holds a slot on h1", () -> a.lease() != null);
-    finish("gen-a");
+    holders.allocator().drain(HostDrain.undrain("h1", null));
+    Holders.eventually("a holds a slot on h1", () -> a.lease() != null);
+    holders.finish("gen-a");
   }
 
   @Test
@@ -156,7 +110,7 @@ class HostDrainTest {
           new HostRegistration(
               "h1", HostRegistration.taskQueueFor("h1"), List.of(new Gpu(0, 8_000)), 1));
     }
-    eventually(
+    Holders.eventually(
         "the allocator continued as new",
         () ->
             !client

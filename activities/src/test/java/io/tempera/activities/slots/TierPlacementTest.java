@@ -2,24 +2,16 @@ package io.tempera.activities.slots;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.tempera.slots.AllocatorSettings;
-import io.tempera.slots.AllocatorState;
 import io.tempera.slots.Gpu;
 import io.tempera.slots.HostRegistration;
 import io.tempera.slots.SlotAllocatorWorkflow;
 import io.tempera.slots.SlotAllocatorWorkflowImpl;
 import io.temporal.client.WorkflowClient;
-import io.temporal.client.WorkflowOptions;
-import io.temporal.testing.TestWorkflowEnvironment;
 import io.temporal.testing.WorkflowReplayer;
-import io.temporal.worker.Worker;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,52 +22,17 @@ import org.junit.jupiter.api.Test;
 class TierPlacementTest {
 
   private static final String POOL = "tiers";
-  private TestWorkflowEnvironment env;
-  private WorkflowClient client;
-  private SlotAllocatorClient slots;
-
-  @BeforeEach
-  void setUp() {
-    env = TestWorkflowEnvironment.newInstance();
-    client = env.getWorkflowClient();
-    io.tempera.activities.GenerationActivitySet.registerAllocator(
-        env.getWorkerFactory(), client, new io.tempera.progress.InProcessProgressBus());
-    Worker holders = env.newWorker("holders");
-    holders.registerWorkflowImplementationTypes(HolderWorkflow.Impl.class);
-    slots = new SlotAllocatorClient(client, AllocatorSettings.withoutHostLiveness());
-    holders.registerActivitiesImplementations((HolderWorkflow.Requests) slots::requestLease);
-    env.start();
-  }
+  private final Holders holders = new Holders(POOL);
+  private final WorkflowClient client = holders.client;
+  private final SlotAllocatorClient slots = holders.slots;
 
   @AfterEach
   void tearDown() {
-    env.close();
+    holders.close();
   }
 
   private void host(String id, List<String> tiers) {
     slots.registerHost(POOL, HostRegistration.of(id, List.of(new Gpu(0, 8_000)), 1, 0, tiers));
-  }
-
-  private HolderWorkflow hold(String id) {
-    HolderWorkflow holder =
-        client.newWorkflowStub(
-            HolderWorkflow.class,
-            WorkflowOptions.newBuilder().setTaskQueue("holders").setWorkflowId(id).build());
-    WorkflowClient.start(holder::hold, POOL, 1_000);
-    return holder;
-  }
-
-  private AllocatorState state() {
-    return slots.state(POOL);
-  }
-
-  private static void eventually(String what, Supplier<Boolean> condition) {
-    org.awaitility.Awaitility.await(what).atMost(Duration.ofSeconds(20)).until(condition::get);
-  }
-
-  private void finish(String id) {
-    client.newWorkflowStub(HolderWorkflow.class, id).finish();
-    client.newUntypedWorkflowStub(id).getResult(String.class);
   }
 
   @Test
@@ -85,39 +42,39 @@ class TierPlacementTest {
 
     // h-draft comes first in registration order and has room: a high generation still goes to
     // h-high
-    HolderWorkflow g1 = hold("high:g1");
-    eventually("g1 holds a slot", () -> g1.lease() != null);
+    HolderWorkflow g1 = holders.hold("high:g1");
+    Holders.eventually("g1 holds a slot", () -> g1.lease() != null);
     assertThat(g1.lease().hostId()).isEqualTo("h-high");
 
     // h-high is full: g2 waits; g3 (draft) behind it gets h-draft at once; g4 (high) waits behind
     // g2
-    HolderWorkflow g2 = hold("high:g2");
-    eventually("g2 waits", () -> state().waiters().size() == 1);
-    HolderWorkflow g3 = hold("draft:g3");
-    eventually("g3 holds a slot", () -> g3.lease() != null);
+    HolderWorkflow g2 = holders.hold("high:g2");
+    Holders.eventually("g2 waits", () -> holders.state().waiters().size() == 1);
+    HolderWorkflow g3 = holders.hold("draft:g3");
+    Holders.eventually("g3 holds a slot", () -> g3.lease() != null);
     assertThat(g3.lease().hostId()).isEqualTo("h-draft");
-    HolderWorkflow g4 = hold("high:g4");
-    eventually("g4 waits", () -> state().waiters().size() == 2);
+    HolderWorkflow g4 = holders.hold("high:g4");
+    Holders.eventually("g4 waits", () -> holders.state().waiters().size() == 2);
     // and a standard one waits for h-draft, not for the high line ahead of it
-    HolderWorkflow g5 = hold("standard:g5");
-    eventually("g5 waits", () -> state().waiters().size() == 3);
+    HolderWorkflow g5 = holders.hold("standard:g5");
+    Holders.eventually("g5 waits", () -> holders.state().waiters().size() == 3);
 
-    finish("high:g1");
-    eventually("g2, first of its tier, holds h-high", () -> g2.lease() != null);
+    holders.finish("high:g1");
+    Holders.eventually("g2, first of its tier, holds h-high", () -> g2.lease() != null);
     assertThat(g2.lease().hostId()).isEqualTo("h-high");
     assertThat(g4.lease()).isNull();
     assertThat(g5.lease()).isNull();
 
-    finish("draft:g3");
-    eventually("g5 holds h-draft", () -> g5.lease() != null);
+    holders.finish("draft:g3");
+    Holders.eventually("g5 holds h-draft", () -> g5.lease() != null);
     assertThat(g5.lease().hostId()).isEqualTo("h-draft");
     assertThat(g4.lease()).isNull();
 
-    finish("high:g2");
-    eventually("g4 holds h-high", () -> g4.lease() != null);
+    holders.finish("high:g2");
+    Holders.eventually("g4 holds h-high", () -> g4.lease() != null);
     assertThat(g4.lease().hostId()).isEqualTo("h-high");
-    finish("high:g4");
-    finish("standard:g5");
+    holders.finish("high:g4");
+    holders.finish("standard:g5");
 
     var history = client.fetchHistory(SlotAllocatorWorkflow.idFor(POOL));
     WorkflowReplayer.replayWorkflowExecution(history, SlotAllocatorWorkflowImpl.class);
@@ -134,12 +91,12 @@ class TierPlacementTest {
         POOL,
         new HostRegistration(
             "h-any", HostRegistration.taskQueueFor("h-any"), List.of(new Gpu(0, 8_000)), 2));
-    HolderWorkflow high = hold("ultra:g1");
-    HolderWorkflow draft = hold("draft:g2");
-    eventually("both hold a slot", () -> high.lease() != null && draft.lease() != null);
+    HolderWorkflow high = holders.hold("ultra:g1");
+    HolderWorkflow draft = holders.hold("draft:g2");
+    Holders.eventually("both hold a slot", () -> high.lease() != null && draft.lease() != null);
     assertThat(high.lease().hostId()).isEqualTo("h-any");
     assertThat(draft.lease().hostId()).isEqualTo("h-any");
-    finish("ultra:g1");
-    finish("draft:g2");
+    holders.finish("ultra:g1");
+    holders.finish("draft:g2");
   }
 }

@@ -1,0 +1,68 @@
+package io.tempera.activities.slots;
+
+import io.tempera.slots.AllocatorSettings;
+import io.tempera.slots.AllocatorState;
+import io.tempera.slots.SlotAllocatorWorkflow;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.worker.Worker;
+import java.time.Duration;
+import java.util.function.Supplier;
+
+/**
+ * Generations that hold slots of one pool, for the allocator's tests: the in-process test server
+ * with the allocator's worker (no host liveness) and {@link HolderWorkflow}s that ask for leases
+ * through a {@link SlotAllocatorClient}, as a generation does.
+ */
+final class Holders implements AutoCloseable {
+
+  final TestWorkflowEnvironment env = TestWorkflowEnvironment.newInstance();
+  final WorkflowClient client = env.getWorkflowClient();
+  final SlotAllocatorClient slots =
+      new SlotAllocatorClient(client, AllocatorSettings.withoutHostLiveness());
+  private final String pool;
+
+  Holders(String pool) {
+    this.pool = pool;
+    io.tempera.activities.GenerationActivitySet.registerAllocator(
+        env.getWorkerFactory(), client, new io.tempera.progress.InProcessProgressBus());
+    Worker holders = env.newWorker("holders");
+    holders.registerWorkflowImplementationTypes(HolderWorkflow.Impl.class);
+    holders.registerActivitiesImplementations((HolderWorkflow.Requests) slots::requestLease);
+    env.start();
+  }
+
+  /** Starts a holder with workflow id {@code id} asking the pool for 1,000 MB. */
+  HolderWorkflow hold(String id) {
+    HolderWorkflow holder =
+        client.newWorkflowStub(
+            HolderWorkflow.class,
+            WorkflowOptions.newBuilder().setTaskQueue("holders").setWorkflowId(id).build());
+    WorkflowClient.start(holder::hold, pool, 1_000);
+    return holder;
+  }
+
+  /** Ends the holder {@code id} (its lease goes back) and waits for it to close. */
+  void finish(String id) {
+    client.newWorkflowStub(HolderWorkflow.class, id).finish();
+    client.newUntypedWorkflowStub(id).getResult(String.class);
+  }
+
+  AllocatorState state() {
+    return slots.state(pool);
+  }
+
+  SlotAllocatorWorkflow allocator() {
+    return client.newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool));
+  }
+
+  static void eventually(String what, Supplier<Boolean> condition) {
+    org.awaitility.Awaitility.await(what).atMost(Duration.ofSeconds(20)).until(condition::get);
+  }
+
+  @Override
+  public void close() {
+    env.close();
+  }
+}

@@ -157,11 +157,24 @@ public class EmbeddedConfiguration {
    */
   @Bean
   public SmartInitializingSingleton registerSearchAttributes(
-      ObjectProvider<TestWorkflowEnvironment> temporal) {
-    return () ->
-        temporal.ifAvailable(env ->
-            GenerationSearchAttributes.ALL.forEach(key ->
-                env.registerSearchAttribute(
-                    key.getName(), IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD)));
+      ObjectProvider<TestWorkflowEnvironment> temporal,
+      @Value("${spring.temporal.connection.target:}") String target) {
+    return () -> {
+      TestWorkflowEnvironment env = temporal.getIfAvailable();
+      if (env == null) {
+        log.info(
+            "Temporal: the server at {}; generations, their states and outputs are kept across"
+                + " restarts as long as it keeps them",
+            target.isBlank() ? "the configured address" : target);
+        return;
+      }
+      log.warn(
+          "Temporal: the IN-PROCESS TEST SERVER. Generations live in this process's memory: after a"
+              + " restart, running ones are gone and finished ones are read back from the output"
+              + " store's records. ./tempera run uses the Temporal CLI's dev server"
+              + " (.tempera/temporal.db) whenever it can install it.");
+      GenerationSearchAttributes.ALL.forEach(key ->
+          env.registerSearchAttribute(key.getName(), IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD));
+    };
   }
 }

@@ -23,10 +23,11 @@ import reactor.core.publisher.Sinks;
 
 /**
  * The canvas protocol on {@code /ws}. Client messages: {@code start_generation}, {@code
- * cancel_generation}, {@code subscribe}, {@code unsubscribe}, {@code ping}. Server messages: {@code
- * task_acknowledged}, {@code task_state}, {@code task_progress}, {@code task_success}, {@code
- * task_failed}, {@code pong}, {@code error}. A bad message gets an {@code error} reply and the
- * socket stays open; closing the socket never stops a generation.
+ * cancel_generation}, {@code subscribe}, {@code unsubscribe}, {@code list_generations}, {@code
+ * ping}. Server messages: {@code task_acknowledged}, {@code task_state}, {@code task_progress},
+ * {@code task_success}, {@code task_failed}, {@code generations}, {@code pong}, {@code error}. A
+ * bad message gets an {@code error} reply and the socket stays open; closing the socket never stops
+ * a generation.
  */
 @Component
 public class CanvasWebSocketHandler implements WebSocketHandler {
@@ -55,6 +56,8 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
           Set.of("type", "taskIds", "lastEventIds"),
           "unsubscribe",
           Set.of("type", "taskIds"),
+          "list_generations",
+          Set.of("type", "nodeId", "projectId", "status", "cursor", "limit", "subscribe"),
           "ping",
           Set.of("type"),
           "authenticate",
@@ -70,9 +73,11 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   private final ApiKeyStore keys;
   private final io.tempera.security.ConnectionLimits connections;
   private final io.tempera.config.TemperaProperties.Limits limits;
+  private final GenerationHistory history;
 
   public CanvasWebSocketHandler(
       GenerationService generations,
+      GenerationHistory history,
       GenerationFeed feed,
       ApiKeyStore keys,
       io.tempera.security.ConnectionLimits connections,
@@ -82,6 +87,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
               "${tempera.canvas.max-followed-tasks:" + DEFAULT_MAX_FOLLOWED_TASKS + "}")
           int maxFollowedTasks) {
     this.generations = generations;
+    this.history = history;
     this.feed = feed;
     this.keys = keys;
     this.connections = connections;
@@ -312,6 +318,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       case "start_generation" -> start(connection, message);
       case "cancel_generation" -> cancel(connection, message);
       case "subscribe" -> subscribe(connection, message);
+      case "list_generations" -> listGenerations(connection, message);
       case "unsubscribe" -> {
         java.util.List<String> ids = taskIds(connection, message, "unsubscribe");
         if (ids != null) {
@@ -329,7 +336,8 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
                 "UNKNOWN_MESSAGE_TYPE",
                 "Unknown message type '"
                     + type
-                    + "' (known: start_generation, cancel_generation, subscribe, unsubscribe, ping)",
+                    + "' (known: start_generation, cancel_generation, subscribe, unsubscribe,"
+                    + " list_generations, ping)",
                 null,
                 null));
         yield Mono.empty();
@@ -422,6 +430,72 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
           return Mono.empty();
         })
         .then();
+  }
+
+  /**
+   * {@code list_generations {nodeId, projectId?, status?, cursor?, limit?, subscribe?}}: a page of
+   * the node's generations, newest first, as {@code generations {nodeId, items, nextCursor}} (the
+   * items of GET /api/generations?node=…); with {@code subscribe: true} the listed ones that have
+   * not ended are followed as a {@code subscribe} would.
+   */
+  private Mono<Void> listGenerations(Connection connection, JsonNode message) {
+    String nodeId = textField(message, "nodeId");
+    JsonNode subscribe = message.get("subscribe");
+    JsonNode limit = message.get("limit");
+    if (nodeId == null
+        || (subscribe != null && !subscribe.isBoolean())
+        || (limit != null && !limit.isIntegralNumber())) {
+      connection.reply(
+          error(
+              "INVALID_MESSAGE",
+              "list_generations needs a nodeId (text); limit is a whole number, subscribe true or"
+                  + " false",
+              null,
+              null));
+      return Mono.empty();
+    }
+    GenerationHistory.Query query =
+        new GenerationHistory.Query(
+            textField(message, "projectId"),
+            textField(message, "status"),
+            null,
+            nodeId,
+            null,
+            textField(message, "cursor"),
+            limit == null ? null : limit.asText());
+    Caller caller = connection.caller;
+    return Blocking.call(() -> history.list(query, caller))
+        .doOnNext(page -> {
+          Map<String, Object> reply = new LinkedHashMap<>();
+          reply.put("type", "generations");
+          reply.put("nodeId", nodeId);
+          reply.put("items", page.items());
+          reply.put("nextCursor", page.nextCursor());
+          connection.reply(reply);
+          if (subscribe != null && subscribe.booleanValue()) {
+            page.items().stream()
+                .filter(item -> Set.of("QUEUED", "RUNNING").contains(item.status()))
+                .forEach(item -> connection.follow(item.id(), 0, true));
+          }
+        })
+        .onErrorResume(e -> {
+          if (!(Blocking.translate(e) instanceof ApiException api)) {
+            return Mono.error(e);
+          }
+          Map<String, Object> reply = error(api.code(), api.getMessage(), null, api.problems());
+          reply.put("nodeId", nodeId);
+          connection.reply(reply);
+          return Mono.empty();
+        })
+        .then();
+  }
+
+  /** A message's field when it is non-blank text, else null. */
+  private static String textField(JsonNode message, String field) {
+    JsonNode node = message.get(field);
+    return node != null && node.isTextual() && !node.textValue().isBlank()
+        ? node.textValue()
+        : null;
   }
 
   private Mono<Void> cancel(Connection connection, JsonNode message) {

@@ -51,6 +51,9 @@ public class GenerationService {
   private final TemperaProperties properties;
   private final io.tempera.security.SignedUrls signedUrls;
 
+  /** Ended generations' final states on disk, beside their outputs (readable after a restart). */
+  private final io.tempera.history.GenerationRecords records;
+
   /** Ended generations already read, newest last (an ended generation never changes). */
   private final Map<String, GenerationState> endedStates =
       java.util.Collections.synchronizedMap(
@@ -92,6 +95,35 @@ public class GenerationService {
     this.outputs = outputs;
     this.progress = progress;
     this.properties = properties;
+    this.records = new io.tempera.history.GenerationRecords(outputs);
+  }
+
+  /** The output store's records of ended generations. */
+  public io.tempera.history.GenerationRecords records() {
+    return records;
+  }
+
+  /**
+   * The state of a generation known to have ended: read before (kept here) or recorded in the
+   * output store; null when neither (it runs, or it ended and nobody read it yet).
+   */
+  private GenerationState ended(String id) {
+    GenerationState ended = endedStates.get(id);
+    if (ended != null) {
+      return ended;
+    }
+    Optional<io.tempera.history.GenerationRecords.GenerationRecord> recorded = records.find(id);
+    if (recorded.isEmpty()) {
+      return null;
+    }
+    GenerationState state = recorded.get().state();
+    endedStates.put(id, state);
+    return state;
+  }
+
+  /** After its outputs were deleted: the generation's state from now on. */
+  public void forget(String id, GenerationState withoutOutputs) {
+    endedStates.put(id, withoutOutputs);
   }
 
   /**
@@ -284,7 +316,7 @@ public class GenerationService {
       stub(id); // still only ids that can be generations'
       return;
     }
-    GenerationState ended = endedStates.get(id);
+    GenerationState ended = ended(id);
     String project;
     if (ended != null) {
       project = ended.projectId();
@@ -327,16 +359,21 @@ public class GenerationService {
    * result or failure (kept here once read: an ended generation never changes).
    */
   public GenerationState state(String id) {
-    GenerationState ended = endedStates.get(id);
+    GenerationState ended = ended(id);
     if (ended != null) {
       return ended;
     }
     WorkflowStub stub = stub(id);
-    if (stub.describe().getStatus() == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING) {
+    io.temporal.client.WorkflowExecutionDescription described = stub.describe();
+    if (described.getStatus() == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING) {
       return queryState(stub);
     }
     GenerationState state = GenerationEnds.of(stub).asState();
     endedStates.put(id, state);
+    // on disk too: readable once Temporal no longer has the workflow
+    records.write(
+        new io.tempera.history.GenerationRecords.GenerationRecord(
+            state, described.getStartTime(), described.getCloseTime(), false));
     return state;
   }
 
@@ -384,7 +421,7 @@ public class GenerationService {
 
   /** Whether the generation's workflow still runs (one describe; an ended one is remembered). */
   public boolean running(String id) {
-    return !endedStates.containsKey(id)
+    return ended(id) == null
         && stub(id).describe().getStatus()
             == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
   }

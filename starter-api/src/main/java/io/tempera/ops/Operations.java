@@ -12,6 +12,8 @@ import io.tempera.generation.GenerationState;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.generation.OutputRef;
 import io.tempera.generation.OutputValue;
+import io.tempera.history.GenerationVisibility;
+import io.tempera.history.GenerationVisibility.Filter;
 import io.tempera.slots.AllocatorState;
 import io.tempera.slots.HostDrain;
 import io.tempera.slots.HostRegistration;
@@ -19,12 +21,8 @@ import io.tempera.slots.Lease;
 import io.tempera.slots.LeaseRelease;
 import io.tempera.slots.SlotAllocatorWorkflow;
 import io.tempera.slots.Waiter;
-import io.tempera.template.QualityTier;
 import io.temporal.api.common.v1.Payloads;
-import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.api.history.v1.HistoryEvent;
-import io.temporal.api.workflowservice.v1.ListClosedWorkflowExecutionsRequest;
-import io.temporal.api.workflowservice.v1.ListOpenWorkflowExecutionsRequest;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowExecutionDescription;
 import io.temporal.client.WorkflowExecutionMetadata;
@@ -35,7 +33,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,9 +41,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Predicate;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 /** What {@link OpsCommand} does, on a {@link WorkflowClient}: each command, printed. */
 final class Operations {
@@ -56,10 +51,7 @@ final class Operations {
   private static final DateTimeFormatter CLOCK =
       DateTimeFormatter.ofPattern("HH:mm:ss.SSS").withZone(ZoneOffset.UTC);
 
-  /** What a filter value may hold: it goes into a visibility query. */
-  private static final Pattern VALUE = Pattern.compile("[A-Za-z0-9_.:/@-]{1,200}");
-
-  private static final String WORKFLOW_TYPE = "GenerationWorkflow";
+  private static final String WORKFLOW_TYPE = GenerationVisibility.WORKFLOW_TYPE;
 
   /** How long drain, undrain and free wait to see the allocator take the change. */
   static final Duration SEEN_WITHIN = Duration.ofSeconds(15);
@@ -158,12 +150,6 @@ final class Operations {
   /** A row of {@code ops list}. */
   record Row(String id, String status, String function, String tier, String project, Instant at) {}
 
-  /**
-   * The visibility query and the same filter in Java (for a server that answers no queries, as the
-   * in-process test server).
-   */
-  record Filter(String query, Predicate<WorkflowExecutionMetadata> test) {}
-
   private int list(OpsCommand.Invocation invocation) {
     int limit = 50;
     if (invocation.option("--limit") != null) {
@@ -191,10 +177,7 @@ final class Operations {
       onHost = m -> holders.contains(m.getExecution().getWorkflowId());
       if (!filter.query().contains("ExecutionStatus")) {
         // only running generations hold leases: the server need not page through the others
-        filter =
-            new Filter(
-                filter.query() + " AND ExecutionStatus = 'Running'",
-                filter.test().and(Operations::running));
+        filter = filter.and("ExecutionStatus = 'Running'", Operations::running);
       }
     }
     List<WorkflowExecutionMetadata> found = executions(filter, onHost, limit + 1);
@@ -211,174 +194,45 @@ final class Operations {
 
   /** The filter {@code ops list}'s options ask for. */
   static Filter filter(OpsCommand.Invocation invocation) {
-    List<String> query = new ArrayList<>();
-    List<Predicate<WorkflowExecutionMetadata>> tests = new ArrayList<>();
-    query.add("WorkflowType = '" + WORKFLOW_TYPE + "'");
-    tests.add(m -> WORKFLOW_TYPE.equals(m.getWorkflowType()));
-    String status = invocation.option("--status");
-    if (status != null) {
-      String wanted = status.toUpperCase(Locale.ROOT);
-      switch (wanted) {
-        case "QUEUED", "RUNNING" -> {
-          query.add("ExecutionStatus = 'Running'");
-          query.add("TemperaStatus = '" + wanted + "'");
-          tests.add(
-              m -> running(m) && wanted.equals(attribute(m, GenerationSearchAttributes.STATUS)));
-        }
-        case "OPEN" -> {
-          query.add("ExecutionStatus = 'Running'");
-          tests.add(Operations::running);
-        }
-        case "SUCCEEDED", "FAILED", "CANCELLED" -> {
-          query.add(
-              switch (wanted) {
-                case "SUCCEEDED" -> "ExecutionStatus = 'Completed'";
-                case "CANCELLED" -> "ExecutionStatus = 'Canceled'";
-                default -> "ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')";
-              });
-          tests.add(m -> wanted.equals(statusOf(m)));
-        }
-        default ->
-            throw new OpsCommand.UsageException(
-                "--status is one of queued, running, succeeded, failed, cancelled, open; got "
-                    + status);
-      }
-    }
-    String tier = invocation.option("--tier");
-    if (tier != null) {
-      QualityTier.Resolution resolved = QualityTier.resolve(tier);
-      if (resolved.warning() != null) {
-        throw new OpsCommand.UsageException(
-            "--tier is one of draft, standard, high, ultra; got " + tier);
-      }
-      String id = resolved.tier().id();
-      query.add("TemperaTier = '" + id + "'");
-      tests.add(m -> id.equals(attribute(m, GenerationSearchAttributes.TIER)));
-    }
-    addEquals(invocation, "--project", GenerationSearchAttributes.PROJECT, query, tests);
-    addEquals(invocation, "--function", GenerationSearchAttributes.FUNCTION, query, tests);
-    return new Filter(String.join(" AND ", query), m -> tests.stream().allMatch(t -> t.test(m)));
-  }
-
-  private static void addEquals(
-      OpsCommand.Invocation invocation,
-      String option,
-      io.temporal.common.SearchAttributeKey<String> key,
-      List<String> query,
-      List<Predicate<WorkflowExecutionMetadata>> tests) {
-    String value = invocation.option(option);
-    if (value == null) {
-      return;
-    }
-    if (!VALUE.matcher(value).matches()) {
+    try {
+      return GenerationVisibility.generations()
+          .status(invocation.option("--status"))
+          .tier(invocation.option("--tier"))
+          .is("--project", GenerationSearchAttributes.PROJECT, invocation.option("--project"))
+          .is("--function", GenerationSearchAttributes.FUNCTION, invocation.option("--function"))
+          .filter();
+    } catch (GenerationVisibility.InvalidCriterion e) {
+      String criterion = e.criterion();
       throw new OpsCommand.UsageException(
-          option + " takes letters, digits and . _ - : / @ only; got " + value);
+          criterion.startsWith("--") ? e.getMessage() : "--" + e.getMessage());
     }
-    query.add(key.getName() + " = '" + value + "'");
-    tests.add(m -> value.equals(attribute(m, key)));
   }
 
   /**
-   * At most {@code most} of the generations the filter (and {@code also}) selects, newest first: by
-   * the server's visibility query, read page by page only as far as needed, or, where the server
-   * answers none (the in-process test server), from its lists filtered here.
+   * At most {@code most} of the generations the filter (and {@code also}) selects, newest first
+   * ({@link GenerationVisibility#executions}).
    */
   private List<WorkflowExecutionMetadata> executions(
       Filter filter, Predicate<WorkflowExecutionMetadata> also, int most) {
     try {
-      return client.listExecutions(filter.query()).filter(also).limit(most).toList();
-    } catch (RuntimeException e) {
-      StatusRuntimeException status = statusOf(e);
-      if (status == null) {
-        throw e;
-      }
-      if (status.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
-        return listedAndFiltered(filter).filter(also).limit(most).toList();
-      }
-      if (status.getStatus().getCode() == Status.Code.INVALID_ARGUMENT
-          && String.valueOf(status.getStatus().getDescription()).contains("Tempera")) {
-        throw new Refused(
-            "this Temporal server does not know the Tempera search attributes ("
-                + status.getStatus().getDescription()
-                + "); register them: temporal operator search-attribute create --name"
-                + " TemperaStatus --type Keyword (likewise TemperaFunction, TemperaProject,"
-                + " TemperaNode, TemperaTier), and start generations with"
-                + " tempera.search-attributes=true");
-      }
-      throw e;
+      return new GenerationVisibility(client).executions(filter, also, most);
+    } catch (GenerationVisibility.SearchAttributesMissing e) {
+      throw new Refused(e.getMessage());
     }
   }
 
-  /**
-   * Without visibility queries: the server's lists of open and closed workflows, each generation
-   * described (these lists carry no search attributes there), filtered and sorted here.
-   */
-  private Stream<WorkflowExecutionMetadata> listedAndFiltered(Filter filter) {
-    String namespace = client.getOptions().getNamespace();
-    var stub = client.getWorkflowServiceStubs().blockingStub();
-    List<io.temporal.api.workflow.v1.WorkflowExecutionInfo> listed = new ArrayList<>();
-    listed.addAll(
-        stub.listOpenWorkflowExecutions(
-                ListOpenWorkflowExecutionsRequest.newBuilder()
-                    .setNamespace(namespace)
-                    .setMaximumPageSize(10_000)
-                    .build())
-            .getExecutionsList());
-    listed.addAll(
-        stub.listClosedWorkflowExecutions(
-                ListClosedWorkflowExecutionsRequest.newBuilder()
-                    .setNamespace(namespace)
-                    .setMaximumPageSize(10_000)
-                    .build())
-            .getExecutionsList());
-    return listed.stream()
-        .filter(info -> WORKFLOW_TYPE.equals(info.getType().getName()))
-        .map(info ->
-            (WorkflowExecutionMetadata)
-                client
-                    .newUntypedWorkflowStub(
-                        info.getExecution().getWorkflowId(),
-                        java.util.Optional.of(info.getExecution().getRunId()),
-                        java.util.Optional.empty())
-                    .describe())
-        .filter(filter.test())
-        .sorted(
-            java.util.Comparator.comparing(
-                    WorkflowExecutionMetadata::getStartTime,
-                    java.util.Comparator.nullsLast(java.util.Comparator.<Instant>naturalOrder()))
-                .reversed());
-  }
-
   private static boolean running(WorkflowExecutionMetadata m) {
-    return m.getStatus() == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
+    return GenerationVisibility.running(m);
   }
 
   private static String attribute(
       WorkflowExecutionMetadata m, io.temporal.common.SearchAttributeKey<String> key) {
-    try {
-      return m.getTypedSearchAttributes().containsKey(key)
-          ? m.getTypedSearchAttributes().get(key)
-          : null;
-    } catch (RuntimeException unreadable) {
-      return null;
-    }
+    return GenerationVisibility.attribute(m, key);
   }
 
-  /**
-   * A generation's status as a person reads it: a running one's from TemperaStatus (QUEUED or
-   * RUNNING; RUNNING without search attributes), an ended one's from how its workflow ended.
-   */
+  /** A generation's status as a person reads it ({@link GenerationVisibility#statusOf}). */
   static String statusOf(WorkflowExecutionMetadata m) {
-    return switch (m.getStatus()) {
-      case WORKFLOW_EXECUTION_STATUS_RUNNING -> {
-        String status = attribute(m, GenerationSearchAttributes.STATUS);
-        yield status == null ? "RUNNING" : status;
-      }
-      case WORKFLOW_EXECUTION_STATUS_COMPLETED -> "SUCCEEDED";
-      case WORKFLOW_EXECUTION_STATUS_CANCELED -> "CANCELLED";
-      case WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW -> "CONTINUED";
-      default -> "FAILED";
-    };
+    return GenerationVisibility.statusOf(m);
   }
 
   private static Row row(WorkflowExecutionMetadata m) {
@@ -400,11 +254,7 @@ final class Operations {
   }
 
   private static Object memo(WorkflowExecutionMetadata m, String key) {
-    try {
-      return m.getMemo(key, String.class);
-    } catch (RuntimeException unreadable) {
-      return null;
-    }
+    return GenerationVisibility.memo(m, key);
   }
 
   private void printRows(List<Row> rows) {

@@ -26,6 +26,9 @@ class StateWithoutWorkerTest {
     env.close();
   }
 
+  /** The output store (its records of ended generations are looked at first: none here). */
+  @org.junit.jupiter.api.io.TempDir java.nio.file.Path outputRoot;
+
   @Test
   void aRunningGenerationThatNoWorkerAnswersFor503NoWorker() {
     env.start();
@@ -44,7 +47,7 @@ class StateWithoutWorkerTest {
         new GenerationService(
             client,
             null,
-            null,
+            new io.tempera.outputs.OutputStore(outputRoot),
             new InProcessProgressBus(),
             null,
             new io.tempera.security.SignedUrls(

@@ -31,10 +31,12 @@ import org.junit.jupiter.api.Test;
 /**
  * Several hosts for real (its own CI stage with the cluster, {@code -Pcluster}): three worker
  * hosts, each in a network namespace of its own with its own address, host id, tiers and virtual
- * GPU, each with its own ComfyUI; two API instances; the Temporal server on PostgreSQL, Redis for
- * progress across processes, and one shared project folder. Generations must land only on hosts
- * serving their tier; a follower whose API instance is killed mid-stream reconnects to the other
- * with Last-Event-ID and misses nothing; a host killed mid-run (SIGKILL, its cable cut) has its
+ * GPU, each with its own ComfyUI; two API instances behind one address (Debian's nginx with the
+ * deployment's {@code deploy/compose/nginx.conf}, {@link LoadBalancer}); the Temporal server on
+ * PostgreSQL, Redis for progress across processes, and one shared project folder. Every request
+ * goes through the one address. Generations must land only on hosts serving their tier; a follower
+ * whose API instance is killed under it mid-stream reconnects to the same address with
+ * Last-Event-ID and misses nothing; a host killed mid-run (SIGKILL, its cable cut) has its
  * generation running on another host of its tier within 30 s. Figures go to {@code
  * target/multi-host.txt}.
  */
@@ -94,6 +96,8 @@ class MultiHostOnClusterIT {
             "no"),
         Map.of());
 
+    // the apps refuse to start without their progress bus: Redis first (slow on a busy machine)
+    RealProcesses.awaitPort(bridge, redisPort);
     Map<String, String> shared = new HashMap<>();
     shared.put("TEMPORAL_ADDRESS", cluster.address());
     shared.put("TEMPERA_PROGRESS_REDIS_URL", "redis://" + bridge + ":" + redisPort);
@@ -105,21 +109,30 @@ class MultiHostOnClusterIT {
     startHost("gpu-c", "high,ultra", shared);
     int api1 = RealProcesses.freePort();
     int api2 = RealProcesses.freePort();
-    Process first =
-        processes.startApi("hosts-api-1", api1, shared, "--tempera.search-attributes=true");
-    processes.startApi("hosts-api-2", api2, shared, "--tempera.search-attributes=true");
-    RealProcesses.awaitPort(api1);
-    RealProcesses.awaitPort(api2);
+    Map<Integer, Process> apis =
+        Map.of(
+            api1,
+            processes.startApi("hosts-api-1", api1, shared, "--tempera.search-attributes=true"),
+            api2,
+            processes.startApi("hosts-api-2", api2, shared, "--tempera.search-attributes=true"));
+    for (int api : List.of(api1, api2)) {
+      assertThat(RealProcesses.awaitPort(api, apis.get(api)))
+          .as("API instance on %d started (see target/hosts-api-*.log)", api)
+          .isTrue();
+    }
+    // one address for both, as clients meet a deployment
+    int lb = LoadBalancer.start(processes, root.resolve("nginx"), List.of(api1, api2)).port();
+    processes.sameKeyAs(lb, api1);
 
     // tiers: draft only on gpu-a, ultra only on gpu-c (distinct step counts tell the runs apart)
     Map<String, Integer> draft = new LinkedHashMap<>();
     Map<String, Integer> ultra = new LinkedHashMap<>();
     for (int i = 0; i < 6; i++) {
-      draft.put(start(i % 2 == 0 ? api1 : api2, "draft-" + i, "draft", 20 + i), 20 + i);
-      ultra.put(start(i % 2 == 0 ? api2 : api1, "ultra-" + i, "ultra", 40 + i), 40 + i);
+      draft.put(start(lb, "draft-" + i, "draft", 20 + i), 20 + i);
+      ultra.put(start(lb, "ultra-" + i, "ultra", 40 + i), 40 + i);
     }
-    awaitEnded(api2, draft.keySet(), Duration.ofMinutes(3));
-    awaitEnded(api1, ultra.keySet(), Duration.ofMinutes(3));
+    awaitEnded(lb, draft.keySet(), Duration.ofMinutes(3));
+    awaitEnded(lb, ultra.keySet(), Duration.ofMinutes(3));
     for (int steps : draft.values()) {
       assertThat(ranOn(steps))
           .as("draft generation of %d steps ran on", steps)
@@ -134,36 +147,66 @@ class MultiHostOnClusterIT {
 
     // outputs written on a host are served by either API from the shared folder
     String anUltra = ultra.keySet().iterator().next();
-    JsonNode state = json.readTree(processes.get(api2, "/api/generations/" + anUltra).body());
-    assertThat(state.path("status").asText()).isEqualTo("SUCCEEDED");
-    assertThat(
-            processes
-                .getBytes(api2, state.path("outputs").path(0).path("url").asText())
-                .statusCode())
-        .isEqualTo(200);
+    for (int api : List.of(api1, api2)) {
+      JsonNode state = json.readTree(processes.get(api, "/api/generations/" + anUltra).body());
+      assertThat(state.path("status").asText()).isEqualTo("SUCCEEDED");
+      assertThat(
+              processes
+                  .getBytes(api, state.path("outputs").path(0).path("url").asText())
+                  .statusCode())
+          .as("an output read from API instance on %d", api)
+          .isEqualTo(200);
+    }
 
-    // a follower on API 1, which is killed mid-stream, goes on at API 2 with Last-Event-ID
-    String followed = start(api1, "followed", "standard", 150);
+    // a follower at the one address: the API instance serving its stream is killed under it after
+    // 3 progress events; it reconnects to the same address with Last-Event-ID
+    String followed = start(lb, "followed", "standard", 150);
     List<Long> ids = new ArrayList<>();
     List<String> events = new ArrayList<>();
-    readEvents(api1, followed, null, ids, events, 3);
-    first.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-    long reconnected = System.nanoTime();
-    readEvents(api2, followed, ids.get(ids.size() - 1), ids, events, Integer.MAX_VALUE);
+    long[] apiKilledAt = new long[1];
+    int servedBy =
+        readEvents(
+            lb,
+            followed,
+            null,
+            ids,
+            events,
+            3,
+            upstream -> {
+              apis.get(upstream).destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+              apiKilledAt[0] = System.nanoTime();
+            });
+    assertThat(apiKilledAt[0])
+        .as("the serving instance (%s) was killed mid-stream", servedBy)
+        .isPositive();
+    assertThat(events).as("the stream broke with the instance").doesNotContain("succeeded");
+    int reconnections = 0;
+    Integer resumedBy = null;
+    while (!isEnd(events.get(events.size() - 1))) {
+      assertThat(reconnections++).as("reconnections to the one address").isLessThan(5);
+      resumedBy =
+          readEvents(lb, followed, ids.get(ids.size() - 1), ids, events, Integer.MAX_VALUE, null);
+    }
     assertThat(events.get(events.size() - 1))
         .as("the end reached the client: %s", events)
         .isEqualTo("succeeded");
-    List<Long> afterState = new ArrayList<>(ids);
-    assertThat(afterState).as("event ids across both instances").doesNotHaveDuplicates().isSorted();
+    assertThat(resumedBy).as("the instance that resumed the stream").isNotEqualTo(servedBy);
+    assertThat(ids).as("event ids across both instances").doesNotHaveDuplicates().isSorted();
     log.add(
-        "follower: "
+        "follower through nginx: "
             + events.size()
-            + " events, API 1 killed after the first 3, the rest from API 2 with Last-Event-ID, ids increasing, the end after "
-            + (System.nanoTime() - reconnected) / 1_000_000
-            + " ms");
+            + " events, its instance (:"
+            + servedBy
+            + ") killed under it after 3 progress events, resumed by :"
+            + resumedBy
+            + " after "
+            + reconnections
+            + " reconnection(s) with Last-Event-ID, ids increasing, the end "
+            + (System.nanoTime() - apiKilledAt[0]) / 1_000_000
+            + " ms after the kill");
 
     // a host lost mid-run: its generation runs again on the other host of its tier
-    String moving = start(api2, "moving", "high", 400);
+    String moving = start(lb, "moving", "high", 400);
     String runningOn =
         await("the high generation running on a host")
             .atMost(Duration.ofMinutes(2))
@@ -182,8 +225,8 @@ class MultiHostOnClusterIT {
         .pollInterval(Duration.ofMillis(200))
         .until(() -> ranOn(400).contains(other));
     long movedMillis = (System.nanoTime() - killedAt) / 1_000_000;
-    awaitEnded(api2, List.of(moving), Duration.ofMinutes(2));
-    JsonNode moved = json.readTree(processes.get(api2, "/api/generations/" + moving).body());
+    awaitEnded(lb, List.of(moving), Duration.ofMinutes(2));
+    JsonNode moved = json.readTree(processes.get(lb, "/api/generations/" + moving).body());
     assertThat(moved.path("status").asText()).as(moved.toString()).isEqualTo("SUCCEEDED");
     assertThat(moved.path("warnings").toString()).contains("Moved to another GPU");
     log.add(
@@ -275,25 +318,32 @@ class MultiHostOnClusterIT {
         });
   }
 
+  private static boolean isEnd(String event) {
+    return event.equals("succeeded") || event.equals("failed") || event.equals("cancelled");
+  }
+
   /**
-   * Reads the generation's event stream from {@code apiPort} (after {@code lastEventId} when given)
-   * until {@code progressEvents} progress events or its end, adding the ids and event names it read
-   * (the current state that comes first on a connection is not a numbered event).
+   * Reads the generation's event stream from {@code port} (after {@code lastEventId} when given)
+   * until its end or until the stream breaks, adding the ids and event names it read (the current
+   * state that comes first on a connection is not a numbered event). After {@code progressEvents}
+   * progress events it calls {@code midStream} with the port of the API instance the load balancer
+   * sent the stream to (its {@code X-Tempera-Upstream} header), then reads on; without {@code
+   * midStream} it stops there. Returns that port.
    */
-  private void readEvents(
-      int apiPort,
+  private int readEvents(
+      int port,
       String id,
       Long lastEventId,
       List<Long> ids,
       List<String> events,
-      int progressEvents)
+      int progressEvents,
+      MidStream midStream)
       throws Exception {
     HttpRequest.Builder request =
         processes.authorized(
-            apiPort,
+            port,
             HttpRequest.newBuilder(
-                    URI.create(
-                        "http://127.0.0.1:" + apiPort + "/api/generations/" + id + "/events"))
+                    URI.create("http://127.0.0.1:" + port + "/api/generations/" + id + "/events"))
                 .header("Accept", "text/event-stream"));
     if (lastEventId != null) {
       request.header("Last-Event-ID", Long.toString(lastEventId));
@@ -301,6 +351,10 @@ class MultiHostOnClusterIT {
     HttpResponse<InputStream> response =
         processes.http().send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
     assertThat(response.statusCode()).isEqualTo(200);
+    String upstream = response.headers().firstValue("X-Tempera-Upstream").orElse("");
+    // "a:1, b:2" when nginx tried an instance that was down first: the last one answered
+    String answered = upstream.substring(upstream.lastIndexOf(' ') + 1);
+    int instance = Integer.parseInt(answered.substring(answered.lastIndexOf(':') + 1));
     try (BufferedReader reader =
         new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
       int progress = 0;
@@ -317,19 +371,28 @@ class MultiHostOnClusterIT {
           if (eventId != null && !event.equals("state")) {
             ids.add(eventId);
           }
-          if (event.equals("progress")) {
-            progress++;
+          if (event.equals("progress") && ++progress == progressEvents) {
+            if (midStream == null) {
+              return instance;
+            }
+            midStream.at(instance);
           }
-          if (progress >= progressEvents
-              || event.equals("succeeded")
-              || event.equals("failed")
-              || event.equals("cancelled")) {
-            return;
+          if (isEnd(event)) {
+            return instance;
           }
           event = null;
           eventId = null;
         }
       }
+    } catch (java.io.IOException broken) {
+      // the instance went away under the stream: the client reconnects
     }
+    return instance;
+  }
+
+  /** What a test does to the API instance serving a stream, mid-stream. */
+  @FunctionalInterface
+  private interface MidStream {
+    void at(int instancePort) throws Exception;
   }
 }

@@ -131,6 +131,16 @@ final class RealProcesses implements AutoCloseable {
         file -> new ApiKeyStore(file).create(Caller.Role.OPERATOR, null, "process tests").secret());
   }
 
+  /**
+   * Requests to {@code port} (a load balancer in front of API processes) carry the key of {@code
+   * apiPort}'s.
+   */
+  void sameKeyAs(int port, int apiPort) {
+    String key = keysByPort.get(apiPort);
+    assertThat(key).as("an API process started on port %d by startApi", apiPort).isNotNull();
+    keysByPort.put(port, key);
+  }
+
   /** {@code builder} with the key of the API process on {@code port} as a bearer token. */
   HttpRequest.Builder authorized(int port, HttpRequest.Builder builder) {
     String key = keysByPort.get(port);
@@ -320,20 +330,31 @@ final class RealProcesses implements AutoCloseable {
    * happens within 180 s.
    */
   static boolean awaitPort(int port, Process process) {
+    return awaitPort(InetAddress.getLoopbackAddress(), port, process);
+  }
+
+  /** Fails unless something listens on {@code port} of {@code host} within 180 s. */
+  static void awaitPort(String host, int port) throws IOException {
+    if (!awaitPort(InetAddress.getByName(host), port, null)) {
+      throw new AssertionError("nothing listens on " + host + ":" + port);
+    }
+  }
+
+  private static boolean awaitPort(InetAddress host, int port, Process process) {
     AtomicBoolean listening = new AtomicBoolean();
     await("something listening on port " + port)
         .atMost(Duration.ofSeconds(180)) // a JVM starting on a busy 2-core machine
         .pollDelay(Duration.ZERO)
         .pollInterval(Duration.ofMillis(100))
         .until(() -> {
-          listening.set(listens(port));
+          listening.set(listens(host, port));
           return listening.get() || (process != null && !process.isAlive());
         });
     return listening.get();
   }
 
-  private static boolean listens(int port) {
-    try (Socket ignored = new Socket(InetAddress.getLoopbackAddress(), port)) {
+  private static boolean listens(InetAddress host, int port) {
+    try (Socket ignored = new Socket(host, port)) {
       return true;
     } catch (IOException notYet) {
       return false;

@@ -60,12 +60,59 @@ public final class RedisProgressBus implements ProgressBus, AutoCloseable {
   private final ObjectMapper json = new ObjectMapper();
   private final long ttlSeconds;
 
+  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(1);
+
+  /** How long a starting app waits for Redis to answer (it may start after the app). */
+  private static final Duration STARTUP_WAIT = Duration.ofSeconds(60);
+
+  /**
+   * A connection made by {@code connect}, tried again with backoff (0.5 s up to 5 s) while Redis
+   * does not answer, for at most {@link #STARTUP_WAIT}: in a deployment Redis may come up after the
+   * app.
+   */
+  private static <C> C connect(String redisUrl, java.util.function.Supplier<C> connect) {
+    long deadline = System.nanoTime() + STARTUP_WAIT.toNanos();
+    long backoffMillis = 500;
+    while (true) {
+      try {
+        return connect.get();
+      } catch (io.lettuce.core.RedisConnectionException notYet) {
+        if (System.nanoTime() + backoffMillis * 1_000_000 > deadline) {
+          throw notYet;
+        }
+        log.warn(
+            "Redis at {} does not answer yet ({}); trying again in {} ms",
+            redact(redisUrl),
+            notYet.getMessage(),
+            backoffMillis);
+        try {
+          Thread.sleep(backoffMillis);
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw notYet;
+        }
+        backoffMillis = Math.min(5_000, backoffMillis * 2);
+      }
+    }
+  }
+
+  /** The URL without a password, for logs. */
+  private static String redact(String redisUrl) {
+    return redisUrl.replaceAll("//[^@/]*@", "//***@");
+  }
+
   public RedisProgressBus(String redisUrl, Duration ttl) {
     RedisURI uri = RedisURI.create(redisUrl);
-    uri.setTimeout(Duration.ofSeconds(1));
+    // a connection's first handshake may take seconds on a busy host (a JVM starting beside
+    // others);
+    // once connected, a command that takes over a second is given up (progress never waits long)
+    uri.setTimeout(CONNECT_TIMEOUT);
     this.client = RedisClient.create(uri);
-    this.commands = client.connect();
-    this.pubsub = client.connectPubSub();
+    this.commands = connect(redisUrl, client::connect);
+    this.pubsub = connect(redisUrl, client::connectPubSub);
+    commands.setTimeout(COMMAND_TIMEOUT);
+    pubsub.setTimeout(COMMAND_TIMEOUT);
     this.ttlSeconds = Math.max(1, ttl.toSeconds());
     pubsub.addListener(
         new RedisPubSubAdapter<>() {

@@ -36,6 +36,10 @@ class RedisProgressBusTest {
     try (ServerSocket socket = new ServerSocket(0)) {
       port = socket.getLocalPort();
     }
+    startRedis(server);
+  }
+
+  private void startRedis(String server) throws IOException {
     redis =
         new ProcessBuilder(
                 server,
@@ -91,6 +95,31 @@ class RedisProgressBusTest {
         System.currentTimeMillis(),
         3,
         null);
+  }
+
+  @Test
+  void anAppStartedBeforeRedisWaitsForItInsteadOfFailing() throws Exception {
+    redis.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    await().until(() -> !listens(port));
+    Thread later =
+        Thread.ofVirtual()
+            .start(() -> {
+              try {
+                Thread.sleep(1_500);
+                startRedis(io.tempera.testkit.fixtures.TestProcesses.redisServer());
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    RedisProgressBus early = bus(); // returns once Redis answers
+    later.join();
+    RedisProgressBus other = bus();
+    LinkedBlockingQueue<ProgressEvent> received = new LinkedBlockingQueue<>();
+    early.subscribe("gen-late", received::add);
+    other.publish(event("gen-late", 0.5, "after a late Redis"));
+    ProgressEvent got = received.poll(10, TimeUnit.SECONDS);
+    assertThat(got).as("an event through the bus that waited for Redis").isNotNull();
+    assertThat(got.message()).isEqualTo("after a late Redis");
   }
 
   @Test

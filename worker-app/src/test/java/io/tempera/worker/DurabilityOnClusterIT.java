@@ -127,13 +127,13 @@ class DurabilityOnClusterIT {
     await("the API not ready while the Temporal server is down")
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(200))
-        .until(() -> readiness(apiPort) == 503);
+        .until(() -> processes.readiness(apiPort) == 503);
     long notReady = System.nanoTime() - serverKilled;
     cluster.startServer();
     await("the API ready again")
         .atMost(Duration.ofSeconds(90))
         .pollInterval(Duration.ofMillis(200))
-        .until(() -> readiness(apiPort) == 200);
+        .until(() -> processes.readiness(apiPort) == 200);
     log.add(
         "Temporal server killed with "
             + notEnded
@@ -294,27 +294,6 @@ class DurabilityOnClusterIT {
       }
     }
     return count;
-  }
-
-  /** The status of the API's readiness probe (open without a key). */
-  private int readiness(int apiPort) {
-    try {
-      return processes
-          .http()
-          .send(
-              java.net.http.HttpRequest.newBuilder(
-                      java.net.URI.create(
-                          "http://127.0.0.1:" + apiPort + "/actuator/health/readiness"))
-                  .timeout(Duration.ofSeconds(10))
-                  .build(),
-              java.net.http.HttpResponse.BodyHandlers.discarding())
-          .statusCode();
-    } catch (java.io.IOException e) {
-      return -1;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return -1;
-    }
   }
 
   /** Waits until some generation is running and some are still to run. */

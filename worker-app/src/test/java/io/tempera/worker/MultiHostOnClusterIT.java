@@ -80,24 +80,8 @@ class MultiHostOnClusterIT {
     TemporalCluster cluster =
         new TemporalCluster(processes, root.resolve("cluster"), bridge).start();
     int redisPort = RealProcesses.freePort();
-    processes.startProcess(
-        "hosts-redis",
-        List.of(
-            "redis-server",
-            "--port",
-            Integer.toString(redisPort),
-            "--bind",
-            bridge,
-            "--protected-mode",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no"),
-        Map.of());
+    Process redis = startRedis(bridge, redisPort);
 
-    // the apps refuse to start without their progress bus: Redis first (slow on a busy machine)
-    RealProcesses.awaitPort(bridge, redisPort);
     Map<String, String> shared = new HashMap<>();
     shared.put("TEMPORAL_ADDRESS", cluster.address());
     shared.put("TEMPERA_PROGRESS_REDIS_URL", "redis://" + bridge + ":" + redisPort);
@@ -240,9 +224,76 @@ class MultiHostOnClusterIT {
         .as("running again elsewhere within 30 s (#13's target)")
         .isLessThan(30_000);
 
+    // Redis lost: the surviving API instance's readiness goes DOWN (what the load balancer's check
+    // sees) and UP once Redis is back on its address; a generation started after that is followed
+    // through the one address with its progress and end (the buses reconnected and resubscribe)
+    int survivor = servedBy == api1 ? api2 : api1;
+    redis.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    long redisKilledAt = System.nanoTime();
+    await("readiness DOWN without Redis")
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> processes.readiness(survivor) == 503);
+    long downMillis = (System.nanoTime() - redisKilledAt) / 1_000_000;
+    startRedis(bridge, redisPort);
+    long redisBackAt = System.nanoTime();
+    await("readiness UP with Redis back")
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> processes.readiness(survivor) == 200);
+    long upMillis = (System.nanoTime() - redisBackAt) / 1_000_000;
+    String afterRedis = start(lb, "after-redis", "standard", 60);
+    List<String> afterEvents = new ArrayList<>();
+    java.util.concurrent.CompletableFuture.runAsync(
+            () -> {
+              try {
+                readEvents(
+                    lb, afterRedis, null, new ArrayList<>(), afterEvents, Integer.MAX_VALUE, null);
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            })
+        .get(3, TimeUnit.MINUTES);
+    assertThat(afterEvents)
+        .as("the events of a generation after Redis came back")
+        .contains("progress")
+        .last()
+        .isEqualTo("succeeded");
+    log.add(
+        "Redis killed: readiness DOWN after "
+            + downMillis
+            + " ms, UP "
+            + upMillis
+            + " ms after it was back; a generation after it followed to its end ("
+            + afterEvents.size()
+            + " events)");
+
     String summary = String.join("; ", log);
     Files.writeString(Path.of("target", "multi-host.txt"), summary + System.lineSeparator());
     System.out.println("[hosts] " + summary);
+  }
+
+  /** redis-server on the bridge, for the workers in their namespaces and the API instances. */
+  private Process startRedis(String bridge, int port) throws Exception {
+    Process redis =
+        processes.startProcess(
+            "hosts-redis",
+            List.of(
+                "redis-server",
+                "--port",
+                Integer.toString(port),
+                "--bind",
+                bridge,
+                "--protected-mode",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no"),
+            Map.of());
+    // the apps refuse to start without their progress bus: Redis first (slow on a busy machine)
+    RealProcesses.awaitPort(bridge, port);
+    return redis;
   }
 
   private void startHost(String hostId, String tiers, Map<String, String> shared) throws Exception {

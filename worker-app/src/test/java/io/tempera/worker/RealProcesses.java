@@ -183,6 +183,24 @@ final class RealProcesses implements AutoCloseable {
     return process;
   }
 
+  /** The status of the readiness probe of the API process on {@code port} (open without a key). */
+  int readiness(int port) {
+    try {
+      return http.send(
+              HttpRequest.newBuilder(
+                      URI.create("http://127.0.0.1:" + port + "/actuator/health/readiness"))
+                  .timeout(Duration.ofSeconds(10))
+                  .build(),
+              HttpResponse.BodyHandlers.discarding())
+          .statusCode();
+    } catch (IOException e) {
+      return -1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return -1;
+    }
+  }
+
   HttpResponse<String> post(int port, String path, String json)
       throws IOException, InterruptedException {
     return http.send(

@@ -152,6 +152,47 @@ public class EmbeddedConfiguration {
   }
 
   /**
+   * On the in-process server, before it stops: every ended generation nobody read yet is recorded
+   * in the output store, so that it is still listed and served after a restart (with a real server,
+   * Temporal keeps them).
+   */
+  @Bean
+  public org.springframework.context.SmartLifecycle recordEndedBeforeStopping(
+      ObjectProvider<TestWorkflowEnvironment> temporal,
+      ObjectProvider<io.tempera.api.GenerationHistory> history) {
+    return new org.springframework.context.SmartLifecycle() {
+      private volatile boolean running;
+
+      @Override
+      public void start() {
+        running = true;
+      }
+
+      @Override
+      public void stop() {
+        running = false;
+        if (temporal.getIfAvailable() == null || history.getIfAvailable() == null) {
+          return;
+        }
+        try {
+          int recorded = history.getObject().recordAllEnded(Duration.ofSeconds(30));
+          log.info(
+              "Recorded {} finished generation(s) in the output store before the in-process"
+                  + " Temporal server stops",
+              recorded);
+        } catch (RuntimeException e) {
+          log.warn("Could not record the finished generations before stopping: {}", e.toString());
+        }
+      }
+
+      @Override
+      public boolean isRunning() {
+        return running;
+      }
+    };
+  }
+
+  /**
    * Registers the Tempera* search attributes on the in-process Temporal server (with a real server,
    * {@code ./tempera run --temporal} registers them with the Temporal CLI).
    */

@@ -58,7 +58,11 @@ class DurableHistoryEndToEndTest {
   /** What the first run made: generation ids oldest first, their outputs' bytes, by id. */
   record Before(List<String> ids, Map<String, byte[]> outputs, Map<String, byte[]> previews) {}
 
-  /** Three generations, one after the other (two on node n1, one slow one with previews on n2). */
+  /**
+   * Three generations, one after the other (two on node n1, one slow one with previews on n2), each
+   * followed to its end through the API; then a fourth on n3 whose end the API never reads (awaited
+   * on Temporal directly): before the restart nothing asked the API for it.
+   */
   private static Before generate(EmbeddedRun run) throws Exception {
     String image = run.upload(PROJECT);
     List<String> ids = new ArrayList<>();
@@ -87,6 +91,18 @@ class DurableHistoryEndToEndTest {
       }
       ids.add(id);
     }
+    String unread = run.start(PROJECT, "n3", "invert", image, Map.of());
+    run.bean(io.temporal.client.WorkflowClient.class)
+        .newUntypedWorkflowStub(unread)
+        .getResult(60, java.util.concurrent.TimeUnit.SECONDS, JsonNode.class);
+    Path rendered;
+    try (java.util.stream.Stream<Path> files =
+        java.nio.file.Files.list(
+            run.root().resolve("outputs/" + PROJECT + "/outputs/renders/n3"))) {
+      rendered = files.findFirst().orElseThrow();
+    }
+    outputs.put(unread, java.nio.file.Files.readAllBytes(rendered));
+    ids.add(unread);
     return new Before(ids, outputs, previews);
   }
 
@@ -125,17 +141,17 @@ class DurableHistoryEndToEndTest {
 
     // filtered by node, and paged with the cursor
     assertThat(ids(run.getJson("/api/generations?project=" + PROJECT + "&node=n1")))
-        .containsExactly(newestFirst.get(0), newestFirst.get(2));
-    JsonNode first = run.getJson("/api/generations?project=" + PROJECT + "&limit=2");
-    assertThat(ids(first)).containsExactly(newestFirst.get(0), newestFirst.get(1));
+        .containsExactly(newestFirst.get(1), newestFirst.get(3));
+    JsonNode first = run.getJson("/api/generations?project=" + PROJECT + "&limit=3");
+    assertThat(ids(first)).containsExactlyElementsOf(newestFirst.subList(0, 3));
     String cursor = first.get("nextCursor").asText();
     JsonNode second =
-        run.getJson("/api/generations?project=" + PROJECT + "&limit=2&cursor=" + cursor);
-    assertThat(ids(second)).containsExactly(newestFirst.get(2));
+        run.getJson("/api/generations?project=" + PROJECT + "&limit=3&cursor=" + cursor);
+    assertThat(ids(second)).containsExactly(newestFirst.get(3));
     assertThat(second.path("nextCursor").isNull() || second.path("nextCursor").isMissingNode())
         .isTrue();
 
-    // the gallery has the three outputs, newest first
+    // the gallery has the four outputs, newest first
     JsonNode gallery = run.getJson("/api/projects/" + PROJECT + "/outputs");
     List<String> galleryIds = new ArrayList<>();
     gallery.get("items").forEach(i -> galleryIds.add(i.get("generationId").asText()));

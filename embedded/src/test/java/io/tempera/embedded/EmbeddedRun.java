@@ -59,6 +59,11 @@ final class EmbeddedRun implements AutoCloseable {
     return new EmbeddedRun(context, root);
   }
 
+  /** One of the running system's beans. */
+  <T> T bean(Class<T> type) {
+    return context.getBean(type);
+  }
+
   /** The test root it runs on. */
   Path root() {
     return root;

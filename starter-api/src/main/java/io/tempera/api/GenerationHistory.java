@@ -261,7 +261,7 @@ public class GenerationHistory {
       throw Cursor.invalid();
     }
     if (cursor.offset() == 0) {
-      recordEnded(project);
+      recordEnded(project, System.nanoTime() + java.time.Duration.ofSeconds(20).toNanos());
     }
     List<GalleryItem> all =
         records
@@ -298,8 +298,22 @@ public class GenerationHistory {
                 o.height()));
   }
 
-  /** Reads (and so records) the ended generations of {@code project} not recorded yet. */
-  private void recordEnded(String project) {
+  /**
+   * Records every ended generation Temporal has that the output store has not recorded yet, of
+   * every project: what the embedded system does before its in-process server stops, so that the
+   * finished generations nobody read stay readable after a restart. Stops once {@code within} has
+   * passed (a shutdown waits no longer). How many it recorded.
+   */
+  public int recordAllEnded(java.time.Duration within) {
+    return recordEnded(null, System.nanoTime() + within.toNanos());
+  }
+
+  /**
+   * Reads (and so records) the ended generations of {@code project} (null: of all) not recorded
+   * yet; how many.
+   */
+  private int recordEnded(String project, long deadline) {
+    int count = 0;
     Set<String> recorded = new HashSet<>();
     records.all(project).forEach(r -> recorded.add(r.state().generationId()));
     GenerationVisibility.Filter ended =
@@ -311,9 +325,13 @@ public class GenerationHistory {
       for (WorkflowExecutionMetadata m :
           visibility.executions(ended, m -> true, 10 * MAX_LIMIT * MAX_LIMIT)) {
         String id = m.getExecution().getWorkflowId();
+        if (System.nanoTime() - deadline > 0) {
+          break;
+        }
         if (!recorded.contains(id)) {
           try {
             generations.state(id);
+            count++;
           } catch (RuntimeException unreadable) {
             // not in the gallery until it can be read
           }
@@ -322,6 +340,7 @@ public class GenerationHistory {
     } catch (GenerationVisibility.SearchAttributesMissing missing) {
       // the gallery shows what the output store recorded
     }
+    return count;
   }
 
   // --- deleting outputs -------------------------------------------------------------------

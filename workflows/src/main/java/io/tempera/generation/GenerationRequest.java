@@ -10,6 +10,9 @@ import java.util.Map;
  *     parameter), a key left out takes the parameter's default
  * @param requestId optional client-chosen idempotency key; the workflow id is derived from it
  * @param functionVersion optional: pin this version of the function (default: the newest)
+ * @param priority 1 (first) to 5 (last), as Temporal's task-queue priority keys: the order it waits
+ *     in for a GPU slot and for a worker (null, as in a request written before priorities: 3)
+ * @param fairShareWeight its project's weight in the pool's fair share (null: 1)
  */
 public record GenerationRequest(
     String functionId,
@@ -18,7 +21,9 @@ public record GenerationRequest(
     String projectId,
     String nodeId,
     String requestId,
-    String functionVersion) {
+    String functionVersion,
+    Integer priority,
+    Integer fairShareWeight) {
 
   public GenerationRequest {
     // a copy that keeps nulls: a nullable parameter's null is a value the backend receives
@@ -37,5 +42,31 @@ public record GenerationRequest(
       String nodeId,
       String requestId) {
     this(functionId, tier, parameters, projectId, nodeId, requestId, null);
+  }
+
+  /** A request without priority or weight (the defaults). */
+  public GenerationRequest(
+      String functionId,
+      String tier,
+      Map<String, Object> parameters,
+      String projectId,
+      String nodeId,
+      String requestId,
+      String functionVersion) {
+    this(functionId, tier, parameters, projectId, nodeId, requestId, functionVersion, null, null);
+  }
+
+  /** The same request with this priority and fair-share weight. */
+  public GenerationRequest scheduled(Integer newPriority, Integer weight) {
+    return new GenerationRequest(
+        functionId,
+        tier,
+        parameters,
+        projectId,
+        nodeId,
+        requestId,
+        functionVersion,
+        newPriority,
+        weight);
   }
 }

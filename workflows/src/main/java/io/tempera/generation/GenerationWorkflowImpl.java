@@ -273,8 +273,16 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
                     ? LEASE_REQUEST_LIMIT
                     : slotWait,
                 plan));
+    // its project and priority order the pool's line (fair share); the host adds nothing
     LeaseRequest request =
-        new LeaseRequest(generationId(), plan.vramMb(), plan.functionId(), plan.tierUsed());
+        new LeaseRequest(
+            generationId(),
+            plan.vramMb(),
+            plan.functionId(),
+            plan.tierUsed(),
+            this.request.projectId(),
+            this.request.priority(),
+            this.request.fairShareWeight());
     LeaseAnswer answer;
     if (uncancelled) {
       // a quick Update of the allocator, never cancelled midway: the cancel is looked at once it

@@ -32,6 +32,14 @@ import org.slf4j.Logger;
  * activity on its own task queue ({@link HostActivities#keepAlive}). A host whose watch times out
  * (no heartbeat within the pool's host timeout, or not picked up) is lost: it leaves placement, its
  * leases are revoked and their holders told to move. It comes back by registering again.
+ *
+ * <p>Priorities and fair share (since {@link #FAIR_SHARE_CHANGE}): the line is kept in the order it
+ * is served in. Higher priority first (1 before 5; a waiter counts one priority higher for each
+ * {@link AllocatorSettings#priorityAgingSeconds} it has waited, so none starves); within a
+ * priority, weighted fair share between projects: the next place goes to the project holding the
+ * fewest leases for its weight (leases held now, plus places already handed out ahead in the line),
+ * ties to the longest waiting; within a project, arrival order. A flooding project still gets its
+ * share: each freed slot goes to whoever is furthest below theirs.
  */
 public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
 
@@ -120,6 +128,16 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   static final String TIER_PLACEMENT_CHANGE = "tier-placement";
 
   private Boolean tierPlacement;
+
+  /**
+   * {@code Workflow.getVersion} change id (after 0.1.0): the line is ordered by priority, then by
+   * weighted fair share between projects, then by arrival (see the class comment), instead of by
+   * arrival alone. Asked the first time a request that names a project or priority waits; null
+   * until then (a history without such requests has no marker).
+   */
+  static final String FAIR_SHARE_CHANGE = "priority-fair-share";
+
+  private Boolean fairShare;
   private Promise<List<String>> reclaiming;
   private int signalsOnTheirWay;
   private Promise<Void> wakeTimer;
@@ -338,15 +356,21 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
         return new LeaseAnswer(pool, lease, 0, seq, null);
       }
     }
-    waiters.add(new Waiter(request, waiters.size() + 1));
+    waiters.add(new Waiter(request, waiters.size() + 1, Workflow.currentTimeMillis()));
+    int placeNow = waiters.size();
+    if (request.ordered() && fairShare()) {
+      orderWaiters();
+      placeNow = placeOf(request.holder());
+      waiters.set(placeNow - 1, waiters.get(placeNow - 1).at(placeNow));
+    }
     log.info(
         "slot pool {}: {} waits in line at place {} ({} leases held, {} hosts)",
         pool,
         request.holder(),
-        waiters.size(),
+        placeNow,
         leases.size(),
         hosts.size());
-    return new LeaseAnswer(pool, null, waiters.size(), seq, null);
+    return new LeaseAnswer(pool, null, placeNow, seq, null);
   }
 
   @Override
@@ -547,6 +571,12 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   /** Grants to the head of the queue while it fits; then tells every waiter its new place. */
   private void grantWaiters() {
     rejectWaitersThatNeverFit();
+    if (fairShare == null && waiters.stream().anyMatch(w -> w.request().ordered())) {
+      fairShare();
+    }
+    if (Boolean.TRUE.equals(fairShare)) {
+      orderWaiters(); // leases held and waiting times changed since: the line's order may too
+    }
     List<Lease> granted = new ArrayList<>();
     Set<String> waitingTiers = new java.util.HashSet<>();
     for (int i = 0; i < waiters.size(); ) {
@@ -594,7 +624,7 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     for (int i = 0; i < waiters.size(); i++) {
       Waiter waiter = waiters.get(i);
       if (waiter.notifiedPosition() != i + 1) {
-        waiters.set(i, new Waiter(waiter.request(), i + 1));
+        waiters.set(i, waiter.at(i + 1));
         if (placesByBus) {
           placesChanged = true; // published at most once a second, by the main loop
           continue;
@@ -782,6 +812,96 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
         : null;
   }
 
+  /** Whether the line is ordered by priority and fair share (asked once: see the change id). */
+  private boolean fairShare() {
+    if (fairShare == null) {
+      fairShare = Workflow.getVersion(FAIR_SHARE_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
+    }
+    return fairShare;
+  }
+
+  /**
+   * Puts the line in the order it is served in: by (aged) priority; within a priority, the next
+   * place to the project furthest below its weighted share (leases it holds now plus places already
+   * given ahead of this one, over its weight), ties to the waiter that came first; within a
+   * project, arrival order. Deterministic: a function of the state and the workflow's clock.
+   */
+  private void orderWaiters() {
+    if (waiters.size() < 2) {
+      return;
+    }
+    long now = Workflow.currentTimeMillis();
+    long agingMillis = settings.priorityAgingSeconds() * 1000L;
+    Map<String, Long> usage = new HashMap<>();
+    for (Lease lease : leases) {
+      usage.merge(projectKey(lease.projectId()), 1L, Long::sum);
+    }
+    Map<String, Integer> weights = new HashMap<>();
+    java.util.TreeMap<Integer, LinkedHashMap<String, java.util.ArrayDeque<Integer>>> levels =
+        new java.util.TreeMap<>();
+    for (int i = 0; i < waiters.size(); i++) {
+      Waiter waiter = waiters.get(i);
+      LeaseRequest request = waiter.request();
+      String project = projectKey(request.projectId());
+      weights.put(project, request.weightOrDefault()); // the latest request's weight counts
+      int level = request.priorityOrDefault();
+      if (agingMillis > 0 && waiter.queuedAt() != null) {
+        long steps = Math.max(0, now - waiter.queuedAt()) / agingMillis;
+        level = (int) Math.max(LeaseRequest.HIGHEST_PRIORITY, level - steps);
+      }
+      levels
+          .computeIfAbsent(level, l -> new LinkedHashMap<>())
+          .computeIfAbsent(project, p -> new java.util.ArrayDeque<>())
+          .add(i);
+    }
+    List<Waiter> ordered = new ArrayList<>(waiters.size());
+    for (LinkedHashMap<String, java.util.ArrayDeque<Integer>> level : levels.values()) {
+      while (!level.isEmpty()) {
+        String next = null;
+        for (Map.Entry<String, java.util.ArrayDeque<Integer>> project : level.entrySet()) {
+          if (next == null || aheadOf(project.getKey(), next, level, usage, weights)) {
+            next = project.getKey();
+          }
+        }
+        java.util.ArrayDeque<Integer> line = level.get(next);
+        ordered.add(waiters.get(line.poll()));
+        usage.merge(next, 1L, Long::sum);
+        if (line.isEmpty()) {
+          level.remove(next);
+        }
+      }
+    }
+    waiters.clear();
+    waiters.addAll(ordered);
+  }
+
+  /** Whether project {@code a} is further below its share than {@code b} (then: waited longer). */
+  private boolean aheadOf(
+      String a,
+      String b,
+      Map<String, java.util.ArrayDeque<Integer>> level,
+      Map<String, Long> usage,
+      Map<String, Integer> weights) {
+    // usage(a) / weight(a) < usage(b) / weight(b), in integers
+    long left = usage.getOrDefault(a, 0L) * weights.get(b);
+    long right = usage.getOrDefault(b, 0L) * weights.get(a);
+    if (left != right) {
+      return left < right;
+    }
+    Waiter headA = waiters.get(level.get(a).peek());
+    Waiter headB = waiters.get(level.get(b).peek());
+    long atA = headA.queuedAt() == null ? 0 : headA.queuedAt();
+    long atB = headB.queuedAt() == null ? 0 : headB.queuedAt();
+    if (atA != atB) {
+      return atA < atB;
+    }
+    return level.get(a).peek() < level.get(b).peek();
+  }
+
+  private static String projectKey(String projectId) {
+    return projectId == null ? "" : projectId;
+  }
+
   /** Whether hosts' tiers count (asked once, the first time they would: see the change id). */
   private boolean tierPlacement() {
     if (tierPlacement == null) {
@@ -831,7 +951,8 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
               host.hostId(),
               host.taskQueue(),
               gpu.index(),
-              request.vramMb());
+              request.vramMb(),
+              request.projectId());
         }
       }
     }

@@ -42,11 +42,7 @@ public class SlotActivitiesImpl implements SlotActivities {
 
   @Override
   public LeaseAnswer requestLease(LeaseRequest request) {
-    LeaseRequest sized =
-        request.vramMb() > 0
-            ? request
-            : new LeaseRequest(
-                request.holder(), defaultVramMb, request.functionId(), request.tier());
+    LeaseRequest sized = request.vramMb() > 0 ? request : request.withVramMb(defaultVramMb);
     LeaseAnswer answer;
     try {
       answer = askAllocator(sized);

@@ -19,17 +19,33 @@ final class Holders implements AutoCloseable {
 
   final TestWorkflowEnvironment env = TestWorkflowEnvironment.newInstance();
   final WorkflowClient client = env.getWorkflowClient();
-  final SlotAllocatorClient slots =
-      new SlotAllocatorClient(client, AllocatorSettings.withoutHostLiveness());
+  final SlotAllocatorClient slots;
   private final String pool;
 
+  /** What each holder's requests carry beyond the holder's own (as a worker host adds a weight). */
+  private final java.util.Map<
+          String, java.util.function.UnaryOperator<io.tempera.slots.LeaseRequest>>
+      requests = new java.util.concurrent.ConcurrentHashMap<>();
+
   Holders(String pool) {
+    this(pool, AllocatorSettings.withoutHostLiveness());
+  }
+
+  Holders(String pool, AllocatorSettings settings) {
     this.pool = pool;
+    this.slots = new SlotAllocatorClient(client, settings);
     io.tempera.activities.GenerationActivitySet.registerAllocator(
         env.getWorkerFactory(), client, new io.tempera.progress.InProcessProgressBus());
     Worker holders = env.newWorker("holders");
     holders.registerWorkflowImplementationTypes(HolderWorkflow.Impl.class);
-    holders.registerActivitiesImplementations((HolderWorkflow.Requests) slots::requestLease);
+    holders.registerActivitiesImplementations(
+        (HolderWorkflow.Requests)
+            (asked, request) ->
+                slots.requestLease(
+                    asked,
+                    requests
+                        .getOrDefault(request.holder(), java.util.function.UnaryOperator.identity())
+                        .apply(request)));
     env.start();
   }
 
@@ -41,6 +57,19 @@ final class Holders implements AutoCloseable {
             WorkflowOptions.newBuilder().setTaskQueue("holders").setWorkflowId(id).build());
     WorkflowClient.start(holder::hold, pool, 1_000);
     return holder;
+  }
+
+  /**
+   * Starts a holder with workflow id {@code id} whose request names {@code project} (null: none),
+   * {@code priority} (null: none) and its project's {@code weight} (null: none).
+   */
+  HolderWorkflow hold(String id, String project, Integer priority, Integer weight) {
+    requests.put(
+        id,
+        r ->
+            new io.tempera.slots.LeaseRequest(
+                r.holder(), r.vramMb(), r.functionId(), r.tier(), project, priority, weight));
+    return hold(id);
   }
 
   /** Ends the holder {@code id} (its lease goes back) and waits for it to close. */

@@ -89,7 +89,9 @@ class GenerationReplayTest {
         "slot-allocator-answers-by-loop.json",
         "slot-allocator-drain.json", // behind "host-drain": a host drained, a waiter, undrained
         // behind "tier-placement": hosts of their tiers, a high line that holds up no draft one
-        "slot-allocator-tier-placement.json"
+        "slot-allocator-tier-placement.json",
+        // behind "priority-fair-share": a line served in priority order (PriorityFairShareTest)
+        "slot-allocator-priorities.json"
       })
   void theRecordedSlotAllocatorStillReplays(String file) throws Exception {
     WorkflowExecutionHistory history = history(file);

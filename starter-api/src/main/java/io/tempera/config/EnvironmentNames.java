@@ -73,12 +73,14 @@ public final class EnvironmentNames {
           "TEMPERA_GRADIO_PYTHON_5",
           "TEMPERA_GRADIO_PYTHON_6",
           "TEMPERA_MODEL",
+          "TEMPERA_NGINX",
           "TEMPERA_PORT",
           "TEMPERA_QUEUE_WARMUP",
           "TEMPERA_SCREENSHOT",
           "TEMPERA_SKIP_CONTAINERS",
           "TEMPERA_TEMPORAL_CLI",
           "TEMPERA_TEMPORAL_PORT",
+          "TEMPERA_TEMPORAL_RETENTION",
           "TEMPERA_TEMPORAL_UI_PORT",
           "TEMPERA_URL");
 

@@ -19,12 +19,25 @@ public final class ApiMessages {
       String projectId,
       String nodeId,
       String requestId,
-      String functionVersion) {
+      String functionVersion,
+      String priority) {
+
+    /** A request naming no priority: its tier's default. */
+    public StartGeneration(
+        String functionId,
+        String tier,
+        Map<String, Object> parameters,
+        String projectId,
+        String nodeId,
+        String requestId,
+        String functionVersion) {
+      this(functionId, tier, parameters, projectId, nodeId, requestId, functionVersion, null);
+    }
 
     /** The same request in another project (a project key's own when the body names none). */
     public StartGeneration withProjectId(String project) {
       return new StartGeneration(
-          functionId, tier, parameters, project, nodeId, requestId, functionVersion);
+          functionId, tier, parameters, project, nodeId, requestId, functionVersion, priority);
     }
   }
 

@@ -46,6 +46,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
               "nodeType",
               "functionVersion",
               "tier",
+              "priority",
               "parameters",
               "projectId",
               "nodeId",

@@ -10,12 +10,14 @@ import io.tempera.generation.GenerationStatus;
 import io.tempera.generation.GenerationSummaries;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.generation.OutputRef;
+import io.tempera.generation.PriorityLevel;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.ProgressBus;
 import io.tempera.progress.ProgressEvent;
 import io.tempera.security.Caller;
 import io.tempera.template.FunctionTemplate;
 import io.tempera.template.ParameterValidator;
+import io.tempera.template.QualityTier;
 import io.tempera.template.RequestProblem;
 import io.tempera.template.TemplateRegistry;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
@@ -49,6 +51,7 @@ public class GenerationService {
   private final OutputStore outputs;
   private final ProgressBus progress;
   private final TemperaProperties properties;
+  private final io.tempera.config.SchedulingProperties scheduling;
   private final io.tempera.security.SignedUrls signedUrls;
 
   /** Ended generations' final states on disk, beside their outputs (readable after a restart). */
@@ -89,6 +92,26 @@ public class GenerationService {
       ProgressBus progress,
       TemperaProperties properties,
       io.tempera.security.SignedUrls signedUrls) {
+    this(
+        client,
+        templates,
+        outputs,
+        progress,
+        properties,
+        signedUrls,
+        io.tempera.config.SchedulingProperties.defaults());
+  }
+
+  @org.springframework.beans.factory.annotation.Autowired
+  public GenerationService(
+      WorkflowClient client,
+      TemplateRegistry templates,
+      OutputStore outputs,
+      ProgressBus progress,
+      TemperaProperties properties,
+      io.tempera.security.SignedUrls signedUrls,
+      io.tempera.config.SchedulingProperties scheduling) {
+    this.scheduling = scheduling;
     this.signedUrls = signedUrls;
     this.client = client;
     this.templates = templates;
@@ -156,6 +179,13 @@ public class GenerationService {
           new RequestProblem(
               "tier", "INVALID_FIELD", "tier must be draft, standard, high or ultra"));
     }
+    if (body.priority() != null && PriorityLevel.fromId(body.priority()) == null) {
+      problems.add(
+          new RequestProblem(
+              "priority",
+              "INVALID_FIELD",
+              "priority must be urgent, interactive, normal, low or batch"));
+    }
     Map<String, Object> parameters = body.parameters() == null ? Map.of() : body.parameters();
     if (!problems.isEmpty()) {
       throw new ApiException(
@@ -221,6 +251,7 @@ public class GenerationService {
           HttpStatus.UNPROCESSABLE_CONTENT, "INVALID_PARAMETERS", summary(problems), problems);
     }
 
+    PriorityLevel priority = priorityOf(body, caller);
     String id =
         GenerationWorkflow.workflowIdFor(
             body.projectId(),
@@ -233,7 +264,9 @@ public class GenerationService {
             body.projectId(),
             body.nodeId(),
             body.requestId(),
-            body.functionVersion());
+            body.functionVersion(),
+            priority.key(),
+            scheduling.weightOf(body.projectId()));
     GenerationWorkflow workflow =
         client.newWorkflowStub(
             GenerationWorkflow.class, startOptions(request, id, properties.searchAttributes()));
@@ -267,6 +300,32 @@ public class GenerationService {
   }
 
   /**
+   * The priority a generation runs at: the one it asks for, else its tier's default. A project key
+   * may only lower its own (422 {@code PRIORITY_NOT_ALLOWED} when it asks for more than its tier's
+   * default); an operator may ask for any.
+   */
+  private PriorityLevel priorityOf(ApiMessages.StartGeneration body, Caller caller) {
+    QualityTier tier = QualityTier.resolve(body.tier()).tier();
+    PriorityLevel standing = scheduling.defaultFor(tier);
+    if (body.priority() == null) {
+      return standing;
+    }
+    PriorityLevel asked = PriorityLevel.fromId(body.priority());
+    if (asked.key() < standing.key() && !caller.operator()) {
+      throw new ApiException(
+          HttpStatus.UNPROCESSABLE_CONTENT,
+          "PRIORITY_NOT_ALLOWED",
+          "A "
+              + tier.id()
+              + " generation runs at priority "
+              + standing.id()
+              + " or lower; only an operator may ask for "
+              + asked.id());
+    }
+    return asked;
+  }
+
+  /**
    * How a generation starts (the API's starts and {@code ops retry} alike): on its tier's queue,
    * under {@code id}, its function and project in its memo, its summary and details for the
    * Temporal UI, and the Tempera search attributes when {@code searchAttributes}.
@@ -284,6 +343,18 @@ public class GenerationService {
             .setStaticDetails(GenerationSummaries.details(request));
     if (searchAttributes) {
       options.setTypedSearchAttributes(GenerationSearchAttributes.of(request));
+    }
+    if (request.priority() != null) {
+      // Temporal's task-queue priority and fairness: the workflow's tasks and (inherited) its
+      // activities' wait for a worker in this order, where the server has them on
+      io.temporal.common.Priority.Builder priority =
+          io.temporal.common.Priority.newBuilder()
+              .setPriorityKey(request.priority())
+              .setFairnessKey(request.projectId());
+      if (request.fairShareWeight() != null) {
+        priority.setFairnessWeight(request.fairShareWeight());
+      }
+      options.setPriority(priority.build());
     }
     return options.build();
   }

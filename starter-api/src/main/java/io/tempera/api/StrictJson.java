@@ -28,6 +28,7 @@ final class StrictJson {
           "functionId",
           "functionVersion",
           "tier",
+          "priority",
           "parameters",
           "projectId",
           "nodeId",
@@ -150,7 +151,8 @@ final class StrictJson {
         strings.get("projectId"),
         strings.get("nodeId"),
         strings.get("requestId"),
-        strings.get("functionVersion"));
+        strings.get("functionVersion"),
+        strings.get("priority"));
   }
 
   /** A problem for each field of {@code message} not in {@code known}, in the message's order. */

@@ -24,7 +24,7 @@ import org.springframework.context.annotation.Configuration;
  * encryption.
  */
 @Configuration(proxyBeanMethods = false)
-@EnableConfigurationProperties(TemperaProperties.class)
+@EnableConfigurationProperties({TemperaProperties.class, SchedulingProperties.class})
 @org.springframework.context.annotation.Import(
     io.tempera.observability.ObservabilityConfiguration.class)
 public class TemperaCoreConfiguration {

@@ -507,7 +507,9 @@ final class Operations {
             original.projectId(),
             original.nodeId(),
             requestId,
-            original.functionVersion());
+            original.functionVersion(),
+            original.priority(),
+            original.fairShareWeight());
     String newId = GenerationWorkflow.workflowIdFor(again.projectId(), requestId);
     boolean searchable =
         described.getTypedSearchAttributes().containsKey(GenerationSearchAttributes.STATUS);

@@ -89,8 +89,8 @@ public final class GenerationRecords {
       return Optional.empty();
     }
     for (String project : projectsOf(id)) {
-      Optional<GenerationRecord> found = read(recordFile(project, id));
-      if (found.isPresent() && id.equals(found.get().state().generationId())) {
+      Optional<GenerationRecord> found = read(recordFile(project, id), project);
+      if (found.isPresent()) {
         return found;
       }
     }
@@ -112,7 +112,7 @@ public final class GenerationRecords {
       try (Stream<Path> files = Files.list(dir)) {
         files
             .filter(f -> f.getFileName().toString().endsWith(SUFFIX))
-            .map(this::read)
+            .map(f -> read(f, p))
             .flatMap(Optional::stream)
             .forEach(found::add);
       } catch (IOException e) {
@@ -126,12 +126,27 @@ public final class GenerationRecords {
     return outputs.projectDir(project).resolve(FOLDER).resolve(id + SUFFIX);
   }
 
-  private Optional<GenerationRecord> read(Path file) {
+  /**
+   * The record in {@code file} of {@code project}: only a well-formed one, of a generation of that
+   * project named as the file is (anything else there is not a record of this store).
+   */
+  private Optional<GenerationRecord> read(Path file, String project) {
     if (!outputs.isRegularFile(file)) {
       return Optional.empty();
     }
     try (InputStream in = outputs.openRead(file)) {
-      return Optional.of(json.readValue(in, GenerationRecord.class));
+      GenerationRecord record = json.readValue(in, GenerationRecord.class);
+      String name = file.getFileName().toString();
+      if (record == null
+          || record.state() == null
+          || record.state().status() == null
+          || record.state().phase() == null
+          || !project.equals(record.state().projectId())
+          || !name.equals(record.state().generationId() + SUFFIX)) {
+        log.warn("{} is not a generation record of project {}: skipped", file, project);
+        return Optional.empty();
+      }
+      return Optional.of(record);
     } catch (IOException | RuntimeException e) {
       log.warn("unreadable generation record {}: {}", file, e.toString());
       return Optional.empty();

@@ -36,6 +36,8 @@ public final class BackendHttp<E extends BackendException> {
   private final URI baseUrl;
   private final Duration requestTimeout;
   private final Errors<E> errors;
+  private final String backend;
+  private final BackendTracing tracing;
 
   /** Makes a client's own error of a shared fault. */
   @FunctionalInterface
@@ -47,10 +49,26 @@ public final class BackendHttp<E extends BackendException> {
    * @param baseUrl the server's root, without a trailing slash ({@link #root})
    */
   public BackendHttp(HttpClient http, URI baseUrl, Duration requestTimeout, Errors<E> errors) {
+    this(http, baseUrl, requestTimeout, errors, "backend", BackendTracing.NONE);
+  }
+
+  /**
+   * @param backend the backend's type, on the calls' spans ({@code tempera.backend})
+   * @param tracing the calls' spans, or {@link BackendTracing#NONE}
+   */
+  public BackendHttp(
+      HttpClient http,
+      URI baseUrl,
+      Duration requestTimeout,
+      Errors<E> errors,
+      String backend,
+      BackendTracing tracing) {
     this.http = http;
     this.baseUrl = baseUrl;
     this.requestTimeout = requestTimeout;
     this.errors = errors;
+    this.backend = backend;
+    this.tracing = tracing;
   }
 
   /** A server's root URL as the clients keep it: without a trailing slash. */
@@ -85,7 +103,8 @@ public final class BackendHttp<E extends BackendException> {
   /** Sends and reads the answer as text; an I/O failure or interrupt becomes the caller's error. */
   public HttpResponse<String> send(HttpRequest request) {
     try {
-      return http.send(request, HttpResponse.BodyHandlers.ofString());
+      return tracing.call(
+          backend, request, r -> http.send(r, HttpResponse.BodyHandlers.ofString()));
     } catch (IOException | InterruptedException e) {
       throw failure(request.uri().getPath(), e);
     }
@@ -96,7 +115,8 @@ public final class BackendHttp<E extends BackendException> {
    */
   public HttpResponse<InputStream> open(HttpRequest request, String path) {
     try {
-      return http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+      return tracing.call(
+          backend, request, r -> http.send(r, HttpResponse.BodyHandlers.ofInputStream()));
     } catch (IOException | InterruptedException e) {
       throw failure(path, e);
     }

@@ -112,6 +112,7 @@ class DocumentedEnvironmentNamesTest {
 
   static final String A = "http://gpu-a:8188";
   static final String B = "http://gpu-b:8188";
+  static final String OTLP_TRACES = "management.opentelemetry.tracing.export.otlp.endpoint";
   static final String KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
   static List<Case> documented() {
@@ -146,6 +147,40 @@ class DocumentedEnvironmentNamesTest {
               "json",
               c -> c.property("logging.structured.format.console"),
               "logstash"));
+    }
+    // tracing (README, Tracing): off unless turned on; where the spans go; how many requests
+    for (App app : App.values()) {
+      cases.add(
+          new Case(
+              app,
+              "TEMPERA_TRACING_ENABLED",
+              "true",
+              c ->
+                  c.property("tempera.tracing.enabled")
+                      + " "
+                      + c.property("spring.reactor.context-propagation"),
+              "true auto"));
+      cases.add(
+          new Case(
+              app,
+              "TEMPERA_TRACING_SAMPLING_PROBABILITY",
+              "0.25",
+              c -> c.property("management.tracing.sampling.probability"),
+              "0.25"));
+      cases.add(
+          new Case(
+              app,
+              "OTEL_EXPORTER_OTLP_ENDPOINT",
+              "http://collector:4318",
+              c -> c.property(OTLP_TRACES),
+              "http://collector:4318/v1/traces"));
+      cases.add(
+          new Case(
+              app,
+              "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+              "http://tempo:4318/v1/traces",
+              c -> c.property(OTLP_TRACES),
+              "http://tempo:4318/v1/traces"));
     }
     // who may call the API: the keys file and the origins of other pages
     for (App app : List.of(App.API, App.EMBEDDED)) {
@@ -355,6 +390,9 @@ class DocumentedEnvironmentNamesTest {
       assertThat(c.worker().slotPool()).isEqualTo("default");
       assertThat(c.worker().hostTimeoutSeconds()).isEqualTo(15);
       assertThat(c.property("server.port")).isEqualTo("8080");
+      assertThat(c.property("tempera.tracing.enabled")).isEqualTo("false");
+      assertThat(c.property(OTLP_TRACES)).isEqualTo("http://localhost:4318/v1/traces");
+      assertThat(c.property("management.tracing.sampling.probability")).isEqualTo("1.0");
     }
     try (ConfigurableApplicationContext context = start(App.WORKER, Map.of())) {
       assertThat(new Ctx(context).worker().comfyuiUrls())

@@ -36,7 +36,8 @@ import org.springframework.test.context.DynamicPropertySource;
  * What on-call sees of the embedded system: the meters of a generation in {@code
  * /actuator/prometheus} (with the Temporal SDK's), the Grafana dashboard and the Prometheus rules
  * under {@code deploy/observability/} naming only meters it exports, open streams counted,
- * readiness with its checks, and JSON log lines carrying the generation's ids.
+ * readiness with its checks, JSON log lines carrying the generation's ids; and no tracing unless it
+ * is turned on (TracingEndToEndTest).
  */
 @SpringBootTest(
     classes = EmbeddedApplication.class,
@@ -68,6 +69,11 @@ class ObservabilityEndToEndTest {
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   @LocalServerPort int port;
+
+  @org.springframework.beans.factory.annotation.Autowired
+  org.springframework.context.ApplicationContext context;
+
+  @org.springframework.beans.factory.annotation.Autowired io.temporal.client.WorkflowClient client;
 
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) {
@@ -222,6 +228,34 @@ class ObservabilityEndToEndTest {
         .sendClose(java.net.http.WebSocket.NORMAL_CLOSURE, "done")
         .get(10, java.util.concurrent.TimeUnit.SECONDS);
     await().atMost(Duration.ofSeconds(20)).until(() -> openSockets() == 0);
+  }
+
+  @Test
+  void tracingIsOffByDefault() {
+    // no OpenTelemetry SDK, no exporter, no span processor, no Micrometer tracer that records
+    for (Class<?> type :
+        List.of(
+            io.opentelemetry.api.OpenTelemetry.class,
+            io.opentelemetry.sdk.trace.SdkTracerProvider.class,
+            io.opentelemetry.sdk.trace.export.SpanExporter.class,
+            io.opentelemetry.sdk.trace.SpanProcessor.class,
+            io.opentracing.Tracer.class,
+            io.temporal.opentracing.OpenTracingOptions.class)) {
+      assertThat(context.getBeanNamesForType(type)).as("beans of %s", type.getName()).isEmpty();
+    }
+    assertThat(context.getBeansOfType(io.micrometer.tracing.Tracer.class).values())
+        .allMatch(tracer -> tracer == io.micrometer.tracing.Tracer.NOOP);
+    // metrics go to Prometheus only (no OTLP push)
+    assertThat(context.getBeansOfType(io.micrometer.core.instrument.MeterRegistry.class).values())
+        .noneMatch(registry -> registry.getClass().getName().contains("Otlp"));
+    // nor Temporal's tracing interceptors on the client or the workers
+    assertThat(client.getOptions().getInterceptors())
+        .noneMatch(i -> i instanceof io.temporal.opentracing.OpenTracingClientInterceptor);
+    assertThat(context.getBeansOfType(io.temporal.common.interceptors.WorkerInterceptor.class))
+        .isNotEmpty()
+        .allSatisfy((name, interceptor) ->
+            assertThat(interceptor)
+                .isNotInstanceOf(io.temporal.opentracing.OpenTracingWorkerInterceptor.class));
   }
 
   @Test

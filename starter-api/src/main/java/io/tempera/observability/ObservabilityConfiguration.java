@@ -11,13 +11,16 @@ import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Import;
 
 /**
  * What the API and the workers share for on-call: the generation's log context carried through
  * Temporal headers, the readiness checks of Temporal and the progress bus, and the count of open
- * streams and sockets.
+ * streams and sockets; and, when {@code tempera.tracing.enabled}, tracing ({@link
+ * TracingConfiguration}).
  */
 @Configuration(proxyBeanMethods = false)
+@Import(TracingConfiguration.class)
 public class ObservabilityConfiguration {
 
   /** The generation's ids from the API into its workflow and activities (MDC, via headers). */

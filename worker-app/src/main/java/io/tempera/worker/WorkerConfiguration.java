@@ -56,14 +56,17 @@ public class WorkerConfiguration {
    */
   @Bean
   public ComfyUiBackend comfyUiBackend(
-      WorkerProperties properties, ObjectProvider<ComfyUiUrls> comfyUiUrls) {
+      WorkerProperties properties,
+      ObjectProvider<ComfyUiUrls> comfyUiUrls,
+      ObjectProvider<io.opentelemetry.api.OpenTelemetry> openTelemetry) {
     ComfyUiClientOptions defaults = ComfyUiClientOptions.defaults();
     ComfyUiClientOptions options =
         new ComfyUiClientOptions(
-            defaults.connectTimeout(),
-            defaults.requestTimeout(),
-            defaults.wsIdlePoll(),
-            properties.comfyuiRunTimeout());
+                defaults.connectTimeout(),
+                defaults.requestTimeout(),
+                defaults.wsIdlePoll(),
+                properties.comfyuiRunTimeout())
+            .withTracing(backendTracing(openTelemetry));
     List<URI> urls = comfyUiUrls.getIfAvailable(() -> properties::comfyuiUrls).urls();
     return new ComfyUiBackend(
         urls.stream().map(url -> ComfyUiBackend.endpoint(new ComfyUiClient(url, options))).toList(),
@@ -99,15 +102,30 @@ public class WorkerConfiguration {
 
   /** The Gradio backend: the configured servers (tempera.worker.gradio-urls); none is allowed. */
   @Bean
-  public GradioBackend gradioBackend(WorkerProperties properties) {
+  public GradioBackend gradioBackend(
+      WorkerProperties properties,
+      ObjectProvider<io.opentelemetry.api.OpenTelemetry> openTelemetry) {
     GradioClientOptions options =
         GradioClientOptions.defaults()
             .withCredentials(properties.gradioUsername(), properties.gradioPassword())
-            .withRestartGrace(properties.gradioRestartGrace());
+            .withRestartGrace(properties.gradioRestartGrace())
+            .withTracing(backendTracing(openTelemetry));
     return new GradioBackend(
         properties.gradioUrls().stream()
             .map(url -> GradioBackend.endpoint(new GradioClient(url, options)))
             .toList());
+  }
+
+  /**
+   * Spans of the backends' HTTP calls in a generation's trace, when tracing is on (Spring Boot's
+   * OpenTelemetry is there only then: tempera.tracing.enabled).
+   */
+  static io.tempera.backend.BackendTracing backendTracing(
+      ObjectProvider<io.opentelemetry.api.OpenTelemetry> openTelemetry) {
+    io.opentelemetry.api.OpenTelemetry configured = openTelemetry.getIfAvailable();
+    return configured == null
+        ? io.tempera.backend.BackendTracing.NONE
+        : io.tempera.backend.BackendTracing.of(configured);
   }
 
   /** Closes the Gradio clients when the worker stops. */

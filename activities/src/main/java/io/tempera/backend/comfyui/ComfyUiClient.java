@@ -47,7 +47,13 @@ public final class ComfyUiClient implements AutoCloseable {
     this.options = options;
     this.http = HttpClient.newBuilder().connectTimeout(options.connectTimeout()).build();
     this.calls =
-        new BackendHttp<>(http, this.baseUrl, options.requestTimeout(), ComfyUiException::of);
+        new BackendHttp<>(
+            http,
+            this.baseUrl,
+            options.requestTimeout(),
+            ComfyUiException::of,
+            ComfyUiBackend.TYPE,
+            options.tracing());
   }
 
   public URI baseUrl() {

@@ -1,5 +1,6 @@
 package io.tempera.backend.gradio;
 
+import io.tempera.backend.BackendTracing;
 import java.time.Duration;
 
 /**
@@ -14,6 +15,7 @@ import java.time.Duration;
  *     before the run fails; zero waits for nothing
  * @param maxRequests at most this many requests to the app at once from this worker (event streams
  *     and downloads apart); the rest wait their turn
+ * @param tracing spans of the client's HTTP calls ({@link BackendTracing#NONE}: none)
  */
 public record GradioClientOptions(
     Duration connectTimeout,
@@ -23,7 +25,8 @@ public record GradioClientOptions(
     String username,
     String password,
     Duration restartGrace,
-    int maxRequests) {
+    int maxRequests,
+    BackendTracing tracing) {
 
   /** A restart of a Gradio app that loads a model takes a minute or two. */
   public static final Duration DEFAULT_RESTART_GRACE = Duration.ofMinutes(3);
@@ -33,6 +36,28 @@ public record GradioClientOptions(
   public GradioClientOptions {
     restartGrace = restartGrace == null ? DEFAULT_RESTART_GRACE : restartGrace;
     maxRequests = maxRequests <= 0 ? DEFAULT_MAX_REQUESTS : maxRequests;
+    tracing = tracing == null ? BackendTracing.NONE : tracing;
+  }
+
+  public GradioClientOptions(
+      Duration connectTimeout,
+      Duration requestTimeout,
+      Duration streamIdleTimeout,
+      Duration runTimeout,
+      String username,
+      String password,
+      Duration restartGrace,
+      int maxRequests) {
+    this(
+        connectTimeout,
+        requestTimeout,
+        streamIdleTimeout,
+        runTimeout,
+        username,
+        password,
+        restartGrace,
+        maxRequests,
+        BackendTracing.NONE);
   }
 
   public GradioClientOptions(
@@ -72,7 +97,8 @@ public record GradioClientOptions(
         username,
         password,
         restartGrace,
-        maxRequests);
+        maxRequests,
+        tracing);
   }
 
   /** The same options, waiting this long for an app that stopped answering. */
@@ -85,7 +111,22 @@ public record GradioClientOptions(
         username,
         password,
         grace,
-        maxRequests);
+        maxRequests,
+        tracing);
+  }
+
+  /** The same options, the HTTP calls traced ({@link BackendTracing}). */
+  public GradioClientOptions withTracing(BackendTracing tracing) {
+    return new GradioClientOptions(
+        connectTimeout,
+        requestTimeout,
+        streamIdleTimeout,
+        runTimeout,
+        username,
+        password,
+        restartGrace,
+        maxRequests,
+        tracing);
   }
 
   boolean hasCredentials() {

@@ -54,7 +54,13 @@ final class GradioTransport implements AutoCloseable {
             .followRedirects(HttpClient.Redirect.NORMAL)
             .build();
     this.calls =
-        new BackendHttp<>(http, this.baseUrl, options.requestTimeout(), GradioException::of);
+        new BackendHttp<>(
+            http,
+            this.baseUrl,
+            options.requestTimeout(),
+            GradioException::of,
+            GradioBackend.TYPE,
+            options.tracing());
     this.turns = new Semaphore(options.maxRequests(), true);
   }
 

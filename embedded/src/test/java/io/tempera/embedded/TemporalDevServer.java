@@ -70,7 +70,16 @@ final class TemporalDevServer implements AutoCloseable {
                 "--log-level",
                 "warn",
                 "--dynamic-config-value",
-                "history.transferProcessorMaxPollRPS=10000"));
+                "history.transferProcessorMaxPollRPS=10000",
+                // task-queue priority and fairness, as ./tempera run starts it
+                "--dynamic-config-value",
+                "matching.useNewMatcher=true",
+                "--dynamic-config-value",
+                "matching.enableFairness=true",
+                "--dynamic-config-value",
+                "matching.numTaskqueueReadPartitions=1",
+                "--dynamic-config-value",
+                "matching.numTaskqueueWritePartitions=1"));
     for (String name :
         List.of(
             "TemperaFunction", "TemperaProject", "TemperaNode", "TemperaTier", "TemperaStatus")) {

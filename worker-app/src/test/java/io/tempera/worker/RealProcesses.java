@@ -72,7 +72,11 @@ final class RealProcesses implements AutoCloseable {
                   "warn",
                   // as ./tempera run --temporal starts it: no 50 ms wait per task hand-off
                   "--dynamic-config-value",
-                  "history.transferProcessorMaxPollRPS=10000"),
+                  "history.transferProcessorMaxPollRPS=10000",
+                  "--dynamic-config-value",
+                  "matching.useNewMatcher=true",
+                  "--dynamic-config-value",
+                  "matching.enableFairness=true"),
               Map.of());
       if (awaitPort(port, temporal) || attempt == 3) {
         if (!temporal.isAlive()) {

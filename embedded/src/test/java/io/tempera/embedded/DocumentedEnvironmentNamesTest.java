@@ -3,6 +3,7 @@ package io.tempera.embedded;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tempera.config.EnvironmentNames;
+import io.tempera.config.SchedulingProperties;
 import io.tempera.config.TemperaCoreConfiguration;
 import io.tempera.config.TemperaProperties;
 import io.tempera.worker.WorkerProperties;
@@ -46,11 +47,15 @@ import org.springframework.core.env.SystemEnvironmentPropertySource;
 class DocumentedEnvironmentNamesTest {
 
   @Configuration(proxyBeanMethods = false)
-  @EnableConfigurationProperties(TemperaProperties.class)
+  @EnableConfigurationProperties({TemperaProperties.class, SchedulingProperties.class})
   static class Api {}
 
   @Configuration(proxyBeanMethods = false)
-  @EnableConfigurationProperties({TemperaProperties.class, WorkerProperties.class})
+  @EnableConfigurationProperties({
+    TemperaProperties.class,
+    SchedulingProperties.class,
+    WorkerProperties.class
+  })
   static class Worker {}
 
   enum App {

@@ -32,6 +32,7 @@ import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.context.TestConfiguration;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.context.annotation.Bean;
+import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
@@ -41,7 +42,11 @@ import org.springframework.test.context.DynamicPropertySource;
  * here): the API's HTTP request, Temporal's StartWorkflow under it, the workflow's run under that,
  * its activities under the run, and the testkit ComfyUI's HTTP calls under the backend activity,
  * each linked to its parent, with the generation's attributes.
+ *
+ * <p>Its context is closed after it: the tracing SDK stops, and the next test's application sets up
+ * logging its own way again (Spring Boot leaves logging as the first open context set it).
  */
+@DirtiesContext
 @SpringBootTest(
     classes = {EmbeddedApplication.class, TracingEndToEndTest.Spans.class},
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,

@@ -735,16 +735,20 @@ final class Operations {
     }
     if (!state.waiters().isEmpty()) {
       out.println();
+      // in the order the allocator serves them: priority, fair share between projects, arrival
       out.printf(
-          "%-5s  %-40s  %-20s  %-8s  %s%n", "PLACE", "WAITING", "FUNCTION", "TIER", "VRAM MB");
+          "%-5s  %-40s  %-20s  %-8s  %-11s  %-16s  %s%n",
+          "PLACE", "WAITING", "FUNCTION", "TIER", "PRIORITY", "PROJECT", "VRAM MB");
       int place = 1;
       for (Waiter waiter : state.waiters()) {
         out.printf(
-            "%-5d  %-40s  %-20s  %-8s  %d%n",
+            "%-5d  %-40s  %-20s  %-8s  %-11s  %-16s  %d%n",
             place++,
             waiter.request().holder(),
             orDash(waiter.request().functionId()),
             orDash(waiter.request().tier()),
+            io.tempera.generation.PriorityLevel.fromKey(waiter.request().priorityOrDefault()).id(),
+            orDash(waiter.request().projectId()),
             waiter.request().vramMb());
       }
     }

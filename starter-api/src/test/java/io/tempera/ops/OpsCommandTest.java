@@ -349,7 +349,9 @@ class OpsCommandTest {
     // a new generation waits: the host has a free slot, but it is drained
     String waiting = system.start("waits-1", "invert", "high", "demo");
     await().atMost(Duration.ofSeconds(20)).until(() -> system.pool().waiters().size() == 1);
-    assertThat(system.ops("leases").out()).containsPattern("1 +" + waiting + " +invert +high");
+    // its priority (none asked: normal) and project, by which the line is ordered
+    assertThat(system.ops("leases").out())
+        .containsPattern("1 +" + waiting + " +invert +high +normal +demo");
     assertThat(system.ops("list", "--host", "h1").out()).contains(running).doesNotContain(waiting);
 
     OpsFixture.Ran unknownHost = system.ops("drain", "h9");

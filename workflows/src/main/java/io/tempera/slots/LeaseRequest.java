@@ -10,7 +10,7 @@ package io.tempera.slots;
  * @param priority 1 (first) to 5 (last), as Temporal's task-queue priority keys; null: {@link
  *     #DEFAULT_PRIORITY}
  * @param weight the project's share of the pool against other projects waiting at the same priority
- *     (null or less than 1: 1); filled in by the worker host from its configuration
+ *     (null or less than 1: 1); the API's configuration, carried by the generation's request
  */
 public record LeaseRequest(
     String holder,
@@ -47,11 +47,6 @@ public record LeaseRequest(
   /** Its project's weight, at least 1. */
   public int weightOrDefault() {
     return weight == null || weight < 1 ? 1 : weight;
-  }
-
-  /** The same request with this project weight. */
-  public LeaseRequest withWeight(int projectWeight) {
-    return new LeaseRequest(holder, vramMb, functionId, tier, projectId, priority, projectWeight);
   }
 
   /** The same request asking for this much GPU memory. */

@@ -6,7 +6,8 @@ import java.util.List;
  * Everything an allocator knows, carried across continue-as-new: hosts (and which of them are lost:
  * registered, but silent past the host timeout; and which an operator drained: no new lease goes
  * there), granted leases, the FIFO queue of waiting requests, and its sequence number. Also what
- * its query returns. A state written before draining has no {@code drainedHosts}: none.
+ * its query returns. A state written before draining has no {@code drainedHosts}: none; one written
+ * before the GPU time was measured has no {@code gpuTime}: nothing measured.
  */
 public record AllocatorState(
     String pool,
@@ -16,7 +17,8 @@ public record AllocatorState(
     long seq,
     AllocatorSettings settings,
     List<String> lostHosts,
-    List<String> drainedHosts) {
+    List<String> drainedHosts,
+    GpuTime gpuTime) {
 
   public AllocatorState {
     hosts = hosts == null ? List.of() : List.copyOf(hosts);
@@ -25,6 +27,20 @@ public record AllocatorState(
     settings = settings == null ? AllocatorSettings.defaults() : settings;
     lostHosts = lostHosts == null ? List.of() : List.copyOf(lostHosts);
     drainedHosts = drainedHosts == null ? List.of() : List.copyOf(drainedHosts);
+    gpuTime = gpuTime == null ? GpuTime.none() : gpuTime;
+  }
+
+  /** A state with nothing measured of GPU time. */
+  public AllocatorState(
+      String pool,
+      List<HostRegistration> hosts,
+      List<Lease> leases,
+      List<Waiter> waiters,
+      long seq,
+      AllocatorSettings settings,
+      List<String> lostHosts,
+      List<String> drainedHosts) {
+    this(pool, hosts, leases, waiters, seq, settings, lostHosts, drainedHosts, null);
   }
 
   public static AllocatorState empty(String pool, AllocatorSettings settings) {

@@ -61,4 +61,12 @@ public interface SlotAllocatorWorkflow {
 
   @QueryMethod
   AllocatorState state();
+
+  /**
+   * Per project: leases held, places in line and GPU time this hour; the pool's slots and how long
+   * a lease was held on average; and which of {@code holders} (generation ids) hold a lease or wait
+   * here. Small whatever the queue's depth: the API asks it at every admission.
+   */
+  @QueryMethod
+  PoolUsage usage(java.util.List<String> holders);
 }

@@ -138,6 +138,18 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   static final String FAIR_SHARE_CHANGE = "priority-fair-share";
 
   private Boolean fairShare;
+
+  /**
+   * {@code Workflow.getVersion} change id (after 0.1.0): the allocator counts each project's GPU
+   * time (lease time) per clock hour and how long leases hold on average ({@link GpuTimeBook}),
+   * kept across continue-as-new, for the API's quotas and the operators' usage. It only counts: no
+   * command changes.
+   */
+  static final String GPU_TIME_CHANGE = "gpu-time";
+
+  /** The GPU time book; null in a run of the code before {@link #GPU_TIME_CHANGE}. */
+  private GpuTimeBook gpuTime;
+
   private Promise<List<String>> reclaiming;
   private int signalsOnTheirWay;
   private Promise<Void> wakeTimer;
@@ -176,6 +188,9 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
         Workflow.getVersion(HOST_LIVENESS_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1
             && settings.hostLiveness();
     answersByLoop = Workflow.getVersion(ANSWERS_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
+    if (Workflow.getVersion(GPU_TIME_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1) {
+      gpuTime = new GpuTimeBook(start.gpuTime());
+    }
     if (hostLiveness) {
       lost.addAll(start.lostHosts());
       hosts.keySet().stream().filter(h -> !lost.contains(h)).forEach(watchDue::add);
@@ -206,6 +221,7 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
         }
       }
       dirty = false;
+      settleGpuTime(); // leases the handlers released or granted
       takeLostHostsOut();
       startDueWatches();
       answerAsks();
@@ -218,6 +234,7 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
           reclaim();
         }
       }
+      settleGpuTime(); // leases this loop granted or revoked
       if (continueAsNewDue() && !dirty) {
         if (answersByLoop) {
           // a lease request that came meanwhile waits for this loop: answer it first
@@ -433,7 +450,67 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
         seq,
         settings,
         List.copyOf(lost),
-        List.copyOf(drained));
+        List.copyOf(drained),
+        gpuTime == null ? GpuTime.none() : gpuTime.snapshot());
+  }
+
+  private void settleGpuTime() {
+    if (gpuTime != null) {
+      gpuTime.settle(leases, Workflow.currentTimeMillis());
+    }
+  }
+
+  @Override
+  public PoolUsage usage(List<String> holders) {
+    long now = Workflow.currentTimeMillis();
+    long hour = GpuTimeBook.hourOf(now);
+    Map<String, int[]> counts = new java.util.TreeMap<>(); // running, queued, first place
+    for (Lease lease : leases) {
+      counts.computeIfAbsent(GpuTimeBook.projectOf(lease.holder()), p -> new int[3])[0]++;
+    }
+    for (int i = 0; i < waiters.size(); i++) {
+      int[] c =
+          counts.computeIfAbsent(
+              GpuTimeBook.projectOf(waiters.get(i).request().holder()), p -> new int[3]);
+      if (c[1]++ == 0) {
+        c[2] = i + 1;
+      }
+    }
+    if (gpuTime != null) {
+      gpuTime.projectsIn(hour).forEach(p -> counts.computeIfAbsent(p, k -> new int[3]));
+    }
+    List<PoolUsage.Project> projects = new ArrayList<>();
+    counts.forEach((project, c) ->
+        projects.add(
+            new PoolUsage.Project(
+                project,
+                c[0],
+                c[1],
+                c[2],
+                hour,
+                gpuTime == null ? 0 : gpuTime.gpuMillis(project, hour),
+                gpuTime == null ? List.of() : gpuTime.countedUpTo(project))));
+    Set<String> here = new java.util.HashSet<>();
+    leases.forEach(l -> here.add(l.holder()));
+    waiters.forEach(w -> here.add(w.request().holder()));
+    List<String> known =
+        holders == null ? List.of() : holders.stream().filter(here::contains).toList();
+    int slots =
+        hosts.values().stream()
+            .filter(h -> !lost.contains(h.hostId()))
+            .mapToInt(HostRegistration::maxLeases)
+            .sum();
+    return new PoolUsage(
+        pool,
+        now,
+        slots,
+        leases.size(),
+        waiters.size(),
+        gpuTime == null ? 0 : gpuTime.finishedLeases(),
+        gpuTime == null ? 0 : gpuTime.meanLeaseMillis(),
+        gpuTime != null,
+        projects,
+        known);
   }
 
   // --- host liveness --------------------------------------------------------------------------

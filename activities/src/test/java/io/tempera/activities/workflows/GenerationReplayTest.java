@@ -91,7 +91,8 @@ class GenerationReplayTest {
         // behind "tier-placement": hosts of their tiers, a high line that holds up no draft one
         "slot-allocator-tier-placement.json",
         // behind "priority-fair-share": a line served in priority order (PriorityFairShareTest)
-        "slot-allocator-priorities.json"
+        "slot-allocator-priorities.json",
+        "slot-allocator-gpu-time.json" // behind "gpu-time": leases' time counted per project
       })
   void theRecordedSlotAllocatorStillReplays(String file) throws Exception {
     WorkflowExecutionHistory history = history(file);
@@ -369,6 +370,14 @@ class GenerationReplayTest {
           .atMost(Duration.ofSeconds(10))
           .until(() -> activities.allocator.state(activities.pool).leases().isEmpty());
       save(client, SlotAllocatorWorkflow.idFor(activities.pool), "slot-allocator-drain.json");
+      // behind getVersion "gpu-time": the same run counts each project's GPU time per hour (no
+      // command changes: the marker only); the usage query shows it
+      assertThat(
+              allocator.usage(List.of()).projects().stream()
+                  .mapToLong(io.tempera.slots.PoolUsage.Project::gpuMillis)
+                  .sum())
+          .isPositive();
+      save(client, SlotAllocatorWorkflow.idFor(activities.pool), "slot-allocator-gpu-time.json");
     }
   }
 

@@ -136,7 +136,15 @@ public class ApiErrorHandler
   }
 
   public ResponseEntity<ApiMessages.Error> api(ApiException e) {
-    return answer(e.status(), new ApiMessages.Error(e.code(), e.getMessage(), e.problems()));
+    ResponseEntity<ApiMessages.Error> answer =
+        answer(e.status(), new ApiMessages.Error(e.code(), e.getMessage(), e.problems()));
+    if (e.retryAfterSeconds() == null) {
+      return answer;
+    }
+    return ResponseEntity.status(answer.getStatusCode())
+        .headers(answer.getHeaders())
+        .header(HttpHeaders.RETRY_AFTER, Integer.toString(e.retryAfterSeconds()))
+        .body(answer.getBody());
   }
 
   public ResponseEntity<ApiMessages.Error> badInput(Exception e) {

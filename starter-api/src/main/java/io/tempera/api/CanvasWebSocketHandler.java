@@ -423,6 +423,9 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
             log.warn("start_generation failed", failure);
           }
           Map<String, Object> reply = error(e.code(), e.getMessage(), null, e.problems());
+          if (e.retryAfterSeconds() != null) {
+            reply.put("retryAfterSeconds", e.retryAfterSeconds()); // a quota's, as Retry-After
+          }
           reply.put("nodeId", body.nodeId());
           if (body.requestId() != null) {
             reply.put("requestId", body.requestId());

@@ -53,6 +53,7 @@ public class GenerationService {
   private final TemperaProperties properties;
   private final io.tempera.config.SchedulingProperties scheduling;
   private final io.tempera.security.SignedUrls signedUrls;
+  private final io.tempera.quotas.Quotas quotas;
 
   /** Ended generations' final states on disk, beside their outputs (readable after a restart). */
   private final io.tempera.history.GenerationRecords records;
@@ -99,7 +100,8 @@ public class GenerationService {
         progress,
         properties,
         signedUrls,
-        io.tempera.config.SchedulingProperties.defaults());
+        io.tempera.config.SchedulingProperties.defaults(),
+        io.tempera.quotas.Quotas.unlimited());
   }
 
   @org.springframework.beans.factory.annotation.Autowired
@@ -110,9 +112,11 @@ public class GenerationService {
       ProgressBus progress,
       TemperaProperties properties,
       io.tempera.security.SignedUrls signedUrls,
-      io.tempera.config.SchedulingProperties scheduling) {
+      io.tempera.config.SchedulingProperties scheduling,
+      io.tempera.quotas.Quotas quotas) {
     this.scheduling = scheduling;
     this.signedUrls = signedUrls;
+    this.quotas = quotas;
     this.client = client;
     this.templates = templates;
     this.outputs = outputs;
@@ -267,13 +271,24 @@ public class GenerationService {
             body.functionVersion(),
             priority.key(),
             scheduling.weightOf(body.projectId()));
+    // the project's quotas and the queue's bound; a requestId repeated for a generation that
+    // exists is answered with it, never refused
+    io.tempera.quotas.Admission.Refusal refusal = quotas.admit(body.projectId(), id);
+    if (refusal != null && (body.requestId() == null || !exists(id))) {
+      throw ApiException.tooManyRequests(
+          refusal.code(), refusal.message(), refusal.retryAfterSeconds());
+    }
     GenerationWorkflow workflow =
         client.newWorkflowStub(
             GenerationWorkflow.class, startOptions(request, id, properties.searchAttributes()));
     try {
       WorkflowClient.start(workflow::run, request);
       return new ApiMessages.Accepted(id, "QUEUED");
-    } catch (WorkflowExecutionAlreadyStarted e) {
+    } catch (RuntimeException notStarted) {
+      quotas.withdraw(id); // it was not started here: it does not count as admitted
+      if (!(notStarted instanceof WorkflowExecutionAlreadyStarted)) {
+        throw notStarted;
+      }
       // the generation this requestId started: its function from its memo, its status from Temporal
       WorkflowExecutionMetadata existing = stub(id).describe();
       Object function = existing.getMemo(MEMO_FUNCTION, String.class);
@@ -488,6 +503,19 @@ public class GenerationService {
       case WORKFLOW_EXECUTION_STATUS_CANCELED -> GenerationStatus.CANCELLED;
       default -> GenerationStatus.FAILED;
     };
+  }
+
+  /** Whether a generation with this id was started (running or ended). */
+  private boolean exists(String id) {
+    try {
+      stub(id).describe();
+      return true;
+    } catch (RuntimeException e) {
+      if (isNotFound(e)) {
+        return false;
+      }
+      throw e;
+    }
   }
 
   /** Whether the generation's workflow still runs (one describe; an ended one is remembered). */

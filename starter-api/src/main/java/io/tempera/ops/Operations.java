@@ -94,6 +94,7 @@ final class Operations {
         case "drain" -> drain(invocation, true);
         case "undrain" -> drain(invocation, false);
         case "leases" -> leases(pool(invocation));
+        case "usage" -> usage(invocation);
         case "free" -> free(invocation);
         default -> throw new OpsCommand.UsageException("unknown ops command");
       };
@@ -686,6 +687,75 @@ final class Operations {
         throw new Refused("interrupted");
       }
     }
+  }
+
+  /**
+   * Each project's part of the pool: generations holding a GPU, waiting, and GPU-seconds this clock
+   * hour, from the allocator's usage query. A project shows by name when {@code --project} or the
+   * keys file ({@code TEMPERA_KEYS_FILE}) names it, else by the key in its generations' ids.
+   */
+  private int usage(OpsCommand.Invocation invocation) {
+    String pool = pool(invocation);
+    allocator(pool); // refused when the pool has no running allocator
+    java.util.Map<String, String> names = new java.util.HashMap<>();
+    String named = invocation.option("--project");
+    if (named != null) {
+      for (String project : named.split(",")) {
+        if (!project.isBlank()) {
+          names.put(io.tempera.quotas.Quotas.keyOf(project.strip()), project.strip());
+        }
+      }
+    }
+    String keysFile = env.get("TEMPERA_KEYS_FILE");
+    if (keysFile != null && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(keysFile))) {
+      new io.tempera.security.ApiKeyStore(java.nio.file.Path.of(keysFile))
+          .list().stream()
+              .map(io.tempera.security.ApiKeyStore.StoredKey::projectId)
+              .filter(java.util.Objects::nonNull)
+              .forEach(p -> names.putIfAbsent(io.tempera.quotas.Quotas.keyOf(p), p));
+    }
+    io.tempera.quotas.Usage usage =
+        new io.tempera.quotas.AllocatorUsage(client, List.of(pool), System::currentTimeMillis)
+            .read(List.of())
+            .usage();
+    if (!usage.answered()) {
+      throw new Refused(
+          "the slot allocator of pool "
+              + pool
+              + " did not answer its usage query (see its worker)");
+    }
+    long hour = Math.floorDiv(System.currentTimeMillis(), 3_600_000L) * 3_600_000L;
+    out.println(
+        "pool "
+            + pool
+            + ": "
+            + usage.slots()
+            + " slots, "
+            + usage.leasesHeld()
+            + " leases, "
+            + usage.waiting()
+            + " waiting; "
+            + (usage.finishedLeases() == 0
+                ? "no lease measured yet"
+                : String.format(
+                    Locale.ROOT,
+                    "a lease holds %.1f s on average (%d measured)",
+                    usage.meanLeaseMillis() / 1000,
+                    usage.finishedLeases()))
+            + "; GPU time since "
+            + CLOCK.format(java.time.Instant.ofEpochMilli(hour)).substring(0, 5)
+            + " UTC");
+    out.printf("%-24s  %-10s  %-7s  %-7s  %s%n", "PROJECT", "KEY", "RUNNING", "QUEUED", "GPU-S");
+    new java.util.TreeMap<>(usage.byKey())
+        .forEach((key, c) -> {
+          if (key.isEmpty()) {
+            return; // holders that are no generation
+          }
+          out.printf(
+              "%-24s  %-10s  %-7d  %-7d  %d%n",
+              names.getOrDefault(key, "?"), key, c.running(), c.queued(), c.gpuMillis() / 1000);
+        });
+    return OpsCommand.OK;
   }
 
   private int leases(String pool) {

@@ -65,12 +65,13 @@ public final class OpsCommand {
           "drain", Set.of("--pool", "--reason"),
           "undrain", Set.of("--pool", "--reason"),
           "leases", Set.of("--pool"),
+          "usage", Set.of("--pool", "--project"),
           "free", Set.of("--pool", "--reason"));
 
   private static final Map<String, Integer> WORDS =
       Map.of(
           "list", 0, "show", 1, "cancel", 1, "retry", 1, "drain", 1, "undrain", 1, "leases", 0,
-          "free", 1);
+          "usage", 0, "free", 1);
 
   private OpsCommand() {}
 
@@ -368,6 +369,7 @@ public final class OpsCommand {
                ops drain <hostId> [--reason R]    no new lease goes to the host
                ops undrain <hostId>               the host takes leases again
                ops leases                     the pool's hosts, leases and waiters
+               ops usage [--project P,Q]      per project: running, queued, GPU-seconds this hour
                ops free <leaseId> [--reason R]    give a stuck lease back to the pool
         every command: [--address host:port] [--namespace N] (else TEMPORAL_ADDRESS,
         TEMPORAL_NAMESPACE); pool commands and --host: [--pool P] (else TEMPERA_SLOT_POOL,

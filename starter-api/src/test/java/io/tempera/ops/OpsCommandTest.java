@@ -326,6 +326,27 @@ class OpsCommandTest {
   }
 
   @Test
+  void usageShowsEachProjectsRunningQueuedAndGpuSecondsByNameOrKey() {
+    system.holdRuns();
+    system.start("u1", "invert", "standard", "demo");
+    system.start("u2", "invert", "standard", "demo");
+    system.start("u3", "invert", "standard", "demo");
+    system.start("u4", "invert", "standard", "unnamed");
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> system.pool().leases().size() == 2 && system.pool().waiters().size() == 2);
+
+    OpsFixture.Ran usage = system.ops("usage", "--project", "demo");
+
+    assertThat(usage.exit()).as(usage.err()).isZero();
+    assertThat(usage.out())
+        .contains("pool default: 2 slots, 2 leases, 2 waiting; no lease measured yet")
+        .containsPattern("demo +" + io.tempera.quotas.Quotas.keyOf("demo") + " +2 +1 +\\d+")
+        .containsPattern("\\? +" + io.tempera.quotas.Quotas.keyOf("unnamed") + " +0 +1 +0");
+    assertThat(system.ops("usage", "--pool", "gpu-farm").exit()).isEqualTo(1);
+  }
+
+  @Test
   void drainsAndUndrainsAHostListsLeasesAndFreesAStuckOne() {
     system.holdRuns();
     String running = system.start("holds-1", "invert", "standard", "demo");

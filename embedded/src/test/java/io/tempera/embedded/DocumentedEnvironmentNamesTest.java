@@ -6,6 +6,7 @@ import io.tempera.config.EnvironmentNames;
 import io.tempera.config.SchedulingProperties;
 import io.tempera.config.TemperaCoreConfiguration;
 import io.tempera.config.TemperaProperties;
+import io.tempera.quotas.QuotaProperties;
 import io.tempera.worker.WorkerProperties;
 import java.io.IOException;
 import java.net.URI;
@@ -47,7 +48,11 @@ import org.springframework.core.env.SystemEnvironmentPropertySource;
 class DocumentedEnvironmentNamesTest {
 
   @Configuration(proxyBeanMethods = false)
-  @EnableConfigurationProperties({TemperaProperties.class, SchedulingProperties.class})
+  @EnableConfigurationProperties({
+    TemperaProperties.class,
+    SchedulingProperties.class,
+    QuotaProperties.class
+  })
   static class Api {}
 
   @Configuration(proxyBeanMethods = false)
@@ -58,10 +63,19 @@ class DocumentedEnvironmentNamesTest {
   })
   static class Worker {}
 
+  @Configuration(proxyBeanMethods = false)
+  @EnableConfigurationProperties({
+    TemperaProperties.class,
+    SchedulingProperties.class,
+    WorkerProperties.class,
+    QuotaProperties.class
+  })
+  static class Embedded {}
+
   enum App {
     API("tempera-api", Api.class),
     WORKER("tempera-worker", Worker.class),
-    EMBEDDED("tempera-embedded", Worker.class);
+    EMBEDDED("tempera-embedded", Embedded.class);
 
     final String configName;
     final Class<?> configuration;
@@ -112,6 +126,10 @@ class DocumentedEnvironmentNamesTest {
 
     WorkerProperties worker() {
       return context.getBean(WorkerProperties.class);
+    }
+
+    QuotaProperties quotas() {
+      return context.getBean(QuotaProperties.class);
     }
   }
 
@@ -203,6 +221,44 @@ class DocumentedEnvironmentNamesTest {
               "http://canvas:3000,http://localhost:8233",
               c -> c.tempera().security().allowedOrigins(),
               List.of("http://canvas:3000", "http://localhost:8233")));
+    }
+    // quotas and the queue's bound, on the API hosts (README, Quotas)
+    for (App app : List.of(App.API, App.EMBEDDED)) {
+      cases.add(
+          new Case(
+              app,
+              "TEMPERA_QUOTAS_DEFAULTS_MAX_RUNNING",
+              "8",
+              c -> c.quotas().defaults().maxRunning(),
+              8));
+      cases.add(
+          new Case(
+              app,
+              "TEMPERA_QUOTAS_DEFAULTS_MAX_QUEUED",
+              "200",
+              c -> c.quotas().defaults().maxQueued(),
+              200));
+      cases.add(
+          new Case(
+              app,
+              "TEMPERA_QUOTAS_DEFAULTS_GPU_SECONDS_PER_HOUR",
+              "7200",
+              c -> c.quotas().defaults().gpuSecondsPerHour(),
+              7200L));
+      cases.add(
+          new Case(
+              app,
+              "TEMPERA_QUOTAS_MAX_QUEUED_TOTAL",
+              "5000",
+              c -> c.quotas().maxQueuedTotal(),
+              5000));
+      cases.add(
+          new Case(
+              app,
+              "TEMPERA_QUOTAS_POOLS",
+              "default,big",
+              c -> c.quotas().pools(),
+              List.of("default", "big")));
     }
     // payload encryption, on the API and worker hosts alike (README, Encryption at rest)
     for (App app : App.values()) {
@@ -398,6 +454,9 @@ class DocumentedEnvironmentNamesTest {
       assertThat(c.property("tempera.tracing.enabled")).isEqualTo("false");
       assertThat(c.property(OTLP_TRACES)).isEqualTo("http://localhost:4318/v1/traces");
       assertThat(c.property("management.tracing.sampling.probability")).isEqualTo("1.0");
+      assertThat(c.quotas().maxQueuedTotal()).isEqualTo(QuotaProperties.DEFAULT_MAX_QUEUED_TOTAL);
+      assertThat(c.quotas().defaults()).isEqualTo(QuotaProperties.Limits.NONE);
+      assertThat(c.quotas().pools()).containsExactly("default");
     }
     try (ConfigurableApplicationContext context = start(App.WORKER, Map.of())) {
       assertThat(new Ctx(context).worker().comfyuiUrls())

@@ -331,7 +331,10 @@ class OpsCommandTest {
     system.start("u1", "invert", "standard", "demo");
     system.start("u2", "invert", "standard", "demo");
     system.start("u3", "invert", "standard", "demo");
-    system.start("u4", "invert", "standard", "unnamed");
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> system.pool().leases().size() == 2 && system.pool().waiters().size() == 1);
+    system.start("u4", "invert", "standard", "unnamed"); // after demo's: in line behind them
     await()
         .atMost(Duration.ofSeconds(20))
         .until(() -> system.pool().leases().size() == 2 && system.pool().waiters().size() == 2);

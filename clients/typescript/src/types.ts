@@ -205,6 +205,11 @@ export interface Generation {
   variant?: string;
   /** How long starting the model's own container took in ms (0: a running one was reused); absent without one. */
   modelColdStartMillis?: number;
+  /**
+   * The parameters it runs with, a seed the server drew included (a function's random parameter left
+   * out of the request): send them again to reproduce the result. Absent when not known.
+   */
+  parameters?: Record<string, unknown>;
   eventId: number;
 }
 

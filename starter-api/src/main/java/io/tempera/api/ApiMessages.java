@@ -100,6 +100,7 @@ public final class ApiMessages {
       List<io.tempera.generation.Fallback> fallbacks,
       String variant,
       Long modelColdStartMillis,
+      Map<String, Object> parameters,
       long eventId) {}
 
   @JsonInclude(JsonInclude.Include.NON_EMPTY)

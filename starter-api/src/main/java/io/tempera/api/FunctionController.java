@@ -106,6 +106,10 @@ public class FunctionController {
         schema.put("nullable", true); // the type stays one name; null is also accepted
       }
       if (p.hasDefault()) schema.put("default", p.defaultValue());
+      if (p.random()) {
+        // left out, a new random value each time (returned in the generation's parameters)
+        schema.put("x-tempera-random", true);
+      }
       if (p.min() != null) schema.put("minimum", p.min());
       if (p.max() != null) schema.put("maximum", p.max());
       if (!p.enumValues().isEmpty()) schema.put("enum", p.enumValues());

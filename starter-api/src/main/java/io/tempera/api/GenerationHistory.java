@@ -412,7 +412,8 @@ public class GenerationHistory {
         s.fallbacks(),
         s.variant(),
         s.modelColdStartMillis(),
-        s.values());
+        s.values(),
+        s.parameters());
   }
 
   // --- the query's parts ------------------------------------------------------------------

@@ -255,6 +255,7 @@ public class GenerationService {
           HttpStatus.UNPROCESSABLE_CONTENT, "INVALID_PARAMETERS", summary(problems), problems);
     }
 
+    parameters = withRandomDraws(template, parameters);
     PriorityLevel priority = priorityOf(body, caller);
     String id =
         GenerationWorkflow.workflowIdFor(
@@ -312,6 +313,29 @@ public class GenerationService {
       }
       return new ApiMessages.Accepted(id, statusOf(id, existing.getStatus()).name());
     }
+  }
+
+  /**
+   * {@code parameters} with a fresh random value for each random parameter (a seed) the request
+   * left out, drawn between its bounds: the value is part of the generation's request, so its state
+   * shows it and sending it again reproduces the result; identical requests without one are
+   * different generations.
+   */
+  static Map<String, Object> withRandomDraws(
+      FunctionTemplate template, Map<String, Object> parameters) {
+    Map<String, Object> drawn = null;
+    for (var spec : template.parameters().values()) {
+      if (spec.random() && !parameters.containsKey(spec.name())) {
+        if (drawn == null) {
+          drawn = new java.util.LinkedHashMap<>(parameters);
+        }
+        drawn.put(
+            spec.name(),
+            java.util.concurrent.ThreadLocalRandom.current()
+                .nextLong(spec.randomLow(), spec.randomHigh() + 1));
+      }
+    }
+    return drawn == null ? parameters : drawn;
   }
 
   /**
@@ -664,6 +688,7 @@ public class GenerationService {
         state.fallbacks(),
         state.variant(),
         state.modelColdStartMillis(),
+        state.parameters().isEmpty() ? null : state.parameters(),
         eventId);
   }
 

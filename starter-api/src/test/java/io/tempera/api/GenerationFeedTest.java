@@ -102,7 +102,8 @@ class GenerationFeedTest {
         List.of(),
         null,
         null,
-        List.of());
+        List.of(),
+        null);
   }
 
   private void publish(int step) {

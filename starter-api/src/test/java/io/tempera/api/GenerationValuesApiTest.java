@@ -120,7 +120,8 @@ class GenerationValuesApiTest {
               List.of(),
               null,
               null,
-              fails ? List.of() : VALUES);
+              fails ? List.of() : VALUES,
+              request.parameters());
       if (fails) {
         throw ApplicationFailure.newBuilder()
             .setType(error.code())

@@ -124,6 +124,7 @@ class GenerationHistoryPartsTest {
         List.of(),
         null,
         null,
-        List.of());
+        List.of(),
+        java.util.Map.of("seed", 7));
   }
 }

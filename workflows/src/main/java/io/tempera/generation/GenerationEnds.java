@@ -91,6 +91,7 @@ public final class GenerationEnds {
         null,
         null,
         null,
+        null,
         null);
   }
 

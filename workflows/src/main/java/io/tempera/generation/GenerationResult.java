@@ -1,6 +1,7 @@
 package io.tempera.generation;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * How a generation ended: the workflow's result when it SUCCEEDED, and the second detail of the
@@ -9,6 +10,8 @@ import java.util.List;
  *
  * @param values what the backend returned that is not a file (text, numbers, JSON), beside the
  *     stored {@code outputs}; empty in results recorded before there were any
+ * @param parameters the request's parameters (a drawn seed included); empty in results recorded
+ *     before they were kept, and when the generation ended before it read its request
  */
 public record GenerationResult(
     String generationId,
@@ -26,9 +29,15 @@ public record GenerationResult(
     List<Fallback> fallbacks,
     String variant,
     Long modelColdStartMillis,
-    List<OutputValue> values) {
+    List<OutputValue> values,
+    Map<String, Object> parameters) {
 
   public GenerationResult {
+    // a copy that keeps nulls (a nullable parameter's explicit null)
+    parameters =
+        parameters == null
+            ? Map.of()
+            : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(parameters));
     values = values == null ? List.of() : List.copyOf(values);
     fallbacks = fallbacks == null ? List.of() : List.copyOf(fallbacks);
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
@@ -61,6 +70,7 @@ public record GenerationResult(
         fallbacks,
         variant,
         modelColdStartMillis,
-        values);
+        values,
+        parameters);
   }
 }

@@ -492,7 +492,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
         outcome.fallbacks(),
         plan == null ? null : plan.variant(),
         outcome.modelColdStartMillis(),
-        outcome.values());
+        outcome.values(),
+        request == null ? null : request.parameters());
   }
 
   // --- the end ------------------------------------------------------------------------------
@@ -656,7 +657,8 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
             outcome.fallbacks(),
             plan == null ? null : plan.variant(),
             outcome.modelColdStartMillis(),
-            outcome.values());
+            outcome.values(),
+            request.parameters());
     GenerationError error = outcome.error();
     if (error == null) {
       return result;

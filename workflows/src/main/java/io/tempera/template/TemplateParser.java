@@ -43,7 +43,8 @@ public final class TemplateParser {
           "variants",
           "timeouts");
   static final Set<String> PARAMETER_KEYS =
-      Set.of("type", "default", "min", "max", "enum", "required", "nullable", "description");
+      Set.of(
+          "type", "default", "min", "max", "enum", "required", "nullable", "random", "description");
   private static final Set<String> SUPPORTED_BACKENDS = Set.of("comfyui", "gradio", "script");
 
   private final ObjectMapper json;
@@ -255,7 +256,8 @@ public final class TemplateParser {
       if (!spec.isObject()) {
         problems.add(
             path,
-            "must be an object {type, default, min, max, enum, required, nullable, description}");
+            "must be an object {type, default, min, max, enum, required, nullable, random,"
+                + " description}");
         continue;
       }
       for (Iterator<String> keys = spec.fieldNames(); keys.hasNext(); ) {
@@ -307,6 +309,37 @@ public final class TemplateParser {
           nullable = nullableNode.booleanValue();
         }
       }
+      boolean random = false;
+      JsonNode randomNode = spec.get("random");
+      if (randomNode != null) {
+        if (!randomNode.isBoolean()) {
+          problems.add(path + ".random", "must be true or false");
+        } else if (randomNode.booleanValue()) {
+          random = true;
+          if (!type.equals("integer")) {
+            problems.add(path + ".random", "only an integer parameter (a seed) can be random");
+            random = false;
+          } else if (spec.has("default")) {
+            problems.add(
+                path + ".random",
+                "a random parameter has no default: a request that leaves it out gets a new"
+                    + " random value; remove \"default\"");
+            random = false;
+          } else if (!enumValues.isEmpty()) {
+            problems.add(path + ".random", "a random parameter cannot also be an enum");
+            random = false;
+          } else if ((min != null && min > ParameterSpec.RANDOM_MAX)
+              || (max != null && max < 0)
+              || (min != null && max != null && Math.ceil(min) > Math.floor(max))) {
+            problems.add(
+                path + ".random",
+                "min and max leave no integer between 0 and "
+                    + ParameterSpec.RANDOM_MAX
+                    + " to draw");
+            random = false;
+          }
+        }
+      }
       Object defaultValue = null;
       boolean hasDefault = spec.has("default");
       if (hasDefault && spec.get("default").isNull() && !nullable) {
@@ -337,7 +370,8 @@ public final class TemplateParser {
               required,
               spec.path("description").asText(null),
               nullable,
-              hasDefault));
+              hasDefault,
+              random));
     }
     return out;
   }

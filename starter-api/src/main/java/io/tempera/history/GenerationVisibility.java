@@ -345,7 +345,8 @@ public final class GenerationVisibility {
     };
   }
 
-  private static StatusRuntimeException statusOf(Throwable failure) {
+  /** The gRPC status somewhere in {@code failure}'s causes, or null. */
+  public static StatusRuntimeException statusOf(Throwable failure) {
     for (Throwable t = failure; t != null; t = t.getCause()) {
       if (t instanceof StatusRuntimeException status) {
         return status;

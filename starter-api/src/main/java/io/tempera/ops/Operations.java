@@ -115,7 +115,7 @@ final class Operations {
 
   /** A failure in words, without a stack trace: what the server said, or the cause's message. */
   private String explain(Throwable failure) {
-    StatusRuntimeException status = statusOf(failure);
+    StatusRuntimeException status = GenerationVisibility.statusOf(failure);
     if (status != null) {
       return switch (status.getStatus().getCode()) {
         case UNAVAILABLE, DEADLINE_EXCEEDED ->
@@ -132,18 +132,6 @@ final class Operations {
       root = root.getCause();
     }
     return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
-  }
-
-  private static StatusRuntimeException statusOf(Throwable failure) {
-    for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t instanceof StatusRuntimeException status) {
-        return status;
-      }
-      if (t.getCause() == t) {
-        break;
-      }
-    }
-    return null;
   }
 
   // --- list ---------------------------------------------------------------------------------
@@ -562,7 +550,7 @@ final class Operations {
     } catch (WorkflowNotFoundException e) {
       throw new Refused("there is no generation " + id);
     } catch (RuntimeException e) {
-      StatusRuntimeException status = statusOf(e);
+      StatusRuntimeException status = GenerationVisibility.statusOf(e);
       if (status != null && status.getStatus().getCode() == Status.Code.NOT_FOUND) {
         throw new Refused("there is no generation " + id);
       }

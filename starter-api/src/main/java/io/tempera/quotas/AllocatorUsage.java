@@ -3,7 +3,6 @@ package io.tempera.quotas;
 import io.tempera.slots.PoolUsage;
 import io.tempera.slots.SlotAllocatorWorkflow;
 import io.temporal.client.WorkflowClient;
-import io.temporal.client.WorkflowNotFoundException;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -116,25 +115,12 @@ public final class AllocatorUsage implements UsageSource {
       answer.cancel(true);
       throw new IllegalStateException("interrupted");
     } catch (java.util.concurrent.ExecutionException e) {
-      if (notFound(e.getCause())) {
+      if (io.tempera.api.GenerationService.isNotFound(e.getCause())) {
         return null;
       }
       throw e.getCause() instanceof RuntimeException r
           ? r
           : new IllegalStateException(e.getCause());
     }
-  }
-
-  private static boolean notFound(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof WorkflowNotFoundException) {
-        return true;
-      }
-      if (t instanceof io.grpc.StatusRuntimeException s
-          && s.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND) {
-        return true;
-      }
-    }
-    return false;
   }
 }

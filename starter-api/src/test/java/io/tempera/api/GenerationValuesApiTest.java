@@ -10,14 +10,10 @@ import io.tempera.generation.ErrorCode;
 import io.tempera.generation.GenerationError;
 import io.tempera.generation.GenerationRequest;
 import io.tempera.generation.GenerationResult;
-import io.tempera.generation.GenerationState;
 import io.tempera.generation.GenerationStatus;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.generation.OutputRef;
 import io.tempera.generation.OutputValue;
-import io.tempera.slots.Lease;
-import io.tempera.slots.LeaseRevocation;
-import io.tempera.slots.QueuePosition;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowStub;
@@ -94,8 +90,7 @@ class GenerationValuesApiTest {
   }
 
   /** Ends at once: SUCCEEDED with a file and {@link #VALUES}, or FAILED when asked to. */
-  public static class EndsWithValues implements GenerationWorkflow {
-    private GenerationResult result;
+  public static class EndsWithValues extends EndsAtOnce {
 
     @Override
     public GenerationResult run(GenerationRequest request) {
@@ -132,23 +127,6 @@ class GenerationValuesApiTest {
       }
       return result;
     }
-
-    @Override
-    public GenerationState state() {
-      return result == null ? null : result.asState();
-    }
-
-    @Override
-    public void slotGranted(Lease lease) {}
-
-    @Override
-    public void slotRejected(String reason) {}
-
-    @Override
-    public void slotRevoked(LeaseRevocation revocation) {}
-
-    @Override
-    public void slotQueuePosition(QueuePosition position) {}
   }
 
   @BeforeAll

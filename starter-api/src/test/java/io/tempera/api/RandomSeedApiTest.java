@@ -7,12 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tempera.generation.GenerationRequest;
 import io.tempera.generation.GenerationResult;
-import io.tempera.generation.GenerationState;
 import io.tempera.generation.GenerationStatus;
-import io.tempera.generation.GenerationWorkflow;
-import io.tempera.slots.Lease;
-import io.tempera.slots.LeaseRevocation;
-import io.tempera.slots.QueuePosition;
 import io.temporal.client.WorkflowClient;
 import io.temporal.worker.WorkerFactory;
 import java.io.IOException;
@@ -100,8 +95,7 @@ class RandomSeedApiTest {
   WorkerFactory workers;
 
   /** Ends at once, SUCCEEDED, with its request's parameters. */
-  public static class EndsWithItsParameters implements GenerationWorkflow {
-    private GenerationResult result;
+  public static class EndsWithItsParameters extends EndsAtOnce {
 
     @Override
     public GenerationResult run(GenerationRequest request) {
@@ -126,23 +120,6 @@ class RandomSeedApiTest {
               request.parameters());
       return result;
     }
-
-    @Override
-    public GenerationState state() {
-      return result == null ? null : result.asState();
-    }
-
-    @Override
-    public void slotGranted(Lease lease) {}
-
-    @Override
-    public void slotRejected(String reason) {}
-
-    @Override
-    public void slotRevoked(LeaseRevocation revocation) {}
-
-    @Override
-    public void slotQueuePosition(QueuePosition position) {}
   }
 
   @BeforeAll
@@ -165,19 +142,24 @@ class RandomSeedApiTest {
     return new GenerationRequest("seeded", "standard", parameters, "p", "n", null);
   }
 
+  /** POST /api/generations of the seeded function with these parameters (a JSON object). */
+  private HttpResponse<String> post(String parameters) throws Exception {
+    return http.send(
+        TestKeys.request(keys, URI.create("http://127.0.0.1:" + port + "/api/generations"))
+            .header("content-type", "application/json")
+            .POST(
+                HttpRequest.BodyPublishers.ofString(
+                    "{\"functionId\":\"seeded\",\"projectId\":\"p\",\"nodeId\":\"n\","
+                        + "\"tier\":\"standard\",\"parameters\":"
+                        + parameters
+                        + "}"))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** The state of a generation started with these parameters, once it ended. */
   private JsonNode start(String parameters) throws Exception {
-    HttpResponse<String> response =
-        http.send(
-            TestKeys.request(keys, URI.create("http://127.0.0.1:" + port + "/api/generations"))
-                .header("content-type", "application/json")
-                .POST(
-                    HttpRequest.BodyPublishers.ofString(
-                        "{\"functionId\":\"seeded\",\"projectId\":\"p\",\"nodeId\":\"n\","
-                            + "\"tier\":\"standard\",\"parameters\":"
-                            + parameters
-                            + "}"))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> response = post(parameters);
     assertThat(response.statusCode()).as(response.body()).isEqualTo(202);
     String id = JSON.readTree(response.body()).get("id").asText();
     return await("the stand-in's end")
@@ -218,19 +200,9 @@ class RandomSeedApiTest {
 
   @Test
   void aSeedOutOfItsBoundsIsRefused() throws Exception {
-    HttpResponse<String> response =
-        http.send(
-            TestKeys.request(keys, URI.create("http://127.0.0.1:" + port + "/api/generations"))
-                .header("content-type", "application/json")
-                .POST(
-                    HttpRequest.BodyPublishers.ofString(
-                        "{\"functionId\":\"seeded\",\"projectId\":\"p\",\"nodeId\":\"n\","
-                            + "\"parameters\":{\"seed\":"
-                            + (MAX + 1)
-                            + "}}"))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> response = post("{\"seed\":" + (MAX + 1) + "}");
     assertThat(response.statusCode()).as(response.body()).isEqualTo(422);
+    assertThat(response.body()).contains("INVALID_PARAMETERS");
   }
 
   @Test

@@ -13,6 +13,7 @@ import java.util.Map;
  * @param priority 1 (first) to 5 (last), as Temporal's task-queue priority keys: the order it waits
  *     in for a GPU slot and for a worker (null, as in a request written before priorities: 3)
  * @param fairShareWeight its project's weight in the pool's fair share (null: 1)
+ * @param webhook optional: where the terminal result is POSTed once the generation ended
  */
 public record GenerationRequest(
     String functionId,
@@ -23,7 +24,8 @@ public record GenerationRequest(
     String requestId,
     String functionVersion,
     Integer priority,
-    Integer fairShareWeight) {
+    Integer fairShareWeight,
+    io.tempera.webhooks.Webhook webhook) {
 
   public GenerationRequest {
     // a copy that keeps nulls: a nullable parameter's null is a value the backend receives
@@ -31,6 +33,30 @@ public record GenerationRequest(
         parameters == null
             ? Map.of()
             : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(parameters));
+  }
+
+  /** A request without a webhook. */
+  public GenerationRequest(
+      String functionId,
+      String tier,
+      Map<String, Object> parameters,
+      String projectId,
+      String nodeId,
+      String requestId,
+      String functionVersion,
+      Integer priority,
+      Integer fairShareWeight) {
+    this(
+        functionId,
+        tier,
+        parameters,
+        projectId,
+        nodeId,
+        requestId,
+        functionVersion,
+        priority,
+        fairShareWeight,
+        null);
   }
 
   /** A request for the newest version of the function. */
@@ -44,7 +70,7 @@ public record GenerationRequest(
     this(functionId, tier, parameters, projectId, nodeId, requestId, null);
   }
 
-  /** A request without priority or weight (the defaults). */
+  /** A request without priority or weight (the defaults) and without a webhook. */
   public GenerationRequest(
       String functionId,
       String tier,
@@ -53,7 +79,17 @@ public record GenerationRequest(
       String nodeId,
       String requestId,
       String functionVersion) {
-    this(functionId, tier, parameters, projectId, nodeId, requestId, functionVersion, null, null);
+    this(
+        functionId,
+        tier,
+        parameters,
+        projectId,
+        nodeId,
+        requestId,
+        functionVersion,
+        null,
+        null,
+        null);
   }
 
   /** The same request with this priority and fair-share weight. */
@@ -67,6 +103,22 @@ public record GenerationRequest(
         requestId,
         functionVersion,
         newPriority,
-        weight);
+        weight,
+        webhook);
+  }
+
+  /** The same request, its end POSTed to {@code hook}. */
+  public GenerationRequest withWebhook(io.tempera.webhooks.Webhook hook) {
+    return new GenerationRequest(
+        functionId,
+        tier,
+        parameters,
+        projectId,
+        nodeId,
+        requestId,
+        functionVersion,
+        priority,
+        fairShareWeight,
+        hook);
   }
 }

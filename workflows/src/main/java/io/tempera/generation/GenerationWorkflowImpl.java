@@ -8,11 +8,17 @@ import io.tempera.slots.LeaseRevocation;
 import io.tempera.slots.QueuePosition;
 import io.tempera.slots.SlotActivities;
 import io.tempera.slots.SlotAllocatorWorkflow;
+import io.tempera.webhooks.Webhook;
+import io.tempera.webhooks.WebhookDeliveryWorkflow;
+import io.tempera.webhooks.WebhookEvent;
+import io.temporal.api.enums.v1.ParentClosePolicy;
 import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.failure.CanceledFailure;
 import io.temporal.failure.TemporalFailure;
+import io.temporal.workflow.Async;
 import io.temporal.workflow.CancellationScope;
+import io.temporal.workflow.ChildWorkflowOptions;
 import io.temporal.workflow.Functions;
 import io.temporal.workflow.Workflow;
 import java.time.Duration;
@@ -83,6 +89,13 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
    */
   static final String TIER_USED_CHANGE = "tier-attribute-follows-plan";
 
+  /**
+   * {@code Workflow.getVersion} change id (after 0.1.0): a generation that names a webhook starts
+   * its delivery ({@link WebhookDeliveryWorkflow}) as an abandoned child once it ended. Asked only
+   * when the request names a webhook, which no request before it did.
+   */
+  static final String WEBHOOK_CHANGE = "delivers-webhook";
+
   /** How long asking the allocator may take, retries included (the wait in line is apart). */
   static final Duration LEASE_REQUEST_LIMIT = Duration.ofMinutes(2);
 
@@ -105,7 +118,9 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     }
     end(error);
     cleanUp();
-    return resultOrThrow();
+    GenerationResult result = result();
+    deliverWebhook(result);
+    return resultOrThrow(result);
   }
 
   private void generate() {
@@ -638,27 +653,76 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
     line = Line.NONE;
   }
 
+  /**
+   * Starts the delivery of the generation's end to its webhook, if it names one: a child workflow
+   * the generation does not wait for (abandoned when the generation closes), so the generation
+   * completes, fails or is cancelled exactly as it would without a webhook, its result visible at
+   * once, while the receiver is tried for as long as the retry schedule says. Waits only until the
+   * child started (a child not yet started when its parent closes would never start). Runs even
+   * when the generation was cancelled.
+   */
+  private void deliverWebhook(GenerationResult result) {
+    Webhook webhook = request.webhook();
+    if (webhook == null
+        || webhook.url() == null
+        || Workflow.getVersion(WEBHOOK_CHANGE, Workflow.DEFAULT_VERSION, 1)
+            == Workflow.DEFAULT_VERSION) {
+      return;
+    }
+    Workflow.newDetachedCancellationScope(
+            () -> {
+              WebhookEvent event =
+                  WebhookEvent.ofGeneration(
+                      result,
+                      webhook,
+                      java.time.Instant.ofEpochMilli(Workflow.currentTimeMillis()).toString());
+              WebhookDeliveryWorkflow delivery =
+                  Workflow.newChildWorkflowStub(
+                      WebhookDeliveryWorkflow.class,
+                      ChildWorkflowOptions.newBuilder()
+                          .setWorkflowId(WebhookDeliveryWorkflow.idFor(generationId()))
+                          .setTaskQueue(WebhookDeliveryWorkflow.TASK_QUEUE)
+                          .setParentClosePolicy(ParentClosePolicy.PARENT_CLOSE_POLICY_ABANDON)
+                          .setMemo(Map.of("projectId", request.projectId()))
+                          .setStaticSummary("Webhook: " + event.type() + " of " + generationId())
+                          .build());
+              Async.function(delivery::deliver, event);
+              try {
+                Workflow.getWorkflowExecution(delivery).get();
+              } catch (TemporalFailure notStarted) {
+                log.warn(
+                    "generation {}: its webhook delivery did not start: {}",
+                    generationId(),
+                    notStarted.getMessage());
+              }
+            })
+        .run();
+  }
+
+  /** How the generation ended, as its workflow's result (or its failure's details) tells it. */
+  private GenerationResult result() {
+    return new GenerationResult(
+        generationId(),
+        outcome.phase().status(),
+        outcome.progress(),
+        request.functionId(),
+        plan == null ? null : plan.functionVersion(),
+        request.projectId(),
+        request.nodeId(),
+        request.tier(),
+        plan == null ? null : plan.tierUsed(),
+        outcome.outputs(),
+        outcome.error(),
+        outcome.warnings(),
+        outcome.fallbacks(),
+        plan == null ? null : plan.variant(),
+        outcome.modelColdStartMillis(),
+        outcome.values(),
+        request.parameters());
+  }
+
   /** The result when it succeeded; else the failure Temporal records (Failed or Canceled). */
-  private GenerationResult resultOrThrow() {
-    GenerationResult result =
-        new GenerationResult(
-            generationId(),
-            outcome.phase().status(),
-            outcome.progress(),
-            request.functionId(),
-            plan == null ? null : plan.functionVersion(),
-            request.projectId(),
-            request.nodeId(),
-            request.tier(),
-            plan == null ? null : plan.tierUsed(),
-            outcome.outputs(),
-            outcome.error(),
-            outcome.warnings(),
-            outcome.fallbacks(),
-            plan == null ? null : plan.variant(),
-            outcome.modelColdStartMillis(),
-            outcome.values(),
-            request.parameters());
+  private GenerationResult resultOrThrow(GenerationResult result) {
     GenerationError error = outcome.error();
     if (error == null) {
       return result;

@@ -26,6 +26,11 @@ import io.tempera.slots.HostDrain;
 import io.tempera.slots.HostRegistration;
 import io.tempera.slots.SlotAllocatorWorkflow;
 import io.tempera.slots.SlotAllocatorWorkflowImpl;
+import io.tempera.webhooks.Webhook;
+import io.tempera.webhooks.WebhookDeliveryState;
+import io.tempera.webhooks.WebhookDeliveryWorkflow;
+import io.tempera.webhooks.WebhookDeliveryWorkflowImpl;
+import io.tempera.webhooks.WebhookRetry;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowStub;
@@ -72,10 +77,17 @@ class GenerationReplayTest {
         "generation-waited-in-line-0.1.0.json",
         "generation-stalled-run-again-0.1.0.json",
         "generation-values-only.json", // behind getVersion "succeeds-with-values-only"
-        "generation-tier-used.json" // behind "tier-attribute-follows-plan"; user metadata
+        "generation-tier-used.json", // behind "tier-attribute-follows-plan"; user metadata
+        "generation-webhook.json" // behind "delivers-webhook": its delivery started as a child
       })
   void recordedGenerationsStillReplay(String file) throws Exception {
     WorkflowExecutionHistory history = history(file);
+    if (file.equals("generation-webhook.json")) {
+      // its child's id is derived from the generation's: replayed under the recorded id
+      history =
+          WorkflowExecutionHistory.fromJson(
+              Files.readString(HISTORIES.resolve(file)), "gen-recorded-webhook");
+    }
     assertThat(history.getEvents()).hasSizeGreaterThan(10);
     WorkflowReplayer.replayWorkflowExecution(history, GenerationWorkflowImpl.class);
   }
@@ -98,6 +110,14 @@ class GenerationReplayTest {
     WorkflowExecutionHistory history = history(file);
     assertThat(history.getEvents()).hasSizeGreaterThan(20);
     WorkflowReplayer.replayWorkflowExecution(history, SlotAllocatorWorkflowImpl.class);
+  }
+
+  /** The recorded webhook delivery (the receiver failed twice, then took the event) replays. */
+  @Test
+  void theRecordedWebhookDeliveryStillReplays() throws Exception {
+    WorkflowExecutionHistory history = history("webhook-delivery-retried.json");
+    assertThat(history.getEvents()).hasSizeGreaterThan(10);
+    WorkflowReplayer.replayWorkflowExecution(history, WebhookDeliveryWorkflowImpl.class);
   }
 
   /**
@@ -159,6 +179,10 @@ class GenerationReplayTest {
       worker.registerActivitiesImplementations(activities);
       String hostQueue = HostRegistration.taskQueueFor("h1");
       env.newWorker(hostQueue).registerActivitiesImplementations(activities);
+      ScriptedWebhooks receiver = new ScriptedWebhooks();
+      Worker webhooks = env.newWorker(WebhookDeliveryWorkflow.TASK_QUEUE);
+      webhooks.registerWorkflowImplementationTypes(WebhookDeliveryWorkflowImpl.class);
+      webhooks.registerActivitiesImplementations(receiver);
       GenerationActivitySet.registerAllocator(
           env.getWorkerFactory(), client, new io.tempera.progress.InProcessProgressBus());
       env.start();
@@ -378,6 +402,22 @@ class GenerationReplayTest {
                   .sum())
           .isPositive();
       save(client, SlotAllocatorWorkflow.idFor(activities.pool), "slot-allocator-gpu-time.json");
+
+      // behind getVersion "delivers-webhook": a generation naming a webhook starts its delivery as
+      // an abandoned child once it ended; the receiver fails twice (500), then takes the event
+      receiver.statusOf = number -> number <= 2 ? 500 : 200;
+      GenerationRequest hooked =
+          request("invert")
+              .withWebhook(new Webhook("https://hooks.example.com/tempera", WebhookRetry.DEFAULT));
+      record(client, "generation-webhook.json", "gen-recorded-webhook", hooked);
+      String delivery = WebhookDeliveryWorkflow.idFor("gen-recorded-webhook");
+      assertThat(
+              client
+                  .newUntypedWorkflowStub(delivery)
+                  .getResult(WebhookDeliveryState.class)
+                  .attempts())
+          .hasSize(3);
+      save(client, delivery, "webhook-delivery-retried.json");
     }
   }
 

@@ -20,7 +20,8 @@ public final class ApiMessages {
       String nodeId,
       String requestId,
       String functionVersion,
-      String priority) {
+      String priority,
+      WebhookRequest webhook) {
 
     /** A request naming no priority: its tier's default. */
     public StartGeneration(
@@ -31,15 +32,26 @@ public final class ApiMessages {
         String nodeId,
         String requestId,
         String functionVersion) {
-      this(functionId, tier, parameters, projectId, nodeId, requestId, functionVersion, null);
+      this(functionId, tier, parameters, projectId, nodeId, requestId, functionVersion, null, null);
     }
 
     /** The same request in another project (a project key's own when the body names none). */
     public StartGeneration withProjectId(String project) {
       return new StartGeneration(
-          functionId, tier, parameters, project, nodeId, requestId, functionVersion, priority);
+          functionId,
+          tier,
+          parameters,
+          project,
+          nodeId,
+          requestId,
+          functionVersion,
+          priority,
+          webhook);
     }
   }
+
+  /** Where a generation's end is POSTed ({@code webhook: {url}}). */
+  public record WebhookRequest(String url) {}
 
   public record Accepted(String id, String status) {}
 
@@ -101,7 +113,41 @@ public final class ApiMessages {
       String variant,
       Long modelColdStartMillis,
       Map<String, Object> parameters,
-      long eventId) {}
+      long eventId,
+      io.tempera.api.webhooks.WebhookView webhook) {
+
+    /** The same state with its webhook delivery (null: it names none). */
+    public Generation withWebhook(io.tempera.api.webhooks.WebhookView delivery) {
+      return new Generation(
+          id,
+          status,
+          phase,
+          progress,
+          message,
+          step,
+          totalSteps,
+          queuePosition,
+          etaSeconds,
+          startsInSeconds,
+          previewUrl,
+          functionId,
+          functionVersion,
+          projectId,
+          nodeId,
+          tierRequested,
+          tierUsed,
+          warnings,
+          outputs,
+          values,
+          error,
+          fallbacks,
+          variant,
+          modelColdStartMillis,
+          parameters,
+          eventId,
+          delivery);
+    }
+  }
 
   @JsonInclude(JsonInclude.Include.NON_EMPTY)
   @SuppressWarnings(

@@ -1,5 +1,6 @@
 package io.tempera.api;
 
+import io.tempera.api.webhooks.Webhooks;
 import io.tempera.config.TemperaProperties;
 import io.tempera.generation.GenerationEnds;
 import io.tempera.generation.GenerationRequest;
@@ -57,6 +58,9 @@ public class GenerationService {
 
   /** Ended generations' final states on disk, beside their outputs (readable after a restart). */
   private final io.tempera.history.GenerationRecords records;
+
+  /** Webhooks accepted and their deliveries read (absent: this server delivers none). */
+  private Webhooks webhooks;
 
   /** Ended generations already read, newest last (an ended generation never changes). */
   private final Map<String, GenerationState> endedStates =
@@ -151,6 +155,11 @@ public class GenerationService {
   /** After its outputs were deleted: the generation's state from now on. */
   public void forget(String id, GenerationState withoutOutputs) {
     endedStates.put(id, withoutOutputs);
+  }
+
+  @org.springframework.beans.factory.annotation.Autowired(required = false)
+  void setWebhooks(Webhooks webhooks) {
+    this.webhooks = webhooks;
   }
 
   /**
@@ -257,6 +266,16 @@ public class GenerationService {
 
     parameters = withRandomDraws(template, parameters);
     PriorityLevel priority = priorityOf(body, caller);
+    io.tempera.webhooks.Webhook webhook = null;
+    if (body.webhook() != null) {
+      if (webhooks == null) {
+        throw new ApiException(
+            HttpStatus.UNPROCESSABLE_CONTENT,
+            "WEBHOOKS_UNAVAILABLE",
+            "This server delivers no webhooks");
+      }
+      webhook = webhooks.accept(body.projectId(), body.webhook().url());
+    }
     String id =
         GenerationWorkflow.workflowIdFor(
             body.projectId(),
@@ -271,7 +290,8 @@ public class GenerationService {
             body.requestId(),
             body.functionVersion(),
             priority.key(),
-            scheduling.weightOf(body.projectId()));
+            scheduling.weightOf(body.projectId()),
+            webhook);
     // the project's quotas and the queue's bound; a requestId repeated for a generation that
     // exists is answered with it, never refused
     io.tempera.quotas.Admission.Refusal refusal = quotas.admit(body.projectId(), id);
@@ -377,7 +397,7 @@ public class GenerationService {
             .setWorkflowId(id)
             .setWorkflowIdReusePolicy(
                 WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
-            .setMemo(Map.of(MEMO_FUNCTION, request.functionId(), MEMO_PROJECT, request.projectId()))
+            .setMemo(memo(request))
             .setStaticSummary(GenerationSummaries.of(request))
             .setStaticDetails(GenerationSummaries.details(request));
     if (searchAttributes) {
@@ -398,6 +418,17 @@ public class GenerationService {
     return options.build();
   }
 
+  /** A generation's memo: its function, its project and its webhook's URL if it names one. */
+  private static Map<String, Object> memo(GenerationRequest request) {
+    Map<String, Object> memo = new java.util.LinkedHashMap<>();
+    memo.put(MEMO_FUNCTION, request.functionId());
+    memo.put(MEMO_PROJECT, request.projectId());
+    if (request.webhook() != null) {
+      memo.put(Webhooks.MEMO_WEBHOOK, request.webhook().url());
+    }
+    return memo;
+  }
+
   /** The queue a generation starts on: its tier's, served by the workers running that tier. */
   static String taskQueueFor(GenerationRequest request) {
     return GenerationWorkflow.taskQueueFor(
@@ -413,7 +444,24 @@ public class GenerationService {
   public ApiMessages.Generation view(String id, Caller caller) {
     GenerationState state = state(id);
     requireOwner(state.projectId(), caller);
-    return toView(state, progress.latest(id));
+    ApiMessages.Generation view = toView(state, progress.latest(id));
+    if (webhooks == null) {
+      return view;
+    }
+    return view.withWebhook(
+        webhooks.view(id, state.status().terminal(), () -> webhookInMemo(id)).orElse(null));
+  }
+
+  /** The webhook URL in a generation's memo; null without one, or once Temporal forgot it. */
+  private String webhookInMemo(String id) {
+    try {
+      return (String) stub(id).describe().getMemo(Webhooks.MEMO_WEBHOOK, String.class);
+    } catch (RuntimeException e) {
+      if (isNotFound(e)) {
+        return null;
+      }
+      throw e;
+    }
   }
 
   /**
@@ -689,7 +737,8 @@ public class GenerationService {
         state.variant(),
         state.modelColdStartMillis(),
         state.parameters().isEmpty() ? null : state.parameters(),
-        eventId);
+        eventId,
+        null);
   }
 
   /** The smaller of two places in line (either may be unknown). */

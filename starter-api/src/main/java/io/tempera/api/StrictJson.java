@@ -32,7 +32,8 @@ final class StrictJson {
           "parameters",
           "projectId",
           "nodeId",
-          "requestId");
+          "requestId",
+          "webhook");
 
   /** Deepest nesting a message may have (objects and arrays). */
   static final int MAX_DEPTH = 200;
@@ -104,12 +105,15 @@ final class StrictJson {
     }
     List<RequestProblem> problems = new ArrayList<>();
     Map<String, String> strings = new LinkedHashMap<>();
+    ApiMessages.WebhookRequest webhook = null;
     for (var fields = message.fields(); fields.hasNext(); ) {
       Map.Entry<String, JsonNode> entry = fields.next();
       String field = entry.getKey();
       JsonNode value = entry.getValue();
       if (!known.contains(field)) {
         problems.add(unknownField(field, known));
+      } else if (field.equals("webhook") && !value.isNull()) {
+        webhook = webhook(value, problems);
       } else if (field.equals("parameters") || field.equals("type") || value.isNull()) {
         continue;
       } else if (!value.isTextual()) {
@@ -152,7 +156,40 @@ final class StrictJson {
         strings.get("nodeId"),
         strings.get("requestId"),
         strings.get("functionVersion"),
-        strings.get("priority"));
+        strings.get("priority"),
+        webhook);
+  }
+
+  /** {@code webhook: {"url": "https://..."}}; its problems added to {@code problems}. */
+  private static ApiMessages.WebhookRequest webhook(JsonNode value, List<RequestProblem> problems) {
+    if (!value.isObject()) {
+      problems.add(
+          new RequestProblem(
+              "webhook",
+              "INVALID_FIELD",
+              "webhook must be an object such as {\"url\": \"https://...\"}, not " + kind(value)));
+      return null;
+    }
+    for (var names = value.fieldNames(); names.hasNext(); ) {
+      String name = names.next();
+      if (!name.equals("url")) {
+        problems.add(
+            new RequestProblem(
+                "webhook." + shown(name),
+                "UNKNOWN_FIELD",
+                "'webhook." + shown(name) + "' is not a field of a webhook (fields: url)"));
+      }
+    }
+    JsonNode url = value.get("url");
+    if (url == null || !url.isTextual()) {
+      problems.add(
+          new RequestProblem(
+              "webhook.url",
+              url == null ? "MISSING_FIELD" : "INVALID_FIELD",
+              "webhook.url must be the receiver's URL as a string"));
+      return null;
+    }
+    return new ApiMessages.WebhookRequest(url.textValue());
   }
 
   /** A problem for each field of {@code message} not in {@code known}, in the message's order. */

@@ -498,7 +498,8 @@ final class Operations {
             requestId,
             original.functionVersion(),
             original.priority(),
-            original.fairShareWeight());
+            original.fairShareWeight(),
+            original.webhook()); // its end goes where the original's would have (checked again)
     String newId = GenerationWorkflow.workflowIdFor(again.projectId(), requestId);
     boolean searchable =
         described.getTypedSearchAttributes().containsKey(GenerationSearchAttributes.STATUS);

@@ -82,11 +82,57 @@ public final class ApiKeyStore {
   /** A key just made: the only time its secret exists outside the caller's hands. */
   public record Issued(StoredKey key, String secret) {}
 
+  /**
+   * A project's webhook settings, as an operator set them.
+   *
+   * @param allowedHosts the hosts its webhooks may be delivered to: a name ({@code
+   *     hooks.example.com}), a wildcard for its subdomains ({@code *.example.com}) or an IP address
+   * @param secret the secret its events are signed with ({@code whsec_...}); kept readable here, as
+   *     the URL-signing key is, since signing needs it
+   * @param secretCreated when it was made (ISO-8601)
+   * @param previousSecret the secret before the last rotation, still signed with until {@code
+   *     previousUntil}, so receivers can switch without missing an event
+   * @param previousUntil when the previous secret stops being used (ISO-8601)
+   */
+  public record ProjectWebhooks(
+      List<String> allowedHosts,
+      String secret,
+      String secretCreated,
+      String previousSecret,
+      String previousUntil) {
+    public ProjectWebhooks {
+      allowedHosts = allowedHosts == null ? List.of() : List.copyOf(allowedHosts);
+    }
+
+    /** The secrets events are signed with at {@code now}: the current one, then the previous. */
+    public List<String> signingSecrets(Instant now) {
+      List<String> secrets = new ArrayList<>();
+      if (secret != null) {
+        secrets.add(secret);
+      }
+      if (previousSecret != null
+          && previousUntil != null
+          && now.isBefore(Instant.parse(previousUntil))) {
+        secrets.add(previousSecret);
+      }
+      return List.copyOf(secrets);
+    }
+  }
+
   /** The file's contents. */
-  record Contents(Integer version, String urlSigningKey, List<StoredKey> keys) {
+  record Contents(
+      Integer version,
+      String urlSigningKey,
+      List<StoredKey> keys,
+      Map<String, ProjectWebhooks> webhooks) {
     Contents {
       version = version == null ? 1 : version;
       keys = keys == null ? List.of() : List.copyOf(keys);
+      webhooks = webhooks == null ? Map.of() : Map.copyOf(webhooks);
+    }
+
+    Contents(Integer version, String urlSigningKey, List<StoredKey> keys) {
+      this(version, urlSigningKey, keys, null);
     }
   }
 
@@ -171,7 +217,7 @@ public final class ApiKeyStore {
     update(contents -> {
       List<StoredKey> keys = new ArrayList<>(contents.keys());
       keys.add(key);
-      return new Contents(contents.version(), contents.urlSigningKey(), keys);
+      return new Contents(contents.version(), contents.urlSigningKey(), keys, contents.webhooks());
     });
     return new Issued(key, secret);
   }
@@ -199,7 +245,7 @@ public final class ApiKeyStore {
           keys.add(k);
         }
       }
-      return new Contents(contents.version(), contents.urlSigningKey(), keys);
+      return new Contents(contents.version(), contents.urlSigningKey(), keys, contents.webhooks());
     });
     return found[0];
   }
@@ -218,11 +264,93 @@ public final class ApiKeyStore {
         byte[] key = new byte[32];
         random.nextBytes(key);
         return new Contents(
-            contents.version(), Base64.getEncoder().encodeToString(key), contents.keys());
+            contents.version(),
+            Base64.getEncoder().encodeToString(key),
+            contents.keys(),
+            contents.webhooks());
       });
       stored = current().contents().urlSigningKey();
     }
     return Base64.getDecoder().decode(stored);
+  }
+
+  /** How long a rotated webhook secret is still signed with. */
+  public static final java.time.Duration PREVIOUS_SECRET_KEPT = java.time.Duration.ofHours(24);
+
+  /** A project's webhook settings, if an operator made any. */
+  public Optional<ProjectWebhooks> webhooks(String projectId) {
+    return Optional.ofNullable(current().contents().webhooks().get(projectId));
+  }
+
+  /** Every project's webhook settings, by project. */
+  public Map<String, ProjectWebhooks> webhooks() {
+    return current().contents().webhooks();
+  }
+
+  /**
+   * Sets the hosts {@code projectId}'s webhooks may go to (an empty list allows none); makes the
+   * project's signing secret if it has none yet, and returns it then (the only time it is shown),
+   * else null.
+   */
+  public String allowWebhookHosts(String projectId, List<String> hosts) {
+    String[] made = {null};
+    update(contents -> {
+      ProjectWebhooks was = contents.webhooks().get(projectId);
+      String secret = was == null ? null : was.secret();
+      String created = was == null ? null : was.secretCreated();
+      if (secret == null) {
+        secret = newWebhookSecret();
+        created = Instant.now().toString();
+        made[0] = secret;
+      }
+      return withWebhooks(
+          contents,
+          projectId,
+          new ProjectWebhooks(
+              hosts,
+              secret,
+              created,
+              was == null ? null : was.previousSecret(),
+              was == null ? null : was.previousUntil()));
+    });
+    return made[0];
+  }
+
+  /**
+   * Makes a new webhook signing secret for {@code projectId} and returns it (the only time it is
+   * shown); the previous one is still signed with for {@link #PREVIOUS_SECRET_KEPT}.
+   */
+  public String rotateWebhookSecret(String projectId) {
+    String secret = newWebhookSecret();
+    Instant now = Instant.now();
+    update(contents -> {
+      ProjectWebhooks was = contents.webhooks().get(projectId);
+      return withWebhooks(
+          contents,
+          projectId,
+          new ProjectWebhooks(
+              was == null ? List.of() : was.allowedHosts(),
+              secret,
+              now.toString(),
+              was == null ? null : was.secret(),
+              was == null || was.secret() == null
+                  ? null
+                  : now.plus(PREVIOUS_SECRET_KEPT).toString()));
+    });
+    return secret;
+  }
+
+  private static Contents withWebhooks(
+      Contents contents, String projectId, ProjectWebhooks settings) {
+    Map<String, ProjectWebhooks> all = new java.util.TreeMap<>(contents.webhooks());
+    all.put(projectId, settings);
+    return new Contents(contents.version(), contents.urlSigningKey(), contents.keys(), all);
+  }
+
+  private String newWebhookSecret() {
+    byte[] bytes = new byte[32];
+    random.nextBytes(bytes);
+    return "whsec_" + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
   }
 
   /** The file as it is now, read again only if it changed. */

@@ -15,6 +15,9 @@ import java.util.Map;
  * keys create --operator [--name &lt;what for&gt;]
  * keys list
  * keys revoke &lt;id&gt;
+ * keys webhooks allow &lt;projectId&gt; &lt;host&gt;[,&lt;host&gt;...]   (the first time: prints the signing secret)
+ * keys webhooks rotate-secret &lt;projectId&gt;             prints the new signing secret
+ * keys webhooks list
  * </pre>
  *
  * {@code --keys-file <file>} names the file; else {@code TEMPERA_KEYS_FILE}, else {@code keys.json}
@@ -127,8 +130,90 @@ public final class KeysCommand {
         err.println("revoked key " + words.get(1));
         return 0;
       }
+      case "webhooks" -> {
+        return webhooks(keys, words.subList(1, words.size()), out, err);
+      }
       default -> {
         err.println("unknown keys command " + words.get(0));
+        return usage(err);
+      }
+    }
+  }
+
+  /** {@code keys webhooks ...}: a project's webhook allow-list and signing secret. */
+  private static int webhooks(
+      ApiKeyStore keys, List<String> words, PrintStream out, PrintStream err) {
+    String what = words.isEmpty() ? "" : words.get(0);
+    switch (what) {
+      case "list" -> {
+        out.printf("%-24s  %-20s  %s%n", "PROJECT", "SECRET MADE", "ALLOWED HOSTS");
+        keys.webhooks()
+            .forEach((project, settings) ->
+                out.printf(
+                    "%-24s  %-20s  %s%n",
+                    project,
+                    settings.secretCreated() == null
+                        ? "-"
+                        : settings
+                            .secretCreated()
+                            .substring(0, Math.min(19, settings.secretCreated().length())),
+                    settings.allowedHosts().isEmpty()
+                        ? "(none)"
+                        : String.join(",", settings.allowedHosts())));
+        return 0;
+      }
+      case "allow" -> {
+        if (words.size() != 3 || !io.tempera.outputs.OutputStore.safeSegment(words.get(1))) {
+          err.println(
+              "keys webhooks allow needs a projectId and hosts, e.g. keys webhooks allow p1"
+                  + " hooks.example.com,*.example.org (an empty string allows none)");
+          return usage(err);
+        }
+        List<String> hosts = new ArrayList<>();
+        for (String given : words.get(2).split(",")) {
+          if (given.isBlank()) {
+            continue;
+          }
+          String host = io.tempera.api.webhooks.WebhookHosts.normalisePattern(given.strip());
+          if (host == null) {
+            err.println(
+                "'"
+                    + given.strip()
+                    + "' is not a host: give a name (hooks.example.com), a wildcard for its"
+                    + " subdomains (*.example.com) or an IP address");
+            return 2;
+          }
+          hosts.add(host);
+        }
+        String secret = keys.allowWebhookHosts(words.get(1), hosts);
+        err.println(
+            "project "
+                + words.get(1)
+                + " may send webhooks to "
+                + (hosts.isEmpty() ? "no host" : String.join(", ", hosts)));
+        if (secret != null) {
+          err.println("its webhook signing secret is shown this once:");
+          out.println(secret);
+        }
+        return 0;
+      }
+      case "rotate-secret" -> {
+        if (words.size() != 2 || !io.tempera.outputs.OutputStore.safeSegment(words.get(1))) {
+          err.println("keys webhooks rotate-secret needs a projectId");
+          return usage(err);
+        }
+        String secret = keys.rotateWebhookSecret(words.get(1));
+        err.println(
+            "new webhook signing secret for project "
+                + words.get(1)
+                + " (events are signed with the previous one too for the next "
+                + ApiKeyStore.PREVIOUS_SECRET_KEPT.toHours()
+                + " h); it is shown this once:");
+        out.println(secret);
+        return 0;
+      }
+      default -> {
+        err.println("keys webhooks needs allow, rotate-secret or list");
         return usage(err);
       }
     }
@@ -154,7 +239,10 @@ public final class KeysCommand {
         usage: keys create --project <projectId> [--name <what for>] [--keys-file <file>]
                keys create --operator [--name <what for>] [--keys-file <file>]
                keys list [--keys-file <file>]
-               keys revoke <id> [--keys-file <file>]\
+               keys revoke <id> [--keys-file <file>]
+               keys webhooks allow <projectId> <host>[,<host>...] [--keys-file <file>]
+               keys webhooks rotate-secret <projectId> [--keys-file <file>]
+               keys webhooks list [--keys-file <file>]\
         """);
     return 2;
   }

@@ -30,6 +30,11 @@ public record WebhookAttempt(
         number, when, httpStatus, error, delivered, retryable, retryAfterMillis, durationMillis);
   }
 
+  /** The same attempt, delivered (the receiver answered 2xx). */
+  public WebhookAttempt asDelivered() {
+    return new WebhookAttempt(number, at, httpStatus, null, true, false, null, durationMillis);
+  }
+
   /** An attempt whose activity never answered (its worker was lost, or it ran out of time). */
   public static WebhookAttempt unfinished(int number, String at, String why) {
     return new WebhookAttempt(number, at, null, why, false, true, null, 0);

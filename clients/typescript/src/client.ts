@@ -214,6 +214,7 @@ export class TemperaClient {
         projectId: req.projectId,
         nodeId: req.nodeId,
         requestId: req.requestId,
+        webhook: req.webhook,
       },
     });
   }
@@ -255,6 +256,7 @@ export class TemperaClient {
     };
     if (req.projectId !== undefined) message.projectId = req.projectId;
     if (req.tier !== undefined) message.tier = req.tier;
+    if (req.webhook !== undefined) message.webhook = req.webhook;
 
     let resolve!: (handle: GenerationHandle) => void;
     let reject!: (error: unknown) => void;

@@ -211,6 +211,28 @@ export interface Generation {
    */
   parameters?: Record<string, unknown>;
   eventId: number;
+  /** Its webhook's delivery, when it names one (`GET /api/generations/{id}` only). */
+  webhook?: WebhookDelivery;
+}
+
+/** A generation's webhook delivery: every attempt, and what comes next. */
+export interface WebhookDelivery {
+  url: string;
+  /** The id every attempt carries in `Tempera-Event-Id`. */
+  eventId: string;
+  status: "PENDING" | "RETRYING" | "DELIVERED" | "FAILED";
+  attempts: {
+    number: number;
+    at: string;
+    /** Absent when no answer came (unreachable, timed out, refused address). */
+    httpStatus?: number;
+    error?: string;
+    durationMillis: number;
+  }[];
+  /** While RETRYING. */
+  nextAttemptAt?: string;
+  /** Why it FAILED. */
+  reason?: string;
 }
 
 /** A step down the tier chain, or (with `fromModel`/`toModel`) a model that failed to load replaced by its fallback, and why. */
@@ -239,6 +261,11 @@ export interface StartGenerationRequest {
    * `crypto.randomUUID()` when omitted; pass your own to make your retries safe too.
    */
   requestId?: string;
+  /**
+   * Where the generation's end is POSTed, signed with the project's webhook secret; the host must
+   * be on the project's allow-list (else `422 WEBHOOK_NOT_ALLOWED`). See the README's Webhooks.
+   */
+  webhook?: { url: string };
 }
 
 /** `POST /api/projects/{projectId}/uploads` answer; `path` is what an image parameter takes. */
@@ -394,6 +421,7 @@ export interface StartGenerationMessage {
   projectId?: string;
   nodeId: string;
   requestId: string;
+  webhook?: { url: string };
 }
 
 export interface SubscribeMessage {

@@ -51,7 +51,8 @@ class DocumentedEnvironmentNamesTest {
   @EnableConfigurationProperties({
     TemperaProperties.class,
     SchedulingProperties.class,
-    QuotaProperties.class
+    QuotaProperties.class,
+    io.tempera.api.webhooks.WebhookProperties.class
   })
   static class Api {}
 

@@ -65,6 +65,48 @@ class KeysCommandTest {
   }
 
   @Test
+  void webhooksAllowListAndSigningSecret() {
+    Map<String, String> env = Map.of("TEMPERA_KEYS_FILE", dir.resolve("keys.json").toString());
+    Run allowed = run(env, "keys", "webhooks", "allow", "alpha", "Hooks.Example.com,*.example.org");
+    assertThat(allowed.status()).isZero();
+    String secret = allowed.out().trim();
+    assertThat(secret).startsWith("whsec_").hasSizeGreaterThan(40);
+    assertThat(allowed.err()).contains("hooks.example.com, *.example.org").doesNotContain(secret);
+    ApiKeyStore store = new ApiKeyStore(dir.resolve("keys.json"));
+    assertThat(store.webhooks("alpha").orElseThrow().allowedHosts())
+        .containsExactly("hooks.example.com", "*.example.org");
+
+    // the list again replaces it; the secret is shown the first time only
+    Run again = run(env, "keys", "webhooks", "allow", "alpha", "203.0.113.9");
+    assertThat(again.out()).isEmpty();
+    assertThat(run(env, "keys", "webhooks", "list").out())
+        .contains("alpha")
+        .contains("203.0.113.9")
+        .doesNotContain(secret);
+
+    Run rotated = run(env, "keys", "webhooks", "rotate-secret", "alpha");
+    String next = rotated.out().trim();
+    assertThat(next).startsWith("whsec_").isNotEqualTo(secret);
+    // the previous secret still signs for a while, after the new one
+    assertThat(
+            new ApiKeyStore(dir.resolve("keys.json"))
+                .webhooks("alpha")
+                .orElseThrow()
+                .signingSecrets(java.time.Instant.now()))
+        .containsExactly(next, secret);
+    assertThat(
+            new ApiKeyStore(dir.resolve("keys.json"))
+                .webhooks("alpha")
+                .orElseThrow()
+                .signingSecrets(java.time.Instant.now().plus(java.time.Duration.ofHours(25))))
+        .containsExactly(next);
+
+    assertThat(run(env, "keys", "webhooks", "allow", "alpha", "not a host").status()).isEqualTo(2);
+    assertThat(run(env, "keys", "webhooks", "allow", "../x", "a.com").status()).isEqualTo(2);
+    assertThat(run(env, "keys", "webhooks").err()).contains("allow, rotate-secret or list");
+  }
+
+  @Test
   void theFileIsFoundLikeTheServerFindsIt() {
     assertThat(KeysCommand.defaultFile(Map.of("TEMPERA_KEYS_FILE", "/x/k.json")))
         .isEqualTo(Path.of("/x/k.json"));

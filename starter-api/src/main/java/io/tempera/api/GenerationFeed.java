@@ -295,6 +295,10 @@ public class GenerationFeed {
   /** Completes when a periodic check finds the generation's workflow no longer running. */
   private Mono<Void> endFoundByChecking(String id) {
     return Flux.interval(endCheckEvery)
+        // a tick while a check is still out (Temporal slow or away) is dropped: without this the
+        // ticks queued behind slow checks overflowed the interval after 32, and the error ended
+        // every follower's stream and split the generation's upstream in two
+        .onBackpressureDrop()
         .concatMap(tick -> Blocking.call(() -> generations.running(id)).onErrorReturn(true))
         .filter(running -> !running)
         .next()

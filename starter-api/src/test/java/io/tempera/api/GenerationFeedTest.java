@@ -43,6 +43,10 @@ class GenerationFeedTest {
   private final AtomicInteger runningCalls = new AtomicInteger();
   private final AtomicInteger viewCalls = new AtomicInteger();
 
+  /** How long each periodic end check takes (Temporal slow or away); 0: at once. */
+  private final java.util.concurrent.atomic.AtomicLong checkTakesMillis =
+      new java.util.concurrent.atomic.AtomicLong();
+
   private final GenerationService generations =
       new GenerationService(
           null,
@@ -72,6 +76,14 @@ class GenerationFeedTest {
         @Override
         public boolean running(String id) {
           runningCalls.incrementAndGet();
+          long slow = checkTakesMillis.get();
+          if (slow > 0) {
+            try {
+              Thread.sleep(slow);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
           return !status.get().terminal();
         }
 
@@ -239,6 +251,32 @@ class GenerationFeedTest {
             e -> assertThat(((GenerationFeed.Final) e).view().status()).isEqualTo("SUCCEEDED"))
         .expectComplete()
         .verify(Duration.ofSeconds(20));
+  }
+
+  /**
+   * End checks slower than their period (Temporal slow or away) pile no ticks up: the stream goes
+   * on, and the end still comes once a check finds it. (The ticks queued behind slow checks used to
+   * overflow after 32 and end every follower's stream with an error.)
+   */
+  @Test
+  void endChecksSlowerThanTheirPeriodDoNotEndTheStream() {
+    bus.endsPublishedHere();
+    queryAnswers.countDown();
+    checkTakesMillis.set(100);
+    GenerationFeed checking =
+        new GenerationFeed(generations, bus, Duration.ofMillis(300), Duration.ofMillis(1));
+    StepVerifier.create(checking.follow(ID, 0))
+        .assertNext(e -> assertThat(e).isInstanceOf(GenerationFeed.Snapshot.class))
+        // 40 periods' worth of checks still out: more ticks than the 32 a queue took
+        .expectNoEvent(Duration.ofSeconds(4))
+        .then(() -> {
+          status.set(GenerationStatus.SUCCEEDED);
+          result.complete(null);
+        })
+        .assertNext(
+            e -> assertThat(((GenerationFeed.Final) e).view().status()).isEqualTo("SUCCEEDED"))
+        .expectComplete()
+        .verify(Duration.ofSeconds(30));
   }
 
   /** Subscriptions to the bus made and closed, through the feed. */

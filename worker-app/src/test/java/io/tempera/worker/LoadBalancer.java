@@ -49,7 +49,9 @@ final class LoadBalancer {
         String.join(
             "\n",
             "daemon off;",
-            "worker_processes 1;",
+            // one process: killed with the test's other processes (SIGKILL of a master leaves its
+            // workers behind, holding the port)
+            "master_process off;",
             "pid " + dir.resolve("nginx.pid") + ";",
             "error_log " + dir.resolve("error.log") + " info;",
             "events { worker_connections 1024; }",

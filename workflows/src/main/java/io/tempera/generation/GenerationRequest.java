@@ -92,21 +92,6 @@ public record GenerationRequest(
         null);
   }
 
-  /** The same request with this priority and fair-share weight. */
-  public GenerationRequest scheduled(Integer newPriority, Integer weight) {
-    return new GenerationRequest(
-        functionId,
-        tier,
-        parameters,
-        projectId,
-        nodeId,
-        requestId,
-        functionVersion,
-        newPriority,
-        weight,
-        webhook);
-  }
-
   /** The same request, its end POSTed to {@code hook}. */
   public GenerationRequest withWebhook(io.tempera.webhooks.Webhook hook) {
     return new GenerationRequest(

@@ -78,6 +78,7 @@ class WebhooksApiTest {
   static final String PROJECT = "hooked";
 
   @Autowired ApiKeyStore keys;
+  @Autowired io.micrometer.core.instrument.MeterRegistry metrics;
   @Autowired WorkflowClient client;
   @LocalServerPort int port;
 
@@ -232,6 +233,8 @@ class WebhooksApiTest {
             .willReturn(aResponse().withStatus(200)));
     String url = "http://127.0.0.1:" + receiver.port() + "/hook";
     String id = "gen-webhook-api-flaky";
+    long retriedBefore = attempts("retried", "5xx");
+    long deliveredBefore = attempts("delivered", "2xx");
 
     // a generation that ended (a stand-in workflow), naming the webhook in its memo as the API does
     GenerationWorkflow generation =
@@ -311,6 +314,104 @@ class WebhooksApiTest {
     assertThat(attempts.get(2).has("error")).isFalse();
     assertThat(Instant.parse(attempts.get(1).get("at").asText()))
         .isAfter(Instant.parse(attempts.get(0).get("at").asText()));
+
+    // and in the metrics: two retried after a 5xx, one delivered
+    assertThat(attempts("retried", "5xx") - retriedBefore).isEqualTo(2);
+    assertThat(attempts("delivered", "2xx") - deliveredBefore).isEqualTo(1);
+  }
+
+  private long attempts(String outcome, String status) {
+    var timer =
+        metrics
+            .find(io.tempera.api.webhooks.WebhookActivitiesImpl.ATTEMPTS)
+            .tag("outcome", outcome)
+            .tag("status", status)
+            .timer();
+    return timer == null ? 0 : timer.count();
+  }
+
+  private HttpResponse<String> admin(String method, String path, String body, String key)
+      throws Exception {
+    return http.send(
+        HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + port + "/api/admin/webhooks" + path))
+            .header("Authorization", "Bearer " + key)
+            .header("Content-Type", "application/json")
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void operatorsSetAllowListsAndRotateSecretsOverHttp() throws Exception {
+    String operator = TestKeys.operator(keys);
+    String project = "hooked-admin";
+
+    assertRefused(admin("GET", "/" + project, null, operator), 404, "NO_WEBHOOK_SETTINGS");
+    // the first allow-list makes the project's secret and shows it once
+    HttpResponse<String> made =
+        admin(
+            "PUT",
+            "/" + project,
+            "{\"allowedHosts\":[\"Hooks.Example.com\",\"*.example.org\",\"hooks.example.com\"]}",
+            operator);
+    assertThat(made.statusCode()).as(made.body()).isEqualTo(200);
+    JsonNode changed = JSON.readTree(made.body());
+    String first = changed.get("secret").asText();
+    assertThat(first).startsWith("whsec_");
+    assertThat(changed.get("webhooks").get("allowedHosts").toString())
+        .isEqualTo("[\"hooks.example.com\",\"*.example.org\"]");
+    assertThat(keys.webhooks(project).orElseThrow().secret()).isEqualTo(first);
+
+    // a second allow-list keeps the secret and does not show it
+    HttpResponse<String> again =
+        admin("PUT", "/" + project, "{\"allowedHosts\":[\"10.0.0.7\"]}", operator);
+    assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
+    assertThat(JSON.readTree(again.body()).get("secret").isNull()).isTrue();
+    assertThat(keys.webhooks(project).orElseThrow().allowedHosts()).containsExactly("10.0.0.7");
+
+    // rotation: a new secret, shown once; the previous one still signs for a while
+    HttpResponse<String> rotated = admin("POST", "/" + project + "/rotate-secret", null, operator);
+    assertThat(rotated.statusCode()).as(rotated.body()).isEqualTo(200);
+    String second = JSON.readTree(rotated.body()).get("secret").asText();
+    assertThat(second).startsWith("whsec_").isNotEqualTo(first);
+    assertThat(JSON.readTree(rotated.body()).get("webhooks").get("previousUntil").asText())
+        .isNotBlank();
+    assertThat(keys.webhooks(project).orElseThrow().signingSecrets(Instant.now()))
+        .containsExactly(second, first);
+
+    // the listing never shows a secret
+    HttpResponse<String> list = admin("GET", "", null, operator);
+    assertThat(list.statusCode()).isEqualTo(200);
+    assertThat(list.body()).contains(project).doesNotContain(first).doesNotContain(second);
+
+    // bad input: a clear 400, nothing changed
+    assertRefused(
+        admin("PUT", "/" + project, "{\"allowedHosts\":[\"not a host\"]}", operator),
+        400,
+        "INVALID_HOST");
+    assertRefused(
+        admin("PUT", "/" + project, "{\"allowedHosts\":\"x.example.com\"}", operator),
+        400,
+        "INVALID_FIELD");
+    assertRefused(admin("PUT", "/" + project, "{\"hosts\":[]}", operator), 400, "INVALID_REQUEST");
+    assertRefused(admin("PUT", "/" + project, "[", operator), 400, "INVALID_BODY");
+    assertThat(keys.webhooks(project).orElseThrow().allowedHosts()).containsExactly("10.0.0.7");
+
+    // a project's key may not touch webhook settings, its own neither
+    String projectKey = TestKeys.project(keys, project);
+    assertThat(admin("GET", "", null, projectKey).statusCode()).isEqualTo(403);
+    assertThat(
+            admin("PUT", "/" + project, "{\"allowedHosts\":[\"evil.example\"]}", projectKey)
+                .statusCode())
+        .isEqualTo(403);
+    assertThat(admin("POST", "/" + project + "/rotate-secret", null, projectKey).statusCode())
+        .isEqualTo(403);
+    assertThat(keys.webhooks(project).orElseThrow().allowedHosts()).containsExactly("10.0.0.7");
   }
 
   @Test

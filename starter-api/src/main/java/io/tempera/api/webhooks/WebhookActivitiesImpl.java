@@ -1,5 +1,7 @@
 package io.tempera.api.webhooks;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.tempera.security.ApiKeyStore;
 import io.tempera.webhooks.WebhookActivities;
 import io.tempera.webhooks.WebhookAttempt;
@@ -11,6 +13,7 @@ import java.net.InetAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
@@ -43,11 +46,19 @@ public final class WebhookActivitiesImpl implements WebhookActivities, AutoClose
   /** The user agent receivers see. */
   static final String USER_AGENT = "Tempera-Webhooks/1";
 
+  /**
+   * The metric of delivery attempts: a timer tagged {@code outcome} (delivered, retried: a failure
+   * the delivery tries again after, refused: one it does not) and {@code status} (the receiver's
+   * HTTP status class, or none when it was not reached).
+   */
+  public static final String ATTEMPTS = "tempera.webhooks.attempts";
+
   private final WebhookRules rules;
   private final ApiKeyStore keys;
   private final Function<WebhookEvent, byte[]> bodies;
   private final Clock clock;
   private final CloseableHttpClient http;
+  private final MeterRegistry metrics;
 
   /** A name refused for the address it resolves to (never retried: it is not a network fault). */
   private static final class AddressRefused extends UnknownHostException {
@@ -61,6 +72,19 @@ public final class WebhookActivitiesImpl implements WebhookActivities, AutoClose
    */
   public WebhookActivitiesImpl(
       WebhookRules rules, ApiKeyStore keys, Function<WebhookEvent, byte[]> bodies, Clock clock) {
+    this(rules, keys, bodies, clock, null);
+  }
+
+  /**
+   * @param metrics where delivery attempts are counted and timed ({@link #ATTEMPTS}); null for none
+   */
+  public WebhookActivitiesImpl(
+      WebhookRules rules,
+      ApiKeyStore keys,
+      Function<WebhookEvent, byte[]> bodies,
+      Clock clock,
+      MeterRegistry metrics) {
+    this.metrics = metrics;
     this.rules = rules;
     this.keys = keys;
     this.bodies = bodies;
@@ -113,6 +137,22 @@ public final class WebhookActivitiesImpl implements WebhookActivities, AutoClose
   @Override
   public WebhookAttempt post(WebhookPost post) {
     long started = System.nanoTime();
+    WebhookAttempt attempt = attempt(post, started);
+    if (metrics != null) {
+      Timer.builder(ATTEMPTS)
+          .description("Webhook delivery attempts, by outcome and the receiver's status class")
+          .tag(
+              "outcome",
+              attempt.delivered() ? "delivered" : attempt.retryable() ? "retried" : "refused")
+          .tag(
+              "status", attempt.httpStatus() == null ? "none" : (attempt.httpStatus() / 100) + "xx")
+          .register(metrics)
+          .record(Duration.ofNanos(System.nanoTime() - started));
+    }
+    return attempt;
+  }
+
+  private WebhookAttempt attempt(WebhookPost post, long started) {
     WebhookEvent event = post.event();
     URI uri;
     try {

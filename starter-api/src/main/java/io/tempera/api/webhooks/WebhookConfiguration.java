@@ -1,6 +1,7 @@
 package io.tempera.api.webhooks;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.tempera.api.GenerationService;
 import io.tempera.security.ApiKeyStore;
 import io.tempera.webhooks.WebhookDeliveryWorkflow;
@@ -10,6 +11,7 @@ import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -42,9 +44,16 @@ public class WebhookConfiguration {
    */
   @Bean(destroyMethod = "close")
   public WebhookActivitiesImpl webhookActivities(
-      WebhookRules rules, ApiKeyStore keys, GenerationService generations) {
+      WebhookRules rules,
+      ApiKeyStore keys,
+      GenerationService generations,
+      ObjectProvider<MeterRegistry> metrics) {
     return new WebhookActivitiesImpl(
-        rules, keys, event -> body(event, generations), Clock.systemUTC());
+        rules,
+        keys,
+        event -> body(event, generations),
+        Clock.systemUTC(),
+        metrics.getIfAvailable());
   }
 
   static byte[] body(WebhookEvent event, GenerationService generations) {

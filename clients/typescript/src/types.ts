@@ -186,6 +186,8 @@ export interface Generation {
   etaSeconds?: number;
   /** While the run waits in the backend's own queue: the estimated seconds until it starts (part of etaSeconds). */
   startsInSeconds?: number;
+  /** While it waits: for what, its place and the estimated seconds until the wait ends. */
+  waiting?: Waiting;
   /** Relative, signed URL of the latest preview image, while the backend sends previews (works without the key). */
   previewUrl?: string;
   functionId: string;
@@ -314,8 +316,23 @@ export interface TaskProgress {
   etaSeconds?: number;
   /** While the run waits in the backend's own queue: the estimated seconds until it starts. */
   startsInSeconds?: number;
+  /** While it waits: for what, its place and the estimated seconds until the wait ends. */
+  waiting?: Waiting;
   previewUrl?: string;
   timestamp: number;
+}
+
+/**
+ * What a queued generation waits for: `slot`, a GPU slot of its pool (its place in the slot allocator's line, in
+ * the order the allocator serves it, and the allocator's estimate from the lease times it measured), or `backend`,
+ * its run in the backend's own queue (ComfyUI's or Gradio's place and estimate).
+ */
+export interface Waiting {
+  for: 'slot' | 'backend';
+  /** 1 = next. */
+  position?: number;
+  /** Estimated seconds until the wait ends (absent until the allocator measured a lease or the backend estimates). */
+  startsInSeconds?: number;
 }
 
 export interface TaskSuccess {

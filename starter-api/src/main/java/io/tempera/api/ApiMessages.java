@@ -98,6 +98,7 @@ public final class ApiMessages {
       Integer queuePosition,
       Integer etaSeconds,
       Integer startsInSeconds,
+      Waiting waiting,
       String previewUrl,
       String functionId,
       String functionVersion,
@@ -129,6 +130,7 @@ public final class ApiMessages {
           queuePosition,
           etaSeconds,
           startsInSeconds,
+          waiting,
           previewUrl,
           functionId,
           functionVersion,
@@ -148,6 +150,21 @@ public final class ApiMessages {
           delivery);
     }
   }
+
+  /**
+   * What a queued generation waits for, so a client can show the two waits apart: {@code "slot"}, a
+   * GPU slot of its pool (its place in the slot allocator's line, in the order the allocator serves
+   * it, and the allocator's estimate from the lease times it measured), or {@code "backend"}, its
+   * run in the backend's own queue (ComfyUI's or Gradio's place and estimate).
+   *
+   * @param position 1 = next
+   * @param startsInSeconds the estimated seconds until the wait ends (null: not known yet)
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Waiting(
+      @com.fasterxml.jackson.annotation.JsonProperty("for") String waitingFor,
+      Integer position,
+      Integer startsInSeconds) {}
 
   @JsonInclude(JsonInclude.Include.NON_EMPTY)
   @SuppressWarnings(

@@ -319,6 +319,13 @@ public class GenerationFeed {
     if (event.queuePosition() != null) fields.put("queuePosition", event.queuePosition());
     if (event.etaSeconds() != null) fields.put("etaSeconds", event.etaSeconds());
     if (event.startsInSeconds() != null) fields.put("startsInSeconds", event.startsInSeconds());
+    if (event.waitingFor() != null) {
+      Map<String, Object> waiting = new LinkedHashMap<>();
+      waiting.put("for", event.waitingFor());
+      if (event.queuePosition() != null) waiting.put("position", event.queuePosition());
+      if (event.startsInSeconds() != null) waiting.put("startsInSeconds", event.startsInSeconds());
+      fields.put("waiting", waiting);
+    }
     if (event.previewUrl() != null)
       fields.put("previewUrl", generations.signed(event.previewUrl()));
     fields.put("timestamp", event.timestampMillis());

@@ -674,6 +674,12 @@ public class GenerationService {
     Integer queuePosition = state.queuePosition();
     Integer etaSeconds = null;
     Integer startsInSeconds = null;
+    // in its pool's line for a GPU slot while the workflow says so (a live event of the line may
+    // outlive the wait by a moment)
+    String waitingFor =
+        state.phase() == io.tempera.generation.Phase.WAITING_FOR_SLOT
+            ? ProgressEvent.WAITING_FOR_SLOT
+            : null;
     String previewUrl = null;
     long eventId = live.map(ProgressEvent::seq).orElse(0L);
     if (!state.status().terminal() && live.isPresent()) {
@@ -689,6 +695,9 @@ public class GenerationService {
       queuePosition = nearer(state.queuePosition(), event.queuePosition());
       etaSeconds = event.etaSeconds();
       startsInSeconds = event.startsInSeconds();
+      if (ProgressEvent.WAITING_FOR_BACKEND.equals(event.waitingFor())) {
+        waitingFor = event.waitingFor(); // its run waits in the backend's own queue
+      }
       previewUrl = signed(event.previewUrl());
     }
     if (state.error() != null) {
@@ -706,6 +715,7 @@ public class GenerationService {
         queuePosition,
         etaSeconds,
         startsInSeconds,
+        waiting(waitingFor, queuePosition, startsInSeconds),
         previewUrl,
         state.functionId(),
         state.functionVersion(),
@@ -739,6 +749,11 @@ public class GenerationService {
         state.parameters().isEmpty() ? null : state.parameters(),
         eventId,
         null);
+  }
+
+  /** What a generation waits for, with its place and wait (null: it waits for nothing). */
+  static ApiMessages.Waiting waiting(String waitingFor, Integer position, Integer startsIn) {
+    return waitingFor == null ? null : new ApiMessages.Waiting(waitingFor, position, startsIn);
   }
 
   /** The smaller of two places in line (either may be unknown). */

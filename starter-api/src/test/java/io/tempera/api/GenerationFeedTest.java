@@ -138,6 +138,89 @@ class GenerationFeedTest {
   private final GenerationFeed feed =
       new GenerationFeed(generations, bus, Duration.ofMillis(300), GenerationFeed.END_CHECK_EVERY);
 
+  /**
+   * A generation in its pool's line shows what it waits for, its place and the allocator's
+   * estimate, in the REST view and the live fields; one waiting in the backend's queue, that.
+   */
+  @Test
+  void aQueuedGenerationShowsWhatItWaitsForItsPlaceAndItsWait() {
+    GenerationState inLine =
+        new GenerationState(
+            ID,
+            GenerationStatus.QUEUED,
+            Phase.WAITING_FOR_SLOT,
+            0.02,
+            7,
+            "f",
+            "1",
+            "p",
+            "n",
+            "standard",
+            "standard",
+            List.of(),
+            List.of(),
+            null,
+            List.of(),
+            null,
+            null,
+            List.of(),
+            null);
+    ProgressEvent slot =
+        new ProgressEvent(
+            ID,
+            3,
+            "phase",
+            "WAITING_FOR_SLOT",
+            0.02,
+            null,
+            null,
+            4,
+            "Waiting for a GPU (4 in line, about 20 s)",
+            1L,
+            30,
+            null,
+            20,
+            ProgressEvent.WAITING_FOR_SLOT);
+    ApiMessages.Generation view = generations.toView(inLine, java.util.Optional.of(slot));
+    assertThat(view.queuePosition())
+        .as("the place published, nearer than the one told")
+        .isEqualTo(4);
+    assertThat(view.waiting()).isEqualTo(new ApiMessages.Waiting("slot", 4, 20));
+    assertThat(view.etaSeconds()).isEqualTo(30);
+    assertThat(generations.toView(inLine, java.util.Optional.empty()).waiting())
+        .as("before any event: the place the workflow was told")
+        .isEqualTo(new ApiMessages.Waiting("slot", 7, null));
+    assertThat(feed.progressFields(java.util.Map.of(), slot))
+        .containsEntry(
+            "waiting", java.util.Map.of("for", "slot", "position", 4, "startsInSeconds", 20));
+
+    GenerationState running = stateOf(GenerationStatus.RUNNING);
+    ProgressEvent backend =
+        new ProgressEvent(
+            ID,
+            9,
+            "progress",
+            "GENERATING",
+            0.05,
+            null,
+            null,
+            2,
+            "queued",
+            2L,
+            50,
+            null,
+            12,
+            ProgressEvent.WAITING_FOR_BACKEND);
+    assertThat(generations.toView(running, java.util.Optional.of(backend)).waiting())
+        .isEqualTo(new ApiMessages.Waiting("backend", 2, 12));
+    ProgressEvent runs =
+        new ProgressEvent(ID, 10, "progress", "GENERATING", 0.5, 5, 10, null, "step", 3L, 9, null);
+    assertThat(generations.toView(running, java.util.Optional.of(runs)).waiting())
+        .as("running: waits for nothing")
+        .isNull();
+    assertThat(feed.progressFields(java.util.Map.of(), runs)).doesNotContainKey("waiting");
+  }
+
   /** The query answers only when told to: longer than the feed's grace (300 ms here). */
   @Test
   void liveProgressFlowsWhileTheStateQueryIsSlowAndTheSnapshotNeverGoesBack() {

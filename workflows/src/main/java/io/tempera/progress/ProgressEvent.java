@@ -12,6 +12,10 @@ package io.tempera.progress;
  * @param startsInSeconds while the run waits in the backend's own queue: the estimated seconds
  *     until it starts (part of etaSeconds, which counts to the end); null once it runs or when
  *     unknown
+ * @param waitingFor while the generation waits: {@link #WAITING_FOR_SLOT} (in its pool's line for a
+ *     GPU slot; {@code queuePosition} is its place in the allocator's line, {@code startsInSeconds}
+ *     the allocator's estimate of the wait) or {@link #WAITING_FOR_BACKEND} (its run in the
+ *     backend's own queue: the backend's place and estimate); null once it runs
  */
 public record ProgressEvent(
     String generationId,
@@ -26,7 +30,45 @@ public record ProgressEvent(
     long timestampMillis,
     Integer etaSeconds,
     String previewUrl,
-    Integer startsInSeconds) {
+    Integer startsInSeconds,
+    String waitingFor) {
+
+  /** Waiting in the pool's line for a GPU slot (the slot allocator's place and estimate). */
+  public static final String WAITING_FOR_SLOT = "slot";
+
+  /** Waiting in the backend's own queue (the backend's place and estimate). */
+  public static final String WAITING_FOR_BACKEND = "backend";
+
+  public ProgressEvent(
+      String generationId,
+      long seq,
+      String type,
+      String phase,
+      double progress,
+      Integer step,
+      Integer totalSteps,
+      Integer queuePosition,
+      String message,
+      long timestampMillis,
+      Integer etaSeconds,
+      String previewUrl,
+      Integer startsInSeconds) {
+    this(
+        generationId,
+        seq,
+        type,
+        phase,
+        progress,
+        step,
+        totalSteps,
+        queuePosition,
+        message,
+        timestampMillis,
+        etaSeconds,
+        previewUrl,
+        startsInSeconds,
+        null);
+  }
 
   public ProgressEvent(
       String generationId,
@@ -97,6 +139,7 @@ public record ProgressEvent(
         timestampMillis,
         etaSeconds,
         previewUrl,
-        startsInSeconds);
+        startsInSeconds,
+        waitingFor);
   }
 }

@@ -132,7 +132,8 @@ final class LiveProgress {
             now,
             eta,
             previewUrl,
-            startsIn));
+            startsIn,
+            queued ? ProgressEvent.WAITING_FOR_BACKEND : null));
   }
 
   /**

@@ -24,7 +24,9 @@ public class SlotAllocatorActivitiesImpl implements SlotAllocatorActivities {
 
   @Override
   public void publishPlaces(List<WaitingPlace> places) {
-    places.forEach(place -> phases.waitingInLine(place.holder(), place.position()));
+    places.forEach(place ->
+        phases.waitingInLine(
+            place.holder(), place.position(), place.waitSeconds(), place.etaSeconds()));
   }
 
   @Override

@@ -20,6 +20,11 @@ final class Holders implements AutoCloseable {
   final TestWorkflowEnvironment env = TestWorkflowEnvironment.newInstance();
   final WorkflowClient client = env.getWorkflowClient();
   final SlotAllocatorClient slots;
+
+  /** Where the allocator publishes the places in line. */
+  final io.tempera.progress.InProcessProgressBus bus =
+      new io.tempera.progress.InProcessProgressBus();
+
   private final String pool;
 
   /** What each holder's requests carry beyond the holder's own (as a worker host adds a weight). */
@@ -35,7 +40,7 @@ final class Holders implements AutoCloseable {
     this.pool = pool;
     this.slots = new SlotAllocatorClient(client, settings);
     io.tempera.activities.GenerationActivitySet.registerAllocator(
-        env.getWorkerFactory(), client, new io.tempera.progress.InProcessProgressBus());
+        env.getWorkerFactory(), client, bus);
     Worker holders = env.newWorker("holders");
     holders.registerWorkflowImplementationTypes(HolderWorkflow.Impl.class);
     holders.registerActivitiesImplementations(

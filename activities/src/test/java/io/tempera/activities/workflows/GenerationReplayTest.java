@@ -104,7 +104,9 @@ class GenerationReplayTest {
         "slot-allocator-tier-placement.json",
         // behind "priority-fair-share": a line served in priority order (PriorityFairShareTest)
         "slot-allocator-priorities.json",
-        "slot-allocator-gpu-time.json" // behind "gpu-time": leases' time counted per project
+        "slot-allocator-gpu-time.json", // behind "gpu-time": leases' time counted per project
+        // behind "queue-eta": places published with their waits, a newcomer's too (DeepQueueTest)
+        "slot-allocator-queue-eta.json"
       })
   void theRecordedSlotAllocatorStillReplays(String file) throws Exception {
     WorkflowExecutionHistory history = history(file);

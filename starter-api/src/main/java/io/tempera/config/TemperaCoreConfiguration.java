@@ -2,6 +2,7 @@ package io.tempera.config;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tempera.codec.EncryptionCodec;
+import io.tempera.codec.TemperaDataConverter;
 import io.tempera.outputs.OutputStore;
 import io.tempera.progress.InProcessProgressBus;
 import io.tempera.progress.ProgressBus;
@@ -65,15 +66,16 @@ public class TemperaCoreConfiguration {
   }
 
   /**
-   * The data converter of Temporal's client and workers when encryption is on: the SDK's default
-   * converters, every payload then encrypted. The Temporal Spring Boot starter takes the one {@link
-   * DataConverter} bean there is (by this name when there are several) for the WorkflowClient, the
-   * workers and the in-process test server alike.
+   * The data converter of Temporal's client and workers: {@link TemperaDataConverter} (the SDK's
+   * default converters, reading payloads with properties a record does not know, as a rolling
+   * upgrade sends them), every payload then encrypted when encryption is on. The Temporal Spring
+   * Boot starter takes the one {@link DataConverter} bean there is (by this name when there are
+   * several) for the WorkflowClient, the workers and the in-process test server alike.
    */
   @Bean
-  @ConditionalOnProperty(name = "tempera.encryption.enabled", havingValue = "true")
-  public DataConverter mainDataConverter(EncryptionCodec encryptionCodec) {
-    return encryptionCodec.dataConverter();
+  public DataConverter mainDataConverter(ObjectProvider<EncryptionCodec> encryptionCodec) {
+    EncryptionCodec codec = encryptionCodec.getIfAvailable();
+    return codec == null ? TemperaDataConverter.standard() : codec.dataConverter();
   }
 
   /** Jackson 2 for templates and backend payloads (the web layer has its own Jackson 3). */

@@ -4,7 +4,6 @@ import io.tempera.codec.EncryptionCodec;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowClientOptions;
 import io.temporal.common.converter.DataConverter;
-import io.temporal.common.converter.DefaultDataConverter;
 import io.temporal.serviceclient.SimpleSslContextBuilder;
 import io.temporal.serviceclient.WorkflowServiceStubs;
 import io.temporal.serviceclient.WorkflowServiceStubsOptions;
@@ -299,12 +298,13 @@ public final class OpsCommand {
   }
 
   /**
-   * The apps' data converter: the SDK's default, every payload encrypted when {@code
-   * TEMPERA_ENCRYPTION_ENABLED} is true (the keys from {@code TEMPERA_ENCRYPTION_KEYS_<ID>}).
+   * The apps' data converter ({@link io.tempera.codec.TemperaDataConverter}), every payload
+   * encrypted when {@code TEMPERA_ENCRYPTION_ENABLED} is true (the keys from {@code
+   * TEMPERA_ENCRYPTION_KEYS_<ID>}).
    */
   static DataConverter dataConverter(Map<String, String> env) {
     if (!"true".equalsIgnoreCase(env.getOrDefault("TEMPERA_ENCRYPTION_ENABLED", "").strip())) {
-      return DefaultDataConverter.STANDARD_INSTANCE;
+      return io.tempera.codec.TemperaDataConverter.standard();
     }
     Map<String, String> keys = new TreeMap<>();
     String prefix = "TEMPERA_ENCRYPTION_KEYS_";

@@ -349,7 +349,8 @@ class WebhooksApiTest {
   @Test
   void operatorsSetAllowListsAndRotateSecretsOverHttp() throws Exception {
     String operator = TestKeys.operator(keys);
-    String project = "hooked-admin";
+    // a project of its own each run: the keys file outlives a run
+    String project = "hooked-admin-" + Long.toHexString(System.nanoTime());
 
     assertRefused(admin("GET", "/" + project, null, operator), 404, "NO_WEBHOOK_SETTINGS");
     // the first allow-list makes the project's secret and shows it once

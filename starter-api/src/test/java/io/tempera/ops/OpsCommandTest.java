@@ -140,7 +140,7 @@ class OpsCommandTest {
   @Test
   void encryptionKeysThatAreNotUsableAreNamedNotShown() {
     assertThat(OpsCommand.dataConverter(java.util.Map.of()))
-        .isSameAs(io.temporal.common.converter.DefaultDataConverter.STANDARD_INSTANCE);
+        .isSameAs(io.tempera.codec.TemperaDataConverter.standard());
     java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
     int exit =
         OpsCommand.run(
@@ -163,7 +163,7 @@ class OpsCommandTest {
                     "TEMPERA_ENCRYPTION_ENABLED", "true",
                     "TEMPERA_ENCRYPTION_CURRENT_KEY_ID", "k1",
                     "TEMPERA_ENCRYPTION_KEYS_K1", key)))
-        .isNotSameAs(io.temporal.common.converter.DefaultDataConverter.STANDARD_INSTANCE);
+        .isNotSameAs(io.tempera.codec.TemperaDataConverter.standard());
   }
 
   @Test

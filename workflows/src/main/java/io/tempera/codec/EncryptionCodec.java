@@ -5,7 +5,6 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import io.temporal.api.common.v1.Payload;
 import io.temporal.common.converter.CodecDataConverter;
 import io.temporal.common.converter.DataConverter;
-import io.temporal.common.converter.DefaultDataConverter;
 import io.temporal.payload.codec.PayloadCodec;
 import io.temporal.payload.codec.PayloadCodecException;
 import java.nio.charset.StandardCharsets;
@@ -167,12 +166,13 @@ public final class EncryptionCodec implements PayloadCodec {
   }
 
   /**
-   * The data converter Temporal's clients and workers use with this codec: the SDK's default
-   * converters, every payload then encrypted, failures' messages and stack traces included (they
-   * may name a user's file); a failure's type (the error code) stays readable.
+   * The data converter Temporal's clients and workers use with this codec: {@link
+   * TemperaDataConverter}'s converters, every payload then encrypted, failures' messages and stack
+   * traces included (they may name a user's file); a failure's type (the error code) stays
+   * readable.
    */
   public DataConverter dataConverter() {
-    return new CodecDataConverter(DefaultDataConverter.newDefaultInstance(), List.of(this), true);
+    return new CodecDataConverter(TemperaDataConverter.standard(), List.of(this), true);
   }
 
   @Override

@@ -176,89 +176,14 @@ public class GenerationService {
         requested.projectId() == null && caller.projectId() != null
             ? requested.withProjectId(caller.projectId())
             : requested;
-    List<RequestProblem> problems = new ArrayList<>();
-    if (body.functionId() == null || body.functionId().isBlank()) {
-      problems.add(new RequestProblem("functionId", "MISSING_FIELD", "functionId is required"));
-    }
-    requireSegment(body.projectId(), "projectId", problems);
-    requireSegment(body.nodeId(), "nodeId", problems);
-    if (body.requestId() != null && !REQUEST_ID.matcher(body.requestId()).matches()) {
-      problems.add(
-          new RequestProblem(
-              "requestId", "INVALID_FIELD", "requestId must be 1-100 letters, digits, '_' or '-'"));
-    }
-    if (body.tier() != null && body.tier().length() > 32) {
-      problems.add(
-          new RequestProblem(
-              "tier", "INVALID_FIELD", "tier must be draft, standard, high or ultra"));
-    }
-    if (body.priority() != null && PriorityLevel.fromId(body.priority()) == null) {
-      problems.add(
-          new RequestProblem(
-              "priority",
-              "INVALID_FIELD",
-              "priority must be urgent, interactive, normal, low or batch"));
-    }
-    Map<String, Object> parameters = body.parameters() == null ? Map.of() : body.parameters();
-    if (!problems.isEmpty()) {
-      throw new ApiException(
-          HttpStatus.BAD_REQUEST, "INVALID_REQUEST", summary(problems), problems);
-    }
+    checkShape(body, REQUEST_ID, "requestId must be 1-100 letters, digits, '_' or '-'");
     if (!caller.actsFor(body.projectId())) {
       // checked once the request is well formed: a malformed projectId says nothing of projects
       throw unknownProject();
     }
-    FunctionTemplate template =
-        templates
-            .find(body.functionId(), body.functionVersion())
-            .orElseThrow(() ->
-                body.functionVersion() != null && templates.find(body.functionId()).isPresent()
-                    ? new ApiException(
-                        HttpStatus.NOT_FOUND,
-                        "UNKNOWN_FUNCTION_VERSION",
-                        "Function '"
-                            + body.functionId()
-                            + "' has no version "
-                            + body.functionVersion()
-                            + " (the newest is "
-                            + templates.find(body.functionId()).get().version()
-                            + ")")
-                    : new ApiException(
-                        HttpStatus.NOT_FOUND,
-                        "UNKNOWN_FUNCTION",
-                        "There is no function '"
-                            + body.functionId()
-                            + "'; GET /api/functions lists them"));
-    List<io.tempera.template.NodeProblem> unavailable = templates.unavailability(template);
-    if (!unavailable.isEmpty()) {
-      throw FunctionController.unavailable(template, unavailable);
-    }
-    problems.addAll(ParameterValidator.validate(template, parameters));
-    for (var spec : template.parameters().values()) {
-      Object value = parameters.get(spec.name());
-      if (spec.type().equals("image")
-          && value instanceof String path
-          && ParameterValidator.isProjectPath(path)) {
-        Path file = outputs.projectDir(body.projectId()).resolve(path).normalize();
-        // only the project's own uploads and outputs, each reached without a symbolic link
-        boolean own = path.startsWith("uploads/") || path.startsWith("outputs/");
-        if (!own || !outputs.isRegularFile(file)) {
-          problems.add(
-              new RequestProblem(
-                  "parameters." + spec.name(),
-                  "FILE_NOT_FOUND",
-                  "'"
-                      + spec.name()
-                      + "' names "
-                      + path
-                      + ", which is not in project "
-                      + body.projectId()
-                      + " (upload it first with POST /api/projects/"
-                      + body.projectId()
-                      + "/uploads)"));
-        }
-      }
-    }
+    FunctionTemplate template = templateOf(body);
+    Map<String, Object> parameters = body.parameters() == null ? Map.of() : body.parameters();
+    List<RequestProblem> problems = parameterProblems(template, body.projectId(), parameters, "");
     if (!problems.isEmpty()) {
       throw new ApiException(
           HttpStatus.UNPROCESSABLE_CONTENT, "INVALID_PARAMETERS", summary(problems), problems);
@@ -266,16 +191,7 @@ public class GenerationService {
 
     parameters = withRandomDraws(template, parameters);
     PriorityLevel priority = priorityOf(body, caller);
-    io.tempera.webhooks.Webhook webhook = null;
-    if (body.webhook() != null) {
-      if (webhooks == null) {
-        throw new ApiException(
-            HttpStatus.UNPROCESSABLE_CONTENT,
-            "WEBHOOKS_UNAVAILABLE",
-            "This server delivers no webhooks");
-      }
-      webhook = webhooks.accept(body.projectId(), body.webhook().url());
-    }
+    io.tempera.webhooks.Webhook webhook = webhookOf(body);
     String id =
         GenerationWorkflow.workflowIdFor(
             body.projectId(),
@@ -336,6 +252,131 @@ public class GenerationService {
   }
 
   /**
+   * The checks of a start request's fields before its function is looked at (400 {@code
+   * INVALID_REQUEST} naming every problem): functionId, projectId, nodeId, requestId (as {@code
+   * requestIds} allows), tier and priority.
+   */
+  static void checkShape(
+      ApiMessages.StartGeneration body, Pattern requestIds, String requestIdRule) {
+    List<RequestProblem> problems = new ArrayList<>();
+    if (body.functionId() == null || body.functionId().isBlank()) {
+      problems.add(new RequestProblem("functionId", "MISSING_FIELD", "functionId is required"));
+    }
+    requireSegment(body.projectId(), "projectId", problems);
+    requireSegment(body.nodeId(), "nodeId", problems);
+    if (body.requestId() != null && !requestIds.matcher(body.requestId()).matches()) {
+      problems.add(new RequestProblem("requestId", "INVALID_FIELD", requestIdRule));
+    }
+    if (body.tier() != null && body.tier().length() > 32) {
+      problems.add(
+          new RequestProblem(
+              "tier", "INVALID_FIELD", "tier must be draft, standard, high or ultra"));
+    }
+    if (body.priority() != null && PriorityLevel.fromId(body.priority()) == null) {
+      problems.add(
+          new RequestProblem(
+              "priority",
+              "INVALID_FIELD",
+              "priority must be urgent, interactive, normal, low or batch"));
+    }
+    if (!problems.isEmpty()) {
+      throw new ApiException(
+          HttpStatus.BAD_REQUEST, "INVALID_REQUEST", summary(problems), problems);
+    }
+  }
+
+  /**
+   * The function (and version) a request names, available on this system's backends; 404 {@code
+   * UNKNOWN_FUNCTION} or {@code UNKNOWN_FUNCTION_VERSION}, or the unavailable function's answer.
+   */
+  FunctionTemplate templateOf(ApiMessages.StartGeneration body) {
+    FunctionTemplate template =
+        templates
+            .find(body.functionId(), body.functionVersion())
+            .orElseThrow(() ->
+                body.functionVersion() != null && templates.find(body.functionId()).isPresent()
+                    ? new ApiException(
+                        HttpStatus.NOT_FOUND,
+                        "UNKNOWN_FUNCTION_VERSION",
+                        "Function '"
+                            + body.functionId()
+                            + "' has no version "
+                            + body.functionVersion()
+                            + " (the newest is "
+                            + templates.find(body.functionId()).get().version()
+                            + ")")
+                    : new ApiException(
+                        HttpStatus.NOT_FOUND,
+                        "UNKNOWN_FUNCTION",
+                        "There is no function '"
+                            + body.functionId()
+                            + "'; GET /api/functions lists them"));
+    List<io.tempera.template.NodeProblem> unavailable = templates.unavailability(template);
+    if (!unavailable.isEmpty()) {
+      throw FunctionController.unavailable(template, unavailable);
+    }
+    return template;
+  }
+
+  /**
+   * What is wrong with {@code parameters} for {@code template} in {@code projectId}: the template's
+   * rules, and each image parameter naming a file of the project that is not there. Each problem's
+   * field is prefixed with {@code prefix} (a batch's variation).
+   */
+  List<RequestProblem> parameterProblems(
+      FunctionTemplate template, String projectId, Map<String, Object> parameters, String prefix) {
+    List<RequestProblem> problems = new ArrayList<>();
+    for (RequestProblem problem : ParameterValidator.validate(template, parameters)) {
+      problems.add(
+          prefix.isEmpty()
+              ? problem
+              : new RequestProblem(
+                  prefix + problem.field(), problem.code(), prefix + problem.message()));
+    }
+    for (var spec : template.parameters().values()) {
+      Object value = parameters.get(spec.name());
+      if (spec.type().equals("image")
+          && value instanceof String path
+          && ParameterValidator.isProjectPath(path)) {
+        Path file = outputs.projectDir(projectId).resolve(path).normalize();
+        // only the project's own uploads and outputs, each reached without a symbolic link
+        boolean own = path.startsWith("uploads/") || path.startsWith("outputs/");
+        if (!own || !outputs.isRegularFile(file)) {
+          problems.add(
+              new RequestProblem(
+                  prefix + "parameters." + spec.name(),
+                  "FILE_NOT_FOUND",
+                  prefix
+                      + "'"
+                      + spec.name()
+                      + "' names "
+                      + path
+                      + ", which is not in project "
+                      + projectId
+                      + " (upload it first with POST /api/projects/"
+                      + projectId
+                      + "/uploads)"));
+        }
+      }
+    }
+    return problems;
+  }
+
+  /** The webhook a request names, accepted for its project; null when it names none. */
+  io.tempera.webhooks.Webhook webhookOf(ApiMessages.StartGeneration body) {
+    if (body.webhook() == null) {
+      return null;
+    }
+    if (webhooks == null) {
+      throw new ApiException(
+          HttpStatus.UNPROCESSABLE_CONTENT,
+          "WEBHOOKS_UNAVAILABLE",
+          "This server delivers no webhooks");
+    }
+    return webhooks.accept(body.projectId(), body.webhook().url());
+  }
+
+  /**
    * {@code parameters} with a fresh random value for each random parameter (a seed) the request
    * left out, drawn between its bounds: the value is part of the generation's request, so its state
    * shows it and sending it again reproduces the result; identical requests without one are
@@ -363,7 +404,7 @@ public class GenerationService {
    * may only lower its own (422 {@code PRIORITY_NOT_ALLOWED} when it asks for more than its tier's
    * default); an operator may ask for any.
    */
-  private PriorityLevel priorityOf(ApiMessages.StartGeneration body, Caller caller) {
+  PriorityLevel priorityOf(ApiMessages.StartGeneration body, Caller caller) {
     QualityTier tier = QualityTier.resolve(body.tier()).tier();
     PriorityLevel standing = scheduling.defaultFor(tier);
     if (body.priority() == null) {
@@ -578,7 +619,7 @@ public class GenerationService {
   }
 
   /** Whether a generation with this id was started (running or ended). */
-  private boolean exists(String id) {
+  boolean exists(String id) {
     try {
       stub(id).describe();
       return true;

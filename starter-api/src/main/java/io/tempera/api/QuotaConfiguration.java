@@ -20,4 +20,12 @@ public class QuotaConfiguration {
         new AllocatorUsage(client, properties.pools(), System::currentTimeMillis),
         System::currentTimeMillis);
   }
+
+  /**
+   * A batch's generations admitted one by one ({@code tempera-batches}, on the API's processes).
+   */
+  @Bean
+  public io.tempera.quotas.BatchAdmissions batchAdmissions(Quotas quotas) {
+    return new io.tempera.quotas.BatchAdmissions(quotas);
+  }
 }

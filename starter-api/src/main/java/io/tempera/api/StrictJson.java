@@ -35,6 +35,21 @@ final class StrictJson {
           "requestId",
           "webhook");
 
+  /** The fields of {@code POST /api/batches}: a generation's, and its count and sweep. */
+  static final Set<String> BATCH_FIELDS =
+      Set.of(
+          "functionId",
+          "functionVersion",
+          "tier",
+          "priority",
+          "parameters",
+          "projectId",
+          "nodeId",
+          "requestId",
+          "webhook",
+          "count",
+          "sweep");
+
   /** Deepest nesting a message may have (objects and arrays). */
   static final int MAX_DEPTH = 200;
 
@@ -114,7 +129,12 @@ final class StrictJson {
         problems.add(unknownField(field, known));
       } else if (field.equals("webhook") && !value.isNull()) {
         webhook = webhook(value, problems);
-      } else if (field.equals("parameters") || field.equals("type") || value.isNull()) {
+      } else if (field.equals("parameters")
+          || field.equals("type")
+          || field.equals("count")
+          || field.equals("sweep")
+          || value.isNull()) {
+        // read apart: parameters against the template; a batch's count and sweep by its reader
         continue;
       } else if (!value.isTextual()) {
         problems.add(
@@ -158,6 +178,11 @@ final class StrictJson {
         strings.get("functionVersion"),
         strings.get("priority"),
         webhook);
+  }
+
+  /** A JSON value as plain Java (maps, lists, strings, numbers, booleans, null). */
+  static Object plain(JsonNode value) {
+    return READER.convertValue(value, Object.class);
   }
 
   /** {@code webhook: {"url": "https://..."}}; its problems added to {@code problems}. */

@@ -47,22 +47,32 @@ public class WebhookConfiguration {
       WebhookRules rules,
       ApiKeyStore keys,
       GenerationService generations,
+      io.tempera.api.BatchService batches,
       ObjectProvider<MeterRegistry> metrics) {
     return new WebhookActivitiesImpl(
         rules,
         keys,
-        event -> body(event, generations),
+        event -> body(event, generations, batches),
         Clock.systemUTC(),
         metrics.getIfAvailable());
   }
 
-  static byte[] body(WebhookEvent event, GenerationService generations) {
+  /**
+   * The body of {@code event}: a generation's as its REST state shows it; a batch's ({@code batch}
+   * instead of {@code generation}) as {@code GET /api/batches/{id}} shows it with every variation.
+   */
+  static byte[] body(
+      WebhookEvent event, GenerationService generations, io.tempera.api.BatchService batches) {
     Map<String, Object> body = new LinkedHashMap<>();
     body.put("id", event.id());
     body.put("type", event.type());
     body.put("createdAt", event.createdAt());
     body.put("projectId", event.projectId());
-    body.put("generation", generations.toView(event.generation().asState(), Optional.empty()));
+    if (event.batch() != null) {
+      body.put("batch", batches.endView(event.batch()));
+    } else {
+      body.put("generation", generations.toView(event.generation().asState(), Optional.empty()));
+    }
     try {
       return JSON.writeValueAsBytes(body);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

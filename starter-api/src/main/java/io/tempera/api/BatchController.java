@@ -1,0 +1,176 @@
+package io.tempera.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.tempera.security.Caller;
+import io.tempera.template.RequestProblem;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.springframework.core.io.buffer.DataBufferLimitException;
+import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.http.server.reactive.ServerHttpRequest;
+import org.springframework.security.core.annotation.AuthenticationPrincipal;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RestController;
+import reactor.core.publisher.Mono;
+
+/** The batch routes: start, read (progress and a page of results), cancel. */
+@RestController
+@RequestMapping("/api/batches")
+public class BatchController {
+
+  private final BatchService batches;
+  private final int maxJsonBytes;
+
+  public BatchController(
+      BatchService batches,
+      @org.springframework.beans.factory.annotation.Value(
+              "${tempera.limits.max-json-bytes:"
+                  + GenerationController.DEFAULT_MAX_JSON_BYTES
+                  + "}")
+          long maxJsonBytes) {
+    this.batches = batches;
+    this.maxJsonBytes = (int) Math.min(Math.max(maxJsonBytes, 1), Integer.MAX_VALUE - 8);
+  }
+
+  /**
+   * Starts a batch: a generation's fields, and {@code count} (variations of each combination, new
+   * seeds) and/or {@code sweep} ({@code {parameter: [values…]}}, the cartesian product of its
+   * parameters). Read as strictly as a generation's body.
+   */
+  @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
+  public Mono<ResponseEntity<BatchMessages.Accepted>> start(
+      ServerHttpRequest request, @AuthenticationPrincipal Caller caller) {
+    if (request.getHeaders().getContentLength() > maxJsonBytes) {
+      return Mono.error(tooLarge());
+    }
+    return DataBufferUtils.join(request.getBody(), maxJsonBytes)
+        .onErrorMap(DataBufferLimitException.class, e -> tooLarge())
+        .map(buffer -> {
+          try {
+            byte[] bytes = new byte[buffer.readableByteCount()];
+            buffer.read(bytes);
+            return bytes;
+          } finally {
+            DataBufferUtils.release(buffer);
+          }
+        })
+        .defaultIfEmpty(new byte[0])
+        .map(bytes -> StrictJson.parse(bytes, "INVALID_BODY"))
+        .flatMap(json -> {
+          ApiMessages.StartGeneration body =
+              StrictJson.startGeneration(json, StrictJson.BATCH_FIELDS, Map.of());
+          Integer count = count(json.get("count"));
+          Map<String, List<Object>> sweep = sweep(json.get("sweep"));
+          if (count == null && sweep == null) {
+            throw ApiException.badRequest(
+                "INVALID_REQUEST",
+                "A batch needs count (variations with new seeds) or sweep ({parameter: [values]}),"
+                    + " or both");
+          }
+          return Blocking.call(() -> batches.start(body, count, sweep, caller));
+        })
+        .map(accepted ->
+            ResponseEntity.status(HttpStatus.ACCEPTED)
+                .header("Location", "/api/batches/" + accepted.id())
+                .body(accepted));
+  }
+
+  /** {@code count}: a whole number, 1 or more; null when left out. */
+  private static Integer count(JsonNode value) {
+    if (value == null || value.isNull()) {
+      return null;
+    }
+    if (!value.isIntegralNumber() || !value.canConvertToInt() || value.intValue() < 1) {
+      throw invalid("count", "count must be a whole number, 1 or more");
+    }
+    return value.intValue();
+  }
+
+  /** {@code sweep}: an object of parameter names to non-empty lists; null when left out. */
+  private static Map<String, List<Object>> sweep(JsonNode value) {
+    if (value == null || value.isNull()) {
+      return null;
+    }
+    if (!value.isObject() || value.isEmpty()) {
+      throw invalid(
+          "sweep",
+          "sweep must be an object of parameter names to lists of values, such as"
+              + " {\"cfg\": [5, 7, 9]}");
+    }
+    Map<String, List<Object>> sweep = new LinkedHashMap<>();
+    List<RequestProblem> problems = new ArrayList<>();
+    for (var fields = value.fields(); fields.hasNext(); ) {
+      Map.Entry<String, JsonNode> field = fields.next();
+      JsonNode values = field.getValue();
+      if (!values.isArray() || values.isEmpty()) {
+        problems.add(
+            new RequestProblem(
+                "sweep." + field.getKey(),
+                "INVALID_FIELD",
+                "sweep." + field.getKey() + " must be a non-empty list of values"));
+        continue;
+      }
+      List<Object> plain = new ArrayList<>();
+      values.forEach(v -> plain.add(StrictJson.plain(v)));
+      sweep.put(field.getKey(), plain);
+    }
+    if (!problems.isEmpty()) {
+      throw new ApiException(
+          HttpStatus.BAD_REQUEST, "INVALID_REQUEST", StrictJson.summary(problems), problems);
+    }
+    return sweep;
+  }
+
+  private static ApiException invalid(String field, String message) {
+    return new ApiException(
+        HttpStatus.BAD_REQUEST,
+        "INVALID_REQUEST",
+        message,
+        List.of(new RequestProblem(field, "INVALID_FIELD", message)));
+  }
+
+  private ApiException tooLarge() {
+    return new ApiException(
+        HttpStatus.CONTENT_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        "The request body is over " + maxJsonBytes + " bytes (tempera.limits.max-json-bytes)");
+  }
+
+  /**
+   * The batch's progress, and its variations {@code offset} to {@code offset + limit - 1} (at most
+   * 500 a page): each one's status, what it varies, its outputs' signed URLs or its error.
+   */
+  @GetMapping("/{id}")
+  public Mono<BatchMessages.Batch> get(
+      @PathVariable String id,
+      @RequestParam(defaultValue = "0") int offset,
+      @RequestParam(defaultValue = "100") int limit,
+      @AuthenticationPrincipal Caller caller) {
+    if (offset < 0 || limit < 1) {
+      return Mono.error(
+          ApiException.badRequest(
+              "INVALID_REQUEST", "offset must be 0 or more and limit 1 or more (at most 500)"));
+    }
+    return Blocking.call(() -> batches.view(id, offset, limit, caller));
+  }
+
+  /**
+   * Cancels the batch: its generations not ended are cancelled, those not started never start; it
+   * ends CANCELLED, the results so far kept.
+   */
+  @PostMapping("/{id}/cancel")
+  public Mono<ResponseEntity<BatchMessages.Batch>> cancel(
+      @PathVariable String id, @AuthenticationPrincipal Caller caller) {
+    return Blocking.call(() -> batches.cancel(id, caller))
+        .map(view -> ResponseEntity.status(HttpStatus.ACCEPTED).body(view));
+  }
+}

@@ -1,0 +1,92 @@
+package io.tempera.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.List;
+import java.util.Map;
+
+/** The batch routes' messages. */
+public final class BatchMessages {
+
+  private BatchMessages() {}
+
+  /** A batch started (or found again by its requestId): its id, status and size. */
+  public record Accepted(String id, String status, int total) {}
+
+  /**
+   * Where a batch is.
+   *
+   * @param status RUNNING, COMPLETED or CANCELLED (FAILED: its workflow was stopped otherwise)
+   * @param progress how many of its variations are where
+   * @param quotaWait why its next generation waits to start, when it does
+   * @param results one page of its variations, by index
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Batch(
+      String id,
+      String status,
+      String functionId,
+      String functionVersion,
+      String projectId,
+      String nodeId,
+      String tier,
+      String priority,
+      int count,
+      Map<String, List<Object>> sweep,
+      int maxInFlight,
+      Progress progress,
+      QuotaWait quotaWait,
+      Page results,
+      io.tempera.api.webhooks.WebhookView webhook) {
+
+    Batch withWebhook(io.tempera.api.webhooks.WebhookView view) {
+      return new Batch(
+          id,
+          status,
+          functionId,
+          functionVersion,
+          projectId,
+          nodeId,
+          tier,
+          priority,
+          count,
+          sweep,
+          maxInFlight,
+          progress,
+          quotaWait,
+          results,
+          view);
+    }
+  }
+
+  /**
+   * @param waiting not started yet (the batch starts them as its window and the quotas allow)
+   * @param queued started, waiting for a GPU
+   * @param running holding a GPU
+   */
+  public record Progress(
+      int total, int waiting, int queued, int running, int succeeded, int failed, int cancelled) {}
+
+  public record QuotaWait(String code, String message, String until) {}
+
+  /** Variations {@code offset} to {@code offset + items.size() - 1} of {@code total}. */
+  public record Page(int offset, int limit, int total, List<Item> items) {}
+
+  /**
+   * One variation.
+   *
+   * @param status WAITING (not started), QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED
+   * @param parameters what it sets over the batch's parameters: its sweep values and drawn seeds
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Item(
+      int index,
+      String generationId,
+      String status,
+      Map<String, Object> parameters,
+      List<Output> outputs,
+      Error error) {}
+
+  public record Output(String name, String url, String contentType) {}
+
+  public record Error(String code, String message) {}
+}

@@ -18,8 +18,11 @@ import {
 } from "../../typescript/src/index.js";
 import { describeIdentity, isUnauthenticated, keyProblem, readStoredKey, storeKey, takeKeyFromFragment } from "./auth.js";
 import { $, el } from "./dom.js";
-import { buildForm, type ParameterForm } from "./form.js";
-import { RunCard, type RunInfo } from "./run.js";
+import { buildForm, humanise, type ParameterForm } from "./form.js";
+import { History } from "./history.js";
+import { RunCard, type RunActions, type RunInfo } from "./run.js";
+import { applyTheme, nextTheme, readTheme, storeTheme } from "./theme.js";
+import { checkBatchCount } from "./validate.js";
 import "./style.css";
 
 const STORAGE_KEY = "tempera.try-it.runs";
@@ -35,6 +38,10 @@ let form: ParameterForm | undefined;
 let tier: Tier = "standard";
 let nodeCounter = 0;
 const cards = new Map<string, RunCard>();
+/** The key's identity: operators see why a function is unavailable. */
+let operator = false;
+let connectionState = "idle";
+const MAX_BATCH = 8;
 
 /** localStorage, or undefined where it is disabled (the key then lives in memory only). */
 function storage(): Storage | undefined {
@@ -59,13 +66,15 @@ function createClient(key: string | undefined): TemperaClient {
   const next = new TemperaClient({ baseUrl: location.origin, apiKey: key });
   next.onConnectionState((state) => {
     if (client !== next) return;
-    const conn = $("connection");
-    conn.dataset.state = state;
-    conn.querySelector(".label")!.textContent = state === "open" ? "live" : state;
+    connectionState = state;
+    showConnection();
   });
   next.onIdentity((identity) => {
     if (client !== next) return;
     $("key-identity").textContent = describeIdentity(identity);
+    const wasOperator = operator;
+    operator = identity.role === "operator" || identity.projectId === null;
+    if (operator !== wasOperator) void loadUnavailable();
     // the key's own project, unless the person chose one
     const project = $("project") as HTMLInputElement;
     if (identity.projectId && !projectEdited) project.value = identity.projectId;
@@ -78,6 +87,32 @@ function createClient(key: string | undefined): TemperaClient {
   return next;
 }
 
+const CONNECTION_LABEL: Record<string, string> = {
+  idle: "idle",
+  connecting: "connecting…",
+  open: "live",
+  reconnecting: "reconnecting…",
+  closed: "disconnected",
+  offline: "offline: waiting for the network",
+};
+
+/** The connection dot: live, connecting, reconnecting, or offline (the browser has no network). */
+function showConnection(): void {
+  const state = navigator.onLine ? connectionState : "offline";
+  const conn = $("connection");
+  conn.dataset.state = state;
+  conn.querySelector(".label")!.textContent = CONNECTION_LABEL[state] ?? state;
+  conn.title = state === "offline" ? "The browser is offline: updates resume when the network is back" : `Live updates: ${CONNECTION_LABEL[state] ?? state}`;
+}
+
+window.addEventListener("offline", showConnection);
+window.addEventListener("online", () => {
+  // the client reconnects with its backoff; say so until it is open again
+  if (connectionState !== "open") connectionState = "reconnecting";
+  showConnection();
+  past?.refresh();
+});
+
 /** (Re)starts the page with `key`: a new client, the functions and the remembered generations again. */
 function useKey(key: string | undefined): void {
   apiKey = key || undefined;
@@ -88,7 +123,10 @@ function useKey(key: string | undefined): void {
   client = createClient(apiKey);
   if (previous) {
     previous.close();
-    for (const card of cards.values()) card.element.remove();
+    for (const card of cards.values()) {
+      card.dispose();
+      card.element.remove();
+    }
     cards.clear();
     $("runs").replaceChildren(el("p", { class: "muted empty" }, "Nothing yet: start a generation."));
     $("function-list").replaceChildren(el("li", { class: "muted" }, "Loading…"));
@@ -160,10 +198,69 @@ async function load(): Promise<void> {
     }),
   );
   if (functions.length === 0) list.replaceChildren(el("li", { class: "muted" }, "No functions: add a template under templates/."));
+  void loadUnavailable();
+  past?.refresh();
   const wanted = new URLSearchParams(location.search).get("function");
   const first = functions.find((f) => f.id === wanted) ?? functions.find((f) => f.id === "generate-pattern") ?? functions[0];
   if (first) select(first.id);
   resumeRemembered();
+}
+
+interface UnavailableFunction {
+  id: string;
+  displayName: string;
+  problems: { reason: string }[];
+}
+
+/**
+ * The functions this server cannot run (their backend lacks what they need): listed greyed out, so
+ * nobody wonders where they went; why, only for operators (it names servers and files).
+ */
+async function loadUnavailable(): Promise<void> {
+  const current = client;
+  let unavailable: UnavailableFunction[];
+  try {
+    unavailable = await api<UnavailableFunction[]>("/api/functions/unavailable");
+  } catch {
+    return; // the available ones are listed; these are extra
+  }
+  if (client !== current) return;
+  const list = $("function-list");
+  list.querySelector(".unavailable-group")?.remove();
+  const shown = unavailable.filter((u) => !functions.some((f) => f.id === u.id));
+  if (shown.length === 0) return;
+  list.append(
+    el(
+      "li",
+      { class: "unavailable-group" },
+      el("details", { "data-testid": "unavailable-functions" },
+        el("summary", { class: "muted small" }, `Unavailable here (${shown.length})`),
+        el("ul", {}, ...shown.map((u) =>
+          el(
+            "li",
+            { class: "unavailable", "data-testid": `unavailable-${u.id}` },
+            el("span", { class: "name" }, u.displayName),
+            el("span", { class: "muted small" }, operator && u.problems[0] ? u.problems[0].reason : "not set up on this server"),
+          ),
+        )),
+      ),
+    ),
+  );
+}
+
+/** A GET on the API with the page's key (for the routes the client has no function for). */
+async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const response = await fetch(path, {
+    ...init,
+    headers: { accept: "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
+  });
+  const text = await response.text();
+  const body: unknown = text ? JSON.parse(text) : undefined;
+  if (!response.ok) {
+    const error = body as { code?: string; message?: string } | undefined;
+    throw new TemperaApiError({ status: response.status, code: error?.code ?? "HTTP_" + response.status, message: error?.message ?? response.statusText });
+  }
+  return body as T;
 }
 
 function select(id: string): void {
@@ -177,6 +274,7 @@ function select(id: string): void {
   $("function-title").textContent = fn.displayName;
   $("function-description").textContent = fn.description;
   renderTiers(fn);
+  $("generation-form").dataset.function = fn.id;
   form = buildForm(fn, $("fields"), {
     upload: (file) =>
       client.uploadImage(projectId(), file, file.name).catch((error: unknown) => {
@@ -219,21 +317,32 @@ async function start(): Promise<void> {
   if (!selected || !form) return;
   const fn = selected;
   const button = $("start") as HTMLButtonElement;
-  button.disabled = true;
   hideFormError();
   form.clearProblems();
+  const batchInput = $("batch") as HTMLInputElement;
+  const batch = checkBatchCount(batchInput.value, MAX_BATCH);
+  $("batch-problem").textContent = batch.ok ? "" : batch.message;
+  batchInput.toggleAttribute("aria-invalid", !batch.ok);
+  const { parameters, problems } = await form.collect();
+  if (problems.length || !batch.ok) {
+    // said at the fields; nothing is sent
+    showFormError("INVALID_VALUES", "Check the marked fields: nothing was started.", []);
+    (document.querySelector<HTMLElement>(".field.invalid input, .field.invalid select") ?? batchInput).focus();
+    return;
+  }
+  button.disabled = true;
+  const count = batch.value ?? 1;
+  const seeds = form.seed ? form.seed.take(count) : Array.from({ length: count }, () => undefined);
+  const inputs = form.shownImages();
   try {
-    const parameters = await form.collect();
-    const handle = await client.startGeneration({
-      functionId: fn.id,
-      tier,
-      parameters,
-      projectId: projectId(),
-      nodeId: `try-it-${Date.now().toString(36)}-${++nodeCounter}`,
-    });
-    const info: RunInfo = { taskId: handle.taskId, functionId: fn.id, title: fn.displayName, tier, startedAt: Date.now() };
-    remember(info);
-    show(info, handle);
+    for (const seed of seeds) {
+      const withSeed = form.seed && seed !== undefined ? { ...parameters, [form.seed.name]: seed } : parameters;
+      const nodeId = `try-it-${Date.now().toString(36)}-${++nodeCounter}`;
+      const handle = await client.startGeneration({ functionId: fn.id, tier, parameters: withSeed, projectId: projectId(), nodeId });
+      const info: RunInfo = { taskId: handle.taskId, functionId: fn.id, title: fn.displayName, tier, startedAt: Date.now(), nodeId, inputs };
+      remember(info);
+      show(info, handle);
+    }
   } catch (error) {
     if (isUnauthenticated(error)) {
       showKeyError(error);
@@ -249,10 +358,44 @@ async function start(): Promise<void> {
   }
 }
 
+/** What a result's buttons do: use an output as another function's input, or make it again. */
+const actions: RunActions = {
+  useAsInput(path, url, name) {
+    const takers = functions.filter((f) => Object.values(f.parameterSchema.properties ?? {}).some((p) => p.format === "project-file"));
+    const dialog = $("use-dialog") as HTMLDialogElement;
+    $("use-dialog-name").textContent = name;
+    $("use-dialog-list").replaceChildren(
+      ...takers.map((f) => {
+        const button = el("button", { type: "button", class: "fn", "data-testid": `use-in-${f.id}` }, el("span", { class: "name" }, f.displayName), el("span", { class: "muted small" }, f.description.slice(0, 80)));
+        button.addEventListener("click", () => {
+          dialog.close();
+          select(f.id);
+          const param = form?.imageParameters()[0];
+          if (param) form!.setImage(param, path, url);
+          document.querySelector<HTMLElement>(`[data-param="${param}"] input`)?.focus();
+          setTab("live");
+        });
+        return el("li", {}, button);
+      }),
+    );
+    if (takers.length === 0) $("use-dialog-list").replaceChildren(el("li", { class: "muted" }, "No function here takes an image."));
+    dialog.showModal();
+  },
+  reproduce(functionId, parameters, runTier) {
+    select(functionId);
+    if (runTier && selected?.tiers.includes(runTier as Tier)) {
+      tier = runTier as Tier;
+      renderTiers(selected);
+    }
+    form?.setValues(parameters);
+    ($("start") as HTMLButtonElement).focus();
+  },
+};
+
 /** Puts a card on the page and follows the task until it ends. */
 function show(info: RunInfo, handle: GenerationHandle): void {
   $("runs").querySelector(".empty")?.remove();
-  const card = new RunCard(client, info, () => handle.cancel());
+  const card = new RunCard(client, info, () => handle.cancel(), actions);
   const owner = client;
   cards.set(info.taskId, card);
   $("runs").prepend(card.element);
@@ -290,6 +433,7 @@ function resumeRemembered(): void {
 $("clear").addEventListener("click", () => {
   for (const [taskId, card] of cards) {
     if (!card.finished) continue;
+    card.dispose();
     card.element.remove();
     cards.delete(taskId);
     forget(taskId);
@@ -346,4 +490,66 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+// an image dropped anywhere on the form, or pasted anywhere on the page: into the first image parameter
+$("generation-form").addEventListener("dragover", (event) => {
+  if (form?.imageParameters().length && event.dataTransfer?.types.includes("Files")) event.preventDefault();
+});
+$("generation-form").addEventListener("drop", (event) => {
+  const file = [...(event.dataTransfer?.files ?? [])].find((f) => f.type.startsWith("image/"));
+  if (!file || !form?.acceptFile(file)) return;
+  event.preventDefault();
+});
+document.addEventListener("paste", (event) => {
+  const file = [...(event.clipboardData?.files ?? [])].find((f) => f.type.startsWith("image/"));
+  if (!file || !form) return;
+  if (form.acceptFile(file)) event.preventDefault();
+  else showFormError("NO_IMAGE_PARAMETER", `${selected?.displayName ?? "This function"} takes no image: choose one that does to paste an image.`, []);
+});
+
+// dark mode: the system's choice, or the one picked here
+let theme = readTheme(storage());
+applyTheme(document.documentElement, theme, $("theme"));
+$("theme").addEventListener("click", () => {
+  theme = nextTheme(theme);
+  storeTheme(storage(), theme);
+  applyTheme(document.documentElement, theme, $("theme"));
+});
+
+// the panel's tabs: live generations, the project's history, its gallery (arrow keys move between them)
+const TABS = ["live", "history", "gallery"] as const;
+type Tab = (typeof TABS)[number];
+function setTab(tab: Tab): void {
+  for (const t of TABS) {
+    const button = $(`tab-${t}`);
+    const on = t === tab;
+    button.setAttribute("aria-selected", String(on));
+    button.tabIndex = on ? 0 : -1;
+    $(`panel-${t}`).hidden = !on;
+  }
+  if (tab === "history") past?.showHistory();
+  if (tab === "gallery") past?.showGallery();
+}
+for (const t of TABS) {
+  $(`tab-${t}`).addEventListener("click", () => setTab(t));
+  $(`tab-${t}`).addEventListener("keydown", (event) => {
+    const i = TABS.indexOf(t);
+    const next = event.key === "ArrowRight" ? TABS[(i + 1) % TABS.length] : event.key === "ArrowLeft" ? TABS[(i + TABS.length - 1) % TABS.length] : undefined;
+    if (!next) return;
+    event.preventDefault();
+    setTab(next);
+    $(`tab-${next}`).focus();
+  });
+}
+
+const past: History | undefined = new History({
+  api,
+  project: () => projectId(),
+  outputUrl: (url) => client.outputUrl(url),
+  actions,
+  history: $("panel-history"),
+  gallery: $("panel-gallery"),
+  functionName: (id) => functions.find((f) => f.id === id)?.displayName ?? humanise(id),
+});
+
+showConnection();
 useKey(takeKeyFromAddress() ?? readStoredKey(storage()));

@@ -11,6 +11,7 @@ import type {
   TemperaClient,
 } from "../../typescript/src/index.js";
 import { duration, el, size } from "./dom.js";
+import { EtaSmoother, waitingFor } from "./eta.js";
 import { describeValue, finishedText } from "./values.js";
 
 export interface RunInfo {
@@ -19,9 +20,26 @@ export interface RunInfo {
   title: string;
   tier?: string;
   startedAt: number;
+  /** The node id it was started with: its outputs are the project's files under outputs/renders/{nodeId}/. */
+  nodeId?: string;
+  /** The images its image parameters showed when it started (for the before/after comparison). */
+  inputs?: Record<string, string>;
 }
 
-const STATUS_LABEL: Record<GenerationStatus, string> = {
+/** What a card offers to do with a result. */
+export interface RunActions {
+  /** Puts an output into another function's image parameter. */
+  useAsInput(path: string, url: string, name: string): void;
+  /** Fills the form with a generation's parameters, its seed fixed, to make it again. */
+  reproduce(functionId: string, parameters: Record<string, unknown>, tier: string | undefined): void;
+}
+
+/** The project path of an output, which an image parameter takes. */
+export function outputPath(nodeId: string, name: string): string {
+  return `outputs/renders/${nodeId}/${name}`;
+}
+
+const STATUS_LABEL: Record<string, string> = {
   QUEUED: "Queued",
   RUNNING: "Running",
   SUCCEEDED: "Done",
@@ -47,11 +65,16 @@ export class RunCard {
   private phase: string | undefined;
   private step: { step: number; totalSteps: number; message: string } | undefined;
   private lastPreview: string | undefined;
+  private readonly eta = new EtaSmoother();
+  private ticker: ReturnType<typeof setInterval> | undefined;
+  private lastMeta: MetaValues = {};
+  private readonly seedLine: HTMLElement;
 
   constructor(
     private readonly client: TemperaClient,
     readonly info: RunInfo,
     onCancel: () => Promise<unknown>,
+    private readonly actions?: RunActions,
   ) {
     this.badge = el("span", { class: "badge", "data-testid": "run-status" }, "Queued");
     this.cancelButton = el("button", { type: "button", class: "secondary small", "data-testid": "run-cancel" }, "Cancel") as HTMLButtonElement;
@@ -65,7 +88,7 @@ export class RunCard {
       });
     });
     this.fill = el("div", { class: "fill" });
-    this.bar = el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0", "data-testid": "run-progress", "data-progress": "0" }, this.fill);
+    this.bar = el("div", { class: "bar", role: "progressbar", "aria-label": `Progress of ${info.title}`, "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0", "data-testid": "run-progress", "data-progress": "0" }, this.fill);
     this.percent = el("span", { class: "percent" }, "0%");
     this.message = el("div", { class: "message", "data-testid": "run-message" }, "Waiting for the server…");
     this.meta = el("div", { class: "meta", "data-testid": "run-meta" });
@@ -73,6 +96,7 @@ export class RunCard {
     this.outputs = el("div", { class: "outputs", "data-testid": "run-outputs" });
     this.values = el("dl", { class: "values", "data-testid": "run-values" });
     this.notes = el("div", { class: "notes" });
+    this.seedLine = el("div", { class: "seed-line small", "data-testid": "run-seed", hidden: "" });
     const time = new Date(info.startedAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
     this.element = el(
       "article",
@@ -89,8 +113,11 @@ export class RunCard {
       this.meta,
       el("div", { class: "media" }, this.preview, this.outputs),
       this.values,
+      this.seedLine,
       this.notes,
     );
+    // the ETA counts down between updates
+    this.ticker = setInterval(() => this.renderMeta(), 1000);
   }
 
   get finished(): boolean {
@@ -136,6 +163,7 @@ export class RunCard {
     if (state.status === "SUCCEEDED") {
       this.showOutputs(state.outputs);
       this.showValues(state.values);
+      if (state.parameters) this.renderParameters(state.parameters);
     }
   }
 
@@ -164,18 +192,46 @@ export class RunCard {
     this.showValues(s.values);
     for (const f of s.fallbacks ?? []) this.note("warning", `Fell back from ${f.fromTier} to ${f.toTier}: ${f.reason}`);
     for (const warning of s.warnings ?? []) this.note("warning", warning);
+    void this.showParameters();
+  }
+
+  /** The parameters it ran with (a seed the server drew included), and a button to make it again. */
+  private async showParameters(): Promise<void> {
+    let parameters: Record<string, unknown> | undefined;
+    try {
+      parameters = (await this.client.getGeneration(this.info.taskId)).parameters;
+    } catch {
+      return; // the result is shown; only the way to reproduce it is missing
+    }
+    if (!parameters) return;
+    this.renderParameters(parameters);
+  }
+
+  renderParameters(parameters: Record<string, unknown>): void {
+    const seeds = Object.entries(parameters).filter(([name]) => /seed/i.test(name));
+    const text = seeds.length ? seeds.map(([name, value]) => `${name} ${String(value)}`).join(" · ") : "";
+    const children: (Node | string)[] = [];
+    if (text) children.push(el("span", { "data-testid": "run-seed-value", "data-seed": String(seeds[0]![1]) }, text));
+    if (this.actions) {
+      const again = el("button", { type: "button", class: "link", "data-testid": "run-reproduce" }, "Reproduce") as HTMLButtonElement;
+      again.addEventListener("click", () => this.actions!.reproduce(this.info.functionId, parameters, this.info.tier));
+      children.push(again);
+    }
+    this.seedLine.replaceChildren(...children);
+    this.seedLine.hidden = children.length === 0;
   }
 
   private showFailure(f: TaskFailed): void {
-    this.setStatus(f.code === "CANCELLED" ? "CANCELLED" : "FAILED");
-    this.message.textContent = f.code === "CANCELLED" ? "Cancelled" : "Failed";
+    const cancelled = f.code === "CANCELLED";
+    this.setStatus(cancelled ? "CANCELLED" : "FAILED");
+    // the badge says Cancelled / Failed; the message says why, once
+    this.message.textContent = "";
     this.meta.textContent = "";
     this.preview.hidden = true;
     const box = el(
       "div",
-      { class: `alert ${f.code === "CANCELLED" ? "info" : "error"}`, "data-testid": "run-error", "data-code": f.code },
-      el("strong", {}, f.code),
-      " ",
+      { class: `alert ${cancelled ? "info" : "error"}`, "data-testid": "run-error", "data-code": f.code },
+      ...(cancelled ? [] : [el("strong", {}, f.code), " "]),
       f.message,
     );
     if (f.suggestion) box.append(el("div", { class: "suggestion" }, f.suggestion));
@@ -189,6 +245,17 @@ export class RunCard {
     this.badge.textContent = STATUS_LABEL[status] ?? status;
     this.badge.className = `badge ${status.toLowerCase()}`;
     this.cancelButton.hidden = this.finished;
+    if (this.finished) {
+      if (this.ticker) clearInterval(this.ticker);
+      this.ticker = undefined;
+      this.element.dataset.waiting = "none";
+    }
+  }
+
+  /** Stops the card's timer (it is taken off the page). */
+  dispose(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
   }
 
   private setProgress(progress: number): void {
@@ -199,16 +266,36 @@ export class RunCard {
     this.percent.textContent = `${pct}%`;
   }
 
-  private setMeta(v: { step?: number; totalSteps?: number; etaSeconds?: number; queuePosition?: number }): void {
+  private setMeta(v: MetaValues): void {
+    this.lastMeta = v;
+    this.eta.update(v.etaSeconds ?? undefined, Date.now());
+    this.renderMeta();
+  }
+
+  /** Waiting for a slot, in the backend's queue, or running: each said its own way, with a steady ETA. */
+  private renderMeta(): void {
+    if (this.finished) return;
+    const v = this.lastMeta;
+    const waiting = waitingFor(v);
     const parts: string[] = [];
-    if (v.queuePosition !== undefined && v.queuePosition !== null) {
-      parts.push(v.queuePosition === 0 ? "next in queue" : `queue position ${v.queuePosition}`);
+    if (waiting.kind === "slot") {
+      parts.push("waiting for a free slot");
+    } else if (waiting.kind === "backend-queue") {
+      parts.push(waiting.position === 0 ? "next in the backend's queue" : `backend queue position ${waiting.position}`);
+      if (waiting.startsInSeconds !== undefined) parts.push(`starts in about ${duration(waiting.startsInSeconds)}`);
     }
     if (v.step !== undefined && v.totalSteps !== undefined) parts.push(`step ${v.step} of ${v.totalSteps}`);
-    if (v.etaSeconds !== undefined && v.etaSeconds !== null) parts.push(`about ${duration(v.etaSeconds)} left`);
+    const eta = this.eta.shown(Date.now());
+    if (eta !== undefined) parts.push(`about ${duration(eta)} left`);
     this.meta.textContent = parts.join(" · ");
-    this.meta.dataset.eta = v.etaSeconds === undefined ? "" : String(v.etaSeconds);
-    this.meta.dataset.queuePosition = v.queuePosition === undefined ? "" : String(v.queuePosition);
+    this.meta.dataset.eta = eta === undefined ? "" : String(eta);
+    this.meta.dataset.queuePosition = waiting.kind === "backend-queue" ? String(waiting.position) : "";
+    this.element.dataset.waiting = waiting.kind;
+    if (this.status === "QUEUED" || this.status === "RUNNING") {
+      const label = waiting.kind === "slot" ? "Waiting for a slot" : waiting.kind === "backend-queue" ? "In backend queue" : STATUS_LABEL[this.status]!;
+      this.badge.textContent = label;
+      this.badge.className = `badge ${this.status.toLowerCase()} ${waiting.kind}`;
+    }
   }
 
   private showPreview(previewUrl: string | undefined, version: number): void {
@@ -235,8 +322,25 @@ export class RunCard {
       if (output.width && output.height) caption.push(`${output.width}×${output.height}`);
       caption.push(size(output.sizeBytes));
       let media: HTMLElement;
+      const tools: HTMLElement[] = [];
       if (output.contentType.startsWith("image/")) {
-        media = el("a", { href: url, target: "_blank", rel: "noopener" }, el("img", { src: url, alt: output.name, "data-testid": "output-image" }));
+        media = el("a", { href: url, target: "_blank", rel: "noopener", "aria-label": `Open ${output.name}` }, el("img", { src: url, alt: output.name, "data-testid": "output-image" }));
+        const before = Object.values(this.info.inputs ?? {})[0];
+        if (before) {
+          const compare = el("button", { type: "button", class: "link", "data-testid": "output-compare", "aria-expanded": "false" }, "Compare");
+          compare.addEventListener("click", () => {
+            const open = media.classList.toggle("comparing");
+            compare.setAttribute("aria-expanded", String(open));
+            if (open) media.replaceWith((media = compareView(before, url, output.name)));
+          });
+          tools.push(compare);
+        }
+        if (this.actions && this.info.nodeId) {
+          const use = el("button", { type: "button", class: "link", "data-testid": "output-use" }, "Use as input");
+          const path = outputPath(this.info.nodeId, output.name);
+          use.addEventListener("click", () => this.actions!.useAsInput(path, url, output.name));
+          tools.push(use);
+        }
       } else if (output.contentType.startsWith("video/")) {
         media = el("video", { src: url, controls: "", "data-testid": "output-video" });
       } else if (output.contentType.startsWith("audio/")) {
@@ -244,7 +348,8 @@ export class RunCard {
       } else {
         media = el("a", { href: url, "data-testid": "output-link" }, output.name);
       }
-      this.outputs.append(el("figure", {}, media, el("figcaption", {}, caption.join(" · "))));
+      tools.unshift(el("a", { href: url, download: output.name, class: "link", "data-testid": "output-download" }, "Download"));
+      this.outputs.append(el("figure", {}, media, el("figcaption", {}, caption.join(" · ")), el("div", { class: "tools" }, ...tools)));
     }
   }
 
@@ -271,6 +376,24 @@ export class RunCard {
     if ([...this.notes.children].some((n) => n.textContent === text)) return;
     this.notes.append(el("div", { class: `alert ${kind}` }, text));
   }
+}
+
+interface MetaValues {
+  phase?: string;
+  step?: number;
+  totalSteps?: number;
+  etaSeconds?: number;
+  queuePosition?: number;
+  startsInSeconds?: number;
+}
+
+/** Before and after, one over the other, a slider (keyboard too) moving the line between them. */
+export function compareView(before: string, after: string, name: string): HTMLElement {
+  const top = el("img", { src: after, alt: `${name} (after)`, class: "after" }) as HTMLImageElement;
+  const view = el("div", { class: "compare", "data-testid": "compare", style: "--cut: 50%" }, el("img", { src: before, alt: `${name} (before)`, class: "before" }), top);
+  const slider = el("input", { type: "range", min: "0", max: "100", value: "50", "aria-label": "Before / after", "data-testid": "compare-slider" }) as HTMLInputElement;
+  slider.addEventListener("input", () => view.style.setProperty("--cut", `${slider.value}%`));
+  return el("div", { class: "compare-wrap" }, view, slider);
 }
 
 function phaseText(phase: string): string {

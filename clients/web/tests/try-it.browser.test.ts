@@ -7,6 +7,7 @@
  * never skips, when TEMPERA_URL, the key or Chromium is missing. Writes a screenshot to docs/try-it.png.
  */
 import { mkdtempSync, rmSync, existsSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +30,9 @@ const CHROMIUM = process.env.TEMPERA_CHROMIUM || "/usr/bin/chromium";
 if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run scripts/ensure-chromium.sh (or set TEMPERA_CHROMIUM)`);
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SCREENSHOT = process.env.TEMPERA_SCREENSHOT ?? resolve(HERE, "../../../docs/try-it.png");
+/** The 320 px wide screenshot, next to the other one. */
+const NARROW_SCREENSHOT = SCREENSHOT.replace(/\.png$/, "-320.png");
+const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 let context: BrowserContext;
 let page: Page;
@@ -79,7 +83,7 @@ async function startAndGetCard(): Promise<Locator> {
 /** Records, inside the page, every progress value, meta line and preview a card shows. */
 async function watch(card: Locator): Promise<void> {
   await card.evaluate((node) => {
-    const seen = { progress: [] as number[], meta: [] as string[], previews: [] as string[], statuses: [] as string[] };
+    const seen = { progress: [] as number[], meta: [] as string[], previews: [] as string[], statuses: [] as string[], waiting: [] as string[], eta: [] as number[] };
     (node as HTMLElement & { seen?: typeof seen }).seen = seen;
     const record = () => {
       const bar = node.querySelector<HTMLElement>("[data-testid=run-progress]");
@@ -91,13 +95,17 @@ async function watch(card: Locator): Promise<void> {
       if (preview && !preview.hidden && preview.src && seen.previews.at(-1) !== preview.src) seen.previews.push(preview.src);
       const status = (node as HTMLElement).dataset.status ?? "";
       if (seen.statuses.at(-1) !== status) seen.statuses.push(status);
+      const waiting = (node as HTMLElement).dataset.waiting ?? "";
+      if (waiting && seen.waiting.at(-1) !== waiting) seen.waiting.push(waiting);
+      const eta = node.querySelector<HTMLElement>("[data-testid=run-meta]")?.dataset.eta;
+      if (eta && seen.eta.at(-1) !== Number(eta)) seen.eta.push(Number(eta));
     };
     record();
     new MutationObserver(record).observe(node, { subtree: true, attributes: true, childList: true, characterData: true });
   });
 }
 
-async function seen(card: Locator): Promise<{ progress: number[]; meta: string[]; previews: string[]; statuses: string[] }> {
+async function seen(card: Locator): Promise<{ progress: number[]; meta: string[]; previews: string[]; statuses: string[]; waiting: string[]; eta: number[] }> {
   return card.evaluate((node) => (node as HTMLElement & { seen?: never }).seen!);
 }
 
@@ -106,6 +114,59 @@ async function outputImage(card: Locator): Promise<{ naturalWidth: number; natur
   await image.waitFor({ state: "attached", timeout: 30_000 });
   await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), { timeout: 15_000 }).toBe(true);
   return image.evaluate((img: HTMLImageElement) => ({ naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight, src: img.src }));
+}
+
+/** A pixel of a card's output image (the top left one, or the centre), as [r, g, b]. */
+async function firstPixel(card: Locator, where: "corner" | "centre" = "corner"): Promise<number[]> {
+  await outputImage(card);
+  return card.getByTestId("output-image").first().evaluate((img: HTMLImageElement, where) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const g = canvas.getContext("2d")!;
+    g.drawImage(img, 0, 0);
+    const [x, y] = where === "corner" ? [0, 0] : [img.naturalWidth >> 1, img.naturalHeight >> 1];
+    return [...g.getImageData(x, y, 1, 1).data.slice(0, 3)];
+  }, where);
+}
+
+function rgb(n: number): number[] {
+  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+}
+
+/** Puts a PNG on an element as if dropped from the desktop. */
+async function dropPng(target: Locator, name: string, png: Uint8Array): Promise<void> {
+  await target.evaluate(
+    (node, { name, bytes }) => {
+      const data = new DataTransfer();
+      data.items.add(new File([new Uint8Array(bytes)], name, { type: "image/png" }));
+      node.dispatchEvent(new DragEvent("dragover", { dataTransfer: data, bubbles: true, cancelable: true }));
+      node.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+    },
+    { name, bytes: [...png] },
+  );
+}
+
+/** axe-core's serious and critical violations on the page as it is. */
+async function accessibilityProblems(): Promise<string[]> {
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const result = await (window as unknown as { axe: { run: (c: unknown, o: unknown) => Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
+    });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+  });
+  return violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.impact} ${v.id}: ${v.help} (${v.targets.join(", ")})`);
+}
+
+async function horizontalOverflow(): Promise<{ scrollWidth: number; wide: string[] }> {
+  return page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    wide: [...document.querySelectorAll<HTMLElement>("body *")]
+      .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5 && e.offsetParent !== null)
+      .slice(0, 5)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}.${e.className}`),
+  }));
 }
 
 describe("the try-it page", () => {
@@ -166,15 +227,37 @@ describe("the try-it page", () => {
     expect(await page.locator("#project").inputValue()).toBe("demo");
   });
 
-  it("shows a parameter out of range next to its field, and starts nothing", async () => {
-    await page.getByTestId("param-blur").fill("99");
+  it("says what is wrong with a typed value at its field, never falls back to the default, and starts nothing", async () => {
     const before = await page.getByTestId("run").count();
-    await page.getByTestId("start").click();
-    await expect.poll(() => page.getByTestId("form-error").getAttribute("data-code"), { timeout: 15_000 }).toBe("INVALID_PARAMETERS");
-    expect(await page.locator('[data-param="blur"]').getAttribute("class")).toContain("invalid");
-    expect(await page.locator('[data-param="blur"] .problem').textContent()).toMatch(/\S/);
-    expect(await page.getByTestId("run").count()).toBe(before);
+    const cases: [string, string, string][] = [
+      ["param-blur", "99", "Must be at most 31"],
+      ["param-blur", "2.5", "Must be a whole number (2 or 3)"],
+      ["param-border", "abc", 'Not a number: "abc"'],
+      ["param-border", "1,5", "Not a number: use a point for decimals (1.5)"],
+    ];
+    for (const [field, typed, said] of cases) {
+      await page.getByTestId(field).fill(typed);
+      await page.getByTestId("start").click();
+      await expect.poll(() => page.getByTestId("form-error").getAttribute("data-code"), { timeout: 15_000 }).toBe("INVALID_VALUES");
+      expect(await page.getByTestId(`${field}-problem`).textContent()).toBe(said);
+      expect(await page.getByTestId(field).getAttribute("aria-invalid")).toBe("true");
+      expect(await page.getByTestId(field).inputValue()).toBe(typed); // kept as typed, not replaced
+      await page.getByTestId(field).fill(field === "param-blur" ? "4" : "32");
+    }
+    // said on leaving the field too
+    await page.getByTestId("param-blur").fill("-3");
+    await page.getByTestId("param-border").focus();
+    expect(await page.getByTestId("param-blur-problem").textContent()).toBe("Must be at least 1");
     await page.getByTestId("param-blur").fill("4");
+    await page.getByTestId("batch").fill("0");
+    await page.getByTestId("start").click();
+    await expect.poll(() => page.getByTestId("batch-problem").textContent()).toBe("Must be at least 1");
+    await page.getByTestId("batch").fill("1");
+    expect(await page.getByTestId("run").count()).toBe(before);
+    // with the values put right, it starts
+    await page.getByTestId("start").click();
+    await expect.poll(() => page.getByTestId("run").count(), { timeout: 20_000 }).toBe(before + 1);
+    expect(await page.getByTestId("form-error").isHidden()).toBe(true);
   });
 
   it("generates a pattern at the draft tier and shows the output image", async () => {
@@ -232,7 +315,14 @@ describe("the try-it page", () => {
       expect(s.previews.length, "live previews").toBeGreaterThanOrEqual(1);
       expect(s.statuses.at(-1)).toBe("SUCCEEDED");
     }
-    expect([...a.meta, ...b.meta].some((m) => /queue position \d+|next in queue/.test(m)), [...a.meta, ...b.meta].join(" | ")).toBe(true);
+    // the one behind waits in the backend's queue, said as such (not as a wait for a slot)
+    expect([...a.meta, ...b.meta].some((m) => /backend queue position \d+|next in the backend's queue/.test(m)), [...a.meta, ...b.meta].join(" | ")).toBe(true);
+    expect([...a.waiting, ...b.waiting]).toContain("backend-queue");
+    // a steady ETA: it counts down, and never goes up by more than a few seconds at a time
+    for (const s of [a, b]) {
+      const rises = s.eta.slice(1).map((v, i) => v - s.eta[i]!).filter((d) => d > 0);
+      expect(Math.max(0, ...rises), s.eta.join(",")).toBeLessThanOrEqual(3);
+    }
   });
 
   it("cancels a running generation and says so", async () => {
@@ -285,5 +375,195 @@ describe("the try-it page", () => {
     await expect.poll(() => page.getByTestId("key-identity").textContent(), { timeout: 20_000 }).toBe("key for project demo");
     expect(await page.getByTestId("key-error").isHidden()).toBe(true);
     expect(pageErrors, pageErrors.join("\n")).toEqual([]);
+  });
+  it("reproduces a result from its seed, keeps a fixed seed, and varies it by one", async () => {
+    await page.getByTestId("function-seeded-color").click();
+    await expect.poll(() => page.locator("#function-title").textContent()).toBe("Seeded Color (test)");
+    expect(await page.getByTestId("param-seed-mode").inputValue()).toBe("random");
+    expect(await page.getByTestId("param-seed").isDisabled()).toBe(true);
+    await page.getByTestId("tier-draft").check({ force: true });
+    // random: the server draws the seed, and the card says which
+    const drawn = await startAndGetCard();
+    await expect.poll(() => drawn.getAttribute("data-status"), { timeout: 60_000 }).toBe("SUCCEEDED");
+    await expect.poll(() => drawn.getByTestId("run-seed-value").count(), { timeout: 15_000 }).toBe(1);
+    const seed = Number(await drawn.getByTestId("run-seed-value").getAttribute("data-seed"));
+    expect(seed).toBeGreaterThanOrEqual(0);
+    expect(await firstPixel(drawn)).toEqual(rgb(seed));
+    // reproduce: the form takes its parameters with the seed fixed, and paints the same square
+    await drawn.getByTestId("run-reproduce").click();
+    expect(await page.getByTestId("param-seed-mode").inputValue()).toBe("fixed");
+    expect(await page.getByTestId("param-seed").inputValue()).toBe(String(seed));
+    const again = await startAndGetCard();
+    await expect.poll(() => again.getAttribute("data-status"), { timeout: 60_000 }).toBe("SUCCEEDED");
+    expect(await firstPixel(again)).toEqual(rgb(seed));
+    await expect.poll(() => again.getByTestId("run-seed-value").getAttribute("data-seed"), { timeout: 15_000 }).toBe(String(seed));
+    // vary, three at once: seeds 100, 101, 102, each its own colour; the field moves on to 103
+    await page.getByTestId("param-seed-mode").selectOption("vary");
+    await page.getByTestId("param-seed").fill("100");
+    await page.getByTestId("batch").fill("3");
+    const before = await page.getByTestId("run").count();
+    await page.getByTestId("start").click();
+    await expect.poll(() => page.getByTestId("run").count(), { timeout: 20_000 }).toBe(before + 3);
+    await page.getByTestId("batch").fill("1");
+    expect(await page.getByTestId("param-seed").inputValue()).toBe("103");
+    const varied = page.getByTestId("run");
+    const pixels: number[][] = [];
+    for (let i = 0; i < 3; i++) {
+      const card = varied.nth(i);
+      await expect.poll(() => card.getAttribute("data-status"), { timeout: 60_000 }).toBe("SUCCEEDED");
+      pixels.push(await firstPixel(card));
+    }
+    // newest first
+    expect(pixels).toEqual([rgb(102), rgb(101), rgb(100)]);
+  });
+
+  it("uploads an image dropped on the form, and one pasted", async () => {
+    await page.getByTestId("function-invert").click();
+    await expect.poll(() => page.locator("#function-title").textContent()).toBe("Invert Colors");
+    await dropPng(page.getByTestId("param-image-drop"), "dropped.png", testCardPng());
+    await expect.poll(() => page.getByTestId("param-image-status").getAttribute("data-state"), { timeout: 15_000 }).toBe("done");
+    expect(await page.getByTestId("param-image-status").textContent()).toMatch(/Uploaded as uploads\/.+\.png/);
+    expect(await page.getByTestId("param-image-thumb").isVisible()).toBe(true);
+    const card = await startAndGetCard();
+    await expect.poll(() => card.getAttribute("data-status"), { timeout: 60_000 }).toBe("SUCCEEDED");
+    expect(await firstPixel(card)).toEqual([0, 255, 255]);
+    // pasted (as from the clipboard) anywhere on the page
+    await page.evaluate((bytes) => {
+      const data = new DataTransfer();
+      data.items.add(new File([new Uint8Array(bytes)], "pasted.png", { type: "image/png" }));
+      document.body.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+    }, [...testCardPng()]);
+    await expect.poll(() => page.getByTestId("param-image-status").textContent(), { timeout: 15_000 }).toMatch(/Uploaded as uploads\/.+\.png/);
+  });
+
+  it("uses an output as another function's input, and compares before and after", async () => {
+    await page.getByTestId("function-generate-pattern").click();
+    await page.getByTestId("tier-draft").check({ force: true });
+    await page.getByTestId("param-color").fill(String(0x3366ff));
+    const first = await startAndGetCard();
+    await expect.poll(() => first.getAttribute("data-status"), { timeout: 60_000 }).toBe("SUCCEEDED");
+    await outputImage(first);
+    await first.getByTestId("output-use").first().click();
+    expect(await page.getByTestId("use-dialog").isVisible()).toBe(true);
+    await page.getByTestId("use-in-invert").click();
+    await expect.poll(() => page.locator("#function-title").textContent()).toBe("Invert Colors");
+    expect(await page.getByTestId("param-image-status").textContent()).toMatch(/^Using outputs\/renders\/try-it-.+\.png$/);
+    const second = await startAndGetCard();
+    await expect.poll(() => second.getAttribute("data-status"), { timeout: 60_000 }).toBe("SUCCEEDED");
+    const before = await firstPixel(first, "centre");
+    const after = await firstPixel(second, "centre");
+    // the chain really ran on the first output: its negative (within the rounding of the pattern's blur)
+    after.forEach((c, i) => expect(Math.abs(c - (255 - before[i]!)), `${after} vs ${before}`).toBeLessThanOrEqual(2));
+    await second.getByTestId("output-compare").first().click();
+    expect(await second.getByTestId("compare").isVisible()).toBe(true);
+    await second.getByTestId("compare-slider").fill("20");
+    expect(await second.getByTestId("compare").evaluate((n) => (n as HTMLElement).style.getPropertyValue("--cut"))).toBe("20%");
+    expect(await second.getByTestId("output-download").first().getAttribute("download")).toMatch(/\.png$/);
+  });
+
+  it("shows the project's history and gallery from the server, also with nothing remembered in the page", async () => {
+    const ids = await page.getByTestId("run").evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.taskId!));
+    await page.evaluate(() => localStorage.removeItem("tempera.try-it.runs"));
+    await page.reload({ waitUntil: "load" });
+    await expect.poll(() => page.getByTestId("function-generate-pattern").count(), { timeout: 20_000 }).toBe(1);
+    expect(await page.getByTestId("run").count()).toBe(0);
+    await page.getByTestId("tab-history").click();
+    await expect.poll(() => page.getByTestId("history-item").count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(10);
+    const listed = await page.getByTestId("history-item").evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.id!));
+    expect(listed).toEqual(expect.arrayContaining(ids.slice(0, 10))); // newest first: this session's latest on the first page
+    const first = page.getByTestId("history-item").first();
+    expect(await first.getAttribute("data-status")).toBe("SUCCEEDED");
+    await expect.poll(() => first.locator("img").first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), { timeout: 15_000 }).toBe(true);
+    if (await page.getByTestId("history-more").count()) {
+      await page.getByTestId("history-more").click();
+      await expect.poll(() => page.getByTestId("history-item").count(), { timeout: 20_000 }).toBeGreaterThan(listed.length);
+    }
+    await page.getByTestId("history-status").selectOption("CANCELLED");
+    await expect.poll(async () => page.getByTestId("history-item").evaluateAll((n) => [...new Set(n.map((x) => (x as HTMLElement).dataset.status))]), { timeout: 20_000 }).toEqual(["CANCELLED"]);
+    // the gallery: the outputs, newest first, loaded; deleting one generation's outputs takes them away
+    await page.getByTestId("tab-gallery").click();
+    await expect.poll(() => page.getByTestId("gallery-image").count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(5);
+    const firstImage = page.getByTestId("gallery-image").first();
+    await expect.poll(() => firstImage.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), { timeout: 15_000 }).toBe(true);
+    const doomed = await page.getByTestId("gallery-item").first().getAttribute("data-generation");
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByTestId("gallery-delete").first().click();
+    await expect.poll(() => page.locator(`[data-testid=gallery-item][data-generation="${doomed}"]`).count(), { timeout: 15_000 }).toBe(0);
+    await page.getByTestId("tab-history").click();
+    await page.getByTestId("tab-gallery").click();
+    await expect.poll(() => page.getByTestId("gallery-image").count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    expect(await page.locator(`[data-testid=gallery-item][data-generation="${doomed}"]`).count()).toBe(0);
+    // keyboard: the tabs move with the arrow keys
+    await page.getByTestId("tab-gallery").focus();
+    await page.keyboard.press("ArrowRight");
+    expect(await page.getByTestId("tab-live").getAttribute("aria-selected")).toBe("true");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("tab-live");
+  });
+
+  it("says when it is offline, and live again once the network is back", async () => {
+    // live updates run over the WebSocket, which a generation opens
+    await page.getByTestId("function-generate-pattern").click();
+    await page.getByTestId("tier-draft").check({ force: true });
+    const card = await startAndGetCard();
+    await expect.poll(() => card.getAttribute("data-status"), { timeout: 60_000 }).toBe("SUCCEEDED");
+    await expect.poll(() => page.getByTestId("connection").getAttribute("data-state"), { timeout: 20_000 }).toBe("open");
+    await context.setOffline(true);
+    await expect.poll(() => page.getByTestId("connection").getAttribute("data-state"), { timeout: 10_000 }).toBe("offline");
+    expect(await page.getByTestId("connection").textContent()).toContain("offline");
+    await context.setOffline(false);
+    await expect.poll(() => page.getByTestId("connection").getAttribute("data-state"), { timeout: 30_000 }).toBe("open");
+    expect(await page.getByTestId("connection").textContent()).toBe("live");
+  });
+
+  it("has a dark mode (the system's, or picked) and no serious accessibility problems in either", async () => {
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.emulateMedia({ colorScheme: "light" });
+    const light = await background();
+    expect(await accessibilityProblems()).toEqual([]);
+    await page.emulateMedia({ colorScheme: "dark" });
+    const dark = await background();
+    expect(dark).not.toBe(light);
+    expect(await accessibilityProblems()).toEqual([]);
+    // the toggle: system → dark → light → system, remembered
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.getByTestId("theme-toggle").click();
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
+    expect(await background()).toBe(dark);
+    await page.reload({ waitUntil: "load" });
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
+    await page.getByTestId("theme-toggle").click();
+    expect(await background()).toBe(light);
+    await page.getByTestId("theme-toggle").click();
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBeUndefined();
+    // the history and gallery tabs too
+    await expect.poll(() => page.getByTestId("function-generate-pattern").count(), { timeout: 20_000 }).toBe(1);
+    for (const tab of ["tab-history", "tab-gallery", "tab-live"]) {
+      await page.getByTestId(tab).click();
+      await page.waitForLoadState("networkidle").catch(() => undefined);
+      expect(await accessibilityProblems(), tab).toEqual([]);
+    }
+  });
+
+  it("fits 320 px without scrolling sideways", async () => {
+    await page.setViewportSize({ width: 320, height: 900 });
+    try {
+      await page.getByTestId("function-invert").click();
+      for (const tab of ["tab-live", "tab-history", "tab-gallery"]) {
+        await page.getByTestId(tab).click();
+        await page.waitForTimeout(300);
+        const overflow = await horizontalOverflow();
+        expect(overflow.scrollWidth, `${tab}: ${overflow.wide.join(", ")}`).toBeLessThanOrEqual(320);
+      }
+      await page.getByTestId("tab-live").click();
+      await page.getByTestId("function-slow-pattern").click();
+      await page.getByTestId("param-steps").fill("30");
+      await startAndGetCard();
+      const overflow = await horizontalOverflow();
+      expect(overflow.scrollWidth, overflow.wide.join(", ")).toBeLessThanOrEqual(320);
+      await page.screenshot({ path: NARROW_SCREENSHOT, fullPage: true });
+    } finally {
+      await page.setViewportSize({ width: 1360, height: 900 });
+    }
+    expect(pageErrors.filter((e) => !/ERR_INTERNET_DISCONNECTED|net::/.test(e)), pageErrors.join("\n")).toEqual([]);
   });
 });

@@ -24,18 +24,30 @@ import org.springframework.web.bind.annotation.RestController;
 public class FunctionController {
 
   private final TemplateRegistry templates;
+  private final ConfiguredBackends backends;
 
-  public FunctionController(TemplateRegistry templates) {
+  public FunctionController(TemplateRegistry templates, ConfiguredBackends backends) {
     this.templates = templates;
+    this.backends = backends;
   }
 
-  /** The functions the canvas can offer: those the configured servers can run. */
+  /**
+   * The functions the canvas can offer: those the configured servers can run (and whose backend has
+   * a server configured at all).
+   */
   @GetMapping
   public List<ApiMessages.Function> list() {
     return templates.functions().stream()
-        .filter(templates::available)
+        .filter(t -> unavailability(t).isEmpty())
         .map(FunctionController::describe)
         .toList();
+  }
+
+  /** Why a function cannot run here: node catalogue problems, or no server for its backend. */
+  private List<NodeProblem> unavailability(FunctionTemplate template) {
+    List<NodeProblem> problems = new ArrayList<>(backends.problems(template));
+    problems.addAll(templates.unavailability(template));
+    return problems;
   }
 
   @GetMapping("/{id}")
@@ -44,7 +56,7 @@ public class FunctionController {
         templates
             .find(id)
             .orElseThrow(() -> ApiException.notFound("There is no function '" + id + "'"));
-    List<NodeProblem> unavailable = templates.unavailability(template);
+    List<NodeProblem> unavailable = unavailability(template);
     if (!unavailable.isEmpty()) {
       throw unavailable(template, unavailable);
     }
@@ -66,14 +78,25 @@ public class FunctionController {
    */
   @GetMapping("/unavailable")
   public List<ApiMessages.UnavailableFunction> unavailable() {
-    return templates.unavailable().stream()
-        .map(u ->
-            new ApiMessages.UnavailableFunction(
-                u.template().id(),
-                u.template().version(),
-                u.template().displayName(),
-                u.problems()))
-        .toList();
+    List<ApiMessages.UnavailableFunction> unavailable = new ArrayList<>();
+    for (TemplateRegistry.Unavailable u : templates.unavailable()) {
+      List<NodeProblem> problems = new ArrayList<>(backends.problems(u.template()));
+      problems.addAll(u.problems());
+      unavailable.add(entry(u.template(), problems));
+    }
+    // the ones the node catalogue check passed, but whose backend has no server configured
+    for (FunctionTemplate t : templates.functions()) {
+      List<NodeProblem> problems = backends.problems(t);
+      if (templates.available(t) && !problems.isEmpty()) {
+        unavailable.add(entry(t, problems));
+      }
+    }
+    return unavailable;
+  }
+
+  private static ApiMessages.UnavailableFunction entry(
+      FunctionTemplate t, List<NodeProblem> problems) {
+    return new ApiMessages.UnavailableFunction(t.id(), t.version(), t.displayName(), problems);
   }
 
   /** 409 FUNCTION_UNAVAILABLE: the first problem in the message, every one in the problems. */

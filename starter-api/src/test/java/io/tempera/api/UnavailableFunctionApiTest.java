@@ -57,6 +57,8 @@ class UnavailableFunctionApiTest {
     registry.add("tempera.templates-dir", () -> ROOT.resolve("templates").toString());
     registry.add("tempera.output-root", () -> ROOT.resolve("outputs").toString());
     registry.add("tempera.node-catalogue.comfyui-urls", () -> COMFY.baseUrl().toString());
+    // as in the embedded application without TEMPERA_GRADIO_URLS: the workers have no Gradio server
+    registry.add("tempera.worker.gradio-urls", () -> "");
   }
 
   @AfterAll
@@ -116,6 +118,27 @@ class UnavailableFunctionApiTest {
 
     assertThat(get("/api/functions/problems").body()).contains("FaceDetailer");
     HttpResponse<String> one = get("/api/functions/needs-custom-node");
+    assertThat(one.statusCode()).isEqualTo(409);
+    assertThat(JSON.readTree(one.body()).get("code").asText()).isEqualTo("FUNCTION_UNAVAILABLE");
+  }
+
+  @Test
+  void aGradioFunctionIsNotOfferedWithoutAGradioServerAndListedUnavailableWithWhy()
+      throws Exception {
+    List<String> offered = new ArrayList<>();
+    JSON.readTree(get("/api/functions").body()).forEach(f -> offered.add(f.get("id").asText()));
+    assertThat(offered).contains("generate-pattern").doesNotContain("paint-square");
+    JsonNode mine = null;
+    for (JsonNode f : JSON.readTree(get("/api/functions/unavailable").body())) {
+      if (f.get("id").asText().equals("paint-square")) {
+        mine = f;
+      }
+    }
+    assertThat(mine).isNotNull();
+    assertThat(mine.get("displayName").asText()).isEqualTo("Paint a square (Gradio)");
+    assertThat(mine.at("/problems/0/code").asText()).isEqualTo("BACKEND_NOT_CONFIGURED");
+    assertThat(mine.at("/problems/0/reason").asText()).contains("TEMPERA_GRADIO_URLS");
+    HttpResponse<String> one = get("/api/functions/paint-square");
     assertThat(one.statusCode()).isEqualTo(409);
     assertThat(JSON.readTree(one.body()).get("code").asText()).isEqualTo("FUNCTION_UNAVAILABLE");
   }

@@ -57,20 +57,48 @@ export class EtaSmoother {
   }
 }
 
-/** What a generation is waiting for, if anything: a Tempera slot, or its turn in the backend's own queue. */
+/**
+ * What a generation is waiting for, if anything: a GPU slot of its pool, or its turn in the backend's own
+ * queue. `ahead` is how many go first (0: it is next), `startsInSeconds` the estimated wait, when known.
+ */
 export type Waiting =
-  | { kind: "slot" }
-  | { kind: "backend-queue"; position: number; startsInSeconds?: number }
+  | { kind: "slot" | "backend-queue"; ahead?: number; startsInSeconds?: number }
   | { kind: "none" };
 
-export function waitingFor(v: { phase?: string; queuePosition?: number | null; startsInSeconds?: number | null }): Waiting {
+interface WaitingFields {
+  phase?: string;
+  /** The server's own account (`waiting: {for, position (1 = next), startsInSeconds}`), where it gives one. */
+  waiting?: { for: string; position?: number | null; startsInSeconds?: number | null } | null;
+  /** Older servers: the place in the backend's queue (0 = next). */
+  queuePosition?: number | null;
+  startsInSeconds?: number | null;
+}
+
+export function waitingFor(v: WaitingFields): Waiting {
+  const w = v.waiting;
+  if (w && (w.for === "slot" || w.for === "backend")) {
+    return {
+      kind: w.for === "slot" ? "slot" : "backend-queue",
+      ...(typeof w.position === "number" ? { ahead: Math.max(0, w.position - 1) } : {}),
+      ...(typeof w.startsInSeconds === "number" ? { startsInSeconds: w.startsInSeconds } : {}),
+    };
+  }
   if (v.phase === "WAITING_FOR_SLOT") return { kind: "slot" };
-  if (v.queuePosition !== undefined && v.queuePosition !== null) {
+  if (typeof v.queuePosition === "number") {
     return {
       kind: "backend-queue",
-      position: v.queuePosition,
-      ...(v.startsInSeconds !== undefined && v.startsInSeconds !== null ? { startsInSeconds: v.startsInSeconds } : {}),
+      ahead: v.queuePosition,
+      ...(typeof v.startsInSeconds === "number" ? { startsInSeconds: v.startsInSeconds } : {}),
     };
   }
   return { kind: "none" };
+}
+
+/** The words for a wait: "next in line for a GPU slot", "2 ahead in the backend's queue · starts in about 5 s". */
+export function describeWaiting(w: Waiting, duration: (seconds: number) => string): string {
+  if (w.kind === "none") return "";
+  const line = w.kind === "slot" ? "in line for a GPU slot" : "in the backend's queue";
+  const parts = [w.ahead === undefined ? `waiting ${line}` : w.ahead === 0 ? `next ${line}` : `${w.ahead} ahead ${line}`];
+  if (w.startsInSeconds !== undefined) parts.push(`starts in about ${duration(w.startsInSeconds)}`);
+  return parts.join(" · ");
 }

@@ -11,7 +11,7 @@ import type {
   TemperaClient,
 } from "../../typescript/src/index.js";
 import { duration, el, size } from "./dom.js";
-import { EtaSmoother, waitingFor } from "./eta.js";
+import { describeWaiting, EtaSmoother, waitingFor } from "./eta.js";
 import { describeValue, finishedText } from "./values.js";
 
 export interface RunInfo {
@@ -278,21 +278,17 @@ export class RunCard {
     const v = this.lastMeta;
     const waiting = waitingFor(v);
     const parts: string[] = [];
-    if (waiting.kind === "slot") {
-      parts.push("waiting for a free slot");
-    } else if (waiting.kind === "backend-queue") {
-      parts.push(waiting.position === 0 ? "next in the backend's queue" : `backend queue position ${waiting.position}`);
-      if (waiting.startsInSeconds !== undefined) parts.push(`starts in about ${duration(waiting.startsInSeconds)}`);
-    }
+    const said = describeWaiting(waiting, duration);
+    if (said) parts.push(said);
     if (v.step !== undefined && v.totalSteps !== undefined) parts.push(`step ${v.step} of ${v.totalSteps}`);
     const eta = this.eta.shown(Date.now());
     if (eta !== undefined) parts.push(`about ${duration(eta)} left`);
     this.meta.textContent = parts.join(" · ");
     this.meta.dataset.eta = eta === undefined ? "" : String(eta);
-    this.meta.dataset.queuePosition = waiting.kind === "backend-queue" ? String(waiting.position) : "";
+    this.meta.dataset.queuePosition = waiting.kind !== "none" && waiting.ahead !== undefined ? String(waiting.ahead) : "";
     this.element.dataset.waiting = waiting.kind;
     if (this.status === "QUEUED" || this.status === "RUNNING") {
-      const label = waiting.kind === "slot" ? "Waiting for a slot" : waiting.kind === "backend-queue" ? "In backend queue" : STATUS_LABEL[this.status]!;
+      const label = waiting.kind === "slot" ? "Waiting for a GPU slot" : waiting.kind === "backend-queue" ? "In backend queue" : STATUS_LABEL[this.status]!;
       this.badge.textContent = label;
       this.badge.className = `badge ${this.status.toLowerCase()} ${waiting.kind}`;
     }
@@ -385,6 +381,7 @@ interface MetaValues {
   etaSeconds?: number;
   queuePosition?: number;
   startsInSeconds?: number;
+  waiting?: { for: string; position?: number | null; startsInSeconds?: number | null } | null;
 }
 
 /** Before and after, one over the other, a slider (keyboard too) moving the line between them. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EtaSmoother, waitingFor } from "../src/eta.js";
+import { describeWaiting, EtaSmoother, waitingFor } from "../src/eta.js";
 import { isRandomParameter, nextSeed, seedsFor, wrap } from "../src/seed.js";
 import { checkBatchCount, checkNumber } from "../src/validate.js";
 
@@ -78,11 +78,22 @@ describe("EtaSmoother", () => {
 });
 
 describe("waitingFor", () => {
-  it("tells a slot wait from the backend's queue", () => {
+  it("tells a slot wait from the backend's queue, from the server's waiting field", () => {
+    expect(waitingFor({ phase: "WAITING_FOR_SLOT", waiting: { for: "slot", position: 3, startsInSeconds: 40 } })).toEqual({ kind: "slot", ahead: 2, startsInSeconds: 40 });
+    expect(waitingFor({ phase: "GENERATING", waiting: { for: "backend", position: 1 } })).toEqual({ kind: "backend-queue", ahead: 0 });
+  });
+  it("and from older servers' fields", () => {
     expect(waitingFor({ phase: "WAITING_FOR_SLOT" })).toEqual({ kind: "slot" });
-    expect(waitingFor({ phase: "GENERATING", queuePosition: 2, startsInSeconds: 7 })).toEqual({ kind: "backend-queue", position: 2, startsInSeconds: 7 });
-    expect(waitingFor({ phase: "GENERATING", queuePosition: 0 })).toEqual({ kind: "backend-queue", position: 0 });
+    expect(waitingFor({ phase: "GENERATING", queuePosition: 2, startsInSeconds: 7 })).toEqual({ kind: "backend-queue", ahead: 2, startsInSeconds: 7 });
+    expect(waitingFor({ phase: "GENERATING", queuePosition: 0 })).toEqual({ kind: "backend-queue", ahead: 0 });
     expect(waitingFor({ phase: "GENERATING" })).toEqual({ kind: "none" });
+  });
+  it("says each its own way", () => {
+    const d = (s: number) => `${s} s`;
+    expect(describeWaiting({ kind: "slot" }, d)).toBe("waiting in line for a GPU slot");
+    expect(describeWaiting({ kind: "slot", ahead: 0, startsInSeconds: 12 }, d)).toBe("next in line for a GPU slot · starts in about 12 s");
+    expect(describeWaiting({ kind: "backend-queue", ahead: 2 }, d)).toBe("2 ahead in the backend's queue");
+    expect(describeWaiting({ kind: "none" }, d)).toBe("");
   });
 });
 

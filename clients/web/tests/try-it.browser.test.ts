@@ -210,6 +210,10 @@ describe("the try-it page", () => {
     for (const id of ["invert", "gradient", "slow-pattern"]) {
       expect(await page.getByTestId(`function-${id}`).count(), id).toBe(1);
     }
+    // no Gradio server is configured: its function is listed as unavailable, without the operator's reason
+    expect(await page.getByTestId("function-paint-square").count()).toBe(0);
+    await expect.poll(() => page.getByTestId("unavailable-paint-square").count(), { timeout: 10_000 }).toBe(1);
+    expect(await page.getByTestId("unavailable-paint-square").textContent()).toBe("Paint a square (Gradio)not set up on this server");
     await page.getByTestId("function-generate-pattern").click();
     await expect.poll(() => page.locator("#function-title").textContent()).toBe("Generate Pattern");
     // one field per schema property, with the schema's defaults and bounds
@@ -316,7 +320,7 @@ describe("the try-it page", () => {
       expect(s.statuses.at(-1)).toBe("SUCCEEDED");
     }
     // the one behind waits in the backend's queue, said as such (not as a wait for a slot)
-    expect([...a.meta, ...b.meta].some((m) => /backend queue position \d+|next in the backend's queue/.test(m)), [...a.meta, ...b.meta].join(" | ")).toBe(true);
+    expect([...a.meta, ...b.meta].some((m) => /\d+ ahead in the backend's queue|next in the backend's queue/.test(m)), [...a.meta, ...b.meta].join(" | ")).toBe(true);
     expect([...a.waiting, ...b.waiting]).toContain("backend-queue");
     // a steady ETA: it counts down, and never goes up by more than a few seconds at a time
     for (const s of [a, b]) {

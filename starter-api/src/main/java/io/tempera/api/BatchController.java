@@ -70,12 +70,7 @@ public class BatchController {
               StrictJson.startGeneration(json, StrictJson.BATCH_FIELDS, Map.of());
           Integer count = count(json.get("count"));
           Map<String, List<Object>> sweep = sweep(json.get("sweep"));
-          if (count == null && sweep == null) {
-            throw ApiException.badRequest(
-                "INVALID_REQUEST",
-                "A batch needs count (variations with new seeds) or sweep ({parameter: [values]}),"
-                    + " or both");
-          }
+          requireVariations(count, sweep);
           return Blocking.call(() -> batches.start(body, count, sweep, caller));
         })
         .map(accepted ->
@@ -84,8 +79,18 @@ public class BatchController {
                 .body(accepted));
   }
 
+  /** A batch names its variations: count, sweep or both (400 INVALID_REQUEST). */
+  static void requireVariations(Integer count, Map<String, List<Object>> sweep) {
+    if (count == null && sweep == null) {
+      throw ApiException.badRequest(
+          "INVALID_REQUEST",
+          "A batch needs count (variations with new seeds) or sweep ({parameter: [values]}),"
+              + " or both");
+    }
+  }
+
   /** {@code count}: a whole number, 1 or more; null when left out. */
-  private static Integer count(JsonNode value) {
+  static Integer count(JsonNode value) {
     if (value == null || value.isNull()) {
       return null;
     }
@@ -96,7 +101,7 @@ public class BatchController {
   }
 
   /** {@code sweep}: an object of parameter names to non-empty lists; null when left out. */
-  private static Map<String, List<Object>> sweep(JsonNode value) {
+  static Map<String, List<Object>> sweep(JsonNode value) {
     if (value == null || value.isNull()) {
       return null;
     }

@@ -52,6 +52,20 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
               "nodeId",
               "requestId",
               "webhook"),
+          "start_batch",
+          Set.of(
+              "type",
+              "functionId",
+              "functionVersion",
+              "tier",
+              "priority",
+              "parameters",
+              "projectId",
+              "nodeId",
+              "requestId",
+              "webhook",
+              "count",
+              "sweep"),
           "cancel_generation",
           Set.of("type", "taskId"),
           "subscribe",
@@ -76,6 +90,13 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   private final io.tempera.security.ConnectionLimits connections;
   private final io.tempera.config.TemperaProperties.Limits limits;
   private final GenerationHistory history;
+  private BatchService batches;
+
+  /** The batches started by {@code start_batch} (absent: the socket starts none). */
+  @org.springframework.beans.factory.annotation.Autowired(required = false)
+  void setBatches(BatchService batches) {
+    this.batches = batches;
+  }
 
   public CanvasWebSocketHandler(
       GenerationService generations,
@@ -304,11 +325,11 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
         // a refused start_generation answers with the REST codes, and with its nodeId and requestId
         Map<String, Object> reply =
             error(
-                type.equals("start_generation") ? "INVALID_REQUEST" : "INVALID_MESSAGE",
+                type.startsWith("start_") ? "INVALID_REQUEST" : "INVALID_MESSAGE",
                 StrictJson.summary(unknown),
                 null,
                 unknown);
-        if (type.equals("start_generation")) {
+        if (type.startsWith("start_")) {
           putIfText(reply, message, "nodeId");
           putIfText(reply, message, "requestId");
         }
@@ -318,6 +339,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     }
     return switch (type) {
       case "start_generation" -> start(connection, message);
+      case "start_batch" -> startBatch(connection, message);
       case "cancel_generation" -> cancel(connection, message);
       case "subscribe" -> subscribe(connection, message);
       case "list_generations" -> listGenerations(connection, message);
@@ -338,8 +360,8 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
                 "UNKNOWN_MESSAGE_TYPE",
                 "Unknown message type '"
                     + type
-                    + "' (known: start_generation, cancel_generation, subscribe, unsubscribe,"
-                    + " list_generations, ping)",
+                    + "' (known: start_generation, start_batch, cancel_generation, subscribe,"
+                    + " unsubscribe, list_generations, ping)",
                 null,
                 null));
         yield Mono.empty();
@@ -426,6 +448,74 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
           Map<String, Object> reply = error(e.code(), e.getMessage(), null, e.problems());
           if (e.retryAfterSeconds() != null) {
             reply.put("retryAfterSeconds", e.retryAfterSeconds()); // a quota's, as Retry-After
+          }
+          reply.put("nodeId", body.nodeId());
+          if (body.requestId() != null) {
+            reply.put("requestId", body.requestId());
+          }
+          connection.reply(reply);
+          return Mono.empty();
+        })
+        .then();
+  }
+
+  /**
+   * {@code start_batch {…}}: the body of {@code POST /api/batches}; answered {@code
+   * batch_acknowledged {batchId, status, total, nodeId, requestId?}}, or an error with the REST
+   * codes (and {@code retryAfterSeconds} for a quota). Its progress is read with {@code GET
+   * /api/batches/{id}}; its generations can be followed with {@code subscribe} (their ids are in
+   * that listing).
+   */
+  private Mono<Void> startBatch(Connection connection, JsonNode message) {
+    ApiMessages.StartGeneration body;
+    Integer count;
+    java.util.Map<String, java.util.List<Object>> sweep;
+    try {
+      body = StrictJson.startGeneration(message, FIELDS.get("start_batch"), Map.of());
+      count = BatchController.count(message.get("count"));
+      sweep = BatchController.sweep(message.get("sweep"));
+      BatchController.requireVariations(count, sweep);
+      if (batches == null) {
+        throw new ApiException(
+            org.springframework.http.HttpStatus.UNPROCESSABLE_CONTENT,
+            "BATCHES_UNAVAILABLE",
+            "This server runs no batches");
+      }
+    } catch (ApiException e) {
+      Map<String, Object> reply = error(e.code(), e.getMessage(), null, e.problems());
+      putIfText(reply, message, "nodeId");
+      putIfText(reply, message, "requestId");
+      connection.reply(reply);
+      return Mono.empty();
+    }
+    Caller caller = connection.caller;
+    return Blocking.call(() -> batches.start(body, count, sweep, caller))
+        .doOnNext(accepted -> {
+          Map<String, Object> ack = new LinkedHashMap<>();
+          ack.put("type", "batch_acknowledged");
+          ack.put("batchId", accepted.id());
+          ack.put("status", accepted.status().toLowerCase(java.util.Locale.ROOT));
+          ack.put("total", accepted.total());
+          ack.put("nodeId", body.nodeId());
+          if (body.requestId() != null) {
+            ack.put("requestId", body.requestId());
+          }
+          connection.reply(ack);
+        })
+        .onErrorResume(failure -> {
+          ApiException e =
+              Blocking.translate(failure) instanceof ApiException api
+                  ? api
+                  : new ApiException(
+                      org.springframework.http.HttpStatus.INTERNAL_SERVER_ERROR,
+                      "DISPATCH_FAILED",
+                      "The batch could not be started; try again");
+          if (!(Blocking.translate(failure) instanceof ApiException)) {
+            log.warn("start_batch failed", failure);
+          }
+          Map<String, Object> reply = error(e.code(), e.getMessage(), null, e.problems());
+          if (e.retryAfterSeconds() != null) {
+            reply.put("retryAfterSeconds", e.retryAfterSeconds());
           }
           reply.put("nodeId", body.nodeId());
           if (body.requestId() != null) {

@@ -362,4 +362,55 @@ class BatchApiTest {
                 .body());
     assertThat(child.path("status").asText()).isEqualTo("CANCELLED");
   }
+
+  @Test
+  void theCanvasSocketStartsABatchAndAnswersItsRefusalsWithTheRestCodes() throws Exception {
+    GenerationValuesApiTest.Socket ws = new GenerationValuesApiTest.Socket();
+    java.net.http.WebSocket socket =
+        http.newWebSocketBuilder()
+            .header("Authorization", "Bearer " + TestKeys.project(keys, "p"))
+            .buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), ws)
+            .get(10, java.util.concurrent.TimeUnit.SECONDS);
+    try {
+      String requestId = "ws-" + java.util.UUID.randomUUID();
+      socket
+          .sendText(
+              "{\"type\":\"start_batch\",\"functionId\":\"swept\",\"nodeId\":\"n\","
+                  + "\"tier\":\"standard\",\"sweep\":{\"blur\":[1,2]},\"requestId\":\""
+                  + requestId
+                  + "\"}",
+              true)
+          .get(10, java.util.concurrent.TimeUnit.SECONDS);
+      JsonNode ack = ws.received.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(ack).isNotNull();
+      assertThat(ack.path("type").asText()).as(ack.toString()).isEqualTo("batch_acknowledged");
+      assertThat(ack.path("total").asInt()).isEqualTo(2);
+      assertThat(ack.path("nodeId").asText()).isEqualTo("n");
+      assertThat(ack.path("requestId").asText()).isEqualTo(requestId);
+      String id = ack.path("batchId").asText();
+      assertThat(id).startsWith("batch-").endsWith(requestId);
+      JsonNode end = until("p", "/api/batches/" + id, "COMPLETED");
+      assertThat(end.path("progress").path("succeeded").asInt()).isEqualTo(2);
+
+      socket
+          .sendText(
+              "{\"type\":\"start_batch\",\"functionId\":\"swept\",\"nodeId\":\"n2\","
+                  + "\"count\":51}",
+              true)
+          .get(10, java.util.concurrent.TimeUnit.SECONDS);
+      JsonNode refused = ws.received.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(refused).isNotNull();
+      assertThat(refused.path("code").asText()).as(refused.toString()).isEqualTo("BATCH_TOO_LARGE");
+      assertThat(refused.path("nodeId").asText()).isEqualTo("n2");
+
+      socket
+          .sendText("{\"type\":\"start_batch\",\"functionId\":\"swept\",\"nodeId\":\"n3\"}", true)
+          .get(10, java.util.concurrent.TimeUnit.SECONDS);
+      JsonNode neither = ws.received.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(neither).isNotNull();
+      assertThat(neither.path("code").asText()).as(neither.toString()).isEqualTo("INVALID_REQUEST");
+    } finally {
+      socket.abort();
+    }
+  }
 }

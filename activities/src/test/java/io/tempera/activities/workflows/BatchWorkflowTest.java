@@ -425,4 +425,38 @@ class BatchWorkflowTest {
     }
     assertThat(sizes).hasSize(10).allSatisfy(size -> assertThat(size).isLessThan(2_000));
   }
+
+  /**
+   * The recorded batch (a sweep of three, one failing, a window of two, its first generation
+   * refused once by the quotas, its end delivered to a webhook) replays against today's code: a
+   * change to the batch workflow that would break a running batch fails here. Recorded with {@code
+   * -Dtempera.record-histories=true} (a recorded file is never rewritten).
+   */
+  @Test
+  void theRecordedBatchStillReplays() throws Exception {
+    java.nio.file.Path file = GenerationReplayTest.HISTORIES.resolve(RECORDED);
+    if (Boolean.getBoolean("tempera.record-histories") && !java.nio.file.Files.exists(file)) {
+      admission.refusals.set(1);
+      String id = BatchWorkflow.idFor("p1", "recorded");
+      WorkflowClient.start(
+          batch(id)::run,
+          request(
+              Map.of(),
+              List.of(new SweepAxis("outcome", List.of("ok", "fail", "ok"))),
+              1,
+              2,
+              new Webhook("https://hooks.example.com/b", null)),
+          null);
+      client.newUntypedWorkflowStub(id).getResult(BatchState.class);
+      java.nio.file.Files.writeString(file, client.fetchHistory(id).toJson(true));
+    }
+    assertThat(file).exists();
+    WorkflowExecutionHistory history =
+        WorkflowExecutionHistory.fromJson(
+            java.nio.file.Files.readString(file), BatchWorkflow.idFor("p1", "recorded"));
+    assertThat(history.getEvents()).hasSizeGreaterThan(20);
+    io.temporal.testing.WorkflowReplayer.replayWorkflowExecution(history, BatchWorkflowImpl.class);
+  }
+
+  static final String RECORDED = "batch-sweep-quota-webhook.json";
 }

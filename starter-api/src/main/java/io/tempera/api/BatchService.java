@@ -182,8 +182,11 @@ public class BatchService {
     for (int combination = 0; combination < variations / repeats; combination++) {
       int index = combination * repeats;
       Map<String, Object> full = shape.generationFor(index, null).parameters();
-      String prefix = sweepAxes.isEmpty() ? "" : "variation " + shape.varied(index) + ": ";
-      problems.addAll(generations.parameterProblems(template, body.projectId(), full, prefix));
+      String fieldPrefix = sweepAxes.isEmpty() ? "" : "variations[" + index + "].";
+      String prefix =
+          sweepAxes.isEmpty() ? "" : "variation " + index + " " + shape.varied(index) + ": ";
+      problems.addAll(
+          generations.parameterProblems(template, body.projectId(), full, fieldPrefix, prefix));
       if (problems.size() >= MAX_PROBLEMS) {
         break;
       }

@@ -183,7 +183,7 @@ public class GenerationService {
     }
     FunctionTemplate template = templateOf(body);
     Map<String, Object> parameters = body.parameters() == null ? Map.of() : body.parameters();
-    List<RequestProblem> problems = parameterProblems(template, body.projectId(), parameters, "");
+    List<RequestProblem> problems = parameterProblems(template, body.projectId(), parameters, "", "");
     if (!problems.isEmpty()) {
       throw new ApiException(
           HttpStatus.UNPROCESSABLE_CONTENT, "INVALID_PARAMETERS", summary(problems), problems);
@@ -324,14 +324,18 @@ public class GenerationService {
    * field is prefixed with {@code prefix} (a batch's variation).
    */
   List<RequestProblem> parameterProblems(
-      FunctionTemplate template, String projectId, Map<String, Object> parameters, String prefix) {
+      FunctionTemplate template,
+      String projectId,
+      Map<String, Object> parameters,
+      String fieldPrefix,
+      String prefix) {
     List<RequestProblem> problems = new ArrayList<>();
     for (RequestProblem problem : ParameterValidator.validate(template, parameters)) {
       problems.add(
           prefix.isEmpty()
               ? problem
               : new RequestProblem(
-                  prefix + problem.field(), problem.code(), prefix + problem.message()));
+                  fieldPrefix + problem.field(), problem.code(), prefix + problem.message()));
     }
     for (var spec : template.parameters().values()) {
       Object value = parameters.get(spec.name());
@@ -344,7 +348,7 @@ public class GenerationService {
         if (!own || !outputs.isRegularFile(file)) {
           problems.add(
               new RequestProblem(
-                  prefix + "parameters." + spec.name(),
+                  fieldPrefix + "parameters." + spec.name(),
                   "FILE_NOT_FOUND",
                   prefix
                       + "'"

@@ -89,6 +89,8 @@ public final class EnvironmentNames {
       Set.of(
           "tempera.progress.redis-url",
           "tempera.canvas.max-followed-tasks",
+          "tempera.batches.max-size",
+          "tempera.batches.max-in-flight",
           "tempera.embedded.comfyui-url",
           "tempera.embedded.comfyui-port",
           "tempera.embedded.comfyui-data");

@@ -470,7 +470,10 @@ function recall(): RunInfo[] {
 }
 
 function remember(info: RunInfo): void {
-  const runs = [info, ...recall().filter((r) => r.taskId !== info.taskId)].slice(0, MAX_REMEMBERED);
+  // an uploaded input shows from a blob: URL, which dies with the page: not kept for the comparison after a reload
+  const inputs = Object.fromEntries(Object.entries(info.inputs ?? {}).filter(([, url]) => !url.startsWith("blob:")));
+  const kept: RunInfo = { ...info, inputs };
+  const runs = [kept, ...recall().filter((r) => r.taskId !== info.taskId)].slice(0, MAX_REMEMBERED);
   try {
     localStorage.setItem(STORAGE_KEY, JSON.stringify(runs));
   } catch {

@@ -463,6 +463,11 @@ describe("the try-it page", () => {
     await second.getByTestId("compare-slider").fill("20");
     expect(await second.getByTestId("compare").evaluate((n) => (n as HTMLElement).style.getPropertyValue("--cut"))).toBe("20%");
     expect(await second.getByTestId("output-download").first().getAttribute("download")).toMatch(/\.png$/);
+    // remembered for a reload with its input's (signed, lasting) URL; an uploaded input's blob: URL is not kept
+    const remembered = await page.evaluate(() => JSON.parse(localStorage.getItem("tempera.try-it.runs") ?? "[]") as { taskId: string; inputs?: Record<string, string> }[]);
+    const secondId = await second.getAttribute("data-task-id");
+    expect(Object.values(remembered.find((r) => r.taskId === secondId)?.inputs ?? {})).toEqual([expect.stringContaining("/api/generations/")]);
+    expect(remembered.flatMap((r) => Object.values(r.inputs ?? {})).some((u) => u.startsWith("blob:"))).toBe(false);
   });
 
   it("shows the project's history and gallery from the server, also with nothing remembered in the page", async () => {

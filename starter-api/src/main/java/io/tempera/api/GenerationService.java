@@ -183,7 +183,8 @@ public class GenerationService {
     }
     FunctionTemplate template = templateOf(body);
     Map<String, Object> parameters = body.parameters() == null ? Map.of() : body.parameters();
-    List<RequestProblem> problems = parameterProblems(template, body.projectId(), parameters, "", "");
+    List<RequestProblem> problems =
+        parameterProblems(template, body.projectId(), parameters, "", "");
     if (!problems.isEmpty()) {
       throw new ApiException(
           HttpStatus.UNPROCESSABLE_CONTENT, "INVALID_PARAMETERS", summary(problems), problems);

@@ -1,5 +1,6 @@
 package io.tempera.api;
 
+import io.tempera.security.Caller;
 import io.tempera.template.FunctionTemplate;
 import io.tempera.template.NodeProblem;
 import io.tempera.template.ParameterSpec;
@@ -13,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.springframework.http.HttpStatus;
+import org.springframework.security.core.annotation.AuthenticationPrincipal;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.RequestMapping;
@@ -51,21 +53,22 @@ public class FunctionController {
   }
 
   @GetMapping("/{id}")
-  public ApiMessages.Function one(@PathVariable String id) {
+  public ApiMessages.Function one(@PathVariable String id, @AuthenticationPrincipal Caller caller) {
     FunctionTemplate template =
         templates
             .find(id)
             .orElseThrow(() -> ApiException.notFound("There is no function '" + id + "'"));
     List<NodeProblem> unavailable = unavailability(template);
     if (!unavailable.isEmpty()) {
-      throw unavailable(template, unavailable);
+      throw unavailable(template, unavailable, caller);
     }
     return describe(template);
   }
 
   /**
-   * For template authors: the template files that were skipped, and what the node catalogue check
-   * found (why a function is unavailable, and warnings), each with file, JSON path and reason.
+   * For template authors (operator keys): the template files that were skipped, and what the node
+   * catalogue check found (why a function is unavailable, and warnings), each with file, JSON path
+   * and reason.
    */
   @GetMapping("/problems")
   public List<TemplateProblem> problems() {
@@ -74,33 +77,85 @@ public class FunctionController {
 
   /**
    * The functions whose templates loaded but cannot run on the configured servers (a node class,
-   * input or model file they lack), with each problem's node, class and input.
+   * input or model file they lack), with each problem's node, class and input for an operator key;
+   * a project key is told each problem's code only, since the reasons name the servers and files of
+   * the deployment.
    */
   @GetMapping("/unavailable")
-  public List<ApiMessages.UnavailableFunction> unavailable() {
+  public List<ApiMessages.UnavailableFunction> unavailable(@AuthenticationPrincipal Caller caller) {
     List<ApiMessages.UnavailableFunction> unavailable = new ArrayList<>();
     for (TemplateRegistry.Unavailable u : templates.unavailable()) {
       List<NodeProblem> problems = new ArrayList<>(backends.problems(u.template()));
       problems.addAll(u.problems());
-      unavailable.add(entry(u.template(), problems));
+      unavailable.add(entry(u.template(), problems, caller));
     }
     // the ones the node catalogue check passed, but whose backend has no server configured
     for (FunctionTemplate t : templates.functions()) {
       List<NodeProblem> problems = backends.problems(t);
       if (templates.available(t) && !problems.isEmpty()) {
-        unavailable.add(entry(t, problems));
+        unavailable.add(entry(t, problems, caller));
       }
     }
     return unavailable;
   }
 
   private static ApiMessages.UnavailableFunction entry(
-      FunctionTemplate t, List<NodeProblem> problems) {
-    return new ApiMessages.UnavailableFunction(t.id(), t.version(), t.displayName(), problems);
+      FunctionTemplate t, List<NodeProblem> problems, Caller caller) {
+    return new ApiMessages.UnavailableFunction(
+        t.id(), t.version(), t.displayName(), forCaller(problems, caller));
   }
 
-  /** 409 FUNCTION_UNAVAILABLE: the first problem in the message, every one in the problems. */
-  static ApiException unavailable(FunctionTemplate template, List<NodeProblem> problems) {
+  /** The sentence a project key reads instead of a problem's reason. */
+  static final String NOT_HERE =
+      "It cannot run on this deployment's servers yet; an operator can see why and install what it"
+          + " needs";
+
+  /**
+   * {@code problems} as {@code caller} may see them: all of each for an operator; for a project key
+   * only which function and what kind of problem ({@code code}), never the template file, the graph
+   * or the servers' addresses and settings a reason names.
+   */
+  static List<NodeProblem> forCaller(List<NodeProblem> problems, Caller caller) {
+    if (caller != null && caller.operator()) {
+      return problems;
+    }
+    return problems.stream()
+        .map(p ->
+            new NodeProblem(
+                p.functionId(),
+                p.version(),
+                null,
+                null,
+                null,
+                null,
+                null,
+                p.code(),
+                NOT_HERE,
+                true))
+        .distinct()
+        .toList();
+  }
+
+  /**
+   * 409 FUNCTION_UNAVAILABLE: the first problem in the message, every one in the problems (for an
+   * operator key; a project key is told the codes only, {@link #forCaller}).
+   */
+  static ApiException unavailable(
+      FunctionTemplate template, List<NodeProblem> problems, Caller caller) {
+    if (caller == null || !caller.operator()) {
+      return new ApiException(
+          HttpStatus.CONFLICT,
+          "FUNCTION_UNAVAILABLE",
+          "Function '"
+              + template.id()
+              + "' is unavailable on this deployment: an operator must install what it needs,"
+              + " or choose another function",
+          problems.stream()
+              .map(p -> p.code())
+              .distinct()
+              .map(code -> new RequestProblem("functionId", code, NOT_HERE))
+              .toList());
+    }
     return new ApiException(
         HttpStatus.CONFLICT,
         "FUNCTION_UNAVAILABLE",

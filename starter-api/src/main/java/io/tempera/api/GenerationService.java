@@ -129,6 +129,19 @@ public class GenerationService {
     this.records = new io.tempera.history.GenerationRecords(outputs);
   }
 
+  /** Which backends have a server configured; null: every one counted as configured. */
+  private ConfiguredBackends backends;
+
+  /**
+   * Where the API knows the workers' settings (the embedded application), a start of a function
+   * whose backend has no server configured is refused at once, as {@code GET /api/functions} does
+   * not offer it, instead of failing on a worker.
+   */
+  @org.springframework.beans.factory.annotation.Autowired(required = false)
+  void useConfiguredBackends(ConfiguredBackends backends) {
+    this.backends = backends;
+  }
+
   /** The output store's records of ended generations. */
   public io.tempera.history.GenerationRecords records() {
     return records;
@@ -181,7 +194,7 @@ public class GenerationService {
       // checked once the request is well formed: a malformed projectId says nothing of projects
       throw unknownProject();
     }
-    FunctionTemplate template = templateOf(body);
+    FunctionTemplate template = templateOf(body, caller);
     Map<String, Object> parameters = body.parameters() == null ? Map.of() : body.parameters();
     List<RequestProblem> problems =
         parameterProblems(template, body.projectId(), parameters, "", "");
@@ -291,6 +304,14 @@ public class GenerationService {
    * UNKNOWN_FUNCTION} or {@code UNKNOWN_FUNCTION_VERSION}, or the unavailable function's answer.
    */
   FunctionTemplate templateOf(ApiMessages.StartGeneration body) {
+    return templateOf(body, null);
+  }
+
+  /**
+   * The same, the unavailable function's answer worded for {@code caller} (its reasons for an
+   * operator key only; null: as for a project key).
+   */
+  FunctionTemplate templateOf(ApiMessages.StartGeneration body, Caller caller) {
     FunctionTemplate template =
         templates
             .find(body.functionId(), body.functionVersion())
@@ -312,9 +333,11 @@ public class GenerationService {
                         "There is no function '"
                             + body.functionId()
                             + "'; GET /api/functions lists them"));
-    List<io.tempera.template.NodeProblem> unavailable = templates.unavailability(template);
+    List<io.tempera.template.NodeProblem> unavailable =
+        new java.util.ArrayList<>(backends == null ? List.of() : backends.problems(template));
+    unavailable.addAll(templates.unavailability(template));
     if (!unavailable.isEmpty()) {
-      throw FunctionController.unavailable(template, unavailable);
+      throw FunctionController.unavailable(template, unavailable, caller);
     }
     return template;
   }

@@ -174,7 +174,7 @@ public class SecurityConfiguration {
                 .permitAll()
                 .pathMatchers("/actuator", "/actuator/**")
                 .hasRole("OPERATOR")
-                .pathMatchers("/api/admin/**")
+                .pathMatchers("/api/admin/**", "/api/functions/problems")
                 .hasRole("OPERATOR")
                 .pathMatchers(HttpMethod.GET, SIGNED_ROUTES)
                 .permitAll()

@@ -75,6 +75,90 @@ class UnavailableFunctionApiTest {
         HttpResponse.BodyHandlers.ofString());
   }
 
+  HttpResponse<String> asProject(String method, String path, String body) throws Exception {
+    return http.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+            .header("Authorization", "Bearer " + TestKeys.project(keys, "p"))
+            .header("content-type", "application/json")
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void aProjectKeyIsToldWhichFunctionsCannotRunButNotTheDeploymentsInsides() throws Exception {
+    HttpResponse<String> listed = asProject("GET", "/api/functions/unavailable", null);
+    assertThat(listed.statusCode()).isEqualTo(200);
+    JsonNode unavailable = JSON.readTree(listed.body());
+    List<String> ids = new ArrayList<>();
+    unavailable.forEach(f -> ids.add(f.get("id").asText()));
+    assertThat(ids).contains("needs-custom-node", "paint-square");
+    for (JsonNode f : unavailable) {
+      for (JsonNode problem : f.get("problems")) {
+        assertThat(problem.get("code").asText()).isNotBlank();
+        assertThat(problem.get("reason").asText()).isEqualTo(FunctionController.NOT_HERE);
+      }
+    }
+    // no server address, setting, template file or graph detail
+    assertThat(listed.body())
+        .doesNotContain(COMFY.baseUrl().toString())
+        .doesNotContain("127.0.0.1")
+        .doesNotContain("TEMPERA_GRADIO_URLS")
+        .doesNotContain("template.json")
+        .doesNotContain(ROOT.toString())
+        .doesNotContain("FaceDetailer");
+
+    // the template authors' list is for operators
+    HttpResponse<String> problems = asProject("GET", "/api/functions/problems", null);
+    assertThat(problems.statusCode()).isEqualTo(403);
+    assertThat(problems.body()).doesNotContain("FaceDetailer");
+
+    // asking for one, or starting one, is refused in the same words
+    for (HttpResponse<String> refused :
+        List.of(
+            asProject("GET", "/api/functions/needs-custom-node", null),
+            asProject(
+                "POST",
+                "/api/generations",
+                "{\"functionId\": \"needs-custom-node\", \"nodeId\": \"n\","
+                    + " \"parameters\": {\"image\": \"uploads/x.png\"}}"),
+            asProject(
+                "POST",
+                "/api/generations",
+                "{\"functionId\": \"paint-square\", \"nodeId\": \"n\", \"parameters\": {}}"))) {
+      assertThat(refused.statusCode()).as(refused.body()).isEqualTo(409);
+      JsonNode error = JSON.readTree(refused.body());
+      assertThat(error.get("code").asText()).isEqualTo("FUNCTION_UNAVAILABLE");
+      assertThat(error.get("message").asText())
+          .contains("is unavailable on this deployment")
+          .endsWith("an operator must install what it needs, or choose another function");
+      assertThat(refused.body())
+          .doesNotContain(COMFY.baseUrl().toString())
+          .doesNotContain("TEMPERA_GRADIO_URLS")
+          .doesNotContain("FaceDetailer");
+    }
+  }
+
+  @Test
+  void aGradioFunctionStartedWithoutAGradioServerIsRefusedAtOnce() throws Exception {
+    HttpResponse<String> refused =
+        post(
+            "/api/generations",
+            """
+            {"functionId": "paint-square", "projectId": "p", "nodeId": "n", "parameters": {}}
+            """);
+    assertThat(refused.statusCode()).as(refused.body()).isEqualTo(409);
+    JsonNode error = JSON.readTree(refused.body());
+    assertThat(error.get("code").asText()).isEqualTo("FUNCTION_UNAVAILABLE");
+    assertThat(error.at("/problems/0/code").asText()).isEqualTo("BACKEND_NOT_CONFIGURED");
+    // an operator is told what to set
+    assertThat(error.get("message").asText()).contains("TEMPERA_GRADIO_URLS");
+  }
+
   HttpResponse<String> post(String path, String body) throws Exception {
     return http.send(
         TestKeys.request(keys, URI.create("http://127.0.0.1:" + port + path))

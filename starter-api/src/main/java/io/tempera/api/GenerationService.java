@@ -44,7 +44,12 @@ import org.springframework.stereotype.Service;
 @Service
 public class GenerationService {
 
-  private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9_-]{1,100}");
+  /**
+   * A generation's own requestId; {@code batch-...} is kept for the generations of batches, whose
+   * ids a direct request could otherwise take.
+   */
+  private static final Pattern REQUEST_ID = Pattern.compile("(?!batch-)[A-Za-z0-9_-]{1,100}");
+
   private static final Pattern GENERATION_ID = Pattern.compile("gen-[A-Za-z0-9_-]{1,120}");
 
   private final WorkflowClient client;
@@ -189,7 +194,11 @@ public class GenerationService {
         requested.projectId() == null && caller.projectId() != null
             ? requested.withProjectId(caller.projectId())
             : requested;
-    checkShape(body, REQUEST_ID, "requestId must be 1-100 letters, digits, '_' or '-'");
+    checkShape(
+        body,
+        REQUEST_ID,
+        "requestId must be 1-100 letters, digits, '_' or '-', not starting with 'batch-' (kept"
+            + " for batches' generations)");
     if (!caller.actsFor(body.projectId())) {
       // checked once the request is well formed: a malformed projectId says nothing of projects
       throw unknownProject();

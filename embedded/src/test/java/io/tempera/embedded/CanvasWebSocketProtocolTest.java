@@ -69,9 +69,70 @@ class CanvasWebSocketProtocolTest {
     EmbeddedTestRoot.register(registry, ROOT);
   }
 
+  /** What the server sends, against ServerMessage of the committed JSON Schema of the protocol. */
+  static final com.networknt.schema.Schema SERVER_MESSAGE = serverMessageSchema();
+
+  /** Every message the server sent that its schema refuses, with why. */
+  static final List<String> OFF_SCHEMA = java.util.Collections.synchronizedList(new ArrayList<>());
+
+  static com.networknt.schema.Schema serverMessageSchema() {
+    try (var in =
+        CanvasWebSocketProtocolTest.class.getResourceAsStream(
+            "/static/schemas/canvas-websocket.schema.json")) {
+      var root = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(in);
+      root.remove("$id");
+      root.putArray("oneOf").addObject().put("$ref", "#/$defs/ServerMessage");
+      return com.networknt.schema.SchemaRegistry.withDefaultDialect(
+              com.networknt.schema.SpecificationVersion.DRAFT_2020_12)
+          .getSchema(root.toString(), com.networknt.schema.InputFormat.JSON);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read the canvas WebSocket's JSON Schema", e);
+    }
+  }
+
   @AfterEach
   void closeClients() {
     clients.forEach(Client::abort);
+    List<String> off = List.copyOf(OFF_SCHEMA);
+    OFF_SCHEMA.clear();
+    assertThat(off).as("server messages the JSON Schema refuses").isEmpty();
+  }
+
+  // ------------------------------------------------------------------ the documents clients are
+  // made from
+
+  @Test
+  void servesTheOpenApiDocumentWithTheServersEnumsAndTheProtocolsSchemaWithoutAKey()
+      throws Exception {
+    HttpResponse<String> doc =
+        http.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v3/api-docs")).build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(doc.statusCode()).isEqualTo(200);
+    JsonNode schemas = JSON.readTree(doc.body()).get("components").get("schemas");
+    assertThat(JSON.convertValue(schemas.at("/Generation/properties/status/enum"), List.class))
+        .isEqualTo(
+            java.util.Arrays.stream(io.tempera.generation.GenerationStatus.values())
+                .map(Enum::name)
+                .toList());
+    assertThat(JSON.convertValue(schemas.at("/Error/properties/code/enum"), List.class))
+        .contains("UNAUTHENTICATED", "INVALID_PARAMETERS", "QUOTA_RUNNING", "PRIORITY_NOT_ALLOWED");
+    assertThat(
+            JSON.convertValue(schemas.at("/StartGeneration/properties/priority/enum"), List.class))
+        .isEqualTo(List.of("urgent", "interactive", "normal", "low", "batch"));
+    assertThat(JSON.readTree(doc.body()).get("paths").has("/api/generations/{id}")).isTrue();
+
+    HttpResponse<String> ws =
+        http.send(
+            HttpRequest.newBuilder(
+                    URI.create(
+                        "http://127.0.0.1:" + port + "/schemas/canvas-websocket.schema.json"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(ws.statusCode()).isEqualTo(200);
+    try (var in = getClass().getResourceAsStream("/static/schemas/canvas-websocket.schema.json")) {
+      assertThat(JSON.readTree(ws.body())).isEqualTo(JSON.readTree(in));
+    }
   }
 
   // ------------------------------------------------------------------ the happy path, every field
@@ -739,7 +800,12 @@ class CanvasWebSocketProtocolTest {
       buffer.append(data);
       if (last) {
         try {
-          received.add(JSON.readTree(buffer.toString()));
+          JsonNode message = JSON.readTree(buffer.toString());
+          var errors = SERVER_MESSAGE.validate(message);
+          if (!errors.isEmpty()) {
+            OFF_SCHEMA.add(message + ": " + errors);
+          }
+          received.add(message);
         } catch (IOException e) {
           throw new IllegalStateException(
               "the server sent something that is not JSON: " + buffer, e);

@@ -727,6 +727,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("type", "error");
     m.put("code", code);
+    m.put("status", ApiErrorCode.statusOf(code)); // the HTTP status the REST route answers with
     m.put("message", message);
     if (taskId != null) m.put("taskId", taskId);
     if (problems instanceof java.util.List<?> list && !list.isEmpty()) m.put("problems", list);

@@ -56,6 +56,14 @@ public class GenerationController {
    * read when its Content-Length says so), ids as JSON strings, no unknown fields.
    */
   @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
+  @io.swagger.v3.oas.annotations.parameters.RequestBody(
+      required = true,
+      content =
+          @io.swagger.v3.oas.annotations.media.Content(
+              mediaType = MediaType.APPLICATION_JSON_VALUE,
+              schema =
+                  @io.swagger.v3.oas.annotations.media.Schema(
+                      implementation = ApiMessages.StartGeneration.class)))
   public Mono<ResponseEntity<ApiMessages.Accepted>> start(
       ServerHttpRequest request, @AuthenticationPrincipal Caller caller) {
     long declared = request.getHeaders().getContentLength();

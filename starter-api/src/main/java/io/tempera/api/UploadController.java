@@ -76,10 +76,27 @@ public class UploadController {
   @PostMapping(
       value = "/api/projects/{projectId}/uploads",
       consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
+  @io.swagger.v3.oas.annotations.parameters.RequestBody(
+      required = true,
+      description = "One part named file: a PNG, JPEG, WebP or GIF",
+      content =
+          @io.swagger.v3.oas.annotations.media.Content(
+              mediaType = MediaType.MULTIPART_FORM_DATA_VALUE,
+              schema =
+                  @io.swagger.v3.oas.annotations.media.Schema(
+                      type = "object",
+                      requiredProperties = {"file"}),
+              schemaProperties =
+                  @io.swagger.v3.oas.annotations.media.SchemaProperty(
+                      name = "file",
+                      schema =
+                          @io.swagger.v3.oas.annotations.media.Schema(
+                              type = "string",
+                              format = "binary"))))
   public Mono<ResponseEntity<ApiMessages.Upload>> upload(
       @PathVariable String projectId,
-      @RequestHeader HttpHeaders headers,
-      @RequestBody Flux<PartEvent> parts,
+      @io.swagger.v3.oas.annotations.Parameter(hidden = true) @RequestHeader HttpHeaders headers,
+      @io.swagger.v3.oas.annotations.Parameter(hidden = true) @RequestBody Flux<PartEvent> parts,
       @org.springframework.security.core.annotation.AuthenticationPrincipal
           io.tempera.security.Caller caller) {
     if (!OutputStore.safeSegment(projectId)) {

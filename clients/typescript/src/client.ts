@@ -9,6 +9,7 @@ import type {
   FunctionInfo,
   Generation,
   GenerationEvent,
+  GenerationStreamEvent,
   Identity,
   Output,
   OutputValue,
@@ -209,7 +210,9 @@ export class TemperaClient {
     return this.request<Accepted>("POST", "/api/generations", {
       json: {
         functionId: req.functionId,
+        functionVersion: req.functionVersion,
         tier: req.tier,
+        priority: req.priority,
         parameters: req.parameters ?? {},
         projectId: req.projectId,
         nodeId: req.nodeId,
@@ -217,6 +220,62 @@ export class TemperaClient {
         webhook: req.webhook,
       },
     });
+  }
+
+  /**
+   * `GET /api/generations/{id}/events`: the generation's server-sent events, read with fetch (so the
+   * API key goes as a header): `state` first, then `phase` and `progress` as they happen, then one
+   * terminal event (`succeeded`, `failed` or `cancelled`, with the final state), after which the
+   * iteration ends. Pass the last `id` you saw as `lastEventId` to resume after a drop: the stream
+   * then starts with the current state and skips the events you saw. Rejects with TemperaApiError
+   * (e.g. 404 `NOT_FOUND`, 429 `TOO_MANY_CONNECTIONS`), and with ConnectionError when the stream
+   * breaks before the terminal event. Breaking out of the loop (or aborting `signal`) closes it.
+   */
+  async *events(
+    id: string,
+    options?: { lastEventId?: number; signal?: AbortSignal },
+  ): AsyncGenerator<GenerationStreamEvent, void, undefined> {
+    const url = `${this.baseUrl}/api/generations/${encodeURIComponent(id)}/events`;
+    const headers: Record<string, string> = { accept: "text/event-stream" };
+    if (options?.lastEventId !== undefined) headers["last-event-id"] = String(options.lastEventId);
+    const response = await this.send("GET", url, { headers, signal: options?.signal });
+    if (!response.body) throw new ConnectionError(`GET ${url} answered without a body`);
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let ended = false;
+    try {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          if (options?.signal?.aborted) return;
+          throw new ConnectionError(`The event stream of ${id} broke: ${errorMessage(error)}`, { cause: error });
+        }
+        if (chunk.done) break;
+        buffer += decoder.decode(chunk.value, { stream: true }).replace(/\r\n?/g, "\n");
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = parseServerSentEvent(block);
+          if (!event) continue;
+          yield event;
+          if (event.event === "succeeded" || event.event === "failed" || event.event === "cancelled") {
+            ended = true;
+            return;
+          }
+        }
+      }
+      if (!ended && !options?.signal?.aborted) {
+        throw new ConnectionError(
+          `The event stream of ${id} ended before the generation did; resume with its last event id as lastEventId`,
+        );
+      }
+    } finally {
+      reader.cancel().catch(() => undefined);
+    }
   }
 
   /** An output's absolute URL (outputs carry URLs relative to baseUrl). */
@@ -256,6 +315,8 @@ export class TemperaClient {
     };
     if (req.projectId !== undefined) message.projectId = req.projectId;
     if (req.tier !== undefined) message.tier = req.tier;
+    if (req.priority !== undefined) message.priority = req.priority;
+    if (req.functionVersion !== undefined) message.functionVersion = req.functionVersion;
     if (req.webhook !== undefined) message.webhook = req.webhook;
 
     let resolve!: (handle: GenerationHandle) => void;
@@ -414,8 +475,12 @@ export class TemperaClient {
   }
 
   /** Sends a request; resolves with an ok response, rejects with TemperaApiError or ConnectionError. */
-  private async send(method: string, url: string, init?: { json?: unknown; body?: BodyInit }): Promise<Response> {
-    const headers: Record<string, string> = { accept: "application/json" };
+  private async send(
+    method: string,
+    url: string,
+    init?: { json?: unknown; body?: BodyInit; headers?: Record<string, string>; signal?: AbortSignal | undefined },
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept: "application/json", ...init?.headers };
     if (this.apiKey !== undefined && sameOrigin(url, this.origin)) headers.authorization = `Bearer ${this.apiKey}`;
     let body: BodyInit | undefined = init?.body;
     if (init?.json !== undefined) {
@@ -425,7 +490,10 @@ export class TemperaClient {
     const fetchImpl = this.fetchImpl;
     let response: Response;
     try {
-      response = await fetchImpl(url, body === undefined ? { method, headers } : { method, headers, body });
+      const request: RequestInit = { method, headers };
+      if (body !== undefined) request.body = body;
+      if (init?.signal) request.signal = init.signal;
+      response = await fetchImpl(url, request);
     } catch (error) {
       if (error instanceof TemperaError) throw error;
       throw new ConnectionError(`${method} ${url} failed: ${errorMessage(error)}`, { cause: error });
@@ -628,6 +696,7 @@ export class TemperaClient {
         this.onRefused(
           new TemperaApiError({
             code: UNAUTHENTICATED,
+            status: 401,
             message: `The server closed the connection (1008${entry.refused ? `: ${entry.refused}` : ""}): the API key was refused`,
           }),
           entry.socket,
@@ -702,6 +771,7 @@ export class TemperaClient {
     }
     handle.requestId ??= ack.requestId;
     handle.nodeId ??= ack.nodeId;
+    handle.acknowledged(ack.status);
     // The server follows an acknowledged task on this socket by itself.
     handle.followedOnSocket = true;
     entry.resolve(handle);
@@ -746,8 +816,11 @@ export class TemperaClient {
   }
 
   private onServerError(message: ServerErrorMessage, socket: WebSocketLike): void {
+    const code = String(message.code ?? "UNKNOWN");
     const error = new TemperaApiError({
-      code: String(message.code ?? "UNKNOWN"),
+      code,
+      status: typeof message.status === "number" ? message.status : code === UNAUTHENTICATED ? 401 : undefined,
+      retryAfterSeconds: typeof message.retryAfterSeconds === "number" ? message.retryAfterSeconds : undefined,
       message: String(message.message ?? "The server reported an error"),
       problems: Array.isArray(message.problems) ? (message.problems as RequestProblem[]) : undefined,
       requestId: message.requestId,
@@ -890,10 +963,42 @@ async function apiErrorFrom(response: Response, method: string, url: string): Pr
         }`;
   return new TemperaApiError({
     status: response.status,
+    retryAfterSeconds: retryAfter(response.headers.get("retry-after")),
     code,
     message,
     problems: Array.isArray(body?.problems) ? body.problems : undefined,
   });
+}
+
+/** `Retry-After` in seconds (it may be a number of seconds or an HTTP date); undefined without one. */
+function retryAfter(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+/** One server-sent event block (its lines without the blank line after them); undefined for comments only. */
+function parseServerSentEvent(block: string): GenerationStreamEvent | undefined {
+  let event = "message";
+  let id: number | undefined;
+  const data: string[] = [];
+  for (const line of block.split("\n")) {
+    if (line === "" || line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "event") event = value;
+    else if (field === "id") id = Number(value);
+    else if (field === "data") data.push(value);
+  }
+  if (data.length === 0) return undefined;
+  const parsed: unknown = JSON.parse(data.join("\n"));
+  if (event === "state" || event === "succeeded" || event === "failed" || event === "cancelled") {
+    withValues(parsed as Generation);
+  }
+  return { event, id: id ?? 0, data: parsed } as GenerationStreamEvent;
 }
 
 /** `values` as an empty list where a server before 0.2 sent none. */

@@ -1,4 +1,4 @@
-import type { ApiErrorCode, GenerationErrorCode, RequestProblem, TaskFailed } from "./types.js";
+import type { ApiErrorCode, ErrorAction, GenerationErrorCode, RequestProblem, TaskFailed } from "./types.js";
 
 /** Base class of every error this client throws or rejects with. */
 export class TemperaError extends Error {
@@ -16,8 +16,18 @@ export class TemperaError extends Error {
  * by itself.
  */
 export class TemperaApiError extends TemperaError {
-  /** The HTTP status for REST calls; undefined for WebSocket replies. */
+  /**
+   * The HTTP status: the REST answer's, or for a WebSocket `error` the status the REST route answers
+   * with for that code (the server sends it; 401 for a refused key). Undefined only for a WebSocket
+   * error from a server before 0.2.
+   */
   readonly status: number | undefined;
+  /**
+   * For 429s (`QUOTA_RUNNING`, `QUOTA_QUEUED`, `QUOTA_GPU_TIME`, `QUEUE_FULL`, `TOO_MANY_CONNECTIONS`, …):
+   * seconds until trying again is worth it (REST's `Retry-After`, the WebSocket's `retryAfterSeconds`),
+   * when the server says.
+   */
+  readonly retryAfterSeconds: number | undefined;
   /** The server's stable error code, e.g. `UNAUTHENTICATED`, `UNKNOWN_FUNCTION`, `INVALID_PARAMETERS`, `NOT_FOUND`. */
   readonly code: ApiErrorCode;
   /** One entry per problem with the request (e.g. each bad parameter); empty when none. */
@@ -33,6 +43,7 @@ export class TemperaApiError extends TemperaError {
     code: ApiErrorCode;
     message: string;
     status?: number | undefined;
+    retryAfterSeconds?: number | undefined;
     problems?: RequestProblem[] | undefined;
     requestId?: string | undefined;
     nodeId?: string | undefined;
@@ -41,7 +52,8 @@ export class TemperaApiError extends TemperaError {
     super(init.message);
     this.code = init.code;
     this.status = init.status;
-    this.problems = init.problems ?? [];
+    this.retryAfterSeconds = init.retryAfterSeconds;
+    this.problems = (init.problems ?? []).map(withParameter);
     this.requestId = init.requestId;
     this.nodeId = init.nodeId;
     this.taskId = init.taskId;
@@ -55,8 +67,8 @@ export class TaskFailedError extends TemperaError {
   readonly code: GenerationErrorCode;
   /** What the person could do about it, when the server knows. */
   readonly suggestion: string | null;
-  /** A machine-readable hint for the UI (e.g. `retry`), when the server gives one. */
-  readonly action: string | null;
+  /** A machine-readable hint for the UI (e.g. `RETRY`, `FIX_INPUT`), when the server gives one. */
+  readonly action: ErrorAction | null;
   readonly nodeId: string | undefined;
   /** The full `task_failed` message (outputs produced before the failure included). */
   readonly event: TaskFailed;
@@ -83,3 +95,10 @@ export class TaskFailedError extends TemperaError {
  * exhausted, or the client was closed while a call was pending.
  */
 export class ConnectionError extends TemperaError {}
+
+/** A problem with `parameter` set when its field is one of the request's `parameters`. */
+function withParameter(problem: RequestProblem): RequestProblem {
+  const field = typeof problem?.field === "string" ? problem.field : "";
+  if (!field.startsWith("parameters.") || problem.parameter !== undefined) return problem;
+  return { ...problem, parameter: field.slice("parameters.".length) };
+}

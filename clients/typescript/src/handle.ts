@@ -3,6 +3,7 @@ import type {
   Generation,
   GenerationEvent,
   GenerationStatus,
+  Phase,
   StateEvent,
   TaskFailed,
   TaskProgress,
@@ -24,7 +25,11 @@ export interface GenerationHandle extends AsyncIterable<GenerationEvent> {
   readonly nodeId: string | undefined;
   /** The requestId of the `start_generation` that created this handle, if any. */
   readonly requestId: string | undefined;
-  /** The last status seen (snapshots, phases of progress events, and the terminal event). */
+  /**
+   * The last status seen: from the acknowledgement on (a handle of startGeneration), then from
+   * snapshots, the phases of progress events and the terminal event. Undefined for a handle of
+   * follow() until its first snapshot.
+   */
   readonly status: GenerationStatus | undefined;
   /** The newest progress eventId delivered: progress at or below it is never delivered again. */
   readonly lastEventId: number;
@@ -57,7 +62,9 @@ export interface HandleHost {
 
 const MAX_BUFFERED_EVENTS = 10_000;
 
-const PHASE_STATUS: Record<string, GenerationStatus> = {
+const STATUSES = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"] as const satisfies readonly GenerationStatus[];
+
+const PHASE_STATUS: Partial<Record<Phase, GenerationStatus>> = {
   RESOLVING: "QUEUED",
   WAITING_FOR_SLOT: "QUEUED",
   STARTING_MODEL: "RUNNING",
@@ -139,6 +146,16 @@ export class GenerationHandleImpl implements GenerationHandle {
     if (this.done) return;
     this.host.unfollow(this);
     this.end(new TemperaError(`Stopped following generation ${this.taskId}`), false);
+  }
+
+  /**
+   * The server acknowledged the start with this status (lower case on the wire).
+   * @internal
+   */
+  acknowledged(status: string | undefined): void {
+    if (this.status !== undefined || typeof status !== "string") return;
+    const upper = status.toUpperCase();
+    if ((STATUSES as readonly string[]).includes(upper)) this.status = upper as GenerationStatus;
   }
 
   /**

@@ -1,55 +1,59 @@
-/** Wire types of the Tempera API (REST and the canvas WebSocket). */
+/**
+ * Wire types of the Tempera API (REST and the canvas WebSocket). The literal unions (statuses,
+ * phases, tiers, priorities, actions, error codes) come from src/generated/, which is made from the
+ * server's own schemas (its OpenAPI document at /v3/api-docs and the canvas WebSocket's JSON Schema)
+ * by `npm run generate`; `npm run check:schema` fails when they drift from a running server.
+ */
+import type { components } from "./generated/openapi.js";
+import type * as Ws from "./generated/canvas-websocket.js";
 
-/** Quality tiers; the server accepts other strings too (and runs them at `standard` with a warning). */
-export type Tier = "draft" | "standard" | "high" | "ultra" | (string & {});
+type Schemas = components["schemas"];
 
-export type GenerationStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+/** Quality tiers, as the server reports them (`tierUsed`, `FunctionInfo.tiers`). */
+export type Tier = NonNullable<Schemas["Generation"]["tierUsed"]>;
+
+/**
+ * A tier a request may name: one of {@link Tier}; the server accepts other strings too (it runs them
+ * at `standard` with a warning), hence the open end.
+ */
+export type RequestedTier = Tier | (string & {});
+
+/** Scheduling priorities, highest first; a request without one gets its tier's default. */
+export type Priority = NonNullable<Schemas["StartGeneration"]["priority"]>;
+
+export type GenerationStatus = NonNullable<Schemas["Generation"]["status"]>;
 
 /** Business phases, e.g. `RESOLVING`, `WAITING_FOR_SLOT`, `GENERATING`, `COLLECTING_OUTPUTS`. */
-export type Phase =
-  | "RESOLVING"
-  | "WAITING_FOR_SLOT"
-  | "STARTING_MODEL"
-  | "GENERATING"
-  | "COLLECTING_OUTPUTS"
-  | "SUCCEEDED"
-  | "FAILED"
-  | "CANCELLED"
-  | (string & {});
+export type Phase = NonNullable<Schemas["Generation"]["phase"]>;
 
-/** One problem with a request, e.g. a parameter out of range. */
+/** `task_acknowledged.status`: the generation's status in lower case. */
+export type AcknowledgedStatus = Ws.AckStatus;
+
+/**
+ * One problem with a request, e.g. a parameter out of range. `field` is the path of the field in
+ * the request's JSON (`functionId`, `webhook.url`, `parameters.steps`); for a parameter `parameter`
+ * is its bare name (`steps`), as a form shows it.
+ */
 export interface RequestProblem {
   field: string;
+  /** The parameter's name when `field` is one of `parameters` (added by this client). */
+  parameter?: string;
   code: string;
   message: string;
 }
 
 /**
- * The codes of refused requests (REST error bodies, WebSocket `error` messages): `UNAUTHENTICATED`
- * for a missing, wrong or revoked API key (HTTP 401), `NOT_FOUND` (also for another project's
- * generation or upload), `UNKNOWN_PROJECT` (a project key naming another project), and more; other
- * strings may come from a newer server.
+ * The codes of refused requests (REST error bodies, WebSocket `error` messages), from the server's
+ * ApiErrorCode: `UNAUTHENTICATED` for a missing, wrong or revoked API key (HTTP 401), `NOT_FOUND`
+ * (also for another project's generation or upload), `UNKNOWN_PROJECT` (a project key naming
+ * another project), `QUOTA_RUNNING` and the other 429s, and more. Open-ended on purpose: a newer
+ * server may add codes, and a REST answer that is not the API's JSON (e.g. a proxy's 502) gets
+ * `HTTP_<status>`.
  */
-export type ApiErrorCode =
-  | "UNAUTHENTICATED"
-  | "NOT_FOUND"
-  | "UNKNOWN_PROJECT"
-  | "UNKNOWN_FUNCTION"
-  | "UNKNOWN_FUNCTION_VERSION"
-  | "INVALID_PARAMETERS"
-  | "INVALID_REQUEST"
-  | "INVALID_BODY"
-  | "INVALID_MESSAGE"
-  | "UNKNOWN_MESSAGE_TYPE"
-  | "REQUEST_ID_REUSED"
-  | "TOO_MANY_TASKS"
-  | "PAYLOAD_TOO_LARGE"
-  | "UNSUPPORTED_MEDIA_TYPE"
-  | "UNSUPPORTED_FILE"
-  | "OUTPUT_GONE"
-  | "ORCHESTRATOR_UNAVAILABLE"
-  | "INTERNAL"
-  | (string & {});
+export type ApiErrorCode = NonNullable<Schemas["Error"]["code"]> | (string & {});
+
+/** A machine-readable hint of what to do about a failed generation. */
+export type ErrorAction = NonNullable<Schemas["Failure"]["action"]>;
 
 /** The JSON body of every REST error. */
 export interface ApiErrorBody {
@@ -121,7 +125,7 @@ export interface Output {
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /** What kind of non-file value a generation returned. */
-export type OutputValueKind = "text" | "number" | "boolean" | "json" | "label" | "highlighted_text";
+export type OutputValueKind = NonNullable<Schemas["Value"]["kind"]>;
 
 /**
  * A value a generation returned that is not a file (e.g. a Gradio endpoint's text, number, JSON,
@@ -138,36 +142,16 @@ export interface OutputValue {
 }
 
 /**
- * The codes a generation fails with (`task_failed.code`, `Generation.error.code`); other strings may
- * come from a newer server.
+ * The codes a generation fails with (`task_failed.code`, `Generation.error.code`), from the server's
+ * ErrorCode. Open-ended on purpose: new failure causes get new codes (handle unknown ones as failures).
  */
-export type GenerationErrorCode =
-  | "INVALID_REQUEST"
-  | "UNKNOWN_FUNCTION"
-  | "FUNCTION_UNAVAILABLE"
-  | "BACKEND_UNREACHABLE"
-  | "BACKEND_BUSY"
-  | "BACKEND_MISCONFIGURED"
-  | "BACKEND_VALIDATION"
-  | "MISSING_NODE"
-  | "OUT_OF_GPU_MEMORY"
-  | "MODEL_UNAVAILABLE"
-  | "CONTAINER_CRASHED"
-  | "EXECUTION_ERROR"
-  | "BACKEND_FAULT"
-  | "TIMEOUT"
-  | "STALLED"
-  | "CANCELLED"
-  | "OUTPUT_NOT_PRODUCED"
-  | "OUTPUT_MISSING"
-  | "INTERNAL"
-  | (string & {});
+export type GenerationErrorCode = NonNullable<Schemas["Failure"]["code"]> | (string & {});
 
 export interface GenerationFailure {
   code: GenerationErrorCode;
   message: string;
   suggestion?: string | null;
-  action?: string | null;
+  action?: ErrorAction | null;
   retryable: boolean;
 }
 
@@ -194,7 +178,7 @@ export interface Generation {
   functionVersion: string;
   projectId: string;
   nodeId: string;
-  tierRequested: Tier;
+  tierRequested: RequestedTier;
   tierUsed: Tier;
   warnings: string[];
   outputs: Output[];
@@ -222,7 +206,7 @@ export interface WebhookDelivery {
   url: string;
   /** The id every attempt carries in `Tempera-Event-Id`. */
   eventId: string;
-  status: "PENDING" | "RETRYING" | "DELIVERED" | "FAILED";
+  status: NonNullable<Schemas["WebhookView"]["status"]>;
   attempts: {
     number: number;
     at: string;
@@ -250,7 +234,19 @@ export interface Fallback {
 export interface StartGenerationRequest {
   /** The function to run, e.g. `invert`. */
   functionId: string;
-  tier?: Tier;
+  /** Pin a version of the function; default: the newest. */
+  functionVersion?: string;
+  tier?: RequestedTier;
+  /**
+   * Where it waits in the queue; default: its tier's (`draft` interactive, `standard`/`high`
+   * normal, `ultra` low). `urgent` needs an operator key or a project allowed it (else
+   * `PRIORITY_NOT_ALLOWED`).
+   */
+  priority?: Priority;
+  /**
+   * The parameter values. A random parameter (e.g. `seed`) left out gets a value the server draws;
+   * the generation's `parameters` (GET /api/generations/{id}) say which, to reproduce it.
+   */
   parameters?: Record<string, unknown>;
   /**
    * The project to run in. With a project API key it may be omitted (the key's project is used)
@@ -291,7 +287,7 @@ export interface TaskAcknowledged {
   nodeId: string;
   requestId?: string;
   /** lower case, e.g. `queued` */
-  status: string;
+  status: AcknowledgedStatus;
 }
 
 /** The state when following began (first message for a task after subscribe/ack). */
@@ -358,7 +354,7 @@ export interface TaskFailed {
   code: GenerationErrorCode;
   message: string;
   suggestion: string | null;
-  action: string | null;
+  action: ErrorAction | null;
   outputs: Output[];
   /** Always empty today: a failed generation keeps files it produced, not values. */
   values: OutputValue[];
@@ -373,7 +369,7 @@ export interface Authenticated {
 }
 
 /** A project key acts in its own project; an operator key in every project. */
-export type ApiKeyRole = "project" | "operator" | (string & {});
+export type ApiKeyRole = Ws.Role;
 
 /** Whom the client's API key acts for, as the server said in `authenticated`. */
 export interface Identity {
@@ -389,6 +385,10 @@ export interface Identity {
 export interface ServerErrorMessage {
   type: "error";
   code: ApiErrorCode;
+  /** The HTTP status the REST route answers with for this code (servers before 0.2 send none). */
+  status?: number;
+  /** 429s: seconds until trying again is worth it, when the server knows. */
+  retryAfterSeconds?: number;
   message: string;
   problems?: RequestProblem[];
   nodeId?: string;
@@ -409,6 +409,32 @@ export type ServerMessage =
   | ServerErrorMessage
   | Authenticated
   | Pong;
+
+/** A `phase` or `progress` server-sent event's data (`GET /api/generations/{id}/events`). */
+export interface StreamProgress {
+  /** The generation's id. */
+  id: string;
+  phase: Phase;
+  /** 0..1 */
+  progress: number;
+  message: string;
+  step?: number;
+  totalSteps?: number;
+  queuePosition?: number;
+  etaSeconds?: number;
+  startsInSeconds?: number;
+  previewUrl?: string;
+  timestamp: number;
+}
+
+/**
+ * One server-sent event of a generation (`client.events(id)`): `id` increases per generation; pass
+ * the last one seen as `lastEventId` to resume.
+ */
+export type GenerationStreamEvent =
+  | { event: "state"; id: number; data: Generation }
+  | { event: "phase" | "progress"; id: number; data: StreamProgress }
+  | { event: "succeeded" | "failed" | "cancelled"; id: number; data: Generation };
 
 /** What a GenerationHandle delivers: state snapshots, progress, and exactly one terminal event. */
 export type GenerationEvent = TaskState | TaskProgress | TaskSuccess | TaskFailed;
@@ -432,7 +458,9 @@ export interface AuthenticateMessage {
 export interface StartGenerationMessage {
   type: "start_generation";
   functionId: string;
-  tier?: Tier;
+  functionVersion?: string;
+  tier?: RequestedTier;
+  priority?: Priority;
   parameters: Record<string, unknown>;
   /** Omitted: the key's project. */
   projectId?: string;

@@ -187,6 +187,7 @@ describe("startGeneration over the WebSocket", () => {
           { field: "parameters.image", code: "REQUIRED", message: "image is required" },
           { field: "parameters.scale", code: "OUT_OF_RANGE", message: "scale must be <= 4" },
         ],
+        status: 422,
         nodeId: m.nodeId,
         requestId: m.requestId,
       });
@@ -202,10 +203,38 @@ describe("startGeneration over the WebSocket", () => {
     const api = error as TemperaApiError;
     expect(api.code).toBe("INVALID_PARAMETERS");
     expect(api.message).toBe("2 problems with the parameters");
-    expect(api.status).toBeUndefined();
+    expect(api.status).toBe(422);
     expect(api.nodeId).toBe("n1");
     expect(api.requestId).toBe(server.received[0]?.message.requestId);
     expect(api.problems.map((p) => p.field)).toEqual(["parameters.image", "parameters.scale"]);
+    expect(api.problems.map((p) => p.parameter)).toEqual(["image", "scale"]);
+  });
+
+  it("carries a 429's status and retryAfterSeconds from a WebSocket error", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type !== "start_generation") return;
+      conn.send({
+        type: "error",
+        code: "QUOTA_RUNNING",
+        status: 429,
+        retryAfterSeconds: 12,
+        message: "Project p1 already runs 2 generations, its limit",
+        nodeId: m.nodeId,
+        requestId: m.requestId,
+      });
+    };
+    const error = await client().startGeneration({ ...start, priority: "batch" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemperaApiError);
+    expect(error).toMatchObject({ code: "QUOTA_RUNNING", status: 429, retryAfterSeconds: 12 });
+    expect(server.received[0]?.message).toMatchObject({ type: "start_generation", priority: "batch" });
+  });
+
+  it("knows a handle's status from the acknowledgement on", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type === "start_generation") conn.send({ ...msg.ack("gen-ack", m), status: "queued" });
+    };
+    const handle = await client().startGeneration(start);
+    expect(handle.status).toBe("QUEUED");
   });
 
   it("an error reply for another requestId does not reject this start", async () => {
@@ -569,6 +598,60 @@ describe("REST", () => {
     expect((await c.getFunction("invert")).displayName).toBe("Invert Colors");
   });
 
+  it("reads a generation's server-sent events to the terminal one, with the key and Last-Event-ID", async () => {
+    server.route("GET", "/api/generations/gen-sse/events", (_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`event:state\nid:3\ndata:${JSON.stringify(generation("gen-sse", { status: "RUNNING", eventId: 3 }))}\n\n`);
+      res.write(":keep-alive\n\n");
+      const progress = { id: "gen-sse", phase: "GENERATING", progress: 0.5, message: "half", timestamp: 1 };
+      // split across writes, with CRLF line ends
+      const block = `event:progress\r\nid:4\r\ndata:${JSON.stringify(progress)}\r\n\r\n`;
+      res.write(block.slice(0, 10));
+      res.write(block.slice(10));
+      res.write(`event:succeeded\nid:5\ndata:${JSON.stringify(generation("gen-sse", { status: "SUCCEEDED", eventId: 4 }))}\n\n`);
+      // never ended by the server: the client stops reading after the terminal event
+    });
+    const seen = [];
+    for await (const e of client().events("gen-sse", { lastEventId: 2 })) seen.push(e);
+    expect(seen.map((e) => [e.event, e.id])).toEqual([
+      ["state", 3],
+      ["progress", 4],
+      ["succeeded", 5],
+    ]);
+    expect(seen[1]!.data).toMatchObject({ phase: "GENERATING", progress: 0.5 });
+    expect(seen[2]!.data).toMatchObject({ id: "gen-sse", status: "SUCCEEDED" });
+    const request = server.requests.find((r) => r.url.endsWith("/events"))!;
+    expect(request.headers["last-event-id"]).toBe("2");
+    expect(request.headers.accept).toBe("text/event-stream");
+    expect(request.headers.authorization).toBe(`Bearer ${TEST_KEY}`);
+  });
+
+  it("rejects events() with TemperaApiError, and with ConnectionError when the stream ends early", async () => {
+    server.route("GET", "/api/generations/gen-none/events", () => ({ status: 404, json: { code: "NOT_FOUND", message: "no" } }));
+    server.route("GET", "/api/generations/gen-cut/events", (_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(`event:state\nid:1\ndata:${JSON.stringify(generation("gen-cut", { eventId: 1 }))}\n\n`);
+    });
+    const c = client();
+    const drain = async (id: string) => {
+      for await (const _ of c.events(id)) void _;
+    };
+    await expect(drain("gen-none")).rejects.toMatchObject({ name: "TemperaApiError", status: 404, code: "NOT_FOUND" });
+    await expect(drain("gen-cut")).rejects.toBeInstanceOf(ConnectionError);
+  });
+
+  it("reads Retry-After of a REST 429 into retryAfterSeconds", async () => {
+    server.route("POST", "/api/generations", (_req, res) => {
+      res.writeHead(429, { "content-type": "application/json", "retry-after": "30" });
+      res.end(JSON.stringify({ code: "QUOTA_GPU_TIME", message: "Project p1 used its GPU time this hour" }));
+    });
+    const error = await client().createGeneration({ ...start, priority: "low" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemperaApiError);
+    expect(error).toMatchObject({ status: 429, code: "QUOTA_GPU_TIME", retryAfterSeconds: 30 });
+    const posted = server.requests.find((r) => r.method === "POST")!;
+    expect(JSON.parse(posted.body.toString())).toMatchObject({ priority: "low" });
+  });
+
   it("maps an error body and status to TemperaApiError", async () => {
     server.route("GET", "/api/functions/nope", () => ({
       status: 404,
@@ -818,7 +901,7 @@ describe("API key", () => {
     ]);
     for (const error of [startError, followError]) {
       expect(error).toBeInstanceOf(TemperaApiError);
-      expect(error).toMatchObject({ code: "UNAUTHENTICATED", message: "The API key is not valid", status: undefined });
+      expect(error).toMatchObject({ code: "UNAUTHENTICATED", message: "The API key is not valid", status: 401 });
     }
     const iterate = async () => {
       for await (const _ of followed) {

@@ -172,6 +172,88 @@ describe("Tempera server", () => {
     expect(rest).toMatchObject({ status: 404, code: "UNKNOWN_FUNCTION" });
   });
 
+  it("gives WebSocket errors the status and code of the REST route, and problems their parameter", async () => {
+    const unknown = await client
+      .startGeneration({ functionId: "nope", projectId: PROJECT, nodeId: "n4" })
+      .catch((e: unknown) => e);
+    expect(unknown).toMatchObject({ name: "TemperaApiError", status: 404, code: "UNKNOWN_FUNCTION" });
+
+    const bad = { functionId: "invert", parameters: { bogus: 1 }, projectId: PROJECT, nodeId: "n4" };
+    const overWs = (await client.startGeneration(bad).catch((e: unknown) => e)) as TemperaApiError;
+    const overRest = (await client.createGeneration(bad).catch((e: unknown) => e)) as TemperaApiError;
+    for (const error of [overWs, overRest]) {
+      expect(error).toBeInstanceOf(TemperaApiError);
+      expect(error).toMatchObject({ status: 422, code: "INVALID_PARAMETERS" });
+      expect(error.problems).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ field: "parameters.bogus", parameter: "bogus", code: "UNKNOWN_PARAMETER" }),
+          expect.objectContaining({ field: "parameters.image", parameter: "image", code: "MISSING_PARAMETER" }),
+        ]),
+      );
+    }
+    expect(overWs.problems).toEqual(overRest.problems);
+  });
+
+  it("takes a priority: a lower one runs, a higher one than a project key may ask is refused alike on both transports", async () => {
+    const handle = await client.startGeneration({
+      functionId: "generate-pattern",
+      projectId: PROJECT,
+      nodeId: "n-priority",
+      tier: "draft",
+      priority: "batch",
+    });
+    expect(["QUEUED", "RUNNING"]).toContain(handle.status);
+    await handle.result();
+
+    const urgent = { functionId: "generate-pattern", projectId: PROJECT, nodeId: "n-priority", tier: "draft", priority: "urgent" } as const;
+    const overWs = await client.startGeneration(urgent).catch((e: unknown) => e);
+    const overRest = await client.createGeneration(urgent).catch((e: unknown) => e);
+    for (const error of [overWs, overRest]) {
+      expect(error).toMatchObject({ name: "TemperaApiError", status: 422, code: "PRIORITY_NOT_ALLOWED" });
+    }
+  });
+
+  it("follows a generation started over REST by its server-sent events, and resumes them with lastEventId", async () => {
+    const { id } = await client.createGeneration({
+      functionId: "slow-pattern",
+      parameters: { steps: 6 },
+      projectId: PROJECT,
+      nodeId: "n-sse",
+      tier: "draft",
+    });
+    const events = [];
+    for await (const event of client.events(id)) events.push(event);
+    expect(events[0]?.event).toBe("state");
+    const last = events.at(-1)!;
+    expect(last.event).toBe("succeeded");
+    expect(last.data).toMatchObject({ id, status: "SUCCEEDED" });
+    const live = events.filter((e) => e.event === "progress" || e.event === "phase");
+    expect(live.length).toBeGreaterThan(0);
+    const ids = live.map((e) => e.id);
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+
+    // resumed after the first live event (it has ended by now): no live event seen again, the end
+    const resumed = [];
+    for await (const event of client.events(id, { lastEventId: ids[0]! })) resumed.push(event);
+    expect(resumed.at(-1)).toMatchObject({ event: "succeeded", id: last.id });
+    for (const e of resumed.filter((r) => r.event === "progress" || r.event === "phase")) {
+      expect(e.id).toBeGreaterThan(ids[0]!);
+    }
+
+    await expect(
+      (async () => {
+        for await (const _ of client.events("gen-does-not-exist")) void _;
+      })(),
+    ).rejects.toMatchObject({ name: "TemperaApiError", status: 404 });
+  });
+
+  it("knows a handle's status from the acknowledgement on", async () => {
+    const handle = await client.startGeneration({ functionId: "generate-pattern", projectId: PROJECT, nodeId: "n-status", tier: "draft" });
+    expect(["QUEUED", "RUNNING", "SUCCEEDED"]).toContain(handle.status);
+    await handle.result();
+    expect(handle.status).toBe("SUCCEEDED");
+  });
+
   it("maps REST errors: unknown generation and unknown function", async () => {
     await expect(client.getGeneration("gen-does-not-exist-ts-client")).rejects.toMatchObject({
       name: "TemperaApiError",

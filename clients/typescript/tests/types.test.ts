@@ -20,7 +20,18 @@ import type {
   TemperaClient,
   TemperaClientOptions,
   WebSocketConstructor,
+  GenerationStatus,
+  Phase,
+  Tier,
+  Priority,
+  ErrorAction,
+  TaskAcknowledged,
+  ServerErrorMessage,
 } from "../src/index.js";
+import type { components } from "../src/generated/openapi.js";
+import type * as Ws from "../src/generated/canvas-websocket.js";
+
+type Schemas = components["schemas"];
 
 describe("public types", () => {
   it("accepts the ws package and the platform WebSocket as the WebSocket option", () => {
@@ -63,5 +74,41 @@ describe("public types", () => {
     expectTypeOf<TemperaApiError["code"]>().toEqualTypeOf<ApiErrorCode>();
     // a project key may leave the project out
     expectTypeOf<StartGenerationRequest["projectId"]>().toEqualTypeOf<string | undefined>();
+  });
+
+  it("takes statuses, phases, tiers, priorities and actions from the server's schemas, closed", () => {
+    expectTypeOf<GenerationStatus>().toEqualTypeOf<"QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED">();
+    expectTypeOf<Tier>().toEqualTypeOf<"draft" | "standard" | "high" | "ultra">();
+    expectTypeOf<Priority>().toEqualTypeOf<"urgent" | "interactive" | "normal" | "low" | "batch">();
+    expectTypeOf<ErrorAction>().toEqualTypeOf<"FIX_INPUT" | "NONE" | "REDUCE_QUALITY" | "RETRY" | "RETRY_LATER">();
+    expectTypeOf<"GENERATING">().toMatchTypeOf<Phase>();
+    // @ts-expect-error: not a status
+    const status: GenerationStatus = "DONE";
+    // @ts-expect-error: not a phase
+    const phase: Phase = "THINKING";
+    void status;
+    void phase;
+  });
+
+  it("agrees with the OpenAPI document and the WebSocket schema, which agree with each other", () => {
+    // the REST document and the WebSocket schema name the same values
+    expectTypeOf<NonNullable<Schemas["Generation"]["status"]>>().toEqualTypeOf<Ws.GenerationStatus>();
+    expectTypeOf<NonNullable<Schemas["Generation"]["phase"]>>().toEqualTypeOf<Ws.Phase>();
+    expectTypeOf<Tier>().toEqualTypeOf<Ws.Tier>();
+    expectTypeOf<Priority>().toEqualTypeOf<Ws.Priority>();
+    expectTypeOf<ErrorAction>().toEqualTypeOf<Ws.ErrorAction>();
+    expectTypeOf<NonNullable<Schemas["Error"]["code"]>>().toEqualTypeOf<Ws.ApiErrorCode>();
+    expectTypeOf<NonNullable<Schemas["Failure"]["code"]>>().toEqualTypeOf<Ws.GenerationErrorCode>();
+    // the client's messages are the schema's
+    expectTypeOf<TaskAcknowledged["status"]>().toEqualTypeOf<Ws.AckStatus>();
+    expectTypeOf<Ws.TaskProgressMessage["phase"]>().toEqualTypeOf<Phase>();
+    expectTypeOf<Ws.TaskFailedMessage["action"]>().toEqualTypeOf<ErrorAction | null>();
+    expectTypeOf<Ws.ErrorMessage>().toMatchTypeOf<ServerErrorMessage>();
+    expectTypeOf<StartGenerationRequest["priority"]>().toEqualTypeOf<Priority | undefined>();
+    // a Generation of the REST API fits the client's
+    expectTypeOf<Required<Schemas["Generation"]>["status"]>().toEqualTypeOf<Generation["status"]>();
+    expectTypeOf<Required<Schemas["Generation"]>["phase"]>().toEqualTypeOf<Generation["phase"]>();
+    expectTypeOf<Required<Schemas["Generation"]>["tierUsed"]>().toEqualTypeOf<Generation["tierUsed"]>();
+    expectTypeOf<TemperaApiError["retryAfterSeconds"]>().toEqualTypeOf<number | undefined>();
   });
 });

@@ -324,7 +324,7 @@ export interface TaskProgress {
  * its run in the backend's own queue (ComfyUI's or Gradio's place and estimate).
  */
 export interface Waiting {
-  for: 'slot' | 'backend';
+  for: NonNullable<Schemas["Waiting"]["for"]>;
   /** 1 = next. */
   position?: number;
   /** Estimated seconds until the wait ends (absent until the allocator measured a lease or the backend estimates). */

@@ -27,6 +27,7 @@ import type {
   ErrorAction,
   TaskAcknowledged,
   ServerErrorMessage,
+  Waiting,
 } from "../src/index.js";
 import type { components } from "../src/generated/openapi.js";
 import type * as Ws from "../src/generated/canvas-websocket.js";
@@ -110,5 +111,7 @@ describe("public types", () => {
     expectTypeOf<Required<Schemas["Generation"]>["phase"]>().toEqualTypeOf<Generation["phase"]>();
     expectTypeOf<Required<Schemas["Generation"]>["tierUsed"]>().toEqualTypeOf<Generation["tierUsed"]>();
     expectTypeOf<TemperaApiError["retryAfterSeconds"]>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<Waiting["for"]>().toEqualTypeOf<"slot" | "backend">();
+    expectTypeOf<NonNullable<Ws.TaskProgressMessage["waiting"]>["for"]>().toEqualTypeOf<Waiting["for"]>();
   });
 });

@@ -80,6 +80,102 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_3"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/webhooks/{projectId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get"];
+        put: operations["allow"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/webhooks/{projectId}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["rotate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["start_1"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/batches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_2"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/batches/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["cancel_1"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/functions": {
         parameters: {
             query?: never;
@@ -167,7 +263,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get"];
+        get: operations["get_1"];
         put?: never;
         post?: never;
         delete?: never;
@@ -307,6 +403,31 @@ export interface components {
             /** Format: int32 */
             number?: number;
         };
+        Batch: {
+            /** Format: int32 */
+            count?: number;
+            functionId?: string;
+            functionVersion?: string;
+            id?: string;
+            /** Format: int32 */
+            maxInFlight?: number;
+            nodeId?: string;
+            priority?: string;
+            progress?: components["schemas"]["Progress"];
+            projectId?: string;
+            quotaWait?: components["schemas"]["QuotaWait"];
+            results?: components["schemas"]["Page"];
+            status?: string;
+            sweep?: {
+                [key: string]: unknown[];
+            };
+            tier?: string;
+            webhook?: components["schemas"]["WebhookView"];
+        };
+        Changed: {
+            secret?: string;
+            webhooks?: components["schemas"]["ProjectWebhooks"];
+        };
         Created: {
             id?: string;
             key?: string;
@@ -320,7 +441,7 @@ export interface components {
         };
         Error: {
             /** @enum {string} */
-            code?: "INVALID_REQUEST" | "INVALID_BODY" | "INVALID_FIELD" | "INVALID_JSON" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INVALID_CURSOR" | "INVALID_FILTER" | "INVALID_LIMIT" | "INVALID_SINCE" | "MISSING_FILE" | "UNAUTHENTICATED" | "FORBIDDEN" | "ORIGIN_NOT_ALLOWED" | "UNSAFE_PATH" | "NOT_FOUND" | "UNKNOWN_PROJECT" | "UNKNOWN_FUNCTION" | "UNKNOWN_FUNCTION_VERSION" | "NO_SUCH_KEY" | "ENCRYPTION_OFF" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "REQUEST_ID_REUSED" | "FUNCTION_UNAVAILABLE" | "GENERATION_RUNNING" | "OUTPUT_GONE" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "FIELDS_TOO_LARGE" | "TOO_MANY_PARTS" | "MESSAGE_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_FILE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "INVALID_PARAMETERS" | "PRIORITY_NOT_ALLOWED" | "WEBHOOKS_UNAVAILABLE" | "WEBHOOK_INVALID_URL" | "WEBHOOK_NOT_ALLOWED" | "WEBHOOK_ADDRESS_FORBIDDEN" | "WEBHOOK_UNRESOLVABLE" | "IMAGE_TOO_LARGE" | "PAYLOAD_NOT_DECRYPTABLE" | "TOO_MANY_CONNECTIONS" | "TOO_MANY_TASKS" | "RATE_LIMITED" | "QUOTA_RUNNING" | "QUOTA_QUEUED" | "QUOTA_GPU_TIME" | "QUEUE_FULL" | "INTERNAL" | "DISPATCH_FAILED" | "NO_WORKER" | "ORCHESTRATOR_UNAVAILABLE" | "HISTORY_UNAVAILABLE";
+            code?: "INVALID_REQUEST" | "INVALID_BODY" | "INVALID_FIELD" | "INVALID_JSON" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INVALID_CURSOR" | "INVALID_FILTER" | "INVALID_LIMIT" | "INVALID_SINCE" | "MISSING_FILE" | "INVALID_HOST" | "UNAUTHENTICATED" | "FORBIDDEN" | "ORIGIN_NOT_ALLOWED" | "UNSAFE_PATH" | "NOT_FOUND" | "UNKNOWN_PROJECT" | "UNKNOWN_FUNCTION" | "UNKNOWN_FUNCTION_VERSION" | "NO_SUCH_KEY" | "ENCRYPTION_OFF" | "NO_WEBHOOK_SETTINGS" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "REQUEST_ID_REUSED" | "FUNCTION_UNAVAILABLE" | "GENERATION_RUNNING" | "OUTPUT_GONE" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "FIELDS_TOO_LARGE" | "TOO_MANY_PARTS" | "MESSAGE_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_FILE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "INVALID_PARAMETERS" | "PRIORITY_NOT_ALLOWED" | "WEBHOOKS_UNAVAILABLE" | "WEBHOOK_INVALID_URL" | "WEBHOOK_NOT_ALLOWED" | "WEBHOOK_ADDRESS_FORBIDDEN" | "WEBHOOK_UNRESOLVABLE" | "IMAGE_TOO_LARGE" | "PAYLOAD_NOT_DECRYPTABLE" | "BATCH_TOO_LARGE" | "BATCH_NOTHING_VARIES" | "INVALID_SWEEP" | "TOO_MANY_CONNECTIONS" | "TOO_MANY_TASKS" | "RATE_LIMITED" | "QUOTA_RUNNING" | "QUOTA_QUEUED" | "QUOTA_GPU_TIME" | "QUEUE_FULL" | "INTERNAL" | "DISPATCH_FAILED" | "NO_WORKER" | "ORCHESTRATOR_UNAVAILABLE" | "HISTORY_UNAVAILABLE";
             message?: string;
             problems?: components["schemas"]["RequestProblem"][];
         };
@@ -412,20 +533,20 @@ export interface components {
             totalSteps?: number;
             values?: components["schemas"]["Value"][];
             variant?: string;
+            waiting?: components["schemas"]["Waiting"];
             warnings?: string[];
             webhook?: components["schemas"]["WebhookView"];
         };
         Item: {
-            endedAt?: string;
-            error?: components["schemas"]["Failure"];
-            functionId?: string;
-            id?: string;
-            nodeId?: string;
+            error?: components["schemas"]["Error"];
+            generationId?: string;
+            /** Format: int32 */
+            index?: number;
             outputs?: components["schemas"]["Output"][];
-            projectId?: string;
-            startedAt?: string;
+            parameters?: {
+                [key: string]: unknown;
+            };
             status?: string;
-            tier?: string;
         };
         Key: {
             created?: string;
@@ -466,6 +587,15 @@ export interface components {
             /** Format: int32 */
             width?: number;
         };
+        Page: {
+            items?: components["schemas"]["Item"][];
+            /** Format: int32 */
+            limit?: number;
+            /** Format: int32 */
+            offset?: number;
+            /** Format: int32 */
+            total?: number;
+        };
         PageGalleryItem: {
             items?: components["schemas"]["GalleryItem"][];
             nextCursor?: string;
@@ -473,6 +603,22 @@ export interface components {
         PageItem: {
             items?: components["schemas"]["Item"][];
             nextCursor?: string;
+        };
+        Progress: {
+            /** Format: int32 */
+            cancelled?: number;
+            /** Format: int32 */
+            failed?: number;
+            /** Format: int32 */
+            queued?: number;
+            /** Format: int32 */
+            running?: number;
+            /** Format: int32 */
+            succeeded?: number;
+            /** Format: int32 */
+            total?: number;
+            /** Format: int32 */
+            waiting?: number;
         };
         Project: {
             /** Format: int64 */
@@ -484,6 +630,17 @@ export interface components {
             queued?: number;
             /** Format: int32 */
             running?: number;
+        };
+        ProjectWebhooks: {
+            allowedHosts?: string[];
+            previousUntil?: string;
+            projectId?: string;
+            secretCreated?: string;
+        };
+        QuotaWait: {
+            code?: string;
+            message?: string;
+            until?: string;
         };
         Report: {
             answered?: boolean;
@@ -558,6 +715,14 @@ export interface components {
             kind?: "text" | "number" | "boolean" | "json" | "label" | "highlighted_text";
             name?: string;
             value?: unknown;
+        };
+        Waiting: {
+            /** @enum {string} */
+            for?: "slot" | "backend";
+            /** Format: int32 */
+            position?: number;
+            /** Format: int32 */
+            startsInSeconds?: number;
         };
         WebhookRequest: {
             url?: string;
@@ -704,6 +869,163 @@ export interface operations {
             };
         };
     };
+    list_3: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": components["schemas"]["ProjectWebhooks"][];
+                };
+            };
+        };
+    };
+    get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": components["schemas"]["ProjectWebhooks"];
+                };
+            };
+        };
+    };
+    allow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": components["schemas"]["Changed"];
+                };
+            };
+        };
+    };
+    rotate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": components["schemas"]["Changed"];
+                };
+            };
+        };
+    };
+    start_1: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": components["schemas"]["Accepted"];
+                };
+            };
+        };
+    };
+    get_2: {
+        parameters: {
+            query?: {
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": components["schemas"]["Batch"];
+                };
+            };
+        };
+    };
+    cancel_1: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": components["schemas"]["Batch"];
+                };
+            };
+        };
+    };
     list_2: {
         parameters: {
             query?: never;
@@ -838,7 +1160,7 @@ export interface operations {
             };
         };
     };
-    get: {
+    get_1: {
         parameters: {
             query?: never;
             header?: never;

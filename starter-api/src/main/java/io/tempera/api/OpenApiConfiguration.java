@@ -41,6 +41,10 @@ public class OpenApiConfiguration {
   static final List<String> ACTIONS =
       Arrays.stream(ErrorCode.values()).map(ErrorCode::action).distinct().sorted().toList();
   static final List<String> API_ERRORS = names(ApiErrorCode.values(), Enum::name);
+  static final List<String> WAITING_FOR =
+      List.of(
+          io.tempera.progress.ProgressEvent.WAITING_FOR_SLOT,
+          io.tempera.progress.ProgressEvent.WAITING_FOR_BACKEND);
   static final List<String> VALUE_KINDS =
       List.of("text", "number", "boolean", "json", "label", "highlighted_text");
 
@@ -79,6 +83,7 @@ public class OpenApiConfiguration {
       enumOn(schemas, "Fallback", "fromTier", TIERS);
       enumOn(schemas, "Fallback", "toTier", TIERS);
       enumOn(schemas, "Value", "kind", VALUE_KINDS);
+      enumOn(schemas, "Waiting", "for", WAITING_FOR);
       enumOn(schemas, "StartGeneration", "priority", PRIORITIES);
       enumOn(schemas, "StartGeneration", "tier", TIERS);
       enumOn(schemas, "WebhookView", "status", names(WebhookDeliveryStatus.values(), Enum::name));

@@ -49,6 +49,18 @@ class CanvasWebSocketSchemaTest {
     return values;
   }
 
+  static List<String> enumOf(JsonNode schema, String def, String property) {
+    List<String> values = new ArrayList<>();
+    schema
+        .get("$defs")
+        .get(def)
+        .get("properties")
+        .get(property)
+        .get("enum")
+        .forEach(v -> values.add(v.asText()));
+    return values;
+  }
+
   @Test
   void itsEnumsAreTheServersEnums() throws IOException {
     JsonNode schema = schema();
@@ -62,6 +74,7 @@ class CanvasWebSocketSchemaTest {
     assertThat(enumOf(schema, "Phase")).isEqualTo(OpenApiConfiguration.PHASES);
     assertThat(enumOf(schema, "Tier")).isEqualTo(OpenApiConfiguration.TIERS);
     assertThat(enumOf(schema, "Priority")).isEqualTo(OpenApiConfiguration.PRIORITIES);
+    assertThat(enumOf(schema, "Waiting", "for")).isEqualTo(OpenApiConfiguration.WAITING_FOR);
     assertThat(enumOf(schema, "Role"))
         .isEqualTo(
             Stream.of(io.tempera.security.Caller.Role.values())

@@ -3,12 +3,16 @@
  * The canvas WebSocket protocol on /ws: JSON text frames, each an object with a type. ServerMessage: what the server sends; ClientMessage: what it accepts. CanvasWebSocketSchemaTest checks the server against it.
  */
 export type CanvasMessage = (ServerMessage | ClientMessage)
-export type ServerMessage = (AuthenticatedMessage | TaskAcknowledgedMessage | TaskStateMessage | TaskProgressMessage | TaskSuccessMessage | TaskFailedMessage | GenerationsMessage | ErrorMessage | PongMessage)
+export type ServerMessage = (AuthenticatedMessage | TaskAcknowledgedMessage | BatchAcknowledgedMessage | TaskStateMessage | TaskProgressMessage | TaskSuccessMessage | TaskFailedMessage | GenerationsMessage | ErrorMessage | PongMessage)
 export type Role = ("project" | "operator")
 /**
  * task_acknowledged's status: the generation's, in lower case.
  */
 export type AckStatus = ("queued" | "running" | "succeeded" | "failed" | "cancelled")
+/**
+ * batch_acknowledged's status: the batch's, in lower case.
+ */
+export type BatchAckStatus = ("running" | "completed" | "cancelled")
 /**
  * A generation's status (the OpenAPI document's Generation.status).
  */
@@ -20,8 +24,8 @@ export type ErrorAction = ("FIX_INPUT" | "NONE" | "REDUCE_QUALITY" | "RETRY" | "
 /**
  * ApiErrorCode on the server; the same codes as the REST error bodies (OpenAPI Error.code).
  */
-export type ApiErrorCode = ("INVALID_REQUEST" | "INVALID_BODY" | "INVALID_FIELD" | "INVALID_JSON" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INVALID_CURSOR" | "INVALID_FILTER" | "INVALID_LIMIT" | "INVALID_SINCE" | "MISSING_FILE" | "INVALID_HOST" | "UNAUTHENTICATED" | "FORBIDDEN" | "ORIGIN_NOT_ALLOWED" | "UNSAFE_PATH" | "NOT_FOUND" | "UNKNOWN_PROJECT" | "UNKNOWN_FUNCTION" | "UNKNOWN_FUNCTION_VERSION" | "NO_SUCH_KEY" | "ENCRYPTION_OFF" | "NO_WEBHOOK_SETTINGS" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "REQUEST_ID_REUSED" | "FUNCTION_UNAVAILABLE" | "GENERATION_RUNNING" | "OUTPUT_GONE" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "FIELDS_TOO_LARGE" | "TOO_MANY_PARTS" | "MESSAGE_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_FILE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "INVALID_PARAMETERS" | "PRIORITY_NOT_ALLOWED" | "WEBHOOKS_UNAVAILABLE" | "WEBHOOK_INVALID_URL" | "WEBHOOK_NOT_ALLOWED" | "WEBHOOK_ADDRESS_FORBIDDEN" | "WEBHOOK_UNRESOLVABLE" | "IMAGE_TOO_LARGE" | "PAYLOAD_NOT_DECRYPTABLE" | "BATCH_TOO_LARGE" | "BATCH_NOTHING_VARIES" | "INVALID_SWEEP" | "TOO_MANY_CONNECTIONS" | "TOO_MANY_TASKS" | "RATE_LIMITED" | "QUOTA_RUNNING" | "QUOTA_QUEUED" | "QUOTA_GPU_TIME" | "QUEUE_FULL" | "INTERNAL" | "DISPATCH_FAILED" | "NO_WORKER" | "ORCHESTRATOR_UNAVAILABLE" | "HISTORY_UNAVAILABLE")
-export type ClientMessage = (AuthenticateMessage | StartGenerationMessage | CancelGenerationMessage | SubscribeMessage | UnsubscribeMessage | ListGenerationsMessage | PingMessage)
+export type ApiErrorCode = ("INVALID_REQUEST" | "INVALID_BODY" | "INVALID_FIELD" | "INVALID_JSON" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INVALID_CURSOR" | "INVALID_FILTER" | "INVALID_LIMIT" | "INVALID_SINCE" | "MISSING_FILE" | "INVALID_HOST" | "UNAUTHENTICATED" | "FORBIDDEN" | "ORIGIN_NOT_ALLOWED" | "UNSAFE_PATH" | "NOT_FOUND" | "UNKNOWN_PROJECT" | "UNKNOWN_FUNCTION" | "UNKNOWN_FUNCTION_VERSION" | "NO_SUCH_KEY" | "ENCRYPTION_OFF" | "NO_WEBHOOK_SETTINGS" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "REQUEST_ID_REUSED" | "FUNCTION_UNAVAILABLE" | "GENERATION_RUNNING" | "OUTPUT_GONE" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "FIELDS_TOO_LARGE" | "TOO_MANY_PARTS" | "MESSAGE_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_FILE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "INVALID_PARAMETERS" | "PRIORITY_NOT_ALLOWED" | "WEBHOOKS_UNAVAILABLE" | "BATCHES_UNAVAILABLE" | "WEBHOOK_INVALID_URL" | "WEBHOOK_NOT_ALLOWED" | "WEBHOOK_ADDRESS_FORBIDDEN" | "WEBHOOK_UNRESOLVABLE" | "IMAGE_TOO_LARGE" | "PAYLOAD_NOT_DECRYPTABLE" | "BATCH_TOO_LARGE" | "BATCH_NOTHING_VARIES" | "INVALID_SWEEP" | "TOO_MANY_CONNECTIONS" | "TOO_MANY_TASKS" | "RATE_LIMITED" | "QUOTA_RUNNING" | "QUOTA_QUEUED" | "QUOTA_GPU_TIME" | "QUEUE_FULL" | "INTERNAL" | "DISPATCH_FAILED" | "NO_WORKER" | "ORCHESTRATOR_UNAVAILABLE" | "HISTORY_UNAVAILABLE")
+export type ClientMessage = (AuthenticateMessage | StartGenerationMessage | StartBatchMessage | CancelGenerationMessage | SubscribeMessage | UnsubscribeMessage | ListGenerationsMessage | PingMessage)
 export type Priority = ("urgent" | "interactive" | "normal" | "low" | "batch")
 
 /**
@@ -41,6 +45,17 @@ taskId: string
 nodeId: string
 requestId?: string
 status: AckStatus
+}
+/**
+ * start_batch was accepted (or found again by its requestId); its progress is read with GET /api/batches/{id}, its generations followed with subscribe.
+ */
+export interface BatchAcknowledgedMessage {
+type: "batch_acknowledged"
+batchId: string
+status: BatchAckStatus
+total: number
+nodeId: string
+requestId?: string
 }
 /**
  * The state when following began (after an ack or a subscribe).
@@ -219,6 +234,41 @@ requestId?: string
 webhook?: {
 url: string
 }
+}
+/**
+ * Starts a batch (the body of POST /api/batches); answered by batch_acknowledged or error.
+ */
+export interface StartBatchMessage {
+type: "start_batch"
+functionId?: string
+functionVersion?: string
+/**
+ * draft, standard, high or ultra; another value runs at standard with a warning.
+ */
+tier?: string
+priority?: Priority
+parameters?: ({
+
+} | null)
+projectId?: string
+nodeId: string
+requestId?: string
+webhook?: {
+url: string
+}
+/**
+ * How many variations with new seeds (times each sweep combination).
+ */
+count?: (number | null)
+/**
+ * Parameter names to the values to sweep (the cartesian product).
+ */
+sweep?: ({
+/**
+ * @minItems 1
+ */
+[k: string]: [unknown, ...(unknown)[]]
+} | null)
 }
 /**
  * Cancels a generation; the socket follows it to its end.

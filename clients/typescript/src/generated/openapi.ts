@@ -413,16 +413,72 @@ export interface components {
             maxInFlight?: number;
             nodeId?: string;
             priority?: string;
-            progress?: components["schemas"]["Progress"];
+            progress?: components["schemas"]["BatchProgress"];
             projectId?: string;
-            quotaWait?: components["schemas"]["QuotaWait"];
-            results?: components["schemas"]["Page"];
+            quotaWait?: components["schemas"]["BatchQuotaWait"];
+            results?: components["schemas"]["BatchPage"];
             status?: string;
             sweep?: {
                 [key: string]: unknown[];
             };
             tier?: string;
             webhook?: components["schemas"]["WebhookView"];
+        };
+        BatchAccepted: {
+            id?: string;
+            status?: string;
+            /** Format: int32 */
+            total?: number;
+        };
+        BatchError: {
+            code?: string;
+            message?: string;
+        };
+        BatchItem: {
+            error?: components["schemas"]["BatchError"];
+            generationId?: string;
+            /** Format: int32 */
+            index?: number;
+            outputs?: components["schemas"]["BatchOutput"][];
+            parameters?: {
+                [key: string]: unknown;
+            };
+            status?: string;
+        };
+        BatchOutput: {
+            contentType?: string;
+            name?: string;
+            url?: string;
+        };
+        BatchPage: {
+            items?: components["schemas"]["BatchItem"][];
+            /** Format: int32 */
+            limit?: number;
+            /** Format: int32 */
+            offset?: number;
+            /** Format: int32 */
+            total?: number;
+        };
+        BatchProgress: {
+            /** Format: int32 */
+            cancelled?: number;
+            /** Format: int32 */
+            failed?: number;
+            /** Format: int32 */
+            queued?: number;
+            /** Format: int32 */
+            running?: number;
+            /** Format: int32 */
+            succeeded?: number;
+            /** Format: int32 */
+            total?: number;
+            /** Format: int32 */
+            waiting?: number;
+        };
+        BatchQuotaWait: {
+            code?: string;
+            message?: string;
+            until?: string;
         };
         Changed: {
             secret?: string;
@@ -441,7 +497,7 @@ export interface components {
         };
         Error: {
             /** @enum {string} */
-            code?: "INVALID_REQUEST" | "INVALID_BODY" | "INVALID_FIELD" | "INVALID_JSON" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INVALID_CURSOR" | "INVALID_FILTER" | "INVALID_LIMIT" | "INVALID_SINCE" | "MISSING_FILE" | "INVALID_HOST" | "UNAUTHENTICATED" | "FORBIDDEN" | "ORIGIN_NOT_ALLOWED" | "UNSAFE_PATH" | "NOT_FOUND" | "UNKNOWN_PROJECT" | "UNKNOWN_FUNCTION" | "UNKNOWN_FUNCTION_VERSION" | "NO_SUCH_KEY" | "ENCRYPTION_OFF" | "NO_WEBHOOK_SETTINGS" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "REQUEST_ID_REUSED" | "FUNCTION_UNAVAILABLE" | "GENERATION_RUNNING" | "OUTPUT_GONE" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "FIELDS_TOO_LARGE" | "TOO_MANY_PARTS" | "MESSAGE_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_FILE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "INVALID_PARAMETERS" | "PRIORITY_NOT_ALLOWED" | "WEBHOOKS_UNAVAILABLE" | "WEBHOOK_INVALID_URL" | "WEBHOOK_NOT_ALLOWED" | "WEBHOOK_ADDRESS_FORBIDDEN" | "WEBHOOK_UNRESOLVABLE" | "IMAGE_TOO_LARGE" | "PAYLOAD_NOT_DECRYPTABLE" | "BATCH_TOO_LARGE" | "BATCH_NOTHING_VARIES" | "INVALID_SWEEP" | "TOO_MANY_CONNECTIONS" | "TOO_MANY_TASKS" | "RATE_LIMITED" | "QUOTA_RUNNING" | "QUOTA_QUEUED" | "QUOTA_GPU_TIME" | "QUEUE_FULL" | "INTERNAL" | "DISPATCH_FAILED" | "NO_WORKER" | "ORCHESTRATOR_UNAVAILABLE" | "HISTORY_UNAVAILABLE";
+            code?: "INVALID_REQUEST" | "INVALID_BODY" | "INVALID_FIELD" | "INVALID_JSON" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INVALID_CURSOR" | "INVALID_FILTER" | "INVALID_LIMIT" | "INVALID_SINCE" | "MISSING_FILE" | "INVALID_HOST" | "UNAUTHENTICATED" | "FORBIDDEN" | "ORIGIN_NOT_ALLOWED" | "UNSAFE_PATH" | "NOT_FOUND" | "UNKNOWN_PROJECT" | "UNKNOWN_FUNCTION" | "UNKNOWN_FUNCTION_VERSION" | "NO_SUCH_KEY" | "ENCRYPTION_OFF" | "NO_WEBHOOK_SETTINGS" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "REQUEST_ID_REUSED" | "FUNCTION_UNAVAILABLE" | "GENERATION_RUNNING" | "OUTPUT_GONE" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "FIELDS_TOO_LARGE" | "TOO_MANY_PARTS" | "MESSAGE_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_FILE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "INVALID_PARAMETERS" | "PRIORITY_NOT_ALLOWED" | "WEBHOOKS_UNAVAILABLE" | "BATCHES_UNAVAILABLE" | "WEBHOOK_INVALID_URL" | "WEBHOOK_NOT_ALLOWED" | "WEBHOOK_ADDRESS_FORBIDDEN" | "WEBHOOK_UNRESOLVABLE" | "IMAGE_TOO_LARGE" | "PAYLOAD_NOT_DECRYPTABLE" | "BATCH_TOO_LARGE" | "BATCH_NOTHING_VARIES" | "INVALID_SWEEP" | "TOO_MANY_CONNECTIONS" | "TOO_MANY_TASKS" | "RATE_LIMITED" | "QUOTA_RUNNING" | "QUOTA_QUEUED" | "QUOTA_GPU_TIME" | "QUEUE_FULL" | "INTERNAL" | "DISPATCH_FAILED" | "NO_WORKER" | "ORCHESTRATOR_UNAVAILABLE" | "HISTORY_UNAVAILABLE";
             message?: string;
             problems?: components["schemas"]["RequestProblem"][];
         };
@@ -538,15 +594,16 @@ export interface components {
             webhook?: components["schemas"]["WebhookView"];
         };
         Item: {
-            error?: components["schemas"]["Error"];
-            generationId?: string;
-            /** Format: int32 */
-            index?: number;
+            endedAt?: string;
+            error?: components["schemas"]["Failure"];
+            functionId?: string;
+            id?: string;
+            nodeId?: string;
             outputs?: components["schemas"]["Output"][];
-            parameters?: {
-                [key: string]: unknown;
-            };
+            projectId?: string;
+            startedAt?: string;
             status?: string;
+            tier?: string;
         };
         Key: {
             created?: string;
@@ -587,15 +644,6 @@ export interface components {
             /** Format: int32 */
             width?: number;
         };
-        Page: {
-            items?: components["schemas"]["Item"][];
-            /** Format: int32 */
-            limit?: number;
-            /** Format: int32 */
-            offset?: number;
-            /** Format: int32 */
-            total?: number;
-        };
         PageGalleryItem: {
             items?: components["schemas"]["GalleryItem"][];
             nextCursor?: string;
@@ -603,22 +651,6 @@ export interface components {
         PageItem: {
             items?: components["schemas"]["Item"][];
             nextCursor?: string;
-        };
-        Progress: {
-            /** Format: int32 */
-            cancelled?: number;
-            /** Format: int32 */
-            failed?: number;
-            /** Format: int32 */
-            queued?: number;
-            /** Format: int32 */
-            running?: number;
-            /** Format: int32 */
-            succeeded?: number;
-            /** Format: int32 */
-            total?: number;
-            /** Format: int32 */
-            waiting?: number;
         };
         Project: {
             /** Format: int64 */
@@ -636,11 +668,6 @@ export interface components {
             previousUntil?: string;
             projectId?: string;
             secretCreated?: string;
-        };
-        QuotaWait: {
-            code?: string;
-            message?: string;
-            until?: string;
         };
         Report: {
             answered?: boolean;
@@ -974,7 +1001,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "*/*": components["schemas"]["Accepted"];
+                    "*/*": components["schemas"]["BatchAccepted"];
                 };
             };
         };

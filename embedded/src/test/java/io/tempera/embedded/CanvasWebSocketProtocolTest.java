@@ -121,6 +121,12 @@ class CanvasWebSocketProtocolTest {
             JSON.convertValue(schemas.at("/StartGeneration/properties/priority/enum"), List.class))
         .isEqualTo(List.of("urgent", "interactive", "normal", "low", "batch"));
     assertThat(JSON.readTree(doc.body()).get("paths").has("/api/generations/{id}")).isTrue();
+    // records of the same simple name are documented apart (springdoc names a schema by it)
+    assertThat(schemas.at("/Item/properties").has("startedAt")).as("the history's Item").isTrue();
+    assertThat(schemas.at("/BatchItem/properties").has("index")).as("a batch's Item").isTrue();
+    assertThat(schemas.at("/Accepted/properties").has("total")).isFalse();
+    assertThat(schemas.at("/BatchAccepted/properties").has("total")).isTrue();
+    assertThat(schemas.at("/Error/properties").has("problems")).isTrue();
 
     HttpResponse<String> ws =
         http.send(

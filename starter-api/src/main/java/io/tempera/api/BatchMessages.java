@@ -10,6 +10,7 @@ public final class BatchMessages {
   private BatchMessages() {}
 
   /** A batch started (or found again by its requestId): its id, status and size. */
+  @io.swagger.v3.oas.annotations.media.Schema(name = "BatchAccepted")
   public record Accepted(String id, String status, int total) {}
 
   /**
@@ -21,6 +22,7 @@ public final class BatchMessages {
    * @param results one page of its variations, by index
    */
   @JsonInclude(JsonInclude.Include.NON_NULL)
+  @io.swagger.v3.oas.annotations.media.Schema(name = "Batch")
   public record Batch(
       String id,
       String status,
@@ -63,12 +65,15 @@ public final class BatchMessages {
    * @param queued started, waiting for a GPU
    * @param running holding a GPU
    */
+  @io.swagger.v3.oas.annotations.media.Schema(name = "BatchProgress")
   public record Progress(
       int total, int waiting, int queued, int running, int succeeded, int failed, int cancelled) {}
 
+  @io.swagger.v3.oas.annotations.media.Schema(name = "BatchQuotaWait")
   public record QuotaWait(String code, String message, String until) {}
 
   /** Variations {@code offset} to {@code offset + items.size() - 1} of {@code total}. */
+  @io.swagger.v3.oas.annotations.media.Schema(name = "BatchPage")
   public record Page(int offset, int limit, int total, List<Item> items) {}
 
   /**
@@ -78,6 +83,7 @@ public final class BatchMessages {
    * @param parameters what it sets over the batch's parameters: its sweep values and drawn seeds
    */
   @JsonInclude(JsonInclude.Include.NON_NULL)
+  @io.swagger.v3.oas.annotations.media.Schema(name = "BatchItem")
   public record Item(
       int index,
       String generationId,
@@ -86,7 +92,9 @@ public final class BatchMessages {
       List<Output> outputs,
       Error error) {}
 
+  @io.swagger.v3.oas.annotations.media.Schema(name = "BatchOutput")
   public record Output(String name, String url, String contentType) {}
 
+  @io.swagger.v3.oas.annotations.media.Schema(name = "BatchError")
   public record Error(String code, String message) {}
 }

@@ -75,6 +75,11 @@ class CanvasWebSocketSchemaTest {
     assertThat(enumOf(schema, "Tier")).isEqualTo(OpenApiConfiguration.TIERS);
     assertThat(enumOf(schema, "Priority")).isEqualTo(OpenApiConfiguration.PRIORITIES);
     assertThat(enumOf(schema, "Waiting", "for")).isEqualTo(OpenApiConfiguration.WAITING_FOR);
+    assertThat(enumOf(schema, "BatchAckStatus"))
+        .isEqualTo(
+            Stream.of(io.tempera.batch.BatchStatus.values())
+                .map(b -> b.name().toLowerCase(java.util.Locale.ROOT))
+                .toList());
     assertThat(enumOf(schema, "Role"))
         .isEqualTo(
             Stream.of(io.tempera.security.Caller.Role.values())

@@ -46,7 +46,10 @@ import org.junit.jupiter.api.Test;
  *       low, batch; a project key asking above its tier's default is refused with 422;
  *   <li>quotas: a project at its queued limit gets 429 QUOTA_QUEUED with Retry-After;
  *   <li>webhooks: an allow-list set over the admin API, a refused host (422), and a receiver that
- *       fails twice and then takes the signed event (WireMock), every attempt in the state.
+ *       fails twice and then takes the signed event (WireMock), every attempt in the state;
+ *   <li>batches: a sweep's progress and partial results while it runs, every variation run once;
+ *       another cancelled mid-way ends CANCELLED with what finished kept, and nothing of it runs
+ *       after.
  * </ul>
  *
  * Figures go to {@code target/sharing.txt}.
@@ -68,7 +71,7 @@ class SharingOnClusterIT {
   void setUp() throws Exception {
     root = Files.createTempDirectory("tempera-sharing");
     RealProcesses.copyTemplatesWithSlowInvert(root);
-    for (String project : List.of("flood", "trickle", "ranked", "capped", "hooked")) {
+    for (String project : List.of("flood", "trickle", "ranked", "capped", "hooked", "batched")) {
       ChaosInvert.install(root, project);
     }
     comfy = ComfyUiTestServer.start(ComfyUiTestServer.Config.ephemeral(root.resolve("comfyui")));
@@ -111,6 +114,7 @@ class SharingOnClusterIT {
     priorities(api, log);
     quotas(api, log);
     webhooks(api, log);
+    batches(api, log);
 
     Files.writeString(Path.of("target/sharing.txt"), String.join("\n", log) + "\n");
     System.out.println(String.join("\n", log));
@@ -352,6 +356,127 @@ class SharingOnClusterIT {
         "webhooks: a host off the allow-list → 422 WEBHOOK_NOT_ALLOWED; a receiver answering 500,"
             + " 503, then 204 got the same signed event three times (signatures verified, a"
             + " tampered body refused), each attempt in the generation's state");
+  }
+
+  /** A sweep run to its end, its partial results read on the way; another cancelled mid-way. */
+  private void batches(int api, List<String> log) throws Exception {
+    // six variations of 600 steps of 5 ms (3 s each on the one slot)
+    String sweep = startBatch(api, "sweep", List.of(600, 601, 602, 603, 604, 605));
+    JsonNode partial =
+        await("a partial result")
+            .atMost(Duration.ofMinutes(2))
+            .pollInterval(Duration.ofMillis(200))
+            .until(
+                () -> batch(api, sweep),
+                b ->
+                    b.path("progress").path("succeeded").asInt() >= 1
+                        || !b.path("status").asText().equals("RUNNING"));
+    assertThat(partial.path("status").asText()).as(partial.toString()).isEqualTo("RUNNING");
+    JsonNode progress = partial.path("progress");
+    assertThat(progress.path("total").asInt()).isEqualTo(6);
+    assertThat(
+            progress.path("succeeded").asInt()
+                + progress.path("running").asInt()
+                + progress.path("queued").asInt()
+                + progress.path("waiting").asInt())
+        .isEqualTo(6);
+    JsonNode done = null;
+    for (JsonNode item : partial.path("results").path("items")) {
+      if (item.path("status").asText().equals("SUCCEEDED")) {
+        done = item;
+      }
+    }
+    assertThat(done).as(partial.toString()).isNotNull();
+    assertThat(
+            processes.getBytes(api, done.path("outputs").path(0).path("url").asText()).statusCode())
+        .isEqualTo(200);
+
+    JsonNode end =
+        await("the sweep completed")
+            .atMost(Duration.ofMinutes(3))
+            .pollInterval(Duration.ofMillis(300))
+            .until(() -> batch(api, sweep), b -> b.path("status").asText().equals("COMPLETED"));
+    assertThat(end.path("progress").path("succeeded").asInt()).isEqualTo(6);
+    for (int steps = 600; steps <= 605; steps++) {
+      assertThat(ChaosInvert.executionsBySteps(comfy).get(steps))
+          .as("variation of %d steps ran once", steps)
+          .isEqualTo(1L);
+    }
+    log.add(
+        "batches: a sweep of 6 on the one slot showed "
+            + progress.path("succeeded").asInt()
+            + " succeeded, "
+            + progress.path("running").asInt()
+            + " running, "
+            + (progress.path("queued").asInt() + progress.path("waiting").asInt())
+            + " waiting with the first output readable, then COMPLETED with 6 of 6, each run once");
+
+    // cancel-all: ten variations, cancelled once the first succeeded
+    List<Integer> steps = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      steps.add(700 + i);
+    }
+    String cancelled = startBatch(api, "cancelled", steps);
+    await("the first variation succeeded")
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> batch(api, cancelled).path("progress").path("succeeded").asInt() >= 1);
+    HttpResponse<String> cancel =
+        processes.post(api, "/api/batches/" + cancelled + "/cancel", "{}");
+    assertThat(cancel.statusCode()).as(cancel.body()).isEqualTo(202);
+    JsonNode after =
+        await("the batch cancelled")
+            .atMost(Duration.ofMinutes(1))
+            .pollInterval(Duration.ofMillis(200))
+            .until(() -> batch(api, cancelled), b -> b.path("status").asText().equals("CANCELLED"));
+    JsonNode left = after.path("progress");
+    assertThat(left.path("succeeded").asInt()).isGreaterThanOrEqualTo(1);
+    assertThat(left.path("cancelled").asInt()).isGreaterThanOrEqualTo(1);
+    assertThat(
+            left.path("succeeded").asInt()
+                + left.path("cancelled").asInt()
+                + left.path("failed").asInt()
+                + left.path("waiting").asInt())
+        .isEqualTo(10);
+    assertThat(left.path("running").asInt() + left.path("queued").asInt()).isZero();
+    // nothing of it runs after: a generation started now runs next, and no variation after it
+    long ranBefore = order().stream().filter(s -> s >= 700 && s < 710).count();
+    String probe = start(api, "trickle", "after-cancel", 799, 4, null);
+    awaitEnded(api, List.of(probe));
+    assertThat(order().stream().filter(s -> s >= 700 && s < 710).count())
+        .as("variations run after the cancel")
+        .isEqualTo(ranBefore);
+    assertThat(ranBefore).isLessThan(10);
+    log.add(
+        "batches: a batch of 10 cancelled after its first succeeded ended CANCELLED with "
+            + left.path("succeeded").asInt()
+            + " succeeded kept, "
+            + left.path("cancelled").asInt()
+            + " cancelled, "
+            + left.path("waiting").asInt()
+            + " never started; "
+            + ranBefore
+            + " ran on the backend, none after the cancel");
+  }
+
+  private String startBatch(int api, String requestId, List<Integer> steps) throws Exception {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("functionId", "chaos-invert");
+    body.put("projectId", "batched");
+    body.put("nodeId", "batch-node");
+    body.put("requestId", requestId);
+    body.put("sweep", Map.of("steps", steps));
+    body.put("parameters", Map.of("image", "uploads/sample.png", "step_ms", 5));
+    HttpResponse<String> accepted =
+        processes.post(api, "/api/batches", JSON.writeValueAsString(body));
+    assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+    return JSON.readTree(accepted.body()).path("id").asText();
+  }
+
+  private JsonNode batch(int api, String id) throws Exception {
+    HttpResponse<String> response = processes.get(api, "/api/batches/" + id + "?limit=500");
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    return JSON.readTree(response.body());
   }
 
   // --- helpers

@@ -7,8 +7,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.springframework.core.io.buffer.DataBufferLimitException;
-import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
@@ -49,22 +47,7 @@ public class BatchController {
   @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
   public Mono<ResponseEntity<BatchMessages.Accepted>> start(
       ServerHttpRequest request, @AuthenticationPrincipal Caller caller) {
-    if (request.getHeaders().getContentLength() > maxJsonBytes) {
-      return Mono.error(tooLarge());
-    }
-    return DataBufferUtils.join(request.getBody(), maxJsonBytes)
-        .onErrorMap(DataBufferLimitException.class, e -> tooLarge())
-        .map(buffer -> {
-          try {
-            byte[] bytes = new byte[buffer.readableByteCount()];
-            buffer.read(bytes);
-            return bytes;
-          } finally {
-            DataBufferUtils.release(buffer);
-          }
-        })
-        .defaultIfEmpty(new byte[0])
-        .map(bytes -> StrictJson.parse(bytes, "INVALID_BODY"))
+    return StrictJson.body(request, maxJsonBytes)
         .flatMap(json -> {
           ApiMessages.StartGeneration body =
               StrictJson.startGeneration(json, StrictJson.BATCH_FIELDS, Map.of());
@@ -141,13 +124,6 @@ public class BatchController {
         "INVALID_REQUEST",
         message,
         List.of(new RequestProblem(field, "INVALID_FIELD", message)));
-  }
-
-  private ApiException tooLarge() {
-    return new ApiException(
-        HttpStatus.CONTENT_TOO_LARGE,
-        "PAYLOAD_TOO_LARGE",
-        "The request body is over " + maxJsonBytes + " bytes (tempera.limits.max-json-bytes)");
   }
 
   /**

@@ -434,28 +434,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
           connection.reply(ack);
           connection.follow(accepted.id(), 0, true);
         })
-        .onErrorResume(failure -> {
-          ApiException e =
-              Blocking.translate(failure) instanceof ApiException api
-                  ? api
-                  : new ApiException(
-                      org.springframework.http.HttpStatus.INTERNAL_SERVER_ERROR,
-                      "DISPATCH_FAILED",
-                      "The generation could not be started; try again");
-          if (!(Blocking.translate(failure) instanceof ApiException)) {
-            log.warn("start_generation failed", failure);
-          }
-          Map<String, Object> reply = error(e.code(), e.getMessage(), null, e.problems());
-          if (e.retryAfterSeconds() != null) {
-            reply.put("retryAfterSeconds", e.retryAfterSeconds()); // a quota's, as Retry-After
-          }
-          reply.put("nodeId", body.nodeId());
-          if (body.requestId() != null) {
-            reply.put("requestId", body.requestId());
-          }
-          connection.reply(reply);
-          return Mono.empty();
-        })
+        .onErrorResume(failure -> startFailed(connection, failure, "start_generation", body))
         .then();
   }
 
@@ -502,29 +481,40 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
           }
           connection.reply(ack);
         })
-        .onErrorResume(failure -> {
-          ApiException e =
-              Blocking.translate(failure) instanceof ApiException api
-                  ? api
-                  : new ApiException(
-                      org.springframework.http.HttpStatus.INTERNAL_SERVER_ERROR,
-                      "DISPATCH_FAILED",
-                      "The batch could not be started; try again");
-          if (!(Blocking.translate(failure) instanceof ApiException)) {
-            log.warn("start_batch failed", failure);
-          }
-          Map<String, Object> reply = error(e.code(), e.getMessage(), null, e.problems());
-          if (e.retryAfterSeconds() != null) {
-            reply.put("retryAfterSeconds", e.retryAfterSeconds());
-          }
-          reply.put("nodeId", body.nodeId());
-          if (body.requestId() != null) {
-            reply.put("requestId", body.requestId());
-          }
-          connection.reply(reply);
-          return Mono.empty();
-        })
+        .onErrorResume(failure -> startFailed(connection, failure, "start_batch", body))
         .then();
+  }
+
+  /**
+   * The answer to a start that failed: its error (a quota's {@code retryAfterSeconds} too) with the
+   * start's nodeId and requestId; a failure that is no refusal is logged and said as {@code
+   * DISPATCH_FAILED}.
+   */
+  private <T> Mono<T> startFailed(
+      Connection connection, Throwable failure, String what, ApiMessages.StartGeneration body) {
+    ApiException e;
+    if (Blocking.translate(failure) instanceof ApiException api) {
+      e = api;
+    } else {
+      log.warn("{} failed", what, failure);
+      e =
+          new ApiException(
+              org.springframework.http.HttpStatus.INTERNAL_SERVER_ERROR,
+              "DISPATCH_FAILED",
+              what.equals("start_batch")
+                  ? "The batch could not be started; try again"
+                  : "The generation could not be started; try again");
+    }
+    Map<String, Object> reply = error(e.code(), e.getMessage(), null, e.problems());
+    if (e.retryAfterSeconds() != null) {
+      reply.put("retryAfterSeconds", e.retryAfterSeconds()); // a quota's, as Retry-After
+    }
+    reply.put("nodeId", body.nodeId());
+    if (body.requestId() != null) {
+      reply.put("requestId", body.requestId());
+    }
+    connection.reply(reply);
+    return Mono.empty();
   }
 
   /**

@@ -5,8 +5,6 @@ import io.tempera.security.Caller;
 import java.time.Duration;
 import java.util.Map;
 import org.springframework.core.io.Resource;
-import org.springframework.core.io.buffer.DataBufferLimitException;
-import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.CacheControl;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
@@ -66,25 +64,8 @@ public class GenerationController {
                       implementation = ApiMessages.StartGeneration.class)))
   public Mono<ResponseEntity<ApiMessages.Accepted>> start(
       ServerHttpRequest request, @AuthenticationPrincipal Caller caller) {
-    long declared = request.getHeaders().getContentLength();
-    if (declared > maxJsonBytes) {
-      return Mono.error(tooLarge());
-    }
-    return DataBufferUtils.join(request.getBody(), maxJsonBytes)
-        .onErrorMap(DataBufferLimitException.class, e -> tooLarge())
-        .map(buffer -> {
-          try {
-            byte[] bytes = new byte[buffer.readableByteCount()];
-            buffer.read(bytes);
-            return bytes;
-          } finally {
-            DataBufferUtils.release(buffer);
-          }
-        })
-        .defaultIfEmpty(new byte[0])
-        .map(bytes ->
-            StrictJson.startGeneration(
-                StrictJson.parse(bytes, "INVALID_BODY"), StrictJson.START_FIELDS, Map.of()))
+    return StrictJson.body(request, maxJsonBytes)
+        .map(json -> StrictJson.startGeneration(json, StrictJson.START_FIELDS, Map.of()))
         .flatMap(body -> Blocking.call(() -> generations.start(body, caller)))
         .map(accepted ->
             ResponseEntity.status(HttpStatus.ACCEPTED)
@@ -100,13 +81,6 @@ public class GenerationController {
   private static ApiException noSuchGeneration() {
     return ApiException.notFound(
         "There is no generation with this id (generation ids look like gen-…)");
-  }
-
-  private ApiException tooLarge() {
-    return new ApiException(
-        HttpStatus.CONTENT_TOO_LARGE,
-        "PAYLOAD_TOO_LARGE",
-        "The request body is over " + maxJsonBytes + " bytes (tempera.limits.max-json-bytes)");
   }
 
   @GetMapping("/{id}")

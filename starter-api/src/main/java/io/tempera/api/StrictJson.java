@@ -84,6 +84,37 @@ final class StrictJson {
   }
 
   /** The same for a WebSocket message's text. */
+  /**
+   * The JSON body of {@code request}, read with the limit {@code maxBytes} (413 {@code
+   * PAYLOAD_TOO_LARGE} over it, declared or sent) and parsed strictly (400 {@code INVALID_BODY}).
+   */
+  static reactor.core.publisher.Mono<JsonNode> body(
+      org.springframework.http.server.reactive.ServerHttpRequest request, int maxBytes) {
+    java.util.function.Supplier<ApiException> tooLarge =
+        () ->
+            new ApiException(
+                HttpStatus.CONTENT_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "The request body is over " + maxBytes + " bytes (tempera.limits.max-json-bytes)");
+    if (request.getHeaders().getContentLength() > maxBytes) {
+      return reactor.core.publisher.Mono.error(tooLarge.get());
+    }
+    return org.springframework.core.io.buffer.DataBufferUtils.join(request.getBody(), maxBytes)
+        .onErrorMap(
+            org.springframework.core.io.buffer.DataBufferLimitException.class, e -> tooLarge.get())
+        .map(buffer -> {
+          try {
+            byte[] bytes = new byte[buffer.readableByteCount()];
+            buffer.read(bytes);
+            return bytes;
+          } finally {
+            org.springframework.core.io.buffer.DataBufferUtils.release(buffer);
+          }
+        })
+        .defaultIfEmpty(new byte[0])
+        .map(bytes -> parse(bytes, "INVALID_BODY"));
+  }
+
   static JsonNode parse(String text) throws JsonProcessingException {
     return READER.readTree(text);
   }

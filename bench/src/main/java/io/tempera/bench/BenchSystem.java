@@ -434,7 +434,15 @@ final class BenchSystem implements AutoCloseable {
       factory.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
       service.shutdownNow();
     }
-    client.close();
+    // the JDK's HttpClient.close() waits for every exchange still open: after a bench cancelled
+    // generations, one may never end (seen in DeepQueueBench: the close hung for 15 min); waited
+    // for 10 s, then the bench goes on (the client's threads are daemons)
+    Thread closing = Thread.ofPlatform().daemon().start(client::close);
+    try {
+      closing.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     if (comfy != null) {
       comfy.close();
     }

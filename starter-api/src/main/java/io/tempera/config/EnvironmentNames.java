@@ -76,6 +76,8 @@ public final class EnvironmentNames {
           "TEMPERA_NGINX",
           "TEMPERA_PORT",
           "TEMPERA_QUEUE_WARMUP",
+          "TEMPERA_RESTART_PHASE",
+          "TEMPERA_RESTART_STATE",
           "TEMPERA_SCREENSHOT",
           "TEMPERA_SKIP_CONTAINERS",
           "TEMPERA_TEMPORAL_CLI",

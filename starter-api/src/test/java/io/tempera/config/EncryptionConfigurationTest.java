@@ -31,11 +31,14 @@ class EncryptionConfigurationTest {
               "tempera.node-catalogue.enabled=false");
 
   @Test
-  void offByDefaultNoConverterIsDefined() {
+  void offByDefaultTheConverterDoesNotEncrypt() {
     runner.run(context -> {
       assertThat(context).hasNotFailed();
       assertThat(context).doesNotHaveBean(EncryptionCodec.class);
-      assertThat(context).doesNotHaveBean(DataConverter.class);
+      // the SDK's converters, reading properties a record does not know (rolling upgrades)
+      assertThat(context.getBean(DataConverter.class))
+          .isSameAs(io.tempera.codec.TemperaDataConverter.standard())
+          .isNotInstanceOf(CodecDataConverter.class);
     });
   }
 

@@ -4,6 +4,13 @@ import type {
   Accepted,
   ApiErrorBody,
   Authenticated,
+  Batch,
+  BatchAccepted,
+  BatchOutput,
+  BatchPageRequest,
+  GenerationList,
+  ListGenerationsQuery,
+  StartBatchRequest,
   ClientMessage,
   ConnectionState,
   FunctionInfo,
@@ -223,6 +230,61 @@ export class TemperaClient {
   }
 
   /**
+   * `POST /api/batches`: starts a batch of variations of one generation — `count` variations with
+   * new seeds (of each sweep combination) and/or `sweep` (`{parameter: [values…]}`, the cartesian
+   * product) — and resolves with `{id, status, total}`. Read its progress and results with
+   * `batch(id)`, stop it with `cancelBatch(id)`. The requestId (generated when omitted) makes a
+   * retried call find the same batch. Rejects with TemperaApiError: `422 BATCH_NOTHING_VARIES`
+   * (count without a random parameter left out), `422 INVALID_SWEEP`, `422 BATCH_TOO_LARGE`, a 429
+   * quota (`retryAfterSeconds`) for the batch as a whole, and the codes a generation's start has.
+   */
+  startBatch(req: StartBatchRequest): Promise<BatchAccepted> {
+    return this.request<BatchAccepted>("POST", "/api/batches", { json: batchBody(req, req.requestId ?? randomId()) });
+  }
+
+  /**
+   * `GET /api/batches/{id}`: the batch's status and progress counts, and one page of its
+   * variations (`offset` default 0, `limit` default 100, at most 500): each one's status, what it
+   * varies, its outputs' signed URLs or its error. Another project's batch is `404 NOT_FOUND`.
+   */
+  batch(id: string, page?: BatchPageRequest): Promise<Batch> {
+    const query = new URLSearchParams();
+    if (page?.offset !== undefined) query.set("offset", String(page.offset));
+    if (page?.limit !== undefined) query.set("limit", String(page.limit));
+    const search = query.size > 0 ? `?${query}` : "";
+    return this.request<Batch>("GET", `/api/batches/${encodeURIComponent(id)}${search}`);
+  }
+
+  /**
+   * `POST /api/batches/{id}/cancel`: cancel-all. Its generations not ended are cancelled and those
+   * not started never start; the batch ends `CANCELLED` with the results so far. Resolves with its
+   * state as the server answered (the cancellations may still be under way: read `batch(id)` again).
+   */
+  cancelBatch(id: string): Promise<Batch> {
+    return this.request<Batch>("POST", `/api/batches/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /**
+   * `GET /api/generations`: the project's generations, newest first, filtered by `status`,
+   * `function`, `node` and `since`; pass the answer's `nextCursor` as `cursor` (with the same
+   * filters) for the next page. Rejects with `400 INVALID_STATUS`, `INVALID_SINCE`,
+   * `INVALID_CURSOR` or `INVALID_LIMIT` for a bad filter.
+   */
+  listGenerations(query: ListGenerationsQuery = {}): Promise<GenerationList> {
+    const params = new URLSearchParams();
+    for (const key of ["project", "status", "function", "node", "cursor"] as const) {
+      const value = query[key];
+      if (value !== undefined && value !== null && value !== "") params.set(key, value);
+    }
+    if (query.since !== undefined) {
+      params.set("since", query.since instanceof Date ? query.since.toISOString() : query.since);
+    }
+    if (query.limit !== undefined) params.set("limit", String(query.limit));
+    const search = params.size > 0 ? `?${params}` : "";
+    return this.request<GenerationList>("GET", `/api/generations${search}`);
+  }
+
+  /**
    * `GET /api/generations/{id}/events`: the generation's server-sent events, read with fetch (so the
    * API key goes as a header): `state` first, then `phase` and `progress` as they happen, then one
    * terminal event (`succeeded`, `failed` or `cancelled`, with the final state), after which the
@@ -279,14 +341,14 @@ export class TemperaClient {
   }
 
   /** An output's absolute URL (outputs carry URLs relative to baseUrl). */
-  outputUrl(output: Output | string): string {
+  outputUrl(output: Output | BatchOutput | string): string {
     const url = typeof output === "string" ? output : output.url;
     if (/^[a-z][a-z0-9+.-]*:/i.test(url)) return url;
     return this.baseUrl + (url.startsWith("/") ? url : `/${url}`);
   }
 
   /** Downloads an output's bytes (with the API key when the URL is on baseUrl's origin; signed URLs need none). */
-  async downloadOutput(output: Output | string): Promise<Uint8Array> {
+  async downloadOutput(output: Output | BatchOutput | string): Promise<Uint8Array> {
     const response = await this.send("GET", this.outputUrl(output));
     return new Uint8Array(await response.arrayBuffer());
   }
@@ -910,6 +972,24 @@ export class TemperaClient {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/** The JSON of `POST /api/batches` (and, with `type`, of `start_batch`): only the fields given. */
+function batchBody(req: StartBatchRequest, requestId: string): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    functionId: req.functionId,
+    parameters: req.parameters ?? {},
+    nodeId: req.nodeId,
+    requestId,
+  };
+  if (req.projectId !== undefined) body.projectId = req.projectId;
+  if (req.functionVersion !== undefined) body.functionVersion = req.functionVersion;
+  if (req.tier !== undefined) body.tier = req.tier;
+  if (req.priority !== undefined) body.priority = req.priority;
+  if (req.count !== undefined) body.count = req.count;
+  if (req.sweep !== undefined) body.sweep = req.sweep;
+  if (req.webhook !== undefined) body.webhook = req.webhook;
+  return body;
+}
 
 function resolveBaseUrl(baseUrl: string): string {
   let url: URL;

@@ -521,3 +521,131 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 /** The client's connection, as a UI might show it. */
 export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+
+// ---- Batches (`/api/batches`) and the history list (`GET /api/generations`) ----
+
+/**
+ * `{[K]: T[K]}` with every field present: the server's records always carry the fields the generated
+ * schema marks optional (springdoc marks every record field optional), except those named in `Opt`.
+ */
+type Present<T, Opt extends keyof T = never> = { [K in Exclude<keyof T, Opt>]-?: Exclude<T[K], undefined> } & {
+  [K in Opt]?: Exclude<T[K], undefined>;
+};
+
+/**
+ * A batch's status: `RUNNING`, then `COMPLETED` (every variation ended, whatever each came to) or
+ * `CANCELLED` (cancel-all); `FAILED` only when its workflow was stopped otherwise. The WebSocket's
+ * `batch_acknowledged` carries it in lower case.
+ */
+export type BatchStatus = Uppercase<Ws.BatchAckStatus> | "FAILED";
+
+/** A variation's status: `WAITING` (not started yet), then its generation's. */
+export type BatchItemStatus = "WAITING" | GenerationStatus;
+
+/** What `startBatch` sends: a generation's fields plus `count` and/or `sweep`. */
+export interface StartBatchRequest extends StartGenerationRequest {
+  /**
+   * Variations with new seeds (of each sweep combination): needs a function with a random parameter
+   * (e.g. `seed`) left out of `parameters`, else `422 BATCH_NOTHING_VARIES`.
+   */
+  count?: number;
+  /** `{parameter: [values…]}`: the batch runs the cartesian product of these values. */
+  sweep?: Record<string, unknown[]>;
+  /**
+   * Idempotency key (at most 90 characters): the server starts one batch per requestId, with the id
+   * `batch-{project tag}-{requestId}`. Generated with `crypto.randomUUID()` when omitted.
+   */
+  requestId?: string;
+  /** Where the batch's end (`batch.completed` / `batch.cancelled`) is POSTed; its generations post none. */
+  webhook?: { url: string };
+}
+
+/** `POST /api/batches`'s answer (and `batch_acknowledged`'s, over the WebSocket). */
+export interface BatchAccepted extends Present<Schemas["BatchAccepted"]> {
+  status: BatchStatus;
+}
+
+/** How many of a batch's variations are where (`waiting`: not started yet; `queued`: started, waiting for a GPU). */
+export type BatchProgress = Present<Schemas["BatchProgress"]>;
+
+/** A file a variation produced; `url` is relative to baseUrl and signed (see {@link Output}). */
+export type BatchOutput = Present<Schemas["BatchOutput"]>;
+
+export type BatchError = Present<Schemas["BatchError"]> & { code: GenerationErrorCode };
+
+/** One variation of a batch. */
+export interface BatchItem extends Present<Schemas["BatchItem"], "outputs" | "error"> {
+  status: BatchItemStatus;
+  /** What it sets over the batch's parameters: its sweep values and the seed drawn for it. */
+  parameters: Record<string, unknown>;
+  /** Once it succeeded (or failed with some files). */
+  outputs?: BatchOutput[];
+  /** Once it failed or was cancelled. */
+  error?: BatchError;
+}
+
+/** A page of a batch's variations, by index. */
+export interface BatchPage extends Present<Schemas["BatchPage"]> {
+  items: BatchItem[];
+}
+
+/** Why a batch's next generation waits to start (a project quota), and until when. */
+export type BatchQuotaWait = Present<Schemas["BatchQuotaWait"], "until">;
+
+/** A batch's state (`GET /api/batches/{id}`), with one page of its variations. */
+export interface Batch
+  extends Present<Schemas["Batch"], "functionVersion" | "sweep" | "quotaWait" | "webhook" | "tier" | "priority"> {
+  status: BatchStatus;
+  tier?: RequestedTier;
+  priority?: Priority;
+  progress: BatchProgress;
+  quotaWait?: BatchQuotaWait;
+  results: BatchPage;
+  sweep?: Record<string, unknown[]>;
+  /** Its webhook's delivery, when it names one. */
+  webhook?: WebhookDelivery;
+}
+
+/** Which variations `client.batch(id, …)` reads: `offset` (default 0) and `limit` (default 100, at most 500). */
+export interface BatchPageRequest {
+  offset?: number;
+  limit?: number;
+}
+
+/** The filters of `client.listGenerations(…)` (`GET /api/generations`); each optional. */
+export interface ListGenerationsQuery {
+  /** An operator key's project to list (a project key lists its own). */
+  project?: string;
+  /** e.g. `SUCCEEDED`; an unknown one is `400 INVALID_STATUS`. */
+  status?: GenerationStatus | (string & {});
+  /** A function id. */
+  function?: string;
+  /** A canvas node id. */
+  node?: string;
+  /** Only those started at or after: a Date, an instant (`2026-01-31T12:00:00Z`) or a day (`2026-01-31`). */
+  since?: Date | string;
+  /** The `nextCursor` of the page before (with the same filters, else `400 INVALID_CURSOR`). */
+  cursor?: string;
+  /** Items per page: default 20, at most 100. */
+  limit?: number;
+}
+
+/** One generation in a project's history. */
+export interface GenerationListItem
+  extends Present<Omit<Schemas["Item"], "error" | "outputs">, "endedAt" | "tier" | "startedAt"> {
+  status: GenerationStatus;
+  tier?: Tier;
+  /** ISO-8601 (UTC). */
+  startedAt?: string;
+  /** ISO-8601 (UTC), once it ended. */
+  endedAt?: string;
+  /** An ended generation's outputs still stored. */
+  outputs?: Output[];
+  error?: GenerationFailure;
+}
+
+/** A page of the history, newest first; `nextCursor` is absent on the last page. */
+export interface GenerationList {
+  items: GenerationListItem[];
+  nextCursor?: string;
+}

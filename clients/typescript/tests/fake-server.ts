@@ -37,7 +37,10 @@ export interface Connection {
 
 export interface RecordedRequest {
   method: string;
+  /** The path, without the query. */
   url: string;
+  /** The query string with its `?` (empty without one). */
+  search: string;
   headers: IncomingMessage["headers"];
   body: Buffer;
 }
@@ -198,6 +201,7 @@ export class FakeServer {
       const recorded: RecordedRequest = {
         method: req.method ?? "GET",
         url: url.pathname,
+        search: url.search,
         headers: req.headers,
         body: Buffer.concat(chunks),
       };

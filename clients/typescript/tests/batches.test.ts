@@ -1,0 +1,231 @@
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from "vitest";
+import WebSocket from "ws";
+import {
+  TemperaApiError,
+  TemperaClient,
+  type Batch,
+  type BatchItemStatus,
+  type BatchStatus,
+  type GenerationListItem,
+  type GenerationStatus,
+} from "../src/index.js";
+import { FakeServer, TEST_KEY, type Json } from "./fake-server.js";
+
+let server: FakeServer;
+let clients: TemperaClient[] = [];
+
+function client(): TemperaClient {
+  const c = new TemperaClient({ baseUrl: server.url, apiKey: TEST_KEY, WebSocket, heartbeatIntervalMs: 0 });
+  clients.push(c);
+  return c;
+}
+
+beforeEach(async () => {
+  server = await FakeServer.start();
+});
+
+afterEach(async () => {
+  for (const c of clients) c.close();
+  clients = [];
+  await server.close();
+});
+
+const batchState = (overrides: Json = {}): Json => ({
+  id: "batch-p1-r1",
+  status: "RUNNING",
+  functionId: "text-to-image",
+  functionVersion: "1.0.0",
+  projectId: "p1",
+  nodeId: "n1",
+  tier: "draft",
+  priority: "batch",
+  count: 3,
+  maxInFlight: 10,
+  progress: { total: 3, waiting: 1, queued: 0, running: 1, succeeded: 1, failed: 0, cancelled: 0 },
+  results: {
+    offset: 0,
+    limit: 100,
+    total: 3,
+    items: [
+      {
+        index: 0,
+        generationId: "gen-p1-batch-r1-0",
+        status: "SUCCEEDED",
+        parameters: { seed: 11 },
+        outputs: [{ name: "image_0.png", url: "/api/outputs/p1/a.png?expires=1&signature=s", contentType: "image/png" }],
+      },
+      { index: 1, generationId: "gen-p1-batch-r1-1", status: "RUNNING", parameters: { seed: 12 } },
+      { index: 2, generationId: "gen-p1-batch-r1-2", status: "WAITING", parameters: { seed: 13 } },
+    ],
+  },
+  ...overrides,
+});
+
+describe("batches", () => {
+  it("startBatch posts count and sweep with a generated requestId and resolves with {id, status, total}", async () => {
+    server.route("POST", "/api/batches", () => ({ status: 202, json: { id: "batch-p1-r1", status: "RUNNING", total: 6 } }));
+    const accepted = await client().startBatch({
+      functionId: "text-to-image",
+      parameters: { prompt: "a lighthouse" },
+      nodeId: "n1",
+      tier: "draft",
+      count: 2,
+      sweep: { cfg: [5, 7, 9] },
+    });
+    expect(accepted).toEqual({ id: "batch-p1-r1", status: "RUNNING", total: 6 });
+    expectTypeOf(accepted.status).toEqualTypeOf<BatchStatus>();
+    const posted = server.requests.find((r) => r.method === "POST" && r.url === "/api/batches")!;
+    expect(posted.headers.authorization).toBe(`Bearer ${TEST_KEY}`);
+    expect(posted.headers["content-type"]).toMatch(/application\/json/);
+    const body = JSON.parse(posted.body.toString());
+    expect(body).toEqual({
+      functionId: "text-to-image",
+      parameters: { prompt: "a lighthouse" },
+      nodeId: "n1",
+      tier: "draft",
+      count: 2,
+      sweep: { cfg: [5, 7, 9] },
+      requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
+  });
+
+  it("startBatch keeps the caller's requestId, so a retry finds the same batch", async () => {
+    server.route("POST", "/api/batches", () => ({ status: 202, json: { id: "batch-p1-mine", status: "RUNNING", total: 4 } }));
+    const c = client();
+    const req = { functionId: "text-to-image", nodeId: "n1", count: 4, requestId: "mine" };
+    await c.startBatch(req);
+    await c.startBatch(req);
+    const bodies = server.requests.filter((r) => r.url === "/api/batches").map((r) => JSON.parse(r.body.toString()));
+    expect(bodies.map((b) => b.requestId)).toEqual(["mine", "mine"]);
+  });
+
+  it("startBatch rejects with TemperaApiError: problems, and a 429's retryAfterSeconds", async () => {
+    let answer = 0;
+    server.route("POST", "/api/batches", (_req, res) => {
+      if (answer++ === 0) {
+        res.writeHead(422, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            code: "BATCH_NOTHING_VARIES",
+            message: "count needs a random parameter left out",
+            problems: [{ field: "parameters.seed", code: "BATCH_NOTHING_VARIES", message: "seed is set" }],
+          }),
+        );
+        return;
+      }
+      res.writeHead(429, { "content-type": "application/json", "retry-after": "42" });
+      res.end(JSON.stringify({ code: "QUOTA_QUEUED", message: "Project p1 has too many generations queued" }));
+    });
+    const c = client();
+    const req = { functionId: "text-to-image", nodeId: "n1", parameters: { seed: 1 }, count: 3 };
+    const nothingVaries = await c.startBatch(req).catch((e: unknown) => e);
+    expect(nothingVaries).toBeInstanceOf(TemperaApiError);
+    expect(nothingVaries).toMatchObject({
+      status: 422,
+      code: "BATCH_NOTHING_VARIES",
+      problems: [{ field: "parameters.seed", parameter: "seed" }],
+    });
+    const quota = await c.startBatch(req).catch((e: unknown) => e);
+    expect(quota).toMatchObject({ name: "TemperaApiError", status: 429, code: "QUOTA_QUEUED", retryAfterSeconds: 42 });
+  });
+
+  it("batch(id, {offset, limit}) reads a page of variations, typed", async () => {
+    server.route("GET", "/api/batches/batch-p1-r1", () => ({ status: 200, json: batchState() }));
+    const c = client();
+    const batch = await c.batch("batch-p1-r1", { offset: 0, limit: 3 });
+    const read = server.requests.find((r) => r.method === "GET")!;
+    expect(read.url + read.search).toBe("/api/batches/batch-p1-r1?offset=0&limit=3");
+    expect(batch.progress).toEqual({ total: 3, waiting: 1, queued: 0, running: 1, succeeded: 1, failed: 0, cancelled: 0 });
+    expect(batch.results.items.map((i) => i.status)).toEqual(["SUCCEEDED", "RUNNING", "WAITING"]);
+    expect(c.outputUrl(batch.results.items[0]!.outputs![0]!)).toBe(`${server.url}/api/outputs/p1/a.png?expires=1&signature=s`);
+    expectTypeOf(batch).toEqualTypeOf<Batch>();
+    expectTypeOf(batch.results.items[0]!.status).toEqualTypeOf<BatchItemStatus>();
+    expectTypeOf(batch.progress.succeeded).toEqualTypeOf<number>();
+
+    await c.batch("batch-p1-r1");
+    expect(server.requests.at(-1)!.search).toBe("");
+  });
+
+  it("batch() of an unknown (or another project's) batch rejects with 404 NOT_FOUND", async () => {
+    const error = await client().batch("batch-nope").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemperaApiError);
+    expect(error).toMatchObject({ status: 404, code: "NOT_FOUND" });
+  });
+
+  it("cancelBatch posts to the cancel route and resolves with the batch's state", async () => {
+    server.route("POST", "/api/batches/batch-p1-r1/cancel", () => ({
+      status: 202,
+      json: batchState({ status: "CANCELLED" }),
+    }));
+    const cancelled = await client().cancelBatch("batch-p1-r1");
+    expect(cancelled.status).toBe("CANCELLED");
+    expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual(["POST /api/batches/batch-p1-r1/cancel"]);
+  });
+});
+
+describe("listGenerations", () => {
+  it("sends the filters as the query and returns the page with its nextCursor", async () => {
+    server.route("GET", "/api/generations", () => ({
+      status: 200,
+      json: {
+        items: [
+          {
+            id: "gen-p1-a",
+            status: "SUCCEEDED",
+            functionId: "invert",
+            projectId: "p1",
+            nodeId: "n1",
+            tier: "standard",
+            startedAt: "2026-12-07T10:00:00Z",
+            endedAt: "2026-12-07T10:00:05Z",
+            outputs: [{ name: "out.png", url: "/api/outputs/p1/out.png", contentType: "image/png", sizeBytes: 10 }],
+          },
+        ],
+        nextCursor: "MS5hYmMucC4x",
+      },
+    }));
+    const page = await client().listGenerations({
+      status: "SUCCEEDED",
+      function: "invert",
+      node: "n1",
+      since: new Date("2026-12-07T00:00:00Z"),
+      cursor: "c0",
+      limit: 5,
+    });
+    const url = new URL(server.requests[0]!.url + server.requests[0]!.search, server.url);
+    expect(url.pathname).toBe("/api/generations");
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      status: "SUCCEEDED",
+      function: "invert",
+      node: "n1",
+      since: "2026-12-07T00:00:00.000Z",
+      cursor: "c0",
+      limit: "5",
+    });
+    expect(page.nextCursor).toBe("MS5hYmMucC4x");
+    expect(page.items[0]).toMatchObject({ id: "gen-p1-a", status: "SUCCEEDED", outputs: [{ name: "out.png" }] });
+    expectTypeOf(page.items).toEqualTypeOf<GenerationListItem[]>();
+    expectTypeOf(page.items[0]!.status).toEqualTypeOf<GenerationStatus>();
+  });
+
+  it("sends no query without filters, an operator's project, and a day as since", async () => {
+    server.route("GET", "/api/generations", () => ({ status: 200, json: { items: [] } }));
+    const c = client();
+    expect(await c.listGenerations()).toEqual({ items: [] });
+    await c.listGenerations({ project: "p2", since: "2026-12-01" });
+    expect(server.requests.map((r) => r.url + r.search)).toEqual([
+      "/api/generations",
+      "/api/generations?project=p2&since=2026-12-01",
+    ]);
+  });
+
+  it("rejects a bad filter with TemperaApiError", async () => {
+    server.route("GET", "/api/generations", () => ({
+      status: 400,
+      json: { code: "INVALID_STATUS", message: "status must be one of QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED" },
+    }));
+    const error = await client().listGenerations({ status: "DONE" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemperaApiError);
+    expect(error).toMatchObject({ status: 400, code: "INVALID_STATUS" });
+  });
+});

@@ -11,6 +11,7 @@ import {
   TaskFailedError,
   TemperaApiError,
   TemperaClient,
+  type Batch,
   type GenerationEvent,
   type TaskProgress,
   type TaskSuccess,
@@ -472,5 +473,96 @@ describe("API keys", () => {
     } finally {
       other.close();
     }
+  });
+});
+
+describe("batches and the history", () => {
+  /** Reads the batch until `done` says so (or 90 s passed). */
+  async function until(id: string, done: (batch: Batch) => boolean): Promise<Batch> {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const batch = await client.batch(id);
+      if (done(batch) || Date.now() > deadline) return batch;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  it("runs a batch of count 3 of a seeded function: three variations, three seeds, each with its output; the history lists them", async () => {
+    await client.getFunction("seeded-color").catch((e: unknown) => {
+      throw new Error(`the server has no seeded-color function: start it with clients/web/tests/templates in its templates dir (${String(e)})`);
+    });
+    const nodeId = `nb-${Date.now()}`;
+    const since = new Date(Date.now() - 60_000);
+    const accepted = await client.startBatch({ functionId: "seeded-color", parameters: {}, projectId: PROJECT, nodeId, tier: "draft", count: 3 });
+    expect(accepted).toMatchObject({ status: "RUNNING", total: 3 });
+    expect(accepted.id).toMatch(/^batch-/);
+    const batch = await until(accepted.id, (b) => b.status !== "RUNNING");
+    expect(batch.status).toBe("COMPLETED");
+    expect(batch.progress).toMatchObject({ total: 3, succeeded: 3, failed: 0, cancelled: 0, waiting: 0, running: 0, queued: 0 });
+    expect(batch.results.total).toBe(3);
+    const items = batch.results.items;
+    expect(items.map((i) => i.index)).toEqual([0, 1, 2]);
+    expect(items.every((i) => i.status === "SUCCEEDED")).toBe(true);
+    const seeds = items.map((i) => i.parameters.seed);
+    expect(new Set(seeds).size).toBe(3);
+    for (const item of items) {
+      expect(item.outputs?.length).toBeGreaterThan(0);
+      // each variation is a generation of its own, with the seed the batch drew for it
+      const generation = await client.getGeneration(item.generationId);
+      expect(generation).toMatchObject({ status: "SUCCEEDED", functionId: "seeded-color", projectId: PROJECT });
+      expect(generation.parameters?.seed).toBe(item.parameters.seed);
+      expect(isPng(await client.downloadOutput(item.outputs![0]!))).toBe(true);
+    }
+    // a page of the variations
+    const page = await client.batch(accepted.id, { offset: 1, limit: 1 });
+    expect(page.results).toMatchObject({ offset: 1, limit: 1, total: 3 });
+    expect(page.results.items.map((i) => i.generationId)).toEqual([items[1]!.generationId]);
+
+    // the history: the batch's generations, filtered by function and status, paged with the cursor
+    const listed: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const history = await client.listGenerations({ function: "seeded-color", status: "SUCCEEDED", since, cursor, limit: 2 });
+      expect(history.items.length).toBeLessThanOrEqual(2);
+      for (const item of history.items) {
+        expect(item).toMatchObject({ functionId: "seeded-color", status: "SUCCEEDED", projectId: PROJECT });
+        listed.push(item.id);
+      }
+      cursor = history.nextCursor ?? undefined;
+    } while (cursor);
+    expect(listed).toEqual(expect.arrayContaining(items.map((i) => i.generationId)));
+    const byNode = await client.listGenerations({ node: nodeId });
+    expect(byNode.items.map((i) => i.id).sort()).toEqual(items.map((i) => i.generationId).sort());
+    await expect(client.listGenerations({ status: "DONE" })).rejects.toMatchObject({ name: "TemperaApiError", status: 400 });
+  });
+
+  it("cancel-all ends a batch CANCELLED, its unfinished variations cancelled, none left running", async () => {
+    const accepted = await client.startBatch({ functionId: "seeded-color", parameters: {}, projectId: PROJECT, nodeId: "nb-cancel", tier: "draft", count: 30 });
+    expect(accepted.total).toBe(30);
+    await client.cancelBatch(accepted.id);
+    const batch = await until(
+      accepted.id,
+      (b) => b.status !== "RUNNING" && b.progress.succeeded + b.progress.failed + b.progress.cancelled === b.progress.total,
+    );
+    expect(batch.status).toBe("CANCELLED");
+    expect(batch.progress.cancelled).toBeGreaterThan(0);
+    expect(batch.progress.succeeded + batch.progress.failed + batch.progress.cancelled).toBe(30);
+    expect(batch.results.items.filter((i) => i.status === "CANCELLED").length).toBe(batch.progress.cancelled);
+  });
+
+  it("maps batch errors: nothing varies (422), unknown batch (404), another project's batch (404)", async () => {
+    await expect(
+      client.startBatch({ functionId: "seeded-color", parameters: { seed: 5 }, projectId: PROJECT, nodeId: "nb-bad", count: 2 }),
+    ).rejects.toMatchObject({ name: "TemperaApiError", status: 422, code: "BATCH_NOTHING_VARIES" });
+    await expect(client.batch("batch-nope")).rejects.toMatchObject({ name: "TemperaApiError", status: 404 });
+    const accepted = await client.startBatch({ functionId: "seeded-color", parameters: {}, projectId: PROJECT, nodeId: "nb-own", tier: "draft", count: 1 });
+    const other = clientWith(OTHER_API_KEY);
+    try {
+      await expect(other.batch(accepted.id)).rejects.toMatchObject({ name: "TemperaApiError", status: 404 });
+      await expect(other.cancelBatch(accepted.id)).rejects.toMatchObject({ name: "TemperaApiError", status: 404 });
+    } finally {
+      other.close();
+    }
+    await until(accepted.id, (b) => b.status !== "RUNNING");
   });
 });

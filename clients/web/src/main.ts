@@ -21,6 +21,8 @@ import { $, el } from "./dom.js";
 import { buildForm, humanise, type ParameterForm } from "./form.js";
 import { History } from "./history.js";
 import { RunCard, type RunActions, type RunInfo } from "./run.js";
+import { BatchPanel } from "./batch.js";
+import { batchVariation, type BatchVariation } from "./seed.js";
 import { applyTheme, nextTheme, readTheme, storeTheme } from "./theme.js";
 import { checkBatchCount } from "./validate.js";
 import "./style.css";
@@ -42,6 +44,8 @@ const cards = new Map<string, RunCard>();
 let operator = false;
 let connectionState = "idle";
 const MAX_BATCH = 8;
+/** How often a batch's progress is read (GET /api/batches/{id}). */
+const BATCH_POLL_MS = 1000;
 
 /** localStorage, or undefined where it is disabled (the key then lives in memory only). */
 function storage(): Storage | undefined {
@@ -335,6 +339,11 @@ async function start(): Promise<void> {
   const seeds = form.seed ? form.seed.take(count) : Array.from({ length: count }, () => undefined);
   const inputs = form.shownImages();
   try {
+    const variation = batchVariation(form.seed?.name, seeds);
+    if (variation) {
+      await startBatch(fn, parameters, variation, inputs);
+      return;
+    }
     for (const seed of seeds) {
       const withSeed = form.seed && seed !== undefined ? { ...parameters, [form.seed.name]: seed } : parameters;
       const nodeId = `try-it-${Date.now().toString(36)}-${++nodeCounter}`;
@@ -356,6 +365,56 @@ async function start(): Promise<void> {
   } finally {
     button.disabled = false;
   }
+}
+
+/**
+ * "How many" > 1 with something that varies: one batch (`count` new seeds, or a `sweep` of the seeds
+ * the vary mode gave). Its panel shows x of N done and Cancel all; each variation gets its card once it
+ * started, followed live as a single generation is.
+ */
+async function startBatch(fn: FunctionInfo, parameters: Record<string, unknown>, variation: BatchVariation, inputs: Record<string, string>): Promise<void> {
+  const nodeId = `try-it-${Date.now().toString(36)}-${++nodeCounter}`;
+  const owner = client;
+  const accepted = await owner.startBatch({ functionId: fn.id, tier, parameters, projectId: projectId(), nodeId, ...variation });
+  const runTier = tier;
+  let wake: (() => void) | undefined;
+  const panel = new BatchPanel(accepted.id, fn.displayName, accepted.total, async () => {
+    panel.update(await owner.cancelBatch(accepted.id));
+    wake?.();
+  });
+  $("runs").querySelector(".empty")?.remove();
+  $("runs").prepend(panel.element);
+  const shown = new Set<string>();
+  void (async () => {
+    for (;;) {
+      if (client !== owner) return; // the page moved on to another key
+      try {
+        const batch = await owner.batch(accepted.id, { limit: 500 });
+        panel.update(batch);
+        for (const item of batch.results.items) {
+          // a variation that never started (waiting, or cancelled before it did) has no generation to show
+          if (item.status === "WAITING" || shown.has(item.generationId)) continue;
+          if (item.status === "CANCELLED" && !item.outputs?.length) continue;
+          shown.add(item.generationId);
+          if (cards.has(item.generationId)) continue;
+          const info: RunInfo = { taskId: item.generationId, functionId: fn.id, title: `${fn.displayName} · ${item.index + 1} of ${batch.progress.total}`, tier: runTier, startedAt: Date.now(), nodeId, inputs };
+          remember(info);
+          show(info, owner.follow(item.generationId), panel.variations);
+        }
+        if (panel.finished) return;
+      } catch (error) {
+        if (isUnauthenticated(error)) showKeyError(error);
+        if (error instanceof TemperaApiError && error.status !== undefined && error.status < 500 && error.status !== 429) {
+          panel.lost(`Lost track of this batch: ${message(error)}`);
+          return;
+        }
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, BATCH_POLL_MS);
+      });
+    }
+  })();
 }
 
 /** What a result's buttons do: use an output as another function's input, or make it again. */
@@ -393,12 +452,12 @@ const actions: RunActions = {
 };
 
 /** Puts a card on the page and follows the task until it ends. */
-function show(info: RunInfo, handle: GenerationHandle): void {
+function show(info: RunInfo, handle: GenerationHandle, container: HTMLElement = $("runs")): void {
   $("runs").querySelector(".empty")?.remove();
   const card = new RunCard(client, info, () => handle.cancel(), actions);
   const owner = client;
   cards.set(info.taskId, card);
-  $("runs").prepend(card.element);
+  container.prepend(card.element);
   void (async () => {
     try {
       for await (const event of handle) card.apply(event);

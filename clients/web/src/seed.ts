@@ -40,3 +40,18 @@ export function wrap(seed: number, range: SeedRange): number {
 export function isRandomParameter(schema: { [extra: string]: unknown }): boolean {
   return schema["x-tempera-random"] === true;
 }
+
+/** How a batch of the seeds `seedsFor` gave varies: `count` new seeds, or a `sweep` of given ones. */
+export type BatchVariation = { count: number } | { sweep: Record<string, number[]> };
+
+/**
+ * How "How many" > 1 runs as one batch: random seeds → `count` (the server draws one per variation),
+ * given distinct seeds (vary) → a `sweep` of the seed; undefined when nothing would vary (no seed
+ * parameter, or a fixed seed: the server refuses such a batch, so the page starts the generations one by one).
+ */
+export function batchVariation(seedName: string | undefined, seeds: (number | undefined)[]): BatchVariation | undefined {
+  if (seedName === undefined || seeds.length < 2) return undefined;
+  if (seeds.every((s) => s === undefined)) return { count: seeds.length };
+  if (seeds.some((s) => s === undefined) || new Set(seeds).size !== seeds.length) return undefined;
+  return { sweep: { [seedName]: seeds as number[] } };
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { describeWaiting, EtaSmoother, waitingFor } from "../src/eta.js";
-import { isRandomParameter, nextSeed, seedsFor, wrap } from "../src/seed.js";
+import { describeProgress, doneCount } from "../src/batch.js";
+import { batchVariation, isRandomParameter, nextSeed, seedsFor, wrap } from "../src/seed.js";
 import { checkBatchCount, checkNumber } from "../src/validate.js";
 
 describe("checkNumber", () => {
@@ -114,5 +115,24 @@ describe("seed modes", () => {
     expect(wrap(-3, { minimum: 0, maximum: 9 })).toBe(0);
     expect(isRandomParameter({ type: "integer", "x-tempera-random": true })).toBe(true);
     expect(isRandomParameter({ type: "integer" })).toBe(false);
+  });
+});
+
+describe("How many > 1 as one batch", () => {
+  it("random seeds make a count, varied seeds a sweep of the seed", () => {
+    expect(batchVariation("seed", seedsFor("random", undefined, 4))).toEqual({ count: 4 });
+    expect(batchVariation("seed", seedsFor("vary", 100, 3))).toEqual({ sweep: { seed: [100, 101, 102] } });
+  });
+  it("nothing that varies (no seed parameter, a fixed seed, or one generation) is no batch", () => {
+    expect(batchVariation(undefined, [undefined, undefined])).toBeUndefined();
+    expect(batchVariation("seed", seedsFor("fixed", 7, 3))).toBeUndefined();
+    expect(batchVariation("seed", [undefined])).toBeUndefined();
+    expect(batchVariation("seed", [5])).toBeUndefined();
+  });
+  it("says how many variations ended, and what failed or was cancelled", () => {
+    const progress = { total: 5, waiting: 1, queued: 0, running: 1, succeeded: 3, failed: 0, cancelled: 0 };
+    expect(doneCount(progress)).toBe(3);
+    expect(describeProgress(progress)).toBe("3 of 5 done");
+    expect(describeProgress({ ...progress, waiting: 0, running: 0, failed: 1, cancelled: 1 })).toBe("5 of 5 done (1 failed, 1 cancelled)");
   });
 });

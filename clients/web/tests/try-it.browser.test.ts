@@ -70,6 +70,14 @@ afterAll(async () => {
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
+/** A GET of the API with the page's key (what the page made, as the server has it). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function api(path: string): Promise<any> {
+  const response = await fetch(`${PAGE_URL}${path}`, { headers: { authorization: `Bearer ${PAGE_API_KEY}` } });
+  expect(response.status, `GET ${path}`).toBe(200);
+  return response.json();
+}
+
 /** The card of the generation started last (cards are prepended). */
 async function startAndGetCard(): Promise<Locator> {
   const before = await page.getByTestId("run").count();
@@ -401,16 +409,28 @@ describe("the try-it page", () => {
     await expect.poll(() => again.getAttribute("data-status"), { timeout: 60_000 }).toBe("SUCCEEDED");
     expect(await firstPixel(again)).toEqual(rgb(seed));
     await expect.poll(() => again.getByTestId("run-seed-value").getAttribute("data-seed"), { timeout: 15_000 }).toBe(String(seed));
-    // vary, three at once: seeds 100, 101, 102, each its own colour; the field moves on to 103
+    // vary, three at once: one batch sweeping seeds 100, 101, 102, each its own colour; the field moves on to 103
     await page.getByTestId("param-seed-mode").selectOption("vary");
     await page.getByTestId("param-seed").fill("100");
     await page.getByTestId("batch").fill("3");
     const before = await page.getByTestId("run").count();
+    const batchesBefore = await page.getByTestId("batch-run").count();
     await page.getByTestId("start").click();
+    await expect.poll(() => page.getByTestId("batch-run").count(), { timeout: 20_000 }).toBe(batchesBefore + 1);
+    const panel = page.getByTestId("batch-run").first();
     await expect.poll(() => page.getByTestId("run").count(), { timeout: 20_000 }).toBe(before + 3);
     await page.getByTestId("batch").fill("1");
     expect(await page.getByTestId("param-seed").inputValue()).toBe("103");
-    const varied = page.getByTestId("run");
+    await expect.poll(() => panel.getAttribute("data-status"), { timeout: 60_000 }).toBe("COMPLETED");
+    expect(await panel.getByTestId("batch-progress").textContent()).toBe("3 of 3 done");
+    // one batch of 3 on the server, its generations the cards
+    const batchId = (await panel.getAttribute("data-batch-id"))!;
+    const batch = await api(`/api/batches/${encodeURIComponent(batchId)}`);
+    expect(batch).toMatchObject({ id: batchId, functionId: "seeded-color", status: "COMPLETED", sweep: { seed: [100, 101, 102] } });
+    expect(batch.progress).toMatchObject({ total: 3, succeeded: 3 });
+    const cardIds = await panel.getByTestId("run").evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.taskId));
+    expect(cardIds.sort()).toEqual(batch.results.items.map((i: { generationId: string }) => i.generationId).sort());
+    const varied = panel.getByTestId("run");
     const pixels: number[][] = [];
     for (let i = 0; i < 3; i++) {
       const card = varied.nth(i);
@@ -419,6 +439,48 @@ describe("the try-it page", () => {
     }
     // newest first
     expect(pixels).toEqual([rgb(102), rgb(101), rgb(100)]);
+  });
+
+  it("runs How many > 1 with random seeds as one batch (count N), and Cancel all stops it", async () => {
+    // a long slow-pattern first holds the test backend (one prompt at a time): the batch waits behind it
+    await page.getByTestId("function-slow-pattern").click();
+    await expect.poll(() => page.locator("#function-title").textContent()).toBe("Slow Pattern (test)");
+    await page.getByTestId("param-steps").fill("400");
+    const blocker = await startAndGetCard();
+    try {
+      await page.getByTestId("function-seeded-color").click();
+      await expect.poll(() => page.locator("#function-title").textContent()).toBe("Seeded Color (test)");
+      await page.getByTestId("param-seed-mode").selectOption("random");
+      await page.getByTestId("tier-draft").check({ force: true });
+      await page.getByTestId("batch").fill("6");
+      const batchesBefore = await page.getByTestId("batch-run").count();
+      await page.getByTestId("start").click();
+      await expect.poll(() => page.getByTestId("batch-run").count(), { timeout: 20_000 }).toBe(batchesBefore + 1);
+      await page.getByTestId("batch").fill("1");
+      const panel = page.getByTestId("batch-run").first();
+      expect(await panel.getAttribute("data-total")).toBe("6");
+      const batchId = (await panel.getAttribute("data-batch-id"))!;
+      // one batch on the server: count 6, its seeds left to the server
+      const started = await api(`/api/batches/${encodeURIComponent(batchId)}`);
+      expect(started).toMatchObject({ id: batchId, functionId: "seeded-color", count: 6, progress: { total: 6 } });
+      expect(started.progress.succeeded).toBe(0);
+      await panel.getByTestId("batch-cancel-all").click();
+      await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("CANCELLED");
+      await expect.poll(async () => (await api(`/api/batches/${encodeURIComponent(batchId)}`)).status, { timeout: 30_000 }).toBe("CANCELLED");
+      const ended = await api(`/api/batches/${encodeURIComponent(batchId)}`);
+      expect(ended.progress.cancelled).toBeGreaterThan(0);
+      expect(ended.progress.succeeded).toBe(0);
+      await expect.poll(() => panel.getByTestId("batch-progress").textContent(), { timeout: 15_000 }).toMatch(/cancelled\)$/);
+      expect(await panel.getByTestId("batch-cancel-all").isHidden()).toBe(true);
+      // whatever had started shows its card, cancelled
+      for (const status of await panel.getByTestId("run").evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.status))) {
+        expect(["QUEUED", "RUNNING", "CANCELLED"]).toContain(status);
+      }
+    } finally {
+      await blocker.getByTestId("run-cancel").click();
+    }
+    await expect.poll(() => blocker.getAttribute("data-status"), { timeout: 30_000 }).toBe("CANCELLED");
+    expect(pageErrors, pageErrors.join("\n")).toEqual([]);
   });
 
   it("uploads an image dropped on the form, and one pasted", async () => {

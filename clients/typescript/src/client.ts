@@ -11,6 +11,8 @@ import type {
   GenerationList,
   ListGenerationsQuery,
   StartBatchRequest,
+  BatchAcknowledged,
+  StartBatchMessage,
   ClientMessage,
   ConnectionState,
   FunctionInfo,
@@ -78,12 +80,29 @@ export interface StartOptions {
   signal?: AbortSignal;
 }
 
-interface PendingStart {
-  message: StartGenerationMessage;
-  resolve(handle: GenerationHandle): void;
+/** Options of `startBatch`. */
+export interface StartBatchOptions extends StartOptions {
+  /**
+   * `rest` (default): `POST /api/batches`. `websocket`: `start_batch` on the client's socket, answered
+   * by `batch_acknowledged` (re-sent with the same requestId after a reconnect, like `startGeneration`;
+   * times out after `requestTimeoutMs`).
+   */
+  transport?: "rest" | "websocket";
+}
+
+/** A start sent on the socket and not answered yet, keyed by {@link pendingKey}. */
+interface PendingStart<T = unknown> {
+  key: string;
+  message: StartGenerationMessage | StartBatchMessage;
+  resolve(value: T): void;
   reject(error: unknown): void;
-  promise: Promise<GenerationHandle>;
+  promise: Promise<T>;
   cleanup(): void;
+}
+
+/** Starts of generations and of batches wait apart: a batch and a generation may share a requestId. */
+function pendingKey(type: "start_generation" | "start_batch", requestId: string): string {
+  return type === "start_batch" ? `batch:${requestId}` : requestId;
 }
 
 const OPEN = 1;
@@ -136,7 +155,8 @@ export class TemperaClient {
   private inboxPaused = false;
 
   private readonly tasks = new Map<string, GenerationHandleImpl>();
-  private readonly pending = new Map<string, PendingStart>();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private readonly pending = new Map<string, PendingStart<any>>();
   private readonly followRetries = new Map<string, { count: number; timer: ReturnType<typeof setTimeout> | undefined }>();
   private readonly connectionListeners = new Set<(state: ConnectionState) => void>();
   private readonly errorListeners = new Set<(error: unknown) => void>();
@@ -237,9 +257,18 @@ export class TemperaClient {
    * retried call find the same batch. Rejects with TemperaApiError: `422 BATCH_NOTHING_VARIES`
    * (count without a random parameter left out), `422 INVALID_SWEEP`, `422 BATCH_TOO_LARGE`, a 429
    * quota (`retryAfterSeconds`) for the batch as a whole, and the codes a generation's start has.
+   * With `{transport: "websocket"}` it is sent as `start_batch` on the socket instead.
    */
-  startBatch(req: StartBatchRequest): Promise<BatchAccepted> {
-    return this.request<BatchAccepted>("POST", "/api/batches", { json: batchBody(req, req.requestId ?? randomId()) });
+  startBatch(req: StartBatchRequest, options?: StartBatchOptions): Promise<BatchAccepted> {
+    const requestId = req.requestId ?? randomId();
+    if (options?.transport !== "websocket") {
+      return this.request<BatchAccepted>("POST", "/api/batches", { json: batchBody(req, requestId), signal: options?.signal });
+    }
+    if (this.closed) return Promise.reject(new ConnectionError("The client was closed"));
+    const existing = this.pending.get(pendingKey("start_batch", requestId));
+    if (existing) return existing.promise as Promise<BatchAccepted>;
+    const message = { type: "start_batch", ...batchBody(req, requestId) } as StartBatchMessage;
+    return this.sendStart<BatchAccepted>(message, options);
   }
 
   /**
@@ -381,21 +410,29 @@ export class TemperaClient {
     if (req.functionVersion !== undefined) message.functionVersion = req.functionVersion;
     if (req.webhook !== undefined) message.webhook = req.webhook;
 
-    let resolve!: (handle: GenerationHandle) => void;
+    return this.sendStart<GenerationHandle>(message, options);
+  }
+
+  /** Sends a start on the socket and waits for its answer (ack or error, matched by requestId). */
+  private sendStart<T>(message: StartGenerationMessage | StartBatchMessage, options: StartOptions | undefined): Promise<T> {
+    const requestId = message.requestId!;
+    const key = pendingKey(message.type, requestId);
+    let resolve!: (value: T) => void;
     let reject!: (error: unknown) => void;
-    const promise = new Promise<GenerationHandle>((res, rej) => {
+    const promise = new Promise<T>((res, rej) => {
       resolve = res;
       reject = rej;
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const signal = options?.signal;
     const onAbort = () => {
-      if (this.pending.get(requestId) !== entry) return;
-      this.pending.delete(requestId);
+      if (this.pending.get(key) !== entry) return;
+      this.pending.delete(key);
       entry.cleanup();
       reject(signal?.reason ?? new TemperaError("Aborted"));
     };
-    const entry: PendingStart = {
+    const entry: PendingStart<T> = {
+      key,
       message,
       promise,
       resolve,
@@ -409,18 +446,18 @@ export class TemperaClient {
     signal?.addEventListener("abort", onAbort, { once: true });
     if (this.requestTimeoutMs > 0) {
       timer = setTimeout(() => {
-        if (this.pending.get(requestId) !== entry) return;
-        this.pending.delete(requestId);
+        if (this.pending.get(key) !== entry) return;
+        this.pending.delete(key);
         entry.cleanup();
         reject(
           new ConnectionError(
-            `No answer to start_generation (requestId ${requestId}) within ${this.requestTimeoutMs} ms; ` +
+            `No answer to ${message.type} (requestId ${requestId}) within ${this.requestTimeoutMs} ms; ` +
               "retrying with the same requestId is safe",
           ),
         );
       }, this.requestTimeoutMs);
     }
-    this.pending.set(requestId, entry);
+    this.pending.set(key, entry);
     if (!this.sendMessage(message)) this.ensureConnected();
     return promise;
   }
@@ -523,7 +560,11 @@ export class TemperaClient {
 
   // ---------------------------------------------------------------- REST internals
 
-  private async request<T>(method: string, path: string, init?: { json?: unknown; body?: BodyInit }): Promise<T> {
+  private async request<T>(
+    method: string,
+    path: string,
+    init?: { json?: unknown; body?: BodyInit; signal?: AbortSignal },
+  ): Promise<T> {
     const response = await this.send(method, this.baseUrl + path, init);
     const text = await response.text();
     if (!text) return undefined as T;
@@ -805,6 +846,9 @@ export class TemperaClient {
         }
         break;
       }
+      case "batch_acknowledged":
+        this.onBatchAcknowledged(message as unknown as BatchAcknowledged);
+        break;
       case "authenticated":
         this.onAuthenticated(message as unknown as Authenticated);
         break;
@@ -825,7 +869,7 @@ export class TemperaClient {
       if (!handle) this.sendMessage({ type: "unsubscribe", taskIds: [ack.taskId] });
       return;
     }
-    this.pending.delete(entry.message.requestId);
+    this.pending.delete(entry.key);
     entry.cleanup();
     if (!handle || handle.done) {
       handle = new GenerationHandleImpl(this.host, ack.taskId, { nodeId: ack.nodeId, requestId: ack.requestId });
@@ -838,6 +882,16 @@ export class TemperaClient {
     handle.followedOnSocket = true;
     entry.resolve(handle);
     this.pauseInbox();
+  }
+
+  private onBatchAcknowledged(ack: BatchAcknowledged): void {
+    const key = ack.requestId === undefined ? undefined : pendingKey("start_batch", ack.requestId);
+    const entry = key === undefined ? undefined : this.pending.get(key);
+    if (!entry) return; // nobody waits for it any more (aborted or timed out); the batch runs on
+    this.pending.delete(entry.key);
+    entry.cleanup();
+    const accepted: BatchAccepted = { id: ack.batchId, status: ack.status.toUpperCase() as BatchAccepted["status"], total: ack.total };
+    entry.resolve(accepted);
   }
 
   private onAuthenticated(message: Authenticated): void {
@@ -893,9 +947,14 @@ export class TemperaClient {
       this.onRefused(error, socket);
       return;
     }
-    const entry = message.requestId === undefined ? undefined : this.pending.get(message.requestId);
+    // a refused start: the generation's, else the batch's with that requestId
+    const entry =
+      message.requestId === undefined
+        ? undefined
+        : (this.pending.get(pendingKey("start_generation", message.requestId)) ??
+          this.pending.get(pendingKey("start_batch", message.requestId)));
     if (entry) {
-      this.pending.delete(message.requestId!);
+      this.pending.delete(entry.key);
       entry.cleanup();
       entry.reject(error);
       return;

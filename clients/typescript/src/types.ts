@@ -290,6 +290,12 @@ export interface TaskAcknowledged {
   status: AcknowledgedStatus;
 }
 
+/**
+ * `start_batch` was accepted (or found again by its requestId): the batch's id, its status in lower
+ * case and its size. The socket sends no batch progress: read it with `client.batch(batchId)`.
+ */
+export type BatchAcknowledged = Ws.BatchAcknowledgedMessage;
+
 /** The state when following began (first message for a task after subscribe/ack). */
 export interface TaskState {
   type: "task_state";
@@ -402,6 +408,7 @@ export interface Pong {
 
 export type ServerMessage =
   | TaskAcknowledged
+  | BatchAcknowledged
   | TaskState
   | TaskProgress
   | TaskSuccess
@@ -469,6 +476,13 @@ export interface StartGenerationMessage {
   webhook?: { url: string };
 }
 
+/** Starts a batch over the WebSocket (the body of `POST /api/batches`); answered by `batch_acknowledged` or `error`. */
+export interface StartBatchMessage extends Omit<StartGenerationMessage, "type"> {
+  type: "start_batch";
+  count?: number;
+  sweep?: Record<string, unknown[]>;
+}
+
 export interface SubscribeMessage {
   type: "subscribe";
   taskIds: string[];
@@ -492,6 +506,7 @@ export interface PingMessage {
 export type ClientMessage =
   | AuthenticateMessage
   | StartGenerationMessage
+  | StartBatchMessage
   | SubscribeMessage
   | UnsubscribeMessage
   | CancelGenerationMessage

@@ -15,7 +15,13 @@ let server: FakeServer;
 let clients: TemperaClient[] = [];
 
 function client(): TemperaClient {
-  const c = new TemperaClient({ baseUrl: server.url, apiKey: TEST_KEY, WebSocket, heartbeatIntervalMs: 0 });
+  const c = new TemperaClient({
+    baseUrl: server.url,
+    apiKey: TEST_KEY,
+    WebSocket,
+    heartbeatIntervalMs: 0,
+    reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+  });
   clients.push(c);
   return c;
 }
@@ -160,6 +166,54 @@ describe("batches", () => {
     const cancelled = await client().cancelBatch("batch-p1-r1");
     expect(cancelled.status).toBe("CANCELLED");
     expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual(["POST /api/batches/batch-p1-r1/cancel"]);
+  });
+});
+
+describe("startBatch over the WebSocket", () => {
+  const req = { functionId: "text-to-image", parameters: { prompt: "p" }, nodeId: "n1", tier: "draft", count: 3 };
+
+  it("sends start_batch and resolves with batch_acknowledged's id, status (upper case) and total", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type === "start_batch") {
+        conn.send({ type: "batch_acknowledged", batchId: "batch-p1-x", status: "running", total: 3, nodeId: m.nodeId, requestId: m.requestId });
+      }
+    };
+    const accepted = await client().startBatch(req, { transport: "websocket" });
+    expect(accepted).toEqual({ id: "batch-p1-x", status: "RUNNING", total: 3 });
+    const sent = server.received.find((r) => r.message.type === "start_batch")!.message;
+    expect(sent).toEqual({ type: "start_batch", ...req, requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(server.requests).toEqual([]); // nothing over REST
+  });
+
+  it("rejects with the error for its requestId, with status and retryAfterSeconds", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type === "start_batch") {
+        conn.send({ type: "error", code: "QUOTA_RUNNING", status: 429, retryAfterSeconds: 7, message: "too many running", requestId: m.requestId, nodeId: m.nodeId });
+      }
+    };
+    const error = await client().startBatch(req, { transport: "websocket" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemperaApiError);
+    expect(error).toMatchObject({ code: "QUOTA_RUNNING", status: 429, retryAfterSeconds: 7, nodeId: "n1" });
+  });
+
+  it("re-sends a pending start_batch after a reconnect with the same requestId; a generation with that requestId waits apart", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type === "start_batch") {
+        if (conn.index === 0) conn.socket.terminate(); // the ack is lost
+        else conn.send({ type: "batch_acknowledged", batchId: "batch-p1-same", status: "running", total: 3, nodeId: m.nodeId, requestId: m.requestId });
+      }
+      if (m.type === "start_generation" && conn.index > 0) {
+        conn.send({ type: "task_acknowledged", taskId: "gen-p1-same", nodeId: m.nodeId, requestId: m.requestId, status: "queued" });
+      }
+    };
+    const c = client();
+    const batch = c.startBatch({ ...req, requestId: "same" }, { transport: "websocket" });
+    const generation = c.startGeneration({ functionId: "invert", nodeId: "n2", requestId: "same" });
+    expect((await batch).id).toBe("batch-p1-same");
+    expect((await generation).taskId).toBe("gen-p1-same");
+    const starts = server.received.filter((r) => r.message.type === "start_batch");
+    expect(starts.map((r) => r.connection)).toEqual([0, 1]);
+    expect(starts[1]!.message).toEqual(starts[0]!.message);
   });
 });
 

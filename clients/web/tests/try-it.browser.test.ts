@@ -464,6 +464,13 @@ describe("the try-it page", () => {
       const started = await api(`/api/batches/${encodeURIComponent(batchId)}`);
       expect(started).toMatchObject({ id: batchId, functionId: "seeded-color", count: 6, progress: { total: 6 } });
       expect(started.progress.succeeded).toBe(0);
+      // its six generations started, waiting behind the blocker
+      await expect
+        .poll(async () => {
+          const { progress } = await api(`/api/batches/${encodeURIComponent(batchId)}`);
+          return progress.queued + progress.running;
+        }, { timeout: 20_000 })
+        .toBe(6);
       await panel.getByTestId("batch-cancel-all").click();
       await expect.poll(() => panel.getAttribute("data-status"), { timeout: 30_000 }).toBe("CANCELLED");
       await expect.poll(async () => (await api(`/api/batches/${encodeURIComponent(batchId)}`)).status, { timeout: 30_000 }).toBe("CANCELLED");

@@ -205,7 +205,12 @@ public class BatchWorkflowImpl implements BatchWorkflow {
     if (failure == null && result != null) {
       return of(index, result);
     }
-    Throwable cause = failure == null ? null : failure.getCause();
+    // a child that ended is a ChildWorkflowFailure with its cause; one cancelled before it started
+    // is the CanceledFailure itself
+    Throwable cause =
+        failure instanceof io.temporal.failure.ChildWorkflowFailure child
+            ? child.getCause()
+            : failure;
     if (cause instanceof ApplicationFailure app) {
       if (app.getDetails() != null && app.getDetails().getSize() >= 2) {
         try {

@@ -80,6 +80,7 @@ class ProjectIsolationEndToEndTest {
   @Test
   void everyRouteAndEveryCanvasMessageNeedsAKey() throws Exception {
     Set<String> checked = new TreeSet<>();
+    Set<String> publicDocuments = new TreeSet<>();
     routes
         .getHandlerMethods()
         .forEach((info, method) -> {
@@ -92,6 +93,12 @@ class ProjectIsolationEndToEndTest {
                     .replace("{id}", "gen-0123456789-x")
                     .replace("{name}", "out")
                     .replace("{projectId}", "alpha");
+            if (path.startsWith("/v3/api-docs")) {
+              // the API's OpenAPI document: public by design (README), it holds no secrets and
+              // every route it lists needs a key (CanvasWebSocketProtocolTest reads it keyless)
+              publicDocuments.add(path);
+              continue;
+            }
             assertThat(path).as("every route is under /api/").startsWith("/api/");
             for (var m :
                 methods.isEmpty()
@@ -121,6 +128,7 @@ class ProjectIsolationEndToEndTest {
             }
           }
         });
+    assertThat(publicDocuments).as("the only routes outside /api/").contains("/v3/api-docs");
     assertThat(checked)
         .as("the routes enumerated")
         .contains(

@@ -333,44 +333,6 @@ class BatchWorkflowTest {
   }
 
   @Test
-  void cancelAllRightAfterTheStartWhileGenerationsAreStillBeingStarted() {
-    // cancelled at once, again and again: some children's starts are on their way when it comes
-    for (int attempt = 0; attempt < 5; attempt++) {
-      String id = BatchWorkflow.idFor("p1", "cancelled-at-once-" + attempt);
-      WorkflowClient.start(
-          batch(id)::run, request(Map.of("outcome", "hold"), List.of(), 6, 3, null), null);
-      WorkflowStub stub = client.newUntypedWorkflowStub(id);
-      if (attempt % 2 == 1) {
-        String first = BatchWorkflow.childIdFor(id, 0);
-        await().until(() -> STARTED.containsKey(first));
-      }
-      stub.cancel("cancelled by the user");
-      assertThatThrownBy(() -> stub.getResult(BatchState.class))
-          .as("attempt %d", attempt)
-          .isInstanceOf(WorkflowFailedException.class)
-          .hasCauseInstanceOf(CanceledFailure.class);
-      BatchState end =
-          stub.describe().getMemo(BatchWorkflow.MEMO_CANCELLED, BatchState.class, BatchState.class);
-      assertThat(end.status()).isEqualTo(BatchStatus.CANCELLED);
-      assertThat(end.inFlight()).isEmpty();
-      assertThat(end.cancelled()).as("attempt %d", attempt).isEqualTo(6);
-      assertThat(end.outcomes())
-          .allSatisfy(o -> assertThat(o.status()).isEqualTo(GenerationStatus.CANCELLED));
-      // a child cancelled before its start never ran; every other one ended Canceled
-      for (int i = 0; i < end.started(); i++) {
-        String child = BatchWorkflow.childIdFor(id, i);
-        try {
-          assertThat(client.newUntypedWorkflowStub(child).describe().getStatus())
-              .as("child %d of attempt %d", i, attempt)
-              .isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED);
-        } catch (io.temporal.client.WorkflowNotFoundException neverStarted) {
-          assertThat(STARTED).doesNotContainKey(child);
-        }
-      }
-    }
-  }
-
-  @Test
   void aGenerationRefusedByTheQuotasWaitsItsRetryAfterAndIsAskedAgain() {
     admission.refusals.set(2);
     String id = BatchWorkflow.idFor("p1", "quota");

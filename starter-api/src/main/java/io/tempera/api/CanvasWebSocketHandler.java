@@ -53,19 +53,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
               "requestId",
               "webhook"),
           "start_batch",
-          Set.of(
-              "type",
-              "functionId",
-              "functionVersion",
-              "tier",
-              "priority",
-              "parameters",
-              "projectId",
-              "nodeId",
-              "requestId",
-              "webhook",
-              "count",
-              "sweep"),
+          withType(StrictJson.BATCH_FIELDS),
           "cancel_generation",
           Set.of("type", "taskId"),
           "subscribe",
@@ -836,5 +824,12 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
         held.close();
       }
     }
+  }
+
+  /** A REST body's fields, and the message's {@code type}. */
+  private static Set<String> withType(Set<String> fields) {
+    Set<String> all = new java.util.HashSet<>(fields);
+    all.add("type");
+    return Set.copyOf(all);
   }
 }

@@ -9,7 +9,7 @@ import io.tempera.generation.GenerationStatus;
 import io.tempera.generation.GenerationSummaries;
 import io.tempera.generation.GenerationWorkflow;
 import io.tempera.webhooks.Webhook;
-import io.tempera.webhooks.WebhookDeliveryWorkflow;
+import io.tempera.webhooks.WebhookDeliveries;
 import io.tempera.webhooks.WebhookEvent;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.api.enums.v1.ParentClosePolicy;
@@ -293,32 +293,11 @@ public class BatchWorkflowImpl implements BatchWorkflow {
     if (webhook == null || webhook.url() == null) {
       return;
     }
-    Workflow.newDetachedCancellationScope(
-            () -> {
-              WebhookEvent event =
-                  WebhookEvent.ofBatch(
-                      end, webhook, Instant.ofEpochMilli(Workflow.currentTimeMillis()).toString());
-              WebhookDeliveryWorkflow delivery =
-                  Workflow.newChildWorkflowStub(
-                      WebhookDeliveryWorkflow.class,
-                      ChildWorkflowOptions.newBuilder()
-                          .setWorkflowId(WebhookDeliveryWorkflow.idFor(batchId()))
-                          .setTaskQueue(WebhookDeliveryWorkflow.TASK_QUEUE)
-                          .setParentClosePolicy(ParentClosePolicy.PARENT_CLOSE_POLICY_ABANDON)
-                          .setMemo(Map.of(MEMO_PROJECT, request.generation().projectId()))
-                          .setStaticSummary("Webhook: " + event.type() + " of " + batchId())
-                          .build());
-              Async.function(delivery::deliver, event);
-              try {
-                Workflow.getWorkflowExecution(delivery).get();
-              } catch (TemporalFailure notStarted) {
-                log.warn(
-                    "batch {}: its webhook delivery did not start: {}",
-                    batchId(),
-                    notStarted.getMessage());
-              }
-            })
-        .run();
+    WebhookDeliveries.start(
+        batchId(),
+        request.generation().projectId(),
+        WebhookEvent.ofBatch(
+            end, webhook, Instant.ofEpochMilli(Workflow.currentTimeMillis()).toString()));
   }
 
   @Override

@@ -9,16 +9,14 @@ import io.tempera.slots.QueuePosition;
 import io.tempera.slots.SlotActivities;
 import io.tempera.slots.SlotAllocatorWorkflow;
 import io.tempera.webhooks.Webhook;
+import io.tempera.webhooks.WebhookDeliveries;
 import io.tempera.webhooks.WebhookDeliveryWorkflow;
 import io.tempera.webhooks.WebhookEvent;
-import io.temporal.api.enums.v1.ParentClosePolicy;
 import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.failure.CanceledFailure;
 import io.temporal.failure.TemporalFailure;
-import io.temporal.workflow.Async;
 import io.temporal.workflow.CancellationScope;
-import io.temporal.workflow.ChildWorkflowOptions;
 import io.temporal.workflow.Functions;
 import io.temporal.workflow.Workflow;
 import java.time.Duration;
@@ -669,34 +667,13 @@ public class GenerationWorkflowImpl implements GenerationWorkflow {
             == Workflow.DEFAULT_VERSION) {
       return;
     }
-    Workflow.newDetachedCancellationScope(
-            () -> {
-              WebhookEvent event =
-                  WebhookEvent.ofGeneration(
-                      result,
-                      webhook,
-                      java.time.Instant.ofEpochMilli(Workflow.currentTimeMillis()).toString());
-              WebhookDeliveryWorkflow delivery =
-                  Workflow.newChildWorkflowStub(
-                      WebhookDeliveryWorkflow.class,
-                      ChildWorkflowOptions.newBuilder()
-                          .setWorkflowId(WebhookDeliveryWorkflow.idFor(generationId()))
-                          .setTaskQueue(WebhookDeliveryWorkflow.TASK_QUEUE)
-                          .setParentClosePolicy(ParentClosePolicy.PARENT_CLOSE_POLICY_ABANDON)
-                          .setMemo(Map.of("projectId", request.projectId()))
-                          .setStaticSummary("Webhook: " + event.type() + " of " + generationId())
-                          .build());
-              Async.function(delivery::deliver, event);
-              try {
-                Workflow.getWorkflowExecution(delivery).get();
-              } catch (TemporalFailure notStarted) {
-                log.warn(
-                    "generation {}: its webhook delivery did not start: {}",
-                    generationId(),
-                    notStarted.getMessage());
-              }
-            })
-        .run();
+    WebhookDeliveries.start(
+        generationId(),
+        request.projectId(),
+        WebhookEvent.ofGeneration(
+            result,
+            webhook,
+            java.time.Instant.ofEpochMilli(Workflow.currentTimeMillis()).toString()));
   }
 
   /** How the generation ended, as its workflow's result (or its failure's details) tells it. */

@@ -11,7 +11,9 @@ import io.tempera.generation.GenerationWorkflow;
 import io.tempera.webhooks.Webhook;
 import io.tempera.webhooks.WebhookDeliveries;
 import io.tempera.webhooks.WebhookEvent;
+import io.temporal.activity.ActivityCancellationType;
 import io.temporal.activity.ActivityOptions;
+import io.temporal.api.common.v1.WorkflowExecution;
 import io.temporal.api.enums.v1.ParentClosePolicy;
 import io.temporal.api.enums.v1.WorkflowIdReusePolicy;
 import io.temporal.common.RetryOptions;
@@ -23,6 +25,7 @@ import io.temporal.failure.TimeoutFailure;
 import io.temporal.workflow.Async;
 import io.temporal.workflow.CancellationScope;
 import io.temporal.workflow.ChildWorkflowOptions;
+import io.temporal.workflow.Promise;
 import io.temporal.workflow.Workflow;
 import java.time.Duration;
 import java.time.Instant;
@@ -61,15 +64,25 @@ public class BatchWorkflowImpl implements BatchWorkflow {
   /** The memo key naming the batch a generation belongs to. */
   public static final String MEMO_BATCH = "batchId";
 
+  private static ActivityOptions.Builder admissionOptions() {
+    return ActivityOptions.newBuilder()
+        .setStartToCloseTimeout(Duration.ofSeconds(30))
+        .setRetryOptions(
+            RetryOptions.newBuilder().setMaximumInterval(Duration.ofSeconds(30)).build())
+        .setSummary("Admission under the project's quotas");
+  }
+
   private final BatchActivities admissions =
+      Workflow.newActivityStub(BatchActivities.class, admissionOptions().build());
+
+  /**
+   * The admission a cancel does not try to stop (version {@link #CANCEL_ONCE_STARTED}): a quick
+   * answer, left to end on its own; the batch starts nothing after its cancel anyway.
+   */
+  private final BatchActivities admissionsLeftOnCancel =
       Workflow.newActivityStub(
           BatchActivities.class,
-          ActivityOptions.newBuilder()
-              .setStartToCloseTimeout(Duration.ofSeconds(30))
-              .setRetryOptions(
-                  RetryOptions.newBuilder().setMaximumInterval(Duration.ofSeconds(30)).build())
-              .setSummary("Admission under the project's quotas")
-              .build());
+          admissionOptions().setCancellationType(ActivityCancellationType.ABANDON).build());
 
   private BatchRequest request;
   private BatchStatus status = BatchStatus.RUNNING;
@@ -78,6 +91,26 @@ public class BatchWorkflowImpl implements BatchWorkflow {
   private final TreeSet<Integer> inFlight = new TreeSet<>();
   private QuotaWait quotaWait;
   private int runs;
+
+  /**
+   * The change id under which a cancelled batch cancels each generation only once its start was
+   * recorded (version {@link #CANCEL_ONCE_STARTED}); before it (default version), its generations
+   * were children of its own scope, cancelled with it even while their start was on its way, which
+   * the SDK's child state machine could not follow ({@code invalid
+   * START_EVENT_RECORDED->CHILD_WORKFLOW_EXECUTION_CANCELED}): the batch stayed running.
+   */
+  static final String CANCEL_CHANGE = "cancel-generations-once-started";
+
+  static final int CANCEL_ONCE_STARTED = 1;
+
+  /** Whether this run cancels its generations once started (set at its start). */
+  private boolean cancelOnceStarted;
+
+  /** The generations in flight, each in its own scope, with their start (that version only). */
+  private final Map<Integer, Running> running = new LinkedHashMap<>();
+
+  /** A generation in flight: the scope it runs in, and the promise of its start. */
+  private record Running(CancellationScope scope, Promise<WorkflowExecution> start) {}
 
   @Override
   public BatchState run(BatchRequest request, BatchProgress progress) {
@@ -88,10 +121,16 @@ public class BatchWorkflowImpl implements BatchWorkflow {
     runs = carried.runs() + 1;
     int total = request.total();
     int startedThisRun = 0;
+    cancelOnceStarted =
+        Workflow.getVersion(CANCEL_CHANGE, Workflow.DEFAULT_VERSION, CANCEL_ONCE_STARTED)
+            == CANCEL_ONCE_STARTED;
     try {
       while (started < total && startedThisRun < CHUNK) {
         Workflow.await(() -> inFlight.size() < request.maxInFlight());
         if (admitted(started)) {
+          if (cancelOnceStarted && CancellationScope.current().isCancelRequested()) {
+            throw new CanceledFailure("the batch was cancelled"); // none starts after its cancel
+          }
           start(started);
           started++;
           startedThisRun++;
@@ -120,7 +159,9 @@ public class BatchWorkflowImpl implements BatchWorkflow {
    */
   private boolean admitted(int index) {
     String projectId = request.generation().projectId();
-    Admission answer = admissions.admit(projectId, BatchWorkflow.childIdFor(batchId(), index));
+    Admission answer =
+        (cancelOnceStarted ? admissionsLeftOnCancel : admissions)
+            .admit(projectId, BatchWorkflow.childIdFor(batchId(), index));
     if (answer.admitted()) {
       quotaWait = null;
       return true;
@@ -143,11 +184,27 @@ public class BatchWorkflowImpl implements BatchWorkflow {
     GenerationWorkflow child =
         Workflow.newChildWorkflowStub(GenerationWorkflow.class, optionsFor(id, generation));
     inFlight.add(index);
-    Async.function(child::run, generation)
-        .handle((result, failure) -> {
-          ended(outcomeOf(index, result, failure));
-          return null;
-        });
+    if (!cancelOnceStarted) {
+      Async.function(child::run, generation)
+          .handle((result, failure) -> {
+            ended(outcomeOf(index, result, failure));
+            return null;
+          });
+      return;
+    }
+    // in a scope of its own: a cancel of the batch reaches it only once its start was recorded
+    CancellationScope scope =
+        Workflow.newDetachedCancellationScope(() ->
+            Async.function(child::run, generation)
+                .handle((result, failure) -> {
+                  running.remove(index);
+                  ended(outcomeOf(index, result, failure));
+                  return null;
+                }));
+    scope.run();
+    if (inFlight.contains(index)) {
+      running.put(index, new Running(scope, Workflow.getWorkflowExecution(child)));
+    }
   }
 
   /** The request id of variation {@code index}: the batch's, its number appended. */
@@ -273,7 +330,14 @@ public class BatchWorkflowImpl implements BatchWorkflow {
    * delivery started.
    */
   private void cancelled() {
-    Workflow.newDetachedCancellationScope(() -> Workflow.await(inFlight::isEmpty)).run();
+    Workflow.newDetachedCancellationScope(
+            () -> {
+              if (cancelOnceStarted) {
+                cancelOnceStarted();
+              }
+              Workflow.await(inFlight::isEmpty);
+            })
+        .run();
     status = BatchStatus.CANCELLED;
     quotaWait = null;
     BatchState end = state();
@@ -282,6 +346,21 @@ public class BatchWorkflowImpl implements BatchWorkflow {
     deliverWebhook(end);
     Workflow.upsertMemo(Map.of(MEMO_CANCELLED, end));
     throw new CanceledFailure("the batch was cancelled");
+  }
+
+  /**
+   * Cancels each generation in flight once its start was recorded (one whose start failed ended
+   * already): cancelling a child whose start is on its way is what the SDK cannot follow.
+   */
+  private void cancelOnceStarted() {
+    for (Running generation : List.copyOf(running.values())) {
+      try {
+        generation.start().get();
+      } catch (TemporalFailure notStarted) {
+        // it ended without starting: its outcome is collected already
+      }
+      generation.scope().cancel("the batch was cancelled");
+    }
   }
 
   /**

@@ -332,6 +332,65 @@ class BatchWorkflowTest {
     assertThat(STARTED).doesNotContainKey(BatchWorkflow.childIdFor(id, 4));
   }
 
+  /**
+   * Cancel all right after the start, while generations are still being started, for many batches
+   * at once: each ends CANCELLED with every variation cancelled (none left running), whether the
+   * cancel came at once or right after its first generation started. Before the batch waited for a
+   * generation's start before cancelling it, the SDK's child state machine failed the batch's
+   * workflow task here ({@code invalid START_EVENT_RECORDED->CHILD_WORKFLOW_EXECUTION_CANCELED}),
+   * leaving the batch running for ever.
+   */
+  @Test
+  void cancelAllOfManyBatchesRightAfterTheirStartWhileGenerationsAreStillBeingStarted()
+      throws Exception {
+    int batches = 6;
+    int size = 8;
+    for (int attempt = 0; attempt < 8; attempt++) {
+      List<String> ids = new ArrayList<>();
+      for (int b = 0; b < batches; b++) {
+        String id = BatchWorkflow.idFor("p1", "cancelled-at-once-" + attempt + "-" + b);
+        ids.add(id);
+        WorkflowClient.start(
+            batch(id)::run, request(Map.of("outcome", "hold"), List.of(), size, size, null), null);
+      }
+      if (attempt % 2 == 1) {
+        String first = BatchWorkflow.childIdFor(ids.get(0), 0);
+        await().until(() -> STARTED.containsKey(first));
+      }
+      ids.forEach(id -> client.newUntypedWorkflowStub(id).cancel("cancelled by the user"));
+      for (String id : ids) {
+        WorkflowStub stub = client.newUntypedWorkflowStub(id);
+        // a batch whose workflow task fails for ever never ends: bounded, so it fails, not hangs
+        var result = stub.getResultAsync(BatchState.class);
+        assertThatThrownBy(() -> result.get(60, java.util.concurrent.TimeUnit.SECONDS))
+            .as("%s of attempt %d", id, attempt)
+            .isInstanceOf(java.util.concurrent.ExecutionException.class)
+            .cause()
+            .isInstanceOf(WorkflowFailedException.class)
+            .hasCauseInstanceOf(CanceledFailure.class);
+        BatchState end =
+            stub.describe()
+                .getMemo(BatchWorkflow.MEMO_CANCELLED, BatchState.class, BatchState.class);
+        assertThat(end.status()).isEqualTo(BatchStatus.CANCELLED);
+        assertThat(end.inFlight()).isEmpty();
+        assertThat(end.cancelled()).as("%s of attempt %d", id, attempt).isEqualTo(size);
+        assertThat(end.outcomes())
+            .allSatisfy(o -> assertThat(o.status()).isEqualTo(GenerationStatus.CANCELLED));
+        // every generation it started ended Canceled; none is left running
+        for (int i = 0; i < end.started(); i++) {
+          String child = BatchWorkflow.childIdFor(id, i);
+          try {
+            assertThat(client.newUntypedWorkflowStub(child).describe().getStatus())
+                .as("child %d of %s", i, id)
+                .isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED);
+          } catch (io.temporal.client.WorkflowNotFoundException neverStarted) {
+            assertThat(STARTED).doesNotContainKey(child);
+          }
+        }
+      }
+    }
+  }
+
   @Test
   void aGenerationRefusedByTheQuotasWaitsItsRetryAfterAndIsAskedAgain() {
     admission.refusals.set(2);
@@ -458,5 +517,38 @@ class BatchWorkflowTest {
     io.temporal.testing.WorkflowReplayer.replayWorkflowExecution(history, BatchWorkflowImpl.class);
   }
 
+  /**
+   * The recorded cancelled batch (a window of three held generations, cancelled once they started;
+   * each cancelled once its start was recorded, version {@code cancel-generations-once-started} 1)
+   * replays against today's code. Recorded with {@code -Dtempera.record-histories=true}.
+   */
+  @Test
+  void theRecordedCancelledBatchStillReplays() throws Exception {
+    java.nio.file.Path file = GenerationReplayTest.HISTORIES.resolve(RECORDED_CANCELLED);
+    String id = BatchWorkflow.idFor("p1", "recorded-cancelled");
+    if (Boolean.getBoolean("tempera.record-histories") && !java.nio.file.Files.exists(file)) {
+      WorkflowClient.start(
+          batch(id)::run, request(Map.of("outcome", "hold"), List.of(), 5, 3, null), null);
+      BatchWorkflow running = client.newWorkflowStub(BatchWorkflow.class, id);
+      await().until(() -> running.state() != null && running.state().inFlight().size() == 3);
+      WorkflowStub stub = client.newUntypedWorkflowStub(id);
+      stub.cancel("cancelled by the user");
+      assertThatThrownBy(() -> stub.getResult(BatchState.class))
+          .hasCauseInstanceOf(CanceledFailure.class);
+      java.nio.file.Files.writeString(file, client.fetchHistory(id).toJson(true));
+    }
+    assertThat(file).exists();
+    WorkflowExecutionHistory history =
+        WorkflowExecutionHistory.fromJson(java.nio.file.Files.readString(file), id);
+    assertThat(history.getEvents())
+        .anySatisfy(e -> assertThat(e.hasMarkerRecordedEventAttributes()).isTrue())
+        .anySatisfy(e ->
+            assertThat(e.hasRequestCancelExternalWorkflowExecutionInitiatedEventAttributes())
+                .isTrue());
+    io.temporal.testing.WorkflowReplayer.replayWorkflowExecution(history, BatchWorkflowImpl.class);
+  }
+
   static final String RECORDED = "batch-sweep-quota-webhook.json";
+
+  static final String RECORDED_CANCELLED = "batch-cancelled-once-started.json";
 }

@@ -48,6 +48,14 @@ public class OpenApiConfiguration {
   static final List<String> VALUE_KINDS =
       List.of("text", "number", "boolean", "json", "label", "highlighted_text");
 
+  static final String PROBLEM_FIELD =
+      "The JSON path of the request body's field the problem is about, as the request has it:"
+          + " `functionId`, `parameters.strength`, `webhook.url`, `sweep.seed`. Never a name of"
+          + " the server's code.";
+  static final String PROBLEM_PARAMETER =
+      "For a problem with one of the function's parameters (a field under `parameters` or"
+          + " `sweep`): the parameter's bare name, e.g. `strength`. Absent otherwise.";
+
   @Bean
   OpenApiCustomizer temperaOpenApi() {
     return api -> {
@@ -87,6 +95,8 @@ public class OpenApiConfiguration {
       enumOn(schemas, "StartGeneration", "priority", PRIORITIES);
       enumOn(schemas, "StartGeneration", "tier", TIERS);
       enumOn(schemas, "WebhookView", "status", names(WebhookDeliveryStatus.values(), Enum::name));
+      property(schemas, "RequestProblem", "field").description(PROBLEM_FIELD);
+      property(schemas, "RequestProblem", "parameter").description(PROBLEM_PARAMETER);
       Schema<?> tiers = property(schemas, "Function", "tiers");
       if (tiers.getItems() == null) {
         throw new IllegalStateException("Function.tiers is not a list in the OpenAPI document");

@@ -16,6 +16,7 @@ import type {
   ClientMessage,
   ConnectionState,
   FunctionInfo,
+  SystemInfo,
   Generation,
   GenerationEvent,
   GenerationStreamEvent,
@@ -135,6 +136,13 @@ export class TemperaClient {
 
   private socket: WebSocketLike | undefined;
   private socketOpen = false;
+  /**
+   * True from `authenticate` until the server's `authenticated`: nothing else is sent meanwhile. A
+   * refused key closes the socket; anything the client sent after `authenticate` could then reach a
+   * server that has already closed the connection, whose TCP reset loses the refusal and the close
+   * frame on their way in (the client saw a dropped connection, 1006, and connected again).
+   */
+  private authenticating = false;
   private state: ConnectionState = "idle";
   private attempts = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -187,6 +195,14 @@ export class TemperaClient {
   }
 
   // ---------------------------------------------------------------- REST
+
+  /**
+   * `GET /api/system`: which Temporal the system runs on (`IN_PROCESS_TEST_SERVER`, `DEV_SERVER`,
+   * `CLUSTER`) and whether running generations survive a restart of it (`durable`).
+   */
+  system(): Promise<SystemInfo> {
+    return this.request<SystemInfo>("GET", "/api/system");
+  }
 
   /** `GET /api/functions` */
   listFunctions(): Promise<FunctionInfo[]> {
@@ -629,6 +645,7 @@ export class TemperaClient {
   private sendMessage(message: ClientMessage): boolean {
     const socket = this.socket;
     if (!socket || !this.socketOpen || socket.readyState !== OPEN) return false;
+    if (this.authenticating && message.type !== "authenticate") return false; // resume() sends it after
     try {
       socket.send(JSON.stringify(message));
       return true;
@@ -664,15 +681,19 @@ export class TemperaClient {
     }
     this.socket = socket;
     this.socketOpen = false;
+    this.authenticating = false;
     socket.onopen = () => {
       if (this.socket !== socket) return;
       this.socketOpen = true;
       // First on every connection, before anything a state listener or resume() might send.
-      if (this.apiKey !== undefined) this.sendMessage({ type: "authenticate", key: this.apiKey });
       this.attempts = 0;
+      if (this.apiKey !== undefined) {
+        this.sendMessage({ type: "authenticate", key: this.apiKey });
+        this.authenticating = true; // resume() once the server accepted the key (onAuthenticated)
+      }
       this.setState("open");
       this.startHeartbeat();
-      this.resume();
+      if (!this.authenticating) this.resume();
     };
     socket.onmessage = (event: { data?: unknown }) => {
       if (this.socket !== socket) return;
@@ -714,6 +735,7 @@ export class TemperaClient {
     if (this.socket !== socket) return;
     this.socket = undefined;
     this.socketOpen = false;
+    this.authenticating = false;
     this.stopHeartbeat();
     // No-ops rather than null: an EventEmitter-based socket (ws) throws on an unheard 'error'.
     socket.onopen = socket.onmessage = socket.onclose = socket.onerror = ignore;
@@ -906,6 +928,11 @@ export class TemperaClient {
       } catch (error) {
         this.reportListenerError(error);
       }
+    }
+    if (this.authenticating) {
+      // the key was accepted: now follow the tasks and send the starts that waited
+      this.authenticating = false;
+      this.resume();
     }
   }
 

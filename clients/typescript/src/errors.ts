@@ -96,9 +96,13 @@ export class TaskFailedError extends TemperaError {
  */
 export class ConnectionError extends TemperaError {}
 
-/** A problem with `parameter` set when its field is one of the request's `parameters`. */
+/**
+ * A problem with `parameter` set when its field is one of the request's `parameters` or `sweep`: the
+ * server sends it; a server before 0.2 did not.
+ */
 function withParameter(problem: RequestProblem): RequestProblem {
   const field = typeof problem?.field === "string" ? problem.field : "";
-  if (!field.startsWith("parameters.") || problem.parameter !== undefined) return problem;
-  return { ...problem, parameter: field.slice("parameters.".length) };
+  if (problem.parameter !== undefined) return problem;
+  const prefix = ["parameters.", "sweep."].find((p) => field.startsWith(p) && field.length > p.length);
+  return prefix ? { ...problem, parameter: field.slice(prefix.length) } : problem;
 }

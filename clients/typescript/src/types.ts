@@ -30,17 +30,25 @@ export type Phase = NonNullable<Schemas["Generation"]["phase"]>;
 export type AcknowledgedStatus = Ws.AckStatus;
 
 /**
- * One problem with a request, e.g. a parameter out of range. `field` is the path of the field in
- * the request's JSON (`functionId`, `webhook.url`, `parameters.steps`); for a parameter `parameter`
- * is its bare name (`steps`), as a form shows it.
+ * One problem with a request, e.g. a parameter out of range. `field` is the JSON path of the field in
+ * the request body (or WebSocket message) as sent: `functionId`, `webhook.url`, `parameters.steps`,
+ * `sweep.seed`; never a name of the server's code. For a parameter's problem `parameter` is its bare
+ * name (`steps`), as a form shows it: the server sends it on REST and the WebSocket (this client
+ * also fills it in from `field` for a server before 0.2).
  */
 export interface RequestProblem {
   field: string;
-  /** The parameter's name when `field` is one of `parameters` (added by this client). */
+  /** The parameter's bare name when `field` is under `parameters` or `sweep`; absent otherwise. */
   parameter?: string;
   code: string;
   message: string;
 }
+
+/**
+ * `GET /api/system`: which Temporal the system runs on, and whether running generations survive a
+ * restart (`durable`: false on the in-process test server, where they are lost).
+ */
+export type SystemInfo = Schemas["SystemInfo"];
 
 /**
  * The codes of refused requests (REST error bodies, WebSocket `error` messages), from the server's

@@ -192,7 +192,14 @@ requestId?: string
 retryAfterSeconds?: number
 }
 export interface RequestProblem {
+/**
+ * The JSON path of the message's field the problem is about, as the message has it: functionId, parameters.strength, webhook.url. Never a name of the server's code.
+ */
 field: string
+/**
+ * For a problem with one of the function's parameters (a field under parameters or sweep): the parameter's bare name, e.g. strength. Absent otherwise.
+ */
+parameter?: string
 code: string
 message: string
 }

@@ -384,6 +384,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/system": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["system"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -687,8 +703,11 @@ export interface components {
         };
         RequestProblem: {
             code?: string;
+            /** @description The JSON path of the request body's field the problem is about, as the request has it: `functionId`, `parameters.strength`, `webhook.url`, `sweep.seed`. Never a name of the server's code. */
             field?: string;
             message?: string;
+            /** @description For a problem with one of the function's parameters (a field under `parameters` or `sweep`): the parameter's bare name, e.g. `strength`. Absent otherwise. */
+            parameter?: string;
         };
         ServerSentEventObject: unknown;
         StartGeneration: {
@@ -705,6 +724,15 @@ export interface components {
             /** @enum {string} */
             tier?: "draft" | "standard" | "high" | "ultra";
             webhook?: components["schemas"]["WebhookRequest"];
+        };
+        SystemInfo: {
+            /** @description True when running generations survive a restart of the system; false on the in-process test server, where they are lost (finished ones stay readable from the output store) */
+            durable: boolean;
+            /**
+             * @description The Temporal this system runs on: IN_PROCESS_TEST_SERVER (in the API's own process, for trying out), DEV_SERVER (the Temporal CLI's dev server) or CLUSTER (a Temporal server or cluster at an address)
+             * @enum {string}
+             */
+            temporal: "IN_PROCESS_TEST_SERVER" | "DEV_SERVER" | "CLUSTER";
         };
         TemplateProblem: {
             file?: string;
@@ -1379,6 +1407,26 @@ export interface operations {
                 };
                 content: {
                     "*/*": components["schemas"]["Upload"];
+                };
+            };
+        };
+    };
+    system: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": components["schemas"]["SystemInfo"];
                 };
             };
         };

@@ -13,6 +13,7 @@ import {
   TemperaClient,
   type FunctionInfo,
   type GenerationHandle,
+  type SystemInfo,
   type Tier,
   type TierDetails,
 } from "../../typescript/src/index.js";
@@ -29,6 +30,9 @@ import "./style.css";
 
 const STORAGE_KEY = "tempera.try-it.runs";
 const MAX_REMEMBERED = 20;
+/** The batches started here, per project (followed again after a reload). */
+const BATCHES_KEY = "tempera.try-it.batches";
+const MAX_REMEMBERED_BATCHES = 10;
 
 let apiKey: string | undefined;
 let client: TemperaClient;
@@ -81,7 +85,10 @@ function createClient(key: string | undefined): TemperaClient {
     if (operator !== wasOperator) void loadUnavailable();
     // the key's own project, unless the person chose one
     const project = $("project") as HTMLInputElement;
-    if (identity.projectId && !projectEdited) project.value = identity.projectId;
+    if (identity.projectId && !projectEdited && project.value !== identity.projectId) {
+      project.value = identity.projectId;
+      resumeBatches();
+    }
   });
   next.onError((error) => {
     if (client !== next) return;
@@ -203,11 +210,34 @@ async function load(): Promise<void> {
   );
   if (functions.length === 0) list.replaceChildren(el("li", { class: "muted" }, "No functions: add a template under templates/."));
   void loadUnavailable();
+  void loadSystem();
   past?.refresh();
   const wanted = new URLSearchParams(location.search).get("function");
   const first = functions.find((f) => f.id === wanted) ?? functions.find((f) => f.id === "generate-pattern") ?? functions[0];
   if (first) select(first.id);
   resumeRemembered();
+}
+
+/**
+ * Says so, calmly, when the server runs on the in-process Temporal test server (`GET /api/system`:
+ * not durable): generations still running when it restarts are lost there.
+ */
+async function loadSystem(): Promise<void> {
+  const current = client;
+  const note = $("system-note");
+  let system: SystemInfo;
+  try {
+    system = await current.system();
+  } catch {
+    return; // a server before 0.2, or a passing failure: nothing to say
+  }
+  if (client !== current) return;
+  note.dataset.temporal = system.temporal;
+  note.hidden = system.durable;
+  note.textContent = system.durable
+    ? ""
+    : "This server runs on Temporal's in-process test server: a generation still running when the server " +
+      "restarts is lost (finished ones stay in the history). ./tempera run keeps them on the Temporal dev server.";
 }
 
 interface UnavailableFunction {
@@ -375,11 +405,22 @@ async function start(): Promise<void> {
 async function startBatch(fn: FunctionInfo, parameters: Record<string, unknown>, variation: BatchVariation, inputs: Record<string, string>): Promise<void> {
   const nodeId = `try-it-${Date.now().toString(36)}-${++nodeCounter}`;
   const owner = client;
-  const accepted = await owner.startBatch({ functionId: fn.id, tier, parameters, projectId: projectId(), nodeId, ...variation });
-  const runTier = tier;
+  const project = projectId();
+  const accepted = await owner.startBatch({ functionId: fn.id, tier, parameters, projectId: project, nodeId, ...variation });
+  const info: BatchInfo = { id: accepted.id, projectId: project, functionId: fn.id, title: fn.displayName, total: accepted.total, tier, nodeId, startedAt: Date.now(), inputs };
+  rememberBatch(info);
+  showBatch(info, owner);
+}
+
+/**
+ * A batch's panel, followed until it ends: its progress read every BATCH_POLL_MS (GET /api/batches/{id}),
+ * each variation's card once it started. A batch the server no longer knows (404) is forgotten.
+ */
+function showBatch(info: BatchInfo, owner: TemperaClient): void {
+  if (document.querySelector(`[data-testid="batch-run"][data-batch-id="${CSS.escape(info.id)}"]`)) return;
   let wake: (() => void) | undefined;
-  const panel = new BatchPanel(accepted.id, fn.displayName, accepted.total, async () => {
-    panel.update(await owner.cancelBatch(accepted.id));
+  const panel = new BatchPanel(info.id, info.title, info.total, async () => {
+    panel.update(await owner.cancelBatch(info.id));
     wake?.();
   });
   $("runs").querySelector(".empty")?.remove();
@@ -389,7 +430,7 @@ async function startBatch(fn: FunctionInfo, parameters: Record<string, unknown>,
     for (;;) {
       if (client !== owner) return; // the page moved on to another key
       try {
-        const batch = await owner.batch(accepted.id, { limit: 500 });
+        const batch = await owner.batch(info.id, { limit: 500 });
         panel.update(batch);
         for (const item of batch.results.items) {
           // a variation that never started (waiting, or cancelled before it did) has no generation to show
@@ -397,13 +438,18 @@ async function startBatch(fn: FunctionInfo, parameters: Record<string, unknown>,
           if (item.status === "CANCELLED" && !item.outputs?.length) continue;
           shown.add(item.generationId);
           if (cards.has(item.generationId)) continue;
-          const info: RunInfo = { taskId: item.generationId, functionId: fn.id, title: `${fn.displayName} · ${item.index + 1} of ${batch.progress.total}`, tier: runTier, startedAt: Date.now(), nodeId, inputs };
-          remember(info);
-          show(info, owner.follow(item.generationId), panel.variations);
+          const run: RunInfo = { taskId: item.generationId, functionId: info.functionId, title: `${info.title} · ${item.index + 1} of ${batch.progress.total}`, tier: info.tier, startedAt: info.startedAt, nodeId: info.nodeId, inputs: info.inputs, ...(info.unkeptInputs ? { unkeptInputs: info.unkeptInputs } : {}) };
+          show(run, owner.follow(item.generationId), panel.variations);
         }
         if (panel.finished) return;
       } catch (error) {
         if (isUnauthenticated(error)) showKeyError(error);
+        if (error instanceof TemperaApiError && error.status === 404) {
+          // remembered from an earlier server run that no longer knows it
+          forgetBatch(info);
+          panel.element.remove();
+          return;
+        }
         if (error instanceof TemperaApiError && error.status !== undefined && error.status < 500 && error.status !== 429) {
           panel.lost(`Lost track of this batch: ${message(error)}`);
           return;
@@ -487,6 +533,12 @@ function resumeRemembered(): void {
     if (cards.has(info.taskId)) continue;
     show(info, client.follow(info.taskId));
   }
+  resumeBatches();
+}
+
+/** The batches started from this page in the current project, followed again (their cards inside). */
+function resumeBatches(): void {
+  for (const info of recallBatches(projectId()).slice().reverse()) showBatch(info, client);
 }
 
 $("clear").addEventListener("click", () => {
@@ -497,7 +549,12 @@ $("clear").addEventListener("click", () => {
     cards.delete(taskId);
     forget(taskId);
   }
-  if (cards.size === 0) $("runs").replaceChildren(el("p", { class: "muted empty" }, "Nothing yet: start a generation."));
+  for (const panel of document.querySelectorAll<HTMLElement>('[data-testid="batch-run"]')) {
+    if (panel.dataset.status === "RUNNING" || panel.querySelector('[data-testid="run"]')) continue;
+    forgetBatch({ id: panel.dataset.batchId!, projectId: projectId() });
+    panel.remove();
+  }
+  if (cards.size === 0 && !document.querySelector('[data-testid="batch-run"]')) $("runs").replaceChildren(el("p", { class: "muted empty" }, "Nothing yet: start a generation."));
 });
 
 function projectId(): string {
@@ -528,10 +585,17 @@ function recall(): RunInfo[] {
   }
 }
 
+/** The inputs worth keeping for a comparison after a reload, and the parameters whose input is not. */
+function keptInputs(inputs: Record<string, string> | undefined): Pick<RunInfo, "inputs" | "unkeptInputs"> {
+  // an uploaded input shows from a blob: URL, which dies with the page, and the server does not serve
+  // uploads back: not kept (the card then says why it has no comparison)
+  const all = Object.entries(inputs ?? {});
+  const unkept = all.filter(([, url]) => url.startsWith("blob:")).map(([name]) => name);
+  return { inputs: Object.fromEntries(all.filter(([, url]) => !url.startsWith("blob:"))), ...(unkept.length ? { unkeptInputs: unkept } : {}) };
+}
+
 function remember(info: RunInfo): void {
-  // an uploaded input shows from a blob: URL, which dies with the page: not kept for the comparison after a reload
-  const inputs = Object.fromEntries(Object.entries(info.inputs ?? {}).filter(([, url]) => !url.startsWith("blob:")));
-  const kept: RunInfo = { ...info, inputs };
+  const kept: RunInfo = { ...info, ...keptInputs(info.inputs) };
   const runs = [kept, ...recall().filter((r) => r.taskId !== info.taskId)].slice(0, MAX_REMEMBERED);
   try {
     localStorage.setItem(STORAGE_KEY, JSON.stringify(runs));
@@ -546,6 +610,58 @@ function forget(taskId: string): void {
   } catch {
     // as above
   }
+}
+
+/** A batch started from this page: enough to show its panel again after a reload. */
+interface BatchInfo {
+  id: string;
+  projectId: string;
+  functionId: string;
+  title: string;
+  total: number;
+  tier: string;
+  nodeId: string;
+  startedAt: number;
+  inputs: Record<string, string>;
+  unkeptInputs?: string[];
+}
+
+/** The batches remembered for `project`, newest first (`tempera.try-it.batches`: per project). */
+function recallBatches(project: string): BatchInfo[] {
+  const all = readBatches();
+  const list = all[project];
+  return Array.isArray(list) ? list.filter((b) => typeof b?.id === "string" && typeof b.total === "number") : [];
+}
+
+function readBatches(): Record<string, BatchInfo[]> {
+  try {
+    const value: unknown = JSON.parse(localStorage.getItem(BATCHES_KEY) ?? "{}");
+    return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, BatchInfo[]>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function writeBatches(all: Record<string, BatchInfo[]>): void {
+  try {
+    localStorage.setItem(BATCHES_KEY, JSON.stringify(all));
+  } catch {
+    // storage full or disabled: the page works without it
+  }
+}
+
+function rememberBatch(info: BatchInfo): void {
+  const all = readBatches();
+  const kept: BatchInfo = { ...info, ...keptInputs(info.inputs) } as BatchInfo;
+  all[info.projectId] = [kept, ...recallBatches(info.projectId).filter((b) => b.id !== info.id)].slice(0, MAX_REMEMBERED_BATCHES);
+  writeBatches(all);
+}
+
+function forgetBatch(info: Pick<BatchInfo, "id" | "projectId">): void {
+  const all = readBatches();
+  all[info.projectId] = recallBatches(info.projectId).filter((b) => b.id !== info.id);
+  if (all[info.projectId]!.length === 0) delete all[info.projectId];
+  writeBatches(all);
 }
 
 function message(error: unknown): string {

@@ -24,6 +24,11 @@ export interface RunInfo {
   nodeId?: string;
   /** The images its image parameters showed when it started (for the before/after comparison). */
   inputs?: Record<string, string>;
+  /**
+   * Image parameters whose input was uploaded from this page: shown from the page's memory only (the
+   * server does not serve uploads back), so after a reload there is nothing to compare with.
+   */
+  unkeptInputs?: string[];
 }
 
 /** What a card offers to do with a result. */
@@ -330,6 +335,14 @@ export class RunCard {
             if (open) media.replaceWith((media = compareView(before, url, output.name)));
           });
           tools.push(compare);
+        } else if (this.info.unkeptInputs?.length) {
+          tools.push(
+            el(
+              "span",
+              { class: "muted small", "data-testid": "output-compare-unavailable" },
+              "No compare after a reload: the uploaded input stays only in the page that uploaded it",
+            ),
+          );
         }
         if (this.actions && this.info.nodeId) {
           const use = el("button", { type: "button", class: "link", "data-testid": "output-use" }, "Use as input");

@@ -239,6 +239,17 @@ describe("the try-it page", () => {
     expect(await page.locator("#project").inputValue()).toBe("demo");
   });
 
+  it("says, calmly, that running generations are lost on a restart of the in-process test server", async () => {
+    // the embedded jar the browser test runs against is on the in-process test server
+    expect(await api("/api/system")).toEqual({ temporal: "IN_PROCESS_TEST_SERVER", durable: false });
+    const note = page.getByTestId("system-note");
+    await expect.poll(() => note.isVisible(), { timeout: 20_000 }).toBe(true);
+    expect(await note.getAttribute("data-temporal")).toBe("IN_PROCESS_TEST_SERVER");
+    expect(await note.getAttribute("role")).toBe("status"); // said, not alarmed (no alert role)
+    expect(await note.textContent()).toContain("in-process test server: a generation still running when the server restarts is lost");
+    expect(await note.textContent()).toContain("./tempera run");
+  });
+
   it("says what is wrong with a typed value at its field, never falls back to the default, and starts nothing", async () => {
     const before = await page.getByTestId("run").count();
     const cases: [string, string, string][] = [
@@ -441,6 +452,32 @@ describe("the try-it page", () => {
     expect(pixels).toEqual([rgb(102), rgb(101), rgb(100)]);
   });
 
+  it("shows a batch started here again after a reload, with its progress and results", async () => {
+    const panel = page.getByTestId("batch-run").first();
+    const batchId = (await panel.getAttribute("data-batch-id"))!;
+    const cardIds = (await panel.getByTestId("run").evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.taskId!))).sort();
+    expect(cardIds).toHaveLength(3);
+    // remembered per project
+    const remembered = await page.evaluate(() => JSON.parse(localStorage.getItem("tempera.try-it.batches") ?? "{}") as Record<string, { id: string }[]>);
+    expect(remembered.demo?.map((b) => b.id)).toContain(batchId);
+    await page.reload({ waitUntil: "load" });
+    const again = page.locator(`[data-testid="batch-run"][data-batch-id="${batchId}"]`);
+    await expect.poll(() => again.count(), { timeout: 20_000 }).toBe(1);
+    await expect.poll(() => again.getAttribute("data-status"), { timeout: 20_000 }).toBe("COMPLETED");
+    expect(await again.getByTestId("batch-progress").textContent()).toBe("3 of 3 done");
+    expect(await again.getByTestId("batch-cancel-all").isHidden()).toBe(true);
+    // its three generations inside it again (not loose on the page), finished, with their images
+    await expect.poll(() => again.getByTestId("run").count(), { timeout: 20_000 }).toBe(3);
+    expect((await again.getByTestId("run").evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.taskId!))).sort()).toEqual(cardIds);
+    for (let i = 0; i < 3; i++) {
+      const card = again.getByTestId("run").nth(i);
+      await expect.poll(() => card.getAttribute("data-status"), { timeout: 30_000 }).toBe("SUCCEEDED");
+      await outputImage(card);
+    }
+    expect(await page.locator(`#runs > [data-testid="run"][data-task-id="${cardIds[0]}"]`).count()).toBe(0);
+    expect(pageErrors, pageErrors.join("\n")).toEqual([]);
+  });
+
   it("runs How many > 1 with random seeds as one batch (count N), and Cancel all stops it", async () => {
     // a long slow-pattern first holds the test backend (one prompt at a time): the batch waits behind it
     await page.getByTestId("function-slow-pattern").click();
@@ -507,6 +544,23 @@ describe("the try-it page", () => {
       document.body.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
     }, [...testCardPng()]);
     await expect.poll(() => page.getByTestId("param-image-status").textContent(), { timeout: 15_000 }).toMatch(/Uploaded as uploads\/.+\.png/);
+    // before a reload the dropped image is the comparison's before; after one the page no longer has it
+    // (the server does not serve uploads back): the card says so instead of a compare with no before
+    const id = (await card.getAttribute("data-task-id"))!;
+    expect(await card.getByTestId("output-compare").count()).toBe(1);
+    await page.reload({ waitUntil: "load" });
+    const again = page.locator(`[data-testid="run"][data-task-id="${id}"]`);
+    await expect.poll(() => again.getAttribute("data-status"), { timeout: 30_000 }).toBe("SUCCEEDED");
+    // the two batches of earlier steps are back too, each with its cards (read once: they ended)
+    await expect.poll(() => page.getByTestId("batch-run").count(), { timeout: 20_000 }).toBe(2);
+    await expect.poll(() => page.locator('[data-testid="batch-run"][data-status="RUNNING"]').count(), { timeout: 20_000 }).toBe(0);
+    await outputImage(again);
+    expect(await again.getByTestId("output-compare").count()).toBe(0);
+    expect(await again.getByTestId("output-compare-unavailable").textContent()).toBe(
+      "No compare after a reload: the uploaded input stays only in the page that uploaded it",
+    );
+    const remembered = await page.evaluate(() => JSON.parse(localStorage.getItem("tempera.try-it.runs") ?? "[]") as { taskId: string; unkeptInputs?: string[] }[]);
+    expect(remembered.find((r) => r.taskId === id)?.unkeptInputs).toEqual(["image"]);
   });
 
   it("uses an output as another function's input, and compares before and after", async () => {
@@ -541,7 +595,10 @@ describe("the try-it page", () => {
 
   it("shows the project's history and gallery from the server, also with nothing remembered in the page", async () => {
     const ids = await page.getByTestId("run").evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.taskId!));
-    await page.evaluate(() => localStorage.removeItem("tempera.try-it.runs"));
+    await page.evaluate(() => {
+      localStorage.removeItem("tempera.try-it.runs");
+      localStorage.removeItem("tempera.try-it.batches");
+    });
     await page.reload({ waitUntil: "load" });
     await expect.poll(() => page.getByTestId("function-generate-pattern").count(), { timeout: 20_000 }).toBe(1);
     expect(await page.getByTestId("run").count()).toBe(0);
@@ -556,6 +613,22 @@ describe("the try-it page", () => {
       await page.getByTestId("history-more").click();
       await expect.poll(() => page.getByTestId("history-item").count(), { timeout: 20_000 }).toBeGreaterThan(listed.length);
     }
+    // a history item's output as the input of another function's image parameter: it runs on it
+    const source = page.locator('[data-testid="history-item"][data-status="SUCCEEDED"][data-function="generate-pattern"]').first();
+    await source.getByTestId("history-use").first().click();
+    expect(await page.getByTestId("use-dialog").isVisible()).toBe(true);
+    await page.getByTestId("use-in-invert").click();
+    await expect.poll(() => page.locator("#function-title").textContent()).toBe("Invert Colors");
+    expect(await page.getByTestId("tab-live").getAttribute("aria-selected")).toBe("true");
+    expect(await page.getByTestId("param-image-status").textContent()).toMatch(/^Using outputs\/renders\/try-it-.+\.png$/);
+    const used = (await page.getByTestId("param-image-status").textContent())!.replace(/^Using /, "");
+    const inverted = await startAndGetCard();
+    await expect.poll(() => inverted.getAttribute("data-status"), { timeout: 60_000 }).toBe("SUCCEEDED");
+    await outputImage(inverted);
+    const ran = await api(`/api/generations/${encodeURIComponent((await inverted.getAttribute("data-task-id"))!)}`);
+    expect(ran).toMatchObject({ functionId: "invert", status: "SUCCEEDED" });
+    expect(JSON.stringify(ran)).toContain(used);
+    await page.getByTestId("tab-history").click();
     await page.getByTestId("history-status").selectOption("CANCELLED");
     await expect.poll(async () => page.getByTestId("history-item").evaluateAll((n) => [...new Set(n.map((x) => (x as HTMLElement).dataset.status))]), { timeout: 20_000 }).toEqual(["CANCELLED"]);
     // the gallery: the outputs, newest first, loaded; deleting one generation's outputs takes them away
@@ -626,6 +699,16 @@ describe("the try-it page", () => {
     await page.setViewportSize({ width: 320, height: 900 });
     try {
       await page.getByTestId("function-invert").click();
+      // the API key field: on its own line, as wide as the screen allows, and usable
+      const key = await page.getByTestId("api-key").boundingBox();
+      expect(key, "the key field is shown").not.toBeNull();
+      expect(key!.width, `key field ${key!.width} px wide`).toBeGreaterThanOrEqual(220);
+      expect(key!.x).toBeGreaterThanOrEqual(0);
+      expect(key!.x + key!.width).toBeLessThanOrEqual(320);
+      const save = await page.getByTestId("api-key-save").boundingBox();
+      expect(save!.x + save!.width).toBeLessThanOrEqual(320);
+      await page.getByTestId("api-key").click();
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe("api-key");
       for (const tab of ["tab-live", "tab-history", "tab-gallery"]) {
         await page.getByTestId(tab).click();
         await page.waitForTimeout(300);

@@ -910,6 +910,9 @@ describe("API key", () => {
     };
     await expect(iterate()).rejects.toSatisfy(refused);
     expect(server.authentications).toEqual([{ connection: 0, key: "tpk_not_the_key", accepted: false }]);
+    // nothing but authenticate went out before the server accepted the key: no subscribe or start
+    // could reach a server that refused and closed (whose TCP reset would lose the refusal)
+    expect(server.connections[0]!.log.map((m: Json) => m.type)).toEqual(["authenticate"]);
     expect(c.identity).toBeUndefined();
     // no reconnect loop: one connection, now and a while later
     await new Promise((resolve) => setTimeout(resolve, 250));

@@ -39,7 +39,7 @@ start() {
   TEMPERA_PORT=$port TEMPERA_COMFYUI_PORT=$comfy TEMPERA_OUTPUT_ROOT=$scratch/outputs TEMPERA_COMFYUI_DATA=$scratch/comfyui \
     TEMPERA_TEMPLATES_DIR=$scratch/templates TEMPERA_KEYS_FILE=$scratch/keys.json \
     "$java" ${JAVA_OPTS:-} -Xmx1g -jar "$jar" --spring.temporal.test-server.enabled=false \
-    --spring.temporal.connection.target="127.0.0.1:$tport" >>"$scratch/app.log" 2>&1 &
+    --spring.temporal.connection.target="127.0.0.1:$tport" --tempera.temporal-kind=dev-server >>"$scratch/app.log" 2>&1 &
   app_pid=$!
   for _ in $(seq 1 120); do
     curl -fs "http://127.0.0.1:$port/actuator/health" >/dev/null 2>&1 && return 0

@@ -59,6 +59,11 @@ describe.runIf(PHASE)("the history across a restart", () => {
     const ids = JSON.parse(readFileSync(STATE!, "utf8")) as string[];
     expect(ids).toHaveLength(2);
     expect(await page.getByTestId("run").count()).toBe(0); // nothing remembered in this browser
+    // on the dev server, running generations survive a restart: the page has no note to show
+    const system = await page.evaluate(async (key) => (await fetch("/api/system", { headers: { authorization: `Bearer ${key}` } })).json(), KEY!);
+    expect(system).toEqual({ temporal: "DEV_SERVER", durable: true });
+    await expect.poll(() => page.getByTestId("system-note").getAttribute("data-temporal"), { timeout: 15_000 }).toBe("DEV_SERVER");
+    expect(await page.getByTestId("system-note").isHidden()).toBe(true);
     await page.getByTestId("tab-history").click();
     for (const id of ids) {
       const row = page.locator(`[data-testid=history-item][data-id="${id}"]`);

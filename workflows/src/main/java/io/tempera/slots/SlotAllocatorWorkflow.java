@@ -47,10 +47,14 @@ public interface SlotAllocatorWorkflow {
    * this way. An Update is no event in the allocator's history until its workflow task takes it, so
    * it never refuses the allocator's continue-as-new (a signal that comes meanwhile does: the
    * worker then replays the whole run, and under load the next signal refuses it again); one that
-   * comes during the hand-over fails, and the caller signals instead.
+   * comes during the hand-over is refused (no event), and the caller asks again.
    */
   @UpdateMethod
   void giveBack(LeaseRelease release);
+
+  /** Refuses a give-back while the run hands over to the next (the caller asks again). */
+  @UpdateValidatorMethod(updateName = "giveBack")
+  void validateGiveBack(LeaseRelease release);
 
   /**
    * An operator drains a host (no new lease goes to it; its leases run to their end) or puts it

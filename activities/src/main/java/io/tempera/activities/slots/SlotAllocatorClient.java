@@ -46,9 +46,18 @@ public final class SlotAllocatorClient {
   public LeaseAnswer requestLease(String pool, LeaseRequest lease) {
     SlotAllocatorWorkflow allocator =
         client.newWorkflowStub(SlotAllocatorWorkflow.class, SlotAllocatorWorkflow.idFor(pool));
+    long handOverUntil = System.nanoTime() + HAND_OVER_WAIT.toNanos();
     for (int attempt = 1; ; attempt++) {
       try {
         return allocator.requestLease(lease);
+      } catch (io.temporal.client.WorkflowUpdateException e) {
+        // refused while the run hands over to its next one: asked again, it reaches that one
+        if (!handingOver(e) || System.nanoTime() > handOverUntil) {
+          throw e;
+        }
+        pause(attempt);
+        attempt = 0;
+        continue;
       } catch (io.temporal.client.WorkflowNotFoundException e) {
         // an Update that meets the run the allocator just continued as new from ("Completed
         // workflow") is tried again on the next run; a pool with no allocator stays not found
@@ -67,6 +76,33 @@ public final class SlotAllocatorClient {
 
   /** How often a lease request meets an allocator's hand-over before it is not found for good. */
   private static final int HANDOVER_TRIES = 4;
+
+  /**
+   * How long a request refused during an allocator's hand-over is asked again before it fails (a
+   * hand-over waits for the run's grants on their way; it takes milliseconds to a second).
+   */
+  static final java.time.Duration HAND_OVER_WAIT = java.time.Duration.ofSeconds(30);
+
+  /** Whether an Update was refused because the allocator's run hands over to its next one. */
+  static boolean handingOver(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof io.temporal.failure.ApplicationFailure application
+          && io.tempera.slots.SlotAllocatorWorkflowImpl.HANDING_OVER.equals(
+              application.getOriginalMessage())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static void pause(int attempt) {
+    try {
+      Thread.sleep(Math.min(200L, 10L * attempt));
+    } catch (InterruptedException interrupted) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while the slot allocator hands over");
+    }
+  }
 
   /** How long a release by Update may wait for the allocator before the signal is sent instead. */
   static final java.time.Duration GIVE_BACK_WAIT = java.time.Duration.ofSeconds(5);
@@ -88,20 +124,34 @@ public final class SlotAllocatorClient {
     Thread.ofVirtual()
         .name("give-back-" + lease.holder())
         .start(() -> {
-          try {
-            allocator.giveBack(release);
-            given.complete(null);
-          } catch (RuntimeException e) {
-            given.completeExceptionally(e);
+          long until = System.nanoTime() + GIVE_BACK_WAIT.toNanos();
+          for (int attempt = 1; ; attempt++) {
+            try {
+              allocator.giveBack(release);
+              given.complete(null);
+              return;
+            } catch (RuntimeException e) {
+              // refused during a hand-over: asked again, it reaches the next run
+              if (!handingOver(e) || System.nanoTime() > until) {
+                given.completeExceptionally(e);
+                return;
+              }
+              try {
+                Thread.sleep(Math.min(200L, 10L * attempt));
+              } catch (InterruptedException interrupted) {
+                given.completeExceptionally(e);
+                return;
+              }
+            }
           }
         });
     try {
       given.get(GIVE_BACK_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
       return true;
     } catch (java.util.concurrent.ExecutionException e) {
-      // refused, or no run found: during a continue-as-new hand-over an Update can find the
-      // closed run; the signal below reaches whichever run is current, and fails only when the
-      // allocator is really gone
+      // refused, or no run found: an Update can find the run that just continued as new; the
+      // signal below reaches whichever run is current, and fails only when the allocator is
+      // really gone
     } catch (java.util.concurrent.TimeoutException slow) {
       // fall through to the signal
     } catch (InterruptedException e) {

@@ -106,7 +106,8 @@ class GenerationReplayTest {
         "slot-allocator-priorities.json",
         "slot-allocator-gpu-time.json", // behind "gpu-time": leases' time counted per project
         // behind "queue-eta": places published with their waits, a newcomer's too (DeepQueueTest)
-        "slot-allocator-queue-eta.json"
+        "slot-allocator-queue-eta.json",
+        "slot-allocator-hand-over.json" // behind "hand-over": refused requests, no grant, then CAN
       })
   void theRecordedSlotAllocatorStillReplays(String file) throws Exception {
     WorkflowExecutionHistory history = history(file);

@@ -90,7 +90,14 @@ class ProblemFieldsApiTest {
     for (String body : BAD_BATCHES) {
       problems.addAll(refused("/api/batches", body));
     }
+    // the operator's routes with bodies
+    problems.addAll(
+        refused("POST", "/api/admin/keys", "{\"projectId\":\"p\",\"nmae\":\"x\"}", true));
+    problems.addAll(
+        refused("PUT", "/api/admin/webhooks/p", "{\"allowedhosts\":[\"x.example\"]}", true));
     assertRealPaths(problems);
+    assertThat(problems.stream().map(p -> p.path("field").asText()).toList())
+        .contains("nmae", "allowedhosts");
     // the parameters' problems, each with its parameter
     assertThat(problems.stream().map(p -> p.path("field").asText()).toList())
         .contains(
@@ -156,12 +163,19 @@ class ProblemFieldsApiTest {
   }
 
   private List<JsonNode> refused(String path, String body) throws Exception {
+    return refused("POST", path, body, false);
+  }
+
+  private List<JsonNode> refused(String method, String path, String body, boolean operator)
+      throws Exception {
     HttpResponse<String> response =
         http.send(
             HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-                .header("Authorization", "Bearer " + TestKeys.project(keys, "p"))
+                .header(
+                    "Authorization",
+                    "Bearer " + (operator ? TestKeys.operator(keys) : TestKeys.project(keys, "p")))
                 .header("content-type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .method(method, HttpRequest.BodyPublishers.ofString(body))
                 .build(),
             HttpResponse.BodyHandlers.ofString());
     assertThat(response.statusCode())

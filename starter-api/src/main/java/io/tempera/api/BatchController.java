@@ -127,6 +127,20 @@ public class BatchController {
   }
 
   /**
+   * The caller's project's batches (an operator's: every project's), newest first, of one {@code
+   * status} (running, completed, cancelled, failed) if given, {@code limit} a page (1-100, default
+   * 20); {@code nextCursor} fetches the next page with the same filter.
+   */
+  @GetMapping
+  public Mono<BatchMessages.Listed> list(
+      @RequestParam(required = false) String status,
+      @RequestParam(required = false) String cursor,
+      @RequestParam(required = false) String limit,
+      @AuthenticationPrincipal Caller caller) {
+    return Blocking.call(() -> batches.list(status, cursor, limit, caller));
+  }
+
+  /**
    * The batch's progress, and its variations {@code offset} to {@code offset + limit - 1} (at most
    * 500 a page): each one's status, what it varies, its outputs' signed URLs or its error.
    */

@@ -92,6 +92,36 @@ public final class BatchMessages {
       List<Output> outputs,
       Error error) {}
 
+  /**
+   * One batch in a project's list of batches.
+   *
+   * @param status RUNNING, COMPLETED, CANCELLED or FAILED
+   * @param total its variations (null, as its counts, when its state could not be read now)
+   * @param progress how many of its variations are where (in flight: started, not ended)
+   * @param createdAt when it was started (ISO-8601, UTC)
+   * @param endedAt when it ended (null while it runs)
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  @io.swagger.v3.oas.annotations.media.Schema(name = "BatchSummary")
+  public record Summary(
+      String id,
+      String status,
+      String functionId,
+      String nodeId,
+      Integer total,
+      Counts progress,
+      String createdAt,
+      String endedAt) {}
+
+  /** A listed batch's counts, read from its own state (no question to its generations). */
+  @io.swagger.v3.oas.annotations.media.Schema(name = "BatchCounts")
+  public record Counts(
+      int total, int waiting, int inFlight, int succeeded, int failed, int cancelled) {}
+
+  /** A page of batches and the cursor of the next one (null: this was the last). */
+  @io.swagger.v3.oas.annotations.media.Schema(name = "BatchList")
+  public record Listed(List<Summary> items, String nextCursor) {}
+
   @io.swagger.v3.oas.annotations.media.Schema(name = "BatchOutput")
   public record Output(String name, String url, String contentType) {}
 

@@ -8,9 +8,11 @@ import io.tempera.batch.BatchWorkflow;
 import io.tempera.batch.ChildOutcome;
 import io.tempera.batch.SweepAxis;
 import io.tempera.generation.GenerationRequest;
+import io.tempera.generation.GenerationSearchAttributes;
 import io.tempera.generation.GenerationState;
 import io.tempera.generation.GenerationStatus;
 import io.tempera.generation.PriorityLevel;
+import io.tempera.history.GenerationVisibility;
 import io.tempera.security.Caller;
 import io.tempera.template.FunctionTemplate;
 import io.tempera.template.RequestProblem;
@@ -19,6 +21,7 @@ import io.temporal.api.enums.v1.WorkflowIdReusePolicy;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowExecutionAlreadyStarted;
 import io.temporal.client.WorkflowExecutionDescription;
+import io.temporal.client.WorkflowExecutionMetadata;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowStub;
 import java.util.ArrayList;
@@ -51,6 +54,7 @@ public class BatchService {
   private static final int MAX_PROBLEMS = 20;
 
   private final WorkflowClient client;
+  private final GenerationVisibility visibility;
   private final GenerationService generations;
   private final io.tempera.config.SchedulingProperties scheduling;
   private final io.tempera.quotas.Quotas quotas;
@@ -78,6 +82,7 @@ public class BatchService {
       @Value("${tempera.batches.max-size:1000}") int maxSize,
       @Value("${tempera.batches.max-in-flight:10}") int maxInFlight) {
     this.client = client;
+    this.visibility = new GenerationVisibility(client);
     this.generations = generations;
     this.scheduling = scheduling;
     this.quotas = quotas;
@@ -253,10 +258,19 @@ public class BatchService {
     if (webhook != null) {
       memo.put(Webhooks.MEMO_WEBHOOK, webhook.url());
     }
+    WorkflowOptions.Builder options = WorkflowOptions.newBuilder();
+    if (properties.searchAttributes()) {
+      // findable by project in the list of batches (GET /api/batches), as generations are
+      options.setTypedSearchAttributes(
+          io.temporal.common.SearchAttributes.newBuilder()
+              .set(GenerationSearchAttributes.PROJECT, body.projectId())
+              .set(GenerationSearchAttributes.FUNCTION, body.functionId())
+              .build());
+    }
     BatchWorkflow workflow =
         client.newWorkflowStub(
             BatchWorkflow.class,
-            WorkflowOptions.newBuilder()
+            options
                 .setTaskQueue(BatchWorkflow.TASK_QUEUE)
                 .setWorkflowId(id)
                 .setWorkflowIdReusePolicy(
@@ -396,6 +410,162 @@ public class BatchService {
             || status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
         ? state.status().name()
         : "FAILED";
+  }
+
+  // --- the list ---------------------------------------------------------------------------
+
+  /** The statuses the list of batches filters by (any case). */
+  static final List<String> LIST_STATUSES = List.of("RUNNING", "COMPLETED", "CANCELLED", "FAILED");
+
+  /**
+   * A page of the caller's project's batches (an operator's: of every project), newest first, from
+   * Temporal's visibility as the list of generations is ({@link GenerationHistory}'s paging and
+   * cursors), each with its counts from its own state.
+   */
+  public BatchMessages.Listed list(
+      String status, String cursorText, String limitText, Caller caller) {
+    String project = GenerationHistory.scopedProject(null, caller);
+    int limit = GenerationHistory.limit(limitText);
+    GenerationVisibility.Filter filter = listFilter(status, project);
+    String fingerprint = "batches:" + filter.query();
+    GenerationHistory.Cursor cursor = GenerationHistory.Cursor.parse(cursorText, fingerprint);
+    if (!cursor.position()) {
+      try {
+        GenerationVisibility.Page page = visibility.page(filter, cursor.token(), limit);
+        return new BatchMessages.Listed(
+            page.items().stream().map(this::summary).toList(),
+            page.next() == null ? null : GenerationHistory.Cursor.token(fingerprint, page.next()));
+      } catch (GenerationVisibility.QueriesUnsupported noQueries) {
+        if (cursor.token() != null) {
+          throw GenerationHistory.Cursor.invalid();
+        }
+        // the in-process test server: its lists, filtered here
+      } catch (GenerationVisibility.SearchAttributesMissing missing) {
+        throw new ApiException(
+            HttpStatus.SERVICE_UNAVAILABLE,
+            "HISTORY_UNAVAILABLE",
+            "The list of batches is not available: the Temporal server does not know the"
+                + " Tempera search attributes (an operator registers them)");
+      }
+    }
+    List<WorkflowExecutionMetadata> all = visibility.listedAndFiltered(filter).toList();
+    int from = (int) Math.min(cursor.offset(), all.size());
+    int to = Math.min(from + limit, all.size());
+    return new BatchMessages.Listed(
+        all.subList(from, to).stream().map(this::summary).toList(),
+        to < all.size() ? GenerationHistory.Cursor.position(fingerprint, to) : null);
+  }
+
+  /**
+   * The batches of {@code project} (null: every project's) of one status: the current run of each
+   * (not the runs it continued as new from), its project by its search attribute or its memo.
+   */
+  static GenerationVisibility.Filter listFilter(String status, String project) {
+    GenerationVisibility.Criteria criteria =
+        GenerationVisibility.workflows("BatchWorkflow")
+            .where(
+                "ExecutionStatus != 'ContinuedAsNew'",
+                m ->
+                    m.getStatus()
+                        != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW);
+    if (project != null) {
+      if (!GenerationVisibility.VALUE.matcher(project).matches()) {
+        throw GenerationService.unknownProject();
+      }
+      criteria.where(
+          GenerationSearchAttributes.PROJECT.getName() + " = '" + project + "'",
+          m -> project.equals(projectOf(m)));
+    }
+    if (status != null) {
+      String wanted = status.strip().toUpperCase(java.util.Locale.ROOT);
+      if (!LIST_STATUSES.contains(wanted)) {
+        throw ApiException.badRequest(
+            "INVALID_STATUS",
+            "status is one of running, completed, cancelled, failed; got " + status);
+      }
+      criteria.where(
+          switch (wanted) {
+            case "RUNNING" -> "ExecutionStatus = 'Running'";
+            case "COMPLETED" -> "ExecutionStatus = 'Completed'";
+            case "CANCELLED" -> "ExecutionStatus = 'Canceled'";
+            default -> "ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')";
+          },
+          m -> wanted.equals(statusOf(m)));
+    }
+    return criteria.filter();
+  }
+
+  private static String projectOf(WorkflowExecutionMetadata m) {
+    String attribute = GenerationVisibility.attribute(m, GenerationSearchAttributes.PROJECT);
+    return attribute != null
+        ? attribute
+        : GenerationVisibility.memo(m, GenerationService.MEMO_PROJECT);
+  }
+
+  /** A batch's status as the API shows it, from how its workflow run is (or ended). */
+  private static String statusOf(WorkflowExecutionMetadata m) {
+    return switch (m.getStatus()) {
+      case WORKFLOW_EXECUTION_STATUS_RUNNING -> BatchStatus.RUNNING.name();
+      case WORKFLOW_EXECUTION_STATUS_COMPLETED -> BatchStatus.COMPLETED.name();
+      case WORKFLOW_EXECUTION_STATUS_CANCELED -> BatchStatus.CANCELLED.name();
+      default -> "FAILED";
+    };
+  }
+
+  /** A listed batch: its status from visibility, its counts from its state, when readable. */
+  private BatchMessages.Summary summary(WorkflowExecutionMetadata m) {
+    String id = m.getExecution().getWorkflowId();
+    String status = statusOf(m);
+    BatchMessages.Counts counts = null;
+    String function = GenerationVisibility.memo(m, GenerationService.MEMO_FUNCTION);
+    String node = null;
+    try {
+      BatchState state = state(id);
+      counts =
+          new BatchMessages.Counts(
+              state.total(),
+              state.waiting(),
+              state.inFlight().size(),
+              state.succeeded(),
+              state.failed(),
+              state.cancelled());
+      function = state.request().generation().functionId();
+      node = state.request().generation().nodeId();
+    } catch (RuntimeException unreadable) {
+      // listed by its workflow alone: no worker answers its query now
+    }
+    return new BatchMessages.Summary(
+        id,
+        status,
+        function,
+        node,
+        counts == null ? null : counts.total(),
+        counts,
+        text(createdAt(m)),
+        text(m.getCloseTime()));
+  }
+
+  /** When the batch was started: its first run's start (it continues as new after a chunk). */
+  private java.time.Instant createdAt(WorkflowExecutionMetadata m) {
+    String firstRun = m.getWorkflowExecutionInfo().getFirstRunId();
+    if (firstRun.isEmpty() || firstRun.equals(m.getExecution().getRunId())) {
+      return m.getStartTime();
+    }
+    try {
+      return client
+          .newUntypedWorkflowStub(
+              m.getExecution().getWorkflowId(),
+              java.util.Optional.of(firstRun),
+              java.util.Optional.empty())
+          .describe()
+          .getStartTime();
+    } catch (RuntimeException gone) {
+      return m.getStartTime(); // its first run is no longer kept: its current run's start
+    }
+  }
+
+  private static String text(java.time.Instant at) {
+    return at == null ? null : java.time.format.DateTimeFormatter.ISO_INSTANT.format(at);
   }
 
   /** An ended batch with every variation (a webhook's body). */

@@ -46,12 +46,12 @@ public final class GenerationVisibility {
     this.client = client;
   }
 
-  /** The visibility query and the same filter in Java. */
-  public record Filter(String query, Predicate<WorkflowExecutionMetadata> test) {
+  /** The visibility query and the same filter in Java, for workflows of one type. */
+  public record Filter(String type, String query, Predicate<WorkflowExecutionMetadata> test) {
 
     /** This filter and one more clause. */
     public Filter and(String clause, Predicate<WorkflowExecutionMetadata> also) {
-      return new Filter(query + " AND " + clause, test.and(also));
+      return new Filter(type, query + " AND " + clause, test.and(also));
     }
   }
 
@@ -99,17 +99,34 @@ public final class GenerationVisibility {
 
   /** A filter of generations, clause by clause. */
   public static Criteria generations() {
-    return new Criteria();
+    return new Criteria(WORKFLOW_TYPE);
+  }
+
+  /** A filter of the workflows of {@code type} (a batch's, say), clause by clause. */
+  public static Criteria workflows(String type) {
+    return new Criteria(type);
   }
 
   /** The clauses of a filter; each value checked (an {@link InvalidCriterion} when it is bad). */
   public static final class Criteria {
+    private final String type;
     private final List<String> query = new ArrayList<>();
     private final List<Predicate<WorkflowExecutionMetadata>> tests = new ArrayList<>();
 
-    private Criteria() {
-      query.add("WorkflowType = '" + WORKFLOW_TYPE + "'");
-      tests.add(m -> WORKFLOW_TYPE.equals(m.getWorkflowType()));
+    private Criteria(String type) {
+      this.type = type;
+      query.add("WorkflowType = '" + type + "'");
+      tests.add(m -> type.equals(m.getWorkflowType()));
+    }
+
+    /**
+     * One more clause: a visibility query's and the same test in Java (the caller checks any value
+     * it puts in the clause).
+     */
+    public Criteria where(String clause, Predicate<WorkflowExecutionMetadata> test) {
+      query.add(clause);
+      tests.add(test);
+      return this;
     }
 
     /** Generations of one status (see {@link #STATUSES}, any case); null: any. */
@@ -189,7 +206,8 @@ public final class GenerationVisibility {
 
     public Filter filter() {
       List<Predicate<WorkflowExecutionMetadata>> all = List.copyOf(tests);
-      return new Filter(String.join(" AND ", query), m -> all.stream().allMatch(t -> t.test(m)));
+      return new Filter(
+          type, String.join(" AND ", query), m -> all.stream().allMatch(t -> t.test(m)));
     }
   }
 
@@ -263,9 +281,9 @@ public final class GenerationVisibility {
   }
 
   /**
-   * Without visibility queries: the server's lists of open and closed workflows, each generation
-   * described (these lists carry no search attributes there), filtered and sorted here, newest
-   * first.
+   * Without visibility queries: the server's lists of open and closed workflows, each one of the
+   * filter's type described (these lists carry no search attributes there), filtered and sorted
+   * here, newest first.
    */
   public Stream<WorkflowExecutionMetadata> listedAndFiltered(Filter filter) {
     String namespace = client.getOptions().getNamespace();
@@ -286,7 +304,7 @@ public final class GenerationVisibility {
                     .build())
             .getExecutionsList());
     return listed.stream()
-        .filter(info -> WORKFLOW_TYPE.equals(info.getType().getName()))
+        .filter(info -> filter.type().equals(info.getType().getName()))
         .map(info ->
             (WorkflowExecutionMetadata)
                 client

@@ -263,6 +263,84 @@ class BatchApiTest {
   }
 
   @Test
+  void theListHoldsTheProjectsBatchesNewestFirstPageByPageAndNoOtherProjects() throws Exception {
+    String done = started("r", ",\"count\":2,\"requestId\":\"listed-done\"");
+    until("r", "/api/batches/" + done, "COMPLETED");
+    String held = started("r", ",\"count\":4,\"parameters\":{\"blur\":31}");
+    String foreign = started("s", ",\"count\":1");
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .ignoreExceptions()
+        .until(() ->
+            JSON.readTree(get("r", "/api/batches/" + held).body())
+                    .path("progress")
+                    .path("waiting")
+                    .asInt()
+                == 1);
+
+    JsonNode list = JSON.readTree(get("r", "/api/batches").body());
+    assertThat(list.path("items"))
+        .extracting(i -> i.path("id").asText())
+        .containsExactly(held, done);
+    assertThat(list.path("nextCursor").isMissingNode() || list.path("nextCursor").isNull())
+        .isTrue();
+    JsonNode running = list.path("items").get(0);
+    assertThat(running.path("status").asText()).isEqualTo("RUNNING");
+    assertThat(running.path("functionId").asText()).isEqualTo("swept");
+    assertThat(running.path("total").asInt()).isEqualTo(4);
+    assertThat(running.path("progress").path("waiting").asInt()).isEqualTo(1);
+    assertThat(running.path("progress").path("inFlight").asInt()).isEqualTo(3);
+    assertThat(java.time.Instant.parse(running.path("createdAt").asText()))
+        .isAfterOrEqualTo(
+            java.time.Instant.parse(list.path("items").get(1).path("createdAt").asText()));
+    JsonNode ended = list.path("items").get(1);
+    assertThat(ended.path("status").asText()).isEqualTo("COMPLETED");
+    assertThat(ended.path("progress").path("succeeded").asInt()).isEqualTo(2);
+    assertThat(ended.path("endedAt").asText()).isNotEmpty();
+
+    // page by page: the cursor of the first page of one brings the second
+    JsonNode first = JSON.readTree(get("r", "/api/batches?limit=1").body());
+    assertThat(first.path("items")).extracting(i -> i.path("id").asText()).containsExactly(held);
+    String cursor = first.path("nextCursor").asText();
+    assertThat(cursor).isNotEmpty();
+    JsonNode second = JSON.readTree(get("r", "/api/batches?limit=1&cursor=" + cursor).body());
+    assertThat(second.path("items")).extracting(i -> i.path("id").asText()).containsExactly(done);
+
+    // by status
+    JsonNode completed = JSON.readTree(get("r", "/api/batches?status=completed").body());
+    assertThat(completed.path("items"))
+        .extracting(i -> i.path("id").asText())
+        .containsExactly(done);
+    JsonNode runningOnly = JSON.readTree(get("r", "/api/batches?status=RUNNING").body());
+    assertThat(runningOnly.path("items"))
+        .extracting(i -> i.path("id").asText())
+        .containsExactly(held);
+
+    // another project's batches never appear, nor ours in its list
+    assertThat(list.toString()).doesNotContain(foreign);
+    JsonNode theirs = JSON.readTree(get("s", "/api/batches").body());
+    assertThat(theirs.path("items"))
+        .extracting(i -> i.path("id").asText())
+        .containsExactly(foreign);
+
+    // bad filters: a code and a sentence
+    HttpResponse<String> badStatus = get("r", "/api/batches?status=done");
+    assertThat(badStatus.statusCode()).isEqualTo(400);
+    assertThat(JSON.readTree(badStatus.body()).path("code").asText()).isEqualTo("INVALID_STATUS");
+    HttpResponse<String> badLimit = get("r", "/api/batches?limit=0");
+    assertThat(badLimit.statusCode()).isEqualTo(400);
+    assertThat(JSON.readTree(badLimit.body()).path("code").asText()).isEqualTo("INVALID_LIMIT");
+    HttpResponse<String> badCursor = get("r", "/api/batches?cursor=nonsense");
+    assertThat(badCursor.statusCode()).isEqualTo(400);
+    assertThat(JSON.readTree(badCursor.body()).path("code").asText()).isEqualTo("INVALID_CURSOR");
+    HttpResponse<String> otherFilter =
+        get("r", "/api/batches?status=completed&limit=1&cursor=" + cursor);
+    assertThat(otherFilter.statusCode()).isEqualTo(400);
+
+    client.newUntypedWorkflowStub(held).cancel("the test ends");
+  }
+
+  @Test
   void badBatchesAreRefusedWithACodeAndASentence() throws Exception {
     HttpResponse<String> tooLarge = post("p", batch("p", ",\"count\":51"));
     assertThat(tooLarge.statusCode()).as(tooLarge.body()).isEqualTo(422);

@@ -10,14 +10,17 @@ import java.util.Map;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
+import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.security.core.annotation.AuthenticationPrincipal;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /** The batch routes: start, read (progress and a page of results), cancel. */
@@ -26,16 +29,22 @@ import reactor.core.publisher.Mono;
 public class BatchController {
 
   private final BatchService batches;
+  private final BatchFeed feed;
+  private final io.tempera.security.ConnectionLimits connections;
   private final int maxJsonBytes;
 
   public BatchController(
       BatchService batches,
+      BatchFeed feed,
+      io.tempera.security.ConnectionLimits connections,
       @org.springframework.beans.factory.annotation.Value(
               "${tempera.limits.max-json-bytes:"
                   + GenerationController.DEFAULT_MAX_JSON_BYTES
                   + "}")
           long maxJsonBytes) {
     this.batches = batches;
+    this.feed = feed;
+    this.connections = connections;
     this.maxJsonBytes = (int) Math.min(Math.max(maxJsonBytes, 1), Integer.MAX_VALUE - 8);
   }
 
@@ -156,6 +165,57 @@ public class BatchController {
               "INVALID_REQUEST", "offset must be 0 or more and limit 1 or more (at most 500)"));
     }
     return Blocking.call(() -> batches.view(id, offset, limit, caller));
+  }
+
+  /**
+   * Server-sent events of the batch's progress: {@code progress} with its counts now (read at most
+   * once a second, sent when they moved), then one terminal event ({@code completed}, {@code
+   * cancelled} or {@code failed}) with its last counts, after which the stream ends. Event ids
+   * increase as the batch moves; a client reconnecting with Last-Event-ID gets only what moved
+   * since.
+   */
+  @GetMapping(value = "/{id}/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
+  public Flux<ServerSentEvent<Object>> events(
+      @PathVariable String id,
+      @RequestHeader(value = "Last-Event-ID", required = false) String lastEventId,
+      @AuthenticationPrincipal Caller caller) {
+    java.util.Optional<io.tempera.security.ConnectionLimits.Held> held = connections.open(caller);
+    if (held.isEmpty()) {
+      return Flux.error(GenerationController.tooManyConnections(connections.perKey()));
+    }
+    Flux<ServerSentEvent<Object>> events =
+        Blocking.call(
+                () -> {
+                  batches.requireAccess(id, caller);
+                  return id;
+                })
+            .flatMapMany(ok -> feed.follow(id, lastSeen(lastEventId)))
+            .map(event ->
+                ServerSentEvent.builder()
+                    .event(
+                        BatchFeed.terminal(event)
+                            ? event.status().toLowerCase(java.util.Locale.ROOT)
+                            : "progress")
+                    .id(Long.toString(event.eventId()))
+                    .data((Object) event)
+                    .build())
+            .share();
+    Flux<ServerSentEvent<Object>> keepAlive =
+        GenerationFeed.keepAlive(events)
+            .map(i -> ServerSentEvent.builder().comment("keep-alive").build());
+    return Flux.merge(events, keepAlive).doFinally(signal -> held.get().close());
+  }
+
+  /** The Last-Event-ID a client sends back: the last event id it saw (0: none, or unreadable). */
+  static long lastSeen(String header) {
+    if (header == null || header.isBlank()) {
+      return 0;
+    }
+    try {
+      return Math.max(0, Long.parseLong(header.strip()));
+    } catch (NumberFormatException e) {
+      return 0;
+    }
   }
 
   /**

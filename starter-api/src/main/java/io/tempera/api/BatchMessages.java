@@ -118,6 +118,19 @@ public final class BatchMessages {
   public record Counts(
       int total, int waiting, int inFlight, int succeeded, int failed, int cancelled) {}
 
+  /**
+   * A batch's progress as it is followed (SSE {@code GET /api/batches/{id}/events}, the canvas
+   * socket's {@code batch_progress} and {@code batch_ended}).
+   *
+   * @param eventId increases as the batch moves: its variations started + ended, + 1 once it ended
+   * @param status RUNNING, then COMPLETED, CANCELLED or FAILED in its last event
+   * @param quotaWait why its next generation waits to start, when it does
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  @io.swagger.v3.oas.annotations.media.Schema(name = "BatchEvent")
+  public record Event(
+      String batchId, long eventId, String status, Counts progress, QuotaWait quotaWait) {}
+
   /** A page of batches and the cursor of the next one (null: this was the last). */
   @io.swagger.v3.oas.annotations.media.Schema(name = "BatchList")
   public record Listed(List<Summary> items, String nextCursor) {}

@@ -521,14 +521,7 @@ public class BatchService {
     String node = null;
     try {
       BatchState state = state(id);
-      counts =
-          new BatchMessages.Counts(
-              state.total(),
-              state.waiting(),
-              state.inFlight().size(),
-              state.succeeded(),
-              state.failed(),
-              state.cancelled());
+      counts = counts(state);
       function = state.request().generation().functionId();
       node = state.request().generation().nodeId();
     } catch (RuntimeException unreadable) {
@@ -543,6 +536,42 @@ public class BatchService {
         counts,
         text(createdAt(m)),
         text(m.getCloseTime()));
+  }
+
+  /** A batch's counts, from its own state. */
+  private static BatchMessages.Counts counts(BatchState state) {
+    return new BatchMessages.Counts(
+        state.total(),
+        state.waiting(),
+        state.inFlight().size(),
+        state.succeeded(),
+        state.failed(),
+        state.cancelled());
+  }
+
+  /** 404 unless {@code caller} may read the batch. */
+  public void requireAccess(String id, Caller caller) {
+    requireOwner(state(id), caller);
+  }
+
+  /**
+   * Where the batch is now, as its followers see it ({@link BatchFeed}): its status, counts and
+   * quota wait, numbered by how far it got (started + ended, + 1 once it ended).
+   */
+  BatchMessages.Event event(String id) {
+    BatchState state = state(id);
+    String status = statusOf(id, state);
+    boolean ended = !BatchStatus.RUNNING.name().equals(status);
+    long eventId = (long) state.started() + state.outcomes().size() + (ended ? 1 : 0);
+    return new BatchMessages.Event(
+        id,
+        eventId,
+        status,
+        counts(state),
+        state.quotaWait() == null || ended
+            ? null
+            : new BatchMessages.QuotaWait(
+                state.quotaWait().code(), state.quotaWait().message(), state.quotaWait().until()));
   }
 
   /** When the batch was started: its first run's start (it continues as new after a chunk). */

@@ -23,11 +23,12 @@ import reactor.core.publisher.Sinks;
 
 /**
  * The canvas protocol on {@code /ws}. Client messages: {@code start_generation}, {@code
- * cancel_generation}, {@code subscribe}, {@code unsubscribe}, {@code list_generations}, {@code
- * ping}. Server messages: {@code task_acknowledged}, {@code task_state}, {@code task_progress},
- * {@code task_success}, {@code task_failed}, {@code generations}, {@code pong}, {@code error}. A
- * bad message gets an {@code error} reply and the socket stays open; closing the socket never stops
- * a generation.
+ * start_batch}, {@code cancel_generation}, {@code subscribe}, {@code subscribe_batch}, {@code
+ * unsubscribe}, {@code list_generations}, {@code ping}. Server messages: {@code task_acknowledged},
+ * {@code batch_acknowledged}, {@code task_state}, {@code task_progress}, {@code task_success},
+ * {@code task_failed}, {@code batch_progress}, {@code batch_ended}, {@code generations}, {@code
+ * pong}, {@code error}. A bad message gets an {@code error} reply and the socket stays open;
+ * closing the socket never stops a generation.
  */
 @Component
 public class CanvasWebSocketHandler implements WebSocketHandler {
@@ -60,6 +61,8 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
           Set.of("type", "taskIds", "lastEventIds"),
           "unsubscribe",
           Set.of("type", "taskIds"),
+          "subscribe_batch",
+          Set.of("type", "batchId", "lastEventId"),
           "list_generations",
           Set.of("type", "nodeId", "projectId", "status", "cursor", "limit", "subscribe"),
           "ping",
@@ -80,10 +83,18 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   private final GenerationHistory history;
   private BatchService batches;
 
+  private BatchFeed batchFeed;
+
   /** The batches started by {@code start_batch} (absent: the socket starts none). */
   @org.springframework.beans.factory.annotation.Autowired(required = false)
   void setBatches(BatchService batches) {
     this.batches = batches;
+  }
+
+  /** The batches' progress, for {@code subscribe_batch} (absent: the socket follows none). */
+  @org.springframework.beans.factory.annotation.Autowired(required = false)
+  void setBatchFeed(BatchFeed batchFeed) {
+    this.batchFeed = batchFeed;
   }
 
   public CanvasWebSocketHandler(
@@ -205,6 +216,40 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
                         }),
                 maxFollowedTasks,
                 1);
+    Flux<String> batchProgress =
+        connection
+            .batchFollows
+            .asFlux()
+            .flatMap(
+                follow ->
+                    Blocking.call(
+                            () -> {
+                              if (batches == null || batchFeed == null) {
+                                throw new ApiException(
+                                    org.springframework.http.HttpStatus.UNPROCESSABLE_CONTENT,
+                                    "BATCHES_UNAVAILABLE",
+                                    "This server runs no batches");
+                              }
+                              batches.requireAccess(follow.taskId(), follow.caller());
+                              return follow;
+                            })
+                        .flatMapMany(ok -> batchFeed.follow(follow.taskId(), follow.lastSeen()))
+                        .map(event -> write(batchMessage(event)))
+                        .doFinally(s -> connection.followed.remove(BATCH + follow.taskId()))
+                        .onErrorResume(e -> {
+                          ApiException api =
+                              Blocking.translate(e) instanceof ApiException a ? a : null;
+                          Map<String, Object> reply =
+                              error(
+                                  api == null ? "INTERNAL" : api.code(),
+                                  api == null ? "Following the batch failed" : api.getMessage(),
+                                  null,
+                                  null);
+                          reply.put("batchId", follow.taskId());
+                          return Mono.just(write(reply));
+                        }),
+                maxFollowedTasks,
+                1);
     Flux<WebSocketMessage> output =
         Flux.merge(
             connection
@@ -221,7 +266,8 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
                   }
                   return Mono.just(session.textMessage(write(reply)));
                 }),
-            tasks.map(session::textMessage));
+            tasks.map(session::textMessage),
+            batchProgress.map(session::textMessage));
     return Mono.zip(
             input,
             session.send(output),
@@ -330,6 +376,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       case "start_batch" -> startBatch(connection, message);
       case "cancel_generation" -> cancel(connection, message);
       case "subscribe" -> subscribe(connection, message);
+      case "subscribe_batch" -> subscribeBatch(connection, message);
       case "list_generations" -> listGenerations(connection, message);
       case "unsubscribe" -> {
         java.util.List<String> ids = taskIds(connection, message, "unsubscribe");
@@ -349,7 +396,7 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
                 "Unknown message type '"
                     + type
                     + "' (known: start_generation, start_batch, cancel_generation, subscribe,"
-                    + " unsubscribe, list_generations, ping)",
+                    + " subscribe_batch, unsubscribe, list_generations, ping)",
                 null,
                 null));
         yield Mono.empty();
@@ -624,6 +671,48 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
   }
 
   /**
+   * {@code subscribe_batch {batchId, lastEventId?}}: follows a batch's progress, {@code
+   * batch_progress} each time its counts moved (read at most once a second), then {@code
+   * batch_ended}; from after {@code lastEventId} when given (a resume after a reconnect).
+   */
+  private Mono<Void> subscribeBatch(Connection connection, JsonNode message) {
+    JsonNode batchId = message.get("batchId");
+    JsonNode last = message.get("lastEventId");
+    if (batchId == null
+        || !batchId.isTextual()
+        || batchId.asText().isBlank()
+        || (last != null && !last.isNull() && !(last.canConvertToLong() && last.asLong() >= 0))) {
+      connection.reply(
+          error(
+              "INVALID_MESSAGE",
+              "subscribe_batch needs a batchId (text); lastEventId is the last eventId seen,"
+                  + " a number >= 0",
+              null,
+              null));
+      return Mono.empty();
+    }
+    connection.followBatch(batchId.asText(), last == null ? 0 : last.asLong(0));
+    return Mono.empty();
+  }
+
+  /** A batch's event as the socket sends it: {@code batch_progress}, or {@code batch_ended}. */
+  static Map<String, Object> batchMessage(BatchMessages.Event event) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("type", BatchFeed.terminal(event) ? "batch_ended" : "batch_progress");
+    m.put("batchId", event.batchId());
+    m.put("eventId", event.eventId());
+    m.put("status", event.status().toLowerCase(java.util.Locale.ROOT));
+    m.put("progress", event.progress());
+    if (event.quotaWait() != null) {
+      m.put("quotaWait", event.quotaWait());
+    }
+    return m;
+  }
+
+  /** The key of a followed batch among a connection's followed tasks. */
+  private static final String BATCH = "batch:";
+
+  /**
    * The message's taskIds: a non-empty list of non-empty strings; else replies an error and returns
    * null.
    */
@@ -784,6 +873,10 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
     }
 
     final Sinks.Many<Follow> follows = Sinks.many().unicast().onBackpressureBuffer();
+
+    /** The batches to follow (a Follow of the batch's id), counted among the followed tasks. */
+    final Sinks.Many<Follow> batchFollows = Sinks.many().unicast().onBackpressureBuffer();
+
     final Sinks.Many<String> unfollows = Sinks.many().multicast().directBestEffort();
     final Set<String> followed = ConcurrentHashMap.newKeySet();
 
@@ -817,8 +910,27 @@ public class CanvasWebSocketHandler implements WebSocketHandler {
       }
     }
 
+    synchronized void followBatch(String batchId, long lastSeen) {
+      if (followed.contains(BATCH + batchId)) {
+        return;
+      }
+      if (followed.size() >= maxFollowedTasks) {
+        Map<String, Object> refused =
+            error(
+                "TOO_MANY_TASKS",
+                "A connection follows at most " + maxFollowedTasks + " tasks and batches",
+                null,
+                null);
+        refused.put("batchId", batchId);
+        reply(refused);
+      } else if (followed.add(BATCH + batchId)) {
+        batchFollows.tryEmitNext(new Follow(batchId, lastSeen, caller, false));
+      }
+    }
+
     synchronized void close() {
       follows.tryEmitComplete();
+      batchFollows.tryEmitComplete();
       replies.tryEmitComplete();
       if (held != null) {
         held.close();

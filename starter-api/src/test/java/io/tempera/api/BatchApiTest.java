@@ -101,6 +101,7 @@ class BatchApiTest {
 
   @Autowired io.tempera.security.ApiKeyStore keys;
   @Autowired WorkflowClient client;
+  @Autowired BatchFeed feed;
   @LocalServerPort int port;
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   WorkerFactory workers;
@@ -338,6 +339,164 @@ class BatchApiTest {
     assertThat(otherFilter.statusCode()).isEqualTo(400);
 
     client.newUntypedWorkflowStub(held).cancel("the test ends");
+  }
+
+  /** The lines of a server-sent event stream, as they come. */
+  private java.util.concurrent.BlockingQueue<String> sse(
+      String project, String path, String lastEventId) throws Exception {
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(uri(path))
+            .header("Authorization", "Bearer " + TestKeys.project(keys, project))
+            .header("Accept", "text/event-stream");
+    if (lastEventId != null) {
+      request.header("Last-Event-ID", lastEventId);
+    }
+    HttpResponse<java.util.stream.Stream<String>> response =
+        http.send(request.build(), HttpResponse.BodyHandlers.ofLines());
+    assertThat(response.statusCode()).isEqualTo(200);
+    java.util.concurrent.BlockingQueue<String> lines =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    Thread.ofVirtual()
+        .start(() -> {
+          response.body().forEach(lines::add);
+          lines.add("<end>");
+        });
+    return lines;
+  }
+
+  /** The next event of a stream: its name, id and data; null once the stream ended. */
+  private static JsonNode nextEvent(java.util.concurrent.BlockingQueue<String> lines)
+      throws Exception {
+    String event = null;
+    String id = null;
+    String data = null;
+    while (true) {
+      String line = lines.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(line).as("the stream goes on").isNotNull();
+      if (line.equals("<end>")) {
+        return null;
+      }
+      if (line.startsWith("event:")) event = line.substring(6).strip();
+      if (line.startsWith("id:")) id = line.substring(3).strip();
+      if (line.startsWith("data:")) data = line.substring(5).strip();
+      if (line.isEmpty() && data != null) {
+        com.fasterxml.jackson.databind.node.ObjectNode node = JSON.createObjectNode();
+        node.put("event", event);
+        node.put("id", Long.parseLong(id));
+        node.set("data", JSON.readTree(data));
+        return node;
+      }
+    }
+  }
+
+  @Test
+  void progressIsFollowedOverSseUntilTheEndAndResumedAfterTheLastEventId() throws Exception {
+    String id = started("t", ",\"count\":4,\"parameters\":{\"blur\":31}");
+    java.util.concurrent.BlockingQueue<String> stream =
+        sse("t", "/api/batches/" + id + "/events", null);
+    // a second follower shares the first one's poll
+    java.util.concurrent.BlockingQueue<String> other =
+        sse("t", "/api/batches/" + id + "/events", null);
+    JsonNode event = nextEvent(stream);
+    long last = 0;
+    while (event.path("data").path("progress").path("inFlight").asInt() < 3) {
+      assertThat(event.path("event").asText()).isEqualTo("progress");
+      assertThat(event.path("id").asLong()).isGreaterThan(last);
+      last = event.path("id").asLong();
+      event = nextEvent(stream);
+    }
+    assertThat(event.path("event").asText()).isEqualTo("progress");
+    assertThat(event.path("id").asLong()).isGreaterThan(last).isEqualTo(3);
+    assertThat(event.path("data").path("batchId").asText()).isEqualTo(id);
+    assertThat(event.path("data").path("status").asText()).isEqualTo("RUNNING");
+    assertThat(event.path("data").path("progress").path("total").asInt()).isEqualTo(4);
+    assertThat(event.path("data").path("progress").path("waiting").asInt()).isEqualTo(1);
+    assertThat(feed.pollsOpen()).isEqualTo(1);
+
+    // another project's key: 404 before any event
+    HttpResponse<String> foreign = get("p", "/api/batches/" + id + "/events");
+    assertThat(foreign.statusCode()).isEqualTo(404);
+
+    client.newUntypedWorkflowStub(id).cancel("cancelled by the test");
+    JsonNode end = nextEvent(stream);
+    while (end.path("event").asText().equals("progress")) {
+      assertThat(end.path("id").asLong()).isGreaterThan(last);
+      last = end.path("id").asLong();
+      end = nextEvent(stream);
+    }
+    assertThat(end.path("event").asText()).isEqualTo("cancelled");
+    assertThat(end.path("id").asLong()).isGreaterThan(last);
+    assertThat(end.path("data").path("status").asText()).isEqualTo("CANCELLED");
+    assertThat(end.path("data").path("progress").path("cancelled").asInt()).isEqualTo(4);
+    assertThat(end.path("data").path("progress").path("inFlight").asInt()).isZero();
+    assertThat(nextEvent(stream)).as("the stream ends after its end").isNull();
+    JsonNode otherEnd;
+    do {
+      otherEnd = nextEvent(other);
+    } while (otherEnd.path("event").asText().equals("progress"));
+    assertThat(otherEnd.path("id").asLong()).isEqualTo(end.path("id").asLong());
+    await().until(() -> feed.pollsOpen() == 0);
+
+    // resumed: after an earlier id, the end (the counts now); after the end's id, nothing
+    java.util.concurrent.BlockingQueue<String> resumed =
+        sse("t", "/api/batches/" + id + "/events", "3");
+    JsonNode again = nextEvent(resumed);
+    assertThat(again.path("event").asText()).isEqualTo("cancelled");
+    assertThat(again.path("id").asLong()).isEqualTo(end.path("id").asLong());
+    assertThat(nextEvent(resumed)).isNull();
+    java.util.concurrent.BlockingQueue<String> seen =
+        sse("t", "/api/batches/" + id + "/events", end.path("id").asText());
+    assertThat(nextEvent(seen)).isNull();
+  }
+
+  @Test
+  void theCanvasSocketFollowsABatchWithBatchProgressUntilBatchEnded() throws Exception {
+    GenerationValuesApiTest.Socket ws = new GenerationValuesApiTest.Socket();
+    java.net.http.WebSocket socket =
+        http.newWebSocketBuilder()
+            .header("Authorization", "Bearer " + TestKeys.project(keys, "u"))
+            .buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), ws)
+            .get(10, java.util.concurrent.TimeUnit.SECONDS);
+    try {
+      String id = started("u", ",\"count\":3");
+      socket
+          .sendText("{\"type\":\"subscribe_batch\",\"batchId\":\"" + id + "\"}", true)
+          .get(10, java.util.concurrent.TimeUnit.SECONDS);
+      long last = 0;
+      JsonNode message;
+      while (true) {
+        message = ws.received.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(message).isNotNull();
+        assertThat(message.path("batchId").asText()).as(message.toString()).isEqualTo(id);
+        assertThat(message.path("eventId").asLong()).isGreaterThan(last);
+        last = message.path("eventId").asLong();
+        if (!message.path("type").asText().equals("batch_progress")) {
+          break;
+        }
+        assertThat(message.path("status").asText()).isEqualTo("running");
+      }
+      assertThat(message.path("type").asText()).isEqualTo("batch_ended");
+      assertThat(message.path("status").asText()).isEqualTo("completed");
+      assertThat(message.path("progress").path("succeeded").asInt()).isEqualTo(3);
+      assertThat(message.path("eventId").asLong()).isEqualTo(7); // 3 started + 3 ended + its end
+
+      // another project's batch, and a bad message: errors naming it
+      String foreign = started("p", ",\"count\":1");
+      socket
+          .sendText("{\"type\":\"subscribe_batch\",\"batchId\":\"" + foreign + "\"}", true)
+          .get(10, java.util.concurrent.TimeUnit.SECONDS);
+      JsonNode refused = ws.received.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(refused.path("type").asText()).as(refused.toString()).isEqualTo("error");
+      assertThat(refused.path("code").asText()).isEqualTo("NOT_FOUND");
+      assertThat(refused.path("batchId").asText()).isEqualTo(foreign);
+      socket
+          .sendText("{\"type\":\"subscribe_batch\",\"batchId\":7}", true)
+          .get(10, java.util.concurrent.TimeUnit.SECONDS);
+      JsonNode bad = ws.received.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(bad.path("code").asText()).as(bad.toString()).isEqualTo("INVALID_MESSAGE");
+    } finally {
+      socket.abort();
+    }
   }
 
   @Test

@@ -114,6 +114,16 @@ class CanvasWebSocketSchemaTest {
                 + "\"requestId\":\"r\",\"tier\":\"high\",\"priority\":\"batch\","
                 + "\"parameters\":{\"image\":\"uploads/a.png\"},\"webhook\":{\"url\":\"https://x\"}}",
             "{\"type\":\"subscribe\",\"taskIds\":[\"t\"],\"lastEventIds\":{\"t\":3}}",
+            "{\"type\":\"subscribe_batch\",\"batchId\":\"batch-x\",\"lastEventId\":4}",
+            "{\"type\":\"batch_progress\",\"batchId\":\"batch-x\",\"eventId\":5,"
+                + "\"status\":\"running\",\"progress\":{\"total\":4,\"waiting\":1,"
+                + "\"inFlight\":3,\"succeeded\":0,\"failed\":0,\"cancelled\":0},"
+                + "\"quotaWait\":{\"code\":\"QUOTA_QUEUED\",\"message\":\"m\",\"until\":\"t\"}}",
+            "{\"type\":\"batch_ended\",\"batchId\":\"batch-x\",\"eventId\":9,"
+                + "\"status\":\"cancelled\",\"progress\":{\"total\":4,\"waiting\":0,"
+                + "\"inFlight\":0,\"succeeded\":1,\"failed\":0,\"cancelled\":3}}",
+            "{\"type\":\"error\",\"code\":\"NOT_FOUND\",\"status\":404,\"message\":\"m\","
+                + "\"batchId\":\"batch-x\"}",
             "{\"type\":\"error\",\"code\":\"QUOTA_RUNNING\",\"status\":429,\"message\":\"m\","
                 + "\"retryAfterSeconds\":5,\"nodeId\":\"n\",\"requestId\":\"r\"}")) {
       assertThat(schema.validate(JSON.readTree(ok))).as(ok).isEmpty();
@@ -122,6 +132,10 @@ class CanvasWebSocketSchemaTest {
         List.of(
             "{\"type\":\"start_generation\",\"nodeId\":\"n\",\"priority\":\"asap\"}",
             "{\"type\":\"subscribe\",\"taskIds\":[]}",
+            "{\"type\":\"subscribe_batch\"}",
+            "{\"type\":\"batch_ended\",\"batchId\":\"b\",\"eventId\":3,\"status\":\"running\","
+                + "\"progress\":{\"total\":1,\"waiting\":0,\"inFlight\":1,\"succeeded\":0,"
+                + "\"failed\":0,\"cancelled\":0}}",
             "{\"type\":\"error\",\"code\":\"NOPE\",\"status\":400,\"message\":\"m\"}",
             "{\"type\":\"what\"}")) {
       assertThat(schema.validate(JSON.readTree(bad))).as(bad).isNotEmpty();

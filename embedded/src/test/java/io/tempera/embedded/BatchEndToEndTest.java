@@ -99,6 +99,21 @@ class BatchEndToEndTest {
     String id = JSON.readTree(accepted.body()).get("id").asText();
     assertThat(JSON.readTree(accepted.body()).get("total").asInt()).isEqualTo(3);
 
+    // followed live over SSE from its start: the counts as they move, ids increasing, its end
+    HttpResponse<java.util.stream.Stream<String>> stream =
+        http.send(
+            EmbeddedTestRoot.request(ROOT, api("/api/batches/" + id + "/events"))
+                .header("Accept", "text/event-stream")
+                .build(),
+            HttpResponse.BodyHandlers.ofLines());
+    assertThat(stream.statusCode()).isEqualTo(200);
+    java.util.concurrent.CompletableFuture<List<String>> followed =
+        java.util.concurrent.CompletableFuture.supplyAsync(() ->
+            stream
+                .body()
+                .filter(line -> line.startsWith("event:") || line.startsWith("id:"))
+                .toList());
+
     JsonNode[] state = new JsonNode[1];
     await()
         .atMost(Duration.ofSeconds(90))
@@ -126,6 +141,30 @@ class BatchEndToEndTest {
       assertThat(generation.get("parameters").get("blur").asInt()).isEqualTo(2);
     }
     assertThat(borders).containsExactlyInAnyOrder(8, 16, 24);
+
+    List<String> lines = followed.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    List<String> names = lines.stream().filter(l -> l.startsWith("event:")).toList();
+    List<Long> ids =
+        lines.stream()
+            .filter(l -> l.startsWith("id:"))
+            .map(l -> Long.parseLong(l.substring(3).strip()))
+            .toList();
+    assertThat(names).last().isEqualTo("event:completed");
+    assertThat(names.subList(0, names.size() - 1)).isNotEmpty().allMatch("event:progress"::equals);
+    assertThat(ids).isSorted().doesNotHaveDuplicates().last().isEqualTo(7L);
+
+    // listed among its project's batches (Temporal's visibility query on the real server)
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(() -> {
+          JsonNode listed = get("/api/batches?status=completed");
+          assertThat(listed.path("items")).extracting(i -> i.path("id").asText()).contains(id);
+        });
+    JsonNode item = get("/api/batches").path("items").get(0);
+    assertThat(item.path("id").asText()).isEqualTo(id);
+    assertThat(item.path("total").asInt()).isEqualTo(3);
+    assertThat(item.path("progress").path("succeeded").asInt()).isEqualTo(3);
+    assertThat(item.path("createdAt").asText()).isNotEmpty();
 
     await()
         .atMost(Duration.ofSeconds(30))

@@ -8,6 +8,9 @@ import type {
   BatchAccepted,
   BatchOutput,
   BatchPageRequest,
+  BatchList,
+  BatchStreamEvent,
+  ListBatchesQuery,
   GenerationList,
   ListGenerationsQuery,
   StartBatchRequest,
@@ -310,6 +313,21 @@ export class TemperaClient {
   }
 
   /**
+   * `GET /api/batches`: the project's batches, newest first, each with its status, counts and
+   * `createdAt`; `status` (`RUNNING`, `COMPLETED`, `CANCELLED`, `FAILED`) filters them; pass the
+   * answer's `nextCursor` as `cursor` (with the same status) for the next page. Another project's
+   * batches never appear. Rejects with `400 INVALID_STATUS`, `INVALID_CURSOR` or `INVALID_LIMIT`.
+   */
+  listBatches(query: ListBatchesQuery = {}): Promise<BatchList> {
+    const params = new URLSearchParams();
+    if (query.status) params.set("status", query.status);
+    if (query.cursor) params.set("cursor", query.cursor);
+    if (query.limit !== undefined) params.set("limit", String(query.limit));
+    const search = params.size > 0 ? `?${params}` : "";
+    return this.request<BatchList>("GET", `/api/batches${search}`);
+  }
+
+  /**
    * `GET /api/generations`: the project's generations, newest first, filtered by `status`,
    * `function`, `node` and `since`; pass the answer's `nextCursor` as `cursor` (with the same
    * filters) for the next page. Rejects with `400 INVALID_STATUS`, `INVALID_SINCE`,
@@ -343,6 +361,42 @@ export class TemperaClient {
     options?: { lastEventId?: number; signal?: AbortSignal },
   ): AsyncGenerator<GenerationStreamEvent, void, undefined> {
     const url = `${this.baseUrl}/api/generations/${encodeURIComponent(id)}/events`;
+    for await (const block of this.eventStream(url, options, (event) => GENERATION_ENDS.has(event), "the generation")) {
+      const event = parseServerSentEvent(block);
+      if (event) yield event;
+    }
+  }
+
+  /**
+   * `GET /api/batches/{id}/events`: the batch's progress as server-sent events: `progress` (its
+   * counts, read by the server at most once a second and sent when they moved), then one terminal
+   * event (`completed`, `cancelled` or `failed`, with its last counts), after which the iteration
+   * ends. `id` increases as the batch moves; pass the last one seen as `lastEventId` to resume
+   * after a drop (only what moved since comes again). Rejects with TemperaApiError (404
+   * `NOT_FOUND` for another project's batch, 429 `TOO_MANY_CONNECTIONS`), and with ConnectionError
+   * when the stream breaks before the end. Breaking out of the loop (or aborting `signal`) closes it.
+   */
+  async *batchEvents(
+    id: string,
+    options?: { lastEventId?: number; signal?: AbortSignal },
+  ): AsyncGenerator<BatchStreamEvent, void, undefined> {
+    const url = `${this.baseUrl}/api/batches/${encodeURIComponent(id)}/events`;
+    for await (const block of this.eventStream(url, options, (event) => BATCH_ENDS.has(event), "the batch")) {
+      const event = parseEventBlock(block);
+      if (event) yield { event: event.event, id: event.id, data: event.data } as BatchStreamEvent;
+    }
+  }
+
+  /**
+   * The raw event blocks of a server-sent event stream (keep-alive comments included, which the
+   * parsers skip), ending after the first event whose name `isEnd` accepts.
+   */
+  private async *eventStream(
+    url: string,
+    options: { lastEventId?: number; signal?: AbortSignal } | undefined,
+    isEnd: (event: string) => boolean,
+    what: string,
+  ): AsyncGenerator<string, void, undefined> {
     const headers: Record<string, string> = { accept: "text/event-stream" };
     if (options?.lastEventId !== undefined) headers["last-event-id"] = String(options.lastEventId);
     const response = await this.send("GET", url, { headers, signal: options?.signal });
@@ -358,7 +412,7 @@ export class TemperaClient {
           chunk = await reader.read();
         } catch (error) {
           if (options?.signal?.aborted) return;
-          throw new ConnectionError(`The event stream of ${id} broke: ${errorMessage(error)}`, { cause: error });
+          throw new ConnectionError(`The event stream of ${url} broke: ${errorMessage(error)}`, { cause: error });
         }
         if (chunk.done) break;
         buffer += decoder.decode(chunk.value, { stream: true }).replace(/\r\n?/g, "\n");
@@ -366,10 +420,9 @@ export class TemperaClient {
         while ((end = buffer.indexOf("\n\n")) >= 0) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
-          const event = parseServerSentEvent(block);
-          if (!event) continue;
-          yield event;
-          if (event.event === "succeeded" || event.event === "failed" || event.event === "cancelled") {
+          yield block;
+          const name = parseEventBlock(block)?.event;
+          if (name !== undefined && isEnd(name)) {
             ended = true;
             return;
           }
@@ -377,7 +430,7 @@ export class TemperaClient {
       }
       if (!ended && !options?.signal?.aborted) {
         throw new ConnectionError(
-          `The event stream of ${id} ended before the generation did; resume with its last event id as lastEventId`,
+          `The event stream of ${url} ended before ${what} did; resume with its last event id as lastEventId`,
         );
       }
     } finally {
@@ -1146,7 +1199,11 @@ function retryAfter(header: string | null): number | undefined {
 }
 
 /** One server-sent event block (its lines without the blank line after them); undefined for comments only. */
-function parseServerSentEvent(block: string): GenerationStreamEvent | undefined {
+const GENERATION_ENDS = new Set(["succeeded", "failed", "cancelled"]);
+const BATCH_ENDS = new Set(["completed", "cancelled", "failed"]);
+
+/** One server-sent event block's name, id and parsed data (undefined: a comment, no data). */
+function parseEventBlock(block: string): { event: string; id: number; data: unknown } | undefined {
   let event = "message";
   let id: number | undefined;
   const data: string[] = [];
@@ -1160,11 +1217,16 @@ function parseServerSentEvent(block: string): GenerationStreamEvent | undefined 
     else if (field === "data") data.push(value);
   }
   if (data.length === 0) return undefined;
-  const parsed: unknown = JSON.parse(data.join("\n"));
-  if (event === "state" || event === "succeeded" || event === "failed" || event === "cancelled") {
-    withValues(parsed as Generation);
+  return { event, id: id ?? 0, data: JSON.parse(data.join("\n")) as unknown };
+}
+
+function parseServerSentEvent(block: string): GenerationStreamEvent | undefined {
+  const parsed = parseEventBlock(block);
+  if (!parsed) return undefined;
+  if (parsed.event === "state" || GENERATION_ENDS.has(parsed.event)) {
+    withValues(parsed.data as Generation);
   }
-  return { event, id: id ?? 0, data: parsed } as GenerationStreamEvent;
+  return parsed as GenerationStreamEvent;
 }
 
 /** `values` as an empty list where a server before 0.2 sent none. */

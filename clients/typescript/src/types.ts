@@ -635,6 +635,53 @@ export interface BatchPageRequest {
   limit?: number;
 }
 
+/** A batch's counts as its list and its progress events give them (no question to its generations). */
+export type BatchCounts = Present<Schemas["BatchCounts"]>;
+
+/** One batch in the project's list (`client.listBatches(…)`). */
+export interface BatchSummary extends Present<Schemas["BatchSummary"], "total" | "progress" | "endedAt" | "nodeId" | "functionId"> {
+  status: BatchStatus;
+  /** Absent (as `progress`) when its state could not be read at the time. */
+  total?: number;
+  progress?: BatchCounts;
+  /** ISO-8601 (UTC). */
+  createdAt: string;
+  /** ISO-8601 (UTC), once it ended. */
+  endedAt?: string;
+}
+
+/** A page of the project's batches, newest first; `nextCursor` is absent on the last page. */
+export interface BatchList {
+  items: BatchSummary[];
+  nextCursor?: string;
+}
+
+/** The filters of `client.listBatches(…)` (`GET /api/batches`); each optional. */
+export interface ListBatchesQuery {
+  /** `RUNNING`, `COMPLETED`, `CANCELLED` or `FAILED` (any case); another is `400 INVALID_STATUS`. */
+  status?: BatchStatus | (string & {});
+  /** The `nextCursor` of the page before (with the same status, else `400 INVALID_CURSOR`). */
+  cursor?: string;
+  /** Batches per page: default 20, at most 100. */
+  limit?: number;
+}
+
+/** A batch's progress as its events carry it. */
+export interface BatchProgressEvent extends Present<Schemas["BatchEvent"], "quotaWait"> {
+  status: BatchStatus;
+  progress: BatchCounts;
+  quotaWait?: BatchQuotaWait;
+}
+
+/**
+ * One server-sent event of a batch (`client.batchEvents(id)`): `progress` while it runs, then one of
+ * `completed`, `cancelled`, `failed`. `id` increases as the batch moves (variations started + ended,
+ * + 1 at its end); pass the last one seen as `lastEventId` to resume.
+ */
+export type BatchStreamEvent =
+  | { event: "progress"; id: number; data: BatchProgressEvent }
+  | { event: "completed" | "cancelled" | "failed"; id: number; data: BatchProgressEvent };
+
 /** The filters of `client.listGenerations(…)` (`GET /api/generations`); each optional. */
 export interface ListGenerationsQuery {
   /** An operator key's project to list (a project key lists its own). */

@@ -1,9 +1,12 @@
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from "vitest";
 import WebSocket from "ws";
 import {
+  ConnectionError,
   TemperaApiError,
   TemperaClient,
   type Batch,
+  type BatchStreamEvent,
+  type BatchSummary,
   type BatchItemStatus,
   type BatchStatus,
   type GenerationListItem,
@@ -281,5 +284,80 @@ describe("listGenerations", () => {
     const error = await client().listGenerations({ status: "DONE" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TemperaApiError);
     expect(error).toMatchObject({ status: 400, code: "INVALID_STATUS" });
+  });
+
+  it("listBatches sends status, cursor and limit and resolves with the page, typed", async () => {
+    const summary = {
+      id: "batch-p1-r2",
+      status: "RUNNING",
+      functionId: "text-to-image",
+      nodeId: "n1",
+      total: 4,
+      progress: { total: 4, waiting: 1, inFlight: 3, succeeded: 0, failed: 0, cancelled: 0 },
+      createdAt: "2026-12-07T20:00:00Z",
+    };
+    server.route("GET", "/api/batches", (req) =>
+      req.search.includes("cursor=")
+        ? { status: 200, json: { items: [{ ...summary, id: "batch-p1-r1", status: "COMPLETED", endedAt: "2026-12-07T20:01:00Z" }] } }
+        : { status: 200, json: { items: [summary], nextCursor: "c2" } },
+    );
+    const c = client();
+    const first = await c.listBatches({ status: "RUNNING", limit: 1 });
+    expect(server.requests.at(-1)!.search).toBe("?status=RUNNING&limit=1");
+    expect(first.items[0]!.progress?.inFlight).toBe(3);
+    expect(first.nextCursor).toBe("c2");
+    const second = await c.listBatches({ cursor: first.nextCursor! });
+    expect(server.requests.at(-1)!.search).toBe("?cursor=c2");
+    expect(second.items.map((b) => b.status)).toEqual(["COMPLETED"]);
+    expect(second.nextCursor).toBeUndefined();
+    expectTypeOf<BatchSummary["status"]>().toEqualTypeOf<"RUNNING" | "COMPLETED" | "CANCELLED" | "FAILED">();
+
+    server.route("GET", "/api/batches", () => ({
+      status: 400,
+      json: { code: "INVALID_STATUS", message: "status is one of running, completed, cancelled, failed; got done", problems: [] },
+    }));
+    const refused = await c.listBatches({ status: "done" }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TemperaApiError);
+    expect((refused as TemperaApiError).code).toBe("INVALID_STATUS");
+  });
+
+  it("batchEvents reads the batch's progress events until its end, resuming after lastEventId", async () => {
+    const counts = (waiting: number, inFlight: number, cancelled: number) => ({
+      total: 4,
+      waiting,
+      inFlight,
+      succeeded: 0,
+      failed: 0,
+      cancelled,
+    });
+    server.route("GET", "/api/batches/batch-p1-r2/events", (_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(": keep-alive\n\n");
+      res.write(`event:progress\nid:3\ndata:${JSON.stringify({ batchId: "batch-p1-r2", eventId: 3, status: "RUNNING", progress: counts(1, 3, 0) })}\n\n`);
+      res.write(`event:cancelled\nid:7\ndata:${JSON.stringify({ batchId: "batch-p1-r2", eventId: 7, status: "CANCELLED", progress: counts(0, 0, 4) })}\n\n`);
+      // anything after the end is not read
+      res.end(`event:progress\nid:8\ndata:{}\n\n`);
+    });
+    const seen: BatchStreamEvent[] = [];
+    for await (const e of client().batchEvents("batch-p1-r2", { lastEventId: 2 })) seen.push(e);
+    expect(seen.map((e) => [e.event, e.id])).toEqual([
+      ["progress", 3],
+      ["cancelled", 7],
+    ]);
+    expect(seen[0]!.data.progress.inFlight).toBe(3);
+    expect(seen[1]!.data.status).toBe("CANCELLED");
+    const request = server.requests.at(-1)!;
+    expect(request.headers["last-event-id"]).toBe("2");
+    expect(request.headers.accept).toBe("text/event-stream");
+
+    // a stream that ends before the batch did: ConnectionError (resume with the last id)
+    server.route("GET", "/api/batches/batch-p1-r2/events", (_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(`event:progress\nid:3\ndata:${JSON.stringify({ batchId: "batch-p1-r2", eventId: 3, status: "RUNNING", progress: counts(1, 3, 0) })}\n\n`);
+    });
+    const broken = await (async () => {
+      for await (const _ of client().batchEvents("batch-p1-r2")) void _;
+    })().catch((e: unknown) => e);
+    expect(broken).toBeInstanceOf(ConnectionError);
   });
 });

@@ -12,6 +12,8 @@ import {
   TemperaApiError,
   TemperaClient,
   type Batch,
+  type BatchList,
+  type BatchStreamEvent,
   type GenerationEvent,
   type TaskProgress,
   type TaskSuccess,
@@ -581,6 +583,43 @@ describe("batches and the history", () => {
     await expect(
       client.startBatch({ functionId: "seeded-color", parameters: { seed: 5 }, projectId: PROJECT, nodeId: "nb-ws-bad", count: 2 }, { transport: "websocket" }),
     ).rejects.toMatchObject({ name: "TemperaApiError", status: 422, code: "BATCH_NOTHING_VARIES", nodeId: "nb-ws-bad" });
+  });
+
+  it("follows a batch's progress by batchEvents to its end, and lists it among the project's batches, not another project's", async () => {
+    const accepted = await client.startBatch({ functionId: "seeded-color", parameters: {}, projectId: PROJECT, nodeId: "nb-events", tier: "draft", count: 3 });
+    const seen: BatchStreamEvent[] = [];
+    for await (const e of client.batchEvents(accepted.id)) seen.push(e);
+    const end = seen.at(-1)!;
+    expect(end.event).toBe("completed");
+    expect(end.data).toMatchObject({ batchId: accepted.id, status: "COMPLETED", progress: { total: 3, succeeded: 3, waiting: 0, inFlight: 0 } });
+    expect(end.id).toBe(7); // 3 started + 3 ended + its end
+    for (const e of seen.slice(0, -1)) expect(e.event).toBe("progress");
+    const ids = seen.map((e) => e.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(new Set(ids).size).toBe(ids.length);
+    // resumed after the end: nothing more
+    const again: BatchStreamEvent[] = [];
+    for await (const e of client.batchEvents(accepted.id, { lastEventId: 3 })) again.push(e);
+    expect(again.map((e) => [e.event, e.id])).toEqual([["completed", 7]]);
+
+    // listed (the server's visibility may take a moment), newest first, with its counts
+    let listed: BatchList | undefined;
+    for (let i = 0; i < 60; i++) {
+      listed = await client.listBatches({ status: "COMPLETED", limit: 100 });
+      if (listed.items.some((b) => b.id === accepted.id)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const item = listed!.items.find((b) => b.id === accepted.id);
+    expect(item).toMatchObject({ status: "COMPLETED", total: 3, progress: { succeeded: 3 } });
+    expect(Date.parse(item!.createdAt)).not.toBeNaN();
+    const other = clientWith(OTHER_API_KEY);
+    try {
+      const theirs = await other.listBatches({ limit: 100 });
+      expect(theirs.items.map((b) => b.id)).not.toContain(accepted.id);
+      await expect(other.batchEvents(accepted.id).next()).rejects.toMatchObject({ name: "TemperaApiError", status: 404 });
+    } finally {
+      other.close();
+    }
   });
 
   it("maps batch errors: nothing varies (422), unknown batch (404), another project's batch (404)", async () => {

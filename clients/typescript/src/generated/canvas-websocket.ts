@@ -3,7 +3,7 @@
  * The canvas WebSocket protocol on /ws: JSON text frames, each an object with a type. ServerMessage: what the server sends; ClientMessage: what it accepts. CanvasWebSocketSchemaTest checks the server against it.
  */
 export type CanvasMessage = (ServerMessage | ClientMessage)
-export type ServerMessage = (AuthenticatedMessage | TaskAcknowledgedMessage | BatchAcknowledgedMessage | TaskStateMessage | TaskProgressMessage | TaskSuccessMessage | TaskFailedMessage | GenerationsMessage | ErrorMessage | PongMessage)
+export type ServerMessage = (AuthenticatedMessage | TaskAcknowledgedMessage | BatchAcknowledgedMessage | TaskStateMessage | TaskProgressMessage | TaskSuccessMessage | TaskFailedMessage | BatchProgressMessage | BatchEndedMessage | GenerationsMessage | ErrorMessage | PongMessage)
 export type Role = ("project" | "operator")
 /**
  * task_acknowledged's status: the generation's, in lower case.
@@ -22,10 +22,14 @@ export type Tier = ("draft" | "standard" | "high" | "ultra")
 export type GenerationErrorCode = ("INVALID_REQUEST" | "UNKNOWN_FUNCTION" | "FUNCTION_UNAVAILABLE" | "BACKEND_UNREACHABLE" | "BACKEND_BUSY" | "BACKEND_MISCONFIGURED" | "BACKEND_VALIDATION" | "MISSING_NODE" | "OUT_OF_GPU_MEMORY" | "MODEL_UNAVAILABLE" | "CONTAINER_CRASHED" | "EXECUTION_ERROR" | "BACKEND_FAULT" | "TIMEOUT" | "STALLED" | "CANCELLED" | "OUTPUT_NOT_PRODUCED" | "OUTPUT_MISSING" | "INTERNAL")
 export type ErrorAction = ("FIX_INPUT" | "NONE" | "REDUCE_QUALITY" | "RETRY" | "RETRY_LATER")
 /**
+ * batch_ended's status: how the batch ended (failed: its workflow was stopped otherwise).
+ */
+export type BatchEndStatus = ("completed" | "cancelled" | "failed")
+/**
  * ApiErrorCode on the server; the same codes as the REST error bodies (OpenAPI Error.code).
  */
-export type ApiErrorCode = ("INVALID_REQUEST" | "INVALID_BODY" | "INVALID_FIELD" | "INVALID_JSON" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INVALID_CURSOR" | "INVALID_FILTER" | "INVALID_LIMIT" | "INVALID_SINCE" | "MISSING_FILE" | "INVALID_HOST" | "UNAUTHENTICATED" | "FORBIDDEN" | "ORIGIN_NOT_ALLOWED" | "UNSAFE_PATH" | "NOT_FOUND" | "UNKNOWN_PROJECT" | "UNKNOWN_FUNCTION" | "UNKNOWN_FUNCTION_VERSION" | "NO_SUCH_KEY" | "ENCRYPTION_OFF" | "NO_WEBHOOK_SETTINGS" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "REQUEST_ID_REUSED" | "FUNCTION_UNAVAILABLE" | "GENERATION_RUNNING" | "OUTPUT_GONE" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "FIELDS_TOO_LARGE" | "TOO_MANY_PARTS" | "MESSAGE_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_FILE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "INVALID_PARAMETERS" | "PRIORITY_NOT_ALLOWED" | "WEBHOOKS_UNAVAILABLE" | "BATCHES_UNAVAILABLE" | "WEBHOOK_INVALID_URL" | "WEBHOOK_NOT_ALLOWED" | "WEBHOOK_ADDRESS_FORBIDDEN" | "WEBHOOK_UNRESOLVABLE" | "IMAGE_TOO_LARGE" | "PAYLOAD_NOT_DECRYPTABLE" | "BATCH_TOO_LARGE" | "BATCH_NOTHING_VARIES" | "INVALID_SWEEP" | "TOO_MANY_CONNECTIONS" | "TOO_MANY_TASKS" | "RATE_LIMITED" | "QUOTA_RUNNING" | "QUOTA_QUEUED" | "QUOTA_GPU_TIME" | "QUEUE_FULL" | "INTERNAL" | "DISPATCH_FAILED" | "NO_WORKER" | "ORCHESTRATOR_UNAVAILABLE" | "HISTORY_UNAVAILABLE")
-export type ClientMessage = (AuthenticateMessage | StartGenerationMessage | StartBatchMessage | CancelGenerationMessage | SubscribeMessage | UnsubscribeMessage | ListGenerationsMessage | PingMessage)
+export type ApiErrorCode = ("INVALID_REQUEST" | "INVALID_BODY" | "INVALID_FIELD" | "INVALID_JSON" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INVALID_CURSOR" | "INVALID_FILTER" | "INVALID_STATUS" | "INVALID_LIMIT" | "INVALID_SINCE" | "MISSING_FILE" | "INVALID_HOST" | "UNAUTHENTICATED" | "FORBIDDEN" | "ORIGIN_NOT_ALLOWED" | "UNSAFE_PATH" | "NOT_FOUND" | "UNKNOWN_PROJECT" | "UNKNOWN_FUNCTION" | "UNKNOWN_FUNCTION_VERSION" | "NO_SUCH_KEY" | "ENCRYPTION_OFF" | "NO_WEBHOOK_SETTINGS" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "REQUEST_ID_REUSED" | "FUNCTION_UNAVAILABLE" | "GENERATION_RUNNING" | "OUTPUT_GONE" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "FIELDS_TOO_LARGE" | "TOO_MANY_PARTS" | "MESSAGE_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_FILE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "INVALID_PARAMETERS" | "PRIORITY_NOT_ALLOWED" | "WEBHOOKS_UNAVAILABLE" | "BATCHES_UNAVAILABLE" | "WEBHOOK_INVALID_URL" | "WEBHOOK_NOT_ALLOWED" | "WEBHOOK_ADDRESS_FORBIDDEN" | "WEBHOOK_UNRESOLVABLE" | "IMAGE_TOO_LARGE" | "PAYLOAD_NOT_DECRYPTABLE" | "BATCH_TOO_LARGE" | "BATCH_NOTHING_VARIES" | "INVALID_SWEEP" | "TOO_MANY_CONNECTIONS" | "TOO_MANY_TASKS" | "RATE_LIMITED" | "QUOTA_RUNNING" | "QUOTA_QUEUED" | "QUOTA_GPU_TIME" | "QUEUE_FULL" | "INTERNAL" | "DISPATCH_FAILED" | "NO_WORKER" | "ORCHESTRATOR_UNAVAILABLE" | "HISTORY_UNAVAILABLE")
+export type ClientMessage = (AuthenticateMessage | StartGenerationMessage | StartBatchMessage | CancelGenerationMessage | SubscribeMessage | SubscribeBatchMessage | UnsubscribeMessage | ListGenerationsMessage | PingMessage)
 export type Priority = ("urgent" | "interactive" | "normal" | "low" | "batch")
 
 /**
@@ -47,7 +51,7 @@ requestId?: string
 status: AckStatus
 }
 /**
- * start_batch was accepted (or found again by its requestId); its progress is read with GET /api/batches/{id}, its generations followed with subscribe.
+ * start_batch was accepted (or found again by its requestId); its progress is followed with subscribe_batch (or read with GET /api/batches/{id}), its generations with subscribe.
  */
 export interface BatchAcknowledgedMessage {
 type: "batch_acknowledged"
@@ -156,6 +160,46 @@ outputs: Output[]
 values: Value[]
 }
 /**
+ * A followed batch's counts moved (read at most once a second). eventId increases as the batch moves (its variations started + ended).
+ */
+export interface BatchProgressMessage {
+type: "batch_progress"
+batchId: string
+eventId: number
+status: "running"
+progress: BatchCounts
+quotaWait?: BatchQuotaWait
+}
+/**
+ * A batch's counts: its variations not started (waiting), started and not ended (inFlight), and ended each way.
+ */
+export interface BatchCounts {
+total: number
+waiting: number
+inFlight: number
+succeeded: number
+failed: number
+cancelled: number
+}
+/**
+ * Why the batch's next generation waits to start (a project quota), and until when.
+ */
+export interface BatchQuotaWait {
+code: string
+message: string
+until?: string
+}
+/**
+ * A followed batch ended: its last counts; the last message about it.
+ */
+export interface BatchEndedMessage {
+type: "batch_ended"
+batchId: string
+eventId: number
+status: BatchEndStatus
+progress: BatchCounts
+}
+/**
  * The answer to list_generations: a page of the node's generations, newest first.
  */
 export interface GenerationsMessage {
@@ -190,6 +234,10 @@ requestId?: string
  * 429s: when trying again is worth it.
  */
 retryAfterSeconds?: number
+/**
+ * The batch a subscribe_batch's error is about.
+ */
+batchId?: string
 }
 export interface RequestProblem {
 /**
@@ -296,6 +344,14 @@ taskIds: [string, ...(string)[]]
 lastEventIds?: {
 [k: string]: number
 }
+}
+/**
+ * Follows a batch's progress: batch_progress messages, then batch_ended; from after lastEventId when given.
+ */
+export interface SubscribeBatchMessage {
+type: "subscribe_batch"
+batchId: string
+lastEventId?: number
 }
 /**
  * Stops following tasks (the generations go on).

@@ -39,7 +39,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["list_1"];
+        get: operations["list_2"];
         put?: never;
         post: operations["create"];
         delete?: never;
@@ -87,7 +87,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["list_3"];
+        get: operations["list_4"];
         put?: never;
         post?: never;
         delete?: never;
@@ -135,7 +135,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        get: operations["list_1"];
         put?: never;
         post: operations["start_1"];
         delete?: never;
@@ -176,6 +176,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/batches/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["events_1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/functions": {
         parameters: {
             query?: never;
@@ -183,7 +199,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["list_2"];
+        get: operations["list_3"];
         put?: never;
         post?: never;
         delete?: never;
@@ -446,9 +462,32 @@ export interface components {
             /** Format: int32 */
             total?: number;
         };
+        BatchCounts: {
+            /** Format: int32 */
+            cancelled?: number;
+            /** Format: int32 */
+            failed?: number;
+            /** Format: int32 */
+            inFlight?: number;
+            /** Format: int32 */
+            succeeded?: number;
+            /** Format: int32 */
+            total?: number;
+            /** Format: int32 */
+            waiting?: number;
+        };
         BatchError: {
             code?: string;
             message?: string;
+        };
+        BatchEvent: {
+            batchId?: string;
+            /** Format: int64 */
+            eventId?: number;
+            progress?: components["schemas"]["BatchCounts"];
+            quotaWait?: components["schemas"]["BatchQuotaWait"];
+            /** @enum {string} */
+            status?: "RUNNING" | "COMPLETED" | "CANCELLED" | "FAILED";
         };
         BatchItem: {
             error?: components["schemas"]["BatchError"];
@@ -460,6 +499,10 @@ export interface components {
                 [key: string]: unknown;
             };
             status?: string;
+        };
+        BatchList: {
+            items?: components["schemas"]["BatchSummary"][];
+            nextCursor?: string;
         };
         BatchOutput: {
             contentType?: string;
@@ -496,6 +539,18 @@ export interface components {
             message?: string;
             until?: string;
         };
+        BatchSummary: {
+            createdAt?: string;
+            endedAt?: string;
+            functionId?: string;
+            id?: string;
+            nodeId?: string;
+            progress?: components["schemas"]["BatchCounts"];
+            /** @enum {string} */
+            status?: "RUNNING" | "COMPLETED" | "CANCELLED" | "FAILED";
+            /** Format: int32 */
+            total?: number;
+        };
         Changed: {
             secret?: string;
             webhooks?: components["schemas"]["ProjectWebhooks"];
@@ -513,7 +568,7 @@ export interface components {
         };
         Error: {
             /** @enum {string} */
-            code?: "INVALID_REQUEST" | "INVALID_BODY" | "INVALID_FIELD" | "INVALID_JSON" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INVALID_CURSOR" | "INVALID_FILTER" | "INVALID_LIMIT" | "INVALID_SINCE" | "MISSING_FILE" | "INVALID_HOST" | "UNAUTHENTICATED" | "FORBIDDEN" | "ORIGIN_NOT_ALLOWED" | "UNSAFE_PATH" | "NOT_FOUND" | "UNKNOWN_PROJECT" | "UNKNOWN_FUNCTION" | "UNKNOWN_FUNCTION_VERSION" | "NO_SUCH_KEY" | "ENCRYPTION_OFF" | "NO_WEBHOOK_SETTINGS" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "REQUEST_ID_REUSED" | "FUNCTION_UNAVAILABLE" | "GENERATION_RUNNING" | "OUTPUT_GONE" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "FIELDS_TOO_LARGE" | "TOO_MANY_PARTS" | "MESSAGE_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_FILE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "INVALID_PARAMETERS" | "PRIORITY_NOT_ALLOWED" | "WEBHOOKS_UNAVAILABLE" | "BATCHES_UNAVAILABLE" | "WEBHOOK_INVALID_URL" | "WEBHOOK_NOT_ALLOWED" | "WEBHOOK_ADDRESS_FORBIDDEN" | "WEBHOOK_UNRESOLVABLE" | "IMAGE_TOO_LARGE" | "PAYLOAD_NOT_DECRYPTABLE" | "BATCH_TOO_LARGE" | "BATCH_NOTHING_VARIES" | "INVALID_SWEEP" | "TOO_MANY_CONNECTIONS" | "TOO_MANY_TASKS" | "RATE_LIMITED" | "QUOTA_RUNNING" | "QUOTA_QUEUED" | "QUOTA_GPU_TIME" | "QUEUE_FULL" | "INTERNAL" | "DISPATCH_FAILED" | "NO_WORKER" | "ORCHESTRATOR_UNAVAILABLE" | "HISTORY_UNAVAILABLE";
+            code?: "INVALID_REQUEST" | "INVALID_BODY" | "INVALID_FIELD" | "INVALID_JSON" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INVALID_CURSOR" | "INVALID_FILTER" | "INVALID_STATUS" | "INVALID_LIMIT" | "INVALID_SINCE" | "MISSING_FILE" | "INVALID_HOST" | "UNAUTHENTICATED" | "FORBIDDEN" | "ORIGIN_NOT_ALLOWED" | "UNSAFE_PATH" | "NOT_FOUND" | "UNKNOWN_PROJECT" | "UNKNOWN_FUNCTION" | "UNKNOWN_FUNCTION_VERSION" | "NO_SUCH_KEY" | "ENCRYPTION_OFF" | "NO_WEBHOOK_SETTINGS" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "REQUEST_ID_REUSED" | "FUNCTION_UNAVAILABLE" | "GENERATION_RUNNING" | "OUTPUT_GONE" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "FIELDS_TOO_LARGE" | "TOO_MANY_PARTS" | "MESSAGE_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_FILE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "INVALID_PARAMETERS" | "PRIORITY_NOT_ALLOWED" | "WEBHOOKS_UNAVAILABLE" | "BATCHES_UNAVAILABLE" | "WEBHOOK_INVALID_URL" | "WEBHOOK_NOT_ALLOWED" | "WEBHOOK_ADDRESS_FORBIDDEN" | "WEBHOOK_UNRESOLVABLE" | "IMAGE_TOO_LARGE" | "PAYLOAD_NOT_DECRYPTABLE" | "BATCH_TOO_LARGE" | "BATCH_NOTHING_VARIES" | "INVALID_SWEEP" | "TOO_MANY_CONNECTIONS" | "TOO_MANY_TASKS" | "RATE_LIMITED" | "QUOTA_RUNNING" | "QUOTA_QUEUED" | "QUOTA_GPU_TIME" | "QUEUE_FULL" | "INTERNAL" | "DISPATCH_FAILED" | "NO_WORKER" | "ORCHESTRATOR_UNAVAILABLE" | "HISTORY_UNAVAILABLE";
             message?: string;
             problems?: components["schemas"]["RequestProblem"][];
         };
@@ -840,7 +895,7 @@ export interface operations {
             };
         };
     };
-    list_1: {
+    list_2: {
         parameters: {
             query?: never;
             header?: never;
@@ -924,7 +979,7 @@ export interface operations {
             };
         };
     };
-    list_3: {
+    list_4: {
         parameters: {
             query?: never;
             header?: never;
@@ -1014,6 +1069,30 @@ export interface operations {
             };
         };
     };
+    list_1: {
+        parameters: {
+            query?: {
+                status?: string;
+                cursor?: string;
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": components["schemas"]["BatchList"];
+                };
+            };
+        };
+    };
     start_1: {
         parameters: {
             query?: never;
@@ -1081,7 +1160,31 @@ export interface operations {
             };
         };
     };
-    list_2: {
+    events_1: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["ServerSentEventObject"][];
+                };
+            };
+        };
+    };
+    list_3: {
         parameters: {
             query?: never;
             header?: never;

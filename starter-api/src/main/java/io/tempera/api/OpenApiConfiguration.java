@@ -79,6 +79,11 @@ public class OpenApiConfiguration {
           ModelConverters.getInstance().readAll(ApiMessages.Error.class).entrySet()) {
         components.addSchemas(e.getKey(), e.getValue());
       }
+      // the data of a batch's server-sent events (the route itself answers ServerSentEvent)
+      for (Map.Entry<String, Schema> e :
+          ModelConverters.getInstance().readAll(BatchMessages.Event.class).entrySet()) {
+        components.addSchemas(e.getKey(), e.getValue());
+      }
       Map<String, Schema> schemas =
           components.getSchemas() == null ? new LinkedHashMap<>() : components.getSchemas();
       enumOn(schemas, "Error", "code", API_ERRORS);
@@ -94,6 +99,8 @@ public class OpenApiConfiguration {
       enumOn(schemas, "Waiting", "for", WAITING_FOR);
       enumOn(schemas, "StartGeneration", "priority", PRIORITIES);
       enumOn(schemas, "StartGeneration", "tier", TIERS);
+      enumOn(schemas, "BatchSummary", "status", BatchService.LIST_STATUSES);
+      enumOn(schemas, "BatchEvent", "status", BatchService.LIST_STATUSES);
       enumOn(schemas, "WebhookView", "status", names(WebhookDeliveryStatus.values(), Enum::name));
       property(schemas, "RequestProblem", "field").description(PROBLEM_FIELD);
       property(schemas, "RequestProblem", "parameter").description(PROBLEM_PARAMETER);

@@ -552,8 +552,8 @@ describe("batches and the history", () => {
       for await (const event of blocker) if (event.type === "task_progress" && event.progress > 0) break;
       const accepted = await client.startBatch({ functionId: "seeded-color", parameters: {}, projectId: PROJECT, nodeId: "nb-cancel", tier: "draft", count: 30 });
       expect(accepted.total).toBe(30);
-      // its window of 10 started (waiting behind the blocker), the other 20 not. (Cancelling in the very moment its
-      // children are being started trips the in-process Temporal server: a server-side issue, reported.)
+      // its window of 10 started (waiting behind the blocker), the other 20 not (a cancel right after the start is
+      // the next test's)
       const started = await until(accepted.id, (b) => b.progress.queued + b.progress.running === b.maxInFlight);
       expect(started.progress).toMatchObject({ waiting: 30 - started.maxInFlight, succeeded: 0 });
       const cancelling = await client.cancelBatch(accepted.id);
@@ -569,6 +569,22 @@ describe("batches and the history", () => {
       await client.cancel(blocker.taskId);
     }
     await expect(blocker.result()).rejects.toMatchObject({ name: "TaskFailedError", code: "CANCELLED" });
+  });
+
+  it("cancel-all right after the start, for several batches at once, ends each CANCELLED with nothing left running", async () => {
+    const started = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        client.startBatch({ functionId: "seeded-color", parameters: {}, projectId: PROJECT, nodeId: `nb-at-once-${i}`, tier: "draft", count: 12 }),
+      ),
+    );
+    await Promise.all(started.map((b) => client.cancelBatch(b.id)));
+    for (const accepted of started) {
+      const batch = await until(accepted.id, (b) => b.status !== "RUNNING");
+      expect(batch.status).toBe("CANCELLED");
+      const { total, succeeded, failed, cancelled, waiting, queued, running } = batch.progress;
+      expect({ total, waiting, queued, running, failed }).toEqual({ total: 12, waiting: 0, queued: 0, running: 0, failed: 0 });
+      expect(succeeded + cancelled).toBe(12);
+    }
   });
 
   it("starts a batch over the WebSocket (start_batch → batch_acknowledged), and is refused there as over REST", async () => {

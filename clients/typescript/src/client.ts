@@ -10,6 +10,8 @@ import type {
   BatchPageRequest,
   BatchList,
   BatchStreamEvent,
+  BatchProgressMessage,
+  BatchEndedMessage,
   ListBatchesQuery,
   GenerationList,
   ListGenerationsQuery,
@@ -151,6 +153,8 @@ export class TemperaClient {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private pingSentAt: number | undefined;
+  /** The batches followed on the socket (`batchEvents(id, {transport: "websocket"})`), by id. */
+  private readonly batchFollows = new Map<string, BatchFollow>();
   private closed = false;
   /**
    * Received messages not handled yet, with the socket they came on (see drain()); `refused` marks
@@ -378,13 +382,78 @@ export class TemperaClient {
    */
   async *batchEvents(
     id: string,
-    options?: { lastEventId?: number; signal?: AbortSignal },
+    options?: { lastEventId?: number; signal?: AbortSignal; transport?: "sse" | "websocket" },
   ): AsyncGenerator<BatchStreamEvent, void, undefined> {
+    if (options?.transport === "websocket") {
+      yield* this.batchEventsOnSocket(id, options);
+      return;
+    }
     const url = `${this.baseUrl}/api/batches/${encodeURIComponent(id)}/events`;
     for await (const block of this.eventStream(url, options, (event) => BATCH_ENDS.has(event), "the batch")) {
       const event = parseEventBlock(block);
       if (event) yield { event: event.event, id: event.id, data: event.data } as BatchStreamEvent;
     }
+  }
+
+  /**
+   * `batchEvents` over the client's WebSocket: `subscribe_batch`, then its `batch_progress` and
+   * `batch_ended` messages as the same events; after a reconnect it subscribes again from the last
+   * event id seen. One follower per batch and client at a time.
+   */
+  private async *batchEventsOnSocket(
+    id: string,
+    options: { lastEventId?: number; signal?: AbortSignal },
+  ): AsyncGenerator<BatchStreamEvent, void, undefined> {
+    if (this.closed) throw new ConnectionError("The client was closed");
+    if (this.batchFollows.has(id)) throw new TemperaError(`Batch ${id} is already followed on this client's socket`);
+    const follow: BatchFollow = { id, lastEventId: options.lastEventId ?? 0, queue: [], done: false };
+    this.batchFollows.set(id, follow);
+    const onAbort = () => {
+      follow.done = true;
+      follow.wake?.();
+    };
+    options.signal?.addEventListener("abort", onAbort);
+    try {
+      if (!this.sendMessage({ type: "subscribe_batch", batchId: id, lastEventId: follow.lastEventId })) this.ensureConnected();
+      for (;;) {
+        const next = follow.queue.shift();
+        if (next) {
+          yield next;
+          if (next.event !== "progress") return;
+          continue;
+        }
+        if (follow.error) throw follow.error;
+        if (follow.done) return;
+        await new Promise<void>((resolve) => (follow.wake = resolve));
+        follow.wake = undefined;
+      }
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+      if (this.batchFollows.get(id) === follow) this.batchFollows.delete(id);
+    }
+  }
+
+  private onBatchMessage(message: BatchProgressMessage | BatchEndedMessage): void {
+    const follow = this.batchFollows.get(message.batchId);
+    if (!follow || message.eventId <= follow.lastEventId) return;
+    follow.lastEventId = message.eventId;
+    const data = {
+      batchId: message.batchId,
+      eventId: message.eventId,
+      status: message.status.toUpperCase(),
+      progress: message.progress,
+      ...("quotaWait" in message && message.quotaWait ? { quotaWait: message.quotaWait } : {}),
+    } as BatchStreamEvent["data"];
+    const event = message.type === "batch_ended" ? message.status : "progress";
+    follow.queue.push({ event, id: message.eventId, data } as BatchStreamEvent);
+    if (message.type === "batch_ended") this.batchFollows.delete(follow.id);
+    follow.wake?.();
+  }
+
+  private failBatchFollow(follow: BatchFollow, error: TemperaError): void {
+    if (this.batchFollows.get(follow.id) === follow) this.batchFollows.delete(follow.id);
+    follow.error = error;
+    follow.wake?.();
   }
 
   /**
@@ -779,6 +848,9 @@ export class TemperaClient {
   private resume(): void {
     const unfinished = [...this.tasks.values()].filter((handle) => !handle.done);
     if (unfinished.length > 0) this.subscribe(unfinished);
+    for (const follow of this.batchFollows.values()) {
+      if (!this.sendMessage({ type: "subscribe_batch", batchId: follow.id, lastEventId: follow.lastEventId })) return;
+    }
     for (const entry of this.pending.values()) {
       if (!this.sendMessage(entry.message)) break;
     }
@@ -798,7 +870,7 @@ export class TemperaClient {
   }
 
   private hasWork(): boolean {
-    if (this.pending.size > 0) return true;
+    if (this.pending.size > 0 || this.batchFollows.size > 0) return true;
     for (const handle of this.tasks.values()) if (!handle.done) return true;
     return false;
   }
@@ -924,6 +996,10 @@ export class TemperaClient {
       case "batch_acknowledged":
         this.onBatchAcknowledged(message as unknown as BatchAcknowledged);
         break;
+      case "batch_progress":
+      case "batch_ended":
+        this.onBatchMessage(message as unknown as BatchProgressMessage | BatchEndedMessage);
+        break;
       case "authenticated":
         this.onAuthenticated(message as unknown as Authenticated);
         break;
@@ -1039,6 +1115,11 @@ export class TemperaClient {
       entry.reject(error);
       return;
     }
+    const follow = message.batchId === undefined ? undefined : this.batchFollows.get(message.batchId);
+    if (follow) {
+      this.failBatchFollow(follow, error);
+      return;
+    }
     const handle = message.taskId === undefined ? undefined : this.tasks.get(message.taskId);
     if (handle && !handle.done) {
       handle.followedOnSocket = false;
@@ -1085,6 +1166,14 @@ export class TemperaClient {
     const handles = [...this.tasks.values()];
     this.tasks.clear();
     for (const handle of handles) handle.fail(error, throwInIterators);
+    for (const follow of [...this.batchFollows.values()]) {
+      if (throwInIterators) this.failBatchFollow(follow, error);
+      else {
+        this.batchFollows.delete(follow.id);
+        follow.done = true;
+        follow.wake?.();
+      }
+    }
   }
 
   private setState(state: ConnectionState): void {
@@ -1199,6 +1288,16 @@ function retryAfter(header: string | null): number | undefined {
 }
 
 /** One server-sent event block (its lines without the blank line after them); undefined for comments only. */
+/** One batch followed on the socket: its events not yet read, and where it got. */
+interface BatchFollow {
+  id: string;
+  lastEventId: number;
+  queue: BatchStreamEvent[];
+  done: boolean;
+  error?: TemperaError;
+  wake?: () => void;
+}
+
 const GENERATION_ENDS = new Set(["succeeded", "failed", "cancelled"]);
 const BATCH_ENDS = new Set(["completed", "cancelled", "failed"]);
 

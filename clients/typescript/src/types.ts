@@ -408,7 +408,15 @@ export interface ServerErrorMessage {
   nodeId?: string;
   requestId?: string;
   taskId?: string;
+  /** The batch a refused `subscribe_batch` named. */
+  batchId?: string;
 }
+
+/** A followed batch's counts moved (`subscribe_batch`; `client.batchEvents(id, {transport: "websocket"})`). */
+export type BatchProgressMessage = Ws.BatchProgressMessage;
+
+/** A followed batch ended: the last message about it. */
+export type BatchEndedMessage = Ws.BatchEndedMessage;
 
 export interface Pong {
   type: "pong";
@@ -421,6 +429,8 @@ export type ServerMessage =
   | TaskProgress
   | TaskSuccess
   | TaskFailed
+  | BatchProgressMessage
+  | BatchEndedMessage
   | ServerErrorMessage
   | Authenticated
   | Pong;
@@ -516,6 +526,7 @@ export type ClientMessage =
   | StartGenerationMessage
   | StartBatchMessage
   | SubscribeMessage
+  | Ws.SubscribeBatchMessage
   | UnsubscribeMessage
   | CancelGenerationMessage
   | PingMessage;

@@ -360,4 +360,48 @@ describe("listGenerations", () => {
     })().catch((e: unknown) => e);
     expect(broken).toBeInstanceOf(ConnectionError);
   });
+
+  it("batchEvents over the WebSocket: subscribe_batch, batch_progress as progress, batch_ended as its end; resumed after a drop from the last id", async () => {
+    const counts = (waiting: number, inFlight: number, succeeded: number) => ({ total: 3, waiting, inFlight, succeeded, failed: 0, cancelled: 0 });
+    server.onMessage = (m, conn) => {
+      if (m.type !== "subscribe_batch") return;
+      if (conn.index === 0) {
+        conn.send({ type: "batch_progress", batchId: m.batchId, eventId: 2, status: "running", progress: counts(1, 2, 0) });
+        conn.send({ type: "batch_progress", batchId: "batch-other", eventId: 9, status: "running", progress: counts(0, 0, 0) });
+        setTimeout(() => conn.socket.terminate(), 20); // the socket drops mid-batch
+      } else {
+        // after the reconnect: from the last id seen; an event already seen is not delivered twice
+        conn.send({ type: "batch_progress", batchId: m.batchId, eventId: 2, status: "running", progress: counts(1, 2, 0) });
+        conn.send({ type: "batch_progress", batchId: m.batchId, eventId: 4, status: "running", progress: counts(0, 2, 1) });
+        conn.send({ type: "batch_ended", batchId: m.batchId, eventId: 7, status: "completed", progress: counts(0, 0, 3) });
+      }
+    };
+    const seen: BatchStreamEvent[] = [];
+    for await (const e of client().batchEvents("batch-p1-ws", { transport: "websocket", lastEventId: 1 })) seen.push(e);
+    expect(seen.map((e) => [e.event, e.id])).toEqual([
+      ["progress", 2],
+      ["progress", 4],
+      ["completed", 7],
+    ]);
+    expect(seen[2]!.data).toEqual({ batchId: "batch-p1-ws", eventId: 7, status: "COMPLETED", progress: counts(0, 0, 3) });
+    const subscribes = server.received.filter((r) => r.message.type === "subscribe_batch");
+    expect(subscribes.map((r) => [r.connection, r.message.lastEventId])).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
+    expect(server.requests).toEqual([]); // nothing over REST
+  });
+
+  it("batchEvents over the WebSocket rejects with the server's error for that batch", async () => {
+    server.onMessage = (m, conn) => {
+      if (m.type === "subscribe_batch") {
+        conn.send({ type: "error", code: "NOT_FOUND", status: 404, message: "There is no such batch", batchId: m.batchId });
+      }
+    };
+    const error = await (async () => {
+      for await (const _ of client().batchEvents("batch-p1-nope", { transport: "websocket" })) void _;
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemperaApiError);
+    expect(error).toMatchObject({ code: "NOT_FOUND", status: 404 });
+  });
 });

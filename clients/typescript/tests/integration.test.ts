@@ -618,6 +618,13 @@ describe("batches and the history", () => {
     for await (const e of client.batchEvents(accepted.id, { lastEventId: 3 })) again.push(e);
     expect(again.map((e) => [e.event, e.id])).toEqual([["completed", 7]]);
 
+    // the same over the client's WebSocket (subscribe_batch → batch_progress … batch_ended)
+    const overSocket = await client.startBatch({ functionId: "seeded-color", parameters: {}, projectId: PROJECT, nodeId: "nb-events-ws", tier: "draft", count: 2 });
+    const onSocket: BatchStreamEvent[] = [];
+    for await (const e of client.batchEvents(overSocket.id, { transport: "websocket" })) onSocket.push(e);
+    expect(onSocket.at(-1)).toMatchObject({ event: "completed", id: 5, data: { status: "COMPLETED", progress: { total: 2, succeeded: 2 } } });
+    for (const e of onSocket.slice(0, -1)) expect(e.event).toBe("progress");
+
     // listed (the server's visibility may take a moment), newest first, with its counts
     let listed: BatchList | undefined;
     for (let i = 0; i < 60; i++) {

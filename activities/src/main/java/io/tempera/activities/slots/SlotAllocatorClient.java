@@ -95,9 +95,15 @@ public final class SlotAllocatorClient {
     return false;
   }
 
+  /**
+   * The pause before a request refused during a hand-over is asked again. Each refused Update is a
+   * workflow task of the allocator's worker: polling fast would slow the hand-over it waits for.
+   */
+  static final long HAND_OVER_PAUSE_MILLIS = 25;
+
   private static void pause(int attempt) {
     try {
-      Thread.sleep(Math.min(200L, 10L * attempt));
+      Thread.sleep(HAND_OVER_PAUSE_MILLIS);
     } catch (InterruptedException interrupted) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while the slot allocator hands over");
@@ -137,7 +143,7 @@ public final class SlotAllocatorClient {
                 return;
               }
               try {
-                Thread.sleep(Math.min(200L, 10L * attempt));
+                Thread.sleep(HAND_OVER_PAUSE_MILLIS);
               } catch (InterruptedException interrupted) {
                 given.completeExceptionally(e);
                 return;

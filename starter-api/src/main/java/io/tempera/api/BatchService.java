@@ -187,11 +187,21 @@ public class BatchService {
     for (int combination = 0; combination < variations / repeats; combination++) {
       int index = combination * repeats;
       Map<String, Object> full = shape.generationFor(index, null).parameters();
-      String fieldPrefix = sweepAxes.isEmpty() ? "" : "variations[" + index + "].";
       String prefix =
           sweepAxes.isEmpty() ? "" : "variation " + index + " " + shape.varied(index) + ": ";
-      problems.addAll(
-          generations.parameterProblems(template, body.projectId(), full, fieldPrefix, prefix));
+      // a problem's field is the body's path: a swept parameter's value came from sweep.x, the
+      // message says which variation
+      for (RequestProblem problem :
+          generations.parameterProblems(template, body.projectId(), full, "", prefix)) {
+        problems.add(
+            problem.parameter() != null && axes.containsKey(problem.parameter())
+                ? new RequestProblem(
+                    "sweep." + problem.parameter(),
+                    problem.code(),
+                    problem.message(),
+                    problem.parameter())
+                : problem);
+      }
       if (problems.size() >= MAX_PROBLEMS) {
         break;
       }

@@ -75,7 +75,10 @@ class ProblemFieldsApiTest {
           "{\"functionId\":\"generate-pattern\",\"projectId\":\"p\",\"nodeId\":\"n\","
               + "\"sweep\":{\"blur\":3},\"extra\":true}",
           "{\"functionId\":\"generate-pattern\",\"projectId\":\"p\",\"nodeId\":\"n\","
-              + "\"sweep\":{\"size\":[1,2]}}");
+              + "\"sweep\":{\"size\":[1,2]}}",
+          // one variation's swept value is wrong, and a fixed one: each at its body path
+          "{\"functionId\":\"generate-pattern\",\"projectId\":\"p\",\"nodeId\":\"v\","
+              + "\"sweep\":{\"blur\":[1,2.5]},\"parameters\":{\"color\":\"red\"}}");
 
   @Autowired io.tempera.security.ApiKeyStore keys;
   final HttpClient http = HttpClient.newHttpClient();
@@ -117,6 +120,16 @@ class ProblemFieldsApiTest {
     JsonNode color = withField(problems, "parameters.color");
     assertThat(color.path("parameter").asText()).isEqualTo("color");
     assertThat(withField(problems, "sweep.size").path("parameter").asText()).isEqualTo("size");
+    // a variation's problem: the swept value's path, the variation in the message
+    JsonNode variation =
+        problems.stream()
+            .filter(p -> p.path("field").asText().equals("sweep.blur"))
+            .filter(p -> p.path("message").asText().startsWith("variation "))
+            .findFirst()
+            .orElseThrow(
+                () -> new AssertionError("no variation problem at sweep.blur: " + problems));
+    assertThat(variation.path("parameter").asText()).isEqualTo("blur");
+    assertThat(variation.path("message").asText()).contains("2.5");
     // not a parameter's: no parameter
     assertThat(withField(problems, "functionId").has("parameter")).isFalse();
     assertThat(withField(problems, "parameters").has("parameter")).isFalse();

@@ -15,9 +15,9 @@ import java.util.regex.Pattern;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record RequestProblem(String field, String code, String message, String parameter) {
 
-  /** A field of {@code parameters} or of {@code sweep} (a batch's), maybe of one variation. */
+  /** A field of {@code parameters} or of {@code sweep} (a batch's). */
   private static final Pattern PARAMETER_FIELD =
-      Pattern.compile("^(?:variations\\[\\d+]\\.)?(?:parameters|sweep)\\.([^.\\[]+)$");
+      Pattern.compile("^(?:parameters|sweep)\\.([^.\\[]+)$");
 
   /** A problem whose parameter, if any, is read from {@code field}. */
   public RequestProblem(String field, String code, String message) {

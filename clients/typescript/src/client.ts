@@ -242,6 +242,20 @@ export class TemperaClient {
     return this.request<UploadResult>("POST", `/api/projects/${encodeURIComponent(projectId)}/uploads`, { body: form });
   }
 
+  /**
+   * Reads an upload of a project back (`GET /api/projects/{projectId}/uploads/{name}`, with the key):
+   * `path` as the upload's answer or a generation's `inputs` give it (`uploads/<name>`). Rejects with
+   * TemperaApiError `NOT_FOUND` once it is deleted, `UNKNOWN_PROJECT` for another project's.
+   */
+  async downloadUpload(projectId: string, path: string): Promise<Uint8Array> {
+    const name = path.startsWith("uploads/") ? path.slice("uploads/".length) : path;
+    const response = await this.send(
+      "GET",
+      `${this.baseUrl}/api/projects/${encodeURIComponent(projectId)}/uploads/${encodeURIComponent(name)}`,
+    );
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
   /** `GET /api/generations/{id}` */
   getGeneration(id: string): Promise<Generation> {
     return this.request<Generation>("GET", `/api/generations/${encodeURIComponent(id)}`).then(withValues);

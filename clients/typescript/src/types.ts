@@ -204,6 +204,11 @@ export interface Generation {
    * out of the request): send them again to reproduce the result. Absent when not known.
    */
   parameters?: Record<string, unknown>;
+  /**
+   * Its image parameters whose value is one of the project's uploads, each with a signed URL that reads
+   * the upload back without a key (fresh on every read of the generation). Absent when there is none.
+   */
+  inputs?: UploadedInput[];
   eventId: number;
   /** Its webhook's delivery, when it names one (`GET /api/generations/{id}` only). */
   webhook?: WebhookDelivery;
@@ -277,8 +282,23 @@ export interface StartGenerationRequest {
 /** `POST /api/projects/{projectId}/uploads` answer; `path` is what an image parameter takes. */
 export interface UploadResult {
   path: string;
+  /**
+   * Reads the upload back (`GET /api/projects/{projectId}/uploads/{name}`): relative, signed, works
+   * without a key until it expires (an hour or more); `downloadUpload(projectId, path)` reads it with the key.
+   */
+  url: string;
   contentType: string;
   sizeBytes: number;
+}
+
+/** An image parameter of a generation whose value is one of its project's uploads (`Generation.inputs`). */
+export interface UploadedInput {
+  /** The parameter's name, e.g. `image`. */
+  parameter: string;
+  /** Its value, e.g. `uploads/3f…a1.png`. */
+  path: string;
+  /** Relative, signed URL that reads the upload back without a key (404 `NOT_FOUND` once deleted). */
+  url: string;
 }
 
 /** `POST /api/generations` answer. */

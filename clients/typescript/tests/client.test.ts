@@ -712,7 +712,7 @@ describe("REST", () => {
   it("uploads bytes as multipart field 'file' with a sniffed content type", async () => {
     server.route("POST", "/api/projects/p1/uploads", (req) => ({
       status: 201,
-      json: { path: "uploads/abc.png", contentType: "image/png", sizeBytes: req.body.length },
+      json: { path: "uploads/abc.png", url: "/api/projects/p1/uploads/abc.png?expires=1&signature=s", contentType: "image/png", sizeBytes: req.body.length },
     }));
     const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
     const result = await client().uploadImage("p1", png);
@@ -732,6 +732,22 @@ describe("REST", () => {
     }));
     await client().uploadImage("p2", new Blob([new Uint8Array([0xff, 0xd8, 0xff])], { type: "image/jpeg" }), "photo.jpg");
     expect(server.requests[0]!.body.toString("latin1")).toContain('filename="photo.jpg"');
+  });
+
+  it("reads an upload back by its path, with the key, the name URL-encoded", async () => {
+    server.route("GET", "/api/projects/p%201/uploads/abc.png", () => ({
+      status: 200,
+      body: Buffer.from([4, 5, 6]),
+      contentType: "image/png",
+    }));
+    server.route("GET", "/api/projects/p1/uploads/gone.png", () => ({
+      status: 404,
+      json: { code: "NOT_FOUND", message: "Project p1 has no upload named 'gone.png'" },
+    }));
+    const c = client();
+    expect([...(await c.downloadUpload("p 1", "uploads/abc.png"))]).toEqual([4, 5, 6]);
+    expect(server.requests[0]!.headers.authorization).toBe(`Bearer ${TEST_KEY}`);
+    await expect(c.downloadUpload("p1", "uploads/gone.png")).rejects.toMatchObject({ name: "TemperaApiError", status: 404, code: "NOT_FOUND" });
   });
 
   it("downloads an output relative to baseUrl", async () => {

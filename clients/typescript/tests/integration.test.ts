@@ -91,6 +91,13 @@ describe("Tempera server", () => {
     expect(upload.path).toMatch(/^uploads\/.+\.png$/);
     expect(upload.contentType).toBe("image/png");
     expect(upload.sizeBytes).toBe(png.length);
+    // read back: with the key, and by its signed URL without one
+    expect([...(await client.downloadUpload(PROJECT, upload.path))]).toEqual([...png]);
+    const signed = await fetch(client.outputUrl(upload.url));
+    expect(signed.status).toBe(200);
+    expect(signed.headers.get("content-type")).toBe("image/png");
+    expect(signed.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(new Uint8Array(await signed.arrayBuffer())).toEqual(png);
 
     const handle = await client.startGeneration({
       functionId: "invert",
@@ -114,6 +121,10 @@ describe("Tempera server", () => {
     const bytes = await client.downloadOutput(success.outputs[0]!);
     expect(isPng(bytes)).toBe(true);
     expect(bytes.length).toBe(success.outputs[0]!.sizeBytes);
+    // the generation lists the uploaded input with a URL that reads it back
+    const view = await client.getGeneration(handle.taskId);
+    expect(view.inputs).toEqual([{ parameter: "image", path: upload.path, url: expect.stringContaining("&signature=") }]);
+    expect(new Uint8Array(await (await fetch(client.outputUrl(view.inputs![0]!.url))).arrayBuffer())).toEqual(png);
 
     // The story: a snapshot first, progress in increasing eventId order, the terminal event last.
     expect(events[0]?.type).toBe("task_state");
@@ -455,6 +466,8 @@ describe("API keys", () => {
         other.createGeneration({ functionId: "generate-pattern", parameters: {}, projectId: PROJECT, nodeId: "n12", tier: "draft" }),
       ).rejects.toMatchObject({ status: 404, code: "UNKNOWN_PROJECT" });
       await expect(other.uploadImage(PROJECT, testCardPng(), "card.png")).rejects.toMatchObject({ status: 404 });
+      const mine = await client.uploadImage(PROJECT, testCardPng(), "card.png");
+      await expect(other.downloadUpload(PROJECT, mine.path)).rejects.toMatchObject({ status: 404, code: "UNKNOWN_PROJECT" });
 
       // still running: the other key's cancel did nothing
       const state = await client.getGeneration(id);

@@ -400,6 +400,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{projectId}/uploads/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["readUpload"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/system": {
         parameters: {
             query?: never;
@@ -631,6 +647,7 @@ export interface components {
             functionId?: string;
             functionVersion?: string;
             id?: string;
+            inputs?: components["schemas"]["UploadedInput"][];
             message?: string;
             /** Format: int64 */
             modelColdStartMillis?: number;
@@ -819,6 +836,12 @@ export interface components {
             path?: string;
             /** Format: int64 */
             sizeBytes?: number;
+            url?: string;
+        };
+        UploadedInput: {
+            parameter?: string;
+            path?: string;
+            url?: string;
         };
         Value: {
             /** @enum {string} */
@@ -1510,6 +1533,32 @@ export interface operations {
                 };
                 content: {
                     "*/*": components["schemas"]["Upload"];
+                };
+            };
+        };
+    };
+    readUpload: {
+        parameters: {
+            query?: {
+                expires?: string;
+                signature?: string;
+            };
+            header?: never;
+            path: {
+                projectId: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The uploaded image (PNG, JPEG, WebP or GIF) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
                 };
             };
         };

@@ -139,6 +139,7 @@ class ProjectIsolationEndToEndTest {
             "GET /api/generations/gen-0123456789-x/outputs/out",
             "GET /api/generations/gen-0123456789-x/preview",
             "POST /api/projects/alpha/uploads",
+            "GET /api/projects/alpha/uploads/out",
             "GET /api/generations",
             "GET /api/projects/alpha/outputs",
             "DELETE /api/generations/gen-0123456789-x/outputs",

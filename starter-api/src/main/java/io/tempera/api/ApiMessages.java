@@ -114,6 +114,7 @@ public final class ApiMessages {
       String variant,
       Long modelColdStartMillis,
       Map<String, Object> parameters,
+      List<UploadedInput> inputs,
       long eventId,
       io.tempera.api.webhooks.WebhookView webhook) {
 
@@ -146,6 +147,7 @@ public final class ApiMessages {
           variant,
           modelColdStartMillis,
           parameters,
+          inputs,
           eventId,
           delivery);
     }
@@ -192,7 +194,18 @@ public final class ApiMessages {
       Map<String, Object> parameterSchema,
       Map<String, io.tempera.template.TierConfig> tierDetails) {}
 
-  public record Upload(String path, String contentType, long sizeBytes) {}
+  /**
+   * An uploaded file: {@code path} is what an image parameter takes, {@code url} reads it back (a
+   * signed URL that works without a key until it expires; with a key of its project the path part
+   * alone works too).
+   */
+  public record Upload(String path, String url, String contentType, long sizeBytes) {}
+
+  /**
+   * An image parameter of a generation whose value is one of its project's uploads, with a signed
+   * URL to read the upload back (a fresh one each time the generation is read).
+   */
+  public record UploadedInput(String parameter, String path, String url) {}
 
   /**
    * A function whose template loaded but cannot run on the configured servers: why, node by node.

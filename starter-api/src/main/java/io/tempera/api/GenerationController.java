@@ -171,14 +171,23 @@ public class GenerationController {
       return null;
     }
     if (caller == null) {
-      throw new ApiException(
-          HttpStatus.UNAUTHORIZED,
-          "UNAUTHENTICATED",
-          expires != null || signature != null
-              ? "This link has expired or is not valid; read the generation again for a fresh one"
-              : "This request needs an API key: send it as 'Authorization: Bearer <key>'");
+      throw unauthenticated(
+          expires != null || signature != null, "read the generation again for a fresh one");
     }
     return caller;
+  }
+
+  /**
+   * The answer to a download without a key: its link has expired or is not valid ({@code signed};
+   * {@code fresh} says how to get a fresh one), or it has no link and no key.
+   */
+  static ApiException unauthenticated(boolean signed, String fresh) {
+    return new ApiException(
+        HttpStatus.UNAUTHORIZED,
+        "UNAUTHENTICATED",
+        signed
+            ? "This link has expired or is not valid; " + fresh
+            : "This request needs an API key: send it as 'Authorization: Bearer <key>'");
   }
 
   /**

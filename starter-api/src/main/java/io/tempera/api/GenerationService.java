@@ -585,6 +585,33 @@ public class GenerationService {
     return path == null ? null : signedUrls.sign(path);
   }
 
+  /**
+   * The generation's image parameters whose value is one of its project's uploads, each with a
+   * signed URL to read it back (null: none, or its function's template is no longer loaded).
+   */
+  private List<ApiMessages.UploadedInput> uploadedInputs(GenerationState state) {
+    if (state.parameters().isEmpty() || state.functionId() == null) {
+      return null;
+    }
+    Optional<FunctionTemplate> template =
+        templates.find(state.functionId(), state.functionVersion());
+    if (template.isEmpty()) {
+      return null;
+    }
+    List<ApiMessages.UploadedInput> inputs = new ArrayList<>();
+    for (var spec : template.get().parameters().values()) {
+      if (spec.type().equals("image")
+          && state.parameters().get(spec.name()) instanceof String path
+          && UploadController.isUploadPath(path)
+          && OutputStore.safeSegment(state.projectId())) {
+        inputs.add(
+            new ApiMessages.UploadedInput(
+                spec.name(), path, signed(UploadController.readBackPath(state.projectId(), path))));
+      }
+    }
+    return inputs.isEmpty() ? null : inputs;
+  }
+
   /** Whether a signed URL grants {@code path}. */
   public boolean grants(String path, String expires, String signature) {
     return signedUrls.grants(path, expires, signature);
@@ -825,6 +852,7 @@ public class GenerationService {
         state.variant(),
         state.modelColdStartMillis(),
         state.parameters().isEmpty() ? null : state.parameters(),
+        uploadedInputs(state),
         eventId,
         null);
   }

@@ -49,7 +49,8 @@ import reactor.core.scheduler.Schedulers;
  * or GIF whose header gives its size (else 415 {@code UNSUPPORTED_FILE}) within {@code
  * tempera.limits.max-image-pixels} and {@code max-image-dimension} (else 422 {@code
  * IMAGE_TOO_LARGE}, read from the header: nothing is decoded). The uploads folder is reached
- * without any symbolic link below the output root (else 403 {@code UNSAFE_PATH}).
+ * without any symbolic link below the output root (else 403 {@code UNSAFE_PATH}). The answer's
+ * {@code url} reads the upload back ({@link #readUpload}), scoped to its project like outputs.
  */
 @RestController
 public class UploadController {
@@ -65,12 +66,106 @@ public class UploadController {
   /** What the multipart framing (boundaries, part headers) may add to the file's size. */
   static final long FRAMING_BYTES = MAX_FIELD_BYTES + 16 * 1024;
 
+  /** The content types an upload can have (the images {@link #store} accepts). */
+  private static final java.util.Set<String> IMAGE_TYPES =
+      java.util.Set.of("image/png", "image/jpeg", "image/webp", "image/gif");
+
   private final OutputStore outputs;
   private final TemperaProperties properties;
+  private final io.tempera.security.SignedUrls signedUrls;
 
-  public UploadController(OutputStore outputs, TemperaProperties properties) {
+  public UploadController(
+      OutputStore outputs,
+      TemperaProperties properties,
+      io.tempera.security.SignedUrls signedUrls) {
     this.outputs = outputs;
     this.properties = properties;
+    this.signedUrls = signedUrls;
+  }
+
+  /** Whether {@code path} (an image parameter's value) names a file in the project's uploads. */
+  static boolean isUploadPath(String path) {
+    return path.startsWith("uploads/") && uploadName(path.substring("uploads/".length()));
+  }
+
+  /** Whether {@code name} can be an upload's file name (one segment, not hidden). */
+  private static boolean uploadName(String name) {
+    return OutputStore.safeSegment(name);
+  }
+
+  /** The route reading back the upload at {@code path} ({@code uploads/<name>}) of a project. */
+  static String readBackPath(String projectId, String path) {
+    return "/api/projects/" + projectId + "/" + path;
+  }
+
+  /**
+   * An uploaded file read back, for a key of its project or by a signed URL (the {@code url} the
+   * upload's answer and a generation's {@code inputs} give, which works without a key until it
+   * expires). Another project's upload is answered as a project that does not exist; a name that is
+   * not in the uploads folder, a symbolic link or not an image as if there were no such upload.
+   */
+  @org.springframework.web.bind.annotation.GetMapping("/api/projects/{projectId}/uploads/{name}")
+  @io.swagger.v3.oas.annotations.responses.ApiResponse(
+      responseCode = "200",
+      description = "The uploaded image (PNG, JPEG, WebP or GIF)",
+      content = {
+        @io.swagger.v3.oas.annotations.media.Content(
+            mediaType = "image/*",
+            schema =
+                @io.swagger.v3.oas.annotations.media.Schema(type = "string", format = "binary"))
+      })
+  public Mono<ResponseEntity<org.springframework.core.io.Resource>> readUpload(
+      @PathVariable String projectId,
+      @PathVariable String name,
+      @org.springframework.web.bind.annotation.RequestParam(required = false) String expires,
+      @org.springframework.web.bind.annotation.RequestParam(required = false) String signature,
+      @org.springframework.security.core.annotation.AuthenticationPrincipal
+          io.tempera.security.Caller caller) {
+    boolean signed = expires != null || signature != null;
+    boolean granted =
+        signed && signedUrls.grants(readBackPath(projectId, "uploads/" + name), expires, signature);
+    if (!granted && caller == null) {
+      return Mono.error(
+          GenerationController.unauthenticated(
+              signed, "read the generation (its inputs) again for a fresh one"));
+    }
+    if (!OutputStore.safeSegment(projectId)) {
+      return Mono.error(
+          ApiException.badRequest(
+              "INVALID_FIELD", "projectId must be 1-128 letters, digits, '_', '-' or '.'"));
+    }
+    if (!uploadName(name)) {
+      return Mono.error(
+          ApiException.badRequest(
+              "INVALID_FIELD",
+              "name must be an upload's file name as its path gives it (uploads/<name>): 1-128"
+                  + " letters, digits, '_', '-' or '.', starting with a letter or digit"));
+    }
+    if (!granted && !caller.actsFor(projectId)) {
+      return Mono.error(GenerationService.unknownProject());
+    }
+    return Blocking.call(() -> {
+      Path file = outputs.projectDir(projectId).resolve("uploads").resolve(name);
+      Optional<Path> found = outputs.regularFile(file);
+      String contentType = found.isEmpty() ? null : OutputStore.contentType(found.get());
+      if (contentType == null || !IMAGE_TYPES.contains(contentType)) {
+        // never uploaded, deleted since, a symbolic link or not an image: all answered alike
+        throw ApiException.notFound(
+            "Project "
+                + projectId
+                + " has no upload named '"
+                + name
+                + "' (it was never uploaded here or has been deleted since)");
+      }
+      long size = Files.size(found.get());
+      return ResponseEntity.ok()
+          .contentType(MediaType.parseMediaType(contentType))
+          .contentLength(size)
+          .cacheControl(
+              org.springframework.http.CacheControl.maxAge(java.time.Duration.ofDays(1))
+                  .cachePrivate())
+          .body((org.springframework.core.io.Resource) new NoFollowFileResource(found.get(), size));
+    });
   }
 
   @PostMapping(
@@ -111,7 +206,7 @@ public class UploadController {
     if (headers.getContentLength() > maxBytes + FRAMING_BYTES) {
       return Mono.error(fileTooLarge(maxBytes)); // refused before a byte of the body is read
     }
-    return Mono.fromCallable(() -> new Receiving(uploadsDir(projectId), maxBytes))
+    return Mono.fromCallable(() -> new Receiving(projectId, uploadsDir(projectId), maxBytes))
         .subscribeOn(Schedulers.boundedElastic())
         .flatMap(receiving ->
             parts
@@ -153,6 +248,7 @@ public class UploadController {
 
   /** One upload's multipart events as they arrive, in order (one subscriber, sequential). */
   private final class Receiving {
+    private final String projectId;
     private final Path dir;
     private final long maxBytes;
     private int parts;
@@ -164,7 +260,8 @@ public class UploadController {
     private Path temp;
     private FileChannel channel;
 
-    Receiving(Path dir, long maxBytes) {
+    Receiving(String projectId, Path dir, long maxBytes) {
+      this.projectId = projectId;
       this.dir = dir;
       this.maxBytes = maxBytes;
     }
@@ -230,7 +327,7 @@ public class UploadController {
             "MISSING_FILE", "Send the image as a multipart file field named 'file'");
       }
       try {
-        return store(temp, dir, filename);
+        return store(projectId, temp, dir, filename);
       } catch (IOException | RuntimeException e) {
         discard();
         throw e;
@@ -251,7 +348,8 @@ public class UploadController {
     }
   }
 
-  private ApiMessages.Upload store(Path temp, Path dir, String filename) throws IOException {
+  private ApiMessages.Upload store(String projectId, Path temp, Path dir, String filename)
+      throws IOException {
     String contentType = OutputStore.contentType(temp);
     String extension =
         switch (contentType) {
@@ -295,7 +393,9 @@ public class UploadController {
     Path target = dir.resolve(sha256(temp).substring(0, 24) + extension);
     // a link planted under the target's name is replaced, never followed (a rename)
     Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    return new ApiMessages.Upload("uploads/" + target.getFileName(), contentType, size);
+    String path = "uploads/" + target.getFileName();
+    return new ApiMessages.Upload(
+        path, signedUrls.sign(readBackPath(projectId, path)), contentType, size);
   }
 
   /** The client's file name, for a message: its last segment, printable, at most 100 chars. */

@@ -36,7 +36,7 @@ import reactor.core.publisher.Mono;
  * Who may call what. Every {@code /api/**} route needs a bearer token: an API key ({@code tpk_…},
  * {@link ApiKeyStore}) or, when {@code spring.security.oauth2.resourceserver.jwt.*} is set, a JWT
  * of the identity provider with a project claim. {@code /api/admin/**} and the actuator (but its
- * health) need an operator. Output and preview downloads also take a signed URL ({@link
+ * health) need an operator. Output, preview and upload downloads also take a signed URL ({@link
  * SignedUrls}); the canvas WebSocket authenticates in its first message (or its upgrade request).
  * Requests from a page of another origin are refused unless {@code
  * tempera.security.allowed-origins} lists it. Project scoping (another project's generation is a
@@ -50,7 +50,7 @@ public class SecurityConfiguration {
 
   /** The routes reachable with a signed URL instead of a key (checked by the route). */
   static final String[] SIGNED_ROUTES = {
-    "/api/generations/*/outputs/*", "/api/generations/*/preview"
+    "/api/generations/*/outputs/*", "/api/generations/*/preview", "/api/projects/*/uploads/*"
   };
 
   @Bean

@@ -587,8 +587,8 @@ function recall(): RunInfo[] {
 
 /** The inputs worth keeping for a comparison after a reload, and the parameters whose input is not. */
 function keptInputs(inputs: Record<string, string> | undefined): Pick<RunInfo, "inputs" | "unkeptInputs"> {
-  // an uploaded input shows from a blob: URL, which dies with the page, and the server does not serve
-  // uploads back: not kept (the card then says why it has no comparison)
+  // an uploaded input shows from a blob: URL, which dies with the page: not kept (after a reload the
+  // card compares with the upload read back from the server, the URL the generation's inputs give)
   const all = Object.entries(inputs ?? {});
   const unkept = all.filter(([, url]) => url.startsWith("blob:")).map(([name]) => name);
   return { inputs: Object.fromEntries(all.filter(([, url]) => !url.startsWith("blob:"))), ...(unkept.length ? { unkeptInputs: unkept } : {}) };

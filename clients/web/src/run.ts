@@ -9,6 +9,7 @@ import type {
   TaskProgress,
   TaskSuccess,
   TemperaClient,
+  UploadedInput,
 } from "../../typescript/src/index.js";
 import { duration, el, size } from "./dom.js";
 import { describeWaiting, EtaSmoother, waitingFor } from "./eta.js";
@@ -25,8 +26,9 @@ export interface RunInfo {
   /** The images its image parameters showed when it started (for the before/after comparison). */
   inputs?: Record<string, string>;
   /**
-   * Image parameters whose input was uploaded from this page: shown from the page's memory only (the
-   * server does not serve uploads back), so after a reload there is nothing to compare with.
+   * Image parameters whose input was uploaded from this page: shown from the page's memory (a blob:
+   * URL, which dies with the page), so after a reload the comparison reads the upload back from the
+   * server (the generation's `inputs` give a fresh signed URL).
    */
   unkeptInputs?: string[];
 }
@@ -74,6 +76,10 @@ export class RunCard {
   private ticker: ReturnType<typeof setInterval> | undefined;
   private lastMeta: MetaValues = {};
   private readonly seedLine: HTMLElement;
+  /** Its uploaded inputs as the server lists them (parameter → URL reading it back); undefined until known. */
+  private uploaded: Record<string, string> | undefined;
+  /** The outputs shown, to show them again once the uploaded inputs are known. */
+  private shownOutputs: Output[] | undefined;
 
   constructor(
     private readonly client: TemperaClient,
@@ -166,6 +172,7 @@ export class RunCard {
     this.showPreview(state.previewUrl, state.eventId);
     for (const warning of state.warnings ?? []) this.note("warning", warning);
     if (state.status === "SUCCEEDED") {
+      this.uploaded ??= uploadedInputs(this.client, state.inputs);
       this.showOutputs(state.outputs);
       this.showValues(state.values);
       if (state.parameters) this.renderParameters(state.parameters);
@@ -204,7 +211,13 @@ export class RunCard {
   private async showParameters(): Promise<void> {
     let parameters: Record<string, unknown> | undefined;
     try {
-      parameters = (await this.client.getGeneration(this.info.taskId)).parameters;
+      const view = await this.client.getGeneration(this.info.taskId);
+      parameters = view.parameters;
+      if (this.uploaded === undefined) {
+        this.uploaded = uploadedInputs(this.client, view.inputs);
+        // a compare that needs an uploaded input read back: now it can be offered (or said to be gone)
+        if (this.shownOutputs && !this.keptBefore() && this.info.unkeptInputs?.length) this.showOutputs(this.shownOutputs);
+      }
     } catch {
       return; // the result is shown; only the way to reproduce it is missing
     }
@@ -315,7 +328,20 @@ export class RunCard {
     next.src = this.lastPreview;
   }
 
+  /** The comparison's before as the page kept it (an earlier output's URL, or this page's own upload). */
+  private keptBefore(): string | undefined {
+    return Object.values(this.info.inputs ?? {})[0];
+  }
+
+  /** The comparison's before read back from the server: the upload of the parameter the page uploaded, else the first. */
+  private uploadedBefore(): string | undefined {
+    if (!this.uploaded) return undefined;
+    const parameter = this.info.unkeptInputs?.find((p) => p in this.uploaded!);
+    return parameter ? this.uploaded[parameter] : Object.values(this.uploaded)[0];
+  }
+
   private showOutputs(outputs: Output[]): void {
+    this.shownOutputs = outputs;
     this.outputs.replaceChildren();
     for (const output of outputs) {
       const url = this.client.outputUrl(output);
@@ -326,7 +352,8 @@ export class RunCard {
       const tools: HTMLElement[] = [];
       if (output.contentType.startsWith("image/")) {
         media = el("a", { href: url, target: "_blank", rel: "noopener", "aria-label": `Open ${output.name}` }, el("img", { src: url, alt: output.name, "data-testid": "output-image" }));
-        const before = Object.values(this.info.inputs ?? {})[0];
+        const kept = this.keptBefore();
+        const before = kept ?? this.uploadedBefore();
         if (before) {
           const compare = el("button", { type: "button", class: "link", "data-testid": "output-compare", "aria-expanded": "false" }, "Compare");
           compare.addEventListener("click", () => {
@@ -335,14 +362,14 @@ export class RunCard {
             if (open) media.replaceWith((media = compareView(before, url, output.name)));
           });
           tools.push(compare);
-        } else if (this.info.unkeptInputs?.length) {
-          tools.push(
-            el(
-              "span",
-              { class: "muted small", "data-testid": "output-compare-unavailable" },
-              "No compare after a reload: the uploaded input stays only in the page that uploaded it",
-            ),
-          );
+          if (!kept) {
+            // read back from the server: an upload deleted since cannot be compared with, said so
+            const check = new Image();
+            check.onerror = () => compare.replaceWith(uploadGone());
+            check.src = before;
+          }
+        } else if (this.info.unkeptInputs?.length && this.uploaded !== undefined) {
+          tools.push(uploadGone());
         }
         if (this.actions && this.info.nodeId) {
           const use = el("button", { type: "button", class: "link", "data-testid": "output-use" }, "Use as input");
@@ -395,6 +422,20 @@ interface MetaValues {
   queuePosition?: number;
   startsInSeconds?: number;
   waiting?: { for: string; position?: number | null; startsInSeconds?: number | null } | null;
+}
+
+/** The generation's uploaded inputs, parameter → absolute URL reading each back (signed: an <img> sends no key). */
+function uploadedInputs(client: TemperaClient, inputs: UploadedInput[] | undefined): Record<string, string> {
+  return Object.fromEntries((inputs ?? []).map((input) => [input.parameter, client.outputUrl(input.url)]));
+}
+
+/** Said in place of Compare when the uploaded input is no longer on the server. */
+function uploadGone(): HTMLElement {
+  return el(
+    "span",
+    { class: "muted small", "data-testid": "output-compare-unavailable" },
+    "No compare: the uploaded input is no longer stored on the server",
+  );
 }
 
 /** Before and after, one over the other, a slider (keyboard too) moving the line between them. */

@@ -544,8 +544,8 @@ describe("the try-it page", () => {
       document.body.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
     }, [...testCardPng()]);
     await expect.poll(() => page.getByTestId("param-image-status").textContent(), { timeout: 15_000 }).toMatch(/Uploaded as uploads\/.+\.png/);
-    // before a reload the dropped image is the comparison's before; after one the page no longer has it
-    // (the server does not serve uploads back): the card says so instead of a compare with no before
+    // before a reload the dropped image (the page's own blob: URL) is the comparison's before; after one
+    // the page no longer has it, and compares with the upload read back from the server instead
     const id = (await card.getAttribute("data-task-id"))!;
     expect(await card.getByTestId("output-compare").count()).toBe(1);
     await page.reload({ waitUntil: "load" });
@@ -555,10 +555,41 @@ describe("the try-it page", () => {
     await expect.poll(() => page.getByTestId("batch-run").count(), { timeout: 20_000 }).toBe(2);
     await expect.poll(() => page.locator('[data-testid="batch-run"][data-status="RUNNING"]').count(), { timeout: 20_000 }).toBe(0);
     await outputImage(again);
-    expect(await again.getByTestId("output-compare").count()).toBe(0);
-    expect(await again.getByTestId("output-compare-unavailable").textContent()).toBe(
-      "No compare after a reload: the uploaded input stays only in the page that uploaded it",
+    await expect.poll(() => again.getByTestId("output-compare").count(), { timeout: 15_000 }).toBe(1);
+    expect(await again.getByTestId("output-compare-unavailable").count()).toBe(0);
+    await again.getByTestId("output-compare").first().click();
+    expect(await again.getByTestId("compare").isVisible()).toBe(true);
+    const before = again.getByTestId("compare").locator("img.before");
+    await expect.poll(() => before.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), { timeout: 15_000 }).toBe(true);
+    expect(await before.getAttribute("src")).toMatch(/\/api\/projects\/demo\/uploads\/[^/?]+\.png\?expires=\d+&signature=/);
+    // the before is the dropped test card itself (its top left pixel red), the after its negative
+    const beforePixel = await before.evaluate((img: HTMLImageElement) => {
+      const canvas = document.createElement("canvas");
+      canvas.width = img.naturalWidth;
+      canvas.height = img.naturalHeight;
+      const g = canvas.getContext("2d")!;
+      g.drawImage(img, 0, 0);
+      return [...g.getImageData(0, 0, 1, 1).data.slice(0, 3)];
+    });
+    expect(beforePixel).toEqual([255, 0, 0]);
+    // an upload deleted since (answered 404 here): the card says so instead of a compare with no before
+    const errorsBefore = pageErrors.length;
+    await page.route("**/api/projects/*/uploads/*", (route) =>
+      route.fulfill({ status: 404, contentType: "application/json", body: JSON.stringify({ code: "NOT_FOUND", message: "Project demo has no upload named 'x.png'" }) }),
     );
+    try {
+      await page.reload({ waitUntil: "load" });
+      const gone = page.locator(`[data-testid="run"][data-task-id="${id}"]`);
+      await expect.poll(() => gone.getAttribute("data-status"), { timeout: 30_000 }).toBe("SUCCEEDED");
+      await expect.poll(() => gone.getByTestId("output-compare-unavailable").count(), { timeout: 15_000 }).toBe(1);
+      expect(await gone.getByTestId("output-compare-unavailable").textContent()).toBe("No compare: the uploaded input is no longer stored on the server");
+      expect(await gone.getByTestId("output-compare").count()).toBe(0);
+    } finally {
+      await page.unroute("**/api/projects/*/uploads/*");
+    }
+    // the browser logs the 404s answered on purpose above, and nothing else
+    const logged = pageErrors.splice(errorsBefore);
+    expect(logged.filter((e) => !/status of 404/.test(e)), logged.join("\n")).toEqual([]);
     const remembered = await page.evaluate(() => JSON.parse(localStorage.getItem("tempera.try-it.runs") ?? "[]") as { taskId: string; unkeptInputs?: string[] }[]);
     expect(remembered.find((r) => r.taskId === id)?.unkeptInputs).toEqual(["image"]);
   });

@@ -306,20 +306,28 @@ class SlotAllocatorWorkflowTest {
         "nothing is left held or waiting (a queued request's holder is gone: its grant releases)",
         () -> often.state("busy").leases().isEmpty() && often.state("busy").waiters().isEmpty());
     // every run since the first replays, and there were several
+    assertThat(everyRunReplayed("busy", firstRun))
+        .as("the allocator continued as new")
+        .hasSizeGreaterThan(3);
+  }
+
+  /** The histories of a pool's allocator from {@code firstRun} on, each replayed. */
+  private List<io.temporal.common.WorkflowExecutionHistory> everyRunReplayed(
+      String pool, String firstRun) throws Exception {
+    List<io.temporal.common.WorkflowExecutionHistory> runs = new java.util.ArrayList<>();
     String run = firstRun;
-    int runs = 0;
     while (run != null) {
-      var history = client.fetchHistory(SlotAllocatorWorkflow.idFor("busy"), run);
+      var history = client.fetchHistory(SlotAllocatorWorkflow.idFor(pool), run);
       io.temporal.testing.WorkflowReplayer.replayWorkflowExecution(
           history, io.tempera.slots.SlotAllocatorWorkflowImpl.class);
-      runs++;
+      runs.add(history);
       var last = history.getLastEvent();
       run =
           last.hasWorkflowExecutionContinuedAsNewEventAttributes()
               ? last.getWorkflowExecutionContinuedAsNewEventAttributes().getNewExecutionRunId()
               : null;
     }
-    assertThat(runs).as("the allocator continued as new").isGreaterThan(3);
+    return runs;
   }
 
   /**
@@ -374,27 +382,14 @@ class SlotAllocatorWorkflowTest {
         "nothing is left held or waiting",
         () ->
             often.state("stream").leases().isEmpty() && often.state("stream").waiters().isEmpty());
-    String run = firstRun;
-    List<Long> lengths = new java.util.ArrayList<>();
-    while (run != null) {
-      var history = client.fetchHistory(SlotAllocatorWorkflow.idFor("stream"), run);
-      io.temporal.testing.WorkflowReplayer.replayWorkflowExecution(
-          history, io.tempera.slots.SlotAllocatorWorkflowImpl.class);
-      lengths.add(history.getLastEvent().getEventId());
-      java.nio.file.Path recorded =
-          java.nio.file.Path.of("src/test/resources/histories/slot-allocator-hand-over.json");
-      if (Boolean.getBoolean("tempera.record-histories")
-          && run.equals(firstRun)
-          && !java.nio.file.Files.exists(recorded)) {
-        // committed for GenerationReplayTest: a run that handed over under a stream of requests
-        java.nio.file.Files.writeString(recorded, history.toJson(true));
-      }
-      var last = history.getLastEvent();
-      run =
-          last.hasWorkflowExecutionContinuedAsNewEventAttributes()
-              ? last.getWorkflowExecutionContinuedAsNewEventAttributes().getNewExecutionRunId()
-              : null;
+    var runs = everyRunReplayed("stream", firstRun);
+    java.nio.file.Path recorded =
+        java.nio.file.Path.of("src/test/resources/histories/slot-allocator-hand-over.json");
+    if (Boolean.getBoolean("tempera.record-histories") && !java.nio.file.Files.exists(recorded)) {
+      // committed for GenerationReplayTest: a run that handed over under a stream of requests
+      java.nio.file.Files.writeString(recorded, runs.getFirst().toJson(true));
     }
+    List<Long> lengths = runs.stream().map(h -> h.getLastEvent().getEventId()).toList();
     System.out.println("allocator runs' history lengths: " + lengths);
     assertThat(lengths.size()).as("runs").isGreaterThan(3);
     assertThat(lengths.subList(0, lengths.size() - 1))

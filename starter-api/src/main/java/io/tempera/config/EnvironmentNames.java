@@ -93,6 +93,7 @@ public final class EnvironmentNames {
           "tempera.canvas.max-followed-tasks",
           "tempera.batches.max-size",
           "tempera.batches.max-in-flight",
+          "tempera.temporal-kind",
           "tempera.embedded.comfyui-url",
           "tempera.embedded.comfyui-port",
           "tempera.embedded.comfyui-data");

@@ -229,7 +229,15 @@ class CrashRecoveryIT {
                 () -> get(secondPort, "/api/generations/" + id).body(),
                 containsString("\"status\":\"SUCCEEDED\""));
     assertThat(comfy.promptPostCount()).as("one generation, one backend run").isEqualTo(1);
-    String url = state.replaceAll("(?s).*\"url\":\"([^\"]+)\".*", "$1");
+    // the output's url (the state also lists the uploaded input with a url of its own)
+    String url =
+        new com.fasterxml.jackson.databind.ObjectMapper()
+            .readTree(state)
+            .path("outputs")
+            .path(0)
+            .path("url")
+            .asText();
+    assertThat(url).as(state).isNotEmpty();
     java.net.http.HttpResponse<byte[]> png = processes.getBytes(secondPort, url);
     assertThat(png.statusCode()).isEqualTo(200);
     assertThat(

@@ -138,7 +138,7 @@ class TaskQueuePriorityOnDevServerTest {
     factory.start();
     try {
       Awaitility.await("every task of " + queue + " ran")
-          .atMost(Duration.ofSeconds(60))
+          .atMost(Duration.ofSeconds(180))
           .until(() -> STARTED.size() >= count);
       return new ArrayList<>(STARTED);
     } finally {

@@ -55,8 +55,8 @@ public final class SlotAllocatorClient {
         if (!handingOver(e) || System.nanoTime() > handOverUntil) {
           throw e;
         }
-        pause(attempt);
-        attempt = 0;
+        pause();
+        attempt = 0; // the not-found tries count from here
         continue;
       } catch (io.temporal.client.WorkflowNotFoundException e) {
         // an Update that meets the run the allocator just continued as new from ("Completed
@@ -101,7 +101,7 @@ public final class SlotAllocatorClient {
    */
   static final long HAND_OVER_PAUSE_MILLIS = 25;
 
-  private static void pause(int attempt) {
+  private static void pause() {
     try {
       Thread.sleep(HAND_OVER_PAUSE_MILLIS);
     } catch (InterruptedException interrupted) {
@@ -131,7 +131,7 @@ public final class SlotAllocatorClient {
         .name("give-back-" + lease.holder())
         .start(() -> {
           long until = System.nanoTime() + GIVE_BACK_WAIT.toNanos();
-          for (int attempt = 1; ; attempt++) {
+          while (true) {
             try {
               allocator.giveBack(release);
               given.complete(null);

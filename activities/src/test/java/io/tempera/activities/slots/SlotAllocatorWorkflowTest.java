@@ -270,12 +270,7 @@ class SlotAllocatorWorkflowTest {
     often.registerHost(
         "busy",
         new HostRegistration("h1", HostRegistration.taskQueueFor("h1"), List.of(new Gpu(0, 0)), 8));
-    String firstRun =
-        client
-            .newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor("busy"))
-            .describe()
-            .getExecution()
-            .getRunId();
+    String firstRun = currentRun("busy");
     java.util.concurrent.ExecutorService threads =
         java.util.concurrent.Executors.newFixedThreadPool(8);
     List<java.util.concurrent.Future<Integer>> done = new java.util.ArrayList<>();
@@ -309,6 +304,15 @@ class SlotAllocatorWorkflowTest {
     assertThat(everyRunReplayed("busy", firstRun))
         .as("the allocator continued as new")
         .hasSizeGreaterThan(3);
+  }
+
+  /** The run of a pool's allocator that is current now. */
+  private String currentRun(String pool) {
+    return client
+        .newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor(pool))
+        .describe()
+        .getExecution()
+        .getRunId();
   }
 
   /** The histories of a pool's allocator from {@code firstRun} on, each replayed. */
@@ -345,12 +349,7 @@ class SlotAllocatorWorkflowTest {
     often.registerHost(
         "stream",
         new HostRegistration("h1", HostRegistration.taskQueueFor("h1"), List.of(new Gpu(0, 0)), 2));
-    String firstRun =
-        client
-            .newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor("stream"))
-            .describe()
-            .getExecution()
-            .getRunId();
+    String firstRun = currentRun("stream");
     java.util.concurrent.ExecutorService threads =
         java.util.concurrent.Executors.newFixedThreadPool(8);
     java.util.concurrent.atomic.AtomicInteger answered =
@@ -537,24 +536,11 @@ class SlotAllocatorWorkflowTest {
     eventually("a holds", () -> a.lease() != null);
     HolderWorkflow b = hold("gen-b", 0);
     eventually("b waits", () -> b.position() == 1);
-    String firstRun =
-        client
-            .newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor(POOL))
-            .describe()
-            .getExecution()
-            .getRunId();
+    String firstRun = currentRun(POOL);
     for (int i = 0; i < 30; i++) { // each registration adds history events
       host("h1", 1, new Gpu(0, 8_000));
     }
-    eventually(
-        "the allocator continued as new",
-        () ->
-            !client
-                .newUntypedWorkflowStub(SlotAllocatorWorkflow.idFor(POOL))
-                .describe()
-                .getExecution()
-                .getRunId()
-                .equals(firstRun));
+    eventually("the allocator continued as new", () -> !currentRun(POOL).equals(firstRun));
 
     AllocatorState state = slots.state(POOL);
     assertThat(state.leases()).extracting(Lease::holder).containsExactly("gen-a");

@@ -11,13 +11,27 @@ import java.util.List;
  * @param clocks one per lease held: when it was granted and up to when its time is counted
  * @param finishedLeases how many leases ended since the pool's allocator first measured
  * @param meanLeaseMillis the moving average of how long a lease was held (0 until one ended)
+ * @param millisPerGrant the moving average of the time between grants while the line waited (0
+ *     until measured, and in a run before {@link SlotAllocatorWorkflowImpl#GRANT_PACE_CHANGE})
  */
 public record GpuTime(
-    List<ProjectHour> hours, List<LeaseClock> clocks, long finishedLeases, double meanLeaseMillis) {
+    List<ProjectHour> hours,
+    List<LeaseClock> clocks,
+    long finishedLeases,
+    double meanLeaseMillis,
+    double millisPerGrant) {
 
   public GpuTime {
     hours = hours == null ? List.of() : List.copyOf(hours);
     clocks = clocks == null ? List.of() : List.copyOf(clocks);
+  }
+
+  public GpuTime(
+      List<ProjectHour> hours,
+      List<LeaseClock> clocks,
+      long finishedLeases,
+      double meanLeaseMillis) {
+    this(hours, clocks, finishedLeases, meanLeaseMillis, 0);
   }
 
   public static GpuTime none() {

@@ -22,6 +22,12 @@ final class GpuTimeBook {
   /** The weight of the newest lease in the moving average of lease lengths. */
   static final double WEIGHT = 0.2;
 
+  /**
+   * The weight of each grant in the moving average of the time per grant: grants come in bursts (a
+   * loop grants what freed since the last), so about the last 20 count.
+   */
+  static final double PACE_WEIGHT = 0.05;
+
   private static final Pattern GENERATION = Pattern.compile("gen-([0-9a-f]{10})-.*");
 
   /** (project, hour) → GPU milliseconds, current and last hour only. */
@@ -30,6 +36,12 @@ final class GpuTimeBook {
   private final Map<String, GpuTime.LeaseClock> clocks = new LinkedHashMap<>();
   private long finished;
   private double mean;
+
+  /** The moving average of the time between grants while the line waited; 0 until measured. */
+  private double perGrant;
+
+  /** When the last grant left waiters behind (the next grant's interval starts), else -1. */
+  private long paceFrom = -1;
 
   GpuTimeBook(GpuTime start) {
     GpuTime from = start == null ? GpuTime.none() : start;
@@ -41,6 +53,30 @@ final class GpuTimeBook {
     from.clocks().forEach(c -> clocks.put(c.leaseId(), c));
     finished = from.finishedLeases();
     mean = from.meanLeaseMillis();
+    perGrant = from.millisPerGrant();
+  }
+
+  /**
+   * Notes that {@code count} waiters were granted at {@code now} and {@code left} still wait: the
+   * time since the last grant that left waiters behind, over {@code count}, goes into the moving
+   * average of the time per grant (each grant weighing {@link #PACE_WEIGHT}); an empty line starts
+   * over, so idle time never counts.
+   */
+  void granted(int count, int left, long now) {
+    if (count > 0 && paceFrom >= 0) {
+      double sample = (double) Math.max(0, now - paceFrom) / count;
+      double weight = perGrant == 0 ? 1 : 1 - StrictMath.pow(1 - PACE_WEIGHT, count);
+      perGrant += weight * (sample - perGrant);
+    }
+    if (left == 0) {
+      paceFrom = -1;
+    } else if (count > 0) {
+      paceFrom = now;
+    }
+  }
+
+  double millisPerGrant() {
+    return perGrant;
   }
 
   /** The project key of a holder ({@code gen-<project>-<request>}); empty for any other holder. */
@@ -141,6 +177,6 @@ final class GpuTimeBook {
     hours.forEach((project, perHour) ->
         perHour.forEach(
             (hour, millis) -> list.add(new GpuTime.ProjectHour(project, hour, millis))));
-    return new GpuTime(list, List.copyOf(clocks.values()), finished, mean);
+    return new GpuTime(list, List.copyOf(clocks.values()), finished, mean, perGrant);
   }
 }

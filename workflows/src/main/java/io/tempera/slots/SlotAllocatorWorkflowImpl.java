@@ -174,6 +174,29 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   static final String HAND_OVER_CHANGE = "hand-over";
 
   /**
+   * {@code Workflow.getVersion} change id (after 0.1.0): in fair share, a tie (two projects holding
+   * as many leases for their weight) goes to the project whose newest lease is older (then, as
+   * before, to the longest waiting). Before, ties went to the longest waiting alone, so with an odd
+   * number of leases (2 slots + 1 prefetch) a flood that came first won every tie: a project
+   * arriving later held one lease of three and was granted a third of the turns, not half (the
+   * deep-queue benchmark's trickle: 318 turns against a fair share of 206).
+   */
+  static final String FAIR_TIES_CHANGE = "fair-ties";
+
+  private boolean fairTies;
+
+  /**
+   * {@code Workflow.getVersion} change id (after 0.1.0): a waiter's estimated wait is its place
+   * times the measured time between grants while the line waited ({@link
+   * GpuTimeBook#millisPerGrant}), not the mean lease over the slots: that one left out the time
+   * from a give-back to the next grant and lagged behind changes of pace (the deep-queue
+   * benchmark's first estimates were off by a median 670-1,161 %).
+   */
+  static final String GRANT_PACE_CHANGE = "grant-pace";
+
+  private boolean grantPace;
+
+  /**
    * What a refused request's failure says: the caller asks again. (The SDK retypes a validator's
    * failure, so the caller knows it by its message.)
    */
@@ -230,6 +253,9 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
             && gpuTime != null
             && Workflow.getVersion(QUEUE_ETA_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
     handOver = Workflow.getVersion(HAND_OVER_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
+    fairTies = Workflow.getVersion(FAIR_TIES_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
+    grantPace =
+        etaByBus && Workflow.getVersion(GRANT_PACE_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1;
     if (hostLiveness) {
       lost.addAll(start.lostHosts());
       hosts.keySet().stream().filter(h -> !lost.contains(h)).forEach(watchDue::add);
@@ -739,6 +765,9 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       waitingTiers.add(request.tier());
       i++;
     }
+    if (grantPace) {
+      gpuTime.granted(granted.size(), waiters.size(), Workflow.currentTimeMillis());
+    }
     if (granted.isEmpty() && everyWaiterToldItsPlace()) {
       return;
     }
@@ -861,12 +890,17 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
   }
 
   /**
-   * How many seconds each place in line waits, from what the allocator measured: the mean length of
-   * the leases given back (an exponential moving average, {@link GpuTimeBook}) over the slots of
-   * the hosts in placement (live, not drained) — a slot frees that often on average, and the n-th
-   * waiter is granted after n frees. -1 (no estimate) until a lease was given back or with no slot.
+   * How many seconds each place in line waits, from what the allocator measured. Since {@link
+   * #GRANT_PACE_CHANGE}: the moving average of the time between grants while the line waited, once
+   * measured. Otherwise (and before): the mean length of the leases given back (an exponential
+   * moving average, {@link GpuTimeBook}) over the slots of the hosts in placement (live, not
+   * drained) — a slot frees that often on average, and the n-th waiter is granted after n frees. -1
+   * (no estimate) until a lease was given back or with no slot.
    */
   private double secondsPerPlace() {
+    if (grantPace && gpuTime.millisPerGrant() > 0) {
+      return gpuTime.millisPerGrant() / 1000.0;
+    }
     if (gpuTime == null || gpuTime.finishedLeases() == 0) {
       return -1;
     }
@@ -1016,6 +1050,11 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     for (Lease lease : leases) {
       usage.merge(projectKey(lease.projectId()), 1L, Long::sum);
     }
+    // the newest lease of each project: its index in the leases, which are in the order granted
+    Map<String, Integer> newest = new HashMap<>();
+    for (int i = 0; i < leases.size(); i++) {
+      newest.put(projectKey(leases.get(i).projectId()), i);
+    }
     Map<String, Integer> weights = new HashMap<>();
     java.util.TreeMap<Integer, LinkedHashMap<String, java.util.ArrayDeque<Integer>>> levels =
         new java.util.TreeMap<>();
@@ -1039,13 +1078,14 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
       while (!level.isEmpty()) {
         String next = null;
         for (Map.Entry<String, java.util.ArrayDeque<Integer>> project : level.entrySet()) {
-          if (next == null || aheadOf(project.getKey(), next, level, usage, weights)) {
+          if (next == null || aheadOf(project.getKey(), next, level, usage, weights, newest)) {
             next = project.getKey();
           }
         }
         java.util.ArrayDeque<Integer> line = level.get(next);
         ordered.add(waiters.get(line.poll()));
         usage.merge(next, 1L, Long::sum);
+        newest.put(next, leases.size() + ordered.size()); // a place handed out: its newest
         if (line.isEmpty()) {
           level.remove(next);
         }
@@ -1055,18 +1095,29 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     waiters.addAll(ordered);
   }
 
-  /** Whether project {@code a} is further below its share than {@code b} (then: waited longer). */
+  /**
+   * Whether project {@code a} is further below its share than {@code b} (then, since {@link
+   * #FAIR_TIES_CHANGE}: its newest lease or place is older; then: waited longer).
+   */
   private boolean aheadOf(
       String a,
       String b,
       Map<String, java.util.ArrayDeque<Integer>> level,
       Map<String, Long> usage,
-      Map<String, Integer> weights) {
+      Map<String, Integer> weights,
+      Map<String, Integer> newest) {
     // usage(a) / weight(a) < usage(b) / weight(b), in integers
     long left = usage.getOrDefault(a, 0L) * weights.get(b);
     long right = usage.getOrDefault(b, 0L) * weights.get(a);
     if (left != right) {
       return left < right;
+    }
+    if (fairTies) {
+      int newestA = newest.getOrDefault(a, -1);
+      int newestB = newest.getOrDefault(b, -1);
+      if (newestA != newestB) {
+        return newestA < newestB;
+      }
     }
     Waiter headA = waiters.get(level.get(a).peek());
     Waiter headB = waiters.get(level.get(b).peek());

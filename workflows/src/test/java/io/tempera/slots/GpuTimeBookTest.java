@@ -1,6 +1,7 @@
 package io.tempera.slots;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -73,6 +74,24 @@ class GpuTimeBookTest {
     book.settle(List.of(), 30_000);
     // first 10 s, then 20 s weighed 0.2: 12 s
     assertThat(book.meanLeaseMillis()).isEqualTo(12_000.0);
+  }
+
+  @Test
+  void theTimePerGrantIsMeasuredOnlyWhileTheLineWaitsAndCarriesAcross() {
+    GpuTimeBook book = new GpuTimeBook(GpuTime.none());
+    book.granted(1, 3, 1_000); // the first grant starts the clock
+    assertThat(book.millisPerGrant()).isZero();
+    book.granted(2, 1, 5_000); // two in 4 s
+    assertThat(book.millisPerGrant()).isEqualTo(2_000.0);
+    book.granted(0, 1, 6_000); // a loop that granted nothing changes nothing
+    book.granted(1, 0, 7_000); // 2 s, weighed 0.05; the line is empty now
+    assertThat(book.millisPerGrant()).isCloseTo(2_000.0, within(0.001));
+    book.granted(0, 2, 60_000); // idle time never counts: waiting again, nothing granted yet
+    book.granted(1, 1, 61_000);
+    assertThat(book.millisPerGrant()).isCloseTo(2_000.0, within(0.001));
+    book.granted(1, 1, 65_000); // 4 s, weighed 0.05
+    assertThat(book.millisPerGrant()).isCloseTo(2_100.0, within(0.001));
+    assertThat(new GpuTimeBook(book.snapshot()).millisPerGrant()).isEqualTo(book.millisPerGrant());
   }
 
   @Test

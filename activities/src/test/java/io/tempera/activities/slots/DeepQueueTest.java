@@ -46,7 +46,7 @@ class DeepQueueTest {
   }
 
   @Test
-  void waitersAreToldTheirWaitFromTheMeasuredLeaseTimes() throws Exception {
+  void waitersAreToldTheirWaitFromTheMeasuredLeaseTimesThenThePaceOfGrants() throws Exception {
     try (Holders holders = new Holders(POOL, SETTINGS)) {
       host(holders, 2);
       holders.hold("g0");
@@ -103,6 +103,26 @@ class DeepQueueTest {
                   .orElse(false));
       assertThat(latest(holders, "w6").orElseThrow().message())
           .isEqualTo("Waiting for a GPU (5 in line, about " + aboutMinutes(expectedWait) + ")");
+
+      // once two grants from the line were measured, a place waits the time between grants
+      holders.env.sleep(Duration.ofSeconds(20));
+      holders.finish("g1");
+      Holders.eventually("w2 gets g1's slot", () -> holders.state().waiters().size() == 4);
+      double perGrant = holders.state().gpuTime().millisPerGrant();
+      assertThat(perGrant).as("w1 to w2: 20 s").isBetween(20_000.0, 25_000.0);
+      for (int place = 1; place <= 4; place++) {
+        String holder = "w" + (place + 2);
+        int wait = (int) Math.ceil(place * perGrant / 1000.0);
+        int at = place;
+        Holders.eventually(
+            holder + " is told its wait at the measured pace",
+            () ->
+                latest(holders, holder)
+                    .map(e ->
+                        Integer.valueOf(at).equals(e.queuePosition())
+                            && Integer.valueOf(wait).equals(e.startsInSeconds()))
+                    .orElse(false));
+      }
 
       var history = holders.client.fetchHistory(SlotAllocatorWorkflow.idFor(POOL));
       WorkflowReplayer.replayWorkflowExecution(history, SlotAllocatorWorkflowImpl.class);

@@ -107,7 +107,8 @@ class GenerationReplayTest {
         "slot-allocator-gpu-time.json", // behind "gpu-time": leases' time counted per project
         // behind "queue-eta": places published with their waits, a newcomer's too (DeepQueueTest)
         "slot-allocator-queue-eta.json",
-        "slot-allocator-hand-over.json" // behind "hand-over": refused requests, no grant, then CAN
+        "slot-allocator-hand-over.json", // behind "hand-over": refused requests, no grant, then CAN
+        "slot-allocator-fair-ties.json" // behind "fair-ties" and "grant-pace": an odd pool of 3
       })
   void theRecordedSlotAllocatorStillReplays(String file) throws Exception {
     WorkflowExecutionHistory history = history(file);

@@ -708,7 +708,7 @@ public final class DeepQueueBench {
       run =
           last.hasWorkflowExecutionContinuedAsNewEventAttributes()
               ? last.getWorkflowExecutionContinuedAsNewEventAttributes().getNewExecutionRunId()
-              : null;
+              : QueueDepthBench.brokeOff(system, run, history);
     }
     return events;
   }

@@ -52,9 +52,37 @@ public final class QueueDepthBench {
       run =
           last.hasWorkflowExecutionContinuedAsNewEventAttributes()
               ? last.getWorkflowExecutionContinuedAsNewEventAttributes().getNewExecutionRunId()
-              : null;
+              : brokeOff(system, run, history);
     }
     return events;
+  }
+
+  /**
+   * Where a walk along the allocator's runs stops: null at its current run. A run that ended
+   * otherwise than by continuing as new, or a closed run with nothing after it, means the walk (and
+   * the events counted) stopped short: said on stdout with the run's last event, its history
+   * dumped.
+   */
+  static String brokeOff(
+      BenchSystem system, String run, io.temporal.common.WorkflowExecutionHistory history) {
+    if (run.equals(system.allocatorRunId())) {
+      return null;
+    }
+    java.nio.file.Path dump = java.nio.file.Path.of("/tmp/allocator-" + run + ".json");
+    try {
+      java.nio.file.Files.writeString(dump, history.toJson(true));
+    } catch (java.io.IOException ignored) {
+      // the line below says enough
+    }
+    System.out.println(
+        "the allocator's runs broke off at run "
+            + run
+            + ": its last event is "
+            + history.getLastEvent().getEventType()
+            + ", not a continue-as-new, and it is not the current run (history in "
+            + dump
+            + "); the events counted stop there");
+    return null;
   }
 
   /**

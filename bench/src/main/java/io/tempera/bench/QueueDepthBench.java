@@ -29,15 +29,14 @@ public final class QueueDepthBench {
   /** The events of the allocator's run {@code runId} and of every run it continued as new into. */
   static long allocatorEvents(BenchSystem system, String runId) {
     long events = 0;
-    String run = runId;
-    while (run != null && !run.isEmpty()) {
-      var history = system.workflows.fetchHistory(SlotAllocatorWorkflow.idFor("default"), run);
+    for (var history : allocatorRuns(system, runId)) {
       events += history.getEvents().size();
       // every run of the allocator replays (a nondeterminism would stall a deep queue for good)
       try {
         io.temporal.testing.WorkflowReplayer.replayWorkflowExecution(
             history, io.tempera.slots.SlotAllocatorWorkflowImpl.class);
       } catch (Exception nondeterministic) {
+        String run = history.getWorkflowExecution().getRunId();
         java.nio.file.Path dump = java.nio.file.Path.of("/tmp/allocator-" + run + ".json");
         try {
           java.nio.file.Files.writeString(dump, history.toJson(true));
@@ -48,41 +47,37 @@ public final class QueueDepthBench {
             "the allocator's run " + run + " does not replay (history in " + dump + ")",
             nondeterministic);
       }
-      var last = history.getLastEvent();
-      run =
-          last.hasWorkflowExecutionContinuedAsNewEventAttributes()
-              ? last.getWorkflowExecutionContinuedAsNewEventAttributes().getNewExecutionRunId()
-              : brokeOff(system, run, history);
     }
     return events;
   }
 
   /**
-   * Where a walk along the allocator's runs stops: null at its current run. A run that ended
-   * otherwise than by continuing as new, or a closed run with nothing after it, means the walk (and
-   * the events counted) stopped short: said on stdout with the run's last event, its history
-   * dumped.
+   * The histories of the allocator's runs from {@code firstRunId} to its current run, in order.
+   * Walked back from the current run, whose started event names the run it continued from: the
+   * in-process test server has been seen to lose a run's last events (its continue-as-new among
+   * them) when a workflow task's completion was answered "already completed", so a walk forward
+   * from the first run stopped there and counted a fraction of the events.
    */
-  static String brokeOff(
-      BenchSystem system, String run, io.temporal.common.WorkflowExecutionHistory history) {
-    if (run.equals(system.allocatorRunId())) {
-      return null;
+  static List<io.temporal.common.WorkflowExecutionHistory> allocatorRuns(
+      BenchSystem system, String firstRunId) {
+    java.util.ArrayDeque<io.temporal.common.WorkflowExecutionHistory> runs =
+        new java.util.ArrayDeque<>();
+    String run = system.allocatorRunId();
+    while (run != null && !run.isEmpty()) {
+      var history = system.workflows.fetchHistory(SlotAllocatorWorkflow.idFor("default"), run);
+      runs.addFirst(history);
+      if (run.equals(firstRunId)) {
+        return List.copyOf(runs);
+      }
+      run =
+          history
+              .getEvents()
+              .getFirst()
+              .getWorkflowExecutionStartedEventAttributes()
+              .getContinuedExecutionRunId();
     }
-    java.nio.file.Path dump = java.nio.file.Path.of("/tmp/allocator-" + run + ".json");
-    try {
-      java.nio.file.Files.writeString(dump, history.toJson(true));
-    } catch (java.io.IOException ignored) {
-      // the line below says enough
-    }
-    System.out.println(
-        "the allocator's runs broke off at run "
-            + run
-            + ": its last event is "
-            + history.getLastEvent().getEventType()
-            + ", not a continue-as-new, and it is not the current run (history in "
-            + dump
-            + "); the events counted stop there");
-    return null;
+    throw new IllegalStateException(
+        "the allocator's current run does not continue from run " + firstRunId);
   }
 
   /**

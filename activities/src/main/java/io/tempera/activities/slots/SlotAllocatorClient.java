@@ -47,13 +47,18 @@ public final class SlotAllocatorClient {
             || attempt >= HANDOVER_TRIES) {
           throw e;
         }
-        try {
-          Thread.sleep(50L * attempt);
-        } catch (InterruptedException interrupted) {
-          Thread.currentThread().interrupt();
-          throw e;
-        }
+        backOff(attempt, e);
       }
+    }
+  }
+
+  /** Sleeps before try {@code attempt + 1} of a call that met a run just continued as new. */
+  private static void backOff(int attempt, RuntimeException failure) {
+    try {
+      Thread.sleep(50L * attempt);
+    } catch (InterruptedException interrupted) {
+      Thread.currentThread().interrupt();
+      throw failure;
     }
   }
 
@@ -84,12 +89,7 @@ public final class SlotAllocatorClient {
         if (attempt >= HANDOVER_TRIES) {
           throw e;
         }
-        try {
-          Thread.sleep(50L * attempt);
-        } catch (InterruptedException interrupted) {
-          Thread.currentThread().interrupt();
-          throw e;
-        }
+        backOff(attempt, e);
       }
     }
   }

@@ -703,7 +703,6 @@ public final class DeepQueueBench {
     return n;
   }
 
-  /** The allocator's history events from {@code runId} on, every run replayed when asked. */
   /**
    * Whether the generation's history has its slot granted (the allocator's signal) before its
    * cancel request: it had left the line when its cancel came.
@@ -725,6 +724,7 @@ public final class DeepQueueBench {
     return granted != null && (cancelRequested == null || granted < cancelRequested);
   }
 
+  /** The allocator's history events from {@code runId} on, every run replayed when asked. */
   private static long events(BenchSystem system, String runId, boolean replay) {
     if (replay) {
       return QueueDepthBench.allocatorEvents(system, runId);

@@ -1047,13 +1047,12 @@ public class SlotAllocatorWorkflowImpl implements SlotAllocatorWorkflow {
     long now = Workflow.currentTimeMillis();
     long agingMillis = settings.priorityAgingSeconds() * 1000L;
     Map<String, Long> usage = new HashMap<>();
-    for (Lease lease : leases) {
-      usage.merge(projectKey(lease.projectId()), 1L, Long::sum);
-    }
-    // the newest lease of each project: its index in the leases, which are in the order granted
+    // leases held per project, and each one's newest (its index: leases are in the order granted)
     Map<String, Integer> newest = new HashMap<>();
     for (int i = 0; i < leases.size(); i++) {
-      newest.put(projectKey(leases.get(i).projectId()), i);
+      String project = projectKey(leases.get(i).projectId());
+      usage.merge(project, 1L, Long::sum);
+      newest.put(project, i);
     }
     Map<String, Integer> weights = new HashMap<>();
     java.util.TreeMap<Integer, LinkedHashMap<String, java.util.ArrayDeque<Integer>>> levels =
